@@ -1,0 +1,135 @@
+//! What every actor of one kernel shares: its name scope, the store, the specs, the probe
+//! factory and the book of spawns and restarts.
+//!
+//! Actors find each other by registered name, as OTP processes do, so a restarted sibling is
+//! found under the same name. Names carry a per-kernel prefix so that several kernels can live
+//! in one process (tests do this) without their registries colliding.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ractor::{ActorRef, Message};
+
+use crate::probe::ProbeFactory;
+use crate::spec::TreeSpec;
+use crate::store::Store;
+
+/// Registered role names under the kernel.
+pub mod roles {
+    pub const KERNEL: &str = "kernel";
+    pub const STORE: &str = "store";
+    pub const BUS: &str = "bus";
+    pub const FEED: &str = "feed";
+    pub const INCIDENTS: &str = "incidents";
+    pub const PLAYBOOKS: &str = "playbooks";
+    pub const MONITORS: &str = "monitors";
+
+    /// A monitor's role: `monitor:<id>`.
+    pub fn monitor(id: &str) -> String {
+        format!("monitor:{id}")
+    }
+
+    /// A sub-agent's role: `agent:<agent_id>`.
+    pub fn agent(agent_id: &str) -> String {
+        format!("agent:{agent_id}")
+    }
+}
+
+/// How long an actor waits on a sibling's reply before treating it as unavailable. Bounded so a
+/// stuck actor shows up as an error instead of a hang that spreads up the tree.
+pub const RPC_TIMEOUT_MS: u64 = 10_000;
+
+/// A kernel's actor-name prefix.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    prefix: String,
+}
+
+impl Scope {
+    /// A prefix unique within this process.
+    pub fn unique() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self {
+            prefix: format!("g{}/", NEXT.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+
+    /// The registered name of a role.
+    pub fn name(&self, role: &str) -> String {
+        format!("{}{role}", self.prefix)
+    }
+
+    /// The role of a registered name (what people see in the tree).
+    pub fn role<'a>(&self, name: &'a str) -> &'a str {
+        name.strip_prefix(&self.prefix).unwrap_or(name)
+    }
+
+    /// The live actor registered for a role, if it is running.
+    pub fn lookup<M: Message>(&self, role: &str) -> Option<ActorRef<M>> {
+        ActorRef::where_is(self.name(role))
+    }
+}
+
+/// Per-actor spawn counts and kinds, kept across restarts. The kernel's tree view reads it.
+#[derive(Debug, Default)]
+pub struct SpawnBook {
+    entries: Mutex<HashMap<String, SpawnEntry>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SpawnEntry {
+    pub kind: &'static str,
+    pub spawns: u32,
+}
+
+impl SpawnBook {
+    /// Records one spawn of `role` and returns how many times it has been restarted so far.
+    pub fn record(&self, role: &str, kind: &'static str) -> u32 {
+        let mut entries = self.entries.lock().expect("spawn book poisoned");
+        let entry = entries
+            .entry(role.to_owned())
+            .or_insert(SpawnEntry { kind, spawns: 0 });
+        entry.spawns += 1;
+        entry.spawns - 1
+    }
+
+    pub fn get(&self, role: &str) -> Option<SpawnEntry> {
+        self.entries
+            .lock()
+            .expect("spawn book poisoned")
+            .get(role)
+            .copied()
+    }
+
+    /// Forgets a role that is gone for good (a finished sub-agent), keeping the book bounded.
+    pub fn forget(&self, role: &str) {
+        self.entries.lock().expect("spawn book poisoned").remove(role);
+    }
+}
+
+/// Shared by every actor of one kernel.
+pub struct Ctx {
+    pub scope: Scope,
+    pub store: Store,
+    pub spec: TreeSpec,
+    pub probes: ProbeFactory,
+    pub spawns: SpawnBook,
+}
+
+impl Ctx {
+    pub fn new(store: Store, spec: TreeSpec, probes: ProbeFactory) -> Arc<Self> {
+        Arc::new(Self {
+            scope: Scope::unique(),
+            store,
+            spec,
+            probes,
+            spawns: SpawnBook::default(),
+        })
+    }
+
+    pub fn rpc_timeout() -> Duration {
+        Duration::from_millis(RPC_TIMEOUT_MS)
+    }
+}

@@ -1,0 +1,167 @@
+//! Typed events with dotted types (`db.connection_lost`), the patterns that subscribe to them
+//! (`db.*`), and the catalog that says which types are problems and which are recoveries.
+//!
+//! An [`EventDraft`] becomes an [`Event`] when the store actor gives it its `seq` and persists
+//! it; only persisted events are ever pushed to subscribers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::Severity;
+use crate::time::micros;
+
+/// Event types Grace itself publishes. Monitors add their own problem/recovery types.
+pub mod types {
+    pub const DB_CONNECTION_LOST: &str = "db.connection_lost";
+    pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
+    pub const INCIDENT_OPENED: &str = "incident.opened";
+    pub const INCIDENT_UPDATED: &str = "incident.updated";
+    pub const INCIDENT_RESOLVED: &str = "incident.resolved";
+    pub const INCIDENT_ESCALATED: &str = "incident.escalated";
+    pub const PLAYBOOK_STARTED: &str = "playbook.started";
+    pub const PLAYBOOK_STEP: &str = "playbook.step";
+    pub const PLAYBOOK_FINISHED: &str = "playbook.finished";
+    pub const AGENT_SPAWNED: &str = "agent.spawned";
+    pub const AGENT_FINISHED: &str = "agent.finished";
+    pub const ACTOR_RESTARTED: &str = "actor.restarted";
+    pub const TRUST_CHANGED: &str = "trust.changed";
+}
+
+/// A persisted event: what every subscriber and WebSocket client receives.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// Position in the event log; strictly increasing, never reused.
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(with = "micros")]
+    pub at: DateTime<Utc>,
+    /// The component or actor the event is about (a monitor id, an actor name).
+    pub source: Option<String>,
+    /// The incident the event belongs to, once there is one.
+    pub incident_id: Option<u64>,
+    pub data: Value,
+}
+
+/// An event before it is sequenced and persisted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDraft {
+    pub event_type: String,
+    pub source: Option<String>,
+    pub incident_id: Option<u64>,
+    pub data: Value,
+}
+
+impl EventDraft {
+    pub fn new(event_type: &str, data: Value) -> Self {
+        Self {
+            event_type: event_type.to_owned(),
+            source: None,
+            incident_id: None,
+            data,
+        }
+    }
+
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn incident(mut self, incident_id: u64) -> Self {
+        self.incident_id = Some(incident_id);
+        self
+    }
+
+    /// Gives the draft its place in the log.
+    pub fn sequenced(self, seq: u64, at: DateTime<Utc>) -> Event {
+        Event {
+            seq,
+            event_type: self.event_type,
+            at,
+            source: self.source,
+            incident_id: self.incident_id,
+            data: self.data,
+        }
+    }
+}
+
+/// What an event means to the incident manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventClass {
+    /// Something is wrong with `source`: open or bump an incident.
+    Problem { severity: Severity, title: &'static str },
+    /// `source` is healthy again: resolve its incidents of the same family.
+    Recovery,
+    /// Bookkeeping (incident.*, playbook.*, ...): no incident of its own.
+    Info,
+}
+
+/// The catalog of problem and recovery types. Monitor kinds that publish new types add them here.
+pub fn classify(event_type: &str) -> EventClass {
+    match event_type {
+        types::DB_CONNECTION_LOST => EventClass::Problem {
+            severity: Severity::High,
+            title: "Database connection lost",
+        },
+        types::DB_CONNECTION_RESTORED => EventClass::Recovery,
+        _ => EventClass::Info,
+    }
+}
+
+/// The family of a type: everything before the last dot (`db` for `db.connection_lost`). A
+/// recovery resolves the incidents of its own family on the same source.
+pub fn family(event_type: &str) -> &str {
+    event_type
+        .rsplit_once('.')
+        .map_or(event_type, |(family, _)| family)
+}
+
+/// A subscription pattern: an exact type, `prefix.*` for a whole family and its descendants,
+/// or `*` for everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern(String);
+
+impl Pattern {
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self(pattern.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn matches(&self, event_type: &str) -> bool {
+        match self.0.strip_suffix('*') {
+            Some("") => true,
+            Some(prefix) => event_type.starts_with(prefix),
+            None => self.0 == event_type,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_exact_family_and_all() {
+        assert!(Pattern::new("db.*").matches("db.connection_lost"));
+        assert!(!Pattern::new("db.*").matches("dbx.connection_lost"));
+        assert!(!Pattern::new("db.*").matches("incident.opened"));
+        assert!(Pattern::new("*").matches("incident.opened"));
+        assert!(Pattern::new("incident.opened").matches("incident.opened"));
+        assert!(!Pattern::new("incident.opened").matches("incident.opened2"));
+    }
+
+    #[test]
+    fn catalog_knows_db_problems_and_recoveries() {
+        assert!(matches!(
+            classify(types::DB_CONNECTION_LOST),
+            EventClass::Problem { .. }
+        ));
+        assert_eq!(classify(types::DB_CONNECTION_RESTORED), EventClass::Recovery);
+        assert_eq!(classify(types::INCIDENT_OPENED), EventClass::Info);
+        assert_eq!(family(types::DB_CONNECTION_RESTORED), "db");
+    }
+}

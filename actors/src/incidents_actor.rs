@@ -1,0 +1,383 @@
+//! The incident manager: turns problem events into deduplicated, persisted incidents, moves them
+//! through their lifecycle, and owns component trust.
+//!
+//! One active incident per source and event type: a repeat bumps `occurrences`. A recovery event
+//! resolves the source's incidents of the same family unless a playbook is healing them, in
+//! which case the playbook's verification decides. Every change is persisted before the event
+//! that announces it is published.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+
+use crate::bus_actor::publish;
+use crate::context::{roles, Ctx};
+use crate::event::{classify, family, types, Event, EventClass, EventDraft};
+use crate::model::{Incident, IncidentStatus, TrustScore};
+use crate::playbooks_actor::PlaybooksMsg;
+use crate::store::StoreError;
+
+/// Why an incident command was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IncidentError {
+    #[error("incident {0} does not exist")]
+    NotFound(u64),
+    #[error("incident {id} is {status}; it cannot be {action}")]
+    Conflict {
+        id: u64,
+        status: &'static str,
+        action: &'static str,
+    },
+    #[error("store error: {0}")]
+    Store(Arc<StoreError>),
+    #[error("the incident manager is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for IncidentError {
+    fn from(error: StoreError) -> Self {
+        IncidentError::Store(Arc::new(error))
+    }
+}
+
+pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
+
+/// How a playbook run ended, as the incident manager needs to know it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Succeeded,
+    Failed { work_order_id: String },
+}
+
+pub enum IncidentsMsg {
+    /// A persisted problem or recovery event.
+    Observe(Arc<Event>),
+    Acknowledge(u64, IncidentReply),
+    Resolve(u64, IncidentReply),
+    /// A playbook run started healing the incident.
+    RunStarted { incident_id: u64, run_id: String },
+    /// A playbook run ended.
+    RunFinished {
+        incident_id: u64,
+        run_id: String,
+        outcome: RunOutcome,
+    },
+    /// Verified recovery: give the component back trust. Replies with the new score.
+    RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
+}
+
+pub struct IncidentsActor;
+
+pub struct IncidentsState {
+    ctx: Arc<Ctx>,
+    next_id: u64,
+    /// Every incident that is not resolved, by id.
+    active: HashMap<u64, Incident>,
+}
+
+impl Actor for IncidentsActor {
+    type Msg = IncidentsMsg;
+    type State = IncidentsState;
+    type Arguments = Arc<Ctx>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: Arc<Ctx>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let next_id = ctx.store.max_incident_id().await? + 1;
+        let active = ctx
+            .store
+            .active_incidents()
+            .await?
+            .into_iter()
+            .map(|incident| (incident.id, incident))
+            .collect();
+        Ok(IncidentsState {
+            ctx,
+            next_id,
+            active,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            IncidentsMsg::Observe(event) => state.observe(&event).await?,
+            IncidentsMsg::Acknowledge(id, reply) => {
+                let _ = reply.send(state.acknowledge(id).await);
+            }
+            IncidentsMsg::Resolve(id, reply) => {
+                let result = match state.active.remove(&id) {
+                    Some(incident) => state.resolve(incident, "manual").await,
+                    None => Err(state.inactive_error(id, "resolved").await),
+                };
+                let _ = reply.send(result);
+            }
+            IncidentsMsg::RunStarted {
+                incident_id,
+                run_id,
+            } => {
+                if let Some(mut incident) = state.active.remove(&incident_id) {
+                    incident.status = IncidentStatus::Mitigating;
+                    incident.active_run_id = Some(run_id);
+                    state.update(incident, "playbook started").await?;
+                }
+            }
+            IncidentsMsg::RunFinished {
+                incident_id,
+                run_id,
+                outcome,
+            } => state.run_finished(incident_id, &run_id, outcome).await?,
+            IncidentsMsg::RestoreTrust(component, reply) => {
+                let restore = state.ctx.spec.trust.restore_on_recovery;
+                let result = state.adjust_trust(&component, restore).await;
+                let _ = reply.send(result.map_err(IncidentError::from));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IncidentsState {
+    async fn observe(&mut self, event: &Event) -> Result<(), IncidentError> {
+        let source = event.source.clone().unwrap_or_else(|| "unknown".to_owned());
+        match classify(&event.event_type) {
+            EventClass::Problem { severity, title } => {
+                let existing = self
+                    .active
+                    .values()
+                    .find(|i| i.source == source && i.event_type == event.event_type)
+                    .map(|i| i.id);
+                match existing {
+                    Some(id) => {
+                        let mut incident = self.active.remove(&id).expect("found above");
+                        incident.occurrences += 1;
+                        self.remember(&mut incident, event.seq);
+                        self.update(incident, "repeat").await?;
+                    }
+                    None => self.open(event, source, severity, title).await?,
+                }
+            }
+            EventClass::Recovery => {
+                let recovered_family = family(&event.event_type);
+                let recovered: Vec<u64> = self
+                    .active
+                    .values()
+                    .filter(|i| i.source == source && family(&i.event_type) == recovered_family)
+                    .map(|i| i.id)
+                    .collect();
+                for id in recovered {
+                    let mut incident = self.active.remove(&id).expect("collected above");
+                    self.remember(&mut incident, event.seq);
+                    if incident.active_run_id.is_some() {
+                        // The healing playbook verifies and resolves; don't race it.
+                        self.update(incident, "recovery observed").await?;
+                    } else {
+                        self.resolve(incident, "recovery").await?;
+                    }
+                }
+            }
+            EventClass::Info => {}
+        }
+        Ok(())
+    }
+
+    async fn open(
+        &mut self,
+        event: &Event,
+        source: String,
+        severity: crate::model::Severity,
+        title: &str,
+    ) -> Result<(), IncidentError> {
+        let trust = self
+            .adjust_trust(&source, -self.ctx.spec.trust.drop_on_incident)
+            .await?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let incident = Incident {
+            id,
+            event_type: event.event_type.clone(),
+            severity,
+            title: format!("{title}: {source}"),
+            source,
+            status: IncidentStatus::Open,
+            detected_at: event.at,
+            acknowledged_at: None,
+            resolved_at: None,
+            resolution_time_seconds: None,
+            occurrences: 1,
+            trust,
+            resolved_by: None,
+            active_run_id: None,
+            work_order_id: None,
+            event_seqs: vec![event.seq],
+        };
+        self.ctx.store.save_incident(&incident).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(types::INCIDENT_OPENED, json!({ "incident": incident }))
+                .source(incident.source.clone())
+                .incident(id),
+        );
+        if let Some(playbooks) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
+            let _ = playbooks.cast(PlaybooksMsg::Trigger(incident.clone()));
+        }
+        self.active.insert(id, incident);
+        Ok(())
+    }
+
+    /// Persists an active incident and announces the change.
+    async fn update(&mut self, incident: Incident, reason: &str) -> Result<(), IncidentError> {
+        self.ctx.store.save_incident(&incident).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::INCIDENT_UPDATED,
+                json!({ "incident": incident, "reason": reason }),
+            )
+            .source(incident.source.clone())
+            .incident(incident.id),
+        );
+        self.active.insert(incident.id, incident);
+        Ok(())
+    }
+
+    async fn resolve(&mut self, mut incident: Incident, by: &str) -> Result<Incident, IncidentError> {
+        let now = crate::time::now();
+        incident.status = IncidentStatus::Resolved;
+        incident.resolved_at = Some(now);
+        incident.resolution_time_seconds =
+            Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
+        incident.resolved_by = Some(by.to_owned());
+        incident.active_run_id = None;
+        if let Err(error) = self.ctx.store.save_incident(&incident).await {
+            // Not persisted: keep it active so nothing is lost.
+            self.active.insert(incident.id, incident);
+            return Err(error.into());
+        }
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::INCIDENT_RESOLVED,
+                json!({ "incident": incident, "resolved_by": by }),
+            )
+            .source(incident.source.clone())
+            .incident(incident.id),
+        );
+        Ok(incident)
+    }
+
+    async fn acknowledge(&mut self, id: u64) -> Result<Incident, IncidentError> {
+        let Some(incident) = self.active.get(&id) else {
+            return Err(self.inactive_error(id, "acknowledged").await);
+        };
+        if incident.acknowledged_at.is_some() {
+            return Err(IncidentError::Conflict {
+                id,
+                status: "acknowledged already",
+                action: "acknowledged again",
+            });
+        }
+        let mut incident = self.active.remove(&id).expect("checked above");
+        incident.acknowledged_at = Some(crate::time::now());
+        if incident.status == IncidentStatus::Open {
+            incident.status = IncidentStatus::Acknowledged;
+        }
+        let reply = incident.clone();
+        if let Err(error) = self.update(incident.clone(), "acknowledged").await {
+            self.active.insert(id, incident);
+            return Err(error.into());
+        }
+        Ok(reply)
+    }
+
+    /// The error for a command on an incident that is not active: resolved, or unknown.
+    async fn inactive_error(&self, id: u64, action: &'static str) -> IncidentError {
+        match self.ctx.store.incident(id).await {
+            Ok(Some(incident)) => IncidentError::Conflict {
+                id,
+                status: incident.status.as_str(),
+                action,
+            },
+            Ok(None) => IncidentError::NotFound(id),
+            Err(error) => error.into(),
+        }
+    }
+
+    async fn run_finished(
+        &mut self,
+        incident_id: u64,
+        run_id: &str,
+        outcome: RunOutcome,
+    ) -> Result<(), IncidentError> {
+        let Some(incident) = self.active.get(&incident_id) else {
+            return Ok(()); // resolved meanwhile (by hand or by recovery)
+        };
+        if incident.active_run_id.as_deref() != Some(run_id) {
+            return Ok(());
+        }
+        let mut incident = self.active.remove(&incident_id).expect("checked above");
+        match outcome {
+            RunOutcome::Succeeded => {
+                if let Err(error) = self.resolve(incident, "playbook").await {
+                    tracing::error!(%error, incident_id, "could not resolve healed incident");
+                }
+            }
+            RunOutcome::Failed { work_order_id } => {
+                incident.status = IncidentStatus::Escalated;
+                incident.active_run_id = None;
+                incident.work_order_id = Some(work_order_id.clone());
+                self.ctx.store.save_incident(&incident).await?;
+                publish(
+                    &self.ctx,
+                    EventDraft::new(
+                        types::INCIDENT_ESCALATED,
+                        json!({ "incident": incident, "work_order_id": work_order_id }),
+                    )
+                    .source(incident.source.clone())
+                    .incident(incident_id),
+                );
+                self.active.insert(incident_id, incident);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves a component's trust by `delta`, persists it, announces it, returns the new score.
+    async fn adjust_trust(&self, component: &str, delta: f64) -> Result<f64, StoreError> {
+        let mut trust = match self
+            .ctx
+            .store
+            .trust(&crate::model::component_subject(component))
+            .await?
+        {
+            Some(trust) => trust,
+            None => TrustScore::component(component),
+        };
+        let before = trust.score;
+        trust.adjust(delta);
+        self.ctx.store.save_trust(&trust).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::TRUST_CHANGED,
+                json!({ "subject": trust.subject, "from": before, "to": trust.score }),
+            )
+            .source(component.to_owned()),
+        );
+        Ok(trust.score)
+    }
+
+    fn remember(&self, incident: &mut Incident, seq: u64) {
+        if incident.event_seqs.len() < self.ctx.spec.limits.incident_events_max {
+            incident.event_seqs.push(seq);
+        }
+    }
+}

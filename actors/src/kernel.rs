@@ -1,0 +1,312 @@
+//! The kernel: opens the store, builds the supervision tree, and is the one handle the outside
+//! world (the HTTP server, tests) holds on to.
+//!
+//! The root is an OTP-style one-for-one supervisor (`ractor-supervisor`). Each child is declared
+//! with a spawn function that the supervisor calls again on every restart; the spawn function
+//! counts restarts and publishes `actor.restarted`. Too many restarts within the period and a
+//! supervisor gives up and fails, which its own parent sees as a crash: escalation.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::concurrency::JoinHandle;
+use ractor::{Actor, ActorCell, ActorRef, ActorStatus, SpawnErr};
+use ractor_supervisor::{
+    ChildSpec, DynamicSupervisor, DynamicSupervisorOptions, Restart,
+    SpawnFn, Supervisor, SupervisorArguments, SupervisorMsg, SupervisorOptions,
+    SupervisorStrategy,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::bus_actor::{publish, BusActor};
+use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::event::{types, Event, EventDraft, Pattern};
+use crate::feed_actor::{FeedActor, FeedMsg};
+use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
+use crate::model::Incident;
+use crate::monitor_actor::{MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
+use crate::playbooks_actor::PlaybooksActor;
+use crate::probe::ProbeFactory;
+use crate::spec::{MonitorSpec, TreeSpec};
+use crate::store::{Store, StoreError, StoreLocation};
+use crate::store_actor::StoreActor;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("could not open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("could not start the supervision tree: {0}")]
+    Spawn(#[from] SpawnErr),
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
+}
+
+/// One node of the live actor tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActorNode {
+    /// The actor's role (`kernel`, `monitors`, `monitor:orders-db`, `agent:agent-…`).
+    pub name: String,
+    /// `supervisor`, `store`, `bus`, `feed`, `incidents`, `playbooks`, `monitor` or `agent`.
+    pub kind: &'static str,
+    /// `starting`, `running`, `stopping` or `stopped`.
+    pub status: &'static str,
+    /// Times its supervisor restarted it.
+    pub restarts: u32,
+    pub children: Vec<ActorNode>,
+}
+
+impl ActorNode {
+    /// Depth-first search by role.
+    pub fn find(&self, name: &str) -> Option<&ActorNode> {
+        if self.name == name {
+            return Some(self);
+        }
+        self.children.iter().find_map(|child| child.find(name))
+    }
+}
+
+/// A running Grace supervision tree.
+pub struct Kernel {
+    ctx: Arc<Ctx>,
+    root: ActorRef<SupervisorMsg>,
+    exit: Option<JoinHandle<()>>,
+}
+
+impl Kernel {
+    /// Opens the store at `location` and starts the tree described by `spec`.
+    pub async fn start(
+        spec: TreeSpec,
+        location: &StoreLocation,
+        probes: ProbeFactory,
+    ) -> Result<Self, KernelError> {
+        let store = Store::open(location).await?;
+        let ctx = Ctx::new(store, spec, probes);
+        let period = Duration::from_millis(ctx.spec.supervision.period_ms);
+        let child_specs = vec![
+            child(&ctx, roles::STORE, "store", |ctx, name, sup| async move {
+                spawn_cell(name, StoreActor, ctx, sup).await
+            }),
+            child(&ctx, roles::BUS, "bus", |ctx, name, sup| async move {
+                spawn_cell(name, BusActor, ctx, sup).await
+            }),
+            child(&ctx, roles::FEED, "feed", |ctx, name, sup| async move {
+                spawn_cell(name, FeedActor, ctx, sup).await
+            }),
+            child(&ctx, roles::INCIDENTS, "incidents", |ctx, name, sup| async move {
+                spawn_cell(name, IncidentsActor, ctx, sup).await
+            }),
+            child(&ctx, roles::PLAYBOOKS, "playbooks", |ctx, name, sup| async move {
+                spawn_cell(name, PlaybooksActor, ctx, sup).await
+            }),
+            child(&ctx, roles::MONITORS, "supervisor", spawn_monitors),
+        ];
+        ctx.spawns.record(roles::KERNEL, "supervisor");
+        let (root, exit) = Supervisor::spawn(
+            ctx.scope.name(roles::KERNEL),
+            SupervisorArguments {
+                child_specs,
+                options: SupervisorOptions {
+                    strategy: SupervisorStrategy::OneForOne,
+                    max_restarts: ctx.spec.supervision.max_restarts,
+                    max_window: period,
+                    reset_after: Some(period),
+                },
+            },
+        )
+        .await?;
+        Ok(Self {
+            ctx,
+            root,
+            exit: Some(exit),
+        })
+    }
+
+    /// Read access to everything persisted.
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// The specs the tree runs.
+    pub fn spec(&self) -> &TreeSpec {
+        &self.ctx.spec
+    }
+
+    pub async fn acknowledge(&self, id: u64) -> Result<Incident, IncidentError> {
+        let incidents = self.incidents()?;
+        ractor::call_t!(incidents, IncidentsMsg::Acknowledge, RPC_TIMEOUT_MS, id)
+            .map_err(|error| IncidentError::Unavailable(error.to_string()))?
+    }
+
+    pub async fn resolve(&self, id: u64) -> Result<Incident, IncidentError> {
+        let incidents = self.incidents()?;
+        ractor::call_t!(incidents, IncidentsMsg::Resolve, RPC_TIMEOUT_MS, id)
+            .map_err(|error| IncidentError::Unavailable(error.to_string()))?
+    }
+
+    fn incidents(&self) -> Result<ActorRef<IncidentsMsg>, IncidentError> {
+        self.ctx
+            .scope
+            .lookup(roles::INCIDENTS)
+            .ok_or_else(|| IncidentError::Unavailable("restarting".to_owned()))
+    }
+
+    /// Live events matching any pattern (all when empty), from the moment of subscription. The
+    /// channel closes when the subscriber falls `limits.ws_buffer_max` events behind.
+    pub async fn subscribe(
+        &self,
+        patterns: Vec<Pattern>,
+    ) -> Result<mpsc::Receiver<Arc<Event>>, KernelError> {
+        let feed = self
+            .ctx
+            .scope
+            .lookup::<FeedMsg>(roles::FEED)
+            .ok_or(KernelError::Unavailable("the live feed"))?;
+        ractor::call_t!(feed, FeedMsg::Subscribe, RPC_TIMEOUT_MS, patterns)
+            .map_err(|_| KernelError::Unavailable("the live feed"))
+    }
+
+    /// What each monitor sees right now (monitors that are restarting are left out).
+    pub async fn monitor_statuses(&self) -> Vec<MonitorStatus> {
+        let mut statuses = Vec::new();
+        for monitor in &self.ctx.spec.monitors {
+            let role = roles::monitor(&monitor.id);
+            if let Some(actor) = self.ctx.scope.lookup::<MonitorMsg>(&role) {
+                if let Ok(status) = ractor::call_t!(actor, MonitorMsg::Inspect, RPC_TIMEOUT_MS) {
+                    statuses.push(status);
+                }
+            }
+        }
+        statuses
+    }
+
+    /// The live supervision tree.
+    pub fn tree(&self) -> ActorNode {
+        self.node(&self.root.get_cell())
+    }
+
+    fn node(&self, cell: &ActorCell) -> ActorNode {
+        let name = cell.get_name().unwrap_or_default();
+        let role = self.ctx.scope.role(&name).to_owned();
+        let entry = self.ctx.spawns.get(&role);
+        let mut children: Vec<ActorNode> = cell
+            .get_children()
+            .iter()
+            .map(|child| self.node(child))
+            .collect();
+        children.sort_by(|a, b| a.name.cmp(&b.name));
+        ActorNode {
+            kind: entry.map_or("actor", |e| e.kind),
+            restarts: entry.map_or(0, |e| e.spawns.saturating_sub(1)),
+            status: status_name(cell.get_status()),
+            name: role,
+            children,
+        }
+    }
+
+    /// Resolves when the root supervisor has exited: after [`Kernel::shutdown`], or when restart
+    /// intensity was exceeded all the way up and the tree gave up.
+    pub async fn exited(&mut self) {
+        if let Some(exit) = self.exit.as_mut() {
+            let _ = exit.await;
+            self.exit = None;
+        }
+    }
+
+    /// Stops the whole tree and waits for it.
+    pub async fn shutdown(mut self) {
+        self.root.stop(Some("shutdown".to_owned()));
+        self.exited().await;
+    }
+}
+
+fn status_name(status: ActorStatus) -> &'static str {
+    match status {
+        ActorStatus::Unstarted | ActorStatus::Starting => "starting",
+        ActorStatus::Running | ActorStatus::Upgrading | ActorStatus::Draining => "running",
+        ActorStatus::Stopping => "stopping",
+        ActorStatus::Stopped => "stopped",
+    }
+}
+
+async fn spawn_cell<A: Actor>(
+    name: String,
+    actor: A,
+    args: A::Arguments,
+    supervisor: ActorCell,
+) -> Result<ActorCell, SpawnErr> {
+    let (actor, _) = Supervisor::spawn_linked(name, actor, args, supervisor).await?;
+    Ok(actor.get_cell())
+}
+
+/// A permanent child whose (re)spawns are counted, and whose restarts are published.
+fn child<F, Fut>(ctx: &Arc<Ctx>, role: &str, kind: &'static str, spawn: F) -> ChildSpec
+where
+    F: Fn(Arc<Ctx>, String, ActorCell) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<ActorCell, SpawnErr>> + Send + 'static,
+{
+    let spawn = Arc::new(spawn);
+    let role = role.to_owned();
+    let spec_ctx = ctx.clone();
+    ChildSpec {
+        id: ctx.scope.name(&role),
+        restart: Restart::Permanent,
+        spawn_fn: SpawnFn::new(move |supervisor: ActorCell, name: String| {
+            let ctx = spec_ctx.clone();
+            let spawn = spawn.clone();
+            let role = role.clone();
+            async move {
+                let restarts = ctx.spawns.record(&role, kind);
+                let cell = spawn(ctx.clone(), name, supervisor).await?;
+                if restarts > 0 {
+                    // After the spawn, so a restarted bus or store is there to carry it.
+                    publish(
+                        &ctx,
+                        EventDraft::new(
+                            types::ACTOR_RESTARTED,
+                            json!({ "actor": role, "kind": kind, "restarts": restarts }),
+                        )
+                        .source(role.clone()),
+                    );
+                }
+                Ok(cell)
+            }
+        }),
+        backoff_fn: None,
+        reset_after: None,
+    }
+}
+
+/// The monitors supervisor and one child per configured monitor. Called again on its restart,
+/// so a restarted supervisor comes back with all its monitors.
+async fn spawn_monitors(
+    ctx: Arc<Ctx>,
+    name: String,
+    supervisor: ActorCell,
+) -> Result<ActorCell, SpawnErr> {
+    let period = Duration::from_millis(ctx.spec.supervision.period_ms);
+    let options = DynamicSupervisorOptions {
+        max_children: None,
+        max_restarts: ctx.spec.supervision.max_restarts,
+        max_window: period,
+        reset_after: Some(period),
+    };
+    let (monitors, _) =
+        Supervisor::spawn_linked(name, DynamicSupervisor, options, supervisor).await?;
+    for spec in &ctx.spec.monitors {
+        let child_spec = monitor_child(&ctx, spec.clone());
+        DynamicSupervisor::spawn_child(monitors.clone(), child_spec)
+            .await
+            .map_err(|error| SpawnErr::StartupFailed(error))?;
+    }
+    Ok(monitors.get_cell())
+}
+
+fn monitor_child(ctx: &Arc<Ctx>, spec: MonitorSpec) -> ChildSpec {
+    let role = roles::monitor(&spec.id);
+    child(ctx, &role, "monitor", move |ctx, name, sup| {
+        let spec = spec.clone();
+        async move { spawn_cell(name, MonitorActor, MonitorArgs { ctx, spec }, sup).await }
+    })
+}

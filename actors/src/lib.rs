@@ -1,0 +1,38 @@
+//! Grace's supervision tree and every actor in it.
+//!
+//! ```text
+//! kernel (one-for-one supervisor)
+//! ├── store       event-log writer; hands out seq
+//! ├── bus         persist-then-route for every event
+//! ├── feed        live-feed hub: bounded pattern subscriptions
+//! ├── incidents   dedup, lifecycle, component trust
+//! ├── playbooks   playbook engine
+//! │   └── agent:* one sub-agent per run (temporary)
+//! └── monitors    (one-for-one supervisor)
+//!     └── monitor:* one per configured monitor
+//! ```
+//!
+//! Invariants (the README's Architecture section says more):
+//! - This crate knows nothing of HTTP: it returns domain types and typed errors.
+//! - An event is persisted, with its seq, before any subscriber sees it.
+//! - Each table has exactly one writing actor.
+//! - Every buffer, retry and wait is bounded; the bound's unit ends its name.
+//! - Playbook commands are argv from config, never shell text.
+
+pub mod bus_actor;
+pub mod context;
+pub mod event;
+pub mod feed_actor;
+pub mod incidents_actor;
+pub mod kernel;
+pub mod model;
+pub mod monitor_actor;
+pub mod playbooks_actor;
+pub mod probe;
+pub mod spec;
+pub mod store;
+pub mod store_actor;
+pub mod sub_agent_actor;
+pub mod time;
+
+pub use kernel::{ActorNode, Kernel, KernelError};

@@ -1,0 +1,236 @@
+//! The records Grace keeps: incidents, playbook executions, sub-agents, work orders and trust.
+//!
+//! They are persisted as they are (serde → SurrealDB) and returned by the kernel's queries; the
+//! HTTP layer maps them to its own wire types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::time::{micros, micros_opt};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Open,
+    Acknowledged,
+    Mitigating,
+    Resolved,
+    Escalated,
+}
+
+impl IncidentStatus {
+    /// Every status but `resolved` is active: it deduplicates repeats and can still be resolved.
+    pub fn is_active(self) -> bool {
+        self != IncidentStatus::Resolved
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Acknowledged => "acknowledged",
+            IncidentStatus::Mitigating => "mitigating",
+            IncidentStatus::Resolved => "resolved",
+            IncidentStatus::Escalated => "escalated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Open,
+            Self::Acknowledged,
+            Self::Mitigating,
+            Self::Resolved,
+            Self::Escalated,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+/// One deduplicated failure of one component: repeats of the same event type on the same
+/// source while it is active only bump `occurrences`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Incident {
+    pub id: u64,
+    pub event_type: String,
+    pub severity: Severity,
+    /// The component (monitor id) the incident is about.
+    pub source: String,
+    pub title: String,
+    pub status: IncidentStatus,
+    #[serde(with = "micros")]
+    pub detected_at: DateTime<Utc>,
+    #[serde(default, with = "micros_opt")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "micros_opt")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution_time_seconds: Option<f64>,
+    pub occurrences: u64,
+    /// The component's trust right after the incident opened.
+    pub trust: f64,
+    /// How it ended: `playbook`, `recovery` (the component came back by itself) or `manual`.
+    pub resolved_by: Option<String>,
+    /// The run healing it right now, if any.
+    pub active_run_id: Option<String>,
+    pub work_order_id: Option<String>,
+    /// Seqs of the events that concern it (bounded by `limits.incident_events_max`).
+    pub event_seqs: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// The log of one step of one run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    pub name: String,
+    pub status: StepStatus,
+    pub attempts: u32,
+    #[serde(default, with = "micros_opt")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "micros_opt")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub output: String,
+}
+
+/// One playbook run on one incident, carried out by one sub-agent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Execution {
+    pub run_id: String,
+    pub playbook_id: String,
+    pub playbook_name: String,
+    pub incident_id: u64,
+    pub agent_id: String,
+    pub status: ExecutionStatus,
+    pub steps_completed: u32,
+    pub steps: Vec<StepRecord>,
+    #[serde(with = "micros")]
+    pub started_at: DateTime<Utc>,
+    #[serde(default, with = "micros_opt")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+    pub work_order_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A sub-agent: the supervised actor that carries out one run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Agent {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub task: String,
+    pub incident_id: u64,
+    pub run_id: String,
+    /// Trust in the playbook this agent runs, from its success history.
+    pub trust_score: f64,
+    pub status: AgentStatus,
+    #[serde(with = "micros")]
+    pub started_at: DateTime<Utc>,
+    #[serde(default, with = "micros_opt")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// What a person has to do when automation could not heal an incident.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkOrder {
+    pub work_order_id: String,
+    pub incident_id: u64,
+    pub run_id: String,
+    pub playbook_id: String,
+    pub failing_step: Option<String>,
+    pub output: String,
+    #[serde(with = "micros")]
+    pub created_at: DateTime<Utc>,
+    pub status: String,
+}
+
+/// A trust score in [0, 1] of a component (`component:<id>`) or a playbook (`playbook:<id>`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrustScore {
+    pub subject: String,
+    pub score: f64,
+    /// Runs that ended (playbooks only): the history trust is computed from.
+    pub runs: u64,
+    pub successes: u64,
+    #[serde(with = "micros")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TrustScore {
+    /// A component nobody has seen fail is fully trusted.
+    pub fn component(component: &str) -> Self {
+        Self::new(component_subject(component), 1.0)
+    }
+
+    /// A playbook with no history sits at the prior of its success rate, 0.5.
+    pub fn playbook(playbook_id: &str) -> Self {
+        Self::new(playbook_subject(playbook_id), 0.5)
+    }
+
+    fn new(subject: String, score: f64) -> Self {
+        Self {
+            subject,
+            score,
+            runs: 0,
+            successes: 0,
+            updated_at: crate::time::now(),
+        }
+    }
+
+    /// Playbook trust is the Laplace-smoothed success rate: (successes + 1) / (runs + 2), so one
+    /// early failure does not condemn a playbook and a long record weighs more than a short one.
+    pub fn record_run(&mut self, succeeded: bool) {
+        self.runs += 1;
+        if succeeded {
+            self.successes += 1;
+        }
+        self.score = (self.successes as f64 + 1.0) / (self.runs as f64 + 2.0);
+        self.updated_at = crate::time::now();
+    }
+
+    pub fn adjust(&mut self, delta: f64) {
+        self.score = (self.score + delta).clamp(0.0, 1.0);
+        self.updated_at = crate::time::now();
+    }
+}
+
+/// The subject key of a component's trust.
+pub fn component_subject(component: &str) -> String {
+    format!("component:{component}")
+}
+
+/// The subject key of a playbook's trust.
+pub fn playbook_subject(playbook_id: &str) -> String {
+    format!("playbook:{playbook_id}")
+}

@@ -1,0 +1,153 @@
+//! A monitor: probes one dependency on its interval and publishes a problem event when it goes
+//! down and a recovery event when it comes back, with flap damping in both directions.
+//!
+//! Probes never overlap: the next one is scheduled only after the previous one has ended, so a
+//! slow dependency cannot pile up work in the mailbox.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+
+use crate::bus_actor::publish;
+use crate::context::Ctx;
+use crate::event::EventDraft;
+use crate::probe::{Probe, ProbeFailure};
+use crate::spec::MonitorSpec;
+
+pub struct MonitorActor;
+
+pub struct MonitorArgs {
+    pub ctx: Arc<Ctx>,
+    pub spec: MonitorSpec,
+}
+
+/// What a monitor knows about its component right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorStatus {
+    pub id: String,
+    pub kind: &'static str,
+    pub down: bool,
+    pub consecutive_failures: u32,
+    pub last_probe_at: Option<DateTime<Utc>>,
+    pub last_latency_ms: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+pub struct MonitorState {
+    ctx: Arc<Ctx>,
+    spec: MonitorSpec,
+    probe: Box<dyn Probe>,
+    status: MonitorStatus,
+    consecutive_successes: u32,
+}
+
+pub enum MonitorMsg {
+    /// Run one probe, then schedule the next.
+    Probe,
+    /// Report the monitor's current view.
+    Inspect(RpcReplyPort<MonitorStatus>),
+}
+
+impl Actor for MonitorActor {
+    type Msg = MonitorMsg;
+    type State = MonitorState;
+    type Arguments = MonitorArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        MonitorArgs { ctx, spec }: MonitorArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let probe = ctx.probes.build(&spec);
+        myself.cast(MonitorMsg::Probe)?;
+        Ok(MonitorState {
+            status: MonitorStatus {
+                id: spec.id.clone(),
+                kind: spec.kind.name(),
+                down: false,
+                consecutive_failures: 0,
+                last_probe_at: None,
+                last_latency_ms: None,
+                last_error: None,
+            },
+            ctx,
+            spec,
+            probe,
+            consecutive_successes: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            MonitorMsg::Probe => {
+                let started = Instant::now();
+                let result = state
+                    .probe
+                    .probe(Duration::from_millis(state.spec.timeout_ms))
+                    .await;
+                state.status.last_probe_at = Some(crate::time::now());
+                state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
+                match result {
+                    Ok(_) => state.on_success(),
+                    Err(failure) => state.on_failure(failure),
+                }
+                let interval = Duration::from_millis(state.spec.interval_ms);
+                myself.send_after(interval, || MonitorMsg::Probe);
+            }
+            MonitorMsg::Inspect(reply) => {
+                let _ = reply.send(state.status.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MonitorState {
+    fn on_success(&mut self) {
+        self.status.consecutive_failures = 0;
+        self.status.last_error = None;
+        self.consecutive_successes = self.consecutive_successes.saturating_add(1);
+        if self.status.down && self.consecutive_successes >= self.spec.successes_before_up {
+            self.status.down = false;
+            publish(
+                &self.ctx,
+                EventDraft::new(
+                    self.probe.recovery_event(),
+                    json!({ "monitor": self.spec.id, "kind": self.status.kind }),
+                )
+                .source(self.spec.id.clone()),
+            );
+        }
+    }
+
+    fn on_failure(&mut self, failure: ProbeFailure) {
+        self.consecutive_successes = 0;
+        self.status.consecutive_failures = self.status.consecutive_failures.saturating_add(1);
+        self.status.last_error = Some(failure.error.clone());
+        if !self.status.down && self.status.consecutive_failures >= self.spec.failures_before_down {
+            self.status.down = true;
+            publish(
+                &self.ctx,
+                EventDraft::new(
+                    failure.event_type,
+                    json!({
+                        "monitor": self.spec.id,
+                        "kind": self.status.kind,
+                        "severity": failure.severity,
+                        "error": failure.error,
+                        "failures": self.status.consecutive_failures,
+                    }),
+                )
+                .source(self.spec.id.clone()),
+            );
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The playbook engine: picks the playbook for a new incident, spawns one supervised sub-agent
+//! per run, records every step, and turns the outcome into trust, a resolution or a work order.
+//!
+//! It is the one writer of executions, agents, work orders and playbook trust. Sub-agents are
+//! temporary children: one that crashes is not restarted; its run fails and escalates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::bus_actor::publish;
+use crate::context::{roles, Ctx};
+use crate::event::{types, EventDraft, Pattern};
+use crate::incidents_actor::{IncidentsMsg, RunOutcome};
+use crate::model::{
+    playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, StepRecord,
+    StepStatus, TrustScore, WorkOrder,
+};
+use crate::spec::PlaybookSpec;
+use crate::store::StoreError;
+use crate::sub_agent_actor::{SubAgentActor, SubAgentArgs};
+
+pub struct PlaybooksActor;
+
+struct Run {
+    execution: Execution,
+    agent: Agent,
+}
+
+pub struct PlaybooksState {
+    ctx: Arc<Ctx>,
+    /// Runs in progress, by run id.
+    runs: HashMap<String, Run>,
+}
+
+/// How a sub-agent's run ended.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub succeeded: bool,
+    pub failing_step: Option<String>,
+    pub output: String,
+}
+
+pub enum PlaybooksMsg {
+    /// A new incident: run the first playbook whose trigger matches, if any.
+    Trigger(Incident),
+    /// A sub-agent reports a step's progress.
+    StepUpdate {
+        run_id: String,
+        index: usize,
+        record: StepRecord,
+    },
+    /// A sub-agent finished its run.
+    Finished { run_id: String, report: RunReport },
+}
+
+impl Actor for PlaybooksActor {
+    type Msg = PlaybooksMsg;
+    type State = PlaybooksState;
+    type Arguments = Arc<Ctx>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: Arc<Ctx>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let mut state = PlaybooksState {
+            ctx,
+            runs: HashMap::new(),
+        };
+        state.close_interrupted_runs().await?;
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            PlaybooksMsg::Trigger(incident) => state.trigger(incident, myself).await?,
+            PlaybooksMsg::StepUpdate {
+                run_id,
+                index,
+                record,
+            } => state.step_update(&run_id, index, record).await?,
+            PlaybooksMsg::Finished { run_id, report } => state.finish(&run_id, report).await?,
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, why) = match event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell, format!("sub-agent crashed: {error}")),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell,
+                format!(
+                    "sub-agent stopped before finishing{}",
+                    reason.map(|r| format!(": {r}")).unwrap_or_default()
+                ),
+            ),
+            _ => return Ok(()),
+        };
+        let Some(name) = cell.get_name() else {
+            return Ok(());
+        };
+        let role = state.ctx.scope.role(&name).to_owned();
+        let run_id = state
+            .runs
+            .iter()
+            .find(|(_, run)| roles::agent(&run.agent.agent_id) == role)
+            .map(|(run_id, _)| run_id.clone());
+        if let Some(run_id) = run_id {
+            let report = RunReport {
+                succeeded: false,
+                failing_step: None,
+                output: why,
+            };
+            state.finish(&run_id, report).await?;
+        }
+        Ok(())
+    }
+}
+
+impl PlaybooksState {
+    fn playbook_for(&self, incident: &Incident) -> Option<&PlaybookSpec> {
+        self.ctx.spec.playbooks.iter().find(|playbook| {
+            playbook
+                .on
+                .iter()
+                .any(|pattern| Pattern::new(pattern.as_str()).matches(&incident.event_type))
+        })
+    }
+
+    async fn trigger(
+        &mut self,
+        incident: Incident,
+        myself: ActorRef<PlaybooksMsg>,
+    ) -> Result<(), StoreError> {
+        if self
+            .runs
+            .values()
+            .any(|run| run.execution.incident_id == incident.id)
+        {
+            return Ok(()); // at most one active run per incident
+        }
+        let Some(playbook) = self.playbook_for(&incident).cloned() else {
+            return Ok(());
+        };
+        if self.runs.len() >= self.ctx.spec.limits.agents_max {
+            tracing::warn!(
+                incident_id = incident.id,
+                playbook = %playbook.id,
+                "agents_max sub-agents already running; incident left for people"
+            );
+            return Ok(());
+        }
+        let now = crate::time::now();
+        let run_id = format!("run-{}", short_id());
+        let agent_id = format!("agent-{}", short_id());
+        let trust = self.playbook_trust(&playbook.id).await?;
+        let execution = Execution {
+            run_id: run_id.clone(),
+            playbook_id: playbook.id.clone(),
+            playbook_name: playbook.display_name().to_owned(),
+            incident_id: incident.id,
+            agent_id: agent_id.clone(),
+            status: ExecutionStatus::Running,
+            steps_completed: 0,
+            steps: playbook
+                .steps
+                .iter()
+                .map(|step| StepRecord {
+                    name: step.name().to_owned(),
+                    status: StepStatus::Pending,
+                    attempts: 0,
+                    started_at: None,
+                    finished_at: None,
+                    output: String::new(),
+                })
+                .collect(),
+            started_at: now,
+            finished_at: None,
+            duration_seconds: None,
+            work_order_id: None,
+        };
+        let agent = Agent {
+            agent_id: agent_id.clone(),
+            agent_name: format!("{} agent", playbook.display_name()),
+            task: format!("{} for incident #{}", playbook.display_name(), incident.id),
+            incident_id: incident.id,
+            run_id: run_id.clone(),
+            trust_score: trust.score,
+            status: AgentStatus::Running,
+            started_at: now,
+            finished_at: None,
+        };
+        self.ctx.store.save_execution(&execution).await?;
+        self.ctx.store.save_agent(&agent).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::PLAYBOOK_STARTED,
+                json!({
+                    "run_id": run_id,
+                    "playbook_id": playbook.id,
+                    "playbook_name": playbook.display_name(),
+                    "steps": execution.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+                }),
+            )
+            .source(incident.source.clone())
+            .incident(incident.id),
+        );
+        publish(
+            &self.ctx,
+            EventDraft::new(types::AGENT_SPAWNED, json!({ "agent": agent }))
+                .source(incident.source.clone())
+                .incident(incident.id),
+        );
+        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+            let _ = incidents.cast(IncidentsMsg::RunStarted {
+                incident_id: incident.id,
+                run_id: run_id.clone(),
+            });
+        }
+        self.runs
+            .insert(run_id.clone(), Run { execution, agent });
+
+        let role = roles::agent(&agent_id);
+        self.ctx.spawns.record(&role, "agent");
+        let args = SubAgentArgs {
+            ctx: self.ctx.clone(),
+            run_id: run_id.clone(),
+            playbook,
+            incident,
+        };
+        let spawned = Actor::spawn_linked(
+            Some(self.ctx.scope.name(&role)),
+            SubAgentActor,
+            args,
+            myself.get_cell(),
+        )
+        .await;
+        if let Err(error) = spawned {
+            let report = RunReport {
+                succeeded: false,
+                failing_step: None,
+                output: format!("sub-agent could not start: {error}"),
+            };
+            self.finish(&run_id, report).await?;
+        }
+        Ok(())
+    }
+
+    async fn step_update(
+        &mut self,
+        run_id: &str,
+        index: usize,
+        record: StepRecord,
+    ) -> Result<(), StoreError> {
+        let Some(run) = self.runs.get_mut(run_id) else {
+            return Ok(());
+        };
+        let execution = &mut run.execution;
+        let Some(slot) = execution.steps.get_mut(index) else {
+            return Ok(());
+        };
+        *slot = record.clone();
+        execution.steps_completed = execution
+            .steps
+            .iter()
+            .filter(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped))
+            .count() as u32;
+        self.ctx.store.save_execution(execution).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::PLAYBOOK_STEP,
+                json!({
+                    "run_id": run_id,
+                    "playbook_id": execution.playbook_id,
+                    "index": index,
+                    "step": record,
+                }),
+            )
+            .incident(execution.incident_id),
+        );
+        Ok(())
+    }
+
+    async fn finish(&mut self, run_id: &str, report: RunReport) -> Result<(), StoreError> {
+        let Some(Run {
+            mut execution,
+            mut agent,
+        }) = self.runs.remove(run_id)
+        else {
+            return Ok(());
+        };
+        let now = crate::time::now();
+        let mut trust = self.playbook_trust(&execution.playbook_id).await?;
+        let before = trust.score;
+        trust.record_run(report.succeeded);
+        self.ctx.store.save_trust(&trust).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::TRUST_CHANGED,
+                json!({ "subject": trust.subject, "from": before, "to": trust.score }),
+            ),
+        );
+
+        execution.status = if report.succeeded {
+            ExecutionStatus::Succeeded
+        } else {
+            ExecutionStatus::Failed
+        };
+        execution.finished_at = Some(now);
+        execution.duration_seconds =
+            Some((now - execution.started_at).num_milliseconds().max(0) as f64 / 1000.0);
+        // Steps a crashed or interrupted agent never finished are marked failed, not left running.
+        for step in &mut execution.steps {
+            if step.status == StepStatus::Running {
+                step.status = StepStatus::Failed;
+                step.finished_at = Some(now);
+            }
+        }
+        agent.status = if report.succeeded {
+            AgentStatus::Succeeded
+        } else {
+            AgentStatus::Failed
+        };
+        agent.finished_at = Some(now);
+        agent.trust_score = trust.score;
+
+        let outcome = if report.succeeded {
+            RunOutcome::Succeeded
+        } else {
+            let work_order = WorkOrder {
+                work_order_id: format!("WO-{}", short_id()),
+                incident_id: execution.incident_id,
+                run_id: execution.run_id.clone(),
+                playbook_id: execution.playbook_id.clone(),
+                failing_step: report.failing_step.clone(),
+                output: report.output.clone(),
+                created_at: now,
+                status: "open".to_owned(),
+            };
+            self.ctx.store.save_work_order(&work_order).await?;
+            execution.work_order_id = Some(work_order.work_order_id.clone());
+            RunOutcome::Failed {
+                work_order_id: work_order.work_order_id,
+            }
+        };
+        self.ctx.store.save_execution(&execution).await?;
+        self.ctx.store.save_agent(&agent).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::PLAYBOOK_FINISHED,
+                json!({
+                    "run_id": execution.run_id,
+                    "playbook_id": execution.playbook_id,
+                    "status": execution.status,
+                    "duration_seconds": execution.duration_seconds,
+                    "failing_step": report.failing_step,
+                    "output": report.output,
+                    "work_order_id": execution.work_order_id,
+                }),
+            )
+            .incident(execution.incident_id),
+        );
+        publish(
+            &self.ctx,
+            EventDraft::new(types::AGENT_FINISHED, json!({ "agent": agent }))
+                .incident(execution.incident_id),
+        );
+        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+            let _ = incidents.cast(IncidentsMsg::RunFinished {
+                incident_id: execution.incident_id,
+                run_id: execution.run_id.clone(),
+                outcome,
+            });
+        }
+        // The agent's work is done; stop it (after its report, so its exit is not a crash).
+        let role = roles::agent(&agent.agent_id);
+        if let Some(cell) = ractor::registry::where_is(self.ctx.scope.name(&role)) {
+            cell.stop(Some("run finished".to_owned()));
+        }
+        self.ctx.spawns.forget(&role);
+        Ok(())
+    }
+
+    async fn playbook_trust(&self, playbook_id: &str) -> Result<TrustScore, StoreError> {
+        Ok(self
+            .ctx
+            .store
+            .trust(&playbook_subject(playbook_id))
+            .await?
+            .unwrap_or_else(|| TrustScore::playbook(playbook_id)))
+    }
+
+    /// Runs left `running` by a Grace that stopped mid-run end as failed and escalate, so no run
+    /// stays `running` forever.
+    async fn close_interrupted_runs(&mut self) -> Result<(), StoreError> {
+        for execution in self.ctx.store.running_executions().await? {
+            let Some(agent) = self.ctx.store.agent(&execution.agent_id).await? else {
+                continue;
+            };
+            let run_id = execution.run_id.clone();
+            self.runs.insert(run_id.clone(), Run { execution, agent });
+            let report = RunReport {
+                succeeded: false,
+                failing_step: None,
+                output: "interrupted: Grace stopped while the run was in progress".to_owned(),
+            };
+            self.finish(&run_id, report).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Twelve hex digits of a random UUID: unique enough for run, agent and work-order ids, short
+/// enough to read out loud.
+fn short_id() -> String {
+    Uuid::new_v4().simple().to_string()[..12].to_owned()
+}

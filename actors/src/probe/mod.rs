@@ -1,0 +1,68 @@
+//! Probes: how a monitor asks a dependency whether it is healthy, and how a playbook's `check`,
+//! `reconnect` and `verify` steps ask it again.
+//!
+//! One implementation per monitor kind. A [`ProbeFactory`] turns a [`MonitorSpec`] into a probe,
+//! so monitors and sub-agents build their own connections and share nothing.
+
+mod postgres;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+use crate::model::Severity;
+use crate::spec::{MonitorKind, MonitorSpec};
+
+/// A failed probe, described the way the event it raises will describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeFailure {
+    /// The problem event type (`db.connection_lost`).
+    pub event_type: &'static str,
+    pub severity: Severity,
+    /// What went wrong, for people and for the step log.
+    pub error: String,
+}
+
+/// A live check of one dependency. Implementations keep their connection between calls when
+/// that is cheaper, and drop it on any error.
+pub trait Probe: Send + Sync {
+    /// Is the dependency healthy right now? `Ok` carries a short note (e.g. server version).
+    fn probe(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>>;
+
+    /// A stronger check after remediation: a real round trip over a fresh connection.
+    fn verify(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>>;
+
+    /// The recovery event type this probe's component publishes (`db.connection_restored`).
+    fn recovery_event(&self) -> &'static str;
+}
+
+/// Builds probes from specs. Cloneable and shared by every monitor and sub-agent.
+#[derive(Clone)]
+pub struct ProbeFactory {
+    build: Arc<dyn Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync>,
+}
+
+impl Default for ProbeFactory {
+    fn default() -> Self {
+        Self::new(|spec: &MonitorSpec| -> Box<dyn Probe> {
+            match &spec.kind {
+                MonitorKind::Postgres { url } => Box::new(postgres::PostgresProbe::new(url.clone())),
+            }
+        })
+    }
+}
+
+impl ProbeFactory {
+    /// A factory with a custom builder. The kernel uses [`ProbeFactory::default`]; embedders and
+    /// crash tests wrap it to add probes of their own.
+    pub fn new(build: impl Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync + 'static) -> Self {
+        Self {
+            build: Arc::new(build),
+        }
+    }
+
+    pub fn build(&self, spec: &MonitorSpec) -> Box<dyn Probe> {
+        (self.build)(spec)
+    }
+}

@@ -1,0 +1,97 @@
+//! The PostgreSQL probe: one kept connection pinged with `SELECT 1`; `verify` opens a fresh
+//! connection and runs a real query.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio_postgres::{Client, NoTls};
+
+use super::{Probe, ProbeFailure};
+use crate::event::types;
+use crate::model::Severity;
+
+pub struct PostgresProbe {
+    url: String,
+    client: Option<Client>,
+}
+
+impl PostgresProbe {
+    pub fn new(url: String) -> Self {
+        Self { url, client: None }
+    }
+
+    fn failure(error: impl std::fmt::Display) -> ProbeFailure {
+        ProbeFailure {
+            event_type: types::DB_CONNECTION_LOST,
+            severity: Severity::High,
+            error: error.to_string(),
+        }
+    }
+
+    async fn connect(url: &str) -> Result<Client, ProbeFailure> {
+        let (client, connection) = tokio_postgres::connect(url, NoTls)
+            .await
+            .map_err(Self::failure)?;
+        // The connection task ends when the client is dropped or the server goes away.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    async fn ping(&mut self) -> Result<String, ProbeFailure> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = Some(Self::connect(&self.url).await?);
+        }
+        let client = self.client.as_ref().expect("connected above");
+        match client.simple_query("SELECT 1").await {
+            Ok(_) => Ok("SELECT 1 ok".to_owned()),
+            Err(error) => {
+                self.client = None;
+                Err(Self::failure(error))
+            }
+        }
+    }
+
+    async fn round_trip(url: &str) -> Result<String, ProbeFailure> {
+        let client = Self::connect(url).await?;
+        let row = client
+            .query_one("SELECT current_database()::text, version()", &[])
+            .await
+            .map_err(Self::failure)?;
+        let database: String = row.get(0);
+        let version: String = row.get(1);
+        let version = version.split(',').next().unwrap_or_default();
+        Ok(format!("database {database} answered: {version}"))
+    }
+}
+
+fn timed_out(timeout: Duration) -> ProbeFailure {
+    PostgresProbe::failure(format!("no answer within {} ms", timeout.as_millis()))
+}
+
+impl Probe for PostgresProbe {
+    fn probe(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>> {
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, self.ping()).await {
+                Ok(result) => result,
+                Err(_) => {
+                    self.client = None;
+                    Err(timed_out(timeout))
+                }
+            }
+        })
+    }
+
+    fn verify(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>> {
+        Box::pin(async move {
+            tokio::time::timeout(timeout, Self::round_trip(&self.url))
+                .await
+                .unwrap_or_else(|_| Err(timed_out(timeout)))
+        })
+    }
+
+    fn recovery_event(&self) -> &'static str {
+        types::DB_CONNECTION_RESTORED
+    }
+}

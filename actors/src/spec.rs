@@ -1,0 +1,251 @@
+//! Typed specifications of what the supervision tree runs: monitors, playbooks and the limits
+//! that bound every queue, retry and buffer.
+//!
+//! These are the shapes the actors consume. Reading them from a file, filling defaults and
+//! reporting every validation error at once is the binary's job (`src/config.rs`); the actors
+//! only ever see a spec that has already been checked.
+
+use serde::{Deserialize, Serialize};
+
+/// One dependency Grace watches. `kind` selects the probe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+// No `deny_unknown_fields` here: serde cannot combine it with `flatten`. The config loader
+// finds unknown keys by comparing the input with the spec serialised back.
+pub struct MonitorSpec {
+    /// Unique name of the monitored component; incidents and trust are keyed by it.
+    pub id: String,
+    /// What to probe and how.
+    #[serde(flatten)]
+    pub kind: MonitorKind,
+    /// Time between two probes.
+    #[serde(default = "defaults::interval_ms")]
+    pub interval_ms: u64,
+    /// A probe that has not answered within this time counts as failed.
+    #[serde(default = "defaults::timeout_ms")]
+    pub timeout_ms: u64,
+    /// Flap damping: consecutive failed probes before the component is declared down.
+    #[serde(default = "defaults::failures_before_down")]
+    pub failures_before_down: u32,
+    /// Flap damping: consecutive good probes before a down component is declared up again.
+    #[serde(default = "defaults::successes_before_up")]
+    pub successes_before_up: u32,
+}
+
+/// The probe a monitor runs, with its kind-specific settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MonitorKind {
+    /// A PostgreSQL server: connect and run `SELECT 1`.
+    Postgres {
+        /// libpq-style URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+        url: String,
+    },
+}
+
+impl MonitorKind {
+    /// Short name of the kind, as written in config (`postgres`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            MonitorKind::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+/// A remediation recipe: which events start it and the steps it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookSpec {
+    /// Unique id, e.g. `db_reconnect`.
+    pub id: String,
+    /// Human name shown to people, e.g. "Reconnect DB".
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Event-type patterns that trigger it (`db.connection_lost`, `db.*`).
+    pub on: Vec<String>,
+    /// Steps, run in order by one sub-agent.
+    pub steps: Vec<StepSpec>,
+}
+
+impl PlaybookSpec {
+    /// The name people see; the id when no name is configured.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// One step of a playbook.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepSpec {
+    /// Is the target reachable right now? Records the answer; never fails the run. When the
+    /// target answers, the steps up to the next `verify` are skipped.
+    Check {
+        #[serde(default = "defaults::step_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Run a remediation program. `argv[0]` is executed directly, never through a shell.
+    Command {
+        argv: Vec<String>,
+        #[serde(default = "defaults::command_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Try the target again after each delay; fails the run when the last try fails.
+    Reconnect {
+        #[serde(default = "defaults::backoff_ms")]
+        backoff_ms: Vec<u64>,
+        #[serde(default = "defaults::step_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Run a real query against the target; fails the run when it does not succeed.
+    Verify {
+        #[serde(default = "defaults::step_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Give the component back the trust its incident took away (after verified recovery).
+    RestoreTrust {},
+}
+
+impl StepSpec {
+    /// The step's kind as written in config; also its name in execution records.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepSpec::Check { .. } => "check",
+            StepSpec::Command { .. } => "command",
+            StepSpec::Reconnect { .. } => "reconnect",
+            StepSpec::Verify { .. } => "verify",
+            StepSpec::RestoreTrust {} => "restore_trust",
+        }
+    }
+}
+
+/// How trust scores move.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSpec {
+    /// Subtracted from a component's trust when an incident opens on it.
+    #[serde(default = "defaults::trust_drop")]
+    pub drop_on_incident: f64,
+    /// Added back (capped at 1) by a `restore_trust` step after verified recovery. Smaller than
+    /// the drop on purpose: a component that keeps failing ends up trusted less.
+    #[serde(default = "defaults::trust_restore")]
+    pub restore_on_recovery: f64,
+}
+
+impl Default for TrustSpec {
+    fn default() -> Self {
+        Self {
+            drop_on_incident: defaults::trust_drop(),
+            restore_on_recovery: defaults::trust_restore(),
+        }
+    }
+}
+
+/// Supervision policy: OTP-style restart intensity.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionSpec {
+    /// More restarts than this within `period_ms` and a supervisor gives up and escalates.
+    #[serde(default = "defaults::max_restarts")]
+    pub max_restarts: usize,
+    /// The window restart intensity is counted in.
+    #[serde(default = "defaults::period_ms")]
+    pub period_ms: u64,
+}
+
+impl Default for SupervisionSpec {
+    fn default() -> Self {
+        Self {
+            max_restarts: defaults::max_restarts(),
+            period_ms: defaults::period_ms(),
+        }
+    }
+}
+
+/// Bounds on buffers and concurrency inside the tree.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Events a live-feed subscriber may fall behind before it is cut off (it can resume with
+    /// `since`). Keeps one slow client from holding memory or stalling the hub.
+    #[serde(default = "defaults::ws_buffer_max")]
+    pub ws_buffer_max: usize,
+    /// Playbook runs allowed at once; further triggers wait as open incidents.
+    #[serde(default = "defaults::agents_max")]
+    pub agents_max: usize,
+    /// Bytes of a command's output kept in the step record (the tail).
+    #[serde(default = "defaults::output_tail_bytes")]
+    pub output_tail_bytes: usize,
+    /// Event seqs remembered on one incident for its timeline; later repeats only count.
+    #[serde(default = "defaults::incident_events_max")]
+    pub incident_events_max: usize,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        Self {
+            ws_buffer_max: defaults::ws_buffer_max(),
+            agents_max: defaults::agents_max(),
+            output_tail_bytes: defaults::output_tail_bytes(),
+            incident_events_max: defaults::incident_events_max(),
+        }
+    }
+}
+
+/// Everything the kernel needs to build the tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TreeSpec {
+    pub monitors: Vec<MonitorSpec>,
+    pub playbooks: Vec<PlaybookSpec>,
+    pub trust: TrustSpec,
+    pub supervision: SupervisionSpec,
+    pub limits: LimitsSpec,
+}
+
+/// Defaults, named so config docs and code agree.
+pub mod defaults {
+    pub fn interval_ms() -> u64 {
+        5_000
+    }
+    pub fn timeout_ms() -> u64 {
+        2_000
+    }
+    pub fn failures_before_down() -> u32 {
+        2
+    }
+    pub fn successes_before_up() -> u32 {
+        1
+    }
+    pub fn step_timeout_ms() -> u64 {
+        5_000
+    }
+    pub fn command_timeout_ms() -> u64 {
+        30_000
+    }
+    pub fn backoff_ms() -> Vec<u64> {
+        vec![2_000, 4_000, 8_000]
+    }
+    pub fn trust_drop() -> f64 {
+        0.3
+    }
+    pub fn trust_restore() -> f64 {
+        0.25
+    }
+    pub fn max_restarts() -> usize {
+        5
+    }
+    pub fn period_ms() -> u64 {
+        10_000
+    }
+    pub fn ws_buffer_max() -> usize {
+        1_024
+    }
+    pub fn agents_max() -> usize {
+        16
+    }
+    pub fn output_tail_bytes() -> usize {
+        4_096
+    }
+    pub fn incident_events_max() -> usize {
+        200
+    }
+}

@@ -1,0 +1,423 @@
+//! Grace's state in embedded SurrealDB: the event log, incidents, executions, agents, work
+//! orders and trust scores.
+//!
+//! [`Store`] is a cheap, cloneable handle. Each table has one writing actor (the store actor for
+//! the event log, the incidents actor for incidents, the playbooks actor for runs, agents and
+//! work orders), so writes need no cross-actor locking; anyone may read.
+//!
+//! Records are written as serde JSON. Tables keyed by a number (`event:42`, `incident:7`) are
+//! read back with range scans or record lookups, never a full scan on a hot path.
+
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use surrealdb::engine::local::{Db, Mem, SurrealKv};
+use surrealdb::Surreal;
+
+use crate::event::Event;
+use crate::model::{Agent, Execution, Incident, IncidentStatus, TrustScore, WorkOrder};
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// Nothing survives the process; for tests and throwaway runs.
+    Memory,
+    /// A SurrealKV directory; every commit is fsynced.
+    Path(PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] surrealdb::Error),
+    #[error("stored record does not decode: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Handle on the embedded database.
+#[derive(Clone)]
+pub struct Store {
+    db: Surreal<Db>,
+}
+
+const SCHEMA: &str = "
+    DEFINE TABLE IF NOT EXISTS event SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS event_incident ON event FIELDS incident_id;
+    DEFINE TABLE IF NOT EXISTS incident SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS incident_status ON incident FIELDS status;
+    DEFINE TABLE IF NOT EXISTS execution SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS agent SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
+";
+
+/// Incidents are keyed by their number; `record::id` gives it back as a plain `id` field.
+const INCIDENT_FIELDS: &str = "*, record::id(id) AS id";
+
+impl Store {
+    pub async fn open(location: &StoreLocation) -> StoreResult<Self> {
+        let db = match location {
+            StoreLocation::Memory => Surreal::new::<Mem>(()).await?,
+            StoreLocation::Path(path) => Surreal::new::<SurrealKv>(path.clone()).await?,
+        };
+        db.use_ns("grace").use_db("grace").await?;
+        db.query(SCHEMA).await?.check()?;
+        Ok(Self { db })
+    }
+
+    async fn rows<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        vars: Value,
+    ) -> StoreResult<Vec<T>> {
+        let mut response = self.db.query(query).bind(vars).await?.check()?;
+        let rows: Vec<Value> = response.take(0)?;
+        rows.into_iter()
+            .map(|row| serde_json::from_value(row).map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn one<T: DeserializeOwned>(&self, query: &str, vars: Value) -> StoreResult<Option<T>> {
+        Ok(self.rows(query, vars).await?.into_iter().next())
+    }
+
+    async fn upsert(&self, table: &str, key: Value, record: &impl Serialize) -> StoreResult<()> {
+        self.db
+            .query("UPSERT type::record($table, $key) CONTENT $data RETURN NONE")
+            .bind(json!({ "table": table, "key": key, "data": record }))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    // ----- event log -------------------------------------------------------------------------
+
+    /// Appends sequenced events in one transaction, with the log's high-water mark.
+    pub async fn append_events(&self, events: &[Event]) -> StoreResult<()> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let rows: Vec<Value> = events
+            .iter()
+            .map(|event| {
+                let mut row = serde_json::to_value(event)?;
+                row["id"] = json!(event.seq);
+                Ok(row)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        self.db
+            .query(
+                "BEGIN TRANSACTION;
+                 INSERT INTO event $rows RETURN NONE;
+                 UPSERT meta:event_log SET last_seq = $last RETURN NONE;
+                 COMMIT TRANSACTION;",
+            )
+            .bind(json!({ "rows": rows, "last": last.seq }))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// The seq of the newest persisted event (0 when the log is empty).
+    pub async fn last_seq(&self) -> StoreResult<u64> {
+        let last: Option<u64> = self
+            .one("SELECT VALUE last_seq FROM meta:event_log", json!({}))
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Up to `limit` events with `seq > since`, in order: a range scan over the log's keys.
+    pub async fn events_after(&self, since: u64, limit: usize) -> StoreResult<Vec<Event>> {
+        // Both numbers are ours (u64/usize), so formatting them into the query is safe.
+        let query = format!(
+            "SELECT * OMIT id FROM event:{}.. LIMIT {limit}",
+            since.saturating_add(1)
+        );
+        self.rows(&query, json!({})).await
+    }
+
+    /// The events that concern an incident: those tagged with it and those it remembers.
+    pub async fn incident_events(&self, incident: &Incident, limit: usize) -> StoreResult<Vec<Event>> {
+        let mut events: Vec<Event> = self
+            .rows(
+                "SELECT * OMIT id FROM event WHERE incident_id = $id ORDER BY seq LIMIT $limit",
+                json!({ "id": incident.id, "limit": limit }),
+            )
+            .await?;
+        if !incident.event_seqs.is_empty() {
+            let ids: Vec<String> = incident
+                .event_seqs
+                .iter()
+                .map(|seq| format!("event:{seq}"))
+                .collect();
+            let query = format!("SELECT * OMIT id FROM {}", ids.join(", "));
+            events.extend(self.rows::<Event>(&query, json!({})).await?);
+        }
+        events.sort_by_key(|event| event.seq);
+        events.dedup_by_key(|event| event.seq);
+        events.truncate(limit);
+        Ok(events)
+    }
+
+    // ----- incidents -------------------------------------------------------------------------
+
+    pub async fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
+        let mut data = serde_json::to_value(incident)?;
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove("id");
+        }
+        self.upsert("incident", json!(incident.id), &data).await
+    }
+
+    pub async fn incident(&self, id: u64) -> StoreResult<Option<Incident>> {
+        self.one(
+            &format!("SELECT {INCIDENT_FIELDS} FROM type::record('incident', $id)"),
+            json!({ "id": id }),
+        )
+        .await
+    }
+
+    /// Newest first; `before` is the cursor (the last id of the previous page).
+    pub async fn incidents(
+        &self,
+        status: Option<IncidentStatus>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreResult<Vec<Incident>> {
+        let mut filters = vec!["true"];
+        if status.is_some() {
+            filters.push("status = $status");
+        }
+        if before.is_some() {
+            filters.push("record::id(id) < $before");
+        }
+        let query = format!(
+            "SELECT {INCIDENT_FIELDS} FROM incident WHERE {} ORDER BY id DESC LIMIT $limit",
+            filters.join(" AND ")
+        );
+        self.rows(
+            &query,
+            json!({ "status": status, "before": before, "limit": limit }),
+        )
+        .await
+    }
+
+    /// Every incident that is not resolved yet (loaded once when the incidents actor starts).
+    pub async fn active_incidents(&self) -> StoreResult<Vec<Incident>> {
+        self.rows(
+            &format!("SELECT {INCIDENT_FIELDS} FROM incident WHERE status != 'resolved'"),
+            json!({}),
+        )
+        .await
+    }
+
+    pub async fn max_incident_id(&self) -> StoreResult<u64> {
+        let max: Option<Option<u64>> = self
+            .one(
+                "RETURN math::max((SELECT VALUE record::id(id) FROM incident))",
+                json!({}),
+            )
+            .await?;
+        Ok(max.flatten().unwrap_or(0))
+    }
+
+    // ----- executions, agents, work orders ----------------------------------------------------
+
+    pub async fn save_execution(&self, execution: &Execution) -> StoreResult<()> {
+        self.upsert("execution", json!(execution.run_id), execution).await
+    }
+
+    pub async fn execution(&self, run_id: &str) -> StoreResult<Option<Execution>> {
+        self.one(
+            "SELECT * OMIT id FROM type::record('execution', $id)",
+            json!({ "id": run_id }),
+        )
+        .await
+    }
+
+    pub async fn executions(&self, limit: usize) -> StoreResult<Vec<Execution>> {
+        self.rows(
+            "SELECT * OMIT id FROM execution ORDER BY started_at DESC LIMIT $limit",
+            json!({ "limit": limit }),
+        )
+        .await
+    }
+
+    /// Runs that never reached an end (Grace stopped while they ran).
+    pub async fn running_executions(&self) -> StoreResult<Vec<Execution>> {
+        self.rows(
+            "SELECT * OMIT id FROM execution WHERE status = 'running'",
+            json!({}),
+        )
+        .await
+    }
+
+    pub async fn save_agent(&self, agent: &Agent) -> StoreResult<()> {
+        self.upsert("agent", json!(agent.agent_id), agent).await
+    }
+
+    pub async fn agent(&self, agent_id: &str) -> StoreResult<Option<Agent>> {
+        self.one(
+            "SELECT * OMIT id FROM type::record('agent', $id)",
+            json!({ "id": agent_id }),
+        )
+        .await
+    }
+
+    pub async fn agents(&self, limit: usize) -> StoreResult<Vec<Agent>> {
+        self.rows(
+            "SELECT * OMIT id FROM agent ORDER BY started_at DESC LIMIT $limit",
+            json!({ "limit": limit }),
+        )
+        .await
+    }
+
+    pub async fn save_work_order(&self, work_order: &WorkOrder) -> StoreResult<()> {
+        self.upsert("work_order", json!(work_order.work_order_id), work_order)
+            .await
+    }
+
+    pub async fn work_orders(&self, limit: usize) -> StoreResult<Vec<WorkOrder>> {
+        self.rows(
+            "SELECT * OMIT id FROM work_order ORDER BY created_at DESC LIMIT $limit",
+            json!({ "limit": limit }),
+        )
+        .await
+    }
+
+    // ----- trust -------------------------------------------------------------------------------
+
+    pub async fn save_trust(&self, trust: &TrustScore) -> StoreResult<()> {
+        self.upsert("trust", json!(trust.subject), trust).await
+    }
+
+    pub async fn trust(&self, subject: &str) -> StoreResult<Option<TrustScore>> {
+        self.one(
+            "SELECT * OMIT id FROM type::record('trust', $id)",
+            json!({ "id": subject }),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+
+    use super::*;
+    use crate::event::EventDraft;
+    use crate::model::Severity;
+
+    fn incident(id: u64, status: IncidentStatus) -> Incident {
+        Incident {
+            id,
+            event_type: "db.connection_lost".into(),
+            severity: Severity::High,
+            source: "orders-db".into(),
+            title: "Database connection lost".into(),
+            status,
+            detected_at: Utc::now(),
+            acknowledged_at: None,
+            resolved_at: None,
+            resolution_time_seconds: None,
+            occurrences: 1,
+            trust: 0.7,
+            resolved_by: None,
+            active_run_id: None,
+            work_order_id: None,
+            event_seqs: vec![2],
+        }
+    }
+
+    #[tokio::test]
+    async fn event_log_appends_and_scans_in_seq_order() {
+        let store = Store::open(&StoreLocation::Memory).await.unwrap();
+        assert_eq!(store.last_seq().await.unwrap(), 0);
+        let events: Vec<Event> = (1..=12)
+            .map(|seq| {
+                EventDraft::new("db.connection_lost", json!({ "n": seq }))
+                    .sequenced(seq, crate::time::now())
+            })
+            .collect();
+        store.append_events(&events[..3]).await.unwrap();
+        store.append_events(&events[3..]).await.unwrap();
+        assert_eq!(store.last_seq().await.unwrap(), 12);
+        let after: Vec<u64> = store
+            .events_after(9, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(after, vec![10, 11, 12]);
+        let page = store.events_after(0, 5).await.unwrap();
+        assert_eq!(page, events[..5].to_vec());
+        // A seq can never be written twice.
+        assert!(store.append_events(&events[..1]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn incidents_round_trip_and_page_newest_first() {
+        let store = Store::open(&StoreLocation::Memory).await.unwrap();
+        for id in 1..=5 {
+            let status = if id % 2 == 0 { IncidentStatus::Resolved } else { IncidentStatus::Open };
+            store.save_incident(&incident(id, status)).await.unwrap();
+        }
+        let got = store.incident(3).await.unwrap().unwrap();
+        assert_eq!(got, incident(3, IncidentStatus::Open).with_detected_at(got.detected_at));
+        let ids: Vec<u64> = store.incidents(None, None, 2).await.unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![5, 4]);
+        let ids: Vec<u64> = store.incidents(None, Some(4), 10).await.unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![3, 2, 1]);
+        let open: Vec<u64> = store
+            .incidents(Some(IncidentStatus::Open), None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(open, vec![5, 3, 1]);
+        assert_eq!(store.active_incidents().await.unwrap().len(), 3);
+        assert_eq!(store.max_incident_id().await.unwrap(), 5);
+        assert!(store.incident(99).await.unwrap().is_none());
+    }
+
+    impl Incident {
+        fn with_detected_at(mut self, at: chrono::DateTime<Utc>) -> Incident {
+            self.detected_at = at;
+            self
+        }
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening_the_same_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = StoreLocation::Path(dir.path().join("db"));
+        {
+            let store = Store::open(&location).await.unwrap();
+            store.save_incident(&incident(1, IncidentStatus::Open)).await.unwrap();
+            let event = EventDraft::new("incident.opened", json!({})).sequenced(1, Utc::now());
+            store.append_events(&[event]).await.unwrap();
+        }
+        // The engine releases its lock asynchronously once the last handle is dropped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match Store::open(&location).await {
+                Ok(store) => break store,
+                Err(error) if std::time::Instant::now() < deadline => {
+                    assert!(error.to_string().contains("locked"), "{error}");
+                    tokio::task::yield_now().await;
+                }
+                Err(error) => panic!("store never reopened: {error}"),
+            }
+        };
+        assert!(store.incident(1).await.unwrap().is_some());
+        assert_eq!(store.last_seq().await.unwrap(), 1);
+    }
+}

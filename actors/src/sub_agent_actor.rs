@@ -1,0 +1,372 @@
+//! A sub-agent: the short-lived actor that carries out one playbook run, step by step, and
+//! reports every step to the playbook engine as it starts and ends.
+//!
+//! It talks to the incident's component through its own probe (built from the monitor's spec),
+//! runs remediation commands as argv from config (never through a shell), and never writes to
+//! the store itself.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::incidents_actor::IncidentsMsg;
+use crate::model::{Incident, StepRecord, StepStatus};
+use crate::playbooks_actor::{PlaybooksMsg, RunReport};
+use crate::probe::Probe;
+use crate::spec::{PlaybookSpec, StepSpec};
+
+/// After a command exits, how long its output pipes may take to reach end-of-file. A command
+/// that leaves a daemon behind (`pg_ctl start`) hands the daemon its pipes, which then never
+/// close; we keep what arrived and move on.
+const OUTPUT_DRAIN_MS: u64 = 200;
+
+pub struct SubAgentActor;
+
+pub struct SubAgentArgs {
+    pub ctx: Arc<Ctx>,
+    pub run_id: String,
+    pub playbook: PlaybookSpec,
+    pub incident: Incident,
+}
+
+pub enum SubAgentMsg {
+    /// Carry out the whole run (sent to itself once, on start).
+    Run,
+}
+
+impl Actor for SubAgentActor {
+    type Msg = SubAgentMsg;
+    type State = SubAgentArgs;
+    type Arguments = SubAgentArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: SubAgentArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        myself.cast(SubAgentMsg::Run)?;
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        SubAgentMsg::Run: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let report = Runner::new(state).run().await;
+        let engine = state
+            .ctx
+            .scope
+            .lookup::<PlaybooksMsg>(roles::PLAYBOOKS)
+            .ok_or("playbook engine unavailable")?;
+        engine.cast(PlaybooksMsg::Finished {
+            run_id: state.run_id.clone(),
+            report,
+        })?;
+        Ok(())
+    }
+}
+
+/// The outcome of one step.
+struct StepResult {
+    ok: bool,
+    attempts: u32,
+    output: String,
+}
+
+struct Runner<'a> {
+    args: &'a SubAgentArgs,
+    probe: Option<Box<dyn Probe>>,
+}
+
+impl<'a> Runner<'a> {
+    fn new(args: &'a SubAgentArgs) -> Self {
+        let probe = args
+            .ctx
+            .spec
+            .monitors
+            .iter()
+            .find(|monitor| monitor.id == args.incident.source)
+            .map(|monitor| args.ctx.probes.build(monitor));
+        Self { args, probe }
+    }
+
+    async fn run(mut self) -> RunReport {
+        // Set when `check` finds the target answering: steps up to the next `verify` are skipped.
+        let mut skipping = false;
+        for (index, step) in self.args.playbook.steps.iter().enumerate() {
+            let mut record = StepRecord {
+                name: step.name().to_owned(),
+                status: StepStatus::Running,
+                attempts: 0,
+                started_at: Some(crate::time::now()),
+                finished_at: None,
+                output: String::new(),
+            };
+            if skipping && !matches!(step, StepSpec::Verify { .. }) {
+                record.status = StepStatus::Skipped;
+                record.finished_at = record.started_at;
+                record.output = "target answered at check; not needed".to_owned();
+                self.report(index, &record);
+                continue;
+            }
+            skipping = false;
+            self.report(index, &record);
+            let result = self.execute(step).await;
+            record.attempts = result.attempts;
+            record.output = tail(&result.output, self.args.ctx.spec.limits.output_tail_bytes);
+            record.finished_at = Some(crate::time::now());
+            record.status = if result.ok {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            };
+            self.report(index, &record);
+            if let StepSpec::Check { .. } = step {
+                skipping = result.ok;
+            } else if !result.ok {
+                return RunReport {
+                    succeeded: false,
+                    failing_step: Some(record.name),
+                    output: record.output,
+                };
+            }
+        }
+        RunReport {
+            succeeded: true,
+            failing_step: None,
+            output: String::new(),
+        }
+    }
+
+    fn report(&self, index: usize, record: &StepRecord) {
+        if let Some(engine) = self.args.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
+            let _ = engine.cast(PlaybooksMsg::StepUpdate {
+                run_id: self.args.run_id.clone(),
+                index,
+                record: record.clone(),
+            });
+        }
+    }
+
+    async fn execute(&mut self, step: &StepSpec) -> StepResult {
+        match step {
+            StepSpec::Check { timeout_ms } => {
+                // `check` records the answer and never fails the run by itself.
+                match self.probe_once(*timeout_ms).await {
+                    Ok(note) => StepResult {
+                        ok: true,
+                        attempts: 1,
+                        output: format!("target answers: {note}"),
+                    },
+                    Err(error) => StepResult {
+                        ok: false,
+                        attempts: 1,
+                        output: format!("target does not answer: {error}"),
+                    },
+                }
+            }
+            StepSpec::Command { argv, timeout_ms } => run_command(argv, *timeout_ms).await,
+            StepSpec::Reconnect {
+                backoff_ms,
+                timeout_ms,
+            } => {
+                let mut log = Vec::new();
+                for (attempt, delay_ms) in backoff_ms.iter().enumerate() {
+                    tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
+                    match self.probe_once(*timeout_ms).await {
+                        Ok(note) => {
+                            log.push(format!("try {} after {delay_ms} ms: connected ({note})", attempt + 1));
+                            return StepResult {
+                                ok: true,
+                                attempts: attempt as u32 + 1,
+                                output: log.join("\n"),
+                            };
+                        }
+                        Err(error) => {
+                            log.push(format!("try {} after {delay_ms} ms: {error}", attempt + 1))
+                        }
+                    }
+                }
+                StepResult {
+                    ok: false,
+                    attempts: backoff_ms.len() as u32,
+                    output: log.join("\n"),
+                }
+            }
+            StepSpec::Verify { timeout_ms } => {
+                let outcome = match self.probe.as_mut() {
+                    Some(probe) => probe
+                        .verify(Duration::from_millis(*timeout_ms))
+                        .await
+                        .map_err(|failure| failure.error),
+                    None => Err(self.no_target()),
+                };
+                StepResult {
+                    ok: outcome.is_ok(),
+                    attempts: 1,
+                    output: outcome.unwrap_or_else(|error| format!("verification failed: {error}")),
+                }
+            }
+            StepSpec::RestoreTrust {} => self.restore_trust().await,
+        }
+    }
+
+    async fn probe_once(&mut self, timeout_ms: u64) -> Result<String, String> {
+        match self.probe.as_mut() {
+            Some(probe) => probe
+                .probe(Duration::from_millis(timeout_ms))
+                .await
+                .map_err(|failure| failure.error),
+            None => Err(self.no_target()),
+        }
+    }
+
+    fn no_target(&self) -> String {
+        format!(
+            "no monitor named {:?} to check, reconnect to or verify",
+            self.args.incident.source
+        )
+    }
+
+    async fn restore_trust(&self) -> StepResult {
+        let component = self.args.incident.source.clone();
+        let result = match self.args.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+            Some(incidents) => {
+                match ractor::call_t!(incidents, IncidentsMsg::RestoreTrust, RPC_TIMEOUT_MS, component.clone()) {
+                    Ok(Ok(score)) => Ok(format!("trust in {component} restored to {score:.2}")),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(error) => Err(error.to_string()),
+                }
+            }
+            None => Err("incident manager unavailable".to_owned()),
+        };
+        StepResult {
+            ok: result.is_ok(),
+            attempts: 1,
+            output: result.unwrap_or_else(|error| format!("could not restore trust: {error}")),
+        }
+    }
+}
+
+/// Runs argv with a deadline, keeping the tail of stdout and stderr.
+async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
+    let Some((program, args)) = argv.split_first() else {
+        return StepResult {
+            ok: false,
+            attempts: 1,
+            output: "empty argv".to_owned(),
+        };
+    };
+    let spawned = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            return StepResult {
+                ok: false,
+                attempts: 1,
+                output: format!("could not start {program}: {error}"),
+            }
+        }
+    };
+    let stdout = tokio::spawn(read_all(child.stdout.take()));
+    let stderr = tokio::spawn(read_all(child.stderr.take()));
+    let status = tokio::time::timeout(Duration::from_millis(timeout_ms), child.wait()).await;
+    let drain = Duration::from_millis(OUTPUT_DRAIN_MS);
+    let mut output = String::new();
+    for reader in [stdout, stderr] {
+        match tokio::time::timeout(drain, reader).await {
+            Ok(Ok(text)) => output.push_str(&text),
+            _ => {} // still held open by a daemon the command started; abandoned on drop
+        }
+    }
+    match status {
+        Ok(Ok(status)) => StepResult {
+            ok: status.success(),
+            attempts: 1,
+            output: format!("{program} exited with {status}\n{output}"),
+        },
+        Ok(Err(error)) => StepResult {
+            ok: false,
+            attempts: 1,
+            output: format!("waiting for {program} failed: {error}\n{output}"),
+        },
+        Err(_) => StepResult {
+            ok: false,
+            attempts: 1,
+            output: format!("{program} did not finish within {timeout_ms} ms; killed\n{output}"),
+        },
+    }
+}
+
+/// Reads a pipe to its end. The step record keeps only the tail, but the pipe must be drained
+/// or the child blocks on a full pipe.
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> String {
+    let Some(mut pipe) = pipe else {
+        return String::new();
+    };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Bound memory: keep at most the last 64 KiB read.
+    const KEEP_BYTES: usize = 64 * 1024;
+    while let Ok(n) = pipe.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > KEEP_BYTES {
+            kept.drain(..kept.len() - KEEP_BYTES);
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// The last `max_bytes` of `text`, cut on a character boundary.
+fn tail(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max_bytes;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_cuts_on_char_boundaries() {
+        assert_eq!(tail("hello", 10), "hello");
+        assert_eq!(tail("hello", 3), "…llo");
+        assert_eq!(tail("héllo", 4), "…llo");
+    }
+
+    #[tokio::test]
+    async fn commands_run_as_argv_and_report_exit_and_output() {
+        let ok = run_command(&["echo".into(), "$HOME; rm -rf /".into()], 5_000).await;
+        assert!(ok.ok);
+        // No shell: the argument is printed literally.
+        assert!(ok.output.contains("$HOME; rm -rf /"), "{}", ok.output);
+        let failed = run_command(&["false".into()], 5_000).await;
+        assert!(!failed.ok);
+        let missing = run_command(&["/nonexistent/grace-test".into()], 5_000).await;
+        assert!(!missing.ok && missing.output.contains("could not start"));
+        let slow = run_command(&["sleep".into(), "5".into()], 100).await;
+        assert!(!slow.ok && slow.output.contains("did not finish"));
+    }
+}
