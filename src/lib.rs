@@ -1,1 +1,6 @@
+//! The `grace` binary's library: config loading, the HTTP/WebSocket server and the CLI. The
+//! supervision tree itself lives in the `actors` crate.
 
+pub mod cli;
+pub mod config;
+pub mod server;

@@ -249,3 +249,161 @@ pub mod defaults {
         200
     }
 }
+
+/// A problem with one field of a spec: the field's key (relative to the spec) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl SpecProblem {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Upper bounds config may not exceed, so a typo cannot park an actor for days.
+pub mod bounds {
+    /// Longest probe interval, probe timeout or step timeout: one hour.
+    pub const DURATION_MS_MAX: u64 = 3_600_000;
+    /// Most tries a `reconnect` step may list.
+    pub const BACKOFF_TRIES_MAX: usize = 20;
+    /// Most steps in one playbook.
+    pub const STEPS_MAX: usize = 50;
+}
+
+fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
+    if ms == 0 || ms > bounds::DURATION_MS_MAX {
+        problems.push(SpecProblem::new(
+            field,
+            format!("must be between 1 and {} ms, got {ms}", bounds::DURATION_MS_MAX),
+        ));
+    }
+}
+
+impl MonitorSpec {
+    /// Everything wrong with this monitor, all at once.
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        if self.id.trim().is_empty() {
+            problems.push(SpecProblem::new("id", "must not be empty"));
+        }
+        check_duration(&mut problems, "interval_ms", self.interval_ms);
+        check_duration(&mut problems, "timeout_ms", self.timeout_ms);
+        if self.failures_before_down == 0 {
+            problems.push(SpecProblem::new("failures_before_down", "must be at least 1"));
+        }
+        if self.successes_before_up == 0 {
+            problems.push(SpecProblem::new("successes_before_up", "must be at least 1"));
+        }
+        match &self.kind {
+            MonitorKind::Postgres { url } => {
+                if let Err(error) = url.parse::<tokio_postgres::Config>() {
+                    problems.push(SpecProblem::new("url", format!("not a PostgreSQL URL: {error}")));
+                }
+            }
+        }
+        problems
+    }
+}
+
+impl StepSpec {
+    /// Everything wrong with this step, all at once.
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        match self {
+            StepSpec::Check { timeout_ms } | StepSpec::Verify { timeout_ms } => {
+                check_duration(&mut problems, "timeout_ms", *timeout_ms)
+            }
+            StepSpec::Command { argv, timeout_ms } => {
+                check_duration(&mut problems, "timeout_ms", *timeout_ms);
+                if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                    problems.push(SpecProblem::new("argv", "must name a program to run"));
+                }
+            }
+            StepSpec::Reconnect {
+                backoff_ms,
+                timeout_ms,
+            } => {
+                check_duration(&mut problems, "timeout_ms", *timeout_ms);
+                if backoff_ms.is_empty() || backoff_ms.len() > bounds::BACKOFF_TRIES_MAX {
+                    problems.push(SpecProblem::new(
+                        "backoff_ms",
+                        format!("must list 1 to {} delays", bounds::BACKOFF_TRIES_MAX),
+                    ));
+                }
+                if backoff_ms.iter().any(|ms| *ms > bounds::DURATION_MS_MAX) {
+                    problems.push(SpecProblem::new(
+                        "backoff_ms",
+                        format!("each delay must be at most {} ms", bounds::DURATION_MS_MAX),
+                    ));
+                }
+            }
+            StepSpec::RestoreTrust {} => {}
+        }
+        problems
+    }
+}
+
+impl PlaybookSpec {
+    /// Problems with the playbook's own fields (its steps are checked one by one).
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        if self.id.trim().is_empty() {
+            problems.push(SpecProblem::new("id", "must not be empty"));
+        }
+        if self.on.is_empty() || self.on.iter().any(|pattern| pattern.trim().is_empty()) {
+            problems.push(SpecProblem::new(
+                "on",
+                "must list at least one event-type pattern, none empty",
+            ));
+        }
+        if self.steps.is_empty() || self.steps.len() > bounds::STEPS_MAX {
+            problems.push(SpecProblem::new(
+                "steps",
+                format!("must have 1 to {} steps", bounds::STEPS_MAX),
+            ));
+        }
+        problems
+    }
+}
+
+impl TrustSpec {
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        [
+            ("drop_on_incident", self.drop_on_incident),
+            ("restore_on_recovery", self.restore_on_recovery),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !(0.0..=1.0).contains(value))
+        .map(|(field, value)| SpecProblem::new(field, format!("must be within [0, 1], got {value}")))
+        .collect()
+    }
+}
+
+impl SupervisionSpec {
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        check_duration(&mut problems, "period_ms", self.period_ms);
+        problems
+    }
+}
+
+impl LimitsSpec {
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        [
+            ("ws_buffer_max", self.ws_buffer_max),
+            ("agents_max", self.agents_max),
+            ("output_tail_bytes", self.output_tail_bytes),
+            ("incident_events_max", self.incident_events_max),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value == 0)
+        .map(|(field, _)| SpecProblem::new(field, "must be at least 1"))
+        .collect()
+    }
+}

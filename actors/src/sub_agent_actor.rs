@@ -78,6 +78,19 @@ struct StepResult {
     ok: bool,
     attempts: u32,
     output: String,
+    /// `check` found the target answering: skip to the next `verify`.
+    skip_to_verify: bool,
+}
+
+impl StepResult {
+    fn new(ok: bool, attempts: u32, output: String) -> Self {
+        Self {
+            ok,
+            attempts,
+            output,
+            skip_to_verify: false,
+        }
+    }
 }
 
 struct Runner<'a> {
@@ -116,7 +129,6 @@ impl<'a> Runner<'a> {
                 self.report(index, &record);
                 continue;
             }
-            skipping = false;
             self.report(index, &record);
             let result = self.execute(step).await;
             record.attempts = result.attempts;
@@ -128,9 +140,8 @@ impl<'a> Runner<'a> {
                 StepStatus::Failed
             };
             self.report(index, &record);
-            if let StepSpec::Check { .. } = step {
-                skipping = result.ok;
-            } else if !result.ok {
+            skipping = result.skip_to_verify;
+            if !result.ok {
                 return RunReport {
                     succeeded: false,
                     failing_step: Some(record.name),
@@ -161,15 +172,12 @@ impl<'a> Runner<'a> {
                 // `check` records the answer and never fails the run by itself.
                 match self.probe_once(*timeout_ms).await {
                     Ok(note) => StepResult {
-                        ok: true,
-                        attempts: 1,
-                        output: format!("target answers: {note}"),
+                        skip_to_verify: true,
+                        ..StepResult::new(true, 1, format!("target answers: {note}"))
                     },
-                    Err(error) => StepResult {
-                        ok: false,
-                        attempts: 1,
-                        output: format!("target does not answer: {error}"),
-                    },
+                    Err(error) => {
+                        StepResult::new(true, 1, format!("target does not answer: {error}"))
+                    }
                 }
             }
             StepSpec::Command { argv, timeout_ms } => run_command(argv, *timeout_ms).await,
@@ -183,22 +191,14 @@ impl<'a> Runner<'a> {
                     match self.probe_once(*timeout_ms).await {
                         Ok(note) => {
                             log.push(format!("try {} after {delay_ms} ms: connected ({note})", attempt + 1));
-                            return StepResult {
-                                ok: true,
-                                attempts: attempt as u32 + 1,
-                                output: log.join("\n"),
-                            };
+                            return StepResult::new(true, attempt as u32 + 1, log.join("\n"));
                         }
                         Err(error) => {
                             log.push(format!("try {} after {delay_ms} ms: {error}", attempt + 1))
                         }
                     }
                 }
-                StepResult {
-                    ok: false,
-                    attempts: backoff_ms.len() as u32,
-                    output: log.join("\n"),
-                }
+                StepResult::new(false, backoff_ms.len() as u32, log.join("\n"))
             }
             StepSpec::Verify { timeout_ms } => {
                 let outcome = match self.probe.as_mut() {
@@ -208,11 +208,11 @@ impl<'a> Runner<'a> {
                         .map_err(|failure| failure.error),
                     None => Err(self.no_target()),
                 };
-                StepResult {
-                    ok: outcome.is_ok(),
-                    attempts: 1,
-                    output: outcome.unwrap_or_else(|error| format!("verification failed: {error}")),
-                }
+                StepResult::new(
+                    outcome.is_ok(),
+                    1,
+                    outcome.unwrap_or_else(|error| format!("verification failed: {error}")),
+                )
             }
             StepSpec::RestoreTrust {} => self.restore_trust().await,
         }
@@ -247,22 +247,18 @@ impl<'a> Runner<'a> {
             }
             None => Err("incident manager unavailable".to_owned()),
         };
-        StepResult {
-            ok: result.is_ok(),
-            attempts: 1,
-            output: result.unwrap_or_else(|error| format!("could not restore trust: {error}")),
-        }
+        StepResult::new(
+            result.is_ok(),
+            1,
+            result.unwrap_or_else(|error| format!("could not restore trust: {error}")),
+        )
     }
 }
 
 /// Runs argv with a deadline, keeping the tail of stdout and stderr.
 async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
     let Some((program, args)) = argv.split_first() else {
-        return StepResult {
-            ok: false,
-            attempts: 1,
-            output: "empty argv".to_owned(),
-        };
+        return StepResult::new(false, 1, "empty argv".to_owned());
     };
     let spawned = Command::new(program)
         .args(args)
@@ -274,11 +270,7 @@ async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
-            return StepResult {
-                ok: false,
-                attempts: 1,
-                output: format!("could not start {program}: {error}"),
-            }
+            return StepResult::new(false, 1, format!("could not start {program}: {error}"))
         }
     };
     let stdout = tokio::spawn(read_all(child.stdout.take()));
@@ -293,21 +285,19 @@ async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
         }
     }
     match status {
-        Ok(Ok(status)) => StepResult {
-            ok: status.success(),
-            attempts: 1,
-            output: format!("{program} exited with {status}\n{output}"),
-        },
-        Ok(Err(error)) => StepResult {
-            ok: false,
-            attempts: 1,
-            output: format!("waiting for {program} failed: {error}\n{output}"),
-        },
-        Err(_) => StepResult {
-            ok: false,
-            attempts: 1,
-            output: format!("{program} did not finish within {timeout_ms} ms; killed\n{output}"),
-        },
+        Ok(Ok(status)) => StepResult::new(
+            status.success(),
+            1,
+            format!("{program} exited with {status}\n{output}"),
+        ),
+        Ok(Err(error)) => {
+            StepResult::new(false, 1, format!("waiting for {program} failed: {error}\n{output}"))
+        }
+        Err(_) => StepResult::new(
+            false,
+            1,
+            format!("{program} did not finish within {timeout_ms} ms; killed\n{output}"),
+        ),
     }
 }
 

@@ -20,11 +20,15 @@ impl PostgresProbe {
         Self { url, client: None }
     }
 
-    fn failure(error: impl std::fmt::Display) -> ProbeFailure {
+    fn failure(error: impl std::error::Error) -> ProbeFailure {
+        Self::failure_text(describe(&error))
+    }
+
+    fn failure_text(error: String) -> ProbeFailure {
         ProbeFailure {
             event_type: types::DB_CONNECTION_LOST,
             severity: Severity::High,
-            error: error.to_string(),
+            error,
         }
     }
 
@@ -67,7 +71,20 @@ impl PostgresProbe {
 }
 
 fn timed_out(timeout: Duration) -> ProbeFailure {
-    PostgresProbe::failure(format!("no answer within {} ms", timeout.as_millis()))
+    PostgresProbe::failure_text(format!("no answer within {} ms", timeout.as_millis()))
+}
+
+/// The error and its causes: tokio-postgres keeps the useful part ("Connection refused") in
+/// the source chain.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl Probe for PostgresProbe {

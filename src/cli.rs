@@ -1,0 +1,233 @@
+//! The `grace` command line: `serve`, `watch`, `tree` and `check-config`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actors::probe::ProbeFactory;
+use actors::store::StoreLocation;
+use actors::Kernel;
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::config::{self, Config, DEFAULT_CONFIG};
+use crate::server::{self, App};
+
+#[derive(Debug, Parser)]
+#[command(name = "grace", version, about = "A self-healing supervisor")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the supervisor: monitors, incidents, playbooks, REST and the live feed.
+    Serve {
+        /// Config file; the built-in default (config/grace.toml as shipped) when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check a config file and list every problem in it.
+    CheckConfig { file: PathBuf },
+    /// Print every live event (resumes after a disconnect without losing any).
+    Watch {
+        /// Address of a running `grace serve`.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        addr: SocketAddr,
+        /// Replay persisted events after this seq first.
+        #[arg(long)]
+        since: Option<u64>,
+        /// Only these event types, comma-separated patterns (`db.*,incident.*`).
+        #[arg(long)]
+        types: Option<String>,
+        /// Print raw JSON lines instead of one readable line per event.
+        #[arg(long)]
+        json: bool,
+        /// Consecutive failed reconnects before giving up.
+        #[arg(long, default_value_t = 30)]
+        reconnect_max: u32,
+    },
+    /// Print the live actor tree.
+    Tree {
+        /// Address of a running `grace serve`.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        addr: SocketAddr,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config } => serve(config).await,
+        Command::CheckConfig { file } => {
+            let config = config::load(&file)?;
+            println!(
+                "{}: ok ({} monitors, {} playbooks)",
+                file.display(),
+                config.tree.monitors.len(),
+                config.tree.playbooks.len()
+            );
+            Ok(())
+        }
+        Command::Watch {
+            addr,
+            since,
+            types,
+            json,
+            reconnect_max,
+        } => watch(addr, since, types, json, reconnect_max).await,
+        Command::Tree { addr } => tree(addr).await,
+    }
+}
+
+async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config: Config = match &path {
+        Some(path) => config::load(path)?,
+        None => config::parse("built-in default config", DEFAULT_CONFIG)?,
+    };
+    let location = config.store.location();
+    if let StoreLocation::Path(dir) = &location {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+    let addr = listener.local_addr()?;
+    let kernel = Kernel::start(config.tree, &location, ProbeFactory::default())
+        .await
+        .context("cannot start the supervision tree")?;
+    let app = Arc::new(App {
+        kernel,
+        server: config.server,
+    });
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve(listener, app.clone(), async {
+        let _ = stop_rx.await;
+    }));
+    // Tests and scripts wait for this line; it carries the real port when bind used port 0.
+    println!("grace listening on http://{addr}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, "serving");
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let outcome = tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = terminate.recv() => Ok(()),
+        _ = wait_for_kernel_exit(&app) => Err(anyhow::anyhow!(
+            "the supervision tree gave up: restart intensity exceeded at the top"
+        )),
+    };
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(());
+    // Open WebSockets keep the server busy; give it a bounded moment, then go regardless.
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.kernel.shutdown().await;
+    }
+    outcome
+}
+
+/// Resolves only if the kernel exits without being asked to.
+async fn wait_for_kernel_exit(app: &App) {
+    loop {
+        if app.kernel.tree().status == "stopped" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn watch(
+    addr: SocketAddr,
+    mut since: Option<u64>,
+    types: Option<String>,
+    json: bool,
+    reconnect_max: u32,
+) -> anyhow::Result<()> {
+    let mut failures = 0;
+    loop {
+        let mut url = format!("ws://{addr}/ws?");
+        if let Some(since) = since {
+            url.push_str(&format!("since={since}&"));
+        }
+        if let Some(types) = &types {
+            url.push_str(&format!("types={types}"));
+        }
+        match tokio_tungstenite::connect_async(&url).await {
+            Ok((mut socket, _)) => {
+                failures = 0;
+                while let Some(message) = socket.next().await {
+                    let Ok(Message::Text(text)) = message else {
+                        continue;
+                    };
+                    let event: Value = serde_json::from_str(&text)?;
+                    if let Some(seq) = event["seq"].as_u64() {
+                        since = Some(seq);
+                    }
+                    if json {
+                        println!("{text}");
+                    } else {
+                        println!(
+                            "#{} {} {} {}",
+                            event["seq"], event["at"].as_str().unwrap_or(""),
+                            event["type"].as_str().unwrap_or(""), event["data"]
+                        );
+                    }
+                }
+                eprintln!("disconnected; resuming after seq {}", since.unwrap_or(0));
+                since.get_or_insert(0);
+            }
+            Err(error) => {
+                failures += 1;
+                if failures > reconnect_max {
+                    bail!("cannot reach grace at {addr}: {error}");
+                }
+                eprintln!("cannot reach grace at {addr} ({error}); retrying");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn tree(addr: SocketAddr) -> anyhow::Result<()> {
+    let url = format!("http://{addr}/actors");
+    let tree: Value = reqwest::get(&url)
+        .await
+        .with_context(|| format!("cannot reach grace at {addr}"))?
+        .error_for_status()?
+        .json()
+        .await?;
+    let mut out = String::new();
+    render(&tree, "", "", &mut out);
+    print!("{out}");
+    Ok(())
+}
+
+/// Draws the tree like `tree(1)` does.
+fn render(node: &Value, lead: &str, child_lead: &str, out: &mut String) {
+    let restarts = node["restarts"].as_u64().unwrap_or(0);
+    out.push_str(&format!(
+        "{lead}{} [{}] {}{}\n",
+        node["name"].as_str().unwrap_or("?"),
+        node["kind"].as_str().unwrap_or("?"),
+        node["status"].as_str().unwrap_or("?"),
+        if restarts > 0 { format!(", restarted {restarts}×") } else { String::new() },
+    ));
+    let children = node["children"].as_array().cloned().unwrap_or_default();
+    for (index, child) in children.iter().enumerate() {
+        let last = index + 1 == children.len();
+        let (branch, next) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
+        render(
+            child,
+            &format!("{child_lead}{branch}"),
+            &format!("{child_lead}{next}"),
+            out,
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! Grace's configuration file: TOML in, a checked [`Config`] out, or every error at once.
+//!
+//! Each section and each monitor, playbook and step is read on its own, so one mistake does not
+//! hide the next: `grace check-config` lists them all, each with the key it concerns
+//! (`playbooks[0].steps[2].argv`). The default config ships inside the binary.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use actors::spec::{
+    LimitsSpec, MonitorSpec, PlaybookSpec, SpecProblem, StepSpec, SupervisionSpec, TreeSpec,
+    TrustSpec,
+};
+use actors::store::StoreLocation;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// The config `grace serve` runs when given none: `config/grace.toml` as shipped.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/grace.toml");
+
+/// The HTTP/WebSocket server.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[serde(default = "defaults::bind")]
+    pub bind: SocketAddr,
+    /// Largest request body accepted; larger ones get 413.
+    #[serde(default = "defaults::body_limit_bytes")]
+    pub body_limit_bytes: u64,
+    /// Most items one list request may ask for with `limit`.
+    #[serde(default = "defaults::page_limit_max")]
+    pub page_limit_max: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: defaults::bind(),
+            body_limit_bytes: defaults::body_limit_bytes(),
+            page_limit_max: defaults::page_limit_max(),
+        }
+    }
+}
+
+/// Where state is kept.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A directory for the embedded SurrealDB (SurrealKV), relative to the working directory,
+    /// or `"memory"` to keep nothing across restarts.
+    #[serde(default = "defaults::store_path")]
+    pub path: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: defaults::store_path(),
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn location(&self) -> StoreLocation {
+        if self.path == "memory" {
+            StoreLocation::Memory
+        } else {
+            StoreLocation::Path(PathBuf::from(&self.path))
+        }
+    }
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub tree: TreeSpec,
+}
+
+/// One thing wrong with a config, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The key it concerns, e.g. `monitors[0].interval_ms`; empty for the whole file.
+    pub key: String,
+    pub message: String,
+}
+
+/// Everything wrong with a config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub source_name: String,
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} problem{}",
+            self.source_name,
+            self.issues.len(),
+            if self.issues.len() == 1 { "" } else { "s" }
+        )?;
+        for issue in &self.issues {
+            if issue.key.is_empty() {
+                writeln!(f, "  - {}", issue.message)?;
+            } else {
+                writeln!(f, "  - {}: {}", issue.key, issue.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const SECTIONS: [&str; 7] = [
+    "server",
+    "store",
+    "trust",
+    "supervision",
+    "limits",
+    "monitors",
+    "playbooks",
+];
+
+/// Reads and checks a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+        source_name: name.clone(),
+        issues: vec![ConfigIssue {
+            key: String::new(),
+            message: format!("cannot read the file: {error}"),
+        }],
+    })?;
+    parse(&name, &text)
+}
+
+/// Checks config text; `source_name` says where it came from in error messages.
+pub fn parse(source_name: &str, text: &str) -> Result<Config, ConfigError> {
+    let mut reader = Reader::default();
+    let config = reader.read(text);
+    match config {
+        Some(config) if reader.issues.is_empty() => Ok(config),
+        _ => Err(ConfigError {
+            source_name: source_name.to_owned(),
+            issues: reader.issues,
+        }),
+    }
+}
+
+#[derive(Default)]
+struct Reader {
+    issues: Vec<ConfigIssue>,
+}
+
+impl Reader {
+    fn issue(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.issues.push(ConfigIssue {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn problems(&mut self, prefix: &str, problems: Vec<SpecProblem>) {
+        for problem in problems {
+            self.issue(format!("{prefix}.{}", problem.field), problem.message);
+        }
+    }
+
+    fn read(&mut self, text: &str) -> Option<Config> {
+        let mut table: toml::Table = match text.parse() {
+            Ok(table) => table,
+            Err(error) => {
+                self.issue("", format!("not valid TOML: {}", error.message()));
+                return None;
+            }
+        };
+        for key in table.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                self.issue(
+                    key.clone(),
+                    format!("unknown section; expected one of {}", SECTIONS.join(", ")),
+                );
+            }
+        }
+        let server: ServerConfig = self.section(&mut table, "server");
+        let store: StoreConfig = self.section(&mut table, "store");
+        let trust: TrustSpec = self.section(&mut table, "trust");
+        let supervision: SupervisionSpec = self.section(&mut table, "supervision");
+        let limits: LimitsSpec = self.section(&mut table, "limits");
+        if store.path.trim().is_empty() {
+            self.issue("store.path", "must be a directory or \"memory\"");
+        }
+        if server.body_limit_bytes == 0 || server.page_limit_max == 0 {
+            self.issue(
+                "server",
+                "body_limit_bytes and page_limit_max must be at least 1",
+            );
+        }
+        self.problems("trust", trust.problems());
+        self.problems("supervision", supervision.problems());
+        self.problems("limits", limits.problems());
+
+        let monitors = self.monitors(table.remove("monitors"));
+        let playbooks = self.playbooks(table.remove("playbooks"));
+        Some(Config {
+            server,
+            store,
+            tree: TreeSpec {
+                monitors,
+                playbooks,
+                trust,
+                supervision,
+                limits,
+            },
+        })
+    }
+
+    /// A `[section]` table, or its defaults when absent.
+    fn section<T: DeserializeOwned + Default>(&mut self, table: &mut toml::Table, key: &str) -> T {
+        match table.remove(key) {
+            None => T::default(),
+            Some(value) => self.item(key, value).unwrap_or_default(),
+        }
+    }
+
+    /// Deserialises one item, reporting the exact key of a failure.
+    fn item<T: DeserializeOwned>(&mut self, key: &str, value: toml::Value) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(item) => Some(item),
+            Err(error) => {
+                let path = error.path().to_string();
+                let key = if path == "." || path.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{key}.{path}")
+                };
+                self.issue(key, error.into_inner().message().to_owned());
+                None
+            }
+        }
+    }
+
+    /// The items of an array of tables (`[[monitors]]`).
+    fn array(&mut self, key: &str, value: Option<toml::Value>) -> Vec<(String, toml::Value)> {
+        match value {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| (format!("{key}[{index}]"), item))
+                .collect(),
+            Some(_) => {
+                self.issue(key, format!("must be an array of tables ([[{key}]])"));
+                Vec::new()
+            }
+        }
+    }
+
+    fn monitors(&mut self, value: Option<toml::Value>) -> Vec<MonitorSpec> {
+        let mut monitors = Vec::new();
+        let mut ids = HashSet::new();
+        for (key, item) in self.array("monitors", value) {
+            let Some(spec) = self.item::<MonitorSpec>(&key, item.clone()) else {
+                continue;
+            };
+            self.unknown_keys(&key, &item, &spec);
+            self.problems(&key, spec.problems());
+            if !ids.insert(spec.id.clone()) {
+                self.issue(format!("{key}.id"), format!("duplicate monitor id {:?}", spec.id));
+            }
+            monitors.push(spec);
+        }
+        monitors
+    }
+
+    /// Keys in the input that the spec does not know. `MonitorSpec` flattens its kind, which
+    /// serde cannot combine with `deny_unknown_fields`, so compare with the spec written back.
+    fn unknown_keys(&mut self, key: &str, input: &toml::Value, spec: &MonitorSpec) {
+        let known = serde_json::to_value(spec).unwrap_or_default();
+        if let (Some(input), Some(known)) = (input.as_table(), known.as_object()) {
+            for field in input.keys().filter(|field| !known.contains_key(*field)) {
+                self.issue(format!("{key}.{field}"), "unknown field");
+            }
+        }
+    }
+
+    fn playbooks(&mut self, value: Option<toml::Value>) -> Vec<PlaybookSpec> {
+        let mut playbooks = Vec::new();
+        let mut ids = HashSet::new();
+        for (key, mut item) in self.array("playbooks", value) {
+            // Steps one by one, so every bad step is reported.
+            let raw_steps = item.as_table_mut().and_then(|table| table.remove("steps"));
+            let mut steps = Vec::new();
+            let mut steps_ok = true;
+            match raw_steps {
+                Some(raw) => {
+                    for (step_key, step) in self.array(&format!("{key}.steps"), Some(raw)) {
+                        match self.item::<StepSpec>(&step_key, step) {
+                            Some(step) => {
+                                self.problems(&step_key, step.problems());
+                                steps.push(step);
+                            }
+                            None => steps_ok = false,
+                        }
+                    }
+                }
+                None => {
+                    self.issue(format!("{key}.steps"), "missing field `steps`");
+                    steps_ok = false;
+                }
+            }
+            if let Some(table) = item.as_table_mut() {
+                table.insert("steps".to_owned(), toml::Value::Array(Vec::new()));
+            }
+            let Some(mut spec) = self.item::<PlaybookSpec>(&key, item) else {
+                continue;
+            };
+            spec.steps = steps;
+            let problems = spec
+                .problems()
+                .into_iter()
+                .filter(|problem| steps_ok || problem.field != "steps")
+                .collect();
+            self.problems(&key, problems);
+            if !ids.insert(spec.id.clone()) {
+                self.issue(format!("{key}.id"), format!("duplicate playbook id {:?}", spec.id));
+            }
+            playbooks.push(spec);
+        }
+        playbooks
+    }
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+
+    pub fn bind() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 7878))
+    }
+    pub fn body_limit_bytes() -> u64 {
+        64 * 1024
+    }
+    pub fn page_limit_max() -> usize {
+        500
+    }
+    pub fn store_path() -> String {
+        "data/grace".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_config_is_valid() {
+        let config = parse("default", DEFAULT_CONFIG).unwrap();
+        assert_eq!(config.server.bind.to_string(), "127.0.0.1:7878");
+        assert_eq!(config.tree.monitors[0].id, "orders-db");
+        assert_eq!(config.tree.monitors[0].interval_ms, 500);
+        let playbook = &config.tree.playbooks[0];
+        assert_eq!(playbook.id, "db_reconnect");
+        let names: Vec<&str> = playbook.steps.iter().map(StepSpec::name).collect();
+        assert_eq!(
+            names,
+            ["check", "command", "reconnect", "verify", "restore_trust"]
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_key() {
+        let text = r#"
+            [server]
+            bind = "not an address"
+            [store]
+            path = ""
+            [trust]
+            drop_on_incident = 2.0
+            [[monitors]]
+            id = "a"
+            kind = "postgres"
+            url = "postgres://x@127.0.0.1/db"
+            interval_ms = 0
+            colour = "red"
+            [[monitors]]
+            id = "a"
+            kind = "postgres"
+            url = "postgres://x@127.0.0.1/db"
+            [[monitors]]
+            id = "b"
+            kind = "carrier-pigeon"
+            [[playbooks]]
+            id = "p"
+            on = []
+            steps = [
+              { kind = "check" },
+              { kind = "command", argv = [] },
+              { kind = "reconnect", backoff_ms = "soon" },
+              { kind = "teleport" },
+            ]
+            [bogus]
+        "#;
+        let error = parse("test.toml", text).unwrap_err();
+        let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+        for expected in [
+            "bogus",
+            "server.bind",
+            "store.path",
+            "trust.drop_on_incident",
+            "monitors[0].interval_ms",
+            "monitors[0].colour",
+            "monitors[1].id",
+            "monitors[2]",
+            "playbooks[0].on",
+            "playbooks[0].steps[1].argv",
+            "playbooks[0].steps[2].backoff_ms",
+            "playbooks[0].steps[3]",
+        ] {
+            assert!(keys.contains(&expected), "missing {expected} in {error}");
+        }
+        let text = error.to_string();
+        assert!(text.starts_with("test.toml: "), "{text}");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let error = parse("x", "[server\nbind=").unwrap_err();
+        assert_eq!(error.issues.len(), 1);
+        assert!(error.issues[0].message.contains("not valid TOML"));
+    }
+
+    #[test]
+    fn an_empty_file_is_a_valid_config_with_defaults() {
+        let config = parse("empty", "").unwrap();
+        assert!(config.tree.monitors.is_empty());
+        assert_eq!(config.store.location(), StoreLocation::Path("data/grace".into()));
+    }
+}

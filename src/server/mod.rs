@@ -1,0 +1,336 @@
+//! The HTTP and WebSocket server (warp): REST over the kernel's store and actors, and the live
+//! event feed at `/ws`.
+
+mod error;
+mod wire;
+mod ws;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use actors::model::{component_subject, IncidentStatus};
+use actors::Kernel;
+use serde_json::json;
+use tokio::net::TcpListener;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+pub use error::ApiError;
+use wire::{ActorView, EventView, IncidentDetail, IncidentView, MonitorView, Page};
+
+use crate::config::ServerConfig;
+
+/// Events shown in an incident's timeline at most.
+const TIMELINE_EVENTS_MAX: usize = 1_000;
+/// Items in a list when the request names no `limit`.
+const PAGE_LIMIT_DEFAULT: usize = 50;
+
+/// What every handler shares.
+pub struct App {
+    pub kernel: Kernel,
+    pub server: ServerConfig,
+}
+
+type Query = HashMap<String, String>;
+
+/// Serves `app` on an already-bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(app))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}
+
+fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || app.clone())
+}
+
+/// Every route, with errors recovered into JSON.
+pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
+    let body_limit = app.server.body_limit_bytes;
+    let app = with_app(app);
+    let query = warp::query::<Query>();
+    let post = warp::post().and(body_limit_bytes(body_limit));
+
+    let health = warp::path!("health")
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(health);
+    let incidents = warp::path!("monitoring" / "incidents")
+        .and(warp::get())
+        .and(app.clone())
+        .and(query.clone())
+        .and_then(list_incidents);
+    let incident = warp::path!("monitoring" / "incidents" / String)
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(get_incident);
+    let acknowledge = warp::path!("monitoring" / "incidents" / String / "acknowledge")
+        .and(post.clone())
+        .and(app.clone())
+        .and_then(acknowledge);
+    let resolve = warp::path!("monitoring" / "incidents" / String / "resolve")
+        .and(post.clone())
+        .and(app.clone())
+        .and_then(resolve);
+    let executions = warp::path!("monitoring" / "executions")
+        .and(warp::get())
+        .and(app.clone())
+        .and(query.clone())
+        .and_then(list_executions);
+    let execution = warp::path!("monitoring" / "executions" / String)
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(get_execution);
+    let agents = warp::path!("monitoring" / "agents")
+        .and(warp::get())
+        .and(app.clone())
+        .and(query.clone())
+        .and_then(list_agents);
+    let work_orders = warp::path!("work-orders")
+        .and(warp::get())
+        .and(app.clone())
+        .and(query.clone())
+        .and_then(list_work_orders);
+    let monitors = warp::path!("monitors")
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(list_monitors);
+    let actors = warp::path!("actors")
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(actor_tree);
+    let feed = warp::path!("ws")
+        .and(warp::ws())
+        .and(app.clone())
+        .and(query)
+        .and_then(ws::upgrade);
+
+    health
+        .or(incidents)
+        .unify()
+        .or(incident)
+        .unify()
+        .or(acknowledge)
+        .unify()
+        .or(resolve)
+        .unify()
+        .or(executions)
+        .unify()
+        .or(execution)
+        .unify()
+        .or(agents)
+        .unify()
+        .or(work_orders)
+        .unify()
+        .or(monitors)
+        .unify()
+        .or(actors)
+        .unify()
+        .or(feed)
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .with(warp::trace::request())
+        .map(Reply::into_response)
+        .boxed()
+}
+
+/// Refuses a declared body larger than `limit` with 413. Unlike warp's `content_length_limit`
+/// it does not require the header, so a bare `curl -X POST` works.
+fn body_limit_bytes(limit: u64) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and_then(move |length: Option<u64>| async move {
+            match length {
+                Some(length) if length > limit => Err(warp::reject::custom(ApiError::TooLarge(
+                    format!("body of {length} bytes exceeds the limit of {limit} bytes"),
+                ))),
+                _ => Ok(()),
+            }
+        })
+        .untuple_one()
+}
+
+fn json(value: &impl serde::Serialize) -> Result<Response, Rejection> {
+    Ok(warp::reply::json(value).into_response())
+}
+
+/// `limit` from the query: 1 to `page_limit_max`, default 50.
+fn limit(app: &App, query: &Query) -> Result<usize, ApiError> {
+    let max = app.server.page_limit_max;
+    match query.get("limit") {
+        None => Ok(PAGE_LIMIT_DEFAULT.min(max)),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::bad(
+                "limit",
+                format!("must be a whole number from 1 to {max}, got {raw:?}"),
+            )),
+        },
+    }
+}
+
+fn incident_id(raw: &str) -> Result<u64, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::bad("id", format!("must be a whole number, got {raw:?}")))
+}
+
+async fn health(app: Arc<App>) -> Result<Response, Rejection> {
+    let last_seq = app.kernel.store().last_seq().await.map_err(ApiError::from)?;
+    let tree = app.kernel.tree();
+    let (mut total, mut running) = (0, 0);
+    let mut stack = vec![&tree];
+    while let Some(node) = stack.pop() {
+        total += 1;
+        running += usize::from(node.status == "running");
+        stack.extend(node.children.iter());
+    }
+    json(&json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "last_seq": last_seq,
+        "actors": { "total": total, "running": running },
+    }))
+}
+
+async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
+    let limit = limit(&app, &query)?;
+    let status = match query.get("status").map(String::as_str) {
+        None | Some("") => None,
+        Some(raw) => Some(IncidentStatus::parse(raw).ok_or_else(|| {
+            ApiError::bad(
+                "status",
+                format!("must be one of open, acknowledged, mitigating, resolved, escalated; got {raw:?}"),
+            )
+        })?),
+    };
+    let before = match query.get("cursor").map(String::as_str) {
+        None | Some("") => None,
+        Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
+            ApiError::bad("cursor", format!("must be a cursor from `next`, got {raw:?}"))
+        })?),
+    };
+    let incidents = app
+        .kernel
+        .store()
+        .incidents(status, before, limit)
+        .await
+        .map_err(ApiError::from)?;
+    let next = (incidents.len() == limit)
+        .then(|| incidents.last().map(|incident| incident.id.to_string()))
+        .flatten();
+    json(&Page {
+        items: incidents.iter().map(IncidentView::from).collect(),
+        next,
+    })
+}
+
+async fn get_incident(raw_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    let id = incident_id(&raw_id)?;
+    let store = app.kernel.store();
+    let incident = store
+        .incident(id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::NotFound(format!("incident {id} does not exist")))?;
+    let events = store
+        .incident_events(&incident, TIMELINE_EVENTS_MAX)
+        .await
+        .map_err(ApiError::from)?;
+    json(&IncidentDetail {
+        incident: IncidentView::from(&incident),
+        timeline: events.iter().map(EventView::from).collect(),
+    })
+}
+
+async fn acknowledge(raw_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    let id = incident_id(&raw_id)?;
+    let incident = app.kernel.acknowledge(id).await.map_err(ApiError::from)?;
+    json(&IncidentView::from(&incident))
+}
+
+async fn resolve(raw_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    let id = incident_id(&raw_id)?;
+    let incident = app.kernel.resolve(id).await.map_err(ApiError::from)?;
+    json(&IncidentView::from(&incident))
+}
+
+async fn list_executions(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
+    let limit = limit(&app, &query)?;
+    let executions = app
+        .kernel
+        .store()
+        .executions(limit)
+        .await
+        .map_err(ApiError::from)?;
+    json(&Page {
+        items: executions,
+        next: None,
+    })
+}
+
+async fn get_execution(run_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    let execution = app
+        .kernel
+        .store()
+        .execution(&run_id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::NotFound(format!("execution {run_id} does not exist")))?;
+    json(&execution)
+}
+
+async fn list_agents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
+    let limit = limit(&app, &query)?;
+    let agents = app
+        .kernel
+        .store()
+        .agents(limit)
+        .await
+        .map_err(ApiError::from)?;
+    json(&Page {
+        items: agents,
+        next: None,
+    })
+}
+
+async fn list_work_orders(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
+    let limit = limit(&app, &query)?;
+    let work_orders = app
+        .kernel
+        .store()
+        .work_orders(limit)
+        .await
+        .map_err(ApiError::from)?;
+    json(&Page {
+        items: work_orders,
+        next: None,
+    })
+}
+
+async fn list_monitors(app: Arc<App>) -> Result<Response, Rejection> {
+    let mut items = Vec::new();
+    for status in app.kernel.monitor_statuses().await {
+        let trust = app
+            .kernel
+            .store()
+            .trust(&component_subject(&status.id))
+            .await
+            .map_err(ApiError::from)?
+            .map_or(1.0, |trust| trust.score);
+        items.push(MonitorView::new(&status, trust));
+    }
+    json(&json!({ "items": items }))
+}
+
+async fn actor_tree(app: Arc<App>) -> Result<Response, Rejection> {
+    json(&ActorView::from(&app.kernel.tree()))
+}
+

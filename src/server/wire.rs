@@ -1,0 +1,156 @@
+//! The JSON the HTTP API speaks. Actor replies become these types here and nowhere else, so the
+//! wire format can stay stable while the actors' records change. Executions, agents and work
+//! orders are sent field for field as recorded; they have no view type of their own yet.
+
+use actors::event::Event;
+use actors::model::{Incident, Severity};
+use actors::monitor_actor::MonitorStatus;
+use actors::time::{micros, micros_opt};
+use actors::ActorNode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// A page of a list: `next` is the cursor for the following page, or null at the end.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IncidentView {
+    pub id: u64,
+    pub event_type: String,
+    pub severity: Severity,
+    pub source: String,
+    pub title: String,
+    pub status: &'static str,
+    #[serde(with = "micros")]
+    pub detected_at: DateTime<Utc>,
+    #[serde(with = "micros_opt")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(with = "micros_opt")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution_time_seconds: Option<f64>,
+    pub occurrences: u64,
+    pub trust: f64,
+    pub resolved_by: Option<String>,
+    pub active_run_id: Option<String>,
+    pub work_order_id: Option<String>,
+}
+
+impl From<&Incident> for IncidentView {
+    fn from(incident: &Incident) -> Self {
+        Self {
+            id: incident.id,
+            event_type: incident.event_type.clone(),
+            severity: incident.severity,
+            source: incident.source.clone(),
+            title: incident.title.clone(),
+            status: incident.status.as_str(),
+            detected_at: incident.detected_at,
+            acknowledged_at: incident.acknowledged_at,
+            resolved_at: incident.resolved_at,
+            resolution_time_seconds: incident.resolution_time_seconds,
+            occurrences: incident.occurrences,
+            trust: incident.trust,
+            resolved_by: incident.resolved_by.clone(),
+            active_run_id: incident.active_run_id.clone(),
+            work_order_id: incident.work_order_id.clone(),
+        }
+    }
+}
+
+/// An incident with the events that concern it, oldest first.
+#[derive(Debug, Serialize)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    pub timeline: Vec<EventView>,
+}
+
+/// One event, as on the WebSocket feed: `{seq, type, at, data}`. `data` also carries `source`
+/// and `incident_id` when the event has them.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(with = "micros")]
+    pub at: DateTime<Utc>,
+    pub data: Value,
+}
+
+impl From<&Event> for EventView {
+    fn from(event: &Event) -> Self {
+        let mut data = event.data.clone();
+        if let Some(fields) = data.as_object_mut() {
+            if let Some(source) = &event.source {
+                fields.entry("source").or_insert_with(|| json!(source));
+            }
+            if let Some(incident_id) = event.incident_id {
+                fields.entry("incident_id").or_insert_with(|| json!(incident_id));
+            }
+        }
+        Self {
+            seq: event.seq,
+            event_type: event.event_type.clone(),
+            at: event.at,
+            data,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActorView {
+    pub name: String,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub restarts: u32,
+    pub children: Vec<ActorView>,
+}
+
+impl From<&ActorNode> for ActorView {
+    fn from(node: &ActorNode) -> Self {
+        Self {
+            name: node.name.clone(),
+            kind: node.kind,
+            status: node.status,
+            restarts: node.restarts,
+            children: node.children.iter().map(ActorView::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MonitorView {
+    pub id: String,
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub consecutive_failures: u32,
+    #[serde(with = "micros_opt")]
+    pub last_probe_at: Option<DateTime<Utc>>,
+    pub latency_ms: Option<u64>,
+    pub last_error: Option<String>,
+    pub trust: f64,
+}
+
+impl MonitorView {
+    pub fn new(status: &MonitorStatus, trust: f64) -> Self {
+        Self {
+            id: status.id.clone(),
+            kind: status.kind,
+            state: match (status.down, status.last_probe_at) {
+                (true, _) => "down",
+                (false, None) => "unknown",
+                (false, Some(_)) => "up",
+            },
+            consecutive_failures: status.consecutive_failures,
+            last_probe_at: status.last_probe_at,
+            latency_ms: status.last_latency_ms,
+            last_error: status.last_error.clone(),
+            trust,
+        }
+    }
+}
