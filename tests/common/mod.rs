@@ -1,0 +1,454 @@
+//! Test harness: a real PostgreSQL started from the installed server binaries in a temp dir on
+//! a free port, and the real `grace` binary started on port 0 against it.
+//!
+//! Nothing here sleeps to synchronise: waits poll a condition until a deadline and fail with
+//! what they were waiting for.
+
+#![allow(dead_code)] // each test file uses its own subset of the harness
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+fn is_root() -> bool {
+    let output = Command::new("id").arg("-u").output().expect("`id -u` runs");
+    String::from_utf8_lossy(&output.stdout).trim() == "0"
+}
+
+/// The directory holding `initdb` and `pg_ctl`: the newest /usr/lib/postgresql/*/bin, or PATH.
+fn pg_bin_dir() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|entry| entry.path().join("bin"))
+                .filter(|bin| bin.join("initdb").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    if let Some(bin) = versions.pop() {
+        return bin;
+    }
+    let on_path = Command::new("sh")
+        .args(["-c", "command -v initdb"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    match on_path.as_deref().and_then(Path::parent) {
+        Some(bin) => bin.to_path_buf(),
+        None => panic!(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found. Install them with \
+             `apt-get install -y postgresql` (.ci/run does this on a fresh machine)."
+        ),
+    }
+}
+
+/// A throwaway PostgreSQL cluster owned by one test. Never the machine's own cluster.
+pub struct PgCluster {
+    dir: TempDir,
+    bin: PathBuf,
+    pub port: u16,
+    /// PostgreSQL refuses to run as root; as root its binaries run as `postgres`.
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    pub fn start() -> Self {
+        let bin = pg_bin_dir();
+        let as_postgres = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("grace-pg-")
+            .tempdir()
+            .expect("temp dir");
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .expect("chown runs");
+            assert!(
+                status.success(),
+                "chown to postgres failed: is there a `postgres` user? `apt-get install -y postgresql` creates it"
+            );
+        }
+        let cluster = Self {
+            port: free_port(),
+            dir,
+            bin,
+            as_postgres,
+        };
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data_dir(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        let conf = format!(
+            "\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+             fsync = off\nmax_connections = 20\nshared_buffers = 16MB\n",
+            cluster.port,
+            cluster.dir.path().display()
+        );
+        let conf_path = Path::new(&cluster.data_dir()).join("postgresql.conf");
+        let mut existing = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
+        existing.push_str(&conf);
+        std::fs::write(&conf_path, existing).expect("write postgresql.conf");
+        cluster.start_again();
+        cluster
+    }
+
+    pub fn data_dir(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn log_file(&self) -> String {
+        self.dir.path().join("postgres.log").display().to_string()
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The argv that starts this cluster, as a playbook `command` step would run it.
+    pub fn start_argv(&self) -> Vec<String> {
+        let mut argv = Vec::new();
+        if self.as_postgres {
+            argv.extend(["runuser", "-u", "postgres", "--"].map(String::from));
+        }
+        argv.push(self.bin.join("pg_ctl").display().to_string());
+        argv.extend(
+            ["start", "-D", &self.data_dir(), "-w", "-l", &self.log_file()].map(String::from),
+        );
+        argv
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    pub fn start_again(&self) {
+        let argv = self.start_argv();
+        let status = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("pg_ctl runs");
+        let log = std::fs::read_to_string(self.log_file()).unwrap_or_default();
+        assert!(status.success(), "pg_ctl start failed:\n{log}");
+    }
+
+    /// A fast stop: what an outage looks like to clients.
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["stop", "-D", &self.data_dir(), "-m", "fast", "-w"]);
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.command("pg_ctl")
+            .args(["status", "-D", &self.data_dir()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// A real query over a fresh connection.
+    pub async fn query_ok(&self) -> bool {
+        let Ok((client, connection)) =
+            tokio_postgres::connect(&self.url(), tokio_postgres::NoTls).await
+        else {
+            return false;
+        };
+        tokio::spawn(connection);
+        client.simple_query("SELECT 1").await.is_ok()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self
+                .command("pg_ctl")
+                .args(["stop", "-D", &self.data_dir(), "-m", "immediate", "-w"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A running `grace serve`, started from the real binary on 127.0.0.1:0.
+pub struct TestApp {
+    child: Child,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    log: PathBuf,
+    client: reqwest::Client,
+}
+
+/// How long `grace serve` may take to print its address (debug build, cold store).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Writes `config` into `dir` and starts `grace serve` on it.
+pub fn spawn_app(dir: &Path, config: &str) -> TestApp {
+    let config_path = dir.join("grace.toml");
+    std::fs::write(&config_path, config).expect("write config");
+    let log = dir.join(format!("grace-{}.log", free_port()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_path)
+        .current_dir(dir)
+        .env("RUST_LOG", "info,warp=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start grace");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        // Keep draining so grace never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "grace did not start within {START_TIMEOUT:?}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+    };
+    let addr = line
+        .rsplit("http://")
+        .next()
+        .and_then(|addr| addr.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line from grace: {line:?}"));
+    TestApp {
+        child,
+        addr,
+        dir: dir.to_path_buf(),
+        log,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        let response = self.client.post(self.url(path)).send().await.expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET that must succeed.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Incidents as the REST API lists them (newest first).
+    pub async fn incidents(&self, query: &str) -> Vec<Value> {
+        self.get_ok(&format!("/monitoring/incidents?{query}")).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits for the first incident matching `pred`.
+    pub async fn incident_where(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        eventually(what, timeout, || async {
+            self.incidents("limit=100").await.into_iter().find(|i| pred(i))
+        })
+        .await
+    }
+
+    /// Waits until the monitor `id` reports `state`.
+    pub async fn monitor_state(&self, id: &str, state: &str, timeout: Duration) {
+        eventually(&format!("monitor {id} to be {state}"), timeout, || async {
+            let monitors = self.get_ok("/monitors").await;
+            monitors["items"]
+                .as_array()?
+                .iter()
+                .any(|m| m["id"] == id && m["state"] == state)
+                .then_some(())
+        })
+        .await
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait: a clean stop, as an operator would do it.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("grace did not stop within 20 s of SIGTERM:\n{}", self.log());
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- grace log ----\n{}", self.log());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WebSocket client on `/ws` that collects every event in the background.
+pub struct Feed {
+    pub events: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Feed {
+    pub async fn connect(app: &TestApp, query: &str) -> Self {
+        let url = format!("ws://{}/ws{query}", app.addr);
+        let (mut socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .unwrap_or_else(|error| panic!("cannot open {url}: {error}"));
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let task = tokio::spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message {
+                    let event: Value = serde_json::from_str(&text).expect("event is JSON");
+                    sink.lock().unwrap().push(event);
+                }
+            }
+        });
+        Self { events, task }
+    }
+
+    pub fn snapshot(&self) -> Vec<Value> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn seqs(&self) -> Vec<u64> {
+        self.snapshot()
+            .iter()
+            .map(|event| event["seq"].as_u64().expect("seq"))
+            .collect()
+    }
+
+    pub fn types(&self) -> Vec<String> {
+        self.snapshot()
+            .iter()
+            .map(|event| event["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Waits until an event of `event_type` has arrived, and returns it.
+    pub async fn wait_for(&self, event_type: &str, timeout: Duration) -> Value {
+        eventually(&format!("a {event_type} event on the feed"), timeout, || async {
+            self.snapshot()
+                .into_iter()
+                .find(|event| event["type"] == event_type)
+        })
+        .await
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
