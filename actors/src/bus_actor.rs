@@ -1,6 +1,10 @@
 //! The event bus: every event goes through here to be persisted (by the store actor) and then
 //! routed, so nothing is pushed that is not already in the log.
 //!
+//! Publishing is batched without adding latency: the first draft of a batch queues a `Flush`
+//! behind whatever is already in the mailbox, so everything published meanwhile is persisted in
+//! one transaction (group commit), then routed in order.
+//!
 //! Routes are static: every event goes to the live-feed hub (which fans out to pattern
 //! subscribers), and problem and recovery events also go to the incident manager. Routing by
 //! registered name means a restarted recipient keeps getting events without re-subscribing.
@@ -17,13 +21,20 @@ use crate::store_actor::StoreMsg;
 
 pub struct BusActor;
 
+/// Most drafts persisted in one transaction: bounds the batch's memory and commit time.
+const BATCH_EVENTS_MAX: usize = 256;
+
 pub struct BusState {
     ctx: Arc<Ctx>,
+    /// Drafts waiting for the next flush, in publish order.
+    pending: Vec<EventDraft>,
 }
 
 pub enum BusMsg {
     /// Persist, then route. Fire-and-forget: publishers never wait on subscribers.
     Publish(EventDraft),
+    /// Persist and route everything pending.
+    Flush,
 }
 
 impl Actor for BusActor {
@@ -36,31 +47,54 @@ impl Actor for BusActor {
         _myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(BusState { ctx })
+        Ok(BusState {
+            ctx,
+            pending: Vec::new(),
+        })
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let BusMsg::Publish(draft) = msg;
-        let scope = &state.ctx.scope;
+        match msg {
+            BusMsg::Publish(draft) => {
+                state.pending.push(draft);
+                if state.pending.len() >= BATCH_EVENTS_MAX {
+                    state.flush().await;
+                } else if state.pending.len() == 1 {
+                    myself.cast(BusMsg::Flush)?;
+                }
+            }
+            BusMsg::Flush => state.flush().await,
+        }
+        Ok(())
+    }
+}
+
+impl BusState {
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let drafts = std::mem::take(&mut self.pending);
+        let scope = &self.ctx.scope;
         let Some(store) = scope.lookup::<StoreMsg>(roles::STORE) else {
-            tracing::error!(event_type = %draft.event_type, "store unavailable; event dropped");
-            return Ok(());
+            tracing::error!(events = drafts.len(), "store unavailable; events dropped");
+            return;
         };
-        let persisted = ractor::call_t!(store, StoreMsg::Append, RPC_TIMEOUT_MS, vec![draft]);
+        let persisted = ractor::call_t!(store, StoreMsg::Append, RPC_TIMEOUT_MS, drafts);
         let events = match persisted {
             Ok(Ok(events)) => events,
             Ok(Err(error)) => {
-                tracing::error!(%error, "event not persisted; not routed");
-                return Ok(());
+                tracing::error!(%error, "events not persisted; not routed");
+                return;
             }
             Err(error) => {
-                tracing::error!(%error, "store did not answer; event not routed");
-                return Ok(());
+                tracing::error!(%error, "store did not answer; events not routed");
+                return;
             }
         };
         for event in events {
@@ -74,7 +108,6 @@ impl Actor for BusActor {
                 let _ = feed.cast(FeedMsg::Push(event));
             }
         }
-        Ok(())
     }
 }
 

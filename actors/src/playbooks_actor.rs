@@ -4,7 +4,7 @@
 //! It is the one writer of executions, agents, work orders and playbook trust. Sub-agents are
 //! temporary children: one that crashes is not restarted; its run fails and escalates.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -32,8 +32,11 @@ struct Run {
 
 pub struct PlaybooksState {
     ctx: Arc<Ctx>,
-    /// Runs in progress, by run id.
+    myself: ActorRef<PlaybooksMsg>,
+    /// Runs in progress, by run id; at most `limits.agents_max`.
     runs: HashMap<String, Run>,
+    /// Incidents waiting for a free sub-agent slot; at most `limits.agents_queue_max`.
+    waiting: VecDeque<Incident>,
 }
 
 /// How a sub-agent's run ended.
@@ -64,12 +67,14 @@ impl Actor for PlaybooksActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
         let mut state = PlaybooksState {
             ctx,
+            myself,
             runs: HashMap::new(),
+            waiting: VecDeque::new(),
         };
         state.close_interrupted_runs().await?;
         Ok(state)
@@ -77,12 +82,12 @@ impl Actor for PlaybooksActor {
 
     async fn handle(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            PlaybooksMsg::Trigger(incident) => state.trigger(incident, myself).await?,
+            PlaybooksMsg::Trigger(incident) => state.trigger(incident).await?,
             PlaybooksMsg::StepUpdate {
                 run_id,
                 index,
@@ -141,27 +146,29 @@ impl PlaybooksState {
         })
     }
 
-    async fn trigger(
-        &mut self,
-        incident: Incident,
-        myself: ActorRef<PlaybooksMsg>,
-    ) -> Result<(), StoreError> {
-        if self
+    async fn trigger(&mut self, incident: Incident) -> Result<(), StoreError> {
+        let busy = self
             .runs
             .values()
             .any(|run| run.execution.incident_id == incident.id)
-        {
+            || self.waiting.iter().any(|waiting| waiting.id == incident.id);
+        if busy {
             return Ok(()); // at most one active run per incident
         }
         let Some(playbook) = self.playbook_for(&incident).cloned() else {
             return Ok(());
         };
-        if self.runs.len() >= self.ctx.spec.limits.agents_max {
-            tracing::warn!(
-                incident_id = incident.id,
-                playbook = %playbook.id,
-                "agents_max sub-agents already running; incident left for people"
-            );
+        let limits = &self.ctx.spec.limits;
+        if self.runs.len() >= limits.agents_max {
+            if self.waiting.len() < limits.agents_queue_max {
+                self.waiting.push_back(incident);
+            } else {
+                tracing::warn!(
+                    incident_id = incident.id,
+                    playbook = %playbook.id,
+                    "sub-agent queue full; incident left for people"
+                );
+            }
             return Ok(());
         }
         let now = crate::time::now();
@@ -247,7 +254,7 @@ impl PlaybooksState {
             Some(self.ctx.scope.name(&role)),
             SubAgentActor,
             args,
-            myself.get_cell(),
+            self.myself.get_cell(),
         )
         .await;
         if let Err(error) = spawned {
@@ -396,6 +403,21 @@ impl PlaybooksState {
             cell.stop(Some("run finished".to_owned()));
         }
         self.ctx.spawns.forget(&role);
+        self.start_waiting().await
+    }
+
+    /// A slot is free: start the oldest waiting incident that still needs healing.
+    async fn start_waiting(&mut self) -> Result<(), StoreError> {
+        while self.runs.len() < self.ctx.spec.limits.agents_max {
+            let Some(incident) = self.waiting.pop_front() else {
+                break;
+            };
+            if let Some(current) = self.ctx.store.incident(incident.id).await? {
+                if current.status.is_active() && current.active_run_id.is_none() {
+                    Box::pin(self.trigger(current)).await?;
+                }
+            }
+        }
         Ok(())
     }
 

@@ -169,9 +169,12 @@ pub struct LimitsSpec {
     /// `since`). Keeps one slow client from holding memory or stalling the hub.
     #[serde(default = "defaults::ws_buffer_max")]
     pub ws_buffer_max: usize,
-    /// Playbook runs allowed at once; further triggers wait as open incidents.
+    /// Playbook runs allowed at once; further triggers wait in a queue.
     #[serde(default = "defaults::agents_max")]
     pub agents_max: usize,
+    /// Incidents that may wait for a free sub-agent; beyond it they stay open for people.
+    #[serde(default = "defaults::agents_queue_max")]
+    pub agents_queue_max: usize,
     /// Bytes of a command's output kept in the step record (the tail).
     #[serde(default = "defaults::output_tail_bytes")]
     pub output_tail_bytes: usize,
@@ -185,6 +188,7 @@ impl Default for LimitsSpec {
         Self {
             ws_buffer_max: defaults::ws_buffer_max(),
             agents_max: defaults::agents_max(),
+            agents_queue_max: defaults::agents_queue_max(),
             output_tail_bytes: defaults::output_tail_bytes(),
             incident_events_max: defaults::incident_events_max(),
         }
@@ -241,6 +245,9 @@ pub mod defaults {
     }
     pub fn agents_max() -> usize {
         16
+    }
+    pub fn agents_queue_max() -> usize {
+        1_024
     }
     pub fn output_tail_bytes() -> usize {
         4_096
@@ -398,6 +405,7 @@ impl LimitsSpec {
         [
             ("ws_buffer_max", self.ws_buffer_max),
             ("agents_max", self.agents_max),
+            ("agents_queue_max", self.agents_queue_max),
             ("output_tail_bytes", self.output_tail_bytes),
             ("incident_events_max", self.incident_events_max),
         ]

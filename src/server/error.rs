@@ -99,6 +99,12 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
         body(StatusCode::LENGTH_REQUIRED, "length_required", error.to_string(), None)
     } else if let Some(error) = rejection.find::<warp::reject::UnsupportedMediaType>() {
         body(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", error.to_string(), None)
+    } else if let Some(error) = rejection.find::<warp::reject::InvalidHeader>() {
+        let field = error.name().to_owned();
+        body(StatusCode::BAD_REQUEST, "bad_request", error.to_string(), Some(&field))
+    } else if let Some(error) = rejection.find::<warp::reject::MissingHeader>() {
+        let field = error.name().to_owned();
+        body(StatusCode::BAD_REQUEST, "bad_request", error.to_string(), Some(&field))
     } else if let Some(error) = rejection.find::<warp::reject::MethodNotAllowed>() {
         body(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", error.to_string(), None)
     } else {

@@ -108,9 +108,9 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and_then(actor_tree);
     let feed = warp::path!("ws")
+        .and(query.and_then(ws::parse))
         .and(warp::ws())
         .and(app.clone())
-        .and(query)
         .and_then(ws::upgrade);
 
     health

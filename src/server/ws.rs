@@ -25,7 +25,13 @@ const CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
 /// Close code for "you fell behind; reconnect with since".
 const CLOSE_LAGGED: u16 = 4000;
 
-pub async fn upgrade(ws: Ws, app: Arc<App>, query: Query) -> Result<Response, Rejection> {
+/// What a feed request asks for, checked before the upgrade so bad input gets a 400.
+pub struct FeedRequest {
+    since: Option<u64>,
+    patterns: Vec<Pattern>,
+}
+
+pub async fn parse(query: Query) -> Result<FeedRequest, Rejection> {
     let since = match query.get("since").map(String::as_str) {
         None | Some("") => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
@@ -43,6 +49,11 @@ pub async fn upgrade(ws: Ws, app: Arc<App>, query: Query) -> Result<Response, Re
                 .collect()
         })
         .unwrap_or_default();
+    Ok(FeedRequest { since, patterns })
+}
+
+pub async fn upgrade(request: FeedRequest, ws: Ws, app: Arc<App>) -> Result<Response, Rejection> {
+    let FeedRequest { since, patterns } = request;
     Ok(ws
         .max_message_size(CLIENT_MESSAGE_BYTES_MAX)
         .on_upgrade(move |socket| feed(socket, app, since, patterns))

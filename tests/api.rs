@@ -1,0 +1,172 @@
+//! The REST API's contract: errors (404, 409, 400, 413) as JSON naming what is wrong, and state
+//! that survives Grace being stopped and started again on the same store.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, free_port, spawn_app, Feed};
+use serde_json::Value;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A monitor on a port where nothing listens, and a playbook that gives up quickly: an
+/// escalated incident, a failed run and an agent, without needing a database.
+fn unreachable_config(body_limit_bytes: u64) -> String {
+    format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+body_limit_bytes = {body_limit_bytes}
+
+[store]
+path = "store"
+
+[[monitors]]
+id = "ghost-db"
+kind = "postgres"
+url = "postgres://postgres@127.0.0.1:{port}/postgres"
+interval_ms = 100
+timeout_ms = 500
+failures_before_down = 1
+
+[[playbooks]]
+id = "db_reconnect"
+on = ["db.*"]
+steps = [{{ kind = "check" }}, {{ kind = "reconnect", backoff_ms = [50] }}]
+"#,
+        port = free_port()
+    )
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json_with_the_right_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), &unreachable_config(1024));
+    let incident = app
+        .incident_where("an escalated incident", TIMEOUT, |i| i["status"] == "escalated")
+        .await;
+    let id = incident["id"].as_u64().unwrap();
+
+    // 404: unknown ids and routes.
+    for path in ["/monitoring/incidents/999", "/monitoring/executions/run-nope", "/nope"] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(error_code(&body), "not_found");
+        assert!(body["error"]["message"].is_string());
+    }
+    let (status, _) = app.post("/monitoring/incidents/999/resolve").await;
+    assert_eq!(status, 404);
+
+    // 400: malformed input names the field.
+    for (path, field) in [
+        ("/monitoring/incidents/abc", "id"),
+        ("/monitoring/incidents?limit=0", "limit"),
+        ("/monitoring/incidents?limit=many", "limit"),
+        ("/monitoring/incidents?status=sleeping", "status"),
+        ("/monitoring/incidents?cursor=x", "cursor"),
+        ("/monitoring/executions?limit=100000", "limit"),
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["field"], field, "{path}: {body}");
+    }
+    let (status, body) = app.post("/monitoring/incidents/abc/acknowledge").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("id")));
+    let (status, body) = app.get("/ws?since=yesterday").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("since")));
+
+    // 413: bodies are bounded.
+    let response = reqwest::Client::new()
+        .post(app.url(&format!("/monitoring/incidents/{id}/acknowledge")))
+        .body(vec![b'x'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+
+    // The lifecycle: acknowledge once, resolve once; repeats conflict.
+    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/acknowledge")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["acknowledged_at"].is_string());
+    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/acknowledge")).await;
+    assert_eq!((status, error_code(&body)), (409, "conflict"), "{body}");
+    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/resolve")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "resolved");
+    assert_eq!(body["resolved_by"], "manual");
+    assert!(body["resolution_time_seconds"].as_f64().unwrap() >= 0.0);
+    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/resolve")).await;
+    assert_eq!((status, error_code(&body)), (409, "conflict"), "{body}");
+    let (status, _) = app.post(&format!("/monitoring/incidents/{id}/acknowledge")).await;
+    assert_eq!(status, 409);
+
+    // Filters and paging.
+    let resolved = app.incidents("status=resolved").await;
+    assert_eq!(resolved.len(), 1);
+    assert!(app.incidents("status=open").await.is_empty());
+    let page = app.get_ok("/monitoring/incidents?limit=1").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["next"], id.to_string());
+    let rest = app.get_ok(&format!("/monitoring/incidents?cursor={id}")).await;
+    assert!(rest["items"].as_array().unwrap().is_empty());
+    assert!(rest["next"].is_null());
+
+    let health = app.get_ok("/health").await;
+    assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_executions_agents_and_events_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = unreachable_config(65536);
+    let app = spawn_app(dir.path(), &config);
+    let incident = app
+        .incident_where("an escalated incident", TIMEOUT, |i| i["status"] == "escalated")
+        .await;
+    let executions = app.get_ok("/monitoring/executions").await["items"].clone();
+    let agents = app.get_ok("/monitoring/agents").await["items"].clone();
+    let work_orders = app.get_ok("/work-orders").await["items"].clone();
+    let before = Feed::connect(&app, "?since=0").await;
+    let last_seq = app.get_ok("/health").await["last_seq"].as_u64().unwrap();
+    eventually("the replay", TIMEOUT, || async {
+        (before.seqs().last() == Some(&last_seq)).then_some(())
+    })
+    .await;
+    let history = before.snapshot();
+    drop(before);
+    app.stop();
+
+    let app = spawn_app(dir.path(), &config);
+    let again = app.get_ok(&format!("/monitoring/incidents/{}", incident["id"])).await;
+    assert_eq!(again["detected_at"], incident["detected_at"]);
+    assert_eq!(again["work_order_id"], incident["work_order_id"]);
+    let run_id = executions[0]["run_id"].as_str().unwrap();
+    let execution = app.get_ok(&format!("/monitoring/executions/{run_id}")).await;
+    assert_eq!(execution, executions[0]);
+    assert_eq!(app.get_ok("/monitoring/agents").await["items"][0], agents[0]);
+    assert_eq!(app.get_ok("/work-orders").await["items"][0], work_orders[0]);
+
+    // The event log replays exactly as before, and new events continue the sequence.
+    let replay = Feed::connect(&app, "?since=0").await;
+    eventually("the replay after restart", TIMEOUT, || async {
+        (replay.snapshot().len() > history.len()).then_some(())
+    })
+    .await;
+    assert_eq!(replay.snapshot()[..history.len()], history[..]);
+    let seqs = replay.seqs();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+
+    // The dependency is still down: the same incident counts the repeat instead of a new one.
+    let repeated = app
+        .incident_where("the repeat to be counted", TIMEOUT, |i| {
+            i["occurrences"].as_u64() == Some(2)
+        })
+        .await;
+    assert_eq!(repeated["id"], incident["id"]);
+    assert_eq!(app.incidents("").await.len(), 1);
+}
