@@ -119,7 +119,7 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let outcome = tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = terminate.recv() => Ok(()),
-        _ = wait_for_kernel_exit(&app) => Err(anyhow::anyhow!(
+        _ = app.kernel.exited() => Err(anyhow::anyhow!(
             "the supervision tree gave up: restart intensity exceeded at the top"
         )),
     };
@@ -131,16 +131,6 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         app.kernel.shutdown().await;
     }
     outcome
-}
-
-/// Resolves only if the kernel exits without being asked to.
-async fn wait_for_kernel_exit(app: &App) {
-    loop {
-        if app.kernel.tree().status == "stopped" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 async fn watch(
@@ -175,8 +165,10 @@ async fn watch(
                     } else {
                         println!(
                             "#{} {} {} {}",
-                            event["seq"], event["at"].as_str().unwrap_or(""),
-                            event["type"].as_str().unwrap_or(""), event["data"]
+                            event["seq"],
+                            event["at"].as_str().unwrap_or(""),
+                            event["type"].as_str().unwrap_or(""),
+                            event["data"]
                         );
                     }
                 }
@@ -217,12 +209,20 @@ fn render(node: &Value, lead: &str, child_lead: &str, out: &mut String) {
         node["name"].as_str().unwrap_or("?"),
         node["kind"].as_str().unwrap_or("?"),
         node["status"].as_str().unwrap_or("?"),
-        if restarts > 0 { format!(", restarted {restarts}×") } else { String::new() },
+        if restarts > 0 {
+            format!(", restarted {restarts}×")
+        } else {
+            String::new()
+        },
     ));
     let children = node["children"].as_array().cloned().unwrap_or_default();
     for (index, child) in children.iter().enumerate() {
         let last = index + 1 == children.len();
-        let (branch, next) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
+        let (branch, next) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
         render(
             child,
             &format!("{child_lead}{branch}"),

@@ -271,7 +271,10 @@ impl Reader {
             self.unknown_keys(&key, &item, &spec);
             self.problems(&key, spec.problems());
             if !ids.insert(spec.id.clone()) {
-                self.issue(format!("{key}.id"), format!("duplicate monitor id {:?}", spec.id));
+                self.issue(
+                    format!("{key}.id"),
+                    format!("duplicate monitor id {:?}", spec.id),
+                );
             }
             monitors.push(spec);
         }
@@ -328,7 +331,10 @@ impl Reader {
                 .collect();
             self.problems(&key, problems);
             if !ids.insert(spec.id.clone()) {
-                self.issue(format!("{key}.id"), format!("duplicate playbook id {:?}", spec.id));
+                self.issue(
+                    format!("{key}.id"),
+                    format!("duplicate playbook id {:?}", spec.id),
+                );
             }
             playbooks.push(spec);
         }
@@ -418,8 +424,8 @@ mod tests {
             "monitors[2]",
             "playbooks[0].on",
             "playbooks[0].steps[1].argv",
-            "playbooks[0].steps[2].backoff_ms",
-            "playbooks[0].steps[3]",
+            "playbooks[0].steps[2]",
+            "playbooks[0].steps[3].kind",
         ] {
             assert!(keys.contains(&expected), "missing {expected} in {error}");
         }
@@ -438,6 +444,9 @@ mod tests {
     fn an_empty_file_is_a_valid_config_with_defaults() {
         let config = parse("empty", "").unwrap();
         assert!(config.tree.monitors.is_empty());
-        assert_eq!(config.store.location(), StoreLocation::Path("data/grace".into()));
+        assert_eq!(
+            config.store.location(),
+            StoreLocation::Path("data/grace".into())
+        );
     }
 }

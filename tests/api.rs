@@ -48,12 +48,18 @@ async fn errors_are_json_with_the_right_status() {
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app(dir.path(), &unreachable_config(1024));
     let incident = app
-        .incident_where("an escalated incident", TIMEOUT, |i| i["status"] == "escalated")
+        .incident_where("an escalated incident", TIMEOUT, |i| {
+            i["status"] == "escalated"
+        })
         .await;
     let id = incident["id"].as_u64().unwrap();
 
     // 404: unknown ids and routes.
-    for path in ["/monitoring/incidents/999", "/monitoring/executions/run-nope", "/nope"] {
+    for path in [
+        "/monitoring/incidents/999",
+        "/monitoring/executions/run-nope",
+        "/nope",
+    ] {
         let (status, body) = app.get(path).await;
         assert_eq!(status, 404, "{path}: {body}");
         assert_eq!(error_code(&body), "not_found");
@@ -78,7 +84,10 @@ async fn errors_are_json_with_the_right_status() {
     let (status, body) = app.post("/monitoring/incidents/abc/acknowledge").await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("id")));
     let (status, body) = app.get("/ws?since=yesterday").await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("since")));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("since"))
+    );
 
     // 413: bodies are bounded.
     let response = reqwest::Client::new()
@@ -90,19 +99,29 @@ async fn errors_are_json_with_the_right_status() {
     assert_eq!(response.status().as_u16(), 413);
 
     // The lifecycle: acknowledge once, resolve once; repeats conflict.
-    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/acknowledge")).await;
+    let (status, body) = app
+        .post(&format!("/monitoring/incidents/{id}/acknowledge"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["acknowledged_at"].is_string());
-    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/acknowledge")).await;
+    let (status, body) = app
+        .post(&format!("/monitoring/incidents/{id}/acknowledge"))
+        .await;
     assert_eq!((status, error_code(&body)), (409, "conflict"), "{body}");
-    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/resolve")).await;
+    let (status, body) = app
+        .post(&format!("/monitoring/incidents/{id}/resolve"))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "resolved");
     assert_eq!(body["resolved_by"], "manual");
     assert!(body["resolution_time_seconds"].as_f64().unwrap() >= 0.0);
-    let (status, body) = app.post(&format!("/monitoring/incidents/{id}/resolve")).await;
+    let (status, body) = app
+        .post(&format!("/monitoring/incidents/{id}/resolve"))
+        .await;
     assert_eq!((status, error_code(&body)), (409, "conflict"), "{body}");
-    let (status, _) = app.post(&format!("/monitoring/incidents/{id}/acknowledge")).await;
+    let (status, _) = app
+        .post(&format!("/monitoring/incidents/{id}/acknowledge"))
+        .await;
     assert_eq!(status, 409);
 
     // Filters and paging.
@@ -112,7 +131,9 @@ async fn errors_are_json_with_the_right_status() {
     let page = app.get_ok("/monitoring/incidents?limit=1").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["next"], id.to_string());
-    let rest = app.get_ok(&format!("/monitoring/incidents?cursor={id}")).await;
+    let rest = app
+        .get_ok(&format!("/monitoring/incidents?cursor={id}"))
+        .await;
     assert!(rest["items"].as_array().unwrap().is_empty());
     assert!(rest["next"].is_null());
 
@@ -126,7 +147,9 @@ async fn incidents_executions_agents_and_events_survive_a_restart() {
     let config = unreachable_config(65536);
     let app = spawn_app(dir.path(), &config);
     let incident = app
-        .incident_where("an escalated incident", TIMEOUT, |i| i["status"] == "escalated")
+        .incident_where("an escalated incident", TIMEOUT, |i| {
+            i["status"] == "escalated"
+        })
         .await;
     let executions = app.get_ok("/monitoring/executions").await["items"].clone();
     let agents = app.get_ok("/monitoring/agents").await["items"].clone();
@@ -142,13 +165,20 @@ async fn incidents_executions_agents_and_events_survive_a_restart() {
     app.stop();
 
     let app = spawn_app(dir.path(), &config);
-    let again = app.get_ok(&format!("/monitoring/incidents/{}", incident["id"])).await;
+    let again = app
+        .get_ok(&format!("/monitoring/incidents/{}", incident["id"]))
+        .await;
     assert_eq!(again["detected_at"], incident["detected_at"]);
     assert_eq!(again["work_order_id"], incident["work_order_id"]);
     let run_id = executions[0]["run_id"].as_str().unwrap();
-    let execution = app.get_ok(&format!("/monitoring/executions/{run_id}")).await;
+    let execution = app
+        .get_ok(&format!("/monitoring/executions/{run_id}"))
+        .await;
     assert_eq!(execution, executions[0]);
-    assert_eq!(app.get_ok("/monitoring/agents").await["items"][0], agents[0]);
+    assert_eq!(
+        app.get_ok("/monitoring/agents").await["items"][0],
+        agents[0]
+    );
     assert_eq!(app.get_ok("/work-orders").await["items"][0], work_orders[0]);
 
     // The event log replays exactly as before, and new events continue the sequence.

@@ -63,7 +63,11 @@ async fn replay_then_live_has_no_gap_and_no_duplicate_whenever_a_client_joins() 
     // Quiet: each incident's escalation is its last event, so once all are in the log (which
     // may trail the incidents' own state by a batch), nothing more will come.
     eventually("every incident to escalate", TIMEOUT, || async {
-        let escalated = live.types().iter().filter(|t| *t == "incident.escalated").count();
+        let escalated = live
+            .types()
+            .iter()
+            .filter(|t| *t == "incident.escalated")
+            .count();
         (escalated == MONITORS).then_some(())
     })
     .await;
@@ -81,7 +85,11 @@ async fn replay_then_live_has_no_gap_and_no_duplicate_whenever_a_client_joins() 
         })
         .await;
         let expected: Vec<u64> = (since + 1..=last).collect();
-        assert_eq!(feed.seqs(), expected, "client that joined with since={since}");
+        assert_eq!(
+            feed.seqs(),
+            expected,
+            "client that joined with since={since}"
+        );
         // Same events, not just the same numbers.
         let from_live: Vec<_> = live.snapshot().into_iter().skip(*since as usize).collect();
         assert_eq!(feed.snapshot(), from_live);

@@ -68,13 +68,21 @@ async fn a_postgres_outage_is_healed_by_the_playbook_restarting_postgres() {
     let app = spawn_app(dir.path(), &config(&pg, &steps));
     let feed = Feed::connect(&app, "").await;
     app.monitor_state("orders-db", "up", HEAL_TIMEOUT).await;
-    assert!(app.incidents("").await.is_empty(), "no incident while healthy");
+    assert!(
+        app.incidents("").await.is_empty(),
+        "no incident while healthy"
+    );
 
     pg.stop();
     let incident = app
-        .incident_where("the outage to be healed", HEAL_TIMEOUT, |i| i["status"] == "resolved")
+        .incident_where("the outage to be healed", HEAL_TIMEOUT, |i| {
+            i["status"] == "resolved"
+        })
         .await;
-    assert!(pg.query_ok().await, "the playbook's command restarted PostgreSQL");
+    assert!(
+        pg.query_ok().await,
+        "the playbook's command restarted PostgreSQL"
+    );
 
     assert_eq!(incident["event_type"], "db.connection_lost");
     assert_eq!(incident["source"], "orders-db");
@@ -82,14 +90,19 @@ async fn a_postgres_outage_is_healed_by_the_playbook_restarting_postgres() {
     assert_eq!(incident["occurrences"], 1);
     let seconds = incident["resolution_time_seconds"].as_f64().unwrap();
     assert!(seconds > 0.0 && seconds < 60.0, "resolution time {seconds}");
-    assert!((incident["trust"].as_f64().unwrap() - 0.7).abs() < 1e-9, "trust dropped on open");
+    assert!(
+        (incident["trust"].as_f64().unwrap() - 0.7).abs() < 1e-9,
+        "trust dropped on open"
+    );
 
     // One incident, one run, every step logged.
     assert_eq!(app.incidents("").await.len(), 1);
     let executions = app.get_ok("/monitoring/executions").await["items"].clone();
     assert_eq!(executions.as_array().unwrap().len(), 1);
     let run_id = executions[0]["run_id"].as_str().unwrap().to_owned();
-    let execution = app.get_ok(&format!("/monitoring/executions/{run_id}")).await;
+    let execution = app
+        .get_ok(&format!("/monitoring/executions/{run_id}"))
+        .await;
     assert_eq!(execution["status"], "succeeded");
     assert_eq!(execution["incident_id"], incident["id"]);
     assert_eq!(
@@ -140,20 +153,37 @@ async fn a_postgres_outage_is_healed_by_the_playbook_restarting_postgres() {
     assert!(position("agent.spawned") < position("playbook.step"));
     assert!(position("playbook.step") < position("playbook.finished"));
     assert!(position("playbook.finished") < position("incident.resolved"));
-    assert!(types.iter().filter(|t| *t == "playbook.step").count() >= 10, "start and end of each step");
+    assert!(
+        types.iter().filter(|t| *t == "playbook.step").count() >= 10,
+        "start and end of each step"
+    );
     let seqs = feed.seqs();
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "gapless seqs: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "gapless seqs: {seqs:?}"
+    );
 
     // The incident's timeline tells the same story.
-    let detail = app.get_ok(&format!("/monitoring/incidents/{}", incident["id"])).await;
+    let detail = app
+        .get_ok(&format!("/monitoring/incidents/{}", incident["id"]))
+        .await;
     let timeline: Vec<&str> = detail["timeline"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
-    for expected in ["db.connection_lost", "incident.opened", "playbook.started", "playbook.step", "incident.resolved"] {
-        assert!(timeline.contains(&expected), "{expected} missing from {timeline:?}");
+    for expected in [
+        "db.connection_lost",
+        "incident.opened",
+        "playbook.started",
+        "playbook.step",
+        "incident.resolved",
+    ] {
+        assert!(
+            timeline.contains(&expected),
+            "{expected} missing from {timeline:?}"
+        );
     }
 }
 
@@ -171,7 +201,9 @@ async fn a_playbook_that_cannot_heal_escalates_to_a_work_order() {
 
     pg.stop();
     let incident = app
-        .incident_where("the incident to escalate", HEAL_TIMEOUT, |i| i["status"] == "escalated")
+        .incident_where("the incident to escalate", HEAL_TIMEOUT, |i| {
+            i["status"] == "escalated"
+        })
         .await;
     let work_order_id = incident["work_order_id"].as_str().expect("work order id");
 
@@ -201,14 +233,20 @@ async fn a_playbook_that_cannot_heal_escalates_to_a_work_order() {
 
     // The feed's type filter holds, and the escalation is on it.
     feed.wait_for("incident.escalated", HEAL_TIMEOUT).await;
-    assert!(feed.types().iter().all(|t| t.starts_with("incident.")), "{:?}", feed.types());
+    assert!(
+        feed.types().iter().all(|t| t.starts_with("incident.")),
+        "{:?}",
+        feed.types()
+    );
 
     // PostgreSQL comes back by other means: the escalated incident resolves on recovery.
     pg.start_again();
     let resolved = app
-        .incident_where("the escalated incident to resolve on recovery", HEAL_TIMEOUT, |i| {
-            i["status"] == "resolved"
-        })
+        .incident_where(
+            "the escalated incident to resolve on recovery",
+            HEAL_TIMEOUT,
+            |i| i["status"] == "resolved",
+        )
         .await;
     assert_eq!(resolved["id"], incident["id"]);
     assert_eq!(resolved["resolved_by"], "recovery");

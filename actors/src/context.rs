@@ -105,7 +105,10 @@ impl SpawnBook {
 
     /// Forgets a role that is gone for good (a finished sub-agent), keeping the book bounded.
     pub fn forget(&self, role: &str) {
-        self.entries.lock().expect("spawn book poisoned").remove(role);
+        self.entries
+            .lock()
+            .expect("spawn book poisoned")
+            .remove(role);
     }
 }
 

@@ -90,7 +90,10 @@ impl EventDraft {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventClass {
     /// Something is wrong with `source`: open or bump an incident.
-    Problem { severity: Severity, title: &'static str },
+    Problem {
+        severity: Severity,
+        title: &'static str,
+    },
     /// `source` is healthy again: resolve its incidents of the same family.
     Recovery,
     /// Bookkeeping (incident.*, playbook.*, ...): no incident of its own.
@@ -160,7 +163,10 @@ mod tests {
             classify(types::DB_CONNECTION_LOST),
             EventClass::Problem { .. }
         ));
-        assert_eq!(classify(types::DB_CONNECTION_RESTORED), EventClass::Recovery);
+        assert_eq!(
+            classify(types::DB_CONNECTION_RESTORED),
+            EventClass::Recovery
+        );
         assert_eq!(classify(types::INCIDENT_OPENED), EventClass::Info);
         assert_eq!(family(types::DB_CONNECTION_RESTORED), "db");
     }

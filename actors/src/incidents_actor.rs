@@ -57,7 +57,10 @@ pub enum IncidentsMsg {
     Acknowledge(u64, IncidentReply),
     Resolve(u64, IncidentReply),
     /// A playbook run started healing the incident.
-    RunStarted { incident_id: u64, run_id: String },
+    RunStarted {
+        incident_id: u64,
+        run_id: String,
+    },
     /// A playbook run ended.
     RunFinished {
         incident_id: u64,
@@ -249,7 +252,11 @@ impl IncidentsState {
         Ok(())
     }
 
-    async fn resolve(&mut self, mut incident: Incident, by: &str) -> Result<Incident, IncidentError> {
+    async fn resolve(
+        &mut self,
+        mut incident: Incident,
+        by: &str,
+    ) -> Result<Incident, IncidentError> {
         let now = crate::time::now();
         incident.status = IncidentStatus::Resolved;
         incident.resolved_at = Some(now);
@@ -293,7 +300,7 @@ impl IncidentsState {
         let reply = incident.clone();
         if let Err(error) = self.update(incident.clone(), "acknowledged").await {
             self.active.insert(id, incident);
-            return Err(error.into());
+            return Err(error);
         }
         Ok(reply)
     }

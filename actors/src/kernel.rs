@@ -10,15 +10,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorCell, ActorRef, ActorStatus, SpawnErr};
 use ractor_supervisor::{
-    ChildSpec, DynamicSupervisor, DynamicSupervisorOptions, Restart,
-    SpawnFn, Supervisor, SupervisorArguments, SupervisorMsg, SupervisorOptions,
-    SupervisorStrategy,
+    ChildSpec, DynamicSupervisor, DynamicSupervisorOptions, Restart, SpawnFn, Supervisor,
+    SupervisorArguments, SupervisorMsg, SupervisorOptions, SupervisorStrategy,
 };
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::bus_actor::{publish, BusActor};
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
@@ -46,6 +44,8 @@ pub enum KernelError {
 /// One node of the live actor tree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActorNode {
+    /// ractor's id for this incarnation; a restarted actor gets a new one.
+    pub id: String,
     /// The actor's role (`kernel`, `monitors`, `monitor:orders-db`, `agent:agent-…`).
     pub name: String,
     /// `supervisor`, `store`, `bus`, `feed`, `incidents`, `playbooks`, `monitor` or `agent`.
@@ -71,7 +71,8 @@ impl ActorNode {
 pub struct Kernel {
     ctx: Arc<Ctx>,
     root: ActorRef<SupervisorMsg>,
-    exit: Option<JoinHandle<()>>,
+    /// Becomes true when the root supervisor has exited.
+    exited: watch::Receiver<bool>,
 }
 
 impl Kernel {
@@ -94,12 +95,18 @@ impl Kernel {
             child(&ctx, roles::FEED, "feed", |ctx, name, sup| async move {
                 spawn_cell(name, FeedActor, ctx, sup).await
             }),
-            child(&ctx, roles::INCIDENTS, "incidents", |ctx, name, sup| async move {
-                spawn_cell(name, IncidentsActor, ctx, sup).await
-            }),
-            child(&ctx, roles::PLAYBOOKS, "playbooks", |ctx, name, sup| async move {
-                spawn_cell(name, PlaybooksActor, ctx, sup).await
-            }),
+            child(
+                &ctx,
+                roles::INCIDENTS,
+                "incidents",
+                |ctx, name, sup| async move { spawn_cell(name, IncidentsActor, ctx, sup).await },
+            ),
+            child(
+                &ctx,
+                roles::PLAYBOOKS,
+                "playbooks",
+                |ctx, name, sup| async move { spawn_cell(name, PlaybooksActor, ctx, sup).await },
+            ),
             child(&ctx, roles::MONITORS, "supervisor", spawn_monitors),
         ];
         ctx.spawns.record(roles::KERNEL, "supervisor");
@@ -116,11 +123,16 @@ impl Kernel {
             },
         )
         .await?;
-        Ok(Self {
-            ctx,
-            root,
-            exit: Some(exit),
-        })
+        // The supervisor spawns its children after it has started; a call is answered only
+        // once that is done, so the whole tree is up when `start` returns.
+        ractor::call_t!(root, SupervisorMsg::InspectState, RPC_TIMEOUT_MS)
+            .map_err(|_| KernelError::Unavailable("the root supervisor"))?;
+        let (exited_tx, exited) = watch::channel(false);
+        tokio::spawn(async move {
+            let _ = exit.await;
+            let _ = exited_tx.send(true);
+        });
+        Ok(Self { ctx, root, exited })
     }
 
     /// Read access to everything persisted.
@@ -197,6 +209,7 @@ impl Kernel {
             .collect();
         children.sort_by(|a, b| a.name.cmp(&b.name));
         ActorNode {
+            id: cell.get_id().to_string(),
             kind: entry.map_or("actor", |e| e.kind),
             restarts: entry.map_or(0, |e| e.spawns.saturating_sub(1)),
             status: status_name(cell.get_status()),
@@ -207,15 +220,13 @@ impl Kernel {
 
     /// Resolves when the root supervisor has exited: after [`Kernel::shutdown`], or when restart
     /// intensity was exceeded all the way up and the tree gave up.
-    pub async fn exited(&mut self) {
-        if let Some(exit) = self.exit.as_mut() {
-            let _ = exit.await;
-            self.exit = None;
-        }
+    pub async fn exited(&self) {
+        let mut exited = self.exited.clone();
+        let _ = exited.wait_for(|exited| *exited).await;
     }
 
     /// Stops the whole tree and waits for it.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
         self.root.stop(Some("shutdown".to_owned()));
         self.exited().await;
     }
@@ -298,7 +309,7 @@ async fn spawn_monitors(
         let child_spec = monitor_child(&ctx, spec.clone());
         DynamicSupervisor::spawn_child(monitors.clone(), child_spec)
             .await
-            .map_err(|error| SpawnErr::StartupFailed(error))?;
+            .map_err(SpawnErr::StartupFailed)?;
     }
     Ok(monitors.get_cell())
 }

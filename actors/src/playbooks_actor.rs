@@ -105,7 +105,9 @@ impl Actor for PlaybooksActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let (cell, why) = match event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell, format!("sub-agent crashed: {error}")),
+            SupervisionEvent::ActorFailed(cell, error) => {
+                (cell, format!("sub-agent crashed: {error}"))
+            }
             SupervisionEvent::ActorTerminated(cell, _, reason) => (
                 cell,
                 format!(
@@ -239,8 +241,7 @@ impl PlaybooksState {
                 run_id: run_id.clone(),
             });
         }
-        self.runs
-            .insert(run_id.clone(), Run { execution, agent });
+        self.runs.insert(run_id.clone(), Run { execution, agent });
 
         let role = roles::agent(&agent_id);
         self.ctx.spawns.record(&role, "agent");

@@ -287,7 +287,10 @@ fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
     if ms == 0 || ms > bounds::DURATION_MS_MAX {
         problems.push(SpecProblem::new(
             field,
-            format!("must be between 1 and {} ms, got {ms}", bounds::DURATION_MS_MAX),
+            format!(
+                "must be between 1 and {} ms, got {ms}",
+                bounds::DURATION_MS_MAX
+            ),
         ));
     }
 }
@@ -302,15 +305,24 @@ impl MonitorSpec {
         check_duration(&mut problems, "interval_ms", self.interval_ms);
         check_duration(&mut problems, "timeout_ms", self.timeout_ms);
         if self.failures_before_down == 0 {
-            problems.push(SpecProblem::new("failures_before_down", "must be at least 1"));
+            problems.push(SpecProblem::new(
+                "failures_before_down",
+                "must be at least 1",
+            ));
         }
         if self.successes_before_up == 0 {
-            problems.push(SpecProblem::new("successes_before_up", "must be at least 1"));
+            problems.push(SpecProblem::new(
+                "successes_before_up",
+                "must be at least 1",
+            ));
         }
         match &self.kind {
             MonitorKind::Postgres { url } => {
                 if let Err(error) = url.parse::<tokio_postgres::Config>() {
-                    problems.push(SpecProblem::new("url", format!("not a PostgreSQL URL: {error}")));
+                    problems.push(SpecProblem::new(
+                        "url",
+                        format!("not a PostgreSQL URL: {error}"),
+                    ));
                 }
             }
         }
@@ -387,7 +399,9 @@ impl TrustSpec {
         ]
         .into_iter()
         .filter(|(_, value)| !(0.0..=1.0).contains(value))
-        .map(|(field, value)| SpecProblem::new(field, format!("must be within [0, 1], got {value}")))
+        .map(|(field, value)| {
+            SpecProblem::new(field, format!("must be within [0, 1], got {value}"))
+        })
         .collect()
     }
 }

@@ -70,11 +70,7 @@ impl Store {
         Ok(Self { db })
     }
 
-    async fn rows<T: DeserializeOwned>(
-        &self,
-        query: &str,
-        vars: Value,
-    ) -> StoreResult<Vec<T>> {
+    async fn rows<T: DeserializeOwned>(&self, query: &str, vars: Value) -> StoreResult<Vec<T>> {
         let mut response = self.db.query(query).bind(vars).await?.check()?;
         let rows: Vec<Value> = response.take(0)?;
         rows.into_iter()
@@ -142,7 +138,11 @@ impl Store {
     }
 
     /// The events that concern an incident: those tagged with it and those it remembers.
-    pub async fn incident_events(&self, incident: &Incident, limit: usize) -> StoreResult<Vec<Event>> {
+    pub async fn incident_events(
+        &self,
+        incident: &Incident,
+        limit: usize,
+    ) -> StoreResult<Vec<Event>> {
         let mut events: Vec<Event> = self
             .rows(
                 "SELECT * OMIT id FROM event WHERE incident_id = $id ORDER BY seq LIMIT $limit",
@@ -229,7 +229,8 @@ impl Store {
     // ----- executions, agents, work orders ----------------------------------------------------
 
     pub async fn save_execution(&self, execution: &Execution) -> StoreResult<()> {
-        self.upsert("execution", json!(execution.run_id), execution).await
+        self.upsert("execution", json!(execution.run_id), execution)
+            .await
     }
 
     pub async fn execution(&self, run_id: &str) -> StoreResult<Option<Execution>> {
@@ -309,7 +310,6 @@ impl Store {
 mod tests {
     use chrono::Utc;
 
-
     use super::*;
     use crate::event::EventDraft;
     use crate::model::Severity;
@@ -366,14 +366,33 @@ mod tests {
     async fn incidents_round_trip_and_page_newest_first() {
         let store = Store::open(&StoreLocation::Memory).await.unwrap();
         for id in 1..=5 {
-            let status = if id % 2 == 0 { IncidentStatus::Resolved } else { IncidentStatus::Open };
+            let status = if id % 2 == 0 {
+                IncidentStatus::Resolved
+            } else {
+                IncidentStatus::Open
+            };
             store.save_incident(&incident(id, status)).await.unwrap();
         }
         let got = store.incident(3).await.unwrap().unwrap();
-        assert_eq!(got, incident(3, IncidentStatus::Open).with_detected_at(got.detected_at));
-        let ids: Vec<u64> = store.incidents(None, None, 2).await.unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(
+            got,
+            incident(3, IncidentStatus::Open).with_detected_at(got.detected_at)
+        );
+        let ids: Vec<u64> = store
+            .incidents(None, None, 2)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect();
         assert_eq!(ids, vec![5, 4]);
-        let ids: Vec<u64> = store.incidents(None, Some(4), 10).await.unwrap().iter().map(|i| i.id).collect();
+        let ids: Vec<u64> = store
+            .incidents(None, Some(4), 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect();
         assert_eq!(ids, vec![3, 2, 1]);
         let open: Vec<u64> = store
             .incidents(Some(IncidentStatus::Open), None, 10)
@@ -401,7 +420,10 @@ mod tests {
         let location = StoreLocation::Path(dir.path().join("db"));
         {
             let store = Store::open(&location).await.unwrap();
-            store.save_incident(&incident(1, IncidentStatus::Open)).await.unwrap();
+            store
+                .save_incident(&incident(1, IncidentStatus::Open))
+                .await
+                .unwrap();
             let event = EventDraft::new("incident.opened", json!({})).sequenced(1, Utc::now());
             store.append_events(&[event]).await.unwrap();
         }

@@ -21,7 +21,10 @@ pub struct StoreState {
 
 pub enum StoreMsg {
     /// Sequence and persist drafts in one transaction; replies with the persisted events.
-    Append(Vec<EventDraft>, RpcReplyPort<Result<Vec<Event>, Arc<StoreError>>>),
+    Append(
+        Vec<EventDraft>,
+        RpcReplyPort<Result<Vec<Event>, Arc<StoreError>>>,
+    ),
 }
 
 impl Actor for StoreActor {

@@ -190,7 +190,10 @@ impl<'a> Runner<'a> {
                     tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
                     match self.probe_once(*timeout_ms).await {
                         Ok(note) => {
-                            log.push(format!("try {} after {delay_ms} ms: connected ({note})", attempt + 1));
+                            log.push(format!(
+                                "try {} after {delay_ms} ms: connected ({note})",
+                                attempt + 1
+                            ));
                             return StepResult::new(true, attempt as u32 + 1, log.join("\n"));
                         }
                         Err(error) => {
@@ -239,7 +242,12 @@ impl<'a> Runner<'a> {
         let component = self.args.incident.source.clone();
         let result = match self.args.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
             Some(incidents) => {
-                match ractor::call_t!(incidents, IncidentsMsg::RestoreTrust, RPC_TIMEOUT_MS, component.clone()) {
+                match ractor::call_t!(
+                    incidents,
+                    IncidentsMsg::RestoreTrust,
+                    RPC_TIMEOUT_MS,
+                    component.clone()
+                ) {
                     Ok(Ok(score)) => Ok(format!("trust in {component} restored to {score:.2}")),
                     Ok(Err(error)) => Err(error.to_string()),
                     Err(error) => Err(error.to_string()),
@@ -279,9 +287,9 @@ async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
     let drain = Duration::from_millis(OUTPUT_DRAIN_MS);
     let mut output = String::new();
     for reader in [stdout, stderr] {
-        match tokio::time::timeout(drain, reader).await {
-            Ok(Ok(text)) => output.push_str(&text),
-            _ => {} // still held open by a daemon the command started; abandoned on drop
+        // A pipe still held open by a daemon the command started is abandoned on drop.
+        if let Ok(Ok(text)) = tokio::time::timeout(drain, reader).await {
+            output.push_str(&text);
         }
     }
     match status {
@@ -290,9 +298,11 @@ async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
             1,
             format!("{program} exited with {status}\n{output}"),
         ),
-        Ok(Err(error)) => {
-            StepResult::new(false, 1, format!("waiting for {program} failed: {error}\n{output}"))
-        }
+        Ok(Err(error)) => StepResult::new(
+            false,
+            1,
+            format!("waiting for {program} failed: {error}\n{output}"),
+        ),
         Err(_) => StepResult::new(
             false,
             1,

@@ -11,7 +11,8 @@ use serde::{Deserialize, Deserializer, Serializer};
 /// after a round trip through the store.
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
 }
 
 pub mod micros {

@@ -55,7 +55,12 @@ impl From<IncidentError> for ApiError {
     }
 }
 
-fn body(status: StatusCode, code: &str, message: String, field: Option<&str>) -> warp::reply::Response {
+fn body(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    field: Option<&str>,
+) -> warp::reply::Response {
     let mut error = json!({ "code": code, "message": message });
     if let Some(field) = field {
         error["field"] = json!(field);
@@ -76,40 +81,96 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
                 format!("{field}: {message}"),
                 Some(field),
             ),
-            ApiError::TooLarge(_) => {
-                body(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message, None)
-            }
-            ApiError::Unavailable(_) => {
-                body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, None)
-            }
+            ApiError::TooLarge(_) => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                message,
+                None,
+            ),
+            ApiError::Unavailable(_) => body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                message,
+                None,
+            ),
             ApiError::Internal(_) => {
                 body(StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
             }
         });
     }
     let reply = if rejection.is_not_found() {
-        body(StatusCode::NOT_FOUND, "not_found", "no such route".into(), None)
+        body(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route".into(),
+            None,
+        )
     } else if let Some(error) = rejection.find::<warp::reject::PayloadTooLarge>() {
-        body(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string(), None)
+        body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            error.to_string(),
+            None,
+        )
     } else if let Some(error) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
-        body(StatusCode::BAD_REQUEST, "bad_request", error.to_string(), Some("body"))
+        body(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            error.to_string(),
+            Some("body"),
+        )
     } else if let Some(error) = rejection.find::<warp::reject::InvalidQuery>() {
-        body(StatusCode::BAD_REQUEST, "bad_request", error.to_string(), Some("query"))
+        body(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            error.to_string(),
+            Some("query"),
+        )
     } else if let Some(error) = rejection.find::<warp::reject::LengthRequired>() {
-        body(StatusCode::LENGTH_REQUIRED, "length_required", error.to_string(), None)
+        body(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            error.to_string(),
+            None,
+        )
     } else if let Some(error) = rejection.find::<warp::reject::UnsupportedMediaType>() {
-        body(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", error.to_string(), None)
+        body(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            error.to_string(),
+            None,
+        )
     } else if let Some(error) = rejection.find::<warp::reject::InvalidHeader>() {
         let field = error.name().to_owned();
-        body(StatusCode::BAD_REQUEST, "bad_request", error.to_string(), Some(&field))
+        body(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            error.to_string(),
+            Some(&field),
+        )
     } else if let Some(error) = rejection.find::<warp::reject::MissingHeader>() {
         let field = error.name().to_owned();
-        body(StatusCode::BAD_REQUEST, "bad_request", error.to_string(), Some(&field))
+        body(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            error.to_string(),
+            Some(&field),
+        )
     } else if let Some(error) = rejection.find::<warp::reject::MethodNotAllowed>() {
-        body(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", error.to_string(), None)
+        body(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            error.to_string(),
+            None,
+        )
     } else {
         tracing::warn!(?rejection, "unhandled rejection");
-        body(StatusCode::BAD_REQUEST, "bad_request", format!("{rejection:?}"), None)
+        body(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{rejection:?}"),
+            None,
+        )
     };
     Ok(reply)
 }

@@ -48,7 +48,9 @@ pub async fn serve(
         .await;
 }
 
-fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = std::convert::Infallible> + Clone {
+fn with_app(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Arc<App>,), Error = std::convert::Infallible> + Clone {
     warp::any().map(move || app.clone())
 }
 
@@ -66,7 +68,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let incidents = warp::path!("monitoring" / "incidents")
         .and(warp::get())
         .and(app.clone())
-        .and(query.clone())
+        .and(query)
         .and_then(list_incidents);
     let incident = warp::path!("monitoring" / "incidents" / String)
         .and(warp::get())
@@ -83,7 +85,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let executions = warp::path!("monitoring" / "executions")
         .and(warp::get())
         .and(app.clone())
-        .and(query.clone())
+        .and(query)
         .and_then(list_executions);
     let execution = warp::path!("monitoring" / "executions" / String)
         .and(warp::get())
@@ -92,12 +94,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let agents = warp::path!("monitoring" / "agents")
         .and(warp::get())
         .and(app.clone())
-        .and(query.clone())
+        .and(query)
         .and_then(list_agents);
     let work_orders = warp::path!("work-orders")
         .and(warp::get())
         .and(app.clone())
-        .and(query.clone())
+        .and(query)
         .and_then(list_work_orders);
     let monitors = warp::path!("monitors")
         .and(warp::get())
@@ -183,7 +185,12 @@ fn incident_id(raw: &str) -> Result<u64, ApiError> {
 }
 
 async fn health(app: Arc<App>) -> Result<Response, Rejection> {
-    let last_seq = app.kernel.store().last_seq().await.map_err(ApiError::from)?;
+    let last_seq = app
+        .kernel
+        .store()
+        .last_seq()
+        .await
+        .map_err(ApiError::from)?;
     let tree = app.kernel.tree();
     let (mut total, mut running) = (0, 0);
     let mut stack = vec![&tree];
@@ -214,7 +221,10 @@ async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejecti
     let before = match query.get("cursor").map(String::as_str) {
         None | Some("") => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
-            ApiError::bad("cursor", format!("must be a cursor from `next`, got {raw:?}"))
+            ApiError::bad(
+                "cursor",
+                format!("must be a cursor from `next`, got {raw:?}"),
+            )
         })?),
     };
     let incidents = app
@@ -333,4 +343,3 @@ async fn list_monitors(app: Arc<App>) -> Result<Response, Rejection> {
 async fn actor_tree(app: Arc<App>) -> Result<Response, Rejection> {
     json(&ActorView::from(&app.kernel.tree()))
 }
-

@@ -90,7 +90,9 @@ impl From<&Event> for EventView {
                 fields.entry("source").or_insert_with(|| json!(source));
             }
             if let Some(incident_id) = event.incident_id {
-                fields.entry("incident_id").or_insert_with(|| json!(incident_id));
+                fields
+                    .entry("incident_id")
+                    .or_insert_with(|| json!(incident_id));
             }
         }
         Self {
@@ -104,6 +106,7 @@ impl From<&Event> for EventView {
 
 #[derive(Debug, Serialize)]
 pub struct ActorView {
+    pub id: String,
     pub name: String,
     pub kind: &'static str,
     pub status: &'static str,
@@ -114,6 +117,7 @@ pub struct ActorView {
 impl From<&ActorNode> for ActorView {
     fn from(node: &ActorNode) -> Self {
         Self {
+            id: node.id.clone(),
             name: node.name.clone(),
             kind: node.kind,
             status: node.status,

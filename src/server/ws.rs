@@ -35,7 +35,10 @@ pub async fn parse(query: Query) -> Result<FeedRequest, Rejection> {
     let since = match query.get("since").map(String::as_str) {
         None | Some("") => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
-            ApiError::bad("since", format!("must be a whole number (a seq), got {raw:?}"))
+            ApiError::bad(
+                "since",
+                format!("must be a whole number (a seq), got {raw:?}"),
+            )
         })?),
     };
     let patterns: Vec<Pattern> = query
@@ -73,14 +76,21 @@ async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Ve
     let mut live = match app.kernel.subscribe(patterns.clone()).await {
         Ok(live) => live,
         Err(error) => {
-            let _ = tx.send(Message::close_with(1011u16, error.to_string())).await;
+            let _ = tx
+                .send(Message::close_with(1011u16, error.to_string()))
+                .await;
             return;
         }
     };
     let mut last = since.unwrap_or(0);
     if since.is_some() {
         loop {
-            let page = match app.kernel.store().events_after(last, REPLAY_PAGE_EVENTS).await {
+            let page = match app
+                .kernel
+                .store()
+                .events_after(last, REPLAY_PAGE_EVENTS)
+                .await
+            {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::error!(%error, "replay failed");

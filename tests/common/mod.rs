@@ -30,7 +30,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -158,7 +161,15 @@ impl PgCluster {
         }
         argv.push(self.bin.join("pg_ctl").display().to_string());
         argv.extend(
-            ["start", "-D", &self.data_dir(), "-w", "-l", &self.log_file()].map(String::from),
+            [
+                "start",
+                "-D",
+                &self.data_dir(),
+                "-w",
+                "-l",
+                &self.log_file(),
+            ]
+            .map(String::from),
         );
         argv
     }
@@ -204,7 +215,10 @@ impl PgCluster {
 
     /// A fast stop: what an outage looks like to clients.
     pub fn stop(&self) {
-        self.run("pg_ctl", &["stop", "-D", &self.data_dir(), "-m", "fast", "-w"]);
+        self.run(
+            "pg_ctl",
+            &["stop", "-D", &self.data_dir(), "-m", "fast", "-w"],
+        );
     }
 
     pub fn is_running(&self) -> bool {
@@ -344,7 +358,10 @@ impl TestApp {
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
         eventually(what, timeout, || async {
-            self.incidents("limit=100").await.into_iter().find(|i| pred(i))
+            self.incidents("limit=100")
+                .await
+                .into_iter()
+                .find(|i| pred(i))
         })
         .await
     }
@@ -438,11 +455,15 @@ impl Feed {
 
     /// Waits until an event of `event_type` has arrived, and returns it.
     pub async fn wait_for(&self, event_type: &str, timeout: Duration) -> Value {
-        eventually(&format!("a {event_type} event on the feed"), timeout, || async {
-            self.snapshot()
-                .into_iter()
-                .find(|event| event["type"] == event_type)
-        })
+        eventually(
+            &format!("a {event_type} event on the feed"),
+            timeout,
+            || async {
+                self.snapshot()
+                    .into_iter()
+                    .find(|event| event["type"] == event_type)
+            },
+        )
         .await
     }
 }

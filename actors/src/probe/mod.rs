@@ -37,17 +37,21 @@ pub trait Probe: Send + Sync {
     fn recovery_event(&self) -> &'static str;
 }
 
+type BuildProbe = dyn Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync;
+
 /// Builds probes from specs. Cloneable and shared by every monitor and sub-agent.
 #[derive(Clone)]
 pub struct ProbeFactory {
-    build: Arc<dyn Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync>,
+    build: Arc<BuildProbe>,
 }
 
 impl Default for ProbeFactory {
     fn default() -> Self {
         Self::new(|spec: &MonitorSpec| -> Box<dyn Probe> {
             match &spec.kind {
-                MonitorKind::Postgres { url } => Box::new(postgres::PostgresProbe::new(url.clone())),
+                MonitorKind::Postgres { url } => {
+                    Box::new(postgres::PostgresProbe::new(url.clone()))
+                }
             }
         })
     }
