@@ -164,6 +164,11 @@ impl Kernel {
             .ok_or_else(|| IncidentError::Unavailable("restarting".to_owned()))
     }
 
+    /// Publishes an event through the bus: persisted, sequenced, then routed like any other.
+    pub fn publish(&self, draft: EventDraft) {
+        publish(&self.ctx, draft);
+    }
+
     /// Live events matching any pattern (all when empty), from the moment of subscription. The
     /// channel closes when the subscriber falls `limits.ws_buffer_max` events behind.
     pub async fn subscribe(

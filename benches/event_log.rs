@@ -1,0 +1,139 @@
+//! The event log's speed: how fast events go from `publish` to persisted-and-delivered, in
+//! memory and on disk (SurrealKV, fsync per commit), and what batching buys at the store.
+//!
+//! Run with `cargo bench --bench event_log`; the README quotes medians from this machine.
+
+use std::time::{Duration, Instant};
+
+use actors::event::{EventDraft, Pattern};
+use actors::probe::ProbeFactory;
+use actors::spec::TreeSpec;
+use actors::store::{Store, StoreLocation};
+use actors::Kernel;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use serde_json::json;
+
+/// Events per measured burst.
+const BURST: u64 = 1_000;
+
+fn draft(n: u64) -> EventDraft {
+    EventDraft::new("bench.tick", json!({ "n": n, "note": "a typical small payload" }))
+        .source("bench")
+}
+
+fn locations(dir: &tempfile::TempDir) -> [(&'static str, StoreLocation); 2] {
+    [
+        ("memory", StoreLocation::Memory),
+        ("surrealkv", StoreLocation::Path(dir.path().join("kv"))),
+    ]
+}
+
+/// `publish` → bus (group commit) → store → feed subscriber, for a burst of events.
+fn publish_to_subscriber(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("publish_to_subscriber");
+    group.throughput(Throughput::Elements(BURST));
+    group.sample_size(10);
+    for (name, location) in locations(&dir) {
+        let kernel = rt.block_on(async {
+            Kernel::start(TreeSpec::default(), &location, ProbeFactory::default())
+                .await
+                .unwrap()
+        });
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.to_async(&rt).iter_custom(|iterations| {
+                let kernel = &kernel;
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        let mut feed = kernel.subscribe(vec![Pattern::new("bench.*")]).await.unwrap();
+                        let started = Instant::now();
+                        for n in 0..BURST {
+                            kernel.publish(draft(n));
+                        }
+                        for _ in 0..BURST {
+                            feed.recv().await.expect("subscriber kept up");
+                        }
+                        total += started.elapsed();
+                    }
+                    total
+                }
+            })
+        });
+        rt.block_on(kernel.shutdown());
+    }
+    group.finish();
+}
+
+/// Raw store appends: one transaction per event versus one per 100 events.
+fn store_append(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("store_append");
+    group.throughput(Throughput::Elements(BURST));
+    group.sample_size(10);
+    for (name, location) in locations(&dir) {
+        let store = rt.block_on(Store::open(&location)).unwrap();
+        let mut next_seq = 1u64;
+        for batch in [1usize, 100] {
+            group.bench_function(BenchmarkId::new(name, format!("batch_{batch}")), |b| {
+                b.to_async(&rt).iter_custom(|iterations| {
+                    let store = &store;
+                    let start_seq = next_seq;
+                    next_seq += iterations * BURST;
+                    async move {
+                        let started = Instant::now();
+                        let mut seq = start_seq;
+                        for _ in 0..iterations {
+                            let events: Vec<_> = (0..BURST)
+                                .map(|n| {
+                                    let event = draft(n).sequenced(seq, actors::time::now());
+                                    seq += 1;
+                                    event
+                                })
+                                .collect();
+                            for chunk in events.chunks(batch) {
+                                store.append_events(chunk).await.unwrap();
+                            }
+                        }
+                        started.elapsed()
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Reading the log back, as a reconnecting client's replay does (pages of 256).
+fn replay(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::open(&StoreLocation::Memory)).unwrap();
+    let events: Vec<_> = (1..=10 * BURST)
+        .map(|seq| draft(seq).sequenced(seq, actors::time::now()))
+        .collect();
+    rt.block_on(async {
+        for chunk in events.chunks(500) {
+            store.append_events(chunk).await.unwrap();
+        }
+    });
+    let mut group = c.benchmark_group("replay");
+    group.throughput(Throughput::Elements(BURST));
+    group.sample_size(10);
+    group.bench_function("memory_1000_of_10000", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut since = 5 * BURST;
+            let mut read = 0;
+            while read < BURST {
+                let page = store.events_after(since, 256).await.unwrap();
+                read += page.len() as u64;
+                since = page.last().unwrap().seq;
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, publish_to_subscriber, store_append, replay);
+criterion_main!(benches);
