@@ -17,8 +17,11 @@ use serde_json::json;
 const BURST: u64 = 1_000;
 
 fn draft(n: u64) -> EventDraft {
-    EventDraft::new("bench.tick", json!({ "n": n, "note": "a typical small payload" }))
-        .source("bench")
+    EventDraft::new(
+        "bench.tick",
+        json!({ "n": n, "note": "a typical small payload" }),
+    )
+    .source("bench")
 }
 
 fn locations(dir: &tempfile::TempDir) -> [(&'static str, StoreLocation); 2] {
@@ -47,7 +50,10 @@ fn publish_to_subscriber(c: &mut Criterion) {
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iterations {
-                        let mut feed = kernel.subscribe(vec![Pattern::new("bench.*")]).await.unwrap();
+                        let mut feed = kernel
+                            .subscribe(vec![Pattern::new("bench.*")])
+                            .await
+                            .unwrap();
                         let started = Instant::now();
                         for n in 0..BURST {
                             kernel.publish(draft(n));

@@ -175,6 +175,14 @@ async fn watch(
                 eprintln!("disconnected; resuming after seq {}", since.unwrap_or(0));
                 since.get_or_insert(0);
             }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response))
+                if response.status() == 400 && since.is_some() =>
+            {
+                // Our seq is ahead of the server's log (it was wiped, or kept in memory and
+                // restarted): start over from its beginning.
+                eprintln!("the event log was reset; replaying it from the start");
+                since = Some(0);
+            }
             Err(error) => {
                 failures += 1;
                 if failures > reconnect_max {

@@ -42,7 +42,11 @@ steps = [{ kind = "command", argv = [] }]
     let output = grace().arg("check-config").arg(&bad).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for key in ["server.bind", "monitors[0].timeout_ms", "playbooks[0].steps[0].argv"] {
+    for key in [
+        "server.bind",
+        "monitors[0].timeout_ms",
+        "playbooks[0].steps[0].argv",
+    ] {
         assert!(stderr.contains(key), "{key} missing from:\n{stderr}");
     }
     assert!(stderr.contains("3 problems"), "{stderr}");
@@ -92,7 +96,11 @@ async fn tree_prints_the_live_supervision_tree() {
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.starts_with("kernel [supervisor] running"), "{text}");
-    for line in ["── monitors [supervisor] running", "│   └── monitor:ghost-db [monitor] running", "── store [store] running"] {
+    for line in [
+        "── monitors [supervisor] running",
+        "│   └── monitor:ghost-db [monitor] running",
+        "── store [store] running",
+    ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }
 }

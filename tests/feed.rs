@@ -23,7 +23,7 @@ path = "store"
 [[playbooks]]
 id = "db_reconnect"
 on = ["db.connection_lost"]
-steps = [{ kind = "check" }, { kind = "reconnect", backoff_ms = [30, 30, 30, 30] }]
+steps = [{ kind = "check" }, { kind = "reconnect", backoff_ms = [30, 30, 30, 30] }, { kind = "verify" }]
 "#,
     );
     for n in 0..MONITORS {

@@ -239,7 +239,12 @@ async fn a_playbook_that_cannot_heal_escalates_to_a_work_order() {
         feed.types()
     );
 
-    // PostgreSQL comes back by other means: the escalated incident resolves on recovery.
+    // Grace restarts while the component is still down, then PostgreSQL comes back by other
+    // means: the escalated incident resolves on recovery.
+    drop(feed);
+    app.stop();
+    let app = spawn_app(dir.path(), &config(&pg, steps));
+    app.monitor_state("orders-db", "down", HEAL_TIMEOUT).await;
     pg.start_again();
     let resolved = app
         .incident_where(
@@ -254,4 +259,51 @@ async fn a_playbook_that_cannot_heal_escalates_to_a_work_order() {
         (app.incidents("").await.len() == 1).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_that_recovers_while_its_playbook_fails_is_resolved_with_the_work_order_kept() {
+    let pg = PgCluster::start();
+    let argv = serde_json::to_string(&pg.start_argv()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // PostgreSQL is back after `command`; the monitor (every 200 ms) sees it during the
+    // reconnect's 1 s wait; verify passes; then the last step fails.
+    let steps = format!(
+        r#"  {{ kind = "check" }},
+  {{ kind = "command", argv = {argv}, timeout_ms = 30000 }},
+  {{ kind = "reconnect", backoff_ms = [1000] }},
+  {{ kind = "verify" }},
+  {{ kind = "command", argv = ["false"] }},"#
+    );
+    let app = spawn_app(dir.path(), &config(&pg, &steps));
+    app.monitor_state("orders-db", "up", HEAL_TIMEOUT).await;
+    pg.stop();
+    let incident = app
+        .incident_where("the incident to resolve", HEAL_TIMEOUT, |i| {
+            i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(incident["resolved_by"], "recovery");
+    let work_order_id = incident["work_order_id"].as_str().expect("work order kept");
+    let work_orders = app.get_ok("/work-orders").await["items"].clone();
+    assert_eq!(work_orders[0]["work_order_id"], work_order_id);
+    assert_eq!(work_orders[0]["failing_step"], "command");
+    let detail = app
+        .get_ok(&format!("/monitoring/incidents/{}", incident["id"]))
+        .await;
+    let types: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    let escalated = types
+        .iter()
+        .position(|t| *t == "incident.escalated")
+        .expect("escalated");
+    let resolved = types
+        .iter()
+        .position(|t| *t == "incident.resolved")
+        .expect("resolved");
+    assert!(escalated < resolved, "{types:?}");
 }

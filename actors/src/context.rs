@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ractor::{ActorRef, Message};
 
@@ -130,9 +129,5 @@ impl Ctx {
             probes,
             spawns: SpawnBook::default(),
         })
-    }
-
-    pub fn rpc_timeout() -> Duration {
-        Duration::from_millis(RPC_TIMEOUT_MS)
     }
 }

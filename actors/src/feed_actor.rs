@@ -4,6 +4,10 @@
 //! A subscriber whose buffer is full is dropped rather than waited for, so one slow client can
 //! never hold up the hub or the bus behind it. It notices its channel closed and can resume from
 //! the log with the last seq it saw.
+//!
+//! The hub only ever passes on consecutive seqs. If it is handed a gap (events the store
+//! committed after the bus stopped waiting for it), it cuts every subscriber off, and each
+//! resumes from the log, where those events are.
 
 use std::sync::Arc;
 
@@ -23,6 +27,8 @@ struct Subscriber {
 pub struct FeedState {
     subscribers: Vec<Subscriber>,
     buffer_max: usize,
+    /// The seq of the last event passed on.
+    last_seq: Option<u64>,
 }
 
 pub enum FeedMsg {
@@ -45,6 +51,7 @@ impl Actor for FeedActor {
         Ok(FeedState {
             subscribers: Vec::new(),
             buffer_max: ctx.spec.limits.ws_buffer_max.max(1),
+            last_seq: None,
         })
     }
 
@@ -55,15 +62,31 @@ impl Actor for FeedActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            FeedMsg::Push(event) => state.subscribers.retain(|subscriber| {
-                let wanted = subscriber.patterns.is_empty()
-                    || subscriber
-                        .patterns
-                        .iter()
-                        .any(|pattern| pattern.matches(&event.event_type));
-                // Full or closed: either way this subscriber is cut off.
-                !wanted || subscriber.tx.try_send(event.clone()).is_ok()
-            }),
+            FeedMsg::Push(event) => {
+                match state.last_seq {
+                    Some(last) if event.seq <= last => return Ok(()),
+                    Some(last) if event.seq > last + 1 => {
+                        tracing::warn!(
+                            last,
+                            next = event.seq,
+                            "gap in the feed; subscribers resume from the log"
+                        );
+                        state.subscribers.clear();
+                    }
+                    _ => {}
+                }
+                state.last_seq = Some(event.seq);
+                state.subscribers.retain(|subscriber| {
+                    let wanted = subscriber.patterns.is_empty()
+                        || subscriber
+                            .patterns
+                            .iter()
+                            .any(|pattern| pattern.matches(&event.event_type));
+                    // Full or closed: either way this subscriber is cut off.
+                    !subscriber.tx.is_closed()
+                        && (!wanted || subscriber.tx.try_send(event.clone()).is_ok())
+                });
+            }
             FeedMsg::Subscribe(patterns, reply) => {
                 let (tx, rx) = mpsc::channel(state.buffer_max);
                 if reply.send(rx).is_ok() {

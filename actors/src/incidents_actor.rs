@@ -5,9 +5,15 @@
 //! resolves the source's incidents of the same family unless a playbook is healing them, in
 //! which case the playbook's verification decides. Every change is persisted before the event
 //! that announces it is published.
+//!
+//! The event log, not the mailbox, is the source of truth: an `Observe` only says "the log has
+//! news up to seq N", and the actor reads every problem and recovery event after its persisted
+//! watermark. So an event routed while this actor was restarting, or never routed at all, is
+//! still handled — on the next `Observe`, the periodic catch-up, or the next start.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::json;
@@ -15,7 +21,7 @@ use serde_json::json;
 use crate::bus_actor::publish;
 use crate::context::{roles, Ctx};
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
-use crate::model::{Incident, IncidentStatus, TrustScore};
+use crate::model::{ExecutionStatus, Incident, IncidentStatus, TrustScore};
 use crate::playbooks_actor::PlaybooksMsg;
 use crate::store::StoreError;
 
@@ -44,6 +50,11 @@ impl From<StoreError> for IncidentError {
 
 pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
 
+/// How often the log is checked for problem and recovery events that were never routed here.
+const CATCH_UP_INTERVAL_MS: u64 = 5_000;
+/// Events read from the log per catch-up query.
+const CATCH_UP_PAGE_EVENTS: usize = 256;
+
 /// How a playbook run ended, as the incident manager needs to know it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
@@ -52,8 +63,10 @@ pub enum RunOutcome {
 }
 
 pub enum IncidentsMsg {
-    /// A persisted problem or recovery event.
+    /// A persisted problem or recovery event: the log has news up to its seq.
     Observe(Arc<Event>),
+    /// Periodic: handle whatever the log holds past the watermark.
+    CatchUp,
     Acknowledge(u64, IncidentReply),
     Resolve(u64, IncidentReply),
     /// A playbook run started healing the incident.
@@ -78,6 +91,8 @@ pub struct IncidentsState {
     next_id: u64,
     /// Every incident that is not resolved, by id.
     active: HashMap<u64, Incident>,
+    /// Every event up to this seq has been handled.
+    watermark: u64,
 }
 
 impl Actor for IncidentsActor {
@@ -87,10 +102,11 @@ impl Actor for IncidentsActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
         let next_id = ctx.store.max_incident_id().await? + 1;
+        let watermark = ctx.store.incidents_watermark().await?;
         let active = ctx
             .store
             .active_incidents()
@@ -98,11 +114,18 @@ impl Actor for IncidentsActor {
             .into_iter()
             .map(|incident| (incident.id, incident))
             .collect();
-        Ok(IncidentsState {
+        let mut state = IncidentsState {
             ctx,
             next_id,
             active,
-        })
+            watermark,
+        };
+        state.reconcile_runs().await?;
+        state.catch_up(u64::MAX).await?;
+        myself.send_interval(Duration::from_millis(CATCH_UP_INTERVAL_MS), || {
+            IncidentsMsg::CatchUp
+        });
+        Ok(state)
     }
 
     async fn handle(
@@ -112,7 +135,8 @@ impl Actor for IncidentsActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            IncidentsMsg::Observe(event) => state.observe(&event).await?,
+            IncidentsMsg::Observe(event) => state.catch_up(event.seq).await?,
+            IncidentsMsg::CatchUp => state.catch_up(u64::MAX).await?,
             IncidentsMsg::Acknowledge(id, reply) => {
                 let _ = reply.send(state.acknowledge(id).await);
             }
@@ -149,6 +173,57 @@ impl Actor for IncidentsActor {
 }
 
 impl IncidentsState {
+    /// Handles every problem and recovery event in the log after the watermark, up to `up_to`.
+    async fn catch_up(&mut self, up_to: u64) -> Result<(), IncidentError> {
+        let start = self.watermark;
+        while self.watermark < up_to {
+            let page = self
+                .ctx
+                .store
+                .events_after(self.watermark, CATCH_UP_PAGE_EVENTS)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            for event in page.iter().filter(|event| event.seq <= up_to) {
+                if classify(&event.event_type) != EventClass::Info {
+                    self.observe(event).await?;
+                }
+                self.watermark = event.seq;
+            }
+        }
+        if self.watermark != start {
+            self.ctx
+                .store
+                .save_incidents_watermark(self.watermark)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Incidents whose healing run ended while this actor was not there to hear it.
+    async fn reconcile_runs(&mut self) -> Result<(), IncidentError> {
+        let healing: Vec<(u64, String)> = self
+            .active
+            .values()
+            .filter_map(|i| Some((i.id, i.active_run_id.clone()?)))
+            .collect();
+        for (incident_id, run_id) in healing {
+            let Some(execution) = self.ctx.store.execution(&run_id).await? else {
+                continue;
+            };
+            let outcome = match (execution.status, execution.work_order_id) {
+                (ExecutionStatus::Succeeded, _) => RunOutcome::Succeeded,
+                (ExecutionStatus::Failed, Some(work_order_id)) => {
+                    RunOutcome::Failed { work_order_id }
+                }
+                _ => continue, // still running: its end will be reported
+            };
+            self.run_finished(incident_id, &run_id, outcome).await?;
+        }
+        Ok(())
+    }
+
     async fn observe(&mut self, event: &Event) -> Result<(), IncidentError> {
         let source = event.source.clone().unwrap_or_else(|| "unknown".to_owned());
         match classify(&event.event_type) {
@@ -162,6 +237,7 @@ impl IncidentsState {
                     Some(id) => {
                         let mut incident = self.active.remove(&id).expect("found above");
                         incident.occurrences += 1;
+                        incident.recovery_seen = false;
                         self.remember(&mut incident, event.seq);
                         self.update(incident, "repeat").await?;
                     }
@@ -180,7 +256,9 @@ impl IncidentsState {
                     let mut incident = self.active.remove(&id).expect("collected above");
                     self.remember(&mut incident, event.seq);
                     if incident.active_run_id.is_some() {
-                        // The healing playbook verifies and resolves; don't race it.
+                        // The healing playbook verifies and resolves; don't race it. If the run
+                        // fails, the recovery seen here still resolves the incident.
+                        incident.recovery_seen = true;
                         self.update(incident, "recovery observed").await?;
                     } else {
                         self.resolve(incident, "recovery").await?;
@@ -220,6 +298,7 @@ impl IncidentsState {
             resolved_by: None,
             active_run_id: None,
             work_order_id: None,
+            recovery_seen: false,
             event_seqs: vec![event.seq],
         };
         self.ctx.store.save_incident(&incident).await?;
@@ -257,6 +336,7 @@ impl IncidentsState {
         mut incident: Incident,
         by: &str,
     ) -> Result<Incident, IncidentError> {
+        let original = incident.clone();
         let now = crate::time::now();
         incident.status = IncidentStatus::Resolved;
         incident.resolved_at = Some(now);
@@ -265,8 +345,8 @@ impl IncidentsState {
         incident.resolved_by = Some(by.to_owned());
         incident.active_run_id = None;
         if let Err(error) = self.ctx.store.save_incident(&incident).await {
-            // Not persisted: keep it active so nothing is lost.
-            self.active.insert(incident.id, incident);
+            // Not persisted: keep it active, as it was, so nothing is lost.
+            self.active.insert(original.id, original);
             return Err(error.into());
         }
         publish(
@@ -292,17 +372,17 @@ impl IncidentsState {
                 action: "acknowledged again",
             });
         }
-        let mut incident = self.active.remove(&id).expect("checked above");
+        let original = self.active.remove(&id).expect("checked above");
+        let mut incident = original.clone();
         incident.acknowledged_at = Some(crate::time::now());
         if incident.status == IncidentStatus::Open {
             incident.status = IncidentStatus::Acknowledged;
         }
-        let reply = incident.clone();
         if let Err(error) = self.update(incident.clone(), "acknowledged").await {
-            self.active.insert(id, incident);
+            self.active.insert(id, original);
             return Err(error);
         }
-        Ok(reply)
+        Ok(incident)
     }
 
     /// The error for a command on an incident that is not active: resolved, or unknown.
@@ -351,7 +431,13 @@ impl IncidentsState {
                     .source(incident.source.clone())
                     .incident(incident_id),
                 );
-                self.active.insert(incident_id, incident);
+                if incident.recovery_seen {
+                    // The playbook failed, but the component came back meanwhile: the work
+                    // order stays on record, the incident itself is over.
+                    self.resolve(incident, "recovery").await?;
+                } else {
+                    self.active.insert(incident_id, incident);
+                }
             }
         }
         Ok(())

@@ -140,11 +140,6 @@ impl Kernel {
         &self.ctx.store
     }
 
-    /// The specs the tree runs.
-    pub fn spec(&self) -> &TreeSpec {
-        &self.ctx.spec
-    }
-
     pub async fn acknowledge(&self, id: u64) -> Result<Incident, IncidentError> {
         let incidents = self.incidents()?;
         ractor::call_t!(incidents, IncidentsMsg::Acknowledge, RPC_TIMEOUT_MS, id)

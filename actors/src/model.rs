@@ -82,6 +82,9 @@ pub struct Incident {
     /// The run healing it right now, if any.
     pub active_run_id: Option<String>,
     pub work_order_id: Option<String>,
+    /// A recovery of the component was observed while a playbook was running on it.
+    #[serde(default)]
+    pub recovery_seen: bool,
     /// Seqs of the events that concern it (bounded by `limits.incident_events_max`).
     pub event_seqs: Vec<u64>,
 }

@@ -62,12 +62,20 @@ impl Actor for MonitorActor {
         MonitorArgs { ctx, spec }: MonitorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let probe = ctx.probes.build(&spec);
+        // A component with an active incident was down when this monitor last looked (before a
+        // restart of the monitor or of Grace): start from there, so its recovery is announced.
+        let down = ctx
+            .store
+            .active_incidents()
+            .await?
+            .iter()
+            .any(|incident| incident.source == spec.id);
         myself.cast(MonitorMsg::Probe)?;
         Ok(MonitorState {
             status: MonitorStatus {
                 id: spec.id.clone(),
                 kind: spec.kind.name(),
-                down: false,
+                down,
                 consecutive_failures: 0,
                 last_probe_at: None,
                 last_latency_ms: None,

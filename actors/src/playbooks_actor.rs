@@ -16,8 +16,8 @@ use crate::context::{roles, Ctx};
 use crate::event::{types, EventDraft, Pattern};
 use crate::incidents_actor::{IncidentsMsg, RunOutcome};
 use crate::model::{
-    playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, StepRecord,
-    StepStatus, TrustScore, WorkOrder,
+    playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus,
+    StepRecord, StepStatus, TrustScore, WorkOrder,
 };
 use crate::spec::PlaybookSpec;
 use crate::store::StoreError;
@@ -77,6 +77,7 @@ impl Actor for PlaybooksActor {
             waiting: VecDeque::new(),
         };
         state.close_interrupted_runs().await?;
+        state.heal_unattended().await?;
         Ok(state)
     }
 
@@ -446,6 +447,24 @@ impl PlaybooksState {
                 output: "interrupted: Grace stopped while the run was in progress".to_owned(),
             };
             self.finish(&run_id, report).await?;
+        }
+        Ok(())
+    }
+}
+
+impl PlaybooksState {
+    /// Incidents left open with no run (their trigger was lost in a restart, or they were
+    /// waiting for a sub-agent when Grace stopped) get their playbook now.
+    async fn heal_unattended(&mut self) -> Result<(), StoreError> {
+        for incident in self.ctx.store.active_incidents().await? {
+            let unattended = matches!(
+                incident.status,
+                IncidentStatus::Open | IncidentStatus::Acknowledged
+            ) && incident.active_run_id.is_none()
+                && incident.work_order_id.is_none();
+            if unattended {
+                self.trigger(incident).await?;
+            }
         }
         Ok(())
     }

@@ -381,6 +381,17 @@ impl PlaybookSpec {
                 "must list at least one event-type pattern, none empty",
             ));
         }
+        for (index, step) in self.steps.iter().enumerate() {
+            let verified_later = self.steps[index + 1..]
+                .iter()
+                .any(|later| matches!(later, StepSpec::Verify { .. }));
+            if matches!(step, StepSpec::Check { .. }) && !verified_later {
+                problems.push(SpecProblem::new(
+                    format!("steps[{index}]"),
+                    "a check needs a verify after it: when the target answers, the run skips to the next verify",
+                ));
+            }
+        }
         if self.steps.is_empty() || self.steps.len() > bounds::STEPS_MAX {
             problems.push(SpecProblem::new(
                 "steps",

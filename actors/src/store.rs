@@ -166,6 +166,23 @@ impl Store {
 
     // ----- incidents -------------------------------------------------------------------------
 
+    /// The seq up to which the incident manager has handled the log.
+    pub async fn incidents_watermark(&self) -> StoreResult<u64> {
+        let seq: Option<u64> = self
+            .one("SELECT VALUE last_seq FROM meta:incidents", json!({}))
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    pub async fn save_incidents_watermark(&self, seq: u64) -> StoreResult<()> {
+        self.db
+            .query("UPSERT meta:incidents SET last_seq = $seq RETURN NONE")
+            .bind(json!({ "seq": seq }))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
     pub async fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
         let mut data = serde_json::to_value(incident)?;
         if let Some(fields) = data.as_object_mut() {
@@ -331,6 +348,7 @@ mod tests {
             resolved_by: None,
             active_run_id: None,
             work_order_id: None,
+            recovery_seen: false,
             event_seqs: vec![2],
         }
     }

@@ -286,10 +286,11 @@ async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
     let status = tokio::time::timeout(Duration::from_millis(timeout_ms), child.wait()).await;
     let drain = Duration::from_millis(OUTPUT_DRAIN_MS);
     let mut output = String::new();
-    for reader in [stdout, stderr] {
-        // A pipe still held open by a daemon the command started is abandoned on drop.
-        if let Ok(Ok(text)) = tokio::time::timeout(drain, reader).await {
-            output.push_str(&text);
+    for mut reader in [stdout, stderr] {
+        match tokio::time::timeout(drain, &mut reader).await {
+            Ok(Ok(text)) => output.push_str(&text),
+            // Still held open by a daemon the command started: stop reading it.
+            _ => reader.abort(),
         }
     }
     match status {

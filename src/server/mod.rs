@@ -110,9 +110,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and_then(actor_tree);
     let feed = warp::path!("ws")
-        .and(query.and_then(ws::parse))
-        .and(warp::ws())
         .and(app.clone())
+        .and(query)
+        .and_then(ws::parse)
+        .and(warp::ws())
         .and_then(ws::upgrade);
 
     health
@@ -180,8 +181,14 @@ fn limit(app: &App, query: &Query) -> Result<usize, ApiError> {
 }
 
 fn incident_id(raw: &str) -> Result<u64, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::bad("id", format!("must be a whole number, got {raw:?}")))
+    let id: u64 = raw
+        .parse()
+        .map_err(|_| ApiError::bad("id", format!("must be a whole number, got {raw:?}")))?;
+    // Ids are stored as signed 64-bit integers; anything larger cannot exist.
+    if id > i64::MAX as u64 {
+        return Err(ApiError::NotFound(format!("incident {id} does not exist")));
+    }
+    Ok(id)
 }
 
 async fn health(app: Arc<App>) -> Result<Response, Rejection> {
@@ -200,7 +207,7 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         stack.extend(node.children.iter());
     }
     json(&json!({
-        "status": "ok",
+        "status": if running == total { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "last_seq": last_seq,
         "actors": { "total": total, "running": running },

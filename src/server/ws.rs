@@ -27,11 +27,12 @@ const CLOSE_LAGGED: u16 = 4000;
 
 /// What a feed request asks for, checked before the upgrade so bad input gets a 400.
 pub struct FeedRequest {
+    app: Arc<App>,
     since: Option<u64>,
     patterns: Vec<Pattern>,
 }
 
-pub async fn parse(query: Query) -> Result<FeedRequest, Rejection> {
+pub async fn parse(app: Arc<App>, query: Query) -> Result<FeedRequest, Rejection> {
     let since = match query.get("since").map(String::as_str) {
         None | Some("") => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
@@ -52,11 +53,35 @@ pub async fn parse(query: Query) -> Result<FeedRequest, Rejection> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(FeedRequest { since, patterns })
+    if let Some(since) = since {
+        // A seq from another log (a wiped or in-memory store) would silently hide live events.
+        let last = app
+            .kernel
+            .store()
+            .last_seq()
+            .await
+            .map_err(ApiError::from)?;
+        if since > last {
+            return Err(ApiError::bad(
+                "since",
+                format!("{since} is ahead of the event log, which ends at {last}; reconnect with since={last} or lower"),
+            )
+            .into());
+        }
+    }
+    Ok(FeedRequest {
+        app,
+        since,
+        patterns,
+    })
 }
 
-pub async fn upgrade(request: FeedRequest, ws: Ws, app: Arc<App>) -> Result<Response, Rejection> {
-    let FeedRequest { since, patterns } = request;
+pub async fn upgrade(request: FeedRequest, ws: Ws) -> Result<Response, Rejection> {
+    let FeedRequest {
+        app,
+        since,
+        patterns,
+    } = request;
     Ok(ws
         .max_message_size(CLIENT_MESSAGE_BYTES_MAX)
         .on_upgrade(move |socket| feed(socket, app, since, patterns))
