@@ -68,6 +68,15 @@ fn body(
     warp::reply::with_status(warp::reply::json(&json!({ "error": error })), status).into_response()
 }
 
+/// A missing or malformed header (e.g. a plain GET on `/ws`): its name and what is wrong.
+fn header_problem(rejection: &Rejection) -> Option<(String, String)> {
+    if let Some(error) = rejection.find::<warp::reject::InvalidHeader>() {
+        return Some((error.name().to_owned(), error.to_string()));
+    }
+    let error = rejection.find::<warp::reject::MissingHeader>()?;
+    Some((error.name().to_owned(), error.to_string()))
+}
+
 /// Turns any rejection — ours or warp's — into the JSON error shape.
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(error) = rejection.find::<ApiError>() {
@@ -98,79 +107,65 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
             }
         });
     }
-    let reply = if rejection.is_not_found() {
-        body(
+    use warp::reject::{
+        InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
+    };
+    let (status, code, message, field) = if rejection.is_not_found() {
+        (
             StatusCode::NOT_FOUND,
             "not_found",
-            "no such route".into(),
+            "no such route".to_owned(),
             None,
         )
-    } else if let Some(error) = rejection.find::<warp::reject::PayloadTooLarge>() {
-        body(
+    } else if let Some(error) = rejection.find::<PayloadTooLarge>() {
+        (
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             error.to_string(),
             None,
         )
     } else if let Some(error) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
-        body(
+        (
             StatusCode::BAD_REQUEST,
             "bad_request",
             error.to_string(),
-            Some("body"),
+            Some("body".to_owned()),
         )
-    } else if let Some(error) = rejection.find::<warp::reject::InvalidQuery>() {
-        body(
+    } else if let Some(error) = rejection.find::<InvalidQuery>() {
+        (
             StatusCode::BAD_REQUEST,
             "bad_request",
             error.to_string(),
-            Some("query"),
+            Some("query".to_owned()),
         )
-    } else if let Some(error) = rejection.find::<warp::reject::LengthRequired>() {
-        body(
+    } else if let Some((name, message)) = header_problem(&rejection) {
+        (StatusCode::BAD_REQUEST, "bad_request", message, Some(name))
+    } else if let Some(error) = rejection.find::<LengthRequired>() {
+        (
             StatusCode::LENGTH_REQUIRED,
             "length_required",
             error.to_string(),
             None,
         )
-    } else if let Some(error) = rejection.find::<warp::reject::UnsupportedMediaType>() {
-        body(
+    } else if let Some(error) = rejection.find::<UnsupportedMediaType>() {
+        (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             error.to_string(),
             None,
         )
-    } else if let Some(error) = rejection.find::<warp::reject::InvalidHeader>() {
-        let field = error.name().to_owned();
-        body(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            error.to_string(),
-            Some(&field),
-        )
-    } else if let Some(error) = rejection.find::<warp::reject::MissingHeader>() {
-        let field = error.name().to_owned();
-        body(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            error.to_string(),
-            Some(&field),
-        )
-    } else if let Some(error) = rejection.find::<warp::reject::MethodNotAllowed>() {
-        body(
+    } else if let Some(error) = rejection.find::<MethodNotAllowed>() {
+        (
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             error.to_string(),
             None,
         )
     } else {
-        tracing::warn!(?rejection, "unhandled rejection");
-        body(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("{rejection:?}"),
-            None,
-        )
+        tracing::error!(?rejection, "unhandled rejection");
+        let message = "the request could not be handled".to_owned();
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
     };
+    let reply = body(status, code, message, field.as_deref());
     Ok(reply)
 }

@@ -180,6 +180,20 @@ fn limit(app: &App, query: &Query) -> Result<usize, ApiError> {
     }
 }
 
+/// An optional whole-number query parameter that names a stored id or seq. The store keeps
+/// them as signed 64-bit integers, so larger values are refused here rather than failing there.
+fn optional_seq(query: &Query, field: &str, what: &str) -> Result<Option<u64>, ApiError> {
+    match query.get(field).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|value| *value <= i64::MAX as u64)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad(field, format!("must be {what}, got {raw:?}"))),
+    }
+}
+
 fn incident_id(raw: &str) -> Result<u64, ApiError> {
     let id: u64 = raw
         .parse()
@@ -225,15 +239,7 @@ async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejecti
             )
         })?),
     };
-    let before = match query.get("cursor").map(String::as_str) {
-        None | Some("") => None,
-        Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
-            ApiError::bad(
-                "cursor",
-                format!("must be a cursor from `next`, got {raw:?}"),
-            )
-        })?),
-    };
+    let before = optional_seq(&query, "cursor", "a cursor from `next`")?;
     let incidents = app
         .kernel
         .store()

@@ -16,7 +16,7 @@ use warp::{Rejection, Reply};
 
 use super::error::ApiError;
 use super::wire::EventView;
-use super::{App, Query};
+use super::{optional_seq, App, Query};
 
 /// Events read from the log per replay query: bounds memory while replaying a long history.
 const REPLAY_PAGE_EVENTS: usize = 256;
@@ -33,15 +33,7 @@ pub struct FeedRequest {
 }
 
 pub async fn parse(app: Arc<App>, query: Query) -> Result<FeedRequest, Rejection> {
-    let since = match query.get("since").map(String::as_str) {
-        None | Some("") => None,
-        Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
-            ApiError::bad(
-                "since",
-                format!("must be a whole number (a seq), got {raw:?}"),
-            )
-        })?),
-    };
+    let since = optional_seq(&query, "since", "a whole number (a seq)")?;
     let patterns: Vec<Pattern> = query
         .get("types")
         .map(|types| {
