@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use ractor::{ActorRef, Message};
 
+use crate::monitor_actor::MonitorStatus;
 use crate::probe::ProbeFactory;
 use crate::spec::TreeSpec;
 use crate::store::Store;
@@ -118,6 +119,8 @@ pub struct Ctx {
     pub spec: TreeSpec,
     pub probes: ProbeFactory,
     pub spawns: SpawnBook,
+    /// Each monitor's latest view, by monitor id; written only by that monitor.
+    statuses: RwLock<HashMap<String, MonitorStatus>>,
 }
 
 impl Ctx {
@@ -128,6 +131,25 @@ impl Ctx {
             spec,
             probes,
             spawns: SpawnBook::default(),
+            statuses: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// A monitor posts its view after every probe.
+    pub fn post_status(&self, status: MonitorStatus) {
+        self.statuses
+            .write()
+            .expect("status board poisoned")
+            .insert(status.id.clone(), status);
+    }
+
+    /// Every configured monitor's latest view, in config order.
+    pub fn statuses(&self) -> Vec<MonitorStatus> {
+        let board = self.statuses.read().expect("status board poisoned");
+        self.spec
+            .monitors
+            .iter()
+            .filter_map(|monitor| board.get(&monitor.id).cloned())
+            .collect()
     }
 }

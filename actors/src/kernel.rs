@@ -24,7 +24,7 @@ use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
 use crate::model::Incident;
-use crate::monitor_actor::{MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
+use crate::monitor_actor::{MonitorActor, MonitorArgs, MonitorStatus};
 use crate::playbooks_actor::PlaybooksActor;
 use crate::probe::ProbeFactory;
 use crate::spec::{MonitorSpec, TreeSpec};
@@ -179,18 +179,9 @@ impl Kernel {
             .map_err(|_| KernelError::Unavailable("the live feed"))
     }
 
-    /// What each monitor sees right now (monitors that are restarting are left out).
-    pub async fn monitor_statuses(&self) -> Vec<MonitorStatus> {
-        let mut statuses = Vec::new();
-        for monitor in &self.ctx.spec.monitors {
-            let role = roles::monitor(&monitor.id);
-            if let Some(actor) = self.ctx.scope.lookup::<MonitorMsg>(&role) {
-                if let Ok(status) = ractor::call_t!(actor, MonitorMsg::Inspect, RPC_TIMEOUT_MS) {
-                    statuses.push(status);
-                }
-            }
-        }
-        statuses
+    /// What each monitor saw at its latest probe, in config order.
+    pub fn monitor_statuses(&self) -> Vec<MonitorStatus> {
+        self.ctx.statuses()
     }
 
     /// The live supervision tree.

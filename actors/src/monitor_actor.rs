@@ -2,13 +2,14 @@
 //! down and a recovery event when it comes back, with flap damping in both directions.
 //!
 //! Probes never overlap: the next one is scheduled only after the previous one has ended, so a
-//! slow dependency cannot pile up work in the mailbox.
+//! slow dependency cannot pile up work in the mailbox. After each probe the monitor posts its
+//! view on the kernel's status board, which readers consult without waiting on a probe.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
 
 use crate::bus_actor::publish;
@@ -47,8 +48,6 @@ pub struct MonitorState {
 pub enum MonitorMsg {
     /// Run one probe, then schedule the next.
     Probe,
-    /// Report the monitor's current view.
-    Inspect(RpcReplyPort<MonitorStatus>),
 }
 
 impl Actor for MonitorActor {
@@ -70,17 +69,19 @@ impl Actor for MonitorActor {
             .await?
             .iter()
             .any(|incident| incident.source == spec.id);
+        let status = MonitorStatus {
+            id: spec.id.clone(),
+            kind: spec.kind.name(),
+            down,
+            consecutive_failures: 0,
+            last_probe_at: None,
+            last_latency_ms: None,
+            last_error: None,
+        };
+        ctx.post_status(status.clone());
         myself.cast(MonitorMsg::Probe)?;
         Ok(MonitorState {
-            status: MonitorStatus {
-                id: spec.id.clone(),
-                kind: spec.kind.name(),
-                down,
-                consecutive_failures: 0,
-                last_probe_at: None,
-                last_latency_ms: None,
-                last_error: None,
-            },
+            status,
             ctx,
             spec,
             probe,
@@ -94,26 +95,21 @@ impl Actor for MonitorActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            MonitorMsg::Probe => {
-                let started = Instant::now();
-                let result = state
-                    .probe
-                    .probe(Duration::from_millis(state.spec.timeout_ms))
-                    .await;
-                state.status.last_probe_at = Some(crate::time::now());
-                state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
-                match result {
-                    Ok(_) => state.on_success(),
-                    Err(failure) => state.on_failure(failure),
-                }
-                let interval = Duration::from_millis(state.spec.interval_ms);
-                myself.send_after(interval, || MonitorMsg::Probe);
-            }
-            MonitorMsg::Inspect(reply) => {
-                let _ = reply.send(state.status.clone());
-            }
+        let MonitorMsg::Probe = msg;
+        let started = Instant::now();
+        let result = state
+            .probe
+            .probe(Duration::from_millis(state.spec.timeout_ms))
+            .await;
+        state.status.last_probe_at = Some(crate::time::now());
+        state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
+        match result {
+            Ok(_) => state.on_success(),
+            Err(failure) => state.on_failure(failure),
         }
+        state.ctx.post_status(state.status.clone());
+        let interval = Duration::from_millis(state.spec.interval_ms);
+        myself.send_after(interval, || MonitorMsg::Probe);
         Ok(())
     }
 }

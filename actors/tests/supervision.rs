@@ -131,7 +131,7 @@ async fn a_panicking_monitor_is_restarted_while_its_siblings_keep_running() {
     // The restarted monitor probes again, and so does its sibling.
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let statuses = kernel.monitor_statuses().await;
+        let statuses = kernel.monitor_statuses();
         if statuses.len() == 2 && statuses.iter().all(|s| s.last_probe_at.is_some()) {
             break;
         }

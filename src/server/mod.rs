@@ -340,7 +340,7 @@ async fn list_work_orders(app: Arc<App>, query: Query) -> Result<Response, Rejec
 
 async fn list_monitors(app: Arc<App>) -> Result<Response, Rejection> {
     let mut items = Vec::new();
-    for status in app.kernel.monitor_statuses().await {
+    for status in app.kernel.monitor_statuses() {
         let trust = app
             .kernel
             .store()
