@@ -400,6 +400,10 @@ mod tests {
             [[monitors]]
             id = "b"
             kind = "carrier-pigeon"
+            [[monitors]]
+            id = "c"
+            kind = "tcp"
+            address = "no-port"
             [[playbooks]]
             id = "p"
             on = []
@@ -422,6 +426,7 @@ mod tests {
             "monitors[0].colour",
             "monitors[1].id",
             "monitors[2]",
+            "monitors[3].address",
             "playbooks[0].on",
             "playbooks[0].steps[1].argv",
             "playbooks[0].steps[2]",

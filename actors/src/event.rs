@@ -15,6 +15,8 @@ use crate::time::micros;
 pub mod types {
     pub const DB_CONNECTION_LOST: &str = "db.connection_lost";
     pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
+    pub const TCP_UNREACHABLE: &str = "tcp.unreachable";
+    pub const TCP_RESTORED: &str = "tcp.restored";
     pub const INCIDENT_OPENED: &str = "incident.opened";
     pub const INCIDENT_UPDATED: &str = "incident.updated";
     pub const INCIDENT_RESOLVED: &str = "incident.resolved";
@@ -107,7 +109,11 @@ pub fn classify(event_type: &str) -> EventClass {
             severity: Severity::High,
             title: "Database connection lost",
         },
-        types::DB_CONNECTION_RESTORED => EventClass::Recovery,
+        types::TCP_UNREACHABLE => EventClass::Problem {
+            severity: Severity::High,
+            title: "TCP service unreachable",
+        },
+        types::DB_CONNECTION_RESTORED | types::TCP_RESTORED => EventClass::Recovery,
         _ => EventClass::Info,
     }
 }

@@ -40,6 +40,17 @@ pub enum MonitorKind {
         /// libpq-style URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
         url: String,
     },
+    /// A TCP service: connect, optionally send a line and expect a reply containing a string.
+    Tcp {
+        /// `host:port`.
+        address: String,
+        /// Written after connecting (e.g. `"PING\r\n"`).
+        #[serde(default)]
+        send: Option<String>,
+        /// The reply must contain this; read until it appears or `timeout_ms` passes.
+        #[serde(default)]
+        expect: Option<String>,
+    },
 }
 
 impl MonitorKind {
@@ -47,6 +58,7 @@ impl MonitorKind {
     pub fn name(&self) -> &'static str {
         match self {
             MonitorKind::Postgres { .. } => "postgres",
+            MonitorKind::Tcp { .. } => "tcp",
         }
     }
 }
@@ -322,6 +334,17 @@ impl MonitorSpec {
                     problems.push(SpecProblem::new(
                         "url",
                         format!("not a PostgreSQL URL: {error}"),
+                    ));
+                }
+            }
+            MonitorKind::Tcp { address, .. } => {
+                let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)
+                });
+                if !valid {
+                    problems.push(SpecProblem::new(
+                        "address",
+                        format!("must be host:port, got {address:?}"),
                     ));
                 }
             }

@@ -5,6 +5,7 @@
 //! so monitors and sub-agents build their own connections and share nothing.
 
 mod postgres;
+mod tcp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,15 @@ impl Default for ProbeFactory {
                 MonitorKind::Postgres { url } => {
                     Box::new(postgres::PostgresProbe::new(url.clone()))
                 }
+                MonitorKind::Tcp {
+                    address,
+                    send,
+                    expect,
+                } => Box::new(tcp::TcpProbe::new(
+                    address.clone(),
+                    send.clone(),
+                    expect.clone(),
+                )),
             }
         })
     }
