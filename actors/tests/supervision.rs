@@ -70,6 +70,26 @@ fn factory(crash_always: bool) -> ProbeFactory {
     })
 }
 
+/// A kernel watching `crashy` and `steady`, and a feed of its `actor.*` events.
+async fn start(
+    supervision: SupervisionSpec,
+    crash_always: bool,
+) -> (Kernel, mpsc::Receiver<Arc<Event>>) {
+    let spec = TreeSpec {
+        monitors: vec![monitor("crashy"), monitor("steady")],
+        supervision,
+        ..TreeSpec::default()
+    };
+    let kernel = Kernel::start(spec, &StoreLocation::Memory, factory(crash_always))
+        .await
+        .unwrap();
+    let feed = kernel
+        .subscribe(vec![Pattern::new("actor.*")])
+        .await
+        .unwrap();
+    (kernel, feed)
+}
+
 /// The first `actor.restarted` for `actor`: from the log if it is already there, else live.
 /// `feed` was subscribed before the log is read, so nothing falls between the two.
 async fn next_restart(
@@ -98,17 +118,7 @@ async fn next_restart(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_monitor_is_restarted_while_its_siblings_keep_running() {
-    let spec = TreeSpec {
-        monitors: vec![monitor("crashy"), monitor("steady")],
-        ..TreeSpec::default()
-    };
-    let kernel = Kernel::start(spec, &StoreLocation::Memory, factory(false))
-        .await
-        .unwrap();
-    let mut feed = kernel
-        .subscribe(vec![Pattern::new("actor.*")])
-        .await
-        .unwrap();
+    let (kernel, mut feed) = start(SupervisionSpec::default(), false).await;
     let steady_before = kernel.tree().find("monitor:steady").unwrap().clone();
 
     let restarted = next_restart(&kernel, &mut feed, "monitor:crashy").await;
@@ -151,21 +161,11 @@ async fn a_panicking_monitor_is_restarted_while_its_siblings_keep_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceeding_restart_intensity_escalates_to_the_parent_and_then_the_top() {
-    let spec = TreeSpec {
-        monitors: vec![monitor("crashy"), monitor("steady")],
-        supervision: SupervisionSpec {
-            max_restarts: 2,
-            period_ms: 60_000,
-        },
-        ..TreeSpec::default()
+    let supervision = SupervisionSpec {
+        max_restarts: 2,
+        period_ms: 60_000,
     };
-    let kernel = Kernel::start(spec, &StoreLocation::Memory, factory(true))
-        .await
-        .unwrap();
-    let mut feed = kernel
-        .subscribe(vec![Pattern::new("actor.*")])
-        .await
-        .unwrap();
+    let (kernel, mut feed) = start(supervision, true).await;
 
     // The monitors supervisor gives up on its crashing child; the kernel restarts it.
     let escalated = next_restart(&kernel, &mut feed, "monitors").await;
