@@ -109,3 +109,48 @@ async fn send_and_expect_checks_what_the_service_answers() {
     assert_eq!(incidents[0]["source"], "wrong-answer");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_heartbeat_opens_an_incident_and_the_next_beat_resolves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = r#"
+[[monitors]]
+id = "nightly-job"
+kind = "heartbeat"
+grace_ms = 400
+interval_ms = 100
+failures_before_down = 1
+"#;
+    let app = app_with(dir.path(), monitor);
+    let (status, body) = app.post("/heartbeats/nightly-job").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &serde_json::json!("received"))
+    );
+    app.monitor_state("nightly-job", "up", TIMEOUT).await;
+
+    // Silence: the incident opens once the grace period is over.
+    let incident = app
+        .incident_where("the missed heartbeat", TIMEOUT, |i| i["status"] == "open")
+        .await;
+    assert_eq!(incident["event_type"], "heartbeat.missed");
+    assert_eq!(incident["severity"], "medium");
+
+    // The next beat resolves it.
+    let (status, _) = app.post("/heartbeats/nightly-job").await;
+    assert_eq!(status, 200);
+    let resolved = app
+        .incident_where("the beat to resolve it", TIMEOUT, |i| {
+            i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(resolved["id"], incident["id"]);
+    assert_eq!(resolved["resolved_by"], "recovery");
+
+    let (status, body) = app.post("/heartbeats/no-such-job").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-job"));
+}

@@ -17,6 +17,8 @@ pub mod types {
     pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
     pub const TCP_UNREACHABLE: &str = "tcp.unreachable";
     pub const TCP_RESTORED: &str = "tcp.restored";
+    pub const HEARTBEAT_MISSED: &str = "heartbeat.missed";
+    pub const HEARTBEAT_RESTORED: &str = "heartbeat.restored";
     pub const INCIDENT_OPENED: &str = "incident.opened";
     pub const INCIDENT_UPDATED: &str = "incident.updated";
     pub const INCIDENT_RESOLVED: &str = "incident.resolved";
@@ -113,7 +115,13 @@ pub fn classify(event_type: &str) -> EventClass {
             severity: Severity::High,
             title: "TCP service unreachable",
         },
-        types::DB_CONNECTION_RESTORED | types::TCP_RESTORED => EventClass::Recovery,
+        types::HEARTBEAT_MISSED => EventClass::Problem {
+            severity: Severity::Medium,
+            title: "Heartbeat missed",
+        },
+        types::DB_CONNECTION_RESTORED | types::TCP_RESTORED | types::HEARTBEAT_RESTORED => {
+            EventClass::Recovery
+        }
         _ => EventClass::Info,
     }
 }

@@ -24,10 +24,10 @@ use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
 use crate::model::Incident;
-use crate::monitor_actor::{MonitorActor, MonitorArgs, MonitorStatus};
+use crate::monitor_actor::{MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
 use crate::playbooks_actor::PlaybooksActor;
 use crate::probe::ProbeFactory;
-use crate::spec::{MonitorSpec, TreeSpec};
+use crate::spec::{MonitorKind, MonitorSpec, TreeSpec};
 use crate::store::{Store, StoreError, StoreLocation};
 use crate::store_actor::StoreActor;
 
@@ -39,6 +39,8 @@ pub enum KernelError {
     Spawn(#[from] SpawnErr),
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
+    #[error("there is no heartbeat monitor named {0:?}")]
+    NoSuchHeartbeat(String),
 }
 
 /// One node of the live actor tree.
@@ -157,6 +159,26 @@ impl Kernel {
             .scope
             .lookup(roles::INCIDENTS)
             .ok_or_else(|| IncidentError::Unavailable("restarting".to_owned()))
+    }
+
+    /// Records a heartbeat for the heartbeat monitor `monitor_id` and has it look at once, so
+    /// a beat that ends a silence resolves its incident without waiting for the next probe.
+    pub fn beat(&self, monitor_id: &str) -> Result<(), KernelError> {
+        let known = self.ctx.spec.monitors.iter().any(|monitor| {
+            monitor.id == monitor_id && matches!(monitor.kind, MonitorKind::Heartbeat { .. })
+        });
+        if !known {
+            return Err(KernelError::NoSuchHeartbeat(monitor_id.to_owned()));
+        }
+        self.ctx.probes.heartbeats().beat(monitor_id);
+        if let Some(monitor) = self
+            .ctx
+            .scope
+            .lookup::<MonitorMsg>(&roles::monitor(monitor_id))
+        {
+            let _ = monitor.cast(MonitorMsg::ProbeNow);
+        }
+        Ok(())
     }
 
     /// Publishes an event through the bus: persisted, sequenced, then routed like any other.

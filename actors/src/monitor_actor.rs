@@ -48,6 +48,8 @@ pub struct MonitorState {
 pub enum MonitorMsg {
     /// Run one probe, then schedule the next.
     Probe,
+    /// Run one extra probe now (news arrived, e.g. a heartbeat); the schedule is unchanged.
+    ProbeNow,
 }
 
 impl Actor for MonitorActor {
@@ -95,7 +97,6 @@ impl Actor for MonitorActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let MonitorMsg::Probe = msg;
         let started = Instant::now();
         let result = state
             .probe
@@ -108,8 +109,10 @@ impl Actor for MonitorActor {
             Err(failure) => state.on_failure(failure),
         }
         state.ctx.post_status(state.status.clone());
-        let interval = Duration::from_millis(state.spec.interval_ms);
-        myself.send_after(interval, || MonitorMsg::Probe);
+        if let MonitorMsg::Probe = msg {
+            let interval = Duration::from_millis(state.spec.interval_ms);
+            myself.send_after(interval, || MonitorMsg::Probe);
+        }
         Ok(())
     }
 }

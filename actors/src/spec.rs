@@ -51,6 +51,12 @@ pub enum MonitorKind {
         #[serde(default)]
         expect: Option<String>,
     },
+    /// A dead-man switch: the app calls `POST /heartbeats/{id}`; silence longer than
+    /// `grace_ms` is a problem, and the next beat ends it.
+    Heartbeat {
+        /// Longest silence tolerated.
+        grace_ms: u64,
+    },
 }
 
 impl MonitorKind {
@@ -59,6 +65,7 @@ impl MonitorKind {
         match self {
             MonitorKind::Postgres { .. } => "postgres",
             MonitorKind::Tcp { .. } => "tcp",
+            MonitorKind::Heartbeat { .. } => "heartbeat",
         }
     }
 }
@@ -347,6 +354,9 @@ impl MonitorSpec {
                         format!("must be host:port, got {address:?}"),
                     ));
                 }
+            }
+            MonitorKind::Heartbeat { grace_ms } => {
+                check_duration(&mut problems, "grace_ms", *grace_ms)
             }
         }
         problems

@@ -101,6 +101,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and(query)
         .and_then(list_work_orders);
+    let heartbeat = warp::path!("heartbeats" / String)
+        .and(post.clone())
+        .and(app.clone())
+        .and_then(heartbeat);
     let monitors = warp::path!("monitors")
         .and(warp::get())
         .and(app.clone())
@@ -134,6 +138,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(work_orders)
         .unify()
         .or(monitors)
+        .unify()
+        .or(heartbeat)
         .unify()
         .or(actors)
         .unify()
@@ -351,6 +357,13 @@ async fn list_monitors(app: Arc<App>) -> Result<Response, Rejection> {
         items.push(MonitorView::new(&status, trust));
     }
     json(&json!({ "items": items }))
+}
+
+async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    app.kernel
+        .beat(&monitor_id)
+        .map_err(|error| ApiError::NotFound(error.to_string()))?;
+    json(&json!({ "monitor": monitor_id, "status": "received" }))
 }
 
 async fn actor_tree(app: Arc<App>) -> Result<Response, Rejection> {

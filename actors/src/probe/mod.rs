@@ -4,11 +4,13 @@
 //! One implementation per monitor kind. A [`ProbeFactory`] turns a [`MonitorSpec`] into a probe,
 //! so monitors and sub-agents build their own connections and share nothing.
 
+mod heartbeat;
 mod postgres;
 mod tcp;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
@@ -40,15 +42,39 @@ pub trait Probe: Send + Sync {
 
 type BuildProbe = dyn Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync;
 
+/// When each heartbeat monitor last heard from its app (`POST /heartbeats/{id}`).
+#[derive(Clone, Default)]
+pub struct Heartbeats(Arc<RwLock<HashMap<String, Instant>>>);
+
+impl Heartbeats {
+    pub fn beat(&self, monitor_id: &str) {
+        self.0
+            .write()
+            .expect("heartbeats poisoned")
+            .insert(monitor_id.to_owned(), Instant::now());
+    }
+
+    pub fn last(&self, monitor_id: &str) -> Option<Instant> {
+        self.0
+            .read()
+            .expect("heartbeats poisoned")
+            .get(monitor_id)
+            .copied()
+    }
+}
+
 /// Builds probes from specs. Cloneable and shared by every monitor and sub-agent.
 #[derive(Clone)]
 pub struct ProbeFactory {
     build: Arc<BuildProbe>,
+    heartbeats: Heartbeats,
 }
 
 impl Default for ProbeFactory {
     fn default() -> Self {
-        Self::new(|spec: &MonitorSpec| -> Box<dyn Probe> {
+        let heartbeats = Heartbeats::default();
+        let beats = heartbeats.clone();
+        let mut factory = Self::new(move |spec: &MonitorSpec| -> Box<dyn Probe> {
             match &spec.kind {
                 MonitorKind::Postgres { url } => {
                     Box::new(postgres::PostgresProbe::new(url.clone()))
@@ -62,8 +88,15 @@ impl Default for ProbeFactory {
                     send.clone(),
                     expect.clone(),
                 )),
+                MonitorKind::Heartbeat { grace_ms } => Box::new(heartbeat::HeartbeatProbe::new(
+                    spec.id.clone(),
+                    Duration::from_millis(*grace_ms),
+                    beats.clone(),
+                )),
             }
-        })
+        });
+        factory.heartbeats = heartbeats;
+        factory
     }
 }
 
@@ -73,7 +106,13 @@ impl ProbeFactory {
     pub fn new(build: impl Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync + 'static) -> Self {
         Self {
             build: Arc::new(build),
+            heartbeats: Heartbeats::default(),
         }
+    }
+
+    /// The beats the factory's heartbeat probes read.
+    pub fn heartbeats(&self) -> &Heartbeats {
+        &self.heartbeats
     }
 
     pub fn build(&self, spec: &MonitorSpec) -> Box<dyn Probe> {
