@@ -154,3 +154,83 @@ failures_before_down = 1
         .unwrap()
         .contains("no-such-job"));
 }
+
+/// Debian's monitoring-plugins-basic: real Nagios check plugins.
+fn plugin(name: &str) -> String {
+    let path = format!("/usr/lib/nagios/plugins/{name}");
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} is missing: install the check plugins with \
+         `apt-get install -y monitoring-plugins-basic` (.ci/test does this)"
+    );
+    path
+}
+
+fn command_monitor(id: &str, argv: &[&str]) -> String {
+    format!(
+        "\n[[monitors]]\nid = \"{id}\"\nkind = \"command\"\nargv = {}\ninterval_ms = 100\ntimeout_ms = 5000\nfailures_before_down = 1\n",
+        serde_json::to_string(argv).unwrap()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nagios_check_plugins_work_as_monitors() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = pong_server(listener).await;
+    let (check_dummy, check_tcp) = (plugin("check_dummy"), plugin("check_tcp"));
+    let port = address.port().to_string();
+    let monitors = [
+        command_monitor("port", &[&check_tcp, "-H", "127.0.0.1", "-p", &port]),
+        command_monitor(
+            "disk",
+            &[&check_dummy, "1", "disk almost full|used=91%;80;90;0;100"],
+        ),
+        command_monitor("mystery", &[&check_dummy, "3", "no idea"]),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), &monitors);
+
+    app.monitor_state("port", "up", TIMEOUT).await;
+    let status = app.get_ok("/monitors").await["items"][0].clone();
+    assert_eq!(status["details"]["exit_code"], 0);
+    assert!(status["details"]["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("TCP OK"));
+    assert_eq!(status["details"]["perfdata"][0]["label"], "time");
+
+    let warning = app
+        .incident_where("the WARNING", TIMEOUT, |i| i["source"] == "disk")
+        .await;
+    assert_eq!(warning["event_type"], "check.warning");
+    assert_eq!(warning["severity"], "medium");
+    let disk = app.get_ok("/monitors").await["items"][1].clone();
+    assert_eq!(disk["last_error"], "WARNING: disk almost full");
+    assert_eq!(disk["details"]["perfdata"][0]["label"], "used");
+    assert_eq!(disk["details"]["perfdata"][0]["value"], 91.0);
+    assert_eq!(disk["details"]["perfdata"][0]["crit"], "90");
+
+    let unknown = app
+        .incident_where("the UNKNOWN", TIMEOUT, |i| i["source"] == "mystery")
+        .await;
+    assert_eq!(unknown["event_type"], "check.unknown");
+    assert_eq!(unknown["severity"], "low");
+
+    // The port closes: CRITICAL; it opens again: the incident resolves.
+    server.abort();
+    let _ = server.await;
+    let critical = app
+        .incident_where("the CRITICAL", TIMEOUT, |i| i["source"] == "port")
+        .await;
+    assert_eq!(critical["event_type"], "check.critical");
+    let server = pong_server(TcpListener::bind(address).await.unwrap()).await;
+    let resolved = app
+        .incident_where("the recovery", TIMEOUT, |i| {
+            i["source"] == "port" && i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(resolved["resolved_by"], "recovery");
+    server.abort();
+}

@@ -17,6 +17,10 @@ pub mod types {
     pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
     pub const TCP_UNREACHABLE: &str = "tcp.unreachable";
     pub const TCP_RESTORED: &str = "tcp.restored";
+    pub const CHECK_WARNING: &str = "check.warning";
+    pub const CHECK_CRITICAL: &str = "check.critical";
+    pub const CHECK_UNKNOWN: &str = "check.unknown";
+    pub const CHECK_OK: &str = "check.ok";
     pub const HEARTBEAT_MISSED: &str = "heartbeat.missed";
     pub const HEARTBEAT_RESTORED: &str = "heartbeat.restored";
     pub const INCIDENT_OPENED: &str = "incident.opened";
@@ -115,13 +119,26 @@ pub fn classify(event_type: &str) -> EventClass {
             severity: Severity::High,
             title: "TCP service unreachable",
         },
+        types::CHECK_WARNING => EventClass::Problem {
+            severity: Severity::Medium,
+            title: "Check warning",
+        },
+        types::CHECK_CRITICAL => EventClass::Problem {
+            severity: Severity::High,
+            title: "Check critical",
+        },
+        types::CHECK_UNKNOWN => EventClass::Problem {
+            severity: Severity::Low,
+            title: "Check unknown",
+        },
         types::HEARTBEAT_MISSED => EventClass::Problem {
             severity: Severity::Medium,
             title: "Heartbeat missed",
         },
-        types::DB_CONNECTION_RESTORED | types::TCP_RESTORED | types::HEARTBEAT_RESTORED => {
-            EventClass::Recovery
-        }
+        types::DB_CONNECTION_RESTORED
+        | types::TCP_RESTORED
+        | types::CHECK_OK
+        | types::HEARTBEAT_RESTORED => EventClass::Recovery,
         _ => EventClass::Info,
     }
 }

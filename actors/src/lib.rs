@@ -29,6 +29,7 @@ pub mod model;
 pub mod monitor_actor;
 pub mod playbooks_actor;
 pub mod probe;
+pub mod process;
 pub mod spec;
 pub mod store;
 pub mod store_actor;

@@ -35,6 +35,8 @@ pub struct MonitorStatus {
     pub last_probe_at: Option<DateTime<Utc>>,
     pub last_latency_ms: Option<u64>,
     pub last_error: Option<String>,
+    /// What the probe learned beyond up/down (a check plugin's exit code, summary, perfdata).
+    pub details: serde_json::Value,
 }
 
 pub struct MonitorState {
@@ -79,6 +81,7 @@ impl Actor for MonitorActor {
             last_probe_at: None,
             last_latency_ms: None,
             last_error: None,
+            details: serde_json::Value::Null,
         };
         ctx.post_status(status.clone());
         myself.cast(MonitorMsg::Probe)?;
@@ -108,6 +111,7 @@ impl Actor for MonitorActor {
             Ok(_) => state.on_success(),
             Err(failure) => state.on_failure(failure),
         }
+        state.status.details = state.probe.details();
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
             let interval = Duration::from_millis(state.spec.interval_ms);
@@ -151,6 +155,7 @@ impl MonitorState {
                         "severity": failure.severity,
                         "error": failure.error,
                         "failures": self.status.consecutive_failures,
+                        "details": self.probe.details(),
                     }),
                 )
                 .source(self.spec.id.clone()),

@@ -51,6 +51,9 @@ pub enum MonitorKind {
         #[serde(default)]
         expect: Option<String>,
     },
+    /// A check program with the Nagios plugin convention (exit 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN), run as argv — never through a shell.
+    Command { argv: Vec<String> },
     /// A dead-man switch: the app calls `POST /heartbeats/{id}`; silence longer than
     /// `grace_ms` is a problem, and the next beat ends it.
     Heartbeat {
@@ -65,6 +68,7 @@ impl MonitorKind {
         match self {
             MonitorKind::Postgres { .. } => "postgres",
             MonitorKind::Tcp { .. } => "tcp",
+            MonitorKind::Command { .. } => "command",
             MonitorKind::Heartbeat { .. } => "heartbeat",
         }
     }
@@ -353,6 +357,11 @@ impl MonitorSpec {
                         "address",
                         format!("must be host:port, got {address:?}"),
                     ));
+                }
+            }
+            MonitorKind::Command { argv } => {
+                if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                    problems.push(SpecProblem::new("argv", "must name a program to run"));
                 }
             }
             MonitorKind::Heartbeat { grace_ms } => {

@@ -5,25 +5,18 @@
 //! runs remediation commands as argv from config (never through a shell), and never writes to
 //! the store itself.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
 use crate::incidents_actor::IncidentsMsg;
 use crate::model::{Incident, StepRecord, StepStatus};
 use crate::playbooks_actor::{PlaybooksMsg, RunReport};
 use crate::probe::Probe;
+use crate::process;
 use crate::spec::{PlaybookSpec, StepSpec};
-
-/// After a command exits, how long its output pipes may take to reach end-of-file. A command
-/// that leaves a daemon behind (`pg_ctl start`) hands the daemon its pipes, which then never
-/// close; we keep what arrived and move on.
-const OUTPUT_DRAIN_MS: u64 = 200;
 
 pub struct SubAgentActor;
 
@@ -263,75 +256,12 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// Runs argv with a deadline, keeping the tail of stdout and stderr.
+/// Runs a remediation program; the step succeeds when it exits 0.
 async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
-    let Some((program, args)) = argv.split_first() else {
-        return StepResult::new(false, 1, "empty argv".to_owned());
-    };
-    let spawned = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            return StepResult::new(false, 1, format!("could not start {program}: {error}"))
-        }
-    };
-    let stdout = tokio::spawn(read_all(child.stdout.take()));
-    let stderr = tokio::spawn(read_all(child.stderr.take()));
-    let status = tokio::time::timeout(Duration::from_millis(timeout_ms), child.wait()).await;
-    let drain = Duration::from_millis(OUTPUT_DRAIN_MS);
-    let mut output = String::new();
-    for mut reader in [stdout, stderr] {
-        match tokio::time::timeout(drain, &mut reader).await {
-            Ok(Ok(text)) => output.push_str(&text),
-            // Still held open by a daemon the command started: stop reading it.
-            _ => reader.abort(),
-        }
-    }
-    match status {
-        Ok(Ok(status)) => StepResult::new(
-            status.success(),
-            1,
-            format!("{program} exited with {status}\n{output}"),
-        ),
-        Ok(Err(error)) => StepResult::new(
-            false,
-            1,
-            format!("waiting for {program} failed: {error}\n{output}"),
-        ),
-        Err(_) => StepResult::new(
-            false,
-            1,
-            format!("{program} did not finish within {timeout_ms} ms; killed\n{output}"),
-        ),
-    }
-}
-
-/// Reads a pipe to its end. The step record keeps only the tail, but the pipe must be drained
-/// or the child blocks on a full pipe.
-async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> String {
-    let Some(mut pipe) = pipe else {
-        return String::new();
-    };
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 4096];
-    // Bound memory: keep at most the last 64 KiB read.
-    const KEEP_BYTES: usize = 64 * 1024;
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        kept.extend_from_slice(&buf[..n]);
-        if kept.len() > KEEP_BYTES {
-            kept.drain(..kept.len() - KEEP_BYTES);
-        }
-    }
-    String::from_utf8_lossy(&kept).into_owned()
+    let timeout = Duration::from_millis(timeout_ms);
+    let outcome = process::run(argv, timeout).await;
+    let program = argv.first().map_or("command", String::as_str);
+    StepResult::new(outcome.success(), 1, outcome.describe(program, timeout))
 }
 
 /// The last `max_bytes` of `text`, cut on a character boundary.
@@ -355,19 +285,5 @@ mod tests {
         assert_eq!(tail("hello", 10), "hello");
         assert_eq!(tail("hello", 3), "…llo");
         assert_eq!(tail("héllo", 4), "…llo");
-    }
-
-    #[tokio::test]
-    async fn commands_run_as_argv_and_report_exit_and_output() {
-        let ok = run_command(&["echo".into(), "$HOME; rm -rf /".into()], 5_000).await;
-        assert!(ok.ok);
-        // No shell: the argument is printed literally.
-        assert!(ok.output.contains("$HOME; rm -rf /"), "{}", ok.output);
-        let failed = run_command(&["false".into()], 5_000).await;
-        assert!(!failed.ok);
-        let missing = run_command(&["/nonexistent/grace-test".into()], 5_000).await;
-        assert!(!missing.ok && missing.output.contains("could not start"));
-        let slow = run_command(&["sleep".into(), "5".into()], 100).await;
-        assert!(!slow.ok && slow.output.contains("did not finish"));
     }
 }

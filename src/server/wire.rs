@@ -137,6 +137,9 @@ pub struct MonitorView {
     pub last_probe_at: Option<DateTime<Utc>>,
     pub latency_ms: Option<u64>,
     pub last_error: Option<String>,
+    /// Kind-specific detail of the last probe (a check's exit code, summary, perfdata).
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub details: Value,
     pub trust: f64,
 }
 
@@ -154,6 +157,7 @@ impl MonitorView {
             last_probe_at: status.last_probe_at,
             latency_ms: status.last_latency_ms,
             last_error: status.last_error.clone(),
+            details: status.details.clone(),
             trust,
         }
     }

@@ -4,6 +4,7 @@
 //! One implementation per monitor kind. A [`ProbeFactory`] turns a [`MonitorSpec`] into a probe,
 //! so monitors and sub-agents build their own connections and share nothing.
 
+mod command;
 mod heartbeat;
 mod postgres;
 mod tcp;
@@ -38,6 +39,12 @@ pub trait Probe: Send + Sync {
 
     /// The recovery event type this probe's component publishes (`db.connection_restored`).
     fn recovery_event(&self) -> &'static str;
+
+    /// What the last probe learned beyond up/down (a check plugin's perfdata), kept with the
+    /// monitor's status and put on its problem events.
+    fn details(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 type BuildProbe = dyn Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync;
@@ -88,6 +95,7 @@ impl Default for ProbeFactory {
                     send.clone(),
                     expect.clone(),
                 )),
+                MonitorKind::Command { argv } => Box::new(command::CommandProbe::new(argv.clone())),
                 MonitorKind::Heartbeat { grace_ms } => Box::new(heartbeat::HeartbeatProbe::new(
                     spec.id.clone(),
                     Duration::from_millis(*grace_ms),

@@ -1,0 +1,147 @@
+//! Running a program from config: argv executed directly (never through a shell), with a
+//! deadline, its output drained and the tail kept. Used by playbook `command` steps and by
+//! `command` monitors (Nagios-style check plugins).
+
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+/// After a program exits, how long its output pipes may take to reach end-of-file. A program
+/// that leaves a daemon behind (`pg_ctl start`) hands the daemon its pipes, which then never
+/// close; we keep what arrived and stop reading.
+const OUTPUT_DRAIN_MS: u64 = 200;
+/// Most bytes kept of each of stdout and stderr (the tail).
+const KEEP_BYTES: usize = 64 * 1024;
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Exit {
+    /// It exited (or was killed by a signal) on its own.
+    Exited(ExitStatus),
+    /// It did not finish within the deadline and was killed.
+    TimedOut,
+    /// It could not be started, or waiting on it failed.
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub exit: Exit,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        matches!(&self.exit, Exit::Exited(status) if status.success())
+    }
+
+    /// One line for people: what happened, then the output.
+    pub fn describe(&self, program: &str, timeout: Duration) -> String {
+        let head = match &self.exit {
+            Exit::Exited(status) => format!("{program} exited with {status}"),
+            Exit::TimedOut => format!(
+                "{program} did not finish within {} ms; killed",
+                timeout.as_millis()
+            ),
+            Exit::Failed(error) => format!("{program}: {error}"),
+        };
+        format!("{head}\n{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `argv` with a deadline. The child is killed if the deadline passes or the caller's
+/// future is dropped.
+pub async fn run(argv: &[String], timeout: Duration) -> Outcome {
+    let failed = |error: String| Outcome {
+        exit: Exit::Failed(error),
+        stdout: String::new(),
+        stderr: String::new(),
+    };
+    let Some((program, args)) = argv.split_first() else {
+        return failed("empty argv".to_owned());
+    };
+    let spawned = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => return failed(format!("could not start: {error}")),
+    };
+    let stdout = tokio::spawn(read_all(child.stdout.take()));
+    let stderr = tokio::spawn(read_all(child.stderr.take()));
+    let exit = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => Exit::Exited(status),
+        Ok(Err(error)) => Exit::Failed(format!("waiting for it failed: {error}")),
+        Err(_) => Exit::TimedOut,
+    };
+    let stdout = drained(stdout).await;
+    let stderr = drained(stderr).await;
+    Outcome {
+        exit,
+        stdout,
+        stderr,
+    }
+}
+
+/// What a reader task collected, once the pipe closed or the drain time passed.
+async fn drained(mut reader: tokio::task::JoinHandle<String>) -> String {
+    let drain = Duration::from_millis(OUTPUT_DRAIN_MS);
+    match tokio::time::timeout(drain, &mut reader).await {
+        Ok(Ok(text)) => text,
+        _ => {
+            reader.abort();
+            String::new()
+        }
+    }
+}
+
+/// Reads a pipe to its end, keeping the last [`KEEP_BYTES`]. The pipe must be drained or the
+/// child blocks on a full pipe.
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> String {
+    let Some(mut pipe) = pipe else {
+        return String::new();
+    };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = pipe.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > KEEP_BYTES {
+            kept.drain(..kept.len() - KEEP_BYTES);
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn programs_run_as_argv_with_exit_output_and_deadline() {
+        let timeout = Duration::from_secs(5);
+        let echo = run(&argv(&["echo", "$HOME; rm -rf /"]), timeout).await;
+        assert!(echo.success());
+        // No shell: the argument is printed literally.
+        assert_eq!(echo.stdout, "$HOME; rm -rf /\n");
+        assert!(!run(&argv(&["false"]), timeout).await.success());
+        let missing = run(&argv(&["/nonexistent/grace-test"]), timeout).await;
+        assert!(missing.describe("x", timeout).contains("could not start"));
+        let slow = run(&argv(&["sleep", "5"]), Duration::from_millis(100)).await;
+        assert!(matches!(slow.exit, Exit::TimedOut));
+        assert!(!run(&[], timeout).await.success());
+    }
+}
