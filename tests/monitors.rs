@@ -234,3 +234,91 @@ async fn nagios_check_plugins_work_as_monitors() {
     assert_eq!(resolved["resolved_by"], "recovery");
     server.abort();
 }
+
+/// A real redis-server on a free port, stopped on drop.
+struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start(port: u16, password: Option<&str>) -> Self {
+        let mut command = std::process::Command::new("redis-server");
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if let Some(password) = password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start redis-server ({error}): install it with \
+                     `apt-get install -y redis-server` (.ci/test does this)"
+                )
+            });
+        Self { child, port }
+    }
+
+    fn url(&self, password: Option<&str>) -> String {
+        match password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn redis_monitor(id: &str, url: &str) -> String {
+    format!(
+        "\n[[monitors]]\nid = \"{id}\"\nkind = \"redis\"\nurl = \"{url}\"\ninterval_ms = 100\ntimeout_ms = 1000\nfailures_before_down = 2\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_opens_an_incident_and_its_return_resolves_it() {
+    let port = common::free_port();
+    let redis = RedisServer::start(port, Some("s3cret"));
+    let monitors = [
+        redis_monitor("sessions", &redis.url(Some("s3cret"))),
+        redis_monitor("wrong-password", &redis.url(Some("guess"))),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), &monitors);
+    app.monitor_state("sessions", "up", TIMEOUT).await;
+    app.monitor_state("wrong-password", "down", TIMEOUT).await;
+    let statuses = app.get_ok("/monitors").await;
+    let error = statuses["items"][1]["last_error"].as_str().unwrap();
+    assert!(error.contains("AUTH refused"), "{error}");
+
+    drop(redis);
+    let incident = app
+        .incident_where("the Redis outage", TIMEOUT, |i| i["source"] == "sessions")
+        .await;
+    assert_eq!(incident["event_type"], "redis.unavailable");
+
+    let _redis = RedisServer::start(port, Some("s3cret"));
+    let resolved = app
+        .incident_where("the Redis recovery", TIMEOUT, |i| {
+            i["source"] == "sessions" && i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(resolved["id"], incident["id"]);
+}

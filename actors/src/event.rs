@@ -17,6 +17,8 @@ pub mod types {
     pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
     pub const TCP_UNREACHABLE: &str = "tcp.unreachable";
     pub const TCP_RESTORED: &str = "tcp.restored";
+    pub const REDIS_UNAVAILABLE: &str = "redis.unavailable";
+    pub const REDIS_RESTORED: &str = "redis.restored";
     pub const CHECK_WARNING: &str = "check.warning";
     pub const CHECK_CRITICAL: &str = "check.critical";
     pub const CHECK_UNKNOWN: &str = "check.unknown";
@@ -119,6 +121,10 @@ pub fn classify(event_type: &str) -> EventClass {
             severity: Severity::High,
             title: "TCP service unreachable",
         },
+        types::REDIS_UNAVAILABLE => EventClass::Problem {
+            severity: Severity::High,
+            title: "Redis unavailable",
+        },
         types::CHECK_WARNING => EventClass::Problem {
             severity: Severity::Medium,
             title: "Check warning",
@@ -137,6 +143,7 @@ pub fn classify(event_type: &str) -> EventClass {
         },
         types::DB_CONNECTION_RESTORED
         | types::TCP_RESTORED
+        | types::REDIS_RESTORED
         | types::CHECK_OK
         | types::HEARTBEAT_RESTORED => EventClass::Recovery,
         _ => EventClass::Info,

@@ -51,6 +51,11 @@ pub enum MonitorKind {
         #[serde(default)]
         expect: Option<String>,
     },
+    /// A Redis server: `PING` over a real connection.
+    Redis {
+        /// `redis://[user:password@]host[:port][/db]`.
+        url: String,
+    },
     /// A check program with the Nagios plugin convention (exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN), run as argv — never through a shell.
     Command { argv: Vec<String> },
@@ -68,6 +73,7 @@ impl MonitorKind {
         match self {
             MonitorKind::Postgres { .. } => "postgres",
             MonitorKind::Tcp { .. } => "tcp",
+            MonitorKind::Redis { .. } => "redis",
             MonitorKind::Command { .. } => "command",
             MonitorKind::Heartbeat { .. } => "heartbeat",
         }
@@ -357,6 +363,11 @@ impl MonitorSpec {
                         "address",
                         format!("must be host:port, got {address:?}"),
                     ));
+                }
+            }
+            MonitorKind::Redis { url } => {
+                if let Err(error) = crate::probe::RedisTarget::parse(url) {
+                    problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
                 }
             }
             MonitorKind::Command { argv } => {

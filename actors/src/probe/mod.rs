@@ -7,7 +7,10 @@
 mod command;
 mod heartbeat;
 mod postgres;
+mod redis;
 mod tcp;
+
+pub use redis::RedisTarget;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -48,6 +51,30 @@ pub trait Probe: Send + Sync {
 }
 
 type BuildProbe = dyn Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync;
+
+/// A probe for a spec that cannot work; it fails every time, saying why.
+struct Misconfigured(String);
+
+impl Probe for Misconfigured {
+    fn probe(&mut self, _timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>> {
+        let error = self.0.clone();
+        Box::pin(async move {
+            Err(ProbeFailure {
+                event_type: crate::event::types::REDIS_UNAVAILABLE,
+                severity: Severity::High,
+                error,
+            })
+        })
+    }
+
+    fn verify(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>> {
+        self.probe(timeout)
+    }
+
+    fn recovery_event(&self) -> &'static str {
+        crate::event::types::REDIS_RESTORED
+    }
+}
 
 /// When each heartbeat monitor last heard from its app (`POST /heartbeats/{id}`).
 #[derive(Clone, Default)]
@@ -95,6 +122,12 @@ impl Default for ProbeFactory {
                     send.clone(),
                     expect.clone(),
                 )),
+                MonitorKind::Redis { url } => match redis::RedisTarget::parse(url) {
+                    Ok(target) => Box::new(redis::RedisProbe::new(target)),
+                    // Config checking refuses bad URLs; this is only reached by a spec built
+                    // in code, and then every probe says why.
+                    Err(error) => Box::new(Misconfigured(error)),
+                },
                 MonitorKind::Command { argv } => Box::new(command::CommandProbe::new(argv.clone())),
                 MonitorKind::Heartbeat { grace_ms } => Box::new(heartbeat::HeartbeatProbe::new(
                     spec.id.clone(),
