@@ -322,3 +322,124 @@ async fn a_redis_outage_opens_an_incident_and_its_return_resolves_it() {
         .await;
     assert_eq!(resolved["id"], incident["id"]);
 }
+
+/// A local HTTP API speaking real HTTP: healthy, broken, slow, and one that rate-limits until
+/// told otherwise, recording when it was hit.
+struct TestApi {
+    addr: std::net::SocketAddr,
+    limited_hits: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+    limiting: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+async fn test_api() -> TestApi {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use warp::Filter;
+
+    let limited_hits = Arc::new(Mutex::new(Vec::new()));
+    let limiting = Arc::new(AtomicBool::new(true));
+    let ok = warp::path("ok").map(|| warp::reply::json(&serde_json::json!({ "status": "ok" })));
+    let broken = warp::path("broken")
+        .map(|| warp::reply::with_status("boom", warp::http::StatusCode::INTERNAL_SERVER_ERROR));
+    let slow = warp::path("slow").and_then(|| async {
+        // The server under test is slow on purpose; this is its behaviour, not a test wait.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok::<_, warp::Rejection>("finally")
+    });
+    let (hits, flag) = (limited_hits.clone(), limiting.clone());
+    let limited = warp::path("limited").map(move || {
+        hits.lock().unwrap().push(std::time::Instant::now());
+        if flag.load(Ordering::SeqCst) {
+            warp::http::Response::builder()
+                .status(429)
+                .header("Retry-After", "1")
+                .body("slow down".to_owned())
+                .unwrap()
+        } else {
+            warp::http::Response::builder()
+                .status(200)
+                .body("ok".to_owned())
+                .unwrap()
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let routes = ok.or(broken).or(slow).or(limited);
+    let task = tokio::spawn(warp::serve(routes).incoming(listener).run());
+    TestApi {
+        addr,
+        limited_hits,
+        limiting,
+        task,
+    }
+}
+
+fn http_monitor(id: &str, url: &str, extra: &str) -> String {
+    format!(
+        "\n[[monitors]]\nid = \"{id}\"\nkind = \"http\"\nurl = \"{url}\"\ninterval_ms = 50\ntimeout_ms = 2000\nfailures_before_down = 1\n{extra}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_monitors_tell_errors_slowness_outages_and_rate_limits_apart() {
+    let api = test_api().await;
+    let base = format!("http://{}", api.addr);
+    let monitors = [
+        http_monitor(
+            "ok-api",
+            &format!("{base}/ok"),
+            "json_pointer = \"/status\"\njson_equals = \"ok\"",
+        ),
+        http_monitor("broken-api", &format!("{base}/broken"), ""),
+        http_monitor("slow-api", &format!("{base}/slow"), "degraded_ms = 100"),
+        http_monitor(
+            "gone-api",
+            &format!("http://127.0.0.1:{}/", common::free_port()),
+            "",
+        ),
+        http_monitor("limited-api", &format!("{base}/limited"), ""),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), &monitors);
+
+    app.monitor_state("ok-api", "up", TIMEOUT).await;
+    for (source, event_type) in [
+        ("broken-api", "api.error"),
+        ("slow-api", "api.degraded"),
+        ("gone-api", "api.unavailable"),
+        ("limited-api", "api.rate_limit_exceeded"),
+    ] {
+        let incident = app
+            .incident_where(event_type, TIMEOUT, |i| i["source"] == source)
+            .await;
+        assert_eq!(incident["event_type"], event_type, "{source}");
+    }
+    let statuses = app.get_ok("/monitors").await;
+    let limited = &statuses["items"][4];
+    assert_eq!(limited["details"]["status"], 429);
+    assert_eq!(limited["details"]["retry_after_seconds"], 1.0);
+
+    // It never hammers an API that said slow down: Retry-After 1 s between tries, not 50 ms.
+    let hits = common::eventually("three tries of the limited API", TIMEOUT, || async {
+        let hits = api.limited_hits.lock().unwrap().clone();
+        (hits.len() >= 3).then_some(hits)
+    })
+    .await;
+    for pair in hits.windows(2).take(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    }
+
+    // The limit lifts: the next try succeeds and the incident resolves.
+    api.limiting
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let resolved = app
+        .incident_where("the rate limit to lift", TIMEOUT, |i| {
+            i["source"] == "limited-api" && i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(resolved["resolved_by"], "recovery");
+    api.task.abort();
+}

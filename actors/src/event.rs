@@ -17,6 +17,11 @@ pub mod types {
     pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
     pub const TCP_UNREACHABLE: &str = "tcp.unreachable";
     pub const TCP_RESTORED: &str = "tcp.restored";
+    pub const API_UNAVAILABLE: &str = "api.unavailable";
+    pub const API_ERROR: &str = "api.error";
+    pub const API_DEGRADED: &str = "api.degraded";
+    pub const API_RATE_LIMIT_EXCEEDED: &str = "api.rate_limit_exceeded";
+    pub const API_RESTORED: &str = "api.restored";
     pub const REDIS_UNAVAILABLE: &str = "redis.unavailable";
     pub const REDIS_RESTORED: &str = "redis.restored";
     pub const CHECK_WARNING: &str = "check.warning";
@@ -121,6 +126,22 @@ pub fn classify(event_type: &str) -> EventClass {
             severity: Severity::High,
             title: "TCP service unreachable",
         },
+        types::API_UNAVAILABLE => EventClass::Problem {
+            severity: Severity::High,
+            title: "API unavailable",
+        },
+        types::API_ERROR => EventClass::Problem {
+            severity: Severity::High,
+            title: "API errors",
+        },
+        types::API_DEGRADED => EventClass::Problem {
+            severity: Severity::Medium,
+            title: "API slow",
+        },
+        types::API_RATE_LIMIT_EXCEEDED => EventClass::Problem {
+            severity: Severity::Medium,
+            title: "API rate limit exceeded",
+        },
         types::REDIS_UNAVAILABLE => EventClass::Problem {
             severity: Severity::High,
             title: "Redis unavailable",
@@ -144,6 +165,7 @@ pub fn classify(event_type: &str) -> EventClass {
         types::DB_CONNECTION_RESTORED
         | types::TCP_RESTORED
         | types::REDIS_RESTORED
+        | types::API_RESTORED
         | types::CHECK_OK
         | types::HEARTBEAT_RESTORED => EventClass::Recovery,
         _ => EventClass::Info,

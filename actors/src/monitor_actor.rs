@@ -115,7 +115,7 @@ impl Actor for MonitorActor {
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
             let interval = Duration::from_millis(state.spec.interval_ms);
-            myself.send_after(interval, || MonitorMsg::Probe);
+            myself.send_after(state.probe.next_delay(interval), || MonitorMsg::Probe);
         }
         Ok(())
     }

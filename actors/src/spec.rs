@@ -51,6 +51,8 @@ pub enum MonitorKind {
         #[serde(default)]
         expect: Option<String>,
     },
+    /// An HTTP API: one request per probe, judged by status, body and latency; 429-aware.
+    Http(HttpSpec),
     /// A Redis server: `PING` over a real connection.
     Redis {
         /// `redis://[user:password@]host[:port][/db]`.
@@ -73,9 +75,51 @@ impl MonitorKind {
         match self {
             MonitorKind::Postgres { .. } => "postgres",
             MonitorKind::Tcp { .. } => "tcp",
+            MonitorKind::Http(_) => "http",
             MonitorKind::Redis { .. } => "redis",
             MonitorKind::Command { .. } => "command",
             MonitorKind::Heartbeat { .. } => "heartbeat",
+        }
+    }
+}
+
+/// What an `http` monitor requests and how it judges the answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HttpSpec {
+    pub url: String,
+    #[serde(default = "defaults::http_method")]
+    pub method: String,
+    /// Sent with every request.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Accepted statuses; empty (the default) accepts any 2xx or 3xx.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// The body must contain this.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// The body must be JSON with a value at this JSON pointer (`/status`) …
+    #[serde(default)]
+    pub json_pointer: Option<String>,
+    /// … equal to this, when given.
+    #[serde(default)]
+    pub json_equals: Option<serde_json::Value>,
+    /// Answers slower than this are `api.degraded`.
+    #[serde(default)]
+    pub degraded_ms: Option<u64>,
+}
+
+impl HttpSpec {
+    pub fn to_check(&self) -> crate::probe::HttpCheck {
+        crate::probe::HttpCheck {
+            url: self.url.clone(),
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            expect_status: self.expect_status.clone(),
+            body_contains: self.body_contains.clone(),
+            json_pointer: self.json_pointer.clone(),
+            json_equals: self.json_equals.clone(),
+            degraded_ms: self.degraded_ms,
         }
     }
 }
@@ -236,6 +280,9 @@ pub struct TreeSpec {
 
 /// Defaults, named so config docs and code agree.
 pub mod defaults {
+    pub fn http_method() -> String {
+        "GET".to_owned()
+    }
     pub fn interval_ms() -> u64 {
         5_000
     }
@@ -363,6 +410,33 @@ impl MonitorSpec {
                         "address",
                         format!("must be host:port, got {address:?}"),
                     ));
+                }
+            }
+            MonitorKind::Http(http) => {
+                if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
+                    problems.push(SpecProblem::new(
+                        "url",
+                        "must start with http:// or https://",
+                    ));
+                }
+                if reqwest::Method::from_bytes(http.method.as_bytes()).is_err() {
+                    problems.push(SpecProblem::new(
+                        "method",
+                        format!("not an HTTP method: {:?}", http.method),
+                    ));
+                }
+                if http
+                    .expect_status
+                    .iter()
+                    .any(|status| !(100..=599).contains(status))
+                {
+                    problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
+                }
+                if http.json_equals.is_some() && http.json_pointer.is_none() {
+                    problems.push(SpecProblem::new("json_equals", "needs json_pointer"));
+                }
+                if let Some(degraded_ms) = http.degraded_ms {
+                    check_duration(&mut problems, "degraded_ms", degraded_ms);
                 }
             }
             MonitorKind::Redis { url } => {

@@ -6,10 +6,12 @@
 
 mod command;
 mod heartbeat;
+mod http;
 mod postgres;
 mod redis;
 mod tcp;
 
+pub use http::HttpCheck;
 pub use redis::RedisTarget;
 
 use std::collections::HashMap;
@@ -47,6 +49,12 @@ pub trait Probe: Send + Sync {
     /// monitor's status and put on its problem events.
     fn details(&self) -> serde_json::Value {
         serde_json::Value::Null
+    }
+
+    /// How long the monitor waits before the next probe: its interval, unless the dependency
+    /// asked for more (an HTTP 429's Retry-After).
+    fn next_delay(&self, interval: Duration) -> Duration {
+        interval
     }
 }
 
@@ -128,6 +136,7 @@ impl Default for ProbeFactory {
                     // in code, and then every probe says why.
                     Err(error) => Box::new(Misconfigured(error)),
                 },
+                MonitorKind::Http(check) => Box::new(http::HttpProbe::new(check.to_check())),
                 MonitorKind::Command { argv } => Box::new(command::CommandProbe::new(argv.clone())),
                 MonitorKind::Heartbeat { grace_ms } => Box::new(heartbeat::HeartbeatProbe::new(
                     spec.id.clone(),
