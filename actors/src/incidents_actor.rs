@@ -282,6 +282,12 @@ impl IncidentsState {
             .await?;
         let id = self.next_id;
         self.next_id += 1;
+        let silenced = self
+            .ctx
+            .store
+            .monitor_control(&source)
+            .await?
+            .silenced_at(event.at);
         let incident = Incident {
             id,
             event_type: event.event_type.clone(),
@@ -299,6 +305,7 @@ impl IncidentsState {
             active_run_id: None,
             work_order_id: None,
             recovery_seen: false,
+            silenced,
             event_seqs: vec![event.seq],
         };
         self.ctx.store.save_incident(&incident).await?;
@@ -308,8 +315,11 @@ impl IncidentsState {
                 .source(incident.source.clone())
                 .incident(id),
         );
-        if let Some(playbooks) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
-            let _ = playbooks.cast(PlaybooksMsg::Trigger(incident.clone()));
+        // A silenced monitor's incidents are recorded, but nothing is run for them.
+        if !silenced {
+            if let Some(playbooks) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
+                let _ = playbooks.cast(PlaybooksMsg::Trigger(incident.clone()));
+            }
         }
         self.active.insert(id, incident);
         Ok(())

@@ -24,7 +24,7 @@ use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
 use crate::model::Incident;
-use crate::monitor_actor::{MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
+use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
 use crate::playbooks_actor::PlaybooksActor;
 use crate::probe::ProbeFactory;
 use crate::spec::{MonitorKind, MonitorSpec, TreeSpec};
@@ -41,6 +41,10 @@ pub enum KernelError {
     Unavailable(&'static str),
     #[error("there is no heartbeat monitor named {0:?}")]
     NoSuchHeartbeat(String),
+    #[error("there is no monitor named {0:?}")]
+    NoSuchMonitor(String),
+    #[error("could not save: {0}")]
+    Save(Arc<StoreError>),
 }
 
 /// One node of the live actor tree.
@@ -159,6 +163,34 @@ impl Kernel {
             .scope
             .lookup(roles::INCIDENTS)
             .ok_or_else(|| IncidentError::Unavailable("restarting".to_owned()))
+    }
+
+    /// One monitor's latest view.
+    pub fn monitor_status(&self, monitor_id: &str) -> Result<MonitorStatus, KernelError> {
+        self.ctx
+            .statuses()
+            .into_iter()
+            .find(|status| status.id == monitor_id)
+            .ok_or_else(|| KernelError::NoSuchMonitor(monitor_id.to_owned()))
+    }
+
+    /// Pauses, resumes or silences a monitor; persisted, so it holds across restarts.
+    pub async fn control_monitor(
+        &self,
+        monitor_id: &str,
+        change: ControlChange,
+    ) -> Result<MonitorStatus, KernelError> {
+        if !self.ctx.spec.monitors.iter().any(|m| m.id == monitor_id) {
+            return Err(KernelError::NoSuchMonitor(monitor_id.to_owned()));
+        }
+        let monitor = self
+            .ctx
+            .scope
+            .lookup::<MonitorMsg>(&roles::monitor(monitor_id))
+            .ok_or(KernelError::Unavailable("the monitor (restarting)"))?;
+        ractor::call_t!(monitor, MonitorMsg::Control, RPC_TIMEOUT_MS, change)
+            .map_err(|_| KernelError::Unavailable("the monitor"))?
+            .map_err(KernelError::Save)
     }
 
     /// Records a heartbeat for the heartbeat monitor `monitor_id` and has it look at once, so

@@ -85,6 +85,9 @@ pub struct Incident {
     /// A recovery of the component was observed while a playbook was running on it.
     #[serde(default)]
     pub recovery_seen: bool,
+    /// It opened while its monitor was silenced: recorded, but no playbook runs for it.
+    #[serde(default)]
+    pub silenced: bool,
     /// Seqs of the events that concern it (bounded by `limits.incident_events_max`).
     pub event_seqs: Vec<u64>,
 }
@@ -176,6 +179,22 @@ pub struct WorkOrder {
     #[serde(with = "micros")]
     pub created_at: DateTime<Utc>,
     pub status: String,
+}
+
+/// What people decided about a monitor: paused (no probing), or silenced until a time
+/// (incidents are still recorded but no playbook runs). Kept across restarts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MonitorControl {
+    pub monitor_id: String,
+    pub paused: bool,
+    #[serde(default, with = "micros_opt")]
+    pub silenced_until: Option<DateTime<Utc>>,
+}
+
+impl MonitorControl {
+    pub fn silenced_at(&self, at: DateTime<Utc>) -> bool {
+        self.silenced_until.is_some_and(|until| until > at)
+    }
 }
 
 /// A trust score in [0, 1] of a component (`component:<id>`) or a playbook (`playbook:<id>`).

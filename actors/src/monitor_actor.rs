@@ -9,14 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::json;
 
 use crate::bus_actor::publish;
 use crate::context::Ctx;
 use crate::event::EventDraft;
+use crate::model::MonitorControl;
 use crate::probe::{Probe, ProbeFailure};
 use crate::spec::MonitorSpec;
+use crate::store::StoreError;
 
 pub struct MonitorActor;
 
@@ -37,6 +39,8 @@ pub struct MonitorStatus {
     pub last_error: Option<String>,
     /// What the probe learned beyond up/down (a check plugin's exit code, summary, perfdata).
     pub details: serde_json::Value,
+    /// Paused or silenced by people.
+    pub control: MonitorControl,
 }
 
 pub struct MonitorState {
@@ -52,6 +56,20 @@ pub enum MonitorMsg {
     Probe,
     /// Run one extra probe now (news arrived, e.g. a heartbeat); the schedule is unchanged.
     ProbeNow,
+    /// Apply and persist a person's decision; replies with the new status.
+    Control(
+        ControlChange,
+        RpcReplyPort<Result<MonitorStatus, Arc<StoreError>>>,
+    ),
+}
+
+/// What people can decide about a monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlChange {
+    Pause,
+    Resume,
+    /// Silence until this time (`None` lifts the silence).
+    Silence(Option<DateTime<Utc>>),
 }
 
 impl Actor for MonitorActor {
@@ -82,6 +100,7 @@ impl Actor for MonitorActor {
             last_latency_ms: None,
             last_error: None,
             details: serde_json::Value::Null,
+            control: ctx.store.monitor_control(&spec.id).await?,
         };
         ctx.post_status(status.clone());
         myself.cast(MonitorMsg::Probe)?;
@@ -100,6 +119,17 @@ impl Actor for MonitorActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        if let MonitorMsg::Control(change, reply) = msg {
+            let _ = reply.send(state.control(change).await.map_err(Arc::new));
+            return Ok(());
+        }
+        let interval = Duration::from_millis(state.spec.interval_ms);
+        if state.status.control.paused {
+            if let MonitorMsg::Probe = msg {
+                myself.send_after(interval, || MonitorMsg::Probe);
+            }
+            return Ok(());
+        }
         let started = Instant::now();
         let result = state
             .probe
@@ -114,7 +144,6 @@ impl Actor for MonitorActor {
         state.status.details = state.probe.details();
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
-            let interval = Duration::from_millis(state.spec.interval_ms);
             myself.send_after(state.probe.next_delay(interval), || MonitorMsg::Probe);
         }
         Ok(())
@@ -122,6 +151,19 @@ impl Actor for MonitorActor {
 }
 
 impl MonitorState {
+    async fn control(&mut self, change: ControlChange) -> Result<MonitorStatus, StoreError> {
+        let mut control = self.status.control.clone();
+        match change {
+            ControlChange::Pause => control.paused = true,
+            ControlChange::Resume => control.paused = false,
+            ControlChange::Silence(until) => control.silenced_until = until,
+        }
+        self.ctx.store.save_monitor_control(&control).await?;
+        self.status.control = control;
+        self.ctx.post_status(self.status.clone());
+        Ok(self.status.clone())
+    }
+
     fn on_success(&mut self) {
         self.status.consecutive_failures = 0;
         self.status.last_error = None;

@@ -461,7 +461,8 @@ impl PlaybooksState {
                 incident.status,
                 IncidentStatus::Open | IncidentStatus::Acknowledged
             ) && incident.active_run_id.is_none()
-                && incident.work_order_id.is_none();
+                && incident.work_order_id.is_none()
+                && !incident.silenced;
             if unattended {
                 self.trigger(incident).await?;
             }

@@ -17,7 +17,9 @@ use surrealdb::engine::local::{Db, Mem, SurrealKv};
 use surrealdb::Surreal;
 
 use crate::event::Event;
-use crate::model::{Agent, Execution, Incident, IncidentStatus, TrustScore, WorkOrder};
+use crate::model::{
+    Agent, Execution, Incident, IncidentStatus, MonitorControl, TrustScore, WorkOrder,
+};
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,7 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS agent SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
 ";
 
@@ -308,6 +311,26 @@ impl Store {
         .await
     }
 
+    // ----- monitor control --------------------------------------------------------------------
+
+    pub async fn save_monitor_control(&self, control: &MonitorControl) -> StoreResult<()> {
+        self.upsert("monitor_control", json!(control.monitor_id), control)
+            .await
+    }
+
+    pub async fn monitor_control(&self, monitor_id: &str) -> StoreResult<MonitorControl> {
+        let control: Option<MonitorControl> = self
+            .one(
+                "SELECT * OMIT id FROM type::record('monitor_control', $id)",
+                json!({ "id": monitor_id }),
+            )
+            .await?;
+        Ok(control.unwrap_or_else(|| MonitorControl {
+            monitor_id: monitor_id.to_owned(),
+            ..MonitorControl::default()
+        }))
+    }
+
     // ----- trust -------------------------------------------------------------------------------
 
     pub async fn save_trust(&self, trust: &TrustScore) -> StoreResult<()> {
@@ -349,6 +372,7 @@ mod tests {
             active_run_id: None,
             work_order_id: None,
             recovery_seen: false,
+            silenced: false,
             event_seqs: vec![2],
         }
     }

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 
 use actors::incidents_actor::IncidentError;
 use actors::store::StoreError;
+use actors::KernelError;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reject::Reject;
@@ -27,6 +28,21 @@ pub enum ApiError {
 }
 
 impl Reject for ApiError {}
+
+impl From<KernelError> for ApiError {
+    fn from(error: KernelError) -> Self {
+        let message = error.to_string();
+        match error {
+            KernelError::NoSuchMonitor(_) | KernelError::NoSuchHeartbeat(_) => {
+                ApiError::NotFound(message)
+            }
+            KernelError::Unavailable(_) => ApiError::Unavailable(message),
+            KernelError::Store(_) | KernelError::Spawn(_) | KernelError::Save(_) => {
+                ApiError::Internal(message)
+            }
+        }
+    }
+}
 
 impl ApiError {
     pub fn bad(field: &str, message: impl Into<String>) -> Self {

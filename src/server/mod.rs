@@ -10,7 +10,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use actors::model::{component_subject, IncidentStatus};
+use actors::monitor_actor::{ControlChange, MonitorStatus};
 use actors::Kernel;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
@@ -105,6 +107,15 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(post.clone())
         .and(app.clone())
         .and_then(heartbeat);
+    let monitor = warp::path!("monitors" / String)
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(get_monitor);
+    let control = warp::path!("monitors" / String / String)
+        .and(post.clone())
+        .and(app.clone())
+        .and(warp::body::bytes())
+        .and_then(control_monitor);
     let monitors = warp::path!("monitors")
         .and(warp::get())
         .and(app.clone())
@@ -140,6 +151,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(monitors)
         .unify()
         .or(heartbeat)
+        .unify()
+        .or(monitor)
+        .unify()
+        .or(control)
         .unify()
         .or(actors)
         .unify()
@@ -344,25 +359,100 @@ async fn list_work_orders(app: Arc<App>, query: Query) -> Result<Response, Rejec
     })
 }
 
+async fn monitor_view(app: &App, status: &MonitorStatus) -> Result<MonitorView, ApiError> {
+    let trust = app
+        .kernel
+        .store()
+        .trust(&component_subject(&status.id))
+        .await?
+        .map_or(1.0, |trust| trust.score);
+    Ok(MonitorView::new(status, trust))
+}
+
 async fn list_monitors(app: Arc<App>) -> Result<Response, Rejection> {
     let mut items = Vec::new();
     for status in app.kernel.monitor_statuses() {
-        let trust = app
-            .kernel
-            .store()
-            .trust(&component_subject(&status.id))
-            .await
-            .map_err(ApiError::from)?
-            .map_or(1.0, |trust| trust.score);
-        items.push(MonitorView::new(&status, trust));
+        items.push(monitor_view(&app, &status).await?);
     }
     json(&json!({ "items": items }))
 }
 
+async fn get_monitor(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    let status = app
+        .kernel
+        .monitor_status(&monitor_id)
+        .map_err(ApiError::from)?;
+    json(&monitor_view(&app, &status).await?)
+}
+
+/// Longest silence one request may set: a week. Longer quiet is a config change, not a silence.
+const SILENCE_MINUTES_MAX: i64 = 7 * 24 * 60;
+
+/// `POST /monitors/{id}/pause|resume|silence`. A silence takes `{"minutes": N}` (0 lifts it)
+/// or `{"until": "<RFC 3339>"}`.
+async fn control_monitor(
+    monitor_id: String,
+    action: String,
+    app: Arc<App>,
+    body: bytes::Bytes,
+) -> Result<Response, Rejection> {
+    let change = match action.as_str() {
+        "pause" => ControlChange::Pause,
+        "resume" => ControlChange::Resume,
+        "silence" => ControlChange::Silence(silence_until(&body)?),
+        _ => return Err(warp::reject::not_found()),
+    };
+    let status = app
+        .kernel
+        .control_monitor(&monitor_id, change)
+        .await
+        .map_err(ApiError::from)?;
+    json(&monitor_view(&app, &status).await?)
+}
+
+fn silence_until(body: &[u8]) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let request: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad(
+            "body",
+            format!("expected {{\"minutes\": N}} or {{\"until\": \"<RFC 3339>\"}}: {error}"),
+        )
+    })?;
+    let now = Utc::now();
+    let latest = now + chrono::Duration::minutes(SILENCE_MINUTES_MAX);
+    match (request.get("minutes"), request.get("until")) {
+        (Some(minutes), None) => match minutes.as_i64() {
+            Some(0) => Ok(None),
+            Some(m) if (1..=SILENCE_MINUTES_MAX).contains(&m) => {
+                Ok(Some(now + chrono::Duration::minutes(m)))
+            }
+            _ => Err(ApiError::bad(
+                "minutes",
+                format!("must be a whole number from 0 (lift) to {SILENCE_MINUTES_MAX}"),
+            )),
+        },
+        (None, Some(until)) => {
+            let until = until
+                .as_str()
+                .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                .map(|until| until.with_timezone(&Utc))
+                .ok_or_else(|| ApiError::bad("until", "must be an RFC 3339 time"))?;
+            if until <= now || until > latest {
+                return Err(ApiError::bad(
+                    "until",
+                    "must be in the future and at most a week away",
+                ));
+            }
+            Ok(Some(until))
+        }
+        _ => Err(ApiError::bad(
+            "body",
+            "give exactly one of `minutes` or `until`",
+        )),
+    }
+}
+
 async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
-    app.kernel
-        .beat(&monitor_id)
-        .map_err(|error| ApiError::NotFound(error.to_string()))?;
+    app.kernel.beat(&monitor_id).map_err(ApiError::from)?;
     json(&json!({ "monitor": monitor_id, "status": "received" }))
 }
 

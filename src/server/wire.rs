@@ -38,6 +38,7 @@ pub struct IncidentView {
     pub resolved_by: Option<String>,
     pub active_run_id: Option<String>,
     pub work_order_id: Option<String>,
+    pub silenced: bool,
 }
 
 impl From<&Incident> for IncidentView {
@@ -58,6 +59,7 @@ impl From<&Incident> for IncidentView {
             resolved_by: incident.resolved_by.clone(),
             active_run_id: incident.active_run_id.clone(),
             work_order_id: incident.work_order_id.clone(),
+            silenced: incident.silenced,
         }
     }
 }
@@ -137,6 +139,9 @@ pub struct MonitorView {
     pub last_probe_at: Option<DateTime<Utc>>,
     pub latency_ms: Option<u64>,
     pub last_error: Option<String>,
+    pub paused: bool,
+    #[serde(with = "micros_opt")]
+    pub silenced_until: Option<DateTime<Utc>>,
     /// Kind-specific detail of the last probe (a check's exit code, summary, perfdata).
     #[serde(skip_serializing_if = "Value::is_null")]
     pub details: Value,
@@ -148,11 +153,17 @@ impl MonitorView {
         Self {
             id: status.id.clone(),
             kind: status.kind,
-            state: match (status.down, status.last_probe_at) {
-                (true, _) => "down",
-                (false, None) => "unknown",
-                (false, Some(_)) => "up",
+            state: match (status.control.paused, status.down, status.last_probe_at) {
+                (true, _, _) => "paused",
+                (false, true, _) => "down",
+                (false, false, None) => "unknown",
+                (false, false, Some(_)) => "up",
             },
+            paused: status.control.paused,
+            silenced_until: status
+                .control
+                .silenced_until
+                .filter(|until| *until > chrono::Utc::now()),
             consecutive_failures: status.consecutive_failures,
             last_probe_at: status.last_probe_at,
             latency_ms: status.last_latency_ms,
