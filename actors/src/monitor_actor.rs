@@ -85,12 +85,7 @@ impl Actor for MonitorActor {
         let probe = ctx.probes.build(&spec);
         // A component with an active incident was down when this monitor last looked (before a
         // restart of the monitor or of Grace): start from there, so its recovery is announced.
-        let down = ctx
-            .store
-            .active_incidents()
-            .await?
-            .iter()
-            .any(|incident| incident.source == spec.id);
+        let down = ctx.store.has_active_incident(&spec.id).await?;
         let status = MonitorStatus {
             id: spec.id.clone(),
             kind: spec.kind.name(),
