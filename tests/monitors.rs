@@ -104,9 +104,14 @@ async fn send_and_expect_checks_what_the_service_answers() {
     let error = monitors["items"][1]["last_error"].as_str().unwrap();
     assert!(error.contains("did not answer \"OK\""), "{error}");
     assert!(error.contains("PONG"), "{error}");
+    // The incident manager reads the log after the monitor publishes, so
+    // the incident can trail the monitor's "down" state: wait for it.
+    let incident = app
+        .incident_where("the wrong answer", TIMEOUT, |i| i["status"] == "open")
+        .await;
+    assert_eq!(incident["source"], "wrong-answer");
     let incidents = app.incidents("").await;
-    assert_eq!(incidents.len(), 1);
-    assert_eq!(incidents[0]["source"], "wrong-answer");
+    assert_eq!(incidents.len(), 1, "only the wrong answer is a problem");
     server.abort();
 }
 

@@ -11,10 +11,10 @@
 
 use std::sync::Arc;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
-use crate::event::{classify, EventClass, EventDraft};
+use crate::event::{classify, EventDraft};
 use crate::feed_actor::FeedMsg;
 use crate::incidents_actor::IncidentsMsg;
 use crate::store_actor::StoreMsg;
@@ -35,6 +35,9 @@ pub enum BusMsg {
     Publish(EventDraft),
     /// Persist and route everything pending.
     Flush,
+    /// Persist a batch pushed in from outside in one transaction, route it, and reply with
+    /// the seqs it got once it is durable: the caller acknowledges only what is on disk.
+    Ingest(Vec<EventDraft>, RpcReplyPort<Result<Vec<u64>, String>>),
 }
 
 impl Actor for BusActor {
@@ -69,6 +72,10 @@ impl Actor for BusActor {
                 }
             }
             BusMsg::Flush => state.flush().await,
+            BusMsg::Ingest(drafts, reply) => {
+                state.flush().await; // what was published before goes first
+                let _ = reply.send(state.persist_and_route(drafts).await);
+            }
         }
         Ok(())
     }
@@ -80,26 +87,26 @@ impl BusState {
             return;
         }
         let drafts = std::mem::take(&mut self.pending);
+        let count = drafts.len();
+        if let Err(error) = self.persist_and_route(drafts).await {
+            tracing::error!(%error, events = count, "events not persisted; not routed");
+        }
+    }
+
+    /// Persists `drafts` in one transaction, then routes them in order; returns their seqs.
+    async fn persist_and_route(&self, drafts: Vec<EventDraft>) -> Result<Vec<u64>, String> {
         let scope = &self.ctx.scope;
-        let Some(store) = scope.lookup::<StoreMsg>(roles::STORE) else {
-            tracing::error!(events = drafts.len(), "store unavailable; events dropped");
-            return;
-        };
-        let persisted = ractor::call_t!(store, StoreMsg::Append, RPC_TIMEOUT_MS, drafts);
-        let events = match persisted {
-            Ok(Ok(events)) => events,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "events not persisted; not routed");
-                return;
-            }
-            Err(error) => {
-                tracing::error!(%error, "store did not answer; events not routed");
-                return;
-            }
-        };
+        let store = scope
+            .lookup::<StoreMsg>(roles::STORE)
+            .ok_or_else(|| "the store is restarting".to_owned())?;
+        let events = ractor::call_t!(store, StoreMsg::Append, RPC_TIMEOUT_MS, drafts)
+            .map_err(|error| format!("the store did not answer: {error}"))?
+            .map_err(|error| error.to_string())?;
+        let mut seqs = Vec::with_capacity(events.len());
         for event in events {
+            seqs.push(event.seq);
             let event = Arc::new(event);
-            if classify(&event.event_type) != EventClass::Info {
+            if !classify(&event.event_type, &event.data).is_info() {
                 if let Some(incidents) = scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
                     let _ = incidents.cast(IncidentsMsg::Observe(event.clone()));
                 }
@@ -108,6 +115,7 @@ impl BusState {
                 let _ = feed.cast(FeedMsg::Push(event));
             }
         }
+        Ok(seqs)
     }
 }
 

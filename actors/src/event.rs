@@ -102,66 +102,63 @@ impl EventDraft {
 }
 
 /// What an event means to the incident manager.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventClass {
     /// Something is wrong with `source`: open or bump an incident.
-    Problem {
-        severity: Severity,
-        title: &'static str,
-    },
+    Problem { severity: Severity, title: String },
     /// `source` is healthy again: resolve its incidents of the same family.
     Recovery,
     /// Bookkeeping (incident.*, playbook.*, ...): no incident of its own.
     Info,
 }
 
-/// The catalog of problem and recovery types. Monitor kinds that publish new types add them here.
-pub fn classify(event_type: &str) -> EventClass {
+impl EventClass {
+    pub fn is_info(&self) -> bool {
+        matches!(self, EventClass::Info)
+    }
+}
+
+/// Where an event that was pushed in (`POST /events`, Alertmanager) says what it is. Events
+/// Grace's monitors publish carry no such key and are looked up in the catalog instead.
+pub const CLASS_KEY: &str = "class";
+
+/// What an event means: what it says of itself when it was pushed in, else the catalog.
+pub fn classify(event_type: &str, data: &Value) -> EventClass {
+    match data.get(CLASS_KEY).and_then(Value::as_str) {
+        Some("problem") => EventClass::Problem {
+            severity: data
+                .get("severity")
+                .and_then(|s| serde_json::from_value(s.clone()).ok())
+                .unwrap_or(Severity::Medium),
+            title: data
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or(event_type)
+                .to_owned(),
+        },
+        Some("recovery") => EventClass::Recovery,
+        _ => catalog(event_type),
+    }
+}
+
+/// The catalog of the problem and recovery types Grace's own monitors publish.
+pub fn catalog(event_type: &str) -> EventClass {
+    let problem = |severity, title: &str| EventClass::Problem {
+        severity,
+        title: title.to_owned(),
+    };
     match event_type {
-        types::DB_CONNECTION_LOST => EventClass::Problem {
-            severity: Severity::High,
-            title: "Database connection lost",
-        },
-        types::TCP_UNREACHABLE => EventClass::Problem {
-            severity: Severity::High,
-            title: "TCP service unreachable",
-        },
-        types::API_UNAVAILABLE => EventClass::Problem {
-            severity: Severity::High,
-            title: "API unavailable",
-        },
-        types::API_ERROR => EventClass::Problem {
-            severity: Severity::High,
-            title: "API errors",
-        },
-        types::API_DEGRADED => EventClass::Problem {
-            severity: Severity::Medium,
-            title: "API slow",
-        },
-        types::API_RATE_LIMIT_EXCEEDED => EventClass::Problem {
-            severity: Severity::Medium,
-            title: "API rate limit exceeded",
-        },
-        types::REDIS_UNAVAILABLE => EventClass::Problem {
-            severity: Severity::High,
-            title: "Redis unavailable",
-        },
-        types::CHECK_WARNING => EventClass::Problem {
-            severity: Severity::Medium,
-            title: "Check warning",
-        },
-        types::CHECK_CRITICAL => EventClass::Problem {
-            severity: Severity::High,
-            title: "Check critical",
-        },
-        types::CHECK_UNKNOWN => EventClass::Problem {
-            severity: Severity::Low,
-            title: "Check unknown",
-        },
-        types::HEARTBEAT_MISSED => EventClass::Problem {
-            severity: Severity::Medium,
-            title: "Heartbeat missed",
-        },
+        types::DB_CONNECTION_LOST => problem(Severity::High, "Database connection lost"),
+        types::TCP_UNREACHABLE => problem(Severity::High, "TCP service unreachable"),
+        types::API_UNAVAILABLE => problem(Severity::High, "API unavailable"),
+        types::API_ERROR => problem(Severity::High, "API errors"),
+        types::API_DEGRADED => problem(Severity::Medium, "API slow"),
+        types::API_RATE_LIMIT_EXCEEDED => problem(Severity::Medium, "API rate limit exceeded"),
+        types::REDIS_UNAVAILABLE => problem(Severity::High, "Redis unavailable"),
+        types::CHECK_WARNING => problem(Severity::Medium, "Check warning"),
+        types::CHECK_CRITICAL => problem(Severity::High, "Check critical"),
+        types::CHECK_UNKNOWN => problem(Severity::Low, "Check unknown"),
+        types::HEARTBEAT_MISSED => problem(Severity::Medium, "Heartbeat missed"),
         types::DB_CONNECTION_RESTORED
         | types::TCP_RESTORED
         | types::REDIS_RESTORED
@@ -219,15 +216,16 @@ mod tests {
 
     #[test]
     fn catalog_knows_db_problems_and_recoveries() {
+        let none = Value::Null;
         assert!(matches!(
-            classify(types::DB_CONNECTION_LOST),
+            classify(types::DB_CONNECTION_LOST, &none),
             EventClass::Problem { .. }
         ));
         assert_eq!(
-            classify(types::DB_CONNECTION_RESTORED),
+            classify(types::DB_CONNECTION_RESTORED, &none),
             EventClass::Recovery
         );
-        assert_eq!(classify(types::INCIDENT_OPENED), EventClass::Info);
+        assert_eq!(classify(types::INCIDENT_OPENED, &none), EventClass::Info);
         assert_eq!(family(types::DB_CONNECTION_RESTORED), "db");
     }
 }

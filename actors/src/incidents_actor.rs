@@ -186,7 +186,7 @@ impl IncidentsState {
                 break;
             }
             for event in page.iter().filter(|event| event.seq <= up_to) {
-                if classify(&event.event_type) != EventClass::Info {
+                if !classify(&event.event_type, &event.data).is_info() {
                     self.observe(event).await?;
                 }
                 self.watermark = event.seq;
@@ -226,7 +226,7 @@ impl IncidentsState {
 
     async fn observe(&mut self, event: &Event) -> Result<(), IncidentError> {
         let source = event.source.clone().unwrap_or_else(|| "unknown".to_owned());
-        match classify(&event.event_type) {
+        match classify(&event.event_type, &event.data) {
             EventClass::Problem { severity, title } => {
                 let existing = self
                     .active
@@ -241,7 +241,7 @@ impl IncidentsState {
                         self.remember(&mut incident, event.seq);
                         self.update(incident, "repeat").await?;
                     }
-                    None => self.open(event, source, severity, title).await?,
+                    None => self.open(event, source, severity, &title).await?,
                 }
             }
             EventClass::Recovery => {

@@ -18,7 +18,7 @@ use ractor_supervisor::{
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use crate::bus_actor::{publish, BusActor};
+use crate::bus_actor::{publish, BusActor, BusMsg};
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
 use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
@@ -45,6 +45,8 @@ pub enum KernelError {
     NoSuchMonitor(String),
     #[error("could not save: {0}")]
     Save(Arc<StoreError>),
+    #[error("events not recorded: {0}")]
+    NotRecorded(String),
 }
 
 /// One node of the live actor tree.
@@ -216,6 +218,19 @@ impl Kernel {
     /// Publishes an event through the bus: persisted, sequenced, then routed like any other.
     pub fn publish(&self, draft: EventDraft) {
         publish(&self.ctx, draft);
+    }
+
+    /// Records events pushed in from outside in one transaction and routes them; returns
+    /// their seqs once they are durable.
+    pub async fn ingest(&self, drafts: Vec<EventDraft>) -> Result<Vec<u64>, KernelError> {
+        let bus = self
+            .ctx
+            .scope
+            .lookup::<BusMsg>(roles::BUS)
+            .ok_or(KernelError::Unavailable("the event bus (restarting)"))?;
+        ractor::call_t!(bus, BusMsg::Ingest, RPC_TIMEOUT_MS, drafts)
+            .map_err(|_| KernelError::Unavailable("the event bus"))?
+            .map_err(KernelError::NotRecorded)
     }
 
     /// Live events matching any pattern (all when empty), from the moment of subscription. The

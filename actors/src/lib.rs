@@ -24,6 +24,7 @@ pub mod context;
 pub mod event;
 pub mod feed_actor;
 pub mod incidents_actor;
+pub mod intake;
 pub mod kernel;
 pub mod model;
 pub mod monitor_actor;

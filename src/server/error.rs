@@ -19,6 +19,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("{field}: {message}")]
     BadRequest { field: String, message: String },
+    /// Several things wrong with one body, each with the field it concerns. Nothing of the
+    /// body was accepted.
+    #[error("{} problems, first: {}: {}", .0.len(), .0[0].0, .0[0].1)]
+    Invalid(Vec<(String, String)>),
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -37,9 +41,10 @@ impl From<KernelError> for ApiError {
                 ApiError::NotFound(message)
             }
             KernelError::Unavailable(_) => ApiError::Unavailable(message),
-            KernelError::Store(_) | KernelError::Spawn(_) | KernelError::Save(_) => {
-                ApiError::Internal(message)
-            }
+            KernelError::Store(_)
+            | KernelError::Spawn(_)
+            | KernelError::Save(_)
+            | KernelError::NotRecorded(_) => ApiError::Internal(message),
         }
     }
 }
@@ -106,6 +111,19 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
                 format!("{field}: {message}"),
                 Some(field),
             ),
+            ApiError::Invalid(problems) => {
+                let reply = json!({ "error": {
+                    "code": "bad_request",
+                    "message": message,
+                    "field": problems[0].0,
+                    "errors": problems
+                        .iter()
+                        .map(|(field, message)| json!({ "field": field, "message": message }))
+                        .collect::<Vec<_>>(),
+                }});
+                warp::reply::with_status(warp::reply::json(&reply), StatusCode::BAD_REQUEST)
+                    .into_response()
+            }
             ApiError::TooLarge(_) => body(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

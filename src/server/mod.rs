@@ -2,6 +2,7 @@
 //! event feed at `/ws`.
 
 mod error;
+mod intake;
 mod wire;
 mod ws;
 
@@ -114,12 +115,22 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let control = warp::path!("monitors" / String / String)
         .and(post.clone())
         .and(app.clone())
-        .and(warp::body::bytes())
+        .and(body_bytes(body_limit))
         .and_then(control_monitor);
     let monitors = warp::path!("monitors")
         .and(warp::get())
         .and(app.clone())
         .and_then(list_monitors);
+    let events = warp::path!("events")
+        .and(post.clone())
+        .and(app.clone())
+        .and(body_bytes(body_limit))
+        .and_then(intake::post_events);
+    let alertmanager = warp::path!("integrations" / "alertmanager")
+        .and(post.clone())
+        .and(app.clone())
+        .and(body_bytes(body_limit))
+        .and_then(intake::post_alertmanager);
     let actors = warp::path!("actors")
         .and(warp::get())
         .and(app.clone())
@@ -156,6 +167,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(control)
         .unify()
+        .or(events)
+        .unify()
+        .or(alertmanager)
+        .unify()
         .or(actors)
         .unify()
         .or(feed)
@@ -180,6 +195,38 @@ fn body_limit_bytes(limit: u64) -> impl Filter<Extract = (), Error = Rejection> 
             }
         })
         .untuple_one()
+}
+
+/// The whole body, read up to `limit` bytes: a chunked body, which declares no length, is cut
+/// off with 413 as soon as it passes the limit rather than buffered whole.
+fn body_bytes(limit: u64) -> impl Filter<Extract = (bytes::Bytes,), Error = Rejection> + Clone {
+    warp::body::stream().and_then(move |stream| read_body(stream, limit))
+}
+
+async fn read_body<S, B>(stream: S, limit: u64) -> Result<bytes::Bytes, Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    use futures_util::TryStreamExt;
+    let mut stream = std::pin::pin!(stream);
+    let mut body = bytes::BytesMut::new();
+    while let Some(mut chunk) = stream.try_next().await.map_err(|error| {
+        warp::reject::custom(ApiError::bad("body", format!("could not read: {error}")))
+    })? {
+        if (body.len() + chunk.remaining()) as u64 > limit {
+            return Err(warp::reject::custom(ApiError::TooLarge(format!(
+                "body exceeds the limit of {limit} bytes"
+            ))));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            body.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(body.freeze())
 }
 
 fn json(value: &impl serde::Serialize) -> Result<Response, Rejection> {

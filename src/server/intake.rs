@@ -1,0 +1,152 @@
+//! Events pushed in over HTTP: `POST /events` from instrumented apps and
+//! `POST /integrations/alertmanager` from Prometheus Alertmanager.
+//!
+//! A request is all or nothing: every item is checked first and every problem is reported with
+//! its field (`[2].type`); only a body with none is recorded, in one transaction, and the
+//! answer (202) comes after it is durable.
+
+use std::sync::Arc;
+
+use actors::event::EventDraft;
+use actors::intake::{Alert, PushedEvent};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use super::{ApiError, App};
+
+/// Most events one `POST /events` may carry: bounds the transaction and the reply.
+pub const EVENTS_BATCH_MAX: usize = 1_000;
+/// Most alerts one Alertmanager notification may carry (Alertmanager's own `max_alerts`
+/// setting is unlimited by default; a receiver should still bound what it takes).
+pub const ALERTS_BATCH_MAX: usize = 1_000;
+
+/// `POST /events`: one event object or an array of them.
+pub async fn post_events(app: Arc<App>, body: bytes::Bytes) -> Result<Response, Rejection> {
+    let value = parse_json(&body)?;
+    let (items, batch) = match value {
+        Value::Array(items) => (items, true),
+        single => (vec![single], false),
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad("body", "an empty array carries no events").into());
+    }
+    if items.len() > EVENTS_BATCH_MAX {
+        return Err(ApiError::TooLarge(format!(
+            "{} events in one request; at most {EVENTS_BATCH_MAX}",
+            items.len()
+        ))
+        .into());
+    }
+    let mut problems = Vec::new();
+    let mut drafts = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let at = |field: &str| match (batch, field) {
+            (true, "") => format!("[{index}]"),
+            (true, field) => format!("[{index}].{field}"),
+            (false, "") => "body".to_owned(),
+            (false, field) => field.to_owned(),
+        };
+        match typed::<PushedEvent>(item) {
+            Err((field, message)) => problems.push((at(&field), message)),
+            Ok(event) => {
+                let found = event.problems();
+                if found.is_empty() {
+                    drafts.push(event.into_draft());
+                }
+                problems.extend(found.into_iter().map(|(f, m)| (at(f), m)));
+            }
+        }
+    }
+    record(&app, problems, drafts).await
+}
+
+/// Alertmanager's webhook body (version 4); the fields Grace uses.
+#[derive(Deserialize)]
+struct Notification {
+    version: String,
+    alerts: Vec<Value>,
+}
+
+/// `POST /integrations/alertmanager`: each firing alert opens or bumps the incident keyed by
+/// its fingerprint; each resolved alert resolves it.
+pub async fn post_alertmanager(app: Arc<App>, body: bytes::Bytes) -> Result<Response, Rejection> {
+    let notification: Notification =
+        typed(parse_json(&body)?).map_err(|(field, message)| ApiError::bad(&field, message))?;
+    if notification.version != "4" {
+        return Err(ApiError::bad(
+            "version",
+            format!(
+                "webhook payload version {:?} is not supported; Alertmanager sends \"4\"",
+                notification.version
+            ),
+        )
+        .into());
+    }
+    if notification.alerts.len() > ALERTS_BATCH_MAX {
+        return Err(ApiError::TooLarge(format!(
+            "{} alerts in one notification; at most {ALERTS_BATCH_MAX}",
+            notification.alerts.len()
+        ))
+        .into());
+    }
+    let mut problems = Vec::new();
+    let mut drafts = Vec::with_capacity(notification.alerts.len());
+    for (index, item) in notification.alerts.into_iter().enumerate() {
+        let at = |field: &str| format!("alerts[{index}].{field}");
+        match typed::<Alert>(item) {
+            Err((field, message)) => problems.push((at(&field), message)),
+            Ok(alert) => {
+                let found = alert.problems();
+                if found.is_empty() {
+                    drafts.push(alert.into_draft());
+                }
+                problems.extend(found.into_iter().map(|(f, m)| (at(f), m)));
+            }
+        }
+    }
+    record(&app, problems, drafts).await
+}
+
+/// Records the drafts when nothing was wrong; otherwise refuses the whole body.
+async fn record(
+    app: &App,
+    problems: Vec<(String, String)>,
+    drafts: Vec<EventDraft>,
+) -> Result<Response, Rejection> {
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid(problems).into());
+    }
+    let seqs = app.kernel.ingest(drafts).await.map_err(ApiError::from)?;
+    let reply = json!({ "accepted": seqs.len(), "seqs": seqs });
+    Ok(
+        warp::reply::with_status(warp::reply::json(&reply), warp::http::StatusCode::ACCEPTED)
+            .into_response(),
+    )
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad("body", format!("not JSON: {error}")))
+}
+
+/// Deserializes `value`, naming the field of the first problem: the path for a wrong type, the
+/// field itself for a missing or unknown one.
+fn typed<T: DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        let named = message.split('`').nth(1).filter(|_| {
+            message.starts_with("missing field") || message.starts_with("unknown field")
+        });
+        let field = match (named, path.as_str()) {
+            (Some(name), ".") => name.to_owned(),
+            (Some(name), path) => format!("{path}.{name}"),
+            (None, ".") => String::new(),
+            (None, path) => path.to_owned(),
+        };
+        (field, message)
+    })
+}

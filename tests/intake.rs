@@ -1,0 +1,314 @@
+//! Events pushed in: `POST /events` from instrumented apps, and Prometheus Alertmanager's
+//! webhook, driven by a real `prometheus-alertmanager` process on 127.0.0.1.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{eventually, free_port, spawn_app, Feed, TestApp};
+use serde_json::{json, Value};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn app_with(dir: &Path, extra: &str) -> TestApp {
+    let config = format!("[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n{extra}");
+    spawn_app(dir, &config)
+}
+
+fn timeout_event() -> Value {
+    json!({
+        "type": "payment.gateway_timeout",
+        "source": "checkout",
+        "severity": "high",
+        "title": "Payment gateway timing out",
+        "payload": { "gateway": "acme", "elapsed_ms": 5012 }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_events_become_one_incident_and_a_recovery_resolves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "");
+    let feed = Feed::connect(&app, "?types=payment.*").await;
+
+    let (status, body) = app.post_json("/events", &timeout_event()).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["accepted"], 1);
+    let (status, body) = app
+        .post_json(
+            "/events",
+            &json!([timeout_event(), timeout_event(), timeout_event()]),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["seqs"].as_array().unwrap().len(), 3);
+
+    let incident = app
+        .incident_where("the pushed problem, four times", TIMEOUT, |i| {
+            i["occurrences"] == 4
+        })
+        .await;
+    assert_eq!(app.incidents("").await.len(), 1, "deduplicated");
+    assert_eq!(incident["event_type"], "payment.gateway_timeout");
+    assert_eq!(incident["source"], "checkout");
+    assert_eq!(incident["severity"], "high");
+    assert!(
+        incident["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Payment gateway timing out"),
+        "{incident}"
+    );
+    let pushed = feed.wait_for("payment.gateway_timeout", TIMEOUT).await;
+    assert_eq!(pushed["data"]["payload"]["gateway"], "acme");
+
+    let recovered = json!({ "type": "payment.recovered", "source": "checkout" });
+    let (status, _) = app.post_json("/events", &recovered).await;
+    assert_eq!(status, 202);
+    let resolved = app
+        .incident_where("the recovery", TIMEOUT, |i| i["status"] == "resolved")
+        .await;
+    assert_eq!(resolved["id"], incident["id"]);
+    assert_eq!(resolved["resolved_by"], "recovery");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_batch_is_refused_whole_with_every_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "");
+    let before = app.get_ok("/health").await["last_seq"].clone();
+
+    let batch = json!([
+        timeout_event(),
+        { "type": "Payment Failed", "source": "" },
+        { "source": "checkout" },
+        { "type": "incident.opened", "source": "checkout", "severity": "dire" },
+    ]);
+    let (status, body) = app.post_json("/events", &batch).await;
+    assert_eq!(status, 400, "{body}");
+    let fields: Vec<&str> = body["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["[1].type", "[1].source", "[2].type", "[3].severity"],
+        "{body}"
+    );
+    assert_eq!(body["error"]["field"], "[1].type");
+
+    let (status, body) = app
+        .post_json(
+            "/events",
+            &json!({ "type": "incident.opened", "source": "x" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "type", "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Grace's own"));
+
+    // Nothing of the refused bodies was recorded: not even the valid first event.
+    assert_eq!(app.get_ok("/health").await["last_seq"], before);
+    assert!(app.incidents("").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_event_triggers_its_playbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("gateway-switched");
+    let playbook = format!(
+        r#"
+[[playbooks]]
+id = "switch_gateway"
+name = "Switch payment gateway"
+on = ["payment.gateway_timeout"]
+steps = [{{ kind = "command", argv = ["touch", "{}"] }}]
+"#,
+        marker.display()
+    );
+    let app = app_with(dir.path(), &playbook);
+    let (status, _) = app.post_json("/events", &timeout_event()).await;
+    assert_eq!(status, 202);
+    let healed = app
+        .incident_where("the playbook to heal it", TIMEOUT, |i| {
+            i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(healed["resolved_by"], "playbook");
+    assert!(marker.exists(), "the playbook's command ran");
+}
+
+/// A real Alertmanager, configured to send every notification to Grace at once.
+struct Alertmanager {
+    child: Child,
+    port: u16,
+    client: reqwest::Client,
+}
+
+impl Alertmanager {
+    fn start(dir: &Path, grace: &TestApp) -> Self {
+        let port = free_port();
+        let config = dir.join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "route:\n  receiver: grace\n  group_by: ['alertname']\n  group_wait: 100ms\n  \
+                 group_interval: 500ms\n  repeat_interval: 1h\nreceivers:\n- name: grace\n  \
+                 webhook_configs:\n  - url: '{}'\n    send_resolved: true\n",
+                grace.url("/integrations/alertmanager")
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("alertmanager.log")).unwrap();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.join("am-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=") // no gossip: one standalone instance
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start prometheus-alertmanager ({error}): install it with \
+                     `apt-get install -y prometheus-alertmanager` (.ci/test does this)"
+                )
+            });
+        Self {
+            child,
+            port,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Posts alerts to Alertmanager's own API, as Prometheus does.
+    async fn post_alerts(&self, alerts: &Value) -> Result<(), String> {
+        let url = format!("http://127.0.0.1:{}/api/v2/alerts", self.port);
+        let response = self
+            .client
+            .post(url)
+            .json(alerts)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        match response.status().as_u16() {
+            200 => Ok(()),
+            status => Err(format!(
+                "{status}: {}",
+                response.text().await.unwrap_or_default()
+            )),
+        }
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn alert(ends_at: Option<&str>) -> Value {
+    let mut alert = json!({
+        "labels": { "alertname": "OrdersDbDown", "severity": "critical", "instance": "db-1:5432" },
+        "annotations": { "summary": "orders-db is not answering" },
+        "generatorURL": "http://prometheus.local/graph"
+    });
+    if let Some(ends_at) = ends_at {
+        alert["endsAt"] = json!(ends_at);
+    }
+    json!([alert])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_alerts_open_and_resolve_incidents_keyed_by_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "");
+    let alertmanager = Alertmanager::start(dir.path(), &app);
+    eventually("Alertmanager to take the alert", TIMEOUT, || async {
+        alertmanager.post_alerts(&alert(None)).await.ok()
+    })
+    .await;
+
+    let incident = app
+        .incident_where("the firing alert", TIMEOUT, |i| {
+            i["event_type"] == "alert.firing"
+        })
+        .await;
+    assert_eq!(incident["severity"], "critical");
+    assert!(
+        incident["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("orders-db is not answering"),
+        "{incident}"
+    );
+    let source = incident["source"].as_str().unwrap();
+    assert!(source.starts_with("alertmanager/"), "{source}");
+    let detail = app
+        .get_ok(&format!("/monitoring/incidents/{}", incident["id"]))
+        .await;
+    let firing = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "alert.firing")
+        .cloned()
+        .unwrap_or_else(|| panic!("no alert.firing in the timeline: {detail}"));
+    assert_eq!(firing["data"]["labels"]["instance"], "db-1:5432");
+    assert_eq!(
+        firing["data"]["annotations"]["summary"],
+        "orders-db is not answering"
+    );
+
+    // Prometheus resolves an alert by sending it again with an end time in the past.
+    let ended = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    alertmanager
+        .post_alerts(&alert(Some(&ended)))
+        .await
+        .unwrap();
+    let resolved = app
+        .incident_where("the resolved alert", TIMEOUT, |i| i["status"] == "resolved")
+        .await;
+    assert_eq!(resolved["id"], incident["id"]);
+    assert_eq!(resolved["resolved_by"], "recovery");
+    assert_eq!(
+        app.incidents("").await.len(),
+        1,
+        "one incident per fingerprint"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_alertmanager_payload_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "");
+    let payload = json!({
+        "version": "4",
+        "status": "firing",
+        "alerts": [
+            { "status": "firing", "labels": {}, "fingerprint": "abc123" },
+            { "status": "burning", "labels": {} }
+        ]
+    });
+    let (status, body) = app.post_json("/integrations/alertmanager", &payload).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "alerts[1].fingerprint", "{body}");
+    assert!(app.incidents("").await.is_empty());
+
+    let (status, body) = app
+        .post_json(
+            "/integrations/alertmanager",
+            &json!({ "version": "3", "alerts": [] }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["field"], "version");
+}
