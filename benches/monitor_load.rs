@@ -66,6 +66,7 @@ fn main() {
                     timeout_ms: 1_000,
                     failures_before_down: 2,
                     successes_before_up: 1,
+                    depends_on: Vec::new(),
                 })
                 .collect(),
             ..TreeSpec::default()

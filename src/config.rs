@@ -278,7 +278,44 @@ impl Reader {
             }
             monitors.push(spec);
         }
+        self.dependencies(&monitors);
         monitors
+    }
+
+    /// Every `depends_on` names a configured monitor, and no chain of them comes back round.
+    fn dependencies(&mut self, monitors: &[MonitorSpec]) {
+        let index: std::collections::HashMap<&str, usize> = monitors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.as_str(), i))
+            .collect();
+        for (i, monitor) in monitors.iter().enumerate() {
+            for parent in &monitor.depends_on {
+                if !index.contains_key(parent.as_str()) {
+                    self.issue(
+                        format!("monitors[{i}].depends_on"),
+                        format!("no monitor named {parent:?}"),
+                    );
+                }
+            }
+            // Walk up from this monitor; meeting it again is a cycle.
+            let mut seen = HashSet::new();
+            let mut frontier: Vec<&str> = monitor.depends_on.iter().map(String::as_str).collect();
+            while let Some(id) = frontier.pop() {
+                if id == monitor.id {
+                    self.issue(
+                        format!("monitors[{i}].depends_on"),
+                        format!("{:?} depends on itself through a cycle", monitor.id),
+                    );
+                    break;
+                }
+                if seen.insert(id) {
+                    if let Some(&j) = index.get(id) {
+                        frontier.extend(monitors[j].depends_on.iter().map(String::as_str));
+                    }
+                }
+            }
+        }
     }
 
     /// Keys in the input that the spec does not know. `MonitorSpec` flattens its kind, which

@@ -30,6 +30,11 @@ pub mod types {
     pub const CHECK_OK: &str = "check.ok";
     pub const HEARTBEAT_MISSED: &str = "heartbeat.missed";
     pub const HEARTBEAT_RESTORED: &str = "heartbeat.restored";
+    pub const LOGFILE_MISSING: &str = "logfile.missing";
+    pub const LOGFILE_RESTORED: &str = "logfile.restored";
+    pub const PROCESS_EXITED: &str = "process.exited";
+    pub const PROCESS_NOT_ANSWERING: &str = "process.not_answering";
+    pub const PROCESS_RESTORED: &str = "process.restored";
     pub const INCIDENT_OPENED: &str = "incident.opened";
     pub const INCIDENT_UPDATED: &str = "incident.updated";
     pub const INCIDENT_RESOLVED: &str = "incident.resolved";
@@ -159,12 +164,17 @@ pub fn catalog(event_type: &str) -> EventClass {
         types::CHECK_CRITICAL => problem(Severity::High, "Check critical"),
         types::CHECK_UNKNOWN => problem(Severity::Low, "Check unknown"),
         types::HEARTBEAT_MISSED => problem(Severity::Medium, "Heartbeat missed"),
+        types::LOGFILE_MISSING => problem(Severity::Low, "Log file missing"),
+        types::PROCESS_EXITED => problem(Severity::High, "Process exited"),
+        types::PROCESS_NOT_ANSWERING => problem(Severity::High, "Process not answering"),
         types::DB_CONNECTION_RESTORED
         | types::TCP_RESTORED
         | types::REDIS_RESTORED
         | types::API_RESTORED
         | types::CHECK_OK
-        | types::HEARTBEAT_RESTORED => EventClass::Recovery,
+        | types::HEARTBEAT_RESTORED
+        | types::LOGFILE_RESTORED
+        | types::PROCESS_RESTORED => EventClass::Recovery,
         _ => EventClass::Info,
     }
 }

@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::bus_actor::publish;
 use crate::context::{roles, Ctx};
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
-use crate::model::{ExecutionStatus, Incident, IncidentStatus, TrustScore};
+use crate::model::{ExecutionStatus, Incident, IncidentStatus, Symptom, TrustScore};
 use crate::playbooks_actor::PlaybooksMsg;
 use crate::store::StoreError;
 
@@ -228,21 +228,37 @@ impl IncidentsState {
         let source = event.source.clone().unwrap_or_else(|| "unknown".to_owned());
         match classify(&event.event_type, &event.data) {
             EventClass::Problem { severity, title } => {
+                // A rate-limited source (a log rule) reports how many times it happened.
+                let count = event
+                    .data
+                    .get("count")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(1)
+                    .max(1);
                 let existing = self
                     .active
                     .values()
                     .find(|i| i.source == source && i.event_type == event.event_type)
                     .map(|i| i.id);
-                match existing {
-                    Some(id) => {
-                        let mut incident = self.active.remove(&id).expect("found above");
-                        incident.occurrences += 1;
-                        incident.recovery_seen = false;
-                        self.remember(&mut incident, event.seq);
-                        self.update(incident, "repeat").await?;
-                    }
-                    None => self.open(event, source, severity, &title).await?,
+                if let Some(id) = existing {
+                    let mut incident = self.active.remove(&id).expect("found above");
+                    incident.occurrences = incident.occurrences.saturating_add(count);
+                    incident.recovery_seen = false;
+                    self.remember(&mut incident, event.seq);
+                    return self.update(incident, "repeat").await;
                 }
+                let symptom = Symptom {
+                    source,
+                    event_type: event.event_type.clone(),
+                    severity,
+                    title,
+                    at: event.at,
+                    seq: event.seq,
+                };
+                if let Some(parent) = self.down_dependency(&symptom.source) {
+                    return self.attach(parent, symptom).await;
+                }
+                self.open(symptom, count).await?;
             }
             EventClass::Recovery => {
                 let recovered_family = family(&event.event_type);
@@ -270,13 +286,64 @@ impl IncidentsState {
         Ok(())
     }
 
-    async fn open(
-        &mut self,
-        event: &Event,
-        source: String,
-        severity: crate::model::Severity,
-        title: &str,
-    ) -> Result<(), IncidentError> {
+    /// The active incident of a monitor `source` depends on, if one of them is down.
+    fn down_dependency(&self, source: &str) -> Option<u64> {
+        let spec = self.ctx.spec.monitors.iter().find(|m| m.id == source)?;
+        spec.depends_on.iter().find_map(|parent| {
+            self.active
+                .values()
+                .filter(|incident| &incident.source == parent)
+                .map(|incident| incident.id)
+                .min()
+        })
+    }
+
+    /// Attaches a dependent's failure to the incident of what it depends on.
+    async fn attach(&mut self, parent_id: u64, symptom: Symptom) -> Result<(), IncidentError> {
+        let mut parent = self.active.remove(&parent_id).expect("found active");
+        let known = parent
+            .symptoms
+            .iter()
+            .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
+        if known || parent.symptoms.len() >= self.ctx.spec.limits.incident_events_max {
+            self.active.insert(parent_id, parent);
+            return Ok(());
+        }
+        parent.symptoms.push(symptom);
+        self.update(parent, "symptom").await
+    }
+
+    /// After `resolved` ends, its symptoms whose monitors still say down get incidents of
+    /// their own: they were hidden behind it, and they are not over.
+    async fn reopen_symptoms(&mut self, resolved: &Incident) {
+        let board = self.ctx.statuses();
+        for symptom in &resolved.symptoms {
+            let still_down = board
+                .iter()
+                .any(|status| status.id == symptom.source && status.down);
+            let already = self
+                .active
+                .values()
+                .any(|i| i.source == symptom.source && i.event_type == symptom.event_type);
+            if still_down && !already {
+                let mut symptom = symptom.clone();
+                symptom.at = crate::time::now();
+                if let Err(error) = self.open(symptom, 1).await {
+                    tracing::error!(%error, "could not open an incident for a symptom");
+                }
+            }
+        }
+    }
+
+    async fn open(&mut self, problem: Symptom, count: u64) -> Result<(), IncidentError> {
+        let Symptom {
+            source,
+            event_type,
+            severity,
+            title,
+            at,
+            seq,
+        } = problem;
         let trust = self
             .adjust_trust(&source, -self.ctx.spec.trust.drop_on_incident)
             .await?;
@@ -287,26 +354,27 @@ impl IncidentsState {
             .store
             .monitor_control(&source)
             .await?
-            .silenced_at(event.at);
+            .silenced_at(at);
         let incident = Incident {
             id,
-            event_type: event.event_type.clone(),
+            event_type,
             severity,
             title: format!("{title}: {source}"),
             source,
             status: IncidentStatus::Open,
-            detected_at: event.at,
+            detected_at: at,
             acknowledged_at: None,
             resolved_at: None,
             resolution_time_seconds: None,
-            occurrences: 1,
+            occurrences: count,
             trust,
             resolved_by: None,
             active_run_id: None,
             work_order_id: None,
             recovery_seen: false,
             silenced,
-            event_seqs: vec![event.seq],
+            event_seqs: vec![seq],
+            symptoms: Vec::new(),
         };
         self.ctx.store.save_incident(&incident).await?;
         publish(
@@ -368,6 +436,7 @@ impl IncidentsState {
             .source(incident.source.clone())
             .incident(incident.id),
         );
+        self.reopen_symptoms(&incident).await;
         Ok(incident)
     }
 

@@ -90,6 +90,22 @@ pub struct Incident {
     pub silenced: bool,
     /// Seqs of the events that concern it (bounded by `limits.incident_events_max`).
     pub event_seqs: Vec<u64>,
+    /// Failures of components that depend on this one, seen while it was down: attached here
+    /// instead of opening incidents of their own (bounded like `event_seqs`).
+    #[serde(default)]
+    pub symptoms: Vec<Symptom>,
+}
+
+/// A dependent component's failure, attached to the incident of what it depends on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Symptom {
+    pub source: String,
+    pub event_type: String,
+    pub severity: Severity,
+    pub title: String,
+    #[serde(with = "micros")]
+    pub at: DateTime<Utc>,
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

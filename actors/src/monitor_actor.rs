@@ -98,6 +98,18 @@ impl Actor for MonitorActor {
             control: ctx.store.monitor_control(&spec.id).await?,
         };
         ctx.post_status(status.clone());
+        if let Some(mut wake) = probe.wake() {
+            // Probe at once when the dependency reports a change (a watched process exited).
+            // The task ends with this actor: the cast fails once it is gone.
+            let me = myself.clone();
+            tokio::spawn(async move {
+                while wake.changed().await.is_ok() {
+                    if me.cast(MonitorMsg::ProbeNow).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         myself.cast(MonitorMsg::Probe)?;
         Ok(MonitorState {
             status,
@@ -137,6 +149,9 @@ impl Actor for MonitorActor {
             Err(failure) => state.on_failure(failure),
         }
         state.status.details = state.probe.details();
+        for draft in state.probe.take_events() {
+            publish(&state.ctx, draft);
+        }
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
             myself.send_after(state.probe.next_delay(interval), || MonitorMsg::Probe);

@@ -29,6 +29,10 @@ pub struct MonitorSpec {
     /// Flap damping: consecutive good probes before a down component is declared up again.
     #[serde(default = "defaults::successes_before_up")]
     pub successes_before_up: u32,
+    /// Monitors this component needs. While one of them has an active incident, this
+    /// monitor's failures attach to that incident as symptoms instead of opening their own.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 /// The probe a monitor runs, with its kind-specific settings.
@@ -67,6 +71,62 @@ pub enum MonitorKind {
         /// Longest silence tolerated.
         grace_ms: u64,
     },
+    /// A log file, followed like `tail -F`; lines matching a rule become events.
+    Log(LogSpec),
+    /// A process: one Grace starts from `argv`, or one found through a `pidfile`. Its exit is
+    /// noticed when it happens, not at the next probe.
+    Process(ProcessSpec),
+}
+
+/// What a `log` monitor follows and what it looks for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogSpec {
+    /// The file. It may not exist yet; it may be rotated (renamed and recreated) or truncated.
+    pub path: String,
+    /// Read the lines already in the file at start; by default only new lines count.
+    #[serde(default)]
+    pub from_start: bool,
+    /// Checked in order; a line raises an event for every rule it matches.
+    pub rules: Vec<LogRule>,
+}
+
+/// One pattern of a `log` monitor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogRule {
+    /// A regular expression (Rust `regex` syntax) matched against each line.
+    pub regex: String,
+    /// The problem event a match raises, e.g. `log.error_detected`.
+    pub event: String,
+    #[serde(default = "defaults::log_severity")]
+    pub severity: crate::model::Severity,
+    /// What the incident is called; the event type when absent.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// At most one event per rule per this many ms. Matches in between are counted and
+    /// reported with the next event, whose `count` adds to the incident's occurrences: a burst
+    /// of 10,000 lines is one incident counting 10,000, carried by a handful of events.
+    #[serde(default = "defaults::log_rate_limit_ms")]
+    pub rate_limit_ms: u64,
+}
+
+/// What a `process` monitor watches. Exactly one of `argv` and `pidfile`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProcessSpec {
+    /// Grace starts the process itself (never through a shell) and is its parent, so it sees
+    /// the exit at once; a `restart` step can start it again.
+    #[serde(default)]
+    pub argv: Option<Vec<String>>,
+    /// Or: the process is started by someone else and writes its pid here. Grace watches the
+    /// pid with a pidfd, so the exit is still seen at once; restarting is a `command` step.
+    #[serde(default)]
+    pub pidfile: Option<String>,
+    /// Optional: the process must also accept TCP connections at this `host:port`.
+    #[serde(default)]
+    pub ready_tcp: Option<String>,
+    /// Optional: the process must also answer this URL with a 2xx.
+    #[serde(default)]
+    pub ready_http: Option<String>,
 }
 
 impl MonitorKind {
@@ -79,6 +139,8 @@ impl MonitorKind {
             MonitorKind::Redis { .. } => "redis",
             MonitorKind::Command { .. } => "command",
             MonitorKind::Heartbeat { .. } => "heartbeat",
+            MonitorKind::Log(_) => "log",
+            MonitorKind::Process(_) => "process",
         }
     }
 }
@@ -176,6 +238,34 @@ pub enum StepSpec {
     },
     /// Give the component back the trust its incident took away (after verified recovery).
     RestoreTrust {},
+    /// Start the target again and wait until it answers. Only for targets Grace runs itself (a
+    /// `process` monitor with `argv`); anything else is restarted by a `command` step.
+    Restart {
+        #[serde(default = "defaults::command_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Wait: a fixed time (`ms`), out the window a rate-limited API asked for
+    /// (`until = "retry_after"`, from the incident's `Retry-After`), or until the target answers
+    /// again (`until = "healthy"`). Never longer than `timeout_ms`; only `healthy` fails the run
+    /// when the time runs out.
+    Wait {
+        #[serde(default)]
+        ms: Option<u64>,
+        #[serde(default)]
+        until: Option<WaitUntil>,
+        #[serde(default = "defaults::wait_timeout_ms")]
+        timeout_ms: u64,
+    },
+}
+
+/// What a `wait` step waits for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitUntil {
+    /// The `Retry-After` of the event that opened the incident.
+    RetryAfter,
+    /// A probe of the target succeeds.
+    Healthy,
 }
 
 impl StepSpec {
@@ -187,6 +277,8 @@ impl StepSpec {
             StepSpec::Reconnect { .. } => "reconnect",
             StepSpec::Verify { .. } => "verify",
             StepSpec::RestoreTrust {} => "restore_trust",
+            StepSpec::Restart { .. } => "restart",
+            StepSpec::Wait { .. } => "wait",
         }
     }
 }
@@ -331,6 +423,15 @@ pub mod defaults {
     pub fn incident_events_max() -> usize {
         200
     }
+    pub fn log_severity() -> crate::model::Severity {
+        crate::model::Severity::Medium
+    }
+    pub fn log_rate_limit_ms() -> u64 {
+        60_000
+    }
+    pub fn wait_timeout_ms() -> u64 {
+        300_000
+    }
 }
 
 /// A problem with one field of a spec: the field's key (relative to the spec) and what is wrong.
@@ -357,6 +458,10 @@ pub mod bounds {
     pub const BACKOFF_TRIES_MAX: usize = 20;
     /// Most steps in one playbook.
     pub const STEPS_MAX: usize = 50;
+    /// Most rules in one `log` monitor: every line is matched against each.
+    pub const LOG_RULES_MAX: usize = 64;
+    /// Most monitors one monitor may depend on.
+    pub const DEPENDS_ON_MAX: usize = 16;
 }
 
 fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
@@ -402,10 +507,7 @@ impl MonitorSpec {
                 }
             }
             MonitorKind::Tcp { address, .. } => {
-                let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)
-                });
-                if !valid {
+                if !is_host_port(address) {
                     problems.push(SpecProblem::new(
                         "address",
                         format!("must be host:port, got {address:?}"),
@@ -452,9 +554,109 @@ impl MonitorSpec {
             MonitorKind::Heartbeat { grace_ms } => {
                 check_duration(&mut problems, "grace_ms", *grace_ms)
             }
+            MonitorKind::Log(log) => log_problems(&mut problems, log),
+            MonitorKind::Process(process) => process_problems(&mut problems, process),
+        }
+        if self.depends_on.len() > bounds::DEPENDS_ON_MAX {
+            problems.push(SpecProblem::new(
+                "depends_on",
+                format!("at most {} monitors", bounds::DEPENDS_ON_MAX),
+            ));
+        }
+        if self.depends_on.contains(&self.id) {
+            problems.push(SpecProblem::new(
+                "depends_on",
+                "a monitor cannot depend on itself",
+            ));
         }
         problems
     }
+}
+
+fn log_problems(problems: &mut Vec<SpecProblem>, log: &LogSpec) {
+    if log.path.trim().is_empty() {
+        problems.push(SpecProblem::new("path", "must name a file"));
+    }
+    if log.rules.is_empty() || log.rules.len() > bounds::LOG_RULES_MAX {
+        problems.push(SpecProblem::new(
+            "rules",
+            format!("must have 1 to {} rules", bounds::LOG_RULES_MAX),
+        ));
+    }
+    for (index, rule) in log.rules.iter().enumerate() {
+        if let Err(error) = regex::Regex::new(&rule.regex) {
+            let first_line = error.to_string();
+            let reason = first_line
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            problems.push(SpecProblem::new(
+                format!("rules[{index}].regex"),
+                format!("not a valid regex: {reason}"),
+            ));
+        }
+        let valid_event = rule.event.contains('.')
+            && rule.event.split('.').all(|segment| {
+                !segment.is_empty()
+                    && segment
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            });
+        if !valid_event {
+            problems.push(SpecProblem::new(
+                format!("rules[{index}].event"),
+                "must be a dotted lowercase type like \"log.error_detected\"",
+            ));
+        }
+        check_duration(
+            problems,
+            &format!("rules[{index}].rate_limit_ms"),
+            rule.rate_limit_ms,
+        );
+    }
+}
+
+fn process_problems(problems: &mut Vec<SpecProblem>, process: &ProcessSpec) {
+    match (&process.argv, &process.pidfile) {
+        (Some(argv), None) => {
+            if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                problems.push(SpecProblem::new("argv", "must name a program to run"));
+            }
+        }
+        (None, Some(pidfile)) => {
+            if pidfile.trim().is_empty() {
+                problems.push(SpecProblem::new("pidfile", "must name a file"));
+            }
+        }
+        _ => problems.push(SpecProblem::new(
+            "argv",
+            "give exactly one of `argv` (Grace starts it) or `pidfile` (someone else does)",
+        )),
+    }
+    if let Some(address) = &process.ready_tcp {
+        if !is_host_port(address) {
+            problems.push(SpecProblem::new(
+                "ready_tcp",
+                format!("must be host:port, got {address:?}"),
+            ));
+        }
+    }
+    if let Some(url) = &process.ready_http {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            problems.push(SpecProblem::new(
+                "ready_http",
+                "must start with http:// or https://",
+            ));
+        }
+    }
+}
+
+fn is_host_port(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0))
 }
 
 impl StepSpec {
@@ -490,6 +692,24 @@ impl StepSpec {
                 }
             }
             StepSpec::RestoreTrust {} => {}
+            StepSpec::Restart { timeout_ms } => {
+                check_duration(&mut problems, "timeout_ms", *timeout_ms)
+            }
+            StepSpec::Wait {
+                ms,
+                until,
+                timeout_ms,
+            } => {
+                check_duration(&mut problems, "timeout_ms", *timeout_ms);
+                match (ms, until) {
+                    (Some(ms), None) => check_duration(&mut problems, "ms", *ms),
+                    (None, Some(_)) => {}
+                    _ => problems.push(SpecProblem::new(
+                        "ms",
+                        "give exactly one of `ms` or `until` (\"retry_after\" or \"healthy\")",
+                    )),
+                }
+            }
         }
         problems
     }

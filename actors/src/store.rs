@@ -386,6 +386,7 @@ mod tests {
             recovery_seen: false,
             silenced: false,
             event_seqs: vec![2],
+            symptoms: Vec::new(),
         }
     }
 

@@ -55,6 +55,7 @@ fn monitor(id: &str) -> MonitorSpec {
         timeout_ms: 1_000,
         failures_before_down: 2,
         successes_before_up: 1,
+        depends_on: Vec::new(),
     }
 }
 

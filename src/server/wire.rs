@@ -3,7 +3,7 @@
 //! orders are sent field for field as recorded; they have no view type of their own yet.
 
 use actors::event::Event;
-use actors::model::{Incident, Severity};
+use actors::model::{Incident, Severity, Symptom};
 use actors::monitor_actor::MonitorStatus;
 use actors::time::{micros, micros_opt};
 use actors::ActorNode;
@@ -39,6 +39,32 @@ pub struct IncidentView {
     pub active_run_id: Option<String>,
     pub work_order_id: Option<String>,
     pub silenced: bool,
+    /// Failures of dependent components attached to this incident.
+    pub symptoms: Vec<SymptomView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SymptomView {
+    pub source: String,
+    pub event_type: String,
+    pub severity: Severity,
+    pub title: String,
+    #[serde(with = "micros")]
+    pub at: DateTime<Utc>,
+    pub seq: u64,
+}
+
+impl From<&Symptom> for SymptomView {
+    fn from(symptom: &Symptom) -> Self {
+        Self {
+            source: symptom.source.clone(),
+            event_type: symptom.event_type.clone(),
+            severity: symptom.severity,
+            title: symptom.title.clone(),
+            at: symptom.at,
+            seq: symptom.seq,
+        }
+    }
 }
 
 impl From<&Incident> for IncidentView {
@@ -60,6 +86,7 @@ impl From<&Incident> for IncidentView {
             active_run_id: incident.active_run_id.clone(),
             work_order_id: incident.work_order_id.clone(),
             silenced: incident.silenced,
+            symptoms: incident.symptoms.iter().map(SymptomView::from).collect(),
         }
     }
 }

@@ -7,11 +7,14 @@
 mod command;
 mod heartbeat;
 mod http;
+mod log;
 mod postgres;
+mod process;
 mod redis;
 mod tcp;
 
 pub use http::HttpCheck;
+pub use process::Processes;
 pub use redis::RedisTarget;
 
 use std::collections::HashMap;
@@ -19,7 +22,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use tokio::sync::watch;
 
+use crate::event::EventDraft;
 use crate::model::Severity;
 use crate::spec::{MonitorKind, MonitorSpec};
 
@@ -52,9 +57,28 @@ pub trait Probe: Send + Sync {
     }
 
     /// How long the monitor waits before the next probe: its interval, unless the dependency
-    /// asked for more (an HTTP 429's Retry-After).
+    /// asked for more (an HTTP 429's Retry-After) or the probe has more to do at once.
     fn next_delay(&self, interval: Duration) -> Duration {
         interval
+    }
+
+    /// Events the last probe found besides up or down (log lines that matched a rule); the
+    /// monitor publishes them as they are. Taking them empties the list.
+    fn take_events(&mut self) -> Vec<EventDraft> {
+        Vec::new()
+    }
+
+    /// Changes when the dependency changed between probes (a watched process exited): the
+    /// monitor then probes at once instead of at its next interval.
+    fn wake(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
+
+    /// Starts the dependency again and waits until it answers, when Grace runs it itself.
+    fn restart(&mut self, _timeout: Duration) -> BoxFuture<'_, Result<String, String>> {
+        Box::pin(async {
+            Err("Grace does not run this target itself; restart it with a `command` step".into())
+        })
     }
 }
 
@@ -110,12 +134,15 @@ impl Heartbeats {
 pub struct ProbeFactory {
     build: Arc<BuildProbe>,
     heartbeats: Heartbeats,
+    processes: process::Processes,
 }
 
 impl Default for ProbeFactory {
     fn default() -> Self {
         let heartbeats = Heartbeats::default();
         let beats = heartbeats.clone();
+        let processes = process::Processes::default();
+        let procs = processes.clone();
         let mut factory = Self::new(move |spec: &MonitorSpec| -> Box<dyn Probe> {
             match &spec.kind {
                 MonitorKind::Postgres { url } => {
@@ -143,9 +170,14 @@ impl Default for ProbeFactory {
                     Duration::from_millis(*grace_ms),
                     beats.clone(),
                 )),
+                MonitorKind::Log(log) => Box::new(log::LogProbe::new(spec.id.clone(), log)),
+                MonitorKind::Process(process) => {
+                    Box::new(process::ProcessProbe::new(procs.watch(&spec.id, process)))
+                }
             }
         });
         factory.heartbeats = heartbeats;
+        factory.processes = processes;
         factory
     }
 }
@@ -157,12 +189,18 @@ impl ProbeFactory {
         Self {
             build: Arc::new(build),
             heartbeats: Heartbeats::default(),
+            processes: process::Processes::default(),
         }
     }
 
     /// The beats the factory's heartbeat probes read.
     pub fn heartbeats(&self) -> &Heartbeats {
         &self.heartbeats
+    }
+
+    /// The processes Grace watches; stopping one ends it when Grace started it.
+    pub fn processes(&self) -> &process::Processes {
+        &self.processes
     }
 
     pub fn build(&self, spec: &MonitorSpec) -> Box<dyn Probe> {
