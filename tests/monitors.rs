@@ -557,3 +557,130 @@ steps = [{ kind = "reconnect", backoff_ms = [50] }, { kind = "verify" }]
     assert_eq!(app.post("/monitors/cache/explode").await.0, 404);
     assert_eq!(app.get("/monitors/nope").await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependents_failure_is_a_symptom_of_its_parents_incident() {
+    let db_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let db_address = db_listener.local_addr().unwrap().to_string();
+    let api_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_address = api_listener.local_addr().unwrap().to_string();
+    let db = pong_server(db_listener).await;
+    let api = pong_server(api_listener).await;
+    let monitors = [
+        tcp_monitor("db", &db_address, ""),
+        tcp_monitor("api", &api_address, "depends_on = [\"db\"]"),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), &monitors);
+    app.monitor_state("api", "up", TIMEOUT).await;
+
+    // The database goes first, then the API that needs it.
+    db.abort();
+    let _ = db.await;
+    let parent = app
+        .incident_where("the db incident", TIMEOUT, |i| i["source"] == "db")
+        .await;
+    api.abort();
+    let _ = api.await;
+    let parent = app
+        .incident_where("the api failure attached as a symptom", TIMEOUT, |i| {
+            i["id"] == parent["id"] && i["symptoms"].as_array().is_some_and(|s| !s.is_empty())
+        })
+        .await;
+    assert_eq!(parent["symptoms"][0]["source"], "api");
+    assert_eq!(parent["symptoms"][0]["event_type"], "tcp.unreachable");
+    app.monitor_state("api", "down", TIMEOUT).await;
+    assert_eq!(app.incidents("").await.len(), 1, "no incident of its own");
+
+    // The database comes back, the API does not: the API's failure is no longer hidden.
+    let db = pong_server(TcpListener::bind(&db_address).await.unwrap()).await;
+    let child = app
+        .incident_where("the api incident after the db recovered", TIMEOUT, |i| {
+            i["source"] == "api"
+        })
+        .await;
+    assert_eq!(child["status"], "open");
+    let resolved = app
+        .get_ok(&format!("/monitoring/incidents/{}", parent["id"]))
+        .await;
+    assert_eq!(resolved["status"], "resolved");
+
+    let api = pong_server(TcpListener::bind(&api_address).await.unwrap()).await;
+    app.incident_where("the api recovery", TIMEOUT, |i| {
+        i["source"] == "api" && i["status"] == "resolved"
+    })
+    .await;
+    db.abort();
+    api.abort();
+}
+
+/// An API that, once hit, rate-limits for `window` with `Retry-After`, then answers 200.
+async fn windowed_limiter(window: Duration) -> (std::net::SocketAddr, JoinHandle<()>) {
+    use std::sync::{Arc, Mutex};
+    use warp::Filter;
+    let until: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let route = warp::path("quota").map(move || {
+        let mut until = until.lock().unwrap();
+        let now = std::time::Instant::now();
+        let ends = *until.get_or_insert(now + window);
+        if now < ends {
+            let seconds = (ends - now).as_secs_f64().ceil() as u64;
+            warp::http::Response::builder()
+                .status(429)
+                .header("Retry-After", seconds.to_string())
+                .body("slow down".to_owned())
+                .unwrap()
+        } else {
+            warp::http::Response::builder()
+                .status(200)
+                .body("ok".to_owned())
+                .unwrap()
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (
+        addr,
+        tokio::spawn(warp::serve(route).incoming(listener).run()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_api_backoff_playbook_waits_out_retry_after_and_verifies() {
+    let (addr, server) = windowed_limiter(Duration::from_secs(2)).await;
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/grace.toml")).unwrap();
+    let playbook = shipped
+        .split("[[playbooks]]")
+        .find(|block| block.contains("id = \"api_backoff\""))
+        .expect("config/grace.toml ships api_backoff");
+    let config = format!(
+        "{}\n[[playbooks]]{playbook}",
+        http_monitor("quota-api", &format!("http://{addr}/quota"), "")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), &config);
+    let healed = app
+        .incident_where("the rate limit to be waited out", TIMEOUT, |i| {
+            i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(healed["event_type"], "api.rate_limit_exceeded");
+    assert_eq!(healed["resolved_by"], "playbook");
+    let executions = app.get_ok("/monitoring/executions").await;
+    let run = &executions["items"][0];
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let wait = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["name"] == "wait")
+        .expect("a wait step");
+    let output = wait["output"].as_str().unwrap();
+    assert!(output.contains("Retry-After"), "{output}");
+    // It waited: the run took most of the window, not a few milliseconds.
+    let duration = run["duration_seconds"].as_f64().unwrap();
+    assert!(duration >= 1.0, "the run took {duration} s");
+    server.abort();
+}
