@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{self, Config, DEFAULT_CONFIG};
+use crate::reload::ConfigSource;
 use crate::server::{self, App};
 
 #[derive(Debug, Parser)]
@@ -105,6 +106,11 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let app = Arc::new(App {
         kernel,
         server: config.server,
+        store: config.store,
+        config_source: match path {
+            Some(path) => ConfigSource::File(path),
+            None => ConfigSource::BuiltIn,
+        },
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, app.clone(), async {
@@ -115,6 +121,7 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     std::io::stdout().flush()?;
     tracing::info!(%addr, "serving");
 
+    tokio::spawn(reload_on_hangup(app.clone()));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let outcome = tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
@@ -131,6 +138,30 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         app.kernel.shutdown().await;
     }
     outcome
+}
+
+/// SIGHUP reloads the config, as daemons do; the outcome goes to the log.
+async fn reload_on_hangup(app: Arc<App>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP; reload with POST /config/reload");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match crate::reload::reload(&app).await {
+            Ok(report) => tracing::info!(
+                added = ?report.added,
+                removed = ?report.removed,
+                changed = ?report.changed,
+                restart_required = ?report.restart_required,
+                "config reloaded on SIGHUP"
+            ),
+            Err(error) => tracing::error!("config not reloaded; the running one stays:\n{error}"),
+        }
+    }
 }
 
 async fn watch(

@@ -116,7 +116,8 @@ impl SpawnBook {
 pub struct Ctx {
     pub scope: Scope,
     pub store: Store,
-    pub spec: TreeSpec,
+    /// The running spec; a config reload swaps it whole.
+    spec: RwLock<Arc<TreeSpec>>,
     pub probes: ProbeFactory,
     pub spawns: SpawnBook,
     /// Each monitor's latest view, by monitor id; written only by that monitor.
@@ -128,11 +129,32 @@ impl Ctx {
         Arc::new(Self {
             scope: Scope::unique(),
             store,
-            spec,
+            spec: RwLock::new(Arc::new(spec)),
             probes,
             spawns: SpawnBook::default(),
             statuses: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// The running spec. Readers take a snapshot; a reload never changes one under them.
+    pub fn spec(&self) -> Arc<TreeSpec> {
+        self.spec.read().expect("spec poisoned").clone()
+    }
+
+    /// Swaps the running spec (config reload); returns the one it replaces.
+    pub fn replace_spec(&self, spec: TreeSpec) -> Arc<TreeSpec> {
+        std::mem::replace(
+            &mut *self.spec.write().expect("spec poisoned"),
+            Arc::new(spec),
+        )
+    }
+
+    /// Takes a removed monitor's view off the board.
+    pub fn forget_status(&self, monitor_id: &str) {
+        self.statuses
+            .write()
+            .expect("status board poisoned")
+            .remove(monitor_id);
     }
 
     /// A monitor posts its view after every probe.
@@ -145,9 +167,9 @@ impl Ctx {
 
     /// Every configured monitor's latest view, in config order.
     pub fn statuses(&self) -> Vec<MonitorStatus> {
+        let spec = self.spec();
         let board = self.statuses.read().expect("status board poisoned");
-        self.spec
-            .monitors
+        spec.monitors
             .iter()
             .filter_map(|monitor| board.get(&monitor.id).cloned())
             .collect()

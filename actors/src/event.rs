@@ -46,6 +46,7 @@ pub mod types {
     pub const AGENT_FINISHED: &str = "agent.finished";
     pub const ACTOR_RESTARTED: &str = "actor.restarted";
     pub const TRUST_CHANGED: &str = "trust.changed";
+    pub const CONFIG_RELOADED: &str = "config.reloaded";
 }
 
 /// A persisted event: what every subscriber and WebSocket client receives.

@@ -50,7 +50,7 @@ impl Actor for FeedActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(FeedState {
             subscribers: Vec::new(),
-            buffer_max: ctx.spec.limits.ws_buffer_max.max(1),
+            buffer_max: ctx.spec().limits.ws_buffer_max.max(1),
             last_seq: None,
         })
     }

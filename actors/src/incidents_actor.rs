@@ -163,7 +163,7 @@ impl Actor for IncidentsActor {
                 outcome,
             } => state.run_finished(incident_id, &run_id, outcome).await?,
             IncidentsMsg::RestoreTrust(component, reply) => {
-                let restore = state.ctx.spec.trust.restore_on_recovery;
+                let restore = state.ctx.spec().trust.restore_on_recovery;
                 let result = state.adjust_trust(&component, restore).await;
                 let _ = reply.send(result.map_err(IncidentError::from));
             }
@@ -288,8 +288,9 @@ impl IncidentsState {
 
     /// The active incident of a monitor `source` depends on, if one of them is down.
     fn down_dependency(&self, source: &str) -> Option<u64> {
-        let spec = self.ctx.spec.monitors.iter().find(|m| m.id == source)?;
-        spec.depends_on.iter().find_map(|parent| {
+        let spec = self.ctx.spec();
+        let monitor = spec.monitors.iter().find(|m| m.id == source)?;
+        monitor.depends_on.iter().find_map(|parent| {
             self.active
                 .values()
                 .filter(|incident| &incident.source == parent)
@@ -305,7 +306,7 @@ impl IncidentsState {
             .symptoms
             .iter()
             .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
-        if known || parent.symptoms.len() >= self.ctx.spec.limits.incident_events_max {
+        if known || parent.symptoms.len() >= self.ctx.spec().limits.incident_events_max {
             self.active.insert(parent_id, parent);
             return Ok(());
         }
@@ -345,7 +346,7 @@ impl IncidentsState {
             seq,
         } = problem;
         let trust = self
-            .adjust_trust(&source, -self.ctx.spec.trust.drop_on_incident)
+            .adjust_trust(&source, -self.ctx.spec().trust.drop_on_incident)
             .await?;
         let id = self.next_id;
         self.next_id += 1;
@@ -548,7 +549,7 @@ impl IncidentsState {
     }
 
     fn remember(&self, incident: &mut Incident, seq: u64) {
-        if incident.event_seqs.len() < self.ctx.spec.limits.incident_events_max {
+        if incident.event_seqs.len() < self.ctx.spec().limits.incident_events_max {
             incident.event_seqs.push(seq);
         }
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorRef, ActorStatus, SpawnErr};
 use ractor_supervisor::{
-    ChildSpec, DynamicSupervisor, DynamicSupervisorOptions, Restart, SpawnFn, Supervisor,
-    SupervisorArguments, SupervisorMsg, SupervisorOptions, SupervisorStrategy,
+    ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, DynamicSupervisorOptions, Restart, SpawnFn,
+    Supervisor, SupervisorArguments, SupervisorMsg, SupervisorOptions, SupervisorStrategy,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
@@ -47,7 +47,23 @@ pub enum KernelError {
     Save(Arc<StoreError>),
     #[error("events not recorded: {0}")]
     NotRecorded(String),
+    #[error("config reload failed: {0}")]
+    Reload(String),
 }
+
+/// What a config reload did to the monitors, by id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReloadReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Settings that changed but only take effect when Grace restarts.
+    pub restart_required: Vec<String>,
+}
+
+/// How often a stopping monitor is checked for being gone.
+const STOP_POLL_MS: u64 = 5;
 
 /// One node of the live actor tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +97,8 @@ pub struct Kernel {
     root: ActorRef<SupervisorMsg>,
     /// Becomes true when the root supervisor has exited.
     exited: watch::Receiver<bool>,
+    /// Reloads run one at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Kernel {
@@ -92,7 +110,7 @@ impl Kernel {
     ) -> Result<Self, KernelError> {
         let store = Store::open(location).await?;
         let ctx = Ctx::new(store, spec, probes);
-        let period = Duration::from_millis(ctx.spec.supervision.period_ms);
+        let period = Duration::from_millis(ctx.spec().supervision.period_ms);
         let child_specs = vec![
             child(&ctx, roles::STORE, "store", |ctx, name, sup| async move {
                 spawn_cell(name, StoreActor, ctx, sup).await
@@ -124,7 +142,7 @@ impl Kernel {
                 child_specs,
                 options: SupervisorOptions {
                     strategy: SupervisorStrategy::OneForOne,
-                    max_restarts: ctx.spec.supervision.max_restarts,
+                    max_restarts: ctx.spec().supervision.max_restarts,
                     max_window: period,
                     reset_after: Some(period),
                 },
@@ -140,7 +158,12 @@ impl Kernel {
             let _ = exit.await;
             let _ = exited_tx.send(true);
         });
-        Ok(Self { ctx, root, exited })
+        Ok(Self {
+            ctx,
+            root,
+            exited,
+            reloading: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Read access to everything persisted.
@@ -182,7 +205,7 @@ impl Kernel {
         monitor_id: &str,
         change: ControlChange,
     ) -> Result<MonitorStatus, KernelError> {
-        if !self.ctx.spec.monitors.iter().any(|m| m.id == monitor_id) {
+        if !self.ctx.spec().monitors.iter().any(|m| m.id == monitor_id) {
             return Err(KernelError::NoSuchMonitor(monitor_id.to_owned()));
         }
         let monitor = self
@@ -195,10 +218,101 @@ impl Kernel {
             .map_err(KernelError::Save)
     }
 
+    /// Applies a new spec while running: monitors that were added, removed or changed are
+    /// started, stopped or restarted under the monitors supervisor; the others keep running
+    /// untouched. Playbooks, trust and limits take effect for what happens next. Supervision
+    /// settings shape supervisors that are already running, so they wait for a restart (the
+    /// report says so). The spec must already be checked.
+    pub async fn reload(&self, mut spec: TreeSpec) -> Result<ReloadReport, KernelError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let old = self.ctx.spec();
+        let mut report = ReloadReport::default();
+        if spec.supervision != old.supervision {
+            report.restart_required.push("supervision".to_owned());
+            spec.supervision = old.supervision.clone();
+        }
+        for monitor in &old.monitors {
+            match spec.monitors.iter().find(|m| m.id == monitor.id) {
+                None => report.removed.push(monitor.id.clone()),
+                Some(new) if new != monitor => report.changed.push(monitor.id.clone()),
+                Some(_) => report.unchanged.push(monitor.id.clone()),
+            }
+        }
+        for monitor in &spec.monitors {
+            if !old.monitors.iter().any(|m| m.id == monitor.id) {
+                report.added.push(monitor.id.clone());
+            }
+        }
+        let supervisor = self
+            .ctx
+            .scope
+            .lookup::<DynamicSupervisorMsg>(roles::MONITORS)
+            .ok_or(KernelError::Unavailable(
+                "the monitors supervisor (restarting)",
+            ))?;
+        let new_specs = spec.monitors.clone();
+        self.ctx.replace_spec(spec);
+        for id in report.removed.iter().chain(&report.changed) {
+            self.stop_monitor(&supervisor, id).await?;
+        }
+        for id in report.changed.iter().chain(&report.added) {
+            let monitor = new_specs
+                .iter()
+                .find(|m| &m.id == id)
+                .expect("diffed above");
+            DynamicSupervisor::spawn_child(
+                supervisor.clone(),
+                monitor_child(&self.ctx, monitor.clone()),
+            )
+            .await
+            .map_err(|error| KernelError::Reload(error.to_string()))?;
+        }
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::CONFIG_RELOADED,
+                json!({
+                    "added": report.added,
+                    "removed": report.removed,
+                    "changed": report.changed,
+                    "unchanged": report.unchanged.len(),
+                    "restart_required": report.restart_required,
+                }),
+            ),
+        );
+        Ok(report)
+    }
+
+    /// Stops one monitor for good (until it is spawned again) and waits until its name is free.
+    async fn stop_monitor(
+        &self,
+        supervisor: &ActorRef<DynamicSupervisorMsg>,
+        id: &str,
+    ) -> Result<(), KernelError> {
+        let role = roles::monitor(id);
+        let name = self.ctx.scope.name(&role);
+        DynamicSupervisor::terminate_child(supervisor.clone(), name.clone())
+            .await
+            .map_err(|error| KernelError::Reload(error.to_string()))?;
+        let deadline = std::time::Instant::now() + Duration::from_millis(RPC_TIMEOUT_MS);
+        while ractor::registry::where_is(name.clone()).is_some() {
+            if std::time::Instant::now() > deadline {
+                return Err(KernelError::Reload(format!("monitor {id} did not stop")));
+            }
+            tokio::time::sleep(Duration::from_millis(STOP_POLL_MS)).await;
+        }
+        // A process Grace started for it ends with it; its view leaves the board; a monitor
+        // spawned again under the same id starts a fresh restart count.
+        self.ctx.probes.processes().remove(id);
+        self.ctx.forget_status(id);
+        self.ctx.spawns.forget(&role);
+        Ok(())
+    }
+
     /// Records a heartbeat for the heartbeat monitor `monitor_id` and has it look at once, so
     /// a beat that ends a silence resolves its incident without waiting for the next probe.
     pub fn beat(&self, monitor_id: &str) -> Result<(), KernelError> {
-        let known = self.ctx.spec.monitors.iter().any(|monitor| {
+        let known = self.ctx.spec().monitors.iter().any(|monitor| {
             monitor.id == monitor_id && matches!(monitor.kind, MonitorKind::Heartbeat { .. })
         });
         if !known {
@@ -356,16 +470,16 @@ async fn spawn_monitors(
     name: String,
     supervisor: ActorCell,
 ) -> Result<ActorCell, SpawnErr> {
-    let period = Duration::from_millis(ctx.spec.supervision.period_ms);
+    let period = Duration::from_millis(ctx.spec().supervision.period_ms);
     let options = DynamicSupervisorOptions {
         max_children: None,
-        max_restarts: ctx.spec.supervision.max_restarts,
+        max_restarts: ctx.spec().supervision.max_restarts,
         max_window: period,
         reset_after: Some(period),
     };
     let (monitors, _) =
         Supervisor::spawn_linked(name, DynamicSupervisor, options, supervisor).await?;
-    for spec in &ctx.spec.monitors {
+    for spec in &ctx.spec().monitors {
         let child_spec = monitor_child(&ctx, spec.clone());
         DynamicSupervisor::spawn_child(monitors.clone(), child_spec)
             .await

@@ -37,4 +37,4 @@ pub mod store_actor;
 pub mod sub_agent_actor;
 pub mod time;
 
-pub use kernel::{ActorNode, Kernel, KernelError};
+pub use kernel::{ActorNode, Kernel, KernelError, ReloadReport};

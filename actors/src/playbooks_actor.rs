@@ -140,13 +140,18 @@ impl Actor for PlaybooksActor {
 }
 
 impl PlaybooksState {
-    fn playbook_for(&self, incident: &Incident) -> Option<&PlaybookSpec> {
-        self.ctx.spec.playbooks.iter().find(|playbook| {
-            playbook
-                .on
-                .iter()
-                .any(|pattern| Pattern::new(pattern.as_str()).matches(&incident.event_type))
-        })
+    fn playbook_for(&self, incident: &Incident) -> Option<PlaybookSpec> {
+        self.ctx
+            .spec()
+            .playbooks
+            .iter()
+            .find(|playbook| {
+                playbook
+                    .on
+                    .iter()
+                    .any(|pattern| Pattern::new(pattern.as_str()).matches(&incident.event_type))
+            })
+            .cloned()
     }
 
     async fn trigger(&mut self, incident: Incident) -> Result<(), StoreError> {
@@ -158,10 +163,10 @@ impl PlaybooksState {
         if busy {
             return Ok(()); // at most one active run per incident
         }
-        let Some(playbook) = self.playbook_for(&incident).cloned() else {
+        let Some(playbook) = self.playbook_for(&incident) else {
             return Ok(());
         };
-        let limits = &self.ctx.spec.limits;
+        let limits = &self.ctx.spec().limits;
         if self.runs.len() >= limits.agents_max {
             if self.waiting.len() < limits.agents_queue_max {
                 self.waiting.push_back(incident);
@@ -410,7 +415,7 @@ impl PlaybooksState {
 
     /// A slot is free: start the oldest waiting incident that still needs healing.
     async fn start_waiting(&mut self) -> Result<(), StoreError> {
-        while self.runs.len() < self.ctx.spec.limits.agents_max {
+        while self.runs.len() < self.ctx.spec().limits.agents_max {
             let Some(incident) = self.waiting.pop_front() else {
                 break;
             };

@@ -99,7 +99,7 @@ impl<'a> Runner<'a> {
     fn new(args: &'a SubAgentArgs) -> Self {
         let probe = args
             .ctx
-            .spec
+            .spec()
             .monitors
             .iter()
             .find(|monitor| monitor.id == args.incident.source)
@@ -129,7 +129,10 @@ impl<'a> Runner<'a> {
             self.report(index, &record);
             let result = self.execute(step).await;
             record.attempts = result.attempts;
-            record.output = tail(&result.output, self.args.ctx.spec.limits.output_tail_bytes);
+            record.output = tail(
+                &result.output,
+                self.args.ctx.spec().limits.output_tail_bytes,
+            );
             record.finished_at = Some(crate::time::now());
             record.status = if result.ok {
                 StepStatus::Succeeded

@@ -23,7 +23,8 @@ use warp::{Filter, Rejection, Reply};
 pub use error::ApiError;
 use wire::{ActorView, EventView, IncidentDetail, IncidentView, MonitorView, Page};
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, StoreConfig};
+use crate::reload::{ConfigSource, ReloadError};
 
 /// Events shown in an incident's timeline at most.
 const TIMELINE_EVENTS_MAX: usize = 1_000;
@@ -33,7 +34,11 @@ const PAGE_LIMIT_DEFAULT: usize = 50;
 /// What every handler shares.
 pub struct App {
     pub kernel: Kernel,
+    /// The running server and store settings (a reload reports changes to them, but they
+    /// take effect only at the next start).
     pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub config_source: ConfigSource,
 }
 
 type Query = HashMap<String, String>;
@@ -131,6 +136,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and(body_bytes(body_limit))
         .and_then(intake::post_alertmanager);
+    let reload = warp::path!("config" / "reload")
+        .and(post.clone())
+        .and(app.clone())
+        .and_then(reload_config);
     let actors = warp::path!("actors")
         .and(warp::get())
         .and(app.clone())
@@ -170,6 +179,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(events)
         .unify()
         .or(alertmanager)
+        .unify()
+        .or(reload)
         .unify()
         .or(actors)
         .unify()
@@ -501,6 +512,36 @@ fn silence_until(body: &[u8]) -> Result<Option<DateTime<Utc>>, ApiError> {
 async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
     app.kernel.beat(&monitor_id).map_err(ApiError::from)?;
     json(&json!({ "monitor": monitor_id, "status": "received" }))
+}
+
+/// `POST /config/reload`: 200 with what changed, or 400 listing every problem of the new
+/// config (which is then not applied at all).
+async fn reload_config(app: Arc<App>) -> Result<Response, Rejection> {
+    match crate::reload::reload(&app).await {
+        Ok(report) => json(&json!({
+            "added": report.added,
+            "removed": report.removed,
+            "changed": report.changed,
+            "unchanged": report.unchanged,
+            "restart_required": report.restart_required,
+        })),
+        Err(ReloadError::Invalid(error)) => Err(ApiError::Invalid(
+            error
+                .issues
+                .into_iter()
+                .map(|issue| {
+                    let key = if issue.key.is_empty() {
+                        "config".to_owned()
+                    } else {
+                        issue.key
+                    };
+                    (key, issue.message)
+                })
+                .collect(),
+        )
+        .into()),
+        Err(ReloadError::Kernel(error)) => Err(ApiError::from(error).into()),
+    }
 }
 
 async fn actor_tree(app: Arc<App>) -> Result<Response, Rejection> {

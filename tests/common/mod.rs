@@ -319,6 +319,11 @@ pub fn spawn_app(dir: &Path, config: &str) -> TestApp {
 }
 
 impl TestApp {
+    /// The pid of the `grace serve` process (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
