@@ -77,7 +77,8 @@ async fn pushed_events_become_one_incident_and_a_recovery_resolves_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_batch_is_refused_whole_with_every_field_named() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app_with(dir.path(), "");
+    let monitor = "[[monitors]]\nid = \"nightly\"\nkind = \"heartbeat\"\ngrace_ms = 60000\n";
+    let app = app_with(dir.path(), monitor);
     let before = app.get_ok("/health").await["last_seq"].clone();
 
     let batch = json!([
@@ -85,6 +86,8 @@ async fn a_bad_batch_is_refused_whole_with_every_field_named() {
         { "type": "Payment Failed", "source": "" },
         { "source": "checkout" },
         { "type": "incident.opened", "source": "checkout", "severity": "dire" },
+        // A monitor's incidents are its probes' business: no forged recovery.
+        { "type": "heartbeat.restored", "source": "nightly" },
     ]);
     let (status, body) = app.post_json("/events", &batch).await;
     assert_eq!(status, 400, "{body}");
@@ -96,7 +99,13 @@ async fn a_bad_batch_is_refused_whole_with_every_field_named() {
         .collect();
     assert_eq!(
         fields,
-        ["[1].type", "[1].source", "[2].type", "[3].severity"],
+        [
+            "[1].type",
+            "[1].source",
+            "[2].type",
+            "[3].severity",
+            "[4].source"
+        ],
         "{body}"
     );
     assert_eq!(body["error"]["field"], "[1].type");

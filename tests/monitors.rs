@@ -684,3 +684,76 @@ async fn the_shipped_api_backoff_playbook_waits_out_retry_after_and_verifies() {
     assert!(duration >= 1.0, "the run took {duration} s");
     server.abort();
 }
+
+/// `openssl s_server` with a fresh self-signed certificate: a real TLS server that no client
+/// should trust.
+struct SelfSignedTls {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SelfSignedTls {
+    fn start(dir: &std::path::Path) -> Self {
+        let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|error| {
+                panic!("cannot run openssl ({error}): install it with `apt-get install -y openssl`")
+            });
+        assert!(made.success(), "openssl could not make a certificate");
+        let port = common::free_port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(std::process::Stdio::piped()) // s_server ends when its stdin closes
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { child, port }
+    }
+}
+
+impl Drop for SelfSignedTls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_reported_as_a_tls_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = SelfSignedTls::start(dir.path());
+    common::eventually("openssl s_server to listen", TIMEOUT, || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", tls.port))
+            .await
+            .ok()
+    })
+    .await;
+    let app = app_with(
+        dir.path(),
+        &http_monitor("tls-api", &format!("https://127.0.0.1:{}/", tls.port), ""),
+    );
+    let incident = app
+        .incident_where("the TLS failure", TIMEOUT, |i| i["source"] == "tls-api")
+        .await;
+    assert_eq!(incident["event_type"], "api.unavailable");
+    let monitor = app.get_ok("/monitors/tls-api").await;
+    let error = monitor["last_error"].as_str().unwrap();
+    assert!(error.starts_with("TLS error"), "{error}");
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+}

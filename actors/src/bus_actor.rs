@@ -74,7 +74,11 @@ impl Actor for BusActor {
             BusMsg::Flush => state.flush().await,
             BusMsg::Ingest(drafts, reply) => {
                 state.flush().await; // what was published before goes first
-                let _ = reply.send(state.persist_and_route(drafts).await);
+                                     // A caller that timed out was told the events were not recorded, and may
+                                     // send them again: recording them now would make duplicates.
+                if !reply.is_closed() {
+                    let _ = reply.send(state.persist_and_route(drafts).await);
+                }
             }
         }
         Ok(())

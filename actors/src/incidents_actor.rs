@@ -1,9 +1,12 @@
 //! The incident manager: turns problem events into deduplicated, persisted incidents, moves them
 //! through their lifecycle, and owns component trust.
 //!
-//! One active incident per source and event type: a repeat bumps `occurrences`. A recovery event
-//! resolves the source's incidents of the same family unless a playbook is healing them, in
-//! which case the playbook's verification decides. Every change is persisted before the event
+//! One active incident per source and event type: a repeat bumps `occurrences` (by the event's
+//! `count` when a rate-limited source folded several into one). A recovery event resolves the
+//! source's incidents of the same family unless a playbook is healing them, in which case the
+//! playbook's verification decides. A failure of a monitor whose `depends_on` parent has an
+//! active incident is attached to that incident as a symptom; when the parent's incident
+//! resolves, symptoms whose monitors still say down get incidents of their own. Every change is persisted before the event
 //! that announces it is published.
 //!
 //! The event log, not the mailbox, is the source of truth: an `Observe` only says "the log has
@@ -22,6 +25,7 @@ use crate::bus_actor::publish;
 use crate::context::{roles, Ctx};
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
 use crate::model::{ExecutionStatus, Incident, IncidentStatus, Symptom, TrustScore};
+use crate::monitor_actor::MonitorMsg;
 use crate::playbooks_actor::PlaybooksMsg;
 use crate::store::StoreError;
 
@@ -286,17 +290,24 @@ impl IncidentsState {
         Ok(())
     }
 
-    /// The active incident of a monitor `source` depends on, if one of them is down.
+    /// The active incident of a monitor `source` depends on, if one of them is down. Only a
+    /// parent its own monitor calls down hides its dependents' failures: an incident on it
+    /// from a log rule or a pushed event does not.
     fn down_dependency(&self, source: &str) -> Option<u64> {
         let spec = self.ctx.spec();
         let monitor = spec.monitors.iter().find(|m| m.id == source)?;
-        monitor.depends_on.iter().find_map(|parent| {
-            self.active
-                .values()
-                .filter(|incident| &incident.source == parent)
-                .map(|incident| incident.id)
-                .min()
-        })
+        let board = self.ctx.statuses();
+        monitor
+            .depends_on
+            .iter()
+            .filter(|parent| board.iter().any(|s| &s.id == *parent && s.down))
+            .find_map(|parent| {
+                self.active
+                    .values()
+                    .filter(|incident| &incident.source == parent)
+                    .map(|incident| incident.id)
+                    .min()
+            })
     }
 
     /// Attaches a dependent's failure to the incident of what it depends on.
@@ -437,6 +448,17 @@ impl IncidentsState {
             .source(incident.source.clone())
             .incident(incident.id),
         );
+        if by != "recovery" {
+            // Closed without the monitor seeing a recovery: have it look again, so a failure
+            // that goes on is announced anew.
+            let monitor = self
+                .ctx
+                .scope
+                .lookup::<MonitorMsg>(&roles::monitor(&incident.source));
+            if let Some(monitor) = monitor {
+                let _ = monitor.cast(MonitorMsg::Recheck);
+            }
+        }
         self.reopen_symptoms(&incident).await;
         Ok(incident)
     }

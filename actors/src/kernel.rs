@@ -47,8 +47,6 @@ pub enum KernelError {
     Save(Arc<StoreError>),
     #[error("events not recorded: {0}")]
     NotRecorded(String),
-    #[error("config reload failed: {0}")]
-    Reload(String),
 }
 
 /// What a config reload did to the monitors, by id.
@@ -60,6 +58,8 @@ pub struct ReloadReport {
     pub unchanged: Vec<String>,
     /// Settings that changed but only take effect when Grace restarts.
     pub restart_required: Vec<String>,
+    /// Monitors that could not be stopped or started, with why.
+    pub errors: Vec<String>,
 }
 
 /// How often a stopping monitor is checked for being gone.
@@ -252,20 +252,35 @@ impl Kernel {
             ))?;
         let new_specs = spec.monitors.clone();
         self.ctx.replace_spec(spec);
-        for id in report.removed.iter().chain(&report.changed) {
-            self.stop_monitor(&supervisor, id).await?;
+        // Keep going past a failure, so one monitor that will not stop or start does not
+        // leave the others half-done; every failure is reported.
+        for id in &report.removed {
+            if let Err(error) = self.stop_monitor(&supervisor, id, true).await {
+                report.errors.push(format!("{id}: {error}"));
+            }
+        }
+        for id in &report.changed {
+            // A process Grace runs keeps running when only how it is watched changed.
+            let old_kind = old.monitors.iter().find(|m| &m.id == id).map(|m| &m.kind);
+            let new_kind = new_specs.iter().find(|m| &m.id == id).map(|m| &m.kind);
+            if let Err(error) = self
+                .stop_monitor(&supervisor, id, old_kind != new_kind)
+                .await
+            {
+                report.errors.push(format!("{id}: {error}"));
+            }
         }
         for id in report.changed.iter().chain(&report.added) {
             let monitor = new_specs
                 .iter()
                 .find(|m| &m.id == id)
                 .expect("diffed above");
-            DynamicSupervisor::spawn_child(
-                supervisor.clone(),
-                monitor_child(&self.ctx, monitor.clone()),
-            )
-            .await
-            .map_err(|error| KernelError::Reload(error.to_string()))?;
+            let child = monitor_child(&self.ctx, monitor.clone());
+            if let Err(error) = DynamicSupervisor::spawn_child(supervisor.clone(), child).await {
+                report
+                    .errors
+                    .push(format!("{id}: could not start: {error}"));
+            }
         }
         publish(
             &self.ctx,
@@ -277,6 +292,7 @@ impl Kernel {
                     "changed": report.changed,
                     "unchanged": report.unchanged.len(),
                     "restart_required": report.restart_required,
+                    "errors": report.errors,
                 }),
             ),
         );
@@ -284,26 +300,30 @@ impl Kernel {
     }
 
     /// Stops one monitor for good (until it is spawned again) and waits until its name is free.
+    /// With `drop_process`, a process Grace started for it ends too (and is gone on return).
     async fn stop_monitor(
         &self,
         supervisor: &ActorRef<DynamicSupervisorMsg>,
         id: &str,
-    ) -> Result<(), KernelError> {
+        drop_process: bool,
+    ) -> Result<(), String> {
         let role = roles::monitor(id);
         let name = self.ctx.scope.name(&role);
         DynamicSupervisor::terminate_child(supervisor.clone(), name.clone())
             .await
-            .map_err(|error| KernelError::Reload(error.to_string()))?;
+            .map_err(|error| format!("could not stop: {error}"))?;
         let deadline = std::time::Instant::now() + Duration::from_millis(RPC_TIMEOUT_MS);
         while ractor::registry::where_is(name.clone()).is_some() {
             if std::time::Instant::now() > deadline {
-                return Err(KernelError::Reload(format!("monitor {id} did not stop")));
+                return Err("did not stop in time".to_owned());
             }
             tokio::time::sleep(Duration::from_millis(STOP_POLL_MS)).await;
         }
-        // A process Grace started for it ends with it; its view leaves the board; a monitor
-        // spawned again under the same id starts a fresh restart count.
-        self.ctx.probes.processes().remove(id);
+        // Its view leaves the board; a monitor spawned again under the same id starts a fresh
+        // restart count.
+        if drop_process {
+            self.ctx.probes.processes().remove(id).await;
+        }
         self.ctx.forget_status(id);
         self.ctx.spawns.forget(&role);
         Ok(())
@@ -332,6 +352,11 @@ impl Kernel {
     /// Publishes an event through the bus: persisted, sequenced, then routed like any other.
     pub fn publish(&self, draft: EventDraft) {
         publish(&self.ctx, draft);
+    }
+
+    /// Whether a monitor named `id` is configured.
+    pub fn has_monitor(&self, id: &str) -> bool {
+        self.ctx.spec().monitors.iter().any(|m| m.id == id)
     }
 
     /// Records events pushed in from outside in one transaction and routes them; returns

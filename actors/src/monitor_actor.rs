@@ -56,6 +56,10 @@ pub enum MonitorMsg {
     Probe,
     /// Run one extra probe now (news arrived, e.g. a heartbeat); the schedule is unchanged.
     ProbeNow,
+    /// The component's incident was closed by a playbook or a person: forget that it was down
+    /// and probe now, so a failure that persists (or comes back before the next probe) opens a
+    /// new incident instead of going unannounced.
+    Recheck,
     /// Apply and persist a person's decision; replies with the new status.
     Control(
         ControlChange,
@@ -85,7 +89,10 @@ impl Actor for MonitorActor {
         let probe = ctx.probes.build(&spec);
         // A component with an active incident was down when this monitor last looked (before a
         // restart of the monitor or of Grace): start from there, so its recovery is announced.
-        let down = ctx.store.has_active_incident(&spec.id).await?;
+        // Only incidents of the probe's own family count: a log rule's incident on the same
+        // source says nothing about whether the file can be read.
+        let family = crate::event::family(probe.recovery_event());
+        let down = ctx.store.has_active_incident(&spec.id, family).await?;
         let status = MonitorStatus {
             id: spec.id.clone(),
             kind: spec.kind.name(),
@@ -129,6 +136,10 @@ impl Actor for MonitorActor {
         if let MonitorMsg::Control(change, reply) = msg {
             let _ = reply.send(state.control(change).await.map_err(Arc::new));
             return Ok(());
+        }
+        if let MonitorMsg::Recheck = msg {
+            state.status.down = false;
+            state.status.consecutive_failures = 0;
         }
         let interval = Duration::from_millis(state.spec.interval_ms);
         if state.status.control.paused {

@@ -236,16 +236,17 @@ impl Store {
         .await
     }
 
-    /// Whether `source` has an incident that is not resolved (a monitor asks once, at start).
-    pub async fn has_active_incident(&self, source: &str) -> StoreResult<bool> {
-        let ids: Vec<u64> = self
+    /// Whether `source` has an incident of `family` (`db` for `db.connection_lost`) that is not
+    /// resolved. A monitor asks once, at start.
+    pub async fn has_active_incident(&self, source: &str, family: &str) -> StoreResult<bool> {
+        let types: Vec<String> = self
             .rows(
-                "SELECT VALUE record::id(id) FROM incident
-                 WHERE status != 'resolved' AND source = $source LIMIT 1",
+                "SELECT VALUE event_type FROM incident
+                 WHERE status != 'resolved' AND source = $source",
                 json!({ "source": source }),
             )
             .await?;
-        Ok(!ids.is_empty())
+        Ok(types.iter().any(|t| crate::event::family(t) == family))
     }
 
     pub async fn max_incident_id(&self) -> StoreResult<u64> {
@@ -458,8 +459,9 @@ mod tests {
             .collect();
         assert_eq!(open, vec![5, 3, 1]);
         assert_eq!(store.active_incidents().await.unwrap().len(), 3);
-        assert!(store.has_active_incident("orders-db").await.unwrap());
-        assert!(!store.has_active_incident("other-db").await.unwrap());
+        assert!(store.has_active_incident("orders-db", "db").await.unwrap());
+        assert!(!store.has_active_incident("orders-db", "log").await.unwrap());
+        assert!(!store.has_active_incident("other-db", "db").await.unwrap());
         assert_eq!(store.max_incident_id().await.unwrap(), 5);
         assert!(store.incident(99).await.unwrap().is_none());
     }

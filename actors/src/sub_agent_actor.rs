@@ -284,7 +284,12 @@ impl<'a> Runner<'a> {
         ]
         .iter()
         .find_map(|pointer| data.pointer(pointer).and_then(serde_json::Value::as_f64))?;
-        let window_ends = event.at + chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+        // A pushed event may carry any number: only a finite, sane window counts.
+        if !seconds.is_finite() || seconds < 0.0 {
+            return None;
+        }
+        let window_ms = (seconds * 1000.0).min(crate::spec::bounds::DURATION_MS_MAX as f64);
+        let window_ends = event.at + chrono::Duration::milliseconds(window_ms as i64);
         let left = (window_ends - crate::time::now()).num_milliseconds().max(0);
         Some(Duration::from_millis(left as u64))
     }

@@ -44,8 +44,7 @@ impl From<KernelError> for ApiError {
             KernelError::Store(_)
             | KernelError::Spawn(_)
             | KernelError::Save(_)
-            | KernelError::NotRecorded(_)
-            | KernelError::Reload(_) => ApiError::Internal(message),
+            | KernelError::NotRecorded(_) => ApiError::Internal(message),
         }
     }
 }

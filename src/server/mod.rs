@@ -524,6 +524,7 @@ async fn reload_config(app: Arc<App>) -> Result<Response, Rejection> {
             "changed": report.changed,
             "unchanged": report.unchanged,
             "restart_required": report.restart_required,
+            "errors": report.errors,
         })),
         Err(ReloadError::Invalid(error)) => Err(ApiError::Invalid(
             error

@@ -46,7 +46,8 @@ struct Rule {
 
 struct Tailed {
     file: File,
-    inode: u64,
+    /// The file's identity: (device, inode). Another pair at the path means rotation.
+    identity: (u64, u64),
     offset: u64,
 }
 
@@ -101,7 +102,7 @@ impl LogProbe {
         self.started = true;
         let metadata = std::fs::metadata(&self.path);
         let current = match (&metadata, self.tailed.as_ref()) {
-            (Ok(meta), Some(tailed)) if meta.ino() == tailed.inode => {
+            (Ok(meta), Some(tailed)) if (meta.dev(), meta.ino()) == tailed.identity => {
                 if meta.len() < tailed.offset {
                     // Truncated: start over at the beginning of the same file.
                     let tailed = self.tailed.as_mut().expect("matched above");
@@ -142,7 +143,7 @@ impl LogProbe {
                 .map_err(|error| error.to_string())?;
             self.tailed = Some(Tailed {
                 file,
-                inode: meta.ino(),
+                identity: (meta.dev(), meta.ino()),
                 offset,
             });
         }

@@ -39,25 +39,25 @@ const STOP_WAIT_MS: u64 = 2_000;
 pub struct Processes(Arc<Mutex<HashMap<String, Arc<Watched>>>>);
 
 impl Processes {
-    /// The watched process of monitor `id`: the existing one when its spec is unchanged (a
-    /// restarted monitor actor, a sub-agent), else a new one, the old one being stopped.
+    /// The watched process of monitor `id`: the existing one (a restarted monitor actor, a
+    /// sub-agent), or a new one. Only [`remove`](Self::remove) ends one, so a probe built
+    /// anywhere never replaces a running process.
     pub fn watch(&self, id: &str, spec: &ProcessSpec) -> Arc<Watched> {
-        let mut map = self.0.lock().expect("processes poisoned");
-        if let Some(watched) = map.get(id) {
-            if watched.spec == *spec {
-                return watched.clone();
-            }
-            watched.stop();
-        }
-        let watched = Arc::new(Watched::new(spec.clone()));
-        map.insert(id.to_owned(), watched.clone());
-        watched
+        self.0
+            .lock()
+            .expect("processes poisoned")
+            .entry(id.to_owned())
+            .or_insert_with(|| Arc::new(Watched::new(spec.clone())))
+            .clone()
     }
 
-    /// Stops watching monitor `id`; a process Grace started is killed.
-    pub fn remove(&self, id: &str) {
-        if let Some(watched) = self.0.lock().expect("processes poisoned").remove(id) {
-            watched.stop();
+    /// Stops watching monitor `id` and waits (bounded) until a process Grace started for it is
+    /// gone, so a successor can take its port. Probes still holding it can no longer start it.
+    pub async fn remove(&self, id: &str) {
+        let removed = self.0.lock().expect("processes poisoned").remove(id);
+        if let Some(watched) = removed {
+            watched.life().retired = true;
+            watched.kill().await;
         }
     }
 }
@@ -69,6 +69,8 @@ pub struct Watched {
     wake: watch::Sender<u64>,
     life: Mutex<Life>,
     http: reqwest::Client,
+    /// One restart at a time: two runs restarting the same process would kill each other's.
+    restarting: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -83,6 +85,8 @@ struct Life {
     starts: u32,
     /// The pid whose exit `exit` describes.
     exited_pid: Option<u32>,
+    /// Removed from [`Processes`] (its monitor was removed or changed): never start it again.
+    retired: bool,
 }
 
 impl Watched {
@@ -92,6 +96,7 @@ impl Watched {
             wake: watch::Sender::new(0),
             life: Mutex::new(Life::default()),
             http: reqwest::Client::new(),
+            restarting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -105,11 +110,21 @@ impl Watched {
         }
     }
 
-    /// Starts the process from argv and a task that waits for its exit.
-    fn start(self: &Arc<Self>) -> Result<u32, String> {
+    /// Starts the process from argv, with a task that waits for its exit, and returns the pid
+    /// running now. With `first`, only if it was never started (the first probe); otherwise
+    /// only if it is not running. Checked and started under one lock, so two probes cannot
+    /// both start it; `None` means someone else started it and it has exited since.
+    fn start(self: &Arc<Self>, first: bool) -> Result<Option<u32>, String> {
         let Some(argv) = &self.spec.argv else {
             return Err("Grace does not start this process (it has a pidfile, not argv)".into());
         };
+        let mut life = self.life();
+        if life.retired {
+            return Err("this process is no longer watched (its monitor was reconfigured)".into());
+        }
+        if (first && life.starts > 0) || life.pid.is_some() {
+            return Ok(life.pid);
+        }
         let mut command = tokio::process::Command::new(&argv[0]);
         command
             .args(&argv[1..])
@@ -135,14 +150,12 @@ impl Watched {
             .map_err(|error| format!("cannot start {}: {error}", argv[0]))?;
         let pid = child.id().unwrap_or_default();
         let (stop, stopped) = oneshot::channel();
-        {
-            let mut life = self.life();
-            life.pid = Some(pid);
-            life.exit = None;
-            life.started_at = Some(Instant::now());
-            life.stop = Some(stop);
-            life.starts += 1;
-        }
+        life.pid = Some(pid);
+        life.exit = None;
+        life.started_at = Some(Instant::now());
+        life.stop = Some(stop);
+        life.starts += 1;
+        drop(life);
         // The monitor looks at once, so a restart by a playbook shows up without waiting for
         // its next probe.
         self.wake.send_modify(|changes| *changes += 1);
@@ -161,7 +174,7 @@ impl Watched {
             };
             watched.ended(pid, exit);
         });
-        Ok(pid)
+        Ok(Some(pid))
     }
 
     /// Watches the pid in the pidfile, when it is not watched yet.
@@ -280,7 +293,7 @@ impl Watched {
         }
     }
 
-    /// Kills the process Grace started and waits until it is gone.
+    /// Kills the process Grace started and waits (bounded) until it is gone.
     async fn kill(&self) {
         self.stop();
         let started = Instant::now();
@@ -350,11 +363,14 @@ impl ProcessProbe {
                     Some(pid) => pid,
                     // The first probe starts it and gives it `timeout` to answer.
                     None if never_started => {
-                        let pid = watched.start().map_err(|error| ProbeFailure {
+                        let pid = watched.start(true).map_err(|error| ProbeFailure {
                             event_type: types::PROCESS_EXITED,
                             severity: Severity::High,
                             error,
                         })?;
+                        let Some(pid) = pid else {
+                            return Err(self.exited());
+                        };
                         return watched.wait_ready(pid, timeout).await.map_err(|error| {
                             ProbeFailure {
                                 event_type: types::PROCESS_NOT_ANSWERING,
@@ -416,12 +432,20 @@ impl Probe for ProcessProbe {
                         .to_owned(),
                 );
             }
+            let _one_at_a_time = watched.restarting.lock().await;
             let mut notes = Vec::new();
-            if let Some(pid) = watched.life().pid {
+            let running = watched.life().pid;
+            if let Some(pid) = running {
+                // Another run may have restarted it while this one waited for the lock.
+                if let Ok(note) = watched.ready(timeout).await {
+                    return Ok(format!("pid {pid} already running and answering {note}"));
+                }
                 notes.push(format!("stopped pid {pid}, which did not answer"));
+                watched.kill().await;
             }
-            watched.kill().await;
-            let pid = watched.start()?;
+            let pid = watched
+                .start(false)?
+                .ok_or_else(|| "the process exited again at once".to_owned())?;
             let ready = watched.wait_ready(pid, timeout).await?;
             notes.push(format!("started again: {ready}"));
             Ok(notes.join("; "))

@@ -1,0 +1,283 @@
+//! Load harness: from SIGKILL of a supervised process to that service answering again.
+//!
+//! A supervisor runs `python3 -m http.server` on a free port; round after round the harness
+//! kills the server with SIGKILL and times until a new server accepts TCP connections.
+//!
+//! - `grace` (default): the real `grace serve` (release build, store on disk) with a `process`
+//!   monitor at a 1 s interval and the shipped `restart_process` playbook. Grace does not wait
+//!   for the interval: the exit itself wakes the monitor. Each round also waits for the
+//!   incident to be resolved, and reports how long after the kill it was detected.
+//! - `monit`: Monit (Debian's `monit`) with a 1 s cycle (`set daemon 1`) and a `check process`
+//!   that starts the same server: the baseline the issue compares with.
+//!
+//! Run with `cargo bench --bench process_restart` (optionally `-- monit` and/or a round count,
+//! e.g. `-- monit 50`).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest a round may take before the harness gives up on it.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the harness tries to connect while the service is away.
+const CONNECT_POLL: Duration = Duration::from_millis(2);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn answers(address: &str) -> bool {
+    tokio::net::TcpStream::connect(address).await.is_ok()
+}
+
+/// Polls `check` until it gives a value; panics after ROUND_TIMEOUT.
+async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < ROUND_TIMEOUT,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The supervisor under test.
+enum Supervisor {
+    Grace {
+        child: Child,
+        base: String,
+        client: reqwest::Client,
+    },
+    Monit {
+        child: Child,
+        port: u16,
+    },
+}
+
+impl Supervisor {
+    fn grace(dir: &Path, port: u16) -> Self {
+        let shipped = include_str!("../config/grace.toml");
+        let playbook = shipped
+            .split("[[playbooks]]")
+            .find(|block| block.contains("id = \"restart_process\""))
+            .expect("the shipped restart_process playbook");
+        let config = format!(
+            r#"[server]
+bind = "127.0.0.1:0"
+[store]
+path = "data"
+
+[[monitors]]
+id = "web"
+kind = "process"
+argv = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+ready_tcp = "127.0.0.1:{port}"
+interval_ms = 1000
+failures_before_down = 1
+
+[[playbooks]]{playbook}"#
+        );
+        std::fs::write(dir.join("grace.toml"), config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
+            .args(["serve", "--config", "grace.toml"])
+            .current_dir(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start grace");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let base = first.trim().rsplit(' ').next().unwrap().to_owned();
+        Self::Grace {
+            child,
+            base,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn monit(dir: &Path, port: u16) -> Self {
+        let python = Command::new("sh")
+            .args(["-c", "command -v python3"])
+            .output()
+            .ok()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .filter(|path| !path.is_empty())
+            .expect("python3 on PATH");
+        let d = dir.display();
+        let config = format!(
+            "set daemon 1\nset logfile {d}/monit.log\nset pidfile {d}/monit.pid\n\
+             set idfile {d}/monit.id\nset statefile {d}/monit.state\n\
+             check process web matching \"http.server {port}\"\n  \
+             start program = \"{python} -m http.server {port} --bind 127.0.0.1\"\n"
+        );
+        let path = dir.join("monitrc");
+        std::fs::write(&path, config).unwrap();
+        // Monit refuses a control file others can read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let child = Command::new("monit")
+            .arg("-I")
+            .arg("-c")
+            .arg(&path)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("monit: install it with `apt-get install -y monit`");
+        Self::Monit { child, port }
+    }
+
+    /// The server's pid, once the supervisor has one running.
+    async fn pid(&self) -> Option<u64> {
+        match self {
+            Self::Grace { base, client, .. } => {
+                let monitor: serde_json::Value = client
+                    .get(format!("{base}/monitors/web"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                monitor["details"]["pid"].as_u64()
+            }
+            Self::Monit { port, .. } => {
+                let out = Command::new("pgrep")
+                    .args(["-f", &format!("http.server {port}")])
+                    .output()
+                    .ok()?;
+                let pids: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|line| line.trim().parse().ok())
+                    .collect();
+                (pids.len() == 1).then(|| pids[0])
+            }
+        }
+    }
+
+    /// After a round: Grace's incident for it must be resolved (returns when it was
+    /// detected); Monit has nothing to wait for.
+    async fn settle(&self, killed_at: chrono::DateTime<chrono::Utc>) -> Option<chrono::Duration> {
+        let Self::Grace { base, client, .. } = self else {
+            return None;
+        };
+        let detected = wait_for("the incident to resolve", || async {
+            let incidents: serde_json::Value = client
+                .get(format!("{base}/monitoring/incidents?limit=1"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let latest = &incidents["items"][0];
+            let detected = latest["detected_at"]
+                .as_str()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())?
+                .with_timezone(&chrono::Utc);
+            (detected >= killed_at && latest["status"] == "resolved").then_some(detected)
+        })
+        .await;
+        Some(detected - killed_at)
+    }
+
+    fn stop(self) {
+        let mut child = match self {
+            Self::Grace { child, .. } | Self::Monit { child, .. } => child,
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let use_monit = args.iter().any(|arg| arg == "monit");
+    let rounds: usize = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(30);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let supervisor = if use_monit {
+        Supervisor::monit(dir.path(), port)
+    } else {
+        Supervisor::grace(dir.path(), port)
+    };
+    let (mut answering, mut noticed) = runtime.block_on(async {
+        wait_for("the first server", || async {
+            answers(&address).await.then_some(())
+        })
+        .await;
+        let mut answering = Vec::new();
+        let mut noticed = Vec::new();
+        for round in 1..=rounds {
+            let pid = wait_for("the pid", || supervisor.pid()).await;
+            let killed_at = chrono::Utc::now();
+            let started = Instant::now();
+            let status = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            // Connections are refused from the moment the old server is gone …
+            while answers(&address).await {
+                assert!(started.elapsed() < ROUND_TIMEOUT);
+                tokio::time::sleep(CONNECT_POLL).await;
+            }
+            // … until the new one listens.
+            while !answers(&address).await {
+                assert!(
+                    started.elapsed() < ROUND_TIMEOUT,
+                    "round {round}: no answer"
+                );
+                tokio::time::sleep(CONNECT_POLL).await;
+            }
+            answering.push(started.elapsed());
+            noticed.extend(supervisor.settle(killed_at).await);
+        }
+        (answering, noticed)
+    });
+    supervisor.stop();
+
+    answering.sort();
+    noticed.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |q: f64| answering[((answering.len() - 1) as f64 * q).round() as usize];
+    let who = if use_monit {
+        "monit (1 s cycle)"
+    } else {
+        "grace"
+    };
+    println!(
+        "process_restart/{who}: {rounds} rounds of SIGKILL → answering again (python3 http.server)"
+    );
+    println!(
+        "  answering again: median {:.0} ms, p90 {:.0} ms, min {:.0} ms, max {:.0} ms",
+        ms(pick(0.5)),
+        ms(pick(0.9)),
+        ms(answering[0]),
+        ms(*answering.last().unwrap())
+    );
+    if let Some(median) = noticed.get(noticed.len() / 2) {
+        println!(
+            "  exit noticed (incident detected_at − kill): median {:.1} ms",
+            median.num_microseconds().unwrap_or(0) as f64 / 1000.0
+        );
+    }
+}
