@@ -1,17 +1,13 @@
 //! Load harness: from SIGKILL of a supervised process to that service answering again.
 //!
-//! A supervisor runs `python3 -m http.server` on a free port; round after round the harness
-//! kills the server with SIGKILL and times until a new server accepts TCP connections.
+//! The real `grace serve` (release build, store on disk) runs `python3 -m http.server` on a
+//! free port as a `process` monitor (1 s interval, like the Monit cycle the README compares
+//! with) with the shipped `restart_process` playbook. Round after round the harness kills the
+//! server with SIGKILL and times until a new server accepts TCP connections, then waits for
+//! the round's incident to be resolved and notes how long after the kill it was detected.
+//! Grace does not wait for the interval: the exit itself wakes the monitor.
 //!
-//! - `grace` (default): the real `grace serve` (release build, store on disk) with a `process`
-//!   monitor at a 1 s interval and the shipped `restart_process` playbook. Grace does not wait
-//!   for the interval: the exit itself wakes the monitor. Each round also waits for the
-//!   incident to be resolved, and reports how long after the kill it was detected.
-//! - `monit`: Monit (Debian's `monit`) with a 1 s cycle (`set daemon 1`) and a `check process`
-//!   that starts the same server: the baseline the issue compares with.
-//!
-//! Run with `cargo bench --bench process_restart` (optionally `-- monit` and/or a round count,
-//! e.g. `-- monit 50`).
+//! Run with `cargo bench --bench process_restart` (optionally `-- 50` rounds).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -54,21 +50,15 @@ where
     }
 }
 
-/// The supervisor under test.
-enum Supervisor {
-    Grace {
-        child: Child,
-        base: String,
-        client: reqwest::Client,
-    },
-    Monit {
-        child: Child,
-        port: u16,
-    },
+/// The `grace serve` under test.
+struct Grace {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
 }
 
-impl Supervisor {
-    fn grace(dir: &Path, port: u16) -> Self {
+impl Grace {
+    fn start(dir: &Path, port: u16) -> Self {
         let shipped = include_str!("../config/grace.toml");
         let playbook = shipped
             .split("[[playbooks]]")
@@ -104,88 +94,34 @@ failures_before_down = 1
             .read_line(&mut first)
             .unwrap();
         let base = first.trim().rsplit(' ').next().unwrap().to_owned();
-        Self::Grace {
+        Self {
             child,
             base,
             client: reqwest::Client::new(),
         }
     }
 
-    fn monit(dir: &Path, port: u16) -> Self {
-        let python = Command::new("sh")
-            .args(["-c", "command -v python3"])
-            .output()
-            .ok()
-            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-            .filter(|path| !path.is_empty())
-            .expect("python3 on PATH");
-        let d = dir.display();
-        let config = format!(
-            "set daemon 1\nset logfile {d}/monit.log\nset pidfile {d}/monit.pid\n\
-             set idfile {d}/monit.id\nset statefile {d}/monit.state\n\
-             check process web matching \"http.server {port}\"\n  \
-             start program = \"{python} -m http.server {port} --bind 127.0.0.1\"\n"
-        );
-        let path = dir.join("monitrc");
-        std::fs::write(&path, config).unwrap();
-        // Monit refuses a control file others can read.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let child = Command::new("monit")
-            .arg("-I")
-            .arg("-c")
-            .arg(&path)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("monit: install it with `apt-get install -y monit`");
-        Self::Monit { child, port }
-    }
-
     /// The server's pid, once the supervisor has one running.
     async fn pid(&self) -> Option<u64> {
-        match self {
-            Self::Grace { base, client, .. } => {
-                let monitor: serde_json::Value = client
-                    .get(format!("{base}/monitors/web"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                monitor["details"]["pid"].as_u64()
-            }
-            Self::Monit { port, .. } => {
-                let out = Command::new("pgrep")
-                    .args(["-f", &format!("http.server {port}")])
-                    .output()
-                    .ok()?;
-                let pids: Vec<u64> = String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .filter_map(|line| line.trim().parse().ok())
-                    .collect();
-                (pids.len() == 1).then(|| pids[0])
-            }
-        }
+        let monitor: serde_json::Value = self
+            .client
+            .get(format!("{}/monitors/web", self.base))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        monitor["details"]["pid"].as_u64()
     }
 
-    /// After a round: Grace's incident for it must be resolved (returns when it was
-    /// detected); Monit has nothing to wait for.
-    async fn settle(&self, killed_at: chrono::DateTime<chrono::Utc>) -> Option<chrono::Duration> {
-        let Self::Grace { base, client, .. } = self else {
-            return None;
-        };
+    /// Waits until the round's incident is resolved; returns how long after the kill it was
+    /// detected.
+    async fn settle(&self, killed_at: chrono::DateTime<chrono::Utc>) -> chrono::Duration {
+        let url = format!("{}/monitoring/incidents?limit=1", self.base);
         let detected = wait_for("the incident to resolve", || async {
-            let incidents: serde_json::Value = client
-                .get(format!("{base}/monitoring/incidents?limit=1"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let incidents: serde_json::Value =
+                self.client.get(&url).send().await.ok()?.json().await.ok()?;
             let latest = &incidents["items"][0];
             let detected = latest["detected_at"]
                 .as_str()
@@ -194,31 +130,25 @@ failures_before_down = 1
             (detected >= killed_at && latest["status"] == "resolved").then_some(detected)
         })
         .await;
-        Some(detected - killed_at)
+        detected - killed_at
     }
 
-    fn stop(self) {
-        let mut child = match self {
-            Self::Grace { child, .. } | Self::Monit { child, .. } => child,
-        };
-        let _ = child.kill();
-        let _ = child.wait();
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let use_monit = args.iter().any(|arg| arg == "monit");
-    let rounds: usize = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(30);
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(30);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let supervisor = if use_monit {
-        Supervisor::monit(dir.path(), port)
-    } else {
-        Supervisor::grace(dir.path(), port)
-    };
+    let grace = Grace::start(dir.path(), port);
     let (mut answering, mut noticed) = runtime.block_on(async {
         wait_for("the first server", || async {
             answers(&address).await.then_some(())
@@ -227,7 +157,7 @@ fn main() {
         let mut answering = Vec::new();
         let mut noticed = Vec::new();
         for round in 1..=rounds {
-            let pid = wait_for("the pid", || supervisor.pid()).await;
+            let pid = wait_for("the pid", || grace.pid()).await;
             let killed_at = chrono::Utc::now();
             let started = Instant::now();
             let status = Command::new("kill")
@@ -249,24 +179,17 @@ fn main() {
                 tokio::time::sleep(CONNECT_POLL).await;
             }
             answering.push(started.elapsed());
-            noticed.extend(supervisor.settle(killed_at).await);
+            noticed.push(grace.settle(killed_at).await);
         }
         (answering, noticed)
     });
-    supervisor.stop();
+    grace.stop();
 
     answering.sort();
     noticed.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let pick = |q: f64| answering[((answering.len() - 1) as f64 * q).round() as usize];
-    let who = if use_monit {
-        "monit (1 s cycle)"
-    } else {
-        "grace"
-    };
-    println!(
-        "process_restart/{who}: {rounds} rounds of SIGKILL → answering again (python3 http.server)"
-    );
+    println!("process_restart: {rounds} rounds of SIGKILL → answering again (python3 http.server)");
     println!(
         "  answering again: median {:.0} ms, p90 {:.0} ms, min {:.0} ms, max {:.0} ms",
         ms(pick(0.5)),
