@@ -59,11 +59,7 @@ struct Grace {
 
 impl Grace {
     fn start(dir: &Path, port: u16) -> Self {
-        let shipped = include_str!("../config/grace.toml");
-        let playbook = shipped
-            .split("[[playbooks]]")
-            .find(|block| block.contains("id = \"restart_process\""))
-            .expect("the shipped restart_process playbook");
+        let playbook = include_str!("../config/playbooks/restart_process.toml");
         let config = format!(
             r#"[server]
 bind = "127.0.0.1:0"
@@ -78,7 +74,7 @@ ready_tcp = "127.0.0.1:{port}"
 interval_ms = 1000
 failures_before_down = 1
 
-[[playbooks]]{playbook}"#
+{playbook}"#
         );
         std::fs::write(dir.join("grace.toml"), config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::config::{self, Config, DEFAULT_CONFIG};
+use crate::config::{self, Config};
 use crate::reload::ConfigSource;
 use crate::server::{self, App};
 
@@ -89,7 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let config: Config = match &path {
         Some(path) => config::load(path)?,
-        None => config::parse("built-in default config", DEFAULT_CONFIG)?,
+        None => config::built_in()?,
     };
     let location = config.store.location();
     if let StoreLocation::Path(dir) = &location {

@@ -17,8 +17,24 @@ use actors::store::StoreLocation;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-/// The config `grace serve` runs when given none: `config/grace.toml` as shipped.
+/// The config `grace serve` runs when given none: `config/grace.toml` as shipped …
 pub const DEFAULT_CONFIG: &str = include_str!("../config/grace.toml");
+/// … with the playbook files shipped beside it in `config/playbooks/`.
+pub const DEFAULT_PLAYBOOKS: [(&str, &str); 2] = [
+    (
+        "api_backoff.toml",
+        include_str!("../config/playbooks/api_backoff.toml"),
+    ),
+    (
+        "restart_process.toml",
+        include_str!("../config/playbooks/restart_process.toml"),
+    ),
+];
+
+/// The folder beside a config file whose `*.toml` files hold more `[[playbooks]]`.
+pub const PLAYBOOKS_DIR: &str = "playbooks";
+/// Most playbook files read from it: every file is parsed and kept in memory.
+const PLAYBOOK_FILES_MAX: usize = 256;
 
 /// The HTTP/WebSocket server.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -126,23 +142,82 @@ const SECTIONS: [&str; 7] = [
     "playbooks",
 ];
 
-/// Reads and checks a config file.
+/// Reads and checks a config file, with the playbook files in the `playbooks/` folder beside
+/// it (when there is one).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+    let unreadable = |what: &Path, error: std::io::Error| ConfigError {
         source_name: name.clone(),
         issues: vec![ConfigIssue {
             key: String::new(),
-            message: format!("cannot read the file: {error}"),
+            message: format!("cannot read {}: {error}", what.display()),
         }],
-    })?;
-    parse(&name, &text)
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| unreadable(path, error))?;
+    let dir = path.parent().unwrap_or(Path::new(".")).join(PLAYBOOKS_DIR);
+    let mut files = Vec::new();
+    if dir.is_dir() {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|error| unreadable(&dir, error))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        paths.sort();
+        if paths.len() > PLAYBOOK_FILES_MAX {
+            return Err(ConfigError {
+                source_name: name,
+                issues: vec![ConfigIssue {
+                    key: PLAYBOOKS_DIR.to_owned(),
+                    message: format!("more than {PLAYBOOK_FILES_MAX} playbook files"),
+                }],
+            });
+        }
+        for file in paths {
+            let text = std::fs::read_to_string(&file).map_err(|error| unreadable(&file, error))?;
+            let file_name = file.file_name().unwrap_or_default().to_string_lossy();
+            files.push((format!("{PLAYBOOKS_DIR}/{file_name}"), text));
+        }
+    }
+    parse_with(&name, &text, &files)
 }
 
-/// Checks config text; `source_name` says where it came from in error messages.
+/// The built-in default config with its shipped playbook files.
+pub fn built_in() -> Result<Config, ConfigError> {
+    let files: Vec<(String, String)> = DEFAULT_PLAYBOOKS
+        .iter()
+        .map(|(name, text)| (format!("{PLAYBOOKS_DIR}/{name}"), (*text).to_owned()))
+        .collect();
+    parse_with("built-in default config", DEFAULT_CONFIG, &files)
+}
+
+/// Checks config text alone; `source_name` says where it came from in error messages.
 pub fn parse(source_name: &str, text: &str) -> Result<Config, ConfigError> {
+    parse_with(source_name, text, &[])
+}
+
+/// Checks config text and playbook files, given as (name, text): their playbooks join the
+/// inline ones, and their problems are keyed by file (`playbooks/x.toml: playbooks[0].on`).
+pub fn parse_with(
+    source_name: &str,
+    text: &str,
+    playbook_files: &[(String, String)],
+) -> Result<Config, ConfigError> {
     let mut reader = Reader::default();
-    let config = reader.read(text);
+    let config = reader.read(text).map(|mut config| {
+        let mut ids: HashSet<String> = config.tree.playbooks.iter().map(|p| p.id.clone()).collect();
+        for (file, text) in playbook_files {
+            for playbook in reader.playbook_file(file, text) {
+                if !ids.insert(playbook.id.clone()) {
+                    reader.issue(
+                        format!("{file}: playbooks"),
+                        format!("playbook id {:?} is defined twice", playbook.id),
+                    );
+                }
+                config.tree.playbooks.push(playbook);
+            }
+        }
+        config
+    });
     match config {
         Some(config) if reader.issues.is_empty() => Ok(config),
         _ => Err(ConfigError {
@@ -329,10 +404,33 @@ impl Reader {
         }
     }
 
+    /// The `[[playbooks]]` of one playbook file; nothing else may be in it.
+    fn playbook_file(&mut self, file: &str, text: &str) -> Vec<PlaybookSpec> {
+        let mut table: toml::Table = match text.parse() {
+            Ok(table) => table,
+            Err(error) => {
+                self.issue(file, format!("not valid TOML: {}", error.message()));
+                return Vec::new();
+            }
+        };
+        for key in table.keys().filter(|key| *key != "playbooks") {
+            self.issue(
+                format!("{file}: {key}"),
+                "a playbook file holds only [[playbooks]]",
+            );
+        }
+        self.playbooks_at(&format!("{file}: playbooks"), table.remove("playbooks"))
+    }
+
     fn playbooks(&mut self, value: Option<toml::Value>) -> Vec<PlaybookSpec> {
+        self.playbooks_at("playbooks", value)
+    }
+
+    /// The playbooks of an array of tables whose key (for errors) is `key`.
+    fn playbooks_at(&mut self, key: &str, value: Option<toml::Value>) -> Vec<PlaybookSpec> {
         let mut playbooks = Vec::new();
         let mut ids = HashSet::new();
-        for (key, mut item) in self.array("playbooks", value) {
+        for (key, mut item) in self.array(key, value) {
             // Steps one by one, so every bad step is reported.
             let raw_steps = item.as_table_mut().and_then(|table| table.remove("steps"));
             let mut steps = Vec::new();
@@ -413,6 +511,14 @@ mod tests {
             names,
             ["check", "command", "reconnect", "verify", "restore_trust"]
         );
+        let built_in = built_in().unwrap();
+        let ids: Vec<&str> = built_in
+            .tree
+            .playbooks
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(ids, ["db_reconnect", "api_backoff", "restart_process"]);
     }
 
     #[test]

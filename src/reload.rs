@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use actors::{KernelError, ReloadReport};
 
-use crate::config::{self, ConfigError, DEFAULT_CONFIG};
+use crate::config::{self, ConfigError};
 use crate::server::App;
 
 /// Where the running config came from.
@@ -30,7 +30,7 @@ pub enum ReloadError {
 pub async fn reload(app: &App) -> Result<ReloadReport, ReloadError> {
     let config = match &app.config_source {
         ConfigSource::File(path) => config::load(path),
-        ConfigSource::BuiltIn => config::parse("built-in default config", DEFAULT_CONFIG),
+        ConfigSource::BuiltIn => config::built_in(),
     }
     .map_err(ReloadError::Invalid)?;
     let mut report = app.kernel.reload(config.tree).await?;

@@ -91,12 +91,7 @@ async fn a_bad_batch_is_refused_whole_with_every_field_named() {
     ]);
     let (status, body) = app.post_json("/events", &batch).await;
     assert_eq!(status, 400, "{body}");
-    let fields: Vec<&str> = body["error"]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::error_fields(&body);
     assert_eq!(
         fields,
         [

@@ -355,18 +355,7 @@ async fn test_api() -> TestApi {
     let (hits, flag) = (limited_hits.clone(), limiting.clone());
     let limited = warp::path("limited").map(move || {
         hits.lock().unwrap().push(std::time::Instant::now());
-        if flag.load(Ordering::SeqCst) {
-            warp::http::Response::builder()
-                .status(429)
-                .header("Retry-After", "1")
-                .body("slow down".to_owned())
-                .unwrap()
-        } else {
-            warp::http::Response::builder()
-                .status(200)
-                .body("ok".to_owned())
-                .unwrap()
-        }
+        rate_limited(flag.load(Ordering::SeqCst).then_some(1))
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -378,6 +367,19 @@ async fn test_api() -> TestApi {
         limiting,
         task,
     }
+}
+
+/// 429 with `Retry-After: seconds` while limited, else 200.
+fn rate_limited(retry_after_seconds: Option<u64>) -> warp::http::Response<String> {
+    let response = warp::http::Response::builder();
+    match retry_after_seconds {
+        Some(seconds) => response
+            .status(429)
+            .header("Retry-After", seconds.to_string())
+            .body("slow down".to_owned()),
+        None => response.status(200).body("ok".to_owned()),
+    }
+    .unwrap()
 }
 
 fn http_monitor(id: &str, url: &str, extra: &str) -> String {
@@ -624,19 +626,7 @@ async fn windowed_limiter(window: Duration) -> (std::net::SocketAddr, JoinHandle
         let mut until = until.lock().unwrap();
         let now = std::time::Instant::now();
         let ends = *until.get_or_insert(now + window);
-        if now < ends {
-            let seconds = (ends - now).as_secs_f64().ceil() as u64;
-            warp::http::Response::builder()
-                .status(429)
-                .header("Retry-After", seconds.to_string())
-                .body("slow down".to_owned())
-                .unwrap()
-        } else {
-            warp::http::Response::builder()
-                .status(200)
-                .body("ok".to_owned())
-                .unwrap()
-        }
+        rate_limited((now < ends).then(|| (ends - now).as_secs_f64().ceil() as u64))
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -649,14 +639,9 @@ async fn windowed_limiter(window: Duration) -> (std::net::SocketAddr, JoinHandle
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_api_backoff_playbook_waits_out_retry_after_and_verifies() {
     let (addr, server) = windowed_limiter(Duration::from_secs(2)).await;
-    let shipped =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/grace.toml")).unwrap();
-    let playbook = shipped
-        .split("[[playbooks]]")
-        .find(|block| block.contains("id = \"api_backoff\""))
-        .expect("config/grace.toml ships api_backoff");
+    let playbook = include_str!("../config/playbooks/api_backoff.toml");
     let config = format!(
-        "{}\n[[playbooks]]{playbook}",
+        "{}\n{playbook}",
         http_monitor("quota-api", &format!("http://{addr}/quota"), "")
     );
     let dir = tempfile::tempdir().unwrap();

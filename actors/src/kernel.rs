@@ -25,9 +25,9 @@ use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
 use crate::model::Incident;
 use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
-use crate::playbooks_actor::PlaybooksActor;
+use crate::playbooks_actor::{PlaybooksActor, PlaybooksMsg, RunError};
 use crate::probe::ProbeFactory;
-use crate::spec::{MonitorKind, MonitorSpec, TreeSpec};
+use crate::spec::{MonitorKind, MonitorSpec, PlaybookSpec, TreeSpec};
 use crate::store::{Store, StoreError, StoreLocation};
 use crate::store_actor::StoreActor;
 
@@ -352,6 +352,35 @@ impl Kernel {
     /// Publishes an event through the bus: persisted, sequenced, then routed like any other.
     pub fn publish(&self, draft: EventDraft) {
         publish(&self.ctx, draft);
+    }
+
+    /// The configured playbooks, in config order.
+    pub fn playbooks(&self) -> Vec<PlaybookSpec> {
+        self.ctx.spec().playbooks.clone()
+    }
+
+    /// Runs playbook `playbook_id` on the active incident `incident_id` now, whatever its
+    /// trigger says; returns the run id.
+    pub async fn run_playbook(
+        &self,
+        playbook_id: &str,
+        incident_id: u64,
+    ) -> Result<Result<String, RunError>, KernelError> {
+        let playbooks = self
+            .ctx
+            .scope
+            .lookup::<PlaybooksMsg>(roles::PLAYBOOKS)
+            .ok_or(KernelError::Unavailable("the playbook engine (restarting)"))?;
+        ractor::call_t!(
+            playbooks,
+            |reply| PlaybooksMsg::RunNow {
+                playbook_id: playbook_id.to_owned(),
+                incident_id,
+                reply,
+            },
+            RPC_TIMEOUT_MS
+        )
+        .map_err(|_| KernelError::Unavailable("the playbook engine"))
     }
 
     /// Whether a monitor named `id` is configured.

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -47,9 +47,32 @@ pub struct RunReport {
     pub output: String,
 }
 
+/// Why a playbook could not be run by hand.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RunError {
+    #[error("there is no playbook named {0:?}")]
+    NoSuchPlaybook(String),
+    #[error("incident {0} does not exist")]
+    NoSuchIncident(u64),
+    #[error("incident {0} is resolved; there is nothing to heal")]
+    Resolved(u64),
+    #[error("incident {incident_id} already has a run: {run}")]
+    Busy { incident_id: u64, run: String },
+    #[error("all {0} sub-agents are busy; try again when one is free")]
+    Full(usize),
+    #[error("store error: {0}")]
+    Store(String),
+}
+
 pub enum PlaybooksMsg {
     /// A new incident: run the first playbook whose trigger matches, if any.
     Trigger(Incident),
+    /// A person runs a playbook on an active incident; replies with the run id.
+    RunNow {
+        playbook_id: String,
+        incident_id: u64,
+        reply: RpcReplyPort<Result<String, RunError>>,
+    },
     /// A sub-agent reports a step's progress.
     StepUpdate {
         run_id: String,
@@ -89,6 +112,14 @@ impl Actor for PlaybooksActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             PlaybooksMsg::Trigger(incident) => state.trigger(incident).await?,
+            PlaybooksMsg::RunNow {
+                playbook_id,
+                incident_id,
+                reply,
+            } => {
+                let result = state.run_now(&playbook_id, incident_id).await;
+                let _ = reply.send(result);
+            }
             PlaybooksMsg::StepUpdate {
                 run_id,
                 index,
@@ -154,13 +185,53 @@ impl PlaybooksState {
             .cloned()
     }
 
-    async fn trigger(&mut self, incident: Incident) -> Result<(), StoreError> {
-        let busy = self
-            .runs
+    /// The run on `incident_id` in progress or waiting for a sub-agent, if any.
+    fn run_on(&self, incident_id: u64) -> Option<String> {
+        self.runs
             .values()
-            .any(|run| run.execution.incident_id == incident.id)
-            || self.waiting.iter().any(|waiting| waiting.id == incident.id);
-        if busy {
+            .find(|run| run.execution.incident_id == incident_id)
+            .map(|run| run.execution.run_id.clone())
+            .or_else(|| {
+                self.waiting
+                    .iter()
+                    .any(|waiting| waiting.id == incident_id)
+                    .then(|| "waiting for a sub-agent".to_owned())
+            })
+    }
+
+    async fn run_now(&mut self, playbook_id: &str, incident_id: u64) -> Result<String, RunError> {
+        let playbook = self
+            .ctx
+            .spec()
+            .playbooks
+            .iter()
+            .find(|p| p.id == playbook_id)
+            .cloned()
+            .ok_or_else(|| RunError::NoSuchPlaybook(playbook_id.to_owned()))?;
+        let incident = self
+            .ctx
+            .store
+            .incident(incident_id)
+            .await
+            .map_err(|error| RunError::Store(error.to_string()))?
+            .ok_or(RunError::NoSuchIncident(incident_id))?;
+        if !incident.status.is_active() {
+            return Err(RunError::Resolved(incident_id));
+        }
+        if let Some(run) = self.run_on(incident_id) {
+            return Err(RunError::Busy { incident_id, run });
+        }
+        let agents_max = self.ctx.spec().limits.agents_max;
+        if self.runs.len() >= agents_max {
+            return Err(RunError::Full(agents_max));
+        }
+        self.start(playbook, incident)
+            .await
+            .map_err(|error| RunError::Store(error.to_string()))
+    }
+
+    async fn trigger(&mut self, incident: Incident) -> Result<(), StoreError> {
+        if self.run_on(incident.id).is_some() {
             return Ok(()); // at most one active run per incident
         }
         let Some(playbook) = self.playbook_for(&incident) else {
@@ -179,6 +250,15 @@ impl PlaybooksState {
             }
             return Ok(());
         }
+        self.start(playbook, incident).await.map(|_| ())
+    }
+
+    /// Records a run of `playbook` on `incident` and spawns its sub-agent; returns the run id.
+    async fn start(
+        &mut self,
+        playbook: PlaybookSpec,
+        incident: Incident,
+    ) -> Result<String, StoreError> {
         let now = crate::time::now();
         let run_id = format!("run-{}", short_id());
         let agent_id = format!("agent-{}", short_id());
@@ -272,7 +352,7 @@ impl PlaybooksState {
             };
             self.finish(&run_id, report).await?;
         }
-        Ok(())
+        Ok(run_id)
     }
 
     async fn step_update(

@@ -282,6 +282,20 @@ impl Store {
         .await
     }
 
+    /// A playbook's latest runs, newest first.
+    pub async fn playbook_executions(
+        &self,
+        playbook_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Execution>> {
+        self.rows(
+            "SELECT * OMIT id FROM execution WHERE playbook_id = $playbook
+             ORDER BY started_at DESC LIMIT $limit",
+            json!({ "playbook": playbook_id, "limit": limit }),
+        )
+        .await
+    }
+
     /// Runs that never reached an end (Grace stopped while they ran).
     pub async fn running_executions(&self) -> StoreResult<Vec<Execution>> {
         self.rows(

@@ -3,6 +3,7 @@
 
 mod error;
 mod intake;
+mod playbooks;
 mod wire;
 mod ws;
 
@@ -136,6 +137,19 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and(body_bytes(body_limit))
         .and_then(intake::post_alertmanager);
+    let playbook_list = warp::path!("playbooks")
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(playbooks::list);
+    let playbook = warp::path!("playbooks" / String)
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(playbooks::get);
+    let playbook_run = warp::path!("playbooks" / String / "run")
+        .and(post.clone())
+        .and(app.clone())
+        .and(body_bytes(body_limit))
+        .and_then(playbooks::run);
     let reload = warp::path!("config" / "reload")
         .and(post.clone())
         .and(app.clone())
@@ -181,6 +195,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(alertmanager)
         .unify()
         .or(reload)
+        .unify()
+        .or(playbook_list)
+        .unify()
+        .or(playbook)
+        .unify()
+        .or(playbook_run)
         .unify()
         .or(actors)
         .unify()

@@ -3,8 +3,9 @@
 //! orders are sent field for field as recorded; they have no view type of their own yet.
 
 use actors::event::Event;
-use actors::model::{Incident, Severity, Symptom};
+use actors::model::{Execution, Incident, Severity, Symptom, TrustScore};
 use actors::monitor_actor::MonitorStatus;
+use actors::spec::PlaybookSpec;
 use actors::time::{micros, micros_opt};
 use actors::ActorNode;
 use chrono::{DateTime, Utc};
@@ -87,6 +88,41 @@ impl From<&Incident> for IncidentView {
             work_order_id: incident.work_order_id.clone(),
             silenced: incident.silenced,
             symptoms: incident.symptoms.iter().map(SymptomView::from).collect(),
+        }
+    }
+}
+
+/// A playbook: what triggers it, its steps, its trust from its history, and (for one playbook)
+/// its latest runs.
+#[derive(Debug, Serialize)]
+pub struct PlaybookView {
+    pub id: String,
+    pub name: String,
+    pub on: Vec<String>,
+    pub steps: Vec<&'static str>,
+    /// The success-rate trust; 0.5 before the first run.
+    pub trust: f64,
+    pub runs: u64,
+    pub successes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recent_runs: Option<Vec<Execution>>,
+}
+
+impl PlaybookView {
+    pub fn new(
+        playbook: &PlaybookSpec,
+        trust: Option<&TrustScore>,
+        recent_runs: Option<Vec<Execution>>,
+    ) -> Self {
+        Self {
+            id: playbook.id.clone(),
+            name: playbook.display_name().to_owned(),
+            on: playbook.on.clone(),
+            steps: playbook.steps.iter().map(|step| step.name()).collect(),
+            trust: trust.map_or(0.5, |t| t.score),
+            runs: trust.map_or(0, |t| t.runs),
+            successes: trust.map_or(0, |t| t.successes),
+            recent_runs,
         }
     }
 }

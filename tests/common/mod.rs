@@ -255,6 +255,16 @@ impl Drop for PgCluster {
     }
 }
 
+/// The `field` of every problem in a 400 body that lists several (`error.errors`).
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["error"]["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no error list in {body}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 /// A running `grace serve`, started from the real binary on 127.0.0.1:0.
 pub struct TestApp {
     child: Child,

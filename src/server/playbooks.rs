@@ -1,0 +1,95 @@
+//! The playbook routes: `GET /playbooks`, `GET /playbooks/{id}` (with trust and recent runs)
+//! and `POST /playbooks/{id}/run`, which a person uses to run a playbook on an active
+//! incident by hand.
+
+use std::sync::Arc;
+
+use actors::model::{playbook_subject, Execution};
+use actors::playbooks_actor::RunError;
+use actors::spec::PlaybookSpec;
+use serde::Deserialize;
+use serde_json::json;
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use super::wire::PlaybookView;
+use super::{ApiError, App};
+
+/// Recent runs shown with one playbook.
+const RECENT_RUNS_MAX: usize = 20;
+
+async fn view(
+    app: &App,
+    playbook: &PlaybookSpec,
+    runs: Option<Vec<Execution>>,
+) -> Result<PlaybookView, ApiError> {
+    let trust = app
+        .kernel
+        .store()
+        .trust(&playbook_subject(&playbook.id))
+        .await?;
+    Ok(PlaybookView::new(playbook, trust.as_ref(), runs))
+}
+
+pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
+    let mut items = Vec::new();
+    for playbook in app.kernel.playbooks() {
+        items.push(view(&app, &playbook, None).await?);
+    }
+    super::json(&json!({ "items": items }))
+}
+
+pub async fn get(playbook_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    let playbook = app
+        .kernel
+        .playbooks()
+        .into_iter()
+        .find(|p| p.id == playbook_id)
+        .ok_or_else(|| ApiError::NotFound(format!("there is no playbook named {playbook_id:?}")))?;
+    let runs = app
+        .kernel
+        .store()
+        .playbook_executions(&playbook.id, RECENT_RUNS_MAX)
+        .await
+        .map_err(ApiError::from)?;
+    super::json(&view(&app, &playbook, Some(runs)).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunRequest {
+    incident_id: u64,
+}
+
+/// `POST /playbooks/{id}/run` with `{"incident_id": N}`: 202 with the run id.
+pub async fn run(
+    playbook_id: String,
+    app: Arc<App>,
+    body: bytes::Bytes,
+) -> Result<Response, Rejection> {
+    let request: RunRequest = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::bad(
+            "incident_id",
+            format!("expected {{\"incident_id\": N}}: {error}"),
+        )
+    })?;
+    let run_id = app
+        .kernel
+        .run_playbook(&playbook_id, request.incident_id)
+        .await
+        .map_err(ApiError::from)?
+        .map_err(|error| match error {
+            RunError::NoSuchPlaybook(_) | RunError::NoSuchIncident(_) => {
+                ApiError::NotFound(error.to_string())
+            }
+            RunError::Resolved(_) | RunError::Busy { .. } => ApiError::Conflict(error.to_string()),
+            RunError::Full(_) => ApiError::Unavailable(error.to_string()),
+            RunError::Store(_) => ApiError::Internal(error.to_string()),
+        })?;
+    let reply =
+        json!({ "run_id": run_id, "playbook_id": playbook_id, "incident_id": request.incident_id });
+    Ok(
+        warp::reply::with_status(warp::reply::json(&reply), warp::http::StatusCode::ACCEPTED)
+            .into_response(),
+    )
+}
