@@ -116,3 +116,106 @@ fn check_config_names_the_playbook_file_of_a_mistake() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooldown_holds_a_rerun_and_a_circuit_breaker_escalates() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "memory"
+
+[[playbooks]]
+id = "flush_queue"
+on = ["queue.backlog"]
+steps = [{ kind = "command", argv = ["true"] }]
+breaker_runs_max = 2
+breaker_window_ms = 600000
+
+[[playbooks]]
+id = "rotate_keys"
+on = ["auth.failures"]
+steps = [{ kind = "command", argv = ["true"] }]
+cooldown_ms = 600000
+"#;
+    let app = spawn_app(dir.path(), config);
+    let push = |event_type: &'static str| {
+        let app = &app;
+        async move {
+            let event = json!({ "type": event_type, "source": "orders" });
+            assert_eq!(app.post_json("/events", &event).await.0, 202);
+        }
+    };
+    // Each healed incident ends, so the next event opens a new one.
+    let healed = |count: usize, event_type: &'static str| {
+        let app = &app;
+        async move {
+            common::eventually(
+                &format!("{count} healed {event_type} incidents"),
+                TIMEOUT,
+                || async {
+                    let healed = app
+                        .incidents("status=resolved")
+                        .await
+                        .into_iter()
+                        .filter(|i| i["event_type"] == event_type)
+                        .count();
+                    (healed == count).then_some(())
+                },
+            )
+            .await
+        }
+    };
+
+    // Circuit breaker: two runs on "orders" are fine, the third is not.
+    push("queue.backlog").await;
+    healed(1, "queue.backlog").await;
+    push("queue.backlog").await;
+    healed(2, "queue.backlog").await;
+    push("queue.backlog").await;
+    let escalated = app
+        .incident_where("the breaker to escalate", TIMEOUT, |i| {
+            i["event_type"] == "queue.backlog" && i["status"] == "escalated"
+        })
+        .await;
+    let work_orders = app.get_ok("/work-orders").await;
+    let order = &work_orders["items"][0];
+    assert_eq!(order["work_order_id"], escalated["work_order_id"]);
+    assert!(order["run_id"].is_null(), "{order}");
+    assert!(
+        order["output"]
+            .as_str()
+            .unwrap()
+            .contains("circuit breaker open"),
+        "{order}"
+    );
+    let playbook = app.get_ok("/playbooks/flush_queue").await;
+    assert_eq!(playbook["runs"], 2, "no third run");
+
+    // Cooldown: the second incident within the cooldown waits for people.
+    push("auth.failures").await;
+    healed(1, "auth.failures").await;
+    push("auth.failures").await;
+    let held = app
+        .incident_where("the second auth incident", TIMEOUT, |i| {
+            i["event_type"] == "auth.failures" && i["status"] == "open"
+        })
+        .await;
+    let detail = app
+        .get_ok(&format!("/monitoring/incidents/{}", held["id"]))
+        .await;
+    let hold = common::eventually("the hold on the timeline", TIMEOUT, || async {
+        let detail = app
+            .get_ok(&format!("/monitoring/incidents/{}", held["id"]))
+            .await;
+        detail["timeline"]
+            .as_array()?
+            .iter()
+            .find(|e| e["type"] == "playbook.held")
+            .cloned()
+    })
+    .await;
+    assert_eq!(hold["data"]["reason"], "cooldown", "{detail}");
+    assert_eq!(app.get_ok("/playbooks/rotate_keys").await["runs"], 1);
+}

@@ -42,6 +42,8 @@ pub mod types {
     pub const PLAYBOOK_STARTED: &str = "playbook.started";
     pub const PLAYBOOK_STEP: &str = "playbook.step";
     pub const PLAYBOOK_FINISHED: &str = "playbook.finished";
+    /// A playbook that matched did not run by itself: cooldown or open circuit breaker.
+    pub const PLAYBOOK_HELD: &str = "playbook.held";
     pub const AGENT_SPAWNED: &str = "agent.spawned";
     pub const AGENT_FINISHED: &str = "agent.finished";
     pub const ACTOR_RESTARTED: &str = "actor.restarted";

@@ -84,6 +84,12 @@ pub enum IncidentsMsg {
         run_id: String,
         outcome: RunOutcome,
     },
+    /// Automation was stopped before a run (an open circuit breaker): escalate to the work
+    /// order recorded for it.
+    Escalate {
+        incident_id: u64,
+        work_order_id: String,
+    },
     /// Verified recovery: give the component back trust. Replies with the new score.
     RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
 }
@@ -166,6 +172,14 @@ impl Actor for IncidentsActor {
                 run_id,
                 outcome,
             } => state.run_finished(incident_id, &run_id, outcome).await?,
+            IncidentsMsg::Escalate {
+                incident_id,
+                work_order_id,
+            } => {
+                if let Some(incident) = state.active.remove(&incident_id) {
+                    state.escalate(incident, work_order_id).await?;
+                }
+            }
             IncidentsMsg::RestoreTrust(component, reply) => {
                 let restore = state.ctx.spec().trust.restore_on_recovery;
                 let result = state.adjust_trust(&component, restore).await;
@@ -512,7 +526,7 @@ impl IncidentsState {
         if incident.active_run_id.as_deref() != Some(run_id) {
             return Ok(());
         }
-        let mut incident = self.active.remove(&incident_id).expect("checked above");
+        let incident = self.active.remove(&incident_id).expect("checked above");
         match outcome {
             RunOutcome::Succeeded => {
                 if let Err(error) = self.resolve(incident, "playbook").await {
@@ -520,27 +534,38 @@ impl IncidentsState {
                 }
             }
             RunOutcome::Failed { work_order_id } => {
-                incident.status = IncidentStatus::Escalated;
-                incident.active_run_id = None;
-                incident.work_order_id = Some(work_order_id.clone());
-                self.ctx.store.save_incident(&incident).await?;
-                publish(
-                    &self.ctx,
-                    EventDraft::new(
-                        types::INCIDENT_ESCALATED,
-                        json!({ "incident": incident, "work_order_id": work_order_id }),
-                    )
-                    .source(incident.source.clone())
-                    .incident(incident_id),
-                );
-                if incident.recovery_seen {
-                    // The playbook failed, but the component came back meanwhile: the work
-                    // order stays on record, the incident itself is over.
-                    self.resolve(incident, "recovery").await?;
-                } else {
-                    self.active.insert(incident_id, incident);
-                }
+                self.escalate(incident, work_order_id).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Marks an active incident escalated to a work order, persists it and announces it.
+    async fn escalate(
+        &mut self,
+        mut incident: Incident,
+        work_order_id: String,
+    ) -> Result<(), IncidentError> {
+        let incident_id = incident.id;
+        incident.status = IncidentStatus::Escalated;
+        incident.active_run_id = None;
+        incident.work_order_id = Some(work_order_id.clone());
+        self.ctx.store.save_incident(&incident).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::INCIDENT_ESCALATED,
+                json!({ "incident": incident, "work_order_id": work_order_id }),
+            )
+            .source(incident.source.clone())
+            .incident(incident_id),
+        );
+        if incident.recovery_seen {
+            // The playbook failed, but the component came back meanwhile: the work order
+            // stays on record, the incident itself is over.
+            self.resolve(incident, "recovery").await?;
+        } else {
+            self.active.insert(incident_id, incident);
         }
         Ok(())
     }

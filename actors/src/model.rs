@@ -188,7 +188,9 @@ pub struct Agent {
 pub struct WorkOrder {
     pub work_order_id: String,
     pub incident_id: u64,
-    pub run_id: String,
+    /// The failed run; none when automation was stopped before a run (circuit breaker).
+    #[serde(default)]
+    pub run_id: Option<String>,
     pub playbook_id: String,
     pub failing_step: Option<String>,
     pub output: String,

@@ -7,6 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde_json::json;
 use uuid::Uuid;
@@ -37,6 +38,21 @@ pub struct PlaybooksState {
     runs: HashMap<String, Run>,
     /// Incidents waiting for a free sub-agent slot; at most `limits.agents_queue_max`.
     waiting: VecDeque<Incident>,
+    /// When each playbook last started on each component, newest last, for cooldowns and
+    /// circuit breakers: at most `breaker_runs_max` times per pair, at most
+    /// RUN_HISTORY_PAIRS_MAX pairs. Kept in memory: a restart of Grace closes every breaker.
+    started: HashMap<(String, String), VecDeque<DateTime<Utc>>>,
+}
+
+/// Most (playbook, component) pairs whose run times are remembered. Components come from
+/// monitors and from pushed events, so this bounds what a flood of new sources can cost; past
+/// it, the oldest memories are dropped.
+const RUN_HISTORY_PAIRS_MAX: usize = 10_000;
+
+/// Why an automatic run did not start.
+enum Hold {
+    Cooldown { left_ms: i64 },
+    BreakerOpen { runs: usize },
 }
 
 /// How a sub-agent's run ended.
@@ -98,6 +114,7 @@ impl Actor for PlaybooksActor {
             myself,
             runs: HashMap::new(),
             waiting: VecDeque::new(),
+            started: HashMap::new(),
         };
         state.close_interrupted_runs().await?;
         state.heal_unattended().await?;
@@ -237,6 +254,9 @@ impl PlaybooksState {
         let Some(playbook) = self.playbook_for(&incident) else {
             return Ok(());
         };
+        if let Some(hold) = self.hold(&playbook, &incident.source) {
+            return self.held(&playbook, &incident, hold).await;
+        }
         let limits = &self.ctx.spec().limits;
         if self.runs.len() >= limits.agents_max {
             if self.waiting.len() < limits.agents_queue_max {
@@ -253,12 +273,116 @@ impl PlaybooksState {
         self.start(playbook, incident).await.map(|_| ())
     }
 
+    /// Whether the cooldown or the circuit breaker keeps `playbook` from running by itself on
+    /// `source` now.
+    fn hold(&mut self, playbook: &PlaybookSpec, source: &str) -> Option<Hold> {
+        let now = crate::time::now();
+        let key = (playbook.id.clone(), source.to_owned());
+        let started = self.started.get_mut(&key)?;
+        let window = chrono::Duration::milliseconds(playbook.breaker_window_ms as i64);
+        started.retain(|at| now - *at < window);
+        let last = started.back().copied();
+        if started.len() >= playbook.breaker_runs_max as usize {
+            return Some(Hold::BreakerOpen {
+                runs: started.len(),
+            });
+        }
+        let cooldown = chrono::Duration::milliseconds(playbook.cooldown_ms as i64);
+        let left = last.map(|last| (last + cooldown - now).num_milliseconds())?;
+        (left > 0).then_some(Hold::Cooldown { left_ms: left })
+    }
+
+    /// Remembers that `playbook` started on `source` (bounded; see `started`).
+    fn remember_start(&mut self, playbook: &PlaybookSpec, source: &str) {
+        if self.started.len() >= RUN_HISTORY_PAIRS_MAX {
+            let now = crate::time::now();
+            self.started.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|last| now - *last < chrono::Duration::hours(1))
+            });
+            if self.started.len() >= RUN_HISTORY_PAIRS_MAX {
+                tracing::warn!("run history full; cooldowns and breakers start over");
+                self.started.clear();
+            }
+        }
+        let times = self
+            .started
+            .entry((playbook.id.clone(), source.to_owned()))
+            .or_default();
+        times.push_back(crate::time::now());
+        while times.len() > playbook.breaker_runs_max as usize {
+            times.pop_front();
+        }
+    }
+
+    /// An automatic run that was held: a cooldown leaves the incident for people; an open
+    /// circuit breaker records a work order and escalates it.
+    async fn held(
+        &mut self,
+        playbook: &PlaybookSpec,
+        incident: &Incident,
+        hold: Hold,
+    ) -> Result<(), StoreError> {
+        let (reason, detail) = match hold {
+            Hold::Cooldown { left_ms } => (
+                "cooldown",
+                format!(
+                    "{} ran on {} less than {} ms ago; next automatic run possible in {left_ms} ms",
+                    playbook.display_name(),
+                    incident.source,
+                    playbook.cooldown_ms
+                ),
+            ),
+            Hold::BreakerOpen { runs } => (
+                "circuit_breaker",
+                format!(
+                    "circuit breaker open: {} ran {runs} times on {} within {} ms; automation \
+                     stopped there until the window passes",
+                    playbook.display_name(),
+                    incident.source,
+                    playbook.breaker_window_ms
+                ),
+            ),
+        };
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::PLAYBOOK_HELD,
+                json!({ "playbook_id": playbook.id, "reason": reason, "detail": detail }),
+            )
+            .source(incident.source.clone())
+            .incident(incident.id),
+        );
+        if reason == "circuit_breaker" {
+            let work_order = WorkOrder {
+                work_order_id: format!("WO-{}", short_id()),
+                incident_id: incident.id,
+                run_id: None,
+                playbook_id: playbook.id.clone(),
+                failing_step: None,
+                output: detail,
+                created_at: crate::time::now(),
+                status: "open".to_owned(),
+            };
+            self.ctx.store.save_work_order(&work_order).await?;
+            if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+                let _ = incidents.cast(IncidentsMsg::Escalate {
+                    incident_id: incident.id,
+                    work_order_id: work_order.work_order_id,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Records a run of `playbook` on `incident` and spawns its sub-agent; returns the run id.
     async fn start(
         &mut self,
         playbook: PlaybookSpec,
         incident: Incident,
     ) -> Result<String, StoreError> {
+        self.remember_start(&playbook, &incident.source);
         let now = crate::time::now();
         let run_id = format!("run-{}", short_id());
         let agent_id = format!("agent-{}", short_id());
@@ -441,7 +565,7 @@ impl PlaybooksState {
             let work_order = WorkOrder {
                 work_order_id: format!("WO-{}", short_id()),
                 incident_id: execution.incident_id,
-                run_id: execution.run_id.clone(),
+                run_id: Some(execution.run_id.clone()),
                 playbook_id: execution.playbook_id.clone(),
                 failing_step: report.failing_step.clone(),
                 output: report.output.clone(),

@@ -199,6 +199,18 @@ pub struct PlaybookSpec {
     pub on: Vec<String>,
     /// Steps, run in order by one sub-agent.
     pub steps: Vec<StepSpec>,
+    /// After a run on a component, no automatic run of this playbook on the same component
+    /// for this long; an incident meanwhile stays for people. 0: no cooldown.
+    #[serde(default)]
+    pub cooldown_ms: u64,
+    /// Circuit breaker: when this playbook has already run `breaker_runs_max` times on one
+    /// component within `breaker_window_ms`, it stops running there by itself and the
+    /// incident escalates to a work order. A playbook that keeps "healing" the same thing is
+    /// not healing it.
+    #[serde(default = "defaults::breaker_runs_max")]
+    pub breaker_runs_max: u32,
+    #[serde(default = "defaults::breaker_window_ms")]
+    pub breaker_window_ms: u64,
 }
 
 impl PlaybookSpec {
@@ -432,6 +444,12 @@ pub mod defaults {
     pub fn wait_timeout_ms() -> u64 {
         300_000
     }
+    pub fn breaker_runs_max() -> u32 {
+        5
+    }
+    pub fn breaker_window_ms() -> u64 {
+        600_000
+    }
 }
 
 /// A problem with one field of a spec: the field's key (relative to the spec) and what is wrong.
@@ -462,6 +480,8 @@ pub mod bounds {
     pub const LOG_RULES_MAX: usize = 64;
     /// Most monitors one monitor may depend on.
     pub const DEPENDS_ON_MAX: usize = 16;
+    /// Largest circuit-breaker run count: the run times kept per component are bounded by it.
+    pub const BREAKER_RUNS_MAX: u32 = 1_000;
 }
 
 fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
@@ -739,6 +759,19 @@ impl PlaybookSpec {
                 ));
             }
         }
+        if self.cooldown_ms > bounds::DURATION_MS_MAX {
+            problems.push(SpecProblem::new(
+                "cooldown_ms",
+                format!("at most {} ms", bounds::DURATION_MS_MAX),
+            ));
+        }
+        if self.breaker_runs_max == 0 || self.breaker_runs_max > bounds::BREAKER_RUNS_MAX {
+            problems.push(SpecProblem::new(
+                "breaker_runs_max",
+                format!("must be 1 to {}", bounds::BREAKER_RUNS_MAX),
+            ));
+        }
+        check_duration(&mut problems, "breaker_window_ms", self.breaker_window_ms);
         if self.steps.is_empty() || self.steps.len() > bounds::STEPS_MAX {
             problems.push(SpecProblem::new(
                 "steps",
