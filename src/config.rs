@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use actors::spec::{
     LimitsSpec, MonitorSpec, PlaybookSpec, SpecProblem, StepSpec, SupervisionSpec, TreeSpec,
-    TrustSpec,
+    TrustSpec, WebhookSpec,
 };
 use actors::store::StoreLocation;
 use serde::de::DeserializeOwned;
@@ -132,7 +132,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "server",
     "store",
     "trust",
@@ -140,6 +140,7 @@ const SECTIONS: [&str; 7] = [
     "limits",
     "monitors",
     "playbooks",
+    "webhooks",
 ];
 
 /// Reads and checks a config file, with the playbook files in the `playbooks/` folder beside
@@ -282,12 +283,14 @@ impl Reader {
 
         let monitors = self.monitors(table.remove("monitors"));
         let playbooks = self.playbooks(table.remove("playbooks"));
+        let webhooks = self.webhooks(table.remove("webhooks"));
         Some(Config {
             server,
             store,
             tree: TreeSpec {
                 monitors,
                 playbooks,
+                webhooks,
                 trust,
                 supervision,
                 limits,
@@ -402,6 +405,25 @@ impl Reader {
                 self.issue(format!("{key}.{field}"), "unknown field");
             }
         }
+    }
+
+    fn webhooks(&mut self, value: Option<toml::Value>) -> Vec<WebhookSpec> {
+        let mut webhooks = Vec::new();
+        let mut ids = HashSet::new();
+        for (key, item) in self.array("webhooks", value) {
+            let Some(spec) = self.item::<WebhookSpec>(&key, item) else {
+                continue;
+            };
+            self.problems(&key, spec.problems());
+            if !ids.insert(spec.id.clone()) {
+                self.issue(
+                    format!("{key}.id"),
+                    format!("duplicate webhook id {:?}", spec.id),
+                );
+            }
+            webhooks.push(spec);
+        }
+        webhooks
     }
 
     /// The `[[playbooks]]` of one playbook file; nothing else may be in it.

@@ -219,3 +219,109 @@ cooldown_ms = 600000
     assert_eq!(hold["data"]["reason"], "cooldown", "{detail}");
     assert_eq!(app.get_ok("/playbooks/rotate_keys").await["runs"], 1);
 }
+
+/// A webhook receiver on 127.0.0.1: answers 500 to the first `fail_first` posts, then 200, and
+/// keeps every body it was sent, by path.
+async fn receiver(
+    fail_first: usize,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    use warp::Filter;
+    let seen: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+    let log = seen.clone();
+    let route = warp::post()
+        .and(warp::path::full())
+        .and(warp::body::json())
+        .map(move |path: warp::path::FullPath, body: serde_json::Value| {
+            let mut log = log.lock().unwrap();
+            log.push((path.as_str().to_owned(), body));
+            let failing = log.iter().filter(|(p, _)| p == path.as_str()).count() <= fail_first;
+            let status = if failing {
+                warp::http::StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                warp::http::StatusCode::OK
+            };
+            warp::reply::with_status("", status)
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_is_posted_to_webhooks_with_retries_and_recorded() {
+    let (addr, seen) = receiver(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "memory"
+
+[[playbooks]]
+id = "switch_gateway"
+on = ["payment.*"]
+steps = [{{ kind = "command", argv = ["false"] }}]
+
+[[webhooks]]
+id = "ops"
+url = "http://{addr}/ops"
+backoff_ms = [100, 100]
+
+[[webhooks]]
+id = "slack"
+url = "http://{addr}/slack"
+format = "slack"
+backoff_ms = [100]
+"#
+    );
+    let app = spawn_app(dir.path(), &config);
+    let event = json!({ "type": "payment.gateway_timeout", "source": "checkout" });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let escalated = app
+        .incident_where("the failed run to escalate", TIMEOUT, |i| {
+            i["status"] == "escalated"
+        })
+        .await;
+
+    let deliveries = common::eventually("both deliveries", TIMEOUT, || async {
+        let items = app.get_ok("/deliveries").await["items"].clone();
+        let done = items
+            .as_array()?
+            .iter()
+            .filter(|d| d["status"] == "delivered")
+            .count();
+        (done == 2).then_some(items)
+    })
+    .await;
+    let by = |id: &str| {
+        deliveries
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["webhook_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    // Each receiver path fails its first post: one retry each.
+    assert_eq!(by("ops")["attempts"], 2);
+    assert_eq!(by("slack")["attempts"], 2);
+    assert_eq!(by("ops")["work_order_id"], escalated["work_order_id"]);
+
+    let seen = seen.lock().unwrap().clone();
+    let ops = seen.iter().find(|(path, _)| path == "/ops").unwrap();
+    assert_eq!(
+        ops.1["work_order"]["work_order_id"],
+        escalated["work_order_id"]
+    );
+    assert_eq!(ops.1["incident"]["source"], "checkout");
+    let slack = seen.iter().find(|(path, _)| path == "/slack").unwrap();
+    let text = slack.1["text"].as_str().unwrap();
+    assert!(text.contains("could not heal incident"), "{text}");
+    assert!(text.contains("switch_gateway"), "{text}");
+}

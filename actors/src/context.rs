@@ -25,6 +25,7 @@ pub mod roles {
     pub const INCIDENTS: &str = "incidents";
     pub const PLAYBOOKS: &str = "playbooks";
     pub const MONITORS: &str = "monitors";
+    pub const NOTIFIER: &str = "notifier";
 
     /// A monitor's role: `monitor:<id>`.
     pub fn monitor(id: &str) -> String {

@@ -49,6 +49,7 @@ pub mod types {
     pub const ACTOR_RESTARTED: &str = "actor.restarted";
     pub const TRUST_CHANGED: &str = "trust.changed";
     pub const CONFIG_RELOADED: &str = "config.reloaded";
+    pub const WEBHOOK_DELIVERED: &str = "webhook.delivered";
 }
 
 /// A persisted event: what every subscriber and WebSocket client receives.

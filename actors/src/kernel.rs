@@ -25,6 +25,7 @@ use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
 use crate::model::Incident;
 use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
+use crate::notifier_actor::NotifierActor;
 use crate::playbooks_actor::{PlaybooksActor, PlaybooksMsg, RunError};
 use crate::probe::ProbeFactory;
 use crate::spec::{MonitorKind, MonitorSpec, PlaybookSpec, TreeSpec};
@@ -132,6 +133,12 @@ impl Kernel {
                 roles::PLAYBOOKS,
                 "playbooks",
                 |ctx, name, sup| async move { spawn_cell(name, PlaybooksActor, ctx, sup).await },
+            ),
+            child(
+                &ctx,
+                roles::NOTIFIER,
+                "notifier",
+                |ctx, name, sup| async move { spawn_cell(name, NotifierActor, ctx, sup).await },
             ),
             child(&ctx, roles::MONITORS, "supervisor", spawn_monitors),
         ];

@@ -6,6 +6,7 @@
 //! ├── bus         persist-then-route for every event
 //! ├── feed        live-feed hub: bounded pattern subscriptions
 //! ├── incidents   dedup, lifecycle, component trust
+//! ├── notifier    sends work orders to webhooks, with retries
 //! ├── playbooks   playbook engine
 //! │   └── agent:* one sub-agent per run (temporary)
 //! └── monitors    (one-for-one supervisor)
@@ -28,6 +29,7 @@ pub mod intake;
 pub mod kernel;
 pub mod model;
 pub mod monitor_actor;
+pub mod notifier_actor;
 pub mod playbooks_actor;
 pub mod probe;
 pub mod process;

@@ -199,6 +199,23 @@ pub struct WorkOrder {
     pub status: String,
 }
 
+/// One work order sent to one webhook: every try is counted, the last answer kept.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Delivery {
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub work_order_id: String,
+    pub incident_id: u64,
+    /// `delivered` or `failed` (every try failed).
+    pub status: String,
+    pub attempts: u32,
+    /// The HTTP status of the last answer, if there was one.
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    #[serde(with = "micros")]
+    pub finished_at: DateTime<Utc>,
+}
+
 /// What people decided about a monitor: paused (no probing), or silenced until a time
 /// (incidents are still recorded but no playbook runs). Kept across restarts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -20,6 +20,7 @@ use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus,
     StepRecord, StepStatus, TrustScore, WorkOrder,
 };
+use crate::notifier_actor::NotifierMsg;
 use crate::spec::PlaybookSpec;
 use crate::store::StoreError;
 use crate::sub_agent_actor::{SubAgentActor, SubAgentArgs};
@@ -366,12 +367,26 @@ impl PlaybooksState {
                 status: "open".to_owned(),
             };
             self.ctx.store.save_work_order(&work_order).await?;
+            self.notify(&work_order).await?;
             if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
                 let _ = incidents.cast(IncidentsMsg::Escalate {
                     incident_id: incident.id,
                     work_order_id: work_order.work_order_id,
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Hands a recorded work order to the notifier for the webhooks.
+    async fn notify(&self, work_order: &WorkOrder) -> Result<(), StoreError> {
+        let Some(notifier) = self.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) else {
+            tracing::warn!(work_order = %work_order.work_order_id, "notifier unavailable");
+            return Ok(());
+        };
+        if let Some(incident) = self.ctx.store.incident(work_order.incident_id).await? {
+            let escalation = Box::new((work_order.clone(), incident));
+            let _ = notifier.cast(NotifierMsg::Escalated(escalation));
         }
         Ok(())
     }
@@ -573,6 +588,7 @@ impl PlaybooksState {
                 status: "open".to_owned(),
             };
             self.ctx.store.save_work_order(&work_order).await?;
+            self.notify(&work_order).await?;
             execution.work_order_id = Some(work_order.work_order_id.clone());
             RunOutcome::Failed {
                 work_order_id: work_order.work_order_id,

@@ -18,7 +18,7 @@ use surrealdb::Surreal;
 
 use crate::event::Event;
 use crate::model::{
-    Agent, Execution, Incident, IncidentStatus, MonitorControl, TrustScore, WorkOrder,
+    Agent, Delivery, Execution, Incident, IncidentStatus, MonitorControl, TrustScore, WorkOrder,
 };
 
 /// Where the database lives.
@@ -54,6 +54,7 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS execution SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS agent SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS delivery SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
@@ -333,6 +334,19 @@ impl Store {
     pub async fn work_orders(&self, limit: usize) -> StoreResult<Vec<WorkOrder>> {
         self.rows(
             "SELECT * OMIT id FROM work_order ORDER BY created_at DESC LIMIT $limit",
+            json!({ "limit": limit }),
+        )
+        .await
+    }
+
+    pub async fn save_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
+        self.upsert("delivery", json!(delivery.delivery_id), delivery)
+            .await
+    }
+
+    pub async fn deliveries(&self, limit: usize) -> StoreResult<Vec<Delivery>> {
+        self.rows(
+            "SELECT * OMIT id FROM delivery ORDER BY finished_at DESC LIMIT $limit",
             json!({ "limit": limit }),
         )
         .await

@@ -110,6 +110,11 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and(query)
         .and_then(list_work_orders);
+    let deliveries = warp::path!("deliveries")
+        .and(warp::get())
+        .and(app.clone())
+        .and(query)
+        .and_then(list_deliveries);
     let heartbeat = warp::path!("heartbeats" / String)
         .and(post.clone())
         .and(app.clone())
@@ -185,6 +190,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(monitors)
         .unify()
         .or(heartbeat)
+        .unify()
+        .or(deliveries)
         .unify()
         .or(monitor)
         .unify()
@@ -394,6 +401,20 @@ async fn list_executions(app: Arc<App>, query: Query) -> Result<Response, Reject
         .map_err(ApiError::from)?;
     json(&Page {
         items: executions,
+        next: None,
+    })
+}
+
+async fn list_deliveries(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
+    let limit = limit(&app, &query)?;
+    let deliveries = app
+        .kernel
+        .store()
+        .deliveries(limit)
+        .await
+        .map_err(ApiError::from)?;
+    json(&Page {
+        items: deliveries,
         next: None,
     })
 }

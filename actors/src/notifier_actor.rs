@@ -1,0 +1,223 @@
+//! The notifier: sends every work order to every configured webhook, with retries and backoff,
+//! and records each delivery.
+//!
+//! Each delivery runs as its own task so a slow receiver never holds up another one or the
+//! actor; the task reports its outcome back, and this actor, the one writer of deliveries,
+//! persists it. Deliveries in flight are bounded: past the bound a work order's delivery is
+//! recorded as failed at once instead of queueing without end.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use serde_json::{json, Value};
+
+use crate::bus_actor::publish;
+use crate::context::Ctx;
+use crate::event::{types, EventDraft};
+use crate::model::{Delivery, Incident, WorkOrder};
+use crate::spec::{WebhookFormat, WebhookSpec};
+
+/// Deliveries in flight at once.
+const DELIVERIES_IN_FLIGHT_MAX: usize = 256;
+
+pub struct NotifierActor;
+
+pub struct NotifierState {
+    ctx: Arc<Ctx>,
+    http: reqwest::Client,
+    in_flight: usize,
+}
+
+pub enum NotifierMsg {
+    /// A work order was recorded: send it to every webhook. (Boxed: the incident is large,
+    /// and every message in the mailbox would pay for it.)
+    Escalated(Box<(WorkOrder, Incident)>),
+    /// A delivery task finished.
+    Delivered(Delivery),
+}
+
+impl Actor for NotifierActor {
+    type Msg = NotifierMsg;
+    type State = NotifierState;
+    type Arguments = Arc<Ctx>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: Arc<Ctx>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(NotifierState {
+            ctx,
+            http: reqwest::Client::new(),
+            in_flight: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            NotifierMsg::Escalated(escalation) => {
+                let (work_order, incident) = *escalation;
+                for webhook in state.ctx.spec().webhooks.iter().cloned() {
+                    if state.in_flight >= DELIVERIES_IN_FLIGHT_MAX {
+                        let refused = Delivery {
+                            delivery_id: delivery_id(),
+                            webhook_id: webhook.id.clone(),
+                            work_order_id: work_order.work_order_id.clone(),
+                            incident_id: incident.id,
+                            status: "failed".to_owned(),
+                            attempts: 0,
+                            last_status: None,
+                            last_error: Some(format!(
+                                "{DELIVERIES_IN_FLIGHT_MAX} deliveries already in flight"
+                            )),
+                            finished_at: crate::time::now(),
+                        };
+                        state.record(refused).await?;
+                        continue;
+                    }
+                    state.in_flight += 1;
+                    let body = body(&webhook, &work_order, &incident);
+                    let task = DeliveryTask {
+                        http: state.http.clone(),
+                        webhook,
+                        work_order_id: work_order.work_order_id.clone(),
+                        incident_id: incident.id,
+                        body,
+                    };
+                    let me = myself.clone();
+                    tokio::spawn(async move {
+                        let delivery = task.run().await;
+                        let _ = me.cast(NotifierMsg::Delivered(delivery));
+                    });
+                }
+            }
+            NotifierMsg::Delivered(delivery) => {
+                state.in_flight = state.in_flight.saturating_sub(1);
+                state.record(delivery).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl NotifierState {
+    async fn record(&self, delivery: Delivery) -> Result<(), crate::store::StoreError> {
+        self.ctx.store.save_delivery(&delivery).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(types::WEBHOOK_DELIVERED, json!({ "delivery": delivery }))
+                .incident(delivery.incident_id),
+        );
+        Ok(())
+    }
+}
+
+fn delivery_id() -> String {
+    format!("dl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// What a webhook receives for a work order.
+fn body(webhook: &WebhookSpec, work_order: &WorkOrder, incident: &Incident) -> Value {
+    match webhook.format {
+        WebhookFormat::Json => json!({
+            "kind": "work_order",
+            "work_order": work_order,
+            "incident": {
+                "id": incident.id,
+                "title": incident.title,
+                "source": incident.source,
+                "event_type": incident.event_type,
+                "severity": incident.severity,
+                "detected_at": incident.detected_at.to_rfc3339(),
+            },
+        }),
+        WebhookFormat::Slack => {
+            let step = work_order
+                .failing_step
+                .as_deref()
+                .map(|step| format!(" at step `{step}`"))
+                .unwrap_or_default();
+            json!({
+                "text": format!(
+                    ":rotating_light: Grace could not heal incident #{} — {}. Playbook `{}` failed{}. Work order {}.",
+                    incident.id, incident.title, work_order.playbook_id, step, work_order.work_order_id
+                ),
+            })
+        }
+    }
+}
+
+struct DeliveryTask {
+    http: reqwest::Client,
+    webhook: WebhookSpec,
+    work_order_id: String,
+    incident_id: u64,
+    body: Value,
+}
+
+impl DeliveryTask {
+    /// One try, then one more after each backoff delay, until a 2xx.
+    async fn run(self) -> Delivery {
+        let timeout = Duration::from_millis(self.webhook.timeout_ms);
+        let mut attempts = 0;
+        let mut last_status = None;
+        let mut last_error = None;
+        let delays = std::iter::once(0).chain(self.webhook.backoff_ms.iter().copied());
+        for delay_ms in delays {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            attempts += 1;
+            let sent = self
+                .http
+                .post(&self.webhook.url)
+                .timeout(timeout)
+                .json(&self.body)
+                .send()
+                .await;
+            match sent {
+                Ok(response) if response.status().is_success() => {
+                    return self.outcome(
+                        "delivered",
+                        attempts,
+                        Some(response.status().as_u16()),
+                        None,
+                    )
+                }
+                Ok(response) => {
+                    last_status = Some(response.status().as_u16());
+                    last_error = Some(format!("answered {}", response.status()));
+                }
+                Err(error) => {
+                    last_status = None;
+                    last_error = Some(error.to_string());
+                }
+            }
+        }
+        self.outcome("failed", attempts, last_status, last_error)
+    }
+
+    fn outcome(
+        &self,
+        status: &str,
+        attempts: u32,
+        last_status: Option<u16>,
+        last_error: Option<String>,
+    ) -> Delivery {
+        Delivery {
+            delivery_id: delivery_id(),
+            webhook_id: self.webhook.id.clone(),
+            work_order_id: self.work_order_id.clone(),
+            incident_id: self.incident_id,
+            status: status.to_owned(),
+            attempts,
+            last_status,
+            last_error,
+            finished_at: crate::time::now(),
+        }
+    }
+}
