@@ -325,3 +325,77 @@ backoff_ms = [100]
     assert!(text.contains("could not heal incident"), "{text}");
     assert!(text.contains("switch_gateway"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playbook_below_its_trust_bar_waits_for_a_person_to_approve_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "memory"
+
+[[playbooks]]
+id = "purge_cache"
+name = "Purge the cache"
+on = ["cache.stale"]
+steps = [{ kind = "command", argv = ["true"] }]
+auto_run_min_trust = 0.9
+"#;
+    let app = spawn_app(dir.path(), config);
+    let stale = json!({ "type": "cache.stale", "source": "catalog" });
+    assert_eq!(app.post_json("/events", &stale).await.0, 202);
+    let incident = app
+        .incident_where("a suggestion instead of a run", TIMEOUT, |i| {
+            i["suggestions"].as_array().is_some_and(|s| !s.is_empty())
+        })
+        .await;
+    let id = incident["id"].as_u64().unwrap();
+    let suggestion = &incident["suggestions"][0];
+    assert_eq!(suggestion["playbook_id"], "purge_cache");
+    assert_eq!(suggestion["status"], "pending");
+    assert_eq!(suggestion["trust"], 0.5);
+    assert_eq!(incident["status"], "open");
+    let executions = app.get_ok("/monitoring/executions").await;
+    assert!(
+        executions["items"].as_array().unwrap().is_empty(),
+        "it did not run by itself"
+    );
+
+    let sid = suggestion["suggestion_id"].as_str().unwrap();
+    let path = |action: &str| format!("/monitoring/incidents/{id}/suggestions/{sid}/{action}");
+    let (status, body) = app.post(&path("approve")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["suggestion"]["status"], "approved");
+    assert!(body["run_id"].is_string());
+    let healed = app
+        .incident_where("the approved run to heal it", TIMEOUT, |i| {
+            i["id"] == id && i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(healed["resolved_by"], "playbook");
+    assert_eq!(app.post(&path("approve")).await.0, 409, "decided once");
+
+    // Still below the bar after one success (trust 2/3): the next incident asks again.
+    assert_eq!(app.post_json("/events", &stale).await.0, 202);
+    let second = app
+        .incident_where("the second suggestion", TIMEOUT, |i| {
+            i["id"] != id && i["suggestions"].as_array().is_some_and(|s| !s.is_empty())
+        })
+        .await;
+    let second_id = second["id"].as_u64().unwrap();
+    let dismiss = format!("/monitoring/incidents/{second_id}/suggestions/s1/dismiss");
+    let (status, body) = app.post(&dismiss).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["suggestion"]["status"], "dismissed");
+    assert!(body["run_id"].is_null());
+    let still = app
+        .get_ok(&format!("/monitoring/incidents/{second_id}"))
+        .await;
+    assert_eq!(still["status"], "open");
+    assert_eq!(still["suggestions"][0]["status"], "dismissed");
+    let unknown = format!("/monitoring/incidents/{second_id}/suggestions/s9/approve");
+    assert_eq!(app.post(&unknown).await.0, 404);
+    let odd = format!("/monitoring/incidents/{second_id}/suggestions/s1/maybe");
+    assert_eq!(app.post(&odd).await.0, 404);
+}

@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::bus_actor::publish;
 use crate::context::{roles, Ctx};
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
-use crate::model::{ExecutionStatus, Incident, IncidentStatus, Symptom, TrustScore};
+use crate::model::{ExecutionStatus, Incident, IncidentStatus, Suggestion, Symptom, TrustScore};
 use crate::monitor_actor::MonitorMsg;
 use crate::playbooks_actor::PlaybooksMsg;
 use crate::store::StoreError;
@@ -44,7 +44,15 @@ pub enum IncidentError {
     Store(Arc<StoreError>),
     #[error("the incident manager is unavailable: {0}")]
     Unavailable(String),
+    #[error("incident {incident_id} has no suggestion {suggestion_id:?}")]
+    NoSuchSuggestion {
+        incident_id: u64,
+        suggestion_id: String,
+    },
 }
+
+/// Suggestions one incident may carry: each is a decision waiting for a person.
+const SUGGESTIONS_MAX: usize = 16;
 
 impl From<StoreError> for IncidentError {
     fn from(error: StoreError) -> Self {
@@ -83,6 +91,18 @@ pub enum IncidentsMsg {
         incident_id: u64,
         run_id: String,
         outcome: RunOutcome,
+    },
+    /// A playbook below its `auto_run_min_trust`: offer it to people on the incident.
+    Suggest {
+        incident_id: u64,
+        suggestion: Suggestion,
+    },
+    /// A person approves or dismisses a suggestion; replies with the suggestion as decided.
+    Decide {
+        incident_id: u64,
+        suggestion_id: String,
+        approve: bool,
+        reply: RpcReplyPort<Result<Suggestion, IncidentError>>,
     },
     /// Automation was stopped before a run (an open circuit breaker): escalate to the work
     /// order recorded for it.
@@ -172,6 +192,33 @@ impl Actor for IncidentsActor {
                 run_id,
                 outcome,
             } => state.run_finished(incident_id, &run_id, outcome).await?,
+            IncidentsMsg::Suggest {
+                incident_id,
+                suggestion,
+            } => {
+                if let Some(mut incident) = state.active.remove(&incident_id) {
+                    let offered = incident
+                        .suggestions
+                        .iter()
+                        .any(|s| s.playbook_id == suggestion.playbook_id && s.status == "pending");
+                    if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
+                        state.active.insert(incident_id, incident);
+                    } else {
+                        let mut suggestion = suggestion;
+                        suggestion.suggestion_id = format!("s{}", incident.suggestions.len() + 1);
+                        incident.suggestions.push(suggestion);
+                        state.update(incident, "suggestion").await?;
+                    }
+                }
+            }
+            IncidentsMsg::Decide {
+                incident_id,
+                suggestion_id,
+                approve,
+                reply,
+            } => {
+                let _ = reply.send(state.decide(incident_id, &suggestion_id, approve).await);
+            }
             IncidentsMsg::Escalate {
                 incident_id,
                 work_order_id,
@@ -401,6 +448,7 @@ impl IncidentsState {
             silenced,
             event_seqs: vec![seq],
             symptoms: Vec::new(),
+            suggestions: Vec::new(),
         };
         self.ctx.store.save_incident(&incident).await?;
         publish(
@@ -538,6 +586,47 @@ impl IncidentsState {
             }
         }
         Ok(())
+    }
+
+    /// Records a person's decision on a pending suggestion.
+    async fn decide(
+        &mut self,
+        incident_id: u64,
+        suggestion_id: &str,
+        approve: bool,
+    ) -> Result<Suggestion, IncidentError> {
+        let action = if approve { "approved" } else { "dismissed" };
+        let Some(incident) = self.active.get(&incident_id) else {
+            return Err(self.inactive_error(incident_id, action).await);
+        };
+        let Some(index) = incident
+            .suggestions
+            .iter()
+            .position(|s| s.suggestion_id == suggestion_id)
+        else {
+            return Err(IncidentError::NoSuchSuggestion {
+                incident_id,
+                suggestion_id: suggestion_id.to_owned(),
+            });
+        };
+        if incident.suggestions[index].status != "pending" {
+            return Err(IncidentError::Conflict {
+                id: incident_id,
+                status: "decided already on this suggestion",
+                action,
+            });
+        }
+        let original = self.active.remove(&incident_id).expect("checked above");
+        let mut incident = original.clone();
+        let suggestion = &mut incident.suggestions[index];
+        suggestion.status = action.to_owned();
+        suggestion.decided_at = Some(crate::time::now());
+        let decided = suggestion.clone();
+        if let Err(error) = self.update(incident, &format!("suggestion {action}")).await {
+            self.active.insert(incident_id, original);
+            return Err(error);
+        }
+        Ok(decided)
     }
 
     /// Marks an active incident escalated to a work order, persists it and announces it.

@@ -23,7 +23,7 @@ use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
 use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
-use crate::model::Incident;
+use crate::model::{Incident, Suggestion};
 use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
 use crate::notifier_actor::NotifierActor;
 use crate::playbooks_actor::{PlaybooksActor, PlaybooksMsg, RunError};
@@ -188,6 +188,28 @@ impl Kernel {
         let incidents = self.incidents()?;
         ractor::call_t!(incidents, IncidentsMsg::Resolve, RPC_TIMEOUT_MS, id)
             .map_err(|error| IncidentError::Unavailable(error.to_string()))?
+    }
+
+    /// A person approves or dismisses suggestion `suggestion_id` on incident `incident_id`.
+    /// Approving only records the decision; the caller then runs the playbook.
+    pub async fn decide_suggestion(
+        &self,
+        incident_id: u64,
+        suggestion_id: &str,
+        approve: bool,
+    ) -> Result<Suggestion, IncidentError> {
+        let incidents = self.incidents()?;
+        ractor::call_t!(
+            incidents,
+            |reply| IncidentsMsg::Decide {
+                incident_id,
+                suggestion_id: suggestion_id.to_owned(),
+                approve,
+                reply,
+            },
+            RPC_TIMEOUT_MS
+        )
+        .map_err(|error| IncidentError::Unavailable(error.to_string()))?
     }
 
     fn incidents(&self) -> Result<ActorRef<IncidentsMsg>, IncidentError> {

@@ -94,6 +94,27 @@ pub struct Incident {
     /// instead of opening incidents of their own (bounded like `event_seqs`).
     #[serde(default)]
     pub symptoms: Vec<Symptom>,
+    /// Playbooks not trusted enough to run by themselves, offered to people instead.
+    #[serde(default)]
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// A playbook offered to people on an incident (trust-gated autonomy).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Suggestion {
+    /// `s1`, `s2`, … within the incident.
+    pub suggestion_id: String,
+    pub playbook_id: String,
+    pub playbook_name: String,
+    /// The playbook's trust when it was suggested, and the trust it needs to run by itself.
+    pub trust: f64,
+    pub auto_run_min_trust: f64,
+    /// `pending`, `approved` (its run was started) or `dismissed`.
+    pub status: String,
+    #[serde(with = "micros")]
+    pub created_at: DateTime<Utc>,
+    #[serde(default, with = "micros_opt")]
+    pub decided_at: Option<DateTime<Utc>>,
 }
 
 /// A dependent component's failure, attached to the incident of what it depends on.

@@ -18,7 +18,7 @@ use crate::event::{types, EventDraft, Pattern};
 use crate::incidents_actor::{IncidentsMsg, RunOutcome};
 use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus,
-    StepRecord, StepStatus, TrustScore, WorkOrder,
+    StepRecord, StepStatus, Suggestion, TrustScore, WorkOrder,
 };
 use crate::notifier_actor::NotifierMsg;
 use crate::spec::PlaybookSpec;
@@ -257,6 +257,29 @@ impl PlaybooksState {
         };
         if let Some(hold) = self.hold(&playbook, &incident.source) {
             return self.held(&playbook, &incident, hold).await;
+        }
+        if playbook.auto_run_min_trust > 0.0 {
+            // Trust-gated autonomy: not trusted enough to act alone, so ask a person.
+            let trust = self.playbook_trust(&playbook.id).await?;
+            if trust.score < playbook.auto_run_min_trust {
+                if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+                    let suggestion = Suggestion {
+                        suggestion_id: String::new(), // numbered by the incident manager
+                        playbook_id: playbook.id.clone(),
+                        playbook_name: playbook.display_name().to_owned(),
+                        trust: trust.score,
+                        auto_run_min_trust: playbook.auto_run_min_trust,
+                        status: "pending".to_owned(),
+                        created_at: crate::time::now(),
+                        decided_at: None,
+                    };
+                    let _ = incidents.cast(IncidentsMsg::Suggest {
+                        incident_id: incident.id,
+                        suggestion,
+                    });
+                }
+                return Ok(());
+            }
         }
         let limits = &self.ctx.spec().limits;
         if self.runs.len() >= limits.agents_max {

@@ -211,6 +211,11 @@ pub struct PlaybookSpec {
     pub breaker_runs_max: u32,
     #[serde(default = "defaults::breaker_window_ms")]
     pub breaker_window_ms: u64,
+    /// Trust-gated autonomy: below this trust (its success history) the playbook does not run
+    /// by itself; it becomes a suggestion on the incident that a person approves or dismisses.
+    /// 0 (the default) always runs.
+    #[serde(default)]
+    pub auto_run_min_trust: f64,
 }
 
 impl PlaybookSpec {
@@ -824,6 +829,12 @@ impl PlaybookSpec {
                     "a check needs a verify after it: when the target answers, the run skips to the next verify",
                 ));
             }
+        }
+        if !(0.0..=1.0).contains(&self.auto_run_min_trust) {
+            problems.push(SpecProblem::new(
+                "auto_run_min_trust",
+                "must be within [0, 1]",
+            ));
         }
         if self.cooldown_ms > bounds::DURATION_MS_MAX {
             problems.push(SpecProblem::new(

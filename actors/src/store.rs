@@ -416,6 +416,7 @@ mod tests {
             silenced: false,
             event_seqs: vec![2],
             symptoms: Vec::new(),
+            suggestions: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 
 use actors::incidents_actor::IncidentError;
+use actors::playbooks_actor::RunError;
 use actors::store::StoreError;
 use actors::KernelError;
 use serde_json::json;
@@ -65,10 +66,26 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<RunError> for ApiError {
+    fn from(error: RunError) -> Self {
+        let message = error.to_string();
+        match error {
+            RunError::NoSuchPlaybook(_) | RunError::NoSuchIncident(_) => {
+                ApiError::NotFound(message)
+            }
+            RunError::Resolved(_) | RunError::Busy { .. } => ApiError::Conflict(message),
+            RunError::Full(_) => ApiError::Unavailable(message),
+            RunError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<IncidentError> for ApiError {
     fn from(error: IncidentError) -> Self {
         match error {
-            IncidentError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            IncidentError::NotFound(_) | IncidentError::NoSuchSuggestion { .. } => {
+                ApiError::NotFound(error.to_string())
+            }
             IncidentError::Conflict { .. } => ApiError::Conflict(error.to_string()),
             IncidentError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
             IncidentError::Store(_) => ApiError::Internal(error.to_string()),

@@ -142,6 +142,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and(body_bytes(body_limit))
         .and_then(intake::post_alertmanager);
+    let decide = warp::path!("monitoring" / "incidents" / String / "suggestions" / String / String)
+        .and(post.clone())
+        .and(app.clone())
+        .and_then(playbooks::decide);
     let playbook_list = warp::path!("playbooks")
         .and(warp::get())
         .and(app.clone())
@@ -204,6 +208,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(reload)
         .unify()
         .or(playbook_list)
+        .unify()
+        .or(decide)
         .unify()
         .or(playbook)
         .unify()

@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use actors::model::{playbook_subject, Execution};
-use actors::playbooks_actor::RunError;
 use actors::spec::PlaybookSpec;
 use serde::Deserialize;
 use serde_json::json;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
-use super::wire::PlaybookView;
+use super::wire::{PlaybookView, SuggestionView};
 use super::{ApiError, App};
 
 /// Recent runs shown with one playbook.
@@ -78,18 +77,44 @@ pub async fn run(
         .run_playbook(&playbook_id, request.incident_id)
         .await
         .map_err(ApiError::from)?
-        .map_err(|error| match error {
-            RunError::NoSuchPlaybook(_) | RunError::NoSuchIncident(_) => {
-                ApiError::NotFound(error.to_string())
-            }
-            RunError::Resolved(_) | RunError::Busy { .. } => ApiError::Conflict(error.to_string()),
-            RunError::Full(_) => ApiError::Unavailable(error.to_string()),
-            RunError::Store(_) => ApiError::Internal(error.to_string()),
-        })?;
+        .map_err(ApiError::from)?;
     let reply =
         json!({ "run_id": run_id, "playbook_id": playbook_id, "incident_id": request.incident_id });
     Ok(
         warp::reply::with_status(warp::reply::json(&reply), warp::http::StatusCode::ACCEPTED)
             .into_response(),
     )
+}
+
+/// `POST /monitoring/incidents/{id}/suggestions/{sid}/approve|dismiss`. Approving runs the
+/// suggested playbook at once; the reply carries the decision and the run id.
+pub async fn decide(
+    raw_id: String,
+    suggestion_id: String,
+    action: String,
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
+    let approve = match action.as_str() {
+        "approve" => true,
+        "dismiss" => false,
+        _ => return Err(warp::reject::not_found()),
+    };
+    let incident_id = super::incident_id(&raw_id)?;
+    let suggestion = app
+        .kernel
+        .decide_suggestion(incident_id, &suggestion_id, approve)
+        .await
+        .map_err(ApiError::from)?;
+    let run_id = if approve {
+        let run = app
+            .kernel
+            .run_playbook(&suggestion.playbook_id, incident_id)
+            .await
+            .map_err(ApiError::from)?
+            .map_err(ApiError::from)?;
+        Some(run)
+    } else {
+        None
+    };
+    super::json(&json!({ "suggestion": SuggestionView::from(&suggestion), "run_id": run_id }))
 }

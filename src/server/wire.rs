@@ -3,7 +3,7 @@
 //! orders are sent field for field as recorded; they have no view type of their own yet.
 
 use actors::event::Event;
-use actors::model::{Execution, Incident, Severity, Symptom, TrustScore};
+use actors::model::{Execution, Incident, Severity, Suggestion, Symptom, TrustScore};
 use actors::monitor_actor::MonitorStatus;
 use actors::spec::PlaybookSpec;
 use actors::time::{micros, micros_opt};
@@ -42,6 +42,37 @@ pub struct IncidentView {
     pub silenced: bool,
     /// Failures of dependent components attached to this incident.
     pub symptoms: Vec<SymptomView>,
+    /// Playbooks offered to people (below their `auto_run_min_trust`).
+    pub suggestions: Vec<SuggestionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SuggestionView {
+    pub suggestion_id: String,
+    pub playbook_id: String,
+    pub playbook_name: String,
+    pub trust: f64,
+    pub auto_run_min_trust: f64,
+    pub status: String,
+    #[serde(with = "micros")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "micros_opt")]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Suggestion> for SuggestionView {
+    fn from(suggestion: &Suggestion) -> Self {
+        Self {
+            suggestion_id: suggestion.suggestion_id.clone(),
+            playbook_id: suggestion.playbook_id.clone(),
+            playbook_name: suggestion.playbook_name.clone(),
+            trust: suggestion.trust,
+            auto_run_min_trust: suggestion.auto_run_min_trust,
+            status: suggestion.status.clone(),
+            created_at: suggestion.created_at,
+            decided_at: suggestion.decided_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +119,11 @@ impl From<&Incident> for IncidentView {
             work_order_id: incident.work_order_id.clone(),
             silenced: incident.silenced,
             symptoms: incident.symptoms.iter().map(SymptomView::from).collect(),
+            suggestions: incident
+                .suggestions
+                .iter()
+                .map(SuggestionView::from)
+                .collect(),
         }
     }
 }
