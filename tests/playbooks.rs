@@ -399,3 +399,98 @@ auto_run_min_trust = 0.9
     let odd = format!("/monitoring/incidents/{second_id}/suggestions/s1/maybe");
     assert_eq!(app.post(&odd).await.0, 404);
 }
+
+/// The playbook's run as `GET /monitoring/executions` shows it, once step `index` is running.
+async fn run_in_step(app: &TestApp, index: usize) -> serde_json::Value {
+    common::eventually(&format!("a run in step {index}"), TIMEOUT, || async {
+        let executions = app.get_ok("/monitoring/executions").await;
+        let run = executions["items"][0].clone();
+        (run["steps"][index]["status"] == "running").then_some(run)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_with_grace_resumes_or_is_marked_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("flushed");
+    let config = format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "store"
+
+[[playbooks]]
+id = "drain_batch"
+on = ["batch.stuck"]
+steps = [
+  {{ kind = "wait", ms = 3000 }},
+  {{ kind = "command", argv = ["touch", "{}"] }},
+]
+
+[[playbooks]]
+id = "reindex"
+on = ["search.stale"]
+steps = [{{ kind = "command", argv = ["sleep", "30"] }}]
+"#,
+        marker.display()
+    );
+
+    // An idempotent step (wait) in progress: after kill -9 and a start, the run goes on.
+    let app = spawn_app(dir.path(), &config);
+    let event = json!({ "type": "batch.stuck", "source": "billing" });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let run = run_in_step(&app, 0).await;
+    app.kill_9();
+    let app = spawn_app(dir.path(), &config);
+    let healed = app
+        .incident_where("the resumed run to heal it", TIMEOUT, |i| {
+            i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(healed["resolved_by"], "playbook");
+    assert!(marker.exists(), "the step after the wait ran");
+    let again = app
+        .get_ok(&format!(
+            "/monitoring/executions/{}",
+            run["run_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        again["status"], "succeeded",
+        "the same run finished: {again}"
+    );
+    let detail = app
+        .get_ok(&format!("/monitoring/incidents/{}", healed["id"]))
+        .await;
+    let resumed = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "playbook.resumed")
+        .cloned()
+        .unwrap_or_else(|| panic!("no playbook.resumed: {detail}"));
+    assert_eq!(resumed["data"]["from_step"], 0);
+
+    // A command in progress is not safe to run twice: the run is interrupted and escalates.
+    let event = json!({ "type": "search.stale", "source": "search" });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let run = run_in_step(&app, 0).await;
+    assert_eq!(run["playbook_id"], "reindex");
+    app.kill_9();
+    let app = spawn_app(dir.path(), &config);
+    let escalated = app
+        .incident_where("the interrupted run to escalate", TIMEOUT, |i| {
+            i["source"] == "search" && i["status"] == "escalated"
+        })
+        .await;
+    let interrupted = app
+        .get_ok(&format!(
+            "/monitoring/executions/{}",
+            run["run_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
+    assert_eq!(interrupted["work_order_id"], escalated["work_order_id"]);
+}

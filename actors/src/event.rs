@@ -44,6 +44,8 @@ pub mod types {
     pub const PLAYBOOK_FINISHED: &str = "playbook.finished";
     /// A playbook that matched did not run by itself: cooldown or open circuit breaker.
     pub const PLAYBOOK_HELD: &str = "playbook.held";
+    /// A run Grace stopped in the middle of goes on from the step it was in.
+    pub const PLAYBOOK_RESUMED: &str = "playbook.resumed";
     pub const AGENT_SPAWNED: &str = "agent.spawned";
     pub const AGENT_FINISHED: &str = "agent.finished";
     pub const ACTOR_RESTARTED: &str = "actor.restarted";

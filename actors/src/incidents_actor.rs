@@ -279,7 +279,7 @@ impl IncidentsState {
             };
             let outcome = match (execution.status, execution.work_order_id) {
                 (ExecutionStatus::Succeeded, _) => RunOutcome::Succeeded,
-                (ExecutionStatus::Failed, Some(work_order_id)) => {
+                (ExecutionStatus::Failed | ExecutionStatus::Interrupted, Some(work_order_id)) => {
                     RunOutcome::Failed { work_order_id }
                 }
                 _ => continue, // still running: its end will be reported

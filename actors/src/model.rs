@@ -135,6 +135,8 @@ pub enum ExecutionStatus {
     Running,
     Succeeded,
     Failed,
+    /// Grace stopped in the middle of a step that could not safely be done again.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use crate::model::{
     StepRecord, StepStatus, Suggestion, TrustScore, WorkOrder,
 };
 use crate::notifier_actor::NotifierMsg;
-use crate::spec::PlaybookSpec;
+use crate::spec::{OnInterrupt, PlaybookSpec};
 use crate::store::StoreError;
 use crate::sub_agent_actor::{SubAgentActor, SubAgentArgs};
 
@@ -60,6 +60,8 @@ enum Hold {
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub succeeded: bool,
+    /// Grace stopped in the middle of it (the run becomes `interrupted`, not `failed`).
+    pub interrupted: bool,
     pub failing_step: Option<String>,
     pub output: String,
 }
@@ -178,6 +180,7 @@ impl Actor for PlaybooksActor {
             .map(|(run_id, _)| run_id.clone());
         if let Some(run_id) = run_id {
             let report = RunReport {
+                interrupted: false,
                 succeeded: false,
                 failing_step: None,
                 output: why,
@@ -491,13 +494,28 @@ impl PlaybooksState {
         }
         self.runs.insert(run_id.clone(), Run { execution, agent });
 
-        let role = roles::agent(&agent_id);
+        self.spawn_agent(&run_id, &agent_id, playbook, incident, 0)
+            .await?;
+        Ok(run_id)
+    }
+
+    /// Spawns the sub-agent of a recorded run, starting at `first_step`.
+    async fn spawn_agent(
+        &mut self,
+        run_id: &str,
+        agent_id: &str,
+        playbook: PlaybookSpec,
+        incident: Incident,
+        first_step: usize,
+    ) -> Result<(), StoreError> {
+        let role = roles::agent(agent_id);
         self.ctx.spawns.record(&role, "agent");
         let args = SubAgentArgs {
             ctx: self.ctx.clone(),
-            run_id: run_id.clone(),
+            run_id: run_id.to_owned(),
             playbook,
             incident,
+            first_step,
         };
         let spawned = Actor::spawn_linked(
             Some(self.ctx.scope.name(&role)),
@@ -508,13 +526,14 @@ impl PlaybooksState {
         .await;
         if let Err(error) = spawned {
             let report = RunReport {
+                interrupted: false,
                 succeeded: false,
                 failing_step: None,
                 output: format!("sub-agent could not start: {error}"),
             };
-            self.finish(&run_id, report).await?;
+            self.finish(run_id, report).await?;
         }
-        Ok(run_id)
+        Ok(())
     }
 
     async fn step_update(
@@ -576,6 +595,8 @@ impl PlaybooksState {
 
         execution.status = if report.succeeded {
             ExecutionStatus::Succeeded
+        } else if report.interrupted {
+            ExecutionStatus::Interrupted
         } else {
             ExecutionStatus::Failed
         };
@@ -683,18 +704,79 @@ impl PlaybooksState {
     /// Runs left `running` by a Grace that stopped mid-run end as failed and escalate, so no run
     /// stays `running` forever.
     async fn close_interrupted_runs(&mut self) -> Result<(), StoreError> {
-        for execution in self.ctx.store.running_executions().await? {
+        for mut execution in self.ctx.store.running_executions().await? {
             let Some(agent) = self.ctx.store.agent(&execution.agent_id).await? else {
                 continue;
             };
             let run_id = execution.run_id.clone();
-            self.runs.insert(run_id.clone(), Run { execution, agent });
-            let report = RunReport {
-                succeeded: false,
-                failing_step: None,
-                output: "interrupted: Grace stopped while the run was in progress".to_owned(),
+            let agent_id = agent.agent_id.clone();
+            // Where it stopped: the first step that neither succeeded nor was skipped.
+            let at = execution.steps.iter().position(|step| {
+                !matches!(step.status, StepStatus::Succeeded | StepStatus::Skipped)
+            });
+            let playbook = self
+                .ctx
+                .spec()
+                .playbooks
+                .iter()
+                .find(|p| p.id == execution.playbook_id)
+                .cloned()
+                .filter(|p| p.steps.len() == execution.steps.len());
+            let incident = self
+                .ctx
+                .store
+                .incident(execution.incident_id)
+                .await?
+                .filter(|incident| incident.status.is_active());
+            let resumable = match (&playbook, at) {
+                (Some(playbook), Some(at)) => {
+                    playbook.steps[at].idempotent() || playbook.on_interrupt == OnInterrupt::Retry
+                }
+                _ => false,
             };
-            self.finish(&run_id, report).await?;
+            match (playbook, incident, at) {
+                (Some(playbook), Some(incident), Some(at)) if resumable => {
+                    let step = &mut execution.steps[at];
+                    step.status = StepStatus::Pending;
+                    step.output = format!(
+                        "Grace stopped during this step{}; resumed here after the restart",
+                        if step.output.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", step.output)
+                        }
+                    );
+                    self.ctx.store.save_execution(&execution).await?;
+                    publish(
+                        &self.ctx,
+                        EventDraft::new(
+                            types::PLAYBOOK_RESUMED,
+                            json!({ "run_id": run_id, "playbook_id": playbook.id, "from_step": at }),
+                        )
+                        .source(incident.source.clone())
+                        .incident(incident.id),
+                    );
+                    self.runs.insert(run_id.clone(), Run { execution, agent });
+                    self.spawn_agent(&run_id, &agent_id, playbook, incident, at)
+                        .await?;
+                }
+                _ => {
+                    let step = at
+                        .and_then(|at| execution.steps.get(at))
+                        .map(|step| step.name.clone());
+                    self.runs.insert(run_id.clone(), Run { execution, agent });
+                    let report = RunReport {
+                        succeeded: false,
+                        interrupted: true,
+                        failing_step: step,
+                        output:
+                            "interrupted: Grace stopped while the run was in a step that is \
+                                 not safe to do again (not idempotent, on_interrupt = \"escalate\")"
+                                .to_owned(),
+                    };
+                    self.finish(&run_id, report).await?;
+                }
+            }
         }
         Ok(())
     }

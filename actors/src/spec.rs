@@ -211,6 +211,11 @@ pub struct PlaybookSpec {
     pub breaker_runs_max: u32,
     #[serde(default = "defaults::breaker_window_ms")]
     pub breaker_window_ms: u64,
+    /// What happens to a run Grace stopped in the middle of (even by SIGKILL) when the step it
+    /// was in is not idempotent: `escalate` (the run is `interrupted`, with a work order) or
+    /// `retry` (it resumes at that step anyway). Idempotent steps always resume.
+    #[serde(default)]
+    pub on_interrupt: OnInterrupt,
     /// Trust-gated autonomy: below this trust (its success history) the playbook does not run
     /// by itself; it becomes a suggestion on the incident that a person approves or dismisses.
     /// 0 (the default) always runs.
@@ -223,6 +228,15 @@ impl PlaybookSpec {
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
+}
+
+/// See [`PlaybookSpec::on_interrupt`].
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInterrupt {
+    #[default]
+    Escalate,
+    Retry,
 }
 
 /// One step of a playbook.
@@ -240,6 +254,10 @@ pub enum StepSpec {
         argv: Vec<String>,
         #[serde(default = "defaults::command_timeout_ms")]
         timeout_ms: u64,
+        /// Safe to run again if Grace stopped while it ran (a run resumes at it after a
+        /// restart). Commands are not, unless said so.
+        #[serde(default)]
+        idempotent: bool,
     },
     /// Try the target again after each delay; fails the run when the last try fails.
     Reconnect {
@@ -286,6 +304,21 @@ pub enum WaitUntil {
 }
 
 impl StepSpec {
+    /// Whether doing the step again after an interruption is safe: probing, waiting and
+    /// (re)starting converge on the same state; a command only when its config says so, and
+    /// restore_trust would give trust twice.
+    pub fn idempotent(&self) -> bool {
+        match self {
+            StepSpec::Check { .. }
+            | StepSpec::Reconnect { .. }
+            | StepSpec::Verify { .. }
+            | StepSpec::Wait { .. }
+            | StepSpec::Restart { .. } => true,
+            StepSpec::Command { idempotent, .. } => *idempotent,
+            StepSpec::RestoreTrust {} => false,
+        }
+    }
+
     /// The step's kind as written in config; also its name in execution records.
     pub fn name(&self) -> &'static str {
         match self {
@@ -758,7 +791,9 @@ impl StepSpec {
             StepSpec::Check { timeout_ms } | StepSpec::Verify { timeout_ms } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms)
             }
-            StepSpec::Command { argv, timeout_ms } => {
+            StepSpec::Command {
+                argv, timeout_ms, ..
+            } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms);
                 if argv.first().is_none_or(|program| program.trim().is_empty()) {
                     problems.push(SpecProblem::new("argv", "must name a program to run"));

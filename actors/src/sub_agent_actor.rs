@@ -29,6 +29,8 @@ pub struct SubAgentArgs {
     pub run_id: String,
     pub playbook: PlaybookSpec,
     pub incident: Incident,
+    /// The step to start at: 0, or where a run interrupted by a restart resumes.
+    pub first_step: usize,
 }
 
 pub enum SubAgentMsg {
@@ -110,7 +112,8 @@ impl<'a> Runner<'a> {
     async fn run(mut self) -> RunReport {
         // Set when `check` finds the target answering: steps up to the next `verify` are skipped.
         let mut skipping = false;
-        for (index, step) in self.args.playbook.steps.iter().enumerate() {
+        let first = self.args.first_step;
+        for (index, step) in self.args.playbook.steps.iter().enumerate().skip(first) {
             let mut record = StepRecord {
                 name: step.name().to_owned(),
                 status: StepStatus::Running,
@@ -143,6 +146,7 @@ impl<'a> Runner<'a> {
             skipping = result.skip_to_verify;
             if !result.ok {
                 return RunReport {
+                    interrupted: false,
                     succeeded: false,
                     failing_step: Some(record.name),
                     output: record.output,
@@ -150,6 +154,7 @@ impl<'a> Runner<'a> {
             }
         }
         RunReport {
+            interrupted: false,
             succeeded: true,
             failing_step: None,
             output: String::new(),
@@ -180,7 +185,9 @@ impl<'a> Runner<'a> {
                     }
                 }
             }
-            StepSpec::Command { argv, timeout_ms } => run_command(argv, *timeout_ms).await,
+            StepSpec::Command {
+                argv, timeout_ms, ..
+            } => run_command(argv, *timeout_ms).await,
             StepSpec::Reconnect {
                 backoff_ms,
                 timeout_ms,

@@ -412,6 +412,12 @@ impl TestApp {
     }
 
     /// SIGTERM and wait: a clean stop, as an operator would do it.
+    /// Kills `grace serve` with SIGKILL, as a crash or the OOM killer would, and reaps it.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+
     pub fn stop(mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
