@@ -494,3 +494,58 @@ steps = [{{ kind = "command", argv = ["sleep", "30"] }}]
     assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
     assert_eq!(interrupted["work_order_id"], escalated["work_order_id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_set_trust_and_escalate_steps_call_out_mark_and_hand_over() {
+    let (addr, seen) = receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "memory"
+
+[[playbooks]]
+id = "page_storage"
+on = ["disk.full"]
+steps = [
+  {{ kind = "http", url = "http://{addr}/page", expect_status = [200] }},
+  {{ kind = "set_trust", value = 0.2 }},
+  {{ kind = "escalate", reason = "the disk needs a person" }},
+]
+"#
+    );
+    let app = spawn_app(dir.path(), &config);
+    let event = json!({ "type": "disk.full", "source": "storage", "payload": { "secret": "x" } });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let escalated = app
+        .incident_where("the hand-over", TIMEOUT, |i| i["status"] == "escalated")
+        .await;
+    let work_orders = app.get_ok("/work-orders").await;
+    let order = &work_orders["items"][0];
+    assert_eq!(order["work_order_id"], escalated["work_order_id"]);
+    assert_eq!(order["failing_step"], "escalate");
+    assert!(order["output"]
+        .as_str()
+        .unwrap()
+        .contains("the disk needs a person"));
+
+    let run = &app.get_ok("/monitoring/executions").await["items"][0];
+    assert_eq!(run["steps"][0]["status"], "succeeded", "{run}");
+    assert!(
+        run["steps"][1]["output"]
+            .as_str()
+            .unwrap()
+            .contains("set to 0.20"),
+        "{run}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let (path, body) = &seen[0];
+    assert_eq!(path, "/page");
+    assert_eq!(body["incident"]["source"], "storage");
+    assert!(
+        !body.to_string().contains("secret"),
+        "only whitelisted incident fields leave: {body}"
+    );
+}

@@ -110,6 +110,8 @@ pub enum IncidentsMsg {
         incident_id: u64,
         work_order_id: String,
     },
+    /// A playbook's `set_trust` step: set the component's trust. Replies with the new score.
+    SetTrust(String, f64, RpcReplyPort<Result<f64, IncidentError>>),
     /// Verified recovery: give the component back trust. Replies with the new score.
     RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
 }
@@ -226,6 +228,19 @@ impl Actor for IncidentsActor {
                 if let Some(incident) = state.active.remove(&incident_id) {
                     state.escalate(incident, work_order_id).await?;
                 }
+            }
+            IncidentsMsg::SetTrust(component, value, reply) => {
+                let result = async {
+                    let current = state
+                        .ctx
+                        .store
+                        .trust(&crate::model::component_subject(&component))
+                        .await?
+                        .map_or(1.0, |trust| trust.score);
+                    state.adjust_trust(&component, value - current).await
+                }
+                .await;
+                let _ = reply.send(result.map_err(IncidentError::from));
             }
             IncidentsMsg::RestoreTrust(component, reply) => {
                 let restore = state.ctx.spec().trust.restore_on_recovery;

@@ -291,6 +291,29 @@ pub enum StepSpec {
         #[serde(default = "defaults::wait_timeout_ms")]
         timeout_ms: u64,
     },
+    /// Call an API or webhook: the step succeeds on an expected status. The body is `body`
+    /// from config, or else the incident's id, source, event type, title and severity —
+    /// never anything else an event carried.
+    Http {
+        url: String,
+        #[serde(default = "defaults::http_step_method")]
+        method: String,
+        #[serde(default)]
+        body: Option<serde_json::Value>,
+        /// Accepted statuses; empty (the default) accepts any 2xx.
+        #[serde(default)]
+        expect_status: Vec<u16>,
+        #[serde(default = "defaults::step_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Set the component's trust to `value` (in [0, 1]), e.g. to mark it suspect.
+    SetTrust { value: f64 },
+    /// Hand the incident to people now: the run ends as failed with `reason`, which becomes a
+    /// work order (and goes to the webhooks).
+    Escalate {
+        #[serde(default)]
+        reason: Option<String>,
+    },
 }
 
 /// What a `wait` step waits for.
@@ -315,7 +338,10 @@ impl StepSpec {
             | StepSpec::Wait { .. }
             | StepSpec::Restart { .. } => true,
             StepSpec::Command { idempotent, .. } => *idempotent,
-            StepSpec::RestoreTrust {} => false,
+            StepSpec::RestoreTrust {}
+            | StepSpec::Http { .. }
+            | StepSpec::SetTrust { .. }
+            | StepSpec::Escalate { .. } => false,
         }
     }
 
@@ -327,6 +353,9 @@ impl StepSpec {
             StepSpec::Reconnect { .. } => "reconnect",
             StepSpec::Verify { .. } => "verify",
             StepSpec::RestoreTrust {} => "restore_trust",
+            StepSpec::Http { .. } => "http",
+            StepSpec::SetTrust { .. } => "set_trust",
+            StepSpec::Escalate { .. } => "escalate",
             StepSpec::Restart { .. } => "restart",
             StepSpec::Wait { .. } => "wait",
         }
@@ -547,6 +576,9 @@ pub mod defaults {
     }
     pub fn webhook_backoff_ms() -> Vec<u64> {
         vec![1_000, 5_000, 30_000]
+    }
+    pub fn http_step_method() -> String {
+        "POST".to_owned()
     }
     pub fn breaker_runs_max() -> u32 {
         5
@@ -817,7 +849,39 @@ impl StepSpec {
                     ));
                 }
             }
-            StepSpec::RestoreTrust {} => {}
+            StepSpec::RestoreTrust {} | StepSpec::Escalate { .. } => {}
+            StepSpec::Http {
+                url,
+                method,
+                expect_status,
+                timeout_ms,
+                ..
+            } => {
+                check_duration(&mut problems, "timeout_ms", *timeout_ms);
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    problems.push(SpecProblem::new(
+                        "url",
+                        "must start with http:// or https://",
+                    ));
+                }
+                if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
+                    problems.push(SpecProblem::new(
+                        "method",
+                        format!("not an HTTP method: {method:?}"),
+                    ));
+                }
+                if expect_status
+                    .iter()
+                    .any(|status| !(100..=599).contains(status))
+                {
+                    problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
+                }
+            }
+            StepSpec::SetTrust { value } => {
+                if !(0.0..=1.0).contains(value) {
+                    problems.push(SpecProblem::new("value", "must be within [0, 1]"));
+                }
+            }
             StepSpec::Restart { timeout_ms } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms)
             }

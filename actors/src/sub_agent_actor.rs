@@ -225,6 +225,36 @@ impl<'a> Runner<'a> {
                 )
             }
             StepSpec::RestoreTrust {} => self.restore_trust().await,
+            StepSpec::SetTrust { value } => self.set_trust(*value).await,
+            StepSpec::Escalate { reason } => StepResult::new(
+                false,
+                1,
+                format!(
+                    "escalated by the playbook: {}",
+                    reason.as_deref().unwrap_or("handed to people")
+                ),
+            ),
+            StepSpec::Http {
+                url,
+                method,
+                body,
+                expect_status,
+                timeout_ms,
+            } => {
+                let incident = &self.args.incident;
+                let body = body.clone().unwrap_or_else(|| {
+                    serde_json::json!({
+                        "incident": {
+                            "id": incident.id,
+                            "source": incident.source,
+                            "event_type": incident.event_type,
+                            "title": incident.title,
+                            "severity": incident.severity,
+                        }
+                    })
+                });
+                call_http(url, method, &body, expect_status, *timeout_ms).await
+            }
             StepSpec::Restart { timeout_ms } => {
                 let outcome = match self.probe.as_mut() {
                     Some(probe) => probe.restart(Duration::from_millis(*timeout_ms)).await,
@@ -352,6 +382,30 @@ impl<'a> Runner<'a> {
         )
     }
 
+    async fn set_trust(&self, value: f64) -> StepResult {
+        let component = self.args.incident.source.clone();
+        let result = match self.args.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+            Some(incidents) => match ractor::call_t!(
+                incidents,
+                IncidentsMsg::SetTrust,
+                RPC_TIMEOUT_MS,
+                component.clone(),
+                value
+            ) {
+                Ok(Ok(score)) => Ok(format!("trust in {component} set to {score:.2}")),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(error) => Err(error.to_string()),
+            },
+            None => Err("incident manager unavailable".to_owned()),
+        };
+        let ok = result.is_ok();
+        StepResult::new(
+            ok,
+            1,
+            result.unwrap_or_else(|e| format!("could not set trust: {e}")),
+        )
+    }
+
     async fn restore_trust(&self) -> StepResult {
         let component = self.args.incident.source.clone();
         let result = match self.args.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
@@ -374,6 +428,35 @@ impl<'a> Runner<'a> {
             1,
             result.unwrap_or_else(|error| format!("could not restore trust: {error}")),
         )
+    }
+}
+
+/// Calls an API or webhook; the step succeeds on an expected status (any 2xx by default).
+async fn call_http(
+    url: &str,
+    method: &str,
+    body: &serde_json::Value,
+    expect_status: &[u16],
+    timeout_ms: u64,
+) -> StepResult {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let sent = reqwest::Client::new()
+        .request(method.clone(), url)
+        .timeout(Duration::from_millis(timeout_ms))
+        .json(body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let ok = if expect_status.is_empty() {
+                response.status().is_success()
+            } else {
+                expect_status.contains(&status)
+            };
+            StepResult::new(ok, 1, format!("{method} {url} answered {status}"))
+        }
+        Err(error) => StepResult::new(false, 1, format!("{method} {url} failed: {error}")),
     }
 }
 
