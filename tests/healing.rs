@@ -293,7 +293,20 @@ async fn a_component_that_recovers_while_its_playbook_fails_is_resolved_with_the
     let work_orders = app.get_ok("/work-orders").await["items"].clone();
     assert_eq!(work_orders[0]["work_order_id"], work_order_id);
     assert_eq!(work_orders[0]["failing_step"], "command");
-    let types = timeline_types(&app, &incident).await;
+    // The incident record is saved before the events announcing it reach the log: wait for
+    // the timeline to hold both.
+    let types = eventually(
+        "the escalation and resolution on the timeline",
+        HEAL_TIMEOUT,
+        || async {
+            let types = timeline_types(&app, &incident).await;
+            let both = ["incident.escalated", "incident.resolved"]
+                .iter()
+                .all(|wanted| types.iter().any(|t| t == wanted));
+            both.then_some(types)
+        },
+    )
+    .await;
     let escalated = types
         .iter()
         .position(|t| *t == "incident.escalated")

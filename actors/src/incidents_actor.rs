@@ -199,10 +199,12 @@ impl Actor for IncidentsActor {
                 suggestion,
             } => {
                 if let Some(mut incident) = state.active.remove(&incident_id) {
+                    // Once offered, a playbook is not offered again on the same incident, even
+                    // after a restart: a dismissal stands.
                     let offered = incident
                         .suggestions
                         .iter()
-                        .any(|s| s.playbook_id == suggestion.playbook_id && s.status == "pending");
+                        .any(|s| s.playbook_id == suggestion.playbook_id);
                     if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
                         state.active.insert(incident_id, incident);
                     } else {

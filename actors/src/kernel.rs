@@ -128,17 +128,18 @@ impl Kernel {
                 "incidents",
                 |ctx, name, sup| async move { spawn_cell(name, IncidentsActor, ctx, sup).await },
             ),
-            child(
-                &ctx,
-                roles::PLAYBOOKS,
-                "playbooks",
-                |ctx, name, sup| async move { spawn_cell(name, PlaybooksActor, ctx, sup).await },
-            ),
+            // Before the playbook engine: work orders it records as it starts are sent too.
             child(
                 &ctx,
                 roles::NOTIFIER,
                 "notifier",
                 |ctx, name, sup| async move { spawn_cell(name, NotifierActor, ctx, sup).await },
+            ),
+            child(
+                &ctx,
+                roles::PLAYBOOKS,
+                "playbooks",
+                |ctx, name, sup| async move { spawn_cell(name, PlaybooksActor, ctx, sup).await },
             ),
             child(&ctx, roles::MONITORS, "supervisor", spawn_monitors),
         ];

@@ -138,15 +138,23 @@ fn body(webhook: &WebhookSpec, work_order: &WorkOrder, incident: &Incident) -> V
             },
         }),
         WebhookFormat::Slack => {
-            let step = work_order
-                .failing_step
-                .as_deref()
-                .map(|step| format!(" at step `{step}`"))
-                .unwrap_or_default();
+            let what = match (&work_order.run_id, work_order.failing_step.as_deref()) {
+                (None, _) => format!(
+                    "Playbook `{}` was stopped from running again: {}",
+                    work_order.playbook_id, work_order.output
+                ),
+                (Some(_), Some(step)) => {
+                    format!(
+                        "Playbook `{}` failed at step `{step}`",
+                        work_order.playbook_id
+                    )
+                }
+                (Some(_), None) => format!("Playbook `{}` failed", work_order.playbook_id),
+            };
             json!({
                 "text": format!(
-                    ":rotating_light: Grace could not heal incident #{} — {}. Playbook `{}` failed{}. Work order {}.",
-                    incident.id, incident.title, work_order.playbook_id, step, work_order.work_order_id
+                    ":rotating_light: Grace could not heal incident #{} — {}. {what}. Work order {}.",
+                    incident.id, incident.title, work_order.work_order_id
                 ),
             })
         }

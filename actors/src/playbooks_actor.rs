@@ -307,8 +307,9 @@ impl PlaybooksState {
         let key = (playbook.id.clone(), source.to_owned());
         let started = self.started.get_mut(&key)?;
         let window = chrono::Duration::milliseconds(playbook.breaker_window_ms as i64);
-        started.retain(|at| now - *at < window);
+        // The cooldown may be longer than the breaker's window: take the last start first.
         let last = started.back().copied();
+        started.retain(|at| now - *at < window);
         if started.len() >= playbook.breaker_runs_max as usize {
             return Some(Hold::BreakerOpen {
                 runs: started.len(),
@@ -704,16 +705,32 @@ impl PlaybooksState {
     /// Runs left `running` by a Grace that stopped mid-run end as failed and escalate, so no run
     /// stays `running` forever.
     async fn close_interrupted_runs(&mut self) -> Result<(), StoreError> {
-        for mut execution in self.ctx.store.running_executions().await? {
-            let Some(agent) = self.ctx.store.agent(&execution.agent_id).await? else {
-                continue;
-            };
+        for execution in self.ctx.store.running_executions().await? {
             let run_id = execution.run_id.clone();
+            let agent = match self.ctx.store.agent(&execution.agent_id).await? {
+                Some(agent) => agent,
+                // Stopped between saving the run and its agent: stand one in, so the run ends.
+                None => Agent {
+                    agent_id: execution.agent_id.clone(),
+                    agent_name: format!("{} agent", execution.playbook_name),
+                    task: format!(
+                        "{} for incident #{}",
+                        execution.playbook_name, execution.incident_id
+                    ),
+                    incident_id: execution.incident_id,
+                    run_id: run_id.clone(),
+                    trust_score: self.playbook_trust(&execution.playbook_id).await?.score,
+                    status: AgentStatus::Running,
+                    started_at: execution.started_at,
+                    finished_at: None,
+                },
+            };
             let agent_id = agent.agent_id.clone();
             // Where it stopped: the first step that neither succeeded nor was skipped.
             let at = execution.steps.iter().position(|step| {
                 !matches!(step.status, StepStatus::Succeeded | StepStatus::Skipped)
             });
+            // The same playbook, step for step; one that changed meanwhile cannot be resumed.
             let playbook = self
                 .ctx
                 .spec()
@@ -721,22 +738,38 @@ impl PlaybooksState {
                 .iter()
                 .find(|p| p.id == execution.playbook_id)
                 .cloned()
-                .filter(|p| p.steps.len() == execution.steps.len());
+                .filter(|p| {
+                    p.steps.len() == execution.steps.len()
+                        && p.steps
+                            .iter()
+                            .zip(&execution.steps)
+                            .all(|(spec, record)| spec.name() == record.name)
+                });
             let incident = self
                 .ctx
                 .store
                 .incident(execution.incident_id)
                 .await?
                 .filter(|incident| incident.status.is_active());
-            let resumable = match (&playbook, at) {
-                (Some(playbook), Some(at)) => {
-                    playbook.steps[at].idempotent() || playbook.on_interrupt == OnInterrupt::Retry
-                }
-                _ => false,
+            self.runs.insert(run_id.clone(), Run { execution, agent });
+            let Some(at) = at else {
+                // Every step had ended well: only the report of its end was lost.
+                let report = RunReport {
+                    succeeded: true,
+                    interrupted: false,
+                    failing_step: None,
+                    output: String::new(),
+                };
+                self.finish(&run_id, report).await?;
+                continue;
             };
-            match (playbook, incident, at) {
-                (Some(playbook), Some(incident), Some(at)) if resumable => {
-                    let step = &mut execution.steps[at];
+            let resumable = playbook.as_ref().is_some_and(|playbook| {
+                playbook.steps[at].idempotent() || playbook.on_interrupt == OnInterrupt::Retry
+            });
+            match (playbook, incident) {
+                (Some(playbook), Some(incident)) if resumable => {
+                    let run = self.runs.get_mut(&run_id).expect("inserted above");
+                    let step = &mut run.execution.steps[at];
                     step.status = StepStatus::Pending;
                     step.output = format!(
                         "Grace stopped during this step{}; resumed here after the restart",
@@ -746,7 +779,7 @@ impl PlaybooksState {
                             format!(" ({})", step.output)
                         }
                     );
-                    self.ctx.store.save_execution(&execution).await?;
+                    self.ctx.store.save_execution(&run.execution).await?;
                     publish(
                         &self.ctx,
                         EventDraft::new(
@@ -756,23 +789,41 @@ impl PlaybooksState {
                         .source(incident.source.clone())
                         .incident(incident.id),
                     );
-                    self.runs.insert(run_id.clone(), Run { execution, agent });
+                    // The incident may never have heard of this run (stopped before it did).
+                    if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS)
+                    {
+                        let _ = incidents.cast(IncidentsMsg::RunStarted {
+                            incident_id: incident.id,
+                            run_id: run_id.clone(),
+                        });
+                    }
                     self.spawn_agent(&run_id, &agent_id, playbook, incident, at)
                         .await?;
                 }
+                (_, None) => {
+                    // The incident ended meanwhile: nothing to escalate, nothing to learn.
+                    let mut run = self.runs.remove(&run_id).expect("inserted above");
+                    let now = crate::time::now();
+                    run.execution.status = ExecutionStatus::Interrupted;
+                    run.execution.finished_at = Some(now);
+                    run.execution.duration_seconds = Some(
+                        (now - run.execution.started_at).num_milliseconds().max(0) as f64 / 1000.0,
+                    );
+                    run.agent.status = AgentStatus::Failed;
+                    run.agent.finished_at = Some(now);
+                    self.ctx.store.save_execution(&run.execution).await?;
+                    self.ctx.store.save_agent(&run.agent).await?;
+                }
                 _ => {
-                    let step = at
-                        .and_then(|at| execution.steps.get(at))
-                        .map(|step| step.name.clone());
-                    self.runs.insert(run_id.clone(), Run { execution, agent });
+                    let step = self.runs[&run_id].execution.steps[at].name.clone();
                     let report = RunReport {
                         succeeded: false,
                         interrupted: true,
-                        failing_step: step,
-                        output:
-                            "interrupted: Grace stopped while the run was in a step that is \
-                                 not safe to do again (not idempotent, on_interrupt = \"escalate\")"
-                                .to_owned(),
+                        failing_step: Some(step),
+                        output: "interrupted: Grace stopped while the run was in a step that is \
+                                 not safe to do again (not idempotent, on_interrupt = \"escalate\"), \
+                                 or its playbook changed"
+                            .to_owned(),
                     };
                     self.finish(&run_id, report).await?;
                 }

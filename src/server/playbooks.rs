@@ -100,15 +100,35 @@ pub async fn decide(
         _ => return Err(warp::reject::not_found()),
     };
     let incident_id = super::incident_id(&raw_id)?;
-    let suggestion = app
-        .kernel
-        .decide_suggestion(incident_id, &suggestion_id, approve)
-        .await
-        .map_err(ApiError::from)?;
+    // Approving starts the run first: a suggestion is only marked approved once its run is
+    // under way, so one that cannot run now (busy, full) can still be approved later.
     let run_id = if approve {
+        let incident = app
+            .kernel
+            .store()
+            .incident(incident_id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("incident {incident_id} does not exist")))?;
+        let pending = incident
+            .suggestions
+            .iter()
+            .find(|s| s.suggestion_id == suggestion_id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "incident {incident_id} has no suggestion {suggestion_id:?}"
+                ))
+            })?;
+        if pending.status != "pending" {
+            return Err(ApiError::Conflict(format!(
+                "suggestion {suggestion_id} on incident {incident_id} is {} already",
+                pending.status
+            ))
+            .into());
+        }
         let run = app
             .kernel
-            .run_playbook(&suggestion.playbook_id, incident_id)
+            .run_playbook(&pending.playbook_id, incident_id)
             .await
             .map_err(ApiError::from)?
             .map_err(ApiError::from)?;
@@ -116,5 +136,10 @@ pub async fn decide(
     } else {
         None
     };
+    let suggestion = app
+        .kernel
+        .decide_suggestion(incident_id, &suggestion_id, approve)
+        .await
+        .map_err(ApiError::from)?;
     super::json(&json!({ "suggestion": SuggestionView::from(&suggestion), "run_id": run_id }))
 }
