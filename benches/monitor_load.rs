@@ -67,6 +67,7 @@ fn main() {
                     failures_before_down: 2,
                     successes_before_up: 1,
                     depends_on: Vec::new(),
+                    escalate_after_ms: None,
                 })
                 .collect(),
             ..TreeSpec::default()

@@ -68,10 +68,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig { file } => {
             let config = config::load(&file)?;
             println!(
-                "{}: ok ({} monitors, {} playbooks)",
+                "{}: ok ({} monitors, {} playbooks, {} pipelines)",
                 file.display(),
                 config.tree.monitors.len(),
-                config.tree.playbooks.len()
+                config.tree.playbooks.len(),
+                config.tree.pipelines.len()
             );
             Ok(())
         }

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use actors::spec::{
-    LimitsSpec, MonitorSpec, PlaybookSpec, SpecProblem, StepSpec, SupervisionSpec, TreeSpec,
-    TrustSpec, WebhookSpec,
+    LimitsSpec, MonitorSpec, PipelineSpec, PlaybookSpec, SpecProblem, StepSpec, SupervisionSpec,
+    TreeSpec, TrustSpec, WebhookSpec,
 };
 use actors::store::StoreLocation;
 use serde::de::DeserializeOwned;
@@ -20,10 +20,14 @@ use serde::Deserialize;
 /// The config `grace serve` runs when given none: `config/grace.toml` as shipped …
 pub const DEFAULT_CONFIG: &str = include_str!("../config/grace.toml");
 /// … with the playbook files shipped beside it in `config/playbooks/`.
-pub const DEFAULT_PLAYBOOKS: [(&str, &str); 2] = [
+pub const DEFAULT_PLAYBOOKS: [(&str, &str); 3] = [
     (
         "api_backoff.toml",
         include_str!("../config/playbooks/api_backoff.toml"),
+    ),
+    (
+        "log_error_triage.toml",
+        include_str!("../config/playbooks/log_error_triage.toml"),
     ),
     (
         "restart_process.toml",
@@ -132,7 +136,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "store",
     "trust",
@@ -141,7 +145,10 @@ const SECTIONS: [&str; 8] = [
     "monitors",
     "playbooks",
     "webhooks",
+    "pipelines",
 ];
+/// Most `[[pipelines]]`: each may run at once, as its own task.
+const PIPELINES_MAX: usize = 256;
 
 /// Reads and checks a config file, with the playbook files in the `playbooks/` folder beside
 /// it (when there is one).
@@ -231,6 +238,9 @@ pub fn parse_with(
 #[derive(Default)]
 struct Reader {
     issues: Vec<ConfigIssue>,
+    /// Ids of the configured monitors and webhooks, for the names other items refer to.
+    monitor_ids: HashSet<String>,
+    webhook_ids: HashSet<String>,
 }
 
 impl Reader {
@@ -282,14 +292,18 @@ impl Reader {
         self.problems("limits", limits.problems());
 
         let monitors = self.monitors(table.remove("monitors"));
-        let playbooks = self.playbooks(table.remove("playbooks"));
+        self.monitor_ids = monitors.iter().map(|m| m.id.clone()).collect();
         let webhooks = self.webhooks(table.remove("webhooks"));
+        self.webhook_ids = webhooks.iter().map(|w| w.id.clone()).collect();
+        let pipelines = self.pipelines(table.remove("pipelines"));
+        let playbooks = self.playbooks(table.remove("playbooks"));
         Some(Config {
             server,
             store,
             tree: TreeSpec {
                 monitors,
                 playbooks,
+                pipelines,
                 webhooks,
                 trust,
                 supervision,
@@ -426,6 +440,47 @@ impl Reader {
         webhooks
     }
 
+    fn pipelines(&mut self, value: Option<toml::Value>) -> Vec<PipelineSpec> {
+        let mut pipelines = Vec::new();
+        let mut ids = HashSet::new();
+        let items = self.array("pipelines", value);
+        if items.len() > PIPELINES_MAX {
+            self.issue("pipelines", format!("at most {PIPELINES_MAX} pipelines"));
+        }
+        for (key, item) in items {
+            let Some(spec) = self.item::<PipelineSpec>(&key, item) else {
+                continue;
+            };
+            self.problems(&key, spec.problems());
+            self.known(&format!("{key}.depends_on"), &spec.depends_on, "monitor");
+            if !ids.insert(spec.id.clone()) {
+                self.issue(
+                    format!("{key}.id"),
+                    format!("duplicate pipeline id {:?}", spec.id),
+                );
+            }
+            pipelines.push(spec);
+        }
+        pipelines
+    }
+
+    /// Every name in `names` is a configured monitor (or webhook).
+    fn known(&mut self, key: &str, names: &[String], what: &str) {
+        let ids = if what == "webhook" {
+            &self.webhook_ids
+        } else {
+            &self.monitor_ids
+        };
+        let unknown: Vec<String> = names
+            .iter()
+            .filter(|name| !ids.contains(*name))
+            .map(|name| format!("{name:?}"))
+            .collect();
+        if !unknown.is_empty() {
+            self.issue(key, format!("no {what} named {}", unknown.join(", ")));
+        }
+    }
+
     /// The `[[playbooks]]` of one playbook file; nothing else may be in it.
     fn playbook_file(&mut self, file: &str, text: &str) -> Vec<PlaybookSpec> {
         let mut table: toml::Table = match text.parse() {
@@ -463,6 +518,13 @@ impl Reader {
                         match self.item::<StepSpec>(&step_key, step) {
                             Some(step) => {
                                 self.problems(&step_key, step.problems());
+                                if let StepSpec::Notify { webhooks, .. } = &step {
+                                    self.known(
+                                        &format!("{step_key}.webhooks"),
+                                        webhooks,
+                                        "webhook",
+                                    );
+                                }
                                 steps.push(step);
                             }
                             None => steps_ok = false,
@@ -487,6 +549,7 @@ impl Reader {
                 .filter(|problem| steps_ok || problem.field != "steps")
                 .collect();
             self.problems(&key, problems);
+            self.known(&format!("{key}.monitors"), &spec.monitors, "monitor");
             if !ids.insert(spec.id.clone()) {
                 self.issue(
                     format!("{key}.id"),
@@ -531,7 +594,14 @@ mod tests {
         let names: Vec<&str> = playbook.steps.iter().map(StepSpec::name).collect();
         assert_eq!(
             names,
-            ["check", "command", "reconnect", "verify", "restore_trust"]
+            [
+                "check",
+                "command",
+                "reconnect",
+                "verify",
+                "rerun_pipelines",
+                "restore_trust"
+            ]
         );
         let built_in = built_in().unwrap();
         let ids: Vec<&str> = built_in
@@ -540,7 +610,15 @@ mod tests {
             .iter()
             .map(|p| p.id.as_str())
             .collect();
-        assert_eq!(ids, ["db_reconnect", "api_backoff", "restart_process"]);
+        assert_eq!(
+            ids,
+            [
+                "db_reconnect",
+                "api_backoff",
+                "log_error_triage",
+                "restart_process"
+            ]
+        );
     }
 
     #[test]
@@ -601,6 +679,52 @@ mod tests {
         }
         let text = error.to_string();
         assert!(text.starts_with("test.toml: "), "{text}");
+    }
+
+    #[test]
+    fn pipelines_selectors_and_placeholders_are_checked_by_name() {
+        let text = r#"
+            [[monitors]]
+            id = "db"
+            kind = "postgres"
+            url = "postgres://x@127.0.0.1/db"
+            [[pipelines]]
+            id = "export"
+            argv = ["export"]
+            url = "http://127.0.0.1:1/"
+            depends_on = ["db", "cache"]
+            every_ms = 10
+            [[playbooks]]
+            id = "p"
+            on = ["db.*"]
+            monitors = ["dbb"]
+            steps = [
+              { kind = "command", argv = ["kill", "{incident.payload}"], retries = 99 },
+              { kind = "notify", message = "", webhooks = ["pager"] },
+              { kind = "rerun_pipelines", runs_max = 0 },
+            ]
+        "#;
+        let error = parse("test.toml", text).unwrap_err();
+        let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+        for expected in [
+            "pipelines[0].argv",
+            "pipelines[0].depends_on",
+            "pipelines[0].every_ms",
+            "playbooks[0].monitors",
+            "playbooks[0].steps[0].argv[1]",
+            "playbooks[0].steps[0].retries",
+            "playbooks[0].steps[1].message",
+            "playbooks[0].steps[1].webhooks",
+            "playbooks[0].steps[2].runs_max",
+        ] {
+            assert!(keys.contains(&expected), "missing {expected} in {error}");
+        }
+        let text = error.to_string();
+        assert!(text.contains("no monitor named \"cache\""), "{text}");
+        assert!(
+            text.contains("{incident.payload} cannot be filled in"),
+            "{text}"
+        );
     }
 
     #[test]

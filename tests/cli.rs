@@ -18,7 +18,8 @@ fn check_config_accepts_the_shipped_config_and_lists_every_problem_of_a_bad_one(
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/grace.toml");
     let output = grace().args(["check-config", shipped]).output().unwrap();
     assert!(output.status.success(), "{output:?}");
-    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (1 monitors, 3 playbooks)"));
+    assert!(String::from_utf8_lossy(&output.stdout)
+        .contains("ok (1 monitors, 4 playbooks, 0 pipelines)"));
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, TestApp};
+use common::{eventually, spawn_app, TestApp};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -151,7 +151,7 @@ cooldown_ms = 600000
     let healed = |count: usize, event_type: &'static str| {
         let app = &app;
         async move {
-            common::eventually(
+            eventually(
                 &format!("{count} healed {event_type} incidents"),
                 TIMEOUT,
                 || async {
@@ -205,7 +205,7 @@ cooldown_ms = 600000
     let detail = app
         .get_ok(&format!("/monitoring/incidents/{}", held["id"]))
         .await;
-    let hold = common::eventually("the hold on the timeline", TIMEOUT, || async {
+    let hold = eventually("the hold on the timeline", TIMEOUT, || async {
         let detail = app
             .get_ok(&format!("/monitoring/incidents/{}", held["id"]))
             .await;
@@ -220,41 +220,9 @@ cooldown_ms = 600000
     assert_eq!(app.get_ok("/playbooks/rotate_keys").await["runs"], 1);
 }
 
-/// A webhook receiver on 127.0.0.1: answers 500 to the first `fail_first` posts, then 200, and
-/// keeps every body it was sent, by path.
-async fn receiver(
-    fail_first: usize,
-) -> (
-    std::net::SocketAddr,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
-) {
-    use std::sync::{Arc, Mutex};
-    use warp::Filter;
-    let seen: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
-    let log = seen.clone();
-    let route = warp::post()
-        .and(warp::path::full())
-        .and(warp::body::json())
-        .map(move |path: warp::path::FullPath, body: serde_json::Value| {
-            let mut log = log.lock().unwrap();
-            log.push((path.as_str().to_owned(), body));
-            let failing = log.iter().filter(|(p, _)| p == path.as_str()).count() <= fail_first;
-            let status = if failing {
-                warp::http::StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                warp::http::StatusCode::OK
-            };
-            warp::reply::with_status("", status)
-        });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(warp::serve(route).incoming(listener).run());
-    (addr, seen)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalation_is_posted_to_webhooks_with_retries_and_recorded() {
-    let (addr, seen) = receiver(1).await;
+    let (addr, seen) = common::receiver(1).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"
@@ -289,7 +257,7 @@ backoff_ms = [100]
         })
         .await;
 
-    let deliveries = common::eventually("both deliveries", TIMEOUT, || async {
+    let deliveries = eventually("both deliveries", TIMEOUT, || async {
         let items = app.get_ok("/deliveries").await["items"].clone();
         let done = items
             .as_array()?
@@ -402,7 +370,7 @@ auto_run_min_trust = 0.9
 
 /// The playbook's run as `GET /monitoring/executions` shows it, once step `index` is running.
 async fn run_in_step(app: &TestApp, index: usize) -> serde_json::Value {
-    common::eventually(&format!("a run in step {index}"), TIMEOUT, || async {
+    eventually(&format!("a run in step {index}"), TIMEOUT, || async {
         let executions = app.get_ok("/monitoring/executions").await;
         let run = executions["items"][0].clone();
         (run["steps"][index]["status"] == "running").then_some(run)
@@ -497,7 +465,7 @@ steps = [{{ kind = "command", argv = ["sleep", "30"] }}]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_set_trust_and_escalate_steps_call_out_mark_and_hand_over() {
-    let (addr, seen) = receiver(0).await;
+    let (addr, seen) = common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"
@@ -548,4 +516,284 @@ steps = [
         !body.to_string().contains("secret"),
         "only whitelisted incident fields leave: {body}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_retry_notify_and_fill_in_only_whitelisted_fields() {
+    let (addr, seen) = common::receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("second-try");
+    let config = format!(
+        r#"{head}
+[[playbooks]]
+id = "page_payments"
+on = ["payment.*"]
+steps = [
+  {{ kind = "command", argv = ["echo", "source={{incident.source}}", "id={{incident.id}}", "{{incident.severity}}"] }},
+  {{ kind = "command", argv = ["sh", "-c", "test -e {flag} || {{ touch {flag}; echo first try fails; exit 1; }}"], retries = 2, backoff_ms = [100] }},
+  {{ kind = "notify", message = "Payments trouble: {{incident.title}} (#{{incident.id}})", webhooks = ["ops"] }},
+]
+
+[[webhooks]]
+id = "ops"
+url = "http://{addr}/ops"
+
+[[webhooks]]
+id = "other"
+url = "http://{addr}/other"
+"#,
+        head = common::CONFIG_HEAD,
+        flag = flag.display(),
+    );
+    let app = spawn_app(dir.path(), &config);
+    let event = json!({
+        "type": "payment.gateway_timeout",
+        "source": "checkout",
+        "severity": "high",
+        "title": "Gateway timeouts; rm -rf / $(reboot)",
+    });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let resolved = app
+        .incident_where("the playbook to finish", TIMEOUT, |i| {
+            i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(resolved["resolved_by"], "playbook");
+    let executions = app.get_ok("/monitoring/executions").await["items"].clone();
+    let steps = executions[0]["steps"].as_array().unwrap().clone();
+
+    let echoed = steps[0]["output"].as_str().unwrap();
+    assert!(
+        echoed.contains(&format!("source=checkout id={} high", resolved["id"])),
+        "{echoed}"
+    );
+    // The retry: one failure, one success, both in the record.
+    assert_eq!(steps[1]["status"], "succeeded");
+    assert_eq!(steps[1]["attempts"], 2, "{:?}", steps[1]);
+    let retried = steps[1]["output"].as_str().unwrap();
+    assert!(retried.contains("first try fails"), "{retried}");
+    assert!(retried.contains("retry 1 after 100 ms"), "{retried}");
+
+    // The message goes to the webhook it names, and only there.
+    let body = eventually("the notification", TIMEOUT, || async {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .find(|(path, _)| path == "/ops")
+            .map(|(_, body)| body.clone())
+    })
+    .await;
+    assert_eq!(body["kind"], "notification");
+    // Text for people may carry the title as sent; it never reaches a command.
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Payments trouble: Gateway timeouts; rm -rf / $(reboot)")
+            && message.ends_with(&format!("(#{})", resolved["id"])),
+        "{message}"
+    );
+    let delivery = eventually("the delivery record", TIMEOUT, || async {
+        let items = app.get_ok("/deliveries").await["items"].clone();
+        items
+            .as_array()?
+            .iter()
+            .find(|d| d["status"] == "delivered")
+            .cloned()
+    })
+    .await;
+    assert_eq!(delivery["webhook_id"], "ops");
+    assert!(delivery["notification_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("NT-"));
+    assert!(seen
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(path, _)| path != "/other"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_refuses_an_incident_field_that_is_not_a_plain_identifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{}
+[[playbooks]]
+id = "clean"
+on = ["disk.*"]
+steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"] }}]
+"#,
+        common::CONFIG_HEAD
+    );
+    let app = spawn_app(dir.path(), &config);
+    // A source people can send but that is not safe as an argument.
+    let event = json!({ "type": "disk.full", "source": "db host (primary)" });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let escalated = app
+        .incident_where("the refused run to escalate", TIMEOUT, |i| {
+            i["status"] == "escalated"
+        })
+        .await;
+    let orders = app.get_ok("/work-orders").await["items"].clone();
+    let order = &orders[0];
+    assert_eq!(order["incident_id"], escalated["id"]);
+    let output = order["output"].as_str().unwrap();
+    assert!(output.contains("not a plain identifier"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_selector_limits_a_playbook_to_its_monitors() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{}
+[[monitors]]
+id = "billing-cron"
+kind = "heartbeat"
+grace_ms = 300
+interval_ms = 100
+
+[[monitors]]
+id = "report-cron"
+kind = "heartbeat"
+grace_ms = 300
+interval_ms = 100
+
+[[playbooks]]
+id = "kick_billing"
+on = ["heartbeat.*"]
+monitors = ["billing-cron"]
+steps = [{{ kind = "set_trust", value = 0.9 }}]
+"#,
+        common::CONFIG_HEAD
+    );
+    let app = spawn_app(dir.path(), &config);
+    let healed = app
+        .incident_where("billing's incident to be handled", TIMEOUT, |i| {
+            i["source"] == "billing-cron" && i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(healed["resolved_by"], "playbook");
+    let other = app
+        .incident_where("report's incident", TIMEOUT, |i| {
+            i["source"] == "report-cron"
+        })
+        .await;
+    assert_eq!(other["status"], "open", "not selected: left for people");
+    let executions = app.get_ok("/monitoring/executions").await["items"].clone();
+    assert!(executions
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["incident_id"] != other["id"]));
+    let playbook = app.get_ok("/playbooks/kick_billing").await;
+    assert_eq!(playbook["monitors"], json!(["billing-cron"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_past_escalate_after_ms_becomes_a_work_order_for_people() {
+    let (addr, seen) = common::receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{}
+[[monitors]]
+id = "nightly-backup"
+kind = "heartbeat"
+grace_ms = 300
+interval_ms = 100
+escalate_after_ms = 1500
+
+[[webhooks]]
+id = "slack"
+url = "http://{addr}/slack"
+format = "slack"
+"#,
+        common::CONFIG_HEAD
+    );
+    let app = spawn_app(dir.path(), &config);
+    let escalated = app
+        .incident_where("the overdue incident to escalate", TIMEOUT, |i| {
+            i["status"] == "escalated"
+        })
+        .await;
+    let orders = app.get_ok("/work-orders").await["items"].clone();
+    assert_eq!(
+        orders.as_array().unwrap().len(),
+        1,
+        "one work order, not one per check"
+    );
+    let order = &orders[0];
+    assert_eq!(order["reason"], "overdue");
+    assert_eq!(order["work_order_id"], escalated["work_order_id"]);
+    let text = eventually("the Slack message", TIMEOUT, || async {
+        seen.lock()
+            .unwrap()
+            .first()
+            .and_then(|(_, body)| body["text"].as_str().map(str::to_owned))
+    })
+    .await;
+    assert!(text.contains("still active after"), "{text}");
+    assert!(text.contains("nightly-backup"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_log_triage_keeps_evidence_tells_people_and_leaves_the_incident_open() {
+    let (addr, seen) = common::receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("playbooks")).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/playbooks/log_error_triage.toml"
+        ),
+        dir.path().join("playbooks/log_error_triage.toml"),
+    )
+    .unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let config = format!(
+        r#"{}
+[[monitors]]
+id = "app-log"
+kind = "log"
+path = "{}"
+interval_ms = 100
+rules = [{{ regex = "ERROR", event = "log.error_detected", severity = "high", title = "Errors in the app log" }}]
+
+[[webhooks]]
+id = "ops"
+url = "http://{addr}/ops"
+"#,
+        common::CONFIG_HEAD,
+        log.display()
+    );
+    let app = spawn_app(dir.path(), &config);
+    app.monitor_state("app-log", "up", TIMEOUT).await;
+    std::fs::write(&log, "starting\nERROR payment 42 declined: card expired\n").unwrap();
+
+    let execution = eventually("the triage run to finish", TIMEOUT, || async {
+        let items = app.get_ok("/monitoring/executions").await["items"].clone();
+        items
+            .as_array()?
+            .iter()
+            .find(|e| e["playbook_id"] == "log_error_triage" && e["status"] == "succeeded")
+            .cloned()
+    })
+    .await;
+    let evidence = execution["steps"][0]["output"].as_str().unwrap();
+    assert!(evidence.contains("ERROR payment 42 declined"), "{evidence}");
+    let incident = app
+        .get_ok(&format!(
+            "/monitoring/incidents/{}",
+            execution["incident_id"]
+        ))
+        .await;
+    assert_eq!(incident["status"], "open", "triage leaves it for people");
+    assert!(incident["resolved_by"].is_null());
+    let trust = app.get_ok("/monitors/app-log").await;
+    assert_eq!(trust["trust"], 0.5, "{trust}");
+    let body = eventually("the notification", TIMEOUT, || async {
+        seen.lock().unwrap().first().map(|(_, body)| body.clone())
+    })
+    .await;
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("app-log"), "{message}");
 }

@@ -26,6 +26,7 @@ pub mod roles {
     pub const PLAYBOOKS: &str = "playbooks";
     pub const MONITORS: &str = "monitors";
     pub const NOTIFIER: &str = "notifier";
+    pub const PIPELINES: &str = "pipelines";
 
     /// A monitor's role: `monitor:<id>`.
     pub fn monitor(id: &str) -> String {

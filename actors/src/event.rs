@@ -52,6 +52,10 @@ pub mod types {
     pub const TRUST_CHANGED: &str = "trust.changed";
     pub const CONFIG_RELOADED: &str = "config.reloaded";
     pub const WEBHOOK_DELIVERED: &str = "webhook.delivered";
+    pub const PIPELINE_STARTED: &str = "pipeline.started";
+    pub const PIPELINE_FINISHED: &str = "pipeline.finished";
+    /// A `notify` step's message, queued for the webhooks.
+    pub const NOTIFICATION_SENT: &str = "notification.sent";
 }
 
 /// A persisted event: what every subscriber and WebSocket client receives.

@@ -64,6 +64,8 @@ pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
 
 /// How often the log is checked for problem and recovery events that were never routed here.
 const CATCH_UP_INTERVAL_MS: u64 = 5_000;
+/// How often active incidents are checked against their `escalate_after_ms`.
+const OVERDUE_CHECK_MS: u64 = 1_000;
 /// Events read from the log per catch-up query.
 const CATCH_UP_PAGE_EVENTS: usize = 256;
 
@@ -104,12 +106,16 @@ pub enum IncidentsMsg {
         approve: bool,
         reply: RpcReplyPort<Result<Suggestion, IncidentError>>,
     },
-    /// Automation was stopped before a run (an open circuit breaker): escalate to the work
-    /// order recorded for it.
+    /// Automation was stopped before a run (an open circuit breaker), or the incident is past
+    /// its `escalate_after_ms` (`overdue`): escalate to the work order recorded for it. An
+    /// overdue incident keeps the run healing it, if any.
     Escalate {
         incident_id: u64,
         work_order_id: String,
+        overdue: bool,
     },
+    /// Periodic: find incidents past their component's `escalate_after_ms`.
+    CheckOverdue,
     /// A playbook's `set_trust` step: set the component's trust. Replies with the new score.
     SetTrust(String, f64, RpcReplyPort<Result<f64, IncidentError>>),
     /// Verified recovery: give the component back trust. Replies with the new score.
@@ -125,6 +131,9 @@ pub struct IncidentsState {
     active: HashMap<u64, Incident>,
     /// Every event up to this seq has been handled.
     watermark: u64,
+    /// Overdue incidents whose work order was asked for and has not come back yet, so one is
+    /// not asked for twice. Bounded by `active`.
+    overdue_asked: std::collections::HashSet<u64>,
 }
 
 impl Actor for IncidentsActor {
@@ -151,11 +160,15 @@ impl Actor for IncidentsActor {
             next_id,
             active,
             watermark,
+            overdue_asked: std::collections::HashSet::new(),
         };
         state.reconcile_runs().await?;
         state.catch_up(u64::MAX).await?;
         myself.send_interval(Duration::from_millis(CATCH_UP_INTERVAL_MS), || {
             IncidentsMsg::CatchUp
+        });
+        myself.send_interval(Duration::from_millis(OVERDUE_CHECK_MS), || {
+            IncidentsMsg::CheckOverdue
         });
         Ok(state)
     }
@@ -226,11 +239,29 @@ impl Actor for IncidentsActor {
             IncidentsMsg::Escalate {
                 incident_id,
                 work_order_id,
+                overdue,
             } => {
-                if let Some(incident) = state.active.remove(&incident_id) {
-                    state.escalate(incident, work_order_id).await?;
+                state.overdue_asked.remove(&incident_id);
+                if let Some(mut incident) = state.active.remove(&incident_id) {
+                    if overdue && incident.active_run_id.is_some() {
+                        incident.work_order_id = Some(work_order_id.clone());
+                        state.ctx.store.save_incident(&incident).await?;
+                        publish(
+                            &state.ctx,
+                            EventDraft::new(
+                                types::INCIDENT_ESCALATED,
+                                json!({ "incident": incident, "work_order_id": work_order_id }),
+                            )
+                            .source(incident.source.clone())
+                            .incident(incident_id),
+                        );
+                        state.active.insert(incident_id, incident);
+                    } else {
+                        state.escalate(incident, work_order_id).await?;
+                    }
                 }
             }
+            IncidentsMsg::CheckOverdue => state.check_overdue(),
             IncidentsMsg::SetTrust(component, value, reply) => {
                 let result = async {
                     let current = state
@@ -593,6 +624,18 @@ impl IncidentsState {
         }
         let incident = self.active.remove(&incident_id).expect("checked above");
         match outcome {
+            RunOutcome::Succeeded if !self.resolves(run_id).await? => {
+                // A triage playbook: its work is done, the incident stays for people.
+                let mut incident = incident;
+                incident.active_run_id = None;
+                incident.status = if incident.acknowledged_at.is_some() {
+                    IncidentStatus::Acknowledged
+                } else {
+                    IncidentStatus::Open
+                };
+                self.update(incident, "playbook done; left for people")
+                    .await?;
+            }
             RunOutcome::Succeeded => {
                 if let Err(error) = self.resolve(incident, "playbook").await {
                     tracing::error!(%error, incident_id, "could not resolve healed incident");
@@ -603,6 +646,20 @@ impl IncidentsState {
             }
         }
         Ok(())
+    }
+
+    /// Whether the playbook of run `run_id` resolves its incident when it succeeds.
+    async fn resolves(&self, run_id: &str) -> Result<bool, IncidentError> {
+        let Some(execution) = self.ctx.store.execution(run_id).await? else {
+            return Ok(true);
+        };
+        Ok(self
+            .ctx
+            .spec()
+            .playbooks
+            .iter()
+            .find(|p| p.id == execution.playbook_id)
+            .is_none_or(|p| p.resolve_on_success))
     }
 
     /// Records a person's decision on a pending suggestion.
@@ -644,6 +701,40 @@ impl IncidentsState {
             return Err(error);
         }
         Ok(decided)
+    }
+
+    /// Asks the playbook engine for a work order for every active incident past its
+    /// component's `escalate_after_ms` that has none yet.
+    fn check_overdue(&mut self) {
+        let spec = self.ctx.spec();
+        let now = crate::time::now();
+        self.overdue_asked.retain(|id| self.active.contains_key(id));
+        for incident in self.active.values() {
+            let Some(after_ms) = spec
+                .monitors
+                .iter()
+                .find(|m| m.id == incident.source)
+                .and_then(|m| m.escalate_after_ms)
+            else {
+                continue;
+            };
+            let overdue =
+                now - incident.detected_at >= chrono::Duration::milliseconds(after_ms as i64);
+            if !overdue
+                || incident.work_order_id.is_some()
+                || self.overdue_asked.contains(&incident.id)
+            {
+                continue;
+            }
+            if let Some(engine) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
+                if engine
+                    .cast(PlaybooksMsg::Overdue(Box::new(incident.clone())))
+                    .is_ok()
+                {
+                    self.overdue_asked.insert(incident.id);
+                }
+            }
+        }
     }
 
     /// Marks an active incident escalated to a work order, persists it and announces it.

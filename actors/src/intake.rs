@@ -22,8 +22,11 @@ pub const TITLE_LEN_MAX: usize = 256;
 
 /// Type prefixes only Grace publishes: accepting them from outside would let a client forge
 /// incident or playbook history.
-const RESERVED_FAMILIES: [&str; 7] = [
+const RESERVED_FAMILIES: [&str; 10] = [
     "incident.",
+    "pipeline.",
+    "webhook.",
+    "notification.",
     "playbook.",
     "agent.",
     "actor.",

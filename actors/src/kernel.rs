@@ -23,12 +23,14 @@ use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
 use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
+use crate::model::PipelineRun;
 use crate::model::{Incident, Suggestion};
 use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
 use crate::notifier_actor::NotifierActor;
+use crate::pipelines_actor::{PipelineError, PipelinesActor, PipelinesMsg};
 use crate::playbooks_actor::{PlaybooksActor, PlaybooksMsg, RunError};
 use crate::probe::ProbeFactory;
-use crate::spec::{MonitorKind, MonitorSpec, PlaybookSpec, TreeSpec};
+use crate::spec::{MonitorKind, MonitorSpec, PipelineSpec, PlaybookSpec, TreeSpec};
 use crate::store::{Store, StoreError, StoreLocation};
 use crate::store_actor::StoreActor;
 
@@ -134,6 +136,13 @@ impl Kernel {
                 roles::NOTIFIER,
                 "notifier",
                 |ctx, name, sup| async move { spawn_cell(name, NotifierActor, ctx, sup).await },
+            ),
+            // Before the playbook engine: a resumed run may rerun pipelines at once.
+            child(
+                &ctx,
+                roles::PIPELINES,
+                "pipelines",
+                |ctx, name, sup| async move { spawn_cell(name, PipelinesActor, ctx, sup).await },
             ),
             child(
                 &ctx,
@@ -411,6 +420,32 @@ impl Kernel {
             RPC_TIMEOUT_MS
         )
         .map_err(|_| KernelError::Unavailable("the playbook engine"))
+    }
+
+    /// The configured pipelines, in config order.
+    pub fn pipelines(&self) -> Vec<PipelineSpec> {
+        self.ctx.spec().pipelines.clone()
+    }
+
+    /// Starts a run of pipeline `pipeline_id` now; returns it as started.
+    pub async fn run_pipeline(
+        &self,
+        pipeline_id: &str,
+    ) -> Result<Result<PipelineRun, PipelineError>, KernelError> {
+        let pipelines = self
+            .ctx
+            .scope
+            .lookup::<PipelinesMsg>(roles::PIPELINES)
+            .ok_or(KernelError::Unavailable("the pipeline runner (restarting)"))?;
+        ractor::call_t!(
+            pipelines,
+            |reply| PipelinesMsg::RunNow {
+                pipeline_id: pipeline_id.to_owned(),
+                reply,
+            },
+            RPC_TIMEOUT_MS
+        )
+        .map_err(|_| KernelError::Unavailable("the pipeline runner"))
     }
 
     /// Whether a monitor named `id` is configured.

@@ -7,6 +7,7 @@
 //! ├── feed        live-feed hub: bounded pattern subscriptions
 //! ├── incidents   dedup, lifecycle, component trust
 //! ├── notifier    sends work orders to webhooks, with retries
+//! ├── pipelines   runs [[pipelines]] (schedule, by hand, reruns) and records each run
 //! ├── playbooks   playbook engine
 //! │   └── agent:* one sub-agent per run (temporary)
 //! └── monitors    (one-for-one supervisor)
@@ -30,6 +31,7 @@ pub mod kernel;
 pub mod model;
 pub mod monitor_actor;
 pub mod notifier_actor;
+pub mod pipelines_actor;
 pub mod playbooks_actor;
 pub mod probe;
 pub mod process;

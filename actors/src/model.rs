@@ -206,11 +206,26 @@ pub struct Agent {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// Why a work order was written.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkOrderReason {
+    /// A playbook run failed (or was interrupted and could not resume).
+    #[default]
+    RunFailed,
+    /// The circuit breaker stopped a playbook from running again.
+    CircuitBreaker,
+    /// The incident outlived its component's `escalate_after_ms`.
+    Overdue,
+}
+
 /// What a person has to do when automation could not heal an incident.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WorkOrder {
     pub work_order_id: String,
     pub incident_id: u64,
+    #[serde(default)]
+    pub reason: WorkOrderReason,
     /// The failed run; none when automation was stopped before a run (circuit breaker).
     #[serde(default)]
     pub run_id: Option<String>,
@@ -222,12 +237,18 @@ pub struct WorkOrder {
     pub status: String,
 }
 
-/// One work order sent to one webhook: every try is counted, the last answer kept.
+/// One work order (or `notify` message) sent to one webhook: every try is counted, the last
+/// answer kept.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Delivery {
     pub delivery_id: String,
     pub webhook_id: String,
-    pub work_order_id: String,
+    /// The work order sent, or none for a notification.
+    #[serde(default)]
+    pub work_order_id: Option<String>,
+    /// The `notify` message sent (`NT-…`), or none for a work order.
+    #[serde(default)]
+    pub notification_id: Option<String>,
     pub incident_id: u64,
     /// `delivered` or `failed` (every try failed).
     pub status: String,
@@ -313,4 +334,45 @@ pub fn component_subject(component: &str) -> String {
 /// The subject key of a playbook's trust.
 pub fn playbook_subject(playbook_id: &str) -> String {
     format!("playbook:{playbook_id}")
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineRunStatus {
+    /// A rerun waiting for its pipeline to be free.
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// Grace stopped while it ran; it is not known how far it got.
+    Interrupted,
+}
+
+/// One run of a pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PipelineRun {
+    pub run_id: String,
+    pub pipeline_id: String,
+    pub status: PipelineRunStatus,
+    /// `schedule`, `manual` or `rerun`.
+    pub trigger: String,
+    /// The failed run this one reruns.
+    #[serde(default)]
+    pub rerun_of: Option<String>,
+    /// The run that reran this failed one (set once, so nothing is rerun twice).
+    #[serde(default)]
+    pub rerun_by: Option<String>,
+    /// The program's exit code (argv jobs) …
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// … or the HTTP status (url jobs).
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// The tail of what it printed (or what went wrong).
+    pub output: String,
+    #[serde(with = "micros")]
+    pub started_at: DateTime<Utc>,
+    #[serde(default, with = "micros_opt")]
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<u64>,
 }

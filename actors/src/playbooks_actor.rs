@@ -18,7 +18,7 @@ use crate::event::{types, EventDraft, Pattern};
 use crate::incidents_actor::{IncidentsMsg, RunOutcome};
 use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus,
-    StepRecord, StepStatus, Suggestion, TrustScore, WorkOrder,
+    StepRecord, StepStatus, Suggestion, TrustScore, WorkOrder, WorkOrderReason,
 };
 use crate::notifier_actor::NotifierMsg;
 use crate::spec::{OnInterrupt, PlaybookSpec};
@@ -100,6 +100,9 @@ pub enum PlaybooksMsg {
     },
     /// A sub-agent finished its run.
     Finished { run_id: String, report: RunReport },
+    /// An incident outlived its component's `escalate_after_ms`: record a work order for
+    /// people and send it, whatever automation is doing.
+    Overdue(Box<Incident>),
 }
 
 impl Actor for PlaybooksActor {
@@ -146,6 +149,7 @@ impl Actor for PlaybooksActor {
                 record,
             } => state.step_update(&run_id, index, record).await?,
             PlaybooksMsg::Finished { run_id, report } => state.finish(&run_id, report).await?,
+            PlaybooksMsg::Overdue(incident) => state.overdue(*incident).await?,
         }
         Ok(())
     }
@@ -192,18 +196,63 @@ impl Actor for PlaybooksActor {
 }
 
 impl PlaybooksState {
+    /// The first playbook whose trigger matches: an event-type pattern, and the monitor
+    /// selector when it has one.
     fn playbook_for(&self, incident: &Incident) -> Option<PlaybookSpec> {
         self.ctx
             .spec()
             .playbooks
             .iter()
             .find(|playbook| {
-                playbook
-                    .on
-                    .iter()
-                    .any(|pattern| Pattern::new(pattern.as_str()).matches(&incident.event_type))
+                let selected =
+                    playbook.monitors.is_empty() || playbook.monitors.contains(&incident.source);
+                selected
+                    && playbook
+                        .on
+                        .iter()
+                        .any(|pattern| Pattern::new(pattern.as_str()).matches(&incident.event_type))
             })
             .cloned()
+    }
+
+    /// Escalates an incident that has been active longer than its `escalate_after_ms`: a work
+    /// order (naming the run healing it, if one is) goes to people and the webhooks.
+    async fn overdue(&mut self, incident: Incident) -> Result<(), StoreError> {
+        let run = self
+            .runs
+            .values()
+            .find(|run| run.execution.incident_id == incident.id);
+        let age_s = (crate::time::now() - incident.detected_at).num_seconds();
+        let work_order = WorkOrder {
+            work_order_id: format!("WO-{}", short_id()),
+            incident_id: incident.id,
+            reason: WorkOrderReason::Overdue,
+            run_id: run.map(|run| run.execution.run_id.clone()),
+            playbook_id: run.map_or_else(String::new, |run| run.execution.playbook_id.clone()),
+            failing_step: None,
+            output: format!(
+                "incident #{} ({}) on {} still active after {age_s} s{}",
+                incident.id,
+                incident.title,
+                incident.source,
+                run.map_or_else(String::new, |run| format!(
+                    "; {} is still running",
+                    run.execution.playbook_name
+                ))
+            ),
+            created_at: crate::time::now(),
+            status: "open".to_owned(),
+        };
+        self.ctx.store.save_work_order(&work_order).await?;
+        self.notify(&work_order).await?;
+        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+            let _ = incidents.cast(IncidentsMsg::Escalate {
+                incident_id: incident.id,
+                work_order_id: work_order.work_order_id,
+                overdue: true,
+            });
+        }
+        Ok(())
     }
 
     /// The run on `incident_id` in progress or waiting for a sub-agent, if any.
@@ -386,6 +435,7 @@ impl PlaybooksState {
             let work_order = WorkOrder {
                 work_order_id: format!("WO-{}", short_id()),
                 incident_id: incident.id,
+                reason: WorkOrderReason::CircuitBreaker,
                 run_id: None,
                 playbook_id: playbook.id.clone(),
                 failing_step: None,
@@ -399,6 +449,7 @@ impl PlaybooksState {
                 let _ = incidents.cast(IncidentsMsg::Escalate {
                     incident_id: incident.id,
                     work_order_id: work_order.work_order_id,
+                    overdue: false,
                 });
             }
         }
@@ -625,6 +676,7 @@ impl PlaybooksState {
             let work_order = WorkOrder {
                 work_order_id: format!("WO-{}", short_id()),
                 incident_id: execution.incident_id,
+                reason: WorkOrderReason::RunFailed,
                 run_id: Some(execution.run_id.clone()),
                 playbook_id: execution.playbook_id.clone(),
                 failing_step: report.failing_step.clone(),

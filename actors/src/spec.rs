@@ -33,6 +33,10 @@ pub struct MonitorSpec {
     /// monitor's failures attach to that incident as symptoms instead of opening their own.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// An incident on this component still active after this long becomes a work order for
+    /// people (and goes to the webhooks), whatever automation is doing. None: never by time.
+    #[serde(default)]
+    pub escalate_after_ms: Option<u64>,
 }
 
 /// The probe a monitor runs, with its kind-specific settings.
@@ -197,6 +201,10 @@ pub struct PlaybookSpec {
     pub name: Option<String>,
     /// Event-type patterns that trigger it (`db.connection_lost`, `db.*`).
     pub on: Vec<String>,
+    /// Optional monitor selector: only incidents on these monitors trigger it. Empty (the
+    /// default): any source.
+    #[serde(default)]
+    pub monitors: Vec<String>,
     /// Steps, run in order by one sub-agent.
     pub steps: Vec<StepSpec>,
     /// After a run on a component, no automatic run of this playbook on the same component
@@ -221,6 +229,10 @@ pub struct PlaybookSpec {
     /// 0 (the default) always runs.
     #[serde(default)]
     pub auto_run_min_trust: f64,
+    /// Whether a successful run resolves the incident (healing playbooks). A triage playbook
+    /// that only gathers evidence and tells people sets it to false: the incident stays open.
+    #[serde(default = "defaults::resolve_on_success")]
+    pub resolve_on_success: bool,
 }
 
 impl PlaybookSpec {
@@ -250,6 +262,12 @@ pub enum StepSpec {
         timeout_ms: u64,
     },
     /// Run a remediation program. `argv[0]` is executed directly, never through a shell.
+    ///
+    /// An argument may name whitelisted fields that are filled in when the step runs:
+    /// `{incident.id}`, `{incident.source}`, `{incident.event_type}`, `{incident.severity}`
+    /// and `{monitor.path}` (a log monitor's file). Nothing else an event carried can reach a
+    /// command, and a value that could pass for an option (a leading `-`) or holds anything but
+    /// letters, digits and `._:@/-` is refused.
     Command {
         argv: Vec<String>,
         #[serde(default = "defaults::command_timeout_ms")]
@@ -258,6 +276,10 @@ pub enum StepSpec {
         /// restart). Commands are not, unless said so.
         #[serde(default)]
         idempotent: bool,
+        #[serde(default)]
+        retries: u32,
+        #[serde(default = "defaults::retry_backoff_ms")]
+        backoff_ms: Vec<u64>,
     },
     /// Try the target again after each delay; fails the run when the last try fails.
     Reconnect {
@@ -270,6 +292,10 @@ pub enum StepSpec {
     Verify {
         #[serde(default = "defaults::step_timeout_ms")]
         timeout_ms: u64,
+        #[serde(default)]
+        retries: u32,
+        #[serde(default = "defaults::retry_backoff_ms")]
+        backoff_ms: Vec<u64>,
     },
     /// Give the component back the trust its incident took away (after verified recovery).
     RestoreTrust {},
@@ -278,6 +304,10 @@ pub enum StepSpec {
     Restart {
         #[serde(default = "defaults::command_timeout_ms")]
         timeout_ms: u64,
+        #[serde(default)]
+        retries: u32,
+        #[serde(default = "defaults::retry_backoff_ms")]
+        backoff_ms: Vec<u64>,
     },
     /// Wait: a fixed time (`ms`), out the window a rate-limited API asked for
     /// (`until = "retry_after"`, from the incident's `Retry-After`), or until the target answers
@@ -305,6 +335,32 @@ pub enum StepSpec {
         expect_status: Vec<u16>,
         #[serde(default = "defaults::step_timeout_ms")]
         timeout_ms: u64,
+        #[serde(default)]
+        retries: u32,
+        #[serde(default = "defaults::retry_backoff_ms")]
+        backoff_ms: Vec<u64>,
+    },
+    /// Rerun the pipeline runs that failed while this incident's component was down: runs of
+    /// pipelines that `depends_on` it, failed since shortly before the incident opened and not
+    /// rerun yet, oldest first, at most `runs_max`. Put it after `verify`. Succeeds when every
+    /// rerun succeeds within `timeout_ms` (and when there is nothing to rerun).
+    RerunPipelines {
+        #[serde(default = "defaults::rerun_timeout_ms")]
+        timeout_ms: u64,
+        #[serde(default = "defaults::rerun_runs_max")]
+        runs_max: usize,
+        #[serde(default)]
+        retries: u32,
+        #[serde(default = "defaults::retry_backoff_ms")]
+        backoff_ms: Vec<u64>,
+    },
+    /// Tell people without escalating: `message` (with the same whitelisted fields as a
+    /// command, plus `{incident.title}`) goes to the webhooks named in `webhooks`, or to all.
+    /// Delivery is the notifier's job (with its retries); the step succeeds once it is queued.
+    Notify {
+        message: String,
+        #[serde(default)]
+        webhooks: Vec<String>,
     },
     /// Set the component's trust to `value` (in [0, 1]), e.g. to mark it suspect.
     SetTrust { value: f64 },
@@ -338,7 +394,10 @@ impl StepSpec {
             | StepSpec::Wait { .. }
             | StepSpec::Restart { .. } => true,
             StepSpec::Command { idempotent, .. } => *idempotent,
+            // A rerun is itself recorded: a resumed step reruns only what is still not rerun.
+            StepSpec::RerunPipelines { .. } => true,
             StepSpec::RestoreTrust {}
+            | StepSpec::Notify { .. }
             | StepSpec::Http { .. }
             | StepSpec::SetTrust { .. }
             | StepSpec::Escalate { .. } => false,
@@ -358,7 +417,194 @@ impl StepSpec {
             StepSpec::Escalate { .. } => "escalate",
             StepSpec::Restart { .. } => "restart",
             StepSpec::Wait { .. } => "wait",
+            StepSpec::RerunPipelines { .. } => "rerun_pipelines",
+            StepSpec::Notify { .. } => "notify",
         }
+    }
+
+    /// How often a failed step is tried again, and the waits before those tries (the last
+    /// wait repeats when there are more retries than waits).
+    pub fn retry_policy(&self) -> (u32, &[u64]) {
+        match self {
+            StepSpec::Command {
+                retries,
+                backoff_ms,
+                ..
+            }
+            | StepSpec::Verify {
+                retries,
+                backoff_ms,
+                ..
+            }
+            | StepSpec::Restart {
+                retries,
+                backoff_ms,
+                ..
+            }
+            | StepSpec::Http {
+                retries,
+                backoff_ms,
+                ..
+            }
+            | StepSpec::RerunPipelines {
+                retries,
+                backoff_ms,
+                ..
+            } => (*retries, backoff_ms),
+            _ => (0, &[]),
+        }
+    }
+}
+
+/// The fields a `command` argument or a `notify` message may name, and nothing else: each
+/// comes from Grace's own records or from config, never from free text an event carried.
+pub const ARG_FIELDS: [&str; 5] = [
+    "incident.id",
+    "incident.source",
+    "incident.event_type",
+    "incident.severity",
+    "monitor.path",
+];
+/// `notify` messages are text for people, so they may also carry the incident's title.
+pub const MESSAGE_FIELDS: [&str; 6] = [
+    "incident.id",
+    "incident.source",
+    "incident.event_type",
+    "incident.severity",
+    "monitor.path",
+    "incident.title",
+];
+
+/// The `{a.b}` placeholders in `text` (lowercase names with one dot); other braces are text.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find('}') else { break };
+        let name = &rest[..close];
+        let is_field = name.split_once('.').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && !b.contains('.')
+                && name
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c == b'_' || c == b'.')
+        });
+        if is_field {
+            found.push(name);
+            rest = &rest[close + 1..];
+        }
+    }
+    found
+}
+
+/// Fills the placeholders of `text` from `value` (which answers for every allowed name).
+pub fn substitute(text: &str, value: impl Fn(&str) -> String) -> String {
+    let mut out = text.to_owned();
+    for name in placeholders(text) {
+        out = out.replace(&format!("{{{name}}}"), &value(name));
+    }
+    out
+}
+
+/// A job Grace runs and records: a program (argv, never a shell) or an HTTP call, on a
+/// schedule and/or by hand. A run that fails while a component it `depends_on` is down is
+/// rerun by the healing playbook's `rerun_pipelines` step once the component is verified back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// Unique id, e.g. `orders-export`.
+    pub id: String,
+    /// Human name; the id when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The program to run; it succeeds when it exits 0. Exactly one of `argv` and `url`.
+    #[serde(default)]
+    pub argv: Option<Vec<String>>,
+    /// Or: the URL to call; it succeeds on an expected status (any 2xx by default).
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "defaults::http_step_method")]
+    pub method: String,
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// Monitors (components) the job needs.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Run it every this many ms (the first run one period after Grace starts). None: only by
+    /// hand or as a rerun.
+    #[serde(default)]
+    pub every_ms: Option<u64>,
+    /// A run still going after this long is killed and counts as failed.
+    #[serde(default = "defaults::pipeline_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl PipelineSpec {
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Everything wrong with this pipeline, all at once (its `depends_on` names are checked
+    /// against the monitors by the config loader).
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        if self.id.trim().is_empty() {
+            problems.push(SpecProblem::new("id", "must not be empty"));
+        }
+        match (&self.argv, &self.url) {
+            (Some(argv), None) => {
+                if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                    problems.push(SpecProblem::new("argv", "must name a program to run"));
+                }
+            }
+            (None, Some(url)) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    problems.push(SpecProblem::new(
+                        "url",
+                        "must start with http:// or https://",
+                    ));
+                }
+            }
+            _ => problems.push(SpecProblem::new(
+                "argv",
+                "give exactly one of `argv` (a program) or `url` (an HTTP call)",
+            )),
+        }
+        if reqwest::Method::from_bytes(self.method.as_bytes()).is_err() {
+            problems.push(SpecProblem::new(
+                "method",
+                format!("not an HTTP method: {:?}", self.method),
+            ));
+        }
+        if self
+            .expect_status
+            .iter()
+            .any(|status| !(100..=599).contains(status))
+        {
+            problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
+        }
+        if let Some(every_ms) = self.every_ms {
+            if !(bounds::PIPELINE_EVERY_MS_MIN..=bounds::DURATION_MS_MAX * 24).contains(&every_ms) {
+                problems.push(SpecProblem::new(
+                    "every_ms",
+                    format!(
+                        "must be between {} and {} ms",
+                        bounds::PIPELINE_EVERY_MS_MIN,
+                        bounds::DURATION_MS_MAX * 24
+                    ),
+                ));
+            }
+        }
+        check_duration(&mut problems, "timeout_ms", self.timeout_ms);
+        if self.depends_on.len() > bounds::DEPENDS_ON_MAX {
+            problems.push(SpecProblem::new(
+                "depends_on",
+                format!("at most {} monitors", bounds::DEPENDS_ON_MAX),
+            ));
+        }
+        problems
     }
 }
 
@@ -503,6 +749,7 @@ impl WebhookSpec {
 pub struct TreeSpec {
     pub monitors: Vec<MonitorSpec>,
     pub playbooks: Vec<PlaybookSpec>,
+    pub pipelines: Vec<PipelineSpec>,
     pub webhooks: Vec<WebhookSpec>,
     pub trust: TrustSpec,
     pub supervision: SupervisionSpec,
@@ -586,6 +833,21 @@ pub mod defaults {
     pub fn breaker_window_ms() -> u64 {
         600_000
     }
+    pub fn resolve_on_success() -> bool {
+        true
+    }
+    pub fn retry_backoff_ms() -> Vec<u64> {
+        vec![1_000]
+    }
+    pub fn rerun_timeout_ms() -> u64 {
+        300_000
+    }
+    pub fn rerun_runs_max() -> usize {
+        20
+    }
+    pub fn pipeline_timeout_ms() -> u64 {
+        600_000
+    }
 }
 
 /// A problem with one field of a spec: the field's key (relative to the spec) and what is wrong.
@@ -618,6 +880,14 @@ pub mod bounds {
     pub const DEPENDS_ON_MAX: usize = 16;
     /// Largest circuit-breaker run count: the run times kept per component are bounded by it.
     pub const BREAKER_RUNS_MAX: u32 = 1_000;
+    /// Most retries of one step.
+    pub const RETRIES_MAX: u32 = 20;
+    /// Most pipeline runs one `rerun_pipelines` step reruns.
+    pub const RERUN_RUNS_MAX: usize = 1_000;
+    /// Shortest pipeline schedule: the scheduler looks every 250 ms.
+    pub const PIPELINE_EVERY_MS_MIN: u64 = 1_000;
+    /// Longest `notify` message.
+    pub const MESSAGE_LEN_MAX: usize = 2_000;
 }
 
 fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
@@ -640,6 +910,9 @@ impl MonitorSpec {
             problems.push(SpecProblem::new("id", "must not be empty"));
         }
         check_duration(&mut problems, "interval_ms", self.interval_ms);
+        if let Some(ms) = self.escalate_after_ms {
+            check_duration(&mut problems, "escalate_after_ms", ms);
+        }
         check_duration(&mut problems, "timeout_ms", self.timeout_ms);
         if self.failures_before_down == 0 {
             problems.push(SpecProblem::new(
@@ -820,7 +1093,7 @@ impl StepSpec {
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
         match self {
-            StepSpec::Check { timeout_ms } | StepSpec::Verify { timeout_ms } => {
+            StepSpec::Check { timeout_ms } | StepSpec::Verify { timeout_ms, .. } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms)
             }
             StepSpec::Command {
@@ -830,6 +1103,31 @@ impl StepSpec {
                 if argv.first().is_none_or(|program| program.trim().is_empty()) {
                     problems.push(SpecProblem::new("argv", "must name a program to run"));
                 }
+                for (index, arg) in argv.iter().enumerate() {
+                    check_fields(&mut problems, &format!("argv[{index}]"), arg, &ARG_FIELDS);
+                }
+            }
+            StepSpec::RerunPipelines {
+                timeout_ms,
+                runs_max,
+                ..
+            } => {
+                check_duration(&mut problems, "timeout_ms", *timeout_ms);
+                if *runs_max == 0 || *runs_max > bounds::RERUN_RUNS_MAX {
+                    problems.push(SpecProblem::new(
+                        "runs_max",
+                        format!("must be 1 to {}", bounds::RERUN_RUNS_MAX),
+                    ));
+                }
+            }
+            StepSpec::Notify { message, .. } => {
+                if message.trim().is_empty() || message.len() > bounds::MESSAGE_LEN_MAX {
+                    problems.push(SpecProblem::new(
+                        "message",
+                        format!("must be 1 to {} bytes", bounds::MESSAGE_LEN_MAX),
+                    ));
+                }
+                check_fields(&mut problems, "message", message, &MESSAGE_FIELDS);
             }
             StepSpec::Reconnect {
                 backoff_ms,
@@ -882,7 +1180,7 @@ impl StepSpec {
                     problems.push(SpecProblem::new("value", "must be within [0, 1]"));
                 }
             }
-            StepSpec::Restart { timeout_ms } => {
+            StepSpec::Restart { timeout_ms, .. } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms)
             }
             StepSpec::Wait {
@@ -901,7 +1199,47 @@ impl StepSpec {
                 }
             }
         }
+        let (retries, backoff_ms) = self.retry_policy();
+        if retries > bounds::RETRIES_MAX {
+            problems.push(SpecProblem::new(
+                "retries",
+                format!("at most {}", bounds::RETRIES_MAX),
+            ));
+        }
+        if retries > 0
+            && (backoff_ms.is_empty()
+                || backoff_ms.len() > bounds::BACKOFF_TRIES_MAX
+                || backoff_ms.iter().any(|ms| *ms > bounds::DURATION_MS_MAX))
+        {
+            problems.push(SpecProblem::new(
+                "backoff_ms",
+                format!(
+                    "must list 1 to {} waits of at most {} ms",
+                    bounds::BACKOFF_TRIES_MAX,
+                    bounds::DURATION_MS_MAX
+                ),
+            ));
+        }
         problems
+    }
+}
+
+/// Every placeholder in `text` must be one of `allowed`.
+fn check_fields(problems: &mut Vec<SpecProblem>, field: &str, text: &str, allowed: &[&str]) {
+    for name in placeholders(text) {
+        if !allowed.contains(&name) {
+            problems.push(SpecProblem::new(
+                field,
+                format!(
+                    "{{{name}}} cannot be filled in; allowed: {}",
+                    allowed
+                        .iter()
+                        .map(|f| format!("{{{f}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
     }
 }
 
@@ -994,5 +1332,22 @@ impl LimitsSpec {
         .filter(|(_, value)| *value == 0)
         .map(|(field, _)| SpecProblem::new(field, "must be at least 1"))
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_dotted_lowercase_names_and_other_braces_are_text() {
+        assert_eq!(
+            placeholders("x={incident.id}-{monitor.path} awk '{print $1}' {a.b.c} {}"),
+            ["incident.id", "monitor.path"]
+        );
+        let filled = substitute("#{incident.id} on {incident.source} {x}", |name| {
+            name.replace('.', "_")
+        });
+        assert_eq!(filled, "#incident_id on incident_source {x}");
     }
 }

@@ -18,7 +18,8 @@ use surrealdb::Surreal;
 
 use crate::event::Event;
 use crate::model::{
-    Agent, Delivery, Execution, Incident, IncidentStatus, MonitorControl, TrustScore, WorkOrder,
+    Agent, Delivery, Execution, Incident, IncidentStatus, MonitorControl, PipelineRun, TrustScore,
+    WorkOrder,
 };
 
 /// Where the database lives.
@@ -57,6 +58,8 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS delivery SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS pipeline_run SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS pipeline_run_pipeline ON pipeline_run FIELDS pipeline_id;
     DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
 ";
 
@@ -348,6 +351,79 @@ impl Store {
         self.rows(
             "SELECT * OMIT id FROM delivery ORDER BY finished_at DESC LIMIT $limit",
             json!({ "limit": limit }),
+        )
+        .await
+    }
+
+    // ----- pipelines ------------------------------------------------------------------------------
+
+    pub async fn save_pipeline_run(&self, run: &PipelineRun) -> StoreResult<()> {
+        self.upsert("pipeline_run", json!(run.run_id), run).await
+    }
+
+    pub async fn pipeline_run(&self, run_id: &str) -> StoreResult<Option<PipelineRun>> {
+        self.one(
+            "SELECT * OMIT id FROM type::record('pipeline_run', $id)",
+            json!({ "id": run_id }),
+        )
+        .await
+    }
+
+    /// A pipeline's latest runs, newest first.
+    pub async fn pipeline_runs(
+        &self,
+        pipeline_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<PipelineRun>> {
+        self.rows(
+            "SELECT * OMIT id FROM pipeline_run WHERE pipeline_id = $pipeline
+             ORDER BY started_at DESC LIMIT $limit",
+            json!({ "pipeline": pipeline_id, "limit": limit }),
+        )
+        .await
+    }
+
+    /// Marks `failed` as rerun by `rerun` and records `rerun`, in one transaction.
+    pub async fn queue_rerun(&self, failed: &PipelineRun, rerun: &PipelineRun) -> StoreResult<()> {
+        self.db
+            .query(
+                "BEGIN TRANSACTION;
+                 UPSERT type::record('pipeline_run', $failed_id) CONTENT $failed RETURN NONE;
+                 UPSERT type::record('pipeline_run', $rerun_id) CONTENT $rerun RETURN NONE;
+                 COMMIT TRANSACTION;",
+            )
+            .bind(json!({
+                "failed_id": failed.run_id, "failed": failed,
+                "rerun_id": rerun.run_id, "rerun": rerun,
+            }))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Failed runs of these pipelines, not rerun yet, that finished at or after `since`
+    /// (RFC 3339, as stored), oldest first, at most `limit`.
+    pub async fn failed_pipeline_runs_since(
+        &self,
+        pipeline_ids: &[String],
+        since: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<PipelineRun>> {
+        self.rows(
+            "SELECT * OMIT id FROM pipeline_run
+             WHERE status = 'failed' AND pipeline_id IN $pipelines AND finished_at >= $since
+               AND (rerun_by = NONE OR rerun_by = NULL)
+             ORDER BY finished_at ASC LIMIT $limit",
+            json!({ "pipelines": pipeline_ids, "since": since, "limit": limit }),
+        )
+        .await
+    }
+
+    /// Runs that never reached an end: going or queued when Grace stopped.
+    pub async fn unfinished_pipeline_runs(&self) -> StoreResult<Vec<PipelineRun>> {
+        self.rows(
+            "SELECT * OMIT id FROM pipeline_run WHERE status IN ['running', 'queued']",
+            json!({}),
         )
         .await
     }

@@ -10,9 +10,13 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
+use crate::bus_actor::publish;
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::event::{types, EventDraft};
 use crate::incidents_actor::IncidentsMsg;
-use crate::model::{Incident, StepRecord, StepStatus};
+use crate::model::{Incident, PipelineRunStatus, StepRecord, StepStatus};
+use crate::notifier_actor::{Notification, NotifierMsg};
+use crate::pipelines_actor::{PipelinesMsg, Rerun};
 use crate::playbooks_actor::{PlaybooksMsg, RunReport};
 use crate::probe::Probe;
 use crate::process;
@@ -21,6 +25,9 @@ use crate::spec::{PlaybookSpec, StepSpec, WaitUntil};
 /// How often a `wait` step for a healthy target probes it, and how long each probe may take.
 const WAIT_POLL: Duration = Duration::from_millis(1_000);
 const WAIT_PROBE_TIMEOUT: Duration = Duration::from_millis(5_000);
+/// How far before an incident on a component with no monitor `rerun_pipelines` looks for
+/// failed runs.
+const RERUN_LOOKBACK_DEFAULT_MS: u64 = 60_000;
 
 pub struct SubAgentActor;
 
@@ -130,7 +137,7 @@ impl<'a> Runner<'a> {
                 continue;
             }
             self.report(index, &record);
-            let result = self.execute(step).await;
+            let result = self.execute_with_retries(step).await;
             record.attempts = result.attempts;
             record.output = tail(
                 &result.output,
@@ -161,6 +168,92 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Runs a step, and again after each backoff wait while it fails and retries are left.
+    async fn execute_with_retries(&mut self, step: &StepSpec) -> StepResult {
+        let (retries, backoff_ms) = step.retry_policy();
+        let mut result = self.execute(step).await;
+        let mut attempts = result.attempts;
+        let mut log = result.output.clone();
+        for retry in 0..retries as usize {
+            if result.ok {
+                break;
+            }
+            let wait_ms = backoff_ms
+                .get(retry)
+                .or(backoff_ms.last())
+                .copied()
+                .unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            result = self.execute(step).await;
+            attempts += result.attempts;
+            log = format!(
+                "{log}\n--- retry {} after {wait_ms} ms ---\n{}",
+                retry + 1,
+                result.output
+            );
+        }
+        StepResult {
+            attempts,
+            output: log,
+            ..result
+        }
+    }
+
+    /// The value of a whitelisted field (see `spec::ARG_FIELDS`) for this run.
+    fn field(&self, name: &str) -> String {
+        let incident = &self.args.incident;
+        match name {
+            "incident.id" => incident.id.to_string(),
+            "incident.source" => incident.source.clone(),
+            "incident.event_type" => incident.event_type.clone(),
+            "incident.severity" => serde_json::to_value(incident.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            "incident.title" => incident.title.clone(),
+            "monitor.path" => self
+                .args
+                .ctx
+                .spec()
+                .monitors
+                .iter()
+                .find(|m| m.id == incident.source)
+                .and_then(|m| match &m.kind {
+                    crate::spec::MonitorKind::Log(log) => Some(log.path.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// `argv` with its placeholders filled in. Values that come from incidents must look like
+    /// identifiers: no leading `-` (an option) and nothing but letters, digits and `._:@/-`.
+    fn command_argv(&self, argv: &[String]) -> Result<Vec<String>, String> {
+        let mut out = Vec::with_capacity(argv.len());
+        for arg in argv {
+            for name in crate::spec::placeholders(arg) {
+                let value = self.field(name);
+                let from_config = name == "monitor.path";
+                let safe = !value.is_empty()
+                    && !value.starts_with('-')
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._:@/-".contains(c));
+                if !from_config && !safe {
+                    return Err(format!(
+                        "refused to run: {{{name}}} is {value:?}, which is not a plain identifier"
+                    ));
+                }
+                if value.is_empty() {
+                    return Err(format!("refused to run: {{{name}}} has no value here"));
+                }
+            }
+            out.push(crate::spec::substitute(arg, |name| self.field(name)));
+        }
+        Ok(out)
+    }
+
     fn report(&self, index: usize, record: &StepRecord) {
         if let Some(engine) = self.args.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
             let _ = engine.cast(PlaybooksMsg::StepUpdate {
@@ -187,7 +280,16 @@ impl<'a> Runner<'a> {
             }
             StepSpec::Command {
                 argv, timeout_ms, ..
-            } => run_command(argv, *timeout_ms).await,
+            } => match self.command_argv(argv) {
+                Ok(argv) => run_command(&argv, *timeout_ms).await,
+                Err(refused) => StepResult::new(false, 1, refused),
+            },
+            StepSpec::RerunPipelines {
+                timeout_ms,
+                runs_max,
+                ..
+            } => self.rerun_pipelines(*timeout_ms, *runs_max).await,
+            StepSpec::Notify { message, webhooks } => self.notify(message, webhooks),
             StepSpec::Reconnect {
                 backoff_ms,
                 timeout_ms,
@@ -210,7 +312,7 @@ impl<'a> Runner<'a> {
                 }
                 StepResult::new(false, backoff_ms.len() as u32, log.join("\n"))
             }
-            StepSpec::Verify { timeout_ms } => {
+            StepSpec::Verify { timeout_ms, .. } => {
                 let outcome = match self.probe.as_mut() {
                     Some(probe) => probe
                         .verify(Duration::from_millis(*timeout_ms))
@@ -240,6 +342,7 @@ impl<'a> Runner<'a> {
                 body,
                 expect_status,
                 timeout_ms,
+                ..
             } => {
                 let incident = &self.args.incident;
                 let body = body.clone().unwrap_or_else(|| {
@@ -255,7 +358,7 @@ impl<'a> Runner<'a> {
                 });
                 call_http(url, method, &body, expect_status, *timeout_ms).await
             }
-            StepSpec::Restart { timeout_ms } => {
+            StepSpec::Restart { timeout_ms, .. } => {
                 let outcome = match self.probe.as_mut() {
                     Some(probe) => probe.restart(Duration::from_millis(*timeout_ms)).await,
                     None => Err(self.no_target()),
@@ -382,6 +485,122 @@ impl<'a> Runner<'a> {
         )
     }
 
+    /// Has the pipeline runs that failed while this component was down rerun, and waits for
+    /// them. "While down" starts before the incident opened: a monitor declares a component
+    /// down only after `failures_before_down` probes, and jobs fail from the first moment.
+    async fn rerun_pipelines(&self, timeout_ms: u64, runs_max: usize) -> StepResult {
+        let incident = &self.args.incident;
+        let lookback_ms = self
+            .args
+            .ctx
+            .spec()
+            .monitors
+            .iter()
+            .find(|m| m.id == incident.source)
+            .map_or(RERUN_LOOKBACK_DEFAULT_MS, |m| {
+                m.interval_ms * (u64::from(m.failures_before_down) + 1) + m.timeout_ms
+            });
+        let since = incident.detected_at - chrono::Duration::milliseconds(lookback_ms as i64);
+        let Some(pipelines) = self.args.ctx.scope.lookup::<PipelinesMsg>(roles::PIPELINES) else {
+            return StepResult::new(false, 1, "the pipeline runner is unavailable".to_owned());
+        };
+        let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms);
+        let reruns = match ractor::call_t!(
+            pipelines,
+            |reply| PipelinesMsg::RerunFailed {
+                component: incident.source.clone(),
+                since,
+                runs_max,
+                reply,
+            },
+            RPC_TIMEOUT_MS
+        ) {
+            Ok(Ok(reruns)) => reruns,
+            Ok(Err(error)) => return StepResult::new(false, 1, error.to_string()),
+            Err(error) => return StepResult::new(false, 1, error.to_string()),
+        };
+        if reruns.is_empty() {
+            return StepResult::new(
+                true,
+                1,
+                format!("no failed pipeline runs to rerun for {}", incident.source),
+            );
+        }
+        let mut ok = true;
+        let mut lines = Vec::new();
+        for Rerun { failed, rerun } in reruns {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ended = ractor::call_t!(
+                pipelines,
+                |reply| PipelinesMsg::AwaitRun {
+                    run_id: rerun.run_id.clone(),
+                    reply,
+                },
+                left.as_millis().max(1) as u64
+            );
+            let line = match ended {
+                Ok(Some(run)) if run.status == PipelineRunStatus::Succeeded => format!(
+                    "{}: run {} failed → rerun {} succeeded in {} ms",
+                    run.pipeline_id,
+                    failed.run_id,
+                    run.run_id,
+                    run.duration_ms.unwrap_or(0)
+                ),
+                Ok(Some(run)) => {
+                    ok = false;
+                    format!(
+                        "{}: run {} failed → rerun {} {:?}: {}",
+                        run.pipeline_id,
+                        failed.run_id,
+                        run.run_id,
+                        run.status,
+                        run.output.lines().next().unwrap_or_default()
+                    )
+                }
+                Ok(None) | Err(_) => {
+                    ok = false;
+                    format!(
+                        "{}: rerun {} did not end within the step's {timeout_ms} ms",
+                        failed.pipeline_id, rerun.run_id
+                    )
+                }
+            };
+            lines.push(line);
+        }
+        StepResult::new(ok, 1, lines.join("\n"))
+    }
+
+    /// Queues a message for people with the notifier; never waits for the delivery.
+    fn notify(&self, message: &str, webhooks: &[String]) -> StepResult {
+        let text = crate::spec::substitute(message, |name| self.field(name));
+        let Some(notifier) = self.args.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) else {
+            return StepResult::new(false, 1, "the notifier is unavailable".to_owned());
+        };
+        let notification_id = format!("NT-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let notification = Notification {
+            notification_id: notification_id.clone(),
+            incident: self.args.incident.clone(),
+            message: text.clone(),
+            webhooks: webhooks.to_vec(),
+        };
+        if notifier
+            .cast(NotifierMsg::Notify(Box::new(notification)))
+            .is_err()
+        {
+            return StepResult::new(false, 1, "the notifier is unavailable".to_owned());
+        }
+        publish(
+            &self.args.ctx,
+            EventDraft::new(
+                types::NOTIFICATION_SENT,
+                serde_json::json!({ "notification_id": notification_id, "message": text }),
+            )
+            .source(self.args.incident.source.clone())
+            .incident(self.args.incident.id),
+        );
+        StepResult::new(true, 1, format!("{notification_id} queued: {text}"))
+    }
+
     async fn set_trust(&self, value: f64) -> StepResult {
         let component = self.args.incident.source.clone();
         let result = match self.args.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
@@ -469,7 +688,7 @@ async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
 }
 
 /// The last `max_bytes` of `text`, cut on a character boundary.
-fn tail(text: &str, max_bytes: usize) -> String {
+pub(crate) fn tail(text: &str, max_bytes: usize) -> String {
     if text.len() <= max_bytes {
         return text.to_owned();
     }

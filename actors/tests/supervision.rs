@@ -56,6 +56,7 @@ fn monitor(id: &str) -> MonitorSpec {
         failures_before_down: 2,
         successes_before_up: 1,
         depends_on: Vec::new(),
+        escalate_after_ms: None,
     }
 }
 

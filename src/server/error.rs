@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 
 use actors::incidents_actor::IncidentError;
+use actors::pipelines_actor::PipelineError;
 use actors::playbooks_actor::RunError;
 use actors::store::StoreError;
 use actors::KernelError;
@@ -76,6 +77,17 @@ impl From<RunError> for ApiError {
             RunError::Resolved(_) | RunError::Busy { .. } => ApiError::Conflict(message),
             RunError::Full(_) => ApiError::Unavailable(message),
             RunError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(error: PipelineError) -> Self {
+        let message = error.to_string();
+        match error {
+            PipelineError::NoSuchPipeline(_) => ApiError::NotFound(message),
+            PipelineError::Busy { .. } => ApiError::Conflict(message),
+            PipelineError::Store(_) => ApiError::Internal(message),
         }
     }
 }

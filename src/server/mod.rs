@@ -3,6 +3,7 @@
 
 mod error;
 mod intake;
+mod pipelines;
 mod playbooks;
 mod wire;
 mod ws;
@@ -159,6 +160,19 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and(body_bytes(body_limit))
         .and_then(playbooks::run);
+    let pipeline_list = warp::path!("pipelines")
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(pipelines::list);
+    let pipeline_runs = warp::path!("pipelines" / String / "runs")
+        .and(warp::get())
+        .and(app.clone())
+        .and(query)
+        .and_then(pipelines::runs);
+    let pipeline_run = warp::path!("pipelines" / String / "run")
+        .and(post.clone())
+        .and(app.clone())
+        .and_then(pipelines::run);
     let reload = warp::path!("config" / "reload")
         .and(post.clone())
         .and(app.clone())
@@ -174,7 +188,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(warp::ws())
         .and_then(ws::upgrade);
 
-    health
+    // Boxed in groups: one long chain of `or`s nests types past the compiler's depth limit.
+    let incident_routes = health
         .or(incidents)
         .unify()
         .or(incident)
@@ -191,11 +206,13 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(work_orders)
         .unify()
-        .or(monitors)
-        .unify()
-        .or(heartbeat)
-        .unify()
         .or(deliveries)
+        .unify()
+        .or(decide)
+        .unify()
+        .boxed();
+    let monitor_routes = monitors
+        .or(heartbeat)
         .unify()
         .or(monitor)
         .unify()
@@ -207,17 +224,27 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(reload)
         .unify()
-        .or(playbook_list)
+        .or(actors)
         .unify()
-        .or(decide)
+        .or(feed)
         .unify()
+        .boxed();
+    let automation_routes = playbook_list
         .or(playbook)
         .unify()
         .or(playbook_run)
         .unify()
-        .or(actors)
+        .or(pipeline_list)
         .unify()
-        .or(feed)
+        .or(pipeline_runs)
+        .unify()
+        .or(pipeline_run)
+        .unify()
+        .boxed();
+    incident_routes
+        .or(monitor_routes)
+        .unify()
+        .or(automation_routes)
         .unify()
         .recover(error::recover)
         .unify()

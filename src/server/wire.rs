@@ -1,11 +1,12 @@
 //! The JSON the HTTP API speaks. Actor replies become these types here and nowhere else, so the
-//! wire format can stay stable while the actors' records change. Executions, agents and work
-//! orders are sent field for field as recorded; they have no view type of their own yet.
+//! wire format can stay stable while the actors' records change. Executions, agents, work
+//! orders and pipeline runs are sent field for field as recorded; they have no view type of
+//! their own yet.
 
 use actors::event::Event;
-use actors::model::{Execution, Incident, Severity, Suggestion, Symptom, TrustScore};
+use actors::model::{Execution, Incident, PipelineRun, Severity, Suggestion, Symptom, TrustScore};
 use actors::monitor_actor::MonitorStatus;
-use actors::spec::PlaybookSpec;
+use actors::spec::{PipelineSpec, PlaybookSpec};
 use actors::time::{micros, micros_opt};
 use actors::ActorNode;
 use chrono::{DateTime, Utc};
@@ -135,6 +136,8 @@ pub struct PlaybookView {
     pub id: String,
     pub name: String,
     pub on: Vec<String>,
+    /// The monitor selector: only incidents on these trigger it (any when empty).
+    pub monitors: Vec<String>,
     pub steps: Vec<&'static str>,
     /// The success-rate trust; 0.5 before the first run.
     pub trust: f64,
@@ -154,11 +157,49 @@ impl PlaybookView {
             id: playbook.id.clone(),
             name: playbook.display_name().to_owned(),
             on: playbook.on.clone(),
+            monitors: playbook.monitors.clone(),
             steps: playbook.steps.iter().map(|step| step.name()).collect(),
             trust: trust.map_or(0.5, |t| t.score),
             runs: trust.map_or(0, |t| t.runs),
             successes: trust.map_or(0, |t| t.successes),
             recent_runs,
+        }
+    }
+}
+
+/// A pipeline: what it runs, what it needs, when it runs, and its latest run.
+#[derive(Debug, Serialize)]
+pub struct PipelineView {
+    pub id: String,
+    pub name: String,
+    /// `command` (argv) or `http` (url).
+    pub job: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub depends_on: Vec<String>,
+    pub every_ms: Option<u64>,
+    pub timeout_ms: u64,
+    pub last_run: Option<PipelineRun>,
+}
+
+impl PipelineView {
+    pub fn new(pipeline: &PipelineSpec, last_run: Option<PipelineRun>) -> Self {
+        Self {
+            id: pipeline.id.clone(),
+            name: pipeline.display_name().to_owned(),
+            job: if pipeline.argv.is_some() {
+                "command"
+            } else {
+                "http"
+            },
+            argv: pipeline.argv.clone(),
+            url: pipeline.url.clone(),
+            depends_on: pipeline.depends_on.clone(),
+            every_ms: pipeline.every_ms,
+            timeout_ms: pipeline.timeout_ms,
+            last_run,
         }
     }
 }

@@ -153,6 +153,20 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The `psql` that came with the server binaries.
+    pub fn psql(&self) -> String {
+        self.bin.join("psql").display().to_string()
+    }
+
+    /// Runs one SQL statement over a fresh connection; panics if it fails.
+    pub async fn execute(&self, sql: &str) -> Vec<tokio_postgres::SimpleQueryMessage> {
+        let (client, connection) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        tokio::spawn(connection);
+        client.simple_query(sql).await.expect("query runs")
+    }
+
     /// The argv that starts this cluster, as a playbook `command` step would run it.
     pub fn start_argv(&self) -> Vec<String> {
         let mut argv = Vec::new();
@@ -507,3 +521,38 @@ impl Drop for Feed {
         self.task.abort();
     }
 }
+
+/// A webhook receiver on 127.0.0.1: answers 500 to the first `fail_first` posts, then 200, and
+/// keeps every body it was sent, by path.
+pub async fn receiver(
+    fail_first: usize,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    use warp::Filter;
+    let seen: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+    let log = seen.clone();
+    let route = warp::post()
+        .and(warp::path::full())
+        .and(warp::body::json())
+        .map(move |path: warp::path::FullPath, body: serde_json::Value| {
+            let mut log = log.lock().unwrap();
+            log.push((path.as_str().to_owned(), body));
+            let failing = log.iter().filter(|(p, _)| p == path.as_str()).count() <= fail_first;
+            let status = if failing {
+                warp::http::StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                warp::http::StatusCode::OK
+            };
+            warp::reply::with_status("", status)
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    (addr, seen)
+}
+
+/// The `[server]` and `[store]` head every test config starts with: port 0, store in memory.
+pub const CONFIG_HEAD: &str = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n";

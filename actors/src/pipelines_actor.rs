@@ -1,0 +1,474 @@
+//! The pipeline runner: runs the configured `[[pipelines]]` on their schedule, by hand, or as
+//! reruns asked for by a healing playbook, and records every run.
+//!
+//! A pipeline is a job that needs some components (a nightly export needs the orders
+//! database). When it fails while one of them is down, its failure is not its own: once the
+//! component is verified healthy again, the playbook's `rerun_pipelines` step has exactly those
+//! failed runs rerun. This actor is the one writer of pipeline runs. Each run executes as its
+//! own task, so a long job never blocks the actor; at most one run of a pipeline goes at a
+//! time, and reruns wait their turn in a bounded queue.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::json;
+
+use crate::bus_actor::publish;
+use crate::context::Ctx;
+use crate::event::{types, EventDraft};
+use crate::model::{PipelineRun, PipelineRunStatus};
+use crate::process::{self, Exit};
+use crate::spec::{bounds, PipelineSpec};
+use crate::store::StoreError;
+
+/// How often schedules are looked at; the shortest schedule is a few times this.
+const TICK_MS: u64 = 250;
+/// Bytes of an HTTP job's answer kept in its output.
+const HTTP_BODY_KEEP_BYTES: usize = 4_096;
+
+pub struct PipelinesActor;
+
+pub struct PipelinesState {
+    ctx: Arc<Ctx>,
+    myself: ActorRef<PipelinesMsg>,
+    /// The run going on now, by pipeline id: at most one per pipeline.
+    running: HashMap<String, PipelineRun>,
+    /// Reruns waiting for their pipeline to be free, oldest first; at most
+    /// `bounds::RERUN_RUNS_MAX` per pipeline.
+    queued: HashMap<String, VecDeque<PipelineRun>>,
+    /// Callers waiting for a run to end, by run id.
+    waiters: HashMap<String, Vec<RpcReplyPort<Option<PipelineRun>>>>,
+    /// When each scheduled pipeline is due next, with the period it was computed from (a
+    /// reload that changes the period starts the count again).
+    due: HashMap<String, (u64, Instant)>,
+}
+
+/// Why a pipeline could not be run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PipelineError {
+    #[error("there is no pipeline named {0:?}")]
+    NoSuchPipeline(String),
+    #[error("pipeline {pipeline:?} is already running: {run}")]
+    Busy { pipeline: String, run: String },
+    #[error("store error: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for PipelineError {
+    fn from(error: StoreError) -> Self {
+        PipelineError::Store(error.to_string())
+    }
+}
+
+/// A failed run and the rerun queued for it.
+#[derive(Debug, Clone)]
+pub struct Rerun {
+    pub failed: PipelineRun,
+    pub rerun: PipelineRun,
+}
+
+pub enum PipelinesMsg {
+    /// Periodic: start the scheduled runs that are due.
+    Tick,
+    /// A person starts a run now; replies with it as started.
+    RunNow {
+        pipeline_id: String,
+        reply: RpcReplyPort<Result<PipelineRun, PipelineError>>,
+    },
+    /// A healing playbook: queue a rerun of every failed run, not rerun yet, of the pipelines
+    /// that depend on `component`, that ended at or after `since` (at most `runs_max`).
+    RerunFailed {
+        component: String,
+        since: DateTime<Utc>,
+        runs_max: usize,
+        reply: RpcReplyPort<Result<Vec<Rerun>, PipelineError>>,
+    },
+    /// Replies with the run once it has ended (None when there is no such run).
+    AwaitRun {
+        run_id: String,
+        reply: RpcReplyPort<Option<PipelineRun>>,
+    },
+    /// A run's task ended.
+    Finished(PipelineRun),
+}
+
+impl Actor for PipelinesActor {
+    type Msg = PipelinesMsg;
+    type State = PipelinesState;
+    type Arguments = Arc<Ctx>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        ctx: Arc<Ctx>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let mut state = PipelinesState {
+            ctx,
+            myself: myself.clone(),
+            running: HashMap::new(),
+            queued: HashMap::new(),
+            waiters: HashMap::new(),
+            due: HashMap::new(),
+        };
+        state.recover().await?;
+        myself.send_interval(Duration::from_millis(TICK_MS), || PipelinesMsg::Tick);
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            PipelinesMsg::Tick => state.tick().await?,
+            PipelinesMsg::RunNow { pipeline_id, reply } => {
+                let _ = reply.send(state.run_now(&pipeline_id).await);
+            }
+            PipelinesMsg::RerunFailed {
+                component,
+                since,
+                runs_max,
+                reply,
+            } => {
+                let _ = reply.send(state.rerun_failed(&component, since, runs_max).await);
+            }
+            PipelinesMsg::AwaitRun { run_id, reply } => {
+                let in_progress = state.running.values().any(|run| run.run_id == run_id)
+                    || state
+                        .queued
+                        .values()
+                        .any(|queue| queue.iter().any(|run| run.run_id == run_id));
+                if in_progress {
+                    state.waiters.entry(run_id).or_default().push(reply);
+                } else {
+                    let _ = reply.send(state.ctx.store.pipeline_run(&run_id).await?);
+                }
+            }
+            PipelinesMsg::Finished(run) => state.finished(run).await?,
+        }
+        Ok(())
+    }
+}
+
+impl PipelinesState {
+    /// After a stop: a run that was going is `interrupted` (it is not known how far it got);
+    /// reruns that were queued are queued again.
+    async fn recover(&mut self) -> Result<(), StoreError> {
+        for mut run in self.ctx.store.unfinished_pipeline_runs().await? {
+            if run.status == PipelineRunStatus::Queued {
+                self.queued
+                    .entry(run.pipeline_id.clone())
+                    .or_default()
+                    .push_back(run);
+                continue;
+            }
+            run.status = PipelineRunStatus::Interrupted;
+            run.finished_at = Some(crate::time::now());
+            run.output = "Grace stopped while this run was going".to_owned();
+            self.ctx.store.save_pipeline_run(&run).await?;
+        }
+        for queue in self.queued.values_mut() {
+            queue.make_contiguous().sort_by_key(|run| run.started_at);
+        }
+        let pipelines: Vec<String> = self.queued.keys().cloned().collect();
+        for pipeline in pipelines {
+            self.start_next(&pipeline).await?;
+        }
+        Ok(())
+    }
+
+    fn spec(&self, pipeline_id: &str) -> Option<PipelineSpec> {
+        self.ctx
+            .spec()
+            .pipelines
+            .iter()
+            .find(|p| p.id == pipeline_id)
+            .cloned()
+    }
+
+    async fn tick(&mut self) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let spec = self.ctx.spec();
+        self.due
+            .retain(|id, _| spec.pipelines.iter().any(|p| &p.id == id));
+        for pipeline in &spec.pipelines {
+            let Some(every_ms) = pipeline.every_ms else {
+                self.due.remove(&pipeline.id);
+                continue;
+            };
+            let period = Duration::from_millis(every_ms);
+            let (known_every, due) = self
+                .due
+                .entry(pipeline.id.clone())
+                .or_insert((every_ms, now + period));
+            if *known_every != every_ms {
+                *known_every = every_ms;
+                *due = now + period;
+            }
+            if now < *due {
+                continue;
+            }
+            // Missed periods are not made up: the next one is a full period from now.
+            *due = now + period;
+            if self.busy(&pipeline.id) {
+                tracing::info!(pipeline = %pipeline.id, "scheduled run skipped: still running");
+                continue;
+            }
+            let run = new_run(&pipeline.id, "schedule", None);
+            self.start(pipeline.clone(), run).await?;
+        }
+        Ok(())
+    }
+
+    fn busy(&self, pipeline_id: &str) -> bool {
+        self.running.contains_key(pipeline_id)
+            || self
+                .queued
+                .get(pipeline_id)
+                .is_some_and(|queue| !queue.is_empty())
+    }
+
+    async fn run_now(&mut self, pipeline_id: &str) -> Result<PipelineRun, PipelineError> {
+        let pipeline = self
+            .spec(pipeline_id)
+            .ok_or_else(|| PipelineError::NoSuchPipeline(pipeline_id.to_owned()))?;
+        if let Some(run) = self.running.get(pipeline_id) {
+            return Err(PipelineError::Busy {
+                pipeline: pipeline_id.to_owned(),
+                run: run.run_id.clone(),
+            });
+        }
+        if self.busy(pipeline_id) {
+            return Err(PipelineError::Busy {
+                pipeline: pipeline_id.to_owned(),
+                run: "reruns are queued".to_owned(),
+            });
+        }
+        let run = new_run(pipeline_id, "manual", None);
+        Ok(self.start(pipeline, run).await?)
+    }
+
+    async fn rerun_failed(
+        &mut self,
+        component: &str,
+        since: DateTime<Utc>,
+        runs_max: usize,
+    ) -> Result<Vec<Rerun>, PipelineError> {
+        let dependents: Vec<String> = self
+            .ctx
+            .spec()
+            .pipelines
+            .iter()
+            .filter(|p| p.depends_on.iter().any(|d| d == component))
+            .map(|p| p.id.clone())
+            .collect();
+        if dependents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let failed = self
+            .ctx
+            .store
+            .failed_pipeline_runs_since(&dependents, &since, runs_max)
+            .await?;
+        let mut reruns = Vec::new();
+        for mut original in failed {
+            let queue_len = self
+                .queued
+                .get(&original.pipeline_id)
+                .map_or(0, VecDeque::len);
+            if queue_len >= bounds::RERUN_RUNS_MAX {
+                tracing::warn!(pipeline = %original.pipeline_id, "rerun queue full");
+                continue;
+            }
+            let mut rerun = new_run(&original.pipeline_id, "rerun", Some(&original.run_id));
+            rerun.status = PipelineRunStatus::Queued;
+            original.rerun_by = Some(rerun.run_id.clone());
+            // One transaction: a rerun is never lost nor queued twice for the same failure.
+            self.ctx.store.queue_rerun(&original, &rerun).await?;
+            self.queued
+                .entry(original.pipeline_id.clone())
+                .or_default()
+                .push_back(rerun.clone());
+            reruns.push(Rerun {
+                failed: original,
+                rerun,
+            });
+        }
+        for pipeline in dependents {
+            self.start_next(&pipeline).await?;
+        }
+        Ok(reruns)
+    }
+
+    /// Starts the next queued rerun of `pipeline_id` when nothing of it is running.
+    async fn start_next(&mut self, pipeline_id: &str) -> Result<(), StoreError> {
+        if self.running.contains_key(pipeline_id) {
+            return Ok(());
+        }
+        let Some(mut run) = self
+            .queued
+            .get_mut(pipeline_id)
+            .and_then(VecDeque::pop_front)
+        else {
+            return Ok(());
+        };
+        match self.spec(pipeline_id) {
+            Some(pipeline) => {
+                run.status = PipelineRunStatus::Running;
+                run.started_at = crate::time::now();
+                self.start(pipeline, run).await?;
+            }
+            None => {
+                // Removed from config while its rerun waited.
+                run.status = PipelineRunStatus::Failed;
+                run.output = "the pipeline is no longer configured".to_owned();
+                run.finished_at = Some(crate::time::now());
+                run.duration_ms = Some(0);
+                self.ctx.store.save_pipeline_run(&run).await?;
+                self.answer_waiters(&run);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `run` as running, announces it, and runs it in its own task.
+    async fn start(
+        &mut self,
+        pipeline: PipelineSpec,
+        run: PipelineRun,
+    ) -> Result<PipelineRun, StoreError> {
+        self.ctx.store.save_pipeline_run(&run).await?;
+        publish(
+            &self.ctx,
+            EventDraft::new(types::PIPELINE_STARTED, json!({ "run": run }))
+                .source(pipeline.id.clone()),
+        );
+        self.running.insert(pipeline.id.clone(), run.clone());
+        let me = self.myself.clone();
+        let tail_bytes = self.ctx.spec().limits.output_tail_bytes;
+        let mut task_run = run.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let (ok, output) = execute(&pipeline, &mut task_run).await;
+            task_run.status = if ok {
+                PipelineRunStatus::Succeeded
+            } else {
+                PipelineRunStatus::Failed
+            };
+            task_run.output = crate::sub_agent_actor::tail(&output, tail_bytes);
+            task_run.finished_at = Some(crate::time::now());
+            task_run.duration_ms = Some(started.elapsed().as_millis() as u64);
+            let _ = me.cast(PipelinesMsg::Finished(task_run));
+        });
+        Ok(run)
+    }
+
+    async fn finished(&mut self, run: PipelineRun) -> Result<(), StoreError> {
+        if self
+            .running
+            .get(&run.pipeline_id)
+            .is_some_and(|current| current.run_id == run.run_id)
+        {
+            self.running.remove(&run.pipeline_id);
+        }
+        self.ctx.store.save_pipeline_run(&run).await?;
+        let mut event = EventDraft::new(types::PIPELINE_FINISHED, json!({ "run": run }))
+            .source(run.pipeline_id.clone());
+        if run.status == PipelineRunStatus::Failed {
+            // A failure while something it needs is down belongs on that incident's timeline.
+            if let Some(incident_id) = self.dependency_incident(&run.pipeline_id).await? {
+                event = event.incident(incident_id);
+            }
+        }
+        publish(&self.ctx, event);
+        self.answer_waiters(&run);
+        self.start_next(&run.pipeline_id.clone()).await
+    }
+
+    /// An active incident on a component the pipeline depends on, if there is one.
+    async fn dependency_incident(&self, pipeline_id: &str) -> Result<Option<u64>, StoreError> {
+        let Some(pipeline) = self.spec(pipeline_id) else {
+            return Ok(None);
+        };
+        if pipeline.depends_on.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .ctx
+            .store
+            .active_incidents()
+            .await?
+            .into_iter()
+            .find(|incident| pipeline.depends_on.contains(&incident.source))
+            .map(|incident| incident.id))
+    }
+
+    fn answer_waiters(&mut self, run: &PipelineRun) {
+        for waiter in self.waiters.remove(&run.run_id).unwrap_or_default() {
+            let _ = waiter.send(Some(run.clone()));
+        }
+    }
+}
+
+fn new_run(pipeline_id: &str, trigger: &str, rerun_of: Option<&str>) -> PipelineRun {
+    PipelineRun {
+        run_id: format!("pl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        pipeline_id: pipeline_id.to_owned(),
+        status: PipelineRunStatus::Running,
+        trigger: trigger.to_owned(),
+        rerun_of: rerun_of.map(str::to_owned),
+        rerun_by: None,
+        exit_code: None,
+        http_status: None,
+        output: String::new(),
+        started_at: crate::time::now(),
+        finished_at: None,
+        duration_ms: None,
+    }
+}
+
+/// Runs the job once; returns whether it succeeded and what it said. Fills in the exit code or
+/// HTTP status on `run`.
+async fn execute(pipeline: &PipelineSpec, run: &mut PipelineRun) -> (bool, String) {
+    let timeout = Duration::from_millis(pipeline.timeout_ms);
+    if let Some(argv) = &pipeline.argv {
+        let outcome = process::run(argv, timeout).await;
+        if let Exit::Exited(status) = &outcome.exit {
+            run.exit_code = status.code();
+        }
+        let program = argv.first().map_or("pipeline", String::as_str);
+        return (outcome.success(), outcome.describe(program, timeout));
+    }
+    let Some(url) = &pipeline.url else {
+        return (false, "neither argv nor url configured".to_owned());
+    };
+    let method =
+        reqwest::Method::from_bytes(pipeline.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let sent = reqwest::Client::new()
+        .request(method.clone(), url)
+        .timeout(timeout)
+        .json(&json!({ "pipeline": pipeline.id, "run_id": run.run_id, "trigger": run.trigger }))
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let status = response.status();
+            run.http_status = Some(status.as_u16());
+            let ok = if pipeline.expect_status.is_empty() {
+                status.is_success()
+            } else {
+                pipeline.expect_status.contains(&status.as_u16())
+            };
+            let body = response.text().await.unwrap_or_default();
+            let body = crate::sub_agent_actor::tail(&body, HTTP_BODY_KEEP_BYTES);
+            (ok, format!("{method} {url} answered {status}\n{body}"))
+        }
+        Err(error) => (false, format!("{method} {url} failed: {error}")),
+    }
+}
