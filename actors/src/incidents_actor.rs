@@ -66,6 +66,8 @@ pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
 const CATCH_UP_INTERVAL_MS: u64 = 5_000;
 /// How often active incidents are checked against their `escalate_after_ms`.
 const OVERDUE_CHECK_MS: u64 = 1_000;
+/// How long an overdue work order may take to come back before it is asked for again.
+const OVERDUE_RETRY_MS: u64 = 30_000;
 /// Events read from the log per catch-up query.
 const CATCH_UP_PAGE_EVENTS: usize = 256;
 
@@ -131,9 +133,10 @@ pub struct IncidentsState {
     active: HashMap<u64, Incident>,
     /// Every event up to this seq has been handled.
     watermark: u64,
-    /// Overdue incidents whose work order was asked for and has not come back yet, so one is
-    /// not asked for twice. Bounded by `active`.
-    overdue_asked: std::collections::HashSet<u64>,
+    /// Overdue incidents whose work order was asked for and has not come back yet, with when,
+    /// so one is not asked for twice (but again after OVERDUE_RETRY_MS, should the first ask
+    /// have been lost). Bounded by `active`.
+    overdue_asked: HashMap<u64, std::time::Instant>,
 }
 
 impl Actor for IncidentsActor {
@@ -160,7 +163,7 @@ impl Actor for IncidentsActor {
             next_id,
             active,
             watermark,
-            overdue_asked: std::collections::HashSet::new(),
+            overdue_asked: HashMap::new(),
         };
         state.reconcile_runs().await?;
         state.catch_up(u64::MAX).await?;
@@ -242,7 +245,14 @@ impl Actor for IncidentsActor {
                 overdue,
             } => {
                 state.overdue_asked.remove(&incident_id);
-                if let Some(mut incident) = state.active.remove(&incident_id) {
+                let escalated_already = overdue
+                    && state
+                        .active
+                        .get(&incident_id)
+                        .is_some_and(|i| i.work_order_id.is_some());
+                if escalated_already {
+                    // A failed run escalated it while the overdue work order was on its way.
+                } else if let Some(mut incident) = state.active.remove(&incident_id) {
                     if overdue && incident.active_run_id.is_some() {
                         incident.work_order_id = Some(work_order_id.clone());
                         state.ctx.store.save_incident(&incident).await?;
@@ -622,13 +632,19 @@ impl IncidentsState {
         if incident.active_run_id.as_deref() != Some(run_id) {
             return Ok(());
         }
+        let resolves = match outcome {
+            RunOutcome::Succeeded => self.resolves(run_id).await?,
+            RunOutcome::Failed { .. } => false,
+        };
         let incident = self.active.remove(&incident_id).expect("checked above");
         match outcome {
-            RunOutcome::Succeeded if !self.resolves(run_id).await? => {
+            RunOutcome::Succeeded if !resolves => {
                 // A triage playbook: its work is done, the incident stays for people.
                 let mut incident = incident;
                 incident.active_run_id = None;
-                incident.status = if incident.acknowledged_at.is_some() {
+                incident.status = if incident.work_order_id.is_some() {
+                    IncidentStatus::Escalated // overdue meanwhile: it stays with people
+                } else if incident.acknowledged_at.is_some() {
                     IncidentStatus::Acknowledged
                 } else {
                     IncidentStatus::Open
@@ -708,7 +724,9 @@ impl IncidentsState {
     fn check_overdue(&mut self) {
         let spec = self.ctx.spec();
         let now = crate::time::now();
-        self.overdue_asked.retain(|id| self.active.contains_key(id));
+        let retry = Duration::from_millis(OVERDUE_RETRY_MS);
+        self.overdue_asked
+            .retain(|id, asked| self.active.contains_key(id) && asked.elapsed() < retry);
         for incident in self.active.values() {
             let Some(after_ms) = spec
                 .monitors
@@ -720,9 +738,11 @@ impl IncidentsState {
             };
             let overdue =
                 now - incident.detected_at >= chrono::Duration::milliseconds(after_ms as i64);
+            // A silenced incident is kept from people on purpose.
             if !overdue
+                || incident.silenced
                 || incident.work_order_id.is_some()
-                || self.overdue_asked.contains(&incident.id)
+                || self.overdue_asked.contains_key(&incident.id)
             {
                 continue;
             }
@@ -731,7 +751,8 @@ impl IncidentsState {
                     .cast(PlaybooksMsg::Overdue(Box::new(incident.clone())))
                     .is_ok()
                 {
-                    self.overdue_asked.insert(incident.id);
+                    self.overdue_asked
+                        .insert(incident.id, std::time::Instant::now());
                 }
             }
         }

@@ -422,6 +422,20 @@ impl Kernel {
         .map_err(|_| KernelError::Unavailable("the playbook engine"))
     }
 
+    /// Insights over the recent history (`insights::HISTORY_MAX` incidents and runs).
+    pub async fn insights(&self) -> Result<crate::insights::Insights, StoreError> {
+        let store = &self.ctx.store;
+        let incidents = store
+            .incidents(None, None, crate::insights::HISTORY_MAX)
+            .await?;
+        let executions = store.executions(crate::insights::HISTORY_MAX).await?;
+        Ok(crate::insights::compute(
+            &incidents,
+            &executions,
+            crate::time::now(),
+        ))
+    }
+
     /// The configured pipelines, in config order.
     pub fn pipelines(&self) -> Vec<PipelineSpec> {
         self.ctx.spec().pipelines.clone()

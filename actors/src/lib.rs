@@ -26,6 +26,7 @@ pub mod context;
 pub mod event;
 pub mod feed_actor;
 pub mod incidents_actor;
+pub mod insights;
 pub mod intake;
 pub mod kernel;
 pub mod model;

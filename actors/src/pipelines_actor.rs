@@ -44,6 +44,10 @@ pub struct PipelinesState {
     /// When each scheduled pipeline is due next, with the period it was computed from (a
     /// reload that changes the period starts the count again).
     due: HashMap<String, (u64, Instant)>,
+    /// The task of each run going on, by run id: aborted when this actor stops, so a
+    /// restarted runner never finds a run of the old one still going (the program is killed
+    /// with its task).
+    tasks: HashMap<String, tokio::task::JoinHandle<()>>,
 }
 
 /// Why a pipeline could not be run.
@@ -63,10 +67,10 @@ impl From<StoreError> for PipelineError {
     }
 }
 
-/// A failed run and the rerun queued for it.
+/// A failed run and the rerun queued (or already going) for it.
 #[derive(Debug, Clone)]
 pub struct Rerun {
-    pub failed: PipelineRun,
+    pub failed_run_id: String,
     pub rerun: PipelineRun,
 }
 
@@ -112,10 +116,22 @@ impl Actor for PipelinesActor {
             queued: HashMap::new(),
             waiters: HashMap::new(),
             due: HashMap::new(),
+            tasks: HashMap::new(),
         };
         state.recover().await?;
         myself.send_interval(Duration::from_millis(TICK_MS), || PipelinesMsg::Tick);
         Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        for task in state.tasks.values() {
+            task.abort();
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -157,10 +173,12 @@ impl Actor for PipelinesActor {
 
 impl PipelinesState {
     /// After a stop: a run that was going is `interrupted` (it is not known how far it got);
-    /// reruns that were queued are queued again.
+    /// reruns that were queued or going are queued again — their failed run is marked as
+    /// rerun, so nothing else would ever rerun it.
     async fn recover(&mut self) -> Result<(), StoreError> {
         for mut run in self.ctx.store.unfinished_pipeline_runs().await? {
-            if run.status == PipelineRunStatus::Queued {
+            if run.status == PipelineRunStatus::Queued || run.trigger == "rerun" {
+                run.status = PipelineRunStatus::Queued;
                 self.queued
                     .entry(run.pipeline_id.clone())
                     .or_default()
@@ -192,6 +210,16 @@ impl PipelinesState {
     }
 
     async fn tick(&mut self) -> Result<(), StoreError> {
+        // Reruns left queued by an earlier failure get their turn.
+        let idle: Vec<String> = self
+            .queued
+            .iter()
+            .filter(|(id, queue)| !queue.is_empty() && !self.running.contains_key(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for pipeline in idle {
+            self.start_next(&pipeline).await?;
+        }
         let now = Instant::now();
         let spec = self.ctx.spec();
         self.due
@@ -270,13 +298,41 @@ impl PipelinesState {
         if dependents.is_empty() {
             return Ok(Vec::new());
         }
+        // Reruns already queued or going (asked for before a restart, or by an earlier try of
+        // the same step) are waited for too.
+        let mut reruns: Vec<Rerun> = self
+            .running
+            .values()
+            .chain(self.queued.values().flatten())
+            .filter(|run| dependents.contains(&run.pipeline_id))
+            .filter_map(|run| {
+                Some(Rerun {
+                    failed_run_id: run.rerun_of.clone()?,
+                    rerun: run.clone(),
+                })
+            })
+            .collect();
         let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let failed = self
             .ctx
             .store
             .failed_pipeline_runs_since(&dependents, &since, runs_max)
             .await?;
-        let mut reruns = Vec::new();
+        let queued = self.queue_reruns(failed, &mut reruns).await;
+        // Whatever happened above, what is queued gets started.
+        for pipeline in &dependents {
+            self.start_next(pipeline).await?;
+        }
+        queued?;
+        Ok(reruns)
+    }
+
+    /// Queues a rerun of each failed run; stops at the first store error.
+    async fn queue_reruns(
+        &mut self,
+        failed: Vec<PipelineRun>,
+        reruns: &mut Vec<Rerun>,
+    ) -> Result<(), StoreError> {
         for mut original in failed {
             let queue_len = self
                 .queued
@@ -296,14 +352,11 @@ impl PipelinesState {
                 .or_default()
                 .push_back(rerun.clone());
             reruns.push(Rerun {
-                failed: original,
+                failed_run_id: original.run_id,
                 rerun,
             });
         }
-        for pipeline in dependents {
-            self.start_next(&pipeline).await?;
-        }
-        Ok(reruns)
+        Ok(())
     }
 
     /// Starts the next queued rerun of `pipeline_id` when nothing of it is running.
@@ -311,21 +364,13 @@ impl PipelinesState {
         if self.running.contains_key(pipeline_id) {
             return Ok(());
         }
-        let Some(mut run) = self
-            .queued
-            .get_mut(pipeline_id)
-            .and_then(VecDeque::pop_front)
-        else {
-            return Ok(());
-        };
-        match self.spec(pipeline_id) {
-            Some(pipeline) => {
-                run.status = PipelineRunStatus::Running;
-                run.started_at = crate::time::now();
-                self.start(pipeline, run).await?;
-            }
-            None => {
-                // Removed from config while its rerun waited.
+        let Some(pipeline) = self.spec(pipeline_id) else {
+            // Removed from config while its reruns waited: they all fail.
+            while let Some(mut run) = self
+                .queued
+                .get_mut(pipeline_id)
+                .and_then(VecDeque::pop_front)
+            {
                 run.status = PipelineRunStatus::Failed;
                 run.output = "the pipeline is no longer configured".to_owned();
                 run.finished_at = Some(crate::time::now());
@@ -333,7 +378,18 @@ impl PipelinesState {
                 self.ctx.store.save_pipeline_run(&run).await?;
                 self.answer_waiters(&run);
             }
-        }
+            return Ok(());
+        };
+        let Some(mut run) = self
+            .queued
+            .get_mut(pipeline_id)
+            .and_then(VecDeque::pop_front)
+        else {
+            return Ok(());
+        };
+        run.status = PipelineRunStatus::Running;
+        run.started_at = crate::time::now();
+        self.start(pipeline, run).await?;
         Ok(())
     }
 
@@ -353,7 +409,7 @@ impl PipelinesState {
         let me = self.myself.clone();
         let tail_bytes = self.ctx.spec().limits.output_tail_bytes;
         let mut task_run = run.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let started = Instant::now();
             let (ok, output) = execute(&pipeline, &mut task_run).await;
             task_run.status = if ok {
@@ -366,10 +422,12 @@ impl PipelinesState {
             task_run.duration_ms = Some(started.elapsed().as_millis() as u64);
             let _ = me.cast(PipelinesMsg::Finished(task_run));
         });
+        self.tasks.insert(run.run_id.clone(), task);
         Ok(run)
     }
 
     async fn finished(&mut self, run: PipelineRun) -> Result<(), StoreError> {
+        self.tasks.remove(&run.run_id);
         if self
             .running
             .get(&run.pipeline_id)

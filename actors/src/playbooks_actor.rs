@@ -218,6 +218,11 @@ impl PlaybooksState {
     /// Escalates an incident that has been active longer than its `escalate_after_ms`: a work
     /// order (naming the run healing it, if one is) goes to people and the webhooks.
     async fn overdue(&mut self, incident: Incident) -> Result<(), StoreError> {
+        // It may have been escalated or resolved since it was found overdue.
+        let current = self.ctx.store.incident(incident.id).await?;
+        if current.is_none_or(|i| !i.status.is_active() || i.work_order_id.is_some()) {
+            return Ok(());
+        }
         let run = self
             .runs
             .values()
@@ -896,7 +901,8 @@ impl PlaybooksState {
             ) && incident.active_run_id.is_none()
                 && incident.work_order_id.is_none()
                 && !incident.silenced;
-            if unattended {
+            // A triage playbook that already ran on it left it for people on purpose.
+            if unattended && !self.ctx.store.has_succeeded_run(incident.id).await? {
                 self.trigger(incident).await?;
             }
         }

@@ -266,8 +266,9 @@ pub enum StepSpec {
     /// An argument may name whitelisted fields that are filled in when the step runs:
     /// `{incident.id}`, `{incident.source}`, `{incident.event_type}`, `{incident.severity}`
     /// and `{monitor.path}` (a log monitor's file). Nothing else an event carried can reach a
-    /// command, and a value that could pass for an option (a leading `-`) or holds anything but
-    /// letters, digits and `._:@/-` is refused.
+    /// command, and a value that could pass for an option (a leading `-`), climb a path (`/`,
+    /// `..`), name a response file (`@`) or hold anything but letters, digits and `._:-` is
+    /// refused.
     Command {
         argv: Vec<String>,
         #[serde(default = "defaults::command_timeout_ms")]

@@ -300,6 +300,18 @@ impl Store {
         .await
     }
 
+    /// Whether a playbook run on incident `incident_id` succeeded.
+    pub async fn has_succeeded_run(&self, incident_id: u64) -> StoreResult<bool> {
+        let runs: Vec<String> = self
+            .rows(
+                "SELECT VALUE run_id FROM execution
+                 WHERE incident_id = $incident AND status = 'succeeded' LIMIT 1",
+                json!({ "incident": incident_id }),
+            )
+            .await?;
+        Ok(!runs.is_empty())
+    }
+
     /// Runs that never reached an end (Grace stopped while they ran).
     pub async fn running_executions(&self) -> StoreResult<Vec<Execution>> {
         self.rows(

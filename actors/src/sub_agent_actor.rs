@@ -228,19 +228,14 @@ impl<'a> Runner<'a> {
     }
 
     /// `argv` with its placeholders filled in. Values that come from incidents must look like
-    /// identifiers: no leading `-` (an option) and nothing but letters, digits and `._:@/-`.
+    /// identifiers (see [`plain_identifier`]); `monitor.path` comes from config.
     fn command_argv(&self, argv: &[String]) -> Result<Vec<String>, String> {
         let mut out = Vec::with_capacity(argv.len());
         for arg in argv {
             for name in crate::spec::placeholders(arg) {
                 let value = self.field(name);
                 let from_config = name == "monitor.path";
-                let safe = !value.is_empty()
-                    && !value.starts_with('-')
-                    && value
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._:@/-".contains(c));
-                if !from_config && !safe {
+                if !from_config && !plain_identifier(&value) {
                     return Err(format!(
                         "refused to run: {{{name}}} is {value:?}, which is not a plain identifier"
                     ));
@@ -528,7 +523,11 @@ impl<'a> Runner<'a> {
         }
         let mut ok = true;
         let mut lines = Vec::new();
-        for Rerun { failed, rerun } in reruns {
+        for Rerun {
+            failed_run_id,
+            rerun,
+        } in reruns
+        {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let ended = ractor::call_t!(
                 pipelines,
@@ -542,7 +541,7 @@ impl<'a> Runner<'a> {
                 Ok(Some(run)) if run.status == PipelineRunStatus::Succeeded => format!(
                     "{}: run {} failed → rerun {} succeeded in {} ms",
                     run.pipeline_id,
-                    failed.run_id,
+                    failed_run_id,
                     run.run_id,
                     run.duration_ms.unwrap_or(0)
                 ),
@@ -551,7 +550,7 @@ impl<'a> Runner<'a> {
                     format!(
                         "{}: run {} failed → rerun {} {:?}: {}",
                         run.pipeline_id,
-                        failed.run_id,
+                        failed_run_id,
                         run.run_id,
                         run.status,
                         run.output.lines().next().unwrap_or_default()
@@ -561,7 +560,7 @@ impl<'a> Runner<'a> {
                     ok = false;
                     format!(
                         "{}: rerun {} did not end within the step's {timeout_ms} ms",
-                        failed.pipeline_id, rerun.run_id
+                        rerun.pipeline_id, rerun.run_id
                     )
                 }
             };
@@ -679,6 +678,20 @@ async fn call_http(
     }
 }
 
+/// Whether a value from an incident may go into a command argument: letters, digits and
+/// `._:-` only, not starting with `-` (an option) or `.`, and no `..`. No `/` (a path that could
+/// climb out of where the config put it), no `@` (response files, `curl -d @file`), no spaces
+/// or shell characters (harmless without a shell, but never needed in an identifier).
+fn plain_identifier(value: &str) -> bool {
+    !value.is_empty()
+        && !value.starts_with('-')
+        && !value.starts_with('.')
+        && !value.contains("..")
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c))
+}
+
 /// Runs a remediation program; the step succeeds when it exits 0.
 async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
     let timeout = Duration::from_millis(timeout_ms);
@@ -702,6 +715,18 @@ pub(crate) fn tail(text: &str, max_bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_identifiers_reach_a_command() {
+        for ok in ["orders-db", "db.connection_lost", "42", "host:5432", "a_b"] {
+            assert!(plain_identifier(ok), "{ok}");
+        }
+        for refused in [
+            "", "-rf", "--all", "../etc", "a/b", "@file", ".hidden", "a b", "x;y", "$(x)", "é",
+        ] {
+            assert!(!plain_identifier(refused), "{refused}");
+        }
+    }
 
     #[test]
     fn tail_cuts_on_char_boundaries() {

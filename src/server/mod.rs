@@ -1,6 +1,7 @@
 //! The HTTP and WebSocket server (warp): REST over the kernel's store and actors, and the live
 //! event feed at `/ws`.
 
+mod dashboard;
 mod error;
 mod intake;
 mod pipelines;
@@ -173,6 +174,19 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(post.clone())
         .and(app.clone())
         .and_then(pipelines::run);
+    let dashboard = warp::path::end()
+        .and(warp::get())
+        .and_then(dashboard::index);
+    let script = warp::path!("assets" / "app.js")
+        .and(warp::get())
+        .and_then(dashboard::script);
+    let stylesheet = warp::path!("assets" / "app.css")
+        .and(warp::get())
+        .and_then(dashboard::stylesheet);
+    let insights = warp::path!("insights")
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(dashboard::insights);
     let reload = warp::path!("config" / "reload")
         .and(post.clone())
         .and(app.clone())
@@ -241,10 +255,20 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(pipeline_run)
         .unify()
         .boxed();
+    let dashboard_routes = dashboard
+        .or(script)
+        .unify()
+        .or(stylesheet)
+        .unify()
+        .or(insights)
+        .unify()
+        .boxed();
     incident_routes
         .or(monitor_routes)
         .unify()
         .or(automation_routes)
+        .unify()
+        .or(dashboard_routes)
         .unify()
         .recover(error::recover)
         .unify()
@@ -369,12 +393,27 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
 
 async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
+    if query.get("status").map(String::as_str) == Some("active") {
+        // Every incident that is not resolved, newest first (the dashboard's tiles).
+        let mut active = app
+            .kernel
+            .store()
+            .active_incidents()
+            .await
+            .map_err(ApiError::from)?;
+        active.sort_by_key(|incident| std::cmp::Reverse(incident.id));
+        active.truncate(limit);
+        return json(&Page {
+            items: active.iter().map(IncidentView::from).collect(),
+            next: None,
+        });
+    }
     let status = match query.get("status").map(String::as_str) {
         None | Some("") => None,
         Some(raw) => Some(IncidentStatus::parse(raw).ok_or_else(|| {
             ApiError::bad(
                 "status",
-                format!("must be one of open, acknowledged, mitigating, resolved, escalated; got {raw:?}"),
+                format!("must be one of active, open, acknowledged, mitigating, resolved, escalated; got {raw:?}"),
             )
         })?),
     };

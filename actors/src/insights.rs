@@ -1,0 +1,230 @@
+//! Insights for people: how many incidents lately, how fast they were acknowledged and
+//! resolved, how trust moved, and how long a playbook usually takes to heal a kind of incident
+//! (the dashboard's "expected recovery in ~30 s").
+//!
+//! A pure function over recent records, so it is cheap to test and never touches the actors;
+//! the kernel feeds it the latest incidents and runs from the store.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::model::{Execution, ExecutionStatus, Incident, IncidentStatus};
+use crate::time::micros;
+
+/// Incidents and runs read to compute insights: recent history, bounded.
+pub const HISTORY_MAX: usize = 500;
+/// Trust points kept per component for its trend.
+const TREND_POINTS_MAX: usize = 10;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Insights {
+    /// The window the counts and means cover: the last 24 hours.
+    #[serde(with = "micros")]
+    pub since: DateTime<Utc>,
+    /// Incidents detected in the window, and how many of them are resolved.
+    pub incidents: u64,
+    pub resolved: u64,
+    /// Incidents active now (whenever they opened).
+    pub active: u64,
+    /// Mean time to acknowledge (by a person), over the window's acknowledged incidents.
+    pub mtta_seconds: Option<f64>,
+    /// Mean time to resolve, over the window's resolved incidents.
+    pub mttr_seconds: Option<f64>,
+    /// How long each playbook has taken to heal each kind of incident.
+    pub estimates: Vec<RecoveryEstimate>,
+    /// Each component's trust right after each of its recent incidents opened, oldest first.
+    pub trust_trends: Vec<TrustTrend>,
+}
+
+/// From detection to resolution, for incidents of `event_type` a run of `playbook_id` healed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecoveryEstimate {
+    pub playbook_id: String,
+    pub event_type: String,
+    pub samples: usize,
+    pub median_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrustTrend {
+    pub component: String,
+    pub points: Vec<f64>,
+}
+
+/// Computes insights at `now` from recent incidents (any order) and runs.
+pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<Utc>) -> Insights {
+    let since = now - Duration::hours(24);
+    let recent: Vec<&Incident> = incidents
+        .iter()
+        .filter(|i| i.detected_at >= since)
+        .collect();
+    let mean = |values: Vec<f64>| {
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    let mtta = mean(
+        recent
+            .iter()
+            .filter_map(|i| {
+                let ack = i.acknowledged_at?;
+                Some((ack - i.detected_at).num_milliseconds() as f64 / 1000.0)
+            })
+            .collect(),
+    );
+    let mttr = mean(
+        recent
+            .iter()
+            .filter_map(|i| i.resolution_time_seconds)
+            .collect(),
+    );
+
+    // Which playbook healed which incident: its succeeded run on it.
+    let mut samples: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    for execution in executions
+        .iter()
+        .filter(|e| e.status == ExecutionStatus::Succeeded)
+    {
+        let healed = incidents.iter().find(|i| {
+            i.id == execution.incident_id && i.resolved_by.as_deref() == Some("playbook")
+        });
+        if let Some((incident, seconds)) =
+            healed.and_then(|i| Some((i, i.resolution_time_seconds?)))
+        {
+            samples
+                .entry((execution.playbook_id.clone(), incident.event_type.clone()))
+                .or_default()
+                .push(seconds);
+        }
+    }
+    let estimates = samples
+        .into_iter()
+        .map(|((playbook_id, event_type), mut seconds)| {
+            seconds.sort_by(f64::total_cmp);
+            let mid = seconds.len() / 2;
+            let median = if seconds.len() % 2 == 0 {
+                (seconds[mid - 1] + seconds[mid]) / 2.0
+            } else {
+                seconds[mid]
+            };
+            RecoveryEstimate {
+                playbook_id,
+                event_type,
+                samples: seconds.len(),
+                median_seconds: median,
+            }
+        })
+        .collect();
+
+    let mut by_component: std::collections::BTreeMap<&str, Vec<&Incident>> = Default::default();
+    for incident in incidents {
+        by_component
+            .entry(incident.source.as_str())
+            .or_default()
+            .push(incident);
+    }
+    let trust_trends = by_component
+        .into_iter()
+        .map(|(component, mut list)| {
+            list.sort_by_key(|i| i.detected_at);
+            let skip = list.len().saturating_sub(TREND_POINTS_MAX);
+            TrustTrend {
+                component: component.to_owned(),
+                points: list.iter().skip(skip).map(|i| i.trust).collect(),
+            }
+        })
+        .collect();
+
+    Insights {
+        since,
+        incidents: recent.len() as u64,
+        resolved: recent
+            .iter()
+            .filter(|i| i.status == IncidentStatus::Resolved)
+            .count() as u64,
+        active: incidents.iter().filter(|i| i.status.is_active()).count() as u64,
+        mtta_seconds: mtta,
+        mttr_seconds: mttr,
+        estimates,
+        trust_trends,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    fn incident(id: u64, age_s: i64, resolved_in: Option<f64>, now: DateTime<Utc>) -> Incident {
+        Incident {
+            id,
+            event_type: "db.connection_lost".into(),
+            severity: Severity::High,
+            source: "orders-db".into(),
+            title: "Database connection lost".into(),
+            status: if resolved_in.is_some() {
+                IncidentStatus::Resolved
+            } else {
+                IncidentStatus::Open
+            },
+            detected_at: now - Duration::seconds(age_s),
+            acknowledged_at: Some(now - Duration::seconds(age_s - 4)),
+            resolved_at: None,
+            resolution_time_seconds: resolved_in,
+            occurrences: 1,
+            trust: 1.0 - id as f64 / 10.0,
+            resolved_by: resolved_in.map(|_| "playbook".to_owned()),
+            active_run_id: None,
+            work_order_id: None,
+            recovery_seen: false,
+            silenced: false,
+            event_seqs: Vec::new(),
+            symptoms: Vec::new(),
+            suggestions: Vec::new(),
+        }
+    }
+
+    fn run(incident_id: u64, now: DateTime<Utc>) -> Execution {
+        Execution {
+            run_id: format!("run-{incident_id}"),
+            playbook_id: "db_reconnect".into(),
+            playbook_name: "Reconnect DB".into(),
+            incident_id,
+            agent_id: "agent".into(),
+            status: ExecutionStatus::Succeeded,
+            steps_completed: 1,
+            steps: Vec::new(),
+            started_at: now,
+            finished_at: Some(now),
+            duration_seconds: Some(1.0),
+            work_order_id: None,
+        }
+    }
+
+    #[test]
+    fn counts_means_medians_and_trends_come_from_the_window_and_the_history() {
+        let now = Utc::now();
+        let incidents = vec![
+            incident(1, 3 * 24 * 3600, Some(30.0), now), // outside the window
+            incident(2, 600, Some(6.0), now),
+            incident(3, 300, Some(10.0), now),
+            incident(4, 60, None, now),
+        ];
+        let runs = vec![run(1, now), run(2, now), run(3, now)];
+        let insights = compute(&incidents, &runs, now);
+        assert_eq!(insights.incidents, 3);
+        assert_eq!(insights.resolved, 2);
+        assert_eq!(insights.active, 1);
+        assert_eq!(insights.mttr_seconds, Some(8.0));
+        assert_eq!(insights.mtta_seconds, Some(4.0));
+        assert_eq!(
+            insights.estimates,
+            [RecoveryEstimate {
+                playbook_id: "db_reconnect".into(),
+                event_type: "db.connection_lost".into(),
+                samples: 3,
+                median_seconds: 10.0,
+            }]
+        );
+        assert_eq!(insights.trust_trends[0].points, [0.9, 0.8, 0.7, 0.6]);
+        assert!(compute(&[], &[], now).mttr_seconds.is_none());
+    }
+}

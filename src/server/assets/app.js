@@ -1,0 +1,609 @@
+// Grace's dashboard. It loads the current state over REST, then follows the live feed at /ws
+// from the seq it started at. When the connection drops (Grace restarting), it reconnects with
+// `since` = the last seq it saw: nothing is missed and nothing is shown twice. No framework and
+// no build step; every text from the server goes into the page as text, never as HTML.
+"use strict";
+
+/** Events kept in the activity list (older ones leave the page). */
+const ACTIVITY_MAX = 200;
+/** Resolved incidents shown in the history. */
+const HISTORY_MAX = 20;
+/** Longest wait between two reconnection tries. */
+const RECONNECT_MAX_MS = 4000;
+/** Monitors, tree and insights are fetched again at most this often while events stream in. */
+const REFRESH_DEBOUNCE_MS = 250;
+
+const state = {
+  lastSeq: 0,
+  active: new Map(), // active incidents by id
+  history: [], // resolved incidents, newest first
+  runs: new Map(), // run id -> { playbook_id, playbook_name }
+  playbooks: [],
+  monitors: [],
+  insights: null,
+  selected: null, // the incident in the detail pane
+  detail: null, // { incident, timeline }
+  executions: [], // runs of the selected incident
+  retryMs: 250,
+  loaded: false,
+  socket: null,
+  timers: {},
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props || {});
+  for (const child of children) {
+    if (child !== null && child !== undefined) {
+      node.append(child instanceof Node ? child : String(child));
+    }
+  }
+  return node;
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch (_) {
+    json = null;
+  }
+  if (!response.ok) {
+    const message = json && json.error ? json.error.message : `${response.status} ${response.statusText}`;
+    throw new Error(message);
+  }
+  return json;
+}
+
+// ----- words for people ----------------------------------------------------------------------
+
+const FAMILIES = [
+  ["api.rate_limit_exceeded", "Rate limited", "asked us to slow down"],
+  ["db.", "Database hiccup", "lost connection"],
+  ["api.", "API trouble", "is not answering well"],
+  ["tcp.", "Service unreachable", "stopped answering"],
+  ["redis.", "Cache trouble", "stopped answering"],
+  ["check.", "Health check failing", "failed its check"],
+  ["heartbeat.", "Missed check-in", "went quiet"],
+  ["logfile.", "Log file missing", "lost its log file"],
+  ["log.", "Errors in the logs", "logged errors"],
+  ["process.", "Process stopped", "stopped"],
+];
+
+const SEVERITY = {
+  critical: ["🔴", "critical"],
+  high: ["🔴", "high"],
+  medium: ["🟡", "medium"],
+  low: ["🔵", "low"],
+};
+
+const RECOVERY_WORDS = ["restored", "recovered", "resolved", "ok", "up", "healthy"];
+
+function family(eventType) {
+  for (const [prefix, name, verb] of FAMILIES) {
+    if (eventType === prefix || eventType.startsWith(prefix)) {
+      return { name, verb };
+    }
+  }
+  return null;
+}
+
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function secs(value) {
+  if (value === null || value === undefined) return "—";
+  if (value >= 90) return `${Math.round(value / 60)} min`;
+  return value < 10 ? `${value.toFixed(1)} s` : `${Math.round(value)} s`;
+}
+
+function firstLine(text) {
+  const line = String(text || "").split("\n").find((l) => l.trim()) || "";
+  return line.length > 160 ? `${line.slice(0, 160)}…` : line;
+}
+
+function byWhom(resolvedBy) {
+  return { playbook: "healed by a playbook", recovery: "came back by itself", manual: "resolved by a person" }[resolvedBy] || resolvedBy || "";
+}
+
+function estimateFor(incident, playbookId) {
+  const estimates = (state.insights && state.insights.estimates) || [];
+  return estimates.find((e) => e.playbook_id === playbookId && e.event_type === incident.event_type) || null;
+}
+
+/** What is being done about an incident, in words. */
+function doing(incident) {
+  const run = incident.active_run_id ? state.runs.get(incident.active_run_id) : null;
+  if (incident.active_run_id) {
+    const name = run ? run.playbook_name : "a playbook";
+    let expected;
+    const estimate = run ? estimateFor(incident, run.playbook_id) : null;
+    if (!estimate) {
+      expected = `no recovery history yet for “${name}” on this kind of incident`;
+    } else {
+      const elapsed = (Date.now() - new Date(incident.detected_at).getTime()) / 1000;
+      const left = estimate.median_seconds - elapsed;
+      expected = left > 0
+        ? `expected recovery in ~${secs(Math.max(1, left))}`
+        : `taking longer than usual (usually ~${secs(estimate.median_seconds)})`;
+    }
+    return `Running “${name}” — ${expected}`;
+  }
+  if (incident.status === "escalated") {
+    return `Handed to people — work order ${incident.work_order_id || ""}`.trim();
+  }
+  const pending = (incident.suggestions || []).find((s) => s.status === "pending");
+  if (pending) return `Suggested: “${pending.playbook_name}” — waiting for your approval`;
+  if (incident.silenced) return "Silenced: no automatic healing";
+  return "Waiting for a person";
+}
+
+/** One line for an event, in plain words. */
+function describe(ev) {
+  const d = ev.data || {};
+  const inc = d.incident;
+  switch (ev.type) {
+    case "incident.opened":
+      return `${SEVERITY[inc.severity][0]} Incident #${inc.id} opened: ${inc.title} on ${inc.source}`;
+    case "incident.updated":
+      return `Incident #${inc.id}: ${d.reason || "updated"}`;
+    case "incident.resolved":
+      return `✅ Incident #${inc.id} resolved in ${secs(inc.resolution_time_seconds)} (${byWhom(inc.resolved_by)})`;
+    case "incident.escalated":
+      return `🧑‍🔧 Incident #${inc.id} handed to people: work order ${d.work_order_id}`;
+    case "playbook.started":
+      return `▶️ Started “${d.playbook_name}”: ${(d.steps || []).join(" → ")}`;
+    case "playbook.resumed":
+      return `▶️ Resumed a playbook at step ${(d.from_step || 0) + 1}`;
+    case "playbook.step": {
+      const step = d.step || {};
+      const mark = { running: "⏳", succeeded: "✔️", failed: "✖️", skipped: "⏭️" }[step.status] || "";
+      const note = step.status !== "running" && step.output ? ` — ${firstLine(step.output)}` : "";
+      return `${mark} Step ${d.index + 1}, ${step.name}: ${step.status}${note}`;
+    }
+    case "playbook.finished":
+      return d.status === "succeeded"
+        ? `🏁 Playbook succeeded in ${secs(d.duration_seconds)}`
+        : `⚠️ Playbook ${d.status}${d.failing_step ? ` at ${d.failing_step}` : ""}`;
+    case "playbook.held":
+      return `⏸️ Playbook held: ${d.detail}`;
+    case "trust.changed":
+      return `Trust in ${d.subject}: ${Number(d.from).toFixed(2)} → ${Number(d.to).toFixed(2)}`;
+    case "agent.spawned":
+      return `🤖 Sub-agent started`;
+    case "agent.finished":
+      return `🤖 Sub-agent finished`;
+    case "actor.restarted":
+      return `♻️ ${d.actor} restarted (${d.restarts} so far)`;
+    case "pipeline.started":
+      return `🛠️ Pipeline ${d.run.pipeline_id} started (${d.run.trigger})`;
+    case "pipeline.finished":
+      return `🛠️ Pipeline ${d.run.pipeline_id} ${d.run.status}${d.run.exit_code !== null && d.run.exit_code !== undefined ? ` (exit ${d.run.exit_code})` : ""}`;
+    case "webhook.delivered":
+      return `📨 Sent to ${d.delivery.webhook_id}: ${d.delivery.status}`;
+    case "notification.sent":
+      return `📣 ${d.message}`;
+    case "config.reloaded":
+      return "⚙️ Configuration reloaded";
+    default: {
+      const source = d.monitor || d.source || "";
+      const words = family(ev.type);
+      const last = ev.type.split(".").pop();
+      if (RECOVERY_WORDS.includes(last)) return `💚 ${source} is back (${ev.type})`;
+      if (words) return `${words.name}: ${source} ${words.verb}${d.error ? ` — ${firstLine(d.error)}` : ""}`;
+      return `${ev.type}${source ? ` on ${source}` : ""}`;
+    }
+  }
+}
+
+// ----- rendering -----------------------------------------------------------------------------
+
+function renderSummary() {
+  const counts = {};
+  for (const incident of state.active.values()) {
+    counts[incident.severity] = (counts[incident.severity] || 0) + 1;
+  }
+  const parts = ["critical", "high", "medium", "low"]
+    .filter((s) => counts[s])
+    .map((s) => `${SEVERITY[s][0]} ${counts[s]} ${SEVERITY[s][1]}`);
+  const text = parts.length ? parts.join(" · ") : "✅ All systems healthy";
+  $("summary").textContent = text;
+  document.title = `${text} — Grace`;
+}
+
+function tileLines(incident) {
+  const words = family(incident.event_type);
+  const [emoji, level] = SEVERITY[incident.severity] || ["⚪", incident.severity];
+  const name = words ? words.name : incident.title;
+  const what = words ? `${incident.source} ${words.verb}` : `${incident.source}: ${incident.title}`;
+  const headline = `${emoji} ${name} — ${what} at ${clock(incident.detected_at)} — ${doing(incident)}`;
+  const bits = [`Severity: ${level}`, `Status: ${incident.status}`];
+  if (incident.occurrences > 1) bits.push(`${incident.occurrences} occurrences`);
+  if (incident.acknowledged_at) bits.push(`👀 Acknowledged at ${clock(incident.acknowledged_at)}`);
+  return { headline, state: bits.join(" · ") };
+}
+
+function renderTiles() {
+  const list = $("tiles");
+  const ids = [...state.active.keys()].sort((a, b) => b - a);
+  for (const tile of [...list.children]) {
+    if (!state.active.has(Number(tile.dataset.incident))) tile.remove();
+  }
+  ids.forEach((id, index) => {
+    const incident = state.active.get(id);
+    let tile = list.querySelector(`[data-incident="${id}"]`);
+    if (!tile) {
+      const details = el("button", { type: "button", className: "secondary", textContent: "View details" });
+      details.dataset.action = "details";
+      details.addEventListener("click", () => showDetail(id));
+      const ack = el("button", { type: "button", textContent: "Acknowledge" });
+      ack.dataset.action = "acknowledge";
+      ack.addEventListener("click", () => act(id, "acknowledge", () => api("POST", `/monitoring/incidents/${id}/acknowledge`), "Acknowledged."));
+      tile = el("li", { className: "tile" },
+        el("p", { className: "headline" }),
+        el("p", { className: "state" }),
+        el("div", { className: "buttons" }, details, ack));
+      tile.dataset.incident = String(id);
+    }
+    if (list.children[index] !== tile) list.insertBefore(tile, list.children[index] || null);
+    const lines = tileLines(incident);
+    tile.className = `tile sev-${incident.severity}`;
+    tile.dataset.status = incident.status;
+    tile.querySelector(".headline").textContent = lines.headline;
+    tile.querySelector(".state").textContent = lines.state;
+    tile.querySelector('[data-action="acknowledge"]').hidden = Boolean(incident.acknowledged_at);
+  });
+  $("no-alerts").hidden = state.active.size > 0;
+}
+
+function renderHistory() {
+  const list = $("history");
+  list.replaceChildren(...state.history.slice(0, HISTORY_MAX).map((incident) => {
+    const view = el("button", { type: "button", className: "secondary", textContent: "View" });
+    view.addEventListener("click", () => showDetail(incident.id));
+    const item = el("li", {},
+      el("time", { dateTime: incident.resolved_at || "", textContent: incident.resolved_at ? clock(incident.resolved_at) : "" }),
+      `✅ #${incident.id} ${incident.title} on ${incident.source} — resolved in ${secs(incident.resolution_time_seconds)}, ${byWhom(incident.resolved_by)} `,
+      view);
+    item.dataset.incident = String(incident.id);
+    return item;
+  }));
+  const i = state.insights;
+  if (i) {
+    const trends = (i.trust_trends || [])
+      .map((t) => `${t.component} trust ${t.points.map((p) => p.toFixed(2)).join(" → ")}`)
+      .join("; ");
+    $("insights-summary").textContent =
+      `${i.incidents} incident${i.incidents === 1 ? "" : "s"} in the last 24 h, ` +
+      `average recovery ${secs(i.mttr_seconds)} · MTTA ${secs(i.mtta_seconds)} · ${i.active} active` +
+      (trends ? `. ${trends}` : "");
+  }
+}
+
+function renderMonitors() {
+  const icon = { up: "🟢 up", down: "🔴 down", paused: "⏸️ paused", unknown: "❔ unknown" };
+  $("monitors").replaceChildren(...state.monitors.map((m) => {
+    const row = el("tr", {},
+      el("th", { scope: "row", textContent: m.id }),
+      el("td", { textContent: `${icon[m.state] || m.state}${m.silenced_until ? " · silenced" : ""}` }),
+      el("td", { textContent: m.latency_ms === null || m.latency_ms === undefined ? "—" : `${m.latency_ms} ms` }),
+      el("td", { textContent: Number(m.trust).toFixed(2) }));
+    row.dataset.monitor = m.id;
+    return row;
+  }));
+}
+
+function renderTree(node) {
+  const restarts = node.restarts ? `, restarted ${node.restarts}×` : "";
+  const item = el("li", { textContent: `${node.name} — ${node.kind}, ${node.status}${restarts}` });
+  if (node.children && node.children.length) {
+    item.append(el("ul", {}, ...node.children.map(renderTree)));
+  }
+  return item;
+}
+
+function addActivity(ev) {
+  const list = $("activity");
+  const item = el("li", {},
+    el("time", { dateTime: ev.at, textContent: clock(ev.at) }),
+    describe(ev));
+  item.dataset.seq = String(ev.seq);
+  item.dataset.type = ev.type;
+  list.prepend(item);
+  while (list.children.length > ACTIVITY_MAX) list.lastElementChild.remove();
+}
+
+// ----- the detail pane -----------------------------------------------------------------------
+
+async function showDetail(id) {
+  state.selected = id;
+  try {
+    const [detail, executions] = await Promise.all([
+      api("GET", `/monitoring/incidents/${id}`),
+      api("GET", "/monitoring/executions?limit=100"),
+    ]);
+    if (state.selected !== id) return;
+    state.detail = detail;
+    state.executions = executions.items.filter((e) => e.incident_id === id);
+  } catch (error) {
+    showResult(`Could not load incident ${id}: ${error.message}`, true);
+    return;
+  }
+  $("detail").hidden = false;
+  renderDetail(true);
+  $("detail").focus();
+}
+
+function renderDetail(rebuildActions) {
+  const detail = state.detail;
+  if (!detail) return;
+  const incident = state.active.get(detail.id) || detail;
+  const words = family(incident.event_type);
+  $("detail-title").textContent = `#${incident.id} ${words ? words.name : incident.title} — ${incident.source}`;
+  $("detail-status").textContent = incident.status === "resolved"
+    ? `Resolved in ${secs(incident.resolution_time_seconds)} (${byWhom(incident.resolved_by)})`
+    : `${incident.status} · ${doing(incident)}`;
+  $("timeline").replaceChildren(...detail.timeline.map((ev) => {
+    const item = el("li", {}, el("time", { dateTime: ev.at, textContent: clock(ev.at) }), describe(ev));
+    item.dataset.seq = String(ev.seq);
+    return item;
+  }));
+  const i = state.insights;
+  const parts = [];
+  if (i) {
+    parts.push(`${i.incidents} incident${i.incidents === 1 ? "" : "s"} in the last 24 h, average recovery ${secs(i.mttr_seconds)}, MTTA ${secs(i.mtta_seconds)}.`);
+    const trend = (i.trust_trends || []).find((t) => t.component === incident.source);
+    if (trend) parts.push(`Trust in ${incident.source}: ${trend.points.map((p) => p.toFixed(2)).join(" → ")}.`);
+    for (const e of (i.estimates || []).filter((e) => e.event_type === incident.event_type)) {
+      parts.push(`“${e.playbook_id}” healed this kind of incident ${e.samples}× (median ${secs(e.median_seconds)}).`);
+    }
+  }
+  $("insights").textContent = parts.join(" ");
+  const technical = {
+    incident,
+    runs: state.executions.map((e) => ({
+      run_id: e.run_id,
+      playbook_id: e.playbook_id,
+      status: e.status,
+      steps: e.steps.map((s) => ({ name: s.name, status: s.status, attempts: s.attempts, output: s.output })),
+    })),
+    events: detail.timeline,
+  };
+  $("technical-body").textContent = JSON.stringify(technical, null, 2);
+  if (rebuildActions) renderActions(incident);
+}
+
+function renderActions(incident) {
+  const id = incident.id;
+  const buttons = [];
+  const button = (label, action, run, done, secondary) => {
+    const b = el("button", { type: "button", textContent: label, className: secondary ? "secondary" : "" });
+    b.dataset.action = action;
+    b.addEventListener("click", () => act(id, action, run, done));
+    buttons.push(b);
+  };
+  const active = incident.status !== "resolved";
+  for (const s of (incident.suggestions || []).filter((s) => s.status === "pending")) {
+    button(`Approve “${s.playbook_name}”`, `approve-${s.suggestion_id}`,
+      () => api("POST", `/monitoring/incidents/${id}/suggestions/${s.suggestion_id}/approve`), `Approved: “${s.playbook_name}” is running.`);
+    button(`Dismiss “${s.playbook_name}”`, `dismiss-${s.suggestion_id}`,
+      () => api("POST", `/monitoring/incidents/${id}/suggestions/${s.suggestion_id}/dismiss`), "Dismissed: it stays with people.", true);
+  }
+  if (active && !incident.acknowledged_at) {
+    button("Acknowledge", "acknowledge", () => api("POST", `/monitoring/incidents/${id}/acknowledge`), "Acknowledged.");
+  }
+  if (active && state.playbooks.length && !incident.active_run_id) {
+    const select = el("select", { id: "playbook-choice" },
+      ...state.playbooks.map((p) => el("option", { value: p.id, textContent: p.name })));
+    select.setAttribute("aria-label", "Playbook to run");
+    buttons.push(select);
+    button("Run playbook", "run", () => api("POST", `/playbooks/${encodeURIComponent(select.value)}/run`, { incident_id: id }), "Started.");
+  }
+  if (active) {
+    button("Resolve", "resolve", () => api("POST", `/monitoring/incidents/${id}/resolve`), "Resolved.", true);
+  }
+  if (active && state.monitors.some((m) => m.id === incident.source)) {
+    button(`Silence ${incident.source} for 30 min`, "silence",
+      () => api("POST", `/monitors/${encodeURIComponent(incident.source)}/silence`, { minutes: 30 }), `Silenced ${incident.source} for 30 minutes.`, true);
+  }
+  $("actions").replaceChildren(...buttons);
+  if (!buttons.length) $("actions").append(el("p", { className: "quiet", textContent: "Nothing to do: it is over." }));
+}
+
+function showResult(text, isError) {
+  const result = $("action-result");
+  result.textContent = text;
+  result.classList.toggle("error", Boolean(isError));
+}
+
+/** Runs one co-pilot action; its result shows at once, the feed brings the rest. */
+async function act(id, action, run, done) {
+  try {
+    const reply = await run();
+    if (reply && reply.id === id && reply.status) applyIncident(reply);
+    showResult(`✅ ${done}`);
+    if (state.selected === id) {
+      await showDetail(id);
+    }
+  } catch (error) {
+    showResult(`⚠️ ${error.message}`, true);
+  }
+}
+
+// ----- state changes -------------------------------------------------------------------------
+
+function applyIncident(incident) {
+  if (incident.status === "resolved") {
+    state.active.delete(incident.id);
+    state.history = [incident, ...state.history.filter((i) => i.id !== incident.id)].slice(0, HISTORY_MAX);
+  } else {
+    state.active.set(incident.id, incident);
+  }
+}
+
+function onEvent(ev) {
+  if (ev.seq <= state.lastSeq) return; // already seen (the seam of a reconnect)
+  state.lastSeq = ev.seq;
+  addActivity(ev);
+  const d = ev.data || {};
+  if (d.incident && d.incident.id !== undefined && ev.type.startsWith("incident.")) {
+    applyIncident(d.incident);
+    if (ev.type === "incident.resolved") later("insights", refreshInsights);
+  }
+  if (ev.type === "playbook.started") {
+    state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });
+  }
+  const about = d.incident_id !== undefined ? d.incident_id : d.incident && d.incident.id;
+  if (state.detail && about === state.detail.id) {
+    if (!state.detail.timeline.some((e) => e.seq === ev.seq)) state.detail.timeline.push(ev);
+    if (d.incident) Object.assign(state.detail, d.incident);
+    renderDetail(ev.type.startsWith("incident."));
+  }
+  if (ev.type !== "playbook.step") later("monitors", refreshMonitors);
+  if (/^(agent|actor|config|playbook)\./.test(ev.type)) later("tree", refreshTree);
+  renderSummary();
+  renderTiles();
+  renderHistory();
+}
+
+function later(key, fn) {
+  if (state.timers[key]) return;
+  state.timers[key] = setTimeout(() => {
+    state.timers[key] = null;
+    fn();
+  }, REFRESH_DEBOUNCE_MS);
+}
+
+async function refreshMonitors() {
+  try {
+    state.monitors = (await api("GET", "/monitors")).items || [];
+    renderMonitors();
+  } catch (_) {
+    // The feed is down too; the reconnect loads again.
+  }
+}
+
+async function refreshTree() {
+  try {
+    $("tree").replaceChildren(renderTree(await api("GET", "/actors")));
+  } catch (_) {
+    // As above.
+  }
+}
+
+async function refreshInsights() {
+  try {
+    state.insights = await api("GET", "/insights");
+    renderHistory();
+    renderTiles();
+    if (state.detail) renderDetail(false);
+  } catch (_) {
+    // As above.
+  }
+}
+
+async function learnRuns() {
+  for (const incident of state.active.values()) {
+    const runId = incident.active_run_id;
+    if (runId && !state.runs.has(runId)) {
+      try {
+        const run = await api("GET", `/monitoring/executions/${encodeURIComponent(runId)}`);
+        state.runs.set(runId, { playbook_id: run.playbook_id, playbook_name: run.playbook_name });
+      } catch (_) {
+        // Shown as "a playbook" until its events arrive.
+      }
+    }
+  }
+}
+
+/** Loads everything over REST, then follows the feed from the seq the load started at. */
+async function load() {
+  const health = await api("GET", "/health");
+  const [active, resolved, playbooks] = await Promise.all([
+    api("GET", "/monitoring/incidents?status=active&limit=200"),
+    api("GET", `/monitoring/incidents?status=resolved&limit=${HISTORY_MAX}`),
+    api("GET", "/playbooks"),
+  ]);
+  state.lastSeq = health.last_seq;
+  state.active = new Map(active.items.map((i) => [i.id, i]));
+  state.history = resolved.items;
+  state.playbooks = playbooks.items;
+  await Promise.all([learnRuns(), refreshMonitors(), refreshTree(), refreshInsights()]);
+  state.loaded = true;
+  renderSummary();
+  renderTiles();
+  renderHistory();
+  connect();
+}
+
+function setConnection(text) {
+  $("connection").textContent = text;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws?since=${state.lastSeq}`);
+  state.socket = socket;
+  socket.addEventListener("open", () => {
+    state.retryMs = 250;
+    setConnection("🟢 Live");
+    refreshMonitors();
+    refreshTree();
+  });
+  socket.addEventListener("message", (message) => {
+    let ev;
+    try {
+      ev = JSON.parse(message.data);
+    } catch (_) {
+      return; // not an event
+    }
+    onEvent(ev);
+  });
+  socket.addEventListener("close", () => {
+    if (state.socket !== socket) return;
+    setConnection("🟠 Reconnecting…");
+    setTimeout(reconnect, state.retryMs);
+    state.retryMs = Math.min(state.retryMs * 2, RECONNECT_MAX_MS);
+  });
+}
+
+async function reconnect() {
+  let health;
+  try {
+    health = await api("GET", "/health");
+  } catch (_) {
+    setTimeout(reconnect, state.retryMs);
+    state.retryMs = Math.min(state.retryMs * 2, RECONNECT_MAX_MS);
+    return;
+  }
+  if (!state.loaded || health.last_seq < state.lastSeq) {
+    // Never loaded, or a different event log (an in-memory store started over): load again.
+    state.loaded = false;
+    if (health.last_seq < state.lastSeq) $("activity").replaceChildren();
+    load().catch(() => setTimeout(reconnect, state.retryMs));
+    return;
+  }
+  connect();
+}
+
+$("close-detail").addEventListener("click", () => {
+  state.selected = null;
+  state.detail = null;
+  $("detail").hidden = true;
+  $("alerts").focus();
+});
+
+load().catch((error) => {
+  setConnection(`⚠️ Could not load: ${error.message}; retrying`);
+  setTimeout(reconnect, state.retryMs);
+});

@@ -1,0 +1,49 @@
+//! The health dashboard at `/`: one HTML page with its script and stylesheet, embedded in the
+//! binary (no Node build, no separate server), and `GET /insights`, the numbers it shows.
+//!
+//! The page loads the current state over REST, then follows `/ws` from the `last_seq` it
+//! started at; after a disconnect (Grace restarting) it reconnects with `since` set to the last
+//! seq it saw, so it misses nothing and shows nothing twice.
+
+use std::sync::Arc;
+
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use super::{ApiError, App};
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = Response::new(body.into());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, content_type.parse().expect("static header"));
+    // Assets change with the binary; always revalidate so an upgrade shows at once.
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, "no-cache".parse().expect("static header"));
+    response
+}
+
+pub async fn index() -> Result<Response, Rejection> {
+    Ok(asset(INDEX_HTML, "text/html; charset=utf-8"))
+}
+
+pub async fn script() -> Result<Response, Rejection> {
+    Ok(asset(APP_JS, "text/javascript; charset=utf-8"))
+}
+
+pub async fn stylesheet() -> Result<Response, Rejection> {
+    Ok(asset(APP_CSS, "text/css; charset=utf-8"))
+}
+
+/// `GET /insights`: incidents in the last 24 h, MTTA, MTTR, recovery estimates per playbook and
+/// kind of incident, and component trust trends.
+pub async fn insights(app: Arc<App>) -> Result<Response, Rejection> {
+    let insights = app.kernel.insights().await.map_err(ApiError::from)?;
+    Ok(warp::reply::json(&insights).into_response())
+}
