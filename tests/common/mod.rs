@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset of the harness
 
+pub mod browser;
+
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

@@ -154,7 +154,7 @@ function describe(ev) {
   const inc = d.incident;
   switch (ev.type) {
     case "incident.opened":
-      return `${SEVERITY[inc.severity][0]} Incident #${inc.id} opened: ${inc.title} on ${inc.source}`;
+      return `${SEVERITY[inc.severity][0]} Incident #${inc.id} opened: ${inc.title}${inc.title.includes(inc.source) ? "" : ` on ${inc.source}`}`;
     case "incident.updated":
       return `Incident #${inc.id}: ${d.reason || "updated"}`;
     case "incident.resolved":
@@ -224,9 +224,14 @@ function renderSummary() {
 function tileLines(incident) {
   const words = family(incident.event_type);
   const [emoji, level] = SEVERITY[incident.severity] || ["⚪", incident.severity];
-  const name = words ? words.name : incident.title;
-  const what = words ? `${incident.source} ${words.verb}` : `${incident.source}: ${incident.title}`;
-  const headline = `${emoji} ${name} — ${what} at ${clock(incident.detected_at)} — ${doing(incident)}`;
+  let headline;
+  if (words) {
+    headline = `${emoji} ${words.name} — ${incident.source} ${words.verb} at ${clock(incident.detected_at)}`;
+  } else {
+    const where = incident.title.includes(incident.source) ? "" : ` on ${incident.source}`;
+    headline = `${emoji} ${incident.title}${where} — since ${clock(incident.detected_at)}`;
+  }
+  headline += ` — ${doing(incident)}`;
   const bits = [`Severity: ${level}`, `Status: ${incident.status}`];
   if (incident.occurrences > 1) bits.push(`${incident.occurrences} occurrences`);
   if (incident.acknowledged_at) bits.push(`👀 Acknowledged at ${clock(incident.acknowledged_at)}`);
@@ -273,7 +278,7 @@ function renderHistory() {
     view.addEventListener("click", () => showDetail(incident.id));
     const item = el("li", {},
       el("time", { dateTime: incident.resolved_at || "", textContent: incident.resolved_at ? clock(incident.resolved_at) : "" }),
-      `✅ #${incident.id} ${incident.title} on ${incident.source} — resolved in ${secs(incident.resolution_time_seconds)}, ${byWhom(incident.resolved_by)} `,
+      `✅ #${incident.id} ${incident.title}${incident.title.includes(incident.source) ? "" : ` on ${incident.source}`} — resolved in ${secs(incident.resolution_time_seconds)}, ${byWhom(incident.resolved_by)} `,
       view);
     item.dataset.incident = String(incident.id);
     return item;
@@ -292,11 +297,15 @@ function renderHistory() {
 
 function renderMonitors() {
   const icon = { up: "🟢 up", down: "🔴 down", paused: "⏸️ paused", unknown: "❔ unknown" };
+  if (!state.monitors.length) {
+    $("monitors").replaceChildren(el("tr", {}, el("td", { colSpan: 4, className: "quiet", textContent: "No monitors configured." })));
+    return;
+  }
   $("monitors").replaceChildren(...state.monitors.map((m) => {
     const row = el("tr", {},
       el("th", { scope: "row", textContent: m.id }),
       el("td", { textContent: `${icon[m.state] || m.state}${m.silenced_until ? " · silenced" : ""}` }),
-      el("td", { textContent: m.latency_ms === null || m.latency_ms === undefined ? "—" : `${m.latency_ms} ms` }),
+      el("td", { textContent: m.latency_ms === null || m.latency_ms === undefined || m.state !== "up" ? "—" : `${m.latency_ms} ms` }),
       el("td", { textContent: Number(m.trust).toFixed(2) }));
     row.dataset.monitor = m.id;
     return row;
@@ -458,7 +467,7 @@ function onEvent(ev) {
   const d = ev.data || {};
   if (d.incident && d.incident.id !== undefined && ev.type.startsWith("incident.")) {
     applyIncident(d.incident);
-    if (ev.type === "incident.resolved") later("insights", refreshInsights);
+    if (ev.type !== "incident.updated") later("insights", refreshInsights);
   }
   if (ev.type === "playbook.started") {
     state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });

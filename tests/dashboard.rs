@@ -1,0 +1,405 @@
+//! The health dashboard in a real headless Chromium: a real PostgreSQL outage seen as a tile in
+//! plain words, acknowledged with a click, healed by the playbook live, and left in history;
+//! the page resuming after Grace restarts without losing or repeating an event; and the page
+//! at phone width, in dark mode, driven by keyboard alone. Screenshots of every state go to
+//! `target/dashboard-screenshots/`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::Browser;
+use common::{eventually, spawn_app, Feed, PgCluster, TestApp, CONFIG_HEAD};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn outage_config(pg: &PgCluster, bind: &str, store: &str) -> String {
+    let argv: Vec<String> = pg.start_argv().iter().map(|a| format!("{a:?}")).collect();
+    format!(
+        r#"
+[server]
+bind = "{bind}"
+[store]
+path = "{store}"
+
+[[monitors]]
+id = "orders-db"
+kind = "postgres"
+url = "{url}"
+interval_ms = 200
+timeout_ms = 1000
+failures_before_down = 2
+
+[[playbooks]]
+id = "db_reconnect"
+name = "Reconnect DB"
+on = ["db.connection_lost"]
+steps = [
+  {{ kind = "wait", ms = 4000 }},
+  {{ kind = "command", argv = [{argv}], timeout_ms = 30000 }},
+  {{ kind = "reconnect", backoff_ms = [250, 500, 1000, 2000] }},
+  {{ kind = "verify" }},
+  {{ kind = "restore_trust" }},
+]
+"#,
+        url = pg.url(),
+        argv = argv.join(", ")
+    )
+}
+
+async fn open(app: &TestApp, browser: &Browser) {
+    browser.goto(&app.url("/")).await;
+    browser
+        .wait_for(
+            "the live feed",
+            "document.getElementById('connection').innerText.includes('Live')",
+        )
+        .await;
+}
+
+fn is_png(path: &std::path::Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(b"\x89PNG"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_shows_as_a_friendly_tile_is_acknowledged_healed_and_kept_in_history() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), &outage_config(&pg, "127.0.0.1:0", "memory"));
+    app.monitor_state("orders-db", "up", TIMEOUT).await;
+    let browser = Browser::start("outage").await;
+    open(&app, &browser).await;
+    browser
+        .wait_for(
+            "the all-clear",
+            "document.getElementById('summary').innerText.includes('All systems healthy')",
+        )
+        .await;
+    browser
+        .wait_for(
+            "the monitor row",
+            "document.querySelector('[data-monitor=\"orders-db\"]')?.innerText.includes('up')",
+        )
+        .await;
+    assert!(is_png(&browser.screenshot("healthy").await));
+
+    // The outage: one tile, in plain words, with what is being done about it.
+    pg.stop();
+    let tile = browser
+        .wait_for(
+            "the outage's tile",
+            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Running')",
+        )
+        .await;
+    assert_eq!(tile, json!(true));
+    let text = browser.text("#tiles [data-incident]").await.unwrap();
+    assert!(
+        text.contains("Database hiccup — orders-db lost connection at"),
+        "{text}"
+    );
+    assert!(text.contains("Running “Reconnect DB”"), "{text}");
+    assert!(
+        text.contains("no recovery history yet for “Reconnect DB”"),
+        "{text}"
+    );
+    assert!(text.contains("Severity: high"), "{text}");
+    let summary = browser.text("#summary").await.unwrap();
+    assert_eq!(summary, "🔴 1 high");
+    // The monitors view and the insights follow by themselves.
+    browser
+        .wait_for(
+            "the monitor row to say down",
+            "document.querySelector('[data-monitor=\"orders-db\"]')?.innerText.includes('down')",
+        )
+        .await;
+    browser
+        .wait_for(
+            "the insights to count it",
+            "document.getElementById('insights-summary').innerText.includes('1 active')",
+        )
+        .await;
+    browser.screenshot("outage").await;
+
+    // Acknowledge with a real click: the tile says so at once.
+    browser
+        .click("#tiles [data-incident] [data-action=\"acknowledge\"]")
+        .await;
+    browser
+        .wait_for(
+            "the acknowledgement on the tile",
+            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Acknowledged at')",
+        )
+        .await;
+    let hidden = browser
+        .eval("document.querySelector('#tiles [data-action=\"acknowledge\"]').hidden")
+        .await;
+    assert_eq!(hidden, json!(true));
+    let incident = app.incidents("").await[0].clone();
+    assert!(incident["acknowledged_at"].is_string(), "{incident}");
+    browser.screenshot("acknowledged").await;
+
+    // The details: the playbook's steps arrive live while it heals.
+    browser
+        .click("#tiles [data-incident] [data-action=\"details\"]")
+        .await;
+    browser
+        .wait_for(
+            "the live timeline",
+            "document.getElementById('timeline').innerText.includes('Started “Reconnect DB”')",
+        )
+        .await;
+    browser
+        .wait_for(
+            "the command step on the timeline",
+            "document.getElementById('timeline').innerText.includes('command: succeeded')",
+        )
+        .await;
+    browser.screenshot("details").await;
+
+    // Healed: the tile leaves, the all-clear is back, history says how long it took.
+    browser
+        .wait_for(
+            "the tile to leave",
+            "document.querySelectorAll('#tiles [data-incident]').length === 0 && \
+             document.getElementById('summary').innerText.includes('All systems healthy')",
+        )
+        .await;
+    let history = browser
+        .wait_for(
+            "the incident in history",
+            "document.querySelector('#history [data-incident]')?.innerText",
+        )
+        .await;
+    let history = history.as_str().unwrap();
+    assert!(history.contains("#1"), "{history}");
+    assert!(history.contains("resolved in"), "{history}");
+    assert!(history.contains("healed by a playbook"), "{history}");
+    let insights = browser
+        .wait_for(
+            "the insights",
+            "document.getElementById('insights-summary').innerText.includes('1 incident in the last 24 h')",
+        )
+        .await;
+    assert_eq!(insights, json!(true));
+    browser.screenshot("healed").await;
+
+    // The second outage of the kind has history: the tile gives an estimate.
+    let estimates = app.get_ok("/insights").await["estimates"].clone();
+    assert_eq!(estimates[0]["playbook_id"], "db_reconnect", "{estimates}");
+    assert_eq!(estimates[0]["samples"], 1);
+    pg.stop();
+    let text = browser
+        .wait_for(
+            "the second tile",
+            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Running')",
+        )
+        .await;
+    assert_eq!(text, json!(true));
+    let text = browser.text("#tiles [data-incident]").await.unwrap();
+    assert!(
+        text.contains("expected recovery in ~") || text.contains("taking longer than usual"),
+        "{text}"
+    );
+    browser.screenshot("estimate").await;
+    browser
+        .wait_for(
+            "the second heal",
+            "document.querySelectorAll('#tiles [data-incident]').length === 0",
+        )
+        .await;
+
+    let errors = browser.errors();
+    assert!(errors.is_empty(), "the page reported errors: {errors:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_grace_restarts_the_page_resumes_from_its_last_seq_missing_and_repeating_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nbind = \"127.0.0.1:{}\"\n[store]\npath = \"store\"\n",
+        common::free_port()
+    );
+    let app = spawn_app(dir.path(), &config);
+    let browser = Browser::start("restart").await;
+    open(&app, &browser).await;
+    let start_seq = app.get_ok("/health").await["last_seq"].as_u64().unwrap();
+    let push = |n: u32| json!({ "type": "deploy.step", "source": "ci", "kind": "info", "payload": { "n": n } });
+    for n in 0..3 {
+        assert_eq!(app.post_json("/events", &push(n)).await.0, 202);
+    }
+    browser
+        .wait_for(
+            "the first events",
+            "document.querySelectorAll('#activity [data-type=\"deploy.step\"]').length === 3",
+        )
+        .await;
+
+    // Grace goes away (SIGKILL) and comes back on the same port and store.
+    app.kill_9();
+    browser
+        .wait_for(
+            "the page to notice",
+            "document.getElementById('connection').innerText.includes('Reconnecting')",
+        )
+        .await;
+    browser.screenshot("reconnecting").await;
+    let app = spawn_app(dir.path(), &config);
+    for n in 3..6 {
+        assert_eq!(app.post_json("/events", &push(n)).await.0, 202);
+    }
+    open_again(&browser).await;
+    browser
+        .wait_for(
+            "the events after the restart",
+            "document.querySelectorAll('#activity [data-type=\"deploy.step\"]').length === 6",
+        )
+        .await;
+    browser.screenshot("resumed").await;
+
+    // Exactly the log after the page opened: every seq once, none missing.
+    let feed = Feed::connect(&app, &format!("?since={start_seq}")).await;
+    let last = app.get_ok("/health").await["last_seq"].as_u64().unwrap();
+    let expected: Vec<u64> = eventually("the whole log on the feed", TIMEOUT, || async {
+        let seqs = feed.seqs();
+        (seqs.last() == Some(&last)).then_some(seqs)
+    })
+    .await;
+    let shown = eventually("the page to show the whole log", TIMEOUT, || async {
+        let mut seqs: Vec<u64> = browser
+            .eval("[...document.querySelectorAll('#activity [data-seq]')].map(e => Number(e.dataset.seq))")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        (seqs.last() == Some(&last)).then_some(seqs)
+    })
+    .await;
+    assert_eq!(
+        shown, expected,
+        "the page shows each event once, none missing"
+    );
+
+    // Connection failures while Grace was down are expected; script errors are not.
+    let script_errors: Vec<String> = browser
+        .errors()
+        .into_iter()
+        .filter(|e| e.starts_with("exception") || e.starts_with("console.error"))
+        .collect();
+    assert!(script_errors.is_empty(), "{script_errors:#?}");
+}
+
+async fn open_again(browser: &Browser) {
+    browser
+        .wait_for(
+            "the page to reconnect",
+            "document.getElementById('connection').innerText.includes('Live')",
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_phone_width_in_dark_mode_a_person_approves_a_suggestion_by_keyboard_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{CONFIG_HEAD}
+[[playbooks]]
+id = "switch_gateway"
+name = "Switch payment gateway"
+on = ["payment.*"]
+auto_run_min_trust = 0.9
+steps = [{{ kind = "command", argv = ["true"] }}]
+"#
+    );
+    let app = spawn_app(dir.path(), &config);
+    let browser = Browser::start("phone").await;
+    browser.viewport(390, 844, true).await;
+    browser.dark_mode(true).await;
+    open(&app, &browser).await;
+    let event = json!({
+        "type": "payment.gateway_timeout",
+        "source": "checkout",
+        "severity": "high",
+        "title": "Gateway timeouts <script>alert(1)</script>",
+    });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    browser
+        .wait_for(
+            "the suggestion on the tile",
+            "document.querySelector('#tiles [data-incident]')?.innerText.includes('waiting for your approval')",
+        )
+        .await;
+    let text = browser.text("#tiles [data-incident]").await.unwrap();
+    assert!(
+        text.contains("Suggested: “Switch payment gateway”"),
+        "{text}"
+    );
+
+    // Readable at phone width in dark mode: nothing wider than the screen, dark background.
+    let overflow = browser
+        .eval("document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert_eq!(overflow, json!(0), "the page is wider than a phone");
+    let background = browser
+        .eval("getComputedStyle(document.body).backgroundColor")
+        .await;
+    assert_eq!(background, json!("rgb(13, 17, 23)"));
+    // Text from events is text, never markup.
+    let injected = browser
+        .eval("document.querySelectorAll('#tiles script').length")
+        .await;
+    assert_eq!(injected, json!(0));
+    browser.screenshot("phone-dark").await;
+
+    // Keyboard only: Tab to the tile's "View details", Enter, Tab to "Approve", Enter.
+    tab_to(&browser, "[data-action=\"details\"]").await;
+    browser.press("Enter", false).await;
+    browser
+        .wait_for(
+            "the detail pane",
+            "!document.getElementById('detail').hidden && document.querySelector('#actions button')",
+        )
+        .await;
+    tab_to(&browser, "[data-action=\"approve-s1\"]").await;
+    browser.press("Enter", false).await;
+    let result = browser
+        .wait_for(
+            "the approval's result",
+            "document.getElementById('action-result').innerText",
+        )
+        .await;
+    assert!(result.as_str().unwrap().contains("Approved"), "{result}");
+    browser
+        .wait_for(
+            "the approved playbook to heal it",
+            "document.querySelectorAll('#tiles [data-incident]').length === 0",
+        )
+        .await;
+    browser.screenshot("phone-dark-approved").await;
+    let incident = app.incidents("").await[0].clone();
+    assert_eq!(incident["status"], "resolved", "{incident}");
+    assert_eq!(incident["suggestions"][0]["status"], "approved");
+    let errors = browser.errors();
+    assert!(errors.is_empty(), "the page reported errors: {errors:#?}");
+}
+
+/// Presses Tab until the focused element matches `selector` (at most 60 times).
+async fn tab_to(browser: &Browser, selector: &str) {
+    let check = format!(
+        "document.activeElement && document.activeElement.matches({})",
+        json!(selector)
+    );
+    for _ in 0..60 {
+        if browser.eval(&check).await == json!(true) {
+            return;
+        }
+        browser.press("Tab", false).await;
+    }
+    panic!(
+        "Tab never reached {selector}; focus is on {}",
+        browser.eval("document.activeElement.outerHTML").await
+    );
+}
