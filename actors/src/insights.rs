@@ -77,23 +77,39 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
             .collect(),
     );
 
-    // Which playbook healed which incident: its succeeded run on it.
-    let mut samples: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    // Which playbook healed which incident: its last succeeded run that ended by the time the
+    // incident was resolved (an earlier run on the same incident did not heal it).
+    let mut healer: std::collections::HashMap<u64, &Execution> = Default::default();
     for execution in executions
         .iter()
         .filter(|e| e.status == ExecutionStatus::Succeeded)
     {
-        let healed = incidents.iter().find(|i| {
-            i.id == execution.incident_id && i.resolved_by.as_deref() == Some("playbook")
-        });
-        if let Some((incident, seconds)) =
-            healed.and_then(|i| Some((i, i.resolution_time_seconds?)))
-        {
-            samples
-                .entry((execution.playbook_id.clone(), incident.event_type.clone()))
-                .or_default()
-                .push(seconds);
+        let Some(incident) = incidents.iter().find(|i| i.id == execution.incident_id) else {
+            continue;
+        };
+        let ended_in_time = match (execution.finished_at, incident.resolved_at) {
+            (Some(finished), Some(resolved)) => finished <= resolved,
+            _ => false,
+        };
+        if !ended_in_time || incident.resolved_by.as_deref() != Some("playbook") {
+            continue;
         }
+        let entry = healer.entry(incident.id).or_insert(execution);
+        if execution.finished_at > entry.finished_at {
+            *entry = execution;
+        }
+    }
+    let mut samples: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    for incident in incidents {
+        let (Some(run), Some(seconds)) =
+            (healer.get(&incident.id), incident.resolution_time_seconds)
+        else {
+            continue;
+        };
+        samples
+            .entry((run.playbook_id.clone(), incident.event_type.clone()))
+            .or_default()
+            .push(seconds);
     }
     let estimates = samples
         .into_iter()
@@ -167,7 +183,9 @@ mod tests {
             },
             detected_at: now - Duration::seconds(age_s),
             acknowledged_at: Some(now - Duration::seconds(age_s - 4)),
-            resolved_at: None,
+            resolved_at: resolved_in.map(|s| {
+                now - Duration::seconds(age_s) + Duration::milliseconds((s * 1000.0) as i64)
+            }),
             resolution_time_seconds: resolved_in,
             occurrences: 1,
             trust: 1.0 - id as f64 / 10.0,
@@ -182,10 +200,12 @@ mod tests {
         }
     }
 
-    fn run(incident_id: u64, now: DateTime<Utc>) -> Execution {
+    fn run(incident: &Incident, playbook: &str, finished_after_s: i64) -> Execution {
+        let now = incident.detected_at;
+        let incident_id = incident.id;
         Execution {
-            run_id: format!("run-{incident_id}"),
-            playbook_id: "db_reconnect".into(),
+            run_id: format!("run-{incident_id}-{playbook}"),
+            playbook_id: playbook.into(),
             playbook_name: "Reconnect DB".into(),
             incident_id,
             agent_id: "agent".into(),
@@ -193,7 +213,7 @@ mod tests {
             steps_completed: 1,
             steps: Vec::new(),
             started_at: now,
-            finished_at: Some(now),
+            finished_at: Some(now + Duration::seconds(finished_after_s)),
             duration_seconds: Some(1.0),
             work_order_id: None,
         }
@@ -208,7 +228,15 @@ mod tests {
             incident(3, 300, Some(10.0), now),
             incident(4, 60, None, now),
         ];
-        let runs = vec![run(1, now), run(2, now), run(3, now)];
+        let runs = vec![
+            run(&incidents[0], "db_reconnect", 1),
+            // A first run on incident 2 that did not heal it, then the one that did.
+            run(&incidents[1], "poke", 1),
+            run(&incidents[1], "db_reconnect", 5),
+            run(&incidents[2], "db_reconnect", 2),
+            // Ends after incident 3 was resolved: not its healer.
+            run(&incidents[2], "late", 60),
+        ];
         let insights = compute(&incidents, &runs, now);
         assert_eq!(insights.incidents, 3);
         assert_eq!(insights.resolved, 2);

@@ -45,6 +45,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     db: Surreal<Db>,
+    /// This event log's identity: made once when the store is created and kept with it, so a
+    /// client can tell a restarted Grace on the same log from one on a new (in-memory) log.
+    log_id: String,
 }
 
 const SCHEMA: &str = "
@@ -74,7 +77,32 @@ impl Store {
         };
         db.use_ns("grace").use_db("grace").await?;
         db.query(SCHEMA).await?.check()?;
-        Ok(Self { db })
+        let mut store = Self {
+            db,
+            log_id: String::new(),
+        };
+        let known: Option<String> = store
+            .one("SELECT VALUE log_id FROM meta:identity", json!({}))
+            .await?;
+        store.log_id = match known {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                store
+                    .db
+                    .query("UPSERT meta:identity SET log_id = $id RETURN NONE")
+                    .bind(json!({ "id": id }))
+                    .await?
+                    .check()?;
+                id
+            }
+        };
+        Ok(store)
+    }
+
+    /// The event log's identity (see the field).
+    pub fn log_id(&self) -> &str {
+        &self.log_id
     }
 
     async fn rows<T: DeserializeOwned>(&self, query: &str, vars: Value) -> StoreResult<Vec<T>> {

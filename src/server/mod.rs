@@ -387,6 +387,7 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         "status": if running == total { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "last_seq": last_seq,
+        "log_id": app.kernel.store().log_id(),
         "actors": { "total": total, "running": running },
     }))
 }
@@ -394,7 +395,8 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
 async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
     if query.get("status").map(String::as_str) == Some("active") {
-        // Every incident that is not resolved, newest first (the dashboard's tiles).
+        // Every incident that is not resolved, newest first (the dashboard's tiles): all of
+        // them unless `limit` says otherwise, so a count made from the list is right.
         let mut active = app
             .kernel
             .store()
@@ -402,7 +404,9 @@ async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejecti
             .await
             .map_err(ApiError::from)?;
         active.sort_by_key(|incident| std::cmp::Reverse(incident.id));
-        active.truncate(limit);
+        if query.contains_key("limit") {
+            active.truncate(limit);
+        }
         return json(&Page {
             items: active.iter().map(IncidentView::from).collect(),
             next: None,

@@ -31,8 +31,18 @@ type Sink = futures_util::stream::SplitSink<
     Message,
 >;
 
+/// Chromium's process, killed (and reaped) when dropped — also when starting it fails halfway.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub struct Browser {
-    child: Child,
+    _process: Process,
     _profile: TempDir,
     sink: tokio::sync::Mutex<Sink>,
     next_id: AtomicU64,
@@ -67,7 +77,7 @@ impl Browser {
             .prefix("grace-chromium-")
             .tempdir()
             .expect("profile dir");
-        let mut child = Command::new(chromium_binary())
+        let child = Command::new(chromium_binary())
             .args([
                 "--headless=new",
                 "--no-sandbox",
@@ -91,7 +101,8 @@ impl Browser {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start chromium");
-        let stderr = child.stderr.take().expect("stderr");
+        let mut process = Process(child);
+        let stderr = process.0.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -101,7 +112,6 @@ impl Browser {
             }
         });
         let browser_url = rx.recv_timeout(START_TIMEOUT).unwrap_or_else(|_| {
-            let _ = child.kill();
             panic!("Chromium did not print its DevTools address within {START_TIMEOUT:?}")
         });
         // ws://127.0.0.1:PORT/devtools/browser/ID → the page target's own socket.
@@ -164,7 +174,13 @@ impl Browser {
                             .as_array()
                             .map(|args| args
                                 .iter()
-                                .map(|a| a["value"].to_string())
+                                .map(|a| {
+                                    a["value"]
+                                        .as_str()
+                                        .map(str::to_owned)
+                                        .or(a["description"].as_str().map(str::to_owned))
+                                        .unwrap_or_else(|| a["value"].to_string())
+                                })
                                 .collect::<Vec<_>>()
                                 .join(" "))
                             .unwrap_or_default()
@@ -181,6 +197,8 @@ impl Browser {
                     reader_errors.lock().unwrap().push(error);
                 }
             }
+            // Chromium is gone: calls still waiting fail now instead of timing out.
+            reader_pending.lock().unwrap().clear();
         });
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("target")
@@ -189,7 +207,7 @@ impl Browser {
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot dir");
         let browser = Self {
-            child,
+            _process: process,
             _profile: profile,
             sink: tokio::sync::Mutex::new(sink),
             next_id: AtomicU64::new(1),
@@ -198,7 +216,12 @@ impl Browser {
             shots,
             shot_count: AtomicU64::new(0),
         };
-        for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
+        for domain in [
+            "Runtime.enable",
+            "Log.enable",
+            "Page.enable",
+            "Network.enable",
+        ] {
             browser.call(domain, json!({})).await;
         }
         browser
@@ -224,10 +247,20 @@ impl Browser {
         reply["result"].clone()
     }
 
-    /// Opens `url` and waits until the page has loaded.
+    /// Opens `url` and waits until that page (not the one before it) has loaded.
     pub async fn goto(&self, url: &str) {
         self.call("Page.navigate", json!({ "url": url })).await;
-        self.wait_for("the page to load", "document.readyState === 'complete'")
+        let loaded = format!(
+            "location.href === {} && document.readyState === 'complete'",
+            json!(url)
+        );
+        self.wait_for("the page to load", &loaded).await;
+    }
+
+    /// Makes requests to URLs matching any of `patterns` (`*` wildcards) fail, as if the
+    /// server were unreachable; an empty list lets everything through again.
+    pub async fn block_urls(&self, patterns: &[&str]) {
+        self.call("Network.setBlockedURLs", json!({ "urls": patterns }))
             .await;
     }
 
@@ -279,7 +312,8 @@ impl Browser {
     /// Clicks the middle of the first element matching `selector` with real mouse events.
     pub async fn click(&self, selector: &str) {
         let expression = format!(
-            "(() => {{ const e = document.querySelector({}); if (!e || e.hidden) return null; \
+            "(() => {{ const e = document.querySelector({}); \
+             if (!e || !e.getClientRects().length) return null; \
              e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); \
              return [r.left + r.width / 2, r.top + r.height / 2]; }})()",
             json!(selector)
@@ -360,13 +394,6 @@ impl Browser {
     /// Everything the page reported as an error so far.
     pub fn errors(&self) -> Vec<String> {
         self.errors.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -26,9 +26,16 @@ const state = {
   executions: [], // runs of the selected incident
   retryMs: 250,
   loaded: false,
+  logId: null, // the event log followed; another one means loading afresh
+  loading: null, // { id, events } while a detail pane loads: events that arrive meanwhile
+  opener: null, // the button that opened the detail pane, to return focus to
+  keys: {}, // what each rebuilt list was last built from, to rebuild only on change
   socket: null,
   timers: {},
 };
+
+/** How often tiles are redrawn locally so "expected recovery in ~N s" counts down. */
+const TICK_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -248,14 +255,21 @@ function renderTiles() {
     const incident = state.active.get(id);
     let tile = list.querySelector(`[data-incident="${id}"]`);
     if (!tile) {
+      const headlineId = `tile-${id}-headline`;
       const details = el("button", { type: "button", className: "secondary", textContent: "View details" });
       details.dataset.action = "details";
-      details.addEventListener("click", () => showDetail(id));
+      details.setAttribute("aria-describedby", headlineId);
+      details.addEventListener("click", () => showDetail(id, details));
       const ack = el("button", { type: "button", textContent: "Acknowledge" });
       ack.dataset.action = "acknowledge";
-      ack.addEventListener("click", () => act(id, "acknowledge", () => api("POST", `/monitoring/incidents/${id}/acknowledge`), "Acknowledged."));
+      ack.setAttribute("aria-describedby", headlineId);
+      ack.addEventListener("click", async () => {
+        // The button goes away once acknowledged: keep the focus on the tile.
+        details.focus();
+        await act(id, () => api("POST", `/monitoring/incidents/${id}/acknowledge`), `Acknowledged incident #${id}.`);
+      });
       tile = el("li", { className: "tile" },
-        el("p", { className: "headline" }),
+        el("p", { className: "headline", id: headlineId }),
         el("p", { className: "state" }),
         el("div", { className: "buttons" }, details, ack));
       tile.dataset.incident = String(id);
@@ -273,16 +287,30 @@ function renderTiles() {
 
 function renderHistory() {
   const list = $("history");
-  list.replaceChildren(...state.history.slice(0, HISTORY_MAX).map((incident) => {
+  const shown = state.history.slice(0, HISTORY_MAX);
+  const key = shown.map((i) => i.id).join(",");
+  if (state.keys.history !== key) {
+    state.keys.history = key;
+    list.replaceChildren(...shown.map(historyItem));
+  }
+  renderInsightsSummary();
+}
+
+function historyItem(incident) {
+  {
     const view = el("button", { type: "button", className: "secondary", textContent: "View" });
-    view.addEventListener("click", () => showDetail(incident.id));
+    view.setAttribute("aria-label", `View incident #${incident.id}`);
+    view.addEventListener("click", () => showDetail(incident.id, view));
     const item = el("li", {},
       el("time", { dateTime: incident.resolved_at || "", textContent: incident.resolved_at ? clock(incident.resolved_at) : "" }),
       `✅ #${incident.id} ${incident.title}${incident.title.includes(incident.source) ? "" : ` on ${incident.source}`} — resolved in ${secs(incident.resolution_time_seconds)}, ${byWhom(incident.resolved_by)} `,
       view);
     item.dataset.incident = String(incident.id);
     return item;
-  }));
+  }
+}
+
+function renderInsightsSummary() {
   const i = state.insights;
   if (i) {
     const trends = (i.trust_trends || [])
@@ -334,26 +362,37 @@ function addActivity(ev) {
 
 // ----- the detail pane -----------------------------------------------------------------------
 
-async function showDetail(id) {
+async function showDetail(id, opener) {
   state.selected = id;
+  if (opener) state.opener = opener;
+  // Events about it that arrive while it loads are kept and merged in.
+  state.loading = { id, events: [] };
   try {
     const [detail, executions] = await Promise.all([
       api("GET", `/monitoring/incidents/${id}`),
       api("GET", "/monitoring/executions?limit=100"),
     ]);
     if (state.selected !== id) return;
+    const seqs = new Set(detail.timeline.map((e) => e.seq));
+    for (const ev of state.loading.events) {
+      if (!seqs.has(ev.seq)) detail.timeline.push(ev);
+    }
+    detail.timeline.sort((a, b) => a.seq - b.seq);
     state.detail = detail;
     state.executions = executions.items.filter((e) => e.incident_id === id);
   } catch (error) {
     showResult(`Could not load incident ${id}: ${error.message}`, true);
     return;
+  } finally {
+    if (state.loading && state.loading.id === id) state.loading = null;
   }
+  const opening = $("detail").hidden;
   $("detail").hidden = false;
-  renderDetail(true);
-  $("detail").focus();
+  renderDetail();
+  if (opening) $("detail").focus();
 }
 
-function renderDetail(rebuildActions) {
+function renderDetail() {
   const detail = state.detail;
   if (!detail) return;
   const incident = state.active.get(detail.id) || detail;
@@ -389,16 +428,18 @@ function renderDetail(rebuildActions) {
     events: detail.timeline,
   };
   $("technical-body").textContent = JSON.stringify(technical, null, 2);
-  if (rebuildActions) renderActions(incident);
+  renderActions(incident);
 }
 
+/** The co-pilot's actions for an incident; rebuilt only when the set of them changes, so
+ * keyboard focus and the playbook picked stay put while events stream in. */
 function renderActions(incident) {
   const id = incident.id;
   const buttons = [];
   const button = (label, action, run, done, secondary) => {
     const b = el("button", { type: "button", textContent: label, className: secondary ? "secondary" : "" });
     b.dataset.action = action;
-    b.addEventListener("click", () => act(id, action, run, done));
+    b.addEventListener("click", () => act(id, run, done));
     buttons.push(b);
   };
   const active = incident.status !== "resolved";
@@ -425,25 +466,27 @@ function renderActions(incident) {
     button(`Silence ${incident.source} for 30 min`, "silence",
       () => api("POST", `/monitors/${encodeURIComponent(incident.source)}/silence`, { minutes: 30 }), `Silenced ${incident.source} for 30 minutes.`, true);
   }
+  const key = `${id}|${buttons.map((b) => b.dataset.action || b.id).join(",")}`;
+  if (state.keys.actions === key) return;
+  state.keys.actions = key;
   $("actions").replaceChildren(...buttons);
   if (!buttons.length) $("actions").append(el("p", { className: "quiet", textContent: "Nothing to do: it is over." }));
 }
 
+/** Says how an action went: in the detail pane when it is open, else above the tiles. */
 function showResult(text, isError) {
-  const result = $("action-result");
+  const result = $("detail").hidden ? $("notice") : $("action-result");
   result.textContent = text;
   result.classList.toggle("error", Boolean(isError));
 }
 
-/** Runs one co-pilot action; its result shows at once, the feed brings the rest. */
-async function act(id, action, run, done) {
+/** Runs one co-pilot action and says how it went at once; the change itself arrives on the
+ * feed (which is never older than the action's reply). */
+async function act(id, run, done) {
   try {
-    const reply = await run();
-    if (reply && reply.id === id && reply.status) applyIncident(reply);
+    await run();
     showResult(`✅ ${done}`);
-    if (state.selected === id) {
-      await showDetail(id);
-    }
+    if (state.selected === id) await showDetail(id);
   } catch (error) {
     showResult(`⚠️ ${error.message}`, true);
   }
@@ -473,10 +516,11 @@ function onEvent(ev) {
     state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });
   }
   const about = d.incident_id !== undefined ? d.incident_id : d.incident && d.incident.id;
+  if (state.loading && about === state.loading.id) state.loading.events.push(ev);
   if (state.detail && about === state.detail.id) {
     if (!state.detail.timeline.some((e) => e.seq === ev.seq)) state.detail.timeline.push(ev);
     if (d.incident) Object.assign(state.detail, d.incident);
-    renderDetail(ev.type.startsWith("incident."));
+    renderDetail();
   }
   if (ev.type !== "playbook.step") later("monitors", refreshMonitors);
   if (/^(agent|actor|config|playbook)\./.test(ev.type)) later("tree", refreshTree);
@@ -515,7 +559,7 @@ async function refreshInsights() {
     state.insights = await api("GET", "/insights");
     renderHistory();
     renderTiles();
-    if (state.detail) renderDetail(false);
+    if (state.detail) renderDetail();
   } catch (_) {
     // As above.
   }
@@ -539,11 +583,13 @@ async function learnRuns() {
 async function load() {
   const health = await api("GET", "/health");
   const [active, resolved, playbooks] = await Promise.all([
-    api("GET", "/monitoring/incidents?status=active&limit=200"),
+    api("GET", "/monitoring/incidents?status=active"),
     api("GET", `/monitoring/incidents?status=resolved&limit=${HISTORY_MAX}`),
     api("GET", "/playbooks"),
   ]);
   state.lastSeq = health.last_seq;
+  state.logId = health.log_id;
+  state.keys = {};
   state.active = new Map(active.items.map((i) => [i.id, i]));
   state.history = resolved.items;
   state.playbooks = playbooks.items;
@@ -595,10 +641,11 @@ async function reconnect() {
     state.retryMs = Math.min(state.retryMs * 2, RECONNECT_MAX_MS);
     return;
   }
-  if (!state.loaded || health.last_seq < state.lastSeq) {
+  const otherLog = health.log_id !== state.logId;
+  if (!state.loaded || otherLog) {
     // Never loaded, or a different event log (an in-memory store started over): load again.
     state.loaded = false;
-    if (health.last_seq < state.lastSeq) $("activity").replaceChildren();
+    if (otherLog) $("activity").replaceChildren();
     load().catch(() => setTimeout(reconnect, state.retryMs));
     return;
   }
@@ -608,9 +655,14 @@ async function reconnect() {
 $("close-detail").addEventListener("click", () => {
   state.selected = null;
   state.detail = null;
+  state.keys.actions = null;
   $("detail").hidden = true;
-  $("alerts").focus();
+  const back = state.opener && state.opener.isConnected ? state.opener : $("alerts");
+  back.focus();
 });
+
+// Local redraw so estimates count down between events (no request is made).
+setInterval(renderTiles, TICK_MS);
 
 load().catch((error) => {
   setConnection(`⚠️ Could not load: ${error.message}; retrying`);
