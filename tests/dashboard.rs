@@ -448,3 +448,105 @@ async fn tab_to(browser: &Browser, selector: &str) {
         browser.eval("document.activeElement.outerHTML").await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_steps_silence_run_a_playbook_and_resolve_with_one_click_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{CONFIG_HEAD}
+[[monitors]]
+id = "nightly-job"
+kind = "heartbeat"
+grace_ms = 300
+interval_ms = 100
+
+[[playbooks]]
+id = "rerun_job"
+name = "Rerun the job"
+on = ["never.happens"]
+steps = [{{ kind = "set_trust", value = 0.9 }}]
+"#
+    );
+    let app = spawn_app(dir.path(), &config);
+    let browser = Browser::start("next-steps").await;
+    open(&app, &browser).await;
+    browser
+        .wait_for(
+            "the missed check-in's tile",
+            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Missed check-in')",
+        )
+        .await;
+    browser
+        .click("#tiles [data-incident] [data-action=\"details\"]")
+        .await;
+    browser
+        .wait_for(
+            "the next steps",
+            "document.querySelector('#actions [data-action=\"silence\"]')",
+        )
+        .await;
+
+    // Silence: said at once, and the monitors view shows it.
+    browser.click("#actions [data-action=\"silence\"]").await;
+    browser
+        .wait_for(
+            "the silence's result",
+            "document.getElementById('action-result').innerText.includes('Silenced nightly-job for 30 minutes')",
+        )
+        .await;
+    browser
+        .wait_for(
+            "the monitor row to say silenced",
+            "document.querySelector('[data-monitor=\"nightly-job\"]')?.innerText.includes('silenced')",
+        )
+        .await;
+
+    // Run a playbook picked by hand: it heals the incident, which leaves for history.
+    let first = app.incidents("").await[0]["id"].clone();
+    browser.click("#actions [data-action=\"run\"]").await;
+    browser
+        .wait_for(
+            "the hand-run playbook to heal it",
+            &format!(
+                "document.querySelector('#history [data-incident=\"{first}\"]')?.innerText.includes('healed by a playbook')"
+            ),
+        )
+        .await;
+    browser.screenshot("ran-playbook").await;
+
+    // The job is still silent, so its monitor opens another incident — silenced this time,
+    // so nothing heals it — and a person resolves it.
+    let second = browser
+        .wait_for(
+            "the silenced incident's tile",
+            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Silenced: no automatic healing') \
+             && document.querySelector('#tiles [data-incident]').dataset.incident",
+        )
+        .await;
+    browser
+        .click("#tiles [data-incident] [data-action=\"details\"]")
+        .await;
+    browser
+        .wait_for(
+            "the second incident's next steps",
+            &format!(
+                "document.getElementById('detail-title').innerText.startsWith('#{}') && \
+                 document.querySelector('#actions [data-action=\"resolve\"]')",
+                second.as_str().unwrap()
+            ),
+        )
+        .await;
+    browser.click("#actions [data-action=\"resolve\"]").await;
+    browser
+        .wait_for(
+            "the manual resolution in history",
+            &format!(
+                "document.querySelector('#history [data-incident={}]')?.innerText.includes('resolved by a person')",
+                json!(second.as_str().unwrap())
+            ),
+        )
+        .await;
+    browser.screenshot("resolved-by-hand").await;
+    let errors = browser.errors();
+    assert!(errors.is_empty(), "the page reported errors: {errors:#?}");
+}

@@ -51,6 +51,8 @@ pub mod types {
     pub const ACTOR_RESTARTED: &str = "actor.restarted";
     pub const TRUST_CHANGED: &str = "trust.changed";
     pub const CONFIG_RELOADED: &str = "config.reloaded";
+    /// People paused, resumed or silenced a monitor.
+    pub const MONITOR_CONTROLLED: &str = "monitor.controlled";
     pub const WEBHOOK_DELIVERED: &str = "webhook.delivered";
     pub const PIPELINE_STARTED: &str = "pipeline.started";
     pub const PIPELINE_FINISHED: &str = "pipeline.finished";

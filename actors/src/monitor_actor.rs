@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::bus_actor::publish;
 use crate::context::Ctx;
-use crate::event::EventDraft;
+use crate::event::{types, EventDraft};
 use crate::model::MonitorControl;
 use crate::probe::{Probe, ProbeFailure};
 use crate::spec::MonitorSpec;
@@ -180,6 +180,19 @@ impl MonitorState {
             ControlChange::Silence(until) => control.silenced_until = until,
         }
         self.ctx.store.save_monitor_control(&control).await?;
+        // Announced (after it is saved), so every dashboard and feed client sees it at once.
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::MONITOR_CONTROLLED,
+                json!({
+                    "monitor": self.spec.id,
+                    "paused": control.paused,
+                    "silenced_until": control.silenced_until.map(|t| t.to_rfc3339()),
+                }),
+            )
+            .source(self.spec.id.clone()),
+        );
         self.status.control = control;
         self.ctx.post_status(self.status.clone());
         Ok(self.status.clone())

@@ -202,6 +202,11 @@ function describe(ev) {
       return `📣 ${d.message}`;
     case "config.reloaded":
       return "⚙️ Configuration reloaded";
+    case "monitor.controlled":
+      if (d.silenced_until && new Date(d.silenced_until) > new Date()) {
+        return `🔇 ${d.monitor} silenced until ${clock(d.silenced_until)}${d.paused ? ", paused" : ""}`;
+      }
+      return d.paused ? `⏸️ ${d.monitor} paused` : `▶️ ${d.monitor} probing${d.silenced_until ? ", silence lifted" : ""}`;
     default: {
       const source = d.monitor || d.source || "";
       const words = family(ev.type);
