@@ -58,6 +58,17 @@ async fn open(app: &TestApp, browser: &Browser) {
         .await;
 }
 
+/// Waits for a tile saying a playbook is running; returns its text.
+async fn running_tile(browser: &Browser, what: &str) -> String {
+    browser
+        .wait_for(
+            what,
+            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Running')",
+        )
+        .await;
+    browser.text("#tiles [data-incident]").await.unwrap()
+}
+
 fn is_png(path: &std::path::Path) -> bool {
     std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(b"\x89PNG"))
 }
@@ -86,14 +97,7 @@ async fn a_postgres_outage_shows_as_a_friendly_tile_is_acknowledged_healed_and_k
 
     // The outage: one tile, in plain words, with what is being done about it.
     pg.stop();
-    let tile = browser
-        .wait_for(
-            "the outage's tile",
-            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Running')",
-        )
-        .await;
-    assert_eq!(tile, json!(true));
-    let text = browser.text("#tiles [data-incident]").await.unwrap();
+    let text = running_tile(&browser, "the outage's tile").await;
     assert!(
         text.contains("Database hiccup — orders-db lost connection at"),
         "{text}"
@@ -210,14 +214,7 @@ async fn a_postgres_outage_shows_as_a_friendly_tile_is_acknowledged_healed_and_k
     assert_eq!(estimates[0]["playbook_id"], "db_reconnect", "{estimates}");
     assert_eq!(estimates[0]["samples"], 1);
     pg.stop();
-    let text = browser
-        .wait_for(
-            "the second tile",
-            "document.querySelector('#tiles [data-incident]')?.innerText.includes('Running')",
-        )
-        .await;
-    assert_eq!(text, json!(true));
-    let text = browser.text("#tiles [data-incident]").await.unwrap();
+    let text = running_tile(&browser, "the second tile").await;
     assert!(
         text.contains("expected recovery in ~") || text.contains("taking longer than usual"),
         "{text}"

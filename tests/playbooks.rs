@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, spawn_app, TestApp};
+use common::{eventually, spawn_app, TestApp, CONFIG_HEAD};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -225,12 +225,7 @@ async fn an_escalation_is_posted_to_webhooks_with_retries_and_recorded() {
     let (addr, seen) = common::receiver(1).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        r#"
-[server]
-bind = "127.0.0.1:0"
-[store]
-path = "memory"
-
+        r#"{CONFIG_HEAD}
 [[playbooks]]
 id = "switch_gateway"
 on = ["payment.*"]
@@ -468,12 +463,7 @@ async fn http_set_trust_and_escalate_steps_call_out_mark_and_hand_over() {
     let (addr, seen) = common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        r#"
-[server]
-bind = "127.0.0.1:0"
-[store]
-path = "memory"
-
+        r#"{CONFIG_HEAD}
 [[playbooks]]
 id = "page_storage"
 on = ["disk.full"]
@@ -542,7 +532,7 @@ url = "http://{addr}/ops"
 id = "other"
 url = "http://{addr}/other"
 "#,
-        head = common::CONFIG_HEAD,
+        head = CONFIG_HEAD,
         flag = flag.display(),
     );
     let app = spawn_app(dir.path(), &config);
@@ -624,7 +614,7 @@ id = "clean"
 on = ["disk.*"]
 steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"] }}]
 "#,
-        common::CONFIG_HEAD
+        CONFIG_HEAD
     );
     let app = spawn_app(dir.path(), &config);
     // A source people can send but that is not safe as an argument.
@@ -665,7 +655,7 @@ on = ["heartbeat.*"]
 monitors = ["billing-cron"]
 steps = [{{ kind = "set_trust", value = 0.9 }}]
 "#,
-        common::CONFIG_HEAD
+        CONFIG_HEAD
     );
     let app = spawn_app(dir.path(), &config);
     let healed = app
@@ -726,7 +716,7 @@ id = "slack"
 url = "http://{addr}/slack"
 format = "slack"
 "#,
-        common::CONFIG_HEAD
+        CONFIG_HEAD
     );
     let app = spawn_app(dir.path(), &config);
     let escalated = app
@@ -788,7 +778,7 @@ rules = [{{ regex = "ERROR", event = "log.error_detected", severity = "high", ti
 id = "ops"
 url = "http://{addr}/ops"
 "#,
-        common::CONFIG_HEAD,
+        CONFIG_HEAD,
         log.display()
     );
     let app = spawn_app(dir.path(), &config);
