@@ -252,23 +252,8 @@ impl Actor for IncidentsActor {
                         .is_some_and(|i| i.work_order_id.is_some());
                 if escalated_already {
                     // A failed run escalated it while the overdue work order was on its way.
-                } else if let Some(mut incident) = state.active.remove(&incident_id) {
-                    if overdue && incident.active_run_id.is_some() {
-                        incident.work_order_id = Some(work_order_id.clone());
-                        state.ctx.store.save_incident(&incident).await?;
-                        publish(
-                            &state.ctx,
-                            EventDraft::new(
-                                types::INCIDENT_ESCALATED,
-                                json!({ "incident": incident, "work_order_id": work_order_id }),
-                            )
-                            .source(incident.source.clone())
-                            .incident(incident_id),
-                        );
-                        state.active.insert(incident_id, incident);
-                    } else {
-                        state.escalate(incident, work_order_id).await?;
-                    }
+                } else if let Some(incident) = state.active.remove(&incident_id) {
+                    state.escalate(incident, work_order_id, overdue).await?;
                 }
             }
             IncidentsMsg::CheckOverdue => state.check_overdue(),
@@ -658,7 +643,7 @@ impl IncidentsState {
                 }
             }
             RunOutcome::Failed { work_order_id } => {
-                self.escalate(incident, work_order_id).await?;
+                self.escalate(incident, work_order_id, false).await?;
             }
         }
         Ok(())
@@ -759,14 +744,20 @@ impl IncidentsState {
     }
 
     /// Marks an active incident escalated to a work order, persists it and announces it.
+    /// With `keep_run` (an overdue incident that a playbook is still healing) the run goes on:
+    /// the incident keeps its status and run and only gains the work order.
     async fn escalate(
         &mut self,
         mut incident: Incident,
         work_order_id: String,
+        keep_run: bool,
     ) -> Result<(), IncidentError> {
         let incident_id = incident.id;
-        incident.status = IncidentStatus::Escalated;
-        incident.active_run_id = None;
+        let keep_run = keep_run && incident.active_run_id.is_some();
+        if !keep_run {
+            incident.status = IncidentStatus::Escalated;
+            incident.active_run_id = None;
+        }
         incident.work_order_id = Some(work_order_id.clone());
         self.ctx.store.save_incident(&incident).await?;
         publish(
@@ -778,7 +769,7 @@ impl IncidentsState {
             .source(incident.source.clone())
             .incident(incident_id),
         );
-        if incident.recovery_seen {
+        if incident.recovery_seen && !keep_run {
             // The playbook failed, but the component came back meanwhile: the work order
             // stays on record, the incident itself is over.
             self.resolve(incident, "recovery").await?;

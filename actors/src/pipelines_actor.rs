@@ -417,7 +417,7 @@ impl PipelinesState {
             } else {
                 PipelineRunStatus::Failed
             };
-            task_run.output = crate::sub_agent_actor::tail(&output, tail_bytes);
+            task_run.output = process::tail(&output, tail_bytes);
             task_run.finished_at = Some(crate::time::now());
             task_run.duration_ms = Some(started.elapsed().as_millis() as u64);
             let _ = me.cast(PipelinesMsg::Finished(task_run));
@@ -524,7 +524,7 @@ async fn execute(pipeline: &PipelineSpec, run: &mut PipelineRun) -> (bool, Strin
                 pipeline.expect_status.contains(&status.as_u16())
             };
             let body = response.text().await.unwrap_or_default();
-            let body = crate::sub_agent_actor::tail(&body, HTTP_BODY_KEEP_BYTES);
+            let body = process::tail(&body, HTTP_BODY_KEEP_BYTES);
             (ok, format!("{method} {url} answered {status}\n{body}"))
         }
         Err(error) => (false, format!("{method} {url} failed: {error}")),

@@ -122,6 +122,18 @@ async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
+/// The last `max_bytes` of `text`, cut on a character boundary.
+pub fn tail(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let mut start = text.len() - max_bytes;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &text[start..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +155,12 @@ mod tests {
         let slow = run(&argv(&["sleep", "5"]), Duration::from_millis(100)).await;
         assert!(matches!(slow.exit, Exit::TimedOut));
         assert!(!run(&[], timeout).await.success());
+    }
+
+    #[test]
+    fn tail_cuts_on_char_boundaries() {
+        assert_eq!(tail("hello", 10), "hello");
+        assert_eq!(tail("hello", 3), "…llo");
+        assert_eq!(tail("héllo", 4), "…llo");
     }
 }

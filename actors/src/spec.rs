@@ -555,37 +555,14 @@ impl PipelineSpec {
             problems.push(SpecProblem::new("id", "must not be empty"));
         }
         match (&self.argv, &self.url) {
-            (Some(argv), None) => {
-                if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                    problems.push(SpecProblem::new("argv", "must name a program to run"));
-                }
-            }
-            (None, Some(url)) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    problems.push(SpecProblem::new(
-                        "url",
-                        "must start with http:// or https://",
-                    ));
-                }
-            }
+            (Some(argv), None) => check_argv(&mut problems, argv),
+            (None, Some(url)) => check_url(&mut problems, "url", url),
             _ => problems.push(SpecProblem::new(
                 "argv",
                 "give exactly one of `argv` (a program) or `url` (an HTTP call)",
             )),
         }
-        if reqwest::Method::from_bytes(self.method.as_bytes()).is_err() {
-            problems.push(SpecProblem::new(
-                "method",
-                format!("not an HTTP method: {:?}", self.method),
-            ));
-        }
-        if self
-            .expect_status
-            .iter()
-            .any(|status| !(100..=599).contains(status))
-        {
-            problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
-        }
+        check_method_and_statuses(&mut problems, &self.method, &self.expect_status);
         if let Some(every_ms) = self.every_ms {
             if !(bounds::PIPELINE_EVERY_MS_MIN..=bounds::DURATION_MS_MAX * 24).contains(&every_ms) {
                 problems.push(SpecProblem::new(
@@ -719,12 +696,7 @@ impl WebhookSpec {
         if self.id.trim().is_empty() {
             problems.push(SpecProblem::new("id", "must not be empty"));
         }
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            problems.push(SpecProblem::new(
-                "url",
-                "must start with http:// or https://",
-            ));
-        }
+        check_url(&mut problems, "url", &self.url);
         check_duration(&mut problems, "timeout_ms", self.timeout_ms);
         if self.backoff_ms.len() > bounds::BACKOFF_TRIES_MAX
             || self
@@ -903,6 +875,39 @@ fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
     }
 }
 
+/// `argv` must name a program.
+fn check_argv(problems: &mut Vec<SpecProblem>, argv: &[String]) {
+    if argv.first().is_none_or(|program| program.trim().is_empty()) {
+        problems.push(SpecProblem::new("argv", "must name a program to run"));
+    }
+}
+
+/// `url` must be an http(s) URL.
+fn check_url(problems: &mut Vec<SpecProblem>, field: &str, url: &str) {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        problems.push(SpecProblem::new(
+            field,
+            "must start with http:// or https://",
+        ));
+    }
+}
+
+/// An HTTP method and the statuses expected of the answer.
+fn check_method_and_statuses(problems: &mut Vec<SpecProblem>, method: &str, expect_status: &[u16]) {
+    if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
+        problems.push(SpecProblem::new(
+            "method",
+            format!("not an HTTP method: {method:?}"),
+        ));
+    }
+    if expect_status
+        .iter()
+        .any(|status| !(100..=599).contains(status))
+    {
+        problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
+    }
+}
+
 impl MonitorSpec {
     /// Everything wrong with this monitor, all at once.
     pub fn problems(&self) -> Vec<SpecProblem> {
@@ -945,25 +950,8 @@ impl MonitorSpec {
                 }
             }
             MonitorKind::Http(http) => {
-                if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
-                    problems.push(SpecProblem::new(
-                        "url",
-                        "must start with http:// or https://",
-                    ));
-                }
-                if reqwest::Method::from_bytes(http.method.as_bytes()).is_err() {
-                    problems.push(SpecProblem::new(
-                        "method",
-                        format!("not an HTTP method: {:?}", http.method),
-                    ));
-                }
-                if http
-                    .expect_status
-                    .iter()
-                    .any(|status| !(100..=599).contains(status))
-                {
-                    problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
-                }
+                check_url(&mut problems, "url", &http.url);
+                check_method_and_statuses(&mut problems, &http.method, &http.expect_status);
                 if http.json_equals.is_some() && http.json_pointer.is_none() {
                     problems.push(SpecProblem::new("json_equals", "needs json_pointer"));
                 }
@@ -976,11 +964,7 @@ impl MonitorSpec {
                     problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
                 }
             }
-            MonitorKind::Command { argv } => {
-                if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                    problems.push(SpecProblem::new("argv", "must name a program to run"));
-                }
-            }
+            MonitorKind::Command { argv } => check_argv(&mut problems, argv),
             MonitorKind::Heartbeat { grace_ms } => {
                 check_duration(&mut problems, "grace_ms", *grace_ms)
             }
@@ -1050,11 +1034,7 @@ fn log_problems(problems: &mut Vec<SpecProblem>, log: &LogSpec) {
 
 fn process_problems(problems: &mut Vec<SpecProblem>, process: &ProcessSpec) {
     match (&process.argv, &process.pidfile) {
-        (Some(argv), None) => {
-            if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                problems.push(SpecProblem::new("argv", "must name a program to run"));
-            }
-        }
+        (Some(argv), None) => check_argv(problems, argv),
         (None, Some(pidfile)) => {
             if pidfile.trim().is_empty() {
                 problems.push(SpecProblem::new("pidfile", "must name a file"));
@@ -1074,12 +1054,7 @@ fn process_problems(problems: &mut Vec<SpecProblem>, process: &ProcessSpec) {
         }
     }
     if let Some(url) = &process.ready_http {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            problems.push(SpecProblem::new(
-                "ready_http",
-                "must start with http:// or https://",
-            ));
-        }
+        check_url(problems, "ready_http", url);
     }
 }
 
@@ -1101,9 +1076,7 @@ impl StepSpec {
                 argv, timeout_ms, ..
             } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms);
-                if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                    problems.push(SpecProblem::new("argv", "must name a program to run"));
-                }
+                check_argv(&mut problems, argv);
                 for (index, arg) in argv.iter().enumerate() {
                     check_fields(&mut problems, &format!("argv[{index}]"), arg, &ARG_FIELDS);
                 }
@@ -1157,24 +1130,8 @@ impl StepSpec {
                 ..
             } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms);
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    problems.push(SpecProblem::new(
-                        "url",
-                        "must start with http:// or https://",
-                    ));
-                }
-                if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
-                    problems.push(SpecProblem::new(
-                        "method",
-                        format!("not an HTTP method: {method:?}"),
-                    ));
-                }
-                if expect_status
-                    .iter()
-                    .any(|status| !(100..=599).contains(status))
-                {
-                    problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
-                }
+                check_url(&mut problems, "url", url);
+                check_method_and_statuses(&mut problems, method, expect_status);
             }
             StepSpec::SetTrust { value } => {
                 if !(0.0..=1.0).contains(value) {

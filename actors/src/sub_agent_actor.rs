@@ -139,7 +139,7 @@ impl<'a> Runner<'a> {
             self.report(index, &record);
             let result = self.execute_with_retries(step).await;
             record.attempts = result.attempts;
-            record.output = tail(
+            record.output = process::tail(
                 &result.output,
                 self.args.ctx.spec().limits.output_tail_bytes,
             );
@@ -700,18 +700,6 @@ async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
     StepResult::new(outcome.success(), 1, outcome.describe(program, timeout))
 }
 
-/// The last `max_bytes` of `text`, cut on a character boundary.
-pub(crate) fn tail(text: &str, max_bytes: usize) -> String {
-    if text.len() <= max_bytes {
-        return text.to_owned();
-    }
-    let mut start = text.len() - max_bytes;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", &text[start..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,12 +714,5 @@ mod tests {
         ] {
             assert!(!plain_identifier(refused), "{refused}");
         }
-    }
-
-    #[test]
-    fn tail_cuts_on_char_boundaries() {
-        assert_eq!(tail("hello", 10), "hello");
-        assert_eq!(tail("hello", 3), "…llo");
-        assert_eq!(tail("héllo", 4), "…llo");
     }
 }
