@@ -1,23 +1,20 @@
-//! The event bus: every event goes through here to be persisted (by the store actor) and then
-//! routed, so nothing is pushed that is not already in the log.
+//! The event bus: every event published or pushed in goes through here to be persisted (and
+//! then routed) by the store actor, so nothing is pushed that is not already in the log.
 //!
 //! Publishing is batched without adding latency: the first draft of a batch queues a `Flush`
 //! behind whatever is already in the mailbox, so everything published meanwhile is persisted in
 //! one transaction (group commit), then routed in order.
 //!
-//! Routes are static: every event goes to the live-feed hub (which fans out to pattern
-//! subscribers), and problem and recovery events also go to the incident manager. Routing by
-//! registered name means a restarted recipient keeps getting events without re-subscribing.
+//! Routing is the store actor's (see there): every event goes to the live-feed hub, and
+//! problem and recovery events nudge the incident manager.
 
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
-use crate::event::{classify, EventDraft};
-use crate::feed_actor::FeedMsg;
-use crate::incidents_actor::IncidentsMsg;
-use crate::store_actor::StoreMsg;
+use crate::context::{roles, Ctx};
+use crate::event::EventDraft;
+use crate::store_actor::commit;
 
 pub struct BusActor;
 
@@ -97,29 +94,13 @@ impl BusState {
         }
     }
 
-    /// Persists `drafts` in one transaction, then routes them in order; returns their seqs.
+    /// Persists `drafts` in one transaction (the store actor then routes them in order);
+    /// returns their seqs.
     async fn persist_and_route(&self, drafts: Vec<EventDraft>) -> Result<Vec<u64>, String> {
-        let scope = &self.ctx.scope;
-        let store = scope
-            .lookup::<StoreMsg>(roles::STORE)
-            .ok_or_else(|| "the store is restarting".to_owned())?;
-        let events = ractor::call_t!(store, StoreMsg::Append, RPC_TIMEOUT_MS, drafts)
-            .map_err(|error| format!("the store did not answer: {error}"))?
+        let events = commit(&self.ctx, drafts, Vec::new())
+            .await
             .map_err(|error| error.to_string())?;
-        let mut seqs = Vec::with_capacity(events.len());
-        for event in events {
-            seqs.push(event.seq);
-            let event = Arc::new(event);
-            if !classify(&event.event_type, &event.data).is_info() {
-                if let Some(incidents) = scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-                    let _ = incidents.cast(IncidentsMsg::Observe(event.clone()));
-                }
-            }
-            if let Some(feed) = scope.lookup::<FeedMsg>(roles::FEED) {
-                let _ = feed.cast(FeedMsg::Push(event));
-            }
-        }
-        Ok(seqs)
+        Ok(events.iter().map(|event| event.seq).collect())
     }
 }
 

@@ -6,7 +6,7 @@
 //! in one process (tests do this) without their registries colliding.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use ractor::{ActorRef, Message};
@@ -114,6 +114,27 @@ impl SpawnBook {
     }
 }
 
+/// How far the event log and the incident manager are, shared without messages: intake reads
+/// the lag between them to push back before a backlog grows.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// The seq of the newest committed event (written by the store actor).
+    pub log_head: AtomicU64,
+    /// Every event up to this seq is applied to incidents (written by the incidents actor).
+    pub incidents_at: AtomicU64,
+    /// The incidents actor has been told there is news and has not looked yet; set by the
+    /// store actor, cleared by the incidents actor, so its mailbox holds at most one nudge.
+    pub incidents_nudged: AtomicBool,
+}
+
+impl Progress {
+    /// Events committed but not yet applied to incidents.
+    pub fn incidents_lag(&self) -> u64 {
+        let head = self.log_head.load(Ordering::Acquire);
+        head.saturating_sub(self.incidents_at.load(Ordering::Acquire))
+    }
+}
+
 /// Shared by every actor of one kernel.
 pub struct Ctx {
     pub scope: Scope,
@@ -122,6 +143,7 @@ pub struct Ctx {
     spec: RwLock<Arc<TreeSpec>>,
     pub probes: ProbeFactory,
     pub spawns: SpawnBook,
+    pub progress: Progress,
     /// Each monitor's latest view, by monitor id; written only by that monitor.
     statuses: RwLock<HashMap<String, MonitorStatus>>,
 }
@@ -134,6 +156,7 @@ impl Ctx {
             spec: RwLock::new(Arc::new(spec)),
             probes,
             spawns: SpawnBook::default(),
+            progress: Progress::default(),
             statuses: RwLock::new(HashMap::new()),
         })
     }

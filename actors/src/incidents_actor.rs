@@ -1,33 +1,34 @@
-//! The incident manager: turns problem events into deduplicated, persisted incidents, moves them
-//! through their lifecycle, and owns component trust.
+//! The incident manager: applies problem and recovery events from the log to incidents, moves
+//! incidents through their lifecycle on command, and owns component trust.
 //!
-//! One active incident per source and event type: a repeat bumps `occurrences` (by the event's
-//! `count` when a rate-limited source folded several into one). A recovery event resolves the
-//! source's incidents of the same family unless a playbook is healing them, in which case the
-//! playbook's verification decides. A failure of a monitor whose `depends_on` parent has an
-//! active incident is attached to that incident as a symptom; when the parent's incident
-//! resolves, symptoms whose monitors still say down get incidents of their own. Every change is persisted before the event
-//! that announces it is published.
+//! The decisions are [`IncidentCore`]'s; this actor feeds it and makes its changes durable.
+//! The event log, not the mailbox, is the source of truth: the store actor only nudges
+//! (`Observe`: "the log has news"), and the actor reads the log after its watermark, a page at a
+//! time. Each page is applied in memory and committed in one transaction: the incidents and
+//! trust it changed, the events announcing them, and the new watermark. So a crash between two
+//! pages replays nothing twice and loses nothing, and an event routed while this actor was
+//! restarting is still handled.
 //!
-//! The event log, not the mailbox, is the source of truth: an `Observe` only says "the log has
-//! news up to seq N", and the actor reads every problem and recovery event after its persisted
-//! watermark. So an event routed while this actor was restarting, or never routed at all, is
-//! still handled — on the next `Observe`, the periodic catch-up, or the next start.
+//! Starting never waits on pending work: the active incidents are loaded after the tree is up
+//! (`post_start`) and the backlog is caught up a page per message, so commands (acknowledge,
+//! resolve) wait at most one page however long the backlog is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde_json::json;
 
-use crate::bus_actor::publish;
 use crate::context::{roles, Ctx};
-use crate::event::{classify, family, types, Event, EventClass, EventDraft};
-use crate::model::{ExecutionStatus, Incident, IncidentStatus, Suggestion, Symptom, TrustScore};
+use crate::event::{classify, Event};
+use crate::incident_core::{Changes, Effect, Facts, IncidentCore, Rules};
+use crate::model::{component_subject, ExecutionStatus, Incident, Suggestion};
 use crate::monitor_actor::MonitorMsg;
 use crate::playbooks_actor::PlaybooksMsg;
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
+
+pub use crate::incident_core::RunOutcome;
 
 /// Why an incident command was refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -51,9 +52,6 @@ pub enum IncidentError {
     },
 }
 
-/// Suggestions one incident may carry: each is a decision waiting for a person.
-const SUGGESTIONS_MAX: usize = 16;
-
 impl From<StoreError> for IncidentError {
     fn from(error: StoreError) -> Self {
         IncidentError::Store(Arc::new(error))
@@ -62,27 +60,23 @@ impl From<StoreError> for IncidentError {
 
 pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
 
-/// How often the log is checked for problem and recovery events that were never routed here.
+/// How often the log is checked for news that no nudge announced.
 const CATCH_UP_INTERVAL_MS: u64 = 5_000;
 /// How often active incidents are checked against their `escalate_after_ms`.
 const OVERDUE_CHECK_MS: u64 = 1_000;
 /// How long an overdue work order may take to come back before it is asked for again.
 const OVERDUE_RETRY_MS: u64 = 30_000;
-/// Events read from the log per catch-up query.
-const CATCH_UP_PAGE_EVENTS: usize = 256;
-
-/// How a playbook run ended, as the incident manager needs to know it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunOutcome {
-    Succeeded,
-    Failed { work_order_id: String },
-}
+/// Events read from the log, applied and committed together: large enough to amortise a
+/// commit, small enough that a command waits little behind one page.
+const CATCH_UP_PAGE_EVENTS: usize = 512;
+/// Component trust scores kept in memory; past it the cache starts over (read back on demand).
+const TRUST_CACHE_MAX: usize = 200_000;
 
 pub enum IncidentsMsg {
-    /// A persisted problem or recovery event: the log has news up to its seq.
-    Observe(Arc<Event>),
-    /// Periodic: handle whatever the log holds past the watermark.
-    CatchUp,
+    /// The log has news (from the store actor, or the periodic check).
+    Observe,
+    /// The next page of a catch-up (sent to itself).
+    NextPage,
     Acknowledge(u64, IncidentReply),
     Resolve(u64, IncidentReply),
     /// A playbook run started healing the incident.
@@ -128,14 +122,15 @@ pub struct IncidentsActor;
 
 pub struct IncidentsState {
     ctx: Arc<Ctx>,
-    next_id: u64,
-    /// Every incident that is not resolved, by id.
-    active: HashMap<u64, Incident>,
-    /// Every event up to this seq has been handled.
+    myself: ActorRef<IncidentsMsg>,
+    core: IncidentCore,
+    /// Every event up to this seq has been applied.
     watermark: u64,
+    /// A `NextPage` is in the mailbox: nudges meanwhile need no page of their own.
+    page_pending: bool,
     /// Overdue incidents whose work order was asked for and has not come back yet, with when,
     /// so one is not asked for twice (but again after OVERDUE_RETRY_MS, should the first ask
-    /// have been lost). Bounded by `active`.
+    /// have been lost). Bounded by the active incidents.
     overdue_asked: HashMap<u64, std::time::Instant>,
 }
 
@@ -149,31 +144,32 @@ impl Actor for IncidentsActor {
         myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let next_id = ctx.store.max_incident_id().await? + 1;
-        let watermark = ctx.store.incidents_watermark().await?;
-        let active = ctx
-            .store
-            .active_incidents()
-            .await?
-            .into_iter()
-            .map(|incident| (incident.id, incident))
-            .collect();
-        let mut state = IncidentsState {
+        Ok(IncidentsState {
             ctx,
-            next_id,
-            active,
-            watermark,
+            myself,
+            core: IncidentCore::default(),
+            watermark: 0,
+            page_pending: false,
             overdue_asked: HashMap::new(),
-        };
+        })
+    }
+
+    /// Loads the active incidents after the tree is up, then catches up in the background.
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.reload().await?;
         state.reconcile_runs().await?;
-        state.catch_up(u64::MAX).await?;
+        state.schedule_page();
         myself.send_interval(Duration::from_millis(CATCH_UP_INTERVAL_MS), || {
-            IncidentsMsg::CatchUp
+            IncidentsMsg::Observe
         });
         myself.send_interval(Duration::from_millis(OVERDUE_CHECK_MS), || {
             IncidentsMsg::CheckOverdue
         });
-        Ok(state)
+        Ok(())
     }
 
     async fn handle(
@@ -183,27 +179,39 @@ impl Actor for IncidentsActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            IncidentsMsg::Observe(event) => state.catch_up(event.seq).await?,
-            IncidentsMsg::CatchUp => state.catch_up(u64::MAX).await?,
+            IncidentsMsg::Observe => {
+                let progress = &state.ctx.progress;
+                progress.incidents_nudged.store(false, Ordering::Release);
+                if !state.page_pending {
+                    state.catch_up_page().await?;
+                }
+            }
+            IncidentsMsg::NextPage => {
+                state.page_pending = false;
+                state.catch_up_page().await?;
+            }
             IncidentsMsg::Acknowledge(id, reply) => {
-                let _ = reply.send(state.acknowledge(id).await);
+                let now = crate::time::now();
+                let result = state
+                    .command(|core, out| core.acknowledge(id, now, out))
+                    .await;
+                let _ = reply.send(state.explain(result, id, "acknowledged").await);
             }
             IncidentsMsg::Resolve(id, reply) => {
-                let result = match state.active.remove(&id) {
-                    Some(incident) => state.resolve(incident, "manual").await,
-                    None => Err(state.inactive_error(id, "resolved").await),
-                };
-                let _ = reply.send(result);
+                let (rules, facts) = state.rules_and_facts();
+                let now = crate::time::now();
+                let result = state
+                    .command(|core, out| core.resolve_by_hand(id, now, &rules, &facts, out))
+                    .await;
+                let _ = reply.send(state.explain(result, id, "resolved").await);
             }
             IncidentsMsg::RunStarted {
                 incident_id,
                 run_id,
             } => {
-                if let Some(mut incident) = state.active.remove(&incident_id) {
-                    incident.status = IncidentStatus::Mitigating;
-                    incident.active_run_id = Some(run_id);
-                    state.update(incident, "playbook started").await?;
-                }
+                state
+                    .command(|core, out| Ok(core.run_started(incident_id, run_id, out)))
+                    .await?;
             }
             IncidentsMsg::RunFinished {
                 incident_id,
@@ -214,22 +222,9 @@ impl Actor for IncidentsActor {
                 incident_id,
                 suggestion,
             } => {
-                if let Some(mut incident) = state.active.remove(&incident_id) {
-                    // Once offered, a playbook is not offered again on the same incident, even
-                    // after a restart: a dismissal stands.
-                    let offered = incident
-                        .suggestions
-                        .iter()
-                        .any(|s| s.playbook_id == suggestion.playbook_id);
-                    if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
-                        state.active.insert(incident_id, incident);
-                    } else {
-                        let mut suggestion = suggestion;
-                        suggestion.suggestion_id = format!("s{}", incident.suggestions.len() + 1);
-                        incident.suggestions.push(suggestion);
-                        state.update(incident, "suggestion").await?;
-                    }
-                }
+                state
+                    .command(|core, out| Ok(core.suggest(incident_id, suggestion, out)))
+                    .await?;
             }
             IncidentsMsg::Decide {
                 incident_id,
@@ -237,7 +232,14 @@ impl Actor for IncidentsActor {
                 approve,
                 reply,
             } => {
-                let _ = reply.send(state.decide(incident_id, &suggestion_id, approve).await);
+                let now = crate::time::now();
+                let result = state
+                    .command(|core, out| {
+                        core.decide(incident_id, &suggestion_id, approve, now, out)
+                    })
+                    .await;
+                let action = if approve { "approved" } else { "dismissed" };
+                let _ = reply.send(state.explain(result, incident_id, action).await);
             }
             IncidentsMsg::Escalate {
                 incident_id,
@@ -245,35 +247,34 @@ impl Actor for IncidentsActor {
                 overdue,
             } => {
                 state.overdue_asked.remove(&incident_id);
-                let escalated_already = overdue
-                    && state
-                        .active
-                        .get(&incident_id)
-                        .is_some_and(|i| i.work_order_id.is_some());
-                if escalated_already {
-                    // A failed run escalated it while the overdue work order was on its way.
-                } else if let Some(incident) = state.active.remove(&incident_id) {
-                    state.escalate(incident, work_order_id, overdue).await?;
-                }
+                let (rules, facts) = state.rules_and_facts();
+                let now = crate::time::now();
+                state
+                    .command(|core, out| {
+                        core.escalate(
+                            incident_id,
+                            work_order_id,
+                            overdue,
+                            now,
+                            &rules,
+                            &facts,
+                            out,
+                        );
+                        Ok(())
+                    })
+                    .await?;
             }
             IncidentsMsg::CheckOverdue => state.check_overdue(),
             IncidentsMsg::SetTrust(component, value, reply) => {
-                let result = async {
-                    let current = state
-                        .ctx
-                        .store
-                        .trust(&crate::model::component_subject(&component))
-                        .await?
-                        .map_or(1.0, |trust| trust.score);
-                    state.adjust_trust(&component, value - current).await
-                }
-                .await;
-                let _ = reply.send(result.map_err(IncidentError::from));
+                let result = state
+                    .move_trust(&component, |current| value - current)
+                    .await;
+                let _ = reply.send(result);
             }
             IncidentsMsg::RestoreTrust(component, reply) => {
                 let restore = state.ctx.spec().trust.restore_on_recovery;
-                let result = state.adjust_trust(&component, restore).await;
-                let _ = reply.send(result.map_err(IncidentError::from));
+                let result = state.move_trust(&component, |_| restore).await;
+                let _ = reply.send(result);
             }
         }
         Ok(())
@@ -281,39 +282,215 @@ impl Actor for IncidentsActor {
 }
 
 impl IncidentsState {
-    /// Handles every problem and recovery event in the log after the watermark, up to `up_to`.
-    async fn catch_up(&mut self, up_to: u64) -> Result<(), IncidentError> {
-        let start = self.watermark;
-        while self.watermark < up_to {
-            let page = self
-                .ctx
-                .store
-                .events_after(self.watermark, CATCH_UP_PAGE_EVENTS)
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            for event in page.iter().filter(|event| event.seq <= up_to) {
-                if !classify(&event.event_type, &event.data).is_info() {
-                    self.observe(event).await?;
-                }
-                self.watermark = event.seq;
-            }
+    /// Rebuilds the core from the store: at start, and after a commit failed (the core was
+    /// ahead of what is durable).
+    async fn reload(&mut self) -> Result<(), StoreError> {
+        let progress = self.ctx.store.incidents_progress().await?;
+        let active = self.ctx.store.active_incidents().await?;
+        self.core = IncidentCore::new(active, progress.next_id);
+        self.watermark = progress.watermark;
+        self.publish_progress();
+        Ok(())
+    }
+
+    fn publish_progress(&self) {
+        let progress = &self.ctx.progress;
+        progress
+            .incidents_at
+            .store(self.watermark, Ordering::Release);
+    }
+
+    /// Queues the next page of a catch-up behind whatever is in the mailbox.
+    fn schedule_page(&mut self) {
+        if !self.page_pending && self.myself.cast(IncidentsMsg::NextPage).is_ok() {
+            self.page_pending = true;
         }
-        if self.watermark != start {
-            self.ctx
-                .store
-                .save_incidents_watermark(self.watermark)
-                .await?;
+    }
+
+    /// Applies one page of the log after the watermark and commits it; queues the next page
+    /// when there may be more.
+    async fn catch_up_page(&mut self) -> Result<(), IncidentError> {
+        let page = self
+            .ctx
+            .store
+            .events_after(self.watermark, CATCH_UP_PAGE_EVENTS)
+            .await?;
+        let Some(last) = page.last().map(|event| event.seq) else {
+            return Ok(());
+        };
+        let signals: Vec<&Event> = page
+            .iter()
+            .filter(|event| !classify(&event.event_type, &event.data).is_info())
+            .collect();
+        self.learn_trust(&signals).await?;
+        let (rules, mut facts) = self.rules_and_facts();
+        facts.silenced = self.silenced(&signals).await?;
+        let mut changes = Changes::default();
+        for event in signals {
+            self.core.apply(event, &rules, &facts, &mut changes);
+        }
+        self.watermark = last;
+        if changes.is_empty() {
+            self.publish_progress(); // nothing to keep: a replay would change nothing either
+        } else {
+            self.commit(changes).await?;
+        }
+        if page.len() == CATCH_UP_PAGE_EVENTS {
+            self.schedule_page();
         }
         Ok(())
+    }
+
+    /// Loads the trust of every component a new incident in `events` may need.
+    async fn learn_trust(&mut self, events: &[&Event]) -> Result<(), StoreError> {
+        self.core.bound_trust_cache(TRUST_CACHE_MAX);
+        let needed: HashSet<String> = events
+            .iter()
+            .filter_map(|event| self.core.trust_needed(event))
+            .collect();
+        for component in needed {
+            let stored = self.ctx.store.trust(&component_subject(&component)).await?;
+            self.core.learn_trust(&component, stored);
+        }
+        Ok(())
+    }
+
+    /// Which of the monitors behind `events` are silenced now. Pushed sources are never
+    /// monitors, so a flood of them costs no lookups.
+    async fn silenced(&self, events: &[&Event]) -> Result<HashSet<String>, StoreError> {
+        let spec = self.ctx.spec();
+        let monitors: HashSet<&str> = events
+            .iter()
+            .filter_map(|event| event.source.as_deref())
+            .filter(|source| spec.monitors.iter().any(|m| m.id == *source))
+            .collect();
+        let now = crate::time::now();
+        let mut silenced = HashSet::new();
+        for monitor in monitors {
+            if self
+                .ctx
+                .store
+                .monitor_control(monitor)
+                .await?
+                .silenced_at(now)
+            {
+                silenced.insert(monitor.to_owned());
+            }
+        }
+        Ok(silenced)
+    }
+
+    /// The config's rules and which monitors are down now (no silences: only new incidents
+    /// from events need those).
+    fn rules_and_facts(&self) -> (Rules, Facts) {
+        let rules = Rules::from_spec(&self.ctx.spec());
+        let down = self
+            .ctx
+            .statuses()
+            .into_iter()
+            .filter(|status| status.down)
+            .map(|status| status.id)
+            .collect();
+        let facts = Facts {
+            down,
+            ..Facts::default()
+        };
+        (rules, facts)
+    }
+
+    /// Runs a command on the core and commits what it changed.
+    async fn command<T>(
+        &mut self,
+        decide: impl FnOnce(&mut IncidentCore, &mut Changes) -> Result<T, IncidentError>,
+    ) -> Result<T, IncidentError> {
+        let mut changes = Changes::default();
+        let result = decide(&mut self.core, &mut changes)?;
+        if !changes.is_empty() {
+            self.commit(changes).await?;
+        }
+        Ok(result)
+    }
+
+    /// Commits changes with the watermark in one transaction, then runs their effects. On
+    /// failure the core is rebuilt from the store, which still holds the state before them.
+    async fn commit(&mut self, changes: Changes) -> Result<(), IncidentError> {
+        let Changes {
+            incidents,
+            trust,
+            drafts,
+            effects,
+        } = changes;
+        let mut writes: Vec<Write> = incidents.into_values().map(Write::Incident).collect();
+        writes.extend(trust.into_values().map(Write::Trust));
+        writes.push(Write::IncidentsProgress {
+            watermark: self.watermark,
+            next_id: self.core.next_id(),
+        });
+        let events = match crate::store_actor::commit(&self.ctx, drafts, writes).await {
+            Ok(events) => events,
+            Err(error) => {
+                if let Err(reload) = self.reload().await {
+                    tracing::error!(%reload, "could not reload incidents after a failed commit");
+                }
+                return Err(IncidentError::Store(error));
+            }
+        };
+        // Its own announcements are all info: when nothing else came in between, there is no
+        // need to read them back.
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            if first.seq == self.watermark + 1 {
+                self.watermark = last.seq;
+            }
+        }
+        self.publish_progress();
+        for effect in effects {
+            self.run_effect(effect);
+        }
+        Ok(())
+    }
+
+    fn run_effect(&self, effect: Effect) {
+        let scope = &self.ctx.scope;
+        match effect {
+            Effect::Trigger(incident) => {
+                if let Some(playbooks) = scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
+                    let _ = playbooks.cast(PlaybooksMsg::Trigger(*incident));
+                }
+            }
+            Effect::Recheck(monitor) => {
+                if let Some(monitor) = scope.lookup::<MonitorMsg>(&roles::monitor(&monitor)) {
+                    let _ = monitor.cast(MonitorMsg::Recheck);
+                }
+            }
+        }
+    }
+
+    /// A refusal for an incident that is not active says whether it is resolved or unknown.
+    async fn explain<T>(
+        &self,
+        result: Result<T, IncidentError>,
+        id: u64,
+        action: &'static str,
+    ) -> Result<T, IncidentError> {
+        match result {
+            Err(IncidentError::NotFound(_)) => Err(match self.ctx.store.incident(id).await {
+                Ok(Some(incident)) => IncidentError::Conflict {
+                    id,
+                    status: incident.status.as_str(),
+                    action,
+                },
+                Ok(None) => IncidentError::NotFound(id),
+                Err(error) => error.into(),
+            }),
+            other => other,
+        }
     }
 
     /// Incidents whose healing run ended while this actor was not there to hear it.
     async fn reconcile_runs(&mut self) -> Result<(), IncidentError> {
         let healing: Vec<(u64, String)> = self
-            .active
-            .values()
+            .core
+            .active()
             .filter_map(|i| Some((i.id, i.active_run_id.clone()?)))
             .collect();
         for (incident_id, run_id) in healing {
@@ -332,321 +509,35 @@ impl IncidentsState {
         Ok(())
     }
 
-    async fn observe(&mut self, event: &Event) -> Result<(), IncidentError> {
-        let source = event.source.clone().unwrap_or_else(|| "unknown".to_owned());
-        match classify(&event.event_type, &event.data) {
-            EventClass::Problem { severity, title } => {
-                // A rate-limited source (a log rule) reports how many times it happened.
-                let count = event
-                    .data
-                    .get("count")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(1)
-                    .max(1);
-                let existing = self
-                    .active
-                    .values()
-                    .find(|i| i.source == source && i.event_type == event.event_type)
-                    .map(|i| i.id);
-                if let Some(id) = existing {
-                    let mut incident = self.active.remove(&id).expect("found above");
-                    incident.occurrences = incident.occurrences.saturating_add(count);
-                    incident.recovery_seen = false;
-                    self.remember(&mut incident, event.seq);
-                    return self.update(incident, "repeat").await;
-                }
-                let symptom = Symptom {
-                    source,
-                    event_type: event.event_type.clone(),
-                    severity,
-                    title,
-                    at: event.at,
-                    seq: event.seq,
-                };
-                if let Some(parent) = self.down_dependency(&symptom.source) {
-                    return self.attach(parent, symptom).await;
-                }
-                self.open(symptom, count).await?;
-            }
-            EventClass::Recovery => {
-                let recovered_family = family(&event.event_type);
-                let recovered: Vec<u64> = self
-                    .active
-                    .values()
-                    .filter(|i| i.source == source && family(&i.event_type) == recovered_family)
-                    .map(|i| i.id)
-                    .collect();
-                for id in recovered {
-                    let mut incident = self.active.remove(&id).expect("collected above");
-                    self.remember(&mut incident, event.seq);
-                    if incident.active_run_id.is_some() {
-                        // The healing playbook verifies and resolves; don't race it. If the run
-                        // fails, the recovery seen here still resolves the incident.
-                        incident.recovery_seen = true;
-                        self.update(incident, "recovery observed").await?;
-                    } else {
-                        self.resolve(incident, "recovery").await?;
-                    }
-                }
-            }
-            EventClass::Info => {}
-        }
-        Ok(())
-    }
-
-    /// The active incident of a monitor `source` depends on, if one of them is down. Only a
-    /// parent its own monitor calls down hides its dependents' failures: an incident on it
-    /// from a log rule or a pushed event does not.
-    fn down_dependency(&self, source: &str) -> Option<u64> {
-        let spec = self.ctx.spec();
-        let monitor = spec.monitors.iter().find(|m| m.id == source)?;
-        let board = self.ctx.statuses();
-        monitor
-            .depends_on
-            .iter()
-            .filter(|parent| board.iter().any(|s| &s.id == *parent && s.down))
-            .find_map(|parent| {
-                self.active
-                    .values()
-                    .filter(|incident| &incident.source == parent)
-                    .map(|incident| incident.id)
-                    .min()
-            })
-    }
-
-    /// Attaches a dependent's failure to the incident of what it depends on.
-    async fn attach(&mut self, parent_id: u64, symptom: Symptom) -> Result<(), IncidentError> {
-        let mut parent = self.active.remove(&parent_id).expect("found active");
-        let known = parent
-            .symptoms
-            .iter()
-            .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
-        if known || parent.symptoms.len() >= self.ctx.spec().limits.incident_events_max {
-            self.active.insert(parent_id, parent);
-            return Ok(());
-        }
-        parent.symptoms.push(symptom);
-        self.update(parent, "symptom").await
-    }
-
-    /// After `resolved` ends, its symptoms whose monitors still say down get incidents of
-    /// their own: they were hidden behind it, and they are not over.
-    async fn reopen_symptoms(&mut self, resolved: &Incident) {
-        let board = self.ctx.statuses();
-        for symptom in &resolved.symptoms {
-            let still_down = board
-                .iter()
-                .any(|status| status.id == symptom.source && status.down);
-            let already = self
-                .active
-                .values()
-                .any(|i| i.source == symptom.source && i.event_type == symptom.event_type);
-            if still_down && !already {
-                let mut symptom = symptom.clone();
-                symptom.at = crate::time::now();
-                if let Err(error) = self.open(symptom, 1).await {
-                    tracing::error!(%error, "could not open an incident for a symptom");
-                }
-            }
-        }
-    }
-
-    async fn open(&mut self, problem: Symptom, count: u64) -> Result<(), IncidentError> {
-        let Symptom {
-            source,
-            event_type,
-            severity,
-            title,
-            at,
-            seq,
-        } = problem;
-        let trust = self
-            .adjust_trust(&source, -self.ctx.spec().trust.drop_on_incident)
-            .await?;
-        let id = self.next_id;
-        self.next_id += 1;
-        let silenced = self
-            .ctx
-            .store
-            .monitor_control(&source)
-            .await?
-            .silenced_at(at);
-        let incident = Incident {
-            id,
-            event_type,
-            severity,
-            title: format!("{title}: {source}"),
-            source,
-            status: IncidentStatus::Open,
-            detected_at: at,
-            acknowledged_at: None,
-            resolved_at: None,
-            resolution_time_seconds: None,
-            occurrences: count,
-            trust,
-            resolved_by: None,
-            active_run_id: None,
-            work_order_id: None,
-            recovery_seen: false,
-            silenced,
-            event_seqs: vec![seq],
-            symptoms: Vec::new(),
-            suggestions: Vec::new(),
-        };
-        self.ctx.store.save_incident(&incident).await?;
-        publish(
-            &self.ctx,
-            EventDraft::new(types::INCIDENT_OPENED, json!({ "incident": incident }))
-                .source(incident.source.clone())
-                .incident(id),
-        );
-        // A silenced monitor's incidents are recorded, but nothing is run for them.
-        if !silenced {
-            if let Some(playbooks) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
-                let _ = playbooks.cast(PlaybooksMsg::Trigger(incident.clone()));
-            }
-        }
-        self.active.insert(id, incident);
-        Ok(())
-    }
-
-    /// Persists an active incident and announces the change.
-    async fn update(&mut self, incident: Incident, reason: &str) -> Result<(), IncidentError> {
-        self.ctx.store.save_incident(&incident).await?;
-        publish(
-            &self.ctx,
-            EventDraft::new(
-                types::INCIDENT_UPDATED,
-                json!({ "incident": incident, "reason": reason }),
-            )
-            .source(incident.source.clone())
-            .incident(incident.id),
-        );
-        self.active.insert(incident.id, incident);
-        Ok(())
-    }
-
-    async fn resolve(
-        &mut self,
-        mut incident: Incident,
-        by: &str,
-    ) -> Result<Incident, IncidentError> {
-        let original = incident.clone();
-        let now = crate::time::now();
-        incident.status = IncidentStatus::Resolved;
-        incident.resolved_at = Some(now);
-        incident.resolution_time_seconds =
-            Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
-        incident.resolved_by = Some(by.to_owned());
-        incident.active_run_id = None;
-        if let Err(error) = self.ctx.store.save_incident(&incident).await {
-            // Not persisted: keep it active, as it was, so nothing is lost.
-            self.active.insert(original.id, original);
-            return Err(error.into());
-        }
-        publish(
-            &self.ctx,
-            EventDraft::new(
-                types::INCIDENT_RESOLVED,
-                json!({ "incident": incident, "resolved_by": by }),
-            )
-            .source(incident.source.clone())
-            .incident(incident.id),
-        );
-        if by != "recovery" {
-            // Closed without the monitor seeing a recovery: have it look again, so a failure
-            // that goes on is announced anew.
-            let monitor = self
-                .ctx
-                .scope
-                .lookup::<MonitorMsg>(&roles::monitor(&incident.source));
-            if let Some(monitor) = monitor {
-                let _ = monitor.cast(MonitorMsg::Recheck);
-            }
-        }
-        self.reopen_symptoms(&incident).await;
-        Ok(incident)
-    }
-
-    async fn acknowledge(&mut self, id: u64) -> Result<Incident, IncidentError> {
-        let Some(incident) = self.active.get(&id) else {
-            return Err(self.inactive_error(id, "acknowledged").await);
-        };
-        if incident.acknowledged_at.is_some() {
-            return Err(IncidentError::Conflict {
-                id,
-                status: "acknowledged already",
-                action: "acknowledged again",
-            });
-        }
-        let original = self.active.remove(&id).expect("checked above");
-        let mut incident = original.clone();
-        incident.acknowledged_at = Some(crate::time::now());
-        if incident.status == IncidentStatus::Open {
-            incident.status = IncidentStatus::Acknowledged;
-        }
-        if let Err(error) = self.update(incident.clone(), "acknowledged").await {
-            self.active.insert(id, original);
-            return Err(error);
-        }
-        Ok(incident)
-    }
-
-    /// The error for a command on an incident that is not active: resolved, or unknown.
-    async fn inactive_error(&self, id: u64, action: &'static str) -> IncidentError {
-        match self.ctx.store.incident(id).await {
-            Ok(Some(incident)) => IncidentError::Conflict {
-                id,
-                status: incident.status.as_str(),
-                action,
-            },
-            Ok(None) => IncidentError::NotFound(id),
-            Err(error) => error.into(),
-        }
-    }
-
     async fn run_finished(
         &mut self,
         incident_id: u64,
         run_id: &str,
         outcome: RunOutcome,
     ) -> Result<(), IncidentError> {
-        let Some(incident) = self.active.get(&incident_id) else {
+        if !self.core.is_healing(incident_id, run_id) {
             return Ok(()); // resolved meanwhile (by hand or by recovery)
-        };
-        if incident.active_run_id.as_deref() != Some(run_id) {
-            return Ok(());
         }
         let resolves = match outcome {
             RunOutcome::Succeeded => self.resolves(run_id).await?,
             RunOutcome::Failed { .. } => false,
         };
-        let incident = self.active.remove(&incident_id).expect("checked above");
-        match outcome {
-            RunOutcome::Succeeded if !resolves => {
-                // A triage playbook: its work is done, the incident stays for people.
-                let mut incident = incident;
-                incident.active_run_id = None;
-                incident.status = if incident.work_order_id.is_some() {
-                    IncidentStatus::Escalated // overdue meanwhile: it stays with people
-                } else if incident.acknowledged_at.is_some() {
-                    IncidentStatus::Acknowledged
-                } else {
-                    IncidentStatus::Open
-                };
-                self.update(incident, "playbook done; left for people")
-                    .await?;
-            }
-            RunOutcome::Succeeded => {
-                if let Err(error) = self.resolve(incident, "playbook").await {
-                    tracing::error!(%error, incident_id, "could not resolve healed incident");
-                }
-            }
-            RunOutcome::Failed { work_order_id } => {
-                self.escalate(incident, work_order_id, false).await?;
-            }
-        }
-        Ok(())
+        let (rules, facts) = self.rules_and_facts();
+        let now = crate::time::now();
+        self.command(|core, out| {
+            core.run_finished(
+                incident_id,
+                run_id,
+                outcome,
+                resolves,
+                now,
+                &rules,
+                &facts,
+                out,
+            );
+            Ok(())
+        })
+        .await
     }
 
     /// Whether the playbook of run `run_id` resolves its incident when it succeeds.
@@ -663,150 +554,51 @@ impl IncidentsState {
             .is_none_or(|p| p.resolve_on_success))
     }
 
-    /// Records a person's decision on a pending suggestion.
-    async fn decide(
+    /// Moves a component's trust by `delta(current)`, commits it, returns the new score.
+    async fn move_trust(
         &mut self,
-        incident_id: u64,
-        suggestion_id: &str,
-        approve: bool,
-    ) -> Result<Suggestion, IncidentError> {
-        let action = if approve { "approved" } else { "dismissed" };
-        let Some(incident) = self.active.get(&incident_id) else {
-            return Err(self.inactive_error(incident_id, action).await);
-        };
-        let Some(index) = incident
-            .suggestions
-            .iter()
-            .position(|s| s.suggestion_id == suggestion_id)
-        else {
-            return Err(IncidentError::NoSuchSuggestion {
-                incident_id,
-                suggestion_id: suggestion_id.to_owned(),
-            });
-        };
-        if incident.suggestions[index].status != "pending" {
-            return Err(IncidentError::Conflict {
-                id: incident_id,
-                status: "decided already on this suggestion",
-                action,
-            });
+        component: &str,
+        delta: impl FnOnce(f64) -> f64,
+    ) -> Result<f64, IncidentError> {
+        if !self.core.knows_trust(component) {
+            let stored = self.ctx.store.trust(&component_subject(component)).await?;
+            self.core.learn_trust(component, stored);
         }
-        let original = self.active.remove(&incident_id).expect("checked above");
-        let mut incident = original.clone();
-        let suggestion = &mut incident.suggestions[index];
-        suggestion.status = action.to_owned();
-        suggestion.decided_at = Some(crate::time::now());
-        let decided = suggestion.clone();
-        if let Err(error) = self.update(incident, &format!("suggestion {action}")).await {
-            self.active.insert(incident_id, original);
-            return Err(error);
-        }
-        Ok(decided)
+        self.command(|core, out| {
+            let delta = delta(core.trust_of(component));
+            Ok(core.adjust_trust(component, delta, out))
+        })
+        .await
     }
 
     /// Asks the playbook engine for a work order for every active incident past its
     /// component's `escalate_after_ms` that has none yet.
     fn check_overdue(&mut self) {
         let spec = self.ctx.spec();
-        let now = crate::time::now();
+        let limits: HashMap<String, u64> = spec
+            .monitors
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), m.escalate_after_ms?)))
+            .collect();
+        if limits.is_empty() {
+            return;
+        }
         let retry = Duration::from_millis(OVERDUE_RETRY_MS);
+        let core = &self.core;
         self.overdue_asked
-            .retain(|id, asked| self.active.contains_key(id) && asked.elapsed() < retry);
-        for incident in self.active.values() {
-            let Some(after_ms) = spec
-                .monitors
-                .iter()
-                .find(|m| m.id == incident.source)
-                .and_then(|m| m.escalate_after_ms)
-            else {
-                continue;
-            };
-            let overdue =
-                now - incident.detected_at >= chrono::Duration::milliseconds(after_ms as i64);
-            // A silenced incident is kept from people on purpose.
-            if !overdue
-                || incident.silenced
-                || incident.work_order_id.is_some()
-                || self.overdue_asked.contains_key(&incident.id)
-            {
-                continue;
-            }
-            if let Some(engine) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
-                if engine
-                    .cast(PlaybooksMsg::Overdue(Box::new(incident.clone())))
-                    .is_ok()
-                {
-                    self.overdue_asked
-                        .insert(incident.id, std::time::Instant::now());
-                }
-            }
-        }
-    }
-
-    /// Marks an active incident escalated to a work order, persists it and announces it.
-    /// With `keep_run` (an overdue incident that a playbook is still healing) the run goes on:
-    /// the incident keeps its status and run and only gains the work order.
-    async fn escalate(
-        &mut self,
-        mut incident: Incident,
-        work_order_id: String,
-        keep_run: bool,
-    ) -> Result<(), IncidentError> {
-        let incident_id = incident.id;
-        let keep_run = keep_run && incident.active_run_id.is_some();
-        if !keep_run {
-            incident.status = IncidentStatus::Escalated;
-            incident.active_run_id = None;
-        }
-        incident.work_order_id = Some(work_order_id.clone());
-        self.ctx.store.save_incident(&incident).await?;
-        publish(
-            &self.ctx,
-            EventDraft::new(
-                types::INCIDENT_ESCALATED,
-                json!({ "incident": incident, "work_order_id": work_order_id }),
-            )
-            .source(incident.source.clone())
-            .incident(incident_id),
-        );
-        if incident.recovery_seen && !keep_run {
-            // The playbook failed, but the component came back meanwhile: the work order
-            // stays on record, the incident itself is over.
-            self.resolve(incident, "recovery").await?;
-        } else {
-            self.active.insert(incident_id, incident);
-        }
-        Ok(())
-    }
-
-    /// Moves a component's trust by `delta`, persists it, announces it, returns the new score.
-    async fn adjust_trust(&self, component: &str, delta: f64) -> Result<f64, StoreError> {
-        let mut trust = match self
-            .ctx
-            .store
-            .trust(&crate::model::component_subject(component))
-            .await?
-        {
-            Some(trust) => trust,
-            None => TrustScore::component(component),
+            .retain(|id, asked| core.get(*id).is_some() && asked.elapsed() < retry);
+        let Some(engine) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) else {
+            return;
         };
-        let before = trust.score;
-        trust.adjust(delta);
-        self.ctx.store.save_trust(&trust).await?;
-        publish(
-            &self.ctx,
-            EventDraft::new(
-                types::TRUST_CHANGED,
-                json!({ "subject": trust.subject, "from": before, "to": trust.score }),
-            )
-            .source(component.to_owned()),
-        );
-        Ok(trust.score)
-    }
-
-    fn remember(&self, incident: &mut Incident, seq: u64) {
-        if incident.event_seqs.len() < self.ctx.spec().limits.incident_events_max {
-            incident.event_seqs.push(seq);
+        for incident in core.overdue(&limits, crate::time::now()) {
+            if self.overdue_asked.contains_key(&incident.id) {
+                continue;
+            }
+            let ask = PlaybooksMsg::Overdue(Box::new(incident.clone()));
+            if engine.cast(ask).is_ok() {
+                self.overdue_asked
+                    .insert(incident.id, std::time::Instant::now());
+            }
         }
     }
 }

@@ -50,6 +50,10 @@ pub enum KernelError {
     Save(Arc<StoreError>),
     #[error("events not recorded: {0}")]
     NotRecorded(String),
+    /// Intake is ahead of the incident manager by more than `limits.incidents_lag_max`: the
+    /// sender should retry after a moment.
+    #[error("busy: {lag} events are waiting for the incident manager; retry shortly")]
+    Busy { lag: u64 },
 }
 
 /// What a config reload did to the monitors, by id.
@@ -469,7 +473,22 @@ impl Kernel {
 
     /// Records events pushed in from outside in one transaction and routes them; returns
     /// their seqs once they are durable.
+    /// How far the incident manager is: the last seq it applied, and how many committed
+    /// events it has yet to read.
+    pub fn incidents_progress(&self) -> (u64, u64) {
+        let progress = &self.ctx.progress;
+        let applied = progress
+            .incidents_at
+            .load(std::sync::atomic::Ordering::Acquire);
+        (applied, progress.incidents_lag())
+    }
+
+    /// Refused with [`KernelError::Busy`] while the incident manager is too far behind.
     pub async fn ingest(&self, drafts: Vec<EventDraft>) -> Result<Vec<u64>, KernelError> {
+        let lag = self.ctx.progress.incidents_lag();
+        if lag > self.ctx.spec().limits.incidents_lag_max as u64 {
+            return Err(KernelError::Busy { lag });
+        }
         let bus = self
             .ctx
             .scope

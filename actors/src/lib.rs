@@ -25,6 +25,7 @@ pub mod bus_actor;
 pub mod context;
 pub mod event;
 pub mod feed_actor;
+pub mod incident_core;
 pub mod incidents_actor;
 pub mod insights;
 pub mod intake;

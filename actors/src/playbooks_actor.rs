@@ -115,16 +115,25 @@ impl Actor for PlaybooksActor {
         myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let mut state = PlaybooksState {
+        Ok(PlaybooksState {
             ctx,
             myself,
             runs: HashMap::new(),
             waiting: VecDeque::new(),
             started: HashMap::new(),
-        };
+        })
+    }
+
+    /// Runs interrupted by a stop and incidents left unattended are taken up once the tree is
+    /// up: starting never waits on them.
+    async fn post_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
         state.close_interrupted_runs().await?;
         state.heal_unattended().await?;
-        Ok(state)
+        Ok(())
     }
 
     async fn handle(
@@ -895,6 +904,9 @@ impl PlaybooksState {
     /// waiting for a sub-agent when Grace stopped) get their playbook now.
     async fn heal_unattended(&mut self) -> Result<(), StoreError> {
         for incident in self.ctx.store.active_incidents().await? {
+            if self.playbook_for(&incident).is_none() {
+                continue; // most pushed incidents: nothing to run, nothing to ask the store
+            }
             let unattended = matches!(
                 incident.status,
                 IncidentStatus::Open | IncidentStatus::Acknowledged

@@ -649,6 +649,11 @@ pub struct LimitsSpec {
     /// Event seqs remembered on one incident for its timeline; later repeats only count.
     #[serde(default = "defaults::incident_events_max")]
     pub incident_events_max: usize,
+    /// Events the incident manager may fall behind the log before intake answers 503 with
+    /// `Retry-After`: "acknowledged" must not mean "handled an hour later", and Grace's own
+    /// monitors never wait behind more than this.
+    #[serde(default = "defaults::incidents_lag_max")]
+    pub incidents_lag_max: usize,
 }
 
 impl Default for LimitsSpec {
@@ -659,6 +664,7 @@ impl Default for LimitsSpec {
             agents_queue_max: defaults::agents_queue_max(),
             output_tail_bytes: defaults::output_tail_bytes(),
             incident_events_max: defaults::incident_events_max(),
+            incidents_lag_max: defaults::incidents_lag_max(),
         }
     }
 }
@@ -781,6 +787,9 @@ pub mod defaults {
     }
     pub fn incident_events_max() -> usize {
         200
+    }
+    pub fn incidents_lag_max() -> usize {
+        4_096
     }
     pub fn log_severity() -> crate::model::Severity {
         crate::model::Severity::Medium
@@ -1285,6 +1294,7 @@ impl LimitsSpec {
             ("agents_queue_max", self.agents_queue_max),
             ("output_tail_bytes", self.output_tail_bytes),
             ("incident_events_max", self.incident_events_max),
+            ("incidents_lag_max", self.incidents_lag_max),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)

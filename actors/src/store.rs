@@ -37,6 +37,8 @@ pub enum StoreError {
     Db(#[from] surrealdb::Error),
     #[error("stored record does not decode: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -55,7 +57,10 @@ const SCHEMA: &str = "
     DEFINE INDEX IF NOT EXISTS event_incident ON event FIELDS incident_id;
     DEFINE TABLE IF NOT EXISTS incident SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS incident_status ON incident FIELDS status;
+    DEFINE INDEX IF NOT EXISTS incident_source ON incident FIELDS source;
     DEFINE TABLE IF NOT EXISTS execution SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS execution_incident ON execution FIELDS incident_id;
+    DEFINE INDEX IF NOT EXISTS execution_status ON execution FIELDS status;
     DEFINE TABLE IF NOT EXISTS agent SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS delivery SCHEMALESS;
@@ -63,11 +68,42 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS pipeline_run SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS pipeline_run_pipeline ON pipeline_run FIELDS pipeline_id;
+    DEFINE INDEX IF NOT EXISTS pipeline_run_status ON pipeline_run FIELDS status;
     DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
 ";
 
+/// A record written in the same transaction as the events that announce it (see
+/// [`Store::commit`]). Typed, so a caller cannot write a table it does not own by mistake.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Incident(Incident),
+    Trust(TrustScore),
+    /// How far the incident manager got: every event up to `watermark` is applied, and the
+    /// next incident gets `next_id`. Committed with the effects it covers, so a replay after a
+    /// crash never applies an event twice.
+    IncidentsProgress {
+        watermark: u64,
+        next_id: u64,
+    },
+}
+
+/// Where the incident manager stands (see [`Write::IncidentsProgress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IncidentsProgress {
+    pub watermark: u64,
+    pub next_id: u64,
+}
+
 /// Incidents are keyed by their number; `record::id` gives it back as a plain `id` field.
 const INCIDENT_FIELDS: &str = "*, record::id(id) AS id";
+
+/// Every status an active incident can have.
+const ACTIVE_STATUSES: [IncidentStatus; 4] = [
+    IncidentStatus::Open,
+    IncidentStatus::Acknowledged,
+    IncidentStatus::Mitigating,
+    IncidentStatus::Escalated,
+];
 
 impl Store {
     pub async fn open(location: &StoreLocation) -> StoreResult<Self> {
@@ -130,9 +166,12 @@ impl Store {
 
     /// Appends sequenced events in one transaction, with the log's high-water mark.
     pub async fn append_events(&self, events: &[Event]) -> StoreResult<()> {
-        let Some(last) = events.last() else {
-            return Ok(());
-        };
+        self.commit(events, &[]).await
+    }
+
+    /// Appends sequenced events and writes `writes`, all in one transaction: what is saved is
+    /// always announced, and what is announced is always saved.
+    pub async fn commit(&self, events: &[Event], writes: &[Write]) -> StoreResult<()> {
         let rows: Vec<Value> = events
             .iter()
             .map(|event| {
@@ -141,14 +180,57 @@ impl Store {
                 Ok(row)
             })
             .collect::<Result<_, serde_json::Error>>()?;
+        let mut incidents = Vec::new();
+        let mut trust = Vec::new();
+        let mut progress = None;
+        for write in writes {
+            match write {
+                Write::Incident(incident) => {
+                    let mut data = serde_json::to_value(incident)?;
+                    if let Some(fields) = data.as_object_mut() {
+                        fields.remove("id");
+                    }
+                    incidents.push(json!({ "key": incident.id, "data": data }));
+                }
+                Write::Trust(score) => trust.push(json!({ "key": score.subject, "data": score })),
+                Write::IncidentsProgress { watermark, next_id } => {
+                    progress = Some(json!({ "last_seq": watermark, "next_id": next_id }));
+                }
+            }
+        }
+        let mut query = String::from("BEGIN TRANSACTION;\n");
+        if !events.is_empty() {
+            query.push_str(
+                "INSERT INTO event $rows RETURN NONE;\n\
+                 UPSERT meta:event_log SET last_seq = $last RETURN NONE;\n",
+            );
+        }
+        if !incidents.is_empty() {
+            query.push_str(
+                "FOR $row IN $incidents { \
+                 UPSERT type::record('incident', $row.key) CONTENT $row.data RETURN NONE; };\n",
+            );
+        }
+        if !trust.is_empty() {
+            query.push_str(
+                "FOR $row IN $trust { \
+                 UPSERT type::record('trust', $row.key) CONTENT $row.data RETURN NONE; };\n",
+            );
+        }
+        if progress.is_some() {
+            query.push_str("UPSERT meta:incidents CONTENT $progress RETURN NONE;\n");
+        }
+        query.push_str("COMMIT TRANSACTION;");
+        let last = events.last().map(|event| event.seq);
         self.db
-            .query(
-                "BEGIN TRANSACTION;
-                 INSERT INTO event $rows RETURN NONE;
-                 UPSERT meta:event_log SET last_seq = $last RETURN NONE;
-                 COMMIT TRANSACTION;",
-            )
-            .bind(json!({ "rows": rows, "last": last.seq }))
+            .query(query)
+            .bind(json!({
+                "rows": rows,
+                "last": last,
+                "incidents": incidents,
+                "trust": trust,
+                "progress": progress,
+            }))
             .await?
             .check()?;
         Ok(())
@@ -201,29 +283,31 @@ impl Store {
 
     // ----- incidents -------------------------------------------------------------------------
 
-    /// The seq up to which the incident manager has handled the log.
-    pub async fn incidents_watermark(&self) -> StoreResult<u64> {
-        let seq: Option<u64> = self
-            .one("SELECT VALUE last_seq FROM meta:incidents", json!({}))
-            .await?;
-        Ok(seq.unwrap_or(0))
-    }
-
-    pub async fn save_incidents_watermark(&self, seq: u64) -> StoreResult<()> {
-        self.db
-            .query("UPSERT meta:incidents SET last_seq = $seq RETURN NONE")
-            .bind(json!({ "seq": seq }))
-            .await?
-            .check()?;
-        Ok(())
-    }
-
-    pub async fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
-        let mut data = serde_json::to_value(incident)?;
-        if let Some(fields) = data.as_object_mut() {
-            fields.remove("id");
+    /// Where the incident manager stands. A store written before the next id was kept there
+    /// finds it once by a scan.
+    pub async fn incidents_progress(&self) -> StoreResult<IncidentsProgress> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            last_seq: Option<u64>,
+            next_id: Option<u64>,
         }
-        self.upsert("incident", json!(incident.id), &data).await
+        let stored: Option<Stored> = self
+            .one("SELECT last_seq, next_id FROM meta:incidents", json!({}))
+            .await?;
+        let (watermark, next_id) = stored.map_or((None, None), |s| (s.last_seq, s.next_id));
+        let next_id = match next_id {
+            Some(next_id) => next_id,
+            None => self.max_incident_id().await? + 1,
+        };
+        Ok(IncidentsProgress {
+            watermark: watermark.unwrap_or(0),
+            next_id,
+        })
+    }
+
+    #[cfg(test)]
+    async fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
+        self.commit(&[], &[Write::Incident(incident.clone())]).await
     }
 
     pub async fn incident(&self, id: u64) -> StoreResult<Option<Incident>> {
@@ -259,29 +343,39 @@ impl Store {
         .await
     }
 
-    /// Every incident that is not resolved yet (loaded once when the incidents actor starts).
+    /// Every incident that is not resolved yet, oldest first: one indexed query per active
+    /// status, never a scan of the resolved ones.
     pub async fn active_incidents(&self) -> StoreResult<Vec<Incident>> {
-        self.rows(
-            &format!("SELECT {INCIDENT_FIELDS} FROM incident WHERE status != 'resolved'"),
-            json!({}),
-        )
-        .await
+        let mut active: Vec<Incident> = Vec::new();
+        for status in ACTIVE_STATUSES {
+            active.extend(
+                self.rows::<Incident>(
+                    &format!("SELECT {INCIDENT_FIELDS} FROM incident WHERE status = $status"),
+                    json!({ "status": status }),
+                )
+                .await?,
+            );
+        }
+        active.sort_by_key(|incident| incident.id);
+        Ok(active)
     }
 
     /// Whether `source` has an incident of `family` (`db` for `db.connection_lost`) that is not
-    /// resolved. A monitor asks once, at start.
+    /// resolved. A monitor asks once, at start (indexed by source).
     pub async fn has_active_incident(&self, source: &str, family: &str) -> StoreResult<bool> {
         let types: Vec<String> = self
             .rows(
                 "SELECT VALUE event_type FROM incident
-                 WHERE status != 'resolved' AND source = $source",
+                 WHERE source = $source AND status != 'resolved'",
                 json!({ "source": source }),
             )
             .await?;
         Ok(types.iter().any(|t| crate::event::family(t) == family))
     }
 
-    pub async fn max_incident_id(&self) -> StoreResult<u64> {
+    /// The highest incident id: a scan, used only for a store from before the progress
+    /// record kept the next id.
+    async fn max_incident_id(&self) -> StoreResult<u64> {
         let max: Option<Option<u64>> = self
             .one(
                 "RETURN math::max((SELECT VALUE record::id(id) FROM incident))",
@@ -616,6 +710,38 @@ mod tests {
             self.detected_at = at;
             self
         }
+    }
+
+    #[tokio::test]
+    async fn a_commit_writes_all_of_it_or_nothing() {
+        let store = Store::open(&StoreLocation::Memory).await.unwrap();
+        let event = |seq| EventDraft::new("incident.opened", json!({})).sequenced(seq, Utc::now());
+        let progress = |watermark| Write::IncidentsProgress {
+            watermark,
+            next_id: watermark + 1,
+        };
+        let mut trust = TrustScore::component("orders-db");
+        trust.adjust(-0.3);
+        let writes = [
+            Write::Incident(incident(1, IncidentStatus::Open)),
+            Write::Trust(trust.clone()),
+            progress(2),
+        ];
+        store.commit(&[event(1), event(2)], &writes).await.unwrap();
+        assert_eq!(store.last_seq().await.unwrap(), 2);
+        assert!(store.incident(1).await.unwrap().is_some());
+        assert_eq!(store.trust(&trust.subject).await.unwrap(), Some(trust));
+        let stored = store.incidents_progress().await.unwrap();
+        assert_eq!((stored.watermark, stored.next_id), (2, 3));
+        // seq 2 exists already: the whole commit fails, and nothing of it is written.
+        let writes = [
+            Write::Incident(incident(2, IncidentStatus::Open)),
+            progress(9),
+        ];
+        assert!(store.commit(&[event(3), event(2)], &writes).await.is_err());
+        assert!(store.incident(2).await.unwrap().is_none());
+        assert_eq!(store.last_seq().await.unwrap(), 2);
+        assert_eq!(store.incidents_progress().await.unwrap().watermark, 2);
     }
 
     #[tokio::test]

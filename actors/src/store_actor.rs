@@ -1,16 +1,23 @@
 //! The store actor: the one writer of the event log and the authority on `seq`.
 //!
 //! It hands out strictly increasing sequence numbers and makes each batch durable in a single
-//! transaction before anyone may push it. On (re)start it resumes from the log's high-water mark,
-//! so a restart never reuses or skips a seq.
+//! transaction — together with the records the batch announces, when an actor commits state
+//! changes (an outbox: what is saved is always announced) — before anyone may see it. Then it
+//! routes the batch, in seq order: every event to the live feed, and a nudge to the incident
+//! manager when the batch holds problem or recovery events. Being the one sequencer, it is the
+//! one router, so the feed never sees seqs out of order. On (re)start it resumes from the
+//! log's high-water mark, so a restart never reuses or skips a seq.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::context::Ctx;
-use crate::event::{Event, EventDraft};
-use crate::store::StoreError;
+use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::event::{classify, Event, EventDraft};
+use crate::feed_actor::FeedMsg;
+use crate::incidents_actor::IncidentsMsg;
+use crate::store::{StoreError, Write};
 
 pub struct StoreActor;
 
@@ -19,12 +26,17 @@ pub struct StoreState {
     last_seq: u64,
 }
 
+/// The persisted events of a commit, or why there are none.
+pub type CommitReply = RpcReplyPort<Result<Vec<Arc<Event>>, Arc<StoreError>>>;
+
 pub enum StoreMsg {
-    /// Sequence and persist drafts in one transaction; replies with the persisted events.
-    Append(
-        Vec<EventDraft>,
-        RpcReplyPort<Result<Vec<Event>, Arc<StoreError>>>,
-    ),
+    /// Sequence and persist drafts in one transaction, with `writes`; replies with the
+    /// persisted events once they are durable (and routed).
+    Commit {
+        drafts: Vec<EventDraft>,
+        writes: Vec<Write>,
+        reply: CommitReply,
+    },
 }
 
 impl Actor for StoreActor {
@@ -38,6 +50,7 @@ impl Actor for StoreActor {
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
         let last_seq = ctx.store.last_seq().await?;
+        ctx.progress.log_head.store(last_seq, Ordering::Release);
         Ok(StoreState { ctx, last_seq })
     }
 
@@ -48,27 +61,95 @@ impl Actor for StoreActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            StoreMsg::Append(drafts, reply) => {
-                let at = crate::time::now();
-                let events: Vec<Event> = drafts
-                    .into_iter()
-                    .zip(state.last_seq + 1..)
-                    .map(|(draft, seq)| draft.sequenced(seq, at))
-                    .collect();
-                let result = match state.ctx.store.append_events(&events).await {
-                    Ok(()) => {
-                        state.last_seq += events.len() as u64;
-                        Ok(events)
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "event log append failed");
-                        Err(Arc::new(error))
-                    }
-                };
+            StoreMsg::Commit {
+                drafts,
+                writes,
+                reply,
+            } => {
+                let result = state.commit(drafts, &writes).await;
                 // The caller may have given up waiting; the events are durable either way.
                 let _ = reply.send(result);
             }
         }
         Ok(())
     }
+}
+
+impl StoreState {
+    async fn commit(
+        &mut self,
+        drafts: Vec<EventDraft>,
+        writes: &[Write],
+    ) -> Result<Vec<Arc<Event>>, Arc<StoreError>> {
+        let at = crate::time::now();
+        let events: Vec<Event> = drafts
+            .into_iter()
+            .zip(self.last_seq + 1..)
+            .map(|(draft, seq)| draft.sequenced(seq, at))
+            .collect();
+        if let Err(error) = self.ctx.store.commit(&events, writes).await {
+            tracing::error!(%error, "commit to the store failed");
+            return Err(Arc::new(error));
+        }
+        self.last_seq += events.len() as u64;
+        let progress = &self.ctx.progress;
+        progress.log_head.store(self.last_seq, Ordering::Release);
+        let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
+        self.route(&events);
+        Ok(events)
+    }
+
+    /// Passes committed events on, in seq order.
+    fn route(&self, events: &[Arc<Event>]) {
+        let scope = &self.ctx.scope;
+        if let Some(feed) = scope.lookup::<FeedMsg>(roles::FEED) {
+            for event in events {
+                let _ = feed.cast(FeedMsg::Push(event.clone()));
+            }
+        }
+        let news = events
+            .iter()
+            .any(|event| !classify(&event.event_type, &event.data).is_info());
+        if news
+            && !self
+                .ctx
+                .progress
+                .incidents_nudged
+                .swap(true, Ordering::AcqRel)
+        {
+            match scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+                Some(incidents) if incidents.cast(IncidentsMsg::Observe).is_ok() => {}
+                // Restarting: it catches up from the log when it is back.
+                _ => self
+                    .ctx
+                    .progress
+                    .incidents_nudged
+                    .store(false, Ordering::Release),
+            }
+        }
+    }
+}
+
+/// Commits `drafts` and `writes` in one transaction through the store actor of `ctx`'s kernel;
+/// returns the persisted events.
+pub async fn commit(
+    ctx: &Ctx,
+    drafts: Vec<EventDraft>,
+    writes: Vec<Write>,
+) -> Result<Vec<Arc<Event>>, Arc<StoreError>> {
+    let unavailable = |why: String| Arc::new(StoreError::Unavailable(why));
+    let store = ctx
+        .scope
+        .lookup::<StoreMsg>(roles::STORE)
+        .ok_or_else(|| unavailable("the store is restarting".to_owned()))?;
+    ractor::call_t!(
+        store,
+        |reply| StoreMsg::Commit {
+            drafts,
+            writes,
+            reply
+        },
+        RPC_TIMEOUT_MS
+    )
+    .map_err(|error| unavailable(format!("the store did not answer: {error}")))?
 }

@@ -29,11 +29,18 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Overloaded for a moment: 503 with `Retry-After`, so a sender slows down and retries.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Internal(String),
 }
 
 impl Reject for ApiError {}
+
+/// What a busy answer's `Retry-After` says, in seconds: the pipeline drains a full lag in well
+/// under a second.
+const BUSY_RETRY_AFTER_S: &str = "1";
 
 impl From<KernelError> for ApiError {
     fn from(error: KernelError) -> Self {
@@ -43,6 +50,7 @@ impl From<KernelError> for ApiError {
                 ApiError::NotFound(message)
             }
             KernelError::Unavailable(_) => ApiError::Unavailable(message),
+            KernelError::Busy { .. } => ApiError::Busy(message),
             KernelError::Store(_)
             | KernelError::Spawn(_)
             | KernelError::Save(_)
@@ -165,6 +173,14 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
                 message,
                 None,
             ),
+            ApiError::Busy(_) => {
+                let mut reply = body(StatusCode::SERVICE_UNAVAILABLE, "busy", message, None);
+                reply.headers_mut().insert(
+                    warp::http::header::RETRY_AFTER,
+                    warp::http::HeaderValue::from_static(BUSY_RETRY_AFTER_S),
+                );
+                reply
+            }
             ApiError::Internal(_) => {
                 body(StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
             }

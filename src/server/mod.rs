@@ -383,12 +383,14 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         running += usize::from(node.status == "running");
         stack.extend(node.children.iter());
     }
+    let (applied_seq, lag) = app.kernel.incidents_progress();
     json(&json!({
         "status": if running == total { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "last_seq": last_seq,
         "log_id": app.kernel.store().log_id(),
         "actors": { "total": total, "running": running },
+        "incidents": { "applied_seq": applied_seq, "lag": lag },
     }))
 }
 

@@ -1,0 +1,1034 @@
+//! The incident manager's decisions, without I/O: which event opens, bumps, attaches to or
+//! resolves which incident, and what that changes.
+//!
+//! [`IncidentCore`] holds every active incident, indexed by `(source, event_type)` so that a
+//! repeat or a recovery finds its incident without a scan, whatever the number of incidents.
+//! Each decision writes what it changed into a [`Changes`]: the incidents and trust scores to
+//! persist, the events that announce them and the effects to run once they are durable. The
+//! incidents actor commits one `Changes` per page of the log (or per command) in a single
+//! transaction, so the state and its announcements are never out of step.
+//!
+//! Everything the core needs from outside (the rules from the config, which monitors are down,
+//! which sources are silenced, component trust) is handed to it, so every rule here has a unit
+//! test.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::event::{classify, family, types, Event, EventClass, EventDraft};
+use crate::incidents_actor::IncidentError;
+use crate::model::{Incident, IncidentStatus, Suggestion, Symptom, TrustScore};
+use crate::spec::TreeSpec;
+
+/// Suggestions one incident may carry: each is a decision waiting for a person.
+const SUGGESTIONS_MAX: usize = 16;
+
+/// The config's rules for incidents, taken once per page or command.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub drop_on_incident: f64,
+    pub restore_on_recovery: f64,
+    /// Event seqs and symptoms one incident remembers.
+    pub events_max: usize,
+    /// Each monitor's `depends_on`, by monitor id.
+    pub depends_on: HashMap<String, Vec<String>>,
+}
+
+impl Rules {
+    pub fn from_spec(spec: &TreeSpec) -> Self {
+        Self {
+            drop_on_incident: spec.trust.drop_on_incident,
+            restore_on_recovery: spec.trust.restore_on_recovery,
+            events_max: spec.limits.incident_events_max,
+            depends_on: spec
+                .monitors
+                .iter()
+                .filter(|m| !m.depends_on.is_empty())
+                .map(|m| (m.id.clone(), m.depends_on.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// What the monitors and controls say right now.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Monitors whose own probes call them down.
+    pub down: HashSet<String>,
+    /// Sources whose monitor is silenced: their incidents are recorded, nothing is run.
+    pub silenced: HashSet<String>,
+}
+
+/// What to do once the changes are durable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Offer a new incident to the playbook engine.
+    Trigger(Box<Incident>),
+    /// Have a monitor look again (its incident was closed without it seeing a recovery).
+    Recheck(String),
+}
+
+/// Everything one page of events or one command changed.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// The latest state of every incident changed, resolved ones included.
+    pub incidents: BTreeMap<u64, Incident>,
+    /// The latest score of every component whose trust moved, by subject.
+    pub trust: BTreeMap<String, TrustScore>,
+    /// The events announcing the changes, in order.
+    pub drafts: Vec<EventDraft>,
+    pub effects: Vec<Effect>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.incidents.is_empty() && self.trust.is_empty() && self.drafts.is_empty()
+    }
+
+    fn announce(&mut self, incident: &Incident, event_type: &str, extra: serde_json::Value) {
+        let mut data = json!({ "incident": incident });
+        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+            data.extend(extra.clone());
+        }
+        self.drafts.push(
+            EventDraft::new(event_type, data)
+                .source(incident.source.clone())
+                .incident(incident.id),
+        );
+        self.incidents.insert(incident.id, incident.clone());
+    }
+}
+
+/// How a playbook run ended, as the incident manager needs to know it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Succeeded,
+    Failed { work_order_id: String },
+}
+
+/// The active incidents and component trust, and every rule that changes them.
+#[derive(Debug, Default)]
+pub struct IncidentCore {
+    active: HashMap<u64, Incident>,
+    /// Active incidents by (source, event_type); a BTreeMap so a source's incidents are a range.
+    by_key: BTreeMap<(String, String), u64>,
+    next_id: u64,
+    /// Component trust known so far, by component id. The actor fills in what a page needs.
+    trust: HashMap<String, TrustScore>,
+}
+
+impl IncidentCore {
+    /// A core over the active incidents loaded from the store.
+    pub fn new(active: Vec<Incident>, next_id: u64) -> Self {
+        let mut core = Self {
+            next_id,
+            ..Self::default()
+        };
+        for incident in active {
+            core.next_id = core.next_id.max(incident.id + 1);
+            core.insert(incident);
+        }
+        core
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Incident> {
+        self.active.get(&id)
+    }
+
+    pub fn active(&self) -> impl Iterator<Item = &Incident> {
+        self.active.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.active.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
+    }
+
+    /// Whether the trust of `component` is known (else the actor loads it first).
+    pub fn knows_trust(&self, component: &str) -> bool {
+        self.trust.contains_key(component)
+    }
+
+    /// Hands the core a component's stored trust (or none: fully trusted).
+    pub fn learn_trust(&mut self, component: &str, stored: Option<TrustScore>) {
+        let trust = stored.unwrap_or_else(|| TrustScore::component(component));
+        self.trust.insert(component.to_owned(), trust);
+    }
+
+    /// Forgets cached trust when the cache grows past `max` entries (reloaded on demand).
+    pub fn bound_trust_cache(&mut self, max: usize) {
+        if self.trust.len() > max {
+            self.trust.clear();
+        }
+    }
+
+    /// The component a problem event would need the trust of: it opens a new incident.
+    pub fn trust_needed(&self, event: &Event) -> Option<String> {
+        let source = source_of(event);
+        let is_problem = matches!(
+            classify(&event.event_type, &event.data),
+            EventClass::Problem { .. }
+        );
+        let new = !self
+            .by_key
+            .contains_key(&(source.clone(), event.event_type.clone()));
+        (is_problem && new && !self.knows_trust(&source)).then_some(source)
+    }
+
+    fn insert(&mut self, incident: Incident) {
+        let key = (incident.source.clone(), incident.event_type.clone());
+        self.by_key.insert(key, incident.id);
+        self.active.insert(incident.id, incident);
+    }
+
+    fn take(&mut self, id: u64) -> Option<Incident> {
+        let incident = self.active.remove(&id)?;
+        self.by_key
+            .remove(&(incident.source.clone(), incident.event_type.clone()));
+        Some(incident)
+    }
+
+    /// Active incidents of `source`, in id order.
+    fn of_source(&self, source: &str) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .by_key
+            .range((source.to_owned(), String::new())..)
+            .take_while(|((s, _), _)| s == source)
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    // ----- events ----------------------------------------------------------------------------
+
+    /// Applies one persisted problem or recovery event.
+    pub fn apply(&mut self, event: &Event, rules: &Rules, facts: &Facts, out: &mut Changes) {
+        let source = source_of(event);
+        match classify(&event.event_type, &event.data) {
+            EventClass::Problem { severity, title } => {
+                // A rate-limited source (a log rule) reports how many times it happened.
+                let count = event
+                    .data
+                    .get("count")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(1)
+                    .max(1);
+                let key = (source.clone(), event.event_type.clone());
+                if let Some(id) = self.by_key.get(&key).copied() {
+                    let incident = self.active.get_mut(&id).expect("indexed incident");
+                    incident.occurrences = incident.occurrences.saturating_add(count);
+                    incident.recovery_seen = false;
+                    remember(incident, event.seq, rules.events_max);
+                    let incident = incident.clone();
+                    out.announce(
+                        &incident,
+                        types::INCIDENT_UPDATED,
+                        json!({ "reason": "repeat" }),
+                    );
+                    return;
+                }
+                let symptom = Symptom {
+                    source,
+                    event_type: event.event_type.clone(),
+                    severity,
+                    title,
+                    at: event.at,
+                    seq: event.seq,
+                };
+                match self.down_dependency(&symptom.source, rules, facts) {
+                    Some(parent) => self.attach(parent, symptom, rules, out),
+                    None => self.open(symptom, count, rules, facts, out),
+                }
+            }
+            EventClass::Recovery => {
+                let recovered_family = family(&event.event_type);
+                for id in self.of_source(&source) {
+                    if family(&self.active[&id].event_type) != recovered_family {
+                        continue;
+                    }
+                    let mut incident = self.take(id).expect("listed above");
+                    remember(&mut incident, event.seq, rules.events_max);
+                    if incident.active_run_id.is_some() {
+                        // The healing playbook verifies and resolves; don't race it. If the run
+                        // fails, the recovery seen here still resolves the incident.
+                        incident.recovery_seen = true;
+                        self.update(incident, "recovery observed", out);
+                    } else {
+                        self.resolve(incident, "recovery", event.at, rules, facts, out);
+                    }
+                }
+            }
+            EventClass::Info => {}
+        }
+    }
+
+    /// The active incident of a monitor `source` depends on, if one of them is down. Only a
+    /// parent its own monitor calls down hides its dependents' failures: an incident on it
+    /// from a log rule or a pushed event does not.
+    fn down_dependency(&self, source: &str, rules: &Rules, facts: &Facts) -> Option<u64> {
+        rules
+            .depends_on
+            .get(source)?
+            .iter()
+            .filter(|parent| facts.down.contains(*parent))
+            .find_map(|parent| self.of_source(parent).first().copied())
+    }
+
+    /// Attaches a dependent's failure to the incident of what it depends on.
+    fn attach(&mut self, parent_id: u64, symptom: Symptom, rules: &Rules, out: &mut Changes) {
+        let parent = self.active.get_mut(&parent_id).expect("found active");
+        let known = parent
+            .symptoms
+            .iter()
+            .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
+        if known || parent.symptoms.len() >= rules.events_max {
+            return;
+        }
+        parent.symptoms.push(symptom);
+        let parent = parent.clone();
+        out.announce(
+            &parent,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": "symptom" }),
+        );
+    }
+
+    fn open(
+        &mut self,
+        problem: Symptom,
+        count: u64,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let Symptom {
+            source,
+            event_type,
+            severity,
+            title,
+            at,
+            seq,
+        } = problem;
+        let trust = self.adjust_trust(&source, -rules.drop_on_incident, out);
+        let id = self.next_id;
+        self.next_id += 1;
+        let silenced = facts.silenced.contains(&source);
+        let incident = Incident {
+            id,
+            event_type,
+            severity,
+            title: format!("{title}: {source}"),
+            source,
+            status: IncidentStatus::Open,
+            detected_at: at,
+            acknowledged_at: None,
+            resolved_at: None,
+            resolution_time_seconds: None,
+            occurrences: count,
+            trust,
+            resolved_by: None,
+            active_run_id: None,
+            work_order_id: None,
+            recovery_seen: false,
+            silenced,
+            event_seqs: vec![seq],
+            symptoms: Vec::new(),
+            suggestions: Vec::new(),
+        };
+        out.announce(&incident, types::INCIDENT_OPENED, json!({}));
+        // A silenced monitor's incidents are recorded, but nothing is run for them.
+        if !silenced {
+            out.effects
+                .push(Effect::Trigger(Box::new(incident.clone())));
+        }
+        self.insert(incident);
+    }
+
+    /// Keeps an active incident and announces its change.
+    fn update(&mut self, incident: Incident, reason: &str, out: &mut Changes) {
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": reason }),
+        );
+        self.insert(incident);
+    }
+
+    /// Ends an incident already taken out of the active set.
+    fn resolve(
+        &mut self,
+        mut incident: Incident,
+        by: &str,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) -> Incident {
+        incident.status = IncidentStatus::Resolved;
+        incident.resolved_at = Some(now);
+        incident.resolution_time_seconds =
+            Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
+        incident.resolved_by = Some(by.to_owned());
+        incident.active_run_id = None;
+        out.announce(
+            &incident,
+            types::INCIDENT_RESOLVED,
+            json!({ "resolved_by": by }),
+        );
+        if by != "recovery" {
+            // Closed without the monitor seeing a recovery: have it look again, so a failure
+            // that goes on is announced anew.
+            out.effects.push(Effect::Recheck(incident.source.clone()));
+        }
+        self.reopen_symptoms(&incident, now, rules, facts, out);
+        incident
+    }
+
+    /// After `resolved` ends, its symptoms whose monitors still say down get incidents of
+    /// their own: they were hidden behind it, and they are not over.
+    fn reopen_symptoms(
+        &mut self,
+        resolved: &Incident,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        for symptom in &resolved.symptoms {
+            let key = (symptom.source.clone(), symptom.event_type.clone());
+            if facts.down.contains(&symptom.source) && !self.by_key.contains_key(&key) {
+                let mut symptom = symptom.clone();
+                symptom.at = now;
+                self.open(symptom, 1, rules, facts, out);
+            }
+        }
+    }
+
+    // ----- commands --------------------------------------------------------------------------
+
+    pub fn acknowledge(
+        &mut self,
+        id: u64,
+        now: DateTime<Utc>,
+        out: &mut Changes,
+    ) -> Result<Incident, IncidentError> {
+        let incident = self.active.get(&id).ok_or(IncidentError::NotFound(id))?;
+        if incident.acknowledged_at.is_some() {
+            return Err(IncidentError::Conflict {
+                id,
+                status: "acknowledged already",
+                action: "acknowledged again",
+            });
+        }
+        let mut incident = self.take(id).expect("checked above");
+        incident.acknowledged_at = Some(now);
+        if incident.status == IncidentStatus::Open {
+            incident.status = IncidentStatus::Acknowledged;
+        }
+        self.update(incident.clone(), "acknowledged", out);
+        Ok(incident)
+    }
+
+    /// A person resolves an incident.
+    pub fn resolve_by_hand(
+        &mut self,
+        id: u64,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) -> Result<Incident, IncidentError> {
+        let incident = self.take(id).ok_or(IncidentError::NotFound(id))?;
+        Ok(self.resolve(incident, "manual", now, rules, facts, out))
+    }
+
+    pub fn run_started(&mut self, id: u64, run_id: String, out: &mut Changes) {
+        if let Some(mut incident) = self.take(id) {
+            incident.status = IncidentStatus::Mitigating;
+            incident.active_run_id = Some(run_id);
+            self.update(incident, "playbook started", out);
+        }
+    }
+
+    /// Whether `run_id` is the run healing incident `id` (else its end changes nothing).
+    pub fn is_healing(&self, id: u64, run_id: &str) -> bool {
+        self.active
+            .get(&id)
+            .is_some_and(|i| i.active_run_id.as_deref() == Some(run_id))
+    }
+
+    /// A run healing incident `id` ended; `resolves` says whether its playbook resolves the
+    /// incident when it succeeds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_finished(
+        &mut self,
+        id: u64,
+        run_id: &str,
+        outcome: RunOutcome,
+        resolves: bool,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        if !self.is_healing(id, run_id) {
+            return; // resolved meanwhile, or another run's end
+        }
+        let mut incident = self.take(id).expect("checked above");
+        match outcome {
+            RunOutcome::Succeeded if !resolves => {
+                // A triage playbook: its work is done, the incident stays for people.
+                incident.active_run_id = None;
+                incident.status = if incident.work_order_id.is_some() {
+                    IncidentStatus::Escalated // overdue meanwhile: it stays with people
+                } else if incident.acknowledged_at.is_some() {
+                    IncidentStatus::Acknowledged
+                } else {
+                    IncidentStatus::Open
+                };
+                self.update(incident, "playbook done; left for people", out);
+            }
+            RunOutcome::Succeeded => {
+                self.resolve(incident, "playbook", now, rules, facts, out);
+            }
+            RunOutcome::Failed { work_order_id } => {
+                self.escalate_taken(incident, work_order_id, false, now, rules, facts, out);
+            }
+        }
+    }
+
+    /// Offers a playbook on an incident, once: a dismissal stands, even after a restart.
+    pub fn suggest(&mut self, id: u64, suggestion: Suggestion, out: &mut Changes) {
+        let Some(incident) = self.active.get_mut(&id) else {
+            return;
+        };
+        let offered = incident
+            .suggestions
+            .iter()
+            .any(|s| s.playbook_id == suggestion.playbook_id);
+        if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
+            return;
+        }
+        let mut suggestion = suggestion;
+        suggestion.suggestion_id = format!("s{}", incident.suggestions.len() + 1);
+        incident.suggestions.push(suggestion);
+        let incident = incident.clone();
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": "suggestion" }),
+        );
+    }
+
+    /// Records a person's decision on a pending suggestion.
+    pub fn decide(
+        &mut self,
+        id: u64,
+        suggestion_id: &str,
+        approve: bool,
+        now: DateTime<Utc>,
+        out: &mut Changes,
+    ) -> Result<Suggestion, IncidentError> {
+        let action = if approve { "approved" } else { "dismissed" };
+        let incident = self
+            .active
+            .get_mut(&id)
+            .ok_or(IncidentError::NotFound(id))?;
+        let Some(suggestion) = incident
+            .suggestions
+            .iter_mut()
+            .find(|s| s.suggestion_id == suggestion_id)
+        else {
+            return Err(IncidentError::NoSuchSuggestion {
+                incident_id: id,
+                suggestion_id: suggestion_id.to_owned(),
+            });
+        };
+        if suggestion.status != "pending" {
+            return Err(IncidentError::Conflict {
+                id,
+                status: "decided already on this suggestion",
+                action,
+            });
+        }
+        suggestion.status = action.to_owned();
+        suggestion.decided_at = Some(now);
+        let decided = suggestion.clone();
+        let incident = incident.clone();
+        let reason = format!("suggestion {action}");
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": reason }),
+        );
+        Ok(decided)
+    }
+
+    /// Escalates an active incident to a work order. `overdue`: an incident past its
+    /// `escalate_after_ms`, which keeps the run healing it, if any.
+    #[allow(clippy::too_many_arguments)]
+    pub fn escalate(
+        &mut self,
+        id: u64,
+        work_order_id: String,
+        overdue: bool,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let Some(incident) = self.active.get(&id) else {
+            return;
+        };
+        if overdue && incident.work_order_id.is_some() {
+            return; // a failed run escalated it while the overdue work order was on its way
+        }
+        let incident = self.take(id).expect("checked above");
+        self.escalate_taken(incident, work_order_id, overdue, now, rules, facts, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn escalate_taken(
+        &mut self,
+        mut incident: Incident,
+        work_order_id: String,
+        keep_run: bool,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let keep_run = keep_run && incident.active_run_id.is_some();
+        if !keep_run {
+            incident.status = IncidentStatus::Escalated;
+            incident.active_run_id = None;
+        }
+        incident.work_order_id = Some(work_order_id.clone());
+        out.announce(
+            &incident,
+            types::INCIDENT_ESCALATED,
+            json!({ "work_order_id": work_order_id }),
+        );
+        if incident.recovery_seen && !keep_run {
+            // The playbook failed, but the component came back meanwhile: the work order
+            // stays on record, the incident itself is over.
+            self.resolve(incident, "recovery", now, rules, facts, out);
+        } else {
+            self.insert(incident);
+        }
+    }
+
+    /// Moves a component's trust by `delta` (its trust must be known) and returns the score.
+    pub fn adjust_trust(&mut self, component: &str, delta: f64, out: &mut Changes) -> f64 {
+        let trust = self
+            .trust
+            .entry(component.to_owned())
+            .or_insert_with(|| TrustScore::component(component));
+        let before = trust.score;
+        trust.adjust(delta);
+        out.drafts.push(
+            EventDraft::new(
+                types::TRUST_CHANGED,
+                json!({ "subject": trust.subject, "from": before, "to": trust.score }),
+            )
+            .source(component.to_owned()),
+        );
+        out.trust.insert(trust.subject.clone(), trust.clone());
+        trust.score
+    }
+
+    /// The component's trust (fully trusted when unknown).
+    pub fn trust_of(&self, component: &str) -> f64 {
+        self.trust.get(component).map_or(1.0, |t| t.score)
+    }
+
+    /// Incidents past their component's `escalate_after_ms` that have no work order yet and
+    /// are not silenced.
+    pub fn overdue<'a>(
+        &'a self,
+        escalate_after_ms: &'a HashMap<String, u64>,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a Incident> + 'a {
+        self.active.values().filter(move |incident| {
+            let Some(after_ms) = escalate_after_ms.get(&incident.source) else {
+                return false;
+            };
+            let overdue =
+                now - incident.detected_at >= chrono::Duration::milliseconds(*after_ms as i64);
+            // A silenced incident is kept from people on purpose.
+            overdue && !incident.silenced && incident.work_order_id.is_none()
+        })
+    }
+}
+
+/// The component an event is about.
+fn source_of(event: &Event) -> String {
+    event.source.clone().unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn remember(incident: &mut Incident, seq: u64, events_max: usize) {
+    if incident.event_seqs.len() < events_max {
+        incident.event_seqs.push(seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::types;
+
+    fn rules() -> Rules {
+        Rules {
+            drop_on_incident: 0.3,
+            restore_on_recovery: 0.25,
+            events_max: 4,
+            depends_on: HashMap::from([("api".to_owned(), vec!["db".to_owned()])]),
+        }
+    }
+
+    fn event(seq: u64, event_type: &str, source: &str) -> Event {
+        EventDraft::new(event_type, json!({}))
+            .source(source)
+            .sequenced(seq, crate::time::now())
+    }
+
+    fn core() -> IncidentCore {
+        IncidentCore::new(Vec::new(), 1)
+    }
+
+    fn apply(core: &mut IncidentCore, facts: &Facts, events: &[Event]) -> Changes {
+        let mut out = Changes::default();
+        for e in events {
+            core.apply(e, &rules(), facts, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn a_problem_opens_one_incident_and_repeats_only_count() {
+        let mut core = core();
+        let out = apply(
+            &mut core,
+            &Facts::default(),
+            &[
+                event(1, types::DB_CONNECTION_LOST, "db"),
+                event(2, types::DB_CONNECTION_LOST, "db"),
+                event(3, types::TCP_UNREACHABLE, "db"),
+            ],
+        );
+        assert_eq!(core.len(), 2);
+        let first = core.get(1).unwrap();
+        assert_eq!(first.occurrences, 2);
+        assert_eq!(first.event_seqs, vec![1, 2]);
+        // Trust fell once per new incident: 1.0 → 0.7 → 0.4.
+        assert!((core.trust_of("db") - 0.4).abs() < 1e-9);
+        assert_eq!(out.trust.len(), 1);
+        let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                types::TRUST_CHANGED,
+                types::INCIDENT_OPENED,
+                types::INCIDENT_UPDATED,
+                types::TRUST_CHANGED,
+                types::INCIDENT_OPENED
+            ]
+        );
+        assert_eq!(
+            out.effects.len(),
+            2,
+            "each new incident is offered to playbooks"
+        );
+        assert_eq!(out.incidents.len(), 2);
+    }
+
+    #[test]
+    fn a_log_count_adds_to_occurrences_and_seqs_are_bounded() {
+        let mut core = core();
+        let mut counted = event(1, "log.error_detected", "app");
+        counted.data = json!({ "class": "problem", "count": 41 });
+        let repeats: Vec<Event> = (2..=9)
+            .map(|seq| event(seq, "log.error_detected", "app"))
+            .map(|mut e| {
+                e.data = json!({ "class": "problem" });
+                e
+            })
+            .collect();
+        apply(&mut core, &Facts::default(), &[counted]);
+        apply(&mut core, &Facts::default(), &repeats);
+        let incident = core.get(1).unwrap();
+        assert_eq!(incident.occurrences, 41 + 8);
+        assert_eq!(incident.event_seqs.len(), 4, "events_max");
+    }
+
+    #[test]
+    fn a_recovery_resolves_its_family_only() {
+        let mut core = core();
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[
+                event(1, types::DB_CONNECTION_LOST, "db"),
+                event(2, types::TCP_UNREACHABLE, "db"),
+            ],
+        );
+        let out = apply(
+            &mut core,
+            &Facts::default(),
+            &[event(3, types::DB_CONNECTION_RESTORED, "db")],
+        );
+        let resolved = &out.incidents[&1];
+        assert_eq!(resolved.status, IncidentStatus::Resolved);
+        assert_eq!(resolved.resolved_by.as_deref(), Some("recovery"));
+        assert!(core.get(1).is_none());
+        assert!(core.get(2).is_some(), "tcp is another family");
+        assert!(out.effects.is_empty(), "a recovery needs no recheck");
+        // The next outage is a new incident.
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[event(4, types::DB_CONNECTION_LOST, "db")],
+        );
+        assert_eq!(core.get(3).unwrap().source, "db");
+    }
+
+    #[test]
+    fn a_recovery_during_a_run_leaves_it_to_the_playbook() {
+        let mut core = core();
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[event(1, types::DB_CONNECTION_LOST, "db")],
+        );
+        core.run_started(1, "r1".into(), &mut Changes::default());
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[event(2, types::DB_CONNECTION_RESTORED, "db")],
+        );
+        assert!(core.get(1).unwrap().recovery_seen);
+        // The run fails: escalated, then resolved since the component came back.
+        let mut out = Changes::default();
+        let failed = RunOutcome::Failed {
+            work_order_id: "w1".into(),
+        };
+        let now = crate::time::now();
+        core.run_finished(
+            1,
+            "r1",
+            failed,
+            true,
+            now,
+            &rules(),
+            &Facts::default(),
+            &mut out,
+        );
+        assert!(core.get(1).is_none());
+        let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
+        assert_eq!(kinds, [types::INCIDENT_ESCALATED, types::INCIDENT_RESOLVED]);
+        assert_eq!(out.incidents[&1].work_order_id.as_deref(), Some("w1"));
+    }
+
+    #[test]
+    fn a_dependent_failure_attaches_to_its_down_parent_and_reopens_after() {
+        let mut core = core();
+        let down = Facts {
+            down: HashSet::from(["db".to_owned(), "api".to_owned()]),
+            ..Facts::default()
+        };
+        apply(
+            &mut core,
+            &down,
+            &[
+                event(1, types::DB_CONNECTION_LOST, "db"),
+                event(2, types::API_UNAVAILABLE, "api"),
+                event(3, types::API_UNAVAILABLE, "api"),
+            ],
+        );
+        assert_eq!(core.len(), 1, "the api's failure is a symptom of the db's");
+        assert_eq!(core.get(1).unwrap().symptoms.len(), 1);
+        // The db is resolved by hand while the api still says down: it gets its own incident.
+        let mut out = Changes::default();
+        let now = crate::time::now();
+        core.resolve_by_hand(1, now, &rules(), &down, &mut out)
+            .unwrap();
+        assert_eq!(core.len(), 1);
+        assert_eq!(core.get(2).unwrap().source, "api");
+        assert!(out.effects.contains(&Effect::Recheck("db".into())));
+    }
+
+    #[test]
+    fn a_parent_not_called_down_by_its_monitor_hides_nothing() {
+        let mut core = core();
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[
+                event(1, types::DB_CONNECTION_LOST, "db"),
+                event(2, types::API_UNAVAILABLE, "api"),
+            ],
+        );
+        assert_eq!(core.len(), 2);
+    }
+
+    #[test]
+    fn silenced_sources_are_recorded_but_not_offered_to_playbooks() {
+        let mut core = core();
+        let silenced = Facts {
+            silenced: HashSet::from(["db".to_owned()]),
+            ..Facts::default()
+        };
+        let out = apply(
+            &mut core,
+            &silenced,
+            &[event(1, types::DB_CONNECTION_LOST, "db")],
+        );
+        assert!(core.get(1).unwrap().silenced);
+        assert!(out.effects.is_empty());
+    }
+
+    #[test]
+    fn commands_check_state() {
+        let mut core = core();
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[event(1, types::DB_CONNECTION_LOST, "db")],
+        );
+        let now = crate::time::now();
+        let mut out = Changes::default();
+        assert_eq!(
+            core.acknowledge(1, now, &mut out).unwrap().status,
+            IncidentStatus::Acknowledged
+        );
+        assert!(matches!(
+            core.acknowledge(1, now, &mut out),
+            Err(IncidentError::Conflict { .. })
+        ));
+        assert!(matches!(
+            core.acknowledge(9, now, &mut out),
+            Err(IncidentError::NotFound(9))
+        ));
+        // A run's end for another run changes nothing.
+        core.run_started(1, "r1".into(), &mut out);
+        let before = core.get(1).cloned();
+        let rules = rules();
+        let facts = Facts::default();
+        core.run_finished(
+            1,
+            "r2",
+            RunOutcome::Succeeded,
+            true,
+            now,
+            &rules,
+            &facts,
+            &mut out,
+        );
+        assert_eq!(core.get(1).cloned(), before);
+        // A triage playbook leaves it for people, acknowledged as it was.
+        core.run_finished(
+            1,
+            "r1",
+            RunOutcome::Succeeded,
+            false,
+            now,
+            &rules,
+            &facts,
+            &mut out,
+        );
+        assert_eq!(core.get(1).unwrap().status, IncidentStatus::Acknowledged);
+    }
+
+    #[test]
+    fn a_suggestion_is_offered_once_and_decided_once() {
+        let mut core = core();
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[event(1, types::DB_CONNECTION_LOST, "db")],
+        );
+        let now = crate::time::now();
+        let suggestion = Suggestion {
+            suggestion_id: String::new(),
+            playbook_id: "p".into(),
+            playbook_name: "P".into(),
+            trust: 0.2,
+            auto_run_min_trust: 0.5,
+            status: "pending".into(),
+            created_at: now,
+            decided_at: None,
+        };
+        let mut out = Changes::default();
+        core.suggest(1, suggestion.clone(), &mut out);
+        core.suggest(1, suggestion, &mut out);
+        assert_eq!(core.get(1).unwrap().suggestions.len(), 1);
+        let decided = core.decide(1, "s1", false, now, &mut out).unwrap();
+        assert_eq!(decided.status, "dismissed");
+        assert!(matches!(
+            core.decide(1, "s1", true, now, &mut out),
+            Err(IncidentError::Conflict { .. })
+        ));
+        assert!(matches!(
+            core.decide(1, "s9", true, now, &mut out),
+            Err(IncidentError::NoSuchSuggestion { .. })
+        ));
+    }
+
+    #[test]
+    fn overdue_lists_only_unescalated_loud_incidents_past_their_limit() {
+        let mut core = core();
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[
+                event(1, types::DB_CONNECTION_LOST, "db"),
+                event(2, types::TCP_UNREACHABLE, "cache"),
+            ],
+        );
+        let limits = HashMap::from([("db".to_owned(), 0)]);
+        let now = crate::time::now() + chrono::Duration::seconds(1);
+        let ids: Vec<u64> = core.overdue(&limits, now).map(|i| i.id).collect();
+        assert_eq!(ids, vec![1]);
+        let (rules, facts) = (rules(), Facts::default());
+        core.escalate(
+            1,
+            "w".into(),
+            true,
+            now,
+            &rules,
+            &facts,
+            &mut Changes::default(),
+        );
+        assert_eq!(core.overdue(&limits, now).count(), 0);
+    }
+
+    #[test]
+    fn reloading_keeps_ids_growing() {
+        let mut core = core();
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[event(1, types::DB_CONNECTION_LOST, "db")],
+        );
+        let active: Vec<Incident> = core.active().cloned().collect();
+        let reloaded = IncidentCore::new(active, 1);
+        assert_eq!(reloaded.next_id(), 2);
+        assert!(reloaded
+            .trust_needed(&event(5, types::DB_CONNECTION_LOST, "db"))
+            .is_none());
+        assert_eq!(
+            reloaded.trust_needed(&event(5, types::TCP_UNREACHABLE, "db")),
+            Some("db".to_owned())
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! Load harness: the incident pipeline under a burst of pushed events, and starting again
+//! after one.
+//!
+//! The real `grace serve` (release build, store on disk) gets N problem events from N distinct
+//! sources, 100 per `POST /events`, from 8 writers at once (a busy 503 is waited out as its
+//! `Retry-After` says). The harness prints intake's rate, how long after the last 202 every
+//! event was applied to its incident (`/health`'s `incidents.applied_seq` reaching the highest
+//! acknowledged seq), the time to start again on that store, and the same after a `kill -9`
+//! in the middle of a second burst.
+//!
+//! Run with `cargo bench --bench backlog` (optionally `-- 50000` events).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const WRITERS: usize = 8;
+const BATCH_EVENTS: usize = 100;
+/// Longest any phase may take before the harness gives up.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(600);
+const POLL: Duration = Duration::from_millis(5);
+
+struct Grace {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Grace {
+    /// Starts `grace serve` on the store in `dir`; returns it and the time until it printed
+    /// its address.
+    fn start(dir: &Path) -> (Self, Duration) {
+        let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"data\"\n";
+        std::fs::write(dir.join("grace.toml"), config).unwrap();
+        let started = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
+            .args(["serve", "--config", "grace.toml"])
+            .current_dir(dir)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start grace");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let listening = started.elapsed();
+        let base = first.trim().rsplit(' ').next().unwrap().to_owned();
+        let grace = Self {
+            child,
+            base,
+            client: reqwest::Client::new(),
+        };
+        (grace, listening)
+    }
+
+    async fn health(&self) -> Option<Value> {
+        let response = self
+            .client
+            .get(format!("{}/health", self.base))
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
+    }
+
+    /// Polls until every event up to `seq` is applied to incidents; returns when.
+    async fn applied(&self, seq: u64) -> Instant {
+        let started = Instant::now();
+        loop {
+            if let Some(health) = self.health().await {
+                if health["incidents"]["applied_seq"].as_u64() >= Some(seq) {
+                    return Instant::now();
+                }
+            }
+            assert!(started.elapsed() < PHASE_TIMEOUT, "events never applied");
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn newest_incident_id(&self) -> u64 {
+        let url = format!("{}/monitoring/incidents?limit=1", self.base);
+        let page: Value = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["items"][0]["id"].as_u64().unwrap_or(0)
+    }
+
+    fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a burst achieved.
+#[derive(Default)]
+struct Burst {
+    acked: AtomicU64,
+    busy: AtomicU64,
+    /// The highest seq any 202 carried.
+    last_seq: AtomicU64,
+}
+
+/// Pushes batches of distinct sources (`{tag}-{writer}-{batch}-{k}`) until `budget` events are
+/// acknowledged in all, `stop` is set, or Grace is gone.
+async fn writer(
+    base: String,
+    tag: &'static str,
+    writer: usize,
+    budget: u64,
+    burst: Arc<Burst>,
+    stop: Arc<AtomicBool>,
+) {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/events");
+    let mut batch = 0;
+    while !stop.load(Ordering::Relaxed) && burst.acked.load(Ordering::Relaxed) < budget {
+        let body: Vec<Value> = (0..BATCH_EVENTS)
+            .map(|k| json!({ "type": "burst.failed", "source": format!("{tag}-{writer}-{batch}-{k}") }))
+            .collect();
+        let Ok(response) = client.post(&url).json(&body).send().await else {
+            return;
+        };
+        match response.status().as_u16() {
+            202 => {
+                let reply: Value = response.json().await.unwrap();
+                let last = reply["seqs"].as_array().unwrap().last().unwrap();
+                burst
+                    .last_seq
+                    .fetch_max(last.as_u64().unwrap(), Ordering::Relaxed);
+                burst
+                    .acked
+                    .fetch_add(BATCH_EVENTS as u64, Ordering::Relaxed);
+                batch += 1;
+            }
+            503 => {
+                burst.busy.fetch_add(1, Ordering::Relaxed);
+                let retry_s: u64 = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(retry_s)).await;
+            }
+            status => panic!("unexpected answer {status}"),
+        }
+    }
+}
+
+async fn burst(base: String, tag: &'static str, budget: u64, stop: Arc<AtomicBool>) -> Arc<Burst> {
+    let burst = Arc::new(Burst::default());
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (base, burst, stop) = (base.clone(), burst.clone(), stop.clone());
+            tokio::spawn(writer(base, tag, w, budget, burst, stop))
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    burst
+}
+
+/// Polls `/health` until it answers; returns how long that took from `since`.
+async fn answering(grace: &Grace, since: Instant) -> Duration {
+    while grace.health().await.is_none() {
+        assert!(since.elapsed() < PHASE_TIMEOUT, "never answered");
+        tokio::time::sleep(POLL).await;
+    }
+    since.elapsed()
+}
+
+fn main() {
+    let events: u64 = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (grace, _) = Grace::start(dir.path());
+        let started = Instant::now();
+        let first = burst(grace.base.clone(), "a", events, Arc::new(AtomicBool::new(false))).await;
+        let last_ack = Instant::now();
+        let intake_s = (last_ack - started).as_secs_f64();
+        let applied = grace.applied(first.last_seq.load(Ordering::Relaxed)).await;
+        let acked = first.acked.load(Ordering::Relaxed);
+        println!("backlog: {acked} distinct pushed problems, {BATCH_EVENTS} per request, {WRITERS} writers, store on disk");
+        println!(
+            "  intake: {:.0} events/s acknowledged ({} busy answers)",
+            acked as f64 / intake_s,
+            first.busy.load(Ordering::Relaxed)
+        );
+        println!(
+            "  every event applied to its incident {:.0} ms after the last 202 ({} incidents)",
+            (applied - last_ack).as_secs_f64() * 1000.0,
+            grace.newest_incident_id().await
+        );
+        grace.kill_9();
+
+        let spawned = Instant::now();
+        let (grace, listening) = Grace::start(dir.path());
+        let answer = answering(&grace, spawned).await;
+        println!(
+            "  start on that store: listening after {:.0} ms, /health after {:.0} ms",
+            listening.as_secs_f64() * 1000.0,
+            answer.as_secs_f64() * 1000.0
+        );
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let second = tokio::spawn(burst(grace.base.clone(), "b", u64::MAX, stop.clone()));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        grace.kill_9();
+        stop.store(true, Ordering::Relaxed);
+        let second = second.await.unwrap();
+        let spawned = Instant::now();
+        let (grace, listening) = Grace::start(dir.path());
+        let answer = answering(&grace, spawned).await;
+        let applied = grace.applied(second.last_seq.load(Ordering::Relaxed)).await;
+        println!(
+            "  kill -9 after 1 s of a second burst ({} acknowledged): listening after {:.0} ms, /health after {:.0} ms, all applied {:.0} ms after start",
+            second.acked.load(Ordering::Relaxed),
+            listening.as_secs_f64() * 1000.0,
+            answer.as_secs_f64() * 1000.0,
+            (applied - spawned).as_secs_f64() * 1000.0
+        );
+        grace.kill_9();
+    });
+}
