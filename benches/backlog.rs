@@ -98,6 +98,20 @@ impl Grace {
         page["items"][0]["id"].as_u64().unwrap_or(0)
     }
 
+    /// Median and p99 of `rounds` sequential GETs of `path`, in ms.
+    async fn timed_gets(&self, path: &str, rounds: usize) -> (f64, f64) {
+        let mut ms = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let response = self.client.get(format!("{}{path}", self.base)).send().await;
+            let _ = response.unwrap().bytes().await.unwrap();
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((rounds - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.99))
+    }
+
     fn kill_9(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -208,6 +222,14 @@ fn main() {
             (applied - last_ack).as_secs_f64() * 1000.0,
             grace.newest_incident_id().await
         );
+        for path in [
+            "/monitoring/incidents?limit=50",
+            "/monitoring/incidents?status=open&limit=50",
+            "/health",
+        ] {
+            let (median, p99) = grace.timed_gets(path, 100).await;
+            println!("  GET {path}: median {median:.1} ms, p99 {p99:.1} ms (100 requests)");
+        }
         grace.kill_9();
 
         let spawned = Instant::now();

@@ -180,8 +180,6 @@ impl Actor for IncidentsActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             IncidentsMsg::Observe => {
-                let progress = &state.ctx.progress;
-                progress.incidents_nudged.store(false, Ordering::Release);
                 if !state.page_pending {
                     state.catch_up_page().await?;
                 }
@@ -210,7 +208,10 @@ impl Actor for IncidentsActor {
                 run_id,
             } => {
                 state
-                    .command(|core, out| Ok(core.run_started(incident_id, run_id, out)))
+                    .command(|core, out| {
+                        core.run_started(incident_id, run_id, out);
+                        Ok(())
+                    })
                     .await?;
             }
             IncidentsMsg::RunFinished {
@@ -223,7 +224,10 @@ impl Actor for IncidentsActor {
                 suggestion,
             } => {
                 state
-                    .command(|core, out| Ok(core.suggest(incident_id, suggestion, out)))
+                    .command(|core, out| {
+                        core.suggest(incident_id, suggestion, out);
+                        Ok(())
+                    })
                     .await?;
             }
             IncidentsMsg::Decide {
@@ -310,6 +314,9 @@ impl IncidentsState {
     /// Applies one page of the log after the watermark and commits it; queues the next page
     /// when there may be more.
     async fn catch_up_page(&mut self) -> Result<(), IncidentError> {
+        // Whatever is committed from now on nudges again; what came before is in this read.
+        let progress = &self.ctx.progress;
+        progress.incidents_nudged.store(false, Ordering::Release);
         let page = self
             .ctx
             .store
@@ -420,7 +427,10 @@ impl IncidentsState {
             drafts,
             effects,
         } = changes;
-        let mut writes: Vec<Write> = incidents.into_values().map(Write::Incident).collect();
+        let mut writes: Vec<Write> = incidents
+            .into_values()
+            .map(|incident| Write::Incident(Box::new(incident)))
+            .collect();
         writes.extend(trust.into_values().map(Write::Trust));
         writes.push(Write::IncidentsProgress {
             watermark: self.watermark,

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! kernel (one-for-one supervisor)
-//! ├── store       event-log writer; hands out seq
-//! ├── bus         persist-then-route for every event
+//! ├── store       event-log writer; hands out seq; commits, then routes
+//! ├── bus         group commit for what is published or pushed in
 //! ├── feed        live-feed hub: bounded pattern subscriptions
 //! ├── incidents   dedup, lifecycle, component trust
 //! ├── notifier    sends work orders to webhooks, with retries
@@ -17,7 +17,8 @@
 //! Invariants (the README's Architecture section says more):
 //! - This crate knows nothing of HTTP: it returns domain types and typed errors.
 //! - An event is persisted, with its seq, before any subscriber sees it.
-//! - Each table has exactly one writing actor.
+//! - Each table has exactly one deciding actor; a change that writes several records commits
+//!   them in one transaction with the events announcing it.
 //! - Every buffer, retry and wait is bounded; the bound's unit ends its name.
 //! - Playbook commands are argv from config, never shell text.
 

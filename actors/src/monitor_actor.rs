@@ -4,6 +4,10 @@
 //! Probes never overlap: the next one is scheduled only after the previous one has ended, so a
 //! slow dependency cannot pile up work in the mailbox. After each probe the monitor posts its
 //! view on the kernel's status board, which readers consult without waiting on a probe.
+//!
+//! A transition (down, or back up) counts only once its event is committed: the monitor waits
+//! for the store, and if the commit fails it keeps its old state, so the next probe announces
+//! the transition again. An outage is never known to the monitor alone.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +23,7 @@ use crate::model::MonitorControl;
 use crate::probe::{Probe, ProbeFailure};
 use crate::spec::MonitorSpec;
 use crate::store::StoreError;
+use crate::store_actor::commit;
 
 pub struct MonitorActor;
 
@@ -155,13 +160,21 @@ impl Actor for MonitorActor {
             .await;
         state.status.last_probe_at = Some(crate::time::now());
         state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
-        match result {
+        let was_down = state.status.down;
+        let transition = match result {
             Ok(_) => state.on_success(),
             Err(failure) => state.on_failure(failure),
-        }
+        };
         state.status.details = state.probe.details();
-        for draft in state.probe.take_events() {
-            publish(&state.ctx, draft);
+        let mut drafts = state.probe.take_events();
+        drafts.extend(transition);
+        if !drafts.is_empty() {
+            // A transition counts only once it is on disk: if it cannot be committed, the
+            // monitor stays as it was and the next probe announces it again.
+            if let Err(error) = commit(&state.ctx, drafts, Vec::new()).await {
+                tracing::warn!(%error, monitor = %state.spec.id, "events not recorded; retried at the next probe");
+                state.status.down = was_down;
+            }
         }
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
@@ -198,44 +211,37 @@ impl MonitorState {
         Ok(self.status.clone())
     }
 
-    fn on_success(&mut self) {
+    /// Counts a good probe; returns the recovery event when the component comes back.
+    fn on_success(&mut self) -> Option<EventDraft> {
         self.status.consecutive_failures = 0;
         self.status.last_error = None;
         self.consecutive_successes = self.consecutive_successes.saturating_add(1);
-        if self.status.down && self.consecutive_successes >= self.spec.successes_before_up {
-            self.status.down = false;
-            publish(
-                &self.ctx,
-                EventDraft::new(
-                    self.probe.recovery_event(),
-                    json!({ "monitor": self.spec.id, "kind": self.status.kind }),
-                )
-                .source(self.spec.id.clone()),
-            );
+        if !self.status.down || self.consecutive_successes < self.spec.successes_before_up {
+            return None;
         }
+        self.status.down = false;
+        let data = json!({ "monitor": self.spec.id, "kind": self.status.kind });
+        let draft = EventDraft::new(self.probe.recovery_event(), data);
+        Some(draft.source(self.spec.id.clone()))
     }
 
-    fn on_failure(&mut self, failure: ProbeFailure) {
+    /// Counts a failed probe; returns the problem event when the component goes down.
+    fn on_failure(&mut self, failure: ProbeFailure) -> Option<EventDraft> {
         self.consecutive_successes = 0;
         self.status.consecutive_failures = self.status.consecutive_failures.saturating_add(1);
         self.status.last_error = Some(failure.error.clone());
-        if !self.status.down && self.status.consecutive_failures >= self.spec.failures_before_down {
-            self.status.down = true;
-            publish(
-                &self.ctx,
-                EventDraft::new(
-                    failure.event_type,
-                    json!({
-                        "monitor": self.spec.id,
-                        "kind": self.status.kind,
-                        "severity": failure.severity,
-                        "error": failure.error,
-                        "failures": self.status.consecutive_failures,
-                        "details": self.probe.details(),
-                    }),
-                )
-                .source(self.spec.id.clone()),
-            );
+        if self.status.down || self.status.consecutive_failures < self.spec.failures_before_down {
+            return None;
         }
+        self.status.down = true;
+        let data = json!({
+            "monitor": self.spec.id,
+            "kind": self.status.kind,
+            "severity": failure.severity,
+            "error": failure.error,
+            "failures": self.status.consecutive_failures,
+            "details": self.probe.details(),
+        });
+        Some(EventDraft::new(failure.event_type, data).source(self.spec.id.clone()))
     }
 }

@@ -76,7 +76,7 @@ const SCHEMA: &str = "
 /// [`Store::commit`]). Typed, so a caller cannot write a table it does not own by mistake.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    Incident(Incident),
+    Incident(Box<Incident>),
     Trust(TrustScore),
     /// How far the incident manager got: every event up to `watermark` is applied, and the
     /// next incident gets `next_id`. Committed with the effects it covers, so a replay after a
@@ -307,7 +307,8 @@ impl Store {
 
     #[cfg(test)]
     async fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
-        self.commit(&[], &[Write::Incident(incident.clone())]).await
+        self.commit(&[], &[Write::Incident(Box::new(incident.clone()))])
+            .await
     }
 
     pub async fn incident(&self, id: u64) -> StoreResult<Option<Incident>> {
@@ -723,7 +724,7 @@ mod tests {
         let mut trust = TrustScore::component("orders-db");
         trust.adjust(-0.3);
         let writes = [
-            Write::Incident(incident(1, IncidentStatus::Open)),
+            Write::Incident(Box::new(incident(1, IncidentStatus::Open))),
             Write::Trust(trust.clone()),
             progress(2),
         ];
@@ -735,7 +736,7 @@ mod tests {
         assert_eq!((stored.watermark, stored.next_id), (2, 3));
         // seq 2 exists already: the whole commit fails, and nothing of it is written.
         let writes = [
-            Write::Incident(incident(2, IncidentStatus::Open)),
+            Write::Incident(Box::new(incident(2, IncidentStatus::Open))),
             progress(9),
         ];
         assert!(store.commit(&[event(3), event(2)], &writes).await.is_err());
