@@ -8,7 +8,9 @@
 //! acknowledged seq), the time to start again on that store, and the same after a `kill -9`
 //! in the middle of a second burst.
 //!
-//! Run with `cargo bench --bench backlog` (optionally `-- 50000` events).
+//! Run with `cargo bench --bench backlog` (optionally `-- 50000` events). With a second
+//! number, `-- 20000 100000`, it then also fills a new store with that many incidents and
+//! repeats of them up to 1,000,000 events in the log, and times a start on it.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -127,6 +129,59 @@ struct Burst {
     last_seq: AtomicU64,
 }
 
+/// Fills a new store in `dir` with `incidents` distinct problems, then repeats of them until
+/// the log holds `events_min` events; kills Grace and times a start on that store.
+async fn start_on_big_store(dir: &Path, incidents: u64, events_min: u64) {
+    let (grace, _) = Grace::start(dir);
+    let never = Arc::new(AtomicBool::new(false));
+    burst(grace.base.clone(), "big", incidents, never.clone()).await;
+    let client = reqwest::Client::new();
+    let mut round = 0u64;
+    loop {
+        let last_seq = grace.health().await.unwrap()["last_seq"].as_u64().unwrap();
+        if last_seq >= events_min {
+            break;
+        }
+        // Repeats of the first incidents: each adds a problem event and an incident.updated.
+        let body: Vec<Value> = (0..1_000)
+            .map(|k| {
+                let (w, b, e) = (
+                    k % WRITERS as u64,
+                    (round + k) % 20,
+                    k % BATCH_EVENTS as u64,
+                );
+                json!({ "type": "burst.failed", "source": format!("big-{w}-{b}-{e}") })
+            })
+            .collect();
+        let response = client
+            .post(format!("{}/events", grace.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 503 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        round += 1;
+    }
+    let last_seq = grace.health().await.unwrap()["last_seq"].as_u64().unwrap();
+    grace.applied(last_seq.saturating_sub(4_096)).await;
+    let stored = grace.newest_incident_id().await;
+    grace.kill_9();
+    let spawned = Instant::now();
+    let (grace, listening) = Grace::start(dir);
+    let answer = answering(&grace, spawned).await;
+    let list = Instant::now();
+    grace.newest_incident_id().await;
+    println!(
+        "  start with {last_seq} events and {stored} incidents stored: listening after {:.0} ms, /health after {:.0} ms; first incident list {:.0} ms",
+        listening.as_secs_f64() * 1000.0,
+        answer.as_secs_f64() * 1000.0,
+        list.elapsed().as_secs_f64() * 1000.0
+    );
+    grace.kill_9();
+}
+
 /// Pushes batches of distinct sources (`{tag}-{writer}-{batch}-{k}`) until `budget` events are
 /// acknowledged in all, `stop` is set, or Grace is gone.
 async fn writer(
@@ -197,10 +252,12 @@ async fn answering(grace: &Grace, since: Instant) -> Duration {
 }
 
 fn main() {
-    let events: u64 = std::env::args()
+    let numbers: Vec<u64> = std::env::args()
         .skip(1)
-        .find_map(|arg| arg.parse().ok())
-        .unwrap_or(20_000);
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    let events = numbers.first().copied().unwrap_or(20_000);
+    let big_incidents = numbers.get(1).copied();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -259,5 +316,9 @@ fn main() {
             (applied - spawned).as_secs_f64() * 1000.0
         );
         grace.kill_9();
+        if let Some(incidents) = big_incidents {
+            let big = tempfile::tempdir().unwrap();
+            start_on_big_store(big.path(), incidents, 1_000_000).await;
+        }
     });
 }

@@ -112,6 +112,7 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
             Some(path) => ConfigSource::File(path),
             None => ConfigSource::BuiltIn,
         },
+        ws_clients: Default::default(),
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, app.clone(), async {

@@ -116,3 +116,47 @@ async fn a_client_without_since_gets_live_events_of_its_types_only() {
     let seqs = live.seqs();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_clients_are_bounded_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n\
+                  [limits]\nws_clients_max = 3\n";
+    let app = spawn_app(dir.path(), config);
+    let url = format!("ws://{}/ws", app.addr);
+
+    // A subscription is a filter, not a program.
+    let many: Vec<String> = (0..33).map(|n| format!("t{n}.*")).collect();
+    let (status, body) = app.get(&format!("/ws?types={}", many.join(","))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "types", "{body}");
+
+    // Three at once; the fourth is told to come back later.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio_tungstenite::connect_async(&url).await.unwrap().0);
+    }
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        other => panic!("a fourth client was let in: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(app.get_ok("/health").await["ws_clients"], 3);
+    drop(held);
+
+    // 1,000 clients come and go: every place is given back.
+    for _ in 0..1_000 {
+        let connected = eventually("a free place", TIMEOUT, || async {
+            tokio_tungstenite::connect_async(&url).await.ok()
+        })
+        .await;
+        let (mut socket, _) = connected;
+        socket.close(None).await.unwrap();
+    }
+    eventually("every client gone", TIMEOUT, || async {
+        (app.get_ok("/health").await["ws_clients"] == 0).then_some(())
+    })
+    .await;
+}

@@ -1,9 +1,10 @@
 //! The event bus: every event published or pushed in goes through here to be persisted (and
 //! then routed) by the store actor, so nothing is pushed that is not already in the log.
 //!
-//! Publishing is batched without adding latency: the first draft of a batch queues a `Flush`
-//! behind whatever is already in the mailbox, so everything published meanwhile is persisted in
-//! one transaction (group commit), then routed in order.
+//! Committing is batched without adding latency: the first draft of a batch queues a `Flush`
+//! behind whatever is already in the mailbox, so everything published or pushed in meanwhile
+//! is persisted in one transaction (group commit), then routed in order. Sixteen clients each
+//! posting one event share one fsync instead of queueing for sixteen.
 //!
 //! Routing is the store actor's (see there): every event goes to the live-feed hub, and
 //! problem and recovery events nudge the incident manager.
@@ -18,23 +19,36 @@ use crate::store_actor::commit;
 
 pub struct BusActor;
 
-/// Most drafts persisted in one transaction: bounds the batch's memory and commit time.
-const BATCH_EVENTS_MAX: usize = 256;
+/// Most events committed in one transaction: bounds the batch's memory and commit time (two
+/// full `POST /events` batches fit).
+const BATCH_EVENTS_MAX: usize = 2_048;
+
+/// The reply to an ingest: the seqs given, once durable, or why not.
+pub type IngestReply = RpcReplyPort<Result<Vec<u64>, String>>;
+
+/// Drafts waiting for the next commit: published by an actor (no reply), or pushed in from
+/// outside (the caller waits for the seqs).
+struct Waiting {
+    drafts: Vec<EventDraft>,
+    reply: Option<IngestReply>,
+}
 
 pub struct BusState {
     ctx: Arc<Ctx>,
-    /// Drafts waiting for the next flush, in publish order.
-    pending: Vec<EventDraft>,
+    /// What waits for the next flush, in arrival order.
+    pending: Vec<Waiting>,
+    pending_events: usize,
 }
 
 pub enum BusMsg {
     /// Persist, then route. Fire-and-forget: publishers never wait on subscribers.
     Publish(EventDraft),
-    /// Persist and route everything pending.
+    /// Commit everything pending.
     Flush,
-    /// Persist a batch pushed in from outside in one transaction, route it, and reply with
-    /// the seqs it got once it is durable: the caller acknowledges only what is on disk.
-    Ingest(Vec<EventDraft>, RpcReplyPort<Result<Vec<u64>, String>>),
+    /// Persist a batch pushed in from outside (in the same transaction as whatever else is
+    /// pending), route it, and reply with the seqs it got once it is durable: the caller
+    /// acknowledges only what is on disk.
+    Ingest(Vec<EventDraft>, IngestReply),
 }
 
 impl Actor for BusActor {
@@ -50,6 +64,7 @@ impl Actor for BusActor {
         Ok(BusState {
             ctx,
             pending: Vec::new(),
+            pending_events: 0,
         })
     }
 
@@ -60,47 +75,70 @@ impl Actor for BusActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            BusMsg::Publish(draft) => {
-                state.pending.push(draft);
-                if state.pending.len() >= BATCH_EVENTS_MAX {
-                    state.flush().await;
-                } else if state.pending.len() == 1 {
-                    myself.cast(BusMsg::Flush)?;
-                }
-            }
+            BusMsg::Publish(draft) => state.add(&myself, vec![draft], None).await?,
+            BusMsg::Ingest(drafts, reply) => state.add(&myself, drafts, Some(reply)).await?,
             BusMsg::Flush => state.flush().await,
-            BusMsg::Ingest(drafts, reply) => {
-                state.flush().await; // what was published before goes first
-                                     // A caller that timed out was told the events were not recorded, and may
-                                     // send them again: recording them now would make duplicates.
-                if !reply.is_closed() {
-                    let _ = reply.send(state.persist_and_route(drafts).await);
-                }
-            }
         }
         Ok(())
     }
 }
 
 impl BusState {
-    async fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
+    /// Queues drafts for the next commit: the first of a batch queues a `Flush` behind what is
+    /// already in the mailbox, so everything that arrives meanwhile shares one transaction.
+    async fn add(
+        &mut self,
+        myself: &ActorRef<BusMsg>,
+        drafts: Vec<EventDraft>,
+        reply: Option<IngestReply>,
+    ) -> Result<(), ActorProcessingErr> {
+        let first = self.pending.is_empty();
+        self.pending_events += drafts.len();
+        self.pending.push(Waiting { drafts, reply });
+        if self.pending_events >= BATCH_EVENTS_MAX {
+            self.flush().await;
+        } else if first {
+            myself.cast(BusMsg::Flush)?;
         }
-        let drafts = std::mem::take(&mut self.pending);
-        let count = drafts.len();
-        if let Err(error) = self.persist_and_route(drafts).await {
-            tracing::error!(%error, events = count, "events not persisted; not routed");
-        }
+        Ok(())
     }
 
-    /// Persists `drafts` in one transaction (the store actor then routes them in order);
-    /// returns their seqs.
-    async fn persist_and_route(&self, drafts: Vec<EventDraft>) -> Result<Vec<u64>, String> {
-        let events = commit(&self.ctx, drafts, Vec::new())
-            .await
-            .map_err(|error| error.to_string())?;
-        Ok(events.iter().map(|event| event.seq).collect())
+    /// Commits everything pending in one transaction (the store actor then routes it) and
+    /// answers each caller with its own seqs.
+    async fn flush(&mut self) {
+        self.pending_events = 0;
+        // A caller that timed out was told its events were not recorded, and may send them
+        // again: recording them now would make duplicates.
+        let mut waiting: Vec<Waiting> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .filter(|w| w.reply.as_ref().is_none_or(|reply| !reply.is_closed()))
+            .collect();
+        let mut drafts = Vec::new();
+        let mut counts = Vec::with_capacity(waiting.len());
+        for w in &mut waiting {
+            counts.push(w.drafts.len());
+            drafts.append(&mut w.drafts);
+        }
+        if drafts.is_empty() {
+            return;
+        }
+        match commit(&self.ctx, drafts, Vec::new()).await {
+            Ok(events) => {
+                let mut seqs = events.iter().map(|event| event.seq);
+                for (w, count) in waiting.into_iter().zip(counts) {
+                    let mine: Vec<u64> = seqs.by_ref().take(count).collect();
+                    if let Some(reply) = w.reply {
+                        let _ = reply.send(Ok(mine));
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "events not persisted; not routed");
+                for reply in waiting.into_iter().filter_map(|w| w.reply) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+        }
     }
 }
 

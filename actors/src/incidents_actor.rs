@@ -128,6 +128,9 @@ pub struct IncidentsState {
     watermark: u64,
     /// A `NextPage` is in the mailbox: nudges meanwhile need no page of their own.
     page_pending: bool,
+    /// The core matches what is durable. False only when a failed commit could not be
+    /// followed by a reload; the actor then stops and its restart rebuilds from the store.
+    consistent: bool,
     /// Overdue incidents whose work order was asked for and has not come back yet, with when,
     /// so one is not asked for twice (but again after OVERDUE_RETRY_MS, should the first ask
     /// have been lost). Bounded by the active incidents.
@@ -150,6 +153,7 @@ impl Actor for IncidentsActor {
             core: IncidentCore::default(),
             watermark: 0,
             page_pending: false,
+            consistent: true,
             overdue_asked: HashMap::new(),
         })
     }
@@ -178,15 +182,18 @@ impl Actor for IncidentsActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        if !state.consistent {
+            return Err("incidents out of step with the store; restarting from it".into());
+        }
         match msg {
             IncidentsMsg::Observe => {
                 if !state.page_pending {
-                    state.catch_up_page().await?;
+                    state.page().await?;
                 }
             }
             IncidentsMsg::NextPage => {
                 state.page_pending = false;
-                state.catch_up_page().await?;
+                state.page().await?;
             }
             IncidentsMsg::Acknowledge(id, reply) => {
                 let now = crate::time::now();
@@ -293,6 +300,7 @@ impl IncidentsState {
         let active = self.ctx.store.active_incidents().await?;
         self.core = IncidentCore::new(active, progress.next_id);
         self.watermark = progress.watermark;
+        self.consistent = true;
         self.publish_progress();
         Ok(())
     }
@@ -308,6 +316,20 @@ impl IncidentsState {
     fn schedule_page(&mut self) {
         if !self.page_pending && self.myself.cast(IncidentsMsg::NextPage).is_ok() {
             self.page_pending = true;
+        }
+    }
+
+    /// One page of catch-up. A store that fails is no reason to stop: the page stays in the log
+    /// and is tried again at the next nudge or periodic check (at most CATCH_UP_INTERVAL_MS).
+    /// Only a core that could not be rebuilt after a failed commit ends the actor, so its
+    /// restart starts from what is durable.
+    async fn page(&mut self) -> Result<(), IncidentError> {
+        match self.catch_up_page().await {
+            Err(error) if self.consistent => {
+                tracing::warn!(%error, "incident catch-up failed; retried shortly");
+                Ok(())
+            }
+            other => other,
         }
     }
 
@@ -330,8 +352,7 @@ impl IncidentsState {
             .filter(|event| !classify(&event.event_type, &event.data).is_info())
             .collect();
         self.learn_trust(&signals).await?;
-        let (rules, mut facts) = self.rules_and_facts();
-        facts.silenced = self.silenced(&signals).await?;
+        let (rules, facts) = self.rules_and_facts();
         let mut changes = Changes::default();
         for event in signals {
             self.core.apply(event, &rules, &facts, &mut changes);
@@ -362,46 +383,20 @@ impl IncidentsState {
         Ok(())
     }
 
-    /// Which of the monitors behind `events` are silenced now. Pushed sources are never
-    /// monitors, so a flood of them costs no lookups.
-    async fn silenced(&self, events: &[&Event]) -> Result<HashSet<String>, StoreError> {
-        let spec = self.ctx.spec();
-        let monitors: HashSet<&str> = events
-            .iter()
-            .filter_map(|event| event.source.as_deref())
-            .filter(|source| spec.monitors.iter().any(|m| m.id == *source))
-            .collect();
-        let now = crate::time::now();
-        let mut silenced = HashSet::new();
-        for monitor in monitors {
-            if self
-                .ctx
-                .store
-                .monitor_control(monitor)
-                .await?
-                .silenced_at(now)
-            {
-                silenced.insert(monitor.to_owned());
-            }
-        }
-        Ok(silenced)
-    }
-
-    /// The config's rules and which monitors are down now (no silences: only new incidents
-    /// from events need those).
+    /// The config's rules, and what the monitors' status board says now: which monitors are
+    /// down and which are silenced (each monitor posts its control with its status).
     fn rules_and_facts(&self) -> (Rules, Facts) {
         let rules = Rules::from_spec(&self.ctx.spec());
-        let down = self
-            .ctx
-            .statuses()
-            .into_iter()
-            .filter(|status| status.down)
-            .map(|status| status.id)
-            .collect();
-        let facts = Facts {
-            down,
-            ..Facts::default()
-        };
+        let now = crate::time::now();
+        let mut facts = Facts::default();
+        for status in self.ctx.statuses() {
+            if status.control.silenced_at(now) {
+                facts.silenced.insert(status.id.clone());
+            }
+            if status.down {
+                facts.down.insert(status.id);
+            }
+        }
         (rules, facts)
     }
 
@@ -441,6 +436,7 @@ impl IncidentsState {
             Err(error) => {
                 if let Err(reload) = self.reload().await {
                     tracing::error!(%reload, "could not reload incidents after a failed commit");
+                    self.consistent = false;
                 }
                 return Err(IncidentError::Store(error));
             }

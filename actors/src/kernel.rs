@@ -473,6 +473,11 @@ impl Kernel {
 
     /// Records events pushed in from outside in one transaction and routes them; returns
     /// their seqs once they are durable.
+    /// The running limits (`[limits]`).
+    pub fn limits(&self) -> crate::spec::LimitsSpec {
+        self.ctx.spec().limits.clone()
+    }
+
     /// How far the incident manager is: the last seq it applied, and how many committed
     /// events it has yet to read.
     pub fn incidents_progress(&self) -> (u64, u64) {

@@ -457,14 +457,12 @@ impl PipelinesState {
         if pipeline.depends_on.is_empty() {
             return Ok(None);
         }
-        Ok(self
-            .ctx
-            .store
-            .active_incidents()
-            .await?
-            .into_iter()
-            .find(|incident| pipeline.depends_on.contains(&incident.source))
-            .map(|incident| incident.id))
+        let mut oldest = Vec::new();
+        for source in &pipeline.depends_on {
+            let active = self.ctx.store.active_incidents_of(source).await?;
+            oldest.extend(active.first().map(|incident| incident.id));
+        }
+        Ok(oldest.into_iter().min())
     }
 
     fn answer_waiters(&mut self, run: &PipelineRun) {

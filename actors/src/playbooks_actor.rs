@@ -392,9 +392,15 @@ impl PlaybooksState {
                     .back()
                     .is_some_and(|last| now - *last < chrono::Duration::hours(1))
             });
-            if self.started.len() >= RUN_HISTORY_PAIRS_MAX {
-                tracing::warn!("run history full; cooldowns and breakers start over");
-                self.started.clear();
+            // Still full of recent pairs (a flood of pushed sources): forget the pair started
+            // longest ago, never all of them, so a real component's breaker stays as it is.
+            let oldest = self
+                .started
+                .iter()
+                .min_by_key(|(_, times)| times.back().copied())
+                .map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest.filter(|_| self.started.len() >= RUN_HISTORY_PAIRS_MAX) {
+                self.started.remove(&oldest);
             }
         }
         let times = self

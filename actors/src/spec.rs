@@ -654,6 +654,9 @@ pub struct LimitsSpec {
     /// monitors never wait behind more than this.
     #[serde(default = "defaults::incidents_lag_max")]
     pub incidents_lag_max: usize,
+    /// Live-feed (`/ws`) clients served at once; past it an upgrade gets 503.
+    #[serde(default = "defaults::ws_clients_max")]
+    pub ws_clients_max: usize,
 }
 
 impl Default for LimitsSpec {
@@ -665,6 +668,7 @@ impl Default for LimitsSpec {
             output_tail_bytes: defaults::output_tail_bytes(),
             incident_events_max: defaults::incident_events_max(),
             incidents_lag_max: defaults::incidents_lag_max(),
+            ws_clients_max: defaults::ws_clients_max(),
         }
     }
 }
@@ -790,6 +794,9 @@ pub mod defaults {
     }
     pub fn incidents_lag_max() -> usize {
         4_096
+    }
+    pub fn ws_clients_max() -> usize {
+        1_024
     }
     pub fn log_severity() -> crate::model::Severity {
         crate::model::Severity::Medium
@@ -1295,6 +1302,7 @@ impl LimitsSpec {
             ("output_tail_bytes", self.output_tail_bytes),
             ("incident_events_max", self.incident_events_max),
             ("incidents_lag_max", self.incidents_lag_max),
+            ("ws_clients_max", self.ws_clients_max),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)

@@ -97,6 +97,10 @@ pub struct IncidentsProgress {
 /// Incidents are keyed by their number; `record::id` gives it back as a plain `id` field.
 const INCIDENT_FIELDS: &str = "*, record::id(id) AS id";
 
+/// The first and the largest window of ids one listing query reads (see `Store::incidents`).
+const LIST_WINDOW_MIN: u64 = 64;
+const LIST_WINDOW_MAX: u64 = 65_536;
+
 /// Every status an active incident can have.
 const ACTIVE_STATUSES: [IncidentStatus; 4] = [
     IncidentStatus::Open,
@@ -320,28 +324,40 @@ impl Store {
     }
 
     /// Newest first; `before` is the cursor (the last id of the previous page).
+    ///
+    /// Read as ranges of ids walking down from the newest, each window twice the last: an
+    /// ascending range read costs what it returns, where `ORDER BY id DESC` would sort the
+    /// whole table (SurrealKV has no reverse scan). A status filter is applied within each
+    /// window.
     pub async fn incidents(
         &self,
         status: Option<IncidentStatus>,
         before: Option<u64>,
         limit: usize,
     ) -> StoreResult<Vec<Incident>> {
-        let mut filters = vec!["true"];
-        if status.is_some() {
-            filters.push("status = $status");
+        let mut high = match before {
+            Some(before) => before,
+            None => self.incidents_progress().await?.next_id,
+        };
+        let filter = if status.is_some() {
+            "WHERE status = $status"
+        } else {
+            ""
+        };
+        let mut window = (limit as u64).max(LIST_WINDOW_MIN);
+        let mut page = Vec::with_capacity(limit);
+        while high > 1 && page.len() < limit {
+            let low = high.saturating_sub(window).max(1);
+            // Both bounds are ours (u64), so formatting them into the query is safe.
+            let query = format!("SELECT {INCIDENT_FIELDS} FROM incident:{low}..{high} {filter}");
+            let mut rows: Vec<Incident> = self.rows(&query, json!({ "status": status })).await?;
+            rows.sort_unstable_by_key(|incident| std::cmp::Reverse(incident.id));
+            rows.truncate(limit - page.len());
+            page.append(&mut rows);
+            high = low;
+            window = window.saturating_mul(2).min(LIST_WINDOW_MAX);
         }
-        if before.is_some() {
-            filters.push("record::id(id) < $before");
-        }
-        let query = format!(
-            "SELECT {INCIDENT_FIELDS} FROM incident WHERE {} ORDER BY id DESC LIMIT $limit",
-            filters.join(" AND ")
-        );
-        self.rows(
-            &query,
-            json!({ "status": status, "before": before, "limit": limit }),
-        )
-        .await
+        Ok(page)
     }
 
     /// Every incident that is not resolved yet, oldest first: one indexed query per active
@@ -361,17 +377,28 @@ impl Store {
         Ok(active)
     }
 
-    /// Whether `source` has an incident of `family` (`db` for `db.connection_lost`) that is not
-    /// resolved. A monitor asks once, at start (indexed by source).
-    pub async fn has_active_incident(&self, source: &str, family: &str) -> StoreResult<bool> {
-        let types: Vec<String> = self
+    /// The active incidents of one source, oldest first (indexed by source).
+    pub async fn active_incidents_of(&self, source: &str) -> StoreResult<Vec<Incident>> {
+        let mut active: Vec<Incident> = self
             .rows(
-                "SELECT VALUE event_type FROM incident
-                 WHERE source = $source AND status != 'resolved'",
+                &format!(
+                    "SELECT {INCIDENT_FIELDS} FROM incident
+                     WHERE source = $source AND status != 'resolved'"
+                ),
                 json!({ "source": source }),
             )
             .await?;
-        Ok(types.iter().any(|t| crate::event::family(t) == family))
+        active.sort_by_key(|incident| incident.id);
+        Ok(active)
+    }
+
+    /// Whether `source` has an incident of `family` (`db` for `db.connection_lost`) that is not
+    /// resolved. A monitor asks once, at start (indexed by source).
+    pub async fn has_active_incident(&self, source: &str, family: &str) -> StoreResult<bool> {
+        let active = self.active_incidents_of(source).await?;
+        Ok(active
+            .iter()
+            .any(|incident| crate::event::family(&incident.event_type) == family))
     }
 
     /// The highest incident id: a scan, used only for a store from before the progress

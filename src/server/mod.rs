@@ -42,6 +42,8 @@ pub struct App {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub config_source: ConfigSource,
+    /// Feed clients connected now (bounded by `limits.ws_clients_max`).
+    pub ws_clients: std::sync::atomic::AtomicUsize,
 }
 
 type Query = HashMap<String, String>;
@@ -391,6 +393,7 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         "log_id": app.kernel.store().log_id(),
         "actors": { "total": total, "running": running },
         "incidents": { "applied_seq": applied_seq, "lag": lag },
+        "ws_clients": ws::clients(&app),
     }))
 }
 

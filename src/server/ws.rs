@@ -3,10 +3,15 @@
 //! `?since=N` first replays every persisted event with `seq > N`, then continues live. The
 //! client is subscribed to the live feed *before* the replay reads the log, and live events at
 //! or below the last replayed seq are skipped, so the seam has no gap and no duplicate.
-//! `?types=db.*,incident.*` filters by pattern. A client that falls `limits.ws_buffer_max`
-//! events behind is closed with code 4000 and a reason naming the seq to resume from.
+//! `?types=db.*,incident.*` filters by pattern (at most TYPES_PATTERNS_MAX). A client that
+//! falls `limits.ws_buffer_max` events behind is closed with code 4000 and a reason naming the
+//! seq to resume from; one that stops reading altogether is dropped once a write has waited
+//! WRITE_TIMEOUT_MS. At most `limits.ws_clients_max` clients are served at once; past that the
+//! upgrade gets 503 with `Retry-After`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actors::event::{Event, Pattern};
 use futures_util::{SinkExt, StreamExt};
@@ -24,6 +29,51 @@ const REPLAY_PAGE_EVENTS: usize = 256;
 const CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
 /// Close code for "you fell behind; reconnect with since".
 const CLOSE_LAGGED: u16 = 4000;
+/// Patterns one `types=` may list, and the longest one: a subscription is a filter, not a
+/// program.
+const TYPES_PATTERNS_MAX: usize = 32;
+const TYPE_PATTERN_BYTES_MAX: usize = 128;
+/// How long one message may wait to be written: a client that stops reading is dropped then
+/// instead of holding its connection and buffer forever.
+const WRITE_TIMEOUT_MS: u64 = 10_000;
+
+/// One of the `limits.ws_clients_max` places, given back when the connection ends.
+struct ClientSlot(Arc<App>);
+
+impl ClientSlot {
+    fn take(app: &Arc<App>) -> Option<Self> {
+        let max = app.kernel.limits().ws_clients_max;
+        app.ws_clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(app.clone()))
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.ws_clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The number of feed clients connected now.
+pub fn clients(app: &App) -> usize {
+    app.ws_clients.load(Ordering::Acquire)
+}
+
+/// Sends one message within WRITE_TIMEOUT_MS; false when the client is gone or not reading.
+async fn send<S>(tx: &mut S, message: Message) -> bool
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let write = tx.send(message);
+    matches!(
+        tokio::time::timeout(Duration::from_millis(WRITE_TIMEOUT_MS), write).await,
+        Ok(Ok(()))
+    )
+}
 
 /// What a feed request asks for, checked before the upgrade so bad input gets a 400.
 pub struct FeedRequest {
@@ -45,6 +95,20 @@ pub async fn parse(app: Arc<App>, query: Query) -> Result<FeedRequest, Rejection
                 .collect()
         })
         .unwrap_or_default();
+    if patterns.len() > TYPES_PATTERNS_MAX {
+        let message = format!("{} patterns; at most {TYPES_PATTERNS_MAX}", patterns.len());
+        return Err(ApiError::bad("types", message).into());
+    }
+    if let Some(long) = patterns
+        .iter()
+        .find(|p| p.as_str().len() > TYPE_PATTERN_BYTES_MAX)
+    {
+        let message = format!(
+            "{:?} is longer than {TYPE_PATTERN_BYTES_MAX} bytes",
+            long.as_str()
+        );
+        return Err(ApiError::bad("types", message).into());
+    }
     if let Some(since) = since {
         // A seq from another log (a wiped or in-memory store) would silently hide live events.
         let last = app
@@ -74,9 +138,16 @@ pub async fn upgrade(request: FeedRequest, ws: Ws) -> Result<Response, Rejection
         since,
         patterns,
     } = request;
+    let Some(slot) = ClientSlot::take(&app) else {
+        let max = app.kernel.limits().ws_clients_max;
+        return Err(ApiError::Busy(format!("{max} feed clients are connected already")).into());
+    };
     Ok(ws
         .max_message_size(CLIENT_MESSAGE_BYTES_MAX)
-        .on_upgrade(move |socket| feed(socket, app, since, patterns))
+        .on_upgrade(move |socket| async move {
+            feed(socket, app, since, patterns).await;
+            drop(slot);
+        })
         .into_response())
 }
 
@@ -119,7 +190,7 @@ async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Ve
                 break;
             };
             for event in page.iter().filter(|event| wanted(&patterns, event)) {
-                if tx.send(message(event)).await.is_err() {
+                if !send(&mut tx, message(event)).await {
                     return;
                 }
             }
@@ -134,13 +205,13 @@ async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Ve
                         continue; // already replayed
                     }
                     last = event.seq;
-                    if tx.send(message(&event)).await.is_err() {
+                    if !send(&mut tx, message(&event)).await {
                         return;
                     }
                 }
                 None => {
                     let reason = format!("fell behind; reconnect with since={last}");
-                    let _ = tx.send(Message::close_with(CLOSE_LAGGED, reason)).await;
+                    send(&mut tx, Message::close_with(CLOSE_LAGGED, reason)).await;
                     return;
                 }
             },
