@@ -335,7 +335,9 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let loaded = [Peer::Grace, Peer::Alertmanager].map(|p| rss_mib(peers.pid(p)));
 
-        println!("vs_alertmanager: {} on {} cores, {}", chrono::Utc::now().format("%Y-%m-%d"), std::thread::available_parallelism().map_or(0, |n| n.get()), "Grace release build, store on disk");
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let day = chrono::Utc::now().format("%Y-%m-%d");
+        println!("vs_alertmanager: {day}, {cores} cores, Grace release build, store on disk");
         println!("| what | Alertmanager | Grace | Grace ÷ AM |");
         println!("|---|---|---|---|");
         let med = |v: &Vec<f64>| median(v.clone());

@@ -12,14 +12,14 @@
 //! which sources are silenced, component trust) is handed to it, so every rule here has a unit
 //! test.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
 use crate::incidents_actor::IncidentError;
-use crate::model::{Incident, IncidentStatus, Suggestion, Symptom, TrustScore};
+use crate::model::{component_subject, Incident, IncidentStatus, Suggestion, Symptom, TrustScore};
 use crate::spec::TreeSpec;
 
 /// Suggestions one incident may carry: each is a decision waiting for a person.
@@ -77,6 +77,10 @@ pub struct Changes {
     pub incidents: BTreeMap<u64, Incident>,
     /// The latest score of every component whose trust moved, by subject.
     pub trust: BTreeMap<String, TrustScore>,
+    /// Incidents opened here and trust subjects scored for the first time: not in the store
+    /// yet, so they can be inserted rather than upserted.
+    pub opened: BTreeSet<u64>,
+    pub new_trust: BTreeSet<String>,
     /// The events announcing the changes, in order.
     pub drafts: Vec<EventDraft>,
     pub effects: Vec<Effect>,
@@ -117,6 +121,8 @@ pub struct IncidentCore {
     next_id: u64,
     /// Component trust known so far, by component id. The actor fills in what a page needs.
     trust: HashMap<String, TrustScore>,
+    /// Components in `trust` that have no stored score yet.
+    unstored_trust: HashSet<String>,
 }
 
 impl IncidentCore {
@@ -160,7 +166,10 @@ impl IncidentCore {
 
     /// Hands the core a component's stored trust (or none: fully trusted).
     pub fn learn_trust(&mut self, component: &str, stored: Option<TrustScore>) {
-        let trust = stored.unwrap_or_else(|| TrustScore::component(component));
+        let trust = stored.unwrap_or_else(|| {
+            self.unstored_trust.insert(component.to_owned());
+            TrustScore::component(component)
+        });
         self.trust.insert(component.to_owned(), trust);
     }
 
@@ -168,6 +177,7 @@ impl IncidentCore {
     pub fn bound_trust_cache(&mut self, max: usize) {
         if self.trust.len() > max {
             self.trust.clear();
+            self.unstored_trust.clear();
         }
     }
 
@@ -346,6 +356,7 @@ impl IncidentCore {
             suggestions: Vec::new(),
         };
         out.announce(&incident, types::INCIDENT_OPENED, json!({}));
+        out.opened.insert(id);
         // A silenced monitor's incidents are recorded, but nothing is run for them.
         if !silenced {
             out.effects
@@ -630,10 +641,13 @@ impl IncidentCore {
 
     /// Moves a component's trust by `delta` (its trust must be known) and returns the score.
     pub fn adjust_trust(&mut self, component: &str, delta: f64, out: &mut Changes) -> f64 {
-        let trust = self
-            .trust
-            .entry(component.to_owned())
-            .or_insert_with(|| TrustScore::component(component));
+        if !self.trust.contains_key(component) {
+            self.learn_trust(component, None);
+        }
+        if self.unstored_trust.remove(component) {
+            out.new_trust.insert(component_subject(component));
+        }
+        let trust = self.trust.get_mut(component).expect("learnt above");
         let before = trust.score;
         trust.adjust(delta);
         out.drafts.push(

@@ -147,11 +147,17 @@ impl Actor for IncidentsActor {
         myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
+        // Only the watermark now (one record), so intake's lag is right from the first
+        // request; the active set is loaded after the tree is up.
+        let watermark = ctx.store.incidents_progress().await?.watermark;
+        ctx.progress
+            .incidents_at
+            .store(watermark, Ordering::Release);
         Ok(IncidentsState {
             ctx,
             myself,
             core: IncidentCore::default(),
-            watermark: 0,
+            watermark,
             page_pending: false,
             consistent: true,
             overdue_asked: HashMap::new(),
@@ -419,14 +425,26 @@ impl IncidentsState {
         let Changes {
             incidents,
             trust,
+            opened,
+            new_trust,
             drafts,
             effects,
         } = changes;
         let mut writes: Vec<Write> = incidents
             .into_values()
-            .map(|incident| Write::Incident(Box::new(incident)))
+            .map(|incident| match opened.contains(&incident.id) {
+                true => Write::NewIncident(Box::new(incident)),
+                false => Write::Incident(Box::new(incident)),
+            })
             .collect();
-        writes.extend(trust.into_values().map(Write::Trust));
+        writes.extend(
+            trust
+                .into_values()
+                .map(|score| match new_trust.contains(&score.subject) {
+                    true => Write::NewTrust(score),
+                    false => Write::Trust(score),
+                }),
+        );
         writes.push(Write::IncidentsProgress {
             watermark: self.watermark,
             next_id: self.core.next_id(),

@@ -78,6 +78,10 @@ const SCHEMA: &str = "
 pub enum Write {
     Incident(Box<Incident>),
     Trust(TrustScore),
+    /// Records that cannot exist yet (a new incident id, a component never scored): inserted
+    /// in one bulk statement, far cheaper than one upsert each. A clash fails the commit.
+    NewIncident(Box<Incident>),
+    NewTrust(TrustScore),
     /// How far the incident manager got: every event up to `watermark` is applied, and the
     /// next incident gets `next_id`. Committed with the effects it covers, so a replay after a
     /// crash never applies an event twice.
@@ -186,6 +190,7 @@ impl Store {
             .collect::<Result<_, serde_json::Error>>()?;
         let mut incidents = Vec::new();
         let mut trust = Vec::new();
+        let (mut new_incidents, mut new_trust) = (Vec::new(), Vec::new());
         let mut progress = None;
         for write in writes {
             match write {
@@ -197,6 +202,12 @@ impl Store {
                     incidents.push(json!({ "key": incident.id, "data": data }));
                 }
                 Write::Trust(score) => trust.push(json!({ "key": score.subject, "data": score })),
+                Write::NewIncident(incident) => new_incidents.push(serde_json::to_value(incident)?),
+                Write::NewTrust(score) => {
+                    let mut row = serde_json::to_value(score)?;
+                    row["id"] = json!(score.subject);
+                    new_trust.push(row);
+                }
                 Write::IncidentsProgress { watermark, next_id } => {
                     progress = Some(json!({ "last_seq": watermark, "next_id": next_id }));
                 }
@@ -208,6 +219,12 @@ impl Store {
                 "INSERT INTO event $rows RETURN NONE;\n\
                  UPSERT meta:event_log SET last_seq = $last RETURN NONE;\n",
             );
+        }
+        if !new_incidents.is_empty() {
+            query.push_str("INSERT INTO incident $new_incidents RETURN NONE;\n");
+        }
+        if !new_trust.is_empty() {
+            query.push_str("INSERT INTO trust $new_trust RETURN NONE;\n");
         }
         if !incidents.is_empty() {
             query.push_str(
@@ -233,6 +250,8 @@ impl Store {
                 "last": last,
                 "incidents": incidents,
                 "trust": trust,
+                "new_incidents": new_incidents,
+                "new_trust": new_trust,
                 "progress": progress,
             }))
             .await?
@@ -751,19 +770,46 @@ mod tests {
         let mut trust = TrustScore::component("orders-db");
         trust.adjust(-0.3);
         let writes = [
-            Write::Incident(Box::new(incident(1, IncidentStatus::Open))),
-            Write::Trust(trust.clone()),
+            Write::NewIncident(Box::new(incident(1, IncidentStatus::Open))),
+            Write::NewTrust(trust.clone()),
             progress(2),
         ];
         store.commit(&[event(1), event(2)], &writes).await.unwrap();
         assert_eq!(store.last_seq().await.unwrap(), 2);
-        assert!(store.incident(1).await.unwrap().is_some());
+        assert_eq!(
+            store.incident(1).await.unwrap().map(|i| i.id),
+            Some(1),
+            "inserted under its id"
+        );
+        assert_eq!(
+            store.trust(&trust.subject).await.unwrap(),
+            Some(trust.clone())
+        );
+        // Later changes replace them.
+        trust.adjust(0.1);
+        let mut acknowledged = incident(1, IncidentStatus::Acknowledged);
+        acknowledged.occurrences = 2;
+        let writes = [
+            Write::Incident(Box::new(acknowledged.clone())),
+            Write::Trust(trust.clone()),
+        ];
+        store.commit(&[], &writes).await.unwrap();
         assert_eq!(store.trust(&trust.subject).await.unwrap(), Some(trust));
+        let stored = store.incident(1).await.unwrap().unwrap();
+        assert_eq!(stored.status, IncidentStatus::Acknowledged);
+        assert_eq!(stored.occurrences, 2);
+        // A "new" record that exists fails the whole commit.
+        let clash = [Write::NewIncident(Box::new(incident(
+            1,
+            IncidentStatus::Open,
+        )))];
+        assert!(store.commit(&[], &clash).await.is_err());
+        assert_eq!(store.incident(1).await.unwrap().unwrap().occurrences, 2);
         let stored = store.incidents_progress().await.unwrap();
         assert_eq!((stored.watermark, stored.next_id), (2, 3));
         // seq 2 exists already: the whole commit fails, and nothing of it is written.
         let writes = [
-            Write::Incident(Box::new(incident(2, IncidentStatus::Open))),
+            Write::NewIncident(Box::new(incident(2, IncidentStatus::Open))),
             progress(9),
         ];
         assert!(store.commit(&[event(3), event(2)], &writes).await.is_err());

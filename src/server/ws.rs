@@ -9,7 +9,7 @@
 //! WRITE_TIMEOUT_MS. At most `limits.ws_clients_max` clients are served at once; past that the
 //! upgrade gets 503 with `Retry-After`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
