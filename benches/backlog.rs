@@ -43,7 +43,7 @@ impl Grace {
         let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
             .args(["serve", "--config", "grace.toml"])
             .current_dir(dir)
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", "error,warp::filters::trace=off")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -61,7 +61,7 @@ fn start_grace(dir: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
         .args(["serve", "--config", "grace.toml"])
         .current_dir(dir)
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", "error,warp::filters::trace=off")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -7,7 +7,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,warp=warn")),
+            // warp's request trace logs every 5xx as an error, a busy 503 under a flood
+            // included; Grace logs its own failures (500s among them) where they happen.
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,warp=warn,warp::filters::trace=off")),
         )
         .with_writer(std::io::stderr)
         .init();

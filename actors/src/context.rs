@@ -125,9 +125,31 @@ pub struct Progress {
     /// The incidents actor has been told there is news and has not looked yet; set by the
     /// store actor, cleared by the incidents actor, so its mailbox holds at most one nudge.
     pub incidents_nudged: AtomicBool,
+    /// Woken whenever `incidents_at` moves: intake waits on it while the lag is too long.
+    pub incidents_advanced: tokio::sync::Notify,
 }
 
 impl Progress {
+    /// Records that the incident manager has applied every event up to `seq`.
+    pub fn incidents_applied(&self, seq: u64) {
+        self.incidents_at.store(seq, Ordering::Release);
+        self.incidents_advanced.notify_waiters();
+    }
+
+    /// Waits until the lag is at most `lag_max`, for at most `wait_ms`; false if it is not.
+    pub async fn wait_for_lag(&self, lag_max: u64, wait_ms: u64) -> bool {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+        loop {
+            let advanced = self.incidents_advanced.notified();
+            if self.incidents_lag() <= lag_max {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, advanced).await.is_err() {
+                return self.incidents_lag() <= lag_max;
+            }
+        }
+    }
+
     /// Events committed but not yet applied to incidents.
     pub fn incidents_lag(&self) -> u64 {
         let head = self.log_head.load(Ordering::Acquire);
@@ -144,6 +166,8 @@ pub struct Ctx {
     pub probes: ProbeFactory,
     pub spawns: SpawnBook,
     pub progress: Progress,
+    /// What the store actor just committed, for the incident manager (see `signals.rs`).
+    pub signals: Mutex<crate::signals::SignalQueue>,
     /// Each monitor's latest view, by monitor id; written only by that monitor.
     statuses: RwLock<HashMap<String, MonitorStatus>>,
 }
@@ -157,6 +181,7 @@ impl Ctx {
             probes,
             spawns: SpawnBook::default(),
             progress: Progress::default(),
+            signals: Mutex::default(),
             statuses: RwLock::new(HashMap::new()),
         })
     }

@@ -3,8 +3,9 @@
 //!
 //! The decisions are [`IncidentCore`]'s; this actor feeds it and makes its changes durable.
 //! The event log, not the mailbox, is the source of truth: the store actor only nudges
-//! (`Observe`: "the log has news"), and the actor reads the log after its watermark, a page at a
-//! time. Each page is applied in memory and committed in one transaction: the incidents and
+//! (`Observe`: "the log has news"), and the actor takes what follows its watermark a page at a
+//! time — from the store actor's queue of what it just committed when that follows on without a
+//! gap (`signals.rs`), from the log otherwise. Each page is applied in memory and committed in one transaction: the incidents and
 //! trust it changed, the events announcing them, and the new watermark. So a crash between two
 //! pages replays nothing twice and loses nothing, and an event routed while this actor was
 //! restarting is still handled.
@@ -23,7 +24,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use crate::context::{roles, Ctx};
 use crate::event::{classify, Event};
 use crate::incident_core::{Changes, Effect, Facts, IncidentCore, Rules};
-use crate::model::{component_subject, ExecutionStatus, Incident, Suggestion};
+use crate::model::{component_subject, ExecutionStatus, Incident, Suggestion, TrustScore};
 use crate::monitor_actor::MonitorMsg;
 use crate::playbooks_actor::PlaybooksMsg;
 use crate::store::{StoreError, Write};
@@ -150,9 +151,7 @@ impl Actor for IncidentsActor {
         // Only the watermark now (one record), so intake's lag is right from the first
         // request; the active set is loaded after the tree is up.
         let watermark = ctx.store.incidents_progress().await?.watermark;
-        ctx.progress
-            .incidents_at
-            .store(watermark, Ordering::Release);
+        ctx.progress.incidents_applied(watermark);
         Ok(IncidentsState {
             ctx,
             myself,
@@ -312,10 +311,7 @@ impl IncidentsState {
     }
 
     fn publish_progress(&self) {
-        let progress = &self.ctx.progress;
-        progress
-            .incidents_at
-            .store(self.watermark, Ordering::Release);
+        self.ctx.progress.incidents_applied(self.watermark);
     }
 
     /// Queues the next page of a catch-up behind whatever is in the mailbox.
@@ -343,20 +339,26 @@ impl IncidentsState {
     /// when there may be more.
     async fn catch_up_page(&mut self) -> Result<(), IncidentError> {
         // Whatever is committed from now on nudges again; what came before is in this read.
-        let progress = &self.ctx.progress;
+        let ctx = self.ctx.clone();
+        let progress = &ctx.progress;
         progress.incidents_nudged.store(false, Ordering::Release);
-        let page = self
-            .ctx
-            .store
-            .events_after(self.watermark, CATCH_UP_PAGE_EVENTS)
-            .await?;
-        let Some(last) = page.last().map(|event| event.seq) else {
+        if progress.log_head.load(Ordering::Acquire) <= self.watermark {
             return Ok(());
+        }
+        let taken = self
+            .ctx
+            .signals
+            .lock()
+            .expect("signal queue poisoned")
+            .take(self.watermark, CATCH_UP_PAGE_EVENTS);
+        let (page, last) = match taken {
+            Some((signals, last)) => (signals, last),
+            None => self.read_page().await?,
         };
-        let signals: Vec<&Event> = page
-            .iter()
-            .filter(|event| !classify(&event.event_type, &event.data).is_info())
-            .collect();
+        if last == self.watermark {
+            return Ok(());
+        }
+        let signals: Vec<&Event> = page.iter().map(|event| event.as_ref()).collect();
         self.learn_trust(&signals).await?;
         let (rules, facts) = self.rules_and_facts();
         let mut changes = Changes::default();
@@ -369,10 +371,27 @@ impl IncidentsState {
         } else {
             self.commit(changes).await?;
         }
-        if page.len() == CATCH_UP_PAGE_EVENTS {
+        if progress.log_head.load(Ordering::Acquire) > self.watermark {
             self.schedule_page();
         }
         Ok(())
+    }
+
+    /// The problem and recovery events of the next page of the log after the watermark, and
+    /// the seq the page ends at: the way back when the queue in memory has a gap.
+    async fn read_page(&self) -> Result<(Vec<Arc<Event>>, u64), StoreError> {
+        let page = self
+            .ctx
+            .store
+            .events_after(self.watermark, CATCH_UP_PAGE_EVENTS)
+            .await?;
+        let last = page.last().map_or(self.watermark, |event| event.seq);
+        let signals = page
+            .into_iter()
+            .filter(|event| !classify(&event.event_type, &event.data).is_info())
+            .map(Arc::new)
+            .collect();
+        Ok((signals, last))
     }
 
     /// Loads the trust of every component a new incident in `events` may need.
@@ -382,9 +401,17 @@ impl IncidentsState {
             .iter()
             .filter_map(|event| self.core.trust_needed(event))
             .collect();
-        for component in needed {
-            let stored = self.ctx.store.trust(&component_subject(&component)).await?;
-            self.core.learn_trust(&component, stored);
+        let subjects: Vec<String> = needed.iter().map(|c| component_subject(c)).collect();
+        let mut stored: HashMap<String, TrustScore> = self
+            .ctx
+            .store
+            .trusts(&subjects)
+            .await?
+            .into_iter()
+            .map(|score| (score.subject.clone(), score))
+            .collect();
+        for (component, subject) in needed.iter().zip(&subjects) {
+            self.core.learn_trust(component, stored.remove(subject));
         }
         Ok(())
     }

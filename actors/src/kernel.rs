@@ -69,6 +69,10 @@ pub struct ReloadReport {
     pub errors: Vec<String>,
 }
 
+/// Longest a pushed batch is held while the incident manager is too far behind, before it is
+/// refused with 503 and `Retry-After`.
+const INGEST_WAIT_MS: u64 = 2_000;
+
 /// How often a stopping monitor is checked for being gone.
 const STOP_POLL_MS: u64 = 5;
 
@@ -488,11 +492,17 @@ impl Kernel {
         (applied, progress.incidents_lag())
     }
 
-    /// Refused with [`KernelError::Busy`] while the incident manager is too far behind.
+    /// Held while the incident manager is too far behind, refused with [`KernelError::Busy`]
+    /// if it stays so.
     pub async fn ingest(&self, drafts: Vec<EventDraft>) -> Result<Vec<u64>, KernelError> {
-        let lag = self.ctx.progress.incidents_lag();
-        if lag > self.ctx.spec().limits.incidents_lag_max as u64 {
-            return Err(KernelError::Busy { lag });
+        // Slow the sender down first: hold the request while the incident manager catches up,
+        // and refuse only when it does not within INGEST_WAIT_MS.
+        let lag_max = self.ctx.spec().limits.incidents_lag_max as u64;
+        let progress = &self.ctx.progress;
+        if !progress.wait_for_lag(lag_max, INGEST_WAIT_MS).await {
+            return Err(KernelError::Busy {
+                lag: progress.incidents_lag(),
+            });
         }
         let bus = self
             .ctx

@@ -38,6 +38,7 @@ pub mod pipelines_actor;
 pub mod playbooks_actor;
 pub mod probe;
 pub mod process;
+pub mod signals;
 pub mod spec;
 pub mod store;
 pub mod store_actor;

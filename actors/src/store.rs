@@ -642,6 +642,18 @@ impl Store {
         )
         .await
     }
+
+    /// The stored scores of `subjects`, in one query (those never scored are absent).
+    pub async fn trusts(&self, subjects: &[String]) -> StoreResult<Vec<TrustScore>> {
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.rows(
+            "SELECT * OMIT id FROM array::map($ids, |$id| type::record('trust', $id))",
+            json!({ "ids": subjects }),
+        )
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -785,6 +797,8 @@ mod tests {
             store.trust(&trust.subject).await.unwrap(),
             Some(trust.clone())
         );
+        let subjects = [trust.subject.clone(), "component:never-seen".to_owned()];
+        assert_eq!(store.trusts(&subjects).await.unwrap(), vec![trust.clone()]);
         // Later changes replace them.
         trust.adjust(0.1);
         let mut acknowledged = incident(1, IncidentStatus::Acknowledged);

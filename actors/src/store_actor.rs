@@ -5,7 +5,9 @@
 //! changes (an outbox: what is saved is always announced) — before anyone may see it. Then it
 //! routes the batch, in seq order: every event to the live feed, and a nudge to the incident
 //! manager when the batch holds problem or recovery events. Being the one sequencer, it is the
-//! one router, so the feed never sees seqs out of order. On (re)start it resumes from the
+//! one router, so the feed never sees seqs out of order. Each commit's problem and recovery
+//! events are also handed to the incident manager in memory (`signals.rs`), so it need not read
+//! them back from the log. On (re)start it resumes from the
 //! log's high-water mark, so a restart never reuses or skips a seq.
 
 use std::sync::atomic::Ordering;
@@ -17,6 +19,7 @@ use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
 use crate::event::{classify, Event, EventDraft};
 use crate::feed_actor::FeedMsg;
 use crate::incidents_actor::IncidentsMsg;
+use crate::signals::Span;
 use crate::store::{StoreError, Write};
 
 pub struct StoreActor;
@@ -91,10 +94,24 @@ impl StoreState {
             tracing::error!(%error, "commit to the store failed");
             return Err(Arc::new(error));
         }
+        let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            // Before the head moves, so a reader that sees the head finds the span.
+            let signals = events.iter().filter(|e| is_signal(e)).cloned().collect();
+            let span = Span {
+                first: first.seq,
+                last: last.seq,
+                signals,
+            };
+            self.ctx
+                .signals
+                .lock()
+                .expect("signal queue poisoned")
+                .push(span);
+        }
         self.last_seq += events.len() as u64;
         let progress = &self.ctx.progress;
         progress.log_head.store(self.last_seq, Ordering::Release);
-        let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         self.route(&events);
         Ok(events)
     }
@@ -107,9 +124,7 @@ impl StoreState {
                 let _ = feed.cast(FeedMsg::Push(event.clone()));
             }
         }
-        let news = events
-            .iter()
-            .any(|event| !classify(&event.event_type, &event.data).is_info());
+        let news = events.iter().any(|event| is_signal(event));
         if news
             && !self
                 .ctx
@@ -128,6 +143,11 @@ impl StoreState {
             }
         }
     }
+}
+
+/// Whether the incident manager needs to see an event: a problem or a recovery.
+fn is_signal(event: &Event) -> bool {
+    !classify(&event.event_type, &event.data).is_info()
 }
 
 /// Commits `drafts` and `writes` in one transaction through the store actor of `ctx`'s kernel;

@@ -182,6 +182,7 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
                 reply
             }
             ApiError::Internal(_) => {
+                tracing::error!(%message, "request failed");
                 body(StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
             }
         });
