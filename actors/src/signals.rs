@@ -49,9 +49,9 @@ impl SignalQueue {
         self.spans.push_back(span);
     }
 
-    /// The signals after `watermark`, at most about `max` (whole spans; at least one), with
-    /// the seq they cover up to. `None` when the queue does not follow on from `watermark`:
-    /// read the log instead.
+    /// The signals after `watermark`, at most `max` of them, with the seq they cover up to
+    /// (a span is split after its `max`-th signal). `None` when the queue does not follow on
+    /// from `watermark`: read the log instead.
     pub fn take(&mut self, watermark: u64, max: usize) -> Option<(Vec<Arc<Event>>, u64)> {
         while self
             .spans
@@ -60,18 +60,30 @@ impl SignalQueue {
         {
             self.pop();
         }
-        let first = self.spans.front()?.first;
-        if first > watermark + 1 {
+        if self.spans.front()?.first > watermark + 1 {
             return None;
         }
         let (mut taken, mut covered) = (Vec::new(), watermark);
-        while let Some(span) = self.spans.front() {
-            let fits = taken.is_empty() || taken.len() + span.signals.len() <= max;
-            if span.first > covered + 1 || !fits {
+        while let Some(span) = self.spans.front_mut() {
+            if span.first > covered + 1 || taken.len() >= max {
+                break;
+            }
+            let held = span.signals.len();
+            span.signals.retain(|e| e.seq > covered);
+            self.signals -= held - span.signals.len();
+            let room = max - taken.len();
+            if span.signals.len() > room {
+                // Up to and including the last signal taken; the rest of the span stays.
+                let rest = span.signals.split_off(room);
+                covered = span.signals.last().map_or(covered, |e| e.seq);
+                taken.append(&mut span.signals);
+                span.signals = rest;
+                span.first = covered + 1;
+                self.signals -= room;
                 break;
             }
             let span = self.pop();
-            taken.extend(span.signals.into_iter().filter(|e| e.seq > covered));
+            taken.extend(span.signals);
             covered = span.last;
         }
         Some((taken, covered))
@@ -142,18 +154,21 @@ mod tests {
     }
 
     #[test]
-    fn takes_are_bounded_by_whole_spans() {
+    fn takes_are_bounded_and_split_a_span_after_the_last_signal_taken() {
         let mut queue = SignalQueue::default();
         queue.push(span(1, 2, &[1, 2]));
-        queue.push(span(3, 4, &[3, 4]));
+        queue.push(span(3, 8, &[3, 5, 7]));
         let (taken, covered) = queue.take(0, 3).unwrap();
-        assert_eq!((seqs(&taken), covered), (vec![1, 2], 2));
+        assert_eq!((seqs(&taken), covered), (vec![1, 2, 3], 3));
         let (taken, covered) = queue.take(covered, 1).unwrap();
+        assert_eq!((seqs(&taken), covered), (vec![5], 5));
+        let (taken, covered) = queue.take(covered, 10).unwrap();
         assert_eq!(
             (seqs(&taken), covered),
-            (vec![3, 4], 4),
-            "one span at least"
+            (vec![7], 8),
+            "the rest of the span"
         );
+        assert!(queue.take(covered, 10).is_none());
     }
 
     #[test]
