@@ -1,13 +1,17 @@
 //! The event log's speed: how fast events go from `publish` to persisted-and-delivered, in
 //! memory and on disk (SurrealKV, fsync per commit), and what batching buys at the store.
 //!
-//! Run with `cargo bench --bench event_log`; the README quotes medians from this machine.
+//! And the incident pipeline's hot paths: a page of new problems applied in memory and
+//! committed. Run with `cargo bench --bench event_log`; the README quotes medians from this
+//! machine.
 
 use std::time::{Duration, Instant};
 
 use actors::event::{EventDraft, Pattern};
+use actors::incident_core::{Changes, Facts, IncidentCore, Rules};
 use actors::probe::ProbeFactory;
 use actors::spec::TreeSpec;
+use actors::store::Write;
 use actors::store::{Store, StoreLocation};
 use actors::Kernel;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -141,5 +145,69 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, publish_to_subscriber, store_append, replay);
+/// The incident pipeline's two hot paths: applying a page of new problems in memory, and
+/// committing what it changed (incidents, trust, announcements, watermark) in one transaction.
+fn incident_page(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("incident_page");
+    group.throughput(Throughput::Elements(PAGE));
+    group.sample_size(10);
+    let page: Vec<_> = (1..=PAGE)
+        .map(|n| {
+            EventDraft::new("bench.failed", json!({ "class": "problem" }))
+                .source(format!("source-{n}"))
+                .sequenced(n, actors::time::now())
+        })
+        .collect();
+    group.bench_function("apply_512_new", |b| {
+        b.iter(|| {
+            let mut core = IncidentCore::new(Vec::new(), 1);
+            let mut out = Changes::default();
+            for event in &page {
+                core.apply(event, &Rules::default(), &Facts::default(), &mut out);
+            }
+            out
+        })
+    });
+    for (name, location) in locations(&dir) {
+        let store = rt.block_on(Store::open(&location)).unwrap();
+        let mut next = 1;
+        group.bench_function(BenchmarkId::new("commit_512_new", name), |b| {
+            b.iter(|| {
+                let mut core = IncidentCore::new(Vec::new(), next);
+                let mut out = Changes::default();
+                for event in &page {
+                    core.apply(event, &Rules::default(), &Facts::default(), &mut out);
+                }
+                next = core.next_id();
+                let at = actors::time::now();
+                let first = next * 4; // seqs that no earlier iteration used
+                let events: Vec<_> = (first..)
+                    .zip(out.drafts)
+                    .map(|(seq, draft)| draft.sequenced(seq, at))
+                    .collect();
+                let mut writes: Vec<Write> = out
+                    .incidents
+                    .into_values()
+                    .map(|i| Write::NewIncident(Box::new(i)))
+                    .collect();
+                writes.extend(out.trust.into_values().map(Write::Trust));
+                rt.block_on(store.commit(&events, &writes)).unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Problems per incident page (the incident manager's page size).
+const PAGE: u64 = 512;
+
+criterion_group!(
+    benches,
+    publish_to_subscriber,
+    store_append,
+    replay,
+    incident_page
+);
 criterion_main!(benches);
