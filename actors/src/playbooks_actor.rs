@@ -909,6 +909,9 @@ impl PlaybooksState {
     /// Incidents left open with no run (their trigger was lost in a restart, or they were
     /// waiting for a sub-agent when Grace stopped) get their playbook now.
     async fn heal_unattended(&mut self) -> Result<(), StoreError> {
+        if self.ctx.spec().playbooks.is_empty() {
+            return Ok(()); // nothing could heal them: no need to load every active incident
+        }
         for incident in self.ctx.store.active_incidents().await? {
             if self.playbook_for(&incident).is_none() {
                 continue; // most pushed incidents: nothing to run, nothing to ask the store

@@ -1,0 +1,349 @@
+//! Unit tests of the incident manager's rules (`incident_core.rs`).
+
+use super::*;
+use crate::event::types;
+
+fn rules() -> Rules {
+    Rules {
+        drop_on_incident: 0.3,
+        restore_on_recovery: 0.25,
+        events_max: 4,
+        depends_on: HashMap::from([("api".to_owned(), vec!["db".to_owned()])]),
+    }
+}
+
+fn event(seq: u64, event_type: &str, source: &str) -> Event {
+    EventDraft::new(event_type, json!({}))
+        .source(source)
+        .sequenced(seq, crate::time::now())
+}
+
+fn core() -> IncidentCore {
+    IncidentCore::new(Vec::new(), 1)
+}
+
+fn apply(core: &mut IncidentCore, facts: &Facts, events: &[Event]) -> Changes {
+    let mut out = Changes::default();
+    for e in events {
+        core.apply(e, &rules(), facts, &mut out);
+    }
+    out
+}
+
+#[test]
+fn a_problem_opens_one_incident_and_repeats_only_count() {
+    let mut core = core();
+    let out = apply(
+        &mut core,
+        &Facts::default(),
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            event(2, types::DB_CONNECTION_LOST, "db"),
+            event(3, types::TCP_UNREACHABLE, "db"),
+        ],
+    );
+    assert_eq!(core.len(), 2);
+    let first = core.get(1).unwrap();
+    assert_eq!(first.occurrences, 2);
+    assert_eq!(first.event_seqs, vec![1, 2]);
+    // Trust fell once per new incident: 1.0 → 0.7 → 0.4.
+    assert!((core.trust_of("db") - 0.4).abs() < 1e-9);
+    assert_eq!(out.trust.len(), 1);
+    let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            types::TRUST_CHANGED,
+            types::INCIDENT_OPENED,
+            types::INCIDENT_UPDATED,
+            types::TRUST_CHANGED,
+            types::INCIDENT_OPENED
+        ]
+    );
+    assert_eq!(
+        out.effects.len(),
+        2,
+        "each new incident is offered to playbooks"
+    );
+    assert_eq!(out.incidents.len(), 2);
+}
+
+#[test]
+fn a_log_count_adds_to_occurrences_and_seqs_are_bounded() {
+    let mut core = core();
+    let mut counted = event(1, "log.error_detected", "app");
+    counted.data = json!({ "class": "problem", "count": 41 });
+    let repeats: Vec<Event> = (2..=9)
+        .map(|seq| event(seq, "log.error_detected", "app"))
+        .map(|mut e| {
+            e.data = json!({ "class": "problem" });
+            e
+        })
+        .collect();
+    apply(&mut core, &Facts::default(), &[counted]);
+    apply(&mut core, &Facts::default(), &repeats);
+    let incident = core.get(1).unwrap();
+    assert_eq!(incident.occurrences, 41 + 8);
+    assert_eq!(incident.event_seqs.len(), 4, "events_max");
+}
+
+#[test]
+fn a_recovery_resolves_its_family_only() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            event(2, types::TCP_UNREACHABLE, "db"),
+        ],
+    );
+    let out = apply(
+        &mut core,
+        &Facts::default(),
+        &[event(3, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    let resolved = &out.incidents[&1];
+    assert_eq!(resolved.status, IncidentStatus::Resolved);
+    assert_eq!(resolved.resolved_by.as_deref(), Some("recovery"));
+    assert!(core.get(1).is_none());
+    assert!(core.get(2).is_some(), "tcp is another family");
+    assert!(out.effects.is_empty(), "a recovery needs no recheck");
+    // The next outage is a new incident.
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(4, types::DB_CONNECTION_LOST, "db")],
+    );
+    assert_eq!(core.get(3).unwrap().source, "db");
+}
+
+#[test]
+fn a_recovery_during_a_run_leaves_it_to_the_playbook() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    core.run_started(1, "r1".into(), &mut Changes::default());
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(2, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    assert!(core.get(1).unwrap().recovery_seen);
+    // The run fails: escalated, then resolved since the component came back.
+    let mut out = Changes::default();
+    let failed = RunOutcome::Failed {
+        work_order_id: "w1".into(),
+    };
+    let now = crate::time::now();
+    core.run_finished(
+        1,
+        "r1",
+        failed,
+        true,
+        now,
+        &rules(),
+        &Facts::default(),
+        &mut out,
+    );
+    assert!(core.get(1).is_none());
+    let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
+    assert_eq!(kinds, [types::INCIDENT_ESCALATED, types::INCIDENT_RESOLVED]);
+    assert_eq!(out.incidents[&1].work_order_id.as_deref(), Some("w1"));
+}
+
+#[test]
+fn a_dependent_failure_attaches_to_its_down_parent_and_reopens_after() {
+    let mut core = core();
+    let down = Facts {
+        down: HashSet::from(["db".to_owned(), "api".to_owned()]),
+        ..Facts::default()
+    };
+    apply(
+        &mut core,
+        &down,
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            event(2, types::API_UNAVAILABLE, "api"),
+            event(3, types::API_UNAVAILABLE, "api"),
+        ],
+    );
+    assert_eq!(core.len(), 1, "the api's failure is a symptom of the db's");
+    assert_eq!(core.get(1).unwrap().symptoms.len(), 1);
+    // The db is resolved by hand while the api still says down: it gets its own incident.
+    let mut out = Changes::default();
+    let now = crate::time::now();
+    core.resolve_by_hand(1, now, &rules(), &down, &mut out)
+        .unwrap();
+    assert_eq!(core.len(), 1);
+    assert_eq!(core.get(2).unwrap().source, "api");
+    assert!(out.effects.contains(&Effect::Recheck("db".into())));
+}
+
+#[test]
+fn a_parent_not_called_down_by_its_monitor_hides_nothing() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            event(2, types::API_UNAVAILABLE, "api"),
+        ],
+    );
+    assert_eq!(core.len(), 2);
+}
+
+#[test]
+fn silenced_sources_are_recorded_but_not_offered_to_playbooks() {
+    let mut core = core();
+    let silenced = Facts {
+        silenced: HashSet::from(["db".to_owned()]),
+        ..Facts::default()
+    };
+    let out = apply(
+        &mut core,
+        &silenced,
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    assert!(core.get(1).unwrap().silenced);
+    assert!(out.effects.is_empty());
+}
+
+#[test]
+fn commands_check_state() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    let now = crate::time::now();
+    let mut out = Changes::default();
+    assert_eq!(
+        core.acknowledge(1, now, &mut out).unwrap().status,
+        IncidentStatus::Acknowledged
+    );
+    assert!(matches!(
+        core.acknowledge(1, now, &mut out),
+        Err(IncidentError::Conflict { .. })
+    ));
+    assert!(matches!(
+        core.acknowledge(9, now, &mut out),
+        Err(IncidentError::NotFound(9))
+    ));
+    // A run's end for another run changes nothing.
+    core.run_started(1, "r1".into(), &mut out);
+    let before = core.get(1).cloned();
+    let rules = rules();
+    let facts = Facts::default();
+    core.run_finished(
+        1,
+        "r2",
+        RunOutcome::Succeeded,
+        true,
+        now,
+        &rules,
+        &facts,
+        &mut out,
+    );
+    assert_eq!(core.get(1).cloned(), before);
+    // A triage playbook leaves it for people, acknowledged as it was.
+    core.run_finished(
+        1,
+        "r1",
+        RunOutcome::Succeeded,
+        false,
+        now,
+        &rules,
+        &facts,
+        &mut out,
+    );
+    assert_eq!(core.get(1).unwrap().status, IncidentStatus::Acknowledged);
+}
+
+#[test]
+fn a_suggestion_is_offered_once_and_decided_once() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    let now = crate::time::now();
+    let suggestion = Suggestion {
+        suggestion_id: String::new(),
+        playbook_id: "p".into(),
+        playbook_name: "P".into(),
+        trust: 0.2,
+        auto_run_min_trust: 0.5,
+        status: "pending".into(),
+        created_at: now,
+        decided_at: None,
+    };
+    let mut out = Changes::default();
+    core.suggest(1, suggestion.clone(), &mut out);
+    core.suggest(1, suggestion, &mut out);
+    assert_eq!(core.get(1).unwrap().suggestions.len(), 1);
+    let decided = core.decide(1, "s1", false, now, &mut out).unwrap();
+    assert_eq!(decided.status, "dismissed");
+    assert!(matches!(
+        core.decide(1, "s1", true, now, &mut out),
+        Err(IncidentError::Conflict { .. })
+    ));
+    assert!(matches!(
+        core.decide(1, "s9", true, now, &mut out),
+        Err(IncidentError::NoSuchSuggestion { .. })
+    ));
+}
+
+#[test]
+fn overdue_lists_only_unescalated_loud_incidents_past_their_limit() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            event(2, types::TCP_UNREACHABLE, "cache"),
+        ],
+    );
+    let limits = HashMap::from([("db".to_owned(), 0)]);
+    let now = crate::time::now() + chrono::Duration::seconds(1);
+    let ids: Vec<u64> = core.overdue(&limits, now).map(|i| i.id).collect();
+    assert_eq!(ids, vec![1]);
+    let (rules, facts) = (rules(), Facts::default());
+    core.escalate(
+        1,
+        "w".into(),
+        true,
+        now,
+        &rules,
+        &facts,
+        &mut Changes::default(),
+    );
+    assert_eq!(core.overdue(&limits, now).count(), 0);
+}
+
+#[test]
+fn reloading_keeps_ids_growing() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    let active: Vec<Incident> = core.active().cloned().collect();
+    let reloaded = IncidentCore::new(active, 1);
+    assert_eq!(reloaded.next_id(), 2);
+    assert!(reloaded
+        .trust_needed(&event(5, types::DB_CONNECTION_LOST, "db"))
+        .is_none());
+    assert_eq!(
+        reloaded.trust_needed(&event(5, types::TCP_UNREACHABLE, "db")),
+        Some("db".to_owned())
+    );
+}
