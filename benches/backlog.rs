@@ -34,10 +34,14 @@ struct Grace {
 }
 
 impl Grace {
-    /// Starts `grace serve` on the store in `dir`; returns it and the time until it printed
-    /// its address.
-    fn start(dir: &Path) -> (Self, Duration) {
-        let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"data\"\n";
+    /// Starts `grace serve` on the store in `dir`, with one real monitor (`tcp`, of
+    /// `canary_port`); returns it and the time until it printed its address.
+    fn start(dir: &Path, canary_port: u16) -> (Self, Duration) {
+        let config = format!(
+            "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"data\"\n\
+             [[monitors]]\nid = \"canary\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{canary_port}\"\n\
+             interval_ms = 100\nfailures_before_down = 1\n"
+        );
         std::fs::write(dir.join("grace.toml"), config).unwrap();
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
@@ -132,7 +136,7 @@ struct Burst {
 /// Fills a new store in `dir` with `incidents` distinct problems, then repeats of them until
 /// the log holds `events_min` events; kills Grace and times a start on that store.
 async fn start_on_big_store(dir: &Path, incidents: u64, events_min: u64) {
-    let (grace, _) = Grace::start(dir);
+    let (grace, _) = Grace::start(dir, free_port());
     let never = Arc::new(AtomicBool::new(false));
     burst(grace.base.clone(), "big", incidents, never.clone()).await;
     let client = reqwest::Client::new();
@@ -169,7 +173,7 @@ async fn start_on_big_store(dir: &Path, incidents: u64, events_min: u64) {
     let stored = grace.newest_incident_id().await;
     grace.kill_9();
     let spawned = Instant::now();
-    let (grace, listening) = Grace::start(dir);
+    let (grace, listening) = Grace::start(dir, free_port());
     let answer = answering(&grace, spawned).await;
     let list = Instant::now();
     grace.newest_incident_id().await;
@@ -242,6 +246,60 @@ async fn burst(base: String, tag: &'static str, budget: u64, stop: Arc<AtomicBoo
     burst
 }
 
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Acknowledges incidents `ids` one after another; the time each took, in ms.
+async fn acknowledge_latencies(base: &str, ids: std::ops::RangeInclusive<u64>) -> Vec<f64> {
+    let client = reqwest::Client::new();
+    let mut ms = Vec::new();
+    for id in ids {
+        let url = format!("{base}/monitoring/incidents/{id}/acknowledge");
+        let started = Instant::now();
+        let response = client.post(url).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "acknowledge {id}: {}",
+            response.status()
+        );
+        ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms
+}
+
+/// From the canary monitor's `tcp.unreachable` to its `incident.opened`, by the events' own
+/// times, read back from the log.
+async fn canary_delay_ms(base: &str) -> f64 {
+    use futures_util::StreamExt;
+    let url = format!(
+        "{}/ws?since=0&types=tcp.unreachable,incident.opened",
+        base.replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let (mut detected, mut opened) = (None, None);
+    while detected.is_none() || opened.is_none() {
+        let message = tokio::time::timeout(PHASE_TIMEOUT, ws.next())
+            .await
+            .unwrap();
+        let text = message.unwrap().unwrap().into_text().unwrap();
+        let event: Value = serde_json::from_str(&text).unwrap();
+        if event["data"]["source"] != "canary" {
+            continue;
+        }
+        let at = chrono::DateTime::parse_from_rfc3339(event["at"].as_str().unwrap()).unwrap();
+        match event["type"].as_str() {
+            Some("tcp.unreachable") => detected = Some(at),
+            _ => opened = Some(at),
+        }
+    }
+    (opened.unwrap() - detected.unwrap())
+        .num_microseconds()
+        .unwrap() as f64
+        / 1000.0
+}
+
 /// Polls `/health` until it answers; returns how long that took from `since`.
 async fn answering(grace: &Grace, since: Instant) -> Duration {
     while grace.health().await.is_none() {
@@ -261,8 +319,17 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let (grace, _) = Grace::start(dir.path());
+        let canary = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let canary_port = canary.local_addr().unwrap().port();
+        let (grace, _) = Grace::start(dir.path(), canary_port);
         let started = Instant::now();
+        // One second into the flood, the canary's port closes and people acknowledge incidents.
+        let base = grace.base.clone();
+        let during = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            drop(canary);
+            acknowledge_latencies(&base, 2..=11).await
+        });
         let first = burst(grace.base.clone(), "a", events, Arc::new(AtomicBool::new(false))).await;
         let last_ack = Instant::now();
         let intake_s = (last_ack - started).as_secs_f64();
@@ -279,6 +346,14 @@ fn main() {
             (applied - last_ack).as_secs_f64() * 1000.0,
             grace.newest_incident_id().await
         );
+        let mut acks = during.await.unwrap();
+        acks.sort_by(f64::total_cmp);
+        println!(
+            "  during the flood: acknowledge median {:.1} ms, max {:.1} ms (10 incidents); a real outage (tcp monitor) became an incident {:.0} ms after its detection",
+            acks[acks.len() / 2],
+            acks[acks.len() - 1],
+            canary_delay_ms(&grace.base).await
+        );
         for path in [
             "/monitoring/incidents?limit=50",
             "/monitoring/incidents?status=open&limit=50",
@@ -290,7 +365,7 @@ fn main() {
         grace.kill_9();
 
         let spawned = Instant::now();
-        let (grace, listening) = Grace::start(dir.path());
+        let (grace, listening) = Grace::start(dir.path(), canary_port);
         let answer = answering(&grace, spawned).await;
         println!(
             "  start on that store: listening after {:.0} ms, /health after {:.0} ms",
@@ -305,7 +380,7 @@ fn main() {
         stop.store(true, Ordering::Relaxed);
         let second = second.await.unwrap();
         let spawned = Instant::now();
-        let (grace, listening) = Grace::start(dir.path());
+        let (grace, listening) = Grace::start(dir.path(), canary_port);
         let answer = answering(&grace, spawned).await;
         let applied = grace.applied(second.last_seq.load(Ordering::Relaxed)).await;
         println!(
