@@ -12,14 +12,17 @@
 //! number, `-- 20000 100000`, it then also fills a new store with that many incidents and
 //! repeats of them up to 1,000,000 events in the log, and times a start on it.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use common::{free_port, spawn_grace};
 
 const WRITERS: usize = 8;
 const BATCH_EVENTS: usize = 100;
@@ -42,22 +45,9 @@ impl Grace {
              [[monitors]]\nid = \"canary\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{canary_port}\"\n\
              interval_ms = 100\nfailures_before_down = 1\n"
         );
-        std::fs::write(dir.join("grace.toml"), config).unwrap();
         let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
-            .args(["serve", "--config", "grace.toml"])
-            .current_dir(dir)
-            .env("RUST_LOG", "error,warp::filters::trace=off")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start grace");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let (child, base) = spawn_grace(dir, &config, "error,warp::filters::trace=off");
         let listening = started.elapsed();
-        let base = first.trim().rsplit(' ').next().unwrap().to_owned();
         let grace = Self {
             child,
             base,
@@ -244,11 +234,6 @@ async fn burst(base: String, tag: &'static str, budget: u64, stop: Arc<AtomicBoo
         writer.await.unwrap();
     }
     burst
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Acknowledges incidents `ids` one after another; the time each took, in ms.

@@ -9,23 +9,18 @@
 //!
 //! Run with `cargo bench --bench process_restart` (optionally `-- 50` rounds).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+use common::{free_port, spawn_grace};
 
 /// Longest a round may take before the harness gives up on it.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the harness tries to connect while the service is away.
 const CONNECT_POLL: Duration = Duration::from_millis(2);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn answers(address: &str) -> bool {
     tokio::net::TcpStream::connect(address).await.is_ok()
@@ -76,20 +71,7 @@ failures_before_down = 1
 
 {playbook}"#
         );
-        std::fs::write(dir.join("grace.toml"), config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
-            .args(["serve", "--config", "grace.toml"])
-            .current_dir(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start grace");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let base = first.trim().rsplit(' ').next().unwrap().to_owned();
+        let (child, base) = spawn_grace(dir, &config, "off");
         Self {
             child,
             base,

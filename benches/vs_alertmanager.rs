@@ -14,7 +14,8 @@
 //! Grace runs its release build with the store on disk; a busy 503 counts as nothing taken.
 //! Run with `cargo bench --bench vs_alertmanager`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,8 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use warp::Filter;
+
+use common::{free_port, spawn_grace};
 
 const CONNECTIONS: usize = 16;
 const TURN: Duration = Duration::from_secs(3);
@@ -50,27 +53,9 @@ struct Peers {
     client: reqwest::Client,
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 fn start_grace(dir: &Path) -> (Child, String) {
     let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"grace-data\"\n";
-    std::fs::write(dir.join("grace.toml"), config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
-        .args(["serve", "--config", "grace.toml"])
-        .current_dir(dir)
-        .env("RUST_LOG", "error,warp::filters::trace=off")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start grace");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    (child, first.trim().rsplit(' ').next().unwrap().to_owned())
+    spawn_grace(dir, config, "error,warp::filters::trace=off")
 }
 
 fn start_alertmanager(dir: &Path, receiver_port: u16) -> (Child, String) {
