@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::context::{roles, Ctx};
+use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::event::Event;
 use crate::event::EventDraft;
-use crate::store_actor::commit;
+use crate::store::{StoreError, Write};
+use crate::store_actor::{commit, CommitReply};
 
 pub struct BusActor;
 
@@ -49,6 +51,13 @@ pub enum BusMsg {
     /// pending), route it, and reply with the seqs it got once it is durable: the caller
     /// acknowledges only what is on disk.
     Ingest(Vec<EventDraft>, IngestReply),
+    /// Commit drafts with records (see `store_actor::commit`) after everything published
+    /// before it: an actor that heard of an event and acts on it commits after that event.
+    Commit {
+        drafts: Vec<EventDraft>,
+        writes: Vec<Write>,
+        reply: CommitReply,
+    },
 }
 
 impl Actor for BusActor {
@@ -78,6 +87,14 @@ impl Actor for BusActor {
             BusMsg::Publish(draft) => state.add(&myself, vec![draft], None).await?,
             BusMsg::Ingest(drafts, reply) => state.add(&myself, drafts, Some(reply)).await?,
             BusMsg::Flush => state.flush().await,
+            BusMsg::Commit {
+                drafts,
+                writes,
+                reply,
+            } => {
+                state.flush().await;
+                let _ = reply.send(commit(&state.ctx, drafts, writes).await);
+            }
         }
         Ok(())
     }
@@ -140,6 +157,31 @@ impl BusState {
             }
         }
     }
+}
+
+/// Commits `drafts` and `writes` in one transaction, in order after everything published
+/// through the bus so far (a `playbook.finished` before the `incident.resolved` it causes);
+/// returns the persisted events.
+pub async fn commit_in_order(
+    ctx: &Ctx,
+    drafts: Vec<EventDraft>,
+    writes: Vec<Write>,
+) -> Result<Vec<Arc<Event>>, Arc<StoreError>> {
+    let unavailable = |why: String| Arc::new(StoreError::Unavailable(why));
+    let bus = ctx
+        .scope
+        .lookup::<BusMsg>(roles::BUS)
+        .ok_or_else(|| unavailable("the event bus is restarting".to_owned()))?;
+    ractor::call_t!(
+        bus,
+        |reply| BusMsg::Commit {
+            drafts,
+            writes,
+            reply
+        },
+        RPC_TIMEOUT_MS
+    )
+    .map_err(|error| unavailable(format!("the event bus did not answer: {error}")))?
 }
 
 /// Publishes through the bus of `ctx`'s kernel; a no-op (logged) while the bus is restarting.

@@ -476,7 +476,7 @@ impl IncidentsState {
             watermark: self.watermark,
             next_id: self.core.next_id(),
         });
-        let events = match crate::store_actor::commit(&self.ctx, drafts, writes).await {
+        let events = match crate::bus_actor::commit_in_order(&self.ctx, drafts, writes).await {
             Ok(events) => events,
             Err(error) => {
                 if let Err(reload) = self.reload().await {

@@ -16,14 +16,13 @@ use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::json;
 
-use crate::bus_actor::publish;
+use crate::bus_actor::{commit_in_order, publish};
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
 use crate::model::MonitorControl;
 use crate::probe::{Probe, ProbeFailure};
 use crate::spec::MonitorSpec;
 use crate::store::StoreError;
-use crate::store_actor::commit;
 
 pub struct MonitorActor;
 
@@ -171,7 +170,7 @@ impl Actor for MonitorActor {
         if !drafts.is_empty() {
             // A transition counts only once it is on disk: if it cannot be committed, the
             // monitor stays as it was and the next probe announces it again.
-            if let Err(error) = commit(&state.ctx, drafts, Vec::new()).await {
+            if let Err(error) = commit_in_order(&state.ctx, drafts, Vec::new()).await {
                 tracing::warn!(%error, monitor = %state.spec.id, "events not recorded; retried at the next probe");
                 state.status.down = was_down;
             }
