@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorRef, ActorStatus, SpawnErr};
 use ractor_supervisor::{
-    ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, DynamicSupervisorOptions, Restart, SpawnFn,
-    Supervisor, SupervisorArguments, SupervisorMsg, SupervisorOptions, SupervisorStrategy,
+    ChildBackoffFn, ChildSpec, DynamicSupervisor, DynamicSupervisorMsg, DynamicSupervisorOptions,
+    Restart, SpawnFn, Supervisor, SupervisorArguments, SupervisorMsg, SupervisorOptions,
+    SupervisorStrategy,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
@@ -625,9 +626,29 @@ where
                 Ok(cell)
             }
         }),
-        backoff_fn: None,
-        reset_after: None,
+        backoff_fn: Some(restart_backoff()),
+        reset_after: Some(Duration::from_millis(RESTART_BACKOFF_MAX_MS)),
     }
+}
+
+/// The first restart of a child waits this long, each further one twice as long as the last.
+/// From 250 ms, one child failing over and over restarts at most 5 times in 10 s (the default
+/// `supervision`), so a lasting fault in one part (a full disk under one writer) leaves that
+/// part retrying while the rest of Grace runs, instead of melting the whole tree down.
+const RESTART_BACKOFF_FIRST_MS: u64 = 250;
+/// The longest wait between restarts; a child quiet this long starts over at the first wait.
+const RESTART_BACKOFF_MAX_MS: u64 = 30_000;
+
+/// Exponential, capped restart delay per child (see the constants).
+fn restart_backoff() -> ChildBackoffFn {
+    ChildBackoffFn::new(|_child, restarts, _last_failure, _reset_after| {
+        Some(Duration::from_millis(restart_delay_ms(restarts)))
+    })
+}
+
+fn restart_delay_ms(restarts: usize) -> u64 {
+    let doublings = restarts.saturating_sub(1).min(16) as u32;
+    (RESTART_BACKOFF_FIRST_MS << doublings).min(RESTART_BACKOFF_MAX_MS)
 }
 
 /// The monitors supervisor and one child per configured monitor. Called again on its restart,
@@ -661,4 +682,44 @@ fn monitor_child(ctx: &Arc<Ctx>, spec: MonitorSpec) -> ChildSpec {
         let spec = spec.clone();
         async move { spawn_cell(name, MonitorActor, MonitorArgs { ctx, spec }, sup).await }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::SupervisionSpec;
+
+    #[test]
+    fn restart_delays_double_up_to_the_cap() {
+        let delays: Vec<u64> = (1..=9).map(restart_delay_ms).collect();
+        assert_eq!(
+            delays,
+            [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]
+        );
+        assert_eq!(restart_delay_ms(usize::MAX), RESTART_BACKOFF_MAX_MS);
+    }
+
+    #[test]
+    fn one_child_failing_at_once_stays_within_the_default_restart_intensity() {
+        // Restart n happens at the sum of the first n delays; count those in any 10 s window.
+        let spec = SupervisionSpec::default();
+        let mut at_ms = 0;
+        let times: Vec<u64> = (1..=20)
+            .map(|n| {
+                at_ms += restart_delay_ms(n);
+                at_ms
+            })
+            .collect();
+        for (i, start) in times.iter().enumerate() {
+            let within = times[i..]
+                .iter()
+                .take_while(|t| **t < start + spec.period_ms)
+                .count();
+            assert!(
+                within <= spec.max_restarts,
+                "{within} restarts within {} ms",
+                spec.period_ms
+            );
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! ├── bus         group commit for what is published or pushed in
 //! ├── feed        live-feed hub: bounded pattern subscriptions
 //! ├── incidents   dedup, lifecycle, component trust
-//! ├── notifier    sends work orders to webhooks, with retries
+//! ├── notifier    sends pending webhook deliveries, with retries
 //! ├── pipelines   runs [[pipelines]] (schedule, by hand, reruns) and records each run
 //! ├── playbooks   playbook engine
 //! │   └── agent:* one sub-agent per run (temporary)
@@ -24,6 +24,7 @@
 
 pub mod bus_actor;
 pub mod context;
+pub mod delivery;
 pub mod event;
 pub mod feed_actor;
 pub mod incident_core;

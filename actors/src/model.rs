@@ -237,8 +237,10 @@ pub struct WorkOrder {
     pub status: String,
 }
 
-/// One work order (or `notify` message) sent to one webhook: every try is counted, the last
-/// answer kept.
+/// One work order (or `notify` message) for one webhook. It is recorded `pending`, with the
+/// body to send, in the same transaction as what it tells about (an outbox), and sent from
+/// there: a delivery is never lost to a crash, and one still pending is sent after a restart.
+/// Every try is counted, the last answer kept.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Delivery {
     pub delivery_id: String,
@@ -250,14 +252,30 @@ pub struct Delivery {
     #[serde(default)]
     pub notification_id: Option<String>,
     pub incident_id: u64,
-    /// `delivered` or `failed` (every try failed).
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: u32,
     /// The HTTP status of the last answer, if there was one.
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
-    #[serde(with = "micros")]
-    pub finished_at: DateTime<Utc>,
+    /// When it was recorded, to be sent.
+    #[serde(default = "crate::time::epoch", with = "micros")]
+    pub created_at: DateTime<Utc>,
+    /// When the last try ended; none while pending.
+    #[serde(default, with = "micros_opt")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// What is posted to the webhook.
+    #[serde(default)]
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Recorded, not yet answered with a 2xx nor given up on.
+    Pending,
+    Delivered,
+    /// Every try failed.
+    Failed,
 }
 
 /// What people decided about a monitor: paused (no probing), or silenced until a time

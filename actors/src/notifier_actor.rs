@@ -1,52 +1,49 @@
-//! The notifier: sends every work order to every configured webhook (and a playbook's `notify`
-//! messages to the webhooks it names), with retries and backoff, and records each delivery.
+//! The notifier: sends every pending webhook delivery, with retries and backoff, and records
+//! how each one ended.
 //!
-//! Each delivery runs as its own task so a slow receiver never holds up another one or the
-//! actor; the task reports its outcome back, and this actor, the one writer of deliveries,
-//! persists it. Deliveries in flight are bounded: past the bound a work order's delivery is
-//! recorded as failed at once instead of queueing without end.
+//! Deliveries are rows, recorded `pending` with what they tell about (see `delivery.rs`), so
+//! this actor keeps no promise only in memory: at start it loads the pending ones, and when its
+//! queue is full the rest wait in the store until there is room. Each delivery runs as its own
+//! task so a slow receiver never holds up another one or the actor; the task reports back, and
+//! this actor commits the outcome with its `webhook.delivered` event. A crash between a
+//! receiver's 2xx and that commit sends the delivery again after the restart: at least once.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::bus_actor::publish;
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
-use crate::model::{Delivery, Incident, WorkOrder, WorkOrderReason};
-use crate::spec::{WebhookFormat, WebhookSpec};
+use crate::model::{Delivery, DeliveryStatus};
+use crate::spec::WebhookSpec;
+use crate::store::{StoreError, Write};
 
 /// Deliveries in flight at once.
 const DELIVERIES_IN_FLIGHT_MAX: usize = 256;
+/// Pending deliveries held in memory; more wait in the store.
+const DELIVERIES_QUEUED_MAX: usize = 4_096;
 
 pub struct NotifierActor;
 
 pub struct NotifierState {
     ctx: Arc<Ctx>,
     http: reqwest::Client,
-    in_flight: usize,
+    /// Pending deliveries not yet started, oldest first.
+    queue: VecDeque<Delivery>,
+    /// Ids of deliveries being sent.
+    in_flight: HashSet<String>,
+    /// Pending deliveries were left in the store when the queue was full.
+    more_in_store: bool,
 }
 
 pub enum NotifierMsg {
-    /// A work order was recorded: send it to every webhook. (Boxed: the incident is large,
-    /// and every message in the mailbox would pay for it.)
-    Escalated(Box<(WorkOrder, Incident)>),
-    /// A playbook's `notify` step: send `message` about the incident to `webhooks` (all when
-    /// empty).
-    Notify(Box<Notification>),
-    /// A delivery task finished.
-    Delivered(Delivery),
-}
-
-/// A message for people from a playbook's `notify` step.
-#[derive(Debug, Clone)]
-pub struct Notification {
-    pub notification_id: String,
-    pub incident: Incident,
-    pub message: String,
-    pub webhooks: Vec<String>,
+    /// Deliveries just committed as pending: send them.
+    Send(Vec<Delivery>),
+    /// A delivery task finished (boxed: the body can be large).
+    Delivered(Box<Delivery>),
 }
 
 impl Actor for NotifierActor {
@@ -62,8 +59,21 @@ impl Actor for NotifierActor {
         Ok(NotifierState {
             ctx,
             http: reqwest::Client::new(),
-            in_flight: 0,
+            queue: VecDeque::new(),
+            in_flight: HashSet::new(),
+            // What a crash or a full queue left pending is loaded after start.
+            more_in_store: true,
         })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.refill().await?;
+        state.pump(&myself);
+        Ok(())
     }
 
     async fn handle(
@@ -73,203 +83,130 @@ impl Actor for NotifierActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            NotifierMsg::Escalated(escalation) => {
-                let (work_order, incident) = *escalation;
-                for webhook in state.ctx.spec().webhooks.iter().cloned() {
-                    let body = body(&webhook, &work_order, &incident);
-                    let subject = Subject {
-                        work_order_id: Some(work_order.work_order_id.clone()),
-                        notification_id: None,
-                        incident_id: incident.id,
-                    };
-                    state.send(&myself, webhook, subject, body).await?;
-                }
-            }
-            NotifierMsg::Notify(notification) => {
-                let Notification {
-                    notification_id,
-                    incident,
-                    message,
-                    webhooks,
-                } = *notification;
-                let targets = state
-                    .ctx
-                    .spec()
-                    .webhooks
-                    .iter()
-                    .filter(|w| webhooks.is_empty() || webhooks.contains(&w.id))
-                    .cloned()
-                    .collect::<Vec<_>>();
-                for webhook in targets {
-                    let body = match webhook.format {
-                        WebhookFormat::Json => json!({
-                            "kind": "notification",
-                            "notification_id": notification_id,
-                            "message": message,
-                            "incident": incident_summary(&incident),
-                        }),
-                        WebhookFormat::Slack => json!({ "text": message }),
-                    };
-                    let subject = Subject {
-                        work_order_id: None,
-                        notification_id: Some(notification_id.clone()),
-                        incident_id: incident.id,
-                    };
-                    state.send(&myself, webhook, subject, body).await?;
-                }
-            }
+            NotifierMsg::Send(deliveries) => state.enqueue(deliveries),
             NotifierMsg::Delivered(delivery) => {
-                state.in_flight = state.in_flight.saturating_sub(1);
-                state.record(delivery).await?;
+                state.record(*delivery).await?;
+                if state.queue.is_empty() {
+                    state.refill().await?;
+                }
             }
         }
+        state.pump(&myself);
         Ok(())
     }
-}
-
-/// What a delivery carries, for its record.
-#[derive(Debug, Clone)]
-struct Subject {
-    work_order_id: Option<String>,
-    notification_id: Option<String>,
-    incident_id: u64,
 }
 
 impl NotifierState {
-    /// Starts one delivery task, or records the delivery as failed at once when too many are
-    /// in flight.
-    async fn send(
-        &mut self,
-        myself: &ActorRef<NotifierMsg>,
-        webhook: WebhookSpec,
-        subject: Subject,
-        body: Value,
-    ) -> Result<(), crate::store::StoreError> {
-        if self.in_flight >= DELIVERIES_IN_FLIGHT_MAX {
-            let refused = Delivery {
-                delivery_id: delivery_id(),
-                webhook_id: webhook.id.clone(),
-                work_order_id: subject.work_order_id,
-                notification_id: subject.notification_id,
-                incident_id: subject.incident_id,
-                status: "failed".to_owned(),
-                attempts: 0,
-                last_status: None,
-                last_error: Some(format!(
-                    "{DELIVERIES_IN_FLIGHT_MAX} deliveries already in flight"
-                )),
-                finished_at: crate::time::now(),
-            };
-            return self.record(refused).await;
+    fn enqueue(&mut self, deliveries: Vec<Delivery>) {
+        for delivery in deliveries {
+            if self.queue.len() >= DELIVERIES_QUEUED_MAX {
+                // It is pending in the store; `refill` finds it when there is room.
+                self.more_in_store = true;
+            } else {
+                self.queue.push_back(delivery);
+            }
         }
-        self.in_flight += 1;
-        let task = DeliveryTask {
-            http: self.http.clone(),
-            webhook,
-            subject,
-            body,
-        };
-        let me = myself.clone();
-        tokio::spawn(async move {
-            let delivery = task.run().await;
-            let _ = me.cast(NotifierMsg::Delivered(delivery));
-        });
+    }
+
+    /// Loads pending deliveries the queue had no room for (or a crash left behind).
+    async fn refill(&mut self) -> Result<(), StoreError> {
+        if !self.more_in_store {
+            return Ok(());
+        }
+        let queued: HashSet<String> = self.queue.iter().map(|d| d.delivery_id.clone()).collect();
+        let room = DELIVERIES_QUEUED_MAX - self.queue.len();
+        let limit = room + self.in_flight.len() + queued.len();
+        let pending = self.ctx.store.pending_deliveries(limit).await?;
+        let fetched = pending.len();
+        for delivery in pending {
+            let id = &delivery.delivery_id;
+            if !self.in_flight.contains(id) && !queued.contains(id) {
+                self.queue.push_back(delivery);
+            }
+        }
+        self.more_in_store = fetched == limit;
         Ok(())
     }
 
-    async fn record(&self, delivery: Delivery) -> Result<(), crate::store::StoreError> {
-        self.ctx.store.save_delivery(&delivery).await?;
-        publish(
+    /// Starts queued deliveries while fewer than the bound are in flight.
+    fn pump(&mut self, myself: &ActorRef<NotifierMsg>) {
+        while self.in_flight.len() < DELIVERIES_IN_FLIGHT_MAX {
+            let Some(delivery) = self.queue.pop_front() else {
+                break;
+            };
+            let webhook = self
+                .ctx
+                .spec()
+                .webhooks
+                .iter()
+                .find(|w| w.id == delivery.webhook_id)
+                .cloned();
+            self.in_flight.insert(delivery.delivery_id.clone());
+            let task = DeliveryTask {
+                http: self.http.clone(),
+                webhook,
+                delivery,
+            };
+            let me = myself.clone();
+            tokio::spawn(async move {
+                let delivery = task.run().await;
+                let _ = me.cast(NotifierMsg::Delivered(Box::new(delivery)));
+            });
+        }
+    }
+
+    /// Commits how a delivery ended, with the event announcing it.
+    async fn record(&mut self, delivery: Delivery) -> Result<(), StoreError> {
+        self.in_flight.remove(&delivery.delivery_id);
+        let mut announced = delivery.clone();
+        announced.body = serde_json::Value::Null;
+        let event = EventDraft::new(types::WEBHOOK_DELIVERED, json!({ "delivery": announced }))
+            .incident(delivery.incident_id);
+        crate::bus_actor::commit_in_order(
             &self.ctx,
-            EventDraft::new(types::WEBHOOK_DELIVERED, json!({ "delivery": delivery }))
-                .incident(delivery.incident_id),
-        );
-        Ok(())
-    }
-}
-
-fn delivery_id() -> String {
-    format!("dl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
-}
-
-/// The incident as webhooks see it: what it is, never the events' payloads.
-fn incident_summary(incident: &Incident) -> Value {
-    json!({
-        "id": incident.id,
-        "title": incident.title,
-        "source": incident.source,
-        "event_type": incident.event_type,
-        "severity": incident.severity,
-        "detected_at": incident.detected_at.to_rfc3339(),
-    })
-}
-
-/// What a webhook receives for a work order.
-fn body(webhook: &WebhookSpec, work_order: &WorkOrder, incident: &Incident) -> Value {
-    match webhook.format {
-        WebhookFormat::Json => json!({
-            "kind": "work_order",
-            "work_order": work_order,
-            "incident": incident_summary(incident),
-        }),
-        WebhookFormat::Slack => {
-            let what = match (&work_order.run_id, work_order.failing_step.as_deref()) {
-                _ if work_order.reason == WorkOrderReason::Overdue => work_order.output.clone(),
-                (None, _) => format!(
-                    "Playbook `{}` was stopped from running again: {}",
-                    work_order.playbook_id, work_order.output
-                ),
-                (Some(_), Some(step)) => {
-                    format!(
-                        "Playbook `{}` failed at step `{step}`",
-                        work_order.playbook_id
-                    )
-                }
-                (Some(_), None) => format!("Playbook `{}` failed", work_order.playbook_id),
-            };
-            json!({
-                "text": format!(
-                    ":rotating_light: Grace could not heal incident #{} — {}. {what}. Work order {}.",
-                    incident.id, incident.title, work_order.work_order_id
-                ),
-            })
-        }
+            vec![event],
+            vec![Write::Delivery(Box::new(delivery))],
+        )
+        .await
+        .map(|_| ())
+        .map_err(|error| StoreError::Unavailable(error.to_string()))
     }
 }
 
 struct DeliveryTask {
     http: reqwest::Client,
-    webhook: WebhookSpec,
-    subject: Subject,
-    body: Value,
+    /// None when the webhook is no longer configured (a reload removed it).
+    webhook: Option<WebhookSpec>,
+    delivery: Delivery,
 }
 
 impl DeliveryTask {
     /// One try, then one more after each backoff delay, until a 2xx.
-    async fn run(self) -> Delivery {
-        let timeout = Duration::from_millis(self.webhook.timeout_ms);
-        let mut attempts = 0;
-        let mut last_status = None;
-        let mut last_error = None;
-        let delays = std::iter::once(0).chain(self.webhook.backoff_ms.iter().copied());
+    async fn run(mut self) -> Delivery {
+        let Some(webhook) = self.webhook.take() else {
+            let error = format!(
+                "webhook {:?} is no longer configured",
+                self.delivery.webhook_id
+            );
+            return self.ended(DeliveryStatus::Failed, None, Some(error));
+        };
+        let timeout = Duration::from_millis(webhook.timeout_ms);
+        let (mut last_status, mut last_error) = (None, None);
+        let delays = std::iter::once(0).chain(webhook.backoff_ms.iter().copied());
         for delay_ms in delays {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            attempts += 1;
+            self.delivery.attempts += 1;
             let sent = self
                 .http
-                .post(&self.webhook.url)
+                .post(&webhook.url)
                 .timeout(timeout)
-                .json(&self.body)
+                .json(&self.delivery.body)
                 .send()
                 .await;
             match sent {
                 Ok(response) if response.status().is_success() => {
-                    return self.outcome(
-                        "delivered",
-                        attempts,
-                        Some(response.status().as_u16()),
-                        None,
-                    )
+                    let status = Some(response.status().as_u16());
+                    return self.ended(DeliveryStatus::Delivered, status, None);
                 }
                 Ok(response) => {
                     last_status = Some(response.status().as_u16());
@@ -281,27 +218,19 @@ impl DeliveryTask {
                 }
             }
         }
-        self.outcome("failed", attempts, last_status, last_error)
+        self.ended(DeliveryStatus::Failed, last_status, last_error)
     }
 
-    fn outcome(
-        &self,
-        status: &str,
-        attempts: u32,
+    fn ended(
+        mut self,
+        status: DeliveryStatus,
         last_status: Option<u16>,
         last_error: Option<String>,
     ) -> Delivery {
-        Delivery {
-            delivery_id: delivery_id(),
-            webhook_id: self.webhook.id.clone(),
-            work_order_id: self.subject.work_order_id.clone(),
-            notification_id: self.subject.notification_id.clone(),
-            incident_id: self.subject.incident_id,
-            status: status.to_owned(),
-            attempts,
-            last_status,
-            last_error,
-            finished_at: crate::time::now(),
-        }
+        self.delivery.status = status;
+        self.delivery.last_status = last_status;
+        self.delivery.last_error = last_error;
+        self.delivery.finished_at = Some(crate::time::now());
+        self.delivery
     }
 }

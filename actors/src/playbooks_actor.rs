@@ -22,7 +22,7 @@ use crate::model::{
 };
 use crate::notifier_actor::NotifierMsg;
 use crate::spec::{OnInterrupt, PlaybookSpec};
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
 use crate::sub_agent_actor::{SubAgentActor, SubAgentArgs};
 
 pub struct PlaybooksActor;
@@ -257,8 +257,7 @@ impl PlaybooksState {
             created_at: crate::time::now(),
             status: "open".to_owned(),
         };
-        self.ctx.store.save_work_order(&work_order).await?;
-        self.notify(&work_order).await?;
+        self.commit(vec![], vec![], Some(&work_order)).await?;
         if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
             let _ = incidents.cast(IncidentsMsg::Escalate {
                 incident_id: incident.id,
@@ -463,8 +462,7 @@ impl PlaybooksState {
                 created_at: crate::time::now(),
                 status: "open".to_owned(),
             };
-            self.ctx.store.save_work_order(&work_order).await?;
-            self.notify(&work_order).await?;
+            self.commit(vec![], vec![], Some(&work_order)).await?;
             if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
                 let _ = incidents.cast(IncidentsMsg::Escalate {
                     incident_id: incident.id,
@@ -476,15 +474,41 @@ impl PlaybooksState {
         Ok(())
     }
 
-    /// Hands a recorded work order to the notifier for the webhooks.
-    async fn notify(&self, work_order: &WorkOrder) -> Result<(), StoreError> {
-        let Some(notifier) = self.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) else {
-            tracing::warn!(work_order = %work_order.work_order_id, "notifier unavailable");
+    /// Commits `drafts` and `writes` in one transaction, in order with what was published
+    /// before; with `work_order`, also the work order and one pending delivery of it per
+    /// webhook (an outbox), which the notifier is then told to send.
+    async fn commit(
+        &self,
+        drafts: Vec<EventDraft>,
+        mut writes: Vec<Write>,
+        work_order: Option<&WorkOrder>,
+    ) -> Result<(), StoreError> {
+        let mut deliveries = Vec::new();
+        if let Some(work_order) = work_order {
+            if let Some(incident) = self.ctx.store.incident(work_order.incident_id).await? {
+                let webhooks = &self.ctx.spec().webhooks;
+                deliveries = crate::delivery::for_work_order(webhooks, work_order, &incident);
+            }
+            writes.push(Write::WorkOrder(Box::new(work_order.clone())));
+            writes.extend(
+                deliveries
+                    .iter()
+                    .cloned()
+                    .map(|d| Write::Delivery(Box::new(d))),
+            );
+        }
+        crate::bus_actor::commit_in_order(&self.ctx, drafts, writes)
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        if deliveries.is_empty() {
             return Ok(());
-        };
-        if let Some(incident) = self.ctx.store.incident(work_order.incident_id).await? {
-            let escalation = Box::new((work_order.clone(), incident));
-            let _ = notifier.cast(NotifierMsg::Escalated(escalation));
+        }
+        match self.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) {
+            Some(notifier) => {
+                let _ = notifier.cast(NotifierMsg::Send(deliveries));
+            }
+            // Pending in the store: the notifier sends them when it is back.
+            None => tracing::warn!("notifier restarting; deliveries wait in the store"),
         }
         Ok(())
     }
@@ -656,65 +680,31 @@ impl PlaybooksState {
         let mut trust = self.playbook_trust(&execution.playbook_id).await?;
         let before = trust.score;
         trust.record_run(report.succeeded);
-        self.ctx.store.save_trust(&trust).await?;
-        publish(
-            &self.ctx,
+        close_run(&mut execution, &mut agent, &report, trust.score, now);
+        let work_order = (!report.succeeded).then(|| WorkOrder {
+            work_order_id: format!("WO-{}", short_id()),
+            incident_id: execution.incident_id,
+            reason: WorkOrderReason::RunFailed,
+            run_id: Some(execution.run_id.clone()),
+            playbook_id: execution.playbook_id.clone(),
+            failing_step: report.failing_step.clone(),
+            output: report.output.clone(),
+            created_at: now,
+            status: "open".to_owned(),
+        });
+        execution.work_order_id = work_order.as_ref().map(|w| w.work_order_id.clone());
+        let outcome = match &work_order {
+            None => RunOutcome::Succeeded,
+            Some(work_order) => RunOutcome::Failed {
+                work_order_id: work_order.work_order_id.clone(),
+            },
+        };
+        let incident_id = execution.incident_id;
+        let drafts = vec![
             EventDraft::new(
                 types::TRUST_CHANGED,
                 json!({ "subject": trust.subject, "from": before, "to": trust.score }),
             ),
-        );
-
-        execution.status = if report.succeeded {
-            ExecutionStatus::Succeeded
-        } else if report.interrupted {
-            ExecutionStatus::Interrupted
-        } else {
-            ExecutionStatus::Failed
-        };
-        execution.finished_at = Some(now);
-        execution.duration_seconds =
-            Some((now - execution.started_at).num_milliseconds().max(0) as f64 / 1000.0);
-        // Steps a crashed or interrupted agent never finished are marked failed, not left running.
-        for step in &mut execution.steps {
-            if step.status == StepStatus::Running {
-                step.status = StepStatus::Failed;
-                step.finished_at = Some(now);
-            }
-        }
-        agent.status = if report.succeeded {
-            AgentStatus::Succeeded
-        } else {
-            AgentStatus::Failed
-        };
-        agent.finished_at = Some(now);
-        agent.trust_score = trust.score;
-
-        let outcome = if report.succeeded {
-            RunOutcome::Succeeded
-        } else {
-            let work_order = WorkOrder {
-                work_order_id: format!("WO-{}", short_id()),
-                incident_id: execution.incident_id,
-                reason: WorkOrderReason::RunFailed,
-                run_id: Some(execution.run_id.clone()),
-                playbook_id: execution.playbook_id.clone(),
-                failing_step: report.failing_step.clone(),
-                output: report.output.clone(),
-                created_at: now,
-                status: "open".to_owned(),
-            };
-            self.ctx.store.save_work_order(&work_order).await?;
-            self.notify(&work_order).await?;
-            execution.work_order_id = Some(work_order.work_order_id.clone());
-            RunOutcome::Failed {
-                work_order_id: work_order.work_order_id,
-            }
-        };
-        self.ctx.store.save_execution(&execution).await?;
-        self.ctx.store.save_agent(&agent).await?;
-        publish(
-            &self.ctx,
             EventDraft::new(
                 types::PLAYBOOK_FINISHED,
                 json!({
@@ -727,16 +717,20 @@ impl PlaybooksState {
                     "work_order_id": execution.work_order_id,
                 }),
             )
-            .incident(execution.incident_id),
-        );
-        publish(
-            &self.ctx,
-            EventDraft::new(types::AGENT_FINISHED, json!({ "agent": agent }))
-                .incident(execution.incident_id),
-        );
+            .incident(incident_id),
+            EventDraft::new(types::AGENT_FINISHED, json!({ "agent": agent })).incident(incident_id),
+        ];
+        let writes = vec![
+            Write::Trust(trust),
+            Write::Execution(Box::new(execution.clone())),
+            Write::Agent(Box::new(agent.clone())),
+        ];
+        // Trust, execution, agent, work order, its deliveries and their announcements: one
+        // transaction, so a crash can neither count a run twice nor lose its work order.
+        self.commit(drafts, writes, work_order.as_ref()).await?;
         if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
             let _ = incidents.cast(IncidentsMsg::RunFinished {
-                incident_id: execution.incident_id,
+                incident_id,
                 run_id: execution.run_id.clone(),
                 outcome,
             });
@@ -935,4 +929,38 @@ impl PlaybooksState {
 /// enough to read out loud.
 fn short_id() -> String {
     Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// Marks a run and its sub-agent ended as `report` says, at `now`.
+fn close_run(
+    execution: &mut Execution,
+    agent: &mut Agent,
+    report: &RunReport,
+    trust_score: f64,
+    now: DateTime<Utc>,
+) {
+    execution.status = if report.succeeded {
+        ExecutionStatus::Succeeded
+    } else if report.interrupted {
+        ExecutionStatus::Interrupted
+    } else {
+        ExecutionStatus::Failed
+    };
+    execution.finished_at = Some(now);
+    execution.duration_seconds =
+        Some((now - execution.started_at).num_milliseconds().max(0) as f64 / 1000.0);
+    // Steps a crashed or interrupted agent never finished are marked failed, not left running.
+    for step in &mut execution.steps {
+        if step.status == StepStatus::Running {
+            step.status = StepStatus::Failed;
+            step.finished_at = Some(now);
+        }
+    }
+    agent.status = if report.succeeded {
+        AgentStatus::Succeeded
+    } else {
+        AgentStatus::Failed
+    };
+    agent.finished_at = Some(now);
+    agent.trust_score = trust_score;
 }

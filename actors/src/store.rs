@@ -64,6 +64,7 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS agent SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS delivery SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS delivery_status ON delivery FIELDS status;
     DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS pipeline_run SCHEMALESS;
@@ -89,6 +90,45 @@ pub enum Write {
         watermark: u64,
         next_id: u64,
     },
+    /// A playbook run's record, its sub-agent's, and a work order (playbook engine).
+    Execution(Box<Execution>),
+    Agent(Box<Agent>),
+    WorkOrder(Box<WorkOrder>),
+    /// A webhook delivery, pending or ended (notifier; pending ones with what they tell about).
+    Delivery(Box<Delivery>),
+}
+
+impl Write {
+    /// An upsert's table, key and content, for the writes that replace a whole record.
+    fn upsert(&self) -> Result<Option<Value>, serde_json::Error> {
+        let (table, key, mut data) = match self {
+            Write::Incident(incident) => (
+                "incident",
+                json!(incident.id),
+                serde_json::to_value(incident)?,
+            ),
+            Write::Trust(score) => ("trust", json!(score.subject), serde_json::to_value(score)?),
+            Write::Execution(run) => ("execution", json!(run.run_id), serde_json::to_value(run)?),
+            Write::Agent(agent) => ("agent", json!(agent.agent_id), serde_json::to_value(agent)?),
+            Write::WorkOrder(order) => (
+                "work_order",
+                json!(order.work_order_id),
+                serde_json::to_value(order)?,
+            ),
+            Write::Delivery(delivery) => (
+                "delivery",
+                json!(delivery.delivery_id),
+                serde_json::to_value(delivery)?,
+            ),
+            Write::NewIncident(_) | Write::NewTrust(_) | Write::IncidentsProgress { .. } => {
+                return Ok(None)
+            }
+        };
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove("id");
+        }
+        Ok(Some(json!({ "table": table, "key": key, "data": data })))
+    }
 }
 
 /// Where the incident manager stands (see [`Write::IncidentsProgress`]).
@@ -188,20 +228,11 @@ impl Store {
                 Ok(row)
             })
             .collect::<Result<_, serde_json::Error>>()?;
-        let mut incidents = Vec::new();
-        let mut trust = Vec::new();
+        let mut upserts = Vec::new();
         let (mut new_incidents, mut new_trust) = (Vec::new(), Vec::new());
         let mut progress = None;
         for write in writes {
             match write {
-                Write::Incident(incident) => {
-                    let mut data = serde_json::to_value(incident)?;
-                    if let Some(fields) = data.as_object_mut() {
-                        fields.remove("id");
-                    }
-                    incidents.push(json!({ "key": incident.id, "data": data }));
-                }
-                Write::Trust(score) => trust.push(json!({ "key": score.subject, "data": score })),
                 Write::NewIncident(incident) => new_incidents.push(serde_json::to_value(incident)?),
                 Write::NewTrust(score) => {
                     let mut row = serde_json::to_value(score)?;
@@ -211,6 +242,7 @@ impl Store {
                 Write::IncidentsProgress { watermark, next_id } => {
                     progress = Some(json!({ "last_seq": watermark, "next_id": next_id }));
                 }
+                other => upserts.extend(other.upsert()?),
             }
         }
         let mut query = String::from("BEGIN TRANSACTION;\n");
@@ -226,16 +258,10 @@ impl Store {
         if !new_trust.is_empty() {
             query.push_str("INSERT INTO trust $new_trust RETURN NONE;\n");
         }
-        if !incidents.is_empty() {
+        if !upserts.is_empty() {
             query.push_str(
-                "FOR $row IN $incidents { \
-                 UPSERT type::record('incident', $row.key) CONTENT $row.data RETURN NONE; };\n",
-            );
-        }
-        if !trust.is_empty() {
-            query.push_str(
-                "FOR $row IN $trust { \
-                 UPSERT type::record('trust', $row.key) CONTENT $row.data RETURN NONE; };\n",
+                "FOR $row IN $upserts { \
+                 UPSERT type::record($row.table, $row.key) CONTENT $row.data RETURN NONE; };\n",
             );
         }
         if progress.is_some() {
@@ -248,8 +274,7 @@ impl Store {
             .bind(json!({
                 "rows": rows,
                 "last": last,
-                "incidents": incidents,
-                "trust": trust,
+                "upserts": upserts,
                 "new_incidents": new_incidents,
                 "new_trust": new_trust,
                 "progress": progress,
@@ -523,14 +548,20 @@ impl Store {
         .await
     }
 
-    pub async fn save_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
-        self.upsert("delivery", json!(delivery.delivery_id), delivery)
-            .await
-    }
-
+    /// Deliveries newest first.
     pub async fn deliveries(&self, limit: usize) -> StoreResult<Vec<Delivery>> {
         self.rows(
-            "SELECT * OMIT id FROM delivery ORDER BY finished_at DESC LIMIT $limit",
+            "SELECT * OMIT id FROM delivery ORDER BY created_at DESC LIMIT $limit",
+            json!({ "limit": limit }),
+        )
+        .await
+    }
+
+    /// Deliveries still to be sent, oldest first (indexed by status).
+    pub async fn pending_deliveries(&self, limit: usize) -> StoreResult<Vec<Delivery>> {
+        self.rows(
+            "SELECT * OMIT id FROM delivery WHERE status = 'pending'
+             ORDER BY created_at LIMIT $limit",
             json!({ "limit": limit }),
         )
         .await

@@ -10,17 +10,18 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::bus_actor::publish;
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::delivery::Notification;
 use crate::event::{types, EventDraft};
 use crate::incidents_actor::IncidentsMsg;
 use crate::model::{Incident, PipelineRunStatus, StepRecord, StepStatus};
-use crate::notifier_actor::{Notification, NotifierMsg};
+use crate::notifier_actor::NotifierMsg;
 use crate::pipelines_actor::{PipelinesMsg, Rerun};
 use crate::playbooks_actor::{PlaybooksMsg, RunReport};
 use crate::probe::Probe;
 use crate::process;
 use crate::spec::{PlaybookSpec, StepSpec, WaitUntil};
+use crate::store::Write;
 
 /// How often a `wait` step for a healthy target probes it, and how long each probe may take.
 const WAIT_POLL: Duration = Duration::from_millis(1_000);
@@ -284,7 +285,7 @@ impl<'a> Runner<'a> {
                 runs_max,
                 ..
             } => self.rerun_pipelines(*timeout_ms, *runs_max).await,
-            StepSpec::Notify { message, webhooks } => self.notify(message, webhooks),
+            StepSpec::Notify { message, webhooks } => self.notify(message, webhooks).await,
             StepSpec::Reconnect {
                 backoff_ms,
                 timeout_ms,
@@ -569,12 +570,12 @@ impl<'a> Runner<'a> {
         StepResult::new(ok, 1, lines.join("\n"))
     }
 
-    /// Queues a message for people with the notifier; never waits for the delivery.
-    fn notify(&self, message: &str, webhooks: &[String]) -> StepResult {
+    /// Records a message for people, one pending delivery per webhook, with its
+    /// `notification.sent` event, and hands the deliveries to the notifier; never waits for
+    /// the delivery itself.
+    async fn notify(&self, message: &str, webhooks: &[String]) -> StepResult {
+        let ctx = &self.args.ctx;
         let text = crate::spec::substitute(message, |name| self.field(name));
-        let Some(notifier) = self.args.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) else {
-            return StepResult::new(false, 1, "the notifier is unavailable".to_owned());
-        };
         let notification_id = format!("NT-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let notification = Notification {
             notification_id: notification_id.clone(),
@@ -582,21 +583,28 @@ impl<'a> Runner<'a> {
             message: text.clone(),
             webhooks: webhooks.to_vec(),
         };
-        if notifier
-            .cast(NotifierMsg::Notify(Box::new(notification)))
-            .is_err()
-        {
-            return StepResult::new(false, 1, "the notifier is unavailable".to_owned());
+        let deliveries = crate::delivery::for_notification(&ctx.spec().webhooks, &notification);
+        let sent = EventDraft::new(
+            types::NOTIFICATION_SENT,
+            serde_json::json!({ "notification_id": notification_id, "message": text }),
+        )
+        .source(self.args.incident.source.clone())
+        .incident(self.args.incident.id);
+        let writes = deliveries
+            .iter()
+            .cloned()
+            .map(|d| Write::Delivery(Box::new(d)))
+            .collect();
+        if let Err(error) = crate::bus_actor::commit_in_order(ctx, vec![sent], writes).await {
+            return StepResult::new(
+                false,
+                1,
+                format!("the notification was not recorded: {error}"),
+            );
         }
-        publish(
-            &self.args.ctx,
-            EventDraft::new(
-                types::NOTIFICATION_SENT,
-                serde_json::json!({ "notification_id": notification_id, "message": text }),
-            )
-            .source(self.args.incident.source.clone())
-            .incident(self.args.incident.id),
-        );
+        if let Some(notifier) = ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) {
+            let _ = notifier.cast(NotifierMsg::Send(deliveries));
+        }
         StepResult::new(true, 1, format!("{notification_id} queued: {text}"))
     }
 

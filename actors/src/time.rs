@@ -15,6 +15,11 @@ pub fn now() -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
+/// The Unix epoch: the stand-in for a time a record written by an older Grace did not keep.
+pub fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
 pub mod micros {
     use super::*;
 

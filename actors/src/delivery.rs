@@ -1,0 +1,124 @@
+//! What webhooks receive, as pending [`Delivery`] records: pure builders, no I/O.
+//!
+//! A delivery is recorded in the same transaction as the work order or `notify` step it tells
+//! about (an outbox), with the body it will post, so a crash can lose neither; the notifier
+//! then sends every pending delivery, after a restart too.
+
+use serde_json::{json, Value};
+
+use crate::model::{Delivery, DeliveryStatus, Incident, WorkOrder, WorkOrderReason};
+use crate::spec::{WebhookFormat, WebhookSpec};
+
+/// A message for people from a playbook's `notify` step.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub notification_id: String,
+    pub incident: Incident,
+    pub message: String,
+    /// Webhook ids to tell; every webhook when empty.
+    pub webhooks: Vec<String>,
+}
+
+/// One pending delivery of `work_order` to every webhook.
+pub fn for_work_order(
+    webhooks: &[WebhookSpec],
+    work_order: &WorkOrder,
+    incident: &Incident,
+) -> Vec<Delivery> {
+    webhooks
+        .iter()
+        .map(|webhook| Delivery {
+            work_order_id: Some(work_order.work_order_id.clone()),
+            ..pending(
+                webhook,
+                incident.id,
+                work_order_body(webhook, work_order, incident),
+            )
+        })
+        .collect()
+}
+
+/// One pending delivery of a `notify` message to each webhook it names (all when none).
+pub fn for_notification(webhooks: &[WebhookSpec], notification: &Notification) -> Vec<Delivery> {
+    webhooks
+        .iter()
+        .filter(|w| notification.webhooks.is_empty() || notification.webhooks.contains(&w.id))
+        .map(|webhook| {
+            let body = match webhook.format {
+                WebhookFormat::Json => json!({
+                    "kind": "notification",
+                    "notification_id": notification.notification_id,
+                    "message": notification.message,
+                    "incident": incident_summary(&notification.incident),
+                }),
+                WebhookFormat::Slack => json!({ "text": notification.message }),
+            };
+            Delivery {
+                notification_id: Some(notification.notification_id.clone()),
+                ..pending(webhook, notification.incident.id, body)
+            }
+        })
+        .collect()
+}
+
+fn pending(webhook: &WebhookSpec, incident_id: u64, body: Value) -> Delivery {
+    Delivery {
+        delivery_id: format!("dl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        webhook_id: webhook.id.clone(),
+        work_order_id: None,
+        notification_id: None,
+        incident_id,
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        last_status: None,
+        last_error: None,
+        created_at: crate::time::now(),
+        finished_at: None,
+        body,
+    }
+}
+
+/// The incident as webhooks see it: what it is, never the events' payloads.
+fn incident_summary(incident: &Incident) -> Value {
+    json!({
+        "id": incident.id,
+        "title": incident.title,
+        "source": incident.source,
+        "event_type": incident.event_type,
+        "severity": incident.severity,
+        "detected_at": incident.detected_at.to_rfc3339(),
+    })
+}
+
+/// What a webhook receives for a work order.
+fn work_order_body(webhook: &WebhookSpec, work_order: &WorkOrder, incident: &Incident) -> Value {
+    match webhook.format {
+        WebhookFormat::Json => json!({
+            "kind": "work_order",
+            "work_order": work_order,
+            "incident": incident_summary(incident),
+        }),
+        WebhookFormat::Slack => json!({ "text": slack_text(work_order, incident) }),
+    }
+}
+
+fn slack_text(work_order: &WorkOrder, incident: &Incident) -> String {
+    let what = match (&work_order.run_id, work_order.failing_step.as_deref()) {
+        _ if work_order.reason == WorkOrderReason::Overdue => work_order.output.clone(),
+        (None, _) => format!(
+            "Playbook `{}` was stopped from running again: {}",
+            work_order.playbook_id, work_order.output
+        ),
+        (Some(_), Some(step)) => {
+            format!(
+                "Playbook `{}` failed at step `{step}`",
+                work_order.playbook_id
+            )
+        }
+        (Some(_), None) => format!("Playbook `{}` failed", work_order.playbook_id),
+    };
+    format!(
+        ":rotating_light: Grace could not heal incident #{} — {}. {what}. Work order {}.",
+        incident.id, incident.title, work_order.work_order_id
+    )
+}
