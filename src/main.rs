@@ -19,5 +19,6 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    actors::failpoints::setup();
     grace::cli::run(grace::cli::Cli::parse()).await
 }

@@ -220,6 +220,135 @@ cooldown_ms = 600000
     assert_eq!(app.get_ok("/playbooks/rotate_keys").await["runs"], 1);
 }
 
+/// A work order whose webhook is down stays a pending delivery in the store: a `kill -9`
+/// does not lose it, and the Grace that starts next sends it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_delivery_survives_kill_9_and_is_sent_after_restart() {
+    let port = common::free_port(); // nothing listens there yet
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"[server]
+bind = "127.0.0.1:0"
+[store]
+path = "db"
+
+[[playbooks]]
+id = "switch_gateway"
+on = ["payment.*"]
+steps = [{{ kind = "command", argv = ["false"] }}]
+
+[[webhooks]]
+id = "ops"
+url = "http://127.0.0.1:{port}/ops"
+backoff_ms = [600000]
+"#
+    );
+    let app = spawn_app(dir.path(), &config);
+    let event = json!({ "type": "payment.gateway_timeout", "source": "checkout" });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let escalated = app
+        .incident_where("the failed run to escalate", TIMEOUT, |i| {
+            i["status"] == "escalated"
+        })
+        .await;
+    let pending = eventually("the pending delivery", TIMEOUT, || async {
+        let items = app.get_ok("/deliveries").await["items"].clone();
+        items.as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(pending["status"], "pending", "{pending}");
+    assert_eq!(pending["work_order_id"], escalated["work_order_id"]);
+    app.kill_9(); // its first try was refused; the next is ten minutes away
+
+    let (_, seen) = common::receiver_on(port, 0).await;
+    let app = spawn_app(dir.path(), &config);
+    let delivered = eventually("the delivery sent after the restart", TIMEOUT, || async {
+        let items = app.get_ok("/deliveries").await["items"].clone();
+        let items = items.as_array()?.clone();
+        (items.first()?["status"] == "delivered").then_some(items)
+    })
+    .await;
+    assert_eq!(delivered.len(), 1, "one delivery record: {delivered:?}");
+    assert_eq!(delivered[0]["delivery_id"], pending["delivery_id"]);
+    let posted = seen.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1, "posted once: {posted:?}");
+    assert_eq!(
+        posted[0].1["work_order"]["work_order_id"],
+        escalated["work_order_id"]
+    );
+    let orders = app.get_ok("/work-orders").await["items"].clone();
+    assert_eq!(
+        orders.as_array().unwrap().len(),
+        1,
+        "one work order: {orders}"
+    );
+}
+
+/// A crash just after a page of incidents is committed, or just before or after a finished
+/// run's commit, ends after a restart in the state no crash leaves: the incident escalated,
+/// its run counted once in the playbook's trust, one work order, delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_on_either_side_of_a_transitions_commit_counts_it_once() {
+    let points = [
+        "incidents.page.after_commit",
+        "playbooks.finish.before_commit",
+        "playbooks.finish.after_commit",
+    ];
+    for point in points {
+        let (addr, seen) = common::receiver(0).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            r#"[server]
+bind = "127.0.0.1:0"
+[store]
+path = "db"
+
+[[playbooks]]
+id = "switch_gateway"
+on = ["payment.*"]
+steps = [{{ kind = "command", argv = ["false"] }}]
+
+[[webhooks]]
+id = "ops"
+url = "http://{addr}/ops"
+"#
+        );
+        let crashing = common::spawn_app_env(
+            dir.path(),
+            &config,
+            &[("FAILPOINTS", &format!("{point}=return"))],
+        );
+        let event = json!({ "type": "payment.gateway_timeout", "source": "checkout" });
+        assert_eq!(crashing.post_json("/events", &event).await.0, 202);
+        crashing.wait_for_exit(point, TIMEOUT);
+
+        let app = spawn_app(dir.path(), &config);
+        let incident = app
+            .incident_where("the incident escalated after the restart", TIMEOUT, |i| {
+                i["status"] == "escalated"
+            })
+            .await;
+        assert_eq!(incident["occurrences"], 1, "{point}: {incident}");
+        eventually("the work order delivered", TIMEOUT, || async {
+            let items = app.get_ok("/deliveries").await["items"].clone();
+            (items.as_array()?.first()?["status"] == "delivered").then_some(())
+        })
+        .await;
+        let playbook = app.get_ok("/playbooks/switch_gateway").await;
+        assert_eq!(playbook["runs"], 1, "{point}: {playbook}");
+        assert_eq!(playbook["successes"], 0, "{point}: {playbook}");
+        let orders = app.get_ok("/work-orders").await["items"].clone();
+        assert_eq!(orders.as_array().unwrap().len(), 1, "{point}: {orders}");
+        let deliveries = app.get_ok("/deliveries").await["items"].clone();
+        assert_eq!(
+            deliveries.as_array().unwrap().len(),
+            1,
+            "{point}: {deliveries}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1, "{point}: posted once");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalation_is_posted_to_webhooks_with_retries_and_recorded() {
     let (addr, seen) = common::receiver(1).await;

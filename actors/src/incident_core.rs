@@ -472,10 +472,21 @@ impl IncidentCore {
     }
 
     /// Whether `run_id` is the run healing incident `id` (else its end changes nothing).
+    /// Whether `run_id` is the run healing incident `id`: its recorded run, or a run whose
+    /// start a crash kept from being recorded on an incident nothing else is handling.
     pub fn is_healing(&self, id: u64, run_id: &str) -> bool {
         self.active
             .get(&id)
-            .is_some_and(|i| i.active_run_id.as_deref() == Some(run_id))
+            .is_some_and(|i| match i.active_run_id.as_deref() {
+                Some(active) => active == run_id,
+                None => {
+                    i.work_order_id.is_none()
+                        && matches!(
+                            i.status,
+                            IncidentStatus::Open | IncidentStatus::Acknowledged
+                        )
+                }
+            })
     }
 
     /// A run healing incident `id` ended; `resolves` says whether its playbook resolves the

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::event::types;
+use crate::model::IncidentStatus;
 
 fn rules() -> Rules {
     Rules {
@@ -153,6 +154,32 @@ fn a_recovery_during_a_run_leaves_it_to_the_playbook() {
     let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
     assert_eq!(kinds, [types::INCIDENT_ESCALATED, types::INCIDENT_RESOLVED]);
     assert_eq!(out.incidents[&1].work_order_id.as_deref(), Some("w1"));
+}
+
+#[test]
+fn a_run_whose_start_a_crash_lost_still_ends_its_incident_but_only_once() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    let failed = |id: &str| RunOutcome::Failed {
+        work_order_id: id.into(),
+    };
+    let finish = |core: &mut IncidentCore, outcome| {
+        let mut out = Changes::default();
+        let (now, rules, facts) = (crate::time::now(), rules(), Facts::default());
+        core.run_finished(1, "r1", outcome, true, now, &rules, &facts, &mut out);
+        out
+    };
+    // No `run_started` reached it: the run's end still escalates it.
+    let out = finish(&mut core, failed("w1"));
+    assert_eq!(out.incidents[&1].status, IncidentStatus::Escalated);
+    // The same end reported again (a restart's reconciliation) changes nothing.
+    let again = finish(&mut core, failed("w2"));
+    assert!(again.incidents.is_empty() && again.drafts.is_empty());
+    assert_eq!(core.get(1).unwrap().work_order_id.as_deref(), Some("w1"));
 }
 
 #[test]

@@ -486,6 +486,7 @@ impl IncidentsState {
                 return Err(IncidentError::Store(error));
             }
         };
+        crate::failpoints::crash_point("incidents.page.after_commit");
         // Its own announcements are all info: when nothing else came in between, there is no
         // need to read them back.
         if let (Some(first), Some(last)) = (events.first(), events.last()) {

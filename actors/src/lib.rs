@@ -26,6 +26,7 @@ pub mod bus_actor;
 pub mod context;
 pub mod delivery;
 pub mod event;
+pub mod failpoints;
 pub mod feed_actor;
 pub mod incident_core;
 pub mod incidents_actor;

@@ -727,7 +727,9 @@ impl PlaybooksState {
         ];
         // Trust, execution, agent, work order, its deliveries and their announcements: one
         // transaction, so a crash can neither count a run twice nor lose its work order.
+        crate::failpoints::crash_point("playbooks.finish.before_commit");
         self.commit(drafts, writes, work_order.as_ref()).await?;
+        crate::failpoints::crash_point("playbooks.finish.after_commit");
         if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
             let _ = incidents.cast(IncidentsMsg::RunFinished {
                 incident_id,
@@ -916,8 +918,9 @@ impl PlaybooksState {
             ) && incident.active_run_id.is_none()
                 && incident.work_order_id.is_none()
                 && !incident.silenced;
-            // A triage playbook that already ran on it left it for people on purpose.
-            if unattended && !self.ctx.store.has_succeeded_run(incident.id).await? {
+            // One that had a run is not unattended: a triage playbook left it for people on
+            // purpose, and the end of a run a crash interrupted is on its way to it.
+            if unattended && !self.ctx.store.has_run(incident.id).await? {
                 self.trigger(incident).await?;
             }
         }

@@ -494,12 +494,11 @@ impl Store {
         .await
     }
 
-    /// Whether a playbook run on incident `incident_id` succeeded.
-    pub async fn has_succeeded_run(&self, incident_id: u64) -> StoreResult<bool> {
+    /// Whether any playbook run was recorded on incident `incident_id`.
+    pub async fn has_run(&self, incident_id: u64) -> StoreResult<bool> {
         let runs: Vec<String> = self
             .rows(
-                "SELECT VALUE run_id FROM execution
-                 WHERE incident_id = $incident AND status = 'succeeded' LIMIT 1",
+                "SELECT VALUE run_id FROM execution WHERE incident_id = $incident LIMIT 1",
                 json!({ "incident": incident_id }),
             )
             .await?;

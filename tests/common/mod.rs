@@ -309,6 +309,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Writes `config` into `dir` and starts `grace serve` on it.
 pub fn spawn_app(dir: &Path, config: &str) -> TestApp {
+    spawn_app_env(dir, config, &[])
+}
+
+/// [`spawn_app`] with more environment variables (`FAILPOINTS`, for one).
+pub fn spawn_app_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> TestApp {
     let config_path = dir.join("grace.toml");
     std::fs::write(&config_path, config).expect("write config");
     let log = dir.join(format!("grace-{}.log", free_port()));
@@ -318,6 +323,7 @@ pub fn spawn_app(dir: &Path, config: &str) -> TestApp {
         .arg(&config_path)
         .current_dir(dir)
         .env("RUST_LOG", "info,warp=warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("log file"))
@@ -441,13 +447,30 @@ impl TestApp {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// SIGTERM and wait: a clean stop, as an operator would do it.
     /// Kills `grace serve` with SIGKILL, as a crash or the OOM killer would, and reaps it.
     pub fn kill_9(mut self) {
         let _ = self.child.kill(); // SIGKILL
         let _ = self.child.wait();
     }
 
+    /// Waits until `grace serve` has ended by itself (a crash point killed it); panics after
+    /// `timeout`.
+    pub fn wait_for_exit(mut self, what: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "grace did not end at {what} within {timeout:?} (built without `--features \
+             failpoints`? `.ci/test` turns them on):\n{}",
+            self.log()
+        );
+    }
+
+    /// SIGTERM and wait: a clean stop, as an operator would do it.
     pub fn stop(mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -546,6 +569,17 @@ pub async fn receiver(
     std::net::SocketAddr,
     std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
 ) {
+    receiver_on(0, fail_first).await
+}
+
+/// [`receiver`] on a given port of 127.0.0.1 (0: any free one).
+pub async fn receiver_on(
+    port: u16,
+    fail_first: usize,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+) {
     use std::sync::{Arc, Mutex};
     use warp::Filter;
     let seen: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
@@ -564,7 +598,9 @@ pub async fn receiver(
             };
             warp::reply::with_status("", status)
         });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(warp::serve(route).incoming(listener).run());
     (addr, seen)

@@ -1,0 +1,23 @@
+//! Crash points for the crash tests: `FAILPOINTS="playbooks.finish.after_commit=return"` in
+//! the environment makes Grace kill itself with SIGKILL when it reaches that point, exactly
+//! as a `kill -9` there would. Built on the `fail` crate; compiled to nothing unless the
+//! `failpoints` feature is on (`.ci/test` turns it on; release builds leave it off).
+//!
+//! Each point sits between a transition's commit and what follows it, or just before the
+//! commit, so a test can show that a restart from either side ends in the state no crash
+//! would have left.
+
+/// Reads `FAILPOINTS` once, at start.
+pub fn setup() {
+    #[cfg(feature = "failpoints")]
+    std::mem::forget(fail::FailScenario::setup());
+}
+
+/// Dies by SIGKILL here when the point `name` is configured.
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+pub fn crash_point(name: &str) {
+    fail::fail_point!(name, |_| {
+        // SAFETY: kill(2) on our own pid; no memory is touched.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    });
+}
