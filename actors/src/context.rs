@@ -114,6 +114,16 @@ impl SpawnBook {
     }
 }
 
+/// The store refusing writes (a full disk, a broken device), from the first failed commit
+/// until one succeeds again: `/health` says `degraded` with it meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreFailure {
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// The latest error.
+    pub reason: String,
+    pub failed_commits: u64,
+}
+
 /// How far the event log and the incident manager are, shared without messages: intake reads
 /// the lag between them to push back before a backlog grows.
 #[derive(Debug, Default)]
@@ -168,6 +178,8 @@ pub struct Ctx {
     pub progress: Progress,
     /// What the store actor just committed, for the incident manager (see `signals.rs`).
     pub signals: Mutex<crate::signals::SignalQueue>,
+    /// Whether the store takes writes; written only by the store actor.
+    pub store_health: Mutex<Option<StoreFailure>>,
     /// Each monitor's latest view, by monitor id; written only by that monitor.
     statuses: RwLock<HashMap<String, MonitorStatus>>,
 }
@@ -182,6 +194,7 @@ impl Ctx {
             spawns: SpawnBook::default(),
             progress: Progress::default(),
             signals: Mutex::default(),
+            store_health: Mutex::default(),
             statuses: RwLock::new(HashMap::new()),
         })
     }

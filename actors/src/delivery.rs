@@ -4,7 +4,10 @@
 //! about (an outbox), with the body it will post, so a crash can lose neither; the notifier
 //! then sends every pending delivery, after a restart too.
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+
+use crate::context::StoreFailure;
 
 use crate::model::{Delivery, DeliveryStatus, Incident, WorkOrder, WorkOrderReason};
 use crate::spec::{WebhookFormat, WebhookSpec};
@@ -17,6 +20,54 @@ pub struct Notification {
     pub message: String,
     /// Webhook ids to tell; every webhook when empty.
     pub webhooks: Vec<String>,
+}
+
+/// Grace about itself, told to every webhook at once and never stored: it is sent when the
+/// store cannot take writes, so it cannot wait for the store.
+#[derive(Debug, Clone)]
+pub enum Alert {
+    StoreFailing(StoreFailure),
+    StoreRecovered {
+        failure: StoreFailure,
+        until: DateTime<Utc>,
+    },
+}
+
+/// What a webhook receives for an alert.
+pub fn alert_body(webhook: &WebhookSpec, alert: &Alert) -> Value {
+    let (kind, text, failure) = match alert {
+        Alert::StoreFailing(failure) => (
+            "grace_degraded",
+            format!(
+                ":warning: Grace cannot write to its store since {}: {}. It keeps probing and \
+                 will record what happens once it can write again.",
+                failure.since.to_rfc3339(),
+                failure.reason
+            ),
+            failure,
+        ),
+        Alert::StoreRecovered { failure, until } => (
+            "grace_recovered",
+            format!(
+                ":white_check_mark: Grace writes to its store again (it could not from {} to {}, \
+                 {} failed commits).",
+                failure.since.to_rfc3339(),
+                until.to_rfc3339(),
+                failure.failed_commits
+            ),
+            failure,
+        ),
+    };
+    match webhook.format {
+        WebhookFormat::Json => json!({
+            "kind": kind,
+            "component": "store",
+            "since": failure.since.to_rfc3339(),
+            "reason": failure.reason,
+            "message": text,
+        }),
+        WebhookFormat::Slack => json!({ "text": text }),
+    }
 }
 
 /// One pending delivery of `work_order` to every webhook.
@@ -61,7 +112,8 @@ pub fn for_notification(webhooks: &[WebhookSpec], notification: &Notification) -
         .collect()
 }
 
-fn pending(webhook: &WebhookSpec, incident_id: u64, body: Value) -> Delivery {
+/// A delivery record for `body` to `webhook`, not yet sent.
+pub fn pending(webhook: &WebhookSpec, incident_id: u64, body: Value) -> Delivery {
     Delivery {
         delivery_id: format!("dl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
         webhook_id: webhook.id.clone(),

@@ -58,6 +58,8 @@ pub mod types {
     pub const PIPELINE_FINISHED: &str = "pipeline.finished";
     /// A `notify` step's message, queued for the webhooks.
     pub const NOTIFICATION_SENT: &str = "notification.sent";
+    /// The store takes writes again after failing them (a full disk): since when, why.
+    pub const STORE_RECOVERED: &str = "store.recovered";
 }
 
 /// A persisted event: what every subscriber and WebSocket client receives.

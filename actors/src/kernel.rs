@@ -479,6 +479,15 @@ impl Kernel {
     /// Records events pushed in from outside in one transaction and routes them; returns
     /// their seqs once they are durable.
     /// The running limits (`[limits]`).
+    /// Why the store refuses writes, while it does.
+    pub fn store_failure(&self) -> Option<crate::context::StoreFailure> {
+        self.ctx
+            .store_health
+            .lock()
+            .expect("store health poisoned")
+            .clone()
+    }
+
     pub fn limits(&self) -> crate::spec::LimitsSpec {
         self.ctx.spec().limits.clone()
     }

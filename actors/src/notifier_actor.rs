@@ -16,6 +16,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
 
 use crate::context::Ctx;
+use crate::delivery::{alert_body, Alert};
 use crate::event::{types, EventDraft};
 use crate::model::{Delivery, DeliveryStatus};
 use crate::spec::WebhookSpec;
@@ -44,6 +45,8 @@ pub enum NotifierMsg {
     Send(Vec<Delivery>),
     /// A delivery task finished (boxed: the body can be large).
     Delivered(Box<Delivery>),
+    /// Tell every webhook about Grace itself, now, without the store (see [`Alert`]).
+    Alert(Box<Alert>),
 }
 
 impl Actor for NotifierActor {
@@ -84,6 +87,7 @@ impl Actor for NotifierActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             NotifierMsg::Send(deliveries) => state.enqueue(deliveries),
+            NotifierMsg::Alert(alert) => state.alert(&alert),
             NotifierMsg::Delivered(delivery) => {
                 state.record(*delivery).await?;
                 if state.queue.is_empty() {
@@ -151,6 +155,30 @@ impl NotifierState {
             tokio::spawn(async move {
                 let delivery = task.run().await;
                 let _ = me.cast(NotifierMsg::Delivered(Box::new(delivery)));
+            });
+        }
+    }
+
+    /// Sends `alert` to every webhook, with the webhook's retries, and only logs how it went:
+    /// the store is what it may be about.
+    fn alert(&self, alert: &Alert) {
+        for webhook in self.ctx.spec().webhooks.iter().cloned() {
+            let delivery = crate::delivery::pending(&webhook, 0, alert_body(&webhook, alert));
+            let task = DeliveryTask {
+                http: self.http.clone(),
+                webhook: Some(webhook),
+                delivery,
+            };
+            tokio::spawn(async move {
+                let sent = task.run().await;
+                match sent.status {
+                    DeliveryStatus::Delivered => {
+                        tracing::info!(webhook = %sent.webhook_id, "alert sent")
+                    }
+                    _ => {
+                        tracing::warn!(webhook = %sent.webhook_id, error = ?sent.last_error, "alert not sent")
+                    }
+                }
             });
         }
     }

@@ -22,6 +22,19 @@ use crate::model::{
     WorkOrder,
 };
 
+/// The error that failed a transaction: every statement of a failed transaction reports
+/// one, most of them only "not executed due to a failed transaction"; the cause (a full disk,
+/// a clash) is the one that says something else, usually the last (`COMMIT`).
+fn cause(errors: std::collections::HashMap<usize, surrealdb::Error>) -> Option<surrealdb::Error> {
+    let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
+    errors.sort_by_key(|(at, _)| *at);
+    let telling = errors
+        .iter()
+        .rposition(|(_, error)| !error.to_string().contains("not executed due to a failed"));
+    let at = telling.unwrap_or(errors.len().checked_sub(1)?);
+    Some(errors.swap_remove(at).1)
+}
+
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
@@ -269,7 +282,8 @@ impl Store {
         }
         query.push_str("COMMIT TRANSACTION;");
         let last = events.last().map(|event| event.seq);
-        self.db
+        let mut response = self
+            .db
             .query(query)
             .bind(json!({
                 "rows": rows,
@@ -279,9 +293,11 @@ impl Store {
                 "new_trust": new_trust,
                 "progress": progress,
             }))
-            .await?
-            .check()?;
-        Ok(())
+            .await?;
+        match cause(response.take_errors()) {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
     }
 
     /// The seq of the newest persisted event (0 when the log is empty).

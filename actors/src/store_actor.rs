@@ -15,10 +15,15 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
-use crate::event::{classify, Event, EventDraft};
+use serde_json::json;
+
+use crate::bus_actor::publish;
+use crate::context::{roles, Ctx, StoreFailure, RPC_TIMEOUT_MS};
+use crate::delivery::Alert;
+use crate::event::{classify, types, Event, EventDraft};
 use crate::feed_actor::FeedMsg;
 use crate::incidents_actor::IncidentsMsg;
+use crate::notifier_actor::NotifierMsg;
 use crate::signals::Span;
 use crate::store::{StoreError, Write};
 
@@ -92,8 +97,10 @@ impl StoreState {
             .collect();
         if let Err(error) = self.ctx.store.commit(&events, writes).await {
             tracing::error!(%error, "commit to the store failed");
+            self.failed(&error);
             return Err(Arc::new(error));
         }
+        self.succeeded();
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         if let (Some(first), Some(last)) = (events.first(), events.last()) {
             // Before the head moves, so a reader that sees the head finds the span.
@@ -114,6 +121,59 @@ impl StoreState {
         progress.log_head.store(self.last_seq, Ordering::Release);
         self.route(&events);
         Ok(events)
+    }
+
+    /// A commit failed: Grace is degraded until one succeeds. The first failure is told to the
+    /// webhooks at once, without the store.
+    fn failed(&self, error: &StoreError) {
+        let mut health = self.ctx.store_health.lock().expect("store health poisoned");
+        if let Some(failure) = health.as_mut() {
+            failure.reason = error.to_string();
+            failure.failed_commits += 1;
+            return;
+        }
+        let failure = StoreFailure {
+            since: crate::time::now(),
+            reason: error.to_string(),
+            failed_commits: 1,
+        };
+        *health = Some(failure.clone());
+        self.alert(Alert::StoreFailing(failure));
+    }
+
+    /// A commit succeeded: if the store had been failing, that is over; say so.
+    fn succeeded(&self) {
+        let ended = self
+            .ctx
+            .store_health
+            .lock()
+            .expect("store health poisoned")
+            .take();
+        let Some(failure) = ended else {
+            return;
+        };
+        let until = crate::time::now();
+        tracing::warn!(since = %failure.since, failed_commits = failure.failed_commits, "the store takes writes again");
+        publish(
+            &self.ctx,
+            EventDraft::new(
+                types::STORE_RECOVERED,
+                json!({
+                    "since": failure.since,
+                    "until": until,
+                    "reason": failure.reason,
+                    "failed_commits": failure.failed_commits,
+                }),
+            )
+            .source("grace/store".to_owned()),
+        );
+        self.alert(Alert::StoreRecovered { failure, until });
+    }
+
+    fn alert(&self, alert: Alert) {
+        if let Some(notifier) = self.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) {
+            let _ = notifier.cast(NotifierMsg::Alert(Box::new(alert)));
+        }
     }
 
     /// Passes committed events on, in seq order.

@@ -386,8 +386,18 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         stack.extend(node.children.iter());
     }
     let (applied_seq, lag) = app.kernel.incidents_progress();
+    let store = app.kernel.store_failure().map(|failure| {
+        json!({
+            "since": failure.since,
+            "reason": failure.reason,
+            "failed_commits": failure.failed_commits,
+        })
+    });
+    let healthy = running == total && store.is_none();
     json(&json!({
-        "status": if running == total { "ok" } else { "degraded" },
+        "status": if healthy { "ok" } else { "degraded" },
+        // Present while the store refuses writes (a full disk): since when, and why.
+        "store_failure": store,
         "version": env!("CARGO_PKG_VERSION"),
         "last_seq": last_seq,
         "log_id": app.kernel.store().log_id(),
