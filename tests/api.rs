@@ -229,3 +229,130 @@ async fn incidents_executions_agents_and_events_survive_a_restart() {
     assert_eq!(incidents.len(), 1);
     assert_eq!(incidents[0]["occurrences"], 1);
 }
+
+/// A real Prometheus server, scraping Grace's `/metrics` every 200 ms.
+struct Prometheus {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Prometheus {
+    fn start(dir: &std::path::Path, grace: &common::TestApp) -> Self {
+        let port = free_port();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 200ms\nscrape_configs:\n- job_name: grace\n  \
+                 static_configs:\n  - targets: ['{}']\n",
+                grace.addr
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start prometheus ({error}): install it with `apt-get install -y \
+                     prometheus` (.ci/test does this)"
+                )
+            });
+        Self { child, port }
+    }
+
+    /// The value of an instant query's only series, once it has one.
+    async fn value(&self, query: &str) -> Option<f64> {
+        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
+        let response = reqwest::Client::new()
+            .get(url)
+            .query(&[("query", query)])
+            .send()
+            .await
+            .ok()?;
+        let body: Value = response.json().await.ok()?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET /metrics` is what a real Prometheus scrapes: runs, deliveries, incidents by status,
+/// events and store commits, as the API tells them too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_metrics_that_agree_with_the_api() {
+    let (addr, _seen) = common::receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{}
+[[playbooks]]
+id = "switch_gateway"
+on = ["payment.*"]
+steps = [{{ kind = "command", argv = ["false"] }}]
+
+[[webhooks]]
+id = "ops"
+url = "http://{addr}/ops"
+"#,
+        common::CONFIG_HEAD
+    );
+    let app = spawn_app(dir.path(), &config);
+    let response = reqwest::get(app.url("/metrics")).await.unwrap();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let event = serde_json::json!({ "type": "payment.gateway_timeout", "source": "checkout" });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    app.incident_where("the escalation", TIMEOUT, |i| i["status"] == "escalated")
+        .await;
+
+    let prometheus = Prometheus::start(dir.path(), &app);
+    let expect = |query: &'static str, want: f64| {
+        let prometheus = &prometheus;
+        async move {
+            let what = format!("{query} = {want} in Prometheus");
+            eventually(&what, TIMEOUT, || async {
+                (prometheus.value(query).await? == want).then_some(())
+            })
+            .await
+        }
+    };
+    let runs = r#"grace_playbook_runs_total{playbook="switch_gateway",outcome="failed"}"#;
+    expect(runs, 1.0).await;
+    expect(r#"grace_deliveries_total{status="delivered"}"#, 1.0).await;
+    expect(r#"grace_incidents{status="escalated"}"#, 1.0).await;
+    expect("grace_events_pushed_total", 1.0).await;
+    expect("grace_incidents_lag_events", 0.0).await;
+    let committed = prometheus
+        .value("grace_events_committed_total")
+        .await
+        .unwrap();
+    let last_seq = app.get_ok("/health").await["last_seq"].as_f64().unwrap();
+    assert!(
+        committed >= 5.0 && committed <= last_seq,
+        "{committed} of {last_seq}"
+    );
+    let commits = prometheus
+        .value("grace_store_commit_seconds_count")
+        .await
+        .unwrap();
+    assert!(commits >= 3.0, "{commits} commits timed");
+}

@@ -112,6 +112,7 @@ impl BusState {
         let first = self.pending.is_empty();
         self.pending_events += drafts.len();
         self.pending.push(Waiting { drafts, reply });
+        self.ctx.metrics.queue("bus_events", self.pending_events);
         if self.pending_events >= BATCH_EVENTS_MAX {
             self.flush().await;
         } else if first {
@@ -124,6 +125,7 @@ impl BusState {
     /// answers each caller with its own seqs.
     async fn flush(&mut self) {
         self.pending_events = 0;
+        self.ctx.metrics.queue("bus_events", 0);
         // A caller that timed out was told its events were not recorded, and may send them
         // again: recording them now would make duplicates.
         let mut waiting: Vec<Waiting> = std::mem::take(&mut self.pending)

@@ -180,6 +180,8 @@ pub struct Ctx {
     pub signals: Mutex<crate::signals::SignalQueue>,
     /// Whether the store takes writes; written only by the store actor.
     pub store_health: Mutex<Option<StoreFailure>>,
+    /// Counters, histograms and gauges for `GET /metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Each monitor's latest view, by monitor id; written only by that monitor.
     statuses: RwLock<HashMap<String, MonitorStatus>>,
 }
@@ -195,6 +197,7 @@ impl Ctx {
             progress: Progress::default(),
             signals: Mutex::default(),
             store_health: Mutex::default(),
+            metrics: crate::metrics::Metrics::default(),
             statuses: RwLock::new(HashMap::new()),
         })
     }

@@ -471,6 +471,21 @@ impl IncidentCore {
         }
     }
 
+    /// How many active incidents have each status, in the order of `IncidentStatus`.
+    pub fn count_by_status(&self) -> Vec<(IncidentStatus, usize)> {
+        let mut counts: Vec<(IncidentStatus, usize)> = Vec::new();
+        for incident in self.active() {
+            match counts
+                .iter_mut()
+                .find(|(status, _)| *status == incident.status)
+            {
+                Some((_, count)) => *count += 1,
+                None => counts.push((incident.status, 1)),
+            }
+        }
+        counts
+    }
+
     /// Whether `run_id` is the run healing incident `id` (else its end changes nothing).
     /// Whether `run_id` is the run healing incident `id`: its recorded run, or a run whose
     /// start a crash kept from being recorded on an incident nothing else is handling.

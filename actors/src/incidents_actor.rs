@@ -24,7 +24,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use crate::context::{roles, Ctx};
 use crate::event::{classify, Event};
 use crate::incident_core::{Changes, Effect, Facts, IncidentCore, Rules};
-use crate::model::{component_subject, ExecutionStatus, Incident, Suggestion, TrustScore};
+use crate::model::{
+    component_subject, ExecutionStatus, Incident, IncidentStatus, Suggestion, TrustScore,
+};
 use crate::monitor_actor::MonitorMsg;
 use crate::playbooks_actor::PlaybooksMsg;
 use crate::store::{StoreError, Write};
@@ -115,6 +117,8 @@ pub enum IncidentsMsg {
     CheckOverdue,
     /// A playbook's `set_trust` step: set the component's trust. Replies with the new score.
     SetTrust(String, f64, RpcReplyPort<Result<f64, IncidentError>>),
+    /// How many active incidents have each status (for `GET /metrics`).
+    CountByStatus(RpcReplyPort<Vec<(IncidentStatus, usize)>>),
     /// Verified recovery: give the component back trust. Replies with the new score.
     RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
 }
@@ -291,6 +295,9 @@ impl Actor for IncidentsActor {
                 let restore = state.ctx.spec().trust.restore_on_recovery;
                 let result = state.move_trust(&component, |_| restore).await;
                 let _ = reply.send(result);
+            }
+            IncidentsMsg::CountByStatus(reply) => {
+                let _ = reply.send(state.core.count_by_status());
             }
         }
         Ok(())

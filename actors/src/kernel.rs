@@ -519,9 +519,36 @@ impl Kernel {
             .scope
             .lookup::<BusMsg>(roles::BUS)
             .ok_or(KernelError::Unavailable("the event bus (restarting)"))?;
-        ractor::call_t!(bus, BusMsg::Ingest, RPC_TIMEOUT_MS, drafts)
+        let seqs = ractor::call_t!(bus, BusMsg::Ingest, RPC_TIMEOUT_MS, drafts)
             .map_err(|_| KernelError::Unavailable("the event bus"))?
-            .map_err(KernelError::NotRecorded)
+            .map_err(KernelError::NotRecorded)?;
+        self.ctx.metrics.events_pushed.inc_by(seqs.len() as u64);
+        Ok(seqs)
+    }
+
+    /// Every metric, as OpenMetrics text; levels kept elsewhere are read now.
+    pub async fn metrics_text(&self, ws_clients: usize) -> String {
+        let metrics = &self.ctx.metrics;
+        let lag = i64::try_from(self.ctx.progress.incidents_lag()).unwrap_or(i64::MAX);
+        metrics.incidents_lag_events.set(lag);
+        metrics
+            .ws_clients
+            .set(i64::try_from(ws_clients).unwrap_or(i64::MAX));
+        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+            if let Ok(counts) =
+                ractor::call_t!(incidents, IncidentsMsg::CountByStatus, RPC_TIMEOUT_MS)
+            {
+                use crate::model::IncidentStatus::*;
+                for status in [Open, Acknowledged, Mitigating, Escalated] {
+                    let count = counts.iter().find(|(s, _)| *s == status).map_or(0, |c| c.1);
+                    let label = crate::metrics::StatusLabel {
+                        status: status.as_str(),
+                    };
+                    metrics.incidents.get_or_create(&label).set(count as i64);
+                }
+            }
+        }
+        metrics.encode()
     }
 
     /// Live events matching any pattern (all when empty), from the moment of subscription. The
@@ -622,6 +649,10 @@ where
                 let restarts = ctx.spawns.record(&role, kind);
                 let cell = spawn(ctx.clone(), name, supervisor).await?;
                 if restarts > 0 {
+                    let label = crate::metrics::ActorLabel {
+                        kind: kind.to_owned(),
+                    };
+                    ctx.metrics.actor_restarts.get_or_create(&label).inc();
                     // After the spawn, so a restarted bus or store is there to carry it.
                     publish(
                         &ctx,

@@ -33,6 +33,7 @@ pub mod incidents_actor;
 pub mod insights;
 pub mod intake;
 pub mod kernel;
+pub mod metrics;
 pub mod model;
 pub mod monitor_actor;
 pub mod notifier_actor;

@@ -134,6 +134,12 @@ impl NotifierState {
 
     /// Starts queued deliveries while fewer than the bound are in flight.
     fn pump(&mut self, myself: &ActorRef<NotifierMsg>) {
+        self.started_queued(myself);
+        let waiting = self.queue.len();
+        self.ctx.metrics.queue("deliveries", waiting);
+    }
+
+    fn started_queued(&mut self, myself: &ActorRef<NotifierMsg>) {
         while self.in_flight.len() < DELIVERIES_IN_FLIGHT_MAX {
             let Some(delivery) = self.queue.pop_front() else {
                 break;
@@ -186,6 +192,12 @@ impl NotifierState {
     /// Commits how a delivery ended, with the event announcing it.
     async fn record(&mut self, delivery: Delivery) -> Result<(), StoreError> {
         self.in_flight.remove(&delivery.delivery_id);
+        let status = match delivery.status {
+            DeliveryStatus::Delivered => "delivered",
+            _ => "failed",
+        };
+        let label = crate::metrics::StatusLabel { status };
+        self.ctx.metrics.deliveries.get_or_create(&label).inc();
         let mut announced = delivery.clone();
         announced.body = serde_json::Value::Null;
         let event = EventDraft::new(types::WEBHOOK_DELIVERED, json!({ "delivery": announced }))

@@ -43,6 +43,8 @@ pub struct PlaybooksState {
     /// circuit breakers: at most `breaker_runs_max` times per pair, at most
     /// RUN_HISTORY_PAIRS_MAX pairs. Kept in memory: a restart of Grace closes every breaker.
     started: HashMap<(String, String), VecDeque<DateTime<Utc>>>,
+    /// An incident was turned away by a full `waiting` queue since the store was last searched.
+    overflowed: bool,
 }
 
 /// Most (playbook, component) pairs whose run times are remembered. Components come from
@@ -121,6 +123,7 @@ impl Actor for PlaybooksActor {
             runs: HashMap::new(),
             waiting: VecDeque::new(),
             started: HashMap::new(),
+            overflowed: false,
         })
     }
 
@@ -351,12 +354,16 @@ impl PlaybooksState {
             if self.waiting.len() < limits.agents_queue_max {
                 self.waiting.push_back(incident);
             } else {
+                // It stays open with no run in the store; once the queue has drained, the
+                // store is searched for such incidents again (`start_waiting`).
                 tracing::warn!(
                     incident_id = incident.id,
                     playbook = %playbook.id,
-                    "sub-agent queue full; incident left for people"
+                    "sub-agent queue full; the incident waits in the store"
                 );
+                self.overflowed = true;
             }
+            self.ctx.metrics.queue("playbook_runs", self.waiting.len());
             return Ok(());
         }
         self.start(playbook, incident).await.map(|_| ())
@@ -472,6 +479,28 @@ impl PlaybooksState {
             }
         }
         Ok(())
+    }
+
+    /// Counts an ended run for `GET /metrics`.
+    fn count_run(&self, execution: &Execution) {
+        use crate::metrics::{PlaybookLabel, RunLabels};
+        let outcome = match execution.status {
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Interrupted => "interrupted",
+            _ => "failed",
+        };
+        let playbook = execution.playbook_id.clone();
+        let metrics = &self.ctx.metrics;
+        let run = RunLabels {
+            playbook: playbook.clone(),
+            outcome,
+        };
+        metrics.runs.get_or_create(&run).inc();
+        let seconds = execution.duration_seconds.unwrap_or(0.0);
+        metrics
+            .run_seconds
+            .get_or_create(&PlaybookLabel { playbook })
+            .observe(seconds);
     }
 
     /// Commits `drafts` and `writes` in one transaction, in order with what was published
@@ -730,6 +759,7 @@ impl PlaybooksState {
         crate::failpoints::crash_point("playbooks.finish.before_commit");
         self.commit(drafts, writes, work_order.as_ref()).await?;
         crate::failpoints::crash_point("playbooks.finish.after_commit");
+        self.count_run(&execution);
         if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
             let _ = incidents.cast(IncidentsMsg::RunFinished {
                 incident_id,
@@ -750,8 +780,13 @@ impl PlaybooksState {
     async fn start_waiting(&mut self) -> Result<(), StoreError> {
         while self.runs.len() < self.ctx.spec().limits.agents_max {
             let Some(incident) = self.waiting.pop_front() else {
+                if std::mem::take(&mut self.overflowed) {
+                    // Incidents the full queue turned away: find them in the store.
+                    return Box::pin(self.heal_unattended()).await;
+                }
                 break;
             };
+            self.ctx.metrics.queue("playbook_runs", self.waiting.len());
             if let Some(current) = self.ctx.store.incident(incident.id).await? {
                 if current.status.is_active() && current.active_run_id.is_none() {
                     Box::pin(self.trigger(current)).await?;

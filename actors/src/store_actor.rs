@@ -95,11 +95,19 @@ impl StoreState {
             .zip(self.last_seq + 1..)
             .map(|(draft, seq)| draft.sequenced(seq, at))
             .collect();
-        if let Err(error) = self.ctx.store.commit(&events, writes).await {
+        let started = std::time::Instant::now();
+        let committed = self.ctx.store.commit(&events, writes).await;
+        let metrics = &self.ctx.metrics;
+        metrics
+            .store_commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(error) = committed {
             tracing::error!(%error, "commit to the store failed");
+            metrics.store_commit_failures.inc();
             self.failed(&error);
             return Err(Arc::new(error));
         }
+        metrics.events_committed.inc_by(events.len() as u64);
         self.succeeded();
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
         if let (Some(first), Some(last)) = (events.first(), events.last()) {

@@ -119,6 +119,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(app.clone())
         .and(query)
         .and_then(list_deliveries);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(app.clone())
+        .and_then(metrics);
     let heartbeat = warp::path!("heartbeats" / String)
         .and(post.clone())
         .and(app.clone())
@@ -223,6 +227,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(work_orders)
         .unify()
         .or(deliveries)
+        .unify()
+        .or(metrics)
         .unify()
         .or(decide)
         .unify()
@@ -405,6 +411,16 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         "incidents": { "applied_seq": applied_seq, "lag": lag },
         "ws_clients": ws::clients(&app),
     }))
+}
+
+/// `GET /metrics`: Prometheus' scrape target, in OpenMetrics text.
+async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
+    let text = app.kernel.metrics_text(ws::clients(&app)).await;
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(warp::http::Response::builder()
+        .header(warp::http::header::CONTENT_TYPE, content_type)
+        .body(text.into())
+        .expect("a valid response"))
 }
 
 async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {

@@ -1,0 +1,169 @@
+//! Grace's own numbers for Prometheus (`GET /metrics`): the `prometheus-client` registry and
+//! every metric in it.
+//!
+//! Counters and histograms are updated where things happen (the store actor times its
+//! commits, the playbook engine counts runs); levels that already live somewhere (the
+//! incidents' lag, queue lengths, WebSocket clients) are read when scraped. Every label takes
+//! a bounded set of values: playbook ids from config, fixed names, outcomes.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunLabels {
+    pub playbook: String,
+    /// `succeeded`, `failed` or `interrupted`, as the run's status.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlaybookLabel {
+    pub playbook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActorLabel {
+    /// The actor's kind (`monitor`, `supervisor`, `incidents`…), not its name: bounded.
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub queue: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: &'static str,
+}
+
+/// Every metric Grace keeps, registered once.
+pub struct Metrics {
+    registry: Registry,
+    pub events_committed: Counter,
+    pub events_pushed: Counter,
+    pub store_commit_seconds: Histogram,
+    pub store_commit_failures: Counter,
+    pub incidents_lag_events: Gauge,
+    pub incidents: Family<StatusLabel, Gauge>,
+    pub runs: Family<RunLabels, Counter>,
+    pub run_seconds: Family<PlaybookLabel, Histogram, fn() -> Histogram>,
+    pub deliveries: Family<StatusLabel, Counter>,
+    pub queue_depth: Family<QueueLabel, Gauge>,
+    pub ws_clients: Gauge,
+    pub actor_restarts: Family<ActorLabel, Counter>,
+}
+
+fn run_seconds() -> Histogram {
+    // 10 ms to about 20 minutes.
+    Histogram::new(exponential_buckets(0.01, 2.0, 18))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let metrics = Self {
+            registry: Registry::with_prefix("grace"),
+            events_committed: Counter::default(),
+            events_pushed: Counter::default(),
+            // 0.5 ms to about 4 s.
+            store_commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            store_commit_failures: Counter::default(),
+            incidents_lag_events: Gauge::default(),
+            incidents: Family::default(),
+            runs: Family::default(),
+            run_seconds: Family::new_with_constructor(run_seconds as fn() -> Histogram),
+            deliveries: Family::default(),
+            queue_depth: Family::default(),
+            ws_clients: Gauge::default(),
+            actor_restarts: Family::default(),
+        };
+        metrics.registered()
+    }
+}
+
+impl Metrics {
+    fn registered(mut self) -> Self {
+        let r = &mut self.registry;
+        r.register(
+            "events_committed",
+            "Events committed to the log",
+            self.events_committed.clone(),
+        );
+        r.register(
+            "events_pushed",
+            "Events taken in by POST /events, heartbeats and Alertmanager",
+            self.events_pushed.clone(),
+        );
+        r.register(
+            "store_commit_seconds",
+            "Time to commit one transaction to the store",
+            self.store_commit_seconds.clone(),
+        );
+        r.register(
+            "store_commit_failures",
+            "Commits the store refused",
+            self.store_commit_failures.clone(),
+        );
+        r.register(
+            "incidents_lag_events",
+            "Committed events the incident manager has not applied yet",
+            self.incidents_lag_events.clone(),
+        );
+        r.register(
+            "incidents",
+            "Active incidents by status",
+            self.incidents.clone(),
+        );
+        r.register(
+            "playbook_runs",
+            "Playbook runs ended, by outcome",
+            self.runs.clone(),
+        );
+        r.register(
+            "playbook_run_seconds",
+            "How long playbook runs took",
+            self.run_seconds.clone(),
+        );
+        r.register(
+            "deliveries",
+            "Webhook deliveries ended, by status",
+            self.deliveries.clone(),
+        );
+        r.register(
+            "queue_depth",
+            "Items waiting in each bounded queue",
+            self.queue_depth.clone(),
+        );
+        r.register(
+            "ws_clients",
+            "Connected /ws clients",
+            self.ws_clients.clone(),
+        );
+        r.register(
+            "actor_restarts",
+            "Actors restarted by their supervisor, by kind",
+            self.actor_restarts.clone(),
+        );
+        self
+    }
+
+    /// Sets a queue's depth.
+    pub fn queue(&self, queue: &'static str, depth: usize) {
+        let depth = i64::try_from(depth).unwrap_or(i64::MAX);
+        self.queue_depth
+            .get_or_create(&QueueLabel { queue })
+            .set(depth);
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
