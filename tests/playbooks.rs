@@ -117,6 +117,52 @@ fn check_config_names_the_playbook_file_of_a_mistake() {
     );
 }
 
+/// Cooldowns and circuit breakers are rebuilt from the recorded runs: a restart (even a
+/// `kill -9`) does not let a playbook that just ran run again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooldown_holds_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "db"
+
+[[playbooks]]
+id = "rotate_keys"
+on = ["auth.failures"]
+steps = [{ kind = "command", argv = ["true"] }]
+cooldown_ms = 600000
+"#;
+    let event = json!({ "type": "auth.failures", "source": "orders" });
+    let app = spawn_app(dir.path(), config);
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    app.incident_where("the first incident healed", TIMEOUT, |i| {
+        i["status"] == "resolved"
+    })
+    .await;
+    app.kill_9();
+
+    let app = spawn_app(dir.path(), config);
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let held = app
+        .incident_where("the second incident", TIMEOUT, |i| i["status"] == "open")
+        .await;
+    let hold = eventually("the hold on the timeline", TIMEOUT, || async {
+        let detail = app
+            .get_ok(&format!("/monitoring/incidents/{}", held["id"]))
+            .await;
+        detail["timeline"]
+            .as_array()?
+            .iter()
+            .find(|e| e["type"] == "playbook.held")
+            .cloned()
+    })
+    .await;
+    assert_eq!(hold["data"]["reason"], "cooldown", "{hold}");
+    assert_eq!(app.get_ok("/playbooks/rotate_keys").await["runs"], 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooldown_holds_a_rerun_and_a_circuit_breaker_escalates() {
     let dir = tempfile::tempdir().unwrap();

@@ -208,6 +208,7 @@ mod tests {
             playbook_id: playbook.into(),
             playbook_name: "Reconnect DB".into(),
             incident_id,
+            source: incident.source.clone(),
             agent_id: "agent".into(),
             status: ExecutionStatus::Succeeded,
             steps_completed: 1,

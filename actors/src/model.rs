@@ -169,6 +169,10 @@ pub struct Execution {
     pub playbook_id: String,
     pub playbook_name: String,
     pub incident_id: u64,
+    /// The component it healed (the incident's source), so cooldowns and circuit breakers
+    /// can be rebuilt from recent runs after a restart.
+    #[serde(default)]
+    pub source: String,
     pub agent_id: String,
     pub status: ExecutionStatus,
     pub steps_completed: u32,

@@ -134,6 +134,7 @@ impl Actor for PlaybooksActor {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        state.remember_recent_starts().await?;
         state.close_interrupted_runs().await?;
         state.heal_unattended().await?;
         Ok(())
@@ -389,8 +390,40 @@ impl PlaybooksState {
         (left > 0).then_some(Hold::Cooldown { left_ms: left })
     }
 
+    /// Rebuilds the cooldown and circuit-breaker memory from the runs started within the
+    /// longest window any playbook looks back, so a restart opens no breaker and ends no
+    /// cooldown.
+    async fn remember_recent_starts(&mut self) -> Result<(), StoreError> {
+        let spec = self.ctx.spec();
+        let Some(window_ms) = spec
+            .playbooks
+            .iter()
+            .map(|p| p.breaker_window_ms.max(p.cooldown_ms))
+            .max()
+        else {
+            return Ok(());
+        };
+        let since = crate::time::now() - chrono::Duration::milliseconds(window_ms as i64);
+        let starts = self
+            .ctx
+            .store
+            .starts_since(since, RUN_HISTORY_PAIRS_MAX)
+            .await?;
+        for (playbook_id, source, started_at) in starts {
+            let Some(playbook) = spec.playbooks.iter().find(|p| p.id == playbook_id) else {
+                continue; // no longer configured
+            };
+            self.remember_start_at(playbook, &source, started_at);
+        }
+        Ok(())
+    }
+
     /// Remembers that `playbook` started on `source` (bounded; see `started`).
     fn remember_start(&mut self, playbook: &PlaybookSpec, source: &str) {
+        self.remember_start_at(playbook, source, crate::time::now());
+    }
+
+    fn remember_start_at(&mut self, playbook: &PlaybookSpec, source: &str, at: DateTime<Utc>) {
         if self.started.len() >= RUN_HISTORY_PAIRS_MAX {
             let now = crate::time::now();
             self.started.retain(|_, times| {
@@ -413,7 +446,7 @@ impl PlaybooksState {
             .started
             .entry((playbook.id.clone(), source.to_owned()))
             .or_default();
-        times.push_back(crate::time::now());
+        times.push_back(at);
         while times.len() > playbook.breaker_runs_max as usize {
             times.pop_front();
         }
@@ -558,6 +591,7 @@ impl PlaybooksState {
             playbook_id: playbook.id.clone(),
             playbook_name: playbook.display_name().to_owned(),
             incident_id: incident.id,
+            source: incident.source.clone(),
             agent_id: agent_id.clone(),
             status: ExecutionStatus::Running,
             steps_completed: 0,

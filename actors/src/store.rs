@@ -10,8 +10,9 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use surrealdb::engine::local::{Db, Mem, SurrealKv};
 use surrealdb::Surreal;
@@ -74,6 +75,7 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS execution SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS execution_incident ON execution FIELDS incident_id;
     DEFINE INDEX IF NOT EXISTS execution_status ON execution FIELDS status;
+    DEFINE INDEX IF NOT EXISTS execution_started ON execution FIELDS started_at;
     DEFINE TABLE IF NOT EXISTS agent SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS delivery SCHEMALESS;
@@ -508,6 +510,36 @@ impl Store {
             json!({ "playbook": playbook_id, "limit": limit }),
         )
         .await
+    }
+
+    /// (playbook, component, start) of the runs started after `since`, oldest first, at most
+    /// `limit` (the newest of them).
+    pub async fn starts_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String, DateTime<Utc>)>> {
+        #[derive(Deserialize)]
+        struct Start {
+            playbook_id: String,
+            #[serde(default)]
+            source: String,
+            started_at: DateTime<Utc>,
+        }
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut starts: Vec<Start> = self
+            .rows(
+                "SELECT playbook_id, source, started_at FROM execution
+                 WHERE started_at > $since ORDER BY started_at DESC LIMIT $limit",
+                json!({ "since": since, "limit": limit }),
+            )
+            .await?;
+        starts.reverse();
+        Ok(starts
+            .into_iter()
+            .filter(|s| !s.source.is_empty())
+            .map(|s| (s.playbook_id, s.source, s.started_at))
+            .collect())
     }
 
     /// Whether any playbook run was recorded on incident `incident_id`.
