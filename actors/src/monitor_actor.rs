@@ -22,7 +22,7 @@ use crate::event::{types, EventDraft};
 use crate::model::MonitorControl;
 use crate::probe::{Probe, ProbeFailure};
 use crate::spec::MonitorSpec;
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
 
 pub struct MonitorActor;
 
@@ -53,7 +53,15 @@ pub struct MonitorState {
     probe: Box<dyn Probe>,
     status: MonitorStatus,
     consecutive_successes: u32,
+    /// The probe's position as last committed (see `Probe::position`).
+    position: Option<serde_json::Value>,
+    /// Events a probe found that could not be committed yet; at most UNSENT_EVENTS_MAX.
+    unsent: Vec<EventDraft>,
 }
+
+/// Found events kept for another try while the store refuses writes; past this the oldest
+/// go (log rules are rate limited, so this is many minutes of matches).
+const UNSENT_EVENTS_MAX: usize = 1_024;
 
 pub enum MonitorMsg {
     /// Run one probe, then schedule the next.
@@ -90,7 +98,11 @@ impl Actor for MonitorActor {
         myself: ActorRef<Self::Msg>,
         MonitorArgs { ctx, spec }: MonitorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let probe = ctx.probes.build(&spec);
+        let mut probe = ctx.probes.build(&spec);
+        let position = ctx.store.monitor_position(&spec.id).await?;
+        if let Some(position) = position.clone() {
+            probe.resume(position);
+        }
         // A component with an active incident was down when this monitor last looked (before a
         // restart of the monitor or of Grace): start from there, so its recovery is announced.
         // Only incidents of the probe's own family count: a log rule's incident on the same
@@ -128,6 +140,8 @@ impl Actor for MonitorActor {
             spec,
             probe,
             consecutive_successes: 0,
+            position,
+            unsent: Vec::new(),
         })
     }
 
@@ -165,15 +179,12 @@ impl Actor for MonitorActor {
             Err(failure) => state.on_failure(failure),
         };
         state.status.details = state.probe.details();
-        let mut drafts = state.probe.take_events();
-        drafts.extend(transition);
-        if !drafts.is_empty() {
+        let found = state.probe.take_events();
+        if let Err(error) = state.commit(found, transition).await {
             // A transition counts only once it is on disk: if it cannot be committed, the
             // monitor stays as it was and the next probe announces it again.
-            if let Err(error) = commit_in_order(&state.ctx, drafts, Vec::new()).await {
-                tracing::warn!(%error, monitor = %state.spec.id, "events not recorded; retried at the next probe");
-                state.status.down = was_down;
-            }
+            tracing::warn!(%error, monitor = %state.spec.id, "events not recorded; retried at the next probe");
+            state.status.down = was_down;
         }
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
@@ -184,6 +195,40 @@ impl Actor for MonitorActor {
 }
 
 impl MonitorState {
+    /// Commits what a probe found (log lines), its transition and the probe's new position in
+    /// one transaction. On failure the found events are kept for the next try (the position
+    /// moved on past them), the transition is dropped (the next probe makes it again).
+    async fn commit(
+        &mut self,
+        found: Vec<EventDraft>,
+        transition: Option<EventDraft>,
+    ) -> Result<(), std::sync::Arc<StoreError>> {
+        self.unsent.extend(found);
+        if self.unsent.len() > UNSENT_EVENTS_MAX {
+            let dropped = self.unsent.len() - UNSENT_EVENTS_MAX;
+            tracing::warn!(dropped, monitor = %self.spec.id, "store refusing writes; oldest found events dropped");
+            self.unsent.drain(..dropped);
+        }
+        let position = self.probe.position();
+        let moved = position.is_some() && position != self.position;
+        if self.unsent.is_empty() && transition.is_none() && !moved {
+            return Ok(());
+        }
+        let mut drafts = self.unsent.clone();
+        drafts.extend(transition);
+        let writes = match (&position, moved) {
+            (Some(position), true) => vec![Write::MonitorPosition {
+                monitor_id: self.spec.id.clone(),
+                position: position.clone(),
+            }],
+            _ => Vec::new(),
+        };
+        commit_in_order(&self.ctx, drafts, writes).await?;
+        self.unsent.clear();
+        self.position = position;
+        Ok(())
+    }
+
     async fn control(&mut self, change: ControlChange) -> Result<MonitorStatus, StoreError> {
         let mut control = self.status.control.clone();
         match change {

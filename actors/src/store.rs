@@ -82,6 +82,7 @@ const SCHEMA: &str = "
     DEFINE INDEX IF NOT EXISTS delivery_status ON delivery FIELDS status;
     DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS monitor_position SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS pipeline_run SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS pipeline_run_pipeline ON pipeline_run FIELDS pipeline_id;
     DEFINE INDEX IF NOT EXISTS pipeline_run_status ON pipeline_run FIELDS status;
@@ -111,6 +112,11 @@ pub enum Write {
     WorkOrder(Box<WorkOrder>),
     /// A webhook delivery, pending or ended (notifier; pending ones with what they tell about).
     Delivery(Box<Delivery>),
+    /// Where a monitor's probe stands in what it follows (see `Probe::position`).
+    MonitorPosition {
+        monitor_id: String,
+        position: Value,
+    },
 }
 
 impl Write {
@@ -134,6 +140,14 @@ impl Write {
                 "delivery",
                 json!(delivery.delivery_id),
                 serde_json::to_value(delivery)?,
+            ),
+            Write::MonitorPosition {
+                monitor_id,
+                position,
+            } => (
+                "monitor_position",
+                json!(monitor_id),
+                json!({ "position": position }),
             ),
             Write::NewIncident(_) | Write::NewTrust(_) | Write::IncidentsProgress { .. } => {
                 return Ok(None)
@@ -540,6 +554,16 @@ impl Store {
             .filter(|s| !s.source.is_empty())
             .map(|s| (s.playbook_id, s.source, s.started_at))
             .collect())
+    }
+
+    /// Where monitor `monitor_id`'s probe stood at its last committed probe, if it follows
+    /// something.
+    pub async fn monitor_position(&self, monitor_id: &str) -> StoreResult<Option<Value>> {
+        self.one(
+            "SELECT VALUE position FROM type::record('monitor_position', $id)",
+            json!({ "id": monitor_id }),
+        )
+        .await
     }
 
     /// Whether any playbook run was recorded on incident `incident_id`.

@@ -64,6 +64,19 @@ pub struct LogProbe {
     started: bool,
     events: Vec<EventDraft>,
     lines_read: u64,
+    /// Where a previous Grace stopped reading (see `position`), used on the first read.
+    resume_at: Option<Position>,
+}
+
+/// What a restart needs to go on where the last committed probe stopped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Position {
+    dev: u64,
+    ino: u64,
+    /// The start of the first line not yet read whole.
+    offset: u64,
+    /// Matches each rule had counted but not yet published.
+    pending: Vec<u64>,
 }
 
 impl LogProbe {
@@ -93,6 +106,7 @@ impl LogProbe {
             started: false,
             events: Vec::new(),
             lines_read: 0,
+            resume_at: None,
         }
     }
 
@@ -133,11 +147,19 @@ impl LogProbe {
             let mut file = File::open(&self.path)
                 .map_err(|error| format!("cannot open {}: {error}", self.path))?;
             // Only a file that was there when Grace started is skipped to its end; one that
-            // appears (or replaces a rotated one) is new, and all of it counts.
-            let offset = if first && !self.from_start {
-                meta.len()
-            } else {
-                0
+            // appears (or replaces a rotated one) is new, and all of it counts. The file a
+            // previous Grace was reading goes on where it stopped; another file at the path
+            // (rotated meanwhile) is new.
+            let resumed = self.resume_at.take().filter(|_| first);
+            let offset = match resumed {
+                Some(at)
+                    if (at.dev, at.ino) == (meta.dev(), meta.ino()) && at.offset <= meta.len() =>
+                {
+                    at.offset
+                }
+                Some(_) => 0,
+                None if first && !self.from_start => meta.len(),
+                None => 0,
             };
             file.seek(SeekFrom::Start(offset))
                 .map_err(|error| error.to_string())?;
@@ -299,6 +321,33 @@ impl Probe for LogProbe {
 
     fn take_events(&mut self) -> Vec<EventDraft> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Lines read since Grace started, and each rule's matches held by its rate limit.
+    fn details(&self) -> serde_json::Value {
+        let pending: Vec<u64> = self.rules.iter().map(|rule| rule.pending).collect();
+        json!({ "lines_read": self.lines_read, "pending": pending })
+    }
+
+    fn position(&self) -> Option<serde_json::Value> {
+        let tailed = self.tailed.as_ref()?;
+        let position = Position {
+            dev: tailed.identity.0,
+            ino: tailed.identity.1,
+            offset: tailed.offset.saturating_sub(self.partial.len() as u64),
+            pending: self.rules.iter().map(|rule| rule.pending).collect(),
+        };
+        serde_json::to_value(position).ok()
+    }
+
+    fn resume(&mut self, position: serde_json::Value) {
+        let Ok(position) = serde_json::from_value::<Position>(position) else {
+            return;
+        };
+        for (rule, pending) in self.rules.iter_mut().zip(&position.pending) {
+            rule.pending = *pending;
+        }
+        self.resume_at = Some(position);
     }
 
     fn next_delay(&self, interval: Duration) -> Duration {

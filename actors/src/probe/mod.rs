@@ -68,6 +68,17 @@ pub trait Probe: Send + Sync {
         Vec::new()
     }
 
+    /// Where the probe stands in what it follows (a log file's identity and offset, the counts
+    /// its rate limits hold), committed with the events it produced so a restart resumes there
+    /// instead of skipping or repeating; none for probes that follow nothing.
+    fn position(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Resumes from a position a previous probe committed; one that no longer fits (another
+    /// file at the path) is ignored.
+    fn resume(&mut self, _position: serde_json::Value) {}
+
     /// Changes when the dependency changed between probes (a watched process exited): the
     /// monitor then probes at once instead of at its next interval.
     fn wake(&self) -> Option<watch::Receiver<u64>> {
