@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{eventually, free_port, spawn_app, Feed};
+use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Enough monitors failing at once to keep events flowing while clients connect.
@@ -159,4 +160,39 @@ async fn feed_clients_are_bounded_and_leave_nothing_behind() {
         (app.get_ok("/health").await["ws_clients"] == 0).then_some(())
     })
     .await;
+}
+
+/// A client that connects and never reads is cut off once its socket and its buffer are full
+/// (close 4000 after `ws_buffer_max` events, or the write timeout), and its place is given
+/// back; the other clients and intake are not held up meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_closed_and_its_place_given_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n\
+                  [limits]\nws_buffer_max = 64\n";
+    let app = spawn_app(dir.path(), config);
+    let url = format!("ws://{}/ws", app.addr);
+    let (stuck, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    assert_eq!(app.get_ok("/health").await["ws_clients"], 1);
+
+    // Enough events to fill the kernel's socket buffers (megabytes) and then the client's
+    // buffer; every batch is still taken at once.
+    let padding = "x".repeat(512);
+    let mut sent = 0;
+    let gone = eventually("the client that never reads cut off", TIMEOUT, || {
+        let (app, padding) = (&app, &padding);
+        sent += 1;
+        let batch = sent;
+        async move {
+            let events: Vec<Value> = (0..100)
+                .map(|n| json!({ "type": "note.logged", "source": format!("b{batch}-{n}"), "payload": { "text": padding } }))
+                .collect();
+            let (status, body) = app.post_json("/events", &json!(events)).await;
+            assert_eq!(status, 202, "{body}");
+            (app.get_ok("/health").await["ws_clients"] == 0).then_some(())
+        }
+    })
+    .await;
+    let () = gone;
+    drop(stuck);
 }

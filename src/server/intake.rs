@@ -152,12 +152,29 @@ fn typed<T: DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
         let named = message.split('`').nth(1).filter(|_| {
             message.starts_with("missing field") || message.starts_with("unknown field")
         });
+        // An unknown field's path already ends with it; a missing one's is its parent's.
         let field = match (named, path.as_str()) {
             (Some(name), ".") => name.to_owned(),
+            (Some(name), path) if path == name || path.ends_with(&format!(".{name}")) => {
+                path.to_owned()
+            }
             (Some(name), path) => format!("{path}.{name}"),
             (None, ".") => String::new(),
             (None, path) => path.to_owned(),
         };
         (field, message)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_is_named_by_its_field_once() {
+        let field = |value: Value| typed::<PushedEvent>(value).unwrap_err().0;
+        assert_eq!(field(json!({ "source": "a" })), "type");
+        assert_eq!(field(json!({ "type": "a.b", "text": "x" })), "text");
+        assert_eq!(field(json!({ "type": 5 })), "type");
+    }
 }
