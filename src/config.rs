@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use actors::retention::RetentionSpec;
 use actors::spec::{
     LimitsSpec, MonitorSpec, PipelineSpec, PlaybookSpec, SpecProblem, StepSpec, SupervisionSpec,
     TreeSpec, TrustSpec, WebhookSpec,
@@ -136,12 +137,13 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "store",
     "trust",
     "supervision",
     "limits",
+    "retention",
     "monitors",
     "playbooks",
     "webhooks",
@@ -278,6 +280,7 @@ impl Reader {
         let trust: TrustSpec = self.section(&mut table, "trust");
         let supervision: SupervisionSpec = self.section(&mut table, "supervision");
         let limits: LimitsSpec = self.section(&mut table, "limits");
+        let retention: RetentionSpec = self.section(&mut table, "retention");
         if store.path.trim().is_empty() {
             self.issue("store.path", "must be a directory or \"memory\"");
         }
@@ -290,6 +293,7 @@ impl Reader {
         self.problems("trust", trust.problems());
         self.problems("supervision", supervision.problems());
         self.problems("limits", limits.problems());
+        self.problems("retention", retention.problems());
 
         let monitors = self.monitors(table.remove("monitors"));
         self.monitor_ids = monitors.iter().map(|m| m.id.clone()).collect();
@@ -308,6 +312,7 @@ impl Reader {
                 trust,
                 supervision,
                 limits,
+                retention,
             },
         })
     }

@@ -185,7 +185,7 @@ async fn a_client_that_never_reads_is_closed_and_its_place_given_back() {
         let batch = sent;
         async move {
             let events: Vec<Value> = (0..100)
-                .map(|n| json!({ "type": "note.logged", "source": format!("b{batch}-{n}"), "payload": { "text": padding } }))
+                .map(|n| json!({ "type": "note.logged", "source": format!("b{batch}-{n}"), "kind": "info", "payload": { "text": padding } }))
                 .collect();
             let (status, body) = app.post_json("/events", &json!(events)).await;
             assert_eq!(status, 202, "{body}");
@@ -195,4 +195,74 @@ async fn a_client_that_never_reads_is_closed_and_its_place_given_back() {
     .await;
     let () = gone;
     drop(stuck);
+}
+
+/// `[retention]` compacts in the background: events beyond the count go (a client that asks
+/// for them is told `feed.truncated`, then gets the rest), the newest stay; resolved incidents
+/// beyond the count go, open ones stay whatever the limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_compacts_old_events_and_resolved_incidents_but_never_open_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n\
+                  [retention]\ninterval_ms = 100\n\
+                  events = { max_age_ms = 3600000, max_count = 50, keep_min = 20 }\n\
+                  records = { max_age_ms = 3600000, max_count = 2, keep_min = 1 }\n";
+    let app = spawn_app(dir.path(), config);
+    for n in 1..=5 {
+        let event =
+            json!({ "type": "disk.full", "source": format!("host-{n}"), "kind": "problem" });
+        assert_eq!(app.post_json("/events", &event).await.0, 202);
+    }
+    eventually("five incidents", TIMEOUT, || async {
+        (app.incidents("").await.len() == 5).then_some(())
+    })
+    .await;
+    for id in 1..=4 {
+        let path = format!("/monitoring/incidents/{id}/resolve");
+        assert_eq!(app.post_json(&path, &json!({})).await.0, 200);
+    }
+    let notes: Vec<Value> = (0..200)
+        .map(|n| json!({ "type": "note.logged", "source": format!("n{n}"), "kind": "info" }))
+        .collect();
+    assert_eq!(app.post_json("/events", &json!(notes)).await.0, 202);
+
+    let kept = eventually("resolved incidents beyond two removed", TIMEOUT, || async {
+        let ids: Vec<u64> = app
+            .incidents("")
+            .await
+            .iter()
+            .filter_map(|i| i["id"].as_u64())
+            .collect();
+        (ids.len() == 3).then_some(ids)
+    })
+    .await;
+    assert_eq!(kept, [5, 4, 3], "the open one and the two newest resolved");
+
+    let last_seq = app.get_ok("/health").await["last_seq"].as_u64().unwrap();
+    // Only the newest 50 are kept, once the incident manager has passed the rest.
+    let (feed, oldest) = eventually("a replay from 0 truncated to 50", TIMEOUT, || async {
+        let feed = Feed::connect(&app, "?since=0").await;
+        let first = eventually("the replay", TIMEOUT, || async {
+            feed.snapshot().first().cloned()
+        })
+        .await;
+        let oldest = first["data"]["oldest_seq"].as_u64()?;
+        (first["type"] == "feed.truncated" && oldest + 50 > last_seq).then_some((feed, oldest))
+    })
+    .await;
+    assert!(
+        oldest + 50 - 1 <= last_seq,
+        "oldest kept {oldest} of {last_seq}"
+    );
+    eventually(
+        "the rest replayed after it, without a gap",
+        TIMEOUT,
+        || async {
+            let seqs = feed.seqs();
+            let expected: Vec<u64> = (oldest - 1..=last_seq).collect();
+            (seqs.len() > expected.len() - 1 && seqs[..expected.len()] == expected[..])
+                .then_some(())
+        },
+    )
+    .await;
 }

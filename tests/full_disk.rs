@@ -97,7 +97,7 @@ backoff_ms = [100]
     let filler = disk.fill();
     pg.stop();
     // Pushed events cannot be taken now; the monitor's transition waits for the store.
-    let event = json!({ "type": "payment.timeout", "source": "checkout", "class": "problem" });
+    let event = json!({ "type": "payment.timeout", "source": "checkout", "kind": "problem" });
     let health = eventually("/health to say degraded", TIMEOUT, || async {
         let _ = app.post_json("/events", &event).await;
         let health = app.get_ok("/health").await;

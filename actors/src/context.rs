@@ -27,6 +27,7 @@ pub mod roles {
     pub const MONITORS: &str = "monitors";
     pub const NOTIFIER: &str = "notifier";
     pub const PIPELINES: &str = "pipelines";
+    pub const RETENTION: &str = "retention";
 
     /// A monitor's role: `monitor:<id>`.
     pub fn monitor(id: &str) -> String {

@@ -31,6 +31,7 @@ use crate::notifier_actor::NotifierActor;
 use crate::pipelines_actor::{PipelineError, PipelinesActor, PipelinesMsg};
 use crate::playbooks_actor::{PlaybooksActor, PlaybooksMsg, RunError};
 use crate::probe::ProbeFactory;
+use crate::retention_actor::RetentionActor;
 use crate::spec::{MonitorKind, MonitorSpec, PipelineSpec, PlaybookSpec, TreeSpec};
 use crate::store::{Store, StoreError, StoreLocation};
 use crate::store_actor::StoreActor;
@@ -160,6 +161,12 @@ impl Kernel {
                 |ctx, name, sup| async move { spawn_cell(name, PlaybooksActor, ctx, sup).await },
             ),
             child(&ctx, roles::MONITORS, "supervisor", spawn_monitors),
+            child(
+                &ctx,
+                roles::RETENTION,
+                "retention",
+                |ctx, name, sup| async move { spawn_cell(name, RetentionActor, ctx, sup).await },
+            ),
         ];
         ctx.spawns.record(roles::KERNEL, "supervisor");
         let (root, exit) = Supervisor::spawn(

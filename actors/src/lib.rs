@@ -10,8 +10,9 @@
 //! ├── pipelines   runs [[pipelines]] (schedule, by hand, reruns) and records each run
 //! ├── playbooks   playbook engine
 //! │   └── agent:* one sub-agent per run (temporary)
-//! └── monitors    (one-for-one supervisor)
-//!     └── monitor:* one per configured monitor
+//! ├── monitors    (one-for-one supervisor)
+//! │   └── monitor:* one per configured monitor
+//! └── retention   compacts the store in the background
 //! ```
 //!
 //! Invariants (the README's Architecture section says more):
@@ -41,6 +42,8 @@ pub mod pipelines_actor;
 pub mod playbooks_actor;
 pub mod probe;
 pub mod process;
+pub mod retention;
+pub mod retention_actor;
 pub mod signals;
 pub mod spec;
 pub mod store;

@@ -737,6 +737,7 @@ pub struct TreeSpec {
     pub trust: TrustSpec,
     pub supervision: SupervisionSpec,
     pub limits: LimitsSpec,
+    pub retention: crate::retention::RetentionSpec,
 }
 
 /// Defaults, named so config docs and code agree.
@@ -847,7 +848,7 @@ pub struct SpecProblem {
 }
 
 impl SpecProblem {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),

@@ -36,6 +36,45 @@ fn cause(errors: std::collections::HashMap<usize, surrealdb::Error>) -> Option<s
     Some(errors.swap_remove(at).1)
 }
 
+/// The kinds of records a compaction removes (see `Store::compact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compacted {
+    ResolvedIncidents,
+    Executions,
+    Agents,
+    Deliveries,
+    PipelineRuns,
+}
+
+impl Compacted {
+    pub const ALL: [Compacted; 5] = [
+        Compacted::ResolvedIncidents,
+        Compacted::Executions,
+        Compacted::Agents,
+        Compacted::Deliveries,
+        Compacted::PipelineRuns,
+    ];
+
+    /// Table, the time field it ages by (indexed), and what makes a record done with.
+    fn query_parts(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Compacted::ResolvedIncidents => ("incident", "resolved_at", "status = 'resolved'"),
+            Compacted::Executions => ("execution", "started_at", "status != 'running'"),
+            Compacted::Agents => ("agent", "started_at", "status != 'running'"),
+            Compacted::Deliveries => ("delivery", "created_at", "status != 'pending'"),
+            Compacted::PipelineRuns => (
+                "pipeline_run",
+                "started_at",
+                "status NOT IN ['running', 'queued']",
+            ),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.query_parts().0
+    }
+}
+
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
@@ -80,6 +119,9 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS delivery SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS delivery_status ON delivery FIELDS status;
+    DEFINE INDEX IF NOT EXISTS delivery_created ON delivery FIELDS created_at;
+    DEFINE INDEX IF NOT EXISTS agent_started ON agent FIELDS started_at;
+    DEFINE INDEX IF NOT EXISTS pipeline_run_started ON pipeline_run FIELDS started_at;
     DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_position SCHEMALESS;
@@ -636,6 +678,92 @@ impl Store {
             json!({ "limit": limit }),
         )
         .await
+    }
+
+    // ----- retention -------------------------------------------------------------------------
+
+    /// The seq of the oldest event kept, if there is one.
+    pub async fn first_seq(&self) -> StoreResult<Option<u64>> {
+        self.one(
+            "SELECT VALUE record::id(id) FROM event:1.. LIMIT 1",
+            json!({}),
+        )
+        .await
+    }
+
+    /// When event `seq` was committed, if it is kept.
+    pub async fn event_at(&self, seq: u64) -> StoreResult<Option<DateTime<Utc>>> {
+        // The seq is ours (u64), so formatting it into the query is safe.
+        self.one(&format!("SELECT VALUE at FROM event:{seq}"), json!({}))
+            .await
+    }
+
+    /// Removes events `from..=to`.
+    pub async fn remove_events(&self, from: u64, to: u64) -> StoreResult<()> {
+        let end = to.saturating_add(1);
+        self.db
+            .query(format!("DELETE event:{from}..{end} RETURN NONE"))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Removes up to `chunk` records of `kind` that `keep` lets go (see `retention.rs`): older
+    /// than its age or beyond its count, never the newest `keep_min`, never one still in
+    /// progress. Returns how many went.
+    pub async fn compact(
+        &self,
+        kind: Compacted,
+        keep: &crate::retention::Keep,
+        now: DateTime<Utc>,
+        chunk: usize,
+    ) -> StoreResult<usize> {
+        let (table, time, done) = kind.query_parts();
+        let fmt = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let floor: Option<String> = match keep.keep_min {
+            0 => Some(fmt(now + chrono::Duration::days(1))),
+            keep_min => {
+                let query = format!(
+                    "SELECT VALUE {time} FROM {table} WHERE {done} ORDER BY {time} DESC \
+                     START {} LIMIT 1",
+                    keep_min - 1
+                );
+                self.one(&query, json!({})).await?
+            }
+        };
+        let Some(floor) = floor else {
+            return Ok(0); // fewer than keep_min: nothing may go
+        };
+        let cutoff = fmt(now - chrono::Duration::milliseconds(keep.max_age_ms as i64));
+        let cutoff = cutoff.min(floor);
+        let mut ids: Vec<Value> = self
+            .rows(
+                &format!(
+                    "SELECT VALUE record::id(id) FROM {table} WHERE {done} AND {time} < $cutoff \
+                     LIMIT {chunk}"
+                ),
+                json!({ "cutoff": cutoff }),
+            )
+            .await?;
+        if ids.len() < chunk {
+            let beyond = format!(
+                "SELECT VALUE record::id(id) FROM {table} WHERE {done} ORDER BY {time} DESC \
+                 START {} LIMIT {}",
+                keep.max_count,
+                chunk - ids.len()
+            );
+            ids.extend(self.rows::<Value>(&beyond, json!({})).await?);
+        }
+        ids.sort_by_key(|id| id.to_string());
+        ids.dedup();
+        if !ids.is_empty() {
+            self.db
+                .query("FOR $key IN $keys { DELETE type::record($table, $key) RETURN NONE; }")
+                .bind(json!({ "keys": ids, "table": table }))
+                .await?
+                .check()?;
+        }
+        Ok(ids.len())
     }
 
     // ----- pipelines ------------------------------------------------------------------------------

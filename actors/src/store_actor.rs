@@ -4,7 +4,7 @@
 //! transaction — together with the records the batch announces, when an actor commits state
 //! changes (an outbox: what is saved is always announced) — before anyone may see it. Then it
 //! routes the batch, in seq order: every event to the live feed, and a nudge to the incident
-//! manager when the batch holds problem or recovery events. Being the one sequencer, it is the
+//! manager (which must move its watermark past every event, info ones included). Being the one sequencer, it is the
 //! one router, so the feed never sees seqs out of order. Each commit's problem and recovery
 //! events are also handed to the incident manager in memory (`signals.rs`), so it need not read
 //! them back from the log. On (re)start it resumes from the
@@ -192,7 +192,10 @@ impl StoreState {
                 let _ = feed.cast(FeedMsg::Push(event.clone()));
             }
         }
-        let news = events.iter().any(|event| is_signal(event));
+        // Every commit is news, even one without problems or recoveries: the incident manager's
+        // watermark has to pass it too, or intake (which waits on that lag) would refuse a flood
+        // of info events while nothing nudged it.
+        let news = !events.is_empty();
         if news
             && !self
                 .ctx

@@ -159,6 +159,21 @@ fn message(event: &Event) -> Message {
     Message::text(serde_json::to_string(&EventView::from(event)).unwrap_or_default())
 }
 
+/// A `feed.truncated` notice when events after `since` were removed by retention; its `seq`
+/// is the one before the oldest event kept.
+async fn truncated(app: &App, since: Option<u64>) -> Option<Event> {
+    let since = since?;
+    let oldest = app.kernel.store().first_seq().await.ok()??;
+    (oldest > since.saturating_add(1)).then(|| Event {
+        seq: oldest - 1,
+        event_type: "feed.truncated".to_owned(),
+        at: actors::time::now(),
+        source: None,
+        incident_id: None,
+        data: serde_json::json!({ "since": since, "oldest_seq": oldest }),
+    })
+}
+
 async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Vec<Pattern>) {
     let (mut tx, mut rx) = socket.split();
     let mut live = match app.kernel.subscribe(patterns.clone()).await {
@@ -171,6 +186,14 @@ async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Ve
         }
     };
     let mut last = since.unwrap_or(0);
+    if let Some(truncated) = truncated(&app, since).await {
+        // What the client asked for was compacted away (`[retention]`): say so, then go on
+        // from the oldest event kept.
+        last = truncated.seq;
+        if !send(&mut tx, message(&truncated)).await {
+            return;
+        }
+    }
     if since.is_some() {
         loop {
             let page = match app
