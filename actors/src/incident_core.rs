@@ -84,14 +84,58 @@ pub struct Changes {
     /// The events announcing the changes, in order.
     pub drafts: Vec<EventDraft>,
     pub effects: Vec<Effect>,
+    /// Repeats not yet announced, by incident: occurrences added. A page announces each
+    /// incident's repeats once, as a small delta, not once per event with the whole incident.
+    repeats: BTreeMap<u64, u64>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.incidents.is_empty() && self.trust.is_empty() && self.drafts.is_empty()
+        self.incidents.is_empty()
+            && self.trust.is_empty()
+            && self.drafts.is_empty()
+            && self.repeats.is_empty()
+    }
+
+    /// Records a repeat of `incident` (its new state), announced later by `finish` — or
+    /// before anything else is announced about it, so announcements stay in order.
+    fn repeated(&mut self, incident: &Incident, added: u64) {
+        *self.repeats.entry(incident.id).or_default() += added;
+        self.incidents.insert(incident.id, incident.clone());
+    }
+
+    /// Announces every repeat still pending; call once the page is applied.
+    pub fn finish(&mut self) {
+        let pending: Vec<u64> = self.repeats.keys().copied().collect();
+        for id in pending {
+            self.announce_repeats(id);
+        }
+    }
+
+    /// `incident.updated` with `reason: repeat`: only what repeats change.
+    fn announce_repeats(&mut self, id: u64) {
+        let (Some(added), Some(incident)) = (self.repeats.remove(&id), self.incidents.get(&id))
+        else {
+            return;
+        };
+        let delta = json!({
+            "id": incident.id,
+            "source": incident.source,
+            "event_type": incident.event_type,
+            "status": incident.status,
+            "occurrences": incident.occurrences,
+        });
+        let draft = EventDraft::new(
+            types::INCIDENT_UPDATED,
+            json!({ "incident": delta, "reason": "repeat", "repeats": added }),
+        )
+        .source(incident.source.clone())
+        .incident(id);
+        self.drafts.push(draft);
     }
 
     fn announce(&mut self, incident: &Incident, event_type: &str, extra: serde_json::Value) {
+        self.announce_repeats(incident.id);
         let mut data = json!({ "incident": incident });
         if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
             data.extend(extra.clone());
@@ -240,11 +284,7 @@ impl IncidentCore {
                     incident.recovery_seen = false;
                     remember(incident, event.seq, rules.events_max);
                     let incident = incident.clone();
-                    out.announce(
-                        &incident,
-                        types::INCIDENT_UPDATED,
-                        json!({ "reason": "repeat" }),
-                    );
+                    out.repeated(&incident, count);
                     return;
                 }
                 let symptom = Symptom {

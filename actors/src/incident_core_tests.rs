@@ -28,7 +28,28 @@ fn apply(core: &mut IncidentCore, facts: &Facts, events: &[Event]) -> Changes {
     for e in events {
         core.apply(e, &rules(), facts, &mut out);
     }
+    out.finish();
     out
+}
+
+#[test]
+fn a_thousand_repeats_in_a_page_are_one_small_announcement_and_a_recovery_comes_after_them() {
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    let mut events: Vec<Event> = (2..=1_001)
+        .map(|seq| event(seq, types::DB_CONNECTION_LOST, "db"))
+        .collect();
+    events.push(event(1_002, types::DB_CONNECTION_RESTORED, "db"));
+    let out = apply(&mut core, &Facts::default(), &events);
+    let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
+    assert_eq!(kinds, [types::INCIDENT_UPDATED, types::INCIDENT_RESOLVED]);
+    assert_eq!(out.drafts[0].data["repeats"], 1_000);
+    assert_eq!(out.drafts[0].data["incident"]["occurrences"], 1_001);
+    assert_eq!(out.incidents[&1].occurrences, 1_001);
 }
 
 #[test]
@@ -56,11 +77,17 @@ fn a_problem_opens_one_incident_and_repeats_only_count() {
         [
             types::TRUST_CHANGED,
             types::INCIDENT_OPENED,
-            types::INCIDENT_UPDATED,
             types::TRUST_CHANGED,
-            types::INCIDENT_OPENED
+            types::INCIDENT_OPENED,
+            types::INCIDENT_UPDATED,
         ]
     );
+    // The repeat is announced as a delta, once, after the page.
+    let update = &out.drafts[4].data;
+    assert_eq!(update["reason"], "repeat");
+    assert_eq!(update["repeats"], 1);
+    assert_eq!(update["incident"]["occurrences"], 2);
+    assert!(update["incident"].get("event_seqs").is_none(), "{update}");
     assert_eq!(
         out.effects.len(),
         2,

@@ -455,7 +455,8 @@ impl IncidentsState {
 
     /// Commits changes with the watermark in one transaction, then runs their effects. On
     /// failure the core is rebuilt from the store, which still holds the state before them.
-    async fn commit(&mut self, changes: Changes) -> Result<(), IncidentError> {
+    async fn commit(&mut self, mut changes: Changes) -> Result<(), IncidentError> {
+        changes.finish();
         let Changes {
             incidents,
             trust,
@@ -463,6 +464,7 @@ impl IncidentsState {
             new_trust,
             drafts,
             effects,
+            ..
         } = changes;
         let mut writes: Vec<Write> = incidents
             .into_values()

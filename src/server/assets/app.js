@@ -513,7 +513,11 @@ function onEvent(ev) {
   state.lastSeq = ev.seq;
   addActivity(ev);
   const d = ev.data || {};
-  if (d.incident && d.incident.id !== undefined && ev.type.startsWith("incident.")) {
+  if (d.reason === "repeat" && d.incident) {
+    // A repeat carries only what it changes: merge it into the incident shown, if any.
+    const shown = state.active.get(d.incident.id);
+    if (shown) Object.assign(shown, d.incident);
+  } else if (d.incident && d.incident.id !== undefined && ev.type.startsWith("incident.")) {
     applyIncident(d.incident);
     if (ev.type !== "incident.updated") later("insights", refreshInsights);
   }
