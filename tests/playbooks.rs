@@ -383,6 +383,8 @@ url = "http://{addr}/ops"
         let playbook = app.get_ok("/playbooks/switch_gateway").await;
         assert_eq!(playbook["runs"], 1, "{point}: {playbook}");
         assert_eq!(playbook["successes"], 0, "{point}: {playbook}");
+        // "checkout" comes only from pushed events: its runs count, but move no trust.
+        assert_eq!(playbook["trust"], 0.5, "{point}: {playbook}");
         let orders = app.get_ok("/work-orders").await["items"].clone();
         assert_eq!(orders.as_array().unwrap().len(), 1, "{point}: {orders}");
         let deliveries = app.get_ok("/deliveries").await["items"].clone();

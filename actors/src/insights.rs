@@ -209,6 +209,7 @@ mod tests {
             playbook_name: "Reconnect DB".into(),
             incident_id,
             source: incident.source.clone(),
+            by_hand: false,
             agent_id: "agent".into(),
             status: ExecutionStatus::Succeeded,
             steps_completed: 1,

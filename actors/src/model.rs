@@ -173,6 +173,9 @@ pub struct Execution {
     /// can be rebuilt from recent runs after a restart.
     #[serde(default)]
     pub source: String,
+    /// A person started it (by hand, or by approving a suggestion).
+    #[serde(default)]
+    pub by_hand: bool,
     pub agent_id: String,
     pub status: ExecutionStatus,
     pub steps_completed: u32,
@@ -303,9 +306,16 @@ impl MonitorControl {
 pub struct TrustScore {
     pub subject: String,
     pub score: f64,
-    /// Runs that ended (playbooks only): the history trust is computed from.
+    /// Runs that ended on components Grace watches (playbooks only): the history trust is
+    /// computed from.
     pub runs: u64,
     pub successes: u64,
+    /// Runs that ended on components only pushed events name: counted, never scored, so
+    /// whoever can reach the port cannot talk a playbook's trust down (or up).
+    #[serde(default)]
+    pub unscored_runs: u64,
+    #[serde(default)]
+    pub unscored_successes: u64,
     #[serde(with = "micros")]
     pub updated_at: DateTime<Utc>,
 }
@@ -327,6 +337,8 @@ impl TrustScore {
             score,
             runs: 0,
             successes: 0,
+            unscored_runs: 0,
+            unscored_successes: 0,
             updated_at: crate::time::now(),
         }
     }
@@ -339,6 +351,15 @@ impl TrustScore {
             self.successes += 1;
         }
         self.score = (self.successes as f64 + 1.0) / (self.runs as f64 + 2.0);
+        self.updated_at = crate::time::now();
+    }
+
+    /// A run on a component no monitor watches: counted, the score unchanged.
+    pub fn record_unscored_run(&mut self, succeeded: bool) {
+        self.unscored_runs += 1;
+        if succeeded {
+            self.unscored_successes += 1;
+        }
         self.updated_at = crate::time::now();
     }
 

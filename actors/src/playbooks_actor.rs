@@ -52,6 +52,15 @@ pub struct PlaybooksState {
 /// it, the oldest memories are dropped.
 const RUN_HISTORY_PAIRS_MAX: usize = 10_000;
 
+/// Who started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Started {
+    /// An incident's trigger matched.
+    Automatically,
+    /// A person: `POST /playbooks/{id}/run`, or approving a suggestion.
+    ByHand,
+}
+
 /// Why an automatic run did not start.
 enum Hold {
     Cooldown { left_ms: i64 },
@@ -312,7 +321,7 @@ impl PlaybooksState {
         if self.runs.len() >= agents_max {
             return Err(RunError::Full(agents_max));
         }
-        self.start(playbook, incident)
+        self.start(playbook, incident, Started::ByHand)
             .await
             .map_err(|error| RunError::Store(error.to_string()))
     }
@@ -367,7 +376,9 @@ impl PlaybooksState {
             self.ctx.metrics.queue("playbook_runs", self.waiting.len());
             return Ok(());
         }
-        self.start(playbook, incident).await.map(|_| ())
+        self.start(playbook, incident, Started::Automatically)
+            .await
+            .map(|_| ())
     }
 
     /// Whether the cooldown or the circuit breaker keeps `playbook` from running by itself on
@@ -580,6 +591,7 @@ impl PlaybooksState {
         &mut self,
         playbook: PlaybookSpec,
         incident: Incident,
+        started: Started,
     ) -> Result<String, StoreError> {
         self.remember_start(&playbook, &incident.source);
         let now = crate::time::now();
@@ -592,6 +604,7 @@ impl PlaybooksState {
             playbook_name: playbook.display_name().to_owned(),
             incident_id: incident.id,
             source: incident.source.clone(),
+            by_hand: started == Started::ByHand,
             agent_id: agent_id.clone(),
             status: ExecutionStatus::Running,
             steps_completed: 0,
@@ -742,7 +755,19 @@ impl PlaybooksState {
         let now = crate::time::now();
         let mut trust = self.playbook_trust(&execution.playbook_id).await?;
         let before = trust.score;
-        trust.record_run(report.succeeded);
+        // Only runs on components Grace watches itself, or that a person started, move a
+        // playbook's trust: pushed events come from whoever can reach the port.
+        let watched = self
+            .ctx
+            .spec()
+            .monitors
+            .iter()
+            .any(|m| m.id == execution.source);
+        let scored = watched || execution.by_hand;
+        match scored {
+            true => trust.record_run(report.succeeded),
+            false => trust.record_unscored_run(report.succeeded),
+        }
         close_run(&mut execution, &mut agent, &report, trust.score, now);
         let work_order = (!report.succeeded).then(|| WorkOrder {
             work_order_id: format!("WO-{}", short_id()),
@@ -763,11 +788,12 @@ impl PlaybooksState {
             },
         };
         let incident_id = execution.incident_id;
-        let drafts = vec![
-            EventDraft::new(
-                types::TRUST_CHANGED,
-                json!({ "subject": trust.subject, "from": before, "to": trust.score }),
-            ),
+        let trust_changed = EventDraft::new(
+            types::TRUST_CHANGED,
+            json!({ "subject": trust.subject, "from": before, "to": trust.score }),
+        );
+        let mut drafts: Vec<EventDraft> = scored.then_some(trust_changed).into_iter().collect();
+        drafts.extend([
             EventDraft::new(
                 types::PLAYBOOK_FINISHED,
                 json!({
@@ -782,7 +808,7 @@ impl PlaybooksState {
             )
             .incident(incident_id),
             EventDraft::new(types::AGENT_FINISHED, json!({ "agent": agent })).incident(incident_id),
-        ];
+        ]);
         let writes = vec![
             Write::Trust(trust),
             Write::Execution(Box::new(execution.clone())),

@@ -160,8 +160,8 @@ impl PlaybookView {
             monitors: playbook.monitors.clone(),
             steps: playbook.steps.iter().map(|step| step.name()).collect(),
             trust: trust.map_or(0.5, |t| t.score),
-            runs: trust.map_or(0, |t| t.runs),
-            successes: trust.map_or(0, |t| t.successes),
+            runs: trust.map_or(0, |t| t.runs + t.unscored_runs),
+            successes: trust.map_or(0, |t| t.successes + t.unscored_successes),
             recent_runs,
         }
     }
