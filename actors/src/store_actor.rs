@@ -4,7 +4,8 @@
 //! transaction — together with the records the batch announces, when an actor commits state
 //! changes (an outbox: what is saved is always announced) — before anyone may see it. Then it
 //! routes the batch, in seq order: every event to the live feed, and a nudge to the incident
-//! manager (which must move its watermark past every event, info ones included). Being the one sequencer, it is the
+//! manager when the batch holds problem or recovery events, or when info events alone have
+//! put it NUDGE_LAG_MIN behind. Being the one sequencer, it is the
 //! one router, so the feed never sees seqs out of order. Each commit's problem and recovery
 //! events are also handed to the incident manager in memory (`signals.rs`), so it need not read
 //! them back from the log. On (re)start it resumes from the
@@ -28,6 +29,10 @@ use crate::signals::Span;
 use crate::store::{StoreError, Write};
 
 pub struct StoreActor;
+
+/// Events without problems or recoveries the incident manager may fall behind before a commit
+/// nudges it anyway (its periodic check passes fewer within seconds).
+const NUDGE_LAG_MIN: u64 = 256;
 
 pub struct StoreState {
     ctx: Arc<Ctx>,
@@ -192,10 +197,12 @@ impl StoreState {
                 let _ = feed.cast(FeedMsg::Push(event.clone()));
             }
         }
-        // Every commit is news, even one without problems or recoveries: the incident manager's
-        // watermark has to pass it too, or intake (which waits on that lag) would refuse a flood
-        // of info events while nothing nudged it.
-        let news = !events.is_empty();
+        // Problems and recoveries are news. So is a lag that has grown past NUDGE_LAG_MIN
+        // without them: the incident manager's watermark has to pass info events too, or intake
+        // (which waits on that lag) would refuse a flood of them while nothing nudged it. Its own
+        // announcements alone do not wake it.
+        let lag = self.ctx.progress.incidents_lag();
+        let news = events.iter().any(|event| is_signal(event)) || lag >= NUDGE_LAG_MIN;
         if news
             && !self
                 .ctx
