@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actors::probe::ProbeFactory;
 use actors::store::StoreLocation;
-use actors::Kernel;
+use actors::{Kernel, KernelError};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
@@ -87,6 +87,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// What to do about a store that cannot be opened, by what went wrong.
+fn store_unusable(location: &StoreLocation, error: &actors::store::StoreError) -> String {
+    let at = match location {
+        StoreLocation::Path(dir) => dir.display().to_string(),
+        StoreLocation::Memory => "memory".to_owned(),
+    };
+    let text = error.to_string();
+    let what_to_do = if text.contains("locked") {
+        "Another process (another `grace serve`?) has it open: stop that one, or set `[store] \
+         path` to another directory."
+    } else if text.contains("space") {
+        "The disk is full: free some space and start Grace again."
+    } else if text.contains("ermission") {
+        "This user cannot read or write it: fix its owner or mode, or set `[store] path` to a \
+         directory this user owns."
+    } else {
+        "If the files are damaged, move the directory aside and start Grace again: it creates a \
+         new, empty store there (the old one stays for inspection)."
+    };
+    format!("cannot open the store at {at}: {text}\n{what_to_do}")
+}
+
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let config: Config = match &path {
         Some(path) => config::load(path)?,
@@ -101,9 +123,11 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
     let addr = listener.local_addr()?;
-    let kernel = Kernel::start(config.tree, &location, ProbeFactory::default())
-        .await
-        .context("cannot start the supervision tree")?;
+    let kernel = match Kernel::start(config.tree, &location, ProbeFactory::default()).await {
+        Ok(kernel) => kernel,
+        Err(KernelError::Store(error)) => anyhow::bail!(store_unusable(&location, &error)),
+        Err(error) => return Err(error).context("cannot start the supervision tree"),
+    };
     let app = Arc::new(App {
         kernel,
         server: config.server,

@@ -137,3 +137,36 @@ async fn watch_prints_events_from_the_start_with_since_zero() {
     assert!(lines[0].starts_with("#1 "), "{lines:?}");
     assert!(lines[0].contains("db.connection_lost"), "{lines:?}");
 }
+
+/// A second Grace on a store another one has open ends at once, saying what to do.
+#[test]
+fn a_store_in_use_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"db\"\n";
+    let _first = spawn_app(dir.path(), config);
+    let mut second = grace()
+        .args(["serve", "--config"])
+        .arg(dir.path().join("grace.toml"))
+        .current_dir(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second grace on the same store kept running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("cannot open the store at db"), "{stderr}");
+    assert!(stderr.contains("stop that one"), "{stderr}");
+}

@@ -75,6 +75,16 @@ const CATCH_UP_PAGE_EVENTS: usize = 512;
 /// Component trust scores kept in memory; past it the cache starts over (read back on demand).
 const TRUST_CACHE_MAX: usize = 200_000;
 
+/// How a commit reaches the store actor.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// Through the bus, after everything published before it (a run's end before the
+    /// resolution it causes).
+    Bus,
+    /// Straight to the store actor.
+    Store,
+}
+
 pub enum IncidentsMsg {
     /// The log has news (from the store actor, or the periodic check).
     Observe,
@@ -207,7 +217,7 @@ impl Actor for IncidentsActor {
             IncidentsMsg::Acknowledge(id, reply) => {
                 let now = crate::time::now();
                 let result = state
-                    .command(|core, out| core.acknowledge(id, now, out))
+                    .person_command(|core, out| core.acknowledge(id, now, out))
                     .await;
                 let _ = reply.send(state.explain(result, id, "acknowledged").await);
             }
@@ -215,7 +225,7 @@ impl Actor for IncidentsActor {
                 let (rules, facts) = state.rules_and_facts();
                 let now = crate::time::now();
                 let result = state
-                    .command(|core, out| core.resolve_by_hand(id, now, &rules, &facts, out))
+                    .person_command(|core, out| core.resolve_by_hand(id, now, &rules, &facts, out))
                     .await;
                 let _ = reply.send(state.explain(result, id, "resolved").await);
             }
@@ -254,7 +264,7 @@ impl Actor for IncidentsActor {
             } => {
                 let now = crate::time::now();
                 let result = state
-                    .command(|core, out| {
+                    .person_command(|core, out| {
                         core.decide(incident_id, &suggestion_id, approve, now, out)
                     })
                     .await;
@@ -376,7 +386,7 @@ impl IncidentsState {
         if changes.is_empty() {
             self.publish_progress(); // nothing to keep: a replay would change nothing either
         } else {
-            self.commit(changes).await?;
+            self.commit(changes, Via::Bus).await?;
         }
         if progress.log_head.load(Ordering::Acquire) > self.watermark {
             self.schedule_page();
@@ -445,17 +455,35 @@ impl IncidentsState {
         &mut self,
         decide: impl FnOnce(&mut IncidentCore, &mut Changes) -> Result<T, IncidentError>,
     ) -> Result<T, IncidentError> {
+        self.command_via(Via::Bus, decide).await
+    }
+
+    /// A person's command (acknowledge, resolve, decide): nothing published before it needs
+    /// to land first, so its commit goes straight to the store actor instead of waiting for
+    /// the bus to flush a flood of pushed events ahead of it.
+    async fn person_command<T>(
+        &mut self,
+        decide: impl FnOnce(&mut IncidentCore, &mut Changes) -> Result<T, IncidentError>,
+    ) -> Result<T, IncidentError> {
+        self.command_via(Via::Store, decide).await
+    }
+
+    async fn command_via<T>(
+        &mut self,
+        via: Via,
+        decide: impl FnOnce(&mut IncidentCore, &mut Changes) -> Result<T, IncidentError>,
+    ) -> Result<T, IncidentError> {
         let mut changes = Changes::default();
         let result = decide(&mut self.core, &mut changes)?;
         if !changes.is_empty() {
-            self.commit(changes).await?;
+            self.commit(changes, via).await?;
         }
         Ok(result)
     }
 
     /// Commits changes with the watermark in one transaction, then runs their effects. On
     /// failure the core is rebuilt from the store, which still holds the state before them.
-    async fn commit(&mut self, mut changes: Changes) -> Result<(), IncidentError> {
+    async fn commit(&mut self, mut changes: Changes, via: Via) -> Result<(), IncidentError> {
         changes.finish();
         let Changes {
             incidents,
@@ -485,7 +513,11 @@ impl IncidentsState {
             watermark: self.watermark,
             next_id: self.core.next_id(),
         });
-        let events = match crate::bus_actor::commit_in_order(&self.ctx, drafts, writes).await {
+        let committed = match via {
+            Via::Bus => crate::bus_actor::commit_in_order(&self.ctx, drafts, writes).await,
+            Via::Store => crate::store_actor::commit(&self.ctx, drafts, writes).await,
+        };
+        let events = match committed {
             Ok(events) => events,
             Err(error) => {
                 if let Err(reload) = self.reload().await {
