@@ -54,6 +54,13 @@ pub struct ServerConfig {
     /// Most items one list request may ask for with `limit`.
     #[serde(default = "defaults::page_limit_max")]
     pub page_limit_max: usize,
+    /// A connection that has not sent a whole request head within this is closed, so clients
+    /// that trickle bytes (slowloris) cannot hold connections.
+    #[serde(default = "defaults::header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// A request body not received whole within this gets 408.
+    #[serde(default = "defaults::body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +69,8 @@ impl Default for ServerConfig {
             bind: defaults::bind(),
             body_limit_bytes: defaults::body_limit_bytes(),
             page_limit_max: defaults::page_limit_max(),
+            header_read_timeout_ms: defaults::header_read_timeout_ms(),
+            body_read_timeout_ms: defaults::body_read_timeout_ms(),
         }
     }
 }
@@ -288,6 +297,12 @@ impl Reader {
             self.issue(
                 "server",
                 "body_limit_bytes and page_limit_max must be at least 1",
+            );
+        }
+        if server.header_read_timeout_ms == 0 || server.body_read_timeout_ms == 0 {
+            self.issue(
+                "server",
+                "header_read_timeout_ms and body_read_timeout_ms must be at least 1",
             );
         }
         self.problems("trust", trust.problems());
@@ -578,6 +593,12 @@ mod defaults {
     }
     pub fn page_limit_max() -> usize {
         500
+    }
+    pub fn header_read_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn body_read_timeout_ms() -> u64 {
+        30_000
     }
     pub fn store_path() -> String {
         "data/grace".to_owned()

@@ -356,3 +356,51 @@ url = "http://{addr}/ops"
         .unwrap();
     assert!(commits >= 3.0, "{commits} commits timed");
 }
+
+/// Clients that trickle bytes cannot hold connections: a request head not sent whole within
+/// `server.header_read_timeout_ms` closes the connection, and a body not sent whole within
+/// `server.body_read_timeout_ms` gets 408 naming `body`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_request_heads_and_bodies_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[server]\nbind = \"127.0.0.1:0\"\nheader_read_timeout_ms = 300\n\
+                  body_read_timeout_ms = 300\n[store]\npath = \"memory\"\n";
+    let app = spawn_app(dir.path(), config);
+    let wait = Duration::from_secs(10);
+
+    let mut head = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    head.write_all(b"GET /health HTTP/1.1\r\nHost: grace\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(wait, head.read_to_end(&mut buffer)).await;
+    assert!(
+        read.is_ok(),
+        "an unfinished request head was held for {wait:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early"
+    );
+
+    let mut body = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    body.write_all(
+        b"POST /events HTTP/1.1\r\nHost: grace\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"type\"",
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(wait, body.read(&mut answer))
+        .await
+        .expect("no answer to a body that never came")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"field\":\"body\""), "{answer}");
+
+    // Everyone else is served as usual.
+    assert_eq!(app.get_ok("/health").await["status"], "ok");
+}

@@ -435,19 +435,33 @@ async fn a_burst_killed_twice_is_applied_exactly_once_after_restart() {
     // The log itself: every seq once, no gap, and each acknowledged event in it exactly once.
     let last_seq = app.get_ok("/health").await["last_seq"].as_u64().unwrap();
     let feed = Feed::connect(&app, "?since=0").await;
-    let log = eventually("the whole log replayed", Duration::from_secs(60), || async {
-        let log = feed.snapshot();
-        (log.len() as u64 >= last_seq).then_some(log)
-    })
+    let log = eventually(
+        "the whole log replayed",
+        Duration::from_secs(60),
+        || async {
+            let log = feed.snapshot();
+            (log.len() as u64 >= last_seq).then_some(log)
+        },
+    )
     .await;
     let seqs: Vec<u64> = log.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     let expected: Vec<u64> = (1..=last_seq).collect();
-    assert_eq!(seqs[..last_seq as usize], expected[..], "no gap and no duplicate seq");
+    assert_eq!(
+        seqs[..last_seq as usize],
+        expected[..],
+        "no gap and no duplicate seq"
+    );
     let mut pushed = std::collections::HashMap::<&str, usize>::new();
     for event in log.iter().filter(|e| e["type"] == "burst.failed") {
-        *pushed.entry(event["data"]["source"].as_str().unwrap()).or_default() += 1;
+        *pushed
+            .entry(event["data"]["source"].as_str().unwrap())
+            .or_default() += 1;
     }
     for source in &acked {
-        assert_eq!(pushed.get(source.as_str()), Some(&1), "{source} in the log once");
+        assert_eq!(
+            pushed.get(source.as_str()),
+            Some(&1),
+            "{source} in the log once"
+        );
     }
 }

@@ -27,6 +27,9 @@ pub enum ApiError {
     Invalid(Vec<(String, String)>),
     #[error("{0}")]
     TooLarge(String),
+    /// The body did not arrive in time: 408.
+    #[error("{0}")]
+    SlowBody(String),
     #[error("{0}")]
     Unavailable(String),
     /// Overloaded for a moment: 503 with `Retry-After`, so a sender slows down and retries.
@@ -166,6 +169,12 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
                 "payload_too_large",
                 message,
                 None,
+            ),
+            ApiError::SlowBody(_) => body(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                message,
+                Some("body"),
             ),
             ApiError::Unavailable(_) => body(
                 StatusCode::SERVICE_UNAVAILABLE,

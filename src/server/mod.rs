@@ -49,17 +49,53 @@ pub struct App {
 type Query = HashMap<String, String>;
 
 /// Serves `app` on an already-bound listener until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown`, then lets open connections finish. Like warp's
+/// own server loop, with one addition: a connection that has not sent a whole request head
+/// within `server.header_read_timeout_ms` is closed (hyper's header read timeout), so slow
+/// clients cannot hold connections open.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(app))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let header_timeout = std::time::Duration::from_millis(app.server.header_read_timeout_ms);
+    let routes = routes(app);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(ACCEPT_RETRY_MS)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(warp::service(routes.clone()));
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%error, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
+
+/// How long the server waits after a failed accept before accepting again.
+const ACCEPT_RETRY_MS: u64 = 100;
 
 fn with_app(
     app: Arc<App>,
@@ -70,6 +106,7 @@ fn with_app(
 /// Every route, with errors recovered into JSON.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let body_limit = app.server.body_limit_bytes;
+    let body_timeout_ms = app.server.body_read_timeout_ms;
     let app = with_app(app);
     let query = warp::query::<Query>();
     let post = warp::post().and(body_limit_bytes(body_limit));
@@ -134,7 +171,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let control = warp::path!("monitors" / String / String)
         .and(post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit))
+        .and(body_bytes(body_limit, body_timeout_ms))
         .and_then(control_monitor);
     let monitors = warp::path!("monitors")
         .and(warp::get())
@@ -143,12 +180,12 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let events = warp::path!("events")
         .and(post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit))
+        .and(body_bytes(body_limit, body_timeout_ms))
         .and_then(intake::post_events);
     let alertmanager = warp::path!("integrations" / "alertmanager")
         .and(post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit))
+        .and(body_bytes(body_limit, body_timeout_ms))
         .and_then(intake::post_alertmanager);
     let decide = warp::path!("monitoring" / "incidents" / String / "suggestions" / String / String)
         .and(post.clone())
@@ -165,7 +202,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let playbook_run = warp::path!("playbooks" / String / "run")
         .and(post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit))
+        .and(body_bytes(body_limit, body_timeout_ms))
         .and_then(playbooks::run);
     let pipeline_list = warp::path!("pipelines")
         .and(warp::get())
@@ -300,10 +337,22 @@ fn body_limit_bytes(limit: u64) -> impl Filter<Extract = (), Error = Rejection> 
         .untuple_one()
 }
 
-/// The whole body, read up to `limit` bytes: a chunked body, which declares no length, is cut
-/// off with 413 as soon as it passes the limit rather than buffered whole.
-fn body_bytes(limit: u64) -> impl Filter<Extract = (bytes::Bytes,), Error = Rejection> + Clone {
-    warp::body::stream().and_then(move |stream| read_body(stream, limit))
+/// The whole body, read up to `limit` bytes within `timeout_ms`: a chunked body, which declares
+/// no length, is cut off with 413 as soon as it passes the limit rather than buffered whole,
+/// and one that trickles in gets 408 instead of holding its connection.
+fn body_bytes(
+    limit: u64,
+    timeout_ms: u64,
+) -> impl Filter<Extract = (bytes::Bytes,), Error = Rejection> + Clone {
+    warp::body::stream().and_then(move |stream| async move {
+        let timeout = std::time::Duration::from_millis(timeout_ms);
+        match tokio::time::timeout(timeout, read_body(stream, limit)).await {
+            Ok(read) => read,
+            Err(_) => Err(warp::reject::custom(ApiError::SlowBody(format!(
+                "the body did not arrive within {timeout_ms} ms"
+            )))),
+        }
+    })
 }
 
 async fn read_body<S, B>(stream: S, limit: u64) -> Result<bytes::Bytes, Rejection>
