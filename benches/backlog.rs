@@ -243,7 +243,12 @@ async fn acknowledge_latencies(base: &str, ids: std::ops::RangeInclusive<u64>) -
     for id in ids {
         let url = format!("{base}/monitoring/incidents/{id}/acknowledge");
         let started = Instant::now();
-        let response = client.post(url).send().await.unwrap();
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
         assert!(
             response.status().is_success(),
             "acknowledge {id}: {}",

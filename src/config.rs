@@ -61,6 +61,11 @@ pub struct ServerConfig {
     /// A request body not received whole within this gets 408.
     #[serde(default = "defaults::body_read_timeout_ms")]
     pub body_read_timeout_ms: u64,
+    /// Host names (without port) requests may be addressed to besides the bound address,
+    /// `localhost`, `127.0.0.1` and `[::1]`: anything else is refused, so a web page cannot
+    /// reach Grace by rebinding its own DNS name to 127.0.0.1.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +76,7 @@ impl Default for ServerConfig {
             page_limit_max: defaults::page_limit_max(),
             header_read_timeout_ms: defaults::header_read_timeout_ms(),
             body_read_timeout_ms: defaults::body_read_timeout_ms(),
+            allowed_hosts: Vec::new(),
         }
     }
 }

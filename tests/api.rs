@@ -370,7 +370,7 @@ async fn slow_request_heads_and_bodies_are_cut_off() {
     let wait = Duration::from_secs(10);
 
     let mut head = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    head.write_all(b"GET /health HTTP/1.1\r\nHost: grace\r\n")
+    head.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .await
         .unwrap();
     let started = std::time::Instant::now();
@@ -387,7 +387,7 @@ async fn slow_request_heads_and_bodies_are_cut_off() {
 
     let mut body = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     body.write_all(
-        b"POST /events HTTP/1.1\r\nHost: grace\r\nContent-Type: application/json\r\n\
+        b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
           Content-Length: 100\r\n\r\n{\"type\"",
     )
     .await
@@ -403,4 +403,71 @@ async fn slow_request_heads_and_bodies_are_cut_off() {
 
     // Everyone else is served as usual.
     assert_eq!(app.get_ok("/health").await["status"], "ok");
+}
+
+/// No other web page can use the operator's browser against Grace: a request or WebSocket
+/// upgrade from another origin is 403 naming `origin`, one addressed to another host name
+/// (DNS rebinding) is 403 naming `host`, and a POST that is not JSON is 415.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_sites_and_rebound_host_names_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(dir.path(), common::CONFIG_HEAD);
+    let client = reqwest::Client::new();
+
+    let evil = client
+        .get(app.url("/health"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status().as_u16(), 403);
+    let body: Value = evil.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "origin", "{body}");
+    let own = client
+        .get(app.url("/health"))
+        .header("origin", format!("http://{}", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status().as_u16(), 200, "Grace's own page is served");
+
+    let form = client
+        .post(app.url("/events"))
+        .header("content-type", "text/plain")
+        .body(r#"{"type": "db.connection_lost", "source": "orders-db"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        form.status().as_u16(),
+        415,
+        "a form's body never reaches a handler"
+    );
+
+    let mut upgrade = format!("ws://{}/ws?since=0", app.addr)
+        .into_client_request()
+        .unwrap();
+    upgrade
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(upgrade).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("a cross-site upgrade was let in: {:?}", other.map(|_| ())),
+    }
+
+    let mut rebound = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET /health HTTP/1.1\r\nHost: evil.example:{}\r\n\r\n",
+        app.addr.port()
+    );
+    rebound.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = rebound.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("\"field\":\"host\""), "{answer}");
 }

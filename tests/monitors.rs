@@ -516,14 +516,20 @@ steps = [{ kind = "reconnect", backoff_ms = [50] }, { kind = "verify" }]
     })
     .await;
 
-    // Silenced: its outage is recorded as an incident, but no playbook runs.
-    let response = reqwest::Client::new()
-        .post(app.url("/monitors/flaky/silence"))
-        .body(r#"{"minutes": 30}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    // Silenced: its outage is recorded as an incident, but no playbook runs. A body that does
+    // not say it is JSON (what another site's form could send) is refused first.
+    let silence = |content_type: &'static str| {
+        reqwest::Client::new()
+            .post(app.url("/monitors/flaky/silence"))
+            .header("content-type", content_type)
+            .body(r#"{"minutes": 30}"#)
+            .send()
+    };
+    let refused = silence("text/plain").await.unwrap();
+    assert_eq!(refused.status(), 415);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "content-type", "{body}");
+    assert_eq!(silence("application/json").await.unwrap().status(), 200);
     let flaky_view = app.get_ok("/monitors/flaky").await;
     assert!(flaky_view["silenced_until"].is_string(), "{flaky_view}");
     flaky.abort();
@@ -547,6 +553,7 @@ steps = [{ kind = "reconnect", backoff_ms = [50] }, { kind = "verify" }]
     ] {
         let response = reqwest::Client::new()
             .post(app.url("/monitors/flaky/silence"))
+            .header("content-type", "application/json")
             .body(body)
             .send()
             .await

@@ -30,6 +30,13 @@ pub enum ApiError {
     /// The body did not arrive in time: 408.
     #[error("{0}")]
     SlowBody(String),
+    /// A request from somewhere Grace does not serve (another site's page, a rebound DNS
+    /// name): 403 naming the header.
+    #[error("{message}")]
+    Forbidden { field: String, message: String },
+    /// A POST that is not JSON: 415 naming `content-type`.
+    #[error("{0}")]
+    NotJson(String),
     #[error("{0}")]
     Unavailable(String),
     /// Overloaded for a moment: 503 with `Retry-After`, so a sender slows down and retries.
@@ -169,6 +176,15 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
                 "payload_too_large",
                 message,
                 None,
+            ),
+            ApiError::Forbidden { field, .. } => {
+                body(StatusCode::FORBIDDEN, "forbidden", message, Some(field))
+            }
+            ApiError::NotJson(_) => body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+                Some("content-type"),
             ),
             ApiError::SlowBody(_) => body(
                 StatusCode::REQUEST_TIMEOUT,

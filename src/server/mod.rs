@@ -4,6 +4,7 @@
 mod dashboard;
 mod error;
 mod intake;
+mod origin;
 mod pipelines;
 mod playbooks;
 mod wire;
@@ -106,10 +107,14 @@ fn with_app(
 /// Every route, with errors recovered into JSON.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let body_limit = app.server.body_limit_bytes;
+    let app_server = app.server.clone();
     let body_timeout_ms = app.server.body_read_timeout_ms;
     let app = with_app(app);
     let query = warp::query::<Query>();
-    let post = warp::post().and(body_limit_bytes(body_limit));
+    let post = warp::post()
+        .and(body_limit_bytes(body_limit))
+        .and(json_content_type());
+    let guard = origin::same_origin(&app_server);
 
     let health = warp::path!("health")
         .and(warp::get())
@@ -308,18 +313,40 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(insights)
         .unify()
         .boxed();
-    incident_routes
+    let all = incident_routes
         .or(monitor_routes)
         .unify()
         .or(automation_routes)
         .unify()
         .or(dashboard_routes)
-        .unify()
+        .unify();
+    guard
+        .and(all)
         .recover(error::recover)
         .unify()
         .with(warp::trace::request())
         .map(Reply::into_response)
         .boxed()
+}
+
+/// Refuses a POST that does not say it is JSON with 415, a body-less one too: a cross-site
+/// `<form>` or no-cors `fetch` can only send simple content types, so none reaches a handler.
+fn json_content_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-type")
+        .and_then(|value: Option<String>| async move {
+            let json = value.as_deref().is_some_and(|v| {
+                let essence = v.split(';').next().unwrap_or("").trim();
+                essence.eq_ignore_ascii_case("application/json")
+            });
+            match json {
+                true => Ok(()),
+                false => Err(warp::reject::custom(ApiError::NotJson(format!(
+                    "a POST must be `Content-Type: application/json`, not {}",
+                    value.as_deref().unwrap_or("none")
+                )))),
+            }
+        })
+        .untuple_one()
 }
 
 /// Refuses a declared body larger than `limit` with 413. Unlike warp's `content_length_limit`

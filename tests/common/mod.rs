@@ -381,7 +381,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str) -> (u16, Value) {
-        let response = self.client.post(self.url(path)).send().await.expect("POST");
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .expect("POST");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
