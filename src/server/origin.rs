@@ -4,8 +4,8 @@
 //! - `Host` must name this Grace: the bound address, `localhost`, `127.0.0.1`, `[::1]`, or one
 //!   of `server.allowed_hosts`. A page that rebinds its own DNS name to 127.0.0.1 (DNS
 //!   rebinding) sends its own name, and is refused.
-//! - An `Origin`, when a browser sends one, must be Grace's own (`http://` + that `Host`): a
-//!   cross-site `fetch`, form or WebSocket upgrade is refused.
+//! - An `Origin`, when a browser sends one, must be Grace's own (`http://` or `https://` +
+//!   that `Host`): a cross-site `fetch`, form or WebSocket upgrade is refused.
 //!
 //! Both are 403 naming the header. Clients that are not browsers (curl, Alertmanager, the
 //! tests) send no `Origin` and the host they connected to, so they pass.
@@ -59,7 +59,13 @@ fn check(hosts: &[String], host: Option<&str>, origin: Option<&str>) -> Result<(
     }
     match origin {
         None => Ok(()),
-        Some(origin) if origin.eq_ignore_ascii_case(&format!("http://{host}")) => Ok(()),
+        // https too: a proxy in front of Grace may end TLS and pass the Host on.
+        Some(origin)
+            if origin.eq_ignore_ascii_case(&format!("http://{host}"))
+                || origin.eq_ignore_ascii_case(&format!("https://{host}")) =>
+        {
+            Ok(())
+        }
         Some(origin) => Err(forbidden(
             "origin",
             format!("requests from {origin} are refused: only Grace's own pages may call it"),
