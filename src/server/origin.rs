@@ -111,6 +111,8 @@ mod tests {
             None
         );
         assert_eq!(refused(Some("[::1]:7878"), None), None);
+        let proxied = Some("https://grace.example");
+        assert_eq!(refused(Some("grace.example"), proxied), None);
         assert_eq!(refused(Some("grace.example"), None), None);
         assert_eq!(
             refused(Some("evil.example:7878"), None).as_deref(),
