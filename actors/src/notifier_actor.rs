@@ -103,6 +103,11 @@ impl Actor for NotifierActor {
 impl NotifierState {
     fn enqueue(&mut self, deliveries: Vec<Delivery>) {
         for delivery in deliveries {
+            // A refill may have loaded it from the store before this message came.
+            let id = &delivery.delivery_id;
+            if self.in_flight.contains(id) || self.queue.iter().any(|d| &d.delivery_id == id) {
+                continue;
+            }
             if self.queue.len() >= DELIVERIES_QUEUED_MAX {
                 // It is pending in the store; `refill` finds it when there is room.
                 self.more_in_store = true;
