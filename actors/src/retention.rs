@@ -43,9 +43,9 @@ impl Keep {
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1_000;
 
-/// `[retention]`.
+/// `[retention]`. Any key left out keeps its default, inside `events` and `records` too.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RetentionGiven")]
 pub struct RetentionSpec {
     /// How often a compaction runs.
     pub interval_ms: u64,
@@ -70,6 +70,47 @@ impl Default for RetentionSpec {
                 max_count: 100_000,
                 keep_min: 1_000,
             },
+        }
+    }
+}
+
+/// `[retention]` as written: what is missing takes the default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionGiven {
+    interval_ms: Option<u64>,
+    events: Option<KeepGiven>,
+    records: Option<KeepGiven>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeepGiven {
+    max_age_ms: Option<u64>,
+    max_count: Option<u64>,
+    keep_min: Option<u64>,
+}
+
+impl KeepGiven {
+    fn over(given: Option<KeepGiven>, default: Keep) -> Keep {
+        let Some(given) = given else {
+            return default;
+        };
+        Keep {
+            max_age_ms: given.max_age_ms.unwrap_or(default.max_age_ms),
+            max_count: given.max_count.unwrap_or(default.max_count),
+            keep_min: given.keep_min.unwrap_or(default.keep_min),
+        }
+    }
+}
+
+impl From<RetentionGiven> for RetentionSpec {
+    fn from(given: RetentionGiven) -> Self {
+        let default = Self::default();
+        Self {
+            interval_ms: given.interval_ms.unwrap_or(default.interval_ms),
+            events: KeepGiven::over(given.events, default.events),
+            records: KeepGiven::over(given.records, default.records),
         }
     }
 }
@@ -122,6 +163,20 @@ mod tests {
         // Few and young: nothing.
         assert_eq!(events_cut(&KEEP, 50, 50, 1), None);
         assert_eq!(events_cut(&KEEP, 0, 0, 1), None);
+    }
+
+    #[test]
+    fn keys_left_out_keep_their_defaults() {
+        let spec: RetentionSpec =
+            serde_json::from_value(serde_json::json!({ "events": { "max_age_ms": 1_000 } }))
+                .unwrap();
+        let default = RetentionSpec::default();
+        assert_eq!(spec.events.max_age_ms, 1_000);
+        assert_eq!(spec.events.max_count, default.events.max_count);
+        assert_eq!(spec.records, default.records);
+        assert_eq!(spec.interval_ms, default.interval_ms);
+        let unknown = serde_json::json!({ "events": { "max_age": 1 } });
+        assert!(serde_json::from_value::<RetentionSpec>(unknown).is_err());
     }
 
     #[test]
