@@ -266,13 +266,10 @@ cooldown_ms = 600000
     assert_eq!(app.get_ok("/playbooks/rotate_keys").await["runs"], 1);
 }
 
-/// A work order whose webhook is down stays a pending delivery in the store: a `kill -9`
-/// does not lose it, and the Grace that starts next sends it, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pending_delivery_survives_kill_9_and_is_sent_after_restart() {
-    let port = common::free_port(); // nothing listens there yet
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!(
+/// Grace with its store on disk, a playbook that always fails on `payment.*`, and one webhook
+/// `ops` whose keys (`url`, …) are `webhook`.
+fn failing_playbook_on_disk(webhook: &str) -> String {
+    format!(
         r#"[server]
 bind = "127.0.0.1:0"
 [store]
@@ -285,10 +282,19 @@ steps = [{{ kind = "command", argv = ["false"] }}]
 
 [[webhooks]]
 id = "ops"
-url = "http://127.0.0.1:{port}/ops"
-backoff_ms = [600000]
+{webhook}
 "#
-    );
+    )
+}
+
+/// A work order whose webhook is down stays a pending delivery in the store: a `kill -9`
+/// does not lose it, and the Grace that starts next sends it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_delivery_survives_kill_9_and_is_sent_after_restart() {
+    let port = common::free_port(); // nothing listens there yet
+    let dir = tempfile::tempdir().unwrap();
+    let webhook = format!("url = \"http://127.0.0.1:{port}/ops\"\nbackoff_ms = [600000]");
+    let config = failing_playbook_on_disk(&webhook);
     let app = spawn_app(dir.path(), &config);
     let event = json!({ "type": "payment.gateway_timeout", "source": "checkout" });
     assert_eq!(app.post_json("/events", &event).await.0, 202);
@@ -343,22 +349,7 @@ async fn a_crash_on_either_side_of_a_transitions_commit_counts_it_once() {
     for point in points {
         let (addr, seen) = common::receiver(0).await;
         let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            r#"[server]
-bind = "127.0.0.1:0"
-[store]
-path = "db"
-
-[[playbooks]]
-id = "switch_gateway"
-on = ["payment.*"]
-steps = [{{ kind = "command", argv = ["false"] }}]
-
-[[webhooks]]
-id = "ops"
-url = "http://{addr}/ops"
-"#
-        );
+        let config = failing_playbook_on_disk(&format!("url = \"http://{addr}/ops\""));
         let crashing = common::spawn_app_env(
             dir.path(),
             &config,
