@@ -60,6 +60,33 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
     },
+    /// Create, list and revoke API tokens (they work at once, without a restart).
+    Token {
+        /// The config whose `[auth] tokens_path` to use; the built-in default when absent.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make a token and print it: this is the only time it is shown.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// read, ingest, operate or admin.
+        #[arg(long)]
+        role: crate::tokens::Role,
+        /// How long it works: 90d, 12h, 30m, 45s. Forever when absent.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// List every token: name, role, created, expires (never the token).
+    List,
+    /// Revoke a token by name; Grace refuses it from the next request on.
+    Revoke { name: String },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -84,7 +111,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             reconnect_max,
         } => watch(addr, since, types, json, reconnect_max).await,
         Command::Tree { addr } => tree(addr).await,
+        Command::Token { config, action } => token(config, action),
     }
+}
+
+/// `grace token …`: edits the token file named by the config's `[auth] tokens_path`.
+fn token(config: Option<PathBuf>, action: TokenAction) -> anyhow::Result<()> {
+    use crate::tokens;
+    let config: Config = match &config {
+        Some(path) => config::load(path)?,
+        None => config::built_in()?,
+    };
+    let path = PathBuf::from(&config.auth.tokens_path);
+    let now = actors::time::now();
+    match action {
+        TokenAction::Create {
+            name,
+            role,
+            expires_in,
+        } => {
+            let expires_at = match expires_in {
+                Some(text) => {
+                    Some(now + tokens::parse_lifetime(&text).map_err(anyhow::Error::msg)?)
+                }
+                None => None,
+            };
+            let token = tokens::create(&path, &name, role, expires_at, now)?;
+            eprintln!(
+                "token {name:?} ({role}) created in {}; it is shown once, here:",
+                path.display()
+            );
+            println!("{token}");
+        }
+        TokenAction::List => {
+            let list = tokens::list(&path)?;
+            if list.is_empty() {
+                println!("no tokens in {}", path.display());
+            }
+            for t in list {
+                let expires = t
+                    .expires_at
+                    .map_or("never".to_owned(), |at| at.to_rfc3339());
+                let state = match t.expires_at {
+                    Some(at) if at <= now => " (expired)",
+                    _ => "",
+                };
+                println!(
+                    "{}\t{}\tcreated {}\texpires {expires}{state}",
+                    t.name,
+                    t.role,
+                    t.created_at.to_rfc3339()
+                );
+            }
+        }
+        TokenAction::Revoke { name } => {
+            tokens::revoke(&path, &name)?;
+            println!("token {name:?} revoked");
+        }
+    }
+    Ok(())
 }
 
 /// What to do about a store that cannot be opened, by what went wrong.
@@ -128,8 +213,15 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         Err(KernelError::Store(error)) => anyhow::bail!(store_unusable(&location, &error)),
         Err(error) => return Err(error).context("cannot start the supervision tree"),
     };
+    let required = config.auth.tokens_required(&config.server.bind);
+    warn_if_exposed(&config.server, &config.auth, required);
     let app = Arc::new(App {
         kernel,
+        auth: Arc::new(server::Auth {
+            required,
+            book: crate::tokens::TokenBook::new(PathBuf::from(&config.auth.tokens_path)),
+        }),
+        auth_config: config.auth,
         server: config.server,
         store: config.store,
         config_source: match path {
@@ -166,6 +258,27 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     outcome
 }
 
+/// Says so at start when Grace listens beyond this machine: without TLS, tokens and
+/// everything else cross the network in the clear; without tokens, anyone may act.
+fn warn_if_exposed(
+    server: &config::ServerConfig,
+    auth: &config::AuthConfig,
+    tokens_required: bool,
+) {
+    let bind = server.bind;
+    if bind.ip().is_loopback() {
+        return;
+    }
+    tracing::warn!(
+        %bind,
+        "listening beyond loopback without TLS: tokens and events cross the network in clear \
+         text; put a TLS proxy in front of Grace"
+    );
+    if tokens_required {
+        tracing::info!(tokens_path = %auth.tokens_path, "every request needs a token");
+    }
+}
+
 /// SIGHUP reloads the config, as daemons do; the outcome goes to the log.
 async fn reload_on_hangup(app: Arc<App>) {
     use tokio::signal::unix::{signal, SignalKind};
@@ -177,7 +290,7 @@ async fn reload_on_hangup(app: Arc<App>) {
         }
     };
     while hangups.recv().await.is_some() {
-        match crate::reload::reload(&app).await {
+        match crate::reload::reload(&app, actors::model::Who::local()).await {
             Ok(report) => tracing::info!(
                 added = ?report.added,
                 removed = ?report.removed,
@@ -206,7 +319,16 @@ async fn watch(
         if let Some(types) = &types {
             url.push_str(&format!("types={types}"));
         }
-        match tokio_tungstenite::connect_async(&url).await {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.as_str(),
+            )?;
+        if let Some(token) = token_from_env() {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+        }
+        match tokio_tungstenite::connect_async(request).await {
             Ok((mut socket, _)) => {
                 failures = 0;
                 while let Some(message) = socket.next().await {
@@ -252,9 +374,20 @@ async fn watch(
     }
 }
 
+/// The token `grace watch` and `grace tree` send, from `GRACE_TOKEN` (not a flag, so it does
+/// not show in `ps` or shell history).
+fn token_from_env() -> Option<String> {
+    std::env::var("GRACE_TOKEN").ok().filter(|t| !t.is_empty())
+}
+
 async fn tree(addr: SocketAddr) -> anyhow::Result<()> {
     let url = format!("http://{addr}/actors");
-    let tree: Value = reqwest::get(&url)
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(token) = token_from_env() {
+        request = request.bearer_auth(token);
+    }
+    let tree: Value = request
+        .send()
         .await
         .with_context(|| format!("cannot reach grace at {addr}"))?
         .error_for_status()?

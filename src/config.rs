@@ -109,11 +109,57 @@ impl StoreConfig {
     }
 }
 
+/// Whether requests need a token.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Tokens are required when `server.bind` is not a loopback address, so the quick start
+    /// on 127.0.0.1 needs none and Grace open to a network never goes without.
+    #[default]
+    Auto,
+    /// Tokens are always required.
+    Required,
+    /// No tokens: every request acts as `local`. Only for a loopback bind.
+    Off,
+}
+
+/// Who may call Grace: `[auth]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub mode: AuthMode,
+    /// The token file `grace token` writes (hashes only), relative to the working directory.
+    #[serde(default = "defaults::tokens_path")]
+    pub tokens_path: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::default(),
+            tokens_path: defaults::tokens_path(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Whether a request to a Grace bound to `bind` must carry a token.
+    pub fn tokens_required(&self, bind: &SocketAddr) -> bool {
+        match self.mode {
+            AuthMode::Auto => !bind.ip().is_loopback(),
+            AuthMode::Required => true,
+            AuthMode::Off => false,
+        }
+    }
+}
+
 /// A checked configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
+    pub auth: AuthConfig,
     pub tree: TreeSpec,
 }
 
@@ -152,9 +198,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "store",
+    "auth",
     "trust",
     "supervision",
     "limits",
@@ -292,6 +339,20 @@ impl Reader {
         }
         let server: ServerConfig = self.section(&mut table, "server");
         let store: StoreConfig = self.section(&mut table, "store");
+        let auth: AuthConfig = self.section(&mut table, "auth");
+        if auth.mode == AuthMode::Off && !server.bind.ip().is_loopback() {
+            self.issue(
+                "auth.mode",
+                format!(
+                    "\"off\" would open {} to anyone who can reach it: use \"auto\" or \"required\" \
+                     and `grace token create`, or bind to 127.0.0.1",
+                    server.bind
+                ),
+            );
+        }
+        if auth.tokens_path.trim().is_empty() {
+            self.issue("auth.tokens_path", "must be a file path");
+        }
         let trust: TrustSpec = self.section(&mut table, "trust");
         let supervision: SupervisionSpec = self.section(&mut table, "supervision");
         let limits: LimitsSpec = self.section(&mut table, "limits");
@@ -325,6 +386,7 @@ impl Reader {
         Some(Config {
             server,
             store,
+            auth,
             tree: TreeSpec {
                 monitors,
                 playbooks,
@@ -608,6 +670,9 @@ mod defaults {
     }
     pub fn store_path() -> String {
         "data/grace".to_owned()
+    }
+    pub fn tokens_path() -> String {
+        "data/grace-tokens.json".to_owned()
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use actors::model::Who;
 use actors::{KernelError, ReloadReport};
 
 use crate::config::{self, ConfigError};
@@ -27,19 +28,22 @@ pub enum ReloadError {
 }
 
 /// Reloads the config of `app`; see the module doc.
-pub async fn reload(app: &App) -> Result<ReloadReport, ReloadError> {
+pub async fn reload(app: &App, by: Who) -> Result<ReloadReport, ReloadError> {
     let config = match &app.config_source {
         ConfigSource::File(path) => config::load(path),
         ConfigSource::BuiltIn => config::built_in(),
     }
     .map_err(ReloadError::Invalid)?;
-    let mut report = app.kernel.reload(config.tree).await?;
+    let mut report = app.kernel.reload(config.tree, by).await?;
     // The listener and the store are opened once, at start.
     if config.server != app.server {
         report.restart_required.push("server".to_owned());
     }
     if config.store != app.store {
         report.restart_required.push("store".to_owned());
+    }
+    if config.auth != app.auth_config {
+        report.restart_required.push("auth".to_owned());
     }
     Ok(report)
 }

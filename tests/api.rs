@@ -33,6 +33,7 @@ failures_before_down = 1
 [[playbooks]]
 id = "db_reconnect"
 on = ["db.*"]
+sources = ["monitors", "pushed"]
 steps = [{{ kind = "check" }}, {{ kind = "reconnect", backoff_ms = [50] }}, {{ kind = "verify" }}]
 "#,
         port = free_port()
@@ -301,6 +302,7 @@ async fn prometheus_scrapes_metrics_that_agree_with_the_api() {
 [[playbooks]]
 id = "switch_gateway"
 on = ["payment.*"]
+sources = ["monitors", "pushed"]
 steps = [{{ kind = "command", argv = ["false"] }}]
 
 [[webhooks]]

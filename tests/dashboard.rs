@@ -35,6 +35,7 @@ failures_before_down = 2
 id = "db_reconnect"
 name = "Reconnect DB"
 on = ["db.connection_lost"]
+sources = ["monitors", "pushed"]
 steps = [
   {{ kind = "wait", ms = 6000 }},
   {{ kind = "command", argv = [{argv}], timeout_ms = 30000 }},
@@ -351,6 +352,7 @@ async fn at_phone_width_in_dark_mode_a_person_approves_a_suggestion_by_keyboard_
 id = "switch_gateway"
 name = "Switch payment gateway"
 on = ["payment.*"]
+sources = ["monitors", "pushed"]
 auto_run_min_trust = 0.9
 steps = [{{ kind = "command", argv = ["true"] }}]
 "#
@@ -460,7 +462,8 @@ interval_ms = 100
 [[playbooks]]
 id = "rerun_job"
 name = "Rerun the job"
-on = ["never.happens"]
+on = ["heartbeat.*"]
+auto_run_min_trust = 0.99    # never by itself: people run it
 steps = [{{ kind = "set_trust", value = 0.9 }}]
 "#
     );

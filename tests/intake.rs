@@ -133,6 +133,7 @@ async fn a_pushed_event_triggers_its_playbook() {
 id = "switch_gateway"
 name = "Switch payment gateway"
 on = ["payment.gateway_timeout"]
+sources = ["monitors", "pushed"]
 steps = [{{ kind = "command", argv = ["touch", "{}"] }}]
 "#,
         marker.display()

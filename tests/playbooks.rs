@@ -21,7 +21,9 @@ fn app_with_manual_playbook(dir: &std::path::Path) -> TestApp {
 [[playbooks]]
 id = "switch_gateway"
 name = "Switch payment gateway"
-on = ["never.happens"]
+on = ["payment.*"]
+sources = ["pushed"]
+auto_run_min_trust = 0.99    # never by itself: people run it
 steps = [{{ kind = "command", argv = ["touch", "{}"] }}]
 "#,
             marker.display()
@@ -131,6 +133,7 @@ path = "db"
 [[playbooks]]
 id = "rotate_keys"
 on = ["auth.failures"]
+sources = ["monitors", "pushed"]
 steps = [{ kind = "command", argv = ["true"] }]
 cooldown_ms = 600000
 "#;
@@ -175,6 +178,7 @@ path = "memory"
 [[playbooks]]
 id = "flush_queue"
 on = ["queue.backlog"]
+sources = ["monitors", "pushed"]
 steps = [{ kind = "command", argv = ["true"] }]
 breaker_runs_max = 2
 breaker_window_ms = 600000
@@ -182,6 +186,7 @@ breaker_window_ms = 600000
 [[playbooks]]
 id = "rotate_keys"
 on = ["auth.failures"]
+sources = ["monitors", "pushed"]
 steps = [{ kind = "command", argv = ["true"] }]
 cooldown_ms = 600000
 "#;
@@ -278,6 +283,7 @@ path = "db"
 [[playbooks]]
 id = "switch_gateway"
 on = ["payment.*"]
+sources = ["monitors", "pushed"]
 steps = [{{ kind = "command", argv = ["false"] }}]
 
 [[webhooks]]
@@ -397,6 +403,7 @@ async fn an_escalation_is_posted_to_webhooks_with_retries_and_recorded() {
 [[playbooks]]
 id = "switch_gateway"
 on = ["payment.*"]
+sources = ["monitors", "pushed"]
 steps = [{{ kind = "command", argv = ["false"] }}]
 
 [[webhooks]]
@@ -470,6 +477,7 @@ path = "memory"
 id = "purge_cache"
 name = "Purge the cache"
 on = ["cache.stale"]
+sources = ["monitors", "pushed"]
 steps = [{ kind = "command", argv = ["true"] }]
 auto_run_min_trust = 0.9
 "#;
@@ -555,6 +563,7 @@ path = "store"
 [[playbooks]]
 id = "drain_batch"
 on = ["batch.stuck"]
+sources = ["monitors", "pushed"]
 steps = [
   {{ kind = "wait", ms = 3000 }},
   {{ kind = "command", argv = ["touch", "{}"] }},
@@ -563,6 +572,7 @@ steps = [
 [[playbooks]]
 id = "reindex"
 on = ["search.stale"]
+sources = ["monitors", "pushed"]
 steps = [{{ kind = "command", argv = ["sleep", "30"] }}]
 "#,
         marker.display()
@@ -635,6 +645,7 @@ async fn http_set_trust_and_escalate_steps_call_out_mark_and_hand_over() {
 [[playbooks]]
 id = "page_storage"
 on = ["disk.full"]
+sources = ["monitors", "pushed"]
 steps = [
   {{ kind = "http", url = "http://{addr}/page", expect_status = [200] }},
   {{ kind = "set_trust", value = 0.2 }},
@@ -686,8 +697,9 @@ async fn steps_retry_notify_and_fill_in_only_whitelisted_fields() {
 [[playbooks]]
 id = "page_payments"
 on = ["payment.*"]
+sources = ["monitors", "pushed"]
 steps = [
-  {{ kind = "command", argv = ["echo", "source={{incident.source}}", "id={{incident.id}}", "{{incident.severity}}"] }},
+  {{ kind = "command", argv = ["echo", "source={{incident.source}}", "id={{incident.id}}", "{{incident.severity}}"], allowed_values = ["checkout"] }},
   {{ kind = "command", argv = ["sh", "-c", "test -e {flag} || {{ touch {flag}; echo first try fails; exit 1; }}"], retries = 2, backoff_ms = [100] }},
   {{ kind = "notify", message = "Payments trouble: {{incident.title}} (#{{incident.id}})", webhooks = ["ops"] }},
 ]
@@ -780,7 +792,8 @@ async fn a_command_refuses_an_incident_field_that_is_not_a_plain_identifier() {
 [[playbooks]]
 id = "clean"
 on = ["disk.*"]
-steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"] }}]
+sources = ["monitors", "pushed"]
+steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"], allowed_values = ["db host (primary)"] }}]
 "#,
         CONFIG_HEAD
     );
@@ -820,6 +833,7 @@ interval_ms = 100
 [[playbooks]]
 id = "kick_billing"
 on = ["heartbeat.*"]
+sources = ["monitors", "pushed"]
 monitors = ["billing-cron"]
 steps = [{{ kind = "set_trust", value = 0.9 }}]
 "#,

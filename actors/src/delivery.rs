@@ -66,7 +66,7 @@ pub fn alert_body(webhook: &WebhookSpec, alert: &Alert) -> Value {
             "reason": failure.reason,
             "message": text,
         }),
-        WebhookFormat::Slack => json!({ "text": text }),
+        WebhookFormat::Slack => slack(&text),
     }
 }
 
@@ -102,7 +102,7 @@ pub fn for_notification(webhooks: &[WebhookSpec], notification: &Notification) -
                     "message": notification.message,
                     "incident": incident_summary(&notification.incident),
                 }),
-                WebhookFormat::Slack => json!({ "text": notification.message }),
+                WebhookFormat::Slack => slack(&notification.message),
             };
             Delivery {
                 notification_id: Some(notification.notification_id.clone()),
@@ -150,8 +150,18 @@ fn work_order_body(webhook: &WebhookSpec, work_order: &WorkOrder, incident: &Inc
             "work_order": work_order,
             "incident": incident_summary(incident),
         }),
-        WebhookFormat::Slack => json!({ "text": slack_text(work_order, incident) }),
+        WebhookFormat::Slack => slack(&slack_text(work_order, incident)),
     }
+}
+
+/// A Slack message of `text`, with `&`, `<` and `>` escaped as Slack asks: titles and sources
+/// come from pushed events, and unescaped they could ping `<!channel>` or hide a link.
+fn slack(text: &str) -> Value {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    json!({ "text": escaped })
 }
 
 fn slack_text(work_order: &WorkOrder, incident: &Incident) -> String {
@@ -173,4 +183,18 @@ fn slack_text(work_order: &WorkOrder, incident: &Incident) -> String {
         ":rotating_light: Grace could not heal incident #{} — {}. {what}. Work order {}.",
         incident.id, incident.title, work_order.work_order_id
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_text_cannot_ping_everyone_or_hide_a_link() {
+        let body = slack("db <!channel> down & <http://evil.example|click>");
+        assert_eq!(
+            body["text"],
+            "db &lt;!channel&gt; down &amp; &lt;http://evil.example|click&gt;"
+        );
+    }
 }

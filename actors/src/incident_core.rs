@@ -19,7 +19,9 @@ use serde_json::json;
 
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
 use crate::incidents_actor::IncidentError;
-use crate::model::{component_subject, Incident, IncidentStatus, Suggestion, Symptom, TrustScore};
+use crate::model::{
+    component_subject, Incident, IncidentStatus, Suggestion, Symptom, TrustScore, Who,
+};
 use crate::spec::TreeSpec;
 
 /// Suggestions one incident may carry: each is a decision waiting for a person.
@@ -314,7 +316,7 @@ impl IncidentCore {
                         incident.recovery_seen = true;
                         self.update(incident, "recovery observed", out);
                     } else {
-                        self.resolve(incident, "recovery", event.at, rules, facts, out);
+                        self.resolve(incident, "recovery", None, event.at, rules, facts, out);
                     }
                 }
             }
@@ -415,11 +417,23 @@ impl IncidentCore {
         self.insert(incident);
     }
 
+    /// [`update`](Self::update) for a person's command: the event names who (`by`).
+    fn update_by(&mut self, incident: Incident, reason: &str, by: &Who, out: &mut Changes) {
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": reason, "by": by }),
+        );
+        self.insert(incident);
+    }
+
     /// Ends an incident already taken out of the active set.
+    #[allow(clippy::too_many_arguments)]
     fn resolve(
         &mut self,
         mut incident: Incident,
         by: &str,
+        person: Option<&Who>,
         now: DateTime<Utc>,
         rules: &Rules,
         facts: &Facts,
@@ -431,11 +445,11 @@ impl IncidentCore {
             Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
         incident.resolved_by = Some(by.to_owned());
         incident.active_run_id = None;
-        out.announce(
-            &incident,
-            types::INCIDENT_RESOLVED,
-            json!({ "resolved_by": by }),
-        );
+        let mut data = json!({ "resolved_by": by });
+        if let Some(person) = person {
+            data["by"] = json!(person);
+        }
+        out.announce(&incident, types::INCIDENT_RESOLVED, data);
         if by != "recovery" {
             // Closed without the monitor seeing a recovery: have it look again, so a failure
             // that goes on is announced anew.
@@ -470,6 +484,7 @@ impl IncidentCore {
     pub fn acknowledge(
         &mut self,
         id: u64,
+        by: &Who,
         now: DateTime<Utc>,
         out: &mut Changes,
     ) -> Result<Incident, IncidentError> {
@@ -486,7 +501,7 @@ impl IncidentCore {
         if incident.status == IncidentStatus::Open {
             incident.status = IncidentStatus::Acknowledged;
         }
-        self.update(incident.clone(), "acknowledged", out);
+        self.update_by(incident.clone(), "acknowledged", by, out);
         Ok(incident)
     }
 
@@ -494,13 +509,14 @@ impl IncidentCore {
     pub fn resolve_by_hand(
         &mut self,
         id: u64,
+        by: &Who,
         now: DateTime<Utc>,
         rules: &Rules,
         facts: &Facts,
         out: &mut Changes,
     ) -> Result<Incident, IncidentError> {
         let incident = self.take(id).ok_or(IncidentError::NotFound(id))?;
-        Ok(self.resolve(incident, "manual", now, rules, facts, out))
+        Ok(self.resolve(incident, "manual", Some(by), now, rules, facts, out))
     }
 
     pub fn run_started(&mut self, id: u64, run_id: String, out: &mut Changes) {
@@ -576,7 +592,7 @@ impl IncidentCore {
                 self.update(incident, "playbook done; left for people", out);
             }
             RunOutcome::Succeeded => {
-                self.resolve(incident, "playbook", now, rules, facts, out);
+                self.resolve(incident, "playbook", None, now, rules, facts, out);
             }
             RunOutcome::Failed { work_order_id } => {
                 self.escalate_taken(incident, work_order_id, false, now, rules, facts, out);
@@ -613,6 +629,7 @@ impl IncidentCore {
         id: u64,
         suggestion_id: &str,
         approve: bool,
+        by: &Who,
         now: DateTime<Utc>,
         out: &mut Changes,
     ) -> Result<Suggestion, IncidentError> {
@@ -646,7 +663,7 @@ impl IncidentCore {
         out.announce(
             &incident,
             types::INCIDENT_UPDATED,
-            json!({ "reason": reason }),
+            json!({ "reason": reason, "by": by }),
         );
         Ok(decided)
     }
@@ -699,7 +716,7 @@ impl IncidentCore {
         if incident.recovery_seen && !keep_run {
             // The playbook failed, but the component came back meanwhile: the work order
             // stays on record, the incident itself is over.
-            self.resolve(incident, "recovery", now, rules, facts, out);
+            self.resolve(incident, "recovery", None, now, rules, facts, out);
         } else {
             self.insert(incident);
         }

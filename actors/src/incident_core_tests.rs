@@ -230,7 +230,7 @@ fn a_dependent_failure_attaches_to_its_down_parent_and_reopens_after() {
     // The db is resolved by hand while the api still says down: it gets its own incident.
     let mut out = Changes::default();
     let now = crate::time::now();
-    core.resolve_by_hand(1, now, &rules(), &down, &mut out)
+    core.resolve_by_hand(1, &Who::local(), now, &rules(), &down, &mut out)
         .unwrap();
     assert_eq!(core.len(), 1);
     assert_eq!(core.get(2).unwrap().source, "api");
@@ -278,15 +278,17 @@ fn commands_check_state() {
     let now = crate::time::now();
     let mut out = Changes::default();
     assert_eq!(
-        core.acknowledge(1, now, &mut out).unwrap().status,
+        core.acknowledge(1, &Who::local(), now, &mut out)
+            .unwrap()
+            .status,
         IncidentStatus::Acknowledged
     );
     assert!(matches!(
-        core.acknowledge(1, now, &mut out),
+        core.acknowledge(1, &Who::local(), now, &mut out),
         Err(IncidentError::Conflict { .. })
     ));
     assert!(matches!(
-        core.acknowledge(9, now, &mut out),
+        core.acknowledge(9, &Who::local(), now, &mut out),
         Err(IncidentError::NotFound(9))
     ));
     // A run's end for another run changes nothing.
@@ -342,14 +344,16 @@ fn a_suggestion_is_offered_once_and_decided_once() {
     core.suggest(1, suggestion.clone(), &mut out);
     core.suggest(1, suggestion, &mut out);
     assert_eq!(core.get(1).unwrap().suggestions.len(), 1);
-    let decided = core.decide(1, "s1", false, now, &mut out).unwrap();
+    let decided = core
+        .decide(1, "s1", false, &Who::local(), now, &mut out)
+        .unwrap();
     assert_eq!(decided.status, "dismissed");
     assert!(matches!(
-        core.decide(1, "s1", true, now, &mut out),
+        core.decide(1, "s1", true, &Who::local(), now, &mut out),
         Err(IncidentError::Conflict { .. })
     ));
     assert!(matches!(
-        core.decide(1, "s9", true, now, &mut out),
+        core.decide(1, "s9", true, &Who::local(), now, &mut out),
         Err(IncidentError::NoSuchSuggestion { .. })
     ));
 }

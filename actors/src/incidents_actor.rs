@@ -25,7 +25,7 @@ use crate::context::{roles, Ctx};
 use crate::event::{classify, Event};
 use crate::incident_core::{Changes, Effect, Facts, IncidentCore, Rules};
 use crate::model::{
-    component_subject, ExecutionStatus, Incident, IncidentStatus, Suggestion, TrustScore,
+    component_subject, ExecutionStatus, Incident, IncidentStatus, Suggestion, TrustScore, Who,
 };
 use crate::monitor_actor::MonitorMsg;
 use crate::playbooks_actor::PlaybooksMsg;
@@ -91,13 +91,12 @@ pub enum IncidentsMsg {
     Observe,
     /// The next page of a catch-up (sent to itself).
     NextPage,
-    Acknowledge(u64, IncidentReply),
-    Resolve(u64, IncidentReply),
+    /// A person acknowledges an incident.
+    Acknowledge(u64, Who, IncidentReply),
+    /// A person resolves an incident.
+    Resolve(u64, Who, IncidentReply),
     /// A playbook run started healing the incident.
-    RunStarted {
-        incident_id: u64,
-        run_id: String,
-    },
+    RunStarted { incident_id: u64, run_id: String },
     /// A playbook run ended.
     RunFinished {
         incident_id: u64,
@@ -114,6 +113,7 @@ pub enum IncidentsMsg {
         incident_id: u64,
         suggestion_id: String,
         approve: bool,
+        by: Who,
         reply: RpcReplyPort<Result<Suggestion, IncidentError>>,
     },
     /// Automation was stopped before a run (an open circuit breaker), or the incident is past
@@ -215,18 +215,20 @@ impl Actor for IncidentsActor {
                 state.page_pending = false;
                 state.page().await?;
             }
-            IncidentsMsg::Acknowledge(id, reply) => {
+            IncidentsMsg::Acknowledge(id, by, reply) => {
                 let now = crate::time::now();
                 let result = state
-                    .person_command(|core, out| core.acknowledge(id, now, out))
+                    .person_command(|core, out| core.acknowledge(id, &by, now, out))
                     .await;
                 let _ = reply.send(state.explain(result, id, "acknowledged").await);
             }
-            IncidentsMsg::Resolve(id, reply) => {
+            IncidentsMsg::Resolve(id, by, reply) => {
                 let (rules, facts) = state.rules_and_facts();
                 let now = crate::time::now();
                 let result = state
-                    .person_command(|core, out| core.resolve_by_hand(id, now, &rules, &facts, out))
+                    .person_command(|core, out| {
+                        core.resolve_by_hand(id, &by, now, &rules, &facts, out)
+                    })
                     .await;
                 let _ = reply.send(state.explain(result, id, "resolved").await);
             }
@@ -261,12 +263,13 @@ impl Actor for IncidentsActor {
                 incident_id,
                 suggestion_id,
                 approve,
+                by,
                 reply,
             } => {
                 let now = crate::time::now();
                 let result = state
                     .person_command(|core, out| {
-                        core.decide(incident_id, &suggestion_id, approve, now, out)
+                        core.decide(incident_id, &suggestion_id, approve, &by, now, out)
                     })
                     .await;
                 let action = if approve { "approved" } else { "dismissed" };

@@ -210,6 +210,7 @@ mod tests {
             incident_id,
             source: incident.source.clone(),
             by_hand: false,
+            started_by: None,
             agent_id: "agent".into(),
             status: ExecutionStatus::Succeeded,
             steps_completed: 1,

@@ -95,6 +95,16 @@ impl PushedEvent {
         } else if self.source.len() > SOURCE_LEN_MAX {
             problems.push(("source", format!("longer than {SOURCE_LEN_MAX} bytes")));
         }
+        if self
+            .source
+            .starts_with(crate::spec::ALERTMANAGER_SOURCE_PREFIX)
+        {
+            problems.push((
+                "source",
+                "alertmanager/… sources are Alertmanager's (POST /integrations/alertmanager)"
+                    .to_owned(),
+            ));
+        }
         if self.title.as_ref().is_some_and(|t| t.len() > TITLE_LEN_MAX) {
             problems.push(("title", format!("longer than {TITLE_LEN_MAX} bytes")));
         }
@@ -190,7 +200,11 @@ impl Alert {
 
     /// The source an alert's incident is keyed by: one incident per fingerprint.
     pub fn source(&self) -> String {
-        format!("alertmanager/{}", self.fingerprint)
+        format!(
+            "{}{}",
+            crate::spec::ALERTMANAGER_SOURCE_PREFIX,
+            self.fingerprint
+        )
     }
 
     /// The alert as Grace records it. Call only when [`problems`](Self::problems) is empty.

@@ -25,7 +25,7 @@ use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
 use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
 use crate::model::PipelineRun;
-use crate::model::{Incident, Suggestion};
+use crate::model::{Incident, Suggestion, Who};
 use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
 use crate::notifier_actor::NotifierActor;
 use crate::pipelines_actor::{PipelineError, PipelinesActor, PipelinesMsg};
@@ -204,15 +204,17 @@ impl Kernel {
         &self.ctx.store
     }
 
-    pub async fn acknowledge(&self, id: u64) -> Result<Incident, IncidentError> {
+    /// `by` acknowledges incident `id`.
+    pub async fn acknowledge(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
         let incidents = self.incidents()?;
-        ractor::call_t!(incidents, IncidentsMsg::Acknowledge, RPC_TIMEOUT_MS, id)
+        ractor::call_t!(incidents, IncidentsMsg::Acknowledge, RPC_TIMEOUT_MS, id, by)
             .map_err(|error| IncidentError::Unavailable(error.to_string()))?
     }
 
-    pub async fn resolve(&self, id: u64) -> Result<Incident, IncidentError> {
+    /// `by` resolves incident `id` by hand.
+    pub async fn resolve(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
         let incidents = self.incidents()?;
-        ractor::call_t!(incidents, IncidentsMsg::Resolve, RPC_TIMEOUT_MS, id)
+        ractor::call_t!(incidents, IncidentsMsg::Resolve, RPC_TIMEOUT_MS, id, by)
             .map_err(|error| IncidentError::Unavailable(error.to_string()))?
     }
 
@@ -223,6 +225,7 @@ impl Kernel {
         incident_id: u64,
         suggestion_id: &str,
         approve: bool,
+        by: Who,
     ) -> Result<Suggestion, IncidentError> {
         let incidents = self.incidents()?;
         ractor::call_t!(
@@ -231,6 +234,7 @@ impl Kernel {
                 incident_id,
                 suggestion_id: suggestion_id.to_owned(),
                 approve,
+                by,
                 reply,
             },
             RPC_TIMEOUT_MS
@@ -259,6 +263,7 @@ impl Kernel {
         &self,
         monitor_id: &str,
         change: ControlChange,
+        by: Who,
     ) -> Result<MonitorStatus, KernelError> {
         if !self.ctx.spec().monitors.iter().any(|m| m.id == monitor_id) {
             return Err(KernelError::NoSuchMonitor(monitor_id.to_owned()));
@@ -268,7 +273,7 @@ impl Kernel {
             .scope
             .lookup::<MonitorMsg>(&roles::monitor(monitor_id))
             .ok_or(KernelError::Unavailable("the monitor (restarting)"))?;
-        ractor::call_t!(monitor, MonitorMsg::Control, RPC_TIMEOUT_MS, change)
+        ractor::call_t!(monitor, MonitorMsg::Control, RPC_TIMEOUT_MS, change, by)
             .map_err(|_| KernelError::Unavailable("the monitor"))?
             .map_err(KernelError::Save)
     }
@@ -278,7 +283,7 @@ impl Kernel {
     /// untouched. Playbooks, trust and limits take effect for what happens next. Supervision
     /// settings shape supervisors that are already running, so they wait for a restart (the
     /// report says so). The spec must already be checked.
-    pub async fn reload(&self, mut spec: TreeSpec) -> Result<ReloadReport, KernelError> {
+    pub async fn reload(&self, mut spec: TreeSpec, by: Who) -> Result<ReloadReport, KernelError> {
         let _one_at_a_time = self.reloading.lock().await;
         let old = self.ctx.spec();
         let mut report = ReloadReport::default();
@@ -348,6 +353,7 @@ impl Kernel {
                     "unchanged": report.unchanged.len(),
                     "restart_required": report.restart_required,
                     "errors": report.errors,
+                    "by": by,
                 }),
             ),
         );
@@ -420,6 +426,8 @@ impl Kernel {
         &self,
         playbook_id: &str,
         incident_id: u64,
+        by: Who,
+        force: bool,
     ) -> Result<Result<String, RunError>, KernelError> {
         let playbooks = self
             .ctx
@@ -431,6 +439,8 @@ impl Kernel {
             |reply| PlaybooksMsg::RunNow {
                 playbook_id: playbook_id.to_owned(),
                 incident_id,
+                by,
+                force,
                 reply,
             },
             RPC_TIMEOUT_MS
@@ -461,6 +471,7 @@ impl Kernel {
     pub async fn run_pipeline(
         &self,
         pipeline_id: &str,
+        by: Who,
     ) -> Result<Result<PipelineRun, PipelineError>, KernelError> {
         let pipelines = self
             .ctx
@@ -471,6 +482,7 @@ impl Kernel {
             pipelines,
             |reply| PipelinesMsg::RunNow {
                 pipeline_id: pipeline_id.to_owned(),
+                by,
                 reply,
             },
             RPC_TIMEOUT_MS

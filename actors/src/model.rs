@@ -8,6 +8,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::{micros, micros_opt};
 
+/// Who asked for a change: the name of the token used, or `local` when tokens are off (and for
+/// a SIGHUP). Recorded as `by` on the event the change causes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Who(String);
+
+impl Who {
+    pub const LOCAL: &'static str = "local";
+
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    pub fn local() -> Self {
+        Self(Self::LOCAL.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -176,6 +204,9 @@ pub struct Execution {
     /// A person started it (by hand, or by approving a suggestion).
     #[serde(default)]
     pub by_hand: bool,
+    /// Who, when a person started it.
+    #[serde(default)]
+    pub started_by: Option<Who>,
     pub agent_id: String,
     pub status: ExecutionStatus,
     pub steps_completed: u32,
@@ -405,6 +436,9 @@ pub struct PipelineRun {
     /// The run that reran this failed one (set once, so nothing is rerun twice).
     #[serde(default)]
     pub rerun_by: Option<String>,
+    /// Who, for a `manual` run.
+    #[serde(default)]
+    pub started_by: Option<Who>,
     /// The program's exit code (argv jobs) …
     #[serde(default)]
     pub exit_code: Option<i32>,

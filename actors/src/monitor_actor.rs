@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::bus_actor::{commit_in_order, publish};
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
-use crate::model::MonitorControl;
+use crate::model::{MonitorControl, Who};
 use crate::probe::{Probe, ProbeFailure};
 use crate::spec::MonitorSpec;
 use crate::store::{StoreError, Write};
@@ -75,6 +75,7 @@ pub enum MonitorMsg {
     /// Apply and persist a person's decision; replies with the new status.
     Control(
         ControlChange,
+        Who,
         RpcReplyPort<Result<MonitorStatus, Arc<StoreError>>>,
     ),
 }
@@ -151,8 +152,8 @@ impl Actor for MonitorActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if let MonitorMsg::Control(change, reply) = msg {
-            let _ = reply.send(state.control(change).await.map_err(Arc::new));
+        if let MonitorMsg::Control(change, by, reply) = msg {
+            let _ = reply.send(state.control(change, &by).await.map_err(Arc::new));
             return Ok(());
         }
         if let MonitorMsg::Recheck = msg {
@@ -229,7 +230,11 @@ impl MonitorState {
         Ok(())
     }
 
-    async fn control(&mut self, change: ControlChange) -> Result<MonitorStatus, StoreError> {
+    async fn control(
+        &mut self,
+        change: ControlChange,
+        by: &Who,
+    ) -> Result<MonitorStatus, StoreError> {
         let mut control = self.status.control.clone();
         match change {
             ControlChange::Pause => control.paused = true,
@@ -246,6 +251,7 @@ impl MonitorState {
                     "monitor": self.spec.id,
                     "paused": control.paused,
                     "silenced_until": control.silenced_until.map(|t| t.to_rfc3339()),
+                    "by": by,
                 }),
             )
             .source(self.spec.id.clone()),

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::bus_actor::publish;
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
-use crate::model::{PipelineRun, PipelineRunStatus};
+use crate::model::{PipelineRun, PipelineRunStatus, Who};
 use crate::process::{self, Exit};
 use crate::spec::{bounds, PipelineSpec};
 use crate::store::StoreError;
@@ -80,6 +80,7 @@ pub enum PipelinesMsg {
     /// A person starts a run now; replies with it as started.
     RunNow {
         pipeline_id: String,
+        by: Who,
         reply: RpcReplyPort<Result<PipelineRun, PipelineError>>,
     },
     /// A healing playbook: queue a rerun of every failed run, not rerun yet, of the pipelines
@@ -142,8 +143,12 @@ impl Actor for PipelinesActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             PipelinesMsg::Tick => state.tick().await?,
-            PipelinesMsg::RunNow { pipeline_id, reply } => {
-                let _ = reply.send(state.run_now(&pipeline_id).await);
+            PipelinesMsg::RunNow {
+                pipeline_id,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(state.run_now(&pipeline_id, by).await);
             }
             PipelinesMsg::RerunFailed {
                 component,
@@ -261,7 +266,7 @@ impl PipelinesState {
                 .is_some_and(|queue| !queue.is_empty())
     }
 
-    async fn run_now(&mut self, pipeline_id: &str) -> Result<PipelineRun, PipelineError> {
+    async fn run_now(&mut self, pipeline_id: &str, by: Who) -> Result<PipelineRun, PipelineError> {
         let pipeline = self
             .spec(pipeline_id)
             .ok_or_else(|| PipelineError::NoSuchPipeline(pipeline_id.to_owned()))?;
@@ -277,7 +282,10 @@ impl PipelinesState {
                 run: "reruns are queued".to_owned(),
             });
         }
-        let run = new_run(pipeline_id, "manual", None);
+        let run = PipelineRun {
+            started_by: Some(by),
+            ..new_run(pipeline_id, "manual", None)
+        };
         Ok(self.start(pipeline, run).await?)
     }
 
@@ -480,6 +488,7 @@ fn new_run(pipeline_id: &str, trigger: &str, rerun_of: Option<&str>) -> Pipeline
         trigger: trigger.to_owned(),
         rerun_of: rerun_of.map(str::to_owned),
         rerun_by: None,
+        started_by: None,
         exit_code: None,
         http_status: None,
         output: String::new(),
@@ -494,7 +503,7 @@ fn new_run(pipeline_id: &str, trigger: &str, rerun_of: Option<&str>) -> Pipeline
 async fn execute(pipeline: &PipelineSpec, run: &mut PipelineRun) -> (bool, String) {
     let timeout = Duration::from_millis(pipeline.timeout_ms);
     if let Some(argv) = &pipeline.argv {
-        let outcome = process::run(argv, timeout).await;
+        let outcome = process::run(argv, &pipeline.env, timeout).await;
         if let Exit::Exited(status) = &outcome.exit {
             run.exit_code = status.code();
         }

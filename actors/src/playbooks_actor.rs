@@ -14,14 +14,14 @@ use uuid::Uuid;
 
 use crate::bus_actor::publish;
 use crate::context::{roles, Ctx};
-use crate::event::{types, EventDraft, Pattern};
+use crate::event::{types, EventDraft};
 use crate::incidents_actor::{IncidentsMsg, RunOutcome};
 use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus,
-    StepRecord, StepStatus, Suggestion, TrustScore, WorkOrder, WorkOrderReason,
+    StepRecord, StepStatus, Suggestion, TrustScore, Who, WorkOrder, WorkOrderReason,
 };
 use crate::notifier_actor::NotifierMsg;
-use crate::spec::{OnInterrupt, PlaybookSpec};
+use crate::spec::{OnInterrupt, PlaybookSpec, TriggerSource};
 use crate::store::{StoreError, Write};
 use crate::sub_agent_actor::{SubAgentActor, SubAgentArgs};
 
@@ -53,18 +53,55 @@ pub struct PlaybooksState {
 const RUN_HISTORY_PAIRS_MAX: usize = 10_000;
 
 /// Who started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Started {
     /// An incident's trigger matched.
     Automatically,
-    /// A person: `POST /playbooks/{id}/run`, or approving a suggestion.
-    ByHand,
+    /// A person: `POST /playbooks/{id}/run`, or approving a suggestion. `forced`: an admin
+    /// ran it past its trigger, cooldown and circuit breaker.
+    ByHand { by: Who, forced: bool },
 }
 
 /// Why an automatic run did not start.
 enum Hold {
     Cooldown { left_ms: i64 },
     BreakerOpen { runs: usize },
+}
+
+/// Why a hold keeps `playbook` from running on `source`, in words.
+fn hold_detail(playbook: &PlaybookSpec, source: &str, hold: &Hold) -> String {
+    let name = playbook.display_name();
+    match hold {
+        Hold::Cooldown { left_ms } => format!(
+            "{name} ran on {source} less than {} ms ago; next run possible in {left_ms} ms",
+            playbook.cooldown_ms
+        ),
+        Hold::BreakerOpen { runs } => format!(
+            "circuit breaker open: {name} ran {runs} times on {source} within {} ms; \
+             automation stopped there until the window passes",
+            playbook.breaker_window_ms
+        ),
+    }
+}
+
+/// The data of `playbook.started`: the run, its steps, and who started it when a person did.
+fn started_data(
+    run_id: &str,
+    playbook: &PlaybookSpec,
+    execution: &Execution,
+    started: &Started,
+) -> serde_json::Value {
+    let mut data = json!({
+        "run_id": run_id,
+        "playbook_id": playbook.id,
+        "playbook_name": playbook.display_name(),
+        "steps": execution.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+    });
+    if let Started::ByHand { by, forced } = started {
+        data["by"] = json!(by);
+        data["forced"] = json!(forced);
+    }
+    data
 }
 
 /// How a sub-agent's run ended.
@@ -90,6 +127,12 @@ pub enum RunError {
     Busy { incident_id: u64, run: String },
     #[error("all {0} sub-agents are busy; try again when one is free")]
     Full(usize),
+    /// Its trigger does not match the incident: not the playbook for it.
+    #[error("{0}; an admin may run it anyway with \"force\": true")]
+    NotTriggered(String),
+    /// Its cooldown or circuit breaker holds it, as it would an automatic run.
+    #[error("{0}; an admin may run it anyway with \"force\": true")]
+    Held(String),
     #[error("store error: {0}")]
     Store(String),
 }
@@ -101,6 +144,9 @@ pub enum PlaybooksMsg {
     RunNow {
         playbook_id: String,
         incident_id: u64,
+        by: Who,
+        /// Past the trigger, cooldown and breaker checks (admins only; recorded).
+        force: bool,
         reply: RpcReplyPort<Result<String, RunError>>,
     },
     /// A sub-agent reports a step's progress.
@@ -160,9 +206,12 @@ impl Actor for PlaybooksActor {
             PlaybooksMsg::RunNow {
                 playbook_id,
                 incident_id,
+                by,
+                force,
                 reply,
             } => {
-                let result = state.run_now(&playbook_id, incident_id).await;
+                let started = Started::ByHand { by, forced: force };
+                let result = state.run_now(&playbook_id, incident_id, started).await;
                 let _ = reply.send(result);
             }
             PlaybooksMsg::StepUpdate {
@@ -221,18 +270,14 @@ impl PlaybooksState {
     /// The first playbook whose trigger matches: an event-type pattern, and the monitor
     /// selector when it has one.
     fn playbook_for(&self, incident: &Incident) -> Option<PlaybookSpec> {
-        self.ctx
-            .spec()
-            .playbooks
+        let spec = self.ctx.spec();
+        let origin = TriggerSource::of(&incident.source, &spec.monitors);
+        spec.playbooks
             .iter()
             .find(|playbook| {
-                let selected =
-                    playbook.monitors.is_empty() || playbook.monitors.contains(&incident.source);
-                selected
-                    && playbook
-                        .on
-                        .iter()
-                        .any(|pattern| Pattern::new(pattern.as_str()).matches(&incident.event_type))
+                playbook
+                    .mismatch(&incident.event_type, &incident.source, origin)
+                    .is_none()
             })
             .cloned()
     }
@@ -295,7 +340,14 @@ impl PlaybooksState {
             })
     }
 
-    async fn run_now(&mut self, playbook_id: &str, incident_id: u64) -> Result<String, RunError> {
+    /// A person's run: the same trigger, cooldown and breaker checks as an automatic run,
+    /// unless forced.
+    async fn run_now(
+        &mut self,
+        playbook_id: &str,
+        incident_id: u64,
+        started: Started,
+    ) -> Result<String, RunError> {
         let playbook = self
             .ctx
             .spec()
@@ -321,7 +373,20 @@ impl PlaybooksState {
         if self.runs.len() >= agents_max {
             return Err(RunError::Full(agents_max));
         }
-        self.start(playbook, incident, Started::ByHand)
+        if !matches!(started, Started::ByHand { forced: true, .. }) {
+            let origin = TriggerSource::of(&incident.source, &self.ctx.spec().monitors);
+            if let Some(why) = playbook.mismatch(&incident.event_type, &incident.source, origin) {
+                return Err(RunError::NotTriggered(why));
+            }
+            if let Some(hold) = self.hold(&playbook, &incident.source) {
+                return Err(RunError::Held(hold_detail(
+                    &playbook,
+                    &incident.source,
+                    &hold,
+                )));
+            }
+        }
+        self.start(playbook, incident, started)
             .await
             .map_err(|error| RunError::Store(error.to_string()))
     }
@@ -471,27 +536,11 @@ impl PlaybooksState {
         incident: &Incident,
         hold: Hold,
     ) -> Result<(), StoreError> {
-        let (reason, detail) = match hold {
-            Hold::Cooldown { left_ms } => (
-                "cooldown",
-                format!(
-                    "{} ran on {} less than {} ms ago; next automatic run possible in {left_ms} ms",
-                    playbook.display_name(),
-                    incident.source,
-                    playbook.cooldown_ms
-                ),
-            ),
-            Hold::BreakerOpen { runs } => (
-                "circuit_breaker",
-                format!(
-                    "circuit breaker open: {} ran {runs} times on {} within {} ms; automation \
-                     stopped there until the window passes",
-                    playbook.display_name(),
-                    incident.source,
-                    playbook.breaker_window_ms
-                ),
-            ),
+        let reason = match hold {
+            Hold::Cooldown { .. } => "cooldown",
+            Hold::BreakerOpen { .. } => "circuit_breaker",
         };
+        let detail = hold_detail(playbook, &incident.source, &hold);
         publish(
             &self.ctx,
             EventDraft::new(
@@ -604,7 +653,11 @@ impl PlaybooksState {
             playbook_name: playbook.display_name().to_owned(),
             incident_id: incident.id,
             source: incident.source.clone(),
-            by_hand: started == Started::ByHand,
+            by_hand: matches!(started, Started::ByHand { .. }),
+            started_by: match &started {
+                Started::ByHand { by, .. } => Some(by.clone()),
+                Started::Automatically => None,
+            },
             agent_id: agent_id.clone(),
             status: ExecutionStatus::Running,
             steps_completed: 0,
@@ -642,12 +695,7 @@ impl PlaybooksState {
             &self.ctx,
             EventDraft::new(
                 types::PLAYBOOK_STARTED,
-                json!({
-                    "run_id": run_id,
-                    "playbook_id": playbook.id,
-                    "playbook_name": playbook.display_name(),
-                    "steps": execution.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-                }),
+                started_data(&run_id, &playbook, &execution, &started),
             )
             .source(incident.source.clone())
             .incident(incident.id),

@@ -5,7 +5,11 @@
 //! reporting every validation error at once is the binary's job (`src/config.rs`); the actors
 //! only ever see a spec that has already been checked.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::event::Pattern;
 
 /// One dependency Grace watches. `kind` selects the probe.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -68,7 +72,12 @@ pub enum MonitorKind {
     },
     /// A check program with the Nagios plugin convention (exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN), run as argv — never through a shell.
-    Command { argv: Vec<String> },
+    Command {
+        argv: Vec<String>,
+        /// Environment variables it gets besides `PATH` and `LANG` (nothing else of Grace's).
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
     /// A dead-man switch: the app calls `POST /heartbeats/{id}`; silence longer than
     /// `grace_ms` is a problem, and the next beat ends it.
     Heartbeat {
@@ -233,12 +242,85 @@ pub struct PlaybookSpec {
     /// that only gathers evidence and tells people sets it to false: the incident stays open.
     #[serde(default = "defaults::resolve_on_success")]
     pub resolve_on_success: bool,
+    /// Whose incidents may start it: `monitors` (the default: Grace's own probes), `pushed`
+    /// (`POST /events`) and/or `alertmanager`. Anyone who can push an event chooses its
+    /// source and type, so a playbook runs for pushed events only when it says so.
+    #[serde(default = "defaults::sources")]
+    pub sources: Vec<TriggerSource>,
 }
 
 impl PlaybookSpec {
     /// The name people see; the id when no name is configured.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Why this playbook is not for an incident of `event_type` on `source` (whose origin is
+    /// `origin`), or None when its trigger matches.
+    pub fn mismatch(
+        &self,
+        event_type: &str,
+        source: &str,
+        origin: TriggerSource,
+    ) -> Option<String> {
+        let name = self.display_name();
+        if !self.sources.contains(&origin) {
+            return Some(format!(
+                "{name} runs only for incidents from {:?}; {source} is {}",
+                self.sources,
+                origin.as_str()
+            ));
+        }
+        if !self.monitors.is_empty() && !self.monitors.iter().any(|m| m == source) {
+            return Some(format!("{name} is only for monitors {:?}", self.monitors));
+        }
+        if !self
+            .on
+            .iter()
+            .any(|p| Pattern::new(p.as_str()).matches(event_type))
+        {
+            return Some(format!(
+                "{name} is not for {event_type} (it is for {:?})",
+                self.on
+            ));
+        }
+        None
+    }
+}
+
+/// Where an incident's events come from (see [`PlaybookSpec::sources`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerSource {
+    /// A configured monitor: Grace's own probes, whose sources pushed events may not use.
+    Monitors,
+    /// `POST /events`.
+    Pushed,
+    /// `POST /integrations/alertmanager` (sources `alertmanager/<fingerprint>`).
+    Alertmanager,
+}
+
+/// What every Alertmanager alert's source starts with; pushed events may not use it.
+pub const ALERTMANAGER_SOURCE_PREFIX: &str = "alertmanager/";
+
+impl TriggerSource {
+    /// The origin of an incident on `source`, given the monitors configured now.
+    pub fn of(source: &str, monitors: &[MonitorSpec]) -> Self {
+        if monitors.iter().any(|m| m.id == source) {
+            TriggerSource::Monitors
+        } else if source.starts_with(ALERTMANAGER_SOURCE_PREFIX) {
+            TriggerSource::Alertmanager
+        } else {
+            TriggerSource::Pushed
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerSource::Monitors => "a monitor",
+            TriggerSource::Pushed => "pushed",
+            TriggerSource::Alertmanager => "from alertmanager",
+        }
     }
 }
 
@@ -281,6 +363,14 @@ pub enum StepSpec {
         retries: u32,
         #[serde(default = "defaults::retry_backoff_ms")]
         backoff_ms: Vec<u64>,
+        /// Values `{incident.source}`, `{incident.event_type}` and `{incident.title}` may
+        /// take when the incident is not a configured monitor's (a pushed event or an alert
+        /// chose them): any other value fails the step, recorded, and runs nothing.
+        #[serde(default)]
+        allowed_values: Vec<String>,
+        /// Environment variables it gets besides `PATH` and `LANG` (nothing else of Grace's).
+        #[serde(default)]
+        env: BTreeMap<String, String>,
     },
     /// Try the target again after each delay; fails the run when the last try fails.
     Reconnect {
@@ -540,6 +630,9 @@ pub struct PipelineSpec {
     /// A run still going after this long is killed and counts as failed.
     #[serde(default = "defaults::pipeline_timeout_ms")]
     pub timeout_ms: u64,
+    /// Environment variables an `argv` job gets besides `PATH` and `LANG`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 impl PipelineSpec {
@@ -826,6 +919,9 @@ pub mod defaults {
     pub fn resolve_on_success() -> bool {
         true
     }
+    pub fn sources() -> Vec<super::TriggerSource> {
+        vec![super::TriggerSource::Monitors]
+    }
     pub fn retry_backoff_ms() -> Vec<u64> {
         vec![1_000]
     }
@@ -981,7 +1077,7 @@ impl MonitorSpec {
                     problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
                 }
             }
-            MonitorKind::Command { argv } => check_argv(&mut problems, argv),
+            MonitorKind::Command { argv, .. } => check_argv(&mut problems, argv),
             MonitorKind::Heartbeat { grace_ms } => {
                 check_duration(&mut problems, "grace_ms", *grace_ms)
             }
@@ -1224,6 +1320,12 @@ impl PlaybookSpec {
         let mut problems = Vec::new();
         if self.id.trim().is_empty() {
             problems.push(SpecProblem::new("id", "must not be empty"));
+        }
+        if self.sources.is_empty() {
+            problems.push(SpecProblem::new(
+                "sources",
+                "must list at least one of \"monitors\", \"pushed\", \"alertmanager\"",
+            ));
         }
         if self.on.is_empty() || self.on.iter().any(|pattern| pattern.trim().is_empty()) {
             problems.push(SpecProblem::new(

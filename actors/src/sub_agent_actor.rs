@@ -229,12 +229,34 @@ impl<'a> Runner<'a> {
     }
 
     /// `argv` with its placeholders filled in. Values that come from incidents must look like
-    /// identifiers (see [`plain_identifier`]); `monitor.path` comes from config.
-    fn command_argv(&self, argv: &[String]) -> Result<Vec<String>, String> {
+    /// identifiers (see [`plain_identifier`]); `monitor.path` comes from config. When the
+    /// incident is not a configured monitor's, whoever pushed its event chose its source, type
+    /// and title: those run only when `allowed_values` lists them.
+    fn command_argv(
+        &self,
+        argv: &[String],
+        allowed_values: &[String],
+    ) -> Result<Vec<String>, String> {
+        let spec = self.args.ctx.spec();
+        let origin = crate::spec::TriggerSource::of(&self.args.incident.source, &spec.monitors);
         let mut out = Vec::with_capacity(argv.len());
         for arg in argv {
             for name in crate::spec::placeholders(arg) {
                 let value = self.field(name);
+                let chosen_outside = matches!(
+                    name,
+                    "incident.source" | "incident.event_type" | "incident.title"
+                );
+                if chosen_outside
+                    && origin != crate::spec::TriggerSource::Monitors
+                    && !allowed_values.contains(&value)
+                {
+                    return Err(format!(
+                        "refused to run: {{{name}}} is {value:?}, which came from {} and is not \
+                         in this step's allowed_values",
+                        origin.as_str()
+                    ));
+                }
                 let from_config = name == "monitor.path";
                 if !from_config && !plain_identifier(&value) {
                     return Err(format!(
@@ -275,9 +297,13 @@ impl<'a> Runner<'a> {
                 }
             }
             StepSpec::Command {
-                argv, timeout_ms, ..
-            } => match self.command_argv(argv) {
-                Ok(argv) => run_command(&argv, *timeout_ms).await,
+                argv,
+                timeout_ms,
+                allowed_values,
+                env,
+                ..
+            } => match self.command_argv(argv, allowed_values) {
+                Ok(argv) => run_command(&argv, env, *timeout_ms).await,
                 Err(refused) => StepResult::new(false, 1, refused),
             },
             StepSpec::RerunPipelines {
@@ -701,9 +727,13 @@ fn plain_identifier(value: &str) -> bool {
 }
 
 /// Runs a remediation program; the step succeeds when it exits 0.
-async fn run_command(argv: &[String], timeout_ms: u64) -> StepResult {
+async fn run_command(
+    argv: &[String],
+    env: &std::collections::BTreeMap<String, String>,
+    timeout_ms: u64,
+) -> StepResult {
     let timeout = Duration::from_millis(timeout_ms);
-    let outcome = process::run(argv, timeout).await;
+    let outcome = process::run(argv, env, timeout).await;
     let program = argv.first().map_or("command", String::as_str);
     StepResult::new(outcome.success(), 1, outcome.describe(program, timeout))
 }

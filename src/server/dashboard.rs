@@ -26,8 +26,30 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     response
         .headers_mut()
         .insert(CACHE_CONTROL, "no-cache".parse().expect("static header"));
+    // No other site may frame the page (clickjacking), and the page runs only its own script
+    // and talks only to this Grace.
+    let headers = response.headers_mut();
+    headers.insert("x-frame-options", "DENY".parse().expect("static header"));
+    headers.insert(
+        "x-content-type-options",
+        "nosniff".parse().expect("static header"),
+    );
+    headers.insert(
+        "content-security-policy",
+        CONTENT_SECURITY_POLICY.parse().expect("static header"),
+    );
+    headers.insert(
+        "referrer-policy",
+        "no-referrer".parse().expect("static header"),
+    );
     response
 }
+
+/// Only the page's own script and stylesheet, connections to this Grace (and its `/ws`), no
+/// framing, no plugins, forms nowhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'none'";
 
 pub async fn index() -> Result<Response, Rejection> {
     Ok(asset(INDEX_HTML, "text/html; charset=utf-8"))

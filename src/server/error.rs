@@ -34,6 +34,17 @@ pub enum ApiError {
     /// name): 403 naming the header.
     #[error("{message}")]
     Forbidden { field: String, message: String },
+    /// No token, or one that is unknown, revoked or expired, where tokens are required: 401
+    /// with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token whose role does not allow this: 403 naming the role needed.
+    #[error("this needs a token with the {needed} role (or admin); {name} has {has}")]
+    NeedsRole {
+        needed: crate::tokens::Role,
+        name: String,
+        has: crate::tokens::Role,
+    },
     /// A POST that is not JSON: 415 naming `content-type`.
     #[error("{0}")]
     NotJson(String),
@@ -92,7 +103,10 @@ impl From<RunError> for ApiError {
             RunError::NoSuchPlaybook(_) | RunError::NoSuchIncident(_) => {
                 ApiError::NotFound(message)
             }
-            RunError::Resolved(_) | RunError::Busy { .. } => ApiError::Conflict(message),
+            RunError::Resolved(_)
+            | RunError::Busy { .. }
+            | RunError::NotTriggered(_)
+            | RunError::Held(_) => ApiError::Conflict(message),
             RunError::Full(_) => ApiError::Unavailable(message),
             RunError::Store(_) => ApiError::Internal(message),
         }
@@ -179,6 +193,23 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
             ),
             ApiError::Forbidden { field, .. } => {
                 body(StatusCode::FORBIDDEN, "forbidden", message, Some(field))
+            }
+            ApiError::Unauthorized(_) => {
+                let mut reply = body(StatusCode::UNAUTHORIZED, "unauthorized", message, None);
+                reply.headers_mut().insert(
+                    warp::http::header::WWW_AUTHENTICATE,
+                    warp::http::HeaderValue::from_static("Bearer realm=\"grace\""),
+                );
+                reply
+            }
+            ApiError::NeedsRole { needed, .. } => {
+                let reply = json!({ "error": {
+                    "code": "forbidden",
+                    "message": message,
+                    "role_needed": needed.as_str(),
+                }});
+                warp::reply::with_status(warp::reply::json(&reply), StatusCode::FORBIDDEN)
+                    .into_response()
             }
             ApiError::NotJson(_) => body(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -1,6 +1,7 @@
 //! The HTTP and WebSocket server (warp): REST over the kernel's store and actors, and the live
 //! event feed at `/ws`.
 
+mod auth;
 mod dashboard;
 mod error;
 mod intake;
@@ -24,11 +25,14 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+pub use auth::Auth;
 pub use error::ApiError;
 use wire::{ActorView, EventView, IncidentDetail, IncidentView, MonitorView, Page};
 
-use crate::config::{ServerConfig, StoreConfig};
+use crate::config::{AuthConfig, ServerConfig, StoreConfig};
 use crate::reload::{ConfigSource, ReloadError};
+use crate::tokens::Role;
+use auth::Caller;
 
 /// Events shown in an incident's timeline at most.
 const TIMELINE_EVENTS_MAX: usize = 1_000;
@@ -43,6 +47,10 @@ pub struct App {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub config_source: ConfigSource,
+    /// Whether tokens are required, and the token file (`[auth]`).
+    pub auth: Arc<auth::Auth>,
+    /// `[auth]` as started with (a reload reports a change; it takes effect at the next start).
+    pub auth_config: AuthConfig,
     /// Feed clients connected now (bounded by `limits.ws_clients_max`).
     pub ws_clients: std::sync::atomic::AtomicUsize,
 }
@@ -104,122 +112,164 @@ fn with_app(
     warp::any().map(move || app.clone())
 }
 
-/// Every route, with errors recovered into JSON.
+/// Every route, with errors recovered into JSON. Each route matches its path and method first,
+/// then checks the caller's role (`auth`), then its body: an unknown path is 404 whoever asks.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let body_limit = app.server.body_limit_bytes;
     let app_server = app.server.clone();
     let body_timeout_ms = app.server.body_read_timeout_ms;
+    let access = app.auth.clone();
     let app = with_app(app);
     let query = warp::query::<Query>();
-    let post = warp::post()
-        .and(body_limit_bytes(body_limit))
-        .and(json_content_type());
+    let read = auth::allow(access.clone(), Role::Read);
+    let ingest = auth::allow(access.clone(), Role::Ingest);
+    let operate = auth::require(access.clone(), Role::Operate);
+    let admin = auth::require(access.clone(), Role::Admin);
+    let json_post = body_limit_bytes(body_limit).and(json_content_type());
+    let body = move || body_bytes(body_limit, body_timeout_ms);
     let guard = origin::same_origin(&app_server);
 
     let health = warp::path!("health")
         .and(warp::get())
         .and(app.clone())
         .and_then(health);
+    let whoami = warp::path!("whoami")
+        .and(warp::get())
+        .and(auth::caller(access.clone()))
+        .and(app.clone())
+        .and_then(whoami);
     let incidents = warp::path!("monitoring" / "incidents")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and(query)
         .and_then(list_incidents);
     let incident = warp::path!("monitoring" / "incidents" / String)
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(get_incident);
     let acknowledge = warp::path!("monitoring" / "incidents" / String / "acknowledge")
-        .and(post.clone())
+        .and(warp::post())
+        .and(operate.clone())
+        .and(json_post.clone())
         .and(app.clone())
         .and_then(acknowledge);
     let resolve = warp::path!("monitoring" / "incidents" / String / "resolve")
-        .and(post.clone())
+        .and(warp::post())
+        .and(operate.clone())
+        .and(json_post.clone())
         .and(app.clone())
         .and_then(resolve);
     let executions = warp::path!("monitoring" / "executions")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and(query)
         .and_then(list_executions);
     let execution = warp::path!("monitoring" / "executions" / String)
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(get_execution);
     let agents = warp::path!("monitoring" / "agents")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and(query)
         .and_then(list_agents);
     let work_orders = warp::path!("work-orders")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and(query)
         .and_then(list_work_orders);
     let deliveries = warp::path!("deliveries")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and(query)
         .and_then(list_deliveries);
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(metrics);
     let heartbeat = warp::path!("heartbeats" / String)
-        .and(post.clone())
+        .and(warp::post())
+        .and(ingest.clone())
+        .and(json_post.clone())
         .and(app.clone())
         .and_then(heartbeat);
     let monitor = warp::path!("monitors" / String)
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(get_monitor);
     let control = warp::path!("monitors" / String / String)
-        .and(post.clone())
+        .and(warp::post())
+        .and(operate.clone())
+        .and(json_post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit, body_timeout_ms))
+        .and(body())
         .and_then(control_monitor);
     let monitors = warp::path!("monitors")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(list_monitors);
     let events = warp::path!("events")
-        .and(post.clone())
+        .and(warp::post())
+        .and(ingest.clone())
+        .and(json_post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit, body_timeout_ms))
+        .and(body())
         .and_then(intake::post_events);
     let alertmanager = warp::path!("integrations" / "alertmanager")
-        .and(post.clone())
+        .and(warp::post())
+        .and(ingest.clone())
+        .and(json_post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit, body_timeout_ms))
+        .and(body())
         .and_then(intake::post_alertmanager);
     let decide = warp::path!("monitoring" / "incidents" / String / "suggestions" / String / String)
-        .and(post.clone())
+        .and(warp::post())
+        .and(operate.clone())
+        .and(json_post.clone())
         .and(app.clone())
         .and_then(playbooks::decide);
     let playbook_list = warp::path!("playbooks")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(playbooks::list);
     let playbook = warp::path!("playbooks" / String)
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(playbooks::get);
     let playbook_run = warp::path!("playbooks" / String / "run")
-        .and(post.clone())
+        .and(warp::post())
+        .and(operate.clone())
+        .and(json_post.clone())
         .and(app.clone())
-        .and(body_bytes(body_limit, body_timeout_ms))
+        .and(body())
         .and_then(playbooks::run);
     let pipeline_list = warp::path!("pipelines")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(pipelines::list);
     let pipeline_runs = warp::path!("pipelines" / String / "runs")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and(query)
         .and_then(pipelines::runs);
     let pipeline_run = warp::path!("pipelines" / String / "run")
-        .and(post.clone())
+        .and(warp::post())
+        .and(operate.clone())
+        .and(json_post.clone())
         .and(app.clone())
         .and_then(pipelines::run);
     let dashboard = warp::path::end()
@@ -233,25 +283,33 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and_then(dashboard::stylesheet);
     let insights = warp::path!("insights")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(dashboard::insights);
     let reload = warp::path!("config" / "reload")
-        .and(post.clone())
+        .and(warp::post())
+        .and(admin.clone())
+        .and(json_post.clone())
         .and(app.clone())
         .and_then(reload_config);
     let actors = warp::path!("actors")
         .and(warp::get())
+        .and(read.clone())
         .and(app.clone())
         .and_then(actor_tree);
     let feed = warp::path!("ws")
+        .and(read.clone())
         .and(app.clone())
         .and(query)
         .and_then(ws::parse)
+        .and(warp::header::optional::<String>("sec-websocket-protocol"))
         .and(warp::ws())
         .and_then(ws::upgrade);
 
     // Boxed in groups: one long chain of `or`s nests types past the compiler's depth limit.
     let incident_routes = health
+        .or(whoami)
+        .unify()
         .or(incidents)
         .unify()
         .or(incident)
@@ -562,15 +620,23 @@ async fn get_incident(raw_id: String, app: Arc<App>) -> Result<Response, Rejecti
     })
 }
 
-async fn acknowledge(raw_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+async fn acknowledge(raw_id: String, caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
     let id = incident_id(&raw_id)?;
-    let incident = app.kernel.acknowledge(id).await.map_err(ApiError::from)?;
+    let incident = app
+        .kernel
+        .acknowledge(id, caller.who)
+        .await
+        .map_err(ApiError::from)?;
     json(&IncidentView::from(&incident))
 }
 
-async fn resolve(raw_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+async fn resolve(raw_id: String, caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
     let id = incident_id(&raw_id)?;
-    let incident = app.kernel.resolve(id).await.map_err(ApiError::from)?;
+    let incident = app
+        .kernel
+        .resolve(id, caller.who)
+        .await
+        .map_err(ApiError::from)?;
     json(&IncidentView::from(&incident))
 }
 
@@ -675,6 +741,7 @@ const SILENCE_MINUTES_MAX: i64 = 7 * 24 * 60;
 async fn control_monitor(
     monitor_id: String,
     action: String,
+    caller: Caller,
     app: Arc<App>,
     body: bytes::Bytes,
 ) -> Result<Response, Rejection> {
@@ -686,7 +753,7 @@ async fn control_monitor(
     };
     let status = app
         .kernel
-        .control_monitor(&monitor_id, change)
+        .control_monitor(&monitor_id, change, caller.who)
         .await
         .map_err(ApiError::from)?;
     json(&monitor_view(&app, &status).await?)
@@ -740,8 +807,8 @@ async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Reject
 
 /// `POST /config/reload`: 200 with what changed, or 400 listing every problem of the new
 /// config (which is then not applied at all).
-async fn reload_config(app: Arc<App>) -> Result<Response, Rejection> {
-    match crate::reload::reload(&app).await {
+async fn reload_config(caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
+    match crate::reload::reload(&app, caller.who).await {
         Ok(report) => json(&json!({
             "added": report.added,
             "removed": report.removed,
@@ -767,6 +834,16 @@ async fn reload_config(app: Arc<App>) -> Result<Response, Rejection> {
         .into()),
         Err(ReloadError::Kernel(error)) => Err(ApiError::from(error).into()),
     }
+}
+
+/// `GET /whoami`: whether tokens are required, and the caller's name and role (the dashboard
+/// shows a read-only token no action buttons).
+async fn whoami(caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
+    json(&json!({
+        "name": caller.who,
+        "role": caller.role,
+        "required": app.auth.required,
+    }))
 }
 
 async fn actor_tree(app: Arc<App>) -> Result<Response, Rejection> {

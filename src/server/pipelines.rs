@@ -7,6 +7,7 @@ use serde_json::json;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use super::auth::Caller;
 use super::wire::PipelineView;
 use super::{ApiError, App, Query};
 
@@ -42,10 +43,14 @@ pub async fn runs(pipeline_id: String, app: Arc<App>, query: Query) -> Result<Re
 }
 
 /// `POST /pipelines/{id}/run`: 202 with the run as started.
-pub async fn run(pipeline_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+pub async fn run(
+    pipeline_id: String,
+    caller: Caller,
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
     let run = app
         .kernel
-        .run_pipeline(&pipeline_id)
+        .run_pipeline(&pipeline_id, caller.who)
         .await
         .map_err(ApiError::from)?
         .map_err(ApiError::from)?;

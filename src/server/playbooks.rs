@@ -11,8 +11,10 @@ use serde_json::json;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use super::auth::Caller;
 use super::wire::{PlaybookView, SuggestionView};
 use super::{ApiError, App};
+use crate::tokens::Role;
 
 /// Recent runs shown with one playbook.
 const RECENT_RUNS_MAX: usize = 20;
@@ -58,23 +60,35 @@ pub async fn get(playbook_id: String, app: Arc<App>) -> Result<Response, Rejecti
 #[serde(deny_unknown_fields)]
 struct RunRequest {
     incident_id: u64,
+    /// Past the trigger, cooldown and circuit breaker: admins only, recorded on the run.
+    #[serde(default)]
+    force: bool,
 }
 
 /// `POST /playbooks/{id}/run` with `{"incident_id": N}`: 202 with the run id.
 pub async fn run(
     playbook_id: String,
+    caller: Caller,
     app: Arc<App>,
     body: bytes::Bytes,
 ) -> Result<Response, Rejection> {
     let request: RunRequest = serde_json::from_slice(&body).map_err(|error| {
         ApiError::bad(
             "incident_id",
-            format!("expected {{\"incident_id\": N}}: {error}"),
+            format!("expected {{\"incident_id\": N, \"force\": false}}: {error}"),
         )
     })?;
+    if request.force && !caller.role.allows(Role::Admin) {
+        return Err(ApiError::NeedsRole {
+            needed: Role::Admin,
+            name: caller.who.to_string(),
+            has: caller.role,
+        }
+        .into());
+    }
     let run_id = app
         .kernel
-        .run_playbook(&playbook_id, request.incident_id)
+        .run_playbook(&playbook_id, request.incident_id, caller.who, request.force)
         .await
         .map_err(ApiError::from)?
         .map_err(ApiError::from)?;
@@ -92,6 +106,7 @@ pub async fn decide(
     raw_id: String,
     suggestion_id: String,
     action: String,
+    caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {
     let approve = match action.as_str() {
@@ -128,7 +143,7 @@ pub async fn decide(
         }
         let run = app
             .kernel
-            .run_playbook(&pending.playbook_id, incident_id)
+            .run_playbook(&pending.playbook_id, incident_id, caller.who.clone(), false)
             .await
             .map_err(ApiError::from)?
             .map_err(ApiError::from)?;
@@ -138,7 +153,7 @@ pub async fn decide(
     };
     let suggestion = app
         .kernel
-        .decide_suggestion(incident_id, &suggestion_id, approve)
+        .decide_suggestion(incident_id, &suggestion_id, approve, caller.who)
         .await
         .map_err(ApiError::from)?;
     super::json(&json!({ "suggestion": SuggestionView::from(&suggestion), "run_id": run_id }))

@@ -132,7 +132,13 @@ pub async fn parse(app: Arc<App>, query: Query) -> Result<FeedRequest, Rejection
     })
 }
 
-pub async fn upgrade(request: FeedRequest, ws: Ws) -> Result<Response, Rejection> {
+/// Upgrades to the feed. A browser that named the `grace` subprotocol (beside its token) gets
+/// it named back, or it would drop the connection.
+pub async fn upgrade(
+    request: FeedRequest,
+    protocols: Option<String>,
+    ws: Ws,
+) -> Result<Response, Rejection> {
     let FeedRequest {
         app,
         since,
@@ -142,13 +148,20 @@ pub async fn upgrade(request: FeedRequest, ws: Ws) -> Result<Response, Rejection
         let max = app.kernel.limits().ws_clients_max;
         return Err(ApiError::Busy(format!("{max} feed clients are connected already")).into());
     };
-    Ok(ws
+    let mut response = ws
         .max_message_size(CLIENT_MESSAGE_BYTES_MAX)
         .on_upgrade(move |socket| async move {
             feed(socket, app, since, patterns).await;
             drop(slot);
         })
-        .into_response())
+        .into_response();
+    if super::auth::asked_for_protocol(protocols.as_deref()) {
+        response.headers_mut().insert(
+            "sec-websocket-protocol",
+            warp::http::HeaderValue::from_static(super::auth::WS_PROTOCOL),
+        );
+    }
+    Ok(response)
 }
 
 fn wanted(patterns: &[Pattern], event: &Event) -> bool {

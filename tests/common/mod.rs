@@ -405,6 +405,46 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any request, with `Authorization: Bearer <token>` when a token is given; a body makes
+    /// it JSON, and a POST without one still says it is JSON.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request = match body {
+            Some(body) => request.json(body),
+            None => request.header("content-type", "application/json"),
+        };
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `grace token create` run in this app's directory with its config; returns the token.
+    pub fn create_token(&self, name: &str, role: &str, extra: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_grace"))
+            .args(["token", "create", "--config", "grace.toml", "--name", name])
+            .args(["--role", role])
+            .args(extra)
+            .current_dir(&self.dir)
+            .output()
+            .expect("run grace token create");
+        assert!(
+            output.status.success(),
+            "grace token create: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
     /// GET that must succeed.
     pub async fn get_ok(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;

@@ -18,20 +18,22 @@ const PERFDATA_ITEMS_MAX: usize = 64;
 
 pub struct CommandProbe {
     argv: Vec<String>,
+    env: std::collections::BTreeMap<String, String>,
     /// The last run's exit code, summary and perfdata.
     details: Value,
 }
 
 impl CommandProbe {
-    pub fn new(argv: Vec<String>) -> Self {
+    pub fn new(argv: Vec<String>, env: std::collections::BTreeMap<String, String>) -> Self {
         Self {
             argv,
+            env,
             details: Value::Null,
         }
     }
 
     async fn check(&mut self, timeout: Duration) -> Result<String, ProbeFailure> {
-        let outcome = process::run(&self.argv, timeout).await;
+        let outcome = process::run(&self.argv, &self.env, timeout).await;
         let program = self.argv.first().map_or("check", String::as_str);
         let plugin = PluginOutput::parse(&outcome.stdout);
         let code = match &outcome.exit {

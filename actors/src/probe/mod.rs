@@ -175,7 +175,9 @@ impl Default for ProbeFactory {
                     Err(error) => Box::new(Misconfigured(error)),
                 },
                 MonitorKind::Http(check) => Box::new(http::HttpProbe::new(check.to_check())),
-                MonitorKind::Command { argv } => Box::new(command::CommandProbe::new(argv.clone())),
+                MonitorKind::Command { argv, env } => {
+                    Box::new(command::CommandProbe::new(argv.clone(), env.clone()))
+                }
                 MonitorKind::Heartbeat { grace_ms } => Box::new(heartbeat::HeartbeatProbe::new(
                     spec.id.clone(),
                     Duration::from_millis(*grace_ms),

@@ -12,6 +12,8 @@ const HISTORY_MAX = 20;
 const RECONNECT_MAX_MS = 4000;
 /** Monitors, tree and insights are fetched again at most this often while events stream in. */
 const REFRESH_DEBOUNCE_MS = 250;
+/** Where this tab keeps its token. */
+const TOKEN_KEY = "grace.token";
 
 const state = {
   lastSeq: 0,
@@ -32,6 +34,9 @@ const state = {
   keys: {}, // what each rebuilt list was last built from, to rebuild only on change
   socket: null,
   timers: {},
+  // The token, when Grace requires one: kept for this tab only (sessionStorage), never in a URL.
+  token: sessionStorage.getItem(TOKEN_KEY),
+  canAct: true, // false for a read-only token: no action buttons
 };
 
 /** How often tiles are redrawn locally so "expected recovery in ~N s" counts down. */
@@ -54,6 +59,7 @@ async function api(method, path, body) {
   const init = { method, headers: {} };
   // Grace takes only JSON POSTs (a body-less one too), so no other site's form can post.
   if (method !== "GET") init.headers["content-type"] = "application/json";
+  if (state.token) init.headers.authorization = `Bearer ${state.token}`;
   if (body !== undefined) init.body = JSON.stringify(body);
   const response = await fetch(path, init);
   const text = await response.text();
@@ -65,10 +71,37 @@ async function api(method, path, body) {
   }
   if (!response.ok) {
     const message = json && json.error ? json.error.message : `${response.status} ${response.statusText}`;
-    throw new Error(message);
+    const error = new Error(message);
+    if (response.status === 401) {
+      error.unauthorized = true;
+      askForToken(message);
+    }
+    throw error;
   }
   return json;
 }
+
+/** Shows the sign-in form: Grace wants a token, or refused the one given. */
+function askForToken(why) {
+  if (state.socket) {
+    const socket = state.socket;
+    state.socket = null;
+    socket.close();
+  }
+  $("login-why").textContent = state.token ? `That token was refused: ${why}` : "This Grace needs a token.";
+  $("login").hidden = false;
+  $("token").focus();
+}
+
+$("login").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.token = $("token").value.trim() || null;
+  if (state.token) sessionStorage.setItem(TOKEN_KEY, state.token);
+  $("token").value = "";
+  $("login").hidden = true;
+  state.loaded = false;
+  load().catch(failedToLoad);
+});
 
 // ----- words for people ----------------------------------------------------------------------
 
@@ -267,6 +300,7 @@ function renderTiles() {
       const ack = el("button", { type: "button", textContent: "Acknowledge" });
       ack.dataset.action = "acknowledge";
       ack.setAttribute("aria-describedby", headlineId);
+      ack.hidden = !state.canAct;
       ack.addEventListener("click", async () => {
         // The button goes away once acknowledged: keep the focus on the tile.
         details.focus();
@@ -284,7 +318,7 @@ function renderTiles() {
     tile.dataset.status = incident.status;
     tile.querySelector(".headline").textContent = lines.headline;
     tile.querySelector(".state").textContent = lines.state;
-    tile.querySelector('[data-action="acknowledge"]').hidden = Boolean(incident.acknowledged_at);
+    tile.querySelector('[data-action="acknowledge"]').hidden = Boolean(incident.acknowledged_at) || !state.canAct;
   });
   $("no-alerts").hidden = state.active.size > 0;
 }
@@ -446,7 +480,7 @@ function renderActions(incident) {
     b.addEventListener("click", () => act(id, run, done));
     buttons.push(b);
   };
-  const active = incident.status !== "resolved";
+  const active = incident.status !== "resolved" && state.canAct;
   for (const s of (incident.suggestions || []).filter((s) => s.status === "pending")) {
     button(`Approve “${s.playbook_name}”`, `approve-${s.suggestion_id}`,
       () => api("POST", `/monitoring/incidents/${id}/suggestions/${s.suggestion_id}/approve`), `Approved: “${s.playbook_name}” is running.`);
@@ -474,7 +508,8 @@ function renderActions(incident) {
   if (state.keys.actions === key) return;
   state.keys.actions = key;
   $("actions").replaceChildren(...buttons);
-  if (!buttons.length) $("actions").append(el("p", { className: "quiet", textContent: "Nothing to do: it is over." }));
+  const none = state.canAct ? "Nothing to do: it is over." : "Your token may only look: actions need the operate role.";
+  if (!buttons.length) $("actions").append(el("p", { className: "quiet", textContent: none }));
 }
 
 /** Says how an action went: in the detail pane when it is open, else above the tiles. */
@@ -589,6 +624,9 @@ async function learnRuns() {
 
 /** Loads everything over REST, then follows the feed from the seq the load started at. */
 async function load() {
+  const me = await api("GET", "/whoami");
+  state.canAct = me.role === "operate" || me.role === "admin";
+  $("whoami").textContent = me.required ? `Signed in as ${me.name} (${me.role})` : "";
   const health = await api("GET", "/health");
   const [active, resolved, playbooks] = await Promise.all([
     api("GET", "/monitoring/incidents?status=active"),
@@ -615,7 +653,9 @@ function setConnection(text) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws?since=${state.lastSeq}`);
+  // Browsers cannot set headers on a WebSocket: the token goes as a subprotocol, not in the URL.
+  const protocols = state.token ? ["grace", `grace.token.${state.token}`] : undefined;
+  const socket = new WebSocket(`${scheme}://${location.host}/ws?since=${state.lastSeq}`, protocols);
   state.socket = socket;
   socket.addEventListener("open", () => {
     state.retryMs = 250;
@@ -644,7 +684,8 @@ async function reconnect() {
   let health;
   try {
     health = await api("GET", "/health");
-  } catch (_) {
+  } catch (error) {
+    if (error.unauthorized) return; // the sign-in form is up
     setTimeout(reconnect, state.retryMs);
     state.retryMs = Math.min(state.retryMs * 2, RECONNECT_MAX_MS);
     return;
@@ -654,7 +695,7 @@ async function reconnect() {
     // Never loaded, or a different event log (an in-memory store started over): load again.
     state.loaded = false;
     if (otherLog) $("activity").replaceChildren();
-    load().catch(() => setTimeout(reconnect, state.retryMs));
+    load().catch(failedToLoad);
     return;
   }
   connect();
@@ -672,7 +713,13 @@ $("close-detail").addEventListener("click", () => {
 // Local redraw so estimates count down between events (no request is made).
 setInterval(renderTiles, TICK_MS);
 
-load().catch((error) => {
+function failedToLoad(error) {
+  if (error.unauthorized) {
+    setConnection("🔒 Signed out");
+    return; // the sign-in form is up; submitting it loads again
+  }
   setConnection(`⚠️ Could not load: ${error.message}; retrying`);
   setTimeout(reconnect, state.retryMs);
-});
+}
+
+load().catch(failedToLoad);
