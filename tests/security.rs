@@ -407,7 +407,8 @@ steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"], allowed_va
             let incident = app
                 .get_ok(&format!("/monitoring/incidents/{}", pushed["id"]))
                 .await;
-            incident["incident"]["active_run_id"].is_null()
+            incident["status"] == "open"
+            && incident["active_run_id"].is_null()
                 && !std::fs::read_to_string(&marker)
                     .unwrap_or_default()
                     .contains("x;reboot")

@@ -73,6 +73,11 @@ impl Browser {
     /// Starts a headless Chromium with a fresh profile; screenshots go to
     /// `target/dashboard-screenshots/<name>/`.
     pub async fn start(name: &str) -> Self {
+        Self::start_with(name, &[]).await
+    }
+
+    /// [`start`](Self::start) with more Chromium switches (`--host-resolver-rules=…`).
+    pub async fn start_with(name: &str, extra_args: &[&str]) -> Self {
         let profile = tempfile::Builder::new()
             .prefix("grace-chromium-")
             .tempdir()
@@ -94,6 +99,7 @@ impl Browser {
                 "--remote-debugging-port=0",
                 "--window-size=1280,900",
             ])
+            .args(extra_args)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .stdin(Stdio::null())
@@ -332,6 +338,11 @@ impl Browser {
             )
             .await;
         }
+    }
+
+    /// Types `text` into the focused element, as an input method would.
+    pub async fn insert_text(&self, text: &str) {
+        self.call("Input.insertText", json!({ "text": text })).await;
     }
 
     /// Presses a key (`Tab`, `Enter`, ` `) as a real keyboard event, with Shift when asked.
