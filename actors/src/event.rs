@@ -15,6 +15,10 @@ use crate::time::micros;
 pub mod types {
     pub const DB_CONNECTION_LOST: &str = "db.connection_lost";
     pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
+    /// The database answered with a TLS certificate the probe does not trust.
+    pub const DB_TLS_REJECTED: &str = "db.tls_rejected";
+    /// Redis answered with a TLS certificate the probe does not trust.
+    pub const REDIS_TLS_REJECTED: &str = "redis.tls_rejected";
     pub const TCP_UNREACHABLE: &str = "tcp.unreachable";
     pub const TCP_RESTORED: &str = "tcp.restored";
     pub const API_UNAVAILABLE: &str = "api.unavailable";
@@ -174,6 +178,10 @@ pub fn catalog(event_type: &str) -> EventClass {
         types::API_DEGRADED => problem(Severity::Medium, "API slow"),
         types::API_RATE_LIMIT_EXCEEDED => problem(Severity::Medium, "API rate limit exceeded"),
         types::REDIS_UNAVAILABLE => problem(Severity::High, "Redis unavailable"),
+        types::DB_TLS_REJECTED => {
+            problem(Severity::High, "Database TLS certificate rejected")
+        }
+        types::REDIS_TLS_REJECTED => problem(Severity::High, "Redis TLS certificate rejected"),
         types::CHECK_WARNING => problem(Severity::Medium, "Check warning"),
         types::CHECK_CRITICAL => problem(Severity::High, "Check critical"),
         types::CHECK_UNKNOWN => problem(Severity::Low, "Check unknown"),

@@ -67,8 +67,12 @@ pub enum MonitorKind {
     Http(HttpSpec),
     /// A Redis server: `PING` over a real connection.
     Redis {
-        /// `redis://[user:password@]host[:port][/db]`.
+        /// `redis://[user:password@]host[:port][/db]`, or `rediss://…` for TLS.
         url: String,
+        /// For `rediss://`: the CA file (PEM) the server's certificate must lead to; the
+        /// system's CAs when absent.
+        #[serde(default)]
+        tls_ca_path: Option<String>,
     },
     /// A check program with the Nagios plugin convention (exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN), run as argv — never through a shell.
@@ -1047,11 +1051,8 @@ impl MonitorSpec {
         }
         match &self.kind {
             MonitorKind::Postgres { url } => {
-                if let Err(error) = url.parse::<tokio_postgres::Config>() {
-                    problems.push(SpecProblem::new(
-                        "url",
-                        format!("not a PostgreSQL URL: {error}"),
-                    ));
+                if let Err(error) = crate::probe::PgTarget::parse(url) {
+                    problems.push(SpecProblem::new("url", error));
                 }
             }
             MonitorKind::Tcp { address, .. } => {
@@ -1072,11 +1073,15 @@ impl MonitorSpec {
                     check_duration(&mut problems, "degraded_ms", degraded_ms);
                 }
             }
-            MonitorKind::Redis { url } => {
-                if let Err(error) = crate::probe::RedisTarget::parse(url) {
+            MonitorKind::Redis { url, tls_ca_path } => match crate::probe::RedisTarget::parse(url) {
+                Err(error) => {
                     problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
                 }
-            }
+                Ok(target) if tls_ca_path.is_some() && !target.tls => problems.push(
+                    SpecProblem::new("tls_ca_path", "only for rediss:// (TLS) URLs"),
+                ),
+                Ok(_) => {}
+            },
             MonitorKind::Command { argv, .. } => check_argv(&mut problems, argv),
             MonitorKind::Heartbeat { grace_ms } => {
                 check_duration(&mut problems, "grace_ms", *grace_ms)

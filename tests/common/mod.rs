@@ -95,6 +95,69 @@ fn pg_bin_dir() -> PathBuf {
     }
 }
 
+/// A certificate authority and a server certificate it signed for `localhost` and 127.0.0.1,
+/// made by the real `openssl` in a temp dir; and a second CA that signed nothing of it.
+pub struct TestCerts {
+    pub dir: TempDir,
+    pub ca_path: PathBuf,
+    pub other_ca_path: PathBuf,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+}
+
+impl TestCerts {
+    pub fn make() -> Self {
+        let dir = tempfile::Builder::new().prefix("grace-certs-").tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl runs: apt-get install -y openssl (.ci/test does this)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        for ca in ["ca", "other-ca"] {
+            let (key_file, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
+            let mut args = vec!["req", "-x509"];
+            args.extend(key);
+            args.extend(["-keyout", &key_file, "-out", &pem, "-days", "2"]);
+            let subject = format!("/CN=Grace test {ca}");
+            args.extend(["-subj", subject.as_str()]);
+            openssl(&args);
+        }
+        let mut args = vec!["req"];
+        args.extend(key);
+        args.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+        openssl(&args);
+        std::fs::write(
+            dir.path().join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext",
+        ]);
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        Self {
+            ca_path: dir.path().join("ca.pem"),
+            other_ca_path: dir.path().join("other-ca.pem"),
+            cert_pem: read("server.crt"),
+            key_pem: read("server.key"),
+            cert_path: dir.path().join("server.crt"),
+            key_path: dir.path().join("server.key"),
+            dir,
+        }
+    }
+}
+
 /// A throwaway PostgreSQL cluster owned by one test. Never the machine's own cluster.
 pub struct PgCluster {
     dir: TempDir,
@@ -106,6 +169,18 @@ pub struct PgCluster {
 
 impl PgCluster {
     pub fn start() -> Self {
+        Self::start_with("", &[])
+    }
+
+    /// A cluster serving TLS with the certificate and key (PEM) given: `ssl = on`.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        let conf = "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
+        Self::start_with(conf, &[("server.crt", cert_pem), ("server.key", key_pem)])
+    }
+
+    /// A cluster with `extra_conf` appended to postgresql.conf and `files` (name, text)
+    /// written into its data directory, readable only by the server.
+    pub fn start_with(extra_conf: &str, files: &[(&str, &str)]) -> Self {
         let bin = pg_bin_dir();
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
@@ -152,7 +227,18 @@ impl PgCluster {
         let conf_path = Path::new(&cluster.data_dir()).join("postgresql.conf");
         let mut existing = std::fs::read_to_string(&conf_path).expect("postgresql.conf");
         existing.push_str(&conf);
+        existing.push_str(extra_conf);
         std::fs::write(&conf_path, existing).expect("write postgresql.conf");
+        for (name, text) in files {
+            use std::os::unix::fs::PermissionsExt;
+            let path = Path::new(&cluster.data_dir()).join(name);
+            std::fs::write(&path, text).expect("write a data-directory file");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if cluster.as_postgres {
+                let chowned = Command::new("chown").arg("postgres:postgres").arg(&path).status();
+                assert!(chowned.is_ok_and(|s| s.success()), "chown {name}");
+            }
+        }
         cluster.start_again();
         cluster
     }

@@ -12,9 +12,11 @@ mod postgres;
 mod process;
 mod redis;
 mod tcp;
+mod tls;
 
 pub use http::HttpCheck;
 pub use process::Processes;
+pub use postgres::PgTarget;
 pub use redis::RedisTarget;
 
 use std::collections::HashMap;
@@ -168,8 +170,8 @@ impl Default for ProbeFactory {
                     send.clone(),
                     expect.clone(),
                 )),
-                MonitorKind::Redis { url } => match redis::RedisTarget::parse(url) {
-                    Ok(target) => Box::new(redis::RedisProbe::new(target)),
+                MonitorKind::Redis { url, tls_ca_path } => match redis::RedisTarget::parse(url) {
+                    Ok(target) => Box::new(redis::RedisProbe::new(target, tls_ca_path.clone())),
                     // Config checking refuses bad URLs; this is only reached by a spec built
                     // in code, and then every probe says why.
                     Err(error) => Box::new(Misconfigured(error)),

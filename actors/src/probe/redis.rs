@@ -1,12 +1,17 @@
 //! The Redis probe: `PING` over a real connection (RESP), after `AUTH` when the URL carries a
-//! password. The connection is kept between probes and dropped on any error.
+//! password. The connection is kept between probes and dropped on any error. A `rediss://`
+//! URL connects over TLS and checks the server's certificate and name (against `tls_ca_path`
+//! when set, else the system's CAs); a certificate it rejects is a `redis.tls_rejected`
+//! incident.
 
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::ServerName;
 
+use super::tls::{self, Verify};
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
@@ -20,13 +25,22 @@ pub struct RedisTarget {
     pub address: String,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// `rediss://`: TLS, with the server's name checked.
+    pub tls: bool,
 }
+
+/// A plain or TLS connection.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for S {}
+type Connection = BufReader<Box<dyn Stream>>;
 
 impl RedisTarget {
     pub fn parse(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or_else(|| format!("must start with redis://, got {url:?}"))?;
+        let (tls, rest) = match (url.strip_prefix("redis://"), url.strip_prefix("rediss://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Err(format!("must start with redis:// or rediss://, got {url:?}")),
+        };
         let rest = rest.split('/').next().unwrap_or_default();
         let (userinfo, host) = match rest.rsplit_once('@') {
             Some((userinfo, host)) => (Some(userinfo), host),
@@ -54,36 +68,83 @@ impl RedisTarget {
             address,
             user,
             password,
+            tls,
         })
     }
 }
 
 pub struct RedisProbe {
     target: RedisTarget,
-    connection: Option<BufReader<TcpStream>>,
+    /// The CA file for `rediss://`; the system's CAs when None.
+    tls_ca_path: Option<String>,
+    connection: Option<Connection>,
+}
+
+/// Why a probe failed: the server's certificate, or anything else.
+enum Failed {
+    Certificate(String),
+    Other(String),
+}
+
+impl From<String> for Failed {
+    fn from(error: String) -> Self {
+        Failed::Other(error)
+    }
 }
 
 impl RedisProbe {
-    pub fn new(target: RedisTarget) -> Self {
+    pub fn new(target: RedisTarget, tls_ca_path: Option<String>) -> Self {
         Self {
             target,
+            tls_ca_path,
             connection: None,
         }
     }
 
-    fn failure(error: String) -> ProbeFailure {
+    fn failure(failed: Failed) -> ProbeFailure {
+        let (event_type, error) = match failed {
+            Failed::Certificate(problem) => (
+                types::REDIS_TLS_REJECTED,
+                format!("the server's TLS certificate was rejected: {problem}"),
+            ),
+            Failed::Other(error) => (types::REDIS_UNAVAILABLE, error),
+        };
         ProbeFailure {
-            event_type: types::REDIS_UNAVAILABLE,
+            event_type,
             severity: Severity::High,
             error,
         }
     }
 
-    async fn connect(target: &RedisTarget) -> Result<BufReader<TcpStream>, String> {
-        let stream = TcpStream::connect(&target.address)
+    async fn open(&self) -> Result<Box<dyn Stream>, Failed> {
+        let address = &self.target.address;
+        let stream = TcpStream::connect(address)
             .await
-            .map_err(|error| format!("cannot connect to {}: {error}", target.address))?;
-        let mut connection = BufReader::new(stream);
+            .map_err(|error| format!("cannot connect to {address}: {error}"))?;
+        if !self.target.tls {
+            return Ok(Box::new(stream));
+        }
+        let verify = Verify::Full {
+            ca_path: self.tls_ca_path.clone(),
+        };
+        let config = tls::client_config(&verify)?;
+        let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|error| format!("{host} cannot be checked against a certificate: {error}"))?;
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        match connector.connect(name, stream).await {
+            Ok(stream) => Ok(Box::new(stream)),
+            Err(error) => Err(match tls::certificate_problem(&error) {
+                Some(problem) => Failed::Certificate(problem),
+                None => Failed::Other(format!("TLS with {address} failed: {error}")),
+            }),
+        }
+    }
+
+    async fn connect(&self) -> Result<Connection, Failed> {
+        let target = &self.target;
+        let mut connection = BufReader::new(self.open().await?);
         if let Some(password) = &target.password {
             let mut auth = vec!["AUTH"];
             auth.extend(target.user.as_deref());
@@ -93,23 +154,23 @@ impl RedisProbe {
         Ok(connection)
     }
 
-    async fn ping(&mut self) -> Result<String, String> {
+    async fn ping(&mut self) -> Result<String, Failed> {
         if self.connection.is_none() {
-            self.connection = Some(Self::connect(&self.target).await?);
+            self.connection = Some(self.connect().await?);
         }
         let connection = self.connection.as_mut().expect("connected above");
         match command(connection, &["PING"]).await {
             Ok(reply) if reply == "PONG" => Ok(format!("{} answered PONG", self.target.address)),
             Ok(reply) => {
                 self.connection = None;
-                Err(format!(
+                Err(Failed::Other(format!(
                     "{} answered {reply:?} to PING",
                     self.target.address
-                ))
+                )))
             }
             Err(error) => {
                 self.connection = None;
-                Err(error)
+                Err(Failed::Other(error))
             }
         }
     }
@@ -119,11 +180,11 @@ impl RedisProbe {
             Ok(result) => result.map_err(Self::failure),
             Err(_) => {
                 self.connection = None;
-                Err(Self::failure(format!(
+                Err(Self::failure(Failed::Other(format!(
                     "{} gave no answer within {} ms",
                     self.target.address,
                     timeout.as_millis()
-                )))
+                ))))
             }
         }
     }
@@ -131,7 +192,7 @@ impl RedisProbe {
 
 /// Sends one command as a RESP array of bulk strings; returns a simple-string reply, or the
 /// server's error.
-async fn command(connection: &mut BufReader<TcpStream>, args: &[&str]) -> Result<String, String> {
+async fn command(connection: &mut Connection, args: &[&str]) -> Result<String, String> {
     let mut request = format!("*{}\r\n", args.len());
     for arg in args {
         request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
@@ -192,6 +253,8 @@ mod tests {
         );
         let acl = RedisTarget::parse("redis://app:pw@cache:6380").unwrap();
         assert_eq!(acl.user.as_deref(), Some("app"));
+        assert!(RedisTarget::parse("rediss://cache:6380").unwrap().tls);
+        assert!(!acl.tls);
         assert!(RedisTarget::parse("http://cache").is_err());
         assert!(RedisTarget::parse("redis://cache:port").is_err());
         assert!(RedisTarget::parse("redis://").is_err());
