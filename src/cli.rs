@@ -204,6 +204,11 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
     }
+    let tls = match config.server.tls() {
+        Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
@@ -231,11 +236,11 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         ws_clients: Default::default(),
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(listener, app.clone(), async {
+    let server = tokio::spawn(server::serve(listener, app.clone(), tls, async {
         let _ = stop_rx.await;
     }));
     // Tests and scripts wait for this line; it carries the real port when bind used port 0.
-    println!("grace listening on http://{addr}");
+    println!("grace listening on {scheme}://{addr}");
     std::io::stdout().flush()?;
     tracing::info!(%addr, "serving");
 
@@ -269,11 +274,13 @@ fn warn_if_exposed(
     if bind.ip().is_loopback() {
         return;
     }
-    tracing::warn!(
-        %bind,
-        "listening beyond loopback without TLS: tokens and events cross the network in clear \
-         text; put a TLS proxy in front of Grace"
-    );
+    if server.tls().is_none() {
+        tracing::warn!(
+            %bind,
+            "listening beyond loopback without TLS: tokens and events cross the network in \
+             clear text; set server.tls_cert_path and tls_key_path, or put a TLS proxy in front"
+        );
+    }
     if tokens_required {
         tracing::info!(tokens_path = %auth.tokens_path, "every request needs a token");
     }

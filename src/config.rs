@@ -66,6 +66,21 @@ pub struct ServerConfig {
     /// reach Grace by rebinding its own DNS name to 127.0.0.1.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// Serve HTTPS and WSS with this certificate chain (PEM); needs `tls_key_path`.
+    #[serde(default)]
+    pub tls_cert_path: Option<String>,
+    /// The private key (PEM) of `tls_cert_path`.
+    #[serde(default)]
+    pub tls_key_path: Option<String>,
+}
+
+impl ServerConfig {
+    /// The certificate and key files when Grace serves HTTPS.
+    pub fn tls(&self) -> Option<(&str, &str)> {
+        self.tls_cert_path
+            .as_deref()
+            .zip(self.tls_key_path.as_deref())
+    }
 }
 
 impl Default for ServerConfig {
@@ -77,6 +92,8 @@ impl Default for ServerConfig {
             header_read_timeout_ms: defaults::header_read_timeout_ms(),
             body_read_timeout_ms: defaults::body_read_timeout_ms(),
             allowed_hosts: Vec::new(),
+            tls_cert_path: None,
+            tls_key_path: None,
         }
     }
 }
@@ -364,6 +381,12 @@ impl Reader {
             self.issue(
                 "server",
                 "body_limit_bytes and page_limit_max must be at least 1",
+            );
+        }
+        if server.tls_cert_path.is_some() != server.tls_key_path.is_some() {
+            self.issue(
+                "server.tls_key_path",
+                "tls_cert_path and tls_key_path go together: give both, or neither",
             );
         }
         if server.header_read_timeout_ms == 0 || server.body_read_timeout_ms == 0 {

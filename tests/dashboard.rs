@@ -644,7 +644,9 @@ async fn the_page_asks_for_a_token_and_a_read_token_gets_no_action_buttons() {
     );
 
     // Another person signs in with an operate token and acknowledges with one click.
-    browser.eval("sessionStorage.clear(); location.reload()").await;
+    browser
+        .eval("sessionStorage.clear(); location.reload()")
+        .await;
     sign_in(&browser, &operator).await;
     browser
         .wait_for(
@@ -749,7 +751,9 @@ ws.onerror = () => window.results.ws = "refused";
         )
         .await;
     assert_eq!(
-        browser.eval("[window.results.ws, window.results.messages]").await,
+        browser
+            .eval("[window.results.ws, window.results.messages]")
+            .await,
         json!(["refused", 0])
     );
 

@@ -408,7 +408,7 @@ steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"], allowed_va
                 .get_ok(&format!("/monitoring/incidents/{}", pushed["id"]))
                 .await;
             incident["status"] == "open"
-            && incident["active_run_id"].is_null()
+                && incident["active_run_id"].is_null()
                 && !std::fs::read_to_string(&marker)
                     .unwrap_or_default()
                     .contains("x;reboot")

@@ -36,8 +36,18 @@ async fn postgres_monitors_honour_sslmode_against_a_real_tls_server() {
             &format!("{url}?sslmode=verify-full&sslrootcert={ca}"),
             "",
         ),
-        monitor("pg-require", "postgres", &format!("{url}?sslmode=require"), ""),
-        monitor("pg-disable", "postgres", &format!("{url}?sslmode=disable"), ""),
+        monitor(
+            "pg-require",
+            "postgres",
+            &format!("{url}?sslmode=require"),
+            "",
+        ),
+        monitor(
+            "pg-disable",
+            "postgres",
+            &format!("{url}?sslmode=disable"),
+            "",
+        ),
         monitor(
             "pg-wrong-ca",
             "postgres",
@@ -65,7 +75,9 @@ async fn postgres_monitors_honour_sslmode_against_a_real_tls_server() {
     let error = monitor["last_error"].as_str().unwrap();
     assert!(error.contains("UnknownIssuer"), "{error}");
     // The two TLS monitors' kept connections really are encrypted.
-    let rows = pg.execute("SELECT count(*) FROM pg_stat_ssl WHERE ssl").await;
+    let rows = pg
+        .execute("SELECT count(*) FROM pg_stat_ssl WHERE ssl")
+        .await;
     let encrypted: i64 = match &rows[1] {
         tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).unwrap().parse().unwrap(),
         other => panic!("unexpected reply {other:?}"),
@@ -140,4 +152,69 @@ async fn rediss_monitors_check_the_servers_certificate() {
         })
         .await;
     assert_eq!(plain["event_type"], "redis.unavailable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grace_serves_https_and_wss() {
+    use tokio_rustls::rustls;
+    let certs = TestCerts::make();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nbind = \"127.0.0.1:0\"\ntls_cert_path = \"{}\"\ntls_key_path = \"{}\"\n\
+         [store]\npath = \"memory\"\n",
+        certs.cert_path.display(),
+        certs.key_path.display()
+    );
+    let app = spawn_app(dir.path(), &config);
+    let ca_pem = std::fs::read(&certs.ca_path).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca_pem).unwrap()])
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{}", app.addr.port());
+    let health = client.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    // Plain HTTP to the HTTPS port gets no HTTP answer.
+    assert!(reqwest::get(app.url("/health")).await.is_err());
+
+    // WSS: TLS with the test CA, then the WebSocket handshake over it.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut ca_pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect(name, tcp)
+        .await
+        .expect("a TLS handshake with Grace");
+    let url = format!("wss://127.0.0.1:{}/ws?since=0", app.addr.port());
+    let (mut feed, _) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .expect("the feed over WSS");
+    let event = serde_json::json!({ "type": "app.failed", "source": "shop" });
+    let posted = client
+        .post(format!("{base}/events"))
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 202);
+    tokio::time::timeout(TIMEOUT, async {
+        use futures_util::StreamExt;
+        while let Some(Ok(message)) = feed.next().await {
+            if message.to_text().unwrap_or("").contains("app.failed") {
+                return;
+            }
+        }
+        panic!("the feed closed before the event came");
+    })
+    .await
+    .expect("the pushed event on the WSS feed");
 }

@@ -178,9 +178,7 @@ pub fn catalog(event_type: &str) -> EventClass {
         types::API_DEGRADED => problem(Severity::Medium, "API slow"),
         types::API_RATE_LIMIT_EXCEEDED => problem(Severity::Medium, "API rate limit exceeded"),
         types::REDIS_UNAVAILABLE => problem(Severity::High, "Redis unavailable"),
-        types::DB_TLS_REJECTED => {
-            problem(Severity::High, "Database TLS certificate rejected")
-        }
+        types::DB_TLS_REJECTED => problem(Severity::High, "Database TLS certificate rejected"),
         types::REDIS_TLS_REJECTED => problem(Severity::High, "Redis TLS certificate rejected"),
         types::CHECK_WARNING => problem(Severity::Medium, "Check warning"),
         types::CHECK_CRITICAL => problem(Severity::High, "Check critical"),

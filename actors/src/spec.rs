@@ -1073,15 +1073,17 @@ impl MonitorSpec {
                     check_duration(&mut problems, "degraded_ms", degraded_ms);
                 }
             }
-            MonitorKind::Redis { url, tls_ca_path } => match crate::probe::RedisTarget::parse(url) {
-                Err(error) => {
-                    problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
+            MonitorKind::Redis { url, tls_ca_path } => {
+                match crate::probe::RedisTarget::parse(url) {
+                    Err(error) => {
+                        problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
+                    }
+                    Ok(target) if tls_ca_path.is_some() && !target.tls => problems.push(
+                        SpecProblem::new("tls_ca_path", "only for rediss:// (TLS) URLs"),
+                    ),
+                    Ok(_) => {}
                 }
-                Ok(target) if tls_ca_path.is_some() && !target.tls => problems.push(
-                    SpecProblem::new("tls_ca_path", "only for rediss:// (TLS) URLs"),
-                ),
-                Ok(_) => {}
-            },
+            }
             MonitorKind::Command { argv, .. } => check_argv(&mut problems, argv),
             MonitorKind::Heartbeat { grace_ms } => {
                 check_duration(&mut problems, "grace_ms", *grace_ms)

@@ -8,6 +8,7 @@ mod intake;
 mod origin;
 mod pipelines;
 mod playbooks;
+pub mod tls;
 mod wire;
 mod ws;
 
@@ -57,17 +58,16 @@ pub struct App {
 
 type Query = HashMap<String, String>;
 
-/// Serves `app` on an already-bound listener until `shutdown` resolves.
 /// Serves `app` on `listener` until `shutdown`, then lets open connections finish. Like warp's
-/// own server loop, with one addition: a connection that has not sent a whole request head
-/// within `server.header_read_timeout_ms` is closed (hyper's header read timeout), so slow
-/// clients cannot hold connections open.
+/// own server loop, with two additions: a connection that has not sent a whole request head
+/// (or finished its TLS handshake) within `server.header_read_timeout_ms` is closed, so slow
+/// clients cannot hold connections open; and with `tls`, every connection is HTTPS.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     let header_timeout = std::time::Duration::from_millis(app.server.header_read_timeout_ms);
     let routes = routes(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -85,22 +85,44 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(warp::service(routes.clone()));
+        let routes = routes.clone();
         let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%error, "connection ended");
+            let Some(tls) = tls else {
+                return connection(stream, routes, header_timeout, watcher).await;
+            };
+            match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => connection(stream, routes, header_timeout, watcher).await,
+                Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Serves one connection (plain or TLS) with HTTP/1.1 or HTTP/2 and WebSocket upgrades.
+async fn connection<I>(
+    io: I,
+    routes: BoxedFilter<(Response,)>,
+    header_timeout: std::time::Duration,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let service = hyper_util::service::TowerToHyperService::new(warp::service(routes));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%error, "connection ended");
+    }
 }
 
 /// How long the server waits after a failed accept before accepting again.

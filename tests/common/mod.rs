@@ -109,7 +109,10 @@ pub struct TestCerts {
 
 impl TestCerts {
     pub fn make() -> Self {
-        let dir = tempfile::Builder::new().prefix("grace-certs-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("grace-certs-")
+            .tempdir()
+            .unwrap();
         let openssl = |args: &[&str]| {
             let output = Command::new("openssl")
                 .args(args)
@@ -122,7 +125,13 @@ impl TestCerts {
                 String::from_utf8_lossy(&output.stderr)
             );
         };
-        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         for ca in ["ca", "other-ca"] {
             let (key_file, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
             let mut args = vec!["req", "-x509"];
@@ -134,7 +143,14 @@ impl TestCerts {
         }
         let mut args = vec!["req"];
         args.extend(key);
-        args.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+        args.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
         openssl(&args);
         std::fs::write(
             dir.path().join("san.ext"),
@@ -142,8 +158,21 @@ impl TestCerts {
         )
         .unwrap();
         openssl(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
         ]);
         let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
         Self {
@@ -235,7 +264,10 @@ impl PgCluster {
             std::fs::write(&path, text).expect("write a data-directory file");
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
             if cluster.as_postgres {
-                let chowned = Command::new("chown").arg("postgres:postgres").arg(&path).status();
+                let chowned = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&path)
+                    .status();
                 assert!(chowned.is_ok_and(|s| s.success()), "chown {name}");
             }
         }
@@ -437,7 +469,7 @@ pub fn spawn_app_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> TestApp 
         }
     };
     let addr = line
-        .rsplit("http://")
+        .rsplit("://")
         .next()
         .and_then(|addr| addr.trim().parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line from grace: {line:?}"));

@@ -15,8 +15,8 @@ mod tcp;
 mod tls;
 
 pub use http::HttpCheck;
-pub use process::Processes;
 pub use postgres::PgTarget;
+pub use process::Processes;
 pub use redis::RedisTarget;
 
 use std::collections::HashMap;

@@ -30,7 +30,10 @@ impl PgTarget {
     /// Reads a libpq-style URL (`postgres://…?sslmode=…&sslrootcert=…`) or key=value string.
     pub fn parse(url: &str) -> Result<Self, String> {
         let (rest, params) = split_ssl_params(url);
-        let mode = params.iter().find(|(k, _)| k == "sslmode").map(|(_, v)| v.as_str());
+        let mode = params
+            .iter()
+            .find(|(k, _)| k == "sslmode")
+            .map(|(_, v)| v.as_str());
         let ca_path = params
             .iter()
             .find(|(k, _)| k == "sslrootcert")
@@ -234,16 +237,24 @@ mod tests {
         let ca = Some("/ca.pem".to_owned());
         assert_eq!(
             tls("postgres://u@h/db?sslrootcert=/ca.pem&sslmode=require"),
-            Ok(Some((SslMode::Require, Verify::Chain { ca_path: ca.clone() })))
+            Ok(Some((
+                SslMode::Require,
+                Verify::Chain {
+                    ca_path: ca.clone()
+                }
+            )))
         );
         assert_eq!(
             tls("host=h user=u sslmode=verify-full sslrootcert=/ca.pem"),
             Ok(Some((SslMode::Require, Verify::Full { ca_path: ca })))
         );
         assert!(tls("postgres://u@h/db?sslmode=maybe").is_err());
-        let target = PgTarget::parse("postgres://u@h:5433/db?sslmode=require&connect_timeout=3")
-            .unwrap();
+        let target =
+            PgTarget::parse("postgres://u@h:5433/db?sslmode=require&connect_timeout=3").unwrap();
         assert_eq!(target.config.get_ports(), [5433]);
-        assert_eq!(target.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(
+            target.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
     }
 }

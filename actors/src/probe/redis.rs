@@ -39,7 +39,11 @@ impl RedisTarget {
         let (tls, rest) = match (url.strip_prefix("redis://"), url.strip_prefix("rediss://")) {
             (Some(rest), _) => (false, rest),
             (_, Some(rest)) => (true, rest),
-            _ => return Err(format!("must start with redis:// or rediss://, got {url:?}")),
+            _ => {
+                return Err(format!(
+                    "must start with redis:// or rediss://, got {url:?}"
+                ))
+            }
         };
         let rest = rest.split('/').next().unwrap_or_default();
         let (userinfo, host) = match rest.rsplit_once('@') {
@@ -128,7 +132,9 @@ impl RedisProbe {
             ca_path: self.tls_ca_path.clone(),
         };
         let config = tls::client_config(&verify)?;
-        let host = address.rsplit_once(':').map_or(address.as_str(), |(h, _)| h);
+        let host = address
+            .rsplit_once(':')
+            .map_or(address.as_str(), |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(host.to_owned())
             .map_err(|error| format!("{host} cannot be checked against a certificate: {error}"))?;

@@ -45,9 +45,10 @@ pub fn client_config(verify: &Verify) -> Result<ClientConfig, String> {
             .with_no_client_auth(),
         Verify::Chain { ca_path } => {
             let roots = Arc::new(roots(ca_path.as_deref())?);
-            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
-                .build()
-                .map_err(|error| format!("TLS setup: {error}"))?;
+            let inner =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(|error| format!("TLS setup: {error}"))?;
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(ChainOnly(inner)))
@@ -87,7 +88,8 @@ fn roots(path: Option<&str>) -> Result<RootCertStore, String> {
 pub fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = cause {
-        if let Some(rustls::Error::InvalidCertificate(problem)) = error.downcast_ref::<rustls::Error>()
+        if let Some(rustls::Error::InvalidCertificate(problem)) =
+            error.downcast_ref::<rustls::Error>()
         {
             return Some(format!("{problem:?}"));
         }
