@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 
 /// What a token may do. `read` < `operate` < `admin`; `ingest` stands apart: it may only push
 /// events, heartbeats and Alertmanager alerts, which is all an app or Alertmanager needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Every GET and `/ws`.

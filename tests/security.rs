@@ -55,6 +55,7 @@ fn routes() -> Vec<(
         ("GET", "/assets/app.js", None, None),
         ("GET", "/assets/app.css", None, None),
         ("GET", "/health", None, None),
+        ("GET", "/openapi.json", None, None),
         ("GET", "/monitoring/incidents", Some("read"), None),
         ("GET", "/monitoring/incidents/1", Some("read"), None),
         (
@@ -299,24 +300,29 @@ async fn every_mutation_records_who_did_it() {
         let (status, reply) = app.call("POST", &path, Some(&alice), None).await;
         assert_eq!(status, 200, "{action}: {reply}");
     }
-    let events = common::eventually("both changes on the timeline", TIMEOUT, || async {
-        let events = timeline(&app, &alice, id).await;
-        let by: Vec<(String, Value)> = events
-            .iter()
-            .filter(|e| !e["data"]["by"].is_null())
-            .map(|e| {
-                (
-                    e["type"].as_str().unwrap().to_owned(),
-                    e["data"]["by"].clone(),
-                )
-            })
-            .collect();
-        (by.len() == 2).then_some(by)
-    })
+    let events = common::eventually(
+        "the push and both changes on the timeline",
+        TIMEOUT,
+        || async {
+            let events = timeline(&app, &alice, id).await;
+            let by: Vec<(String, Value)> = events
+                .iter()
+                .filter(|e| !e["data"]["by"].is_null())
+                .map(|e| {
+                    (
+                        e["type"].as_str().unwrap().to_owned(),
+                        e["data"]["by"].clone(),
+                    )
+                })
+                .collect();
+            (by.len() == 3).then_some(by)
+        },
+    )
     .await;
     assert_eq!(
         events,
         [
+            ("app.failed".to_owned(), json!("app")),
             ("incident.updated".to_owned(), json!("alice")),
             ("incident.resolved".to_owned(), json!("alice")),
         ]

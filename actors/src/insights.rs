@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::model::{Execution, ExecutionStatus, Incident, IncidentStatus};
 use crate::time::micros;
@@ -16,7 +17,7 @@ pub const HISTORY_MAX: usize = 500;
 /// Trust points kept per component for its trend.
 const TREND_POINTS_MAX: usize = 10;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct Insights {
     /// The window the counts and means cover: the last 24 hours.
     #[serde(with = "micros")]
@@ -37,7 +38,7 @@ pub struct Insights {
 }
 
 /// From detection to resolution, for incidents of `event_type` a run of `playbook_id` healed.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct RecoveryEstimate {
     pub playbook_id: String,
     pub event_type: String,
@@ -45,7 +46,7 @@ pub struct RecoveryEstimate {
     pub median_seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct TrustTrend {
     pub component: String,
     pub points: Vec<f64>,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 use crate::event::{catalog, EventClass, EventDraft, CLASS_KEY};
 use crate::model::Severity;
@@ -39,7 +40,7 @@ const RESERVED_FAMILIES: [&str; 10] = [
 const RECOVERY_WORDS: [&str; 6] = ["restored", "recovered", "resolved", "ok", "up", "healthy"];
 
 /// What a pushed event says it is.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum PushedKind {
     Problem,
@@ -49,7 +50,7 @@ pub enum PushedKind {
 }
 
 /// An event an application pushes in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushedEvent {
     /// Dotted, lowercase: `payment.gateway_timeout`.
@@ -63,7 +64,9 @@ pub struct PushedEvent {
     /// recovery for types ending in `.restored`, `.recovered`, `.resolved`, `.ok`, `.up` or
     /// `.healthy`, a problem otherwise.
     pub kind: Option<PushedKind>,
+    /// Any JSON: recorded with the event as it is.
     #[serde(default)]
+    #[schema(value_type = Value)]
     pub payload: Value,
 }
 
@@ -160,7 +163,7 @@ pub const ALERT_FIRING: &str = "alert.firing";
 pub const ALERT_RESOLVED: &str = "alert.resolved";
 
 /// One alert of an Alertmanager webhook notification (payload version 4).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// `firing` or `resolved`.

@@ -524,6 +524,9 @@ impl Kernel {
     /// Held while the incident manager is too far behind, refused with [`KernelError::Busy`]
     /// if it stays so.
     pub async fn ingest(&self, drafts: Vec<EventDraft>) -> Result<Vec<u64>, KernelError> {
+        if drafts.is_empty() {
+            return Ok(Vec::new()); // nothing to record (an Alertmanager call with no alerts)
+        }
         // Slow the sender down first: hold the request while the incident manager catches up,
         // and refuse only when it does not within INGEST_WAIT_MS.
         let lag_max = self.ctx.spec().limits.incidents_lag_max as u64;

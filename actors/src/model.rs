@@ -5,12 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::time::{micros, micros_opt};
 
 /// Who asked for a change: the name of the token used, or `local` when tokens are off (and for
 /// a SIGHUP). Recorded as `by` on the event the change causes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
 pub struct Who(String);
 
@@ -36,7 +37,7 @@ impl std::fmt::Display for Who {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -45,7 +46,7 @@ pub enum Severity {
     Critical,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     Open,
@@ -128,7 +129,7 @@ pub struct Incident {
 }
 
 /// A playbook offered to people on an incident (trust-gated autonomy).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Suggestion {
     /// `s1`, `s2`, … within the incident.
     pub suggestion_id: String,
@@ -146,7 +147,7 @@ pub struct Suggestion {
 }
 
 /// A dependent component's failure, attached to the incident of what it depends on.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Symptom {
     pub source: String,
     pub event_type: String,
@@ -157,7 +158,7 @@ pub struct Symptom {
     pub seq: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     Running,
@@ -167,7 +168,7 @@ pub enum ExecutionStatus {
     Interrupted,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -178,7 +179,7 @@ pub enum StepStatus {
 }
 
 /// The log of one step of one run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct StepRecord {
     pub name: String,
     pub status: StepStatus,
@@ -191,7 +192,7 @@ pub struct StepRecord {
 }
 
 /// One playbook run on one incident, carried out by one sub-agent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Execution {
     pub run_id: String,
     pub playbook_id: String,
@@ -200,9 +201,11 @@ pub struct Execution {
     /// The component it healed (the incident's source), so cooldowns and circuit breakers
     /// can be rebuilt from recent runs after a restart.
     #[serde(default)]
+    #[schema(required = true)]
     pub source: String,
     /// A person started it (by hand, or by approving a suggestion).
     #[serde(default)]
+    #[schema(required = true)]
     pub by_hand: bool,
     /// Who, when a person started it.
     #[serde(default)]
@@ -219,7 +222,7 @@ pub struct Execution {
     pub work_order_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     Running,
@@ -228,7 +231,7 @@ pub enum AgentStatus {
 }
 
 /// A sub-agent: the supervised actor that carries out one run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Agent {
     pub agent_id: String,
     pub agent_name: String,
@@ -245,7 +248,7 @@ pub struct Agent {
 }
 
 /// Why a work order was written.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkOrderReason {
     /// A playbook run failed (or was interrupted and could not resume).
@@ -258,11 +261,12 @@ pub enum WorkOrderReason {
 }
 
 /// What a person has to do when automation could not heal an incident.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct WorkOrder {
     pub work_order_id: String,
     pub incident_id: u64,
     #[serde(default)]
+    #[schema(required = true)]
     pub reason: WorkOrderReason,
     /// The failed run; none when automation was stopped before a run (circuit breaker).
     #[serde(default)]
@@ -279,7 +283,7 @@ pub struct WorkOrder {
 /// body to send, in the same transaction as what it tells about (an outbox), and sent from
 /// there: a delivery is never lost to a crash, and one still pending is sent after a restart.
 /// Every try is counted, the last answer kept.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Delivery {
     pub delivery_id: String,
     pub webhook_id: String,
@@ -297,16 +301,18 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// When it was recorded, to be sent.
     #[serde(default = "crate::time::epoch", with = "micros")]
+    #[schema(required = true)]
     pub created_at: DateTime<Utc>,
     /// When the last try ended; none while pending.
     #[serde(default, with = "micros_opt")]
     pub finished_at: Option<DateTime<Utc>>,
     /// What is posted to the webhook.
     #[serde(default)]
+    #[schema(value_type = Object, required = true)]
     pub body: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Recorded, not yet answered with a 2xx nor given up on.
@@ -333,7 +339,7 @@ impl MonitorControl {
 }
 
 /// A trust score in [0, 1] of a component (`component:<id>`) or a playbook (`playbook:<id>`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct TrustScore {
     pub subject: String,
     pub score: f64,
@@ -344,8 +350,10 @@ pub struct TrustScore {
     /// Runs that ended on components only pushed events name: counted, never scored, so
     /// whoever can reach the port cannot talk a playbook's trust down (or up).
     #[serde(default)]
+    #[schema(required = true)]
     pub unscored_runs: u64,
     #[serde(default)]
+    #[schema(required = true)]
     pub unscored_successes: u64,
     #[serde(with = "micros")]
     pub updated_at: DateTime<Utc>,
@@ -410,7 +418,7 @@ pub fn playbook_subject(playbook_id: &str) -> String {
     format!("playbook:{playbook_id}")
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineRunStatus {
     /// A rerun waiting for its pipeline to be free.
@@ -423,7 +431,7 @@ pub enum PipelineRunStatus {
 }
 
 /// One run of a pipeline.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct PipelineRun {
     pub run_id: String,
     pub pipeline_id: String,

@@ -453,10 +453,10 @@ impl Store {
         before: Option<u64>,
         limit: usize,
     ) -> StoreResult<Vec<Incident>> {
-        let mut high = match before {
-            Some(before) => before,
-            None => self.incidents_progress().await?.next_id,
-        };
+        // No id at or past `next_id` exists: a cursor beyond it starts there, so a made-up
+        // cursor cannot make the walk below cover billions of empty ids.
+        let next_id = self.incidents_progress().await?.next_id;
+        let mut high = before.map_or(next_id, |before| before.min(next_id));
         let filter = if status.is_some() {
             "WHERE status = $status"
         } else {

@@ -35,14 +35,16 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Who presents `token` (if any).
-    fn caller(&self, token: Option<&str>) -> Result<Caller, ApiError> {
+    /// Who presents what was `presented`. When tokens are not required, whatever was sent is
+    /// ignored and the caller is `local`.
+    fn caller(&self, presented: &Presented) -> Result<Caller, ApiError> {
         if !self.required {
             return Ok(Caller {
                 who: Who::local(),
                 role: Role::Admin,
             });
         }
+        let token = presented.token()?;
         let token = token.ok_or_else(|| {
             ApiError::Unauthorized(
                 "a token is required: send `Authorization: Bearer <token>` (see `grace token \
@@ -74,10 +76,10 @@ pub fn require(
     auth: Arc<Auth>,
     needed: Role,
 ) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
-    presented_token().and_then(move |token: Option<String>| {
+    presented_token().and_then(move |presented: Presented| {
         let auth = auth.clone();
         async move {
-            let caller = auth.caller(token.as_deref())?;
+            let caller = auth.caller(&presented)?;
             if !caller.role.allows(needed) {
                 return Err(warp::reject::custom(ApiError::NeedsRole {
                     needed,
@@ -100,38 +102,50 @@ pub fn allow(
 
 /// The caller's role, for `GET /whoami` (the dashboard asks it what to show).
 pub fn caller(auth: Arc<Auth>) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
-    presented_token().and_then(move |token: Option<String>| {
+    presented_token().and_then(move |presented: Presented| {
         let auth = auth.clone();
-        async move { auth.caller(token.as_deref()).map_err(warp::reject::custom) }
+        async move { auth.caller(&presented).map_err(warp::reject::custom) }
     })
 }
 
-/// The token of a request: the Bearer header, else a `grace.token.` WebSocket subprotocol.
-fn presented_token() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
+/// What a request presents as its token: the `Authorization` header and the WebSocket
+/// subprotocols, read only when tokens are required.
+#[derive(Debug, Default)]
+struct Presented {
+    authorization: Option<String>,
+    protocols: Option<String>,
+}
+
+impl Presented {
+    /// The token: the Bearer header, else a `grace.token.` WebSocket subprotocol.
+    fn token(&self) -> Result<Option<&str>, ApiError> {
+        if let Some(value) = &self.authorization {
+            return match value.strip_prefix("Bearer ") {
+                Some(token) => Ok(Some(token.trim())),
+                None => Err(ApiError::Unauthorized(
+                    "Authorization must be `Bearer <token>`".to_owned(),
+                )),
+            };
+        }
+        Ok(self.protocols.as_deref().and_then(ws_token))
+    }
+}
+
+fn presented_token() -> impl Filter<Extract = (Presented,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::header::optional::<String>("sec-websocket-protocol"))
-        .and_then(
-            |authorization: Option<String>, protocols: Option<String>| async move {
-                if let Some(value) = authorization {
-                    return match value.strip_prefix("Bearer ") {
-                        Some(token) => Ok(Some(token.trim().to_owned())),
-                        None => Err(warp::reject::custom(ApiError::Unauthorized(
-                            "Authorization must be `Bearer <token>`".to_owned(),
-                        ))),
-                    };
-                }
-                Ok::<_, Rejection>(protocols.and_then(|list| ws_token(&list)))
-            },
-        )
+        .map(|authorization, protocols| Presented {
+            authorization,
+            protocols,
+        })
 }
 
 /// The token in a `Sec-WebSocket-Protocol` list, if one is there.
-fn ws_token(protocols: &str) -> Option<String> {
+fn ws_token(protocols: &str) -> Option<&str> {
     protocols
         .split(',')
         .map(str::trim)
         .find_map(|p| p.strip_prefix(WS_TOKEN_PREFIX))
-        .map(str::to_owned)
 }
 
 /// Whether a WebSocket client asked for Grace's subprotocol (then the answer must name it, or
@@ -146,10 +160,7 @@ mod tests {
 
     #[test]
     fn a_websocket_names_its_token_beside_the_protocol() {
-        assert_eq!(
-            ws_token("grace, grace.token.grace_abc"),
-            Some("grace_abc".to_owned())
-        );
+        assert_eq!(ws_token("grace, grace.token.grace_abc"), Some("grace_abc"));
         assert_eq!(ws_token("grace"), None);
         assert!(asked_for_protocol(Some("grace.token.x, grace")));
         assert!(!asked_for_protocol(Some("graceful")));

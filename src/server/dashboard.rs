@@ -11,7 +11,9 @@ use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use super::openapi::{PublicErrors, TokenErrors};
 use super::{ApiError, App};
+use actors::insights::Insights;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -51,20 +53,76 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'none'";
 
+/// The dashboard's page.
+///
+/// It signs in with a token when tokens are required, then reads the REST routes and follows
+/// `/ws`.
+///
+/// Role: none: no token needed.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "dashboard",
+    security(()),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html; charset=utf-8"),
+        PublicErrors,
+    )
+)]
 pub async fn index() -> Result<Response, Rejection> {
     Ok(asset(INDEX_HTML, "text/html; charset=utf-8"))
 }
 
+/// The dashboard's script.
+///
+/// Role: none: no token needed.
+#[utoipa::path(
+    get,
+    path = "/assets/app.js",
+    tag = "dashboard",
+    security(()),
+    responses(
+        (status = 200, description = "The script", body = String, content_type = "text/javascript; charset=utf-8"),
+        PublicErrors,
+    )
+)]
 pub async fn script() -> Result<Response, Rejection> {
     Ok(asset(APP_JS, "text/javascript; charset=utf-8"))
 }
 
+/// The dashboard's stylesheet.
+///
+/// Role: none: no token needed.
+#[utoipa::path(
+    get,
+    path = "/assets/app.css",
+    tag = "dashboard",
+    security(()),
+    responses(
+        (status = 200, description = "The stylesheet", body = String, content_type = "text/css; charset=utf-8"),
+        PublicErrors,
+    )
+)]
 pub async fn stylesheet() -> Result<Response, Rejection> {
     Ok(asset(APP_CSS, "text/css; charset=utf-8"))
 }
 
-/// `GET /insights`: incidents in the last 24 h, MTTA, MTTR, recovery estimates per playbook and
-/// kind of incident, and component trust trends.
+/// The dashboard's numbers.
+///
+/// Incidents in the last 24 h, MTTA, MTTR, recovery estimates per playbook and kind of
+/// incident, and component trust trends.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/insights",
+    tag = "dashboard",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The insights", body = Insights),
+        TokenErrors,
+    )
+)]
 pub async fn insights(app: Arc<App>) -> Result<Response, Rejection> {
     let insights = app.kernel.insights().await.map_err(ApiError::from)?;
     Ok(warp::reply::json(&insights).into_response())

@@ -1,5 +1,7 @@
 //! Every HTTP error, mapped to a status and a JSON body in one place:
 //! `{"error": {"code": "...", "message": "...", "field": "..."}}` (`field` only for bad input).
+//! [`ErrorBody`] describes that body for `GET /openapi.json`; a test checks that every body
+//! [`recover`] writes is one.
 
 use std::convert::Infallible;
 
@@ -8,7 +10,9 @@ use actors::pipelines_actor::PipelineError;
 use actors::playbooks_actor::RunError;
 use actors::store::StoreError;
 use actors::KernelError;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
@@ -58,6 +62,77 @@ pub enum ApiError {
 }
 
 impl Reject for ApiError {}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, and with which part of the request.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The part of the request it concerns: a query parameter (`limit`), a path segment
+    /// (`id`), a field of the body (`[2].type`, `alerts[0].status`, `body` for all of it), a
+    /// header (`content-type`, `origin`, `host`) or `config` for the reloaded config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub field: Option<String>,
+    /// The role that would do, when the token's role does not allow the request (`forbidden`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub role_needed: Option<crate::tokens::Role>,
+    /// Every problem of a body (or a reloaded config) when it has several: nothing of it was
+    /// accepted. `field` names the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One problem of a body, with the field it concerns.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// What kind of error, for programs to tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: a parameter, header or body is malformed or breaks a rule.
+    BadRequest,
+    /// 401: no token, or an unknown, revoked or expired one, where tokens are required.
+    Unauthorized,
+    /// 403: a request from another site, or a token whose role does not allow it.
+    Forbidden,
+    /// 404: no such route, or no such incident, monitor, playbook, run …
+    NotFound,
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
+    /// 408: the body did not arrive in time.
+    RequestTimeout,
+    /// 409: not now: already resolved or decided, a run in progress, held by a cooldown …
+    Conflict,
+    /// 411: a length is required.
+    LengthRequired,
+    /// 413: the body, or the number of events in it, is over the limit.
+    PayloadTooLarge,
+    /// 415: a POST that does not say `Content-Type: application/json`.
+    UnsupportedMediaType,
+    /// 500: Grace failed (the store, most likely).
+    Internal,
+    /// 503: a part of Grace is not answering, or its queue is full.
+    Unavailable,
+    /// 503 with `Retry-After`: overloaded for a moment; retry.
+    Busy,
+}
 
 /// What a busy answer's `Retry-After` says, in seconds: the pipeline drains a full lag in well
 /// under a second.
@@ -304,4 +379,67 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
     };
     let reply = body(status, code, message, field.as_deref());
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::Role;
+    use warp::hyper::body::Body as _;
+
+    async fn answer(rejection: Rejection) -> (u16, serde_json::Value) {
+        let response = recover(rejection).await.unwrap();
+        let status = response.status().as_u16();
+        let mut body = std::pin::pin!(response.into_body());
+        let mut bytes = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            if let Ok(data) = frame.expect("a body frame").into_data() {
+                bytes.extend_from_slice(&data);
+            }
+        }
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("an error body is JSON"),
+        )
+    }
+
+    /// `GET /openapi.json` promises [`ErrorBody`] for every error: each body `recover` writes
+    /// must read as one, losing nothing.
+    #[tokio::test]
+    async fn every_error_body_is_the_documented_shape() {
+        let errors = vec![
+            ApiError::NotFound("no incident 9".into()),
+            ApiError::Conflict("already resolved".into()),
+            ApiError::bad("limit", "must be a whole number"),
+            ApiError::Invalid(vec![
+                ("[0].type".into(), "missing".into()),
+                ("[1].source".into(), "empty".into()),
+            ]),
+            ApiError::TooLarge("too large".into()),
+            ApiError::SlowBody("slow".into()),
+            ApiError::Forbidden {
+                field: "origin".into(),
+                message: "another site".into(),
+            },
+            ApiError::Unauthorized("a token is required".into()),
+            ApiError::NeedsRole {
+                needed: Role::Operate,
+                name: "ci".into(),
+                has: Role::Read,
+            },
+            ApiError::NotJson("not JSON".into()),
+            ApiError::Unavailable("down".into()),
+            ApiError::Busy("busy".into()),
+            ApiError::Internal("store error".into()),
+        ];
+        let mut rejections: Vec<Rejection> = errors.into_iter().map(warp::reject::custom).collect();
+        rejections.push(warp::reject::not_found());
+        for rejection in rejections {
+            let (status, body) = answer(rejection).await;
+            assert!(status >= 400, "{status}: {body}");
+            let parsed: ErrorBody = serde_json::from_value(body.clone())
+                .unwrap_or_else(|error| panic!("{body} is not an ErrorBody: {error}"));
+            assert_eq!(serde_json::to_value(&parsed).unwrap(), body);
+        }
+    }
 }

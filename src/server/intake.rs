@@ -11,10 +11,15 @@ use actors::event::EventDraft;
 use actors::intake::{Alert, PushedEvent};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
+use super::auth::Caller;
+use super::error::ErrorBody;
+use super::openapi::BodyErrors;
+use super::wire::IngestView;
 use super::{ApiError, App};
 
 /// Most events one `POST /events` may carry: bounds the transaction and the reply.
@@ -23,8 +28,45 @@ pub const EVENTS_BATCH_MAX: usize = 1_000;
 /// setting is unlimited by default; a receiver should still bound what it takes).
 pub const ALERTS_BATCH_MAX: usize = 1_000;
 
-/// `POST /events`: one event object or an array of them.
-pub async fn post_events(app: Arc<App>, body: bytes::Bytes) -> Result<Response, Rejection> {
+/// The body of `POST /events`: one event, or an array of 1 to 1,000 of them.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documentation only: `post_events` reads the body item by item
+enum EventsBody {
+    One(PushedEvent),
+    Many(Vec<PushedEvent>),
+}
+
+/// Push events in: one event object, or an array of them.
+///
+/// All or nothing: every event is checked first, and a body with any problem is refused whole
+/// with every problem and its field (`[2].type`). Otherwise every event is recorded in one
+/// transaction and the answer comes once it is durable. A problem opens or bumps the incident
+/// of its source and type; a recovery resolves it. A source that is a monitor is refused: its
+/// state is what its probes say.
+///
+/// Role: `ingest` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/events",
+    tag = "intake",
+    request_body(content = EventsBody, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 202, description = "Every event was recorded", body = IngestView),
+        (status = 400, description = "`bad_request`: not JSON, an empty array, or events that \
+            break the rules; `errors` lists every problem with its field", body = ErrorBody),
+        (status = 503, description = "`busy`: the incident manager is too far behind; retry \
+            after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        BodyErrors,
+    )
+)]
+pub async fn post_events(
+    caller: Caller,
+    app: Arc<App>,
+    body: bytes::Bytes,
+) -> Result<Response, Rejection> {
     let value = parse_json(&body)?;
     let (items, batch) = match value {
         Value::Array(items) => (items, true),
@@ -71,19 +113,48 @@ pub async fn post_events(app: Arc<App>, body: bytes::Bytes) -> Result<Response, 
             }
         }
     }
-    record(&app, problems, drafts).await
+    record(&app, &caller, problems, drafts).await
 }
 
-/// Alertmanager's webhook body (version 4); the fields Grace uses.
-#[derive(Deserialize)]
+/// Alertmanager's webhook body (version 4); the fields Grace uses. Others are ignored.
+#[derive(Deserialize, ToSchema)]
 struct Notification {
+    /// `4`: the only payload version Alertmanager sends.
+    #[schema(example = "4")]
     version: String,
+    /// At most 1,000.
+    #[schema(value_type = Vec<Alert>)]
     alerts: Vec<Value>,
 }
 
-/// `POST /integrations/alertmanager`: each firing alert opens or bumps the incident keyed by
-/// its fingerprint; each resolved alert resolves it.
-pub async fn post_alertmanager(app: Arc<App>, body: bytes::Bytes) -> Result<Response, Rejection> {
+/// Receive Prometheus Alertmanager's webhook.
+///
+/// Each firing alert opens or bumps the incident keyed by its fingerprint (source
+/// `alertmanager/<fingerprint>`); each resolved alert resolves it. All or nothing, like
+/// `POST /events`.
+///
+/// Role: `ingest` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/integrations/alertmanager",
+    tag = "intake",
+    request_body(content = Notification, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 202, description = "Every alert was recorded", body = IngestView),
+        (status = 400, description = "`bad_request`: not JSON, a version other than 4, or \
+            alerts that break the rules; `errors` lists every problem with its field", body = ErrorBody),
+        (status = 503, description = "`busy`: the incident manager is too far behind; retry \
+            after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        BodyErrors,
+    )
+)]
+pub async fn post_alertmanager(
+    caller: Caller,
+    app: Arc<App>,
+    body: bytes::Bytes,
+) -> Result<Response, Rejection> {
     let notification: Notification =
         typed(parse_json(&body)?).map_err(|(field, message)| ApiError::bad(&field, message))?;
     if notification.version != "4" {
@@ -118,20 +189,30 @@ pub async fn post_alertmanager(app: Arc<App>, body: bytes::Bytes) -> Result<Resp
             }
         }
     }
-    record(&app, problems, drafts).await
+    record(&app, &caller, problems, drafts).await
 }
 
 /// Records the drafts when nothing was wrong; otherwise refuses the whole body.
+/// Records `drafts` when there are no `problems`, each naming who pushed it (`by`).
 async fn record(
     app: &App,
+    caller: &Caller,
     problems: Vec<(String, String)>,
-    drafts: Vec<EventDraft>,
+    mut drafts: Vec<EventDraft>,
 ) -> Result<Response, Rejection> {
     if !problems.is_empty() {
         return Err(ApiError::Invalid(problems).into());
     }
+    for draft in &mut drafts {
+        if let Some(data) = draft.data.as_object_mut() {
+            data.insert("by".to_owned(), serde_json::json!(caller.who));
+        }
+    }
     let seqs = app.kernel.ingest(drafts).await.map_err(ApiError::from)?;
-    let reply = json!({ "accepted": seqs.len(), "seqs": seqs });
+    let reply = IngestView {
+        accepted: seqs.len(),
+        seqs,
+    };
     Ok(
         warp::reply::with_status(warp::reply::json(&reply), warp::http::StatusCode::ACCEPTED)
             .into_response(),
@@ -169,6 +250,7 @@ fn typed<T: DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_problem_is_named_by_its_field_once() {

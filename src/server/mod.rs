@@ -5,6 +5,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod intake;
+mod openapi;
 mod origin;
 mod pipelines;
 mod playbooks;
@@ -16,19 +17,29 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use actors::model::{component_subject, IncidentStatus};
+use actors::model::{component_subject, Agent, Delivery, Execution, IncidentStatus, WorkOrder};
 use actors::monitor_actor::{ControlChange, MonitorStatus};
 use actors::Kernel;
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::Deserialize;
 use tokio::net::TcpListener;
+use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 pub use auth::Auth;
 pub use error::ApiError;
-use wire::{ActorView, EventView, IncidentDetail, IncidentView, MonitorView, Page};
+use error::ErrorBody;
+use openapi::{
+    BodyErrors, CallerErrors, IncidentsQuery, LimitQuery, NoBody, PostErrors, PublicErrors,
+    SilenceRequest, TokenErrors,
+};
+use wire::{
+    ActorCounts, ActorView, EventView, HealthStatus, HealthView, HeartbeatView, IncidentDetail,
+    IncidentView, IncidentsProgress, Items, MonitorView, Page, ReloadView, WhoamiView,
+};
 
 use crate::config::{AuthConfig, ServerConfig, StoreConfig};
 use crate::reload::{ConfigSource, ReloadError};
@@ -145,6 +156,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let query = warp::query::<Query>();
     let read = auth::allow(access.clone(), Role::Read);
     let ingest = auth::allow(access.clone(), Role::Ingest);
+    let pusher = auth::require(access.clone(), Role::Ingest);
     let operate = auth::require(access.clone(), Role::Operate);
     let admin = auth::require(access.clone(), Role::Admin);
     let json_post = body_limit_bytes(body_limit).and(json_content_type());
@@ -155,6 +167,9 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(app.clone())
         .and_then(health);
+    let document = warp::path!("openapi.json")
+        .and(warp::get())
+        .and_then(openapi::document);
     let whoami = warp::path!("whoami")
         .and(warp::get())
         .and(auth::caller(access.clone()))
@@ -242,14 +257,14 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and_then(list_monitors);
     let events = warp::path!("events")
         .and(warp::post())
-        .and(ingest.clone())
+        .and(pusher.clone())
         .and(json_post.clone())
         .and(app.clone())
         .and(body())
         .and_then(intake::post_events);
     let alertmanager = warp::path!("integrations" / "alertmanager")
         .and(warp::post())
-        .and(ingest.clone())
+        .and(pusher.clone())
         .and(json_post.clone())
         .and(app.clone())
         .and(body())
@@ -325,6 +340,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .and(query)
         .and_then(ws::parse)
         .and(warp::header::optional::<String>("sec-websocket-protocol"))
+        .and(ws::upgrade_asked())
         .and(warp::ws())
         .and_then(ws::upgrade);
 
@@ -391,6 +407,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(stylesheet)
         .unify()
         .or(insights)
+        .unify()
+        .or(document)
         .unify()
         .boxed();
     let all = incident_routes
@@ -521,6 +539,14 @@ fn optional_seq(query: &Query, field: &str, what: &str) -> Result<Option<u64>, A
     }
 }
 
+/// An enumerated path segment (`pause`, `approve`, …) as the enum that documents it; none for
+/// a segment it does not name.
+fn segment<T: DeserializeOwned>(raw: &str) -> Option<T> {
+    let raw: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        raw.into_deserializer();
+    T::deserialize(raw).ok()
+}
+
 fn incident_id(raw: &str) -> Result<u64, ApiError> {
     let id: u64 = raw
         .parse()
@@ -532,6 +558,22 @@ fn incident_id(raw: &str) -> Result<u64, ApiError> {
     Ok(id)
 }
 
+/// Whether Grace is healthy.
+///
+/// `ok` when every actor runs and the store takes writes, `degraded` otherwise; with the event
+/// log's position, the incident manager's progress and the feed clients connected.
+///
+/// Role: none: no token needed.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    security(()),
+    responses(
+        (status = 200, description = "Grace's health (also while degraded)", body = HealthView),
+        PublicErrors,
+    )
+)]
 async fn health(app: Arc<App>) -> Result<Response, Rejection> {
     let last_seq = app
         .kernel
@@ -548,28 +590,38 @@ async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         stack.extend(node.children.iter());
     }
     let (applied_seq, lag) = app.kernel.incidents_progress();
-    let store = app.kernel.store_failure().map(|failure| {
-        json!({
-            "since": failure.since,
-            "reason": failure.reason,
-            "failed_commits": failure.failed_commits,
-        })
-    });
-    let healthy = running == total && store.is_none();
-    json(&json!({
-        "status": if healthy { "ok" } else { "degraded" },
-        // Present while the store refuses writes (a full disk): since when, and why.
-        "store_failure": store,
-        "version": env!("CARGO_PKG_VERSION"),
-        "last_seq": last_seq,
-        "log_id": app.kernel.store().log_id(),
-        "actors": { "total": total, "running": running },
-        "incidents": { "applied_seq": applied_seq, "lag": lag },
-        "ws_clients": ws::clients(&app),
-    }))
+    let store_failure = app.kernel.store_failure().map(Into::into);
+    let healthy = running == total && store_failure.is_none();
+    json(&HealthView {
+        status: if healthy {
+            HealthStatus::Ok
+        } else {
+            HealthStatus::Degraded
+        },
+        store_failure,
+        version: env!("CARGO_PKG_VERSION"),
+        last_seq,
+        log_id: app.kernel.store().log_id().to_owned(),
+        actors: ActorCounts { total, running },
+        incidents: IncidentsProgress { applied_seq, lag },
+        ws_clients: ws::clients(&app),
+    })
 }
 
-/// `GET /metrics`: Prometheus' scrape target, in OpenMetrics text.
+/// Prometheus' scrape target, in OpenMetrics text.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Grace's metrics", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        TokenErrors,
+    )
+)]
 async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
     let text = app.kernel.metrics_text(ws::clients(&app)).await;
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -579,6 +631,25 @@ async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
         .expect("a valid response"))
 }
 
+/// Incidents, newest first, a page at a time.
+///
+/// `next` is the cursor of the following page, null at the end. With `status=active`, every
+/// active incident at once (the dashboard's tiles), not paged.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/monitoring/incidents",
+    tag = "incidents",
+    params(IncidentsQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "A page of incidents", body = Page<IncidentView>),
+        (status = 400, description = "`bad_request`: `limit`, `status` or `cursor` is not one \
+            it takes (`field` names it)", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
     if query.get("status").map(String::as_str) == Some("active") {
@@ -624,6 +695,23 @@ async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejecti
     })
 }
 
+/// One incident, with its timeline: the events that concern it, oldest first.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/monitoring/incidents/{id}",
+    tag = "incidents",
+    params(("id" = u64, Path, description = "The incident's id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The incident and its timeline", body = IncidentDetail),
+        (status = 400, description = "`bad_request`: the id is not a whole number (`field` is \
+            `id`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such incident", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn get_incident(raw_id: String, app: Arc<App>) -> Result<Response, Rejection> {
     let id = incident_id(&raw_id)?;
     let store = app.kernel.store();
@@ -642,6 +730,27 @@ async fn get_incident(raw_id: String, app: Arc<App>) -> Result<Response, Rejecti
     })
 }
 
+/// Acknowledge an incident: a person is on it.
+///
+/// Recorded as done by the token's name.
+///
+/// Role: `operate` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/monitoring/incidents/{id}/acknowledge",
+    tag = "incidents",
+    params(("id" = u64, Path, description = "The incident's id")),
+    request_body(content = Option<NoBody>, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The incident, acknowledged", body = IncidentView),
+        (status = 400, description = "`bad_request`: the id is not a whole number", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such incident", body = ErrorBody),
+        (status = 409, description = "`conflict`: the incident is resolved, or acknowledged \
+            already", body = ErrorBody),
+        PostErrors,
+    )
+)]
 async fn acknowledge(raw_id: String, caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
     let id = incident_id(&raw_id)?;
     let incident = app
@@ -652,6 +761,26 @@ async fn acknowledge(raw_id: String, caller: Caller, app: Arc<App>) -> Result<Re
     json(&IncidentView::from(&incident))
 }
 
+/// Resolve an incident by hand.
+///
+/// Recorded as done by the token's name (`resolved_by` is `manual`).
+///
+/// Role: `operate` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/monitoring/incidents/{id}/resolve",
+    tag = "incidents",
+    params(("id" = u64, Path, description = "The incident's id")),
+    request_body(content = Option<NoBody>, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The incident, resolved", body = IncidentView),
+        (status = 400, description = "`bad_request`: the id is not a whole number", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such incident", body = ErrorBody),
+        (status = 409, description = "`conflict`: the incident is resolved already", body = ErrorBody),
+        PostErrors,
+    )
+)]
 async fn resolve(raw_id: String, caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
     let id = incident_id(&raw_id)?;
     let incident = app
@@ -662,6 +791,23 @@ async fn resolve(raw_id: String, caller: Caller, app: Arc<App>) -> Result<Respon
     json(&IncidentView::from(&incident))
 }
 
+/// Playbook runs (executions), newest first.
+///
+/// Not paged: `next` is always null.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/monitoring/executions",
+    tag = "healing",
+    params(LimitQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The latest runs", body = Page<Execution>),
+        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn list_executions(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
     let executions = app
@@ -676,6 +822,23 @@ async fn list_executions(app: Arc<App>, query: Query) -> Result<Response, Reject
     })
 }
 
+/// Webhook deliveries of work orders and notifications, newest first.
+///
+/// Not paged: `next` is always null.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/deliveries",
+    tag = "healing",
+    params(LimitQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The latest deliveries", body = Page<Delivery>),
+        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn list_deliveries(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
     let deliveries = app
@@ -690,6 +853,21 @@ async fn list_deliveries(app: Arc<App>, query: Query) -> Result<Response, Reject
     })
 }
 
+/// One playbook run, with the log of each step.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/monitoring/executions/{run_id}",
+    tag = "healing",
+    params(("run_id" = String, Path, description = "The run's id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The run", body = Execution),
+        (status = 404, description = "`not_found`: no such run", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn get_execution(run_id: String, app: Arc<App>) -> Result<Response, Rejection> {
     let execution = app
         .kernel
@@ -701,6 +879,23 @@ async fn get_execution(run_id: String, app: Arc<App>) -> Result<Response, Reject
     json(&execution)
 }
 
+/// Sub-agents, newest first: the supervised actors that carry out runs.
+///
+/// Not paged: `next` is always null.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/monitoring/agents",
+    tag = "healing",
+    params(LimitQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The latest sub-agents", body = Page<Agent>),
+        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn list_agents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
     let agents = app
@@ -715,6 +910,23 @@ async fn list_agents(app: Arc<App>, query: Query) -> Result<Response, Rejection>
     })
 }
 
+/// Work orders, newest first: what people must do where automation could not heal.
+///
+/// Not paged: `next` is always null.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/work-orders",
+    tag = "healing",
+    params(LimitQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The latest work orders", body = Page<WorkOrder>),
+        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn list_work_orders(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
     let work_orders = app
@@ -739,14 +951,42 @@ async fn monitor_view(app: &App, status: &MonitorStatus) -> Result<MonitorView, 
     Ok(MonitorView::new(status, trust))
 }
 
+/// Every monitor, with its state, its last probe and its trust.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/monitors",
+    tag = "monitors",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The monitors", body = Items<MonitorView>),
+        TokenErrors,
+    )
+)]
 async fn list_monitors(app: Arc<App>) -> Result<Response, Rejection> {
     let mut items = Vec::new();
     for status in app.kernel.monitor_statuses() {
         items.push(monitor_view(&app, &status).await?);
     }
-    json(&json!({ "items": items }))
+    json(&Items { items })
 }
 
+/// One monitor, with its state, its last probe and its trust.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/monitors/{monitor_id}",
+    tag = "monitors",
+    params(("monitor_id" = String, Path, description = "The monitor's id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The monitor", body = MonitorView),
+        (status = 404, description = "`not_found`: no such monitor", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 async fn get_monitor(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
     let status = app
         .kernel
@@ -758,8 +998,46 @@ async fn get_monitor(monitor_id: String, app: Arc<App>) -> Result<Response, Reje
 /// Longest silence one request may set: a week. Longer quiet is a config change, not a silence.
 const SILENCE_MINUTES_MAX: i64 = 7 * 24 * 60;
 
-/// `POST /monitors/{id}/pause|resume|silence`. A silence takes `{"minutes": N}` (0 lifts it)
-/// or `{"until": "<RFC 3339>"}`.
+/// What `POST /monitors/{monitor_id}/{action}` does.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum MonitorAction {
+    /// Stop probing it (kept across restarts).
+    Pause,
+    /// Probe it again.
+    Resume,
+    /// Keep recording its incidents, but run no playbook for them, for a while.
+    Silence,
+}
+
+/// Pause, resume or silence a monitor.
+///
+/// `pause` stops probing it and `resume` starts again; `silence` keeps recording its incidents
+/// but runs no playbook for them, for `{"minutes": N}` (0 lifts the silence) or until
+/// `{"until": "<RFC 3339>"}`, at most a week. Only `silence` reads the body. Recorded as done
+/// by the token's name.
+///
+/// Role: `operate` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/monitors/{monitor_id}/{action}",
+    tag = "monitors",
+    params(
+        ("monitor_id" = String, Path, description = "The monitor's id"),
+        ("action" = inline(MonitorAction), Path, description = "What to do"),
+    ),
+    request_body(content = Option<SilenceRequest>, content_type = "application/json",
+        description = "For `silence`: exactly one of `minutes` or `until`. `pause` and `resume` \
+            read no body."),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The monitor, changed", body = MonitorView),
+        (status = 400, description = "`bad_request`: the silence body is not one it takes \
+            (`field` is `body`, `minutes` or `until`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such monitor, or no such action", body = ErrorBody),
+        BodyErrors,
+    )
+)]
 async fn control_monitor(
     monitor_id: String,
     action: String,
@@ -767,11 +1045,11 @@ async fn control_monitor(
     app: Arc<App>,
     body: bytes::Bytes,
 ) -> Result<Response, Rejection> {
-    let change = match action.as_str() {
-        "pause" => ControlChange::Pause,
-        "resume" => ControlChange::Resume,
-        "silence" => ControlChange::Silence(silence_until(&body)?),
-        _ => return Err(warp::reject::not_found()),
+    let change = match segment::<MonitorAction>(&action) {
+        Some(MonitorAction::Pause) => ControlChange::Pause,
+        Some(MonitorAction::Resume) => ControlChange::Resume,
+        Some(MonitorAction::Silence) => ControlChange::Silence(silence_until(&body)?),
+        None => return Err(warp::reject::not_found()),
     };
     let status = app
         .kernel
@@ -822,23 +1100,55 @@ fn silence_until(body: &[u8]) -> Result<Option<DateTime<Utc>>, ApiError> {
     }
 }
 
+/// Record a heartbeat of a heartbeat monitor.
+///
+/// The monitor looks at once, so a job that beats after a miss is up again at once.
+///
+/// Role: `ingest` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/heartbeats/{monitor_id}",
+    tag = "monitors",
+    params(("monitor_id" = String, Path, description = "The heartbeat monitor's id")),
+    request_body(content = Option<NoBody>, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The beat was recorded", body = HeartbeatView),
+        (status = 404, description = "`not_found`: no heartbeat monitor of that id", body = ErrorBody),
+        PostErrors,
+    )
+)]
 async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
     app.kernel.beat(&monitor_id).map_err(ApiError::from)?;
-    json(&json!({ "monitor": monitor_id, "status": "received" }))
+    json(&HeartbeatView {
+        monitor: monitor_id,
+        status: "received",
+    })
 }
 
-/// `POST /config/reload`: 200 with what changed, or 400 listing every problem of the new
-/// config (which is then not applied at all).
+/// Reread the config file and apply it.
+///
+/// 200 with what changed, or 400 listing every problem of the new config, which is then not
+/// applied at all. Settings of `[server]`, `[store]` and `[auth]` take effect at the next
+/// start (`restart_required`). Recorded as done by the token's name.
+///
+/// Role: `admin`.
+#[utoipa::path(
+    post,
+    path = "/config/reload",
+    tag = "system",
+    request_body(content = Option<NoBody>, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The new config is applied", body = ReloadView),
+        (status = 400, description = "`bad_request`: the new config is not valid; `errors` \
+            lists every problem with its key, and nothing was applied", body = ErrorBody),
+        PostErrors,
+    )
+)]
 async fn reload_config(caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
     match crate::reload::reload(&app, caller.who).await {
-        Ok(report) => json(&json!({
-            "added": report.added,
-            "removed": report.removed,
-            "changed": report.changed,
-            "unchanged": report.unchanged,
-            "restart_required": report.restart_required,
-            "errors": report.errors,
-        })),
+        Ok(report) => json(&ReloadView::from(report)),
         Err(ReloadError::Invalid(error)) => Err(ApiError::Invalid(
             error
                 .issues
@@ -858,16 +1168,43 @@ async fn reload_config(caller: Caller, app: Arc<App>) -> Result<Response, Reject
     }
 }
 
-/// `GET /whoami`: whether tokens are required, and the caller's name and role (the dashboard
-/// shows a read-only token no action buttons).
+/// Who the token is, and what it may do.
+///
+/// Whether tokens are required, and the caller's name and role (the dashboard shows a
+/// read-only token no action buttons).
+///
+/// Role: any: a valid token of any role (none when tokens are not required).
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "system",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller", body = WhoamiView),
+        CallerErrors,
+    )
+)]
 async fn whoami(caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
-    json(&json!({
-        "name": caller.who,
-        "role": caller.role,
-        "required": app.auth.required,
-    }))
+    json(&WhoamiView {
+        name: caller.who,
+        role: caller.role,
+        required: app.auth.required,
+    })
 }
 
+/// The live supervision tree: every actor, its state and its restarts.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/actors",
+    tag = "system",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The root of the tree", body = ActorView),
+        TokenErrors,
+    )
+)]
 async fn actor_tree(app: Arc<App>) -> Result<Response, Rejection> {
     json(&ActorView::from(&app.kernel.tree()))
 }

@@ -3,14 +3,29 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use actors::model::PipelineRun;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
 use super::auth::Caller;
-use super::wire::PipelineView;
+use super::error::ErrorBody;
+use super::openapi::{LimitQuery, NoBody, PostErrors, TokenErrors};
+use super::wire::{Items, PipelineView};
 use super::{ApiError, App, Query};
 
+/// Every pipeline, with its latest run.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/pipelines",
+    tag = "pipelines",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The pipelines", body = Items<PipelineView>),
+        TokenErrors,
+    )
+)]
 pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
     let mut items = Vec::new();
     for pipeline in app.kernel.pipelines() {
@@ -22,10 +37,25 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
             .map_err(ApiError::from)?;
         items.push(PipelineView::new(&pipeline, last.into_iter().next()));
     }
-    super::json(&json!({ "items": items }))
+    super::json(&Items { items })
 }
 
-/// `GET /pipelines/{id}/runs?limit=N`: newest first.
+/// A pipeline's runs, newest first.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/pipelines/{pipeline_id}/runs",
+    tag = "pipelines",
+    params(("pipeline_id" = String, Path, description = "The pipeline's id"), LimitQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The latest runs", body = Items<PipelineRun>),
+        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such pipeline", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 pub async fn runs(pipeline_id: String, app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     if !app.kernel.pipelines().iter().any(|p| p.id == pipeline_id) {
         return Err(
@@ -39,10 +69,29 @@ pub async fn runs(pipeline_id: String, app: Arc<App>, query: Query) -> Result<Re
         .pipeline_runs(&pipeline_id, limit)
         .await
         .map_err(ApiError::from)?;
-    super::json(&json!({ "items": runs }))
+    super::json(&Items { items: runs })
 }
 
-/// `POST /pipelines/{id}/run`: 202 with the run as started.
+/// Start a pipeline run by hand.
+///
+/// 202 with the run as started; it goes on in the background. Recorded as started by the
+/// token's name.
+///
+/// Role: `operate` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/pipelines/{pipeline_id}/run",
+    tag = "pipelines",
+    params(("pipeline_id" = String, Path, description = "The pipeline's id")),
+    request_body(content = Option<NoBody>, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 202, description = "The run started", body = PipelineRun),
+        (status = 404, description = "`not_found`: no such pipeline", body = ErrorBody),
+        (status = 409, description = "`conflict`: the pipeline is running already", body = ErrorBody),
+        PostErrors,
+    )
+)]
 pub async fn run(
     pipeline_id: String,
     caller: Caller,

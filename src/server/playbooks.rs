@@ -7,12 +7,14 @@ use std::sync::Arc;
 use actors::model::{playbook_subject, Execution};
 use actors::spec::PlaybookSpec;
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
 use super::auth::Caller;
-use super::wire::{PlaybookView, SuggestionView};
+use super::error::ErrorBody;
+use super::openapi::{BodyErrors, NoBody, PostErrors, TokenErrors};
+use super::wire::{DecisionView, Items, PlaybookRunStarted, PlaybookView, SuggestionView};
 use super::{ApiError, App};
 use crate::tokens::Role;
 
@@ -32,14 +34,42 @@ async fn view(
     Ok(PlaybookView::new(playbook, trust.as_ref(), runs))
 }
 
+/// Every playbook, with what triggers it, its steps and its trust.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/playbooks",
+    tag = "playbooks",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The playbooks", body = Items<PlaybookView>),
+        TokenErrors,
+    )
+)]
 pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
     let mut items = Vec::new();
     for playbook in app.kernel.playbooks() {
         items.push(view(&app, &playbook, None).await?);
     }
-    super::json(&json!({ "items": items }))
+    super::json(&Items { items })
 }
 
+/// One playbook, with its trust and its latest runs (at most 20).
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/playbooks/{playbook_id}",
+    tag = "playbooks",
+    params(("playbook_id" = String, Path, description = "The playbook's id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The playbook, with `recent_runs`", body = PlaybookView),
+        (status = 404, description = "`not_found`: no such playbook", body = ErrorBody),
+        TokenErrors,
+    )
+)]
 pub async fn get(playbook_id: String, app: Arc<App>) -> Result<Response, Rejection> {
     let playbook = app
         .kernel
@@ -56,16 +86,43 @@ pub async fn get(playbook_id: String, app: Arc<App>) -> Result<Response, Rejecti
     super::json(&view(&app, &playbook, Some(runs)).await?)
 }
 
-#[derive(Deserialize)]
+/// Which incident to run a playbook on.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RunRequest {
+    /// An active incident.
     incident_id: u64,
     /// Past the trigger, cooldown and circuit breaker: admins only, recorded on the run.
     #[serde(default)]
     force: bool,
 }
 
-/// `POST /playbooks/{id}/run` with `{"incident_id": N}`: 202 with the run id.
+/// Run a playbook on an active incident by hand.
+///
+/// 202 with the run id: the run goes on in the background (see
+/// `GET /monitoring/executions/{run_id}`). It must still be triggered by the incident, and not
+/// held by its cooldown or circuit breaker, unless `force` (admins only). Recorded as started
+/// by the token's name.
+///
+/// Role: `operate` (`admin` also does); `admin` with `force`.
+#[utoipa::path(
+    post,
+    path = "/playbooks/{playbook_id}/run",
+    tag = "playbooks",
+    params(("playbook_id" = String, Path, description = "The playbook's id")),
+    request_body(content = RunRequest, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 202, description = "The run started", body = PlaybookRunStarted),
+        (status = 400, description = "`bad_request`: the body is not `{\"incident_id\": N, \
+            \"force\": false}` (`field` is `incident_id`)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such playbook or incident", body = ErrorBody),
+        (status = 409, description = "`conflict`: the incident is resolved, the playbook runs on \
+            it already, it is not triggered by it, or held by its cooldown or circuit breaker", body = ErrorBody),
+        (status = 503, description = "`unavailable`: too many runs at once", body = ErrorBody),
+        BodyErrors,
+    )
+)]
 pub async fn run(
     playbook_id: String,
     caller: Caller,
@@ -92,16 +149,55 @@ pub async fn run(
         .await
         .map_err(ApiError::from)?
         .map_err(ApiError::from)?;
-    let reply =
-        json!({ "run_id": run_id, "playbook_id": playbook_id, "incident_id": request.incident_id });
+    let reply = PlaybookRunStarted {
+        run_id,
+        playbook_id,
+        incident_id: request.incident_id,
+    };
     Ok(
         warp::reply::with_status(warp::reply::json(&reply), warp::http::StatusCode::ACCEPTED)
             .into_response(),
     )
 }
 
-/// `POST /monitoring/incidents/{id}/suggestions/{sid}/approve|dismiss`. Approving runs the
-/// suggested playbook at once; the reply carries the decision and the run id.
+/// What people decide about a suggested playbook.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Decision {
+    /// Run the suggested playbook now.
+    Approve,
+    /// Do not run it.
+    Dismiss,
+}
+
+/// Approve or dismiss a playbook suggested on an incident.
+///
+/// Approving runs the suggested playbook at once; the reply carries the decision and the run
+/// id. Recorded as decided by the token's name.
+///
+/// Role: `operate` (`admin` also does).
+#[utoipa::path(
+    post,
+    path = "/monitoring/incidents/{id}/suggestions/{suggestion_id}/{decision}",
+    tag = "incidents",
+    params(
+        ("id" = u64, Path, description = "The incident's id"),
+        ("suggestion_id" = String, Path, description = "The suggestion's id (`s1`, `s2`, …)"),
+        ("decision" = inline(Decision), Path, description = "Approve or dismiss"),
+    ),
+    request_body(content = Option<NoBody>, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The suggestion, decided, and the run approving started", body = DecisionView),
+        (status = 400, description = "`bad_request`: the id is not a whole number", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such incident or suggestion, or no such \
+            decision", body = ErrorBody),
+        (status = 409, description = "`conflict`: decided already, or the playbook cannot run \
+            now (the incident is resolved, a run is in progress, a cooldown holds it)", body = ErrorBody),
+        (status = 503, description = "`unavailable`: too many runs at once", body = ErrorBody),
+        PostErrors,
+    )
+)]
 pub async fn decide(
     raw_id: String,
     suggestion_id: String,
@@ -109,10 +205,10 @@ pub async fn decide(
     caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {
-    let approve = match action.as_str() {
-        "approve" => true,
-        "dismiss" => false,
-        _ => return Err(warp::reject::not_found()),
+    let approve = match super::segment::<Decision>(&action) {
+        Some(Decision::Approve) => true,
+        Some(Decision::Dismiss) => false,
+        None => return Err(warp::reject::not_found()),
     };
     let incident_id = super::incident_id(&raw_id)?;
     // Approving starts the run first: a suggestion is only marked approved once its run is
@@ -156,5 +252,8 @@ pub async fn decide(
         .decide_suggestion(incident_id, &suggestion_id, approve, caller.who)
         .await
         .map_err(ApiError::from)?;
-    super::json(&json!({ "suggestion": SuggestionView::from(&suggestion), "run_id": run_id }))
+    super::json(&DecisionView {
+        suggestion: SuggestionView::from(&suggestion),
+        run_id,
+    })
 }

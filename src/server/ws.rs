@@ -17,9 +17,10 @@ use actors::event::{Event, Pattern};
 use futures_util::{SinkExt, StreamExt};
 use warp::reply::Response;
 use warp::ws::{Message, WebSocket, Ws};
-use warp::{Rejection, Reply};
+use warp::{Filter, Rejection, Reply};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+use super::openapi::{FeedQuery, TokenErrors};
 use super::wire::EventView;
 use super::{optional_seq, App, Query};
 
@@ -132,8 +133,72 @@ pub async fn parse(app: Arc<App>, query: Query) -> Result<FeedRequest, Rejection
     })
 }
 
-/// Upgrades to the feed. A browser that named the `grace` subprotocol (beside its token) gets
-/// it named back, or it would drop the connection.
+/// Refuses, with 400 naming the header, a request to `/ws` that does not ask for a WebSocket
+/// (`Connection: upgrade` and `Upgrade: websocket`), before warp's own upgrade filter, whose
+/// rejections for these the error mapping cannot name.
+pub fn upgrade_asked() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("connection")
+        .and(warp::header::optional::<String>("upgrade"))
+        .and_then(
+            |connection: Option<String>, upgrade: Option<String>| async move {
+                let upgrading = connection.as_deref().is_some_and(|value| {
+                    value
+                        .split(',')
+                        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+                });
+                let websocket = upgrade
+                    .as_deref()
+                    .is_some_and(|value| value.trim().eq_ignore_ascii_case("websocket"));
+                match (upgrading, websocket) {
+                    (true, true) => Ok(()),
+                    (false, _) => Err(warp::reject::custom(ApiError::bad(
+                        "connection",
+                        "GET /ws is a WebSocket: send `Connection: Upgrade`",
+                    ))),
+                    (true, false) => Err(warp::reject::custom(ApiError::bad(
+                        "upgrade",
+                        "GET /ws is a WebSocket: send `Upgrade: websocket`",
+                    ))),
+                }
+            },
+        )
+        .untuple_one()
+}
+
+/// The live event feed, over WebSocket.
+///
+/// Each text message is one event as JSON (`EventView`: `{seq, type, at, data}`). With
+/// `since`, the logged events after it come first, then live ones; when some of them were
+/// removed by retention, a `feed.truncated` event says so first. A client that falls too far
+/// behind is closed with code 4000 and a reason naming the `since` to reconnect with. A
+/// browser, which cannot set headers on a WebSocket, sends its token as a
+/// `Sec-WebSocket-Protocol` entry `grace.token.<token>` next to `grace`, and gets `grace`
+/// named back.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "feed",
+    params(
+        FeedQuery,
+        ("Sec-WebSocket-Protocol" = Option<String>, Header, nullable = false,
+            description = "`grace, grace.token.<token>`: the token, for a browser"),
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 101, description = "Switching to the WebSocket feed; each message is an \
+            `EventView`",
+            headers(("Sec-WebSocket-Protocol" = String, description = "`grace`, when the client named it"))),
+        (status = 400, description = "`bad_request`: `since` is not a seq of this log or is \
+            ahead of it, `types` lists too many or too long patterns, or the request is not a \
+            WebSocket upgrade (`field` names the header)", body = ErrorBody),
+        (status = 503, description = "`busy`: `limits.ws_clients_max` clients are connected \
+            already; retry after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        TokenErrors,
+    )
+)]
 pub async fn upgrade(
     request: FeedRequest,
     protocols: Option<String>,
