@@ -704,6 +704,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn auth_off_beyond_loopback_is_an_error_and_auto_requires_tokens_there() {
+        let open = "[server]\nbind = \"0.0.0.0:7878\"\n[auth]\nmode = \"off\"\n";
+        let error = parse("t", open).unwrap_err();
+        assert_eq!(error.issues[0].key, "auth.mode");
+        let auto = parse("t", "[server]\nbind = \"0.0.0.0:7878\"\n").unwrap();
+        assert!(auto.auth.tokens_required(&auto.server.bind));
+        let local = parse("t", "").unwrap();
+        assert!(!local.auth.tokens_required(&local.server.bind));
+        let required = parse("t", "[auth]\nmode = \"required\"\n").unwrap();
+        assert!(required.auth.tokens_required(&required.server.bind));
+        let half_tls = "[server]\ntls_cert_path = \"cert.pem\"\n";
+        assert_eq!(
+            parse("t", half_tls).unwrap_err().issues[0].key,
+            "server.tls_key_path"
+        );
+    }
+
+    #[test]
     fn the_shipped_default_config_is_valid() {
         let config = parse("default", DEFAULT_CONFIG).unwrap();
         assert_eq!(config.server.bind.to_string(), "127.0.0.1:7878");

@@ -160,6 +160,12 @@ async fn every_route_answers_each_role_as_the_matrix_says() {
         (status, reply["error"]["code"].clone()),
         (401, json!("unauthorized"))
     );
+    // The page no other site may frame, running only its own script.
+    let page = reqwest::get(app.url("/")).await.unwrap();
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
     let (_, me) = app.call("GET", "/whoami", Some(&tokens[0].1), None).await;
     assert_eq!(
         me,
@@ -373,13 +379,14 @@ async fn a_pushed_event_runs_no_command_but_a_monitors_failure_does() {
         r#"{CONFIG_HEAD}
 [[monitors]]
 id = "orders-db"
-kind = "tcp"
-address = "127.0.0.1:{closed_port}"
+kind = "postgres"
+url = "postgres://postgres@127.0.0.1:{closed_port}/postgres"
 interval_ms = 200
+failures_before_down = 1
 
 [[playbooks]]
 id = "restart_db"
-on = ["tcp.unreachable"]
+on = ["db.connection_lost"]
 steps = [{{ kind = "command", argv = ["sh", "-c", "echo {{incident.source}} >> {marker}"] }}]
 
 [[playbooks]]
@@ -393,7 +400,7 @@ steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"], allowed_va
     let app = spawn_app(dir.path(), &config);
     // Anyone who can post an event chooses its type and source: it opens an incident, and
     // runs nothing.
-    let forged = json!({ "type": "tcp.unreachable", "source": "x;reboot" });
+    let forged = json!({ "type": "db.connection_lost", "source": "x;reboot" });
     assert_eq!(app.post_json("/events", &forged).await.0, 202);
     let pushed = app
         .incident_where("the pushed incident", TIMEOUT, |i| {
