@@ -624,10 +624,11 @@ async function learnRuns() {
 
 /** Loads everything over REST, then follows the feed from the seq the load started at. */
 async function load() {
-  const me = await api("GET", "/whoami");
+  // Health (the seq the feed resumes from) is read before the lists, so no change falls
+  // between them.
+  const [me, health] = await Promise.all([api("GET", "/whoami"), api("GET", "/health")]);
   state.canAct = me.role === "operate" || me.role === "admin";
   $("whoami").textContent = me.required ? `Signed in as ${me.name} (${me.role})` : "";
-  const health = await api("GET", "/health");
   const [active, resolved, playbooks] = await Promise.all([
     api("GET", "/monitoring/incidents?status=active"),
     api("GET", `/monitoring/incidents?status=resolved&limit=${HISTORY_MAX}`),
@@ -639,12 +640,14 @@ async function load() {
   state.active = new Map(active.items.map((i) => [i.id, i]));
   state.history = resolved.items;
   state.playbooks = playbooks.items;
-  await Promise.all([learnRuns(), refreshMonitors(), refreshTree(), refreshInsights()]);
+  await Promise.all([learnRuns(), refreshMonitors(), refreshTree()]);
   state.loaded = true;
   renderSummary();
   renderTiles();
   renderHistory();
   connect();
+  // The slowest read stays off the first paint: estimates and trends fill in when it comes.
+  refreshInsights();
 }
 
 function setConnection(text) {
