@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::browser::Browser;
-use common::{eventually, spawn_app, Feed, PgCluster, TestApp, CONFIG_HEAD};
+use common::{eventually, spawn_app, Feed, PgCluster, TestApp, CONFIG_HEAD, TOKENS_HEAD};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -553,22 +553,14 @@ steps = [{{ kind = "set_trust", value = 0.9 }}]
 
 /// A Grace that requires tokens, with a heartbeat that misses its check-in at once.
 fn token_config() -> String {
-    r#"
-[server]
-bind = "127.0.0.1:0"
-[store]
-path = "memory"
-[auth]
-mode = "required"
-tokens_path = "tokens.json"
-
+    let monitor = r#"
 [[monitors]]
 id = "nightly-job"
 kind = "heartbeat"
 grace_ms = 300
 interval_ms = 100
-"#
-    .to_owned()
+"#;
+    format!("{TOKENS_HEAD}{monitor}")
 }
 
 /// Signs in on the page's form with `token`, typed as a person would.

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{spawn_app, TestApp, CONFIG_HEAD};
+use common::{spawn_app, TestApp, CONFIG_HEAD, TOKENS_HEAD};
 use serde_json::Value;
 
 /// The schema every error answer has.
@@ -295,9 +295,7 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
     fuzz(&app, &[]);
 
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "{CONFIG_HEAD}[auth]\nmode = \"required\"\ntokens_path = \"tokens.json\"\n{FUZZ_TARGETS}"
-    );
+    let config = format!("{TOKENS_HEAD}{FUZZ_TARGETS}");
     let app = spawn_app(dir.path(), &config);
     fuzz(&app, &[]);
     let admin = app.create_token("fuzzer", "admin", &[]);

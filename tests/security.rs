@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{holds_for, spawn_app, TestApp, CONFIG_HEAD};
+use common::{holds_for, spawn_app, TestApp, CONFIG_HEAD, TOKENS_HEAD};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -15,14 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A Grace that requires tokens, with a heartbeat monitor and a playbook to act on.
 fn app_with_tokens(dir: &std::path::Path) -> TestApp {
-    let config = r#"[server]
-bind = "127.0.0.1:0"
-[store]
-path = "memory"
-[auth]
-mode = "required"
-tokens_path = "tokens.json"
-
+    let config = r#"
 [[monitors]]
 id = "nightly"
 kind = "heartbeat"
@@ -37,7 +30,7 @@ steps = [{ kind = "set_trust", value = 0.9 }]
 id = "job"
 argv = ["true"]
 "#;
-    spawn_app(dir, config)
+    spawn_app(dir, &format!("{TOKENS_HEAD}{config}"))
 }
 
 /// Every route, the role it needs (None: open to all), and a body for POSTs.

@@ -772,3 +772,6 @@ pub async fn receiver_on(
 
 /// The `[server]` and `[store]` head every test config starts with: port 0, store in memory.
 pub const CONFIG_HEAD: &str = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n";
+/// [`CONFIG_HEAD`] for a Grace that requires tokens, kept in `tokens.json` in its directory.
+pub const TOKENS_HEAD: &str = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n\
+     [auth]\nmode = \"required\"\ntokens_path = \"tokens.json\"\n";
