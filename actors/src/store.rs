@@ -105,6 +105,10 @@ pub struct Store {
     log_id: String,
 }
 
+/// The windows of time (seconds back from now) [`Store::newest`] looks in before the whole
+/// table: an hour, a day, thirty days.
+const NEWEST_WINDOWS_S: [i64; 3] = [3_600, 86_400, 2_592_000];
+
 const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS event SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS event_incident ON event FIELDS incident_id;
@@ -266,6 +270,51 @@ impl Store {
         rows.into_iter()
             .map(|row| serde_json::from_value(row).map_err(StoreError::from))
             .collect()
+    }
+
+    /// The newest `limit` rows of `table` by the indexed time `field`, newest first.
+    ///
+    /// Read as ascending index ranges over windows of time walked back from now: SurrealKV has
+    /// no reverse scan, and an `ORDER BY … DESC` that SurrealDB answers from an index walks
+    /// past the other tables' index entries (0.17–0.6 s for an empty table with 500,000
+    /// events stored, measured), where an ascending range costs what it returns.
+    async fn newest<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        field: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
+        let now = crate::time::now();
+        let windows = NEWEST_WINDOWS_S.iter().map(|s| Some(*s)).chain([None]);
+        for window_s in windows {
+            let (filter, since) = match window_s {
+                Some(s) => (
+                    format!("WHERE {field} >= $since"),
+                    json!((now - chrono::Duration::seconds(s))
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                ),
+                None => (String::new(), Value::Null),
+            };
+            let counted: Option<Value> = self
+                .one(
+                    &format!("SELECT count() AS n FROM {table} {filter} GROUP ALL"),
+                    json!({ "since": since }),
+                )
+                .await?;
+            let count = counted.and_then(|c| c["n"].as_u64()).unwrap_or(0) as usize;
+            if count < limit && window_s.is_some() {
+                continue; // not enough in this window: look further back
+            }
+            let query = format!(
+                "SELECT * OMIT id FROM {table} {filter} ORDER BY {field} ASC START $start LIMIT $limit"
+            );
+            let vars =
+                json!({ "since": since, "start": count.saturating_sub(limit), "limit": limit });
+            let mut rows: Vec<T> = self.rows(&query, vars).await?;
+            rows.reverse();
+            return Ok(rows);
+        }
+        unreachable!("the last window has no bound")
     }
 
     async fn one<T: DeserializeOwned>(&self, query: &str, vars: Value) -> StoreResult<Option<T>> {
@@ -547,11 +596,7 @@ impl Store {
     }
 
     pub async fn executions(&self, limit: usize) -> StoreResult<Vec<Execution>> {
-        self.rows(
-            "SELECT * OMIT id FROM execution ORDER BY started_at DESC LIMIT $limit",
-            json!({ "limit": limit }),
-        )
-        .await
+        self.newest("execution", "started_at", limit).await
     }
 
     /// A playbook's latest runs, newest first.
@@ -641,11 +686,7 @@ impl Store {
     }
 
     pub async fn agents(&self, limit: usize) -> StoreResult<Vec<Agent>> {
-        self.rows(
-            "SELECT * OMIT id FROM agent ORDER BY started_at DESC LIMIT $limit",
-            json!({ "limit": limit }),
-        )
-        .await
+        self.newest("agent", "started_at", limit).await
     }
 
     pub async fn save_work_order(&self, work_order: &WorkOrder) -> StoreResult<()> {
@@ -663,11 +704,7 @@ impl Store {
 
     /// Deliveries newest first.
     pub async fn deliveries(&self, limit: usize) -> StoreResult<Vec<Delivery>> {
-        self.rows(
-            "SELECT * OMIT id FROM delivery ORDER BY created_at DESC LIMIT $limit",
-            json!({ "limit": limit }),
-        )
-        .await
+        self.newest("delivery", "created_at", limit).await
     }
 
     /// Deliveries still to be sent, oldest first (indexed by status).
@@ -944,6 +981,37 @@ mod tests {
         assert_eq!(page, events[..5].to_vec());
         // A seq can never be written twice.
         assert!(store.append_events(&events[..1]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_newest_rows_come_newest_first_across_every_window() {
+        use crate::model::{Agent, AgentStatus};
+        let store = Store::open(&StoreLocation::Memory).await.unwrap();
+        let now = crate::time::now();
+        // Minutes, hours, days and months back: each of newest()'s windows has some.
+        let ages_s = [60, 7_200, 200_000, 5_000_000, 30, 90_000];
+        for (i, age_s) in ages_s.iter().enumerate() {
+            let agent = Agent {
+                agent_id: format!("a{i}"),
+                agent_name: "x".into(),
+                task: "x".into(),
+                incident_id: 1,
+                run_id: format!("r{i}"),
+                trust_score: 0.5,
+                status: AgentStatus::Succeeded,
+                started_at: now - chrono::Duration::seconds(*age_s),
+                finished_at: None,
+            };
+            store.save_agent(&agent).await.unwrap();
+        }
+        let ids = |agents: Vec<Agent>| agents.into_iter().map(|a| a.agent_id).collect::<Vec<_>>();
+        assert_eq!(ids(store.agents(2).await.unwrap()), ["a4", "a0"]);
+        assert_eq!(ids(store.agents(3).await.unwrap()), ["a4", "a0", "a1"]);
+        assert_eq!(
+            ids(store.agents(10).await.unwrap()),
+            ["a4", "a0", "a1", "a5", "a2", "a3"]
+        );
+        assert!(store.deliveries(10).await.unwrap().is_empty());
     }
 
     #[tokio::test]
