@@ -284,21 +284,38 @@ impl Store {
         field: &str,
         limit: usize,
     ) -> StoreResult<Vec<T>> {
+        self.newest_where(table, field, None, json!({}), limit)
+            .await
+    }
+
+    /// [`newest`](Self::newest) of the rows that also meet `condition` (SurrealQL over
+    /// `vars`, which must not bind `since`, `start` or `limit`).
+    async fn newest_where<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        field: &str,
+        condition: Option<&str>,
+        mut vars: Value,
+        limit: usize,
+    ) -> StoreResult<Vec<T>> {
         let now = crate::time::now();
         let windows = NEWEST_WINDOWS_S.iter().map(|s| Some(*s)).chain([None]);
         for window_s in windows {
-            let (filter, since) = match window_s {
-                Some(s) => (
-                    format!("WHERE {field} >= $since"),
-                    json!((now - chrono::Duration::seconds(s))
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-                ),
-                None => (String::new(), Value::Null),
+            let since = window_s.map(|s| {
+                (now - chrono::Duration::seconds(s))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            });
+            let within = since.as_ref().map(|_| format!("{field} >= $since"));
+            let conditions: Vec<&str> = within.as_deref().into_iter().chain(condition).collect();
+            let filter = match conditions.is_empty() {
+                true => String::new(),
+                false => format!("WHERE {}", conditions.join(" AND ")),
             };
+            vars["since"] = json!(since);
             let counted: Option<Value> = self
                 .one(
                     &format!("SELECT count() AS n FROM {table} {filter} GROUP ALL"),
-                    json!({ "since": since }),
+                    vars.clone(),
                 )
                 .await?;
             let count = counted.and_then(|c| c["n"].as_u64()).unwrap_or(0) as usize;
@@ -308,8 +325,8 @@ impl Store {
             let query = format!(
                 "SELECT * OMIT id FROM {table} {filter} ORDER BY {field} ASC START $start LIMIT $limit"
             );
-            let vars =
-                json!({ "since": since, "start": count.saturating_sub(limit), "limit": limit });
+            vars["start"] = json!(count.saturating_sub(limit));
+            vars["limit"] = json!(limit);
             let mut rows: Vec<T> = self.rows(&query, vars).await?;
             rows.reverse();
             return Ok(rows);
@@ -605,12 +622,10 @@ impl Store {
         playbook_id: &str,
         limit: usize,
     ) -> StoreResult<Vec<Execution>> {
-        self.rows(
-            "SELECT * OMIT id FROM execution WHERE playbook_id = $playbook
-             ORDER BY started_at DESC LIMIT $limit",
-            json!({ "playbook": playbook_id, "limit": limit }),
-        )
-        .await
+        let playbook = json!({ "playbook": playbook_id });
+        let condition = Some("playbook_id = $playbook");
+        self.newest_where("execution", "started_at", condition, playbook, limit)
+            .await
     }
 
     /// (playbook, component, start) of the runs started after `since`, oldest first, at most
@@ -628,12 +643,10 @@ impl Store {
             started_at: DateTime<Utc>,
         }
         let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let after = json!({ "after": since });
+        let condition = Some("started_at > $after");
         let mut starts: Vec<Start> = self
-            .rows(
-                "SELECT playbook_id, source, started_at FROM execution
-                 WHERE started_at > $since ORDER BY started_at DESC LIMIT $limit",
-                json!({ "since": since, "limit": limit }),
-            )
+            .newest_where("execution", "started_at", condition, after, limit)
             .await?;
         starts.reverse();
         Ok(starts
@@ -823,12 +836,10 @@ impl Store {
         pipeline_id: &str,
         limit: usize,
     ) -> StoreResult<Vec<PipelineRun>> {
-        self.rows(
-            "SELECT * OMIT id FROM pipeline_run WHERE pipeline_id = $pipeline
-             ORDER BY started_at DESC LIMIT $limit",
-            json!({ "pipeline": pipeline_id, "limit": limit }),
-        )
-        .await
+        let pipeline = json!({ "pipeline": pipeline_id });
+        let condition = Some("pipeline_id = $pipeline");
+        self.newest_where("pipeline_run", "started_at", condition, pipeline, limit)
+            .await
     }
 
     /// Marks `failed` as rerun by `rerun` and records `rerun`, in one transaction.
