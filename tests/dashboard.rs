@@ -767,3 +767,41 @@ ws.onerror = () => window.results.ws = "refused";
     let feed_clients = app.get_ok("/health").await["ws_clients"].clone();
     assert_eq!(feed_clients, 0);
 }
+
+/// A flood of incidents: the page shows the newest 200 as tiles and says how many are active,
+/// both live and on a fresh load, rather than fetching and drawing every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_incidents_shows_the_newest_tiles_and_how_many_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n";
+    let app = spawn_app(dir.path(), config);
+    let browser = Browser::start("flood").await;
+    open(&app, &browser).await;
+    for batch in 0..3 {
+        let problems: Vec<_> = (0..100)
+            .map(|n| json!({ "type": "payment.gateway_timeout", "source": format!("shop-{batch}-{n}") }))
+            .collect();
+        assert_eq!(app.post_json("/events", &json!(problems)).await.0, 202);
+    }
+    let counted = "document.getElementById('more-alerts').innerText \
+        === 'Showing the newest 200 of 300 active incidents.' \
+        && document.querySelectorAll('#tiles [data-incident]').length === 200";
+    browser
+        .wait_for("200 tiles and the count, live", counted)
+        .await;
+    let newest = "document.querySelector('#tiles [data-incident]').dataset.incident === '300'";
+    assert_eq!(browser.eval(newest).await, json!(true));
+    assert!(browser
+        .text("#summary")
+        .await
+        .unwrap()
+        .contains("300 active in all"));
+    browser.screenshot("flood").await;
+
+    browser.goto(&app.url("/")).await;
+    browser
+        .wait_for("the same after a fresh load", counted)
+        .await;
+    assert_eq!(browser.eval(newest).await, json!(true));
+    assert!(browser.errors().is_empty(), "{:#?}", browser.errors());
+}

@@ -466,3 +466,53 @@ async fn a_burst_killed_twice_is_applied_exactly_once_after_restart() {
         );
     }
 }
+
+/// However many incidents are active, the active list is a page of the newest with a count of
+/// them all (the dashboard's tiles), and its cursor walks back through the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_active_list_is_a_page_of_the_newest_with_the_count_of_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(dir.path(), "");
+    let problems: Vec<Value> = (1..=7)
+        .map(|n| json!({ "type": "payment.gateway_timeout", "source": format!("shop-{n}") }))
+        .collect();
+    let (status, body) = app.post_json("/events", &json!(problems)).await;
+    assert_eq!(status, 202, "{body}");
+    let recovered = json!({ "type": "payment.recovered", "source": "shop-6" });
+    assert_eq!(app.post_json("/events", &recovered).await.0, 202);
+    eventually("six active incidents", TIMEOUT, || async {
+        let page = app
+            .get_ok("/monitoring/incidents?status=active&limit=1")
+            .await;
+        (page["total"] == 6).then_some(())
+    })
+    .await;
+
+    let sources = |page: &Value| -> Vec<String> {
+        let items = page["items"].as_array().unwrap();
+        items
+            .iter()
+            .map(|i| i["source"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = app
+        .get_ok("/monitoring/incidents?status=active&limit=4")
+        .await;
+    assert_eq!(sources(&first), ["shop-7", "shop-5", "shop-4", "shop-3"]);
+    assert_eq!(first["total"], 6);
+    let cursor = first["next"].as_str().expect("a cursor to the rest");
+    let rest = app
+        .get_ok(&format!(
+            "/monitoring/incidents?status=active&limit=4&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(sources(&rest), ["shop-2", "shop-1"]);
+    assert_eq!(rest["next"], Value::Null);
+    let (status, body) = app
+        .get("/monitoring/incidents?status=active&cursor=soon")
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("cursor"))
+    );
+}

@@ -161,7 +161,8 @@ pub enum RunOutcome {
 /// The active incidents and component trust, and every rule that changes them.
 #[derive(Debug, Default)]
 pub struct IncidentCore {
-    active: HashMap<u64, Incident>,
+    /// Active incidents by id; a BTreeMap so the newest are a range (the dashboard's page).
+    active: BTreeMap<u64, Incident>,
     /// Active incidents by (source, event_type); a BTreeMap so a source's incidents are a range.
     by_key: BTreeMap<(String, String), u64>,
     next_id: u64,
@@ -203,6 +204,16 @@ impl IncidentCore {
 
     pub fn is_empty(&self) -> bool {
         self.active.is_empty()
+    }
+
+    /// Up to `limit` active incidents with ids below `before` (all when `None`), newest first.
+    pub fn newest_active(&self, before: Option<u64>, limit: usize) -> Vec<Incident> {
+        self.active
+            .range(..before.unwrap_or(u64::MAX))
+            .rev()
+            .take(limit)
+            .map(|(_, incident)| incident.clone())
+            .collect()
     }
 
     /// Whether the trust of `component` is known (else the actor loads it first).

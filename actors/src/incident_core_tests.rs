@@ -405,3 +405,22 @@ fn reloading_keeps_ids_growing() {
         Some("db".to_owned())
     );
 }
+
+#[test]
+fn the_newest_active_page_walks_back_from_a_cursor_and_skips_resolved_ones() {
+    let mut core = core();
+    let problems: Vec<Event> = (1..=5)
+        .map(|seq| event(seq, types::DB_CONNECTION_LOST, &format!("db{seq}")))
+        .collect();
+    apply(&mut core, &Facts::default(), &problems);
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(6, types::DB_CONNECTION_RESTORED, "db4")],
+    );
+    let ids = |page: Vec<Incident>| page.iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(ids(core.newest_active(None, 3)), [5, 3, 2]);
+    assert_eq!(ids(core.newest_active(Some(3), 3)), [2, 1]);
+    assert_eq!(ids(core.newest_active(Some(1), 3)), Vec::<u64>::new());
+    assert_eq!(core.len(), 4);
+}

@@ -61,6 +61,13 @@ impl From<StoreError> for IncidentError {
     }
 }
 
+/// A page of active incidents, newest first, and the number active in all.
+#[derive(Debug, Clone)]
+pub struct ActivePage {
+    pub items: Vec<Incident>,
+    pub total: usize,
+}
+
 pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
 
 /// How often the log is checked for news that no nudge announced.
@@ -130,6 +137,13 @@ pub enum IncidentsMsg {
     SetTrust(String, f64, RpcReplyPort<Result<f64, IncidentError>>),
     /// How many active incidents have each status (for `GET /metrics`).
     CountByStatus(RpcReplyPort<Vec<(IncidentStatus, usize)>>),
+    /// The newest active incidents below a cursor, and how many are active in all (the
+    /// dashboard's tiles: a page, however many are active).
+    NewestActive {
+        before: Option<u64>,
+        limit: usize,
+        reply: RpcReplyPort<ActivePage>,
+    },
     /// Verified recovery: give the component back trust. Replies with the new score.
     RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
 }
@@ -312,6 +326,16 @@ impl Actor for IncidentsActor {
             }
             IncidentsMsg::CountByStatus(reply) => {
                 let _ = reply.send(state.core.count_by_status());
+            }
+            IncidentsMsg::NewestActive {
+                before,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(ActivePage {
+                    items: state.core.newest_active(before, limit),
+                    total: state.core.len(),
+                });
             }
         }
         Ok(())

@@ -23,7 +23,7 @@ use crate::bus_actor::{publish, BusActor, BusMsg};
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
 use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
-use crate::incidents_actor::{IncidentError, IncidentsActor, IncidentsMsg};
+use crate::incidents_actor::{ActivePage, IncidentError, IncidentsActor, IncidentsMsg};
 use crate::model::PipelineRun;
 use crate::model::{Incident, Suggestion, Who};
 use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
@@ -209,6 +209,26 @@ impl Kernel {
         let incidents = self.incidents()?;
         ractor::call_t!(incidents, IncidentsMsg::Acknowledge, RPC_TIMEOUT_MS, id, by)
             .map_err(|error| IncidentError::Unavailable(error.to_string()))?
+    }
+
+    /// Up to `limit` active incidents below id `before`, newest first, and how many are active:
+    /// read from the incident manager's memory, never from a scan of the store.
+    pub async fn newest_active(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<ActivePage, IncidentError> {
+        let incidents = self.incidents()?;
+        ractor::call_t!(
+            incidents,
+            |reply| IncidentsMsg::NewestActive {
+                before,
+                limit,
+                reply
+            },
+            RPC_TIMEOUT_MS
+        )
+        .map_err(|error| IncidentError::Unavailable(error.to_string()))
     }
 
     /// `by` resolves incident `id` by hand.

@@ -121,6 +121,7 @@ const SCHEMA: &str = "
     DEFINE INDEX IF NOT EXISTS execution_started ON execution FIELDS started_at;
     DEFINE TABLE IF NOT EXISTS agent SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS work_order SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS work_order_created ON work_order FIELDS created_at;
     DEFINE TABLE IF NOT EXISTS delivery SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS delivery_status ON delivery FIELDS status;
     DEFINE INDEX IF NOT EXISTS delivery_created ON delivery FIELDS created_at;
@@ -708,11 +709,7 @@ impl Store {
     }
 
     pub async fn work_orders(&self, limit: usize) -> StoreResult<Vec<WorkOrder>> {
-        self.rows(
-            "SELECT * OMIT id FROM work_order ORDER BY created_at DESC LIMIT $limit",
-            json!({ "limit": limit }),
-        )
-        .await
+        self.newest("work_order", "created_at", limit).await
     }
 
     /// Deliveries newest first.
@@ -769,23 +766,28 @@ impl Store {
         chunk: usize,
     ) -> StoreResult<usize> {
         let (table, time, done) = kind.query_parts();
-        let fmt = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let floor: Option<String> = match keep.keep_min {
-            0 => Some(fmt(now + chrono::Duration::days(1))),
-            keep_min => {
-                let query = format!(
-                    "SELECT VALUE {time} FROM {table} WHERE {done} ORDER BY {time} DESC \
-                     START {} LIMIT 1",
-                    keep_min - 1
-                );
-                self.one(&query, json!({})).await?
-            }
-        };
-        let Some(floor) = floor else {
+        // Ranks are counted from the oldest (ascending reads; see `newest`): with `done` rows
+        // in all, the `keep_min`-th newest is at `done - keep_min` from the start.
+        let counted: Option<Value> = self
+            .one(
+                &format!("SELECT count() AS n FROM {table} WHERE {done} GROUP ALL"),
+                json!({}),
+            )
+            .await?;
+        let finished = counted.and_then(|c| c["n"].as_u64()).unwrap_or(0);
+        let Some(protected_from) = finished.checked_sub(keep.keep_min) else {
             return Ok(0); // fewer than keep_min: nothing may go
         };
-        let cutoff = fmt(now - chrono::Duration::milliseconds(keep.max_age_ms as i64));
-        let cutoff = cutoff.min(floor);
+        let fmt = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut cutoff = fmt(now - chrono::Duration::milliseconds(keep.max_age_ms as i64));
+        if keep.keep_min > 0 {
+            let query = format!(
+                "SELECT VALUE {time} FROM {table} WHERE {done} ORDER BY {time} ASC \
+                 START {protected_from} LIMIT 1"
+            );
+            let floor: Option<String> = self.one(&query, json!({})).await?;
+            cutoff = floor.map_or(cutoff.clone(), |floor| cutoff.min(floor));
+        }
         let mut ids: Vec<Value> = self
             .rows(
                 &format!(
@@ -795,14 +797,15 @@ impl Store {
                 json!({ "cutoff": cutoff }),
             )
             .await?;
-        if ids.len() < chunk {
-            let beyond = format!(
-                "SELECT VALUE record::id(id) FROM {table} WHERE {done} ORDER BY {time} DESC \
-                 START {} LIMIT {}",
-                keep.max_count,
-                chunk - ids.len()
+        let beyond = finished
+            .saturating_sub(keep.max_count)
+            .min((chunk - ids.len()) as u64);
+        if beyond > 0 {
+            let oldest = format!(
+                "SELECT VALUE record::id(id) FROM {table} WHERE {done} ORDER BY {time} ASC \
+                 LIMIT {beyond}"
             );
-            ids.extend(self.rows::<Value>(&beyond, json!({})).await?);
+            ids.extend(self.rows::<Value>(&oldest, json!({})).await?);
         }
         ids.sort_by_key(|id| id.to_string());
         ids.dedup();
@@ -1023,6 +1026,82 @@ mod tests {
             ["a4", "a0", "a1", "a5", "a2", "a3"]
         );
         assert!(store.deliveries(10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn compaction_keeps_the_newest_keep_min_and_what_runs_and_takes_the_oldest_first() {
+        use crate::model::{Agent, AgentStatus};
+        use crate::retention::Keep;
+        let store = Store::open(&StoreLocation::Memory).await.unwrap();
+        let now = crate::time::now();
+        for (i, age_h) in [2, 3, 4, 5, 6].into_iter().enumerate() {
+            let status = match i {
+                4 => AgentStatus::Running,
+                _ => AgentStatus::Succeeded,
+            };
+            let agent = Agent {
+                agent_id: format!("a{i}"),
+                agent_name: "x".into(),
+                task: "x".into(),
+                incident_id: 1,
+                run_id: format!("r{i}"),
+                trust_score: 0.5,
+                status,
+                started_at: now - chrono::Duration::hours(age_h),
+                finished_at: None,
+            };
+            store.save_agent(&agent).await.unwrap();
+        }
+        let left = || async {
+            let mut ids: Vec<String> = store
+                .agents(10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.agent_id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        let hour_ms = 3_600_000;
+        let by_age = Keep {
+            max_age_ms: hour_ms,
+            max_count: 10,
+            keep_min: 2,
+        };
+        assert_eq!(
+            store
+                .compact(Compacted::Agents, &by_age, now, 100)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(left().await, ["a0", "a1", "a4"]);
+        let by_count = Keep {
+            max_age_ms: 100 * 24 * hour_ms,
+            max_count: 1,
+            keep_min: 0,
+        };
+        assert_eq!(
+            store
+                .compact(Compacted::Agents, &by_count, now, 100)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(left().await, ["a0", "a4"]);
+        let too_few = Keep {
+            max_age_ms: 1,
+            max_count: 1,
+            keep_min: 1,
+        };
+        assert_eq!(
+            store
+                .compact(Compacted::Agents, &too_few, now, 100)
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     #[tokio::test]

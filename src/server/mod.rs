@@ -633,8 +633,8 @@ async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
 
 /// Incidents, newest first, a page at a time.
 ///
-/// `next` is the cursor of the following page, null at the end. With `status=active`, every
-/// active incident at once (the dashboard's tiles), not paged.
+/// `next` is the cursor of the following page, null at the end. With `status=active`, the
+/// page also says how many incidents are active in all (`total`).
 ///
 /// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
@@ -652,22 +652,22 @@ async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
 )]
 async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
+    let before = optional_seq(&query, "cursor", "a cursor from `next`")?;
     if query.get("status").map(String::as_str) == Some("active") {
-        // Every incident that is not resolved, newest first (the dashboard's tiles): all of
-        // them unless `limit` says otherwise, so a count made from the list is right.
-        let mut active = app
+        // The dashboard's tiles: a page of the newest active incidents and how many there are,
+        // from the incident manager's memory (however many are active, never a scan).
+        let page = app
             .kernel
-            .store()
-            .active_incidents()
+            .newest_active(before, limit)
             .await
             .map_err(ApiError::from)?;
-        active.sort_by_key(|incident| std::cmp::Reverse(incident.id));
-        if query.contains_key("limit") {
-            active.truncate(limit);
-        }
+        let next = (page.items.len() == limit)
+            .then(|| page.items.last().map(|incident| incident.id.to_string()))
+            .flatten();
         return json(&Page {
-            items: active.iter().map(IncidentView::from).collect(),
-            next: None,
+            items: page.items.iter().map(IncidentView::from).collect(),
+            next,
+            total: Some(page.total),
         });
     }
     let status = match query.get("status").map(String::as_str) {
@@ -679,7 +679,6 @@ async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejecti
             )
         })?),
     };
-    let before = optional_seq(&query, "cursor", "a cursor from `next`")?;
     let incidents = app
         .kernel
         .store()
@@ -692,6 +691,7 @@ async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejecti
     json(&Page {
         items: incidents.iter().map(IncidentView::from).collect(),
         next,
+        total: None,
     })
 }
 
@@ -819,6 +819,7 @@ async fn list_executions(app: Arc<App>, query: Query) -> Result<Response, Reject
     json(&Page {
         items: executions,
         next: None,
+        total: None,
     })
 }
 
@@ -850,6 +851,7 @@ async fn list_deliveries(app: Arc<App>, query: Query) -> Result<Response, Reject
     json(&Page {
         items: deliveries,
         next: None,
+        total: None,
     })
 }
 
@@ -907,6 +909,7 @@ async fn list_agents(app: Arc<App>, query: Query) -> Result<Response, Rejection>
     json(&Page {
         items: agents,
         next: None,
+        total: None,
     })
 }
 
@@ -938,6 +941,7 @@ async fn list_work_orders(app: Arc<App>, query: Query) -> Result<Response, Rejec
     json(&Page {
         items: work_orders,
         next: None,
+        total: None,
     })
 }
 

@@ -276,14 +276,14 @@ pub struct LimitQuery {
 #[allow(dead_code)] // documentation only
 pub struct IncidentsQuery {
     /// How many incidents at most: a whole number from 1 to `server.page_limit_max` (500
-    /// unless configured). 50 when not given; with `status=active`, every active incident.
+    /// unless configured). 50 when not given.
     #[param(minimum = 1)]
     limit: Option<usize>,
-    /// Only incidents in this status; `active` is every status but `resolved` (that list is
-    /// not paged: `next` is null). Empty or not given: any status.
+    /// Only incidents in this status; `active` is every status but `resolved` (its page also
+    /// has `total`, how many are active). Empty or not given: any status.
     #[param(inline)]
     status: Option<IncidentFilter>,
-    /// The `next` of the page before: the incidents older than it. Not with `status=active`.
+    /// The `next` of the page before: the incidents older than it.
     cursor: Option<u64>,
 }
 

@@ -28,6 +28,9 @@ use crate::tokens::Role;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+    /// How many items the whole list has, where it is known cheaply (`status=active`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
 }
 
 /// A whole list, not paged.

@@ -6,18 +6,23 @@
 
 /** Events kept in the activity list (older ones leave the page). */
 const ACTIVITY_MAX = 200;
+/** Active incidents shown as tiles, the newest; the page says how many more there are. */
+const TILES_MAX = 200;
 /** Resolved incidents shown in the history. */
 const HISTORY_MAX = 20;
 /** Longest wait between two reconnection tries. */
 const RECONNECT_MAX_MS = 4000;
 /** Monitors, tree and insights are fetched again at most this often while events stream in. */
 const REFRESH_DEBOUNCE_MS = 250;
+/** How long a burst of events may gather before the page is drawn again. */
+const RENDER_DELAY_MS = 20;
 /** Where this tab keeps its token. */
 const TOKEN_KEY = "grace.token";
 
 const state = {
   lastSeq: 0,
-  active: new Map(), // active incidents by id
+  active: new Map(), // the newest active incidents by id, at most TILES_MAX
+  activeTotal: 0, // how many incidents are active in all, shown or not
   history: [], // resolved incidents, newest first
   runs: new Map(), // run id -> { playbook_id, playbook_name }
   playbooks: [],
@@ -37,6 +42,7 @@ const state = {
   // The token, when Grace requires one: kept for this tab only (sessionStorage), never in a URL.
   token: sessionStorage.getItem(TOKEN_KEY),
   canAct: true, // false for a read-only token: no action buttons
+  renderPending: false, // a redraw is scheduled (renderSoon)
 };
 
 /** How often tiles are redrawn locally so "expected recovery in ~N s" counts down. */
@@ -260,7 +266,10 @@ function renderSummary() {
   const parts = ["critical", "high", "medium", "low"]
     .filter((s) => counts[s])
     .map((s) => `${SEVERITY[s][0]} ${counts[s]} ${SEVERITY[s][1]}`);
-  const text = parts.length ? parts.join(" · ") : "✅ All systems healthy";
+  let text = parts.length ? parts.join(" · ") : "✅ All systems healthy";
+  if (state.activeTotal > state.active.size) {
+    text += ` · ${state.activeTotal.toLocaleString()} active in all`;
+  }
   $("summary").textContent = text;
   document.title = `${text} — Grace`;
 }
@@ -285,12 +294,15 @@ function tileLines(incident) {
 function renderTiles() {
   const list = $("tiles");
   const ids = [...state.active.keys()].sort((a, b) => b - a);
+  const tiles = new Map();
   for (const tile of [...list.children]) {
-    if (!state.active.has(Number(tile.dataset.incident))) tile.remove();
+    const id = Number(tile.dataset.incident);
+    if (state.active.has(id)) tiles.set(id, tile);
+    else tile.remove();
   }
   ids.forEach((id, index) => {
     const incident = state.active.get(id);
-    let tile = list.querySelector(`[data-incident="${id}"]`);
+    let tile = tiles.get(id);
     if (!tile) {
       const headlineId = `tile-${id}-headline`;
       const details = el("button", { type: "button", className: "secondary", textContent: "View details" });
@@ -321,6 +333,10 @@ function renderTiles() {
     tile.querySelector('[data-action="acknowledge"]').hidden = Boolean(incident.acknowledged_at) || !state.canAct;
   });
   $("no-alerts").hidden = state.active.size > 0;
+  const more = Math.max(state.activeTotal - state.active.size, 0);
+  $("more-alerts").hidden = more === 0;
+  $("more-alerts").textContent =
+    `Showing the newest ${state.active.size} of ${state.activeTotal.toLocaleString()} active incidents.`;
 }
 
 function renderHistory() {
@@ -539,6 +555,8 @@ function applyIncident(incident) {
     state.history = [incident, ...state.history.filter((i) => i.id !== incident.id)].slice(0, HISTORY_MAX);
   } else {
     state.active.set(incident.id, incident);
+    // Under a flood of new incidents the page keeps the newest, like its first load.
+    if (state.active.size > TILES_MAX) state.active.delete(Math.min(...state.active.keys()));
   }
 }
 
@@ -553,7 +571,10 @@ function onEvent(ev) {
     if (shown) Object.assign(shown, d.incident);
   } else if (d.incident && d.incident.id !== undefined && ev.type.startsWith("incident.")) {
     applyIncident(d.incident);
-    if (ev.type !== "incident.updated") later("insights", refreshInsights);
+    if (ev.type !== "incident.updated") {
+      later("insights", refreshInsights);
+      later("activeTotal", refreshActiveTotal);
+    }
   }
   if (ev.type === "playbook.started") {
     state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });
@@ -567,9 +588,19 @@ function onEvent(ev) {
   }
   if (ev.type !== "playbook.step") later("monitors", refreshMonitors);
   if (/^(agent|actor|config|playbook)\./.test(ev.type)) later("tree", refreshTree);
-  renderSummary();
-  renderTiles();
-  renderHistory();
+  renderSoon();
+}
+
+/** Draws the summary, tiles and history once for a burst of events, not once per event. */
+function renderSoon() {
+  if (state.renderPending) return;
+  state.renderPending = true;
+  setTimeout(() => {
+    state.renderPending = false;
+    renderSummary();
+    renderTiles();
+    renderHistory();
+  }, RENDER_DELAY_MS);
 }
 
 function later(key, fn) {
@@ -592,6 +623,17 @@ async function refreshMonitors() {
 async function refreshTree() {
   try {
     $("tree").replaceChildren(renderTree(await api("GET", "/actors")));
+  } catch (_) {
+    // As above.
+  }
+}
+
+/** How many incidents are active in all (one tile's worth of reading). */
+async function refreshActiveTotal() {
+  try {
+    state.activeTotal = (await api("GET", "/monitoring/incidents?status=active&limit=1")).total;
+    renderSummary();
+    renderTiles();
   } catch (_) {
     // As above.
   }
@@ -630,7 +672,7 @@ async function load() {
   state.canAct = me.role === "operate" || me.role === "admin";
   $("whoami").textContent = me.required ? `Signed in as ${me.name} (${me.role})` : "";
   const [active, resolved, playbooks] = await Promise.all([
-    api("GET", "/monitoring/incidents?status=active"),
+    api("GET", `/monitoring/incidents?status=active&limit=${TILES_MAX}`),
     api("GET", `/monitoring/incidents?status=resolved&limit=${HISTORY_MAX}`),
     api("GET", "/playbooks"),
   ]);
@@ -638,6 +680,7 @@ async function load() {
   state.logId = health.log_id;
   state.keys = {};
   state.active = new Map(active.items.map((i) => [i.id, i]));
+  state.activeTotal = active.total;
   state.history = resolved.items;
   state.playbooks = playbooks.items;
   await Promise.all([learnRuns(), refreshMonitors(), refreshTree()]);
