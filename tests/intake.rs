@@ -508,6 +508,17 @@ async fn the_active_list_is_a_page_of_the_newest_with_the_count_of_all() {
         .await;
     assert_eq!(sources(&rest), ["shop-2", "shop-1"]);
     assert_eq!(rest["next"], Value::Null);
+    let open = app
+        .get_ok("/monitoring/incidents?status=open&limit=2")
+        .await;
+    assert_eq!(
+        (sources(&open), &open["total"]),
+        (vec!["shop-7".to_owned(), "shop-5".to_owned()], &json!(6))
+    );
+    let resolved = app.get_ok("/monitoring/incidents?status=resolved").await;
+    assert_eq!(sources(&resolved), ["shop-6"]);
+    let any = app.get_ok("/monitoring/incidents?limit=3").await;
+    assert_eq!(sources(&any), ["shop-7", "shop-6", "shop-5"]);
     let (status, body) = app
         .get("/monitoring/incidents?status=active&cursor=soon")
         .await;

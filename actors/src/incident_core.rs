@@ -206,14 +206,35 @@ impl IncidentCore {
         self.active.is_empty()
     }
 
-    /// Up to `limit` active incidents with ids below `before` (all when `None`), newest first.
-    pub fn newest_active(&self, before: Option<u64>, limit: usize) -> Vec<Incident> {
-        self.active
+    /// Up to `limit` active incidents with ids below `before` (all when `None`) and, when
+    /// `status` is given, in that status; newest first. Also how many match in all.
+    pub fn newest_active(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        status: Option<IncidentStatus>,
+    ) -> (Vec<Incident>, usize) {
+        let matches = |incident: &&Incident| status.is_none_or(|s| incident.status == s);
+        let total = match status {
+            None => self.active.len(),
+            Some(_) => self.active.values().filter(matches).count(),
+        };
+        let page = self
+            .active
             .range(..before.unwrap_or(u64::MAX))
             .rev()
+            .map(|(_, incident)| incident)
+            .filter(matches)
             .take(limit)
-            .map(|(_, incident)| incident.clone())
-            .collect()
+            .cloned()
+            .collect();
+        (page, total)
+    }
+
+    /// The ids of the active incidents below `below`, ascending: what a walk over the stored
+    /// resolved incidents may skip.
+    pub fn active_ids_below(&self, below: u64) -> Vec<u64> {
+        self.active.range(..below).map(|(id, _)| *id).collect()
     }
 
     /// Whether the trust of `component` is known (else the actor loads it first).

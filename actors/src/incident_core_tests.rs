@@ -418,9 +418,20 @@ fn the_newest_active_page_walks_back_from_a_cursor_and_skips_resolved_ones() {
         &Facts::default(),
         &[event(6, types::DB_CONNECTION_RESTORED, "db4")],
     );
-    let ids = |page: Vec<Incident>| page.iter().map(|i| i.id).collect::<Vec<_>>();
-    assert_eq!(ids(core.newest_active(None, 3)), [5, 3, 2]);
-    assert_eq!(ids(core.newest_active(Some(3), 3)), [2, 1]);
-    assert_eq!(ids(core.newest_active(Some(1), 3)), Vec::<u64>::new());
-    assert_eq!(core.len(), 4);
+    let ids = |(page, _): (Vec<Incident>, usize)| page.iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(ids(core.newest_active(None, 3, None)), [5, 3, 2]);
+    assert_eq!(ids(core.newest_active(Some(3), 3, None)), [2, 1]);
+    assert_eq!(ids(core.newest_active(Some(1), 3, None)), Vec::<u64>::new());
+    assert_eq!(core.newest_active(Some(1), 3, None).1, 4);
+    assert_eq!(core.active_ids_below(5), [1, 2, 3]);
+
+    let mut out = Changes::default();
+    core.acknowledge(2, &Who::local(), crate::time::now(), &mut out)
+        .unwrap();
+    let (acknowledged, total) = core.newest_active(None, 10, Some(IncidentStatus::Acknowledged));
+    assert_eq!(
+        (acknowledged.iter().map(|i| i.id).collect::<Vec<_>>(), total),
+        (vec![2], 1)
+    );
+    assert_eq!(core.newest_active(None, 2, Some(IncidentStatus::Open)).1, 3);
 }

@@ -61,11 +61,21 @@ impl From<StoreError> for IncidentError {
     }
 }
 
-/// A page of active incidents, newest first, and the number active in all.
+/// A page of incidents, newest first, and how many match in all where that is known cheaply
+/// (active ones, counted in memory).
 #[derive(Debug, Clone)]
-pub struct ActivePage {
+pub struct IncidentPage {
     pub items: Vec<Incident>,
-    pub total: usize,
+    pub total: Option<usize>,
+}
+
+/// Which incidents a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentFilter {
+    Any,
+    /// Every status but `resolved`.
+    Active,
+    Status(IncidentStatus),
 }
 
 pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
@@ -142,8 +152,13 @@ pub enum IncidentsMsg {
     NewestActive {
         before: Option<u64>,
         limit: usize,
-        reply: RpcReplyPort<ActivePage>,
+        /// Only those in this (active) status.
+        status: Option<IncidentStatus>,
+        reply: RpcReplyPort<IncidentPage>,
     },
+    /// The ids of the active incidents below an id, ascending (a walk over the resolved ones
+    /// in the store skips them).
+    ActiveIdsBelow(u64, RpcReplyPort<Vec<u64>>),
     /// Verified recovery: give the component back trust. Replies with the new score.
     RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
 }
@@ -330,12 +345,15 @@ impl Actor for IncidentsActor {
             IncidentsMsg::NewestActive {
                 before,
                 limit,
+                status,
                 reply,
             } => {
-                let _ = reply.send(ActivePage {
-                    items: state.core.newest_active(before, limit),
-                    total: state.core.len(),
-                });
+                let (items, total) = state.core.newest_active(before, limit, status);
+                let total = Some(total);
+                let _ = reply.send(IncidentPage { items, total });
+            }
+            IncidentsMsg::ActiveIdsBelow(below, reply) => {
+                let _ = reply.send(state.core.active_ids_below(below));
             }
         }
         Ok(())

@@ -23,9 +23,11 @@ use crate::bus_actor::{publish, BusActor, BusMsg};
 use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
 use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::{FeedActor, FeedMsg};
-use crate::incidents_actor::{ActivePage, IncidentError, IncidentsActor, IncidentsMsg};
+use crate::incidents_actor::{
+    IncidentError, IncidentFilter, IncidentPage, IncidentsActor, IncidentsMsg,
+};
 use crate::model::PipelineRun;
-use crate::model::{Incident, Suggestion, Who};
+use crate::model::{Incident, IncidentStatus, Suggestion, Who};
 use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
 use crate::notifier_actor::NotifierActor;
 use crate::pipelines_actor::{PipelineError, PipelinesActor, PipelinesMsg};
@@ -206,34 +208,60 @@ impl Kernel {
 
     /// `by` acknowledges incident `id`.
     pub async fn acknowledge(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
-        let incidents = self.incidents()?;
+        let incidents = self.incident_manager()?;
         ractor::call_t!(incidents, IncidentsMsg::Acknowledge, RPC_TIMEOUT_MS, id, by)
             .map_err(|error| IncidentError::Unavailable(error.to_string()))?
     }
 
-    /// Up to `limit` active incidents below id `before`, newest first, and how many are active:
-    /// read from the incident manager's memory, never from a scan of the store.
-    pub async fn newest_active(
+    /// A page of incidents, newest first, below id `before`. Active ones (`Active`, or an
+    /// active status) come from the incident manager's memory with how many match in all;
+    /// resolved ones from the store, skipping the active ids; any status, from the store's id
+    /// ranges. None of these reads costs more with more incidents stored.
+    pub async fn incidents(
         &self,
+        filter: IncidentFilter,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<ActivePage, IncidentError> {
-        let incidents = self.incidents()?;
-        ractor::call_t!(
-            incidents,
-            |reply| IncidentsMsg::NewestActive {
-                before,
-                limit,
-                reply
-            },
-            RPC_TIMEOUT_MS
-        )
-        .map_err(|error| IncidentError::Unavailable(error.to_string()))
+    ) -> Result<IncidentPage, IncidentError> {
+        let incidents = self.incident_manager()?;
+        let unavailable =
+            |error: ractor::RactorErr<_>| IncidentError::Unavailable(error.to_string());
+        let status = match filter {
+            IncidentFilter::Any => {
+                let items = self.ctx.store.incidents(before, limit).await?;
+                return Ok(IncidentPage { items, total: None });
+            }
+            IncidentFilter::Status(IncidentStatus::Resolved) => {
+                let below = before.unwrap_or(u64::MAX);
+                let skip = ractor::call_t!(
+                    incidents,
+                    IncidentsMsg::ActiveIdsBelow,
+                    RPC_TIMEOUT_MS,
+                    below
+                )
+                .map_err(unavailable)?;
+                let items = self
+                    .ctx
+                    .store
+                    .resolved_incidents(before, limit, &skip)
+                    .await?;
+                return Ok(IncidentPage { items, total: None });
+            }
+            IncidentFilter::Active => None,
+            IncidentFilter::Status(status) => Some(status),
+        };
+        let build = |reply| IncidentsMsg::NewestActive {
+            before,
+            limit,
+            status,
+            reply,
+        };
+        ractor::call_t!(incidents, build, RPC_TIMEOUT_MS).map_err(unavailable)
     }
 
     /// `by` resolves incident `id` by hand.
     pub async fn resolve(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
-        let incidents = self.incidents()?;
+        let incidents = self.incident_manager()?;
         ractor::call_t!(incidents, IncidentsMsg::Resolve, RPC_TIMEOUT_MS, id, by)
             .map_err(|error| IncidentError::Unavailable(error.to_string()))?
     }
@@ -247,7 +275,7 @@ impl Kernel {
         approve: bool,
         by: Who,
     ) -> Result<Suggestion, IncidentError> {
-        let incidents = self.incidents()?;
+        let incidents = self.incident_manager()?;
         ractor::call_t!(
             incidents,
             |reply| IncidentsMsg::Decide {
@@ -262,7 +290,7 @@ impl Kernel {
         .map_err(|error| IncidentError::Unavailable(error.to_string()))?
     }
 
-    fn incidents(&self) -> Result<ActorRef<IncidentsMsg>, IncidentError> {
+    fn incident_manager(&self) -> Result<ActorRef<IncidentsMsg>, IncidentError> {
         self.ctx
             .scope
             .lookup(roles::INCIDENTS)
@@ -471,9 +499,7 @@ impl Kernel {
     /// Insights over the recent history (`insights::HISTORY_MAX` incidents and runs).
     pub async fn insights(&self) -> Result<crate::insights::Insights, StoreError> {
         let store = &self.ctx.store;
-        let incidents = store
-            .incidents(None, None, crate::insights::HISTORY_MAX)
-            .await?;
+        let incidents = store.incidents(None, crate::insights::HISTORY_MAX).await?;
         let executions = store.executions(crate::insights::HISTORY_MAX).await?;
         Ok(crate::insights::compute(
             &incidents,

@@ -512,33 +512,56 @@ impl Store {
     ///
     /// Read as ranges of ids walking down from the newest, each window twice the last: an
     /// ascending range read costs what it returns, where `ORDER BY id DESC` would sort the
-    /// whole table (SurrealKV has no reverse scan). A status filter is applied within each
-    /// window.
-    pub async fn incidents(
+    /// whole table (SurrealKV has no reverse scan).
+    pub async fn incidents(&self, before: Option<u64>, limit: usize) -> StoreResult<Vec<Incident>> {
+        self.resolved_or_any(before, limit, None).await
+    }
+
+    /// The resolved incidents, newest first, below `before`. `active` (ascending) are the
+    /// ids of the incidents that are not resolved: the walk reads only the ranges between
+    /// them, so a hundred thousand active incidents above the resolved ones cost nothing.
+    pub async fn resolved_incidents(
         &self,
-        status: Option<IncidentStatus>,
         before: Option<u64>,
         limit: usize,
+        active: &[u64],
+    ) -> StoreResult<Vec<Incident>> {
+        self.resolved_or_any(before, limit, Some(active)).await
+    }
+
+    /// The walk of [`incidents`](Self::incidents), of every incident (`skip` = None) or of the
+    /// resolved ones between the active ids in `skip`.
+    async fn resolved_or_any(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        skip: Option<&[u64]>,
     ) -> StoreResult<Vec<Incident>> {
         // No id at or past `next_id` exists: a cursor beyond it starts there, so a made-up
         // cursor cannot make the walk below cover billions of empty ids.
         let next_id = self.incidents_progress().await?.next_id;
         let mut high = before.map_or(next_id, |before| before.min(next_id));
-        let filter = if status.is_some() {
-            "WHERE status = $status"
-        } else {
-            ""
+        let filter = match skip {
+            Some(_) => "WHERE status = 'resolved'",
+            None => "",
         };
         let mut window = (limit as u64).max(LIST_WINDOW_MIN);
         let mut page = Vec::with_capacity(limit);
         while high > 1 && page.len() < limit {
-            let low = high.saturating_sub(window).max(1);
-            // Both bounds are ours (u64), so formatting them into the query is safe.
-            let query = format!("SELECT {INCIDENT_FIELDS} FROM incident:{low}..{high} {filter}");
-            let mut rows: Vec<Incident> = self.rows(&query, json!({ "status": status })).await?;
-            rows.sort_unstable_by_key(|incident| std::cmp::Reverse(incident.id));
-            rows.truncate(limit - page.len());
-            page.append(&mut rows);
+            let floor = high.saturating_sub(window).max(1);
+            let (ranges, low) = gaps_between(skip.unwrap_or(&[]), floor, high);
+            // Every bound is ours (u64), so formatting them into the query is safe.
+            let from: Vec<String> = ranges
+                .iter()
+                .map(|(from, to)| format!("incident:{from}..{to}"))
+                .collect();
+            if !from.is_empty() {
+                let query = format!("SELECT {INCIDENT_FIELDS} FROM {} {filter}", from.join(", "));
+                let mut rows: Vec<Incident> = self.rows(&query, json!({})).await?;
+                rows.sort_unstable_by_key(|incident| std::cmp::Reverse(incident.id));
+                rows.truncate(limit - page.len());
+                page.append(&mut rows);
+            }
             high = low;
             window = window.saturating_mul(2).min(LIST_WINDOW_MAX);
         }
@@ -937,6 +960,36 @@ impl Store {
     }
 }
 
+/// Ranges queried at most per read of [`Store::resolved_incidents`].
+const GAP_RANGES_MAX: usize = 256;
+
+/// The ranges of ids `[from, to)` within `[floor, high)` that hold none of `skip` (ascending),
+/// walking down from `high`; at most [`GAP_RANGES_MAX`] of them. Also where the walk stopped:
+/// `floor`, or higher when the ranges ran out first.
+fn gaps_between(skip: &[u64], floor: u64, high: u64) -> (Vec<(u64, u64)>, u64) {
+    let mut ranges = Vec::new();
+    let mut top = high;
+    let mut below = skip.partition_point(|id| *id < high);
+    while top > floor && ranges.len() < GAP_RANGES_MAX {
+        let next_skip = below
+            .checked_sub(1)
+            .map(|i| skip[i])
+            .filter(|id| *id >= floor);
+        let bottom = next_skip.map_or(floor, |id| id + 1);
+        if bottom < top {
+            ranges.push((bottom, top));
+        }
+        match next_skip {
+            Some(id) => {
+                top = id;
+                below -= 1;
+            }
+            None => top = floor,
+        }
+    }
+    (ranges, top)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
@@ -1104,6 +1157,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_gaps_between_active_ids_cover_the_rest_of_the_window() {
+        assert_eq!(gaps_between(&[], 1, 10), (vec![(1, 10)], 1));
+        assert_eq!(
+            gaps_between(&[3, 4, 8, 12], 1, 10),
+            (vec![(9, 10), (5, 8), (1, 3)], 1)
+        );
+        assert_eq!(gaps_between(&[9], 5, 10), (vec![(5, 9)], 5));
+        assert_eq!(gaps_between(&[5, 6, 7, 8, 9], 5, 10), (vec![], 5));
+        let every_other: Vec<u64> = (0..2_000).map(|n| n * 2).collect();
+        let (ranges, stopped) = gaps_between(&every_other, 1, 4_000);
+        assert_eq!(ranges.len(), GAP_RANGES_MAX);
+        assert_eq!(ranges[0], (3_999, 4_000));
+        assert_eq!(stopped, 4_000 - 2 * GAP_RANGES_MAX as u64);
+    }
+
     #[tokio::test]
     async fn incidents_round_trip_and_page_newest_first() {
         let store = Store::open(&StoreLocation::Memory).await.unwrap();
@@ -1121,7 +1190,7 @@ mod tests {
             incident(3, IncidentStatus::Open).with_detected_at(got.detected_at)
         );
         let ids: Vec<u64> = store
-            .incidents(None, None, 2)
+            .incidents(None, 2)
             .await
             .unwrap()
             .iter()
@@ -1129,21 +1198,21 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![5, 4]);
         let ids: Vec<u64> = store
-            .incidents(None, Some(4), 10)
+            .incidents(Some(4), 10)
             .await
             .unwrap()
             .iter()
             .map(|i| i.id)
             .collect();
         assert_eq!(ids, vec![3, 2, 1]);
-        let open: Vec<u64> = store
-            .incidents(Some(IncidentStatus::Open), None, 10)
+        let resolved: Vec<u64> = store
+            .resolved_incidents(None, 10, &[1, 3, 5])
             .await
             .unwrap()
             .iter()
             .map(|i| i.id)
             .collect();
-        assert_eq!(open, vec![5, 3, 1]);
+        assert_eq!(resolved, vec![4, 2]);
         assert_eq!(store.active_incidents().await.unwrap().len(), 3);
         assert!(store.has_active_incident("orders-db", "db").await.unwrap());
         assert!(!store.has_active_incident("orders-db", "log").await.unwrap());

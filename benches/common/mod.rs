@@ -1,8 +1,35 @@
 //! What the load harnesses share: a free port, and the real `grace serve` started on a config.
 
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+/// The tests' headless Chromium, for harnesses that time the dashboard in a real browser.
+#[allow(dead_code)]
+#[path = "../../tests/common/browser.rs"]
+pub mod browser;
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` naming `what` (the
+/// browser helper's wait).
+#[allow(dead_code)]
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
 
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

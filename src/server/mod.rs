@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use actors::incidents_actor::IncidentFilter;
 use actors::model::{component_subject, Agent, Delivery, Execution, IncidentStatus, WorkOrder};
 use actors::monitor_actor::{ControlChange, MonitorStatus};
 use actors::Kernel;
@@ -633,8 +634,8 @@ async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
 
 /// Incidents, newest first, a page at a time.
 ///
-/// `next` is the cursor of the following page, null at the end. With `status=active`, the
-/// page also says how many incidents are active in all (`total`).
+/// `next` is the cursor of the following page, null at the end. With `status=active` or an
+/// active status, the page also says how many incidents match in all (`total`).
 ///
 /// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
@@ -652,46 +653,29 @@ async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
 )]
 async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
-    let before = optional_seq(&query, "cursor", "a cursor from `next`")?;
-    if query.get("status").map(String::as_str) == Some("active") {
-        // The dashboard's tiles: a page of the newest active incidents and how many there are,
-        // from the incident manager's memory (however many are active, never a scan).
-        let page = app
-            .kernel
-            .newest_active(before, limit)
-            .await
-            .map_err(ApiError::from)?;
-        let next = (page.items.len() == limit)
-            .then(|| page.items.last().map(|incident| incident.id.to_string()))
-            .flatten();
-        return json(&Page {
-            items: page.items.iter().map(IncidentView::from).collect(),
-            next,
-            total: Some(page.total),
-        });
-    }
-    let status = match query.get("status").map(String::as_str) {
-        None | Some("") => None,
-        Some(raw) => Some(IncidentStatus::parse(raw).ok_or_else(|| {
+    let filter = match query.get("status").map(String::as_str) {
+        None | Some("") => IncidentFilter::Any,
+        Some("active") => IncidentFilter::Active,
+        Some(raw) => IncidentFilter::Status(IncidentStatus::parse(raw).ok_or_else(|| {
             ApiError::bad(
                 "status",
                 format!("must be one of active, open, acknowledged, mitigating, resolved, escalated; got {raw:?}"),
             )
         })?),
     };
-    let incidents = app
+    let before = optional_seq(&query, "cursor", "a cursor from `next`")?;
+    let page = app
         .kernel
-        .store()
-        .incidents(status, before, limit)
+        .incidents(filter, before, limit)
         .await
         .map_err(ApiError::from)?;
-    let next = (incidents.len() == limit)
-        .then(|| incidents.last().map(|incident| incident.id.to_string()))
+    let next = (page.items.len() == limit)
+        .then(|| page.items.last().map(|incident| incident.id.to_string()))
         .flatten();
     json(&Page {
-        items: incidents.iter().map(IncidentView::from).collect(),
+        items: page.items.iter().map(IncidentView::from).collect(),
         next,
-        total: None,
+        total: page.total,
     })
 }
 

@@ -279,8 +279,9 @@ pub struct IncidentsQuery {
     /// unless configured). 50 when not given.
     #[param(minimum = 1)]
     limit: Option<usize>,
-    /// Only incidents in this status; `active` is every status but `resolved` (its page also
-    /// has `total`, how many are active). Empty or not given: any status.
+    /// Only incidents in this status; `active` is every status but `resolved`. With `active`
+    /// or an active status the page also has `total`, how many match. Empty or not given:
+    /// any status.
     #[param(inline)]
     status: Option<IncidentFilter>,
     /// The `next` of the page before: the incidents older than it.

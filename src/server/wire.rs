@@ -28,7 +28,7 @@ use crate::tokens::Role;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
-    /// How many items the whole list has, where it is known cheaply (`status=active`).
+    /// How many items the whole list has, where it is known cheaply (active incidents).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<usize>,
 }

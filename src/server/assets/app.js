@@ -688,6 +688,8 @@ async function load() {
   renderSummary();
   renderTiles();
   renderHistory();
+  // For load harnesses (benches/backlog.rs): when the first paint's content is in the page.
+  performance.mark("grace-loaded");
   connect();
   // The slowest read stays off the first paint: estimates and trends fill in when it comes.
   refreshInsights();
