@@ -208,6 +208,14 @@ async fn reads_with_many_incidents(grace: &Grace, stored: u64) {
                 .unwrap(),
         );
     }
+    // Where the last load's time went: each request, and when the page's own script ran.
+    let timings = "JSON.stringify(performance.getEntriesByType('resource').map(e => \
+        `${e.name.replace(location.origin, '')} ${e.startTime.toFixed(0)}+${e.duration.toFixed(0)}`) \
+        .concat([`DOMContentLoaded ${performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd.toFixed(0)}`]))";
+    println!(
+        "  the last load, ms from navigation (start+duration): {}",
+        browser.eval(timings).await
+    );
     loads_ms.sort_by(f64::total_cmp);
     println!(
         "  {stored} incidents, the dashboard's first load in headless Chromium (navigation to tiles drawn): median {:.0} ms, max {:.0} ms (10 loads)",

@@ -11,22 +11,18 @@
 
 use std::sync::Arc;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
-use crate::event::Event;
+use crate::context::Ctx;
 use crate::event::EventDraft;
-use crate::store::{StoreError, Write};
-use crate::store_actor::{commit, CommitReply};
+use crate::protocol::bus::{BusMsg, IngestReply};
+use crate::protocol::store::commit;
 
 pub struct BusActor;
 
 /// Most events committed in one transaction: bounds the batch's memory and commit time (two
 /// full `POST /events` batches fit).
 const BATCH_EVENTS_MAX: usize = 2_048;
-
-/// The reply to an ingest: the seqs given, once durable, or why not.
-pub type IngestReply = RpcReplyPort<Result<Vec<u64>, String>>;
 
 /// Drafts waiting for the next commit: published by an actor (no reply), or pushed in from
 /// outside (the caller waits for the seqs).
@@ -40,24 +36,6 @@ pub struct BusState {
     /// What waits for the next flush, in arrival order.
     pending: Vec<Waiting>,
     pending_events: usize,
-}
-
-pub enum BusMsg {
-    /// Persist, then route. Fire-and-forget: publishers never wait on subscribers.
-    Publish(EventDraft),
-    /// Commit everything pending.
-    Flush,
-    /// Persist a batch pushed in from outside (in the same transaction as whatever else is
-    /// pending), route it, and reply with the seqs it got once it is durable: the caller
-    /// acknowledges only what is on disk.
-    Ingest(Vec<EventDraft>, IngestReply),
-    /// Commit drafts with records (see `store_actor::commit`) after everything published
-    /// before it: an actor that heard of an event and acts on it commits after that event.
-    Commit {
-        drafts: Vec<EventDraft>,
-        writes: Vec<Write>,
-        reply: CommitReply,
-    },
 }
 
 impl Actor for BusActor {
@@ -93,7 +71,7 @@ impl Actor for BusActor {
                 reply,
             } => {
                 state.flush().await;
-                let _ = reply.send(commit(&state.ctx, drafts, writes).await);
+                let _ = reply.send(commit(&state.ctx.scope, drafts, writes).await);
             }
         }
         Ok(())
@@ -141,7 +119,7 @@ impl BusState {
         if drafts.is_empty() {
             return;
         }
-        match commit(&self.ctx, drafts, Vec::new()).await {
+        match commit(&self.ctx.scope, drafts, Vec::new()).await {
             Ok(events) => {
                 let mut seqs = events.iter().map(|event| event.seq);
                 for (w, count) in waiting.into_iter().zip(counts) {
@@ -158,42 +136,5 @@ impl BusState {
                 }
             }
         }
-    }
-}
-
-/// Commits `drafts` and `writes` in one transaction, in order after everything published
-/// through the bus so far (a `playbook.finished` before the `incident.resolved` it causes);
-/// returns the persisted events.
-pub async fn commit_in_order(
-    ctx: &Ctx,
-    drafts: Vec<EventDraft>,
-    writes: Vec<Write>,
-) -> Result<Vec<Arc<Event>>, Arc<StoreError>> {
-    let unavailable = |why: String| Arc::new(StoreError::Unavailable(why));
-    let bus = ctx
-        .scope
-        .lookup::<BusMsg>(roles::BUS)
-        .ok_or_else(|| unavailable("the event bus is restarting".to_owned()))?;
-    ractor::call_t!(
-        bus,
-        |reply| BusMsg::Commit {
-            drafts,
-            writes,
-            reply
-        },
-        RPC_TIMEOUT_MS
-    )
-    .map_err(|error| unavailable(format!("the event bus did not answer: {error}")))?
-}
-
-/// Publishes through the bus of `ctx`'s kernel; a no-op (logged) while the bus is restarting.
-pub fn publish(ctx: &Ctx, draft: EventDraft) {
-    match ctx.scope.lookup::<BusMsg>(roles::BUS) {
-        Some(bus) => {
-            if let Err(error) = bus.cast(BusMsg::Publish(draft)) {
-                tracing::warn!(%error, "bus refused an event");
-            }
-        }
-        None => tracing::warn!(event_type = %draft.event_type, "bus unavailable; event dropped"),
     }
 }

@@ -9,71 +9,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use ractor::{ActorRef, Message};
-
-use crate::monitor_actor::MonitorStatus;
 use crate::probe::ProbeFactory;
+use crate::protocol::monitor::MonitorStatus;
+use crate::protocol::Scope;
 use crate::spec::TreeSpec;
 use crate::store::Store;
-
-/// Registered role names under the kernel.
-pub mod roles {
-    pub const KERNEL: &str = "kernel";
-    pub const STORE: &str = "store";
-    pub const BUS: &str = "bus";
-    pub const FEED: &str = "feed";
-    pub const INCIDENTS: &str = "incidents";
-    pub const PLAYBOOKS: &str = "playbooks";
-    pub const MONITORS: &str = "monitors";
-    pub const NOTIFIER: &str = "notifier";
-    pub const PIPELINES: &str = "pipelines";
-    pub const RETENTION: &str = "retention";
-
-    /// A monitor's role: `monitor:<id>`.
-    pub fn monitor(id: &str) -> String {
-        format!("monitor:{id}")
-    }
-
-    /// A sub-agent's role: `agent:<agent_id>`.
-    pub fn agent(agent_id: &str) -> String {
-        format!("agent:{agent_id}")
-    }
-}
-
-/// How long an actor waits on a sibling's reply before treating it as unavailable. Bounded so a
-/// stuck actor shows up as an error instead of a hang that spreads up the tree.
-pub const RPC_TIMEOUT_MS: u64 = 10_000;
-
-/// A kernel's actor-name prefix.
-#[derive(Debug, Clone)]
-pub struct Scope {
-    prefix: String,
-}
-
-impl Scope {
-    /// A prefix unique within this process.
-    pub fn unique() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self {
-            prefix: format!("g{}/", NEXT.fetch_add(1, Ordering::Relaxed)),
-        }
-    }
-
-    /// The registered name of a role.
-    pub fn name(&self, role: &str) -> String {
-        format!("{}{role}", self.prefix)
-    }
-
-    /// The role of a registered name (what people see in the tree).
-    pub fn role<'a>(&self, name: &'a str) -> &'a str {
-        name.strip_prefix(&self.prefix).unwrap_or(name)
-    }
-
-    /// The live actor registered for a role, if it is running.
-    pub fn lookup<M: Message>(&self, role: &str) -> Option<ActorRef<M>> {
-        ActorRef::where_is(self.name(role))
-    }
-}
 
 /// Per-actor spawn counts and kinds, kept across restarts. The kernel's tree view reads it.
 #[derive(Debug, Default)]

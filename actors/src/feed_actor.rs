@@ -11,11 +11,12 @@
 
 use std::sync::Arc;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc;
 
 use crate::context::Ctx;
 use crate::event::{Event, Pattern};
+use crate::protocol::feed::FeedMsg;
 
 pub struct FeedActor;
 
@@ -29,13 +30,6 @@ pub struct FeedState {
     buffer_max: usize,
     /// The seq of the last event passed on.
     last_seq: Option<u64>,
-}
-
-pub enum FeedMsg {
-    /// A persisted event to fan out.
-    Push(Arc<Event>),
-    /// Subscribe to events matching any of the patterns (all events when empty).
-    Subscribe(Vec<Pattern>, RpcReplyPort<mpsc::Receiver<Arc<Event>>>),
 }
 
 impl Actor for FeedActor {

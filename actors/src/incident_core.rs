@@ -18,10 +18,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
-use crate::incidents_actor::IncidentError;
 use crate::model::{
     component_subject, Incident, IncidentStatus, Suggestion, Symptom, TrustScore, Who,
 };
+use crate::protocol::incidents::{IncidentError, RunOutcome};
 use crate::spec::TreeSpec;
 
 /// Suggestions one incident may carry: each is a decision waiting for a person.
@@ -149,13 +149,6 @@ impl Changes {
         );
         self.incidents.insert(incident.id, incident.clone());
     }
-}
-
-/// How a playbook run ended, as the incident manager needs to know it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunOutcome {
-    Succeeded,
-    Failed { work_order_id: String },
 }
 
 /// The active incidents and component trust, and every rule that changes them.

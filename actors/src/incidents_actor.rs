@@ -19,66 +19,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::context::{roles, Ctx};
+use crate::context::Ctx;
 use crate::event::{classify, Event};
 use crate::incident_core::{Changes, Effect, Facts, IncidentCore, Rules};
-use crate::model::{
-    component_subject, ExecutionStatus, Incident, IncidentStatus, Suggestion, TrustScore, Who,
-};
-use crate::monitor_actor::MonitorMsg;
-use crate::playbooks_actor::PlaybooksMsg;
+use crate::model::{component_subject, ExecutionStatus, TrustScore};
+use crate::protocol::incidents::{IncidentError, IncidentPage, IncidentsMsg, RunOutcome};
+use crate::protocol::monitor::MonitorMsg;
+use crate::protocol::playbooks::PlaybooksMsg;
+use crate::protocol::{roles, Playbooks};
 use crate::store::{StoreError, Write};
-
-pub use crate::incident_core::RunOutcome;
-
-/// Why an incident command was refused.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum IncidentError {
-    #[error("incident {0} does not exist")]
-    NotFound(u64),
-    #[error("incident {id} is {status}; it cannot be {action}")]
-    Conflict {
-        id: u64,
-        status: &'static str,
-        action: &'static str,
-    },
-    #[error("store error: {0}")]
-    Store(Arc<StoreError>),
-    #[error("the incident manager is unavailable: {0}")]
-    Unavailable(String),
-    #[error("incident {incident_id} has no suggestion {suggestion_id:?}")]
-    NoSuchSuggestion {
-        incident_id: u64,
-        suggestion_id: String,
-    },
-}
-
-impl From<StoreError> for IncidentError {
-    fn from(error: StoreError) -> Self {
-        IncidentError::Store(Arc::new(error))
-    }
-}
-
-/// A page of incidents, newest first, and how many match in all where that is known cheaply
-/// (active ones, counted in memory).
-#[derive(Debug, Clone)]
-pub struct IncidentPage {
-    pub items: Vec<Incident>,
-    pub total: Option<usize>,
-}
-
-/// Which incidents a list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IncidentFilter {
-    Any,
-    /// Every status but `resolved`.
-    Active,
-    Status(IncidentStatus),
-}
-
-pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
 
 /// How often the log is checked for news that no nudge announced.
 const CATCH_UP_INTERVAL_MS: u64 = 5_000;
@@ -101,66 +52,6 @@ enum Via {
     Bus,
     /// Straight to the store actor.
     Store,
-}
-
-pub enum IncidentsMsg {
-    /// The log has news (from the store actor, or the periodic check).
-    Observe,
-    /// The next page of a catch-up (sent to itself).
-    NextPage,
-    /// A person acknowledges an incident.
-    Acknowledge(u64, Who, IncidentReply),
-    /// A person resolves an incident.
-    Resolve(u64, Who, IncidentReply),
-    /// A playbook run started healing the incident.
-    RunStarted { incident_id: u64, run_id: String },
-    /// A playbook run ended.
-    RunFinished {
-        incident_id: u64,
-        run_id: String,
-        outcome: RunOutcome,
-    },
-    /// A playbook below its `auto_run_min_trust`: offer it to people on the incident.
-    Suggest {
-        incident_id: u64,
-        suggestion: Suggestion,
-    },
-    /// A person approves or dismisses a suggestion; replies with the suggestion as decided.
-    Decide {
-        incident_id: u64,
-        suggestion_id: String,
-        approve: bool,
-        by: Who,
-        reply: RpcReplyPort<Result<Suggestion, IncidentError>>,
-    },
-    /// Automation was stopped before a run (an open circuit breaker), or the incident is past
-    /// its `escalate_after_ms` (`overdue`): escalate to the work order recorded for it. An
-    /// overdue incident keeps the run healing it, if any.
-    Escalate {
-        incident_id: u64,
-        work_order_id: String,
-        overdue: bool,
-    },
-    /// Periodic: find incidents past their component's `escalate_after_ms`.
-    CheckOverdue,
-    /// A playbook's `set_trust` step: set the component's trust. Replies with the new score.
-    SetTrust(String, f64, RpcReplyPort<Result<f64, IncidentError>>),
-    /// How many active incidents have each status (for `GET /metrics`).
-    CountByStatus(RpcReplyPort<Vec<(IncidentStatus, usize)>>),
-    /// The newest active incidents below a cursor, and how many are active in all (the
-    /// dashboard's tiles: a page, however many are active).
-    NewestActive {
-        before: Option<u64>,
-        limit: usize,
-        /// Only those in this (active) status.
-        status: Option<IncidentStatus>,
-        reply: RpcReplyPort<IncidentPage>,
-    },
-    /// The ids of the active incidents below an id, ascending (a walk over the resolved ones
-    /// in the store skips them).
-    ActiveIdsBelow(u64, RpcReplyPort<Vec<u64>>),
-    /// Verified recovery: give the component back trust. Replies with the new score.
-    RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
 }
 
 pub struct IncidentsActor;
@@ -560,8 +451,10 @@ impl IncidentsState {
             next_id: self.core.next_id(),
         });
         let committed = match via {
-            Via::Bus => crate::bus_actor::commit_in_order(&self.ctx, drafts, writes).await,
-            Via::Store => crate::store_actor::commit(&self.ctx, drafts, writes).await,
+            Via::Bus => {
+                crate::protocol::bus::commit_in_order(&self.ctx.scope, drafts, writes).await
+            }
+            Via::Store => crate::protocol::store::commit(&self.ctx.scope, drafts, writes).await,
         };
         let events = match committed {
             Ok(events) => events,
@@ -592,9 +485,7 @@ impl IncidentsState {
         let scope = &self.ctx.scope;
         match effect {
             Effect::Trigger(incident) => {
-                if let Some(playbooks) = scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
-                    let _ = playbooks.cast(PlaybooksMsg::Trigger(*incident));
-                }
+                let _ = scope.tell::<Playbooks>(PlaybooksMsg::Trigger(*incident));
             }
             Effect::Recheck(monitor) => {
                 if let Some(monitor) = scope.lookup::<MonitorMsg>(&roles::monitor(&monitor)) {
@@ -726,7 +617,7 @@ impl IncidentsState {
         let core = &self.core;
         self.overdue_asked
             .retain(|id, asked| core.get(*id).is_some() && asked.elapsed() < retry);
-        let Some(engine) = self.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) else {
+        let Ok(engine) = self.ctx.scope.find::<Playbooks>() else {
             return;
         };
         for incident in core.overdue(&limits, crate::time::now()) {

@@ -19,20 +19,27 @@ use ractor_supervisor::{
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use crate::bus_actor::{publish, BusActor, BusMsg};
-use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::bus_actor::BusActor;
+use crate::context::Ctx;
 use crate::event::{types, Event, EventDraft, Pattern};
-use crate::feed_actor::{FeedActor, FeedMsg};
-use crate::incidents_actor::{
-    IncidentError, IncidentFilter, IncidentPage, IncidentsActor, IncidentsMsg,
-};
+use crate::feed_actor::FeedActor;
+use crate::incidents_actor::IncidentsActor;
 use crate::model::PipelineRun;
 use crate::model::{Incident, IncidentStatus, Suggestion, Who};
-use crate::monitor_actor::{ControlChange, MonitorActor, MonitorArgs, MonitorMsg, MonitorStatus};
+use crate::monitor_actor::{MonitorActor, MonitorArgs};
 use crate::notifier_actor::NotifierActor;
-use crate::pipelines_actor::{PipelineError, PipelinesActor, PipelinesMsg};
-use crate::playbooks_actor::{PlaybooksActor, PlaybooksMsg, RunError};
+use crate::pipelines_actor::PipelinesActor;
+use crate::playbooks_actor::PlaybooksActor;
 use crate::probe::ProbeFactory;
+use crate::protocol::bus::{publish, BusMsg};
+use crate::protocol::feed::FeedMsg;
+use crate::protocol::incidents::{IncidentError, IncidentFilter, IncidentPage, IncidentsMsg};
+use crate::protocol::monitor::{ControlChange, MonitorMsg, MonitorStatus};
+use crate::protocol::pipelines::{PipelineError, PipelinesMsg};
+use crate::protocol::playbooks::{PlaybooksMsg, RunError};
+use crate::protocol::{
+    roles, Bus, Feed, Incidents, Pipelines, Playbooks, Unavailable, RPC_TIMEOUT_MS,
+};
 use crate::retention_actor::RetentionActor;
 use crate::spec::{MonitorKind, MonitorSpec, PipelineSpec, PlaybookSpec, TreeSpec};
 use crate::store::{Store, StoreError, StoreLocation};
@@ -46,6 +53,9 @@ pub enum KernelError {
     Spawn(#[from] SpawnErr),
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
+    /// A role of the tree did not answer (restarting, or not in time).
+    #[error(transparent)]
+    NotAnswering(#[from] Unavailable),
     #[error("there is no heartbeat monitor named {0:?}")]
     NoSuchHeartbeat(String),
     #[error("there is no monitor named {0:?}")]
@@ -208,9 +218,8 @@ impl Kernel {
 
     /// `by` acknowledges incident `id`.
     pub async fn acknowledge(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
-        let incidents = self.incident_manager()?;
-        ractor::call_t!(incidents, IncidentsMsg::Acknowledge, RPC_TIMEOUT_MS, id, by)
-            .map_err(|error| IncidentError::Unavailable(error.to_string()))?
+        let ask = |reply| IncidentsMsg::Acknowledge(id, by, reply);
+        self.ctx.scope.ask::<Incidents, _>(ask).await?
     }
 
     /// A page of incidents, newest first, below id `before`. Active ones (`Active`, or an
@@ -223,9 +232,7 @@ impl Kernel {
         before: Option<u64>,
         limit: usize,
     ) -> Result<IncidentPage, IncidentError> {
-        let incidents = self.incident_manager()?;
-        let unavailable =
-            |error: ractor::RactorErr<_>| IncidentError::Unavailable(error.to_string());
+        let scope = &self.ctx.scope;
         let status = match filter {
             IncidentFilter::Any => {
                 let items = self.ctx.store.incidents(before, limit).await?;
@@ -233,37 +240,28 @@ impl Kernel {
             }
             IncidentFilter::Status(IncidentStatus::Resolved) => {
                 let below = before.unwrap_or(u64::MAX);
-                let skip = ractor::call_t!(
-                    incidents,
-                    IncidentsMsg::ActiveIdsBelow,
-                    RPC_TIMEOUT_MS,
-                    below
-                )
-                .map_err(unavailable)?;
-                let items = self
-                    .ctx
-                    .store
-                    .resolved_incidents(before, limit, &skip)
-                    .await?;
+                let ask = |reply| IncidentsMsg::ActiveIdsBelow(below, reply);
+                let skip = scope.ask::<Incidents, _>(ask).await?;
+                let store = &self.ctx.store;
+                let items = store.resolved_incidents(before, limit, &skip).await?;
                 return Ok(IncidentPage { items, total: None });
             }
             IncidentFilter::Active => None,
             IncidentFilter::Status(status) => Some(status),
         };
-        let build = |reply| IncidentsMsg::NewestActive {
+        let ask = |reply| IncidentsMsg::NewestActive {
             before,
             limit,
             status,
             reply,
         };
-        ractor::call_t!(incidents, build, RPC_TIMEOUT_MS).map_err(unavailable)
+        Ok(scope.ask::<Incidents, _>(ask).await?)
     }
 
     /// `by` resolves incident `id` by hand.
     pub async fn resolve(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
-        let incidents = self.incident_manager()?;
-        ractor::call_t!(incidents, IncidentsMsg::Resolve, RPC_TIMEOUT_MS, id, by)
-            .map_err(|error| IncidentError::Unavailable(error.to_string()))?
+        let ask = |reply| IncidentsMsg::Resolve(id, by, reply);
+        self.ctx.scope.ask::<Incidents, _>(ask).await?
     }
 
     /// A person approves or dismisses suggestion `suggestion_id` on incident `incident_id`.
@@ -275,26 +273,14 @@ impl Kernel {
         approve: bool,
         by: Who,
     ) -> Result<Suggestion, IncidentError> {
-        let incidents = self.incident_manager()?;
-        ractor::call_t!(
-            incidents,
-            |reply| IncidentsMsg::Decide {
-                incident_id,
-                suggestion_id: suggestion_id.to_owned(),
-                approve,
-                by,
-                reply,
-            },
-            RPC_TIMEOUT_MS
-        )
-        .map_err(|error| IncidentError::Unavailable(error.to_string()))?
-    }
-
-    fn incident_manager(&self) -> Result<ActorRef<IncidentsMsg>, IncidentError> {
-        self.ctx
-            .scope
-            .lookup(roles::INCIDENTS)
-            .ok_or_else(|| IncidentError::Unavailable("restarting".to_owned()))
+        let ask = |reply| IncidentsMsg::Decide {
+            incident_id,
+            suggestion_id: suggestion_id.to_owned(),
+            approve,
+            by,
+            reply,
+        };
+        self.ctx.scope.ask::<Incidents, _>(ask).await?
     }
 
     /// One monitor's latest view.
@@ -391,7 +377,7 @@ impl Kernel {
             }
         }
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(
                 types::CONFIG_RELOADED,
                 json!({
@@ -460,7 +446,7 @@ impl Kernel {
 
     /// Publishes an event through the bus: persisted, sequenced, then routed like any other.
     pub fn publish(&self, draft: EventDraft) {
-        publish(&self.ctx, draft);
+        publish(&self.ctx.scope, draft);
     }
 
     /// The configured playbooks, in config order.
@@ -477,23 +463,14 @@ impl Kernel {
         by: Who,
         force: bool,
     ) -> Result<Result<String, RunError>, KernelError> {
-        let playbooks = self
-            .ctx
-            .scope
-            .lookup::<PlaybooksMsg>(roles::PLAYBOOKS)
-            .ok_or(KernelError::Unavailable("the playbook engine (restarting)"))?;
-        ractor::call_t!(
-            playbooks,
-            |reply| PlaybooksMsg::RunNow {
-                playbook_id: playbook_id.to_owned(),
-                incident_id,
-                by,
-                force,
-                reply,
-            },
-            RPC_TIMEOUT_MS
-        )
-        .map_err(|_| KernelError::Unavailable("the playbook engine"))
+        let ask = |reply| PlaybooksMsg::RunNow {
+            playbook_id: playbook_id.to_owned(),
+            incident_id,
+            by,
+            force,
+            reply,
+        };
+        Ok(self.ctx.scope.ask::<Playbooks, _>(ask).await?)
     }
 
     /// Insights over the recent history (`insights::HISTORY_MAX` incidents and runs).
@@ -519,21 +496,12 @@ impl Kernel {
         pipeline_id: &str,
         by: Who,
     ) -> Result<Result<PipelineRun, PipelineError>, KernelError> {
-        let pipelines = self
-            .ctx
-            .scope
-            .lookup::<PipelinesMsg>(roles::PIPELINES)
-            .ok_or(KernelError::Unavailable("the pipeline runner (restarting)"))?;
-        ractor::call_t!(
-            pipelines,
-            |reply| PipelinesMsg::RunNow {
-                pipeline_id: pipeline_id.to_owned(),
-                by,
-                reply,
-            },
-            RPC_TIMEOUT_MS
-        )
-        .map_err(|_| KernelError::Unavailable("the pipeline runner"))
+        let ask = |reply| PipelinesMsg::RunNow {
+            pipeline_id: pipeline_id.to_owned(),
+            by,
+            reply,
+        };
+        Ok(self.ctx.scope.ask::<Pipelines, _>(ask).await?)
     }
 
     /// Whether a monitor named `id` is configured.
@@ -582,13 +550,12 @@ impl Kernel {
                 lag: progress.incidents_lag(),
             });
         }
-        let bus = self
+        let ask = |reply| BusMsg::Ingest(drafts, reply);
+        let seqs = self
             .ctx
             .scope
-            .lookup::<BusMsg>(roles::BUS)
-            .ok_or(KernelError::Unavailable("the event bus (restarting)"))?;
-        let seqs = ractor::call_t!(bus, BusMsg::Ingest, RPC_TIMEOUT_MS, drafts)
-            .map_err(|_| KernelError::Unavailable("the event bus"))?
+            .ask::<Bus, _>(ask)
+            .await?
             .map_err(KernelError::NotRecorded)?;
         self.ctx.metrics.events_pushed.inc_by(seqs.len() as u64);
         Ok(seqs)
@@ -602,18 +569,15 @@ impl Kernel {
         metrics
             .ws_clients
             .set(i64::try_from(ws_clients).unwrap_or(i64::MAX));
-        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-            if let Ok(counts) =
-                ractor::call_t!(incidents, IncidentsMsg::CountByStatus, RPC_TIMEOUT_MS)
-            {
-                use crate::model::IncidentStatus::*;
-                for status in [Open, Acknowledged, Mitigating, Escalated] {
-                    let count = counts.iter().find(|(s, _)| *s == status).map_or(0, |c| c.1);
-                    let label = crate::metrics::StatusLabel {
-                        status: status.as_str(),
-                    };
-                    metrics.incidents.get_or_create(&label).set(count as i64);
-                }
+        let scope = &self.ctx.scope;
+        if let Ok(counts) = scope.ask::<Incidents, _>(IncidentsMsg::CountByStatus).await {
+            use crate::model::IncidentStatus::*;
+            for status in [Open, Acknowledged, Mitigating, Escalated] {
+                let count = counts.iter().find(|(s, _)| *s == status).map_or(0, |c| c.1);
+                let label = crate::metrics::StatusLabel {
+                    status: status.as_str(),
+                };
+                metrics.incidents.get_or_create(&label).set(count as i64);
             }
         }
         metrics.encode()
@@ -625,13 +589,8 @@ impl Kernel {
         &self,
         patterns: Vec<Pattern>,
     ) -> Result<mpsc::Receiver<Arc<Event>>, KernelError> {
-        let feed = self
-            .ctx
-            .scope
-            .lookup::<FeedMsg>(roles::FEED)
-            .ok_or(KernelError::Unavailable("the live feed"))?;
-        ractor::call_t!(feed, FeedMsg::Subscribe, RPC_TIMEOUT_MS, patterns)
-            .map_err(|_| KernelError::Unavailable("the live feed"))
+        let ask = |reply| FeedMsg::Subscribe(patterns, reply);
+        Ok(self.ctx.scope.ask::<Feed, _>(ask).await?)
     }
 
     /// What each monitor saw at its latest probe, in config order.
@@ -723,7 +682,7 @@ where
                     ctx.metrics.actor_restarts.get_or_create(&label).inc();
                     // After the spawn, so a restarted bus or store is there to carry it.
                     publish(
-                        &ctx,
+                        &ctx.scope,
                         EventDraft::new(
                             types::ACTOR_RESTARTED,
                             json!({ "actor": role, "kind": kind, "restarts": restarts }),

@@ -42,6 +42,7 @@ pub mod pipelines_actor;
 pub mod playbooks_actor;
 pub mod probe;
 pub mod process;
+pub mod protocol;
 pub mod retention;
 pub mod retention_actor;
 pub mod signals;

@@ -12,15 +12,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
 
-use crate::bus_actor::{commit_in_order, publish};
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
-use crate::model::{MonitorControl, Who};
+use crate::model::Who;
 use crate::probe::{Probe, ProbeFailure};
+use crate::protocol::bus::{commit_in_order, publish};
+use crate::protocol::monitor::{ControlChange, MonitorMsg, MonitorStatus};
 use crate::spec::MonitorSpec;
 use crate::store::{StoreError, Write};
 
@@ -29,22 +29,6 @@ pub struct MonitorActor;
 pub struct MonitorArgs {
     pub ctx: Arc<Ctx>,
     pub spec: MonitorSpec,
-}
-
-/// What a monitor knows about its component right now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MonitorStatus {
-    pub id: String,
-    pub kind: &'static str,
-    pub down: bool,
-    pub consecutive_failures: u32,
-    pub last_probe_at: Option<DateTime<Utc>>,
-    pub last_latency_ms: Option<u64>,
-    pub last_error: Option<String>,
-    /// What the probe learned beyond up/down (a check plugin's exit code, summary, perfdata).
-    pub details: serde_json::Value,
-    /// Paused or silenced by people.
-    pub control: MonitorControl,
 }
 
 pub struct MonitorState {
@@ -62,32 +46,6 @@ pub struct MonitorState {
 /// Found events kept for another try while the store refuses writes; past this the oldest
 /// go (log rules are rate limited, so this is many minutes of matches).
 const UNSENT_EVENTS_MAX: usize = 1_024;
-
-pub enum MonitorMsg {
-    /// Run one probe, then schedule the next.
-    Probe,
-    /// Run one extra probe now (news arrived, e.g. a heartbeat); the schedule is unchanged.
-    ProbeNow,
-    /// The component's incident was closed by a playbook or a person: forget that it was down
-    /// and probe now, so a failure that persists (or comes back before the next probe) opens a
-    /// new incident instead of going unannounced.
-    Recheck,
-    /// Apply and persist a person's decision; replies with the new status.
-    Control(
-        ControlChange,
-        Who,
-        RpcReplyPort<Result<MonitorStatus, Arc<StoreError>>>,
-    ),
-}
-
-/// What people can decide about a monitor.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ControlChange {
-    Pause,
-    Resume,
-    /// Silence until this time (`None` lifts the silence).
-    Silence(Option<DateTime<Utc>>),
-}
 
 impl Actor for MonitorActor {
     type Msg = MonitorMsg;
@@ -224,7 +182,7 @@ impl MonitorState {
             }],
             _ => Vec::new(),
         };
-        commit_in_order(&self.ctx, drafts, writes).await?;
+        commit_in_order(&self.ctx.scope, drafts, writes).await?;
         self.unsent.clear();
         self.position = position;
         Ok(())
@@ -244,7 +202,7 @@ impl MonitorState {
         self.ctx.store.save_monitor_control(&control).await?;
         // Announced (after it is saved), so every dashboard and feed client sees it at once.
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(
                 types::MONITOR_CONTROLLED,
                 json!({

@@ -19,6 +19,7 @@ use crate::context::Ctx;
 use crate::delivery::{alert_body, Alert};
 use crate::event::{types, EventDraft};
 use crate::model::{Delivery, DeliveryStatus};
+use crate::protocol::notifier::NotifierMsg;
 use crate::spec::WebhookSpec;
 use crate::store::{StoreError, Write};
 
@@ -38,15 +39,6 @@ pub struct NotifierState {
     in_flight: HashSet<String>,
     /// Pending deliveries were left in the store when the queue was full.
     more_in_store: bool,
-}
-
-pub enum NotifierMsg {
-    /// Deliveries just committed as pending: send them.
-    Send(Vec<Delivery>),
-    /// A delivery task finished (boxed: the body can be large).
-    Delivered(Box<Delivery>),
-    /// Tell every webhook about Grace itself, now, without the store (see [`Alert`]).
-    Alert(Box<Alert>),
 }
 
 impl Actor for NotifierActor {
@@ -207,8 +199,8 @@ impl NotifierState {
         announced.body = serde_json::Value::Null;
         let event = EventDraft::new(types::WEBHOOK_DELIVERED, json!({ "delivery": announced }))
             .incident(delivery.incident_id);
-        crate::bus_actor::commit_in_order(
-            &self.ctx,
+        crate::protocol::bus::commit_in_order(
+            &self.ctx.scope,
             vec![event],
             vec![Write::Delivery(Box::new(delivery))],
         )

@@ -16,11 +16,12 @@ use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde_json::json;
 
-use crate::bus_actor::publish;
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
 use crate::model::{PipelineRun, PipelineRunStatus, Who};
 use crate::process::{self, Exit};
+use crate::protocol::bus::publish;
+use crate::protocol::pipelines::{PipelineError, PipelinesMsg, Rerun};
 use crate::spec::{bounds, PipelineSpec};
 use crate::store::StoreError;
 
@@ -48,56 +49,6 @@ pub struct PipelinesState {
     /// restarted runner never finds a run of the old one still going (the program is killed
     /// with its task).
     tasks: HashMap<String, tokio::task::JoinHandle<()>>,
-}
-
-/// Why a pipeline could not be run.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PipelineError {
-    #[error("there is no pipeline named {0:?}")]
-    NoSuchPipeline(String),
-    #[error("pipeline {pipeline:?} is already running: {run}")]
-    Busy { pipeline: String, run: String },
-    #[error("store error: {0}")]
-    Store(String),
-}
-
-impl From<StoreError> for PipelineError {
-    fn from(error: StoreError) -> Self {
-        PipelineError::Store(error.to_string())
-    }
-}
-
-/// A failed run and the rerun queued (or already going) for it.
-#[derive(Debug, Clone)]
-pub struct Rerun {
-    pub failed_run_id: String,
-    pub rerun: PipelineRun,
-}
-
-pub enum PipelinesMsg {
-    /// Periodic: start the scheduled runs that are due.
-    Tick,
-    /// A person starts a run now; replies with it as started.
-    RunNow {
-        pipeline_id: String,
-        by: Who,
-        reply: RpcReplyPort<Result<PipelineRun, PipelineError>>,
-    },
-    /// A healing playbook: queue a rerun of every failed run, not rerun yet, of the pipelines
-    /// that depend on `component`, that ended at or after `since` (at most `runs_max`).
-    RerunFailed {
-        component: String,
-        since: DateTime<Utc>,
-        runs_max: usize,
-        reply: RpcReplyPort<Result<Vec<Rerun>, PipelineError>>,
-    },
-    /// Replies with the run once it has ended (None when there is no such run).
-    AwaitRun {
-        run_id: String,
-        reply: RpcReplyPort<Option<PipelineRun>>,
-    },
-    /// A run's task ended.
-    Finished(PipelineRun),
 }
 
 impl Actor for PipelinesActor {
@@ -409,7 +360,7 @@ impl PipelinesState {
     ) -> Result<PipelineRun, StoreError> {
         self.ctx.store.save_pipeline_run(&run).await?;
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(types::PIPELINE_STARTED, json!({ "run": run }))
                 .source(pipeline.id.clone()),
         );
@@ -452,7 +403,7 @@ impl PipelinesState {
                 event = event.incident(incident_id);
             }
         }
-        publish(&self.ctx, event);
+        publish(&self.ctx.scope, event);
         self.answer_waiters(&run);
         self.start_next(&run.pipeline_id.clone()).await
     }

@@ -8,19 +8,21 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::bus_actor::publish;
-use crate::context::{roles, Ctx};
+use crate::context::Ctx;
 use crate::event::{types, EventDraft};
-use crate::incidents_actor::{IncidentsMsg, RunOutcome};
 use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus,
     StepRecord, StepStatus, Suggestion, TrustScore, Who, WorkOrder, WorkOrderReason,
 };
-use crate::notifier_actor::NotifierMsg;
+use crate::protocol::bus::publish;
+use crate::protocol::incidents::{IncidentsMsg, RunOutcome};
+use crate::protocol::notifier::NotifierMsg;
+use crate::protocol::playbooks::{PlaybooksMsg, RunError, RunReport};
+use crate::protocol::{roles, Incidents, Notifier};
 use crate::spec::{OnInterrupt, PlaybookSpec, TriggerSource};
 use crate::store::{StoreError, Write};
 use crate::sub_agent_actor::{SubAgentActor, SubAgentArgs};
@@ -102,64 +104,6 @@ fn started_data(
         data["forced"] = json!(forced);
     }
     data
-}
-
-/// How a sub-agent's run ended.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    pub succeeded: bool,
-    /// Grace stopped in the middle of it (the run becomes `interrupted`, not `failed`).
-    pub interrupted: bool,
-    pub failing_step: Option<String>,
-    pub output: String,
-}
-
-/// Why a playbook could not be run by hand.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum RunError {
-    #[error("there is no playbook named {0:?}")]
-    NoSuchPlaybook(String),
-    #[error("incident {0} does not exist")]
-    NoSuchIncident(u64),
-    #[error("incident {0} is resolved; there is nothing to heal")]
-    Resolved(u64),
-    #[error("incident {incident_id} already has a run: {run}")]
-    Busy { incident_id: u64, run: String },
-    #[error("all {0} sub-agents are busy; try again when one is free")]
-    Full(usize),
-    /// Its trigger does not match the incident: not the playbook for it.
-    #[error("{0}; an admin may run it anyway with \"force\": true")]
-    NotTriggered(String),
-    /// Its cooldown or circuit breaker holds it, as it would an automatic run.
-    #[error("{0}; an admin may run it anyway with \"force\": true")]
-    Held(String),
-    #[error("store error: {0}")]
-    Store(String),
-}
-
-pub enum PlaybooksMsg {
-    /// A new incident: run the first playbook whose trigger matches, if any.
-    Trigger(Incident),
-    /// A person runs a playbook on an active incident; replies with the run id.
-    RunNow {
-        playbook_id: String,
-        incident_id: u64,
-        by: Who,
-        /// Past the trigger, cooldown and breaker checks (admins only; recorded).
-        force: bool,
-        reply: RpcReplyPort<Result<String, RunError>>,
-    },
-    /// A sub-agent reports a step's progress.
-    StepUpdate {
-        run_id: String,
-        index: usize,
-        record: StepRecord,
-    },
-    /// A sub-agent finished its run.
-    Finished { run_id: String, report: RunReport },
-    /// An incident outlived its component's `escalate_after_ms`: record a work order for
-    /// people and send it, whatever automation is doing.
-    Overdue(Box<Incident>),
 }
 
 impl Actor for PlaybooksActor {
@@ -316,13 +260,11 @@ impl PlaybooksState {
             status: "open".to_owned(),
         };
         self.commit(vec![], vec![], Some(&work_order)).await?;
-        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-            let _ = incidents.cast(IncidentsMsg::Escalate {
-                incident_id: incident.id,
-                work_order_id: work_order.work_order_id,
-                overdue: true,
-            });
-        }
+        let _ = self.ctx.scope.tell::<Incidents>(IncidentsMsg::Escalate {
+            incident_id: incident.id,
+            work_order_id: work_order.work_order_id,
+            overdue: true,
+        });
         Ok(())
     }
 
@@ -405,7 +347,7 @@ impl PlaybooksState {
             // Trust-gated autonomy: not trusted enough to act alone, so ask a person.
             let trust = self.playbook_trust(&playbook.id).await?;
             if trust.score < playbook.auto_run_min_trust {
-                if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
+                if let Ok(incidents) = self.ctx.scope.find::<Incidents>() {
                     let suggestion = Suggestion {
                         suggestion_id: String::new(), // numbered by the incident manager
                         playbook_id: playbook.id.clone(),
@@ -542,7 +484,7 @@ impl PlaybooksState {
         };
         let detail = hold_detail(playbook, &incident.source, &hold);
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(
                 types::PLAYBOOK_HELD,
                 json!({ "playbook_id": playbook.id, "reason": reason, "detail": detail }),
@@ -563,13 +505,11 @@ impl PlaybooksState {
                 status: "open".to_owned(),
             };
             self.commit(vec![], vec![], Some(&work_order)).await?;
-            if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-                let _ = incidents.cast(IncidentsMsg::Escalate {
-                    incident_id: incident.id,
-                    work_order_id: work_order.work_order_id,
-                    overdue: false,
-                });
-            }
+            let _ = self.ctx.scope.tell::<Incidents>(IncidentsMsg::Escalate {
+                incident_id: incident.id,
+                work_order_id: work_order.work_order_id,
+                overdue: false,
+            });
         }
         Ok(())
     }
@@ -619,18 +559,19 @@ impl PlaybooksState {
                     .map(|d| Write::Delivery(Box::new(d))),
             );
         }
-        crate::bus_actor::commit_in_order(&self.ctx, drafts, writes)
+        crate::protocol::bus::commit_in_order(&self.ctx.scope, drafts, writes)
             .await
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         if deliveries.is_empty() {
             return Ok(());
         }
-        match self.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) {
-            Some(notifier) => {
-                let _ = notifier.cast(NotifierMsg::Send(deliveries));
-            }
+        if let Err(error) = self
+            .ctx
+            .scope
+            .tell::<Notifier>(NotifierMsg::Send(deliveries))
+        {
             // Pending in the store: the notifier sends them when it is back.
-            None => tracing::warn!("notifier restarting; deliveries wait in the store"),
+            tracing::warn!(%error, "deliveries wait in the store");
         }
         Ok(())
     }
@@ -692,7 +633,7 @@ impl PlaybooksState {
         self.ctx.store.save_execution(&execution).await?;
         self.ctx.store.save_agent(&agent).await?;
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(
                 types::PLAYBOOK_STARTED,
                 started_data(&run_id, &playbook, &execution, &started),
@@ -701,17 +642,15 @@ impl PlaybooksState {
             .incident(incident.id),
         );
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(types::AGENT_SPAWNED, json!({ "agent": agent }))
                 .source(incident.source.clone())
                 .incident(incident.id),
         );
-        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-            let _ = incidents.cast(IncidentsMsg::RunStarted {
-                incident_id: incident.id,
-                run_id: run_id.clone(),
-            });
-        }
+        let _ = self.ctx.scope.tell::<Incidents>(IncidentsMsg::RunStarted {
+            incident_id: incident.id,
+            run_id: run_id.clone(),
+        });
         self.runs.insert(run_id.clone(), Run { execution, agent });
 
         self.spawn_agent(&run_id, &agent_id, playbook, incident, 0)
@@ -777,7 +716,7 @@ impl PlaybooksState {
             .count() as u32;
         self.ctx.store.save_execution(execution).await?;
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(
                 types::PLAYBOOK_STEP,
                 json!({
@@ -868,13 +807,11 @@ impl PlaybooksState {
         self.commit(drafts, writes, work_order.as_ref()).await?;
         crate::failpoints::crash_point("playbooks.finish.after_commit");
         self.count_run(&execution);
-        if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-            let _ = incidents.cast(IncidentsMsg::RunFinished {
-                incident_id,
-                run_id: execution.run_id.clone(),
-                outcome,
-            });
-        }
+        let _ = self.ctx.scope.tell::<Incidents>(IncidentsMsg::RunFinished {
+            incident_id,
+            run_id: execution.run_id.clone(),
+            outcome,
+        });
         // The agent's work is done; stop it (after its report, so its exit is not a crash).
         let role = roles::agent(&agent.agent_id);
         if let Some(cell) = ractor::registry::where_is(self.ctx.scope.name(&role)) {
@@ -992,7 +929,7 @@ impl PlaybooksState {
                     );
                     self.ctx.store.save_execution(&run.execution).await?;
                     publish(
-                        &self.ctx,
+                        &self.ctx.scope,
                         EventDraft::new(
                             types::PLAYBOOK_RESUMED,
                             json!({ "run_id": run_id, "playbook_id": playbook.id, "from_step": at }),
@@ -1001,13 +938,10 @@ impl PlaybooksState {
                         .incident(incident.id),
                     );
                     // The incident may never have heard of this run (stopped before it did).
-                    if let Some(incidents) = self.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS)
-                    {
-                        let _ = incidents.cast(IncidentsMsg::RunStarted {
-                            incident_id: incident.id,
-                            run_id: run_id.clone(),
-                        });
-                    }
+                    let _ = self.ctx.scope.tell::<Incidents>(IncidentsMsg::RunStarted {
+                        incident_id: incident.id,
+                        run_id: run_id.clone(),
+                    });
                     self.spawn_agent(&run_id, &agent_id, playbook, incident, at)
                         .await?;
                 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::context::Ctx;
+use crate::protocol::retention::RetentionMsg;
 use crate::store::{Compacted, StoreError};
 
 /// Records removed per transaction.
@@ -29,13 +30,6 @@ pub struct RetentionState {
 enum Step {
     Events,
     Records(Compacted),
-}
-
-pub enum RetentionMsg {
-    /// Start a round (on the interval).
-    Round,
-    /// Do the next chunk of the round.
-    Next,
 }
 
 impl Actor for RetentionActor {

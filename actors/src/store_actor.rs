@@ -14,17 +14,19 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use serde_json::json;
 
-use crate::bus_actor::publish;
-use crate::context::{roles, Ctx, StoreFailure, RPC_TIMEOUT_MS};
+use crate::context::{Ctx, StoreFailure};
 use crate::delivery::Alert;
 use crate::event::{classify, types, Event, EventDraft};
-use crate::feed_actor::FeedMsg;
-use crate::incidents_actor::IncidentsMsg;
-use crate::notifier_actor::NotifierMsg;
+use crate::protocol::bus::publish;
+use crate::protocol::feed::FeedMsg;
+use crate::protocol::incidents::IncidentsMsg;
+use crate::protocol::notifier::NotifierMsg;
+use crate::protocol::store::StoreMsg;
+use crate::protocol::{Feed, Incidents, Notifier};
 use crate::signals::Span;
 use crate::store::{StoreError, Write};
 
@@ -37,19 +39,6 @@ const NUDGE_LAG_MIN: u64 = 256;
 pub struct StoreState {
     ctx: Arc<Ctx>,
     last_seq: u64,
-}
-
-/// The persisted events of a commit, or why there are none.
-pub type CommitReply = RpcReplyPort<Result<Vec<Arc<Event>>, Arc<StoreError>>>;
-
-pub enum StoreMsg {
-    /// Sequence and persist drafts in one transaction, with `writes`; replies with the
-    /// persisted events once they are durable (and routed).
-    Commit {
-        drafts: Vec<EventDraft>,
-        writes: Vec<Write>,
-        reply: CommitReply,
-    },
 }
 
 impl Actor for StoreActor {
@@ -168,7 +157,7 @@ impl StoreState {
         let until = crate::time::now();
         tracing::warn!(since = %failure.since, failed_commits = failure.failed_commits, "the store takes writes again");
         publish(
-            &self.ctx,
+            &self.ctx.scope,
             EventDraft::new(
                 types::STORE_RECOVERED,
                 json!({
@@ -184,15 +173,16 @@ impl StoreState {
     }
 
     fn alert(&self, alert: Alert) {
-        if let Some(notifier) = self.ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) {
-            let _ = notifier.cast(NotifierMsg::Alert(Box::new(alert)));
-        }
+        let _ = self
+            .ctx
+            .scope
+            .tell::<Notifier>(NotifierMsg::Alert(Box::new(alert)));
     }
 
     /// Passes committed events on, in seq order.
     fn route(&self, events: &[Arc<Event>]) {
         let scope = &self.ctx.scope;
-        if let Some(feed) = scope.lookup::<FeedMsg>(roles::FEED) {
+        if let Ok(feed) = scope.find::<Feed>() {
             for event in events {
                 let _ = feed.cast(FeedMsg::Push(event.clone()));
             }
@@ -203,22 +193,13 @@ impl StoreState {
         // announcements alone do not wake it.
         let lag = self.ctx.progress.incidents_lag();
         let news = events.iter().any(|event| is_signal(event)) || lag >= NUDGE_LAG_MIN;
+        let nudged = &self.ctx.progress.incidents_nudged;
+        // Restarting when told: it catches up from the log when it is back.
         if news
-            && !self
-                .ctx
-                .progress
-                .incidents_nudged
-                .swap(true, Ordering::AcqRel)
+            && !nudged.swap(true, Ordering::AcqRel)
+            && scope.tell::<Incidents>(IncidentsMsg::Observe).is_err()
         {
-            match scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-                Some(incidents) if incidents.cast(IncidentsMsg::Observe).is_ok() => {}
-                // Restarting: it catches up from the log when it is back.
-                _ => self
-                    .ctx
-                    .progress
-                    .incidents_nudged
-                    .store(false, Ordering::Release),
-            }
+            nudged.store(false, Ordering::Release);
         }
     }
 }
@@ -226,28 +207,4 @@ impl StoreState {
 /// Whether the incident manager needs to see an event: a problem or a recovery.
 fn is_signal(event: &Event) -> bool {
     !classify(&event.event_type, &event.data).is_info()
-}
-
-/// Commits `drafts` and `writes` in one transaction through the store actor of `ctx`'s kernel;
-/// returns the persisted events.
-pub async fn commit(
-    ctx: &Ctx,
-    drafts: Vec<EventDraft>,
-    writes: Vec<Write>,
-) -> Result<Vec<Arc<Event>>, Arc<StoreError>> {
-    let unavailable = |why: String| Arc::new(StoreError::Unavailable(why));
-    let store = ctx
-        .scope
-        .lookup::<StoreMsg>(roles::STORE)
-        .ok_or_else(|| unavailable("the store is restarting".to_owned()))?;
-    ractor::call_t!(
-        store,
-        |reply| StoreMsg::Commit {
-            drafts,
-            writes,
-            reply
-        },
-        RPC_TIMEOUT_MS
-    )
-    .map_err(|error| unavailable(format!("the store did not answer: {error}")))?
 }

@@ -10,16 +10,18 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::context::{roles, Ctx, RPC_TIMEOUT_MS};
+use crate::context::Ctx;
 use crate::delivery::Notification;
 use crate::event::{types, EventDraft};
-use crate::incidents_actor::IncidentsMsg;
 use crate::model::{Incident, PipelineRunStatus, StepRecord, StepStatus};
-use crate::notifier_actor::NotifierMsg;
-use crate::pipelines_actor::{PipelinesMsg, Rerun};
-use crate::playbooks_actor::{PlaybooksMsg, RunReport};
 use crate::probe::Probe;
 use crate::process;
+use crate::protocol::incidents::IncidentsMsg;
+use crate::protocol::notifier::NotifierMsg;
+use crate::protocol::pipelines::{PipelinesMsg, Rerun};
+use crate::protocol::playbooks::{PlaybooksMsg, RunReport};
+use crate::protocol::sub_agent::SubAgentMsg;
+use crate::protocol::{Incidents, Notifier, Pipelines, Playbooks, RPC_TIMEOUT_MS};
 use crate::spec::{PlaybookSpec, StepSpec, WaitUntil};
 use crate::store::Write;
 
@@ -39,11 +41,6 @@ pub struct SubAgentArgs {
     pub incident: Incident,
     /// The step to start at: 0, or where a run interrupted by a restart resumes.
     pub first_step: usize,
-}
-
-pub enum SubAgentMsg {
-    /// Carry out the whole run (sent to itself once, on start).
-    Run,
 }
 
 impl Actor for SubAgentActor {
@@ -70,7 +67,8 @@ impl Actor for SubAgentActor {
         let engine = state
             .ctx
             .scope
-            .lookup::<PlaybooksMsg>(roles::PLAYBOOKS)
+            .find::<Playbooks>()
+            .ok()
             .ok_or("playbook engine unavailable")?;
         engine.cast(PlaybooksMsg::Finished {
             run_id: state.run_id.clone(),
@@ -273,13 +271,15 @@ impl<'a> Runner<'a> {
     }
 
     fn report(&self, index: usize, record: &StepRecord) {
-        if let Some(engine) = self.args.ctx.scope.lookup::<PlaybooksMsg>(roles::PLAYBOOKS) {
-            let _ = engine.cast(PlaybooksMsg::StepUpdate {
+        let _ = self
+            .args
+            .ctx
+            .scope
+            .tell::<Playbooks>(PlaybooksMsg::StepUpdate {
                 run_id: self.args.run_id.clone(),
                 index,
                 record: record.clone(),
             });
-        }
     }
 
     async fn execute(&mut self, step: &StepSpec) -> StepResult {
@@ -523,8 +523,9 @@ impl<'a> Runner<'a> {
                 m.interval_ms * (u64::from(m.failures_before_down) + 1) + m.timeout_ms
             });
         let since = incident.detected_at - chrono::Duration::milliseconds(lookback_ms as i64);
-        let Some(pipelines) = self.args.ctx.scope.lookup::<PipelinesMsg>(roles::PIPELINES) else {
-            return StepResult::new(false, 1, "the pipeline runner is unavailable".to_owned());
+        let pipelines = match self.args.ctx.scope.find::<Pipelines>() {
+            Ok(pipelines) => pipelines,
+            Err(error) => return StepResult::new(false, 1, error.to_string()),
         };
         let deadline = std::time::Instant::now() + Duration::from_millis(timeout_ms);
         let reruns = match ractor::call_t!(
@@ -621,34 +622,26 @@ impl<'a> Runner<'a> {
             .cloned()
             .map(|d| Write::Delivery(Box::new(d)))
             .collect();
-        if let Err(error) = crate::bus_actor::commit_in_order(ctx, vec![sent], writes).await {
+        if let Err(error) =
+            crate::protocol::bus::commit_in_order(&ctx.scope, vec![sent], writes).await
+        {
             return StepResult::new(
                 false,
                 1,
                 format!("the notification was not recorded: {error}"),
             );
         }
-        if let Some(notifier) = ctx.scope.lookup::<NotifierMsg>(roles::NOTIFIER) {
-            let _ = notifier.cast(NotifierMsg::Send(deliveries));
-        }
+        let _ = ctx.scope.tell::<Notifier>(NotifierMsg::Send(deliveries));
         StepResult::new(true, 1, format!("{notification_id} queued: {text}"))
     }
 
     async fn set_trust(&self, value: f64) -> StepResult {
         let component = self.args.incident.source.clone();
-        let result = match self.args.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-            Some(incidents) => match ractor::call_t!(
-                incidents,
-                IncidentsMsg::SetTrust,
-                RPC_TIMEOUT_MS,
-                component.clone(),
-                value
-            ) {
-                Ok(Ok(score)) => Ok(format!("trust in {component} set to {score:.2}")),
-                Ok(Err(error)) => Err(error.to_string()),
-                Err(error) => Err(error.to_string()),
-            },
-            None => Err("incident manager unavailable".to_owned()),
+        let ask = |reply| IncidentsMsg::SetTrust(component.clone(), value, reply);
+        let result = match self.args.ctx.scope.ask::<Incidents, _>(ask).await {
+            Ok(Ok(score)) => Ok(format!("trust in {component} set to {score:.2}")),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(error) => Err(error.to_string()),
         };
         let ok = result.is_ok();
         StepResult::new(
@@ -660,20 +653,11 @@ impl<'a> Runner<'a> {
 
     async fn restore_trust(&self) -> StepResult {
         let component = self.args.incident.source.clone();
-        let result = match self.args.ctx.scope.lookup::<IncidentsMsg>(roles::INCIDENTS) {
-            Some(incidents) => {
-                match ractor::call_t!(
-                    incidents,
-                    IncidentsMsg::RestoreTrust,
-                    RPC_TIMEOUT_MS,
-                    component.clone()
-                ) {
-                    Ok(Ok(score)) => Ok(format!("trust in {component} restored to {score:.2}")),
-                    Ok(Err(error)) => Err(error.to_string()),
-                    Err(error) => Err(error.to_string()),
-                }
-            }
-            None => Err("incident manager unavailable".to_owned()),
+        let ask = |reply| IncidentsMsg::RestoreTrust(component.clone(), reply);
+        let result = match self.args.ctx.scope.ask::<Incidents, _>(ask).await {
+            Ok(Ok(score)) => Ok(format!("trust in {component} restored to {score:.2}")),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(error) => Err(error.to_string()),
         };
         StepResult::new(
             result.is_ok(),

@@ -5,9 +5,9 @@
 
 use std::convert::Infallible;
 
-use actors::incidents_actor::IncidentError;
-use actors::pipelines_actor::PipelineError;
-use actors::playbooks_actor::RunError;
+use actors::protocol::incidents::IncidentError;
+use actors::protocol::pipelines::PipelineError;
+use actors::protocol::playbooks::RunError;
 use actors::store::StoreError;
 use actors::KernelError;
 use serde::{Deserialize, Serialize};
@@ -145,7 +145,9 @@ impl From<KernelError> for ApiError {
             KernelError::NoSuchMonitor(_) | KernelError::NoSuchHeartbeat(_) => {
                 ApiError::NotFound(message)
             }
-            KernelError::Unavailable(_) => ApiError::Unavailable(message),
+            KernelError::Unavailable(_) | KernelError::NotAnswering(_) => {
+                ApiError::Unavailable(message)
+            }
             KernelError::Busy { .. } => ApiError::Busy(message),
             KernelError::Store(_)
             | KernelError::Spawn(_)

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use actors::incidents_actor::IncidentFilter;
 use actors::model::{component_subject, Agent, Delivery, Execution, IncidentStatus, WorkOrder};
-use actors::monitor_actor::{ControlChange, MonitorStatus};
+use actors::protocol::incidents::IncidentFilter;
+use actors::protocol::monitor::{ControlChange, MonitorStatus};
 use actors::Kernel;
 use chrono::{DateTime, Utc};
 use serde::de::{DeserializeOwned, IntoDeserializer};

@@ -12,7 +12,7 @@ use actors::model::{
     Execution, Incident, IncidentStatus, PipelineRun, Severity, Suggestion, Symptom, TrustScore,
     Who,
 };
-use actors::monitor_actor::MonitorStatus;
+use actors::protocol::monitor::MonitorStatus;
 use actors::spec::{PipelineSpec, PlaybookSpec};
 use actors::time::{micros, micros_opt};
 use actors::{ActorNode, ReloadReport};

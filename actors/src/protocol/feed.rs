@@ -1,0 +1,15 @@
+//! What the feed hub takes: committed events to fan out, and subscriptions.
+
+use std::sync::Arc;
+
+use ractor::RpcReplyPort;
+use tokio::sync::mpsc;
+
+use crate::event::{Event, Pattern};
+
+pub enum FeedMsg {
+    /// A persisted event to fan out.
+    Push(Arc<Event>),
+    /// Subscribe to events matching any of the patterns (all events when empty).
+    Subscribe(Vec<Pattern>, RpcReplyPort<mpsc::Receiver<Arc<Event>>>),
+}

@@ -1,0 +1,51 @@
+//! What a monitor takes (probe now, recheck, people's decisions) and the view it posts.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ractor::RpcReplyPort;
+
+use crate::model::{MonitorControl, Who};
+use crate::store::StoreError;
+
+/// What a monitor knows about its component right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorStatus {
+    pub id: String,
+    pub kind: &'static str,
+    pub down: bool,
+    pub consecutive_failures: u32,
+    pub last_probe_at: Option<DateTime<Utc>>,
+    pub last_latency_ms: Option<u64>,
+    pub last_error: Option<String>,
+    /// What the probe learned beyond up/down (a check plugin's exit code, summary, perfdata).
+    pub details: serde_json::Value,
+    /// Paused or silenced by people.
+    pub control: MonitorControl,
+}
+
+pub enum MonitorMsg {
+    /// Run one probe, then schedule the next.
+    Probe,
+    /// Run one extra probe now (news arrived, e.g. a heartbeat); the schedule is unchanged.
+    ProbeNow,
+    /// The component's incident was closed by a playbook or a person: forget that it was down
+    /// and probe now, so a failure that persists (or comes back before the next probe) opens a
+    /// new incident instead of going unannounced.
+    Recheck,
+    /// Apply and persist a person's decision; replies with the new status.
+    Control(
+        ControlChange,
+        Who,
+        RpcReplyPort<Result<MonitorStatus, Arc<StoreError>>>,
+    ),
+}
+
+/// What people can decide about a monitor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlChange {
+    Pause,
+    Resume,
+    /// Silence until this time (`None` lifts the silence).
+    Silence(Option<DateTime<Utc>>),
+}

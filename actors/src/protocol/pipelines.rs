@@ -1,0 +1,57 @@
+//! What the pipeline runner takes: ticks, runs by hand, reruns after a heal, and waits.
+
+use chrono::{DateTime, Utc};
+use ractor::RpcReplyPort;
+
+use crate::model::{PipelineRun, Who};
+use crate::store::StoreError;
+
+/// Why a pipeline could not be run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PipelineError {
+    #[error("there is no pipeline named {0:?}")]
+    NoSuchPipeline(String),
+    #[error("pipeline {pipeline:?} is already running: {run}")]
+    Busy { pipeline: String, run: String },
+    #[error("store error: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for PipelineError {
+    fn from(error: StoreError) -> Self {
+        PipelineError::Store(error.to_string())
+    }
+}
+
+/// A failed run and the rerun queued (or already going) for it.
+#[derive(Debug, Clone)]
+pub struct Rerun {
+    pub failed_run_id: String,
+    pub rerun: PipelineRun,
+}
+
+pub enum PipelinesMsg {
+    /// Periodic: start the scheduled runs that are due.
+    Tick,
+    /// A person starts a run now; replies with it as started.
+    RunNow {
+        pipeline_id: String,
+        by: Who,
+        reply: RpcReplyPort<Result<PipelineRun, PipelineError>>,
+    },
+    /// A healing playbook: queue a rerun of every failed run, not rerun yet, of the pipelines
+    /// that depend on `component`, that ended at or after `since` (at most `runs_max`).
+    RerunFailed {
+        component: String,
+        since: DateTime<Utc>,
+        runs_max: usize,
+        reply: RpcReplyPort<Result<Vec<Rerun>, PipelineError>>,
+    },
+    /// Replies with the run once it has ended (None when there is no such run).
+    AwaitRun {
+        run_id: String,
+        reply: RpcReplyPort<Option<PipelineRun>>,
+    },
+    /// A run's task ended.
+    Finished(PipelineRun),
+}
