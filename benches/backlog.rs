@@ -194,6 +194,8 @@ async fn reads_with_many_incidents(grace: &Grace, stored: u64) {
         let (median, p99) = grace.timed_gets(path, 100).await;
         println!("  {stored} incidents, GET {path}: median {median:.1} ms, p99 {p99:.1} ms (100 requests)");
     }
+    let cpu_before = cpu_seconds(grace.child.id());
+    let reads_started = Instant::now();
     let browser = common::browser::Browser::start("backlog").await;
     let mut loads_ms: Vec<f64> = Vec::new();
     for _ in 0..10 {
@@ -216,12 +218,64 @@ async fn reads_with_many_incidents(grace: &Grace, stored: u64) {
         "  the last load, ms from navigation (start+duration): {}",
         browser.eval(timings).await
     );
+    println!(
+        "  Grace used {:.1} CPU-seconds over the {:.1} s of browser loads; its busiest threads then: {}",
+        cpu_seconds(grace.child.id()) - cpu_before,
+        reads_started.elapsed().as_secs_f64(),
+        busiest_threads(grace.child.id())
+    );
     loads_ms.sort_by(f64::total_cmp);
     println!(
         "  {stored} incidents, the dashboard's first load in headless Chromium (navigation to tiles drawn): median {:.0} ms, max {:.0} ms (10 loads)",
         loads_ms[loads_ms.len() / 2],
         loads_ms[loads_ms.len() - 1]
     );
+}
+
+/// User plus system CPU time of process `pid` so far, in seconds (Linux, 100 ticks/s).
+fn cpu_seconds(pid: u32) -> f64 {
+    cpu_seconds_of(Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// The threads of `pid` with the most CPU time so far, as `name=seconds`.
+fn busiest_threads(pid: u32) -> String {
+    let mut threads: Vec<(String, f64)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.flatten()
+                .map(|task| {
+                    let tid: u32 = task.file_name().to_string_lossy().parse().unwrap_or(0);
+                    let comm =
+                        std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                    let cpu = cpu_seconds_of(&task.path().join("stat"));
+                    (format!("{}#{tid}", comm.trim()), cpu)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let top: Vec<String> = threads
+        .iter()
+        .take(6)
+        .map(|(n, s)| format!("{n}={s:.1}"))
+        .collect();
+    top.join(" ")
+}
+
+fn cpu_seconds_of(stat: &Path) -> f64 {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Pushes batches of distinct sources (`{tag}-{writer}-{batch}-{k}`) until `budget` events are
@@ -432,6 +486,10 @@ fn main() {
         if let Some(incidents) = big_incidents {
             let big = tempfile::tempdir().unwrap();
             start_on_big_store(big.path(), incidents, 1_000_000).await;
+            // For a profile or a look afterwards: `GRACE_BENCH_KEEP=1` keeps that store.
+            if std::env::var_os("GRACE_BENCH_KEEP").is_some() {
+                println!("  the big store is kept in {}", big.keep().display());
+            }
         }
     });
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{self, Config};
-use crate::reload::ConfigSource;
+use crate::reload::{ConfigSource, Started};
 use crate::server::{self, App};
 
 #[derive(Debug, Parser)]
@@ -226,12 +226,14 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
             required,
             book: crate::tokens::TokenBook::new(PathBuf::from(&config.auth.tokens_path)),
         }),
-        auth_config: config.auth,
-        server: config.server,
-        store: config.store,
-        config_source: match path {
-            Some(path) => ConfigSource::File(path),
-            None => ConfigSource::BuiltIn,
+        started: Started {
+            source: match path {
+                Some(path) => ConfigSource::File(path),
+                None => ConfigSource::BuiltIn,
+            },
+            server: config.server,
+            store: config.store,
+            auth: config.auth,
         },
         ws_clients: Default::default(),
     });
@@ -297,7 +299,7 @@ async fn reload_on_hangup(app: Arc<App>) {
         }
     };
     while hangups.recv().await.is_some() {
-        match crate::reload::reload(&app, actors::model::Who::local()).await {
+        match crate::reload::reload(&app.kernel, &app.started, actors::model::Who::local()).await {
             Ok(report) => tracing::info!(
                 added = ?report.added,
                 removed = ?report.removed,

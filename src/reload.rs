@@ -6,10 +6,9 @@
 use std::path::PathBuf;
 
 use actors::model::Who;
-use actors::{KernelError, ReloadReport};
+use actors::{Kernel, KernelError, ReloadReport};
 
-use crate::config::{self, ConfigError};
-use crate::server::App;
+use crate::config::{self, AuthConfig, ConfigError, ServerConfig, StoreConfig};
 
 /// Where the running config came from.
 #[derive(Debug, Clone)]
@@ -17,6 +16,16 @@ pub enum ConfigSource {
     File(PathBuf),
     /// The built-in default; reloading it is a no-op, but a valid one.
     BuiltIn,
+}
+
+/// What Grace started with: where its config came from, and the sections read only at start
+/// (a reload reports a change to them; it takes effect at the next start).
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub source: ConfigSource,
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,22 +36,26 @@ pub enum ReloadError {
     Kernel(#[from] KernelError),
 }
 
-/// Reloads the config of `app`; see the module doc.
-pub async fn reload(app: &App, by: Who) -> Result<ReloadReport, ReloadError> {
-    let config = match &app.config_source {
+/// Reloads the config Grace `started` with into `kernel`; see the module doc.
+pub async fn reload(
+    kernel: &Kernel,
+    started: &Started,
+    by: Who,
+) -> Result<ReloadReport, ReloadError> {
+    let config = match &started.source {
         ConfigSource::File(path) => config::load(path),
         ConfigSource::BuiltIn => config::built_in(),
     }
     .map_err(ReloadError::Invalid)?;
-    let mut report = app.kernel.reload(config.tree, by).await?;
+    let mut report = kernel.reload(config.tree, by).await?;
     // The listener and the store are opened once, at start.
-    if config.server != app.server {
+    if config.server != started.server {
         report.restart_required.push("server".to_owned());
     }
-    if config.store != app.store {
+    if config.store != started.store {
         report.restart_required.push("store".to_owned());
     }
-    if config.auth != app.auth_config {
+    if config.auth != started.auth {
         report.restart_required.push("auth".to_owned());
     }
     Ok(report)

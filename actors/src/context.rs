@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::model::StoreFailure;
 use crate::probe::ProbeFactory;
 use crate::protocol::monitor::MonitorStatus;
 use crate::protocol::Scope;
@@ -53,16 +54,6 @@ impl SpawnBook {
             .expect("spawn book poisoned")
             .remove(role);
     }
-}
-
-/// The store refusing writes (a full disk, a broken device), from the first failed commit
-/// until one succeeds again: `/health` says `degraded` with it meanwhile.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoreFailure {
-    pub since: chrono::DateTime<chrono::Utc>,
-    /// The latest error.
-    pub reason: String,
-    pub failed_commits: u64,
 }
 
 /// How far the event log and the incident manager are, shared without messages: intake reads

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::context::StoreFailure;
+use crate::model::StoreFailure;
 
 use crate::model::{Delivery, DeliveryStatus, Incident, WorkOrder, WorkOrderReason};
 use crate::spec::{WebhookFormat, WebhookSpec};

@@ -513,7 +513,7 @@ impl Kernel {
     /// their seqs once they are durable.
     /// The running limits (`[limits]`).
     /// Why the store refuses writes, while it does.
-    pub fn store_failure(&self) -> Option<crate::context::StoreFailure> {
+    pub fn store_failure(&self) -> Option<crate::model::StoreFailure> {
         self.ctx
             .store_health
             .lock()

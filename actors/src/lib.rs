@@ -41,6 +41,7 @@ pub mod notifier_actor;
 pub mod pipelines_actor;
 pub mod playbooks_actor;
 pub mod probe;
+pub mod problem;
 pub mod process;
 pub mod protocol;
 pub mod retention;
@@ -50,6 +51,7 @@ pub mod spec;
 pub mod store;
 pub mod store_actor;
 pub mod sub_agent_actor;
+pub mod target;
 pub mod time;
 
 pub use kernel::{ActorNode, Kernel, KernelError, ReloadReport};

@@ -461,3 +461,13 @@ pub struct PipelineRun {
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<u64>,
 }
+
+/// The store refusing writes (a full disk, a broken device), from the first failed commit
+/// until one succeeds again: `/health` says `degraded` with it meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreFailure {
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// The latest error.
+    pub reason: String,
+    pub failed_commits: u64,
+}

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::SpecProblem;
+use crate::problem::SpecProblem;
 
 /// One kind of record's limits.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Pattern;
 
+pub use crate::problem::SpecProblem;
+
 /// One dependency Grace watches. `kind` selects the probe.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 // No `deny_unknown_fields` here: serde cannot combine it with `flatten`. The config loader
@@ -186,21 +188,6 @@ pub struct HttpSpec {
     /// Answers slower than this are `api.degraded`.
     #[serde(default)]
     pub degraded_ms: Option<u64>,
-}
-
-impl HttpSpec {
-    pub fn to_check(&self) -> crate::probe::HttpCheck {
-        crate::probe::HttpCheck {
-            url: self.url.clone(),
-            method: self.method.clone(),
-            headers: self.headers.clone(),
-            expect_status: self.expect_status.clone(),
-            body_contains: self.body_contains.clone(),
-            json_pointer: self.json_pointer.clone(),
-            json_equals: self.json_equals.clone(),
-            degraded_ms: self.degraded_ms,
-        }
-    }
 }
 
 /// A remediation recipe: which events start it and the steps it runs.
@@ -940,22 +927,6 @@ pub mod defaults {
     }
 }
 
-/// A problem with one field of a spec: the field's key (relative to the spec) and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecProblem {
-    pub field: String,
-    pub message: String,
-}
-
-impl SpecProblem {
-    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
 /// Upper bounds config may not exceed, so a typo cannot park an actor for days.
 pub mod bounds {
     /// Longest probe interval, probe timeout or step timeout: one hour.
@@ -1051,7 +1022,7 @@ impl MonitorSpec {
         }
         match &self.kind {
             MonitorKind::Postgres { url } => {
-                if let Err(error) = crate::probe::PgTarget::parse(url) {
+                if let Err(error) = crate::target::PgTarget::parse(url) {
                     problems.push(SpecProblem::new("url", error));
                 }
             }
@@ -1074,7 +1045,7 @@ impl MonitorSpec {
                 }
             }
             MonitorKind::Redis { url, tls_ca_path } => {
-                match crate::probe::RedisTarget::parse(url) {
+                match crate::target::RedisTarget::parse(url) {
                     Err(error) => {
                         problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
                     }

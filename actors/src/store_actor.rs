@@ -18,9 +18,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use serde_json::json;
 
-use crate::context::{Ctx, StoreFailure};
+use crate::context::Ctx;
 use crate::delivery::Alert;
 use crate::event::{classify, types, Event, EventDraft};
+use crate::model::StoreFailure;
 use crate::protocol::bus::publish;
 use crate::protocol::feed::FeedMsg;
 use crate::protocol::incidents::IncidentsMsg;

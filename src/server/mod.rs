@@ -42,8 +42,7 @@ use wire::{
     IncidentView, IncidentsProgress, Items, MonitorView, Page, ReloadView, WhoamiView,
 };
 
-use crate::config::{AuthConfig, ServerConfig, StoreConfig};
-use crate::reload::{ConfigSource, ReloadError};
+use crate::reload::{ReloadError, Started};
 use crate::tokens::Role;
 use auth::Caller;
 
@@ -55,15 +54,10 @@ const PAGE_LIMIT_DEFAULT: usize = 50;
 /// What every handler shares.
 pub struct App {
     pub kernel: Kernel,
-    /// The running server and store settings (a reload reports changes to them, but they
-    /// take effect only at the next start).
-    pub server: ServerConfig,
-    pub store: StoreConfig,
-    pub config_source: ConfigSource,
+    /// The config Grace started with (the server settings in it are the running ones).
+    pub started: Started,
     /// Whether tokens are required, and the token file (`[auth]`).
     pub auth: Arc<auth::Auth>,
-    /// `[auth]` as started with (a reload reports a change; it takes effect at the next start).
-    pub auth_config: AuthConfig,
     /// Feed clients connected now (bounded by `limits.ws_clients_max`).
     pub ws_clients: std::sync::atomic::AtomicUsize,
 }
@@ -80,7 +74,8 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let header_timeout = std::time::Duration::from_millis(app.server.header_read_timeout_ms);
+    let header_timeout =
+        std::time::Duration::from_millis(app.started.server.header_read_timeout_ms);
     let routes = routes(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -149,9 +144,9 @@ fn with_app(
 /// Every route, with errors recovered into JSON. Each route matches its path and method first,
 /// then checks the caller's role (`auth`), then its body: an unknown path is 404 whoever asks.
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
-    let body_limit = app.server.body_limit_bytes;
-    let app_server = app.server.clone();
-    let body_timeout_ms = app.server.body_read_timeout_ms;
+    let body_limit = app.started.server.body_limit_bytes;
+    let app_server = app.started.server.clone();
+    let body_timeout_ms = app.started.server.body_read_timeout_ms;
     let access = app.auth.clone();
     let app = with_app(app);
     let query = warp::query::<Query>();
@@ -513,7 +508,7 @@ fn json(value: &impl serde::Serialize) -> Result<Response, Rejection> {
 
 /// `limit` from the query: 1 to `page_limit_max`, default 50.
 fn limit(app: &App, query: &Query) -> Result<usize, ApiError> {
-    let max = app.server.page_limit_max;
+    let max = app.started.server.page_limit_max;
     match query.get("limit") {
         None => Ok(PAGE_LIMIT_DEFAULT.min(max)),
         Some(raw) => match raw.parse::<usize>() {
@@ -1135,7 +1130,7 @@ async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Reject
     )
 )]
 async fn reload_config(caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
-    match crate::reload::reload(&app, caller.who).await {
+    match crate::reload::reload(&app.kernel, &app.started, caller.who).await {
         Ok(report) => json(&ReloadView::from(report)),
         Err(ReloadError::Invalid(error)) => Err(ApiError::Invalid(
             error

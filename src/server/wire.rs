@@ -6,8 +6,8 @@
 //! Every type derives `ToSchema`: `GET /openapi.json` describes the replies from these very
 //! types, so the document cannot drift from what is sent.
 
-use actors::context::StoreFailure;
 use actors::event::Event;
+use actors::model::StoreFailure;
 use actors::model::{
     Execution, Incident, IncidentStatus, PipelineRun, Severity, Suggestion, Symptom, TrustScore,
     Who,

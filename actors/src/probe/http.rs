@@ -18,28 +18,15 @@ use serde_json::{json, Value};
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
+use crate::spec::HttpSpec;
 
 /// Most body bytes read to check `body_contains` / `json_pointer`.
 const BODY_BYTES_MAX: usize = 1024 * 1024;
 /// Longest wait between probes of a rate-limited API.
 const BACKOFF_MAX_MS: u64 = 300_000;
 
-/// What an HTTP monitor checks (from its spec).
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpCheck {
-    pub url: String,
-    pub method: String,
-    pub headers: BTreeMap<String, String>,
-    /// Accepted statuses; empty means any 2xx or 3xx.
-    pub expect_status: Vec<u16>,
-    pub body_contains: Option<String>,
-    pub json_pointer: Option<String>,
-    pub json_equals: Option<Value>,
-    pub degraded_ms: Option<u64>,
-}
-
 pub struct HttpProbe {
-    check: HttpCheck,
+    check: HttpSpec,
     client: Result<Client, String>,
     /// Consecutive 429s, for the exponential part of the backoff.
     rate_limited: u32,
@@ -49,7 +36,7 @@ pub struct HttpProbe {
 }
 
 impl HttpProbe {
-    pub fn new(check: HttpCheck) -> Self {
+    pub fn new(check: HttpSpec) -> Self {
         let client = build_client(&check.headers);
         Self {
             check,
@@ -281,7 +268,7 @@ mod tests {
 
     #[test]
     fn backoff_honours_retry_after_doubles_and_is_capped() {
-        let mut probe = HttpProbe::new(HttpCheck {
+        let mut probe = HttpProbe::new(HttpSpec {
             url: "http://127.0.0.1:1/".into(),
             method: "GET".into(),
             headers: BTreeMap::new(),

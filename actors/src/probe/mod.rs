@@ -14,10 +14,7 @@ mod redis;
 mod tcp;
 mod tls;
 
-pub use http::HttpCheck;
-pub use postgres::PgTarget;
 pub use process::Processes;
-pub use redis::RedisTarget;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -170,13 +167,15 @@ impl Default for ProbeFactory {
                     send.clone(),
                     expect.clone(),
                 )),
-                MonitorKind::Redis { url, tls_ca_path } => match redis::RedisTarget::parse(url) {
-                    Ok(target) => Box::new(redis::RedisProbe::new(target, tls_ca_path.clone())),
-                    // Config checking refuses bad URLs; this is only reached by a spec built
-                    // in code, and then every probe says why.
-                    Err(error) => Box::new(Misconfigured(error)),
-                },
-                MonitorKind::Http(check) => Box::new(http::HttpProbe::new(check.to_check())),
+                MonitorKind::Redis { url, tls_ca_path } => {
+                    match crate::target::RedisTarget::parse(url) {
+                        Ok(target) => Box::new(redis::RedisProbe::new(target, tls_ca_path.clone())),
+                        // Config checking refuses bad URLs; this is only reached by a spec built
+                        // in code, and then every probe says why.
+                        Err(error) => Box::new(Misconfigured(error)),
+                    }
+                }
+                MonitorKind::Http(check) => Box::new(http::HttpProbe::new(check.clone())),
                 MonitorKind::Command { argv, env } => {
                     Box::new(command::CommandProbe::new(argv.clone(), env.clone()))
                 }

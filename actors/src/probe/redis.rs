@@ -11,71 +11,19 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 
-use super::tls::{self, Verify};
+use super::tls;
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
+use crate::target::{RedisTarget, Verify};
 
 /// Longest reply line read; a PING or AUTH reply is a few bytes.
 const REPLY_LINE_BYTES_MAX: u64 = 1024;
-
-/// Where and how to connect, from `redis://[user:password@]host[:port][/db]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RedisTarget {
-    pub address: String,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    /// `rediss://`: TLS, with the server's name checked.
-    pub tls: bool,
-}
 
 /// A plain or TLS connection.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for S {}
 type Connection = BufReader<Box<dyn Stream>>;
-
-impl RedisTarget {
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let (tls, rest) = match (url.strip_prefix("redis://"), url.strip_prefix("rediss://")) {
-            (Some(rest), _) => (false, rest),
-            (_, Some(rest)) => (true, rest),
-            _ => {
-                return Err(format!(
-                    "must start with redis:// or rediss://, got {url:?}"
-                ))
-            }
-        };
-        let rest = rest.split('/').next().unwrap_or_default();
-        let (userinfo, host) = match rest.rsplit_once('@') {
-            Some((userinfo, host)) => (Some(userinfo), host),
-            None => (None, rest),
-        };
-        if host.is_empty() {
-            return Err(format!("has no host: {url:?}"));
-        }
-        let address = match host.rsplit_once(':') {
-            Some((_, port)) if port.parse::<u16>().is_err() => {
-                return Err(format!("has a bad port: {url:?}"))
-            }
-            Some(_) => host.to_owned(),
-            None => format!("{host}:6379"),
-        };
-        let (user, password) = match userinfo.map(|u| u.split_once(':')) {
-            None => (None, None),
-            Some(Some((user, password))) => (
-                (!user.is_empty()).then(|| user.to_owned()),
-                Some(password.to_owned()),
-            ),
-            Some(None) => (None, userinfo.map(str::to_owned)),
-        };
-        Ok(Self {
-            address,
-            user,
-            password,
-            tls,
-        })
-    }
-}
 
 pub struct RedisProbe {
     target: RedisTarget,
@@ -239,30 +187,5 @@ impl Probe for RedisProbe {
 
     fn recovery_event(&self) -> &'static str {
         types::REDIS_RESTORED
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse_with_defaults_and_credentials() {
-        let plain = RedisTarget::parse("redis://127.0.0.1").unwrap();
-        assert_eq!(plain.address, "127.0.0.1:6379");
-        assert_eq!((plain.user, plain.password), (None, None));
-        let auth = RedisTarget::parse("redis://:secret@cache:6380/2").unwrap();
-        assert_eq!(auth.address, "cache:6380");
-        assert_eq!(
-            (auth.user, auth.password.as_deref()),
-            (None, Some("secret"))
-        );
-        let acl = RedisTarget::parse("redis://app:pw@cache:6380").unwrap();
-        assert_eq!(acl.user.as_deref(), Some("app"));
-        assert!(RedisTarget::parse("rediss://cache:6380").unwrap().tls);
-        assert!(!acl.tls);
-        assert!(RedisTarget::parse("http://cache").is_err());
-        assert!(RedisTarget::parse("redis://cache:port").is_err());
-        assert!(RedisTarget::parse("redis://").is_err());
     }
 }

@@ -9,22 +9,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio_rustls::rustls;
+
+use crate::target::Verify;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-
-/// How much of the server's certificate to check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verify {
-    /// Encrypt, trust any certificate.
-    Nothing,
-    /// The chain must lead to a CA of `ca_path` (or the system's, when None); any name.
-    Chain { ca_path: Option<String> },
-    /// The chain, and the certificate must name the host connected to.
-    Full { ca_path: Option<String> },
-}
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

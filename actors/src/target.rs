@@ -1,0 +1,210 @@
+//! Where and how a monitor connects, parsed from the URLs in its config: a PostgreSQL target
+//! (libpq's `sslmode` and `sslrootcert` included), a Redis target, and how much of a server's
+//! certificate to verify. Config checks (`spec.rs`) and probes (`probe/`) both read them, so
+//! they live apart from either.
+
+use std::str::FromStr;
+
+use tokio_postgres::config::SslMode;
+
+/// How much of the server's certificate to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verify {
+    /// Encrypt, trust any certificate.
+    Nothing,
+    /// The chain must lead to a CA of `ca_path` (or the system's, when None); any name.
+    Chain { ca_path: Option<String> },
+    /// The chain, and the certificate must name the host connected to.
+    Full { ca_path: Option<String> },
+}
+
+/// Where and how to connect: the URL's settings, and its TLS mode.
+#[derive(Debug, Clone)]
+pub struct PgTarget {
+    pub(crate) config: tokio_postgres::Config,
+    /// None: `disable`.
+    pub(crate) tls: Option<(SslMode, Verify)>,
+}
+
+impl PgTarget {
+    /// Reads a libpq-style URL (`postgres://…?sslmode=…&sslrootcert=…`) or key=value string.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let (rest, params) = split_ssl_params(url);
+        let mode = params
+            .iter()
+            .find(|(k, _)| k == "sslmode")
+            .map(|(_, v)| v.as_str());
+        let ca_path = params
+            .iter()
+            .find(|(k, _)| k == "sslrootcert")
+            .map(|(_, v)| v.clone());
+        let tls = match (mode.unwrap_or("prefer"), ca_path) {
+            ("disable", _) => None,
+            ("prefer", _) => Some((SslMode::Prefer, Verify::Nothing)),
+            ("require", None) => Some((SslMode::Require, Verify::Nothing)),
+            // As libpq: a root certificate given makes `require` check the chain.
+            ("require" | "verify-ca", ca_path) => {
+                Some((SslMode::Require, Verify::Chain { ca_path }))
+            }
+            ("verify-full", ca_path) => Some((SslMode::Require, Verify::Full { ca_path })),
+            (other, _) => {
+                return Err(format!(
+                    "sslmode {other:?} is not one of disable, prefer, require, verify-ca, \
+                     verify-full"
+                ))
+            }
+        };
+        let mut config = tokio_postgres::Config::from_str(&rest)
+            .map_err(|error| format!("not a PostgreSQL URL: {error}"))?;
+        config.ssl_mode(tls.as_ref().map_or(SslMode::Disable, |(mode, _)| *mode));
+        Ok(Self { config, tls })
+    }
+}
+
+/// The URL without `sslmode` and `sslrootcert` (tokio-postgres knows neither
+/// `verify-*` nor root certificates), and those two as (key, value).
+fn split_ssl_params(url: &str) -> (String, Vec<(String, String)>) {
+    let is_ssl = |key: &str| key == "sslmode" || key == "sslrootcert";
+    let mut taken = Vec::new();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_owned(), taken);
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some((key, value)) if is_ssl(key) => taken.push((key.to_owned(), value.to_owned())),
+                _ => kept.push(pair),
+            }
+        }
+        let rest = match kept.is_empty() {
+            true => base.to_owned(),
+            false => format!("{base}?{}", kept.join("&")),
+        };
+        return (rest, taken);
+    }
+    let mut kept = Vec::new();
+    for word in url.split_whitespace() {
+        match word.split_once('=') {
+            Some((key, value)) if is_ssl(key) => taken.push((key.to_owned(), value.to_owned())),
+            _ => kept.push(word),
+        }
+    }
+    (kept.join(" "), taken)
+}
+
+/// Where and how to connect, from `redis://[user:password@]host[:port][/db]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisTarget {
+    pub address: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// `rediss://`: TLS, with the server's name checked.
+    pub tls: bool,
+}
+
+impl RedisTarget {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let (tls, rest) = match (url.strip_prefix("redis://"), url.strip_prefix("rediss://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => {
+                return Err(format!(
+                    "must start with redis:// or rediss://, got {url:?}"
+                ))
+            }
+        };
+        let rest = rest.split('/').next().unwrap_or_default();
+        let (userinfo, host) = match rest.rsplit_once('@') {
+            Some((userinfo, host)) => (Some(userinfo), host),
+            None => (None, rest),
+        };
+        if host.is_empty() {
+            return Err(format!("has no host: {url:?}"));
+        }
+        let address = match host.rsplit_once(':') {
+            Some((_, port)) if port.parse::<u16>().is_err() => {
+                return Err(format!("has a bad port: {url:?}"))
+            }
+            Some(_) => host.to_owned(),
+            None => format!("{host}:6379"),
+        };
+        let (user, password) = match userinfo.map(|u| u.split_once(':')) {
+            None => (None, None),
+            Some(Some((user, password))) => (
+                (!user.is_empty()).then(|| user.to_owned()),
+                Some(password.to_owned()),
+            ),
+            Some(None) => (None, userinfo.map(str::to_owned)),
+        };
+        Ok(Self {
+            address,
+            user,
+            password,
+            tls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn sslmode_reads_as_libpq_does() {
+        let tls = |url: &str| PgTarget::parse(url).map(|t| t.tls);
+        assert_eq!(tls("postgres://u@h/db?sslmode=disable"), Ok(None));
+        assert_eq!(
+            tls("postgres://u@h/db"),
+            Ok(Some((SslMode::Prefer, Verify::Nothing)))
+        );
+        assert_eq!(
+            tls("postgres://u@h/db?sslmode=require&connect_timeout=3"),
+            Ok(Some((SslMode::Require, Verify::Nothing)))
+        );
+        let ca = Some("/ca.pem".to_owned());
+        assert_eq!(
+            tls("postgres://u@h/db?sslrootcert=/ca.pem&sslmode=require"),
+            Ok(Some((
+                SslMode::Require,
+                Verify::Chain {
+                    ca_path: ca.clone()
+                }
+            )))
+        );
+        assert_eq!(
+            tls("host=h user=u sslmode=verify-full sslrootcert=/ca.pem"),
+            Ok(Some((SslMode::Require, Verify::Full { ca_path: ca })))
+        );
+        assert!(tls("postgres://u@h/db?sslmode=maybe").is_err());
+        let target =
+            PgTarget::parse("postgres://u@h:5433/db?sslmode=require&connect_timeout=3").unwrap();
+        assert_eq!(target.config.get_ports(), [5433]);
+        assert_eq!(
+            target.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn urls_parse_with_defaults_and_credentials() {
+        let plain = RedisTarget::parse("redis://127.0.0.1").unwrap();
+        assert_eq!(plain.address, "127.0.0.1:6379");
+        assert_eq!((plain.user, plain.password), (None, None));
+        let auth = RedisTarget::parse("redis://:secret@cache:6380/2").unwrap();
+        assert_eq!(auth.address, "cache:6380");
+        assert_eq!(
+            (auth.user, auth.password.as_deref()),
+            (None, Some("secret"))
+        );
+        let acl = RedisTarget::parse("redis://app:pw@cache:6380").unwrap();
+        assert_eq!(acl.user.as_deref(), Some("app"));
+        assert!(RedisTarget::parse("rediss://cache:6380").unwrap().tls);
+        assert!(!acl.tls);
+        assert!(RedisTarget::parse("http://cache").is_err());
+        assert!(RedisTarget::parse("redis://cache:port").is_err());
+        assert!(RedisTarget::parse("redis://").is_err());
+    }
+}
