@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 /// The tests' headless Chromium, for harnesses that time the dashboard in a real browser.
 #[allow(dead_code)]
-#[path = "../../tests/common/browser.rs"]
+#[path = "../../tests/it/common/browser.rs"]
 pub mod browser;
 
 /// Polls `check` until it returns `Some`, or panics after `timeout` naming `what` (the

@@ -4,8 +4,6 @@
 //! Nothing here sleeps to synchronise: waits poll a condition until a deadline and fail with
 //! what they were waiting for.
 
-#![allow(dead_code)] // each test file uses its own subset of the harness
-
 pub mod browser;
 
 use std::future::Future;
@@ -98,7 +96,8 @@ fn pg_bin_dir() -> PathBuf {
 /// A certificate authority and a server certificate it signed for `localhost` and 127.0.0.1,
 /// made by the real `openssl` in a temp dir; and a second CA that signed nothing of it.
 pub struct TestCerts {
-    pub dir: TempDir,
+    /// Holds the files until the certificates are dropped.
+    _dir: TempDir,
     pub ca_path: PathBuf,
     pub other_ca_path: PathBuf,
     pub cert_pem: String,
@@ -182,7 +181,7 @@ impl TestCerts {
             key_pem: read("server.key"),
             cert_path: dir.path().join("server.crt"),
             key_path: dir.path().join("server.key"),
-            dir,
+            _dir: dir,
         }
     }
 }

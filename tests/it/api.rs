@@ -1,11 +1,9 @@
 //! The REST API's contract: errors (404, 409, 400, 413) as JSON naming what is wrong, and state
 //! that survives Grace being stopped and started again on the same store.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, free_port, spawn_app, Feed};
+use crate::common::{eventually, free_port, spawn_app, Feed};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -247,7 +245,7 @@ struct Prometheus {
 }
 
 impl Prometheus {
-    fn start(dir: &std::path::Path, grace: &common::TestApp) -> Self {
+    fn start(dir: &std::path::Path, grace: &crate::common::TestApp) -> Self {
         let port = free_port();
         let config = dir.join("prometheus.yml");
         std::fs::write(
@@ -304,7 +302,7 @@ impl Drop for Prometheus {
 /// events and store commits, as the API tells them too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_metrics_that_agree_with_the_api() {
-    let (addr, _seen) = common::receiver(0).await;
+    let (addr, _seen) = crate::common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"{}
@@ -318,7 +316,7 @@ steps = [{{ kind = "command", argv = ["false"] }}]
 id = "ops"
 url = "http://{addr}/ops"
 "#,
-        common::CONFIG_HEAD
+        crate::common::CONFIG_HEAD
     );
     let app = spawn_app(dir.path(), &config);
     let response = reqwest::get(app.url("/metrics")).await.unwrap();
@@ -424,7 +422,7 @@ async fn other_sites_and_rebound_host_names_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let dir = tempfile::tempdir().unwrap();
-    let app = spawn_app(dir.path(), common::CONFIG_HEAD);
+    let app = spawn_app(dir.path(), crate::common::CONFIG_HEAD);
     let client = reqwest::Client::new();
 
     let evil = client

@@ -4,12 +4,10 @@
 //! at phone width, in dark mode, driven by keyboard alone. Screenshots of every state go to
 //! `target/dashboard-screenshots/`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::browser::Browser;
-use common::{eventually, spawn_app, Feed, PgCluster, TestApp, CONFIG_HEAD, TOKENS_HEAD};
+use crate::common::browser::Browser;
+use crate::common::{eventually, spawn_app, Feed, PgCluster, TestApp, CONFIG_HEAD, TOKENS_HEAD};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -237,7 +235,7 @@ async fn after_grace_restarts_the_page_resumes_from_its_last_seq_missing_and_rep
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "[server]\nbind = \"127.0.0.1:{}\"\n[store]\npath = \"store\"\n",
-        common::free_port()
+        crate::common::free_port()
     );
     let app = spawn_app(dir.path(), &config);
     let browser = Browser::start("restart").await;
@@ -758,7 +756,7 @@ ws.onerror = () => window.results.ws = "refused";
         .await;
     assert_eq!(read, 403);
 
-    common::holds_for("nothing changed", Duration::from_secs(1), || async {
+    crate::common::holds_for("nothing changed", Duration::from_secs(1), || async {
         let incident = app.get_ok(&format!("/monitoring/incidents/{id}")).await;
         let monitor = app.get_ok("/monitors/nightly-job").await;
         incident["status"] == "open" && monitor["paused"] == false

@@ -1,14 +1,12 @@
 //! `log` monitors on real files (appends, bursts, rotation) and `process` monitors on real
 //! processes: one Grace starts and restarts itself, and one it finds through a pidfile.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{eventually, free_port, spawn_app, TestApp};
+use crate::common::{eventually, free_port, spawn_app, TestApp};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -140,7 +138,7 @@ rules = [{{ regex = "^ERROR", event = "log.error_detected", rate_limit_ms = 6000
         .incident_where("every line once", TIMEOUT, |i| i["occurrences"] == 4)
         .await;
     assert_eq!(incident["event_type"], "log.error_detected");
-    common::holds_for(
+    crate::common::holds_for(
         "no line counted twice",
         Duration::from_millis(500),
         || async {

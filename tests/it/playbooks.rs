@@ -1,11 +1,9 @@
 //! Playbooks as code: files in `playbooks/` beside the config, the playbook API, and running a
 //! playbook by hand on an active incident.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, spawn_app, TestApp, CONFIG_HEAD};
+use crate::common::{eventually, spawn_app, TestApp, CONFIG_HEAD};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -297,7 +295,7 @@ id = "ops"
 /// does not lose it, and the Grace that starts next sends it, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_delivery_survives_kill_9_and_is_sent_after_restart() {
-    let port = common::free_port(); // nothing listens there yet
+    let port = crate::common::free_port(); // nothing listens there yet
     let dir = tempfile::tempdir().unwrap();
     let webhook = format!("url = \"http://127.0.0.1:{port}/ops\"\nbackoff_ms = [600000]");
     let config = failing_playbook_on_disk(&webhook);
@@ -318,7 +316,7 @@ async fn a_pending_delivery_survives_kill_9_and_is_sent_after_restart() {
     assert_eq!(pending["work_order_id"], escalated["work_order_id"]);
     app.kill_9(); // its first try was refused; the next is ten minutes away
 
-    let (_, seen) = common::receiver_on(port, 0).await;
+    let (_, seen) = crate::common::receiver_on(port, 0).await;
     let app = spawn_app(dir.path(), &config);
     let delivered = eventually("the delivery sent after the restart", TIMEOUT, || async {
         let items = app.get_ok("/deliveries").await["items"].clone();
@@ -353,10 +351,10 @@ async fn a_crash_on_either_side_of_a_transitions_commit_counts_it_once() {
         "playbooks.finish.after_commit",
     ];
     for point in points {
-        let (addr, seen) = common::receiver(0).await;
+        let (addr, seen) = crate::common::receiver(0).await;
         let dir = tempfile::tempdir().unwrap();
         let config = failing_playbook_on_disk(&format!("url = \"http://{addr}/ops\""));
-        let crashing = common::spawn_app_env(
+        let crashing = crate::common::spawn_app_env(
             dir.path(),
             &config,
             &[("FAILPOINTS", &format!("{point}=return"))],
@@ -396,7 +394,7 @@ async fn a_crash_on_either_side_of_a_transitions_commit_counts_it_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalation_is_posted_to_webhooks_with_retries_and_recorded() {
-    let (addr, seen) = common::receiver(1).await;
+    let (addr, seen) = crate::common::receiver(1).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"{CONFIG_HEAD}
@@ -638,7 +636,7 @@ steps = [{{ kind = "command", argv = ["sleep", "30"] }}]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_set_trust_and_escalate_steps_call_out_mark_and_hand_over() {
-    let (addr, seen) = common::receiver(0).await;
+    let (addr, seen) = crate::common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"{CONFIG_HEAD}
@@ -689,7 +687,7 @@ steps = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_retry_notify_and_fill_in_only_whitelisted_fields() {
-    let (addr, seen) = common::receiver(0).await;
+    let (addr, seen) = crate::common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("second-try");
     let config = format!(
@@ -775,7 +773,7 @@ url = "http://{addr}/other"
         .as_str()
         .unwrap()
         .starts_with("NT-"));
-    common::holds_for("nothing sent to /other", Duration::from_secs(1), || async {
+    crate::common::holds_for("nothing sent to /other", Duration::from_secs(1), || async {
         seen.lock()
             .unwrap()
             .iter()
@@ -852,7 +850,7 @@ steps = [{{ kind = "set_trust", value = 0.9 }}]
         })
         .await;
     assert_eq!(other["status"], "open", "not selected: left for people");
-    common::holds_for(
+    crate::common::holds_for(
         "no run on the unselected monitor's incident",
         Duration::from_millis(1500),
         || async {
@@ -882,7 +880,7 @@ steps = [{{ kind = "set_trust", value = 0.9 }}]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incident_past_escalate_after_ms_becomes_a_work_order_for_people() {
-    let (addr, seen) = common::receiver(0).await;
+    let (addr, seen) = crate::common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"{}
@@ -907,7 +905,7 @@ format = "slack"
         })
         .await;
     // Overdue checks run every second: a few more must not write another work order.
-    common::holds_for(
+    crate::common::holds_for(
         "a single work order",
         Duration::from_millis(2500),
         || async {
@@ -934,7 +932,7 @@ format = "slack"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_log_triage_keeps_evidence_tells_people_and_leaves_the_incident_open() {
-    let (addr, seen) = common::receiver(0).await;
+    let (addr, seen) = crate::common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("playbooks")).unwrap();
     std::fs::copy(

@@ -1,11 +1,9 @@
 //! End to end: a real PostgreSQL outage is detected, becomes one incident, is healed (or
 //! escalated) by a playbook run by a sub-agent, and the whole story is on the feed and in REST.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, spawn_app, Feed, PgCluster, TestApp};
+use crate::common::{eventually, spawn_app, Feed, PgCluster, TestApp};
 use serde_json::Value;
 
 const HEAL_TIMEOUT: Duration = Duration::from_secs(60);

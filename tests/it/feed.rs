@@ -1,11 +1,9 @@
 //! The live feed's promise: `/ws?since=N` replays the persisted log and continues live with no
 //! gap and no duplicate at the seam, whenever the client connects.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, free_port, spawn_app, Feed};
+use crate::common::{eventually, free_port, spawn_app, Feed};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);

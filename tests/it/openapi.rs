@@ -1,11 +1,9 @@
 //! `GET /openapi.json` from the real `grace serve`: an OpenAPI 3 document that describes every
 //! route the server has, each with its error answers and the token it needs.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{spawn_app, TestApp, CONFIG_HEAD, TOKENS_HEAD};
+use crate::common::{spawn_app, TestApp, CONFIG_HEAD, TOKENS_HEAD};
 use serde_json::Value;
 
 /// The schema every error answer has.

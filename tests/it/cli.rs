@@ -1,13 +1,11 @@
 //! The `grace` command line as a person uses it: `check-config`, `tree` and `watch`.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{free_port, spawn_app};
+use crate::common::{free_port, spawn_app};
 
 fn grace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_grace"))

@@ -1,12 +1,10 @@
 //! Config reload on `POST /config/reload` and on SIGHUP: only the monitors that changed are
 //! touched, and an invalid config is refused whole while the running one stays.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{eventually, spawn_app, TestApp};
+use crate::common::{eventually, spawn_app, TestApp};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -133,7 +131,7 @@ async fn a_reload_touches_only_what_changed_and_refuses_a_bad_config_whole() {
     .unwrap();
     let (status, body) = app.post("/config/reload").await;
     assert_eq!(status, 400, "{body}");
-    let fields = common::error_fields(&body);
+    let fields = crate::common::error_fields(&body);
     for field in [
         "monitors[0].address",
         "monitors[1].interval_ms",

@@ -2,11 +2,9 @@
 //! `rerun_pipelines` step, which reruns exactly the runs that failed while their database was
 //! down — against a real PostgreSQL outage and a real `psql` job.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, spawn_app, PgCluster, TestApp, CONFIG_HEAD};
+use crate::common::{eventually, spawn_app, PgCluster, TestApp, CONFIG_HEAD};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -176,7 +174,7 @@ steps = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelines_run_on_a_schedule_and_by_hand_and_record_every_run() {
-    let (addr, seen) = common::receiver(1).await;
+    let (addr, seen) = crate::common::receiver(1).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"{CONFIG_HEAD}

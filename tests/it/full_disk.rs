@@ -4,13 +4,11 @@
 //!
 //! Mounting a tmpfs needs root, which CI is.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{eventually, holds_for, spawn_app, PgCluster};
+use crate::common::{eventually, holds_for, spawn_app, PgCluster};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,7 +64,7 @@ impl Drop for Tmpfs {
 async fn a_full_disk_degrades_grace_and_the_outage_meanwhile_is_recorded_once_space_returns() {
     let disk = Tmpfs::mount(64);
     let pg = PgCluster::start();
-    let (addr, seen) = common::receiver(0).await;
+    let (addr, seen) = crate::common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"[server]

@@ -3,11 +3,9 @@
 //! monitors check a real redis-server's `--tls-port`, and a certificate from the wrong CA is
 //! an incident whose title says so. Grace itself serves HTTPS and WSS.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{spawn_app, PgCluster, TestApp, TestCerts};
+use crate::common::{spawn_app, PgCluster, TestApp, TestCerts};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -19,7 +17,7 @@ fn monitor(id: &str, kind: &str, url: &str, extra: &str) -> String {
 }
 
 fn app_with(dir: &std::path::Path, monitors: &str) -> TestApp {
-    spawn_app(dir, &format!("{}{monitors}", common::CONFIG_HEAD))
+    spawn_app(dir, &format!("{}{monitors}", crate::common::CONFIG_HEAD))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +91,7 @@ struct TlsRedis {
 
 impl TlsRedis {
     fn start(certs: &TestCerts) -> Self {
-        let port = common::free_port();
+        let port = crate::common::free_port();
         let child = std::process::Command::new("redis-server")
             .args(["--port", "0", "--tls-port", &port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])

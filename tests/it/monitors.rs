@@ -1,10 +1,8 @@
 //! Monitor kinds against real peers on 127.0.0.1.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{spawn_app, TestApp};
+use crate::common::{spawn_app, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -298,7 +296,7 @@ fn redis_monitor(id: &str, url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_opens_an_incident_and_its_return_resolves_it() {
-    let port = common::free_port();
+    let port = crate::common::free_port();
     let redis = RedisServer::start(port, Some("s3cret"));
     let monitors = [
         redis_monitor("sessions", &redis.url(Some("s3cret"))),
@@ -402,7 +400,7 @@ async fn http_monitors_tell_errors_slowness_outages_and_rate_limits_apart() {
         http_monitor("slow-api", &format!("{base}/slow"), "degraded_ms = 100"),
         http_monitor(
             "gone-api",
-            &format!("http://127.0.0.1:{}/", common::free_port()),
+            &format!("http://127.0.0.1:{}/", crate::common::free_port()),
             "",
         ),
         http_monitor("limited-api", &format!("{base}/limited"), ""),
@@ -429,7 +427,7 @@ async fn http_monitors_tell_errors_slowness_outages_and_rate_limits_apart() {
     assert_eq!(limited["details"]["retry_after_seconds"], 1.0);
 
     // It never hammers an API that said slow down: Retry-After 1 s between tries, not 50 ms.
-    let hits = common::eventually("three tries of the limited API", TIMEOUT, || async {
+    let hits = crate::common::eventually("three tries of the limited API", TIMEOUT, || async {
         let hits = api.limited_hits.lock().unwrap().clone();
         (hits.len() >= 3).then_some(hits)
     })
@@ -501,7 +499,7 @@ steps = [{ kind = "reconnect", backoff_ms = [50] }, { kind = "verify" }]
     );
     let paused_at = cache_hits.load(SeqCst);
     let witness_at = witness_hits.load(SeqCst);
-    common::eventually("the sibling to probe 5 more times", TIMEOUT, || async {
+    crate::common::eventually("the sibling to probe 5 more times", TIMEOUT, || async {
         (witness_hits.load(SeqCst) >= witness_at + 5).then_some(())
     })
     .await;
@@ -511,7 +509,7 @@ steps = [{ kind = "reconnect", backoff_ms = [50] }, { kind = "verify" }]
     );
     let (status, body) = app.post("/monitors/cache/resume").await;
     assert_eq!((status, body["paused"].as_bool()), (200, Some(false)));
-    common::eventually("probing to resume", TIMEOUT, || async {
+    crate::common::eventually("probing to resume", TIMEOUT, || async {
         (cache_hits.load(SeqCst) >= paused_at + 3).then_some(())
     })
     .await;
@@ -646,7 +644,7 @@ async fn windowed_limiter(window: Duration) -> (std::net::SocketAddr, JoinHandle
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_api_backoff_playbook_waits_out_retry_after_and_verifies() {
     let (addr, server) = windowed_limiter(Duration::from_secs(2)).await;
-    let playbook = include_str!("../config/playbooks/api_backoff.toml");
+    let playbook = include_str!("../../config/playbooks/api_backoff.toml");
     let config = format!(
         "{}\n{playbook}",
         http_monitor("quota-api", &format!("http://{addr}/quota"), "")
@@ -702,7 +700,7 @@ impl SelfSignedTls {
                 panic!("cannot run openssl ({error}): install it with `apt-get install -y openssl`")
             });
         assert!(made.success(), "openssl could not make a certificate");
-        let port = common::free_port();
+        let port = crate::common::free_port();
         let child = std::process::Command::new("openssl")
             .args(["s_server", "-quiet", "-www", "-accept"])
             .arg(format!("127.0.0.1:{port}"))
@@ -730,7 +728,7 @@ impl Drop for SelfSignedTls {
 async fn an_untrusted_certificate_is_reported_as_a_tls_error() {
     let dir = tempfile::tempdir().unwrap();
     let tls = SelfSignedTls::start(dir.path());
-    common::eventually("openssl s_server to listen", TIMEOUT, || async {
+    crate::common::eventually("openssl s_server to listen", TIMEOUT, || async {
         tokio::net::TcpStream::connect(("127.0.0.1", tls.port))
             .await
             .ok()

@@ -1,12 +1,10 @@
 //! Tokens and roles, who did what, and pushed events that must not drive commands — all
 //! against the real `grace serve`, with tokens made by the real `grace token` command.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{holds_for, spawn_app, TestApp, CONFIG_HEAD, TOKENS_HEAD};
+use crate::common::{holds_for, spawn_app, TestApp, CONFIG_HEAD, TOKENS_HEAD};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -202,7 +200,7 @@ async fn tokens_are_revoked_and_expire_without_a_restart() {
         app.call("GET", "/monitors", Some(&short), None).await.0,
         200
     );
-    let expired = common::eventually("the token to expire", TIMEOUT, || async {
+    let expired = crate::common::eventually("the token to expire", TIMEOUT, || async {
         let (status, reply) = app.call("GET", "/monitors", Some(&short), None).await;
         (status == 401).then_some(reply)
     })
@@ -287,7 +285,7 @@ async fn every_mutation_records_who_did_it() {
             .0,
         202
     );
-    let id = common::eventually("the incident", TIMEOUT, || async {
+    let id = crate::common::eventually("the incident", TIMEOUT, || async {
         let (_, list) = app
             .call("GET", "/monitoring/incidents", Some(&alice), None)
             .await;
@@ -299,7 +297,7 @@ async fn every_mutation_records_who_did_it() {
         let (status, reply) = app.call("POST", &path, Some(&alice), None).await;
         assert_eq!(status, 200, "{action}: {reply}");
     }
-    let events = common::eventually(
+    let events = crate::common::eventually(
         "the push and both changes on the timeline",
         TIMEOUT,
         || async {
@@ -366,7 +364,7 @@ async fn every_mutation_records_who_did_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_event_runs_no_command_but_a_monitors_failure_does() {
     let dir = tempfile::tempdir().unwrap();
-    let closed_port = common::free_port();
+    let closed_port = crate::common::free_port();
     let marker = dir.path().join("ran");
     let config = format!(
         r#"{CONFIG_HEAD}
@@ -401,7 +399,7 @@ steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"], allowed_va
         })
         .await;
     // The monitor's own failure runs the playbook, once its port stays closed.
-    common::eventually("the monitor's run", TIMEOUT, || async {
+    crate::common::eventually("the monitor's run", TIMEOUT, || async {
         let text = std::fs::read_to_string(&marker).ok()?;
         text.contains("orders-db").then_some(())
     })
@@ -460,7 +458,7 @@ steps = [{{ kind = "command", argv = ["echo", "{{incident.source}}"], allowed_va
         .post_json(path, &json!({ "incident_id": pushed["id"], "force": true }))
         .await;
     assert_eq!(status, 202, "{reply}");
-    let detail = common::eventually("the forced run on the timeline", TIMEOUT, || async {
+    let detail = crate::common::eventually("the forced run on the timeline", TIMEOUT, || async {
         let detail = app
             .get_ok(&format!("/monitoring/incidents/{}", pushed["id"]))
             .await;
@@ -490,10 +488,10 @@ steps = [{{ kind = "command", argv = ["sh", "-c", "env > {out}"], env = {{ REGIO
 "#,
         out = out.display()
     );
-    let app = common::spawn_app_env(dir.path(), &config, &[("GRACE_SECRET", "hunter2")]);
+    let app = crate::common::spawn_app_env(dir.path(), &config, &[("GRACE_SECRET", "hunter2")]);
     let event = json!({ "type": "env.check", "source": "box" });
     assert_eq!(app.post_json("/events", &event).await.0, 202);
-    let env = common::eventually("the command to run", TIMEOUT, || async {
+    let env = crate::common::eventually("the command to run", TIMEOUT, || async {
         std::fs::read_to_string(&out).ok().filter(|t| !t.is_empty())
     })
     .await;

@@ -1,13 +1,11 @@
 //! Events pushed in: `POST /events` from instrumented apps, and Prometheus Alertmanager's
 //! webhook, driven by a real `prometheus-alertmanager` process on 127.0.0.1.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{eventually, free_port, spawn_app, Feed, TestApp};
+use crate::common::{eventually, free_port, spawn_app, Feed, TestApp};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -91,7 +89,7 @@ async fn a_bad_batch_is_refused_whole_with_every_field_named() {
     ]);
     let (status, body) = app.post_json("/events", &batch).await;
     assert_eq!(status, 400, "{body}");
-    let fields = common::error_fields(&body);
+    let fields = crate::common::error_fields(&body);
     assert_eq!(
         fields,
         [

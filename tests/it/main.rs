@@ -1,0 +1,25 @@
+//! Grace's end-to-end tests, one module per area, linked as one binary (one link and one copy
+//! of `common` instead of one per file). Each test starts what it needs — the real `grace`
+//! binary on port 0, real PostgreSQL clusters, Redis, Alertmanager, Chromium — and polls with a
+//! deadline, never sleeping to synchronise.
+//!
+//! Run one area with `cargo test --test it dashboard::`.
+
+mod common;
+
+mod api;
+mod architecture;
+mod cli;
+mod dashboard;
+mod feed;
+mod full_disk;
+mod healing;
+mod intake;
+mod logs_processes;
+mod monitors;
+mod openapi;
+mod pipelines;
+mod playbooks;
+mod reload;
+mod security;
+mod tls;
