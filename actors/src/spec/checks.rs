@@ -1,0 +1,52 @@
+//! Checks several parts of the config share: durations, argv, URLs, HTTP methods.
+
+use super::*;
+
+pub(super) fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
+    if ms == 0 || ms > bounds::DURATION_MS_MAX {
+        problems.push(SpecProblem::new(
+            field,
+            format!(
+                "must be between 1 and {} ms, got {ms}",
+                bounds::DURATION_MS_MAX
+            ),
+        ));
+    }
+}
+
+/// `argv` must name a program.
+pub(super) fn check_argv(problems: &mut Vec<SpecProblem>, argv: &[String]) {
+    if argv.first().is_none_or(|program| program.trim().is_empty()) {
+        problems.push(SpecProblem::new("argv", "must name a program to run"));
+    }
+}
+
+/// `url` must be an http(s) URL.
+pub(super) fn check_url(problems: &mut Vec<SpecProblem>, field: &str, url: &str) {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        problems.push(SpecProblem::new(
+            field,
+            "must start with http:// or https://",
+        ));
+    }
+}
+
+/// An HTTP method and the statuses expected of the answer.
+pub(super) fn check_method_and_statuses(
+    problems: &mut Vec<SpecProblem>,
+    method: &str,
+    expect_status: &[u16],
+) {
+    if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
+        problems.push(SpecProblem::new(
+            "method",
+            format!("not an HTTP method: {method:?}"),
+        ));
+    }
+    if expect_status
+        .iter()
+        .any(|status| !(100..=599).contains(status))
+    {
+        problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
+    }
+}

@@ -1,0 +1,88 @@
+//! `[[pipelines]]`: a job Grace runs on a schedule, by hand, or again after a heal.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::*;
+use super::*;
+
+/// A job Grace runs and records: a program (argv, never a shell) or an HTTP call, on a
+/// schedule and/or by hand. A run that fails while a component it `depends_on` is down is
+/// rerun by the healing playbook's `rerun_pipelines` step once the component is verified back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// Unique id, e.g. `orders-export`.
+    pub id: String,
+    /// Human name; the id when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The program to run; it succeeds when it exits 0. Exactly one of `argv` and `url`.
+    #[serde(default)]
+    pub argv: Option<Vec<String>>,
+    /// Or: the URL to call; it succeeds on an expected status (any 2xx by default).
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "defaults::http_step_method")]
+    pub method: String,
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// Monitors (components) the job needs.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Run it every this many ms (the first run one period after Grace starts). None: only by
+    /// hand or as a rerun.
+    #[serde(default)]
+    pub every_ms: Option<u64>,
+    /// A run still going after this long is killed and counts as failed.
+    #[serde(default = "defaults::pipeline_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Environment variables an `argv` job gets besides `PATH` and `LANG`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl PipelineSpec {
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Everything wrong with this pipeline, all at once (its `depends_on` names are checked
+    /// against the monitors by the config loader).
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        if self.id.trim().is_empty() {
+            problems.push(SpecProblem::new("id", "must not be empty"));
+        }
+        match (&self.argv, &self.url) {
+            (Some(argv), None) => check_argv(&mut problems, argv),
+            (None, Some(url)) => check_url(&mut problems, "url", url),
+            _ => problems.push(SpecProblem::new(
+                "argv",
+                "give exactly one of `argv` (a program) or `url` (an HTTP call)",
+            )),
+        }
+        check_method_and_statuses(&mut problems, &self.method, &self.expect_status);
+        if let Some(every_ms) = self.every_ms {
+            if !(bounds::PIPELINE_EVERY_MS_MIN..=bounds::DURATION_MS_MAX * 24).contains(&every_ms) {
+                problems.push(SpecProblem::new(
+                    "every_ms",
+                    format!(
+                        "must be between {} and {} ms",
+                        bounds::PIPELINE_EVERY_MS_MIN,
+                        bounds::DURATION_MS_MAX * 24
+                    ),
+                ));
+            }
+        }
+        check_duration(&mut problems, "timeout_ms", self.timeout_ms);
+        if self.depends_on.len() > bounds::DEPENDS_ON_MAX {
+            problems.push(SpecProblem::new(
+                "depends_on",
+                format!("at most {} monitors", bounds::DEPENDS_ON_MAX),
+            ));
+        }
+        problems
+    }
+}

@@ -1,0 +1,200 @@
+//! `[[playbooks]]`: which incidents start a playbook, from which sources, and its limits.
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::*;
+use super::*;
+use crate::event::Pattern;
+
+/// A remediation recipe: which events start it and the steps it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookSpec {
+    /// Unique id, e.g. `db_reconnect`.
+    pub id: String,
+    /// Human name shown to people, e.g. "Reconnect DB".
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Event-type patterns that trigger it (`db.connection_lost`, `db.*`).
+    pub on: Vec<String>,
+    /// Optional monitor selector: only incidents on these monitors trigger it. Empty (the
+    /// default): any source.
+    #[serde(default)]
+    pub monitors: Vec<String>,
+    /// Steps, run in order by one sub-agent.
+    pub steps: Vec<StepSpec>,
+    /// After a run on a component, no automatic run of this playbook on the same component
+    /// for this long; an incident meanwhile stays for people. 0: no cooldown.
+    #[serde(default)]
+    pub cooldown_ms: u64,
+    /// Circuit breaker: when this playbook has already run `breaker_runs_max` times on one
+    /// component within `breaker_window_ms`, it stops running there by itself and the
+    /// incident escalates to a work order. A playbook that keeps "healing" the same thing is
+    /// not healing it.
+    #[serde(default = "defaults::breaker_runs_max")]
+    pub breaker_runs_max: u32,
+    #[serde(default = "defaults::breaker_window_ms")]
+    pub breaker_window_ms: u64,
+    /// What happens to a run Grace stopped in the middle of (even by SIGKILL) when the step it
+    /// was in is not idempotent: `escalate` (the run is `interrupted`, with a work order) or
+    /// `retry` (it resumes at that step anyway). Idempotent steps always resume.
+    #[serde(default)]
+    pub on_interrupt: OnInterrupt,
+    /// Trust-gated autonomy: below this trust (its success history) the playbook does not run
+    /// by itself; it becomes a suggestion on the incident that a person approves or dismisses.
+    /// 0 (the default) always runs.
+    #[serde(default)]
+    pub auto_run_min_trust: f64,
+    /// Whether a successful run resolves the incident (healing playbooks). A triage playbook
+    /// that only gathers evidence and tells people sets it to false: the incident stays open.
+    #[serde(default = "defaults::resolve_on_success")]
+    pub resolve_on_success: bool,
+    /// Whose incidents may start it: `monitors` (the default: Grace's own probes), `pushed`
+    /// (`POST /events`) and/or `alertmanager`. Anyone who can push an event chooses its
+    /// source and type, so a playbook runs for pushed events only when it says so.
+    #[serde(default = "defaults::sources")]
+    pub sources: Vec<TriggerSource>,
+}
+
+impl PlaybookSpec {
+    /// The name people see; the id when no name is configured.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Why this playbook is not for an incident of `event_type` on `source` (whose origin is
+    /// `origin`), or None when its trigger matches.
+    pub fn mismatch(
+        &self,
+        event_type: &str,
+        source: &str,
+        origin: TriggerSource,
+    ) -> Option<String> {
+        let name = self.display_name();
+        if !self.sources.contains(&origin) {
+            return Some(format!(
+                "{name} runs only for incidents from {:?}; {source} is {}",
+                self.sources,
+                origin.as_str()
+            ));
+        }
+        if !self.monitors.is_empty() && !self.monitors.iter().any(|m| m == source) {
+            return Some(format!("{name} is only for monitors {:?}", self.monitors));
+        }
+        if !self
+            .on
+            .iter()
+            .any(|p| Pattern::new(p.as_str()).matches(event_type))
+        {
+            return Some(format!(
+                "{name} is not for {event_type} (it is for {:?})",
+                self.on
+            ));
+        }
+        None
+    }
+}
+
+/// Where an incident's events come from (see [`PlaybookSpec::sources`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerSource {
+    /// A configured monitor: Grace's own probes, whose sources pushed events may not use.
+    Monitors,
+    /// `POST /events`.
+    Pushed,
+    /// `POST /integrations/alertmanager` (sources `alertmanager/<fingerprint>`).
+    Alertmanager,
+}
+
+/// What every Alertmanager alert's source starts with; pushed events may not use it.
+pub const ALERTMANAGER_SOURCE_PREFIX: &str = "alertmanager/";
+
+impl TriggerSource {
+    /// The origin of an incident on `source`, given the monitors configured now.
+    pub fn of(source: &str, monitors: &[MonitorSpec]) -> Self {
+        if monitors.iter().any(|m| m.id == source) {
+            TriggerSource::Monitors
+        } else if source.starts_with(ALERTMANAGER_SOURCE_PREFIX) {
+            TriggerSource::Alertmanager
+        } else {
+            TriggerSource::Pushed
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerSource::Monitors => "a monitor",
+            TriggerSource::Pushed => "pushed",
+            TriggerSource::Alertmanager => "from alertmanager",
+        }
+    }
+}
+
+/// See [`PlaybookSpec::on_interrupt`].
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInterrupt {
+    #[default]
+    Escalate,
+    Retry,
+}
+
+impl PlaybookSpec {
+    /// Problems with the playbook's own fields (its steps are checked one by one).
+    pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        if self.id.trim().is_empty() {
+            problems.push(SpecProblem::new("id", "must not be empty"));
+        }
+        if self.sources.is_empty() {
+            problems.push(SpecProblem::new(
+                "sources",
+                "must list at least one of \"monitors\", \"pushed\", \"alertmanager\"",
+            ));
+        }
+        if self.on.is_empty() || self.on.iter().any(|pattern| pattern.trim().is_empty()) {
+            problems.push(SpecProblem::new(
+                "on",
+                "must list at least one event-type pattern, none empty",
+            ));
+        }
+        for (index, step) in self.steps.iter().enumerate() {
+            let verified_later = self.steps[index + 1..]
+                .iter()
+                .any(|later| matches!(later, StepSpec::Verify { .. }));
+            if matches!(step, StepSpec::Check { .. }) && !verified_later {
+                problems.push(SpecProblem::new(
+                    format!("steps[{index}]"),
+                    "a check needs a verify after it: when the target answers, the run skips to the next verify",
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.auto_run_min_trust) {
+            problems.push(SpecProblem::new(
+                "auto_run_min_trust",
+                "must be within [0, 1]",
+            ));
+        }
+        if self.cooldown_ms > bounds::DURATION_MS_MAX {
+            problems.push(SpecProblem::new(
+                "cooldown_ms",
+                format!("at most {} ms", bounds::DURATION_MS_MAX),
+            ));
+        }
+        if self.breaker_runs_max == 0 || self.breaker_runs_max > bounds::BREAKER_RUNS_MAX {
+            problems.push(SpecProblem::new(
+                "breaker_runs_max",
+                format!("must be 1 to {}", bounds::BREAKER_RUNS_MAX),
+            ));
+        }
+        check_duration(&mut problems, "breaker_window_ms", self.breaker_window_ms);
+        if self.steps.is_empty() || self.steps.len() > bounds::STEPS_MAX {
+            problems.push(SpecProblem::new(
+                "steps",
+                format!("must have 1 to {} steps", bounds::STEPS_MAX),
+            ));
+        }
+        problems
+    }
+}
