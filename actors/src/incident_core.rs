@@ -19,7 +19,8 @@ use serde_json::json;
 
 use crate::event::{classify, family, types, Event, EventClass, EventDraft};
 use crate::model::{
-    component_subject, Incident, IncidentStatus, Suggestion, Symptom, TrustScore, Who,
+    component_subject, Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionStatus, Symptom,
+    TrustScore, Who,
 };
 use crate::protocol::incidents::{IncidentError, RunOutcome};
 use crate::spec::TreeSpec;
@@ -341,7 +342,15 @@ impl IncidentCore {
                         incident.recovery_seen = true;
                         self.update(incident, "recovery observed", out);
                     } else {
-                        self.resolve(incident, "recovery", None, event.at, rules, facts, out);
+                        self.resolve(
+                            incident,
+                            ResolvedBy::Recovery,
+                            None,
+                            event.at,
+                            rules,
+                            facts,
+                            out,
+                        );
                     }
                 }
             }
@@ -457,7 +466,7 @@ impl IncidentCore {
     fn resolve(
         &mut self,
         mut incident: Incident,
-        by: &str,
+        by: ResolvedBy,
         person: Option<&Who>,
         now: DateTime<Utc>,
         rules: &Rules,
@@ -468,14 +477,14 @@ impl IncidentCore {
         incident.resolved_at = Some(now);
         incident.resolution_time_seconds =
             Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
-        incident.resolved_by = Some(by.to_owned());
+        incident.resolved_by = Some(by);
         incident.active_run_id = None;
         let mut data = json!({ "resolved_by": by });
         if let Some(person) = person {
             data["by"] = json!(person);
         }
         out.announce(&incident, types::INCIDENT_RESOLVED, data);
-        if by != "recovery" {
+        if by != ResolvedBy::Recovery {
             // Closed without the monitor seeing a recovery: have it look again, so a failure
             // that goes on is announced anew.
             out.effects.push(Effect::Recheck(incident.source.clone()));
@@ -541,7 +550,15 @@ impl IncidentCore {
         out: &mut Changes,
     ) -> Result<Incident, IncidentError> {
         let incident = self.take(id).ok_or(IncidentError::NotFound(id))?;
-        Ok(self.resolve(incident, "manual", Some(by), now, rules, facts, out))
+        Ok(self.resolve(
+            incident,
+            ResolvedBy::Manual,
+            Some(by),
+            now,
+            rules,
+            facts,
+            out,
+        ))
     }
 
     pub fn run_started(&mut self, id: u64, run_id: String, out: &mut Changes) {
@@ -617,7 +634,7 @@ impl IncidentCore {
                 self.update(incident, "playbook done; left for people", out);
             }
             RunOutcome::Succeeded => {
-                self.resolve(incident, "playbook", None, now, rules, facts, out);
+                self.resolve(incident, ResolvedBy::Playbook, None, now, rules, facts, out);
             }
             RunOutcome::Failed { work_order_id } => {
                 self.escalate_taken(incident, work_order_id, false, now, rules, facts, out);
@@ -673,14 +690,17 @@ impl IncidentCore {
                 suggestion_id: suggestion_id.to_owned(),
             });
         };
-        if suggestion.status != "pending" {
+        if suggestion.status != SuggestionStatus::Pending {
             return Err(IncidentError::Conflict {
                 id,
                 status: "decided already on this suggestion",
                 action,
             });
         }
-        suggestion.status = action.to_owned();
+        suggestion.status = match approve {
+            true => SuggestionStatus::Approved,
+            false => SuggestionStatus::Dismissed,
+        };
         suggestion.decided_at = Some(now);
         let decided = suggestion.clone();
         let incident = incident.clone();
@@ -741,7 +761,7 @@ impl IncidentCore {
         if incident.recovery_seen && !keep_run {
             // The playbook failed, but the component came back meanwhile: the work order
             // stays on record, the incident itself is over.
-            self.resolve(incident, "recovery", None, now, rules, facts, out);
+            self.resolve(incident, ResolvedBy::Recovery, None, now, rules, facts, out);
         } else {
             self.insert(incident);
         }

@@ -133,7 +133,7 @@ fn a_recovery_resolves_its_family_only() {
     );
     let resolved = &out.incidents[&1];
     assert_eq!(resolved.status, IncidentStatus::Resolved);
-    assert_eq!(resolved.resolved_by.as_deref(), Some("recovery"));
+    assert_eq!(resolved.resolved_by, Some(ResolvedBy::Recovery));
     assert!(core.get(1).is_none());
     assert!(core.get(2).is_some(), "tcp is another family");
     assert!(out.effects.is_empty(), "a recovery needs no recheck");
@@ -336,7 +336,7 @@ fn a_suggestion_is_offered_once_and_decided_once() {
         playbook_name: "P".into(),
         trust: 0.2,
         auto_run_min_trust: 0.5,
-        status: "pending".into(),
+        status: SuggestionStatus::Pending,
         created_at: now,
         decided_at: None,
     };
@@ -347,7 +347,7 @@ fn a_suggestion_is_offered_once_and_decided_once() {
     let decided = core
         .decide(1, "s1", false, &Who::local(), now, &mut out)
         .unwrap();
-    assert_eq!(decided.status, "dismissed");
+    assert_eq!(decided.status, SuggestionStatus::Dismissed);
     assert!(matches!(
         core.decide(1, "s1", true, &Who::local(), now, &mut out),
         Err(IncidentError::Conflict { .. })

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::model::{Execution, ExecutionStatus, Incident, IncidentStatus};
+use crate::model::{Execution, ExecutionStatus, Incident, IncidentStatus, ResolvedBy};
 use crate::time::micros;
 
 /// Incidents and runs read to compute insights: recent history, bounded.
@@ -92,7 +92,7 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
             (Some(finished), Some(resolved)) => finished <= resolved,
             _ => false,
         };
-        if !ended_in_time || incident.resolved_by.as_deref() != Some("playbook") {
+        if !ended_in_time || incident.resolved_by != Some(ResolvedBy::Playbook) {
             continue;
         }
         let entry = healer.entry(incident.id).or_insert(execution);
@@ -190,7 +190,7 @@ mod tests {
             resolution_time_seconds: resolved_in,
             occurrences: 1,
             trust: 1.0 - id as f64 / 10.0,
-            resolved_by: resolved_in.map(|_| "playbook".to_owned()),
+            resolved_by: resolved_in.map(|_| ResolvedBy::Playbook),
             active_run_id: None,
             work_order_id: None,
             recovery_seen: false,

@@ -106,8 +106,8 @@ pub struct Incident {
     pub occurrences: u64,
     /// The component's trust right after the incident opened.
     pub trust: f64,
-    /// How it ended: `playbook`, `recovery` (the component came back by itself) or `manual`.
-    pub resolved_by: Option<String>,
+    /// How it ended.
+    pub resolved_by: Option<ResolvedBy>,
     /// The run healing it right now, if any.
     pub active_run_id: Option<String>,
     pub work_order_id: Option<String>,
@@ -128,6 +128,48 @@ pub struct Incident {
     pub suggestions: Vec<Suggestion>,
 }
 
+/// How an incident ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvedBy {
+    /// A playbook healed it.
+    Playbook,
+    /// The component came back by itself (its monitor, or a pushed recovery).
+    Recovery,
+    /// A person resolved it.
+    Manual,
+}
+
+impl ResolvedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolvedBy::Playbook => "playbook",
+            ResolvedBy::Recovery => "recovery",
+            ResolvedBy::Manual => "manual",
+        }
+    }
+}
+
+/// Where a suggestion stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionStatus {
+    Pending,
+    /// A person approved it and its run was started.
+    Approved,
+    Dismissed,
+}
+
+impl SuggestionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuggestionStatus::Pending => "pending",
+            SuggestionStatus::Approved => "approved",
+            SuggestionStatus::Dismissed => "dismissed",
+        }
+    }
+}
+
 /// A playbook offered to people on an incident (trust-gated autonomy).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Suggestion {
@@ -138,8 +180,7 @@ pub struct Suggestion {
     /// The playbook's trust when it was suggested, and the trust it needs to run by itself.
     pub trust: f64,
     pub auto_run_min_trust: f64,
-    /// `pending`, `approved` (its run was started) or `dismissed`.
-    pub status: String,
+    pub status: SuggestionStatus,
     #[serde(with = "micros")]
     pub created_at: DateTime<Utc>,
     #[serde(default, with = "micros_opt")]
@@ -430,14 +471,23 @@ pub enum PipelineRunStatus {
     Interrupted,
 }
 
+/// What started a pipeline run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineTrigger {
+    Schedule,
+    Manual,
+    /// A healing playbook reran a run that failed while its component was down.
+    Rerun,
+}
+
 /// One run of a pipeline.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct PipelineRun {
     pub run_id: String,
     pub pipeline_id: String,
     pub status: PipelineRunStatus,
-    /// `schedule`, `manual` or `rerun`.
-    pub trigger: String,
+    pub trigger: PipelineTrigger,
     /// The failed run this one reruns.
     #[serde(default)]
     pub rerun_of: Option<String>,

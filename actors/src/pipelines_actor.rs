@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
-use crate::model::{PipelineRun, PipelineRunStatus, Who};
+use crate::model::{PipelineRun, PipelineRunStatus, PipelineTrigger, Who};
 use crate::process::{self, Exit};
 use crate::protocol::bus::publish;
 use crate::protocol::pipelines::{PipelineError, PipelinesMsg, Rerun};
@@ -133,7 +133,7 @@ impl PipelinesState {
     /// rerun, so nothing else would ever rerun it.
     async fn recover(&mut self) -> Result<(), StoreError> {
         for mut run in self.ctx.store.unfinished_pipeline_runs().await? {
-            if run.status == PipelineRunStatus::Queued || run.trigger == "rerun" {
+            if run.status == PipelineRunStatus::Queued || run.trigger == PipelineTrigger::Rerun {
                 run.status = PipelineRunStatus::Queued;
                 self.queued
                     .entry(run.pipeline_id.clone())
@@ -203,7 +203,7 @@ impl PipelinesState {
                 tracing::info!(pipeline = %pipeline.id, "scheduled run skipped: still running");
                 continue;
             }
-            let run = new_run(&pipeline.id, "schedule", None);
+            let run = new_run(&pipeline.id, PipelineTrigger::Schedule, None);
             self.start(pipeline.clone(), run).await?;
         }
         Ok(())
@@ -235,7 +235,7 @@ impl PipelinesState {
         }
         let run = PipelineRun {
             started_by: Some(by),
-            ..new_run(pipeline_id, "manual", None)
+            ..new_run(pipeline_id, PipelineTrigger::Manual, None)
         };
         Ok(self.start(pipeline, run).await?)
     }
@@ -301,7 +301,11 @@ impl PipelinesState {
                 tracing::warn!(pipeline = %original.pipeline_id, "rerun queue full");
                 continue;
             }
-            let mut rerun = new_run(&original.pipeline_id, "rerun", Some(&original.run_id));
+            let mut rerun = new_run(
+                &original.pipeline_id,
+                PipelineTrigger::Rerun,
+                Some(&original.run_id),
+            );
             rerun.status = PipelineRunStatus::Queued;
             original.rerun_by = Some(rerun.run_id.clone());
             // One transaction: a rerun is never lost nor queued twice for the same failure.
@@ -431,12 +435,12 @@ impl PipelinesState {
     }
 }
 
-fn new_run(pipeline_id: &str, trigger: &str, rerun_of: Option<&str>) -> PipelineRun {
+fn new_run(pipeline_id: &str, trigger: PipelineTrigger, rerun_of: Option<&str>) -> PipelineRun {
     PipelineRun {
         run_id: format!("pl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
         pipeline_id: pipeline_id.to_owned(),
         status: PipelineRunStatus::Running,
-        trigger: trigger.to_owned(),
+        trigger,
         rerun_of: rerun_of.map(str::to_owned),
         rerun_by: None,
         started_by: None,

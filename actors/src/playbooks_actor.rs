@@ -16,7 +16,8 @@ use crate::context::Ctx;
 use crate::event::{types, EventDraft};
 use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus,
-    StepRecord, StepStatus, Suggestion, TrustScore, Who, WorkOrder, WorkOrderReason,
+    StepRecord, StepStatus, Suggestion, SuggestionStatus, TrustScore, Who, WorkOrder,
+    WorkOrderReason,
 };
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::{IncidentsMsg, RunOutcome};
@@ -354,7 +355,7 @@ impl PlaybooksState {
                         playbook_name: playbook.display_name().to_owned(),
                         trust: trust.score,
                         auto_run_min_trust: playbook.auto_run_min_trust,
-                        status: "pending".to_owned(),
+                        status: SuggestionStatus::Pending,
                         created_at: crate::time::now(),
                         decided_at: None,
                     };

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use actors::model::{playbook_subject, Execution};
+use actors::model::{playbook_subject, Execution, SuggestionStatus};
 use actors::spec::PlaybookSpec;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -230,10 +230,10 @@ pub async fn decide(
                     "incident {incident_id} has no suggestion {suggestion_id:?}"
                 ))
             })?;
-        if pending.status != "pending" {
+        if pending.status != SuggestionStatus::Pending {
             return Err(ApiError::Conflict(format!(
                 "suggestion {suggestion_id} on incident {incident_id} is {} already",
-                pending.status
+                pending.status.as_str()
             ))
             .into());
         }

@@ -9,8 +9,8 @@
 use actors::event::Event;
 use actors::model::StoreFailure;
 use actors::model::{
-    Execution, Incident, IncidentStatus, PipelineRun, Severity, Suggestion, Symptom, TrustScore,
-    Who,
+    Execution, Incident, IncidentStatus, PipelineRun, ResolvedBy, Severity, Suggestion,
+    SuggestionStatus, Symptom, TrustScore, Who,
 };
 use actors::protocol::monitor::MonitorStatus;
 use actors::spec::{PipelineSpec, PlaybookSpec};
@@ -56,7 +56,7 @@ pub struct IncidentView {
     pub resolution_time_seconds: Option<f64>,
     pub occurrences: u64,
     pub trust: f64,
-    pub resolved_by: Option<String>,
+    pub resolved_by: Option<ResolvedBy>,
     pub active_run_id: Option<String>,
     pub work_order_id: Option<String>,
     pub silenced: bool,
@@ -75,7 +75,7 @@ pub struct SuggestionView {
     pub trust: f64,
     pub auto_run_min_trust: f64,
     /// `pending`, `approved` (its run was started) or `dismissed`.
-    pub status: String,
+    pub status: SuggestionStatus,
     #[serde(with = "micros")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "micros_opt")]
@@ -90,7 +90,7 @@ impl From<&Suggestion> for SuggestionView {
             playbook_name: suggestion.playbook_name.clone(),
             trust: suggestion.trust,
             auto_run_min_trust: suggestion.auto_run_min_trust,
-            status: suggestion.status.clone(),
+            status: suggestion.status,
             created_at: suggestion.created_at,
             decided_at: suggestion.decided_at,
         }
@@ -137,7 +137,7 @@ impl From<&Incident> for IncidentView {
             resolution_time_seconds: incident.resolution_time_seconds,
             occurrences: incident.occurrences,
             trust: incident.trust,
-            resolved_by: incident.resolved_by.clone(),
+            resolved_by: incident.resolved_by,
             active_run_id: incident.active_run_id.clone(),
             work_order_id: incident.work_order_id.clone(),
             silenced: incident.silenced,
