@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{eventually, spawn_app, Feed, PgCluster, TestApp};
+use crate::common::{eventually, holds_for, spawn_app, Feed, PgCluster, TestApp};
 use serde_json::Value;
 
 const HEAL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -258,8 +258,8 @@ async fn a_playbook_that_cannot_heal_escalates_to_a_work_order() {
         .await;
     assert_eq!(resolved["id"], incident["id"]);
     assert_eq!(resolved["resolved_by"], "recovery");
-    eventually("no second incident", Duration::from_secs(1), || async {
-        (app.incidents("").await.len() == 1).then_some(())
+    holds_for("no second incident", Duration::from_secs(1), || async {
+        app.incidents("").await.len() == 1
     })
     .await;
 }
