@@ -64,6 +64,54 @@ pub mod types {
     pub const NOTIFICATION_SENT: &str = "notification.sent";
     /// The store takes writes again after failing them (a full disk): since when, why.
     pub const STORE_RECOVERED: &str = "store.recovered";
+
+    /// Every type above, in the order above (the catalog lists them).
+    pub const ALL: [&str; 44] = [
+        DB_CONNECTION_LOST,
+        DB_CONNECTION_RESTORED,
+        DB_TLS_REJECTED,
+        REDIS_TLS_REJECTED,
+        TCP_UNREACHABLE,
+        TCP_RESTORED,
+        API_UNAVAILABLE,
+        API_ERROR,
+        API_DEGRADED,
+        API_RATE_LIMIT_EXCEEDED,
+        API_RESTORED,
+        REDIS_UNAVAILABLE,
+        REDIS_RESTORED,
+        CHECK_WARNING,
+        CHECK_CRITICAL,
+        CHECK_UNKNOWN,
+        CHECK_OK,
+        HEARTBEAT_MISSED,
+        HEARTBEAT_RESTORED,
+        LOGFILE_MISSING,
+        LOGFILE_RESTORED,
+        PROCESS_EXITED,
+        PROCESS_NOT_ANSWERING,
+        PROCESS_RESTORED,
+        INCIDENT_OPENED,
+        INCIDENT_UPDATED,
+        INCIDENT_RESOLVED,
+        INCIDENT_ESCALATED,
+        PLAYBOOK_STARTED,
+        PLAYBOOK_STEP,
+        PLAYBOOK_FINISHED,
+        PLAYBOOK_HELD,
+        PLAYBOOK_RESUMED,
+        AGENT_SPAWNED,
+        AGENT_FINISHED,
+        ACTOR_RESTARTED,
+        TRUST_CHANGED,
+        CONFIG_RELOADED,
+        MONITOR_CONTROLLED,
+        WEBHOOK_DELIVERED,
+        PIPELINE_STARTED,
+        PIPELINE_FINISHED,
+        NOTIFICATION_SENT,
+        STORE_RECOVERED,
+    ];
 }
 
 /// A persisted event: what every subscriber and WebSocket client receives.

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
+use crate::catalog::RECOVERY_WORDS;
 use crate::event::{catalog, EventClass, EventDraft, CLASS_KEY};
 use crate::model::Severity;
 
@@ -35,9 +36,6 @@ const RESERVED_FAMILIES: [&str; 10] = [
     "monitor.",
     "work_order.",
 ];
-
-/// Last segments that mark a type as a recovery when the event does not say.
-const RECOVERY_WORDS: [&str; 6] = ["restored", "recovered", "resolved", "ok", "up", "healthy"];
 
 /// What a pushed event says it is.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]

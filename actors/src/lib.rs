@@ -24,6 +24,7 @@
 //! - Playbook commands are argv from config, never shell text.
 
 pub mod bus_actor;
+pub mod catalog;
 pub mod context;
 pub mod delivery;
 pub mod event;

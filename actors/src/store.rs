@@ -1154,44 +1154,29 @@ mod tests {
             ids
         };
         let hour_ms = 3_600_000;
-        let by_age = Keep {
-            max_age_ms: hour_ms,
-            max_count: 10,
-            keep_min: 2,
+        let compact = |max_age_ms, max_count, keep_min| {
+            let keep = Keep {
+                max_age_ms,
+                max_count,
+                keep_min,
+            };
+            let store = &store;
+            async move {
+                store
+                    .compact(Compacted::Agents, &keep, now, 100)
+                    .await
+                    .unwrap()
+            }
         };
         assert_eq!(
-            store
-                .compact(Compacted::Agents, &by_age, now, 100)
-                .await
-                .unwrap(),
-            2
+            compact(hour_ms, 10, 2).await,
+            2,
+            "by age, the newest 2 kept"
         );
         assert_eq!(left().await, ["a0", "a1", "a4"]);
-        let by_count = Keep {
-            max_age_ms: 100 * 24 * hour_ms,
-            max_count: 1,
-            keep_min: 0,
-        };
-        assert_eq!(
-            store
-                .compact(Compacted::Agents, &by_count, now, 100)
-                .await
-                .unwrap(),
-            1
-        );
+        assert_eq!(compact(100 * 24 * hour_ms, 1, 0).await, 1, "by count");
         assert_eq!(left().await, ["a0", "a4"]);
-        let too_few = Keep {
-            max_age_ms: 1,
-            max_count: 1,
-            keep_min: 1,
-        };
-        assert_eq!(
-            store
-                .compact(Compacted::Agents, &too_few, now, 100)
-                .await
-                .unwrap(),
-            0
-        );
+        assert_eq!(compact(1, 1, 1).await, 0, "the newest kept");
     }
 
     #[test]

@@ -107,6 +107,25 @@ pub async fn stylesheet() -> Result<Response, Rejection> {
     Ok(asset(APP_CSS, "text/css; charset=utf-8"))
 }
 
+/// The catalog of event types: what each type Grace publishes means (problem with severity
+/// and title, recovery, or info), the words people see for each family of problems, and the
+/// last words that make a pushed event a recovery. The dashboard reads its words from here.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/catalog",
+    tag = "dashboard",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The catalog", body = actors::catalog::Catalog),
+        TokenErrors,
+    )
+)]
+pub async fn catalog() -> Result<Response, Rejection> {
+    super::json(&actors::catalog::whole())
+}
+
 /// The dashboard's numbers.
 ///
 /// Incidents in the last 24 h, MTTA, MTTR, recovery estimates per playbook and kind of

@@ -314,6 +314,10 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let stylesheet = warp::path!("assets" / "app.css")
         .and(warp::get())
         .and_then(dashboard::stylesheet);
+    let catalog = warp::path!("catalog")
+        .and(warp::get())
+        .and(read.clone())
+        .and_then(dashboard::catalog);
     let insights = warp::path!("insights")
         .and(warp::get())
         .and(read.clone())
@@ -403,6 +407,8 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         .or(stylesheet)
         .unify()
         .or(insights)
+        .unify()
+        .or(catalog)
         .unify()
         .or(document)
         .unify()

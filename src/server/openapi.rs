@@ -71,6 +71,7 @@ digits, so they sort as strings."
         super::pipelines::runs,
         super::pipelines::run,
         super::dashboard::insights,
+        super::dashboard::catalog,
         super::reload_config,
         super::actor_tree,
         super::ws::upgrade,

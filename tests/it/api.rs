@@ -480,3 +480,53 @@ async fn other_sites_and_rebound_host_names_are_refused() {
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(answer.contains("\"field\":\"host\""), "{answer}");
 }
+
+/// One catalog of event types, served to the dashboard and anyone else: what each type means
+/// and the words people see for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_says_what_each_event_type_means_and_how_to_say_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(
+        dir.path(),
+        "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n",
+    );
+    let catalog = app.get_ok("/catalog").await;
+    let entry = |t: &str| {
+        catalog["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == t)
+            .cloned()
+    };
+    let lost = entry("db.connection_lost").expect("db.connection_lost listed");
+    assert_eq!(
+        (&lost["class"], &lost["severity"], &lost["title"]),
+        (
+            &Value::from("problem"),
+            &Value::from("high"),
+            &Value::from("Database connection lost")
+        )
+    );
+    assert_eq!(
+        entry("db.connection_restored").unwrap()["class"],
+        "recovery"
+    );
+    assert_eq!(entry("incident.opened").unwrap()["class"], "info");
+    let families = catalog["families"].as_array().unwrap();
+    let db = families
+        .iter()
+        .find(|f| f["prefix"] == "db.")
+        .expect("a db. family");
+    assert_eq!(
+        (&db["name"], &db["verb"]),
+        (
+            &Value::from("Database hiccup"),
+            &Value::from("lost connection")
+        )
+    );
+    assert!(catalog["recovery_words"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("recovered")));
+}

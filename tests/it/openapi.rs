@@ -54,6 +54,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/pipelines/{pipeline_id}/runs", Some("read")),
     ("post", "/pipelines/{pipeline_id}/run", Some("operate")),
     ("get", "/insights", Some("read")),
+    ("get", "/catalog", Some("read")),
     ("post", "/config/reload", Some("admin")),
     ("get", "/actors", Some("read")),
     ("get", "/ws", Some("read")),

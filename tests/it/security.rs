@@ -74,6 +74,7 @@ fn routes() -> Vec<(
         ("GET", "/deliveries", Some("read"), None),
         ("GET", "/metrics", Some("read"), None),
         ("GET", "/insights", Some("read"), None),
+        ("GET", "/catalog", Some("read"), None),
         ("GET", "/actors", Some("read"), None),
         ("GET", "/ws", Some("read"), None),
         ("GET", "/monitors", Some("read"), None),

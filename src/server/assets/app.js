@@ -43,6 +43,7 @@ const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   canAct: true, // false for a read-only token: no action buttons
   renderPending: false, // a redraw is scheduled (renderSoon)
+  catalog: { families: [], recovery_words: [] }, // event types and their words (GET /catalog)
 };
 
 /** How often tiles are redrawn locally so "expected recovery in ~N s" counts down. */
@@ -111,18 +112,6 @@ $("login").addEventListener("submit", (event) => {
 
 // ----- words for people ----------------------------------------------------------------------
 
-const FAMILIES = [
-  ["api.rate_limit_exceeded", "Rate limited", "asked us to slow down"],
-  ["db.", "Database hiccup", "lost connection"],
-  ["api.", "API trouble", "is not answering well"],
-  ["tcp.", "Service unreachable", "stopped answering"],
-  ["redis.", "Cache trouble", "stopped answering"],
-  ["check.", "Health check failing", "failed its check"],
-  ["heartbeat.", "Missed check-in", "went quiet"],
-  ["logfile.", "Log file missing", "lost its log file"],
-  ["log.", "Errors in the logs", "logged errors"],
-  ["process.", "Process stopped", "stopped"],
-];
 
 const SEVERITY = {
   critical: ["🔴", "critical"],
@@ -131,10 +120,9 @@ const SEVERITY = {
   low: ["🔵", "low"],
 };
 
-const RECOVERY_WORDS = ["restored", "recovered", "resolved", "ok", "up", "healthy"];
-
+/** The words for a family of problems, from Grace's catalog (GET /catalog), or null. */
 function family(eventType) {
-  for (const [prefix, name, verb] of FAMILIES) {
+  for (const { prefix, name, verb } of state.catalog.families) {
     if (eventType === prefix || eventType.startsWith(prefix)) {
       return { name, verb };
     }
@@ -249,7 +237,7 @@ function describe(ev) {
       const source = d.monitor || d.source || "";
       const words = family(ev.type);
       const last = ev.type.split(".").pop();
-      if (RECOVERY_WORDS.includes(last)) return `💚 ${source} is back (${ev.type})`;
+      if (state.catalog.recovery_words.includes(last)) return `💚 ${source} is back (${ev.type})`;
       if (words) return `${words.name}: ${source} ${words.verb}${d.error ? ` — ${firstLine(d.error)}` : ""}`;
       return `${ev.type}${source ? ` on ${source}` : ""}`;
     }
@@ -671,11 +659,13 @@ async function load() {
   const [me, health] = await Promise.all([api("GET", "/whoami"), api("GET", "/health")]);
   state.canAct = me.role === "operate" || me.role === "admin";
   $("whoami").textContent = me.required ? `Signed in as ${me.name} (${me.role})` : "";
-  const [active, resolved, playbooks] = await Promise.all([
+  const [active, resolved, playbooks, catalog] = await Promise.all([
     api("GET", `/monitoring/incidents?status=active&limit=${TILES_MAX}`),
     api("GET", `/monitoring/incidents?status=resolved&limit=${HISTORY_MAX}`),
     api("GET", "/playbooks"),
+    api("GET", "/catalog"),
   ]);
+  state.catalog = catalog;
   state.lastSeq = health.last_seq;
   state.logId = health.log_id;
   state.keys = {};
