@@ -1,0 +1,49 @@
+//! People's decisions about monitors, probes' positions, and component and playbook trust.
+
+use super::*;
+
+impl Store {
+    pub async fn save_monitor_control(&self, control: &MonitorControl) -> StoreResult<()> {
+        self.upsert("monitor_control", json!(control.monitor_id), control)
+            .await
+    }
+
+    pub async fn monitor_control(&self, monitor_id: &str) -> StoreResult<MonitorControl> {
+        let control: Option<MonitorControl> = self
+            .one(
+                "SELECT * OMIT id FROM type::record('monitor_control', $id)",
+                json!({ "id": monitor_id }),
+            )
+            .await?;
+        Ok(control.unwrap_or_else(|| MonitorControl {
+            monitor_id: monitor_id.to_owned(),
+            ..MonitorControl::default()
+        }))
+    }
+
+    // ----- trust -------------------------------------------------------------------------------
+
+    pub async fn save_trust(&self, trust: &TrustScore) -> StoreResult<()> {
+        self.upsert("trust", json!(trust.subject), trust).await
+    }
+
+    pub async fn trust(&self, subject: &str) -> StoreResult<Option<TrustScore>> {
+        self.one(
+            "SELECT * OMIT id FROM type::record('trust', $id)",
+            json!({ "id": subject }),
+        )
+        .await
+    }
+
+    /// The stored scores of `subjects`, in one query (those never scored are absent).
+    pub async fn trusts(&self, subjects: &[String]) -> StoreResult<Vec<TrustScore>> {
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.rows(
+            "SELECT * OMIT id FROM array::map($ids, |$id| type::record('trust', $id))",
+            json!({ "ids": subjects }),
+        )
+        .await
+    }
+}

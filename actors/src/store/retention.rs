@@ -1,0 +1,117 @@
+//! What retention reads and removes: the oldest event kept, and compaction of records.
+
+use super::*;
+
+impl Store {
+    /// The seq of the oldest event kept, if there is one.
+    ///
+    /// The kept log is `first..=last` without a gap (retention removes a prefix), so this is a
+    /// binary search over point reads (about 20 for a million events), never a scan.
+    pub async fn first_seq(&self) -> StoreResult<Option<u64>> {
+        let last = self.last_seq().await?;
+        if last == 0 || !self.has_event(last).await? {
+            return Ok(None);
+        }
+        let (mut low, mut high) = (1, last); // event `high` exists
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.has_event(mid).await? {
+                true => high = mid,
+                false => low = mid + 1,
+            }
+        }
+        Ok(Some(high))
+    }
+
+    async fn has_event(&self, seq: u64) -> StoreResult<bool> {
+        // The seq is ours (u64), so formatting it into the query is safe.
+        let found: Option<u64> = self
+            .one(
+                &format!("SELECT VALUE record::id(id) FROM event:{seq}"),
+                json!({}),
+            )
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// When event `seq` was committed, if it is kept.
+    pub async fn event_at(&self, seq: u64) -> StoreResult<Option<DateTime<Utc>>> {
+        // The seq is ours (u64), so formatting it into the query is safe.
+        self.one(&format!("SELECT VALUE at FROM event:{seq}"), json!({}))
+            .await
+    }
+
+    /// Removes events `from..=to`.
+    pub async fn remove_events(&self, from: u64, to: u64) -> StoreResult<()> {
+        let end = to.saturating_add(1);
+        self.db
+            .query(format!("DELETE event:{from}..{end} RETURN NONE"))
+            .await?
+            .check()?;
+        Ok(())
+    }
+
+    /// Removes up to `chunk` records of `kind` that `keep` lets go (see `retention.rs`): older
+    /// than its age or beyond its count, never the newest `keep_min`, never one still in
+    /// progress. Returns how many went.
+    pub async fn compact(
+        &self,
+        kind: Compacted,
+        keep: &crate::retention::Keep,
+        now: DateTime<Utc>,
+        chunk: usize,
+    ) -> StoreResult<usize> {
+        let (table, time, done) = kind.query_parts();
+        // Ranks are counted from the oldest (ascending reads; see `newest`): with `done` rows
+        // in all, the `keep_min`-th newest is at `done - keep_min` from the start.
+        let counted: Option<Value> = self
+            .one(
+                &format!("SELECT count() AS n FROM {table} WHERE {done} GROUP ALL"),
+                json!({}),
+            )
+            .await?;
+        let finished = counted.and_then(|c| c["n"].as_u64()).unwrap_or(0);
+        let Some(protected_from) = finished.checked_sub(keep.keep_min) else {
+            return Ok(0); // fewer than keep_min: nothing may go
+        };
+        let fmt = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut cutoff = fmt(now - chrono::Duration::milliseconds(keep.max_age_ms as i64));
+        if keep.keep_min > 0 {
+            let query = format!(
+                "SELECT VALUE {time} FROM {table} WHERE {done} ORDER BY {time} ASC \
+                 START {protected_from} LIMIT 1"
+            );
+            let floor: Option<String> = self.one(&query, json!({})).await?;
+            cutoff = floor.map_or(cutoff.clone(), |floor| cutoff.min(floor));
+        }
+        let mut ids: Vec<Value> = self
+            .rows(
+                &format!(
+                    "SELECT VALUE record::id(id) FROM {table} WHERE {done} AND {time} < $cutoff \
+                     LIMIT {chunk}"
+                ),
+                json!({ "cutoff": cutoff }),
+            )
+            .await?;
+        let beyond = finished
+            .saturating_sub(keep.max_count)
+            .min((chunk - ids.len()) as u64);
+        if beyond > 0 {
+            let oldest = format!(
+                "SELECT VALUE record::id(id) FROM {table} WHERE {done} ORDER BY {time} ASC \
+                 LIMIT {beyond}"
+            );
+            ids.extend(self.rows::<Value>(&oldest, json!({})).await?);
+        }
+        ids.sort_by_key(|id| id.to_string());
+        ids.dedup();
+        if !ids.is_empty() {
+            self.db
+                .query("FOR $key IN $keys { DELETE type::record($table, $key) RETURN NONE; }")
+                .bind(json!({ "keys": ids, "table": table }))
+                .await?
+                .check()?;
+        }
+        Ok(ids.len())
+    }
+}

@@ -1,0 +1,324 @@
+//! Unit tests of the store, against an in-memory SurrealDB.
+
+use chrono::Utc;
+
+use super::incidents::{gaps_between, GAP_RANGES_MAX};
+use super::*;
+use crate::event::EventDraft;
+use crate::model::Severity;
+
+fn incident(id: u64, status: IncidentStatus) -> Incident {
+    Incident {
+        id,
+        event_type: "db.connection_lost".into(),
+        severity: Severity::High,
+        source: "orders-db".into(),
+        title: "Database connection lost".into(),
+        status,
+        detected_at: Utc::now(),
+        acknowledged_at: None,
+        resolved_at: None,
+        resolution_time_seconds: None,
+        occurrences: 1,
+        trust: 0.7,
+        resolved_by: None,
+        active_run_id: None,
+        work_order_id: None,
+        recovery_seen: false,
+        silenced: false,
+        event_seqs: vec![2],
+        symptoms: Vec::new(),
+        suggestions: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn event_log_appends_and_scans_in_seq_order() {
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    assert_eq!(store.last_seq().await.unwrap(), 0);
+    let events: Vec<Event> = (1..=12)
+        .map(|seq| {
+            EventDraft::new("db.connection_lost", json!({ "n": seq }))
+                .sequenced(seq, crate::time::now())
+        })
+        .collect();
+    store.append_events(&events[..3]).await.unwrap();
+    store.append_events(&events[3..]).await.unwrap();
+    assert_eq!(store.last_seq().await.unwrap(), 12);
+    let after: Vec<u64> = store
+        .events_after(9, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(after, vec![10, 11, 12]);
+    let page = store.events_after(0, 5).await.unwrap();
+    assert_eq!(page, events[..5].to_vec());
+    // A seq can never be written twice.
+    assert!(store.append_events(&events[..1]).await.is_err());
+    // Retention removes a prefix: the oldest kept is found without a scan.
+    assert_eq!(store.first_seq().await.unwrap(), Some(1));
+    store.remove_events(1, 4).await.unwrap();
+    assert_eq!(store.first_seq().await.unwrap(), Some(5));
+    assert_eq!(store.events_after(0, 2).await.unwrap(), Vec::<Event>::new());
+    assert_eq!(
+        store.events_after(4, 2).await.unwrap(),
+        events[4..6].to_vec()
+    );
+    store.remove_events(5, 12).await.unwrap();
+    assert_eq!(store.first_seq().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_newest_rows_come_newest_first_across_every_window() {
+    use crate::model::{Agent, AgentStatus};
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    let now = crate::time::now();
+    // Minutes, hours, days and months back: each of newest()'s windows has some.
+    let ages_s = [60, 7_200, 200_000, 5_000_000, 30, 90_000];
+    for (i, age_s) in ages_s.iter().enumerate() {
+        let agent = Agent {
+            agent_id: format!("a{i}"),
+            agent_name: "x".into(),
+            task: "x".into(),
+            incident_id: 1,
+            run_id: format!("r{i}"),
+            trust_score: 0.5,
+            status: AgentStatus::Succeeded,
+            started_at: now - chrono::Duration::seconds(*age_s),
+            finished_at: None,
+        };
+        store.save_agent(&agent).await.unwrap();
+    }
+    let ids = |agents: Vec<Agent>| agents.into_iter().map(|a| a.agent_id).collect::<Vec<_>>();
+    assert_eq!(ids(store.agents(2).await.unwrap()), ["a4", "a0"]);
+    assert_eq!(ids(store.agents(3).await.unwrap()), ["a4", "a0", "a1"]);
+    assert_eq!(
+        ids(store.agents(10).await.unwrap()),
+        ["a4", "a0", "a1", "a5", "a2", "a3"]
+    );
+    assert!(store.deliveries(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn compaction_keeps_the_newest_keep_min_and_what_runs_and_takes_the_oldest_first() {
+    use crate::model::{Agent, AgentStatus};
+    use crate::retention::Keep;
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    let now = crate::time::now();
+    for (i, age_h) in [2, 3, 4, 5, 6].into_iter().enumerate() {
+        let status = match i {
+            4 => AgentStatus::Running,
+            _ => AgentStatus::Succeeded,
+        };
+        let agent = Agent {
+            agent_id: format!("a{i}"),
+            agent_name: "x".into(),
+            task: "x".into(),
+            incident_id: 1,
+            run_id: format!("r{i}"),
+            trust_score: 0.5,
+            status,
+            started_at: now - chrono::Duration::hours(age_h),
+            finished_at: None,
+        };
+        store.save_agent(&agent).await.unwrap();
+    }
+    let left = || async {
+        let mut ids: Vec<String> = store
+            .agents(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.agent_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let hour_ms = 3_600_000;
+    let compact = |max_age_ms, max_count, keep_min| {
+        let keep = Keep {
+            max_age_ms,
+            max_count,
+            keep_min,
+        };
+        let store = &store;
+        async move {
+            store
+                .compact(Compacted::Agents, &keep, now, 100)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        compact(hour_ms, 10, 2).await,
+        2,
+        "by age, the newest 2 kept"
+    );
+    assert_eq!(left().await, ["a0", "a1", "a4"]);
+    assert_eq!(compact(100 * 24 * hour_ms, 1, 0).await, 1, "by count");
+    assert_eq!(left().await, ["a0", "a4"]);
+    assert_eq!(compact(1, 1, 1).await, 0, "the newest kept");
+}
+
+#[test]
+fn the_gaps_between_active_ids_cover_the_rest_of_the_window() {
+    assert_eq!(gaps_between(&[], 1, 10), (vec![(1, 10)], 1));
+    assert_eq!(
+        gaps_between(&[3, 4, 8, 12], 1, 10),
+        (vec![(9, 10), (5, 8), (1, 3)], 1)
+    );
+    assert_eq!(gaps_between(&[9], 5, 10), (vec![(5, 9)], 5));
+    assert_eq!(gaps_between(&[5, 6, 7, 8, 9], 5, 10), (vec![], 5));
+    let every_other: Vec<u64> = (0..2_000).map(|n| n * 2).collect();
+    let (ranges, stopped) = gaps_between(&every_other, 1, 4_000);
+    assert_eq!(ranges.len(), GAP_RANGES_MAX);
+    assert_eq!(ranges[0], (3_999, 4_000));
+    assert_eq!(stopped, 4_000 - 2 * GAP_RANGES_MAX as u64);
+}
+
+#[tokio::test]
+async fn incidents_round_trip_and_page_newest_first() {
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    for id in 1..=5 {
+        let status = if id % 2 == 0 {
+            IncidentStatus::Resolved
+        } else {
+            IncidentStatus::Open
+        };
+        store.save_incident(&incident(id, status)).await.unwrap();
+    }
+    let got = store.incident(3).await.unwrap().unwrap();
+    assert_eq!(
+        got,
+        incident(3, IncidentStatus::Open).with_detected_at(got.detected_at)
+    );
+    let ids: Vec<u64> = store
+        .incidents(None, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, vec![5, 4]);
+    let ids: Vec<u64> = store
+        .incidents(Some(4), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, vec![3, 2, 1]);
+    let resolved: Vec<u64> = store
+        .resolved_incidents(None, 10, &[1, 3, 5])
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(resolved, vec![4, 2]);
+    assert_eq!(store.active_incidents().await.unwrap().len(), 3);
+    assert!(store.has_active_incident("orders-db", "db").await.unwrap());
+    assert!(!store.has_active_incident("orders-db", "log").await.unwrap());
+    assert!(!store.has_active_incident("other-db", "db").await.unwrap());
+    assert_eq!(store.max_incident_id().await.unwrap(), 5);
+    assert!(store.incident(99).await.unwrap().is_none());
+}
+
+impl Incident {
+    fn with_detected_at(mut self, at: chrono::DateTime<Utc>) -> Incident {
+        self.detected_at = at;
+        self
+    }
+}
+
+#[tokio::test]
+async fn a_commit_writes_all_of_it_or_nothing() {
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    let event = |seq| EventDraft::new("incident.opened", json!({})).sequenced(seq, Utc::now());
+    let progress = |watermark| Write::IncidentsProgress {
+        watermark,
+        next_id: watermark + 1,
+    };
+    let mut trust = TrustScore::component("orders-db");
+    trust.adjust(-0.3);
+    let writes = [
+        Write::NewIncident(Box::new(incident(1, IncidentStatus::Open))),
+        Write::NewTrust(trust.clone()),
+        progress(2),
+    ];
+    store.commit(&[event(1), event(2)], &writes).await.unwrap();
+    assert_eq!(store.last_seq().await.unwrap(), 2);
+    assert_eq!(
+        store.incident(1).await.unwrap().map(|i| i.id),
+        Some(1),
+        "inserted under its id"
+    );
+    assert_eq!(
+        store.trust(&trust.subject).await.unwrap(),
+        Some(trust.clone())
+    );
+    let subjects = [trust.subject.clone(), "component:never-seen".to_owned()];
+    assert_eq!(store.trusts(&subjects).await.unwrap(), vec![trust.clone()]);
+    // Later changes replace them.
+    trust.adjust(0.1);
+    let mut acknowledged = incident(1, IncidentStatus::Acknowledged);
+    acknowledged.occurrences = 2;
+    let writes = [
+        Write::Incident(Box::new(acknowledged.clone())),
+        Write::Trust(trust.clone()),
+    ];
+    store.commit(&[], &writes).await.unwrap();
+    assert_eq!(store.trust(&trust.subject).await.unwrap(), Some(trust));
+    let stored = store.incident(1).await.unwrap().unwrap();
+    assert_eq!(stored.status, IncidentStatus::Acknowledged);
+    assert_eq!(stored.occurrences, 2);
+    // A "new" record that exists fails the whole commit.
+    let clash = [Write::NewIncident(Box::new(incident(
+        1,
+        IncidentStatus::Open,
+    )))];
+    assert!(store.commit(&[], &clash).await.is_err());
+    assert_eq!(store.incident(1).await.unwrap().unwrap().occurrences, 2);
+    let stored = store.incidents_progress().await.unwrap();
+    assert_eq!((stored.watermark, stored.next_id), (2, 3));
+    // seq 2 exists already: the whole commit fails, and nothing of it is written.
+    let writes = [
+        Write::NewIncident(Box::new(incident(2, IncidentStatus::Open))),
+        progress(9),
+    ];
+    assert!(store.commit(&[event(3), event(2)], &writes).await.is_err());
+    assert!(store.incident(2).await.unwrap().is_none());
+    assert_eq!(store.last_seq().await.unwrap(), 2);
+    assert_eq!(store.incidents_progress().await.unwrap().watermark, 2);
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_same_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = StoreLocation::Path(dir.path().join("db"));
+    {
+        let store = Store::open(&location).await.unwrap();
+        store
+            .save_incident(&incident(1, IncidentStatus::Open))
+            .await
+            .unwrap();
+        let event = EventDraft::new("incident.opened", json!({})).sequenced(1, Utc::now());
+        store.append_events(&[event]).await.unwrap();
+    }
+    // The engine releases its lock asynchronously once the last handle is dropped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let store = loop {
+        match Store::open(&location).await {
+            Ok(store) => break store,
+            Err(error) if std::time::Instant::now() < deadline => {
+                assert!(error.to_string().contains("locked"), "{error}");
+                tokio::task::yield_now().await;
+            }
+            Err(error) => panic!("store never reopened: {error}"),
+        }
+    };
+    assert!(store.incident(1).await.unwrap().is_some());
+    assert_eq!(store.last_seq().await.unwrap(), 1);
+}
