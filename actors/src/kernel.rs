@@ -25,7 +25,7 @@ use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::FeedActor;
 use crate::incidents_actor::IncidentsActor;
 use crate::model::PipelineRun;
-use crate::model::{Incident, IncidentStatus, Suggestion, Who};
+use crate::model::{Incident, IncidentStatus, Suggestion, SuggestionStatus, Who};
 use crate::monitor_actor::{MonitorActor, MonitorArgs};
 use crate::notifier_actor::NotifierActor;
 use crate::pipelines_actor::PipelinesActor;
@@ -68,6 +68,25 @@ pub enum KernelError {
     /// sender should retry after a moment.
     #[error("busy: {lag} events are waiting for the incident manager; retry shortly")]
     Busy { lag: u64 },
+}
+
+/// What deciding a suggestion did: the suggestion as decided, and the run an approval started.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub suggestion: Suggestion,
+    pub run_id: Option<String>,
+}
+
+/// Why a suggestion could not be decided.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error(transparent)]
+    Incident(#[from] IncidentError),
+    /// Approving it could not start its run.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
 }
 
 /// What a config reload did to the monitors, by id.
@@ -264,15 +283,20 @@ impl Kernel {
         self.ctx.scope.ask::<Incidents, _>(ask).await?
     }
 
-    /// A person approves or dismisses suggestion `suggestion_id` on incident `incident_id`.
-    /// Approving only records the decision; the caller then runs the playbook.
+    /// `by` approves or dismisses suggestion `suggestion_id` on incident `incident_id`.
+    /// Approving starts the run first: a suggestion is marked approved only once its run is
+    /// under way, so one that cannot run now (busy, full) can still be approved later.
     pub async fn decide_suggestion(
         &self,
         incident_id: u64,
         suggestion_id: &str,
         approve: bool,
         by: Who,
-    ) -> Result<Suggestion, IncidentError> {
+    ) -> Result<Decided, DecideError> {
+        let run_id = match approve {
+            true => Some(self.run_suggested(incident_id, suggestion_id, &by).await?),
+            false => None,
+        };
         let ask = |reply| IncidentsMsg::Decide {
             incident_id,
             suggestion_id: suggestion_id.to_owned(),
@@ -280,7 +304,41 @@ impl Kernel {
             by,
             reply,
         };
-        self.ctx.scope.ask::<Incidents, _>(ask).await?
+        let asked = self.ctx.scope.ask::<Incidents, _>(ask).await;
+        let suggestion = asked.map_err(IncidentError::from)??;
+        Ok(Decided { suggestion, run_id })
+    }
+
+    /// Runs the playbook a pending suggestion offers, as a run by hand of `by`; its run id.
+    async fn run_suggested(
+        &self,
+        incident_id: u64,
+        suggestion_id: &str,
+        by: &Who,
+    ) -> Result<String, DecideError> {
+        let incident = self.ctx.store.incident(incident_id).await;
+        let incident = incident
+            .map_err(IncidentError::from)?
+            .ok_or(IncidentError::NotFound(incident_id))?;
+        let suggestion = incident
+            .suggestions
+            .iter()
+            .find(|s| s.suggestion_id == suggestion_id)
+            .ok_or_else(|| IncidentError::NoSuchSuggestion {
+                incident_id,
+                suggestion_id: suggestion_id.to_owned(),
+            })?;
+        if suggestion.status != SuggestionStatus::Pending {
+            let status = "decided already on this suggestion";
+            let conflict = IncidentError::Conflict {
+                id: incident_id,
+                status,
+                action: "approved",
+            };
+            return Err(conflict.into());
+        }
+        let run = self.run_playbook(&suggestion.playbook_id, incident_id, by.clone(), false);
+        Ok(run.await??)
     }
 
     /// One monitor's latest view.

@@ -55,4 +55,4 @@ pub mod sub_agent_actor;
 pub mod target;
 pub mod time;
 
-pub use kernel::{ActorNode, Kernel, KernelError, ReloadReport};
+pub use kernel::{ActorNode, DecideError, Decided, Kernel, KernelError, ReloadReport};

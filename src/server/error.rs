@@ -9,7 +9,7 @@ use actors::protocol::incidents::IncidentError;
 use actors::protocol::pipelines::PipelineError;
 use actors::protocol::playbooks::RunError;
 use actors::store::StoreError;
-use actors::KernelError;
+use actors::{DecideError, KernelError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -197,6 +197,16 @@ impl From<PipelineError> for ApiError {
             PipelineError::NoSuchPipeline(_) => ApiError::NotFound(message),
             PipelineError::Busy { .. } => ApiError::Conflict(message),
             PipelineError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<DecideError> for ApiError {
+    fn from(error: DecideError) -> Self {
+        match error {
+            DecideError::Incident(error) => error.into(),
+            DecideError::Run(error) => error.into(),
+            DecideError::Kernel(error) => error.into(),
         }
     }
 }

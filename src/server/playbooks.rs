@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use actors::model::{playbook_subject, Execution, SuggestionStatus};
+use actors::model::{playbook_subject, Execution};
 use actors::spec::PlaybookSpec;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -211,49 +211,13 @@ pub async fn decide(
         None => return Err(warp::reject::not_found()),
     };
     let incident_id = super::incident_id(&raw_id)?;
-    // Approving starts the run first: a suggestion is only marked approved once its run is
-    // under way, so one that cannot run now (busy, full) can still be approved later.
-    let run_id = if approve {
-        let incident = app
-            .kernel
-            .store()
-            .incident(incident_id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("incident {incident_id} does not exist")))?;
-        let pending = incident
-            .suggestions
-            .iter()
-            .find(|s| s.suggestion_id == suggestion_id)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "incident {incident_id} has no suggestion {suggestion_id:?}"
-                ))
-            })?;
-        if pending.status != SuggestionStatus::Pending {
-            return Err(ApiError::Conflict(format!(
-                "suggestion {suggestion_id} on incident {incident_id} is {} already",
-                pending.status.as_str()
-            ))
-            .into());
-        }
-        let run = app
-            .kernel
-            .run_playbook(&pending.playbook_id, incident_id, caller.who.clone(), false)
-            .await
-            .map_err(ApiError::from)?
-            .map_err(ApiError::from)?;
-        Some(run)
-    } else {
-        None
-    };
-    let suggestion = app
+    let decided = app
         .kernel
         .decide_suggestion(incident_id, &suggestion_id, approve, caller.who)
         .await
         .map_err(ApiError::from)?;
     super::json(&DecisionView {
-        suggestion: SuggestionView::from(&suggestion),
-        run_id,
+        suggestion: SuggestionView::from(&decided.suggestion),
+        run_id: decided.run_id,
     })
 }
