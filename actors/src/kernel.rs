@@ -24,6 +24,7 @@ use crate::context::Ctx;
 use crate::event::{types, Event, EventDraft, Pattern};
 use crate::feed_actor::FeedActor;
 use crate::incidents_actor::IncidentsActor;
+use crate::intake::PushedEvent;
 use crate::model::PipelineRun;
 use crate::model::{Incident, IncidentStatus, Suggestion, SuggestionStatus, Who};
 use crate::monitor_actor::{MonitorActor, MonitorArgs};
@@ -562,8 +563,23 @@ impl Kernel {
         Ok(self.ctx.scope.ask::<Pipelines, _>(ask).await?)
     }
 
+    /// Every rule a pushed event breaks, as (field, message): its own, and that its source is
+    /// not a monitor. A monitor's state is what its probes say: a pushed event must not open or
+    /// resolve its incidents (a forged recovery would hide a real outage).
+    pub fn pushed_problems(&self, event: &PushedEvent) -> Vec<(&'static str, String)> {
+        let mut found = event.problems();
+        if self.has_monitor(&event.source) {
+            let why = format!(
+                "{:?} is a monitor; report what the app sees under its own source",
+                event.source
+            );
+            found.push(("source", why));
+        }
+        found
+    }
+
     /// Whether a monitor named `id` is configured.
-    pub fn has_monitor(&self, id: &str) -> bool {
+    fn has_monitor(&self, id: &str) -> bool {
         self.ctx.spec().monitors.iter().any(|m| m.id == id)
     }
 

@@ -94,18 +94,7 @@ pub async fn post_events(
         match typed::<PushedEvent>(item) {
             Err((field, message)) => problems.push((at(&field), message)),
             Ok(event) => {
-                let mut found = event.problems();
-                // A monitor's state is what its probes say: a pushed event must not open or
-                // resolve its incidents (a forged recovery would hide a real outage).
-                if app.kernel.has_monitor(&event.source) {
-                    found.push((
-                        "source",
-                        format!(
-                            "{:?} is a monitor; report what the app sees under its own source",
-                            event.source
-                        ),
-                    ));
-                }
+                let found = app.kernel.pushed_problems(&event);
                 if found.is_empty() {
                     drafts.push(event.into_draft());
                 }
