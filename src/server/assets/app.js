@@ -620,8 +620,7 @@ async function refreshTree() {
 async function refreshActiveTotal() {
   try {
     state.activeTotal = (await api("GET", "/monitoring/incidents?status=active&limit=1")).total;
-    renderSummary();
-    renderTiles();
+    renderSoon();
   } catch (_) {
     // As above.
   }
