@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use actors::event::{EventDraft, Pattern};
-use actors::incident_core::{Changes, Facts, IncidentCore, Rules};
+use actors::incidents::{Changes, Facts, IncidentBook, Rules};
 use actors::probe::ProbeFactory;
 use actors::spec::TreeSpec;
 use actors::store::Write;
@@ -162,7 +162,7 @@ fn incident_page(c: &mut Criterion) {
         .collect();
     group.bench_function("apply_512_new", |b| {
         b.iter(|| {
-            let mut core = IncidentCore::new(Vec::new(), 1);
+            let mut core = IncidentBook::new(Vec::new(), 1);
             let mut out = Changes::default();
             for event in &page {
                 core.apply(event, &Rules::default(), &Facts::default(), &mut out);
@@ -175,7 +175,7 @@ fn incident_page(c: &mut Criterion) {
         let mut next = 1;
         group.bench_function(BenchmarkId::new("commit_512_new", name), |b| {
             b.iter(|| {
-                let mut core = IncidentCore::new(Vec::new(), next);
+                let mut core = IncidentBook::new(Vec::new(), next);
                 let mut out = Changes::default();
                 for event in &page {
                     core.apply(event, &Rules::default(), &Facts::default(), &mut out);

@@ -10,7 +10,7 @@ use actors::event::{types, Event, Pattern};
 use actors::probe::{Probe, ProbeFactory, ProbeFailure};
 use actors::spec::{MonitorKind, MonitorSpec, SupervisionSpec, TreeSpec};
 use actors::store::StoreLocation;
-use actors::Kernel;
+use actors::{ActorState, Kernel};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
@@ -129,7 +129,7 @@ async fn a_panicking_monitor_is_restarted_while_its_siblings_keep_running() {
 
     let after = kernel.tree();
     let crashy = after.find("monitor:crashy").unwrap();
-    assert_eq!((crashy.restarts, crashy.status), (1, "running"));
+    assert_eq!((crashy.restarts, crashy.status), (1, ActorState::Running));
     let steady = after.find("monitor:steady").unwrap();
     assert_eq!(steady.restarts, 0);
     assert_eq!(steady.id, steady_before.id, "the sibling was not restarted");
@@ -177,5 +177,5 @@ async fn exceeding_restart_intensity_escalates_to_the_parent_and_then_the_top() 
     tokio::time::timeout(TIMEOUT, kernel.exited())
         .await
         .expect("the kernel gives up once its restart intensity is exceeded");
-    assert_eq!(kernel.tree().status, "stopped");
+    assert_eq!(kernel.tree().status, ActorState::Stopped);
 }

@@ -7,13 +7,41 @@
 
 use std::sync::Arc;
 
+use warp::filters::BoxedFilter;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::reply::Response;
-use warp::{Rejection, Reply};
+use warp::{Filter, Rejection, Reply};
 
+use super::filters::{self, any_of, Filters};
 use super::openapi::{PublicErrors, TokenErrors};
 use super::{ApiError, App};
 use actors::insights::Insights;
+
+pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
+    let page = warp::path::end().and(warp::get()).and_then(index);
+    let script = warp::path!("assets" / "app.js")
+        .and(warp::get())
+        .and_then(script);
+    let stylesheet = warp::path!("assets" / "app.css")
+        .and(warp::get())
+        .and_then(stylesheet);
+    let catalog = warp::path!("catalog")
+        .and(warp::get())
+        .and(f.read.clone())
+        .and_then(catalog);
+    let insights = warp::path!("insights")
+        .and(warp::get())
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and_then(insights);
+    any_of(vec![
+        page.boxed(),
+        script.boxed(),
+        stylesheet.boxed(),
+        insights.boxed(),
+        catalog.boxed(),
+    ])
+}
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -123,7 +151,7 @@ pub async fn stylesheet() -> Result<Response, Rejection> {
     )
 )]
 pub async fn catalog() -> Result<Response, Rejection> {
-    super::json(&actors::catalog::whole())
+    filters::json(&actors::catalog::whole())
 }
 
 /// The dashboard's numbers.

@@ -249,148 +249,137 @@ fn header_problem(rejection: &Rejection) -> Option<(String, String)> {
 /// Turns any rejection — ours or warp's — into the JSON error shape.
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(error) = rejection.find::<ApiError>() {
-        let message = error.to_string();
-        return Ok(match error {
-            ApiError::NotFound(_) => body(StatusCode::NOT_FOUND, "not_found", message, None),
-            ApiError::Conflict(_) => body(StatusCode::CONFLICT, "conflict", message, None),
-            ApiError::BadRequest { field, message } => body(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                format!("{field}: {message}"),
-                Some(field),
+        return Ok(error.reply());
+    }
+    let (status, code, message, field) = warp_problem(&rejection);
+    Ok(body(status, code, message, field.as_deref()))
+}
+
+impl ApiError {
+    /// The answer to this error: its status and body, and the header a 401 or a busy 503
+    /// needs.
+    fn reply(&self) -> warp::reply::Response {
+        use StatusCode as S;
+        let message = self.to_string();
+        let simple = |status, code, field: Option<&str>| body(status, code, message.clone(), field);
+        match self {
+            ApiError::NotFound(_) => simple(S::NOT_FOUND, "not_found", None),
+            ApiError::Conflict(_) => simple(S::CONFLICT, "conflict", None),
+            ApiError::BadRequest { field, .. } => {
+                simple(S::BAD_REQUEST, "bad_request", Some(field))
+            }
+            ApiError::Invalid(problems) => invalid(&message, problems),
+            ApiError::TooLarge(_) => simple(S::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+            ApiError::Forbidden { field, .. } => simple(S::FORBIDDEN, "forbidden", Some(field)),
+            ApiError::Unauthorized(_) => with_header(
+                simple(S::UNAUTHORIZED, "unauthorized", None),
+                warp::http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"grace\"",
             ),
-            ApiError::Invalid(problems) => {
-                let reply = json!({ "error": {
-                    "code": "bad_request",
-                    "message": message,
-                    "field": problems[0].0,
-                    "errors": problems
-                        .iter()
-                        .map(|(field, message)| json!({ "field": field, "message": message }))
-                        .collect::<Vec<_>>(),
-                }});
-                warp::reply::with_status(warp::reply::json(&reply), StatusCode::BAD_REQUEST)
-                    .into_response()
-            }
-            ApiError::TooLarge(_) => body(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                message,
-                None,
-            ),
-            ApiError::Forbidden { field, .. } => {
-                body(StatusCode::FORBIDDEN, "forbidden", message, Some(field))
-            }
-            ApiError::Unauthorized(_) => {
-                let mut reply = body(StatusCode::UNAUTHORIZED, "unauthorized", message, None);
-                reply.headers_mut().insert(
-                    warp::http::header::WWW_AUTHENTICATE,
-                    warp::http::HeaderValue::from_static("Bearer realm=\"grace\""),
-                );
-                reply
-            }
             ApiError::NeedsRole { needed, .. } => {
                 let reply = json!({ "error": {
                     "code": "forbidden",
                     "message": message,
                     "role_needed": needed.as_str(),
                 }});
-                warp::reply::with_status(warp::reply::json(&reply), StatusCode::FORBIDDEN)
-                    .into_response()
+                warp::reply::with_status(warp::reply::json(&reply), S::FORBIDDEN).into_response()
             }
-            ApiError::NotJson(_) => body(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotJson(_) => simple(
+                S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                message,
                 Some("content-type"),
             ),
-            ApiError::SlowBody(_) => body(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                message,
-                Some("body"),
+            ApiError::SlowBody(_) => simple(S::REQUEST_TIMEOUT, "request_timeout", Some("body")),
+            ApiError::Unavailable(_) => simple(S::SERVICE_UNAVAILABLE, "unavailable", None),
+            ApiError::Busy(_) => with_header(
+                simple(S::SERVICE_UNAVAILABLE, "busy", None),
+                warp::http::header::RETRY_AFTER,
+                BUSY_RETRY_AFTER_S,
             ),
-            ApiError::Unavailable(_) => body(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                message,
-                None,
-            ),
-            ApiError::Busy(_) => {
-                let mut reply = body(StatusCode::SERVICE_UNAVAILABLE, "busy", message, None);
-                reply.headers_mut().insert(
-                    warp::http::header::RETRY_AFTER,
-                    warp::http::HeaderValue::from_static(BUSY_RETRY_AFTER_S),
-                );
-                reply
-            }
             ApiError::Internal(_) => {
                 tracing::error!(%message, "request failed");
-                body(StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
+                simple(S::INTERNAL_SERVER_ERROR, "internal", None)
             }
-        });
+        }
     }
+}
+
+/// 400 listing every problem of one body, each with its field; `field` names the first.
+fn invalid(message: &str, problems: &[(String, String)]) -> warp::reply::Response {
+    let errors: Vec<_> = problems
+        .iter()
+        .map(|(field, message)| json!({ "field": field, "message": message }))
+        .collect();
+    let reply = json!({ "error": {
+        "code": "bad_request",
+        "message": message,
+        "field": problems[0].0,
+        "errors": errors,
+    }});
+    warp::reply::with_status(warp::reply::json(&reply), StatusCode::BAD_REQUEST).into_response()
+}
+
+fn with_header(
+    mut reply: warp::reply::Response,
+    name: warp::http::header::HeaderName,
+    value: &'static str,
+) -> warp::reply::Response {
+    let value = warp::http::HeaderValue::from_static(value);
+    reply.headers_mut().insert(name, value);
+    reply
+}
+
+/// The status, code, message and field of one of warp's own rejections.
+fn warp_problem(rejection: &Rejection) -> (StatusCode, &'static str, String, Option<String>) {
     use warp::reject::{
         InvalidQuery, LengthRequired, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType,
     };
-    let (status, code, message, field) = if rejection.is_not_found() {
+    use StatusCode as S;
+    if rejection.is_not_found() {
+        return (S::NOT_FOUND, "not_found", "no such route".to_owned(), None);
+    }
+    let field = |name: &str| Some(name.to_owned());
+    if let Some(error) = rejection.find::<PayloadTooLarge>() {
         (
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such route".to_owned(),
-            None,
-        )
-    } else if let Some(error) = rejection.find::<PayloadTooLarge>() {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
+            S::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             error.to_string(),
             None,
         )
     } else if let Some(error) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
         (
-            StatusCode::BAD_REQUEST,
+            S::BAD_REQUEST,
             "bad_request",
             error.to_string(),
-            Some("body".to_owned()),
+            field("body"),
         )
     } else if let Some(error) = rejection.find::<InvalidQuery>() {
         (
-            StatusCode::BAD_REQUEST,
+            S::BAD_REQUEST,
             "bad_request",
             error.to_string(),
-            Some("query".to_owned()),
+            field("query"),
         )
-    } else if let Some((name, message)) = header_problem(&rejection) {
-        (StatusCode::BAD_REQUEST, "bad_request", message, Some(name))
+    } else if let Some((name, message)) = header_problem(rejection) {
+        (S::BAD_REQUEST, "bad_request", message, Some(name))
     } else if let Some(error) = rejection.find::<LengthRequired>() {
         (
-            StatusCode::LENGTH_REQUIRED,
+            S::LENGTH_REQUIRED,
             "length_required",
             error.to_string(),
             None,
         )
     } else if let Some(error) = rejection.find::<UnsupportedMediaType>() {
-        (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            error.to_string(),
-            None,
-        )
+        let code = "unsupported_media_type";
+        (S::UNSUPPORTED_MEDIA_TYPE, code, error.to_string(), None)
     } else if let Some(error) = rejection.find::<MethodNotAllowed>() {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            error.to_string(),
-            None,
-        )
+        let code = "method_not_allowed";
+        (S::METHOD_NOT_ALLOWED, code, error.to_string(), None)
     } else {
         tracing::error!(?rejection, "unhandled rejection");
         let message = "the request could not be handled".to_owned();
-        (StatusCode::INTERNAL_SERVER_ERROR, "internal", message, None)
-    };
-    let reply = body(status, code, message, field.as_deref());
-    Ok(reply)
+        (S::INTERNAL_SERVER_ERROR, "internal", message, None)
+    }
 }
 
 #[cfg(test)]

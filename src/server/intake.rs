@@ -13,14 +13,34 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Rejection, Reply};
+use warp::{Filter, Rejection, Reply};
 
 use super::auth::Caller;
 use super::error::ErrorBody;
+use super::filters::{any_of, Filters};
 use super::openapi::BodyErrors;
 use super::wire::IngestView;
 use super::{ApiError, App};
+
+pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
+    let events = warp::path!("events")
+        .and(warp::post())
+        .and(f.pusher.clone())
+        .and(f.json_post.clone())
+        .and(f.app.clone())
+        .and(f.body.clone())
+        .and_then(post_events);
+    let alertmanager = warp::path!("integrations" / "alertmanager")
+        .and(warp::post())
+        .and(f.pusher.clone())
+        .and(f.json_post.clone())
+        .and(f.app.clone())
+        .and(f.body.clone())
+        .and_then(post_alertmanager);
+    any_of(vec![events.boxed(), alertmanager.boxed()])
+}
 
 /// Most events one `POST /events` may carry: bounds the transaction and the reply.
 pub const EVENTS_BATCH_MAX: usize = 1_000;

@@ -45,23 +45,23 @@ Without `[auth]` no token is needed and every request acts as `local` with every
 digits, so they sort as strings."
     ),
     paths(
-        super::health,
-        super::whoami,
-        super::list_incidents,
-        super::get_incident,
-        super::acknowledge,
-        super::resolve,
+        super::system::health,
+        super::system::whoami,
+        super::incidents::list_incidents,
+        super::incidents::get_incident,
+        super::incidents::acknowledge,
+        super::incidents::resolve,
         super::playbooks::decide,
-        super::list_executions,
-        super::get_execution,
-        super::list_agents,
-        super::list_work_orders,
-        super::list_deliveries,
-        super::metrics,
-        super::heartbeat,
-        super::list_monitors,
-        super::get_monitor,
-        super::control_monitor,
+        super::healing::list_executions,
+        super::healing::get_execution,
+        super::healing::list_agents,
+        super::healing::list_work_orders,
+        super::healing::list_deliveries,
+        super::system::metrics,
+        super::monitors::heartbeat,
+        super::monitors::list_monitors,
+        super::monitors::get_monitor,
+        super::monitors::control_monitor,
         super::intake::post_events,
         super::intake::post_alertmanager,
         super::playbooks::list,
@@ -72,8 +72,8 @@ digits, so they sort as strings."
         super::pipelines::run,
         super::dashboard::insights,
         super::dashboard::catalog,
-        super::reload_config,
-        super::actor_tree,
+        super::system::reload_config,
+        super::system::actor_tree,
         super::ws::upgrade,
         document,
         super::dashboard::index,
@@ -349,6 +349,9 @@ mod tests {
             .find_map(|variant| variant["properties"].get("minutes"))
             .cloned()
             .expect("a `minutes` variant");
-        assert_eq!(minutes["maximum"], super::super::SILENCE_MINUTES_MAX);
+        assert_eq!(
+            minutes["maximum"],
+            super::super::monitors::SILENCE_MINUTES_MAX
+        );
     }
 }

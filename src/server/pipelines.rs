@@ -4,14 +4,37 @@
 use std::sync::Arc;
 
 use actors::model::PipelineRun;
+use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Rejection, Reply};
+use warp::{Filter, Rejection, Reply};
 
 use super::auth::Caller;
 use super::error::ErrorBody;
+use super::filters::{self, any_of, Filters};
 use super::openapi::{LimitQuery, NoBody, PostErrors, TokenErrors};
 use super::wire::{Items, PipelineView};
 use super::{ApiError, App, Query};
+
+pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
+    let list = warp::path!("pipelines")
+        .and(warp::get())
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and_then(list);
+    let runs = warp::path!("pipelines" / String / "runs")
+        .and(warp::get())
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and(f.query.clone())
+        .and_then(runs);
+    let run = warp::path!("pipelines" / String / "run")
+        .and(warp::post())
+        .and(f.operate.clone())
+        .and(f.json_post.clone())
+        .and(f.app.clone())
+        .and_then(run);
+    any_of(vec![list.boxed(), runs.boxed(), run.boxed()])
+}
 
 /// Every pipeline, with its latest run.
 ///
@@ -37,7 +60,7 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
             .map_err(ApiError::from)?;
         items.push(PipelineView::new(&pipeline, last.into_iter().next()));
     }
-    super::json(&Items { items })
+    filters::json(&Items { items })
 }
 
 /// A pipeline's runs, newest first.
@@ -62,14 +85,14 @@ pub async fn runs(pipeline_id: String, app: Arc<App>, query: Query) -> Result<Re
             ApiError::NotFound(format!("there is no pipeline named {pipeline_id:?}")).into(),
         );
     }
-    let limit = super::limit(&app, &query)?;
+    let limit = filters::limit(&app, &query)?;
     let runs = app
         .kernel
         .store()
         .pipeline_runs(&pipeline_id, limit)
         .await
         .map_err(ApiError::from)?;
-    super::json(&Items { items: runs })
+    filters::json(&Items { items: runs })
 }
 
 /// Start a pipeline run by hand.

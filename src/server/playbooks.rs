@@ -8,15 +8,44 @@ use actors::model::{playbook_subject, Execution};
 use actors::spec::PlaybookSpec;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Rejection, Reply};
+use warp::{Filter, Rejection, Reply};
 
 use super::auth::Caller;
 use super::error::ErrorBody;
+use super::filters::{self, any_of, Filters};
 use super::openapi::{BodyErrors, NoBody, PostErrors, TokenErrors};
 use super::wire::{DecisionView, Items, PlaybookRunStarted, PlaybookView, SuggestionView};
 use super::{ApiError, App};
 use crate::tokens::Role;
+
+pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
+    let list = warp::path!("playbooks")
+        .and(warp::get())
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and_then(list);
+    let one = warp::path!("playbooks" / String)
+        .and(warp::get())
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and_then(get);
+    let run = warp::path!("playbooks" / String / "run")
+        .and(warp::post())
+        .and(f.operate.clone())
+        .and(f.json_post.clone())
+        .and(f.app.clone())
+        .and(f.body.clone())
+        .and_then(run);
+    let decide = warp::path!("monitoring" / "incidents" / String / "suggestions" / String / String)
+        .and(warp::post())
+        .and(f.operate.clone())
+        .and(f.json_post.clone())
+        .and(f.app.clone())
+        .and_then(decide);
+    any_of(vec![decide.boxed(), list.boxed(), one.boxed(), run.boxed()])
+}
 
 /// Recent runs shown with one playbook.
 const RECENT_RUNS_MAX: usize = 20;
@@ -52,7 +81,7 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
     for playbook in app.kernel.playbooks() {
         items.push(view(&app, &playbook, None).await?);
     }
-    super::json(&Items { items })
+    filters::json(&Items { items })
 }
 
 /// One playbook, with its trust and its latest runs (at most 20).
@@ -83,7 +112,7 @@ pub async fn get(playbook_id: String, app: Arc<App>) -> Result<Response, Rejecti
         .playbook_executions(&playbook.id, RECENT_RUNS_MAX)
         .await
         .map_err(ApiError::from)?;
-    super::json(&view(&app, &playbook, Some(runs)).await?)
+    filters::json(&view(&app, &playbook, Some(runs)).await?)
 }
 
 /// Which incident to run a playbook on.
@@ -205,18 +234,18 @@ pub async fn decide(
     caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {
-    let approve = match super::segment::<Decision>(&action) {
+    let approve = match filters::segment::<Decision>(&action) {
         Some(Decision::Approve) => true,
         Some(Decision::Dismiss) => false,
         None => return Err(warp::reject::not_found()),
     };
-    let incident_id = super::incident_id(&raw_id)?;
+    let incident_id = filters::incident_id(&raw_id)?;
     let decided = app
         .kernel
         .decide_suggestion(incident_id, &suggestion_id, approve, caller.who)
         .await
         .map_err(ApiError::from)?;
-    super::json(&DecisionView {
+    filters::json(&DecisionView {
         suggestion: SuggestionView::from(&decided.suggestion),
         run_id: decided.run_id,
     })

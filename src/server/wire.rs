@@ -300,7 +300,7 @@ impl From<&ActorNode> for ActorView {
             id: node.id.clone(),
             name: node.name.clone(),
             kind: node.kind,
-            status: node.status,
+            status: node.status.as_str(),
             restarts: node.restarts,
             children: node.children.iter().map(ActorView::from).collect(),
         }

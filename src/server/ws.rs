@@ -15,14 +15,31 @@ use std::time::Duration;
 
 use actors::event::{Event, Pattern};
 use futures_util::{SinkExt, StreamExt};
+use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, ErrorBody};
+use super::filters::{optional_seq, Filters};
 use super::openapi::{FeedQuery, TokenErrors};
 use super::wire::EventView;
-use super::{optional_seq, App, Query};
+use super::{App, Query};
+
+/// `/ws`: the query checked before the upgrade, so a bad one is a clear 4xx, not a closed
+/// socket.
+pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
+    warp::path!("ws")
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and(f.query.clone())
+        .and_then(parse)
+        .and(warp::header::optional::<String>("sec-websocket-protocol"))
+        .and(upgrade_asked())
+        .and(warp::ws())
+        .and_then(upgrade)
+        .boxed()
+}
 
 /// Events read from the log per replay query: bounds memory while replaying a long history.
 const REPLAY_PAGE_EVENTS: usize = 256;

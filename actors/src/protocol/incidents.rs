@@ -105,6 +105,14 @@ pub enum IncidentsMsg {
     CheckOverdue,
     /// A playbook's `set_trust` step: set the component's trust. Replies with the new score.
     SetTrust(String, f64, RpcReplyPort<Result<f64, IncidentError>>),
+    /// A question about the active incidents, answered from memory.
+    Query(IncidentQuery),
+    /// Verified recovery: give the component back trust. Replies with the new score.
+    RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
+}
+
+/// The questions the kernel asks the incident manager about the active incidents.
+pub enum IncidentQuery {
     /// How many active incidents have each status (for `GET /metrics`).
     CountByStatus(RpcReplyPort<Vec<(IncidentStatus, usize)>>),
     /// The newest active incidents below a cursor, and how many are active in all (the
@@ -119,6 +127,4 @@ pub enum IncidentsMsg {
     /// The ids of the active incidents below an id, ascending (a walk over the resolved ones
     /// in the store skips them).
     ActiveIdsBelow(u64, RpcReplyPort<Vec<u64>>),
-    /// Verified recovery: give the component back trust. Replies with the new score.
-    RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
 }

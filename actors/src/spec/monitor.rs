@@ -208,7 +208,24 @@ impl MonitorSpec {
                 "must be at least 1",
             ));
         }
-        match &self.kind {
+        problems.extend(self.kind.problems());
+        if self.depends_on.len() > bounds::DEPENDS_ON_MAX {
+            let most = format!("at most {} monitors", bounds::DEPENDS_ON_MAX);
+            problems.push(SpecProblem::new("depends_on", most));
+        }
+        if self.depends_on.contains(&self.id) {
+            let itself = "a monitor cannot depend on itself";
+            problems.push(SpecProblem::new("depends_on", itself));
+        }
+        problems
+    }
+}
+
+impl MonitorKind {
+    /// What is wrong with the settings of this kind of monitor.
+    fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        match self {
             MonitorKind::Postgres { url } => {
                 if let Err(error) = crate::target::PgTarget::parse(url) {
                     problems.push(SpecProblem::new("url", error));
@@ -249,18 +266,6 @@ impl MonitorSpec {
             }
             MonitorKind::Log(log) => log_problems(&mut problems, log),
             MonitorKind::Process(process) => process_problems(&mut problems, process),
-        }
-        if self.depends_on.len() > bounds::DEPENDS_ON_MAX {
-            problems.push(SpecProblem::new(
-                "depends_on",
-                format!("at most {} monitors", bounds::DEPENDS_ON_MAX),
-            ));
-        }
-        if self.depends_on.contains(&self.id) {
-            problems.push(SpecProblem::new(
-                "depends_on",
-                "a monitor cannot depend on itself",
-            ));
         }
         problems
     }

@@ -224,6 +224,13 @@ impl StepSpec {
 impl StepSpec {
     /// Everything wrong with this step, all at once.
     pub fn problems(&self) -> Vec<SpecProblem> {
+        let mut problems = self.kind_problems();
+        problems.extend(self.retry_problems());
+        problems
+    }
+
+    /// What is wrong with the settings of this kind of step.
+    fn kind_problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
         match self {
             StepSpec::Check { timeout_ms } | StepSpec::Verify { timeout_ms, .. } => {
@@ -245,18 +252,14 @@ impl StepSpec {
             } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms);
                 if *runs_max == 0 || *runs_max > bounds::RERUN_RUNS_MAX {
-                    problems.push(SpecProblem::new(
-                        "runs_max",
-                        format!("must be 1 to {}", bounds::RERUN_RUNS_MAX),
-                    ));
+                    let range = format!("must be 1 to {}", bounds::RERUN_RUNS_MAX);
+                    problems.push(SpecProblem::new("runs_max", range));
                 }
             }
             StepSpec::Notify { message, .. } => {
                 if message.trim().is_empty() || message.len() > bounds::MESSAGE_LEN_MAX {
-                    problems.push(SpecProblem::new(
-                        "message",
-                        format!("must be 1 to {} bytes", bounds::MESSAGE_LEN_MAX),
-                    ));
+                    let bytes = format!("must be 1 to {} bytes", bounds::MESSAGE_LEN_MAX);
+                    problems.push(SpecProblem::new("message", bytes));
                 }
                 check_fields(&mut problems, "message", message, &MESSAGE_FIELDS);
             }
@@ -265,18 +268,7 @@ impl StepSpec {
                 timeout_ms,
             } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms);
-                if backoff_ms.is_empty() || backoff_ms.len() > bounds::BACKOFF_TRIES_MAX {
-                    problems.push(SpecProblem::new(
-                        "backoff_ms",
-                        format!("must list 1 to {} delays", bounds::BACKOFF_TRIES_MAX),
-                    ));
-                }
-                if backoff_ms.iter().any(|ms| *ms > bounds::DURATION_MS_MAX) {
-                    problems.push(SpecProblem::new(
-                        "backoff_ms",
-                        format!("each delay must be at most {} ms", bounds::DURATION_MS_MAX),
-                    ));
-                }
+                check_backoff(&mut problems, backoff_ms);
             }
             StepSpec::RestoreTrust {} | StepSpec::Escalate { .. } => {}
             StepSpec::Http {
@@ -304,22 +296,19 @@ impl StepSpec {
                 timeout_ms,
             } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms);
-                match (ms, until) {
-                    (Some(ms), None) => check_duration(&mut problems, "ms", *ms),
-                    (None, Some(_)) => {}
-                    _ => problems.push(SpecProblem::new(
-                        "ms",
-                        "give exactly one of `ms` or `until` (\"retry_after\" or \"healthy\")",
-                    )),
-                }
+                check_wait(&mut problems, *ms, until.is_some());
             }
         }
+        problems
+    }
+
+    /// What is wrong with the retries of a step that takes them.
+    fn retry_problems(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
         let (retries, backoff_ms) = self.retry_policy();
         if retries > bounds::RETRIES_MAX {
-            problems.push(SpecProblem::new(
-                "retries",
-                format!("at most {}", bounds::RETRIES_MAX),
-            ));
+            let most = format!("at most {}", bounds::RETRIES_MAX);
+            problems.push(SpecProblem::new("retries", most));
         }
         if retries > 0
             && (backoff_ms.is_empty()
@@ -336,6 +325,30 @@ impl StepSpec {
             ));
         }
         problems
+    }
+}
+
+/// A `wait` step waits a time or for something, never both.
+fn check_wait(problems: &mut Vec<SpecProblem>, ms: Option<u64>, until: bool) {
+    match (ms, until) {
+        (Some(ms), false) => check_duration(problems, "ms", ms),
+        (None, true) => {}
+        _ => problems.push(SpecProblem::new(
+            "ms",
+            "give exactly one of `ms` or `until` (\"retry_after\" or \"healthy\")",
+        )),
+    }
+}
+
+/// A `reconnect` step's delays: 1 to BACKOFF_TRIES_MAX, none too long.
+fn check_backoff(problems: &mut Vec<SpecProblem>, backoff_ms: &[u64]) {
+    if backoff_ms.is_empty() || backoff_ms.len() > bounds::BACKOFF_TRIES_MAX {
+        let count = format!("must list 1 to {} delays", bounds::BACKOFF_TRIES_MAX);
+        problems.push(SpecProblem::new("backoff_ms", count));
+    }
+    if backoff_ms.iter().any(|ms| *ms > bounds::DURATION_MS_MAX) {
+        let each = format!("each delay must be at most {} ms", bounds::DURATION_MS_MAX);
+        problems.push(SpecProblem::new("backoff_ms", each));
     }
 }
 

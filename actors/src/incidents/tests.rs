@@ -1,8 +1,13 @@
-//! Unit tests of the incident manager's rules (`incident_core.rs`).
+//! Unit tests of the incident manager's rules (`book.rs`).
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::json;
 
 use super::*;
-use crate::event::types;
-use crate::model::IncidentStatus;
+use crate::event::{types, Event, EventDraft};
+use crate::model::{Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionStatus, Who};
+use crate::protocol::incidents::{IncidentError, RunOutcome};
 
 fn rules() -> Rules {
     Rules {
@@ -19,11 +24,11 @@ fn event(seq: u64, event_type: &str, source: &str) -> Event {
         .sequenced(seq, crate::time::now())
 }
 
-fn core() -> IncidentCore {
-    IncidentCore::new(Vec::new(), 1)
+fn core() -> IncidentBook {
+    IncidentBook::new(Vec::new(), 1)
 }
 
-fn apply(core: &mut IncidentCore, facts: &Facts, events: &[Event]) -> Changes {
+fn apply(core: &mut IncidentBook, facts: &Facts, events: &[Event]) -> Changes {
     let mut out = Changes::default();
     for e in events {
         core.apply(e, &rules(), facts, &mut out);
@@ -194,7 +199,7 @@ fn a_run_whose_start_a_crash_lost_still_ends_its_incident_but_only_once() {
     let failed = |id: &str| RunOutcome::Failed {
         work_order_id: id.into(),
     };
-    let finish = |core: &mut IncidentCore, outcome| {
+    let finish = |core: &mut IncidentBook, outcome| {
         let mut out = Changes::default();
         let (now, rules, facts) = (crate::time::now(), rules(), Facts::default());
         core.run_finished(1, "r1", outcome, true, now, &rules, &facts, &mut out);
@@ -395,7 +400,7 @@ fn reloading_keeps_ids_growing() {
         &[event(1, types::DB_CONNECTION_LOST, "db")],
     );
     let active: Vec<Incident> = core.active().cloned().collect();
-    let reloaded = IncidentCore::new(active, 1);
+    let reloaded = IncidentBook::new(active, 1);
     assert_eq!(reloaded.next_id(), 2);
     assert!(reloaded
         .trust_needed(&event(5, types::DB_CONNECTION_LOST, "db"))

@@ -1,0 +1,373 @@
+//! The incident book: every active incident, indexed by `(source, event_type)` so that a
+//! repeat or a recovery finds its incident without a scan, and the rules by which a persisted
+//! event opens, bumps, attaches to or resolves one. Without I/O: everything it needs from
+//! outside (the rules from the config, which monitors are down, which sources are silenced,
+//! component trust) is handed to it, and each decision writes what it changed into a
+//! [`Changes`], so every rule has a unit test (`tests.rs`).
+//!
+//! The commands people and the playbook engine send are in `lifecycle.rs`, component trust in
+//! `trust.rs`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::changes::{Changes, Effect, Facts, Rules};
+use crate::event::{classify, family, types, Event, EventClass};
+use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, TrustScore, Who};
+
+/// The active incidents and component trust, and every rule that changes them.
+#[derive(Debug, Default)]
+pub struct IncidentBook {
+    /// Active incidents by id; a BTreeMap so the newest are a range (the dashboard's page).
+    pub(super) active: BTreeMap<u64, Incident>,
+    /// Active incidents by (source, event_type); a BTreeMap so a source's incidents are a range.
+    pub(super) by_key: BTreeMap<(String, String), u64>,
+    pub(super) next_id: u64,
+    /// Component trust known so far, by component id. The actor fills in what a page needs.
+    pub(super) trust: HashMap<String, TrustScore>,
+    /// Components in `trust` that have no stored score yet.
+    pub(super) unstored_trust: HashSet<String>,
+}
+
+impl IncidentBook {
+    /// A core over the active incidents loaded from the store.
+    pub fn new(active: Vec<Incident>, next_id: u64) -> Self {
+        let mut core = Self {
+            next_id,
+            ..Self::default()
+        };
+        for incident in active {
+            core.next_id = core.next_id.max(incident.id + 1);
+            core.insert(incident);
+        }
+        core
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Incident> {
+        self.active.get(&id)
+    }
+
+    pub fn active(&self) -> impl Iterator<Item = &Incident> {
+        self.active.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.active.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
+    }
+
+    /// Up to `limit` active incidents with ids below `before` (all when `None`) and, when
+    /// `status` is given, in that status; newest first. Also how many match in all.
+    pub fn newest_active(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        status: Option<IncidentStatus>,
+    ) -> (Vec<Incident>, usize) {
+        let matches = |incident: &&Incident| status.is_none_or(|s| incident.status == s);
+        let total = match status {
+            None => self.active.len(),
+            Some(_) => self.active.values().filter(matches).count(),
+        };
+        let page = self
+            .active
+            .range(..before.unwrap_or(u64::MAX))
+            .rev()
+            .map(|(_, incident)| incident)
+            .filter(matches)
+            .take(limit)
+            .cloned()
+            .collect();
+        (page, total)
+    }
+
+    /// The ids of the active incidents below `below`, ascending: what a walk over the stored
+    /// resolved incidents may skip.
+    pub fn active_ids_below(&self, below: u64) -> Vec<u64> {
+        self.active.range(..below).map(|(id, _)| *id).collect()
+    }
+
+    pub(super) fn insert(&mut self, incident: Incident) {
+        let key = (incident.source.clone(), incident.event_type.clone());
+        self.by_key.insert(key, incident.id);
+        self.active.insert(incident.id, incident);
+    }
+
+    pub(super) fn take(&mut self, id: u64) -> Option<Incident> {
+        let incident = self.active.remove(&id)?;
+        self.by_key
+            .remove(&(incident.source.clone(), incident.event_type.clone()));
+        Some(incident)
+    }
+
+    /// Active incidents of `source`, in id order.
+    pub(super) fn of_source(&self, source: &str) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .by_key
+            .range((source.to_owned(), String::new())..)
+            .take_while(|((s, _), _)| s == source)
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    // ----- events ----------------------------------------------------------------------------
+
+    /// Applies one persisted problem or recovery event.
+    pub fn apply(&mut self, event: &Event, rules: &Rules, facts: &Facts, out: &mut Changes) {
+        let source = source_of(event);
+        match classify(&event.event_type, &event.data) {
+            EventClass::Problem { severity, title } => {
+                // A rate-limited source (a log rule) reports how many times it happened.
+                let count = event
+                    .data
+                    .get("count")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(1)
+                    .max(1);
+                let key = (source.clone(), event.event_type.clone());
+                if let Some(id) = self.by_key.get(&key).copied() {
+                    let incident = self.active.get_mut(&id).expect("indexed incident");
+                    incident.occurrences = incident.occurrences.saturating_add(count);
+                    incident.recovery_seen = false;
+                    remember(incident, event.seq, rules.events_max);
+                    let incident = incident.clone();
+                    out.repeated(&incident, count);
+                    return;
+                }
+                let symptom = Symptom {
+                    source,
+                    event_type: event.event_type.clone(),
+                    severity,
+                    title,
+                    at: event.at,
+                    seq: event.seq,
+                };
+                match self.down_dependency(&symptom.source, rules, facts) {
+                    Some(parent) => self.attach(parent, symptom, rules, out),
+                    None => self.open(symptom, count, rules, facts, out),
+                }
+            }
+            EventClass::Recovery => {
+                let recovered_family = family(&event.event_type);
+                for id in self.of_source(&source) {
+                    if family(&self.active[&id].event_type) != recovered_family {
+                        continue;
+                    }
+                    let mut incident = self.take(id).expect("listed above");
+                    remember(&mut incident, event.seq, rules.events_max);
+                    if incident.active_run_id.is_some() {
+                        // The healing playbook verifies and resolves; don't race it. If the run
+                        // fails, the recovery seen here still resolves the incident.
+                        incident.recovery_seen = true;
+                        self.update(incident, "recovery observed", out);
+                    } else {
+                        self.resolve(
+                            incident,
+                            ResolvedBy::Recovery,
+                            None,
+                            event.at,
+                            rules,
+                            facts,
+                            out,
+                        );
+                    }
+                }
+            }
+            EventClass::Info => {}
+        }
+    }
+
+    /// The active incident of a monitor `source` depends on, if one of them is down. Only a
+    /// parent its own monitor calls down hides its dependents' failures: an incident on it
+    /// from a log rule or a pushed event does not.
+    pub(super) fn down_dependency(
+        &self,
+        source: &str,
+        rules: &Rules,
+        facts: &Facts,
+    ) -> Option<u64> {
+        rules
+            .depends_on
+            .get(source)?
+            .iter()
+            .filter(|parent| facts.down.contains(*parent))
+            .find_map(|parent| self.of_source(parent).first().copied())
+    }
+
+    /// Attaches a dependent's failure to the incident of what it depends on.
+    pub(super) fn attach(
+        &mut self,
+        parent_id: u64,
+        symptom: Symptom,
+        rules: &Rules,
+        out: &mut Changes,
+    ) {
+        let parent = self.active.get_mut(&parent_id).expect("found active");
+        let known = parent
+            .symptoms
+            .iter()
+            .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
+        if known || parent.symptoms.len() >= rules.events_max {
+            return;
+        }
+        parent.symptoms.push(symptom);
+        let parent = parent.clone();
+        out.announce(
+            &parent,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": "symptom" }),
+        );
+    }
+
+    pub(super) fn open(
+        &mut self,
+        problem: Symptom,
+        count: u64,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let Symptom {
+            source,
+            event_type,
+            severity,
+            title,
+            at,
+            seq,
+        } = problem;
+        let trust = self.adjust_trust(&source, -rules.drop_on_incident, out);
+        let id = self.next_id;
+        self.next_id += 1;
+        let silenced = facts.silenced.contains(&source);
+        let incident = Incident {
+            id,
+            event_type,
+            severity,
+            title: format!("{title}: {source}"),
+            source,
+            status: IncidentStatus::Open,
+            detected_at: at,
+            acknowledged_at: None,
+            resolved_at: None,
+            resolution_time_seconds: None,
+            occurrences: count,
+            trust,
+            resolved_by: None,
+            active_run_id: None,
+            work_order_id: None,
+            recovery_seen: false,
+            silenced,
+            event_seqs: vec![seq],
+            symptoms: Vec::new(),
+            suggestions: Vec::new(),
+        };
+        out.announce(&incident, types::INCIDENT_OPENED, json!({}));
+        out.opened.insert(id);
+        // A silenced monitor's incidents are recorded, but nothing is run for them.
+        if !silenced {
+            out.effects
+                .push(Effect::Trigger(Box::new(incident.clone())));
+        }
+        self.insert(incident);
+    }
+
+    /// Keeps an active incident and announces its change.
+    pub(super) fn update(&mut self, incident: Incident, reason: &str, out: &mut Changes) {
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": reason }),
+        );
+        self.insert(incident);
+    }
+
+    /// [`update`](Self::update) for a person's command: the event names who (`by`).
+    pub(super) fn update_by(
+        &mut self,
+        incident: Incident,
+        reason: &str,
+        by: &Who,
+        out: &mut Changes,
+    ) {
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": reason, "by": by }),
+        );
+        self.insert(incident);
+    }
+
+    /// Ends an incident already taken out of the active set.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn resolve(
+        &mut self,
+        mut incident: Incident,
+        by: ResolvedBy,
+        person: Option<&Who>,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) -> Incident {
+        incident.status = IncidentStatus::Resolved;
+        incident.resolved_at = Some(now);
+        incident.resolution_time_seconds =
+            Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
+        incident.resolved_by = Some(by);
+        incident.active_run_id = None;
+        let mut data = json!({ "resolved_by": by });
+        if let Some(person) = person {
+            data["by"] = json!(person);
+        }
+        out.announce(&incident, types::INCIDENT_RESOLVED, data);
+        if by != ResolvedBy::Recovery {
+            // Closed without the monitor seeing a recovery: have it look again, so a failure
+            // that goes on is announced anew.
+            out.effects.push(Effect::Recheck(incident.source.clone()));
+        }
+        self.reopen_symptoms(&incident, now, rules, facts, out);
+        incident
+    }
+
+    /// After `resolved` ends, its symptoms whose monitors still say down get incidents of
+    /// their own: they were hidden behind it, and they are not over.
+    pub(super) fn reopen_symptoms(
+        &mut self,
+        resolved: &Incident,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        for symptom in &resolved.symptoms {
+            let key = (symptom.source.clone(), symptom.event_type.clone());
+            if facts.down.contains(&symptom.source) && !self.by_key.contains_key(&key) {
+                let mut symptom = symptom.clone();
+                symptom.at = now;
+                self.open(symptom, 1, rules, facts, out);
+            }
+        }
+    }
+}
+
+/// The component an event is about.
+pub(super) fn source_of(event: &Event) -> String {
+    event.source.clone().unwrap_or_else(|| "unknown".to_owned())
+}
+
+pub(super) fn remember(incident: &mut Incident, seq: u64, events_max: usize) {
+    if incident.event_seqs.len() < events_max {
+        incident.event_seqs.push(seq);
+    }
+}

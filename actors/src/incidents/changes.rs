@@ -1,0 +1,143 @@
+//! What the incident book is told (the config's [`Rules`], the [`Facts`] of the moment) and what
+//! it answers: the [`Changes`] one page of events or one command made, committed by the actor in
+//! one transaction with the events announcing them, and the [`Effect`]s to run once durable.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_json::json;
+
+use crate::event::{types, EventDraft};
+use crate::model::{Incident, TrustScore};
+use crate::spec::TreeSpec;
+
+/// Suggestions one incident may carry: each is a decision waiting for a person.
+pub(super) const SUGGESTIONS_MAX: usize = 16;
+
+/// The config's rules for incidents, taken once per page or command.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub drop_on_incident: f64,
+    pub restore_on_recovery: f64,
+    /// Event seqs and symptoms one incident remembers.
+    pub events_max: usize,
+    /// Each monitor's `depends_on`, by monitor id.
+    pub depends_on: HashMap<String, Vec<String>>,
+}
+
+impl Rules {
+    pub fn from_spec(spec: &TreeSpec) -> Self {
+        Self {
+            drop_on_incident: spec.trust.drop_on_incident,
+            restore_on_recovery: spec.trust.restore_on_recovery,
+            events_max: spec.limits.incident_events_max,
+            depends_on: spec
+                .monitors
+                .iter()
+                .filter(|m| !m.depends_on.is_empty())
+                .map(|m| (m.id.clone(), m.depends_on.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// What the monitors and controls say right now.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Monitors whose own probes call them down.
+    pub down: HashSet<String>,
+    /// Sources whose monitor is silenced: their incidents are recorded, nothing is run.
+    pub silenced: HashSet<String>,
+}
+
+/// What to do once the changes are durable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Offer a new incident to the playbook engine.
+    Trigger(Box<Incident>),
+    /// Have a monitor look again (its incident was closed without it seeing a recovery).
+    Recheck(String),
+}
+
+/// Everything one page of events or one command changed.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// The latest state of every incident changed, resolved ones included.
+    pub incidents: BTreeMap<u64, Incident>,
+    /// The latest score of every component whose trust moved, by subject.
+    pub trust: BTreeMap<String, TrustScore>,
+    /// Incidents opened here and trust subjects scored for the first time: not in the store
+    /// yet, so they can be inserted rather than upserted.
+    pub opened: BTreeSet<u64>,
+    pub new_trust: BTreeSet<String>,
+    /// The events announcing the changes, in order.
+    pub drafts: Vec<EventDraft>,
+    pub effects: Vec<Effect>,
+    /// Repeats not yet announced, by incident: occurrences added. A page announces each
+    /// incident's repeats once, as a small delta, not once per event with the whole incident.
+    repeats: BTreeMap<u64, u64>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.incidents.is_empty()
+            && self.trust.is_empty()
+            && self.drafts.is_empty()
+            && self.repeats.is_empty()
+    }
+
+    /// Records a repeat of `incident` (its new state), announced later by `finish` — or
+    /// before anything else is announced about it, so announcements stay in order.
+    pub(super) fn repeated(&mut self, incident: &Incident, added: u64) {
+        *self.repeats.entry(incident.id).or_default() += added;
+        self.incidents.insert(incident.id, incident.clone());
+    }
+
+    /// Announces every repeat still pending; call once the page is applied.
+    pub fn finish(&mut self) {
+        let pending: Vec<u64> = self.repeats.keys().copied().collect();
+        for id in pending {
+            self.announce_repeats(id);
+        }
+    }
+
+    /// `incident.updated` with `reason: repeat`: only what repeats change.
+    pub(super) fn announce_repeats(&mut self, id: u64) {
+        let (Some(added), Some(incident)) = (self.repeats.remove(&id), self.incidents.get(&id))
+        else {
+            return;
+        };
+        let delta = json!({
+            "id": incident.id,
+            "source": incident.source,
+            "event_type": incident.event_type,
+            "status": incident.status,
+            "occurrences": incident.occurrences,
+        });
+        let draft = EventDraft::new(
+            types::INCIDENT_UPDATED,
+            json!({ "incident": delta, "reason": "repeat", "repeats": added }),
+        )
+        .source(incident.source.clone())
+        .incident(id);
+        self.drafts.push(draft);
+    }
+
+    pub(super) fn announce(
+        &mut self,
+        incident: &Incident,
+        event_type: &str,
+        extra: serde_json::Value,
+    ) {
+        self.announce_repeats(incident.id);
+        let mut data = json!({ "incident": incident });
+        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+            data.extend(extra.clone());
+        }
+        self.drafts.push(
+            EventDraft::new(event_type, data)
+                .source(incident.source.clone())
+                .incident(incident.id),
+        );
+        self.incidents.insert(incident.id, incident.clone());
+    }
+}

@@ -1,0 +1,354 @@
+//! The incident manager's commands: each runs one decision of the book and commits what it
+//! changed in one transaction, then runs its effects; people's commands answer with the
+//! incident, or with why not.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::actor::{IncidentsState, Via};
+use super::book::IncidentBook;
+use super::changes::{Changes, Effect};
+use crate::model::{component_subject, ExecutionStatus, Suggestion, Who};
+use crate::protocol::incidents::{
+    IncidentError, IncidentPage, IncidentQuery, IncidentReply, RunOutcome,
+};
+use crate::protocol::monitor::MonitorMsg;
+use crate::protocol::playbooks::PlaybooksMsg;
+use crate::protocol::{roles, Playbooks};
+use crate::store::Write;
+
+/// How long an overdue work order may take to come back before it is asked for again.
+const OVERDUE_RETRY_MS: u64 = 30_000;
+
+impl IncidentsState {
+    /// A person acknowledges an incident.
+    pub(super) async fn acknowledge(&mut self, id: u64, by: Who, reply: IncidentReply) {
+        let now = crate::time::now();
+        let result = self
+            .person_command(|book, out| book.acknowledge(id, &by, now, out))
+            .await;
+        let _ = reply.send(self.explain(result, id, "acknowledged").await);
+    }
+
+    /// A person resolves an incident.
+    pub(super) async fn resolve(&mut self, id: u64, by: Who, reply: IncidentReply) {
+        let (rules, facts) = self.rules_and_facts();
+        let now = crate::time::now();
+        let result = self
+            .person_command(|book, out| book.resolve_by_hand(id, &by, now, &rules, &facts, out))
+            .await;
+        let _ = reply.send(self.explain(result, id, "resolved").await);
+    }
+
+    /// A person approves or dismisses a suggestion: `(suggestion_id, approve, by)`.
+    pub(super) async fn decide(
+        &mut self,
+        incident_id: u64,
+        (suggestion_id, approve, by): (&str, bool, &Who),
+        reply: ractor::RpcReplyPort<Result<Suggestion, IncidentError>>,
+    ) {
+        let now = crate::time::now();
+        let result = self
+            .person_command(|book, out| {
+                book.decide(incident_id, suggestion_id, approve, by, now, out)
+            })
+            .await;
+        let action = if approve { "approved" } else { "dismissed" };
+        let _ = reply.send(self.explain(result, incident_id, action).await);
+    }
+
+    /// The playbook engine recorded a work order for the incident: escalate it.
+    pub(super) async fn escalate(
+        &mut self,
+        incident_id: u64,
+        work_order_id: String,
+        overdue: bool,
+    ) -> Result<(), IncidentError> {
+        self.overdue_asked.remove(&incident_id);
+        let (rules, facts) = self.rules_and_facts();
+        let now = crate::time::now();
+        self.command(|book, out| {
+            book.escalate(
+                incident_id,
+                work_order_id,
+                overdue,
+                now,
+                &rules,
+                &facts,
+                out,
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    /// Answers a question from memory.
+    pub(super) fn answer(&self, query: IncidentQuery) {
+        match query {
+            IncidentQuery::CountByStatus(reply) => {
+                let _ = reply.send(self.book.count_by_status());
+            }
+            IncidentQuery::NewestActive {
+                before,
+                limit,
+                status,
+                reply,
+            } => {
+                let (items, total) = self.book.newest_active(before, limit, status);
+                let total = Some(total);
+                let _ = reply.send(IncidentPage { items, total });
+            }
+            IncidentQuery::ActiveIdsBelow(below, reply) => {
+                let _ = reply.send(self.book.active_ids_below(below));
+            }
+        }
+    }
+
+    /// Runs a command on the core and commits what it changed.
+    pub(super) async fn command<T>(
+        &mut self,
+        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, IncidentError>,
+    ) -> Result<T, IncidentError> {
+        self.command_via(Via::Bus, decide).await
+    }
+
+    /// A person's command (acknowledge, resolve, decide): nothing published before it needs
+    /// to land first, so its commit goes straight to the store actor instead of waiting for
+    /// the bus to flush a flood of pushed events ahead of it.
+    pub(super) async fn person_command<T>(
+        &mut self,
+        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, IncidentError>,
+    ) -> Result<T, IncidentError> {
+        self.command_via(Via::Store, decide).await
+    }
+
+    pub(super) async fn command_via<T>(
+        &mut self,
+        via: Via,
+        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, IncidentError>,
+    ) -> Result<T, IncidentError> {
+        let mut changes = Changes::default();
+        let result = decide(&mut self.book, &mut changes)?;
+        if !changes.is_empty() {
+            self.commit(changes, via).await?;
+        }
+        Ok(result)
+    }
+
+    /// Commits changes with the watermark in one transaction, then runs their effects. On
+    /// failure the core is rebuilt from the store, which still holds the state before them.
+    pub(super) async fn commit(
+        &mut self,
+        mut changes: Changes,
+        via: Via,
+    ) -> Result<(), IncidentError> {
+        changes.finish();
+        let Changes {
+            incidents,
+            trust,
+            opened,
+            new_trust,
+            drafts,
+            effects,
+            ..
+        } = changes;
+        let mut writes: Vec<Write> = incidents
+            .into_values()
+            .map(|incident| match opened.contains(&incident.id) {
+                true => Write::NewIncident(Box::new(incident)),
+                false => Write::Incident(Box::new(incident)),
+            })
+            .collect();
+        writes.extend(
+            trust
+                .into_values()
+                .map(|score| match new_trust.contains(&score.subject) {
+                    true => Write::NewTrust(score),
+                    false => Write::Trust(score),
+                }),
+        );
+        writes.push(Write::IncidentsProgress {
+            watermark: self.watermark,
+            next_id: self.book.next_id(),
+        });
+        let committed = match via {
+            Via::Bus => {
+                crate::protocol::bus::commit_in_order(&self.ctx.scope, drafts, writes).await
+            }
+            Via::Store => crate::protocol::store::commit(&self.ctx.scope, drafts, writes).await,
+        };
+        let events = match committed {
+            Ok(events) => events,
+            Err(error) => {
+                if let Err(reload) = self.reload().await {
+                    tracing::error!(%reload, "could not reload incidents after a failed commit");
+                    self.consistent = false;
+                }
+                return Err(IncidentError::Store(error));
+            }
+        };
+        crate::failpoints::crash_point("incidents.page.after_commit");
+        // Its own announcements are all info: when nothing else came in between, there is no
+        // need to read them back.
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            if first.seq == self.watermark + 1 {
+                self.watermark = last.seq;
+            }
+        }
+        self.publish_progress();
+        for effect in effects {
+            self.run_effect(effect);
+        }
+        Ok(())
+    }
+
+    pub(super) fn run_effect(&self, effect: Effect) {
+        let scope = &self.ctx.scope;
+        match effect {
+            Effect::Trigger(incident) => {
+                let _ = scope.tell::<Playbooks>(PlaybooksMsg::Trigger(*incident));
+            }
+            Effect::Recheck(monitor) => {
+                if let Some(monitor) = scope.lookup::<MonitorMsg>(&roles::monitor(&monitor)) {
+                    let _ = monitor.cast(MonitorMsg::Recheck);
+                }
+            }
+        }
+    }
+
+    /// A refusal for an incident that is not active says whether it is resolved or unknown.
+    pub(super) async fn explain<T>(
+        &self,
+        result: Result<T, IncidentError>,
+        id: u64,
+        action: &'static str,
+    ) -> Result<T, IncidentError> {
+        match result {
+            Err(IncidentError::NotFound(_)) => Err(match self.ctx.store.incident(id).await {
+                Ok(Some(incident)) => IncidentError::Conflict {
+                    id,
+                    status: incident.status.as_str(),
+                    action,
+                },
+                Ok(None) => IncidentError::NotFound(id),
+                Err(error) => error.into(),
+            }),
+            other => other,
+        }
+    }
+
+    /// Incidents whose healing run ended while this actor was not there to hear it.
+    pub(super) async fn reconcile_runs(&mut self) -> Result<(), IncidentError> {
+        let healing: Vec<(u64, String)> = self
+            .book
+            .active()
+            .filter_map(|i| Some((i.id, i.active_run_id.clone()?)))
+            .collect();
+        for (incident_id, run_id) in healing {
+            let Some(execution) = self.ctx.store.execution(&run_id).await? else {
+                continue;
+            };
+            let outcome = match (execution.status, execution.work_order_id) {
+                (ExecutionStatus::Succeeded, _) => RunOutcome::Succeeded,
+                (ExecutionStatus::Failed | ExecutionStatus::Interrupted, Some(work_order_id)) => {
+                    RunOutcome::Failed { work_order_id }
+                }
+                _ => continue, // still running: its end will be reported
+            };
+            self.run_finished(incident_id, &run_id, outcome).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn run_finished(
+        &mut self,
+        incident_id: u64,
+        run_id: &str,
+        outcome: RunOutcome,
+    ) -> Result<(), IncidentError> {
+        if !self.book.is_healing(incident_id, run_id) {
+            return Ok(()); // resolved meanwhile (by hand or by recovery)
+        }
+        let resolves = match outcome {
+            RunOutcome::Succeeded => self.resolves(run_id).await?,
+            RunOutcome::Failed { .. } => false,
+        };
+        let (rules, facts) = self.rules_and_facts();
+        let now = crate::time::now();
+        self.command(|book, out| {
+            book.run_finished(
+                incident_id,
+                run_id,
+                outcome,
+                resolves,
+                now,
+                &rules,
+                &facts,
+                out,
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether the playbook of run `run_id` resolves its incident when it succeeds.
+    pub(super) async fn resolves(&self, run_id: &str) -> Result<bool, IncidentError> {
+        let Some(execution) = self.ctx.store.execution(run_id).await? else {
+            return Ok(true);
+        };
+        Ok(self
+            .ctx
+            .spec()
+            .playbooks
+            .iter()
+            .find(|p| p.id == execution.playbook_id)
+            .is_none_or(|p| p.resolve_on_success))
+    }
+
+    /// Moves a component's trust by `delta(current)`, commits it, returns the new score.
+    pub(super) async fn move_trust(
+        &mut self,
+        component: &str,
+        delta: impl FnOnce(f64) -> f64,
+    ) -> Result<f64, IncidentError> {
+        if !self.book.knows_trust(component) {
+            let stored = self.ctx.store.trust(&component_subject(component)).await?;
+            self.book.learn_trust(component, stored);
+        }
+        self.command(|book, out| {
+            let delta = delta(book.trust_of(component));
+            Ok(book.adjust_trust(component, delta, out))
+        })
+        .await
+    }
+
+    /// Asks the playbook engine for a work order for every active incident past its
+    /// component's `escalate_after_ms` that has none yet.
+    pub(super) fn check_overdue(&mut self) {
+        let spec = self.ctx.spec();
+        let limits: HashMap<String, u64> = spec
+            .monitors
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), m.escalate_after_ms?)))
+            .collect();
+        if limits.is_empty() {
+            return;
+        }
+        let retry = Duration::from_millis(OVERDUE_RETRY_MS);
+        self.overdue_asked
+            .retain(|id, asked| self.book.get(*id).is_some() && asked.elapsed() < retry);
+        let Ok(engine) = self.ctx.scope.find::<Playbooks>() else {
+            return;
+        };
+        for incident in self.book.overdue(&limits, crate::time::now()) {
+            if self.overdue_asked.contains_key(&incident.id) {
+                continue;
+            }
+            let ask = PlaybooksMsg::Overdue(Box::new(incident.clone()));
+            if engine.cast(ask).is_ok() {
+                self.overdue_asked
+                    .insert(incident.id, std::time::Instant::now());
+            }
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The incident book's commands: what people (acknowledge, resolve, decide a suggestion) and
+//! the playbook engine (a run started or finished, a suggestion, an escalation) change on an
+//! active incident, and which incidents are overdue.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::book::IncidentBook;
+use super::changes::{Changes, Facts, Rules, SUGGESTIONS_MAX};
+use crate::event::types;
+use crate::model::{Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionStatus, Who};
+use crate::protocol::incidents::{IncidentError, RunOutcome};
+
+impl IncidentBook {
+    pub fn acknowledge(
+        &mut self,
+        id: u64,
+        by: &Who,
+        now: DateTime<Utc>,
+        out: &mut Changes,
+    ) -> Result<Incident, IncidentError> {
+        let incident = self.active.get(&id).ok_or(IncidentError::NotFound(id))?;
+        if incident.acknowledged_at.is_some() {
+            return Err(IncidentError::Conflict {
+                id,
+                status: "acknowledged already",
+                action: "acknowledged again",
+            });
+        }
+        let mut incident = self.take(id).expect("checked above");
+        incident.acknowledged_at = Some(now);
+        if incident.status == IncidentStatus::Open {
+            incident.status = IncidentStatus::Acknowledged;
+        }
+        self.update_by(incident.clone(), "acknowledged", by, out);
+        Ok(incident)
+    }
+
+    /// A person resolves an incident.
+    pub fn resolve_by_hand(
+        &mut self,
+        id: u64,
+        by: &Who,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) -> Result<Incident, IncidentError> {
+        let incident = self.take(id).ok_or(IncidentError::NotFound(id))?;
+        Ok(self.resolve(
+            incident,
+            ResolvedBy::Manual,
+            Some(by),
+            now,
+            rules,
+            facts,
+            out,
+        ))
+    }
+
+    pub fn run_started(&mut self, id: u64, run_id: String, out: &mut Changes) {
+        if let Some(mut incident) = self.take(id) {
+            incident.status = IncidentStatus::Mitigating;
+            incident.active_run_id = Some(run_id);
+            self.update(incident, "playbook started", out);
+        }
+    }
+
+    /// How many active incidents have each status, in the order of `IncidentStatus`.
+    pub fn count_by_status(&self) -> Vec<(IncidentStatus, usize)> {
+        let mut counts: Vec<(IncidentStatus, usize)> = Vec::new();
+        for incident in self.active() {
+            match counts
+                .iter_mut()
+                .find(|(status, _)| *status == incident.status)
+            {
+                Some((_, count)) => *count += 1,
+                None => counts.push((incident.status, 1)),
+            }
+        }
+        counts
+    }
+
+    /// Whether `run_id` is the run healing incident `id` (else its end changes nothing).
+    /// Whether `run_id` is the run healing incident `id`: its recorded run, or a run whose
+    /// start a crash kept from being recorded on an incident nothing else is handling.
+    pub fn is_healing(&self, id: u64, run_id: &str) -> bool {
+        self.active
+            .get(&id)
+            .is_some_and(|i| match i.active_run_id.as_deref() {
+                Some(active) => active == run_id,
+                None => {
+                    i.work_order_id.is_none()
+                        && matches!(
+                            i.status,
+                            IncidentStatus::Open | IncidentStatus::Acknowledged
+                        )
+                }
+            })
+    }
+
+    /// A run healing incident `id` ended; `resolves` says whether its playbook resolves the
+    /// incident when it succeeds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_finished(
+        &mut self,
+        id: u64,
+        run_id: &str,
+        outcome: RunOutcome,
+        resolves: bool,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        if !self.is_healing(id, run_id) {
+            return; // resolved meanwhile, or another run's end
+        }
+        let mut incident = self.take(id).expect("checked above");
+        match outcome {
+            RunOutcome::Succeeded if !resolves => {
+                // A triage playbook: its work is done, the incident stays for people.
+                incident.active_run_id = None;
+                incident.status = if incident.work_order_id.is_some() {
+                    IncidentStatus::Escalated // overdue meanwhile: it stays with people
+                } else if incident.acknowledged_at.is_some() {
+                    IncidentStatus::Acknowledged
+                } else {
+                    IncidentStatus::Open
+                };
+                self.update(incident, "playbook done; left for people", out);
+            }
+            RunOutcome::Succeeded => {
+                self.resolve(incident, ResolvedBy::Playbook, None, now, rules, facts, out);
+            }
+            RunOutcome::Failed { work_order_id } => {
+                self.escalate_taken(incident, work_order_id, false, now, rules, facts, out);
+            }
+        }
+    }
+
+    /// Offers a playbook on an incident, once: a dismissal stands, even after a restart.
+    pub fn suggest(&mut self, id: u64, suggestion: Suggestion, out: &mut Changes) {
+        let Some(incident) = self.active.get_mut(&id) else {
+            return;
+        };
+        let offered = incident
+            .suggestions
+            .iter()
+            .any(|s| s.playbook_id == suggestion.playbook_id);
+        if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
+            return;
+        }
+        let mut suggestion = suggestion;
+        suggestion.suggestion_id = format!("s{}", incident.suggestions.len() + 1);
+        incident.suggestions.push(suggestion);
+        let incident = incident.clone();
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": "suggestion" }),
+        );
+    }
+
+    /// Records a person's decision on a pending suggestion.
+    pub fn decide(
+        &mut self,
+        id: u64,
+        suggestion_id: &str,
+        approve: bool,
+        by: &Who,
+        now: DateTime<Utc>,
+        out: &mut Changes,
+    ) -> Result<Suggestion, IncidentError> {
+        let action = if approve { "approved" } else { "dismissed" };
+        let incident = self
+            .active
+            .get_mut(&id)
+            .ok_or(IncidentError::NotFound(id))?;
+        let Some(suggestion) = incident
+            .suggestions
+            .iter_mut()
+            .find(|s| s.suggestion_id == suggestion_id)
+        else {
+            return Err(IncidentError::NoSuchSuggestion {
+                incident_id: id,
+                suggestion_id: suggestion_id.to_owned(),
+            });
+        };
+        if suggestion.status != SuggestionStatus::Pending {
+            return Err(IncidentError::Conflict {
+                id,
+                status: "decided already on this suggestion",
+                action,
+            });
+        }
+        suggestion.status = match approve {
+            true => SuggestionStatus::Approved,
+            false => SuggestionStatus::Dismissed,
+        };
+        suggestion.decided_at = Some(now);
+        let decided = suggestion.clone();
+        let incident = incident.clone();
+        let reason = format!("suggestion {action}");
+        out.announce(
+            &incident,
+            types::INCIDENT_UPDATED,
+            json!({ "reason": reason, "by": by }),
+        );
+        Ok(decided)
+    }
+
+    /// Escalates an active incident to a work order. `overdue`: an incident past its
+    /// `escalate_after_ms`, which keeps the run healing it, if any.
+    #[allow(clippy::too_many_arguments)]
+    pub fn escalate(
+        &mut self,
+        id: u64,
+        work_order_id: String,
+        overdue: bool,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let Some(incident) = self.active.get(&id) else {
+            return;
+        };
+        if overdue && incident.work_order_id.is_some() {
+            return; // a failed run escalated it while the overdue work order was on its way
+        }
+        let incident = self.take(id).expect("checked above");
+        self.escalate_taken(incident, work_order_id, overdue, now, rules, facts, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn escalate_taken(
+        &mut self,
+        mut incident: Incident,
+        work_order_id: String,
+        keep_run: bool,
+        now: DateTime<Utc>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let keep_run = keep_run && incident.active_run_id.is_some();
+        if !keep_run {
+            incident.status = IncidentStatus::Escalated;
+            incident.active_run_id = None;
+        }
+        incident.work_order_id = Some(work_order_id.clone());
+        out.announce(
+            &incident,
+            types::INCIDENT_ESCALATED,
+            json!({ "work_order_id": work_order_id }),
+        );
+        if incident.recovery_seen && !keep_run {
+            // The playbook failed, but the component came back meanwhile: the work order
+            // stays on record, the incident itself is over.
+            self.resolve(incident, ResolvedBy::Recovery, None, now, rules, facts, out);
+        } else {
+            self.insert(incident);
+        }
+    }
+
+    /// Incidents past their component's `escalate_after_ms` that have no work order yet and
+    /// are not silenced.
+    pub fn overdue<'a>(
+        &'a self,
+        escalate_after_ms: &'a HashMap<String, u64>,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a Incident> + 'a {
+        self.active.values().filter(move |incident| {
+            let Some(after_ms) = escalate_after_ms.get(&incident.source) else {
+                return false;
+            };
+            let overdue =
+                now - incident.detected_at >= chrono::Duration::milliseconds(*after_ms as i64);
+            // A silenced incident is kept from people on purpose.
+            overdue && !incident.silenced && incident.work_order_id.is_none()
+        })
+    }
+}

@@ -1,0 +1,22 @@
+//! The playbook engine and the sub-agents it spawns.
+//!
+//! - `actor`: the engine's actor: which playbook an incident gets, the sub-agent slots and the
+//!   queue in front of them, a person's run.
+//! - `gate`: the pure cooldown and circuit-breaker rules ([`gate::RunGate`]).
+//! - `run`: a run recorded, its steps recorded, its end turned into trust and a work order.
+//! - `work_orders`: what goes to people when automation cannot heal (an outbox per webhook).
+//! - `resume` and `restart`: what becomes of runs a stopped Grace left `running` (the pure
+//!   [`resume::decide_resume`]), and incidents left unattended.
+//! - `sub_agent` and `steps/`: the short-lived actor that carries out one run, one file per
+//!   step kind.
+
+mod actor;
+mod gate;
+mod restart;
+mod resume;
+mod run;
+mod steps;
+mod sub_agent;
+mod work_orders;
+
+pub use actor::{PlaybooksActor, PlaybooksState};

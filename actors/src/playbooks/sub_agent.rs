@@ -1,0 +1,266 @@
+//! A sub-agent: the short-lived actor that carries out one playbook run, step by step, and
+//! reports every step to the playbook engine as it starts and ends.
+//!
+//! It talks to the incident's component through its own probe (built from the monitor's spec),
+//! runs remediation commands as argv from config (never through a shell), and never writes to
+//! the store itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+use super::steps;
+use crate::context::Ctx;
+use crate::model::{Incident, StepRecord, StepStatus};
+use crate::probe::Probe;
+use crate::process;
+use crate::protocol::playbooks::{PlaybooksMsg, RunReport};
+use crate::protocol::sub_agent::SubAgentMsg;
+use crate::protocol::Playbooks;
+use crate::spec::{PlaybookSpec, StepSpec};
+
+/// The sub-agent's actor; its state is the run it carries out.
+pub struct SubAgentActor;
+
+/// The run a sub-agent carries out.
+pub struct SubAgentArgs {
+    pub ctx: Arc<Ctx>,
+    pub run_id: String,
+    pub playbook: PlaybookSpec,
+    pub incident: Incident,
+    /// The step to start at: 0, or where a run interrupted by a restart resumes.
+    pub first_step: usize,
+}
+
+impl Actor for SubAgentActor {
+    type Msg = SubAgentMsg;
+    type State = SubAgentArgs;
+    type Arguments = SubAgentArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: SubAgentArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        myself.cast(SubAgentMsg::Run)?;
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        SubAgentMsg::Run: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let report = Runner::new(state).run().await;
+        let engine = state
+            .ctx
+            .scope
+            .find::<Playbooks>()
+            .ok()
+            .ok_or("playbook engine unavailable")?;
+        engine.cast(PlaybooksMsg::Finished {
+            run_id: state.run_id.clone(),
+            report,
+        })?;
+        Ok(())
+    }
+}
+
+/// The outcome of one step.
+pub(super) struct StepResult {
+    pub(super) ok: bool,
+    pub(super) attempts: u32,
+    pub(super) output: String,
+    /// `check` found the target answering: skip to the next `verify`.
+    pub(super) skip_to_verify: bool,
+}
+
+impl StepResult {
+    pub(super) fn new(ok: bool, attempts: u32, output: String) -> Self {
+        Self {
+            ok,
+            attempts,
+            output,
+            skip_to_verify: false,
+        }
+    }
+}
+
+/// Carries out the steps of one run, in order.
+pub(super) struct Runner<'a> {
+    pub(super) args: &'a SubAgentArgs,
+    /// The incident's component, when a monitor watches it.
+    pub(super) probe: Option<Box<dyn Probe>>,
+}
+
+impl<'a> Runner<'a> {
+    fn new(args: &'a SubAgentArgs) -> Self {
+        let probe = args
+            .ctx
+            .spec()
+            .monitors
+            .iter()
+            .find(|monitor| monitor.id == args.incident.source)
+            .map(|monitor| args.ctx.probes.build(monitor));
+        Self { args, probe }
+    }
+
+    async fn run(mut self) -> RunReport {
+        // Set when `check` finds the target answering: steps up to the next `verify` are skipped.
+        let mut skipping = false;
+        let first = self.args.first_step;
+        for (index, step) in self.args.playbook.steps.iter().enumerate().skip(first) {
+            let mut record = StepRecord {
+                name: step.name().to_owned(),
+                status: StepStatus::Running,
+                attempts: 0,
+                started_at: Some(crate::time::now()),
+                finished_at: None,
+                output: String::new(),
+            };
+            if skipping && !matches!(step, StepSpec::Verify { .. }) {
+                record.status = StepStatus::Skipped;
+                record.finished_at = record.started_at;
+                record.output = "target answered at check; not needed".to_owned();
+                self.report(index, &record);
+                continue;
+            }
+            self.report(index, &record);
+            let result = self.execute_with_retries(step).await;
+            record.attempts = result.attempts;
+            record.output = process::tail(
+                &result.output,
+                self.args.ctx.spec().limits.output_tail_bytes,
+            );
+            record.finished_at = Some(crate::time::now());
+            record.status = if result.ok {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            };
+            self.report(index, &record);
+            skipping = result.skip_to_verify;
+            if !result.ok {
+                return RunReport {
+                    interrupted: false,
+                    succeeded: false,
+                    failing_step: Some(record.name),
+                    output: record.output,
+                };
+            }
+        }
+        RunReport {
+            interrupted: false,
+            succeeded: true,
+            failing_step: None,
+            output: String::new(),
+        }
+    }
+
+    /// Runs a step, and again after each backoff wait while it fails and retries are left.
+    async fn execute_with_retries(&mut self, step: &StepSpec) -> StepResult {
+        let (retries, backoff_ms) = step.retry_policy();
+        let mut result = self.execute(step).await;
+        let mut attempts = result.attempts;
+        let mut log = result.output.clone();
+        for retry in 0..retries as usize {
+            if result.ok {
+                break;
+            }
+            let wait_ms = backoff_ms
+                .get(retry)
+                .or(backoff_ms.last())
+                .copied()
+                .unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            result = self.execute(step).await;
+            attempts += result.attempts;
+            log = format!(
+                "{log}\n--- retry {} after {wait_ms} ms ---\n{}",
+                retry + 1,
+                result.output
+            );
+        }
+        StepResult {
+            attempts,
+            output: log,
+            ..result
+        }
+    }
+
+    fn report(&self, index: usize, record: &StepRecord) {
+        let _ = self
+            .args
+            .ctx
+            .scope
+            .tell::<Playbooks>(PlaybooksMsg::StepUpdate {
+                run_id: self.args.run_id.clone(),
+                index,
+                record: record.clone(),
+            });
+    }
+
+    /// Carries out one try of `step` (see `steps/`, one file per kind).
+    async fn execute(&mut self, step: &StepSpec) -> StepResult {
+        match step {
+            StepSpec::Check { timeout_ms } => self.check(*timeout_ms).await,
+            StepSpec::Command {
+                argv,
+                timeout_ms,
+                allowed_values,
+                env,
+                ..
+            } => self.command(argv, allowed_values, env, *timeout_ms).await,
+            StepSpec::RerunPipelines {
+                timeout_ms,
+                runs_max,
+                ..
+            } => self.rerun_pipelines(*timeout_ms, *runs_max).await,
+            StepSpec::Notify { message, webhooks } => self.notify(message, webhooks).await,
+            StepSpec::Reconnect {
+                backoff_ms,
+                timeout_ms,
+            } => self.reconnect(backoff_ms, *timeout_ms).await,
+            StepSpec::Verify { timeout_ms, .. } => self.verify(*timeout_ms).await,
+            StepSpec::RestoreTrust {} => self.restore_trust().await,
+            StepSpec::SetTrust { value } => self.set_trust(*value).await,
+            StepSpec::Escalate { reason } => steps::escalate::escalate(reason.as_deref()),
+            StepSpec::Http {
+                url,
+                method,
+                body,
+                expect_status,
+                timeout_ms,
+                ..
+            } => {
+                self.http(url, method, body.as_ref(), expect_status, *timeout_ms)
+                    .await
+            }
+            StepSpec::Restart { timeout_ms, .. } => self.restart(*timeout_ms).await,
+            StepSpec::Wait {
+                ms,
+                until,
+                timeout_ms,
+            } => self.wait(*ms, *until, *timeout_ms).await,
+        }
+    }
+
+    pub(super) async fn probe_once(&mut self, timeout_ms: u64) -> Result<String, String> {
+        match self.probe.as_mut() {
+            Some(probe) => probe
+                .probe(Duration::from_millis(timeout_ms))
+                .await
+                .map_err(|failure| failure.error),
+            None => Err(self.no_target()),
+        }
+    }
+
+    pub(super) fn no_target(&self) -> String {
+        format!(
+            "no monitor named {:?} to check, reconnect to or verify",
+            self.args.incident.source
+        )
+    }
+}

@@ -1,0 +1,329 @@
+//! Grace's configuration file: TOML in, a checked [`Config`] out, or every error at once.
+//!
+//! Each section and each monitor, playbook and step is read on its own, so one mistake does not
+//! hide the next: `grace check-config` lists them all, each with the key it concerns
+//! (`playbooks[0].steps[2].argv`). The default config ships inside the binary.
+//!
+//! The types and the entry points are here; `reader.rs` reads the TOML section by section.
+
+mod reader;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use actors::spec::TreeSpec;
+use actors::store::StoreLocation;
+use serde::Deserialize;
+
+/// The config `grace serve` runs when given none: `config/grace.toml` as shipped …
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/grace.toml");
+/// … with the playbook files shipped beside it in `config/playbooks/`.
+pub const DEFAULT_PLAYBOOKS: [(&str, &str); 3] = [
+    (
+        "api_backoff.toml",
+        include_str!("../../config/playbooks/api_backoff.toml"),
+    ),
+    (
+        "log_error_triage.toml",
+        include_str!("../../config/playbooks/log_error_triage.toml"),
+    ),
+    (
+        "restart_process.toml",
+        include_str!("../../config/playbooks/restart_process.toml"),
+    ),
+];
+
+/// The folder beside a config file whose `*.toml` files hold more `[[playbooks]]`.
+pub const PLAYBOOKS_DIR: &str = "playbooks";
+/// Most playbook files read from it: every file is parsed and kept in memory.
+const PLAYBOOK_FILES_MAX: usize = 256;
+
+/// The HTTP/WebSocket server.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[serde(default = "defaults::bind")]
+    pub bind: SocketAddr,
+    /// Largest request body accepted; larger ones get 413.
+    #[serde(default = "defaults::body_limit_bytes")]
+    pub body_limit_bytes: u64,
+    /// Most items one list request may ask for with `limit`.
+    #[serde(default = "defaults::page_limit_max")]
+    pub page_limit_max: usize,
+    /// A connection that has not sent a whole request head within this is closed, so clients
+    /// that trickle bytes (slowloris) cannot hold connections.
+    #[serde(default = "defaults::header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// A request body not received whole within this gets 408.
+    #[serde(default = "defaults::body_read_timeout_ms")]
+    pub body_read_timeout_ms: u64,
+    /// Host names (without port) requests may be addressed to besides the bound address,
+    /// `localhost`, `127.0.0.1` and `[::1]`: anything else is refused, so a web page cannot
+    /// reach Grace by rebinding its own DNS name to 127.0.0.1.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Serve HTTPS and WSS with this certificate chain (PEM); needs `tls_key_path`.
+    #[serde(default)]
+    pub tls_cert_path: Option<String>,
+    /// The private key (PEM) of `tls_cert_path`.
+    #[serde(default)]
+    pub tls_key_path: Option<String>,
+}
+
+impl ServerConfig {
+    /// The certificate and key files when Grace serves HTTPS.
+    pub fn tls(&self) -> Option<(&str, &str)> {
+        self.tls_cert_path
+            .as_deref()
+            .zip(self.tls_key_path.as_deref())
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: defaults::bind(),
+            body_limit_bytes: defaults::body_limit_bytes(),
+            page_limit_max: defaults::page_limit_max(),
+            header_read_timeout_ms: defaults::header_read_timeout_ms(),
+            body_read_timeout_ms: defaults::body_read_timeout_ms(),
+            allowed_hosts: Vec::new(),
+            tls_cert_path: None,
+            tls_key_path: None,
+        }
+    }
+}
+
+/// Where state is kept.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A directory for the embedded SurrealDB (SurrealKV), relative to the working directory,
+    /// or `"memory"` to keep nothing across restarts.
+    #[serde(default = "defaults::store_path")]
+    pub path: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: defaults::store_path(),
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn location(&self) -> StoreLocation {
+        if self.path == "memory" {
+            StoreLocation::Memory
+        } else {
+            StoreLocation::Path(PathBuf::from(&self.path))
+        }
+    }
+}
+
+/// Whether requests need a token.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Tokens are required when `server.bind` is not a loopback address, so the quick start
+    /// on 127.0.0.1 needs none and Grace open to a network never goes without.
+    #[default]
+    Auto,
+    /// Tokens are always required.
+    Required,
+    /// No tokens: every request acts as `local`. Only for a loopback bind.
+    Off,
+}
+
+/// Who may call Grace: `[auth]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub mode: AuthMode,
+    /// The token file `grace token` writes (hashes only), relative to the working directory.
+    #[serde(default = "defaults::tokens_path")]
+    pub tokens_path: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::default(),
+            tokens_path: defaults::tokens_path(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Whether a request to a Grace bound to `bind` must carry a token.
+    pub fn tokens_required(&self, bind: &SocketAddr) -> bool {
+        match self.mode {
+            AuthMode::Auto => !bind.ip().is_loopback(),
+            AuthMode::Required => true,
+            AuthMode::Off => false,
+        }
+    }
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub auth: AuthConfig,
+    pub tree: TreeSpec,
+}
+
+/// One thing wrong with a config, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The key it concerns, e.g. `monitors[0].interval_ms`; empty for the whole file.
+    pub key: String,
+    pub message: String,
+}
+
+/// Everything wrong with a config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub source_name: String,
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} problem{}",
+            self.source_name,
+            self.issues.len(),
+            if self.issues.len() == 1 { "" } else { "s" }
+        )?;
+        for issue in &self.issues {
+            if issue.key.is_empty() {
+                writeln!(f, "  - {}", issue.message)?;
+            } else {
+                writeln!(f, "  - {}: {}", issue.key, issue.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads and checks a config file, with the playbook files in the `playbooks/` folder beside
+/// it (when there is one).
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let name = path.display().to_string();
+    let unreadable = |what: &Path, error: std::io::Error| ConfigError {
+        source_name: name.clone(),
+        issues: vec![ConfigIssue {
+            key: String::new(),
+            message: format!("cannot read {}: {error}", what.display()),
+        }],
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| unreadable(path, error))?;
+    let dir = path.parent().unwrap_or(Path::new(".")).join(PLAYBOOKS_DIR);
+    let mut files = Vec::new();
+    if dir.is_dir() {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|error| unreadable(&dir, error))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        paths.sort();
+        if paths.len() > PLAYBOOK_FILES_MAX {
+            return Err(ConfigError {
+                source_name: name,
+                issues: vec![ConfigIssue {
+                    key: PLAYBOOKS_DIR.to_owned(),
+                    message: format!("more than {PLAYBOOK_FILES_MAX} playbook files"),
+                }],
+            });
+        }
+        for file in paths {
+            let text = std::fs::read_to_string(&file).map_err(|error| unreadable(&file, error))?;
+            let file_name = file.file_name().unwrap_or_default().to_string_lossy();
+            files.push((format!("{PLAYBOOKS_DIR}/{file_name}"), text));
+        }
+    }
+    parse_with(&name, &text, &files)
+}
+
+/// The built-in default config with its shipped playbook files.
+pub fn built_in() -> Result<Config, ConfigError> {
+    let files: Vec<(String, String)> = DEFAULT_PLAYBOOKS
+        .iter()
+        .map(|(name, text)| (format!("{PLAYBOOKS_DIR}/{name}"), (*text).to_owned()))
+        .collect();
+    parse_with("built-in default config", DEFAULT_CONFIG, &files)
+}
+
+/// Checks config text alone; `source_name` says where it came from in error messages.
+pub fn parse(source_name: &str, text: &str) -> Result<Config, ConfigError> {
+    parse_with(source_name, text, &[])
+}
+
+/// Checks config text and playbook files, given as (name, text): their playbooks join the
+/// inline ones, and their problems are keyed by file (`playbooks/x.toml: playbooks[0].on`).
+pub fn parse_with(
+    source_name: &str,
+    text: &str,
+    playbook_files: &[(String, String)],
+) -> Result<Config, ConfigError> {
+    let mut reader = reader::Reader::default();
+    let config = reader.read(text).map(|mut config| {
+        let mut ids: HashSet<String> = config.tree.playbooks.iter().map(|p| p.id.clone()).collect();
+        for (file, text) in playbook_files {
+            for playbook in reader.playbook_file(file, text) {
+                if !ids.insert(playbook.id.clone()) {
+                    reader.issue(
+                        format!("{file}: playbooks"),
+                        format!("playbook id {:?} is defined twice", playbook.id),
+                    );
+                }
+                config.tree.playbooks.push(playbook);
+            }
+        }
+        config
+    });
+    match config {
+        Some(config) if reader.issues.is_empty() => Ok(config),
+        _ => Err(ConfigError {
+            source_name: source_name.to_owned(),
+            issues: reader.issues,
+        }),
+    }
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+
+    pub fn bind() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 7878))
+    }
+    pub fn body_limit_bytes() -> u64 {
+        64 * 1024
+    }
+    pub fn page_limit_max() -> usize {
+        500
+    }
+    pub fn header_read_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn body_read_timeout_ms() -> u64 {
+        30_000
+    }
+    pub fn store_path() -> String {
+        "data/grace".to_owned()
+    }
+    pub fn tokens_path() -> String {
+        "data/grace-tokens.json".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests;

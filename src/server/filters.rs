@@ -1,0 +1,203 @@
+//! What every resource builds its routes from ([`Filters`]), and what its handlers share: the
+//! checks a POST passes before a handler runs, the body read within bounds, and the query
+//! parameters every list takes.
+
+use std::sync::Arc;
+
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::auth::{self, Caller};
+use super::{ApiError, App, Query};
+use crate::tokens::Role;
+
+/// Items in a list when the request names no `limit`.
+const PAGE_LIMIT_DEFAULT: usize = 50;
+
+/// The filters routes are made of, built once. Each route matches its path and method first,
+/// then checks the caller's role, then its body: an unknown path is 404 whoever asks.
+#[derive(Clone)]
+pub(super) struct Filters {
+    pub(super) app: BoxedFilter<(Arc<App>,)>,
+    pub(super) query: BoxedFilter<(Query,)>,
+    /// The caller, whatever its role (`/whoami`).
+    pub(super) caller: BoxedFilter<(Caller,)>,
+    /// Let in `read` and `ingest` callers (and the roles above them).
+    pub(super) read: BoxedFilter<()>,
+    pub(super) ingest: BoxedFilter<()>,
+    /// Let in callers of these roles, and name them: their changes are recorded as theirs.
+    pub(super) pusher: BoxedFilter<(Caller,)>,
+    pub(super) operate: BoxedFilter<(Caller,)>,
+    pub(super) admin: BoxedFilter<(Caller,)>,
+    /// A POST's declared length and content type.
+    pub(super) json_post: BoxedFilter<()>,
+    /// The whole body, bounded in size and in time.
+    pub(super) body: BoxedFilter<(bytes::Bytes,)>,
+}
+
+impl Filters {
+    pub(super) fn new(app: Arc<App>) -> Self {
+        let server = &app.started.server;
+        let (limit, timeout_ms) = (server.body_limit_bytes, server.body_read_timeout_ms);
+        let access = app.auth.clone();
+        Self {
+            query: warp::query::<Query>().boxed(),
+            caller: auth::caller(access.clone()).boxed(),
+            read: auth::allow(access.clone(), Role::Read).boxed(),
+            ingest: auth::allow(access.clone(), Role::Ingest).boxed(),
+            pusher: auth::require(access.clone(), Role::Ingest).boxed(),
+            operate: auth::require(access.clone(), Role::Operate).boxed(),
+            admin: auth::require(access, Role::Admin).boxed(),
+            json_post: body_limit_bytes(limit).and(json_content_type()).boxed(),
+            body: body_bytes(limit, timeout_ms).boxed(),
+            app: warp::any().map(move || app.clone()).boxed(),
+        }
+    }
+}
+
+/// Routes tried in order, as one.
+pub(super) fn any_of(routes: Vec<BoxedFilter<(Response,)>>) -> BoxedFilter<(Response,)> {
+    routes
+        .into_iter()
+        .reduce(|all, route| all.or(route).unify().boxed())
+        .expect("at least one route")
+}
+
+/// Refuses a POST that does not say it is JSON with 415, a body-less one too: a cross-site
+/// `<form>` or no-cors `fetch` can only send simple content types, so none reaches a handler.
+fn json_content_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-type")
+        .and_then(|value: Option<String>| async move {
+            let json = value.as_deref().is_some_and(|v| {
+                let essence = v.split(';').next().unwrap_or("").trim();
+                essence.eq_ignore_ascii_case("application/json")
+            });
+            match json {
+                true => Ok(()),
+                false => Err(warp::reject::custom(ApiError::NotJson(format!(
+                    "a POST must be `Content-Type: application/json`, not {}",
+                    value.as_deref().unwrap_or("none")
+                )))),
+            }
+        })
+        .untuple_one()
+}
+
+/// Refuses a declared body larger than `limit` with 413. Unlike warp's `content_length_limit`
+/// it does not require the header, so a bare `curl -X POST` works.
+fn body_limit_bytes(limit: u64) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and_then(move |length: Option<u64>| async move {
+            match length {
+                Some(length) if length > limit => Err(warp::reject::custom(ApiError::TooLarge(
+                    format!("body of {length} bytes exceeds the limit of {limit} bytes"),
+                ))),
+                _ => Ok(()),
+            }
+        })
+        .untuple_one()
+}
+
+/// The whole body, read up to `limit` bytes within `timeout_ms`: a chunked body, which declares
+/// no length, is cut off with 413 as soon as it passes the limit rather than buffered whole,
+/// and one that trickles in gets 408 instead of holding its connection.
+fn body_bytes(
+    limit: u64,
+    timeout_ms: u64,
+) -> impl Filter<Extract = (bytes::Bytes,), Error = Rejection> + Clone {
+    warp::body::stream().and_then(move |stream| async move {
+        let timeout = std::time::Duration::from_millis(timeout_ms);
+        match tokio::time::timeout(timeout, read_body(stream, limit)).await {
+            Ok(read) => read,
+            Err(_) => Err(warp::reject::custom(ApiError::SlowBody(format!(
+                "the body did not arrive within {timeout_ms} ms"
+            )))),
+        }
+    })
+}
+
+async fn read_body<S, B>(stream: S, limit: u64) -> Result<bytes::Bytes, Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    use futures_util::TryStreamExt;
+    let mut stream = std::pin::pin!(stream);
+    let mut body = bytes::BytesMut::new();
+    while let Some(mut chunk) = stream.try_next().await.map_err(|error| {
+        warp::reject::custom(ApiError::bad("body", format!("could not read: {error}")))
+    })? {
+        if (body.len() + chunk.remaining()) as u64 > limit {
+            return Err(warp::reject::custom(ApiError::TooLarge(format!(
+                "body exceeds the limit of {limit} bytes"
+            ))));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            body.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(body.freeze())
+}
+
+/// `value` as a JSON answer.
+pub(super) fn json(value: &impl serde::Serialize) -> Result<Response, Rejection> {
+    Ok(warp::reply::json(value).into_response())
+}
+
+/// `limit` from the query: 1 to `page_limit_max`, default 50.
+pub(super) fn limit(app: &App, query: &Query) -> Result<usize, ApiError> {
+    let max = app.started.server.page_limit_max;
+    match query.get("limit") {
+        None => Ok(PAGE_LIMIT_DEFAULT.min(max)),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::bad(
+                "limit",
+                format!("must be a whole number from 1 to {max}, got {raw:?}"),
+            )),
+        },
+    }
+}
+
+/// An optional whole-number query parameter that names a stored id or seq. The store keeps
+/// them as signed 64-bit integers, so larger values are refused here rather than failing there.
+pub(super) fn optional_seq(
+    query: &Query,
+    field: &str,
+    what: &str,
+) -> Result<Option<u64>, ApiError> {
+    match query.get(field).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|value| *value <= i64::MAX as u64)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad(field, format!("must be {what}, got {raw:?}"))),
+    }
+}
+
+/// An enumerated path segment (`pause`, `approve`, …) as the enum that documents it; none for
+/// a segment it does not name.
+pub(super) fn segment<T: DeserializeOwned>(raw: &str) -> Option<T> {
+    let raw: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        raw.into_deserializer();
+    T::deserialize(raw).ok()
+}
+
+/// An incident id from the path.
+pub(super) fn incident_id(raw: &str) -> Result<u64, ApiError> {
+    let id: u64 = raw
+        .parse()
+        .map_err(|_| ApiError::bad("id", format!("must be a whole number, got {raw:?}")))?;
+    // Ids are stored as signed 64-bit integers; anything larger cannot exist.
+    if id > i64::MAX as u64 {
+        return Err(ApiError::NotFound(format!("incident {id} does not exist")));
+    }
+    Ok(id)
+}

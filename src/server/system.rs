@@ -1,0 +1,215 @@
+//! Grace itself: `/health`, `/metrics`, `/whoami`, the actor tree, config reload and the
+//! OpenAPI document.
+
+use std::sync::Arc;
+
+use actors::ActorState;
+
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::auth::Caller;
+use super::error::ErrorBody;
+use super::filters::{any_of, json, Filters};
+use super::openapi::{CallerErrors, NoBody, PostErrors, PublicErrors, TokenErrors};
+use super::wire::{
+    ActorCounts, ActorView, HealthStatus, HealthView, IncidentsProgress, ReloadView, WhoamiView,
+};
+use super::{openapi, ws, ApiError, App};
+use crate::reload::ReloadError;
+
+pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
+    let health = warp::path!("health")
+        .and(warp::get())
+        .and(f.app.clone())
+        .and_then(health);
+    let whoami = warp::path!("whoami")
+        .and(warp::get())
+        .and(f.caller.clone())
+        .and(f.app.clone())
+        .and_then(whoami);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and_then(metrics);
+    let actors = warp::path!("actors")
+        .and(warp::get())
+        .and(f.read.clone())
+        .and(f.app.clone())
+        .and_then(actor_tree);
+    let reload = warp::path!("config" / "reload")
+        .and(warp::post())
+        .and(f.admin.clone())
+        .and(f.json_post.clone())
+        .and(f.app.clone())
+        .and_then(reload_config);
+    let document = warp::path!("openapi.json")
+        .and(warp::get())
+        .and_then(openapi::document);
+    any_of(vec![
+        health.boxed(),
+        whoami.boxed(),
+        metrics.boxed(),
+        actors.boxed(),
+        reload.boxed(),
+        document.boxed(),
+    ])
+}
+
+/// Whether Grace is healthy.
+///
+/// `ok` when every actor runs and the store takes writes, `degraded` otherwise; with the event
+/// log's position, the incident manager's progress and the feed clients connected.
+///
+/// Role: none: no token needed.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    security(()),
+    responses(
+        (status = 200, description = "Grace's health (also while degraded)", body = HealthView),
+        PublicErrors,
+    )
+)]
+pub(super) async fn health(app: Arc<App>) -> Result<Response, Rejection> {
+    let last_seq = app
+        .kernel
+        .store()
+        .last_seq()
+        .await
+        .map_err(ApiError::from)?;
+    let tree = app.kernel.tree();
+    let (mut total, mut running) = (0, 0);
+    let mut stack = vec![&tree];
+    while let Some(node) = stack.pop() {
+        total += 1;
+        running += usize::from(node.status == ActorState::Running);
+        stack.extend(node.children.iter());
+    }
+    let (applied_seq, lag) = app.kernel.incidents_progress();
+    let store_failure = app.kernel.store_failure().map(Into::into);
+    let healthy = running == total && store_failure.is_none();
+    json(&HealthView {
+        status: if healthy {
+            HealthStatus::Ok
+        } else {
+            HealthStatus::Degraded
+        },
+        store_failure,
+        version: env!("CARGO_PKG_VERSION"),
+        last_seq,
+        log_id: app.kernel.store().log_id().to_owned(),
+        actors: ActorCounts { total, running },
+        incidents: IncidentsProgress { applied_seq, lag },
+        ws_clients: ws::clients(&app),
+    })
+}
+
+/// Prometheus' scrape target, in OpenMetrics text.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Grace's metrics", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        TokenErrors,
+    )
+)]
+pub(super) async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
+    let text = app.kernel.metrics_text(ws::clients(&app)).await;
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(warp::http::Response::builder()
+        .header(warp::http::header::CONTENT_TYPE, content_type)
+        .body(text.into())
+        .expect("a valid response"))
+}
+
+/// Reread the config file and apply it.
+///
+/// 200 with what changed, or 400 listing every problem of the new config, which is then not
+/// applied at all. Settings of `[server]`, `[store]` and `[auth]` take effect at the next
+/// start (`restart_required`). Recorded as done by the token's name.
+///
+/// Role: `admin`.
+#[utoipa::path(
+    post,
+    path = "/config/reload",
+    tag = "system",
+    request_body(content = Option<NoBody>, content_type = "application/json"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The new config is applied", body = ReloadView),
+        (status = 400, description = "`bad_request`: the new config is not valid; `errors` \
+            lists every problem with its key, and nothing was applied", body = ErrorBody),
+        PostErrors,
+    )
+)]
+pub(super) async fn reload_config(caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
+    match crate::reload::reload(&app.kernel, &app.started, caller.who).await {
+        Ok(report) => json(&ReloadView::from(report)),
+        Err(ReloadError::Invalid(error)) => Err(ApiError::Invalid(
+            error
+                .issues
+                .into_iter()
+                .map(|issue| {
+                    let key = if issue.key.is_empty() {
+                        "config".to_owned()
+                    } else {
+                        issue.key
+                    };
+                    (key, issue.message)
+                })
+                .collect(),
+        )
+        .into()),
+        Err(ReloadError::Kernel(error)) => Err(ApiError::from(error).into()),
+    }
+}
+
+/// Who the token is, and what it may do.
+///
+/// Whether tokens are required, and the caller's name and role (the dashboard shows a
+/// read-only token no action buttons).
+///
+/// Role: any: a valid token of any role (none when tokens are not required).
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "system",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller", body = WhoamiView),
+        CallerErrors,
+    )
+)]
+pub(super) async fn whoami(caller: Caller, app: Arc<App>) -> Result<Response, Rejection> {
+    json(&WhoamiView {
+        name: caller.who,
+        role: caller.role,
+        required: app.auth.required,
+    })
+}
+
+/// The live supervision tree: every actor, its state and its restarts.
+///
+/// Role: `read` (`operate` and `admin` also do).
+#[utoipa::path(
+    get,
+    path = "/actors",
+    tag = "system",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The root of the tree", body = ActorView),
+        TokenErrors,
+    )
+)]
+pub(super) async fn actor_tree(app: Arc<App>) -> Result<Response, Rejection> {
+    json(&ActorView::from(&app.kernel.tree()))
+}
