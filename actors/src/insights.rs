@@ -5,6 +5,8 @@
 //! A pure function over recent records, so it is cheap to test and never touches the actors;
 //! the kernel feeds it the latest incidents and runs from the store.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -59,28 +61,36 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
         .iter()
         .filter(|i| i.detected_at >= since)
         .collect();
-    let mean = |values: Vec<f64>| {
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-    };
-    let mtta = mean(
-        recent
-            .iter()
-            .filter_map(|i| {
-                let ack = i.acknowledged_at?;
-                Some((ack - i.detected_at).num_milliseconds() as f64 / 1000.0)
-            })
-            .collect(),
-    );
-    let mttr = mean(
-        recent
-            .iter()
-            .filter_map(|i| i.resolution_time_seconds)
-            .collect(),
-    );
+    let mtta = mean(recent.iter().filter_map(|i| {
+        let ack = i.acknowledged_at?;
+        Some((ack - i.detected_at).num_milliseconds() as f64 / 1000.0)
+    }));
+    let mttr = mean(recent.iter().filter_map(|i| i.resolution_time_seconds));
+    let resolved = recent
+        .iter()
+        .filter(|i| i.status == IncidentStatus::Resolved)
+        .count();
+    Insights {
+        since,
+        incidents: recent.len() as u64,
+        resolved: resolved as u64,
+        active: incidents.iter().filter(|i| i.status.is_active()).count() as u64,
+        mtta_seconds: mtta,
+        mttr_seconds: mttr,
+        estimates: estimates(incidents, &healers(incidents, executions)),
+        trust_trends: trust_trends(incidents),
+    }
+}
 
-    // Which playbook healed which incident: its last succeeded run that ended by the time the
-    // incident was resolved (an earlier run on the same incident did not heal it).
-    let mut healer: std::collections::HashMap<u64, &Execution> = Default::default();
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let values: Vec<f64> = values.collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Which playbook healed which incident: its last succeeded run that ended by the time the
+/// incident was resolved (an earlier run on the same incident did not heal it).
+fn healers<'a>(incidents: &[Incident], executions: &'a [Execution]) -> HashMap<u64, &'a Execution> {
+    let mut healer: HashMap<u64, &Execution> = HashMap::new();
     for execution in executions
         .iter()
         .filter(|e| e.status == ExecutionStatus::Succeeded)
@@ -100,7 +110,12 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
             *entry = execution;
         }
     }
-    let mut samples: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    healer
+}
+
+/// The median recovery of each (playbook, event type) from the incidents it healed.
+fn estimates(incidents: &[Incident], healer: &HashMap<u64, &Execution>) -> Vec<RecoveryEstimate> {
+    let mut samples: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for incident in incidents {
         let (Some(run), Some(seconds)) =
             (healer.get(&incident.id), incident.resolution_time_seconds)
@@ -112,7 +127,7 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
             .or_default()
             .push(seconds);
     }
-    let estimates = samples
+    samples
         .into_iter()
         .map(|((playbook_id, event_type), mut seconds)| {
             seconds.sort_by(f64::total_cmp);
@@ -129,16 +144,19 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
                 median_seconds: median,
             }
         })
-        .collect();
+        .collect()
+}
 
-    let mut by_component: std::collections::BTreeMap<&str, Vec<&Incident>> = Default::default();
+/// Each component's trust at its last TREND_POINTS_MAX incidents, oldest first.
+fn trust_trends(incidents: &[Incident]) -> Vec<TrustTrend> {
+    let mut by_component: BTreeMap<&str, Vec<&Incident>> = BTreeMap::new();
     for incident in incidents {
         by_component
             .entry(incident.source.as_str())
             .or_default()
             .push(incident);
     }
-    let trust_trends = by_component
+    by_component
         .into_iter()
         .map(|(component, mut list)| {
             list.sort_by_key(|i| i.detected_at);
@@ -148,21 +166,7 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
                 points: list.iter().skip(skip).map(|i| i.trust).collect(),
             }
         })
-        .collect();
-
-    Insights {
-        since,
-        incidents: recent.len() as u64,
-        resolved: recent
-            .iter()
-            .filter(|i| i.status == IncidentStatus::Resolved)
-            .count() as u64,
-        active: incidents.iter().filter(|i| i.status.is_active()).count() as u64,
-        mtta_seconds: mtta,
-        mttr_seconds: mttr,
-        estimates,
-        trust_trends,
-    }
+        .collect()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actors::event::{Event, Pattern};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -269,6 +270,42 @@ async fn truncated(app: &App, since: Option<u64>) -> Option<Event> {
     })
 }
 
+/// Sends the stored events after `last` that `patterns` want, a page at a time; the seq it
+/// got to, or none when the client is gone or the store failed (the socket is closed then).
+async fn replay(
+    app: &App,
+    tx: &mut SplitSink<WebSocket, Message>,
+    patterns: &[Pattern],
+    mut last: u64,
+) -> Option<u64> {
+    loop {
+        let page = match app
+            .kernel
+            .store()
+            .events_after(last, REPLAY_PAGE_EVENTS)
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::error!(%error, "replay failed");
+                let _ = tx.send(Message::close_with(1011u16, "replay failed")).await;
+                return None;
+            }
+        };
+        let Some(newest) = page.last().map(|event| event.seq) else {
+            return Some(last);
+        };
+        for event in page.iter().filter(|event| wanted(patterns, event)) {
+            if !send(tx, message(event)).await {
+                return None;
+            }
+        }
+        last = newest;
+    }
+}
+
+/// One feed client: what it missed since `since`, then the live events, until it leaves or
+/// falls behind.
 async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Vec<Pattern>) {
     let (mut tx, mut rx) = socket.split();
     let mut live = match app.kernel.subscribe(patterns.clone()).await {
@@ -290,29 +327,9 @@ async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Ve
         }
     }
     if since.is_some() {
-        loop {
-            let page = match app
-                .kernel
-                .store()
-                .events_after(last, REPLAY_PAGE_EVENTS)
-                .await
-            {
-                Ok(page) => page,
-                Err(error) => {
-                    tracing::error!(%error, "replay failed");
-                    let _ = tx.send(Message::close_with(1011u16, "replay failed")).await;
-                    return;
-                }
-            };
-            let Some(newest) = page.last().map(|event| event.seq) else {
-                break;
-            };
-            for event in page.iter().filter(|event| wanted(&patterns, event)) {
-                if !send(&mut tx, message(event)).await {
-                    return;
-                }
-            }
-            last = newest;
+        match replay(&app, &mut tx, &patterns, last).await {
+            Some(newest) => last = newest,
+            None => return,
         }
     }
     loop {

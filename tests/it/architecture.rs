@@ -1,6 +1,7 @@
-//! The README's rules about imports, checked on the source itself: no top-level module of
-//! `actors/src` or `src/` imports one that imports it back, and actors know one another only
-//! through `protocol/` (the kernel names the actors it spawns).
+//! The README's rules about the code's shape, checked on the source itself: no top-level
+//! module of `actors/src` or `src/` imports one that imports it back; actors know one another
+//! only through `protocol/` (the kernel names the actors it spawns); and outside tests no
+//! source file is over 500 lines and no function over 70, so each reads at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -107,4 +108,144 @@ fn actors_know_one_another_only_through_the_protocol() {
         "{:?}",
         graph["protocol"]
     );
+}
+
+/// Most lines of a source file, tests left out.
+const FILE_LINES_MAX: usize = 500;
+/// Most lines of a function, from its `fn` line to its closing brace.
+const FUNCTION_LINES_MAX: usize = 70;
+
+/// Every `.rs` file under `dir` with its source before any `#[cfg(test)]` (test files left out).
+fn sources(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut paths = vec![dir.to_path_buf()];
+    while let Some(path) = paths.pop() {
+        if path.is_dir() {
+            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let name = path.to_string_lossy().into_owned();
+        let test_file = name.ends_with("/tests.rs") || name.ends_with("_tests.rs");
+        if path.extension().is_none_or(|e| e != "rs") || test_file {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        let code = source.split("\n#[cfg(test)]").next().unwrap().to_owned();
+        found.push((name, code));
+    }
+    found
+}
+
+/// The name and length of each function in `code` (string and comment text ignored).
+fn functions(code: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut found = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "fn") else {
+            continue;
+        };
+        let before_ok = words[..at]
+            .iter()
+            .all(|w| ["pub", "async", "const", "unsafe"].contains(w) || w.starts_with("pub("));
+        if !before_ok || line.trim_start().starts_with("//") {
+            continue;
+        }
+        let name: String = words
+            .get(at + 1)
+            .unwrap_or(&"")
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if let Some(length) = body_lines(&lines[start..]) {
+            found.push((name, length));
+        }
+    }
+    found
+}
+
+/// Lines from the first to the brace closing the body that opens in them; none for a
+/// declaration without a body.
+fn body_lines(lines: &[&str]) -> Option<usize> {
+    let (mut depth, mut opened, mut in_string) = (0i32, false, false);
+    for (index, line) in lines.iter().enumerate() {
+        let code = strip_strings(line, &mut in_string);
+        if !opened && code.trim_end().ends_with(';') && !code.contains('{') {
+            return None;
+        }
+        for c in code.chars() {
+            match c {
+                '{' => (depth, opened) = (depth + 1, true),
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        if opened && depth == 0 {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+/// A line without its `//` comment and with its string and char literals emptied;
+/// `in_string` carries a string literal over to the next line.
+fn strip_strings(line: &str, in_string: &mut bool) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if *in_string {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => *in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => *in_string = true,
+            '\'' if chars.clone().nth(1) == Some('\'') => {
+                chars.nth(1);
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn no_source_file_is_over_500_lines_and_no_function_over_70() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (mut too_long, mut functions_seen) = (Vec::new(), 0);
+    for dir in ["actors/src", "src"] {
+        for (file, code) in sources(&root.join(dir)) {
+            functions_seen += functions(&code).len();
+            let lines = code.lines().count();
+            if lines > FILE_LINES_MAX {
+                too_long.push(format!("{file}: {lines} lines"));
+            }
+            for (name, length) in functions(&code) {
+                if length > FUNCTION_LINES_MAX {
+                    too_long.push(format!("{file}: fn {name} is {length} lines"));
+                }
+            }
+        }
+    }
+    assert!(
+        functions_seen > 500,
+        "only {functions_seen} functions found"
+    );
+    assert!(too_long.is_empty(), "split these: {too_long:#?}");
+}
+
+#[test]
+fn the_length_check_sees_functions_and_skips_declarations_and_strings() {
+    let code = "fn a() {\n    let s = \"}}\"; // }\n}\ntrait T {\n    fn b(&self);\n}\n\
+                pub(crate) async fn c(\n    x: u8,\n) -> u8 {\n    x\n}\n\
+                fn d() {\n    let q = \"{ \\\n    };\";\n}\n";
+    let found = functions(code);
+    let expected = [("a", 3), ("c", 5), ("d", 4)].map(|(name, lines)| (name.to_owned(), lines));
+    assert_eq!(found, expected);
 }

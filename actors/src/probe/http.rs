@@ -77,18 +77,7 @@ impl HttpProbe {
             json!({ "status": status.as_u16(), "latency_ms": latency.as_millis() as u64 });
 
         if status == StatusCode::TOO_MANY_REQUESTS {
-            self.rate_limited += 1;
-            self.retry_after = retry_after(response.headers());
-            let seconds = self.retry_after.map(|after| after.as_secs_f64());
-            self.details["retry_after_seconds"] = json!(seconds);
-            let asked = seconds.map_or("no Retry-After".to_owned(), |s| {
-                format!("Retry-After {s} s")
-            });
-            return Err(Self::failure(
-                types::API_RATE_LIMIT_EXCEEDED,
-                Severity::Medium,
-                format!("429 Too Many Requests ({asked})"),
-            ));
+            return Err(self.rate_limited(response.headers()));
         }
         self.rate_limited = 0;
         self.retry_after = None;
@@ -125,6 +114,22 @@ impl HttpProbe {
             }
         }
         Ok(format!("{status} in {} ms", latency.as_millis()))
+    }
+
+    /// A 429: counted, with what its `Retry-After` asks, as `api.rate_limit_exceeded`.
+    fn rate_limited(&mut self, headers: &reqwest::header::HeaderMap) -> ProbeFailure {
+        self.rate_limited += 1;
+        self.retry_after = retry_after(headers);
+        let seconds = self.retry_after.map(|after| after.as_secs_f64());
+        self.details["retry_after_seconds"] = json!(seconds);
+        let asked = seconds.map_or("no Retry-After".to_owned(), |s| {
+            format!("Retry-After {s} s")
+        });
+        Self::failure(
+            types::API_RATE_LIMIT_EXCEEDED,
+            Severity::Medium,
+            format!("429 Too Many Requests ({asked})"),
+        )
     }
 
     fn check_body(&self, body: &str) -> Result<(), String> {

@@ -282,11 +282,10 @@ impl StepSpec {
                 check_url(&mut problems, "url", url);
                 check_method_and_statuses(&mut problems, method, expect_status);
             }
-            StepSpec::SetTrust { value } => {
-                if !(0.0..=1.0).contains(value) {
-                    problems.push(SpecProblem::new("value", "must be within [0, 1]"));
-                }
+            StepSpec::SetTrust { value } if !(0.0..=1.0).contains(value) => {
+                problems.push(SpecProblem::new("value", "must be within [0, 1]"));
             }
+            StepSpec::SetTrust { .. } => {}
             StepSpec::Restart { timeout_ms, .. } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms)
             }
