@@ -3,7 +3,7 @@
 use super::*;
 
 impl Store {
-    pub async fn save_monitor_control(&self, control: &MonitorControl) -> StoreResult<()> {
+    pub(crate) async fn save_monitor_control(&self, control: &MonitorControl) -> StoreResult<()> {
         self.upsert("monitor_control", json!(control.monitor_id), control)
             .await
     }
@@ -22,10 +22,6 @@ impl Store {
     }
 
     // ----- trust -------------------------------------------------------------------------------
-
-    pub async fn save_trust(&self, trust: &TrustScore) -> StoreResult<()> {
-        self.upsert("trust", json!(trust.subject), trust).await
-    }
 
     pub async fn trust(&self, subject: &str) -> StoreResult<Option<TrustScore>> {
         self.one(

@@ -3,7 +3,7 @@
 use super::*;
 
 impl Store {
-    pub async fn save_pipeline_run(&self, run: &PipelineRun) -> StoreResult<()> {
+    pub(crate) async fn save_pipeline_run(&self, run: &PipelineRun) -> StoreResult<()> {
         self.upsert("pipeline_run", json!(run.run_id), run).await
     }
 
@@ -28,7 +28,11 @@ impl Store {
     }
 
     /// Marks `failed` as rerun by `rerun` and records `rerun`, in one transaction.
-    pub async fn queue_rerun(&self, failed: &PipelineRun, rerun: &PipelineRun) -> StoreResult<()> {
+    pub(crate) async fn queue_rerun(
+        &self,
+        failed: &PipelineRun,
+        rerun: &PipelineRun,
+    ) -> StoreResult<()> {
         self.db
             .query(
                 "BEGIN TRANSACTION;

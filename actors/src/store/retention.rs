@@ -42,7 +42,7 @@ impl Store {
     }
 
     /// Removes events `from..=to`.
-    pub async fn remove_events(&self, from: u64, to: u64) -> StoreResult<()> {
+    pub(crate) async fn remove_events(&self, from: u64, to: u64) -> StoreResult<()> {
         let end = to.saturating_add(1);
         self.db
             .query(format!("DELETE event:{from}..{end} RETURN NONE"))
@@ -54,7 +54,7 @@ impl Store {
     /// Removes up to `chunk` records of `kind` that `keep` lets go (see `retention.rs`): older
     /// than its age or beyond its count, never the newest `keep_min`, never one still in
     /// progress. Returns how many went.
-    pub async fn compact(
+    pub(crate) async fn compact(
         &self,
         kind: Compacted,
         keep: &crate::retention::Keep,

@@ -3,7 +3,7 @@
 use super::*;
 
 impl Store {
-    pub async fn save_execution(&self, execution: &Execution) -> StoreResult<()> {
+    pub(crate) async fn save_execution(&self, execution: &Execution) -> StoreResult<()> {
         self.upsert("execution", json!(execution.run_id), execution)
             .await
     }
@@ -90,7 +90,7 @@ impl Store {
         .await
     }
 
-    pub async fn save_agent(&self, agent: &Agent) -> StoreResult<()> {
+    pub(crate) async fn save_agent(&self, agent: &Agent) -> StoreResult<()> {
         self.upsert("agent", json!(agent.agent_id), agent).await
     }
 
@@ -104,11 +104,6 @@ impl Store {
 
     pub async fn agents(&self, limit: usize) -> StoreResult<Vec<Agent>> {
         self.newest("agent", "started_at", limit).await
-    }
-
-    pub async fn save_work_order(&self, work_order: &WorkOrder) -> StoreResult<()> {
-        self.upsert("work_order", json!(work_order.work_order_id), work_order)
-            .await
     }
 
     pub async fn work_orders(&self, limit: usize) -> StoreResult<Vec<WorkOrder>> {
