@@ -23,35 +23,35 @@
 //! - Every buffer, retry and wait is bounded; the bound's unit ends its name.
 //! - Playbook commands are argv from config, never shell text.
 
-pub mod bus_actor;
+mod bus_actor;
 pub mod catalog;
-pub mod context;
-pub mod delivery;
+mod context;
+mod delivery;
 pub mod event;
 pub mod failpoints;
-pub mod feed_actor;
+mod feed_actor;
 
 pub mod incidents;
 pub mod insights;
 pub mod intake;
-pub mod kernel;
-pub mod metrics;
+mod kernel;
+mod metrics;
 pub mod model;
-pub mod monitor_actor;
-pub mod notifier_actor;
-pub mod pipelines_actor;
-pub mod playbooks;
+mod monitor_actor;
+mod notifier_actor;
+mod pipelines_actor;
+mod playbooks;
 pub mod probe;
-pub mod problem;
-pub mod process;
+mod problem;
+mod process;
 pub mod protocol;
 pub mod retention;
-pub mod retention_actor;
-pub mod signals;
+mod retention_actor;
+mod signals;
 pub mod spec;
 pub mod store;
-pub mod store_actor;
-pub mod target;
+mod store_actor;
+mod target;
 pub mod time;
 
 pub use kernel::{ActorNode, ActorState, DecideError, Decided, Kernel, KernelError, ReloadReport};

@@ -19,4 +19,4 @@ mod steps;
 mod sub_agent;
 mod work_orders;
 
-pub use actor::{PlaybooksActor, PlaybooksState};
+pub use actor::PlaybooksActor;
