@@ -1,17 +1,16 @@
-//! The JSON the HTTP API speaks. Actor replies become these types here and nowhere else, so the
-//! wire format can stay stable while the actors' records change. Executions, agents, work
-//! orders and pipeline runs are sent field for field as recorded; they have no view type of
-//! their own yet.
+//! The JSON the HTTP API speaks. Actor replies become these types here, so the wire format
+//! can stay stable while the actors' records change; the one exception is the incident, whose
+//! wire shape (`actors::model::IncidentView`) the events announcing incidents carry too, so
+//! REST and the feed send the same. Executions, agents, work orders and pipeline runs are sent
+//! field for field as recorded; they have no view type of their own yet.
 //!
 //! Every type derives `ToSchema`: `GET /openapi.json` describes the replies from these very
 //! types, so the document cannot drift from what is sent.
 
 use actors::event::Event;
 use actors::model::StoreFailure;
-use actors::model::{
-    Execution, Incident, IncidentStatus, PipelineRun, ResolvedBy, Severity, Suggestion,
-    SuggestionStatus, Symptom, TrustScore, Who,
-};
+use actors::model::{Execution, PipelineRun, TrustScore, Who};
+pub use actors::model::{IncidentView, SuggestionView};
 use actors::protocol::monitor::MonitorStatus;
 use actors::spec::{PipelineSpec, PlaybookSpec};
 use actors::time::{micros, micros_opt};
@@ -37,118 +36,6 @@ pub struct Page<T> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IncidentView {
-    pub id: u64,
-    pub event_type: String,
-    pub severity: Severity,
-    pub source: String,
-    pub title: String,
-    pub status: IncidentStatus,
-    #[serde(with = "micros")]
-    pub detected_at: DateTime<Utc>,
-    #[serde(with = "micros_opt")]
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    #[serde(with = "micros_opt")]
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub resolution_time_seconds: Option<f64>,
-    pub occurrences: u64,
-    pub trust: f64,
-    pub resolved_by: Option<ResolvedBy>,
-    pub active_run_id: Option<String>,
-    pub work_order_id: Option<String>,
-    pub silenced: bool,
-    /// Failures of dependent components attached to this incident.
-    pub symptoms: Vec<SymptomView>,
-    /// Playbooks offered to people (below their `auto_run_min_trust`).
-    pub suggestions: Vec<SuggestionView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SuggestionView {
-    /// `s1`, `s2`, … within the incident.
-    pub suggestion_id: String,
-    pub playbook_id: String,
-    pub playbook_name: String,
-    pub trust: f64,
-    pub auto_run_min_trust: f64,
-    /// `pending`, `approved` (its run was started) or `dismissed`.
-    pub status: SuggestionStatus,
-    #[serde(with = "micros")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "micros_opt")]
-    pub decided_at: Option<DateTime<Utc>>,
-}
-
-impl From<&Suggestion> for SuggestionView {
-    fn from(suggestion: &Suggestion) -> Self {
-        Self {
-            suggestion_id: suggestion.suggestion_id.clone(),
-            playbook_id: suggestion.playbook_id.clone(),
-            playbook_name: suggestion.playbook_name.clone(),
-            trust: suggestion.trust,
-            auto_run_min_trust: suggestion.auto_run_min_trust,
-            status: suggestion.status,
-            created_at: suggestion.created_at,
-            decided_at: suggestion.decided_at,
-        }
-    }
-}
-
-/// A dependent component's failure, attached to the incident of what it depends on.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SymptomView {
-    pub source: String,
-    pub event_type: String,
-    pub severity: Severity,
-    pub title: String,
-    #[serde(with = "micros")]
-    pub at: DateTime<Utc>,
-    pub seq: u64,
-}
-
-impl From<&Symptom> for SymptomView {
-    fn from(symptom: &Symptom) -> Self {
-        Self {
-            source: symptom.source.clone(),
-            event_type: symptom.event_type.clone(),
-            severity: symptom.severity,
-            title: symptom.title.clone(),
-            at: symptom.at,
-            seq: symptom.seq,
-        }
-    }
-}
-
-impl From<&Incident> for IncidentView {
-    fn from(incident: &Incident) -> Self {
-        Self {
-            id: incident.id,
-            event_type: incident.event_type.clone(),
-            severity: incident.severity,
-            source: incident.source.clone(),
-            title: incident.title.clone(),
-            status: incident.status,
-            detected_at: incident.detected_at,
-            acknowledged_at: incident.acknowledged_at,
-            resolved_at: incident.resolved_at,
-            resolution_time_seconds: incident.resolution_time_seconds,
-            occurrences: incident.occurrences,
-            trust: incident.trust,
-            resolved_by: incident.resolved_by,
-            active_run_id: incident.active_run_id.clone(),
-            work_order_id: incident.work_order_id.clone(),
-            silenced: incident.silenced,
-            symptoms: incident.symptoms.iter().map(SymptomView::from).collect(),
-            suggestions: incident
-                .suggestions
-                .iter()
-                .map(SuggestionView::from)
-                .collect(),
-        }
-    }
 }
 
 /// A playbook: what triggers it, its steps, its trust from its history, and (for one playbook)

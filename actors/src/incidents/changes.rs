@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde_json::json;
 
 use crate::event::{types, EventDraft};
-use crate::model::{Incident, TrustScore};
+use crate::model::{Incident, IncidentView, TrustScore};
 use crate::spec::TreeSpec;
 
 /// Suggestions one incident may carry: each is a decision waiting for a person.
@@ -129,7 +129,7 @@ impl Changes {
         extra: serde_json::Value,
     ) {
         self.announce_repeats(incident.id);
-        let mut data = json!({ "incident": incident });
+        let mut data = json!({ "incident": IncidentView::from(incident) });
         if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
             data.extend(extra.clone());
         }

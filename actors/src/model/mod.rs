@@ -13,12 +13,14 @@ mod incident;
 mod pipeline;
 mod run;
 mod trust;
+mod view;
 mod work_order;
 
 pub use incident::*;
 pub use pipeline::*;
 pub use run::*;
 pub use trust::*;
+pub use view::{IncidentView, SuggestionView, SymptomView};
 pub use work_order::*;
 
 /// Who asked for a change: the name of the token used, or `local` when tokens are off (and for
