@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actors::event::{EventDraft, Pattern};
 use actors::incidents::{Changes, Facts, IncidentBook, Rules};
-use actors::probe::ProbeFactory;
+use actors::probe::Probes;
 use actors::spec::TreeSpec;
 use actors::store::Write;
 use actors::store::{Store, StoreLocation};
@@ -44,7 +44,7 @@ fn publish_to_subscriber(c: &mut Criterion) {
     group.sample_size(10);
     for (name, location) in locations(&dir) {
         let kernel = rt.block_on(async {
-            Kernel::start(TreeSpec::default(), &location, ProbeFactory::default())
+            Kernel::start(TreeSpec::default(), &location, Probes::default())
                 .await
                 .unwrap()
         });

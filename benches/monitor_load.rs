@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use actors::probe::ProbeFactory;
+use actors::probe::Probes;
 use actors::spec::{MonitorKind, MonitorSpec, TreeSpec};
 use actors::store::StoreLocation;
 use actors::Kernel;
@@ -72,7 +72,7 @@ fn main() {
                 .collect(),
             ..TreeSpec::default()
         };
-        let kernel = Kernel::start(spec, &StoreLocation::Memory, ProbeFactory::default())
+        let kernel = Kernel::start(spec, &StoreLocation::Memory, Probes::default())
             .await
             .unwrap();
         // Let start-up settle, then measure a steady window.

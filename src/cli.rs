@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::probe::ProbeFactory;
+use actors::probe::Probes;
 use actors::store::StoreLocation;
 use actors::{Kernel, KernelError};
 use anyhow::{bail, Context};
@@ -213,7 +213,7 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
     let addr = listener.local_addr()?;
-    let kernel = match Kernel::start(config.tree, &location, ProbeFactory::default()).await {
+    let kernel = match Kernel::start(config.tree, &location, Probes::default()).await {
         Ok(kernel) => kernel,
         Err(KernelError::Store(error)) => anyhow::bail!(store_unusable(&location, &error)),
         Err(error) => return Err(error).context("cannot start the supervision tree"),

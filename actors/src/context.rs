@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::model::StoreFailure;
-use crate::probe::ProbeFactory;
+use crate::probe::Probes;
 use crate::protocol::monitor::MonitorStatus;
 use crate::protocol::Scope;
 use crate::spec::TreeSpec;
@@ -105,7 +105,7 @@ pub struct Ctx {
     pub store: Store,
     /// The running spec; a config reload swaps it whole.
     spec: RwLock<Arc<TreeSpec>>,
-    pub probes: ProbeFactory,
+    pub probes: Probes,
     pub spawns: SpawnBook,
     pub progress: Progress,
     /// What the store actor just committed, for the incident manager (see `signals.rs`).
@@ -119,7 +119,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(store: Store, spec: TreeSpec, probes: ProbeFactory) -> Arc<Self> {
+    pub fn new(store: Store, spec: TreeSpec, probes: Probes) -> Arc<Self> {
         Arc::new(Self {
             scope: Scope::unique(),
             store,

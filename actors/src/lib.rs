@@ -43,7 +43,7 @@ mod pipelines_actor;
 mod playbooks;
 pub mod probe;
 mod problem;
-mod process;
+mod program;
 pub mod protocol;
 pub mod retention;
 mod retention_actor;

@@ -19,10 +19,10 @@ use serde_json::json;
 use crate::context::Ctx;
 use crate::event::{types, EventDraft};
 use crate::model::{PipelineRun, PipelineRunStatus, PipelineTrigger, Who};
-use crate::process::{self, Exit};
+use crate::program::{self, Exit};
 use crate::protocol::bus::publish;
 use crate::protocol::pipelines::{PipelineError, PipelinesMsg, Rerun};
-use crate::spec::{bounds, PipelineSpec};
+use crate::spec::{bounds, PipelineJob, PipelineSpec};
 use crate::store::StoreError;
 
 /// How often schedules are looked at; the shortest schedule is a few times this.
@@ -380,7 +380,7 @@ impl PipelinesState {
             } else {
                 PipelineRunStatus::Failed
             };
-            task_run.output = process::tail(&output, tail_bytes);
+            task_run.output = program::tail(&output, tail_bytes);
             task_run.finished_at = Some(crate::time::now());
             task_run.duration_ms = Some(started.elapsed().as_millis() as u64);
             let _ = me.cast(PipelinesMsg::Finished(task_run));
@@ -457,19 +457,31 @@ fn new_run(pipeline_id: &str, trigger: PipelineTrigger, rerun_of: Option<&str>) 
 /// HTTP status on `run`.
 async fn execute(pipeline: &PipelineSpec, run: &mut PipelineRun) -> (bool, String) {
     let timeout = Duration::from_millis(pipeline.timeout_ms);
-    if let Some(argv) = &pipeline.argv {
-        let outcome = process::run(argv, &pipeline.env, timeout).await;
-        if let Exit::Exited(status) = &outcome.exit {
-            run.exit_code = status.code();
+    match &pipeline.job {
+        PipelineJob::Program { argv, env } => {
+            let outcome = program::run(argv, env, timeout).await;
+            if let Exit::Exited(status) = &outcome.exit {
+                run.exit_code = status.code();
+            }
+            let program = argv.first().map_or("pipeline", String::as_str);
+            (outcome.success(), outcome.describe(program, timeout))
         }
-        let program = argv.first().map_or("pipeline", String::as_str);
-        return (outcome.success(), outcome.describe(program, timeout));
+        PipelineJob::Call {
+            url,
+            method,
+            expect_status,
+        } => call(pipeline, run, (url, method, expect_status), timeout).await,
     }
-    let Some(url) = &pipeline.url else {
-        return (false, "neither argv nor url configured".to_owned());
-    };
-    let method =
-        reqwest::Method::from_bytes(pipeline.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+}
+
+/// An HTTP pipeline's call: `(url, method, expect_status)`.
+async fn call(
+    pipeline: &PipelineSpec,
+    run: &mut PipelineRun,
+    (url, method, expect_status): (&str, &str, &[u16]),
+    timeout: Duration,
+) -> (bool, String) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let sent = reqwest::Client::new()
         .request(method.clone(), url)
         .timeout(timeout)
@@ -480,13 +492,13 @@ async fn execute(pipeline: &PipelineSpec, run: &mut PipelineRun) -> (bool, Strin
         Ok(response) => {
             let status = response.status();
             run.http_status = Some(status.as_u16());
-            let ok = if pipeline.expect_status.is_empty() {
+            let ok = if expect_status.is_empty() {
                 status.is_success()
             } else {
-                pipeline.expect_status.contains(&status.as_u16())
+                expect_status.contains(&status.as_u16())
             };
             let body = response.text().await.unwrap_or_default();
-            let body = process::tail(&body, HTTP_BODY_KEEP_BYTES);
+            let body = program::tail(&body, HTTP_BODY_KEEP_BYTES);
             (ok, format!("{method} {url} answered {status}\n{body}"))
         }
         Err(error) => (false, format!("{method} {url} failed: {error}")),

@@ -17,3 +17,18 @@ impl SpecProblem {
         }
     }
 }
+
+/// Every problem of one spec, as the error of turning what was written into a checked spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecProblems(pub Vec<SpecProblem>);
+
+impl std::fmt::Display for SpecProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let listed: Vec<String> = self
+            .0
+            .iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect();
+        f.write_str(&listed.join("; "))
+    }
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actors::event::{EventDraft, Pattern};
-use actors::probe::ProbeFactory;
+use actors::probe::Probes;
 use actors::spec::{LimitsSpec, TreeSpec};
 use actors::store::StoreLocation;
 use actors::Kernel;
@@ -23,7 +23,7 @@ async fn a_subscriber_that_falls_behind_is_cut_off_without_holding_up_others() {
         },
         ..TreeSpec::default()
     };
-    let kernel = Kernel::start(spec, &StoreLocation::Memory, ProbeFactory::default())
+    let kernel = Kernel::start(spec, &StoreLocation::Memory, Probes::default())
         .await
         .unwrap();
     let mut slow = kernel.subscribe(vec![]).await.unwrap();

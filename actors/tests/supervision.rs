@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actors::event::{types, Event, Pattern};
-use actors::probe::{Probe, ProbeFactory, ProbeFailure};
+use actors::probe::{Probe, ProbeFailure, Probes};
 use actors::spec::{MonitorKind, MonitorSpec, SupervisionSpec, TreeSpec};
 use actors::store::StoreLocation;
 use actors::{ActorState, Kernel};
@@ -61,9 +61,9 @@ fn monitor(id: &str) -> MonitorSpec {
 }
 
 /// `crashy` panics (once, or always); every other monitor is healthy.
-fn factory(crash_always: bool) -> ProbeFactory {
+fn factory(crash_always: bool) -> Probes {
     let armed = Arc::new(AtomicBool::new(true));
-    ProbeFactory::new(move |spec: &MonitorSpec| -> Box<dyn Probe> {
+    Probes::new(move |spec: &MonitorSpec| -> Box<dyn Probe> {
         let crashy = spec.id == "crashy";
         Box::new(CrashingProbe {
             panic_once: crashy.then(|| armed.clone()),

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use actors::retention::RetentionSpec;
 use actors::spec::{
-    LimitsSpec, MonitorSpec, PipelineSpec, PlaybookSpec, SpecProblem, StepSpec, SupervisionSpec,
-    TreeSpec, TrustSpec, WebhookSpec,
+    LimitsSpec, MonitorSpec, PipelineInput, PipelineSpec, PlaybookSpec, SpecProblem, SpecProblems,
+    StepSpec, SupervisionSpec, TreeSpec, TrustSpec, WebhookSpec,
 };
 use serde::de::DeserializeOwned;
 
@@ -286,18 +286,20 @@ impl Reader {
             self.issue("pipelines", format!("at most {PIPELINES_MAX} pipelines"));
         }
         for (key, item) in items {
-            let Some(spec) = self.item::<PipelineSpec>(&key, item) else {
+            let Some(input) = self.item::<PipelineInput>(&key, item) else {
                 continue;
             };
-            self.problems(&key, spec.problems());
-            self.known(&format!("{key}.depends_on"), &spec.depends_on, "monitor");
-            if !ids.insert(spec.id.clone()) {
+            self.known(&format!("{key}.depends_on"), &input.depends_on, "monitor");
+            if !ids.insert(input.id.clone()) {
                 self.issue(
                     format!("{key}.id"),
-                    format!("duplicate pipeline id {:?}", spec.id),
+                    format!("duplicate pipeline id {:?}", input.id),
                 );
             }
-            pipelines.push(spec);
+            match PipelineSpec::try_from(input) {
+                Ok(spec) => pipelines.push(spec),
+                Err(SpecProblems(problems)) => self.problems(&key, problems),
+            }
         }
         pipelines
     }

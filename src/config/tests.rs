@@ -1,6 +1,6 @@
 //! Unit tests of config reading: every error with its key, the shipped config valid.
 
-use actors::spec::StepSpec;
+use actors::spec::{MonitorKind, PipelineJob, ProcessSource, StepSpec, WaitFor, WaitUntil};
 
 use super::*;
 
@@ -181,4 +181,68 @@ fn an_empty_file_is_a_valid_config_with_defaults() {
         config.store.location(),
         StoreLocation::Path("data/grace".into())
     );
+}
+
+#[test]
+fn either_or_settings_are_one_or_the_other_by_type() {
+    let both = r#"
+        [[monitors]]
+        id = "worker"
+        kind = "process"
+        argv = ["sleep", "60"]
+        pidfile = "/run/worker.pid"
+        [[playbooks]]
+        id = "p"
+        on = ["db.*"]
+        steps = [{ kind = "wait", ms = 10, until = "healthy" }]
+        [[pipelines]]
+        id = "export"
+        every_ms = 10
+    "#;
+    let error = parse("t", both).unwrap_err();
+    let issues: Vec<String> = error
+        .issues
+        .iter()
+        .map(|i| format!("{} => {}", i.key, i.message))
+        .collect();
+    let says = |key: &str, words: &str| {
+        issues
+            .iter()
+            .any(|issue| issue.starts_with(&format!("{key} =>")) && issue.contains(words))
+    };
+    assert!(says("monitors[0]", "exactly one of `argv`"), "{issues:#?}");
+    assert!(
+        says("playbooks[0].steps[0]", "exactly one of `ms`"),
+        "{issues:#?}"
+    );
+    // A top-level entry still reports every problem at once, the either-or among them.
+    assert!(
+        says("pipelines[0].argv", "exactly one of `argv`"),
+        "{issues:#?}"
+    );
+    assert!(says("pipelines[0].every_ms", "between"), "{issues:#?}");
+
+    let one = parse(
+        "t",
+        &both
+            .replace("argv = [\"sleep\", \"60\"]\n", "")
+            .replace("ms = 10, ", "")
+            .replace("every_ms = 10", "argv = [\"true\"]"),
+    )
+    .unwrap();
+    let MonitorKind::Process(process) = &one.tree.monitors[0].kind else {
+        panic!("not a process monitor");
+    };
+    assert_eq!(
+        process.source,
+        ProcessSource::Pidfile("/run/worker.pid".into())
+    );
+    let StepSpec::Wait(wait) = &one.tree.playbooks[0].steps[0] else {
+        panic!("not a wait step");
+    };
+    assert_eq!(wait.until, WaitFor::Event(WaitUntil::Healthy));
+    assert!(matches!(
+        one.tree.pipelines[0].job,
+        PipelineJob::Program { .. }
+    ));
 }

@@ -127,7 +127,7 @@ pub async fn post_events(
 
 /// Alertmanager's webhook body (version 4); the fields Grace uses. Others are ignored.
 #[derive(Deserialize, ToSchema)]
-struct Notification {
+struct AlertmanagerWebhook {
     /// `4`: the only payload version Alertmanager sends.
     #[schema(example = "4")]
     version: String,
@@ -147,7 +147,7 @@ struct Notification {
     post,
     path = "/integrations/alertmanager",
     tag = "intake",
-    request_body(content = Notification, content_type = "application/json"),
+    request_body(content = AlertmanagerWebhook, content_type = "application/json"),
     security(("bearerAuth" = [])),
     responses(
         (status = 202, description = "Every alert was recorded", body = IngestView),
@@ -164,7 +164,7 @@ pub async fn post_alertmanager(
     app: Arc<App>,
     body: bytes::Bytes,
 ) -> Result<Response, Rejection> {
-    let notification: Notification =
+    let notification: AlertmanagerWebhook =
         typed(parse_json(&body)?).map_err(|(field, message)| ApiError::bad(&field, message))?;
     if notification.version != "4" {
         return Err(ApiError::bad(

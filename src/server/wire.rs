@@ -12,7 +12,7 @@ use actors::model::StoreFailure;
 use actors::model::{Execution, PipelineRun, TrustScore, Who};
 pub use actors::model::{IncidentView, SuggestionView};
 use actors::protocol::monitor::MonitorStatus;
-use actors::spec::{PipelineSpec, PlaybookSpec};
+use actors::spec::{PipelineJob, PipelineSpec, PlaybookSpec};
 use actors::time::{micros, micros_opt};
 use actors::{ActorNode, ReloadReport};
 use chrono::{DateTime, Utc};
@@ -105,13 +105,18 @@ impl PipelineView {
         Self {
             id: pipeline.id.clone(),
             name: pipeline.display_name().to_owned(),
-            job: if pipeline.argv.is_some() {
-                "command"
-            } else {
-                "http"
+            job: match &pipeline.job {
+                PipelineJob::Program { .. } => "command",
+                PipelineJob::Call { .. } => "http",
             },
-            argv: pipeline.argv.clone(),
-            url: pipeline.url.clone(),
+            argv: match &pipeline.job {
+                PipelineJob::Program { argv, .. } => Some(argv.clone()),
+                PipelineJob::Call { .. } => None,
+            },
+            url: match &pipeline.job {
+                PipelineJob::Call { url, .. } => Some(url.clone()),
+                PipelineJob::Program { .. } => None,
+            },
             depends_on: pipeline.depends_on.clone(),
             every_ms: pipeline.every_ms,
             timeout_ms: pipeline.timeout_ms,

@@ -29,7 +29,7 @@ use crate::event::{Event, EventDraft, Pattern};
 use crate::intake::PushedEvent;
 use crate::model::PipelineRun;
 use crate::model::Who;
-use crate::probe::ProbeFactory;
+use crate::probe::Probes;
 use crate::protocol::bus::{publish, BusMsg};
 use crate::protocol::feed::FeedMsg;
 use crate::protocol::incidents::{IncidentQuery, IncidentsMsg};
@@ -86,7 +86,7 @@ impl Kernel {
     pub async fn start(
         spec: TreeSpec,
         location: &StoreLocation,
-        probes: ProbeFactory,
+        probes: Probes,
     ) -> Result<Self, KernelError> {
         let store = Store::open(location).await?;
         let ctx = Ctx::new(store, spec, probes);

@@ -242,7 +242,7 @@ impl PlaybooksState {
             .gate
             .hold(&playbook, &incident.source, crate::time::now())
         {
-            return self.held(&playbook, &incident, hold).await;
+            return self.act_on_hold(&playbook, &incident, hold).await;
         }
         if playbook.auto_run_min_trust > 0.0 {
             // Trust-gated autonomy: not trusted enough to act alone, so ask a person.

@@ -14,7 +14,7 @@ use super::steps;
 use crate::context::Ctx;
 use crate::model::{Incident, StepRecord, StepStatus};
 use crate::probe::Probe;
-use crate::process;
+use crate::program;
 use crate::protocol::playbooks::{PlaybooksMsg, RunReport};
 use crate::protocol::sub_agent::SubAgentMsg;
 use crate::protocol::Playbooks;
@@ -130,7 +130,7 @@ impl<'a> Runner<'a> {
             self.report(index, &record);
             let result = self.execute_with_retries(step).await;
             record.attempts = result.attempts;
-            record.output = process::tail(
+            record.output = program::tail(
                 &result.output,
                 self.args.ctx.spec().limits.output_tail_bytes,
             );
@@ -239,11 +239,7 @@ impl<'a> Runner<'a> {
                     .await
             }
             StepSpec::Restart { timeout_ms, .. } => self.restart(*timeout_ms).await,
-            StepSpec::Wait {
-                ms,
-                until,
-                timeout_ms,
-            } => self.wait(*ms, *until, *timeout_ms).await,
+            StepSpec::Wait(wait) => self.wait(wait.until, wait.timeout_ms).await,
         }
     }
 

@@ -76,7 +76,7 @@ impl PlaybooksState {
 
     /// An automatic run that was held: a cooldown leaves the incident for people; an open
     /// circuit breaker records a work order and escalates it.
-    pub(super) async fn held(
+    pub(super) async fn act_on_hold(
         &mut self,
         playbook: &PlaybookSpec,
         incident: &Incident,

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
-use crate::process::{self, Exit};
+use crate::program::{self, Exit};
 
 /// Perfdata items kept from one run; plugins rarely print more than a handful.
 const PERFDATA_ITEMS_MAX: usize = 64;
@@ -33,7 +33,7 @@ impl CommandProbe {
     }
 
     async fn check(&mut self, timeout: Duration) -> Result<String, ProbeFailure> {
-        let outcome = process::run(&self.argv, &self.env, timeout).await;
+        let outcome = program::run(&self.argv, &self.env, timeout).await;
         let program = self.argv.first().map_or("check", String::as_str);
         let plugin = PluginOutput::parse(&outcome.stdout);
         let code = match &outcome.exit {

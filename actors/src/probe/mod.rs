@@ -1,7 +1,7 @@
 //! Probes: how a monitor asks a dependency whether it is healthy, and how a playbook's `check`,
 //! `reconnect` and `verify` steps ask it again.
 //!
-//! One implementation per monitor kind. A [`ProbeFactory`] turns a [`MonitorSpec`] into a probe,
+//! One implementation per monitor kind. A [`Probes`] turns a [`MonitorSpec`] into a probe,
 //! so monitors and sub-agents build their own connections and share nothing.
 
 mod command;
@@ -139,15 +139,17 @@ impl Heartbeats {
     }
 }
 
-/// Builds probes from specs. Cloneable and shared by every monitor and sub-agent.
+/// The probes of the configured monitors: builds one from a spec, and holds what must outlive
+/// any one probe — the processes Grace started for `process` monitors, so a probe rebuilt by a
+/// restart or a sub-agent finds them. Cloneable and shared by every monitor and sub-agent.
 #[derive(Clone)]
-pub struct ProbeFactory {
+pub struct Probes {
     build: Arc<BuildProbe>,
     heartbeats: Heartbeats,
     processes: process::Processes,
 }
 
-impl Default for ProbeFactory {
+impl Default for Probes {
     fn default() -> Self {
         let heartbeats = Heartbeats::default();
         let beats = heartbeats.clone();
@@ -196,8 +198,8 @@ impl Default for ProbeFactory {
     }
 }
 
-impl ProbeFactory {
-    /// A factory with a custom builder. The kernel uses [`ProbeFactory::default`]; embedders and
+impl Probes {
+    /// A factory with a custom builder. The kernel uses [`Probes::default`]; embedders and
     /// crash tests wrap it to add probes of their own.
     pub fn new(build: impl Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync + 'static) -> Self {
         Self {

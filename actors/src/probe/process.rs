@@ -27,7 +27,7 @@ use tokio::sync::{oneshot, watch};
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
-use crate::spec::ProcessSpec;
+use crate::spec::{ProcessSource, ProcessSpec};
 
 /// How often readiness is retried while waiting for a (re)started process to answer.
 const READY_POLL_MS: u64 = 20;
@@ -115,7 +115,7 @@ impl Watched {
     /// only if it is not running. Checked and started under one lock, so two probes cannot
     /// both start it; `None` means someone else started it and it has exited since.
     fn start(self: &Arc<Self>, first: bool) -> Result<Option<u32>, String> {
-        let Some(argv) = &self.spec.argv else {
+        let ProcessSource::Argv(argv) = &self.spec.source else {
             return Err("Grace does not start this process (it has a pidfile, not argv)".into());
         };
         let mut life = self.life();
@@ -346,15 +346,17 @@ impl ProcessProbe {
 
     async fn check(&mut self, timeout: Duration) -> Result<String, ProbeFailure> {
         let watched = self.watched.clone();
-        let pid = match &watched.spec.pidfile {
-            Some(pidfile) => watched
-                .watch_pidfile(pidfile)
-                .map_err(|error| ProbeFailure {
-                    event_type: types::PROCESS_EXITED,
-                    severity: Severity::High,
-                    error,
-                })?,
-            None => {
+        let pid = match &watched.spec.source {
+            ProcessSource::Pidfile(pidfile) => {
+                watched
+                    .watch_pidfile(pidfile)
+                    .map_err(|error| ProbeFailure {
+                        event_type: types::PROCESS_EXITED,
+                        severity: Severity::High,
+                        error,
+                    })?
+            }
+            ProcessSource::Argv(_) => {
                 let (pid, never_started) = {
                     let life = watched.life();
                     (life.pid, life.starts == 0)
@@ -425,7 +427,7 @@ impl Probe for ProcessProbe {
     fn restart(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(async move {
             let watched = self.watched.clone();
-            if watched.spec.argv.is_none() {
+            if let ProcessSource::Pidfile(_) = watched.spec.source {
                 return Err(
                     "this process is started by someone else (pidfile): restart it with a \
                      `command` step"

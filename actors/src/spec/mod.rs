@@ -5,7 +5,7 @@
 //! reporting every validation error at once is the binary's job (`src/config.rs`); the actors
 //! only ever see a spec that has already been checked.
 
-pub use crate::problem::SpecProblem;
+pub use crate::problem::{SpecProblem, SpecProblems};
 
 mod checks;
 mod limits;

@@ -123,9 +123,10 @@ pub struct LogRule {
     pub rate_limit_ms: u64,
 }
 
-/// What a `process` monitor watches. Exactly one of `argv` and `pidfile`.
+/// A `process` monitor as written: exactly one of `argv` and `pidfile`, which turning it into
+/// a [`ProcessSpec`] checks.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ProcessSpec {
+pub struct ProcessInput {
     /// Grace starts the process itself (never through a shell) and is its parent, so it sees
     /// the exit at once; a `restart` step can start it again.
     #[serde(default)]
@@ -140,6 +141,61 @@ pub struct ProcessSpec {
     /// Optional: the process must also answer this URL with a 2xx.
     #[serde(default)]
     pub ready_http: Option<String>,
+}
+
+/// What a `process` monitor watches: a process Grace starts, or one it finds by its pidfile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(try_from = "ProcessInput", into = "ProcessInput")]
+pub struct ProcessSpec {
+    pub source: ProcessSource,
+    pub ready_tcp: Option<String>,
+    pub ready_http: Option<String>,
+}
+
+/// Where a watched process comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessSource {
+    /// Grace starts it from `argv` and can start it again.
+    Argv(Vec<String>),
+    /// Someone else starts it and writes its pid to this file.
+    Pidfile(String),
+}
+
+impl TryFrom<ProcessInput> for ProcessSpec {
+    type Error = SpecProblems;
+
+    fn try_from(input: ProcessInput) -> Result<Self, SpecProblems> {
+        let source = match (input.argv, input.pidfile) {
+            (Some(argv), None) => ProcessSource::Argv(argv),
+            (None, Some(pidfile)) => ProcessSource::Pidfile(pidfile),
+            _ => {
+                return Err(SpecProblems(vec![SpecProblem::new(
+                    "argv",
+                    "give exactly one of `argv` (Grace starts it) or `pidfile` (someone else does)",
+                )]))
+            }
+        };
+        Ok(ProcessSpec {
+            source,
+            ready_tcp: input.ready_tcp,
+            ready_http: input.ready_http,
+        })
+    }
+}
+
+impl From<ProcessSpec> for ProcessInput {
+    fn from(spec: ProcessSpec) -> Self {
+        let (argv, pidfile) = match spec.source {
+            ProcessSource::Argv(argv) => (Some(argv), None),
+            ProcessSource::Pidfile(pidfile) => (None, Some(pidfile)),
+        };
+        ProcessInput {
+            argv,
+            pidfile,
+            ready_tcp: spec.ready_tcp,
+            ready_http: spec.ready_http,
+        }
+    }
 }
 
 impl MonitorKind {
@@ -317,17 +373,12 @@ pub(super) fn log_problems(problems: &mut Vec<SpecProblem>, log: &LogSpec) {
 }
 
 pub(super) fn process_problems(problems: &mut Vec<SpecProblem>, process: &ProcessSpec) {
-    match (&process.argv, &process.pidfile) {
-        (Some(argv), None) => check_argv(problems, argv),
-        (None, Some(pidfile)) => {
-            if pidfile.trim().is_empty() {
-                problems.push(SpecProblem::new("pidfile", "must name a file"));
-            }
+    match &process.source {
+        ProcessSource::Argv(argv) => check_argv(problems, argv),
+        ProcessSource::Pidfile(pidfile) if pidfile.trim().is_empty() => {
+            problems.push(SpecProblem::new("pidfile", "must name a file"));
         }
-        _ => problems.push(SpecProblem::new(
-            "argv",
-            "give exactly one of `argv` (Grace starts it) or `pidfile` (someone else does)",
-        )),
+        ProcessSource::Pidfile(_) => {}
     }
     if let Some(address) = &process.ready_tcp {
         if !is_host_port(address) {

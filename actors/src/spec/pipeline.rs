@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use super::checks::*;
 use super::*;
 
-/// A job Grace runs and records: a program (argv, never a shell) or an HTTP call, on a
-/// schedule and/or by hand. A run that fails while a component it `depends_on` is down is
-/// rerun by the healing playbook's `rerun_pipelines` step once the component is verified back.
+/// A `[[pipelines]]` entry as written: it may name both `argv` and `url`, or neither, which
+/// [`PipelineInput::problems`] reports with every other problem of the entry at once. Only a
+/// checked input becomes a [`PipelineSpec`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct PipelineSpec {
+pub struct PipelineInput {
     /// Unique id, e.g. `orders-export`.
     pub id: String,
     /// Human name; the id when absent.
@@ -43,11 +43,103 @@ pub struct PipelineSpec {
     pub env: BTreeMap<String, String>,
 }
 
+/// A job Grace runs and records: a program (argv, never a shell) or an HTTP call, on a
+/// schedule and/or by hand. A run that fails while a component it `depends_on` is down is
+/// rerun by the healing playbook's `rerun_pipelines` step once the component is verified back.
+/// Written in config as a [`PipelineInput`], and (de)serialised in that shape.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(try_from = "PipelineInput", into = "PipelineInput")]
+pub struct PipelineSpec {
+    pub id: String,
+    pub name: Option<String>,
+    pub job: PipelineJob,
+    /// Monitors (components) the job needs.
+    pub depends_on: Vec<String>,
+    /// Run it every this many ms; none: only by hand or as a rerun.
+    pub every_ms: Option<u64>,
+    /// A run still going after this long is killed and counts as failed.
+    pub timeout_ms: u64,
+}
+
+/// What a pipeline runs: exactly one of a program and an HTTP call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PipelineJob {
+    /// It succeeds when it exits 0; it gets `env` besides `PATH` and `LANG`.
+    Program {
+        argv: Vec<String>,
+        env: BTreeMap<String, String>,
+    },
+    /// It succeeds on an expected status (any 2xx when `expect_status` is empty).
+    Call {
+        url: String,
+        method: String,
+        expect_status: Vec<u16>,
+    },
+}
+
 impl PipelineSpec {
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
+}
 
+impl TryFrom<PipelineInput> for PipelineSpec {
+    type Error = SpecProblems;
+
+    fn try_from(input: PipelineInput) -> Result<Self, SpecProblems> {
+        let problems = input.problems();
+        let job = match (input.argv, input.url) {
+            (Some(argv), None) if problems.is_empty() => PipelineJob::Program {
+                argv,
+                env: input.env,
+            },
+            (None, Some(url)) if problems.is_empty() => PipelineJob::Call {
+                url,
+                method: input.method,
+                expect_status: input.expect_status,
+            },
+            _ => return Err(SpecProblems(problems)),
+        };
+        Ok(PipelineSpec {
+            id: input.id,
+            name: input.name,
+            job,
+            depends_on: input.depends_on,
+            every_ms: input.every_ms,
+            timeout_ms: input.timeout_ms,
+        })
+    }
+}
+
+impl From<PipelineSpec> for PipelineInput {
+    fn from(spec: PipelineSpec) -> Self {
+        let mut input = PipelineInput {
+            id: spec.id,
+            name: spec.name,
+            argv: None,
+            url: None,
+            method: defaults::http_step_method(),
+            expect_status: Vec::new(),
+            depends_on: spec.depends_on,
+            every_ms: spec.every_ms,
+            timeout_ms: spec.timeout_ms,
+            env: BTreeMap::new(),
+        };
+        match spec.job {
+            PipelineJob::Program { argv, env } => (input.argv, input.env) = (Some(argv), env),
+            PipelineJob::Call {
+                url,
+                method,
+                expect_status,
+            } => {
+                (input.url, input.method, input.expect_status) = (Some(url), method, expect_status)
+            }
+        }
+        input
+    }
+}
+
+impl PipelineInput {
     /// Everything wrong with this pipeline, all at once (its `depends_on` names are checked
     /// against the monitors by the config loader).
     pub fn problems(&self) -> Vec<SpecProblem> {

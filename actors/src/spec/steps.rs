@@ -78,14 +78,7 @@ pub enum StepSpec {
     /// (`until = "retry_after"`, from the incident's `Retry-After`), or until the target answers
     /// again (`until = "healthy"`). Never longer than `timeout_ms`; only `healthy` fails the run
     /// when the time runs out.
-    Wait {
-        #[serde(default)]
-        ms: Option<u64>,
-        #[serde(default)]
-        until: Option<WaitUntil>,
-        #[serde(default = "defaults::wait_timeout_ms")]
-        timeout_ms: u64,
-    },
+    Wait(WaitSpec),
     /// Call an API or webhook: the step succeeds on an expected status. The body is `body`
     /// from config, or else the incident's id, source, event type, title and severity —
     /// never anything else an event carried.
@@ -147,6 +140,69 @@ pub enum WaitUntil {
     Healthy,
 }
 
+/// A `wait` step as written: exactly one of `ms` and `until`, which turning it into a
+/// [`WaitSpec`] checks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WaitInput {
+    #[serde(default)]
+    pub ms: Option<u64>,
+    #[serde(default)]
+    pub until: Option<WaitUntil>,
+    #[serde(default = "defaults::wait_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// A `wait` step: what it waits for, never longer than `timeout_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(try_from = "WaitInput", into = "WaitInput")]
+pub struct WaitSpec {
+    pub until: WaitFor,
+    pub timeout_ms: u64,
+}
+
+/// What a `wait` step waits for: a time, or something to happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    Time { ms: u64 },
+    Event(WaitUntil),
+}
+
+impl TryFrom<WaitInput> for WaitSpec {
+    type Error = SpecProblems;
+
+    fn try_from(input: WaitInput) -> Result<Self, SpecProblems> {
+        let until = match (input.ms, input.until) {
+            (Some(ms), None) => WaitFor::Time { ms },
+            (None, Some(until)) => WaitFor::Event(until),
+            _ => {
+                return Err(SpecProblems(vec![SpecProblem::new(
+                    "ms",
+                    "give exactly one of `ms` or `until` (\"retry_after\" or \"healthy\")",
+                )]))
+            }
+        };
+        Ok(WaitSpec {
+            until,
+            timeout_ms: input.timeout_ms,
+        })
+    }
+}
+
+impl From<WaitSpec> for WaitInput {
+    fn from(spec: WaitSpec) -> Self {
+        let (ms, until) = match spec.until {
+            WaitFor::Time { ms } => (Some(ms), None),
+            WaitFor::Event(until) => (None, Some(until)),
+        };
+        WaitInput {
+            ms,
+            until,
+            timeout_ms: spec.timeout_ms,
+        }
+    }
+}
+
 impl StepSpec {
     /// Whether doing the step again after an interruption is safe: probing, waiting and
     /// (re)starting converge on the same state; a command only when its config says so, and
@@ -156,7 +212,7 @@ impl StepSpec {
             StepSpec::Check { .. }
             | StepSpec::Reconnect { .. }
             | StepSpec::Verify { .. }
-            | StepSpec::Wait { .. }
+            | StepSpec::Wait(_)
             | StepSpec::Restart { .. } => true,
             StepSpec::Command { idempotent, .. } => *idempotent,
             // A rerun is itself recorded: a resumed step reruns only what is still not rerun.
@@ -181,7 +237,7 @@ impl StepSpec {
             StepSpec::SetTrust { .. } => "set_trust",
             StepSpec::Escalate { .. } => "escalate",
             StepSpec::Restart { .. } => "restart",
-            StepSpec::Wait { .. } => "wait",
+            StepSpec::Wait(_) => "wait",
             StepSpec::RerunPipelines { .. } => "rerun_pipelines",
             StepSpec::Notify { .. } => "notify",
         }
@@ -289,13 +345,11 @@ impl StepSpec {
             StepSpec::Restart { timeout_ms, .. } => {
                 check_duration(&mut problems, "timeout_ms", *timeout_ms)
             }
-            StepSpec::Wait {
-                ms,
-                until,
-                timeout_ms,
-            } => {
-                check_duration(&mut problems, "timeout_ms", *timeout_ms);
-                check_wait(&mut problems, *ms, until.is_some());
+            StepSpec::Wait(wait) => {
+                check_duration(&mut problems, "timeout_ms", wait.timeout_ms);
+                if let WaitFor::Time { ms } = wait.until {
+                    check_duration(&mut problems, "ms", ms);
+                }
             }
         }
         problems
@@ -324,18 +378,6 @@ impl StepSpec {
             ));
         }
         problems
-    }
-}
-
-/// A `wait` step waits a time or for something, never both.
-fn check_wait(problems: &mut Vec<SpecProblem>, ms: Option<u64>, until: bool) {
-    match (ms, until) {
-        (Some(ms), false) => check_duration(problems, "ms", ms),
-        (None, true) => {}
-        _ => problems.push(SpecProblem::new(
-            "ms",
-            "give exactly one of `ms` or `until` (\"retry_after\" or \"healthy\")",
-        )),
     }
 }
 

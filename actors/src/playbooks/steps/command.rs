@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::super::sub_agent::{Runner, StepResult};
-use crate::process;
+use crate::program;
 
 impl Runner<'_> {
     pub(in crate::playbooks) async fn command(
@@ -116,7 +116,7 @@ async fn run_command(
     timeout_ms: u64,
 ) -> StepResult {
     let timeout = Duration::from_millis(timeout_ms);
-    let outcome = process::run(argv, env, timeout).await;
+    let outcome = program::run(argv, env, timeout).await;
     let program = argv.first().map_or("command", String::as_str);
     StepResult::new(outcome.success(), 1, outcome.describe(program, timeout))
 }

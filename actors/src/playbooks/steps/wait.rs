@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::super::sub_agent::{Runner, StepResult};
-use crate::spec::WaitUntil;
+use crate::spec::{WaitFor, WaitUntil};
 
 /// How often a `wait` step for a healthy target probes it, and how long each probe may take.
 const WAIT_POLL: Duration = Duration::from_millis(1_000);
@@ -13,18 +13,17 @@ const WAIT_PROBE_TIMEOUT: Duration = Duration::from_millis(5_000);
 impl Runner<'_> {
     pub(in crate::playbooks) async fn wait(
         &mut self,
-        ms: Option<u64>,
-        until: Option<WaitUntil>,
+        until: WaitFor,
         timeout_ms: u64,
     ) -> StepResult {
         let limit = Duration::from_millis(timeout_ms);
-        match (ms, until) {
-            (Some(ms), _) => {
+        match until {
+            WaitFor::Time { ms } => {
                 let wait = Duration::from_millis(ms).min(limit);
                 tokio::time::sleep(wait).await;
                 StepResult::new(true, 1, format!("waited {} ms", wait.as_millis()))
             }
-            (None, Some(WaitUntil::RetryAfter)) => match self.retry_window().await {
+            WaitFor::Event(WaitUntil::RetryAfter) => match self.retry_window().await {
                 Some(left) => {
                     let wait = left.min(limit);
                     tokio::time::sleep(wait).await;
@@ -38,7 +37,7 @@ impl Runner<'_> {
                         .await
                 }
             },
-            (None, Some(WaitUntil::Healthy)) | (None, None) => self.wait_healthy(limit, "").await,
+            WaitFor::Event(WaitUntil::Healthy) => self.wait_healthy(limit, "").await,
         }
     }
 
