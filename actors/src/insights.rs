@@ -209,7 +209,7 @@ mod tests {
         let now = incident.detected_at;
         let incident_id = incident.id;
         Execution {
-            run_id: format!("run-{incident_id}-{playbook}"),
+            run_id: format!("run-{incident_id}-{playbook}").as_str().into(),
             playbook_id: playbook.into(),
             playbook_name: "Reconnect DB".into(),
             incident_id,

@@ -179,7 +179,7 @@ pub async fn run(
         .map_err(ApiError::from)?
         .map_err(ApiError::from)?;
     let reply = PlaybookRunStarted {
-        run_id,
+        run_id: run_id.to_string(),
         playbook_id,
         incident_id: request.incident_id,
     };
@@ -247,6 +247,6 @@ pub async fn decide(
         .map_err(ApiError::from)?;
     filters::json(&DecisionView {
         suggestion: SuggestionView::from(&decided.suggestion),
-        run_id: decided.run_id,
+        run_id: decided.run_id.map(|run| run.to_string()),
     })
 }

@@ -9,6 +9,7 @@ use super::actor::{IncidentsState, Via};
 use super::book::IncidentBook;
 use super::changes::{Changes, Effect};
 use crate::model::{component_subject, ExecutionStatus, Suggestion, Who};
+use crate::model::{RunId, WorkOrderId};
 use crate::protocol::incidents::{
     IncidentError, IncidentPage, IncidentQuery, IncidentReply, RunOutcome,
 };
@@ -61,7 +62,7 @@ impl IncidentsState {
     pub(super) async fn escalate(
         &mut self,
         incident_id: u64,
-        work_order_id: String,
+        work_order_id: WorkOrderId,
         overdue: bool,
     ) -> Result<(), IncidentError> {
         self.overdue_asked.remove(&incident_id);
@@ -239,13 +240,13 @@ impl IncidentsState {
 
     /// Incidents whose healing run ended while this actor was not there to hear it.
     pub(super) async fn reconcile_runs(&mut self) -> Result<(), IncidentError> {
-        let healing: Vec<(u64, String)> = self
+        let healing: Vec<(u64, RunId)> = self
             .book
             .active()
             .filter_map(|i| Some((i.id, i.active_run_id.clone()?)))
             .collect();
         for (incident_id, run_id) in healing {
-            let Some(execution) = self.ctx.store.execution(&run_id).await? else {
+            let Some(execution) = self.ctx.store.execution(run_id.as_str()).await? else {
                 continue;
             };
             let outcome = match (execution.status, execution.work_order_id) {
@@ -263,7 +264,7 @@ impl IncidentsState {
     pub(super) async fn run_finished(
         &mut self,
         incident_id: u64,
-        run_id: &str,
+        run_id: &RunId,
         outcome: RunOutcome,
     ) -> Result<(), IncidentError> {
         if !self.book.is_healing(incident_id, run_id) {
@@ -292,8 +293,8 @@ impl IncidentsState {
     }
 
     /// Whether the playbook of run `run_id` resolves its incident when it succeeds.
-    pub(super) async fn resolves(&self, run_id: &str) -> Result<bool, IncidentError> {
-        let Some(execution) = self.ctx.store.execution(run_id).await? else {
+    pub(super) async fn resolves(&self, run_id: &RunId) -> Result<bool, IncidentError> {
+        let Some(execution) = self.ctx.store.execution(run_id.as_str()).await? else {
             return Ok(true);
         };
         Ok(self

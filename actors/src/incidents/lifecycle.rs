@@ -11,6 +11,7 @@ use super::book::IncidentBook;
 use super::changes::{Changes, Facts, Rules, SUGGESTIONS_MAX};
 use crate::event::types;
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionStatus, Who};
+use crate::model::{RunId, WorkOrderId};
 use crate::protocol::incidents::{IncidentError, RunOutcome};
 
 impl IncidentBook {
@@ -60,7 +61,7 @@ impl IncidentBook {
         ))
     }
 
-    pub fn run_started(&mut self, id: u64, run_id: String, out: &mut Changes) {
+    pub fn run_started(&mut self, id: u64, run_id: RunId, out: &mut Changes) {
         if let Some(mut incident) = self.take(id) {
             incident.status = IncidentStatus::Mitigating;
             incident.active_run_id = Some(run_id);
@@ -86,10 +87,10 @@ impl IncidentBook {
     /// Whether `run_id` is the run healing incident `id` (else its end changes nothing).
     /// Whether `run_id` is the run healing incident `id`: its recorded run, or a run whose
     /// start a crash kept from being recorded on an incident nothing else is handling.
-    pub fn is_healing(&self, id: u64, run_id: &str) -> bool {
+    pub fn is_healing(&self, id: u64, run_id: &RunId) -> bool {
         self.active
             .get(&id)
-            .is_some_and(|i| match i.active_run_id.as_deref() {
+            .is_some_and(|i| match &i.active_run_id {
                 Some(active) => active == run_id,
                 None => {
                     i.work_order_id.is_none()
@@ -107,7 +108,7 @@ impl IncidentBook {
     pub fn run_finished(
         &mut self,
         id: u64,
-        run_id: &str,
+        run_id: &RunId,
         outcome: RunOutcome,
         resolves: bool,
         now: DateTime<Utc>,
@@ -218,7 +219,7 @@ impl IncidentBook {
     pub fn escalate(
         &mut self,
         id: u64,
-        work_order_id: String,
+        work_order_id: WorkOrderId,
         overdue: bool,
         now: DateTime<Utc>,
         rules: &Rules,
@@ -239,7 +240,7 @@ impl IncidentBook {
     fn escalate_taken(
         &mut self,
         mut incident: Incident,
-        work_order_id: String,
+        work_order_id: WorkOrderId,
         keep_run: bool,
         now: DateTime<Utc>,
         rules: &Rules,

@@ -174,7 +174,7 @@ fn a_recovery_during_a_run_leaves_it_to_the_playbook() {
     let now = crate::time::now();
     core.run_finished(
         1,
-        "r1",
+        &"r1".into(),
         failed,
         true,
         now,
@@ -185,7 +185,10 @@ fn a_recovery_during_a_run_leaves_it_to_the_playbook() {
     assert!(core.get(1).is_none());
     let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
     assert_eq!(kinds, [types::INCIDENT_ESCALATED, types::INCIDENT_RESOLVED]);
-    assert_eq!(out.incidents[&1].work_order_id.as_deref(), Some("w1"));
+    assert_eq!(
+        out.incidents[&1].work_order_id.as_ref().map(|w| w.as_str()),
+        Some("w1")
+    );
 }
 
 #[test]
@@ -202,7 +205,16 @@ fn a_run_whose_start_a_crash_lost_still_ends_its_incident_but_only_once() {
     let finish = |core: &mut IncidentBook, outcome| {
         let mut out = Changes::default();
         let (now, rules, facts) = (crate::time::now(), rules(), Facts::default());
-        core.run_finished(1, "r1", outcome, true, now, &rules, &facts, &mut out);
+        core.run_finished(
+            1,
+            &"r1".into(),
+            outcome,
+            true,
+            now,
+            &rules,
+            &facts,
+            &mut out,
+        );
         out
     };
     // No `run_started` reached it: the run's end still escalates it.
@@ -211,7 +223,14 @@ fn a_run_whose_start_a_crash_lost_still_ends_its_incident_but_only_once() {
     // The same end reported again (a restart's reconciliation) changes nothing.
     let again = finish(&mut core, failed("w2"));
     assert!(again.incidents.is_empty() && again.drafts.is_empty());
-    assert_eq!(core.get(1).unwrap().work_order_id.as_deref(), Some("w1"));
+    assert_eq!(
+        core.get(1)
+            .unwrap()
+            .work_order_id
+            .as_ref()
+            .map(|w| w.as_str()),
+        Some("w1")
+    );
 }
 
 #[test]
@@ -303,7 +322,7 @@ fn commands_check_state() {
     let facts = Facts::default();
     core.run_finished(
         1,
-        "r2",
+        &"r2".into(),
         RunOutcome::Succeeded,
         true,
         now,
@@ -315,7 +334,7 @@ fn commands_check_state() {
     // A triage playbook leaves it for people, acknowledged as it was.
     core.run_finished(
         1,
-        "r1",
+        &"r1".into(),
         RunOutcome::Succeeded,
         false,
         now,

@@ -2,7 +2,7 @@
 //! resolve, and decide a suggestion (approving runs the offered playbook first).
 
 use super::{Kernel, KernelError};
-use crate::model::{Incident, IncidentStatus, Suggestion, SuggestionStatus, Who};
+use crate::model::{Incident, IncidentStatus, RunId, Suggestion, SuggestionStatus, Who};
 use crate::protocol::incidents::{
     IncidentError, IncidentFilter, IncidentPage, IncidentQuery, IncidentsMsg,
 };
@@ -13,7 +13,7 @@ use crate::protocol::Incidents;
 #[derive(Debug, Clone)]
 pub struct Decided {
     pub suggestion: Suggestion,
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
 }
 
 /// Why a suggestion could not be decided.
@@ -111,7 +111,7 @@ impl Kernel {
         incident_id: u64,
         suggestion_id: &str,
         by: &Who,
-    ) -> Result<String, DecideError> {
+    ) -> Result<RunId, DecideError> {
         let incident = self.ctx.store.incident(incident_id).await;
         let incident = incident
             .map_err(IncidentError::from)?

@@ -28,6 +28,7 @@ use crate::context::Ctx;
 use crate::event::{Event, EventDraft, Pattern};
 use crate::intake::PushedEvent;
 use crate::model::PipelineRun;
+use crate::model::RunId;
 use crate::model::Who;
 use crate::probe::Probes;
 use crate::protocol::bus::{publish, BusMsg};
@@ -195,7 +196,7 @@ impl Kernel {
         incident_id: u64,
         by: Who,
         force: bool,
-    ) -> Result<Result<String, RunError>, KernelError> {
+    ) -> Result<Result<RunId, RunError>, KernelError> {
         let ask = |reply| PlaybooksMsg::RunNow {
             playbook_id: playbook_id.to_owned(),
             incident_id,

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{RunId, WorkOrderId};
 use crate::time::{micros, micros_opt};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,8 +79,8 @@ pub struct Incident {
     /// How it ended.
     pub resolved_by: Option<ResolvedBy>,
     /// The run healing it right now, if any.
-    pub active_run_id: Option<String>,
-    pub work_order_id: Option<String>,
+    pub active_run_id: Option<RunId>,
+    pub work_order_id: Option<WorkOrderId>,
     /// A recovery of the component was observed while a playbook was running on it.
     #[serde(default)]
     pub recovery_seen: bool,

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::time::micros_opt;
 
+mod ids;
 mod incident;
 mod pipeline;
 mod run;
@@ -16,6 +17,7 @@ mod trust;
 mod view;
 mod work_order;
 
+pub use ids::{AgentId, RunId, WorkOrderId};
 pub use incident::*;
 pub use pipeline::*;
 pub use run::*;

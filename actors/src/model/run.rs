@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Who;
+use super::{AgentId, RunId, Who, WorkOrderId};
 use crate::time::{micros, micros_opt};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub struct StepRecord {
 /// One playbook run on one incident, carried out by one sub-agent.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Execution {
-    pub run_id: String,
+    pub run_id: RunId,
     pub playbook_id: String,
     pub playbook_name: String,
     pub incident_id: u64,
@@ -59,7 +59,7 @@ pub struct Execution {
     /// Who, when a person started it.
     #[serde(default)]
     pub started_by: Option<Who>,
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub status: ExecutionStatus,
     pub steps_completed: u32,
     pub steps: Vec<StepRecord>,
@@ -68,7 +68,7 @@ pub struct Execution {
     #[serde(default, with = "micros_opt")]
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_seconds: Option<f64>,
-    pub work_order_id: Option<String>,
+    pub work_order_id: Option<WorkOrderId>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -82,11 +82,11 @@ pub enum AgentStatus {
 /// A sub-agent: the supervised actor that carries out one run.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Agent {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub agent_name: String,
     pub task: String,
     pub incident_id: u64,
-    pub run_id: String,
+    pub run_id: RunId,
     /// Trust in the playbook this agent runs, from its success history.
     pub trust_score: f64,
     pub status: AgentStatus,

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::{
     Incident, IncidentStatus, ResolvedBy, Severity, Suggestion, SuggestionStatus, Symptom,
 };
+use super::{RunId, WorkOrderId};
 use crate::time::{micros, micros_opt};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,8 +31,8 @@ pub struct IncidentView {
     pub occurrences: u64,
     pub trust: f64,
     pub resolved_by: Option<ResolvedBy>,
-    pub active_run_id: Option<String>,
-    pub work_order_id: Option<String>,
+    pub active_run_id: Option<RunId>,
+    pub work_order_id: Option<WorkOrderId>,
     pub silenced: bool,
     /// Failures of dependent components attached to this incident.
     pub symptoms: Vec<SymptomView>,

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{RunId, WorkOrderId};
 use crate::time::{micros, micros_opt};
 
 /// Why a work order was written.
@@ -22,14 +23,14 @@ pub enum WorkOrderReason {
 /// What a person has to do when automation could not heal an incident.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct WorkOrder {
-    pub work_order_id: String,
+    pub work_order_id: WorkOrderId,
     pub incident_id: u64,
     #[serde(default)]
     #[schema(required = true)]
     pub reason: WorkOrderReason,
     /// The failed run; none when automation was stopped before a run (circuit breaker).
     #[serde(default)]
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     pub playbook_id: String,
     pub failing_step: Option<String>,
     pub output: String,
@@ -56,7 +57,7 @@ pub struct Delivery {
     pub webhook_id: String,
     /// The work order sent, or none for a notification.
     #[serde(default)]
-    pub work_order_id: Option<String>,
+    pub work_order_id: Option<WorkOrderId>,
     /// The `notify` message sent (`NT-…`), or none for a work order.
     #[serde(default)]
     pub notification_id: Option<String>,

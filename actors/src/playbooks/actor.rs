@@ -11,6 +11,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use super::gate::{RunGate, RUN_HISTORY_PAIRS_MAX};
 use crate::context::Ctx;
+use crate::model::RunId;
 use crate::model::{Agent, Execution, Incident, Suggestion, SuggestionStatus, Who};
 use crate::protocol::incidents::IncidentsMsg;
 use crate::protocol::playbooks::{PlaybooksMsg, RunError, RunReport};
@@ -30,7 +31,7 @@ pub struct PlaybooksState {
     pub(super) ctx: Arc<Ctx>,
     pub(super) myself: ActorRef<PlaybooksMsg>,
     /// Runs in progress, by run id; at most `limits.agents_max`.
-    pub(super) runs: HashMap<String, Run>,
+    pub(super) runs: HashMap<RunId, Run>,
     /// Incidents waiting for a free sub-agent slot; at most `limits.agents_queue_max`.
     pub(super) waiting: VecDeque<Incident>,
     /// Cooldowns and circuit breakers.
@@ -174,7 +175,7 @@ impl PlaybooksState {
         self.runs
             .values()
             .find(|run| run.execution.incident_id == incident_id)
-            .map(|run| run.execution.run_id.clone())
+            .map(|run| run.execution.run_id.to_string())
             .or_else(|| {
                 self.waiting
                     .iter()
@@ -190,7 +191,7 @@ impl PlaybooksState {
         playbook_id: &str,
         incident_id: u64,
         started: Started,
-    ) -> Result<String, RunError> {
+    ) -> Result<RunId, RunError> {
         let playbook = self
             .ctx
             .spec()

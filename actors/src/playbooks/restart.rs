@@ -9,6 +9,7 @@ use super::gate::RUN_HISTORY_PAIRS_MAX;
 use super::resume::{decide_resume, unchanged_playbook, Resume};
 use super::run::agent_of;
 use crate::event::{types, EventDraft};
+use crate::model::RunId;
 use crate::model::{AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus, StepStatus};
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::IncidentsMsg;
@@ -52,7 +53,7 @@ impl PlaybooksState {
     pub(super) async fn close_interrupted_runs(&mut self) -> Result<(), StoreError> {
         for execution in self.ctx.store.running_executions().await? {
             let run_id = execution.run_id.clone();
-            let agent = match self.ctx.store.agent(&execution.agent_id).await? {
+            let agent = match self.ctx.store.agent(execution.agent_id.as_str()).await? {
                 Some(agent) => agent,
                 // Stopped between saving the run and its agent: stand one in, so the run ends.
                 None => {
@@ -88,7 +89,7 @@ impl PlaybooksState {
     /// Starts the run's sub-agent again at step `at`, and says so.
     async fn resume(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         playbook: PlaybookSpec,
         incident: Incident,
         at: usize,
@@ -120,7 +121,7 @@ impl PlaybooksState {
 
     /// The run's incident ended meanwhile: the run closes as interrupted, with nothing to
     /// escalate and nothing to learn.
-    async fn close_quietly(&mut self, run_id: &str) -> Result<(), StoreError> {
+    async fn close_quietly(&mut self, run_id: &RunId) -> Result<(), StoreError> {
         let mut run = self.runs.remove(run_id).expect("inserted by the caller");
         let now = crate::time::now();
         close_execution(&mut run.execution, ExecutionStatus::Interrupted, now);

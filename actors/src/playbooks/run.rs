@@ -9,12 +9,13 @@ use serde_json::json;
 use super::actor::{PlaybooksState, Run, Started};
 use super::restart::close_execution;
 use super::sub_agent::{SubAgentActor, SubAgentArgs};
-use super::work_orders::{short_id, work_order};
+use super::work_orders::work_order;
 use crate::event::{types, EventDraft};
 use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, StepRecord,
     StepStatus, TrustScore, WorkOrderReason,
 };
+use crate::model::{AgentId, RunId};
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::{IncidentsMsg, RunOutcome};
 use crate::protocol::playbooks::RunReport;
@@ -30,8 +31,8 @@ pub(super) fn new_run(
     trust_score: f64,
     now: DateTime<Utc>,
 ) -> Run {
-    let run_id = format!("run-{}", short_id());
-    let agent_id = format!("agent-{}", short_id());
+    let run_id = RunId::new();
+    let agent_id = AgentId::new();
     let steps = playbook.steps.iter().map(|step| StepRecord {
         name: step.name().to_owned(),
         status: StepStatus::Pending,
@@ -115,7 +116,7 @@ impl PlaybooksState {
         playbook: PlaybookSpec,
         incident: Incident,
         started: Started,
-    ) -> Result<String, StoreError> {
+    ) -> Result<RunId, StoreError> {
         let now = crate::time::now();
         self.gate.remember(&playbook, &incident.source, now, now);
         let trust = self.playbook_trust(&playbook.id).await?;
@@ -146,8 +147,8 @@ impl PlaybooksState {
     /// Spawns the sub-agent of a recorded run, starting at `first_step`.
     pub(super) async fn spawn_agent(
         &mut self,
-        run_id: &str,
-        agent_id: &str,
+        run_id: &RunId,
+        agent_id: &AgentId,
         playbook: PlaybookSpec,
         incident: Incident,
         first_step: usize,
@@ -183,7 +184,7 @@ impl PlaybooksState {
     /// Records a step as the sub-agent reports it, and announces it.
     pub(super) async fn step_update(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         index: usize,
         record: StepRecord,
     ) -> Result<(), StoreError> {
@@ -222,7 +223,7 @@ impl PlaybooksState {
     /// neither count a run twice nor lose its work order; then tells the incident manager.
     pub(super) async fn finish(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         report: RunReport,
     ) -> Result<(), StoreError> {
         let Some(Run {
@@ -302,7 +303,7 @@ impl PlaybooksState {
     }
 
     /// The agent's work is done: stop it (after its report, so its exit is not a crash).
-    fn stop_agent(&self, agent_id: &str) {
+    fn stop_agent(&self, agent_id: &AgentId) {
         let role = roles::agent(agent_id);
         if let Some(cell) = ractor::registry::where_is(self.ctx.scope.name(&role)) {
             cell.stop(Some("run finished".to_owned()));

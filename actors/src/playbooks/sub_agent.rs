@@ -12,6 +12,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::steps;
 use crate::context::Ctx;
+use crate::model::RunId;
 use crate::model::{Incident, StepRecord, StepStatus};
 use crate::probe::Probe;
 use crate::program;
@@ -26,7 +27,7 @@ pub struct SubAgentActor;
 /// The run a sub-agent carries out.
 pub struct SubAgentArgs {
     pub ctx: Arc<Ctx>,
-    pub run_id: String,
+    pub run_id: RunId,
     pub playbook: PlaybookSpec,
     pub incident: Incident,
     /// The step to start at: 0, or where a run interrupted by a restart resumes.

@@ -3,11 +3,11 @@
 //! delivery per webhook in the same transaction (an outbox).
 
 use serde_json::json;
-use uuid::Uuid;
 
 use super::actor::PlaybooksState;
 use super::gate::Hold;
 use crate::event::{types, EventDraft};
+use crate::model::WorkOrderId;
 use crate::model::{Incident, WorkOrder, WorkOrderReason, WorkOrderStatus};
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::IncidentsMsg;
@@ -15,12 +15,6 @@ use crate::protocol::notifier::NotifierMsg;
 use crate::protocol::{Incidents, Notifier};
 use crate::spec::PlaybookSpec;
 use crate::store::{StoreError, Write};
-
-/// Twelve hex digits of a random UUID: unique enough for run, agent and work-order ids, short
-/// enough to read out loud.
-pub(super) fn short_id() -> String {
-    Uuid::new_v4().simple().to_string()[..12].to_owned()
-}
 
 /// A new open work order, naming no run and no step.
 pub(super) fn work_order(
@@ -30,7 +24,7 @@ pub(super) fn work_order(
     output: String,
 ) -> WorkOrder {
     WorkOrder {
-        work_order_id: format!("WO-{}", short_id()),
+        work_order_id: WorkOrderId::new(),
         incident_id,
         reason,
         run_id: None,

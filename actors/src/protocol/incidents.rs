@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ractor::RpcReplyPort;
 
-use crate::model::{Incident, IncidentStatus, Suggestion, Who};
+use crate::model::{Incident, IncidentStatus, RunId, Suggestion, Who, WorkOrderId};
 use crate::protocol::Unavailable;
 use crate::store::StoreError;
 
@@ -13,7 +13,7 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
     Succeeded,
-    Failed { work_order_id: String },
+    Failed { work_order_id: WorkOrderId },
 }
 
 /// Why an incident command was refused.
@@ -73,11 +73,11 @@ pub enum IncidentsMsg {
     /// A person resolves an incident.
     Resolve(u64, Who, IncidentReply),
     /// A playbook run started healing the incident.
-    RunStarted { incident_id: u64, run_id: String },
+    RunStarted { incident_id: u64, run_id: RunId },
     /// A playbook run ended.
     RunFinished {
         incident_id: u64,
-        run_id: String,
+        run_id: RunId,
         outcome: RunOutcome,
     },
     /// A playbook below its `auto_run_min_trust`: offer it to people on the incident.
@@ -98,7 +98,7 @@ pub enum IncidentsMsg {
     /// overdue incident keeps the run healing it, if any.
     Escalate {
         incident_id: u64,
-        work_order_id: String,
+        work_order_id: WorkOrderId,
         overdue: bool,
     },
     /// Periodic: find incidents past their component's `escalate_after_ms`.

@@ -101,7 +101,7 @@ pub mod roles {
     }
 
     /// A sub-agent's role: `agent:<agent_id>`.
-    pub fn agent(agent_id: &str) -> String {
+    pub fn agent(agent_id: &crate::model::AgentId) -> String {
         format!("agent:{agent_id}")
     }
 }

@@ -2,7 +2,7 @@
 
 use ractor::RpcReplyPort;
 
-use crate::model::{Incident, StepRecord, Who};
+use crate::model::{Incident, RunId, StepRecord, Who};
 
 /// How a sub-agent's run ended.
 #[derive(Debug, Clone)]
@@ -47,16 +47,16 @@ pub enum PlaybooksMsg {
         by: Who,
         /// Past the trigger, cooldown and breaker checks (admins only; recorded).
         force: bool,
-        reply: RpcReplyPort<Result<String, RunError>>,
+        reply: RpcReplyPort<Result<RunId, RunError>>,
     },
     /// A sub-agent reports a step's progress.
     StepUpdate {
-        run_id: String,
+        run_id: RunId,
         index: usize,
         record: StepRecord,
     },
     /// A sub-agent finished its run.
-    Finished { run_id: String, report: RunReport },
+    Finished { run_id: RunId, report: RunReport },
     /// An incident outlived its component's `escalate_after_ms`: record a work order for
     /// people and send it, whatever automation is doing.
     Overdue(Box<Incident>),

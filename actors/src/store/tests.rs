@@ -79,11 +79,11 @@ async fn the_newest_rows_come_newest_first_across_every_window() {
     let ages_s = [60, 7_200, 200_000, 5_000_000, 30, 90_000];
     for (i, age_s) in ages_s.iter().enumerate() {
         let agent = Agent {
-            agent_id: format!("a{i}"),
+            agent_id: format!("a{i}").as_str().into(),
             agent_name: "x".into(),
             task: "x".into(),
             incident_id: 1,
-            run_id: format!("r{i}"),
+            run_id: format!("r{i}").as_str().into(),
             trust_score: 0.5,
             status: AgentStatus::Succeeded,
             started_at: now - chrono::Duration::seconds(*age_s),
@@ -113,11 +113,11 @@ async fn compaction_keeps_the_newest_keep_min_and_what_runs_and_takes_the_oldest
             _ => AgentStatus::Succeeded,
         };
         let agent = Agent {
-            agent_id: format!("a{i}"),
+            agent_id: format!("a{i}").as_str().into(),
             agent_name: "x".into(),
             task: "x".into(),
             incident_id: 1,
-            run_id: format!("r{i}"),
+            run_id: format!("r{i}").as_str().into(),
             trust_score: 0.5,
             status,
             started_at: now - chrono::Duration::hours(age_h),
@@ -131,7 +131,7 @@ async fn compaction_keeps_the_newest_keep_min_and_what_runs_and_takes_the_oldest
             .await
             .unwrap()
             .into_iter()
-            .map(|a| a.agent_id)
+            .map(|a| a.agent_id.to_string())
             .collect();
         ids.sort();
         ids
