@@ -39,6 +39,8 @@ mod metrics;
 pub mod model;
 mod monitor_actor;
 mod notifier_actor;
+mod payload;
+mod pipeline_job;
 mod pipelines_actor;
 mod playbooks;
 pub mod probe;

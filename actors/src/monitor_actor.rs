@@ -16,8 +16,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
 
 use crate::context::Ctx;
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::model::Who;
+use crate::payload::MonitorControlled;
 use crate::probe::{Probe, ProbeFailure};
 use crate::protocol::bus::{commit_in_order, publish};
 use crate::protocol::monitor::{ControlChange, MonitorMsg, MonitorStatus};
@@ -203,15 +204,12 @@ impl MonitorState {
         // Announced (after it is saved), so every dashboard and feed client sees it at once.
         publish(
             &self.ctx.scope,
-            EventDraft::new(
-                types::MONITOR_CONTROLLED,
-                json!({
-                    "monitor": self.spec.id,
-                    "paused": control.paused,
-                    "silenced_until": control.silenced_until.map(|t| t.to_rfc3339()),
-                    "by": by,
-                }),
-            )
+            EventDraft::of(&MonitorControlled {
+                monitor: self.spec.id.clone(),
+                paused: control.paused,
+                silenced_until: control.silenced_until.map(|t| t.to_rfc3339()),
+                by: by.clone(),
+            })
             .source(self.spec.id.clone()),
         );
         self.status.control = control;

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use serde_json::json;
 
 use crate::context::Ctx;
 use crate::delivery::{alert_body, Alert};
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::model::{Delivery, DeliveryStatus};
+use crate::payload::WebhookDelivered;
 use crate::protocol::notifier::NotifierMsg;
 use crate::spec::WebhookSpec;
 use crate::store::{StoreError, Write};
@@ -197,8 +197,10 @@ impl NotifierState {
         self.ctx.metrics.deliveries.get_or_create(&label).inc();
         let mut announced = delivery.clone();
         announced.body = serde_json::Value::Null;
-        let event = EventDraft::new(types::WEBHOOK_DELIVERED, json!({ "delivery": announced }))
-            .incident(delivery.incident_id);
+        let event = EventDraft::of(&WebhookDelivered {
+            delivery: announced,
+        })
+        .incident(delivery.incident_id);
         crate::protocol::bus::commit_in_order(
             &self.ctx.scope,
             vec![event],

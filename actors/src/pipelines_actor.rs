@@ -14,21 +14,19 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde_json::json;
 
 use crate::context::Ctx;
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::model::{PipelineRun, PipelineRunStatus, PipelineTrigger, Who};
-use crate::program::{self, Exit};
+use crate::payload::{PipelineFinished, PipelineStarted};
+use crate::program;
 use crate::protocol::bus::publish;
 use crate::protocol::pipelines::{PipelineError, PipelinesMsg, Rerun};
-use crate::spec::{bounds, PipelineJob, PipelineSpec};
+use crate::spec::{bounds, PipelineSpec};
 use crate::store::StoreError;
 
 /// How often schedules are looked at; the shortest schedule is a few times this.
 const TICK_MS: u64 = 250;
-/// Bytes of an HTTP job's answer kept in its output.
-const HTTP_BODY_KEEP_BYTES: usize = 4_096;
 
 pub struct PipelinesActor;
 
@@ -365,8 +363,7 @@ impl PipelinesState {
         self.ctx.store.save_pipeline_run(&run).await?;
         publish(
             &self.ctx.scope,
-            EventDraft::new(types::PIPELINE_STARTED, json!({ "run": run }))
-                .source(pipeline.id.clone()),
+            EventDraft::of(&PipelineStarted { run: run.clone() }).source(pipeline.id.clone()),
         );
         self.running.insert(pipeline.id.clone(), run.clone());
         let me = self.myself.clone();
@@ -374,7 +371,7 @@ impl PipelinesState {
         let mut task_run = run.clone();
         let task = tokio::spawn(async move {
             let started = Instant::now();
-            let (ok, output) = execute(&pipeline, &mut task_run).await;
+            let (ok, output) = crate::pipeline_job::execute(&pipeline, &mut task_run).await;
             task_run.status = if ok {
                 PipelineRunStatus::Succeeded
             } else {
@@ -399,8 +396,8 @@ impl PipelinesState {
             self.running.remove(&run.pipeline_id);
         }
         self.ctx.store.save_pipeline_run(&run).await?;
-        let mut event = EventDraft::new(types::PIPELINE_FINISHED, json!({ "run": run }))
-            .source(run.pipeline_id.clone());
+        let mut event =
+            EventDraft::of(&PipelineFinished { run: run.clone() }).source(run.pipeline_id.clone());
         if run.status == PipelineRunStatus::Failed {
             // A failure while something it needs is down belongs on that incident's timeline.
             if let Some(incident_id) = self.dependency_incident(&run.pipeline_id).await? {
@@ -450,57 +447,5 @@ fn new_run(pipeline_id: &str, trigger: PipelineTrigger, rerun_of: Option<&str>) 
         started_at: crate::time::now(),
         finished_at: None,
         duration_ms: None,
-    }
-}
-
-/// Runs the job once; returns whether it succeeded and what it said. Fills in the exit code or
-/// HTTP status on `run`.
-async fn execute(pipeline: &PipelineSpec, run: &mut PipelineRun) -> (bool, String) {
-    let timeout = Duration::from_millis(pipeline.timeout_ms);
-    match &pipeline.job {
-        PipelineJob::Program { argv, env } => {
-            let outcome = program::run(argv, env, timeout).await;
-            if let Exit::Exited(status) = &outcome.exit {
-                run.exit_code = status.code();
-            }
-            let program = argv.first().map_or("pipeline", String::as_str);
-            (outcome.success(), outcome.describe(program, timeout))
-        }
-        PipelineJob::Call {
-            url,
-            method,
-            expect_status,
-        } => call(pipeline, run, (url, method, expect_status), timeout).await,
-    }
-}
-
-/// An HTTP pipeline's call: `(url, method, expect_status)`.
-async fn call(
-    pipeline: &PipelineSpec,
-    run: &mut PipelineRun,
-    (url, method, expect_status): (&str, &str, &[u16]),
-    timeout: Duration,
-) -> (bool, String) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
-    let sent = reqwest::Client::new()
-        .request(method.clone(), url)
-        .timeout(timeout)
-        .json(&json!({ "pipeline": pipeline.id, "run_id": run.run_id, "trigger": run.trigger }))
-        .send()
-        .await;
-    match sent {
-        Ok(response) => {
-            let status = response.status();
-            run.http_status = Some(status.as_u16());
-            let ok = if expect_status.is_empty() {
-                status.is_success()
-            } else {
-                expect_status.contains(&status.as_u16())
-            };
-            let body = response.text().await.unwrap_or_default();
-            let body = program::tail(&body, HTTP_BODY_KEEP_BYTES);
-            (ok, format!("{method} {url} answered {status}\n{body}"))
-        }
-        Err(error) => (false, format!("{method} {url} failed: {error}")),
     }
 }

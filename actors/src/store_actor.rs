@@ -16,12 +16,11 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use serde_json::json;
-
 use crate::context::Ctx;
 use crate::delivery::Alert;
-use crate::event::{classify, types, Event, EventDraft};
+use crate::event::{classify, Event, EventDraft};
 use crate::model::StoreFailure;
+use crate::payload::StoreRecovered;
 use crate::protocol::bus::publish;
 use crate::protocol::feed::FeedMsg;
 use crate::protocol::incidents::IncidentsMsg;
@@ -159,15 +158,12 @@ impl StoreState {
         tracing::warn!(since = %failure.since, failed_commits = failure.failed_commits, "the store takes writes again");
         publish(
             &self.ctx.scope,
-            EventDraft::new(
-                types::STORE_RECOVERED,
-                json!({
-                    "since": failure.since,
-                    "until": until,
-                    "reason": failure.reason,
-                    "failed_commits": failure.failed_commits,
-                }),
-            )
+            EventDraft::of(&StoreRecovered {
+                since: failure.since,
+                until,
+                reason: failure.reason.clone(),
+                failed_commits: failure.failed_commits,
+            })
             .source("grace/store".to_owned()),
         );
         self.alert(Alert::StoreRecovered { failure, until });

@@ -11,9 +11,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
-use super::changes::{Changes, Effect, Facts, Rules};
+use super::changes::{Changes, Effect, Facts, Rules, Why};
 use crate::event::{classify, family, types, Event, EventClass};
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, TrustScore, Who};
 
@@ -223,11 +222,7 @@ impl IncidentBook {
         }
         parent.symptoms.push(symptom);
         let parent = parent.clone();
-        out.announce(
-            &parent,
-            types::INCIDENT_UPDATED,
-            json!({ "reason": "symptom" }),
-        );
+        out.announce(&parent, types::INCIDENT_UPDATED, Why::reason("symptom"));
     }
 
     pub(super) fn open(
@@ -272,7 +267,7 @@ impl IncidentBook {
             symptoms: Vec::new(),
             suggestions: Vec::new(),
         };
-        out.announce(&incident, types::INCIDENT_OPENED, json!({}));
+        out.announce(&incident, types::INCIDENT_OPENED, Why::default());
         out.opened.insert(id);
         // A silenced monitor's incidents are recorded, but nothing is run for them.
         if !silenced {
@@ -284,11 +279,7 @@ impl IncidentBook {
 
     /// Keeps an active incident and announces its change.
     pub(super) fn update(&mut self, incident: Incident, reason: &str, out: &mut Changes) {
-        out.announce(
-            &incident,
-            types::INCIDENT_UPDATED,
-            json!({ "reason": reason }),
-        );
+        out.announce(&incident, types::INCIDENT_UPDATED, Why::reason(reason));
         self.insert(incident);
     }
 
@@ -300,11 +291,7 @@ impl IncidentBook {
         by: &Who,
         out: &mut Changes,
     ) {
-        out.announce(
-            &incident,
-            types::INCIDENT_UPDATED,
-            json!({ "reason": reason, "by": by }),
-        );
+        out.announce(&incident, types::INCIDENT_UPDATED, Why::by(reason, by));
         self.insert(incident);
     }
 
@@ -326,11 +313,12 @@ impl IncidentBook {
             Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
         incident.resolved_by = Some(by);
         incident.active_run_id = None;
-        let mut data = json!({ "resolved_by": by });
-        if let Some(person) = person {
-            data["by"] = json!(person);
-        }
-        out.announce(&incident, types::INCIDENT_RESOLVED, data);
+        let why = Why {
+            by: person.cloned(),
+            resolved_by: Some(by),
+            ..Why::default()
+        };
+        out.announce(&incident, types::INCIDENT_RESOLVED, why);
         if by != ResolvedBy::Recovery {
             // Closed without the monitor seeing a recovery: have it look again, so a failure
             // that goes on is announced anew.

@@ -4,10 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use serde_json::json;
-
-use crate::event::{types, EventDraft};
-use crate::model::{Incident, IncidentView, TrustScore};
+use crate::event::EventDraft;
+use crate::model::{Incident, IncidentView, ResolvedBy, TrustScore, Who, WorkOrderId};
+use crate::payload::{IncidentChanged, IncidentRepeated, RepeatDelta};
 use crate::spec::TreeSpec;
 
 /// Suggestions one incident may carry: each is a decision waiting for a person.
@@ -106,38 +105,66 @@ impl Changes {
         else {
             return;
         };
-        let delta = json!({
-            "id": incident.id,
-            "source": incident.source,
-            "event_type": incident.event_type,
-            "status": incident.status,
-            "occurrences": incident.occurrences,
-        });
-        let draft = EventDraft::new(
-            types::INCIDENT_UPDATED,
-            json!({ "incident": delta, "reason": "repeat", "repeats": added }),
-        )
-        .source(incident.source.clone())
-        .incident(id);
+        let delta = RepeatDelta {
+            id: incident.id,
+            source: incident.source.clone(),
+            event_type: incident.event_type.clone(),
+            status: incident.status,
+            occurrences: incident.occurrences,
+        };
+        let repeated = IncidentRepeated {
+            incident: delta,
+            reason: "repeat",
+            repeats: added,
+        };
+        let draft = EventDraft::of(&repeated)
+            .source(incident.source.clone())
+            .incident(id);
         self.drafts.push(draft);
     }
 
-    pub(super) fn announce(
-        &mut self,
-        incident: &Incident,
-        event_type: &str,
-        extra: serde_json::Value,
-    ) {
+    /// Announces `incident` as it is now with `event_type`, saying `why`; after its pending
+    /// repeats, so announcements stay in order.
+    pub(super) fn announce(&mut self, incident: &Incident, event_type: &str, why: Why) {
         self.announce_repeats(incident.id);
-        let mut data = json!({ "incident": IncidentView::from(incident) });
-        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-            data.extend(extra.clone());
-        }
+        let changed = IncidentChanged {
+            incident: IncidentView::from(incident),
+            reason: why.reason,
+            by: why.by,
+            work_order_id: why.work_order_id,
+            resolved_by: why.resolved_by,
+        };
+        let data = serde_json::to_value(&changed).expect("an incident serialises to JSON");
         self.drafts.push(
             EventDraft::new(event_type, data)
                 .source(incident.source.clone())
                 .incident(incident.id),
         );
         self.incidents.insert(incident.id, incident.clone());
+    }
+}
+
+/// What an incident's announcement says besides the incident (see [`IncidentChanged`]).
+#[derive(Debug, Default)]
+pub(super) struct Why {
+    pub(super) reason: Option<String>,
+    pub(super) by: Option<Who>,
+    pub(super) work_order_id: Option<WorkOrderId>,
+    pub(super) resolved_by: Option<ResolvedBy>,
+}
+
+impl Why {
+    pub(super) fn reason(reason: &str) -> Self {
+        Why {
+            reason: Some(reason.to_owned()),
+            ..Why::default()
+        }
+    }
+
+    pub(super) fn by(reason: &str, by: &Who) -> Self {
+        Why {
+            by: Some(by.clone()),
+            ..Why::reason(reason)
+        }
     }
 }

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::book::IncidentBook;
-use super::changes::{Changes, Facts, Rules, SUGGESTIONS_MAX};
+use super::changes::{Changes, Facts, Rules, Why, SUGGESTIONS_MAX};
 use crate::event::types;
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionStatus, Who};
 use crate::model::{RunId, WorkOrderId};
@@ -161,7 +160,7 @@ impl IncidentBook {
         out.announce(
             &incident,
             types::INCIDENT_UPDATED,
-            json!({ "reason": "suggestion" }),
+            Why::reason("suggestion"),
         );
     }
 
@@ -205,11 +204,7 @@ impl IncidentBook {
         let decided = suggestion.clone();
         let incident = incident.clone();
         let reason = format!("suggestion {action}");
-        out.announce(
-            &incident,
-            types::INCIDENT_UPDATED,
-            json!({ "reason": reason, "by": by }),
-        );
+        out.announce(&incident, types::INCIDENT_UPDATED, Why::by(&reason, by));
         Ok(decided)
     }
 
@@ -256,7 +251,10 @@ impl IncidentBook {
         out.announce(
             &incident,
             types::INCIDENT_ESCALATED,
-            json!({ "work_order_id": work_order_id }),
+            Why {
+                work_order_id: Some(work_order_id),
+                ..Why::default()
+            },
         );
         if incident.recovery_seen && !keep_run {
             // The playbook failed, but the component came back meanwhile: the work order

@@ -3,9 +3,9 @@
 
 use super::book::{source_of, IncidentBook};
 use super::changes::Changes;
-use crate::event::{classify, types, Event, EventClass, EventDraft};
+use crate::event::{classify, Event, EventClass, EventDraft};
 use crate::model::{component_subject, TrustScore};
-use serde_json::json;
+use crate::payload::TrustChanged;
 
 impl IncidentBook {
     /// Whether the trust of `component` is known (else the actor loads it first).
@@ -55,10 +55,11 @@ impl IncidentBook {
         let before = trust.score;
         trust.adjust(delta);
         out.drafts.push(
-            EventDraft::new(
-                types::TRUST_CHANGED,
-                json!({ "subject": trust.subject, "from": before, "to": trust.score }),
-            )
+            EventDraft::of(&TrustChanged {
+                subject: trust.subject.clone(),
+                from: before,
+                to: trust.score,
+            })
             .source(component.to_owned()),
         );
         out.trust.insert(trust.subject.clone(), trust.clone());

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use ractor::ActorRef;
 use ractor_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
-use serde_json::json;
 
 use super::supervision::monitor_child;
 use super::{Kernel, KernelError};
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::model::Who;
+use crate::payload::ConfigReloaded;
 use crate::protocol::bus::publish;
 use crate::protocol::{roles, RPC_TIMEOUT_MS};
 use crate::spec::{MonitorSpec, TreeSpec};
@@ -56,19 +56,16 @@ impl Kernel {
         self.ctx.replace_spec(spec);
         self.restart_monitors(&supervisor, &old.monitors, &new_specs, &mut report)
             .await;
-        let data = json!({
-            "added": report.added,
-            "removed": report.removed,
-            "changed": report.changed,
-            "unchanged": report.unchanged.len(),
-            "restart_required": report.restart_required,
-            "errors": report.errors,
-            "by": by,
-        });
-        publish(
-            &self.ctx.scope,
-            EventDraft::new(types::CONFIG_RELOADED, data),
-        );
+        let reloaded = ConfigReloaded {
+            added: report.added.clone(),
+            removed: report.removed.clone(),
+            changed: report.changed.clone(),
+            unchanged: report.unchanged.len(),
+            restart_required: report.restart_required.clone(),
+            errors: report.errors.clone(),
+            by,
+        };
+        publish(&self.ctx.scope, EventDraft::of(&reloaded));
         Ok(report)
     }
 

@@ -11,15 +11,15 @@ use ractor_supervisor::{
     ChildBackoffFn, ChildSpec, DynamicSupervisor, DynamicSupervisorOptions, Restart, SpawnFn,
     Supervisor,
 };
-use serde_json::json;
 
 use crate::bus_actor::BusActor;
 use crate::context::Ctx;
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::feed_actor::FeedActor;
 use crate::incidents::IncidentsActor;
 use crate::monitor_actor::{MonitorActor, MonitorArgs};
 use crate::notifier_actor::NotifierActor;
+use crate::payload::ActorRestarted;
 use crate::pipelines_actor::PipelinesActor;
 use crate::playbooks::PlaybooksActor;
 use crate::protocol::bus::publish;
@@ -113,10 +113,11 @@ where
                     // After the spawn, so a restarted bus or store is there to carry it.
                     publish(
                         &ctx.scope,
-                        EventDraft::new(
-                            types::ACTOR_RESTARTED,
-                            json!({ "actor": role, "kind": kind, "restarts": restarts }),
-                        )
+                        EventDraft::of(&ActorRestarted {
+                            actor: role.clone(),
+                            kind,
+                            restarts,
+                        })
                         .source(role.clone()),
                     );
                 }

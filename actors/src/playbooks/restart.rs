@@ -2,15 +2,14 @@
 //! ends or resumes the runs a stopped Grace left `running` (as [`decide_resume`] says), and
 //! heals incidents left open with no run.
 
-use serde_json::json;
-
 use super::actor::{PlaybooksState, Run};
 use super::gate::RUN_HISTORY_PAIRS_MAX;
 use super::resume::{decide_resume, unchanged_playbook, Resume};
 use super::run::agent_of;
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::model::RunId;
 use crate::model::{AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus, StepStatus};
+use crate::payload::PlaybookResumed;
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::IncidentsMsg;
 use crate::protocol::playbooks::RunReport;
@@ -105,8 +104,12 @@ impl PlaybooksState {
             format!("Grace stopped during this step{before}; resumed here after the restart");
         self.ctx.store.save_execution(&run.execution).await?;
         let agent_id = run.agent.agent_id.clone();
-        let data = json!({ "run_id": run_id, "playbook_id": playbook.id, "from_step": at });
-        let draft = EventDraft::new(types::PLAYBOOK_RESUMED, data)
+        let resumed = PlaybookResumed {
+            run_id: run_id.clone(),
+            playbook_id: playbook.id.clone(),
+            from_step: at,
+        };
+        let draft = EventDraft::of(&resumed)
             .source(incident.source.clone())
             .incident(incident.id);
         publish(&self.ctx.scope, draft);

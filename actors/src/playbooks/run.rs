@@ -4,18 +4,20 @@
 
 use chrono::{DateTime, Utc};
 use ractor::Actor;
-use serde_json::json;
 
 use super::actor::{PlaybooksState, Run, Started};
 use super::restart::close_execution;
 use super::sub_agent::{SubAgentActor, SubAgentArgs};
 use super::work_orders::work_order;
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::model::{
     playbook_subject, Agent, AgentStatus, Execution, ExecutionStatus, Incident, StepRecord,
     StepStatus, TrustScore, WorkOrderReason,
 };
 use crate::model::{AgentId, RunId};
+use crate::payload::{
+    AgentFinished, AgentSpawned, PlaybookFinished, PlaybookStarted, PlaybookStep, TrustChanged,
+};
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::{IncidentsMsg, RunOutcome};
 use crate::protocol::playbooks::RunReport;
@@ -82,31 +84,32 @@ pub(super) fn agent_of(execution: &Execution, trust_score: f64) -> Agent {
 }
 
 /// The data of `playbook.started`: the run, its steps, and who started it when a person did.
-fn started_data(execution: &Execution, started: &Started) -> serde_json::Value {
-    let mut data = json!({
-        "run_id": execution.run_id,
-        "playbook_id": execution.playbook_id,
-        "playbook_name": execution.playbook_name,
-        "steps": execution.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-    });
-    if let Started::ByHand { by, forced } = started {
-        data["by"] = json!(by);
-        data["forced"] = json!(forced);
+fn started_payload(execution: &Execution, started: &Started) -> PlaybookStarted {
+    let (by, forced) = match started {
+        Started::ByHand { by, forced } => (Some(by.clone()), Some(*forced)),
+        Started::Automatically => (None, None),
+    };
+    PlaybookStarted {
+        run_id: execution.run_id.clone(),
+        playbook_id: execution.playbook_id.clone(),
+        playbook_name: execution.playbook_name.clone(),
+        steps: execution.steps.iter().map(|s| s.name.clone()).collect(),
+        by,
+        forced,
     }
-    data
 }
 
 /// The data of `playbook.finished`.
-fn finished_data(execution: &Execution, report: &RunReport) -> serde_json::Value {
-    json!({
-        "run_id": execution.run_id,
-        "playbook_id": execution.playbook_id,
-        "status": execution.status,
-        "duration_seconds": execution.duration_seconds,
-        "failing_step": report.failing_step,
-        "output": report.output,
-        "work_order_id": execution.work_order_id,
-    })
+fn finished_payload(execution: &Execution, report: &RunReport) -> PlaybookFinished {
+    PlaybookFinished {
+        run_id: execution.run_id.clone(),
+        playbook_id: execution.playbook_id.clone(),
+        status: execution.status,
+        duration_seconds: execution.duration_seconds,
+        failing_step: report.failing_step.clone(),
+        output: report.output.clone(),
+        work_order_id: execution.work_order_id.clone(),
+    }
 }
 
 impl PlaybooksState {
@@ -125,11 +128,9 @@ impl PlaybooksState {
         self.ctx.store.save_agent(&run.agent).await?;
         let run_id = run.execution.run_id.clone();
         let agent_id = run.agent.agent_id.clone();
-        let started = EventDraft::new(
-            types::PLAYBOOK_STARTED,
-            started_data(&run.execution, &started),
-        );
-        let spawned = EventDraft::new(types::AGENT_SPAWNED, json!({ "agent": run.agent }));
+        let started = EventDraft::of(&started_payload(&run.execution, &started));
+        let agent = run.agent.clone();
+        let spawned = EventDraft::of(&AgentSpawned { agent });
         for draft in [started, spawned] {
             let draft = draft.source(incident.source.clone()).incident(incident.id);
             publish(&self.ctx.scope, draft);
@@ -204,15 +205,12 @@ impl PlaybooksState {
         self.ctx.store.save_execution(execution).await?;
         publish(
             &self.ctx.scope,
-            EventDraft::new(
-                types::PLAYBOOK_STEP,
-                json!({
-                    "run_id": run_id,
-                    "playbook_id": execution.playbook_id,
-                    "index": index,
-                    "step": record,
-                }),
-            )
+            EventDraft::of(&PlaybookStep {
+                run_id: run_id.clone(),
+                playbook_id: execution.playbook_id.clone(),
+                index,
+                step: record,
+            })
             .incident(execution.incident_id),
         );
         Ok(())
@@ -251,8 +249,10 @@ impl PlaybooksState {
         let mut drafts: Vec<EventDraft> = trust_changed.into_iter().collect();
         drafts.extend(
             [
-                EventDraft::new(types::PLAYBOOK_FINISHED, finished_data(&execution, &report)),
-                EventDraft::new(types::AGENT_FINISHED, json!({ "agent": agent })),
+                EventDraft::of(&finished_payload(&execution, &report)),
+                EventDraft::of(&AgentFinished {
+                    agent: agent.clone(),
+                }),
             ]
             .map(|draft| draft.incident(incident_id)),
         );
@@ -295,10 +295,11 @@ impl PlaybooksState {
             return Ok((trust, None));
         }
         trust.record_run(succeeded);
-        let changed = EventDraft::new(
-            types::TRUST_CHANGED,
-            json!({ "subject": trust.subject, "from": before, "to": trust.score }),
-        );
+        let changed = EventDraft::of(&TrustChanged {
+            subject: trust.subject.clone(),
+            from: before,
+            to: trust.score,
+        });
         Ok((trust, Some(changed)))
     }
 

@@ -2,13 +2,12 @@
 //! failed, a circuit breaker opened, or the incident is overdue), recorded with one pending
 //! delivery per webhook in the same transaction (an outbox).
 
-use serde_json::json;
-
 use super::actor::PlaybooksState;
 use super::gate::Hold;
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
 use crate::model::WorkOrderId;
 use crate::model::{Incident, WorkOrder, WorkOrderReason, WorkOrderStatus};
+use crate::payload::PlaybookHeld;
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::IncidentsMsg;
 use crate::protocol::notifier::NotifierMsg;
@@ -77,8 +76,12 @@ impl PlaybooksState {
         hold: Hold,
     ) -> Result<(), StoreError> {
         let detail = hold.detail(playbook, &incident.source);
-        let data = json!({ "playbook_id": playbook.id, "reason": hold.reason(), "detail": detail });
-        let draft = EventDraft::new(types::PLAYBOOK_HELD, data)
+        let held = PlaybookHeld {
+            playbook_id: playbook.id.clone(),
+            reason: hold.reason(),
+            detail: detail.clone(),
+        };
+        let draft = EventDraft::of(&held)
             .source(incident.source.clone())
             .incident(incident.id);
         publish(&self.ctx.scope, draft);

@@ -2,7 +2,8 @@
 
 use super::super::sub_agent::{Runner, StepResult};
 use crate::delivery::Notification;
-use crate::event::{types, EventDraft};
+use crate::event::EventDraft;
+use crate::payload::NotificationSent;
 use crate::protocol::notifier::NotifierMsg;
 use crate::protocol::Notifier;
 use crate::store::Write;
@@ -26,10 +27,10 @@ impl Runner<'_> {
             webhooks: webhooks.to_vec(),
         };
         let deliveries = crate::delivery::for_notification(&ctx.spec().webhooks, &notification);
-        let sent = EventDraft::new(
-            types::NOTIFICATION_SENT,
-            serde_json::json!({ "notification_id": notification_id, "message": text }),
-        )
+        let sent = EventDraft::of(&NotificationSent {
+            notification_id: notification_id.clone(),
+            message: text.clone(),
+        })
         .source(self.args.incident.source.clone())
         .incident(self.args.incident.id);
         let writes = deliveries
