@@ -17,7 +17,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::context::Ctx;
 use crate::event::EventDraft;
-use crate::model::{PipelineRun, PipelineRunStatus, PipelineTrigger, Who};
+use crate::model::{PipelineRun, PipelineRunId, PipelineRunStatus, PipelineTrigger, Who};
 use crate::payload::{PipelineFinished, PipelineStarted};
 use crate::program;
 use crate::protocol::bus::publish;
@@ -39,14 +39,14 @@ pub struct PipelinesState {
     /// `bounds::RERUN_RUNS_MAX` per pipeline.
     queued: HashMap<String, VecDeque<PipelineRun>>,
     /// Callers waiting for a run to end, by run id.
-    waiters: HashMap<String, Vec<RpcReplyPort<Option<PipelineRun>>>>,
+    waiters: HashMap<PipelineRunId, Vec<RpcReplyPort<Option<PipelineRun>>>>,
     /// When each scheduled pipeline is due next, with the period it was computed from (a
     /// reload that changes the period starts the count again).
     due: HashMap<String, (u64, Instant)>,
     /// The task of each run going on, by run id: aborted when this actor stops, so a
     /// restarted runner never finds a run of the old one still going (the program is killed
     /// with its task).
-    tasks: HashMap<String, tokio::task::JoinHandle<()>>,
+    tasks: HashMap<PipelineRunId, tokio::task::JoinHandle<()>>,
 }
 
 impl Actor for PipelinesActor {
@@ -116,7 +116,7 @@ impl Actor for PipelinesActor {
                 if in_progress {
                     state.waiters.entry(run_id).or_default().push(reply);
                 } else {
-                    let _ = reply.send(state.ctx.store.pipeline_run(&run_id).await?);
+                    let _ = reply.send(state.ctx.store.pipeline_run(run_id.as_str()).await?);
                 }
             }
             PipelinesMsg::Finished(run) => state.finished(run).await?,
@@ -222,7 +222,7 @@ impl PipelinesState {
         if let Some(run) = self.running.get(pipeline_id) {
             return Err(PipelineError::Busy {
                 pipeline: pipeline_id.to_owned(),
-                run: run.run_id.clone(),
+                run: run.run_id.to_string(),
             });
         }
         if self.busy(pipeline_id) {
@@ -432,13 +432,17 @@ impl PipelinesState {
     }
 }
 
-fn new_run(pipeline_id: &str, trigger: PipelineTrigger, rerun_of: Option<&str>) -> PipelineRun {
+fn new_run(
+    pipeline_id: &str,
+    trigger: PipelineTrigger,
+    rerun_of: Option<&PipelineRunId>,
+) -> PipelineRun {
     PipelineRun {
-        run_id: format!("pl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        run_id: PipelineRunId::new(),
         pipeline_id: pipeline_id.to_owned(),
         status: PipelineRunStatus::Running,
         trigger,
-        rerun_of: rerun_of.map(str::to_owned),
+        rerun_of: rerun_of.cloned(),
         rerun_by: None,
         started_by: None,
         exit_code: None,

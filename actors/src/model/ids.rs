@@ -1,7 +1,8 @@
-//! Typed ids of what the playbook engine makes: runs, their sub-agents and work orders. Each
+//! Typed ids of what Grace makes: playbook runs, their sub-agents, work orders and pipeline
+//! runs. Each
 //! kind is its own type, made in one place (`new`), so a run's id cannot be passed where a
 //! work order's is meant. They are strings on the wire and in the store (`run-…`, `agent-…`,
-//! `WO-…`: a prefix and twelve hex digits of a random UUID, unique enough and short enough to
+//! `WO-…`, `pl-…`: a prefix and twelve hex digits of a random UUID, unique enough and short enough to
 //! read out loud).
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,13 @@ string_id!(
     /// A work order handed to people.
     WorkOrderId,
     "WO"
+);
+
+string_id!(
+    /// A run of a `[[pipelines]]` job (a different thing from a playbook run, though both
+    /// are `run_id` on the wire).
+    PipelineRunId,
+    "pl"
 );
 
 #[cfg(test)]

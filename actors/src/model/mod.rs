@@ -17,7 +17,7 @@ mod trust;
 mod view;
 mod work_order;
 
-pub use ids::{AgentId, RunId, WorkOrderId};
+pub use ids::{AgentId, PipelineRunId, RunId, WorkOrderId};
 pub use incident::*;
 pub use pipeline::*;
 pub use run::*;

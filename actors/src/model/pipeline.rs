@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::PipelineRunId;
 use super::Who;
 use crate::time::{micros, micros_opt};
 
@@ -32,16 +33,16 @@ pub enum PipelineTrigger {
 /// One run of a pipeline.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct PipelineRun {
-    pub run_id: String,
+    pub run_id: PipelineRunId,
     pub pipeline_id: String,
     pub status: PipelineRunStatus,
     pub trigger: PipelineTrigger,
     /// The failed run this one reruns.
     #[serde(default)]
-    pub rerun_of: Option<String>,
+    pub rerun_of: Option<PipelineRunId>,
     /// The run that reran this failed one (set once, so nothing is rerun twice).
     #[serde(default)]
-    pub rerun_by: Option<String>,
+    pub rerun_by: Option<PipelineRunId>,
     /// Who, for a `manual` run.
     #[serde(default)]
     pub started_by: Option<Who>,

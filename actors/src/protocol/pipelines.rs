@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 
-use crate::model::{PipelineRun, Who};
+use crate::model::{PipelineRun, PipelineRunId, Who};
 use crate::store::StoreError;
 
 /// Why a pipeline could not be run.
@@ -12,6 +12,7 @@ pub enum PipelineError {
     #[error("there is no pipeline named {0:?}")]
     NoSuchPipeline(String),
     #[error("pipeline {pipeline:?} is already running: {run}")]
+    /// The pipeline is running (`run`: the run id) or has reruns queued (`run` says so).
     Busy { pipeline: String, run: String },
     #[error("store error: {0}")]
     Store(String),
@@ -26,7 +27,7 @@ impl From<StoreError> for PipelineError {
 /// A failed run and the rerun queued (or already going) for it.
 #[derive(Debug, Clone)]
 pub struct Rerun {
-    pub failed_run_id: String,
+    pub failed_run_id: PipelineRunId,
     pub rerun: PipelineRun,
 }
 
@@ -49,7 +50,7 @@ pub enum PipelinesMsg {
     },
     /// Replies with the run once it has ended (None when there is no such run).
     AwaitRun {
-        run_id: String,
+        run_id: PipelineRunId,
         reply: RpcReplyPort<Option<PipelineRun>>,
     },
     /// A run's task ended.
