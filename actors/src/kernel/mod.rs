@@ -41,7 +41,7 @@ use crate::protocol::{
     roles, Bus, Feed, Incidents, Pipelines, Playbooks, Unavailable, RPC_TIMEOUT_MS,
 };
 use crate::spec::{MonitorKind, PipelineSpec, PlaybookSpec, TreeSpec};
-use crate::store::{Store, StoreError, StoreLocation};
+use crate::store::{Store, StoreError, StoreLocation, StoreView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
@@ -125,7 +125,7 @@ impl Kernel {
     }
 
     /// Read access to everything persisted.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &StoreView {
         &self.ctx.store
     }
 

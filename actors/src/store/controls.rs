@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Store {
+impl StoreView {
     pub(crate) async fn save_monitor_control(&self, control: &MonitorControl) -> StoreResult<()> {
         self.upsert("monitor_control", json!(control.monitor_id), control)
             .await

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Store {
+impl StoreView {
     /// Where the incident manager stands. A store written before the next id was kept there
     /// finds it once by a scan.
     pub async fn incidents_progress(&self) -> StoreResult<IncidentsProgress> {
@@ -23,12 +23,6 @@ impl Store {
             watermark: watermark.unwrap_or(0),
             next_id,
         })
-    }
-
-    #[cfg(test)]
-    pub(super) async fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
-        self.commit(&[], &[Write::Incident(Box::new(incident.clone()))])
-            .await
     }
 
     pub async fn incident(&self, id: u64) -> StoreResult<Option<Incident>> {
@@ -181,4 +175,12 @@ pub(super) fn gaps_between(skip: &[u64], floor: u64, high: u64) -> (Vec<(u64, u6
         }
     }
     (ranges, top)
+}
+
+#[cfg(test)]
+impl Store {
+    pub(super) async fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
+        self.commit(&[], &[Write::Incident(Box::new(incident.clone()))])
+            .await
+    }
 }

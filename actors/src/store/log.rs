@@ -77,7 +77,9 @@ impl Store {
             None => Ok(()),
         }
     }
+}
 
+impl StoreView {
     /// The seq of the newest persisted event (0 when the log is empty).
     pub async fn last_seq(&self) -> StoreResult<u64> {
         let last: Option<u64> = self

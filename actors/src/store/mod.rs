@@ -96,16 +96,31 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Handle on the embedded database.
+/// Handle on the embedded database: every read, through [`StoreView`], and the writes.
+/// Record writes are crate-private; `commit` and `append_events` are public for the store's
+/// own benchmark, on a store it opened itself. The kernel hands the outside world only the
+/// view, so the HTTP layer cannot write.
 #[derive(Clone)]
-pub struct Store {
+pub struct Store(StoreView);
+
+impl std::ops::Deref for Store {
+    type Target = StoreView;
+
+    fn deref(&self) -> &StoreView {
+        &self.0
+    }
+}
+
+/// The embedded database, for reading.
+#[derive(Clone)]
+pub struct StoreView {
     db: Surreal<Db>,
     /// This event log's identity: made once when the store is created and kept with it, so a
     /// client can tell a restarted Grace on the same log from one on a new (in-memory) log.
     log_id: String,
 }
 
-/// The windows of time (seconds back from now) [`Store::newest`] looks in before the whole
+/// The windows of time (seconds back from now) [`StoreView::newest`] looks in before the whole
 /// table: an hour, a day, thirty days.
 const NEWEST_WINDOWS_S: [i64; 3] = [3_600, 86_400, 2_592_000];
 
@@ -237,7 +252,7 @@ impl Store {
         };
         db.use_ns("grace").use_db("grace").await?;
         db.query(SCHEMA).await?.check()?;
-        let mut store = Self {
+        let mut store = StoreView {
             db,
             log_id: String::new(),
         };
@@ -257,9 +272,11 @@ impl Store {
                 id
             }
         };
-        Ok(store)
+        Ok(Store(store))
     }
+}
 
+impl StoreView {
     /// The event log's identity (see the field).
     pub fn log_id(&self) -> &str {
         &self.log_id

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Store {
+impl StoreView {
     pub(crate) async fn save_pipeline_run(&self, run: &PipelineRun) -> StoreResult<()> {
         self.upsert("pipeline_run", json!(run.run_id), run).await
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Store {
+impl StoreView {
     /// The seq of the oldest event kept, if there is one.
     ///
     /// The kept log is `first..=last` without a gap (retention removes a prefix), so this is a

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Store {
+impl StoreView {
     pub(crate) async fn save_execution(&self, execution: &Execution) -> StoreResult<()> {
         self.upsert("execution", json!(execution.run_id), execution)
             .await
