@@ -14,16 +14,29 @@ use crate::model::Severity;
 pub const RECOVERY_WORDS: [&str; 6] = ["restored", "recovered", "resolved", "ok", "up", "healthy"];
 
 /// How people are told about a family of problems: "Database hiccup — orders-db lost
-/// connection". The first family whose prefix an event type starts with (or equals) applies.
+/// connection", and once healed, "Database reconnected". The first family whose prefix an
+/// event type starts with (or equals) applies.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
 pub struct Family {
     pub prefix: &'static str,
     pub name: &'static str,
     pub verb: &'static str,
+    /// What a heal of it is called: "Database reconnected".
+    pub healed: &'static str,
 }
 
-const fn family(prefix: &'static str, name: &'static str, verb: &'static str) -> Family {
-    Family { prefix, name, verb }
+const fn family(
+    prefix: &'static str,
+    name: &'static str,
+    verb: &'static str,
+    healed: &'static str,
+) -> Family {
+    Family {
+        prefix,
+        name,
+        verb,
+        healed,
+    }
 }
 
 /// The families, most specific first.
@@ -32,16 +45,57 @@ pub const FAMILIES: [Family; 10] = [
         "api.rate_limit_exceeded",
         "Rate limited",
         "asked us to slow down",
+        "Rate limit waited out",
     ),
-    family("db.", "Database hiccup", "lost connection"),
-    family("api.", "API trouble", "is not answering well"),
-    family("tcp.", "Service unreachable", "stopped answering"),
-    family("redis.", "Cache trouble", "stopped answering"),
-    family("check.", "Health check failing", "failed its check"),
-    family("heartbeat.", "Missed check-in", "went quiet"),
-    family("logfile.", "Log file missing", "lost its log file"),
-    family("log.", "Errors in the logs", "logged errors"),
-    family("process.", "Process stopped", "stopped"),
+    family(
+        "db.",
+        "Database hiccup",
+        "lost connection",
+        "Database reconnected",
+    ),
+    family(
+        "api.",
+        "API trouble",
+        "is not answering well",
+        "API answering again",
+    ),
+    family(
+        "tcp.",
+        "Service unreachable",
+        "stopped answering",
+        "Service reachable again",
+    ),
+    family("redis.", "Cache trouble", "stopped answering", "Cache back"),
+    family(
+        "check.",
+        "Health check failing",
+        "failed its check",
+        "Health check passing again",
+    ),
+    family(
+        "heartbeat.",
+        "Missed check-in",
+        "went quiet",
+        "Checking in again",
+    ),
+    family(
+        "logfile.",
+        "Log file missing",
+        "lost its log file",
+        "Log file back",
+    ),
+    family(
+        "log.",
+        "Errors in the logs",
+        "logged errors",
+        "Log errors handled",
+    ),
+    family(
+        "process.",
+        "Process stopped",
+        "stopped",
+        "Process running again",
+    ),
 ];
 
 /// What one event type means.

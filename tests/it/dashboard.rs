@@ -181,7 +181,8 @@ async fn a_postgres_outage_shows_as_a_friendly_tile_is_acknowledged_healed_and_k
     );
     browser.screenshot("details").await;
 
-    // Healed: the tile leaves, the all-clear is back, history says how long it took.
+    // Healed: the tile leaves, the all-clear is back, the top says how it was healed, and
+    // history says how long it took.
     browser
         .wait_for(
             "the tile to leave",
@@ -189,6 +190,19 @@ async fn a_postgres_outage_shows_as_a_friendly_tile_is_acknowledged_healed_and_k
              document.getElementById('summary').innerText.includes('All systems healthy')",
         )
         .await;
+    let healed = browser
+        .wait_for(
+            "the healed note with the trust restored",
+            "(t => t.includes('trust restored to') && t)\
+             (document.querySelector('#healed [data-incident=\"1\"]')?.innerText || '')",
+        )
+        .await;
+    let healed = healed.as_str().unwrap();
+    assert!(
+        healed.starts_with("✅ Database reconnected on orders-db automatically ("),
+        "{healed}"
+    );
+    browser.screenshot("healed").await;
     let history = browser
         .wait_for(
             "the incident in history",

@@ -16,6 +16,9 @@ const RECONNECT_MAX_MS = 4000;
 const REFRESH_DEBOUNCE_MS = 250;
 /** How long a burst of events may gather before the page is drawn again. */
 const RENDER_DELAY_MS = 20;
+/** How long a healed incident stays at the top, saying how it was healed, before only the
+ * history shows it. */
+const HEALED_SHOW_MS = 60000;
 /** Where this tab keeps its token. */
 const TOKEN_KEY = "grace.token";
 
@@ -24,6 +27,8 @@ const state = {
   active: new Map(), // the newest active incidents by id, at most TILES_MAX
   activeTotal: 0, // how many incidents are active in all, shown or not
   history: [], // resolved incidents, newest first
+  healed: new Map(), // incident id -> { incident, until }: just healed, said at the top
+  trust: new Map(), // component -> its trust, from the latest trust.changed
   runs: new Map(), // run id -> { playbook_id, playbook_name }
   playbooks: [],
   monitors: [],
@@ -122,12 +127,24 @@ const SEVERITY = {
 
 /** The words for a family of problems, from Grace's catalog (GET /catalog), or null. */
 function family(eventType) {
-  for (const { prefix, name, verb } of state.catalog.families) {
+  for (const { prefix, name, verb, healed } of state.catalog.families) {
     if (eventType === prefix || eventType.startsWith(prefix)) {
-      return { name, verb };
+      return { name, verb, healed };
     }
   }
   return null;
+}
+
+/** How a healed incident is told: "Database reconnected automatically (8 s) · trust
+ * restored to 0.92". */
+function healedLine(incident) {
+  const words = family(incident.event_type);
+  const what = words ? words.healed : `${incident.title} over`;
+  const how = incident.resolved_by === "playbook" ? "automatically" : "by itself";
+  let line = `✅ ${what} on ${incident.source} ${how} (${secs(incident.resolution_time_seconds)})`;
+  const trust = state.trust.get(incident.source);
+  if (trust !== undefined) line += ` · trust restored to ${trust.toFixed(2)}`;
+  return line;
 }
 
 function clock(iso) {
@@ -325,6 +342,20 @@ function renderTiles() {
   $("more-alerts").hidden = more === 0;
   $("more-alerts").textContent =
     `Showing the newest ${state.active.size} of ${state.activeTotal.toLocaleString()} active incidents.`;
+}
+
+/** The incidents healed in the last HEALED_SHOW_MS, newest first, each saying how. */
+function renderHealed() {
+  const now = Date.now();
+  for (const [id, { until }] of state.healed) if (until <= now) state.healed.delete(id);
+  const items = [...state.healed.values()]
+    .sort((a, b) => b.incident.id - a.incident.id)
+    .map(({ incident }) => {
+      const item = el("li", { className: "healed-note", textContent: healedLine(incident) });
+      item.dataset.incident = String(incident.id);
+      return item;
+    });
+  $("healed").replaceChildren(...items);
 }
 
 function renderHistory() {
@@ -539,6 +570,11 @@ async function act(id, run, done) {
 
 function applyIncident(incident) {
   if (incident.status === "resolved") {
+    // Healed by a playbook or by itself: said at the top for a while (not when a person closed it).
+    if (state.active.has(incident.id) && incident.resolved_by !== "manual") {
+      state.healed.set(incident.id, { incident, until: Date.now() + HEALED_SHOW_MS });
+      setTimeout(renderSoon, HEALED_SHOW_MS + RENDER_DELAY_MS);
+    }
     state.active.delete(incident.id);
     state.history = [incident, ...state.history.filter((i) => i.id !== incident.id)].slice(0, HISTORY_MAX);
   } else {
@@ -564,6 +600,9 @@ function onEvent(ev) {
       later("activeTotal", refreshActiveTotal);
     }
   }
+  if (ev.type === "trust.changed" && String(d.subject).startsWith("component:")) {
+    state.trust.set(d.subject.slice("component:".length), Number(d.to));
+  }
   if (ev.type === "playbook.started") {
     state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });
   }
@@ -586,6 +625,7 @@ function renderSoon() {
   setTimeout(() => {
     state.renderPending = false;
     renderSummary();
+    renderHealed();
     renderTiles();
     renderHistory();
   }, RENDER_DELAY_MS);
