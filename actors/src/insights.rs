@@ -37,6 +37,17 @@ pub struct Insights {
     pub estimates: Vec<RecoveryEstimate>,
     /// Each component's trust right after each of its recent incidents opened, oldest first.
     pub trust_trends: Vec<TrustTrend>,
+    /// Each component's incidents in the window, and how fast they were resolved.
+    pub components: Vec<ComponentInsight>,
+}
+
+/// One component's last 24 hours: "2 incidents on orders-db, average recovery 8 s".
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct ComponentInsight {
+    pub component: String,
+    pub incidents: u64,
+    /// Mean time to resolve, over its resolved incidents in the window.
+    pub mttr_seconds: Option<f64>,
 }
 
 /// From detection to resolution, for incidents of `event_type` a run of `playbook_id` healed.
@@ -79,7 +90,27 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
         mttr_seconds: mttr,
         estimates: estimates(incidents, &healers(incidents, executions)),
         trust_trends: trust_trends(incidents),
+        components: components(&recent),
     }
+}
+
+/// Each component's count and mean recovery over `recent` incidents, by component.
+fn components(recent: &[&Incident]) -> Vec<ComponentInsight> {
+    let mut by_component: BTreeMap<&str, Vec<&Incident>> = BTreeMap::new();
+    for incident in recent {
+        by_component
+            .entry(incident.source.as_str())
+            .or_default()
+            .push(incident);
+    }
+    by_component
+        .into_iter()
+        .map(|(component, list)| ComponentInsight {
+            component: component.to_owned(),
+            incidents: list.len() as u64,
+            mttr_seconds: mean(list.iter().filter_map(|i| i.resolution_time_seconds)),
+        })
+        .collect()
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -262,5 +293,32 @@ mod tests {
         );
         assert_eq!(insights.trust_trends[0].points, [0.9, 0.8, 0.7, 0.6]);
         assert!(compute(&[], &[], now).mttr_seconds.is_none());
+    }
+
+    #[test]
+    fn each_component_has_its_own_count_and_recovery_over_the_window() {
+        let now = Utc::now();
+        let mut other = incident(5, 120, Some(2.0), now);
+        other.source = "cache".into();
+        let incidents = vec![
+            incident(1, 3 * 24 * 3600, Some(30.0), now), // outside the window
+            incident(2, 600, Some(6.0), now),
+            incident(3, 300, Some(10.0), now),
+            incident(4, 60, None, now),
+            other,
+        ];
+        let insights = compute(&incidents, &[], now);
+        let component = |name: &str| {
+            insights
+                .components
+                .iter()
+                .find(|c| c.component == name)
+                .cloned()
+                .unwrap()
+        };
+        let db = component("orders-db");
+        assert_eq!((db.incidents, db.mttr_seconds), (3, Some(8.0)));
+        let cache = component("cache");
+        assert_eq!((cache.incidents, cache.mttr_seconds), (1, Some(2.0)));
     }
 }

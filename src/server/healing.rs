@@ -9,8 +9,8 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::ErrorBody;
-use super::filters::{any_of, json, limit, Filters};
-use super::openapi::{LimitQuery, TokenErrors};
+use super::filters::{any_of, json, limit, optional_seq, Filters};
+use super::openapi::{ExecutionsQuery, LimitQuery, TokenErrors};
 use super::wire::Page;
 use super::{ApiError, App, Query};
 
@@ -40,7 +40,7 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
     ])
 }
 
-/// Playbook runs (executions), newest first.
+/// Playbook runs (executions), newest first; with `incident_id`, only that incident's.
 ///
 /// Not paged: `next` is always null.
 ///
@@ -49,22 +49,24 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
     get,
     path = "/monitoring/executions",
     tag = "healing",
-    params(LimitQuery),
+    params(ExecutionsQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The latest runs", body = Page<Execution>),
-        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        (status = 400, description = "`bad_request`: `limit` or `incident_id` is not one it \
+            takes (`field` names it)", body = ErrorBody),
         TokenErrors,
     )
 )]
 pub(super) async fn list_executions(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
     let limit = limit(&app, &query)?;
-    let executions = app
-        .kernel
-        .store()
-        .executions(limit)
-        .await
-        .map_err(ApiError::from)?;
+    let incident = optional_seq(&query, "incident_id", "an incident id")?;
+    let store = app.kernel.store();
+    let executions = match incident {
+        Some(incident_id) => store.incident_executions(incident_id, limit).await,
+        None => store.executions(limit).await,
+    };
+    let executions = executions.map_err(ApiError::from)?;
     json(&Page {
         items: executions,
         next: None,

@@ -271,6 +271,20 @@ pub struct LimitQuery {
     limit: Option<usize>,
 }
 
+/// The query of `GET /monitoring/executions`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only
+pub struct ExecutionsQuery {
+    /// How many runs at most, newest first: a whole number from 1 to `server.page_limit_max`
+    /// (500 unless configured). 50 when not given.
+    #[param(minimum = 1)]
+    limit: Option<usize>,
+    /// Only the runs of this incident.
+    #[param(minimum = 0, maximum = 9223372036854775807_u64)]
+    incident_id: Option<u64>,
+}
+
 /// The query of `GET /monitoring/incidents`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -75,6 +75,7 @@ async fn errors_are_json_with_the_right_status() {
         ("/monitoring/incidents?status=sleeping", "status"),
         ("/monitoring/incidents?cursor=x", "cursor"),
         ("/monitoring/executions?limit=100000", "limit"),
+        ("/monitoring/executions?incident_id=first", "incident_id"),
     ] {
         let (status, body) = app.get(path).await;
         assert_eq!(status, 400, "{path}: {body}");
@@ -198,6 +199,14 @@ async fn incidents_executions_agents_and_events_survive_a_restart() {
         .get_ok(&format!("/monitoring/executions/{run_id}"))
         .await;
     assert_eq!(execution, executions[0]);
+    // An incident's own runs, and none of an incident that has none.
+    let of = |id: u64| format!("/monitoring/executions?incident_id={id}");
+    let own = app.get_ok(&of(incident["id"].as_u64().unwrap())).await["items"].clone();
+    assert_eq!(
+        own, executions,
+        "one incident, so its runs are all the runs"
+    );
+    assert_eq!(app.get_ok(&of(999)).await["items"], serde_json::json!([]));
     assert_eq!(
         app.get_ok("/monitoring/agents").await["items"][0],
         agents[0]

@@ -220,6 +220,14 @@ async fn a_postgres_outage_shows_as_a_friendly_tile_is_acknowledged_healed_and_k
         )
         .await;
     assert_eq!(insights, json!(true));
+    // The detail pane's insights are the component's own; its runs are the incident's own.
+    browser
+        .wait_for(
+            "the component's insights",
+            "document.getElementById('insights').innerText\
+             .includes('1 incident on orders-db in the last 24 h, average recovery')",
+        )
+        .await;
     browser.screenshot("healed").await;
 
     // The second outage of the kind has history: the tile gives an estimate.

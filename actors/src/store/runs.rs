@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Most runs of one incident read at once.
+const RUNS_READ_MAX: usize = 1_000;
+
 impl StoreView {
     pub(crate) async fn save_execution(&self, execution: &Execution) -> StoreResult<()> {
         self.upsert("execution", json!(execution.run_id), execution)
@@ -79,6 +82,24 @@ impl StoreView {
             )
             .await?;
         Ok(!runs.is_empty())
+    }
+
+    /// The runs of incident `incident_id`, newest first, at most `limit` (read through the
+    /// incident index: an incident has few runs; the newest of the first RUNS_READ_MAX).
+    pub async fn incident_executions(
+        &self,
+        incident_id: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<Execution>> {
+        let mut runs: Vec<Execution> = self
+            .rows(
+                "SELECT * FROM execution WHERE incident_id = $incident LIMIT $max",
+                json!({ "incident": incident_id, "max": RUNS_READ_MAX }),
+            )
+            .await?;
+        runs.sort_by_key(|run| std::cmp::Reverse(run.started_at));
+        runs.truncate(limit);
+        Ok(runs)
     }
 
     /// Runs that never reached an end (Grace stopped while they ran).

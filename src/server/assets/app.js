@@ -443,7 +443,7 @@ async function showDetail(id, opener) {
   try {
     const [detail, executions] = await Promise.all([
       api("GET", `/monitoring/incidents/${id}`),
-      api("GET", "/monitoring/executions?limit=100"),
+      api("GET", `/monitoring/executions?incident_id=${id}&limit=100`),
     ]);
     if (state.selected !== id) return;
     const seqs = new Set(detail.timeline.map((e) => e.seq));
@@ -452,7 +452,7 @@ async function showDetail(id, opener) {
     }
     detail.timeline.sort((a, b) => a.seq - b.seq);
     state.detail = detail;
-    state.executions = executions.items.filter((e) => e.incident_id === id);
+    state.executions = executions.items;
   } catch (error) {
     showResult(`Could not load incident ${id}: ${error.message}`, true);
     return;
@@ -482,7 +482,11 @@ function renderDetail() {
   const i = state.insights;
   const parts = [];
   if (i) {
-    parts.push(`${i.incidents} incident${i.incidents === 1 ? "" : "s"} in the last 24 h, average recovery ${secs(i.mttr_seconds)}, MTTA ${secs(i.mtta_seconds)}.`);
+    const mine = (i.components || []).find((c) => c.component === incident.source);
+    if (mine) {
+      const recovery = mine.mttr_seconds === null ? "" : `, average recovery ${secs(mine.mttr_seconds)}`;
+      parts.push(`${mine.incidents} incident${mine.incidents === 1 ? "" : "s"} on ${incident.source} in the last 24 h${recovery}.`);
+    }
     const trend = (i.trust_trends || []).find((t) => t.component === incident.source);
     if (trend) parts.push(`Trust in ${incident.source}: ${trend.points.map((p) => p.toFixed(2)).join(" → ")}.`);
     for (const e of (i.estimates || []).filter((e) => e.event_type === incident.event_type)) {
