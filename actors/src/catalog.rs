@@ -40,7 +40,7 @@ const fn family(
 }
 
 /// The families, most specific first.
-pub const FAMILIES: [Family; 10] = [
+pub const FAMILIES: [Family; 11] = [
     family(
         "api.rate_limit_exceeded",
         "Rate limited",
@@ -95,6 +95,12 @@ pub const FAMILIES: [Family; 10] = [
         "Process stopped",
         "stopped",
         "Process running again",
+    ),
+    family(
+        "monitor.flapping",
+        "Flapping",
+        "keeps going up and down",
+        "Steady again",
     ),
 ];
 

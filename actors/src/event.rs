@@ -57,6 +57,9 @@ pub mod types {
     pub const CONFIG_RELOADED: &str = "config.reloaded";
     /// People paused, resumed or silenced a monitor.
     pub const MONITOR_CONTROLLED: &str = "monitor.controlled";
+    /// A monitored component keeps going up and down (its flap window), and is steady again.
+    pub const MONITOR_FLAPPING: &str = "monitor.flapping";
+    pub const MONITOR_STEADY: &str = "monitor.steady";
     pub const WEBHOOK_DELIVERED: &str = "webhook.delivered";
     pub const PIPELINE_STARTED: &str = "pipeline.started";
     pub const PIPELINE_FINISHED: &str = "pipeline.finished";
@@ -66,7 +69,7 @@ pub mod types {
     pub const STORE_RECOVERED: &str = "store.recovered";
 
     /// Every type above, in the order above (the catalog lists them).
-    pub const ALL: [&str; 44] = [
+    pub const ALL: [&str; 46] = [
         DB_CONNECTION_LOST,
         DB_CONNECTION_RESTORED,
         DB_TLS_REJECTED,
@@ -91,6 +94,8 @@ pub mod types {
         PROCESS_EXITED,
         PROCESS_NOT_ANSWERING,
         PROCESS_RESTORED,
+        MONITOR_FLAPPING,
+        MONITOR_STEADY,
         INCIDENT_OPENED,
         INCIDENT_UPDATED,
         INCIDENT_RESOLVED,
@@ -235,6 +240,7 @@ pub fn catalog(event_type: &str) -> EventClass {
         types::LOGFILE_MISSING => problem(Severity::Low, "Log file missing"),
         types::PROCESS_EXITED => problem(Severity::High, "Process exited"),
         types::PROCESS_NOT_ANSWERING => problem(Severity::High, "Process not answering"),
+        types::MONITOR_FLAPPING => problem(Severity::Medium, "Flapping"),
         types::DB_CONNECTION_RESTORED
         | types::TCP_RESTORED
         | types::REDIS_RESTORED
@@ -242,7 +248,8 @@ pub fn catalog(event_type: &str) -> EventClass {
         | types::CHECK_OK
         | types::HEARTBEAT_RESTORED
         | types::LOGFILE_RESTORED
-        | types::PROCESS_RESTORED => EventClass::Recovery,
+        | types::PROCESS_RESTORED
+        | types::MONITOR_STEADY => EventClass::Recovery,
         _ => EventClass::Info,
     }
 }

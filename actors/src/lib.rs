@@ -26,6 +26,7 @@
 mod bus_actor;
 pub mod catalog;
 mod context;
+mod damping;
 mod delivery;
 pub mod event;
 pub mod failpoints;

@@ -16,9 +16,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
 
 use crate::context::Ctx;
-use crate::event::EventDraft;
+use crate::damping::{Damping, Transition};
+use crate::event::{types, EventDraft};
 use crate::model::Who;
-use crate::payload::MonitorControlled;
+use crate::payload::{MonitorControlled, MonitorFlapping, MonitorSteady};
 use crate::probe::{Probe, ProbeFailure};
 use crate::protocol::bus::{commit_in_order, publish};
 use crate::protocol::monitor::{ControlChange, MonitorMsg, MonitorStatus};
@@ -37,7 +38,8 @@ pub struct MonitorState {
     spec: MonitorSpec,
     probe: Box<dyn Probe>,
     status: MonitorStatus,
-    consecutive_successes: u32,
+    /// When the component is down, up or flapping.
+    damping: Damping,
     /// The probe's position as last committed (see `Probe::position`).
     position: Option<serde_json::Value>,
     /// Events a probe found that could not be committed yet; at most UNSENT_EVENTS_MAX.
@@ -69,6 +71,12 @@ impl Actor for MonitorActor {
         // source says nothing about whether the file can be read.
         let family = crate::event::family(probe.recovery_event());
         let down = ctx.store.has_active_incident(&spec.id, family).await?;
+        let flapping_family = crate::event::family(types::MONITOR_FLAPPING);
+        let flapping = ctx
+            .store
+            .has_active_incident(&spec.id, flapping_family)
+            .await?;
+        let damping = Damping::new(&spec, down, flapping);
         let status = MonitorStatus {
             id: spec.id.clone(),
             kind: spec.kind.name(),
@@ -99,7 +107,7 @@ impl Actor for MonitorActor {
             ctx,
             spec,
             probe,
-            consecutive_successes: 0,
+            damping,
             position,
             unsent: Vec::new(),
         })
@@ -116,6 +124,7 @@ impl Actor for MonitorActor {
             return Ok(());
         }
         if let MonitorMsg::Recheck = msg {
+            state.damping.reset();
             state.status.down = false;
             state.status.consecutive_failures = 0;
         }
@@ -133,18 +142,16 @@ impl Actor for MonitorActor {
             .await;
         state.status.last_probe_at = Some(crate::time::now());
         state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
-        let was_down = state.status.down;
-        let transition = match result {
-            Ok(_) => state.on_success(),
-            Err(failure) => state.on_failure(failure),
-        };
+        let before = state.damping.clone();
+        let transition = state.on_probe(result);
         state.status.details = state.probe.details();
         let found = state.probe.take_events();
         if let Err(error) = state.commit(found, transition).await {
             // A transition counts only once it is on disk: if it cannot be committed, the
             // monitor stays as it was and the next probe announces it again.
             tracing::warn!(%error, monitor = %state.spec.id, "events not recorded; retried at the next probe");
-            state.status.down = was_down;
+            state.damping = before;
+            state.status.down = state.damping.down;
         }
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
@@ -161,7 +168,7 @@ impl MonitorState {
     async fn commit(
         &mut self,
         found: Vec<EventDraft>,
-        transition: Option<EventDraft>,
+        transition: Vec<EventDraft>,
     ) -> Result<(), std::sync::Arc<StoreError>> {
         self.unsent.extend(found);
         if self.unsent.len() > UNSENT_EVENTS_MAX {
@@ -171,7 +178,7 @@ impl MonitorState {
         }
         let position = self.probe.position();
         let moved = position.is_some() && position != self.position;
-        if self.unsent.is_empty() && transition.is_none() && !moved {
+        if self.unsent.is_empty() && transition.is_empty() && !moved {
             return Ok(());
         }
         let mut drafts = self.unsent.clone();
@@ -217,29 +224,63 @@ impl MonitorState {
         Ok(self.status.clone())
     }
 
-    /// Counts a good probe; returns the recovery event when the component comes back.
-    fn on_success(&mut self) -> Option<EventDraft> {
-        self.status.consecutive_failures = 0;
-        self.status.last_error = None;
-        self.consecutive_successes = self.consecutive_successes.saturating_add(1);
-        if !self.status.down || self.consecutive_successes < self.spec.successes_before_up {
-            return None;
+    /// Counts a probe; the events of the transition it makes, if any.
+    fn on_probe(&mut self, result: Result<String, ProbeFailure>) -> Vec<EventDraft> {
+        let failure = result.err();
+        let transition = self.damping.record(failure.is_none());
+        self.status.consecutive_failures = self.damping.consecutive_failures;
+        self.status.down = self.damping.down;
+        if let Some(failure) = &failure {
+            self.status.last_error = Some(failure.error.clone());
+        } else {
+            self.status.last_error = None;
         }
-        self.status.down = false;
-        let data = json!({ "monitor": self.spec.id, "kind": self.status.kind });
-        let draft = EventDraft::new(self.probe.recovery_event(), data);
-        Some(draft.source(self.spec.id.clone()))
+        let drafts = match transition {
+            None => Vec::new(),
+            Some(Transition::Down) => failure.map(|f| self.down_event(f)).into_iter().collect(),
+            Some(Transition::Up) => vec![self.up_event()],
+            Some(Transition::FlappingStarted {
+                changes,
+                failures,
+                window,
+            }) => vec![EventDraft::of(&MonitorFlapping {
+                monitor: self.spec.id.clone(),
+                kind: self.status.kind,
+                changes,
+                failures,
+                window,
+                failure_ratio: failures as f64 / window.max(1) as f64,
+                error: self.status.last_error.clone(),
+            })],
+            Some(Transition::FlappingEnded { down, was_down }) => {
+                let steady = EventDraft::of(&MonitorSteady {
+                    monitor: self.spec.id.clone(),
+                    kind: self.status.kind,
+                });
+                let mut drafts = vec![steady];
+                match (was_down, down) {
+                    (false, true) => drafts.extend(failure.map(|f| self.down_event(f))),
+                    (true, false) => drafts.push(self.up_event()),
+                    _ => {}
+                }
+                drafts
+            }
+        };
+        let source = self.spec.id.clone();
+        drafts
+            .into_iter()
+            .map(|d| d.source(source.clone()))
+            .collect()
     }
 
-    /// Counts a failed probe; returns the problem event when the component goes down.
-    fn on_failure(&mut self, failure: ProbeFailure) -> Option<EventDraft> {
-        self.consecutive_successes = 0;
-        self.status.consecutive_failures = self.status.consecutive_failures.saturating_add(1);
-        self.status.last_error = Some(failure.error.clone());
-        if self.status.down || self.status.consecutive_failures < self.spec.failures_before_down {
-            return None;
-        }
-        self.status.down = true;
+    /// The recovery event: the component is back.
+    fn up_event(&self) -> EventDraft {
+        let data = json!({ "monitor": self.spec.id, "kind": self.status.kind });
+        EventDraft::new(self.probe.recovery_event(), data)
+    }
+
+    /// The problem event: the component is down, as the failed probe said.
+    fn down_event(&self, failure: ProbeFailure) -> EventDraft {
         let data = json!({
             "monitor": self.spec.id,
             "kind": self.status.kind,
@@ -248,6 +289,6 @@ impl MonitorState {
             "failures": self.status.consecutive_failures,
             "details": self.probe.details(),
         });
-        Some(EventDraft::new(failure.event_type, data).source(self.spec.id.clone()))
+        EventDraft::new(failure.event_type, data)
     }
 }

@@ -114,6 +114,30 @@ pub struct MonitorControlled {
 }
 payload!(MonitorControlled, types::MONITOR_CONTROLLED);
 
+/// `monitor.flapping`: the monitor's flap window saw `changes` swings and `failures` failed
+/// probes in its last `window` probes.
+#[derive(Debug, Serialize)]
+pub struct MonitorFlapping {
+    pub monitor: String,
+    pub kind: &'static str,
+    pub changes: usize,
+    pub failures: usize,
+    pub window: usize,
+    /// Failed probes over probes in the window, 0 to 1.
+    pub failure_ratio: f64,
+    /// What the last failed probe said.
+    pub error: Option<String>,
+}
+payload!(MonitorFlapping, types::MONITOR_FLAPPING);
+
+/// `monitor.steady`: a flapping component is steady again.
+#[derive(Debug, Serialize)]
+pub struct MonitorSteady {
+    pub monitor: String,
+    pub kind: &'static str,
+}
+payload!(MonitorSteady, types::MONITOR_STEADY);
+
 /// `playbook.started`: a run, its steps, and who started it when a person did.
 #[derive(Debug, Serialize)]
 pub struct PlaybookStarted {

@@ -55,6 +55,8 @@ fn monitor(id: &str) -> MonitorSpec {
         timeout_ms: 1_000,
         failures_before_down: 2,
         successes_before_up: 1,
+        flap_window: 0,
+        flap_threshold: 0,
         depends_on: Vec::new(),
         escalate_after_ms: None,
     }

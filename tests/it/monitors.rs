@@ -1,8 +1,10 @@
 //! Monitor kinds against real peers on 127.0.0.1.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{spawn_app, TestApp};
+use crate::common::{holds_for, spawn_app, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -746,4 +748,62 @@ async fn an_untrusted_certificate_is_reported_as_a_tls_error() {
     let error = monitor["last_error"].as_str().unwrap();
     assert!(error.starts_with("TLS error"), "{error}");
     assert!(error.to_lowercase().contains("certificate"), "{error}");
+}
+
+/// A service that answers well on every other connection: without a flap window it would
+/// never be an incident (it never fails twice in a row); with one, it is one incident that
+/// says "flapping", however long it swings, and it resolves once the service is steady.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_service_is_one_flapping_incident_until_it_is_steady() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let steady = Arc::new(AtomicBool::new(false));
+    let answers = steady.clone();
+    let server = tokio::spawn(async move {
+        let mut nth = 0u64;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            nth += 1;
+            let good = answers.load(Ordering::SeqCst) || nth.is_multiple_of(2);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 64];
+                if let Ok(n) = stream.read(&mut buf).await {
+                    if n > 0 {
+                        let answer: &[u8] = if good { b"+PONG\r\n" } else { b"-ERR busy\r\n" };
+                        let _ = stream.write_all(answer).await;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "send = \"PING\\r\\n\"\nexpect = \"PONG\"\nflap_window = 10\nflap_threshold = 6";
+    let app = app_with(dir.path(), &tcp_monitor("queue", &address, extra));
+    let incident = app
+        .incident_where("the flapping incident", TIMEOUT, |i| i["status"] == "open")
+        .await;
+    assert_eq!(incident["event_type"], "monitor.flapping", "{incident}");
+    assert_eq!(incident["source"], "queue");
+    let timeline = app
+        .get_ok(&format!("/monitoring/incidents/{}", incident["id"]))
+        .await["timeline"]
+        .clone();
+    let ratio = timeline[0]["data"]["failure_ratio"].as_f64().unwrap();
+    assert!((0.3..=0.7).contains(&ratio), "{timeline}");
+    // It keeps swinging: still that one incident, not one per swing.
+    holds_for(
+        "one incident while it swings",
+        Duration::from_secs(2),
+        || async { app.incidents("").await.len() == 1 },
+    )
+    .await;
+
+    steady.store(true, Ordering::SeqCst);
+    let resolved = app
+        .incident_where("steady again", TIMEOUT, |i| i["status"] == "resolved")
+        .await;
+    assert_eq!(resolved["id"], incident["id"]);
+    assert_eq!(resolved["resolved_by"], "recovery");
+    assert_eq!(app.incidents("").await.len(), 1);
+    app.monitor_state("queue", "up", TIMEOUT).await;
+    server.abort();
 }

@@ -104,6 +104,8 @@ pub mod bounds {
     pub const LOG_RULES_MAX: usize = 64;
     /// Most monitors one monitor may depend on.
     pub const DEPENDS_ON_MAX: usize = 16;
+    /// Most probes a monitor's flap window looks back over.
+    pub const FLAP_WINDOW_MAX: u32 = 100;
     /// Largest circuit-breaker run count: the run times kept per component are bounded by it.
     pub const BREAKER_RUNS_MAX: u32 = 1_000;
     /// Most retries of one step.

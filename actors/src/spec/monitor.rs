@@ -29,6 +29,13 @@ pub struct MonitorSpec {
     /// Flap damping: consecutive good probes before a down component is declared up again.
     #[serde(default = "defaults::successes_before_up")]
     pub successes_before_up: u32,
+    /// Flapping: over the last `flap_window` probes, `flap_threshold` swings between a good
+    /// and a failed probe make the component *flapping*: one incident says so, and no down or
+    /// up is announced per swing, until the swings fall to half the threshold. 0: off.
+    #[serde(default)]
+    pub flap_window: u32,
+    #[serde(default)]
+    pub flap_threshold: u32,
     /// Monitors this component needs. While one of them has an active incident, this
     /// monitor's failures attach to that incident as symptoms instead of opening their own.
     #[serde(default)]
@@ -264,6 +271,7 @@ impl MonitorSpec {
                 "must be at least 1",
             ));
         }
+        problems.extend(self.flap_problems());
         problems.extend(self.kind.problems());
         if self.depends_on.len() > bounds::DEPENDS_ON_MAX {
             let most = format!("at most {} monitors", bounds::DEPENDS_ON_MAX);
@@ -272,6 +280,30 @@ impl MonitorSpec {
         if self.depends_on.contains(&self.id) {
             let itself = "a monitor cannot depend on itself";
             problems.push(SpecProblem::new("depends_on", itself));
+        }
+        problems
+    }
+}
+
+impl MonitorSpec {
+    /// A flap window is 4 to FLAP_WINDOW_MAX probes, its threshold at least 2 swings and fewer
+    /// than the window has.
+    fn flap_problems(&self) -> Vec<SpecProblem> {
+        let (window, threshold) = (self.flap_window, self.flap_threshold);
+        let mut problems = Vec::new();
+        if window == 0 && threshold > 0 {
+            problems.push(SpecProblem::new("flap_threshold", "needs a flap_window"));
+        }
+        if window > 0 && !(4..=bounds::FLAP_WINDOW_MAX).contains(&window) {
+            let range = format!("must be 0 (off) or 4 to {} probes", bounds::FLAP_WINDOW_MAX);
+            problems.push(SpecProblem::new("flap_window", range));
+        }
+        if window > 0 && !(2..window).contains(&threshold) {
+            let range = format!(
+                "must be 2 to {} swings (fewer than flap_window)",
+                window - 1
+            );
+            problems.push(SpecProblem::new("flap_threshold", range));
         }
         problems
     }

@@ -1,0 +1,246 @@
+//! A monitor's flap damping: when a run of probes makes a component down or up, and when it is
+//! flapping. Pure: it is told each probe's outcome, so every rule has a unit test.
+//!
+//! - Down after `failures_before_down` failed probes in a row, up again after
+//!   `successes_before_up` good ones (consecutive damping).
+//! - With a flap window (`flap_window` probes, `flap_threshold` changes between a good and a
+//!   failed probe within it, as Nagios counts state changes), a component that keeps going up
+//!   and down is *flapping*: one incident says so, and no down or up is announced for each
+//!   swing. It is steady again once the changes in the window fall to half the threshold; if
+//!   it is then failing, that is an outage of its own.
+
+use std::collections::VecDeque;
+
+use crate::spec::MonitorSpec;
+
+/// What one probe changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    Down,
+    Up,
+    /// `changes` swings, `failures` failed probes in the last `window` probes.
+    FlappingStarted {
+        changes: usize,
+        failures: usize,
+        window: usize,
+    },
+    /// Steady again: up, or (`down`) failing steadily, which is an outage of its own.
+    /// `was_down`: it was down (announced) when it started flapping.
+    FlappingEnded {
+        down: bool,
+        was_down: bool,
+    },
+}
+
+/// A monitor's counts and state.
+#[derive(Debug, Clone)]
+pub(crate) struct Damping {
+    failures_before_down: u32,
+    successes_before_up: u32,
+    flap_window: usize,
+    flap_threshold: usize,
+    /// The last `flap_window` outcomes, newest last (true: the probe succeeded).
+    outcomes: VecDeque<bool>,
+    pub(crate) consecutive_failures: u32,
+    consecutive_successes: u32,
+    pub(crate) down: bool,
+    pub(crate) flapping: bool,
+}
+
+impl Damping {
+    /// Damping for `spec`, starting down or flapping when an incident says it was.
+    pub(crate) fn new(spec: &MonitorSpec, down: bool, flapping: bool) -> Self {
+        Self {
+            failures_before_down: spec.failures_before_down,
+            successes_before_up: spec.successes_before_up,
+            flap_window: spec.flap_window as usize,
+            flap_threshold: spec.flap_threshold as usize,
+            outcomes: VecDeque::with_capacity(spec.flap_window as usize),
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            down,
+            flapping,
+        }
+    }
+
+    /// Forgets the component's state (its incident was closed without a recovery seen): the
+    /// next failures announce it anew.
+    pub(crate) fn reset(&mut self) {
+        self.down = false;
+        self.flapping = false;
+        self.consecutive_failures = 0;
+        self.outcomes.clear();
+    }
+
+    /// Counts one probe's outcome; the transition it makes, if any.
+    pub(crate) fn record(&mut self, ok: bool) -> Option<Transition> {
+        self.remember(ok);
+        if ok {
+            self.consecutive_failures = 0;
+            self.consecutive_successes = self.consecutive_successes.saturating_add(1);
+        } else {
+            self.consecutive_successes = 0;
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        }
+        if self.flap_window > 0 {
+            if let Some(flap) = self.flap() {
+                return Some(flap);
+            }
+            if self.flapping {
+                return None; // no down or up for each swing
+            }
+        }
+        self.consecutive()
+    }
+
+    fn remember(&mut self, ok: bool) {
+        if self.flap_window == 0 {
+            return;
+        }
+        if self.outcomes.len() == self.flap_window {
+            self.outcomes.pop_front();
+        }
+        self.outcomes.push_back(ok);
+    }
+
+    /// Swings between a good and a failed probe in the window.
+    fn changes(&self) -> usize {
+        let outcomes = self.outcomes.iter().zip(self.outcomes.iter().skip(1));
+        outcomes.filter(|(a, b)| a != b).count()
+    }
+
+    /// Whether flapping starts or ends with this probe.
+    fn flap(&mut self) -> Option<Transition> {
+        let changes = self.changes();
+        if !self.flapping && changes >= self.flap_threshold {
+            self.flapping = true;
+            let failures = self.outcomes.iter().filter(|ok| !**ok).count();
+            let window = self.outcomes.len();
+            return Some(Transition::FlappingStarted {
+                changes,
+                failures,
+                window,
+            });
+        }
+        if self.flapping && changes * 2 <= self.flap_threshold {
+            self.flapping = false;
+            let was_down = self.down;
+            self.down = self.consecutive_failures >= self.failures_before_down;
+            return Some(Transition::FlappingEnded {
+                down: self.down,
+                was_down,
+            });
+        }
+        None
+    }
+
+    /// Consecutive damping: down after enough failures in a row, up after enough successes.
+    fn consecutive(&mut self) -> Option<Transition> {
+        if !self.down && self.consecutive_failures >= self.failures_before_down {
+            self.down = true;
+            return Some(Transition::Down);
+        }
+        if self.down && self.consecutive_successes >= self.successes_before_up {
+            self.down = false;
+            return Some(Transition::Up);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(flap_window: u32, flap_threshold: u32) -> MonitorSpec {
+        let mut spec: MonitorSpec = serde_json::from_value(serde_json::json!({
+            "id": "api", "kind": "tcp", "address": "127.0.0.1:1",
+            "failures_before_down": 3, "successes_before_up": 2,
+        }))
+        .unwrap();
+        spec.flap_window = flap_window;
+        spec.flap_threshold = flap_threshold;
+        spec
+    }
+
+    /// Every transition `outcomes` make, in order.
+    fn run(damping: &mut Damping, outcomes: &str) -> Vec<Transition> {
+        outcomes
+            .chars()
+            .filter_map(|c| damping.record(c == '+'))
+            .collect()
+    }
+
+    #[test]
+    fn down_after_failures_in_a_row_and_up_after_successes_in_a_row() {
+        let mut damping = Damping::new(&spec(0, 0), false, false);
+        assert_eq!(run(&mut damping, "--+--+"), []);
+        assert_eq!(run(&mut damping, "---"), [Transition::Down]);
+        assert_eq!(run(&mut damping, "+-+"), []);
+        assert_eq!(run(&mut damping, "++"), [Transition::Up]);
+    }
+
+    #[test]
+    fn without_a_flap_window_failing_every_other_probe_is_never_an_incident() {
+        let mut damping = Damping::new(&spec(0, 0), false, false);
+        assert_eq!(run(&mut damping, &"-+".repeat(50)), []);
+    }
+
+    #[test]
+    fn failing_every_other_probe_is_flapping_once_until_steady() {
+        let mut damping = Damping::new(&spec(10, 6), false, false);
+        let flapping = run(&mut damping, &"-+".repeat(50));
+        let started = Transition::FlappingStarted {
+            changes: 6,
+            failures: 4,
+            window: 7,
+        };
+        assert_eq!(flapping, [started]);
+        // Steady: the swings leave the window; up again without a new incident.
+        assert_eq!(
+            run(&mut damping, "+++++++++"),
+            [Transition::FlappingEnded {
+                down: false,
+                was_down: false
+            }]
+        );
+        assert!(!damping.flapping && !damping.down);
+    }
+
+    #[test]
+    fn swinging_across_the_threshold_is_one_flapping_not_an_incident_per_swing() {
+        let mut damping = Damping::new(&spec(20, 8), false, false);
+        let transitions = run(&mut damping, &"---++".repeat(20));
+        let started = transitions
+            .iter()
+            .position(|t| matches!(t, Transition::FlappingStarted { .. }))
+            .expect("flapping");
+        // A few swings before the window has seen enough, then nothing per swing.
+        assert!(started <= 8, "{transitions:?}");
+        assert_eq!(transitions[started + 1..], [], "{transitions:?}");
+    }
+
+    #[test]
+    fn a_steady_outage_is_down_not_flapping_and_flapping_can_end_in_an_outage() {
+        let mut damping = Damping::new(&spec(10, 6), false, false);
+        assert_eq!(run(&mut damping, &"-".repeat(30)), [Transition::Down]);
+        let mut damping = Damping::new(&spec(10, 6), false, false);
+        run(&mut damping, &"-+".repeat(10));
+        assert!(damping.flapping);
+        let ended = run(&mut damping, &"-".repeat(10));
+        let steady_down = Transition::FlappingEnded {
+            down: true,
+            was_down: false,
+        };
+        assert_eq!(ended, [steady_down]);
+        assert!(damping.down);
+    }
+
+    #[test]
+    fn a_reset_forgets_down_flapping_and_the_window() {
+        let mut damping = Damping::new(&spec(10, 6), true, true);
+        damping.reset();
+        assert!(!damping.down && !damping.flapping);
+        assert_eq!(run(&mut damping, "---"), [Transition::Down]);
+    }
+}
