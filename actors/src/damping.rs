@@ -63,13 +63,25 @@ impl Damping {
         }
     }
 
-    /// Forgets the component's state (its incident was closed without a recovery seen): the
-    /// next failures announce it anew.
-    pub(crate) fn reset(&mut self) {
+    /// Forgets that the component is down (its incident was closed without a recovery seen):
+    /// the next failures announce it anew.
+    pub(crate) fn forget_down(&mut self) {
         self.down = false;
-        self.flapping = false;
         self.consecutive_failures = 0;
+    }
+
+    /// Forgets that the component is flapping (its flapping incident was closed by hand): a
+    /// fresh window decides anew.
+    pub(crate) fn forget_flapping(&mut self) {
+        self.flapping = false;
         self.outcomes.clear();
+    }
+
+    /// Takes back the transition of the last probe (its events were not committed), keeping
+    /// the counts: the next probe makes the transition again.
+    pub(crate) fn undo_transition(&mut self, before: &Damping) {
+        self.down = before.down;
+        self.flapping = before.flapping;
     }
 
     /// Counts one probe's outcome; the transition it makes, if any.
@@ -122,10 +134,16 @@ impl Damping {
                 window,
             });
         }
-        if self.flapping && changes * 2 <= self.flap_threshold {
+        // Steady needs a whole window of evidence: right after a restart the window is empty.
+        let window_full = self.outcomes.len() == self.flap_window;
+        if self.flapping && window_full && changes * 2 <= self.flap_threshold {
             self.flapping = false;
             let was_down = self.down;
-            self.down = self.consecutive_failures >= self.failures_before_down;
+            // Each direction keeps its own damping.
+            self.down = match was_down {
+                true => self.consecutive_successes < self.successes_before_up,
+                false => self.consecutive_failures >= self.failures_before_down,
+            };
             return Some(Transition::FlappingEnded {
                 down: self.down,
                 was_down,
@@ -237,10 +255,38 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_forgets_down_flapping_and_the_window() {
+    fn forgetting_down_or_flapping_forgets_only_that() {
         let mut damping = Damping::new(&spec(10, 6), true, true);
-        damping.reset();
-        assert!(!damping.down && !damping.flapping);
+        damping.forget_down();
+        assert!(!damping.down && damping.flapping);
+        damping.forget_flapping();
+        assert!(!damping.flapping);
         assert_eq!(run(&mut damping, "---"), [Transition::Down]);
+    }
+
+    #[test]
+    fn flapping_restored_after_a_restart_waits_for_a_full_window() {
+        // Down and flapping when Grace stopped: one failed probe proves nothing.
+        let mut damping = Damping::new(&spec(10, 6), true, true);
+        assert_eq!(run(&mut damping, "-"), []);
+        assert!(damping.flapping && damping.down);
+        let ended = run(&mut damping, &"+".repeat(9));
+        let up = Transition::FlappingEnded {
+            down: false,
+            was_down: true,
+        };
+        assert_eq!(ended, [up]);
+    }
+
+    #[test]
+    fn flapping_ends_up_only_after_successes_before_up_good_probes() {
+        let mut damping = Damping::new(&spec(10, 6), true, true);
+        // A full window that ends on failures: steady, but still down.
+        let ended = run(&mut damping, "+++++++---");
+        let still_down = Transition::FlappingEnded {
+            down: true,
+            was_down: true,
+        };
+        assert_eq!(ended, [still_down]);
     }
 }

@@ -123,10 +123,8 @@ impl Actor for MonitorActor {
             let _ = reply.send(state.control(change, &by).await.map_err(Arc::new));
             return Ok(());
         }
-        if let MonitorMsg::Recheck = msg {
-            state.damping.reset();
-            state.status.down = false;
-            state.status.consecutive_failures = 0;
+        if let MonitorMsg::Recheck { family } = &msg {
+            state.recheck(family);
         }
         let interval = Duration::from_millis(state.spec.interval_ms);
         if state.status.control.paused {
@@ -144,14 +142,17 @@ impl Actor for MonitorActor {
         state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
         let before = state.damping.clone();
         let transition = state.on_probe(result);
+        let transitioned = !transition.is_empty();
         state.status.details = state.probe.details();
         let found = state.probe.take_events();
         if let Err(error) = state.commit(found, transition).await {
             // A transition counts only once it is on disk: if it cannot be committed, the
             // monitor stays as it was and the next probe announces it again.
             tracing::warn!(%error, monitor = %state.spec.id, "events not recorded; retried at the next probe");
-            state.damping = before;
-            state.status.down = state.damping.down;
+            if transitioned {
+                state.damping.undo_transition(&before);
+                state.status.down = state.damping.down;
+            }
         }
         state.ctx.post_status(state.status.clone());
         if let MonitorMsg::Probe = msg {
@@ -222,6 +223,18 @@ impl MonitorState {
         self.status.control = control;
         self.ctx.post_status(self.status.clone());
         Ok(self.status.clone())
+    }
+
+    /// Forgets what the closed incident of `family` said: that the component is down (its own
+    /// probe's family) or flapping.
+    fn recheck(&mut self, family: &str) {
+        if family == crate::event::family(types::MONITOR_FLAPPING) {
+            self.damping.forget_flapping();
+        } else if family == crate::event::family(self.probe.recovery_event()) {
+            self.damping.forget_down();
+            self.status.down = false;
+            self.status.consecutive_failures = 0;
+        }
     }
 
     /// Counts a probe; the events of the transition it makes, if any.

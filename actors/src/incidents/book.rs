@@ -322,7 +322,10 @@ impl IncidentBook {
         if by != ResolvedBy::Recovery {
             // Closed without the monitor seeing a recovery: have it look again, so a failure
             // that goes on is announced anew.
-            out.effects.push(Effect::Recheck(incident.source.clone()));
+            out.effects.push(Effect::Recheck {
+                source: incident.source.clone(),
+                family: family(&incident.event_type).to_owned(),
+            });
         }
         self.reopen_symptoms(&incident, now, rules, facts, out);
         incident

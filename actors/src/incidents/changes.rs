@@ -53,8 +53,9 @@ pub struct Facts {
 pub enum Effect {
     /// Offer a new incident to the playbook engine.
     Trigger(Box<Incident>),
-    /// Have a monitor look again (its incident was closed without it seeing a recovery).
-    Recheck(String),
+    /// Have a monitor look again (its incident of `family` was closed without it seeing a
+    /// recovery).
+    Recheck { source: String, family: String },
 }
 
 /// Everything one page of events or one command changed.

@@ -209,9 +209,9 @@ impl IncidentsState {
             Effect::Trigger(incident) => {
                 let _ = scope.tell::<Playbooks>(PlaybooksMsg::Trigger(*incident));
             }
-            Effect::Recheck(monitor) => {
-                if let Some(monitor) = scope.lookup::<MonitorMsg>(&roles::monitor(&monitor)) {
-                    let _ = monitor.cast(MonitorMsg::Recheck);
+            Effect::Recheck { source, family } => {
+                if let Some(monitor) = scope.lookup::<MonitorMsg>(&roles::monitor(&source)) {
+                    let _ = monitor.cast(MonitorMsg::Recheck { family });
                 }
             }
         }

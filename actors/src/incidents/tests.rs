@@ -258,7 +258,11 @@ fn a_dependent_failure_attaches_to_its_down_parent_and_reopens_after() {
         .unwrap();
     assert_eq!(core.len(), 1);
     assert_eq!(core.get(2).unwrap().source, "api");
-    assert!(out.effects.contains(&Effect::Recheck("db".into())));
+    let recheck = Effect::Recheck {
+        source: "db".into(),
+        family: "db".into(),
+    };
+    assert!(out.effects.contains(&recheck));
 }
 
 #[test]

@@ -29,10 +29,11 @@ pub enum MonitorMsg {
     Probe,
     /// Run one extra probe now (news arrived, e.g. a heartbeat); the schedule is unchanged.
     ProbeNow,
-    /// The component's incident was closed by a playbook or a person: forget that it was down
-    /// and probe now, so a failure that persists (or comes back before the next probe) opens a
-    /// new incident instead of going unannounced.
-    Recheck,
+    /// The component's incident of `family` (its own probe's, or `monitor` for flapping) was
+    /// closed by a playbook or a person: forget that state and probe now, so a failure that
+    /// persists (or comes back before the next probe) opens a new incident instead of going
+    /// unannounced.
+    Recheck { family: String },
     /// Apply and persist a person's decision; replies with the new status.
     Control(
         ControlChange,

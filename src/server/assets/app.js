@@ -28,7 +28,7 @@ const state = {
   activeTotal: 0, // how many incidents are active in all, shown or not
   history: [], // resolved incidents, newest first
   healed: new Map(), // incident id -> { incident, until }: just healed, said at the top
-  trust: new Map(), // component -> its trust, from the latest trust.changed
+  trust: new Map(), // component -> its trust, when the latest trust.changed raised it
   runs: new Map(), // run id -> { playbook_id, playbook_name }
   playbooks: [],
   monitors: [],
@@ -605,7 +605,10 @@ function onEvent(ev) {
     }
   }
   if (ev.type === "trust.changed" && String(d.subject).startsWith("component:")) {
-    state.trust.set(d.subject.slice("component:".length), Number(d.to));
+    // Remembered only when it went up: a heal's restore_trust, not the drop at the start.
+    const component = d.subject.slice("component:".length);
+    if (Number(d.to) > Number(d.from)) state.trust.set(component, Number(d.to));
+    else state.trust.delete(component);
   }
   if (ev.type === "playbook.started") {
     state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });
