@@ -94,16 +94,23 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
     }
 }
 
-/// Each component's count and mean recovery over `recent` incidents, by component.
-fn components(recent: &[&Incident]) -> Vec<ComponentInsight> {
-    let mut by_component: BTreeMap<&str, Vec<&Incident>> = BTreeMap::new();
-    for incident in recent {
-        by_component
+/// `incidents` grouped by component, in component order.
+fn by_component<'a>(
+    incidents: impl Iterator<Item = &'a Incident>,
+) -> BTreeMap<&'a str, Vec<&'a Incident>> {
+    let mut grouped: BTreeMap<&str, Vec<&Incident>> = BTreeMap::new();
+    for incident in incidents {
+        grouped
             .entry(incident.source.as_str())
             .or_default()
             .push(incident);
     }
-    by_component
+    grouped
+}
+
+/// Each component's count and mean recovery over `recent` incidents, by component.
+fn components(recent: &[&Incident]) -> Vec<ComponentInsight> {
+    by_component(recent.iter().copied())
         .into_iter()
         .map(|(component, list)| ComponentInsight {
             component: component.to_owned(),
@@ -180,14 +187,7 @@ fn estimates(incidents: &[Incident], healer: &HashMap<u64, &Execution>) -> Vec<R
 
 /// Each component's trust at its last TREND_POINTS_MAX incidents, oldest first.
 fn trust_trends(incidents: &[Incident]) -> Vec<TrustTrend> {
-    let mut by_component: BTreeMap<&str, Vec<&Incident>> = BTreeMap::new();
-    for incident in incidents {
-        by_component
-            .entry(incident.source.as_str())
-            .or_default()
-            .push(incident);
-    }
-    by_component
+    by_component(incidents.iter())
         .into_iter()
         .map(|(component, mut list)| {
             list.sort_by_key(|i| i.detected_at);

@@ -243,11 +243,7 @@ impl MonitorState {
         let transition = self.damping.record(failure.is_none());
         self.status.consecutive_failures = self.damping.consecutive_failures;
         self.status.down = self.damping.down;
-        if let Some(failure) = &failure {
-            self.status.last_error = Some(failure.error.clone());
-        } else {
-            self.status.last_error = None;
-        }
+        self.status.last_error = failure.as_ref().map(|f| f.error.clone());
         let drafts = match transition {
             None => Vec::new(),
             Some(Transition::Down) => failure.map(|f| self.down_event(f)).into_iter().collect(),

@@ -102,21 +102,16 @@ pub struct PipelineView {
 
 impl PipelineView {
     pub fn new(pipeline: &PipelineSpec, last_run: Option<PipelineRun>) -> Self {
+        let (job, argv, url) = match &pipeline.job {
+            PipelineJob::Program { argv, .. } => ("command", Some(argv.clone()), None),
+            PipelineJob::Call { url, .. } => ("http", None, Some(url.clone())),
+        };
         Self {
             id: pipeline.id.clone(),
             name: pipeline.display_name().to_owned(),
-            job: match &pipeline.job {
-                PipelineJob::Program { .. } => "command",
-                PipelineJob::Call { .. } => "http",
-            },
-            argv: match &pipeline.job {
-                PipelineJob::Program { argv, .. } => Some(argv.clone()),
-                PipelineJob::Call { .. } => None,
-            },
-            url: match &pipeline.job {
-                PipelineJob::Call { url, .. } => Some(url.clone()),
-                PipelineJob::Program { .. } => None,
-            },
+            job,
+            argv,
+            url,
             depends_on: pipeline.depends_on.clone(),
             every_ms: pipeline.every_ms,
             timeout_ms: pipeline.timeout_ms,
