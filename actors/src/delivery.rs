@@ -166,7 +166,13 @@ fn slack(text: &str) -> Value {
 
 fn slack_text(work_order: &WorkOrder, incident: &Incident) -> String {
     let what = match (&work_order.run_id, work_order.failing_step.as_deref()) {
-        _ if work_order.reason == WorkOrderReason::Overdue => work_order.output.clone(),
+        _ if matches!(
+            work_order.reason,
+            WorkOrderReason::Overdue | WorkOrderReason::Relapsing
+        ) =>
+        {
+            work_order.output.clone()
+        }
         (None, _) => format!(
             "Playbook `{}` was stopped from running again: {}",
             work_order.playbook_id, work_order.output

@@ -43,6 +43,8 @@ pub mod types {
     pub const INCIDENT_UPDATED: &str = "incident.updated";
     pub const INCIDENT_RESOLVED: &str = "incident.resolved";
     pub const INCIDENT_ESCALATED: &str = "incident.escalated";
+    /// A healed incident's failure came back within `incidents.reopen_window_ms`.
+    pub const INCIDENT_REOPENED: &str = "incident.reopened";
     pub const PLAYBOOK_STARTED: &str = "playbook.started";
     pub const PLAYBOOK_STEP: &str = "playbook.step";
     pub const PLAYBOOK_FINISHED: &str = "playbook.finished";
@@ -69,7 +71,7 @@ pub mod types {
     pub const STORE_RECOVERED: &str = "store.recovered";
 
     /// Every type above, in the order above (the catalog lists them).
-    pub const ALL: [&str; 46] = [
+    pub const ALL: [&str; 47] = [
         DB_CONNECTION_LOST,
         DB_CONNECTION_RESTORED,
         DB_TLS_REJECTED,
@@ -100,6 +102,7 @@ pub mod types {
         INCIDENT_UPDATED,
         INCIDENT_RESOLVED,
         INCIDENT_ESCALATED,
+        INCIDENT_REOPENED,
         PLAYBOOK_STARTED,
         PLAYBOOK_STEP,
         PLAYBOOK_FINISHED,

@@ -233,6 +233,11 @@ mod tests {
             event_seqs: Vec::new(),
             symptoms: Vec::new(),
             suggestions: Vec::new(),
+            labels: Default::default(),
+            alerts_firing: Vec::new(),
+            superseded_by: None,
+            relapses: 0,
+            reopened_at: None,
         }
     }
 

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::catalog::RECOVERY_WORDS;
 use crate::event::{catalog, EventClass, EventDraft, CLASS_KEY};
 use crate::model::Severity;
+use crate::spec::{AlertmanagerSpec, ALERT_FAMILY_PREFIX};
 
 /// Longest accepted event type, source and title, in bytes: they are keys and labels, not
 /// documents (a payload carries the details).
@@ -24,7 +25,7 @@ pub const TITLE_LEN_MAX: usize = 256;
 
 /// Type prefixes only Grace publishes: accepting them from outside would let a client forge
 /// incident or playbook history.
-const RESERVED_FAMILIES: [&str; 10] = [
+const RESERVED_FAMILIES: [&str; 11] = [
     "incident.",
     "pipeline.",
     "webhook.",
@@ -35,6 +36,7 @@ const RESERVED_FAMILIES: [&str; 10] = [
     "trust.",
     "monitor.",
     "work_order.",
+    ALERT_FAMILY_PREFIX,
 ];
 
 /// What a pushed event says it is.
@@ -155,10 +157,13 @@ fn is_recovery_word(event_type: &str) -> bool {
     RECOVERY_WORDS.contains(&last)
 }
 
-/// Event types an Alertmanager alert becomes. Both belong to the `alert` family, so a resolved
-/// alert resolves its firing incident.
-pub const ALERT_FIRING: &str = "alert.firing";
-pub const ALERT_RESOLVED: &str = "alert.resolved";
+/// Longest alert name kept in a type; longer ones are cut.
+const ALERT_NAME_LEN_MAX: usize = 64;
+/// Most labels and annotations one alert may carry, and their longest name and value: they
+/// are kept on the event and the incident.
+pub const LABELS_MAX: usize = 64;
+pub const LABEL_LEN_MAX: usize = 128;
+pub const LABEL_VALUE_LEN_MAX: usize = 1_024;
 
 /// One alert of an Alertmanager webhook notification (payload version 4).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -176,17 +181,18 @@ pub struct Alert {
     pub ends_at: Option<String>,
     #[serde(default, rename = "generatorURL")]
     pub generator_url: Option<String>,
-    /// Alertmanager's identity of the alert: the incident is keyed by it.
+    /// Alertmanager's identity of the alert: an incident resolves when every alert it fired
+    /// for has resolved.
     pub fingerprint: String,
 }
 
 impl Alert {
     /// Every rule the alert breaks, as (field, message).
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    pub fn problems(&self, spec: &AlertmanagerSpec) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         if self.status != "firing" && self.status != "resolved" {
             problems.push((
-                "status",
+                "status".to_owned(),
                 format!("{:?} is neither \"firing\" nor \"resolved\"", self.status),
             ));
         }
@@ -194,23 +200,53 @@ impl Alert {
             && self.fingerprint.len() <= SOURCE_LEN_MAX / 2
             && self.fingerprint.bytes().all(|b| b.is_ascii_alphanumeric());
         if !fingerprint_ok {
-            problems.push(("fingerprint", "must be a short alphanumeric id".to_owned()));
+            problems.push((
+                "fingerprint".to_owned(),
+                "must be a short alphanumeric id".to_owned(),
+            ));
+        }
+        for (field, map) in [("labels", &self.labels), ("annotations", &self.annotations)] {
+            problems.extend(map_problems(field, map));
+        }
+        if let Some((label, component)) = spec.component(&self.labels) {
+            if component.len() > SOURCE_LEN_MAX {
+                let why =
+                    format!("names the component, which must be at most {SOURCE_LEN_MAX} bytes");
+                problems.push((format!("labels.{label}"), why));
+            }
         }
         problems
     }
 
-    /// The source an alert's incident is keyed by: one incident per fingerprint.
-    pub fn source(&self) -> String {
-        format!(
-            "{}{}",
-            crate::spec::ALERTMANAGER_SOURCE_PREFIX,
-            self.fingerprint
-        )
+    /// The component the alert is about: the first of `component_labels` it has, or else the
+    /// alert itself (`alertmanager/<fingerprint>`).
+    pub fn source(&self, spec: &AlertmanagerSpec) -> String {
+        match spec.component(&self.labels) {
+            Some((_, component)) => component.trim().to_owned(),
+            None => format!(
+                "{}{}",
+                crate::spec::ALERTMANAGER_SOURCE_PREFIX,
+                self.fingerprint
+            ),
+        }
+    }
+
+    /// `alert.<alertname>.firing` or `.resolved`, the name in snake case.
+    pub fn event_type(&self) -> String {
+        let name = self.labels.get("alertname").map_or("", String::as_str);
+        let status = if self.status == "firing" {
+            "firing"
+        } else {
+            "resolved"
+        };
+        format!("{ALERT_FAMILY_PREFIX}{}.{status}", type_segment(name))
     }
 
     /// The alert as Grace records it. Call only when [`problems`](Self::problems) is empty.
-    pub fn into_draft(self) -> EventDraft {
+    pub fn into_draft(self, spec: &AlertmanagerSpec) -> EventDraft {
         let firing = self.status == "firing";
+        let source = self.source(spec);
+        let event_type = self.event_type();
         let name = self
             .labels
             .get("alertname")
@@ -227,7 +263,6 @@ impl Alert {
             Some("info" | "low" | "none") => Severity::Low,
             _ => Severity::Medium,
         };
-        let source = self.source();
         let data = json!({
             CLASS_KEY: if firing { "problem" } else { "recovery" },
             "severity": severity,
@@ -240,8 +275,57 @@ impl Alert {
             "ends_at": self.ends_at,
             "generator_url": self.generator_url,
         });
-        let event_type = if firing { ALERT_FIRING } else { ALERT_RESOLVED };
-        EventDraft::new(event_type, data).source(source)
+        EventDraft::new(&event_type, data).source(source)
+    }
+}
+
+/// Labels or annotations past their bounds, naming the map.
+fn map_problems(field: &str, map: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if map.len() > LABELS_MAX {
+        problems.push((field.to_owned(), format!("at most {LABELS_MAX} entries")));
+    }
+    if let Some((name, _)) = map
+        .iter()
+        .find(|(name, value)| name.len() > LABEL_LEN_MAX || value.len() > LABEL_VALUE_LEN_MAX)
+    {
+        let name = truncate(name, LABEL_LEN_MAX);
+        let why = format!(
+            "names are at most {LABEL_LEN_MAX} bytes and values at most {LABEL_VALUE_LEN_MAX}"
+        );
+        problems.push((format!("{field}.{name}"), why));
+    }
+    problems
+}
+
+/// An alert name as one segment of a dotted lowercase type: `OrdersDBDown` is `orders_db_down`,
+/// `http-5xx` is `http_5xx`; nothing usable is `unnamed`.
+fn type_segment(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            out.push('_');
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let next = chars.get(i + 1);
+        let word_starts = c.is_ascii_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_ascii_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+            });
+        if word_starts {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    let words: Vec<&str> = out.split('_').filter(|w| !w.is_empty()).collect();
+    let joined = truncate(&words.join("_"), ALERT_NAME_LEN_MAX);
+    match joined.trim_end_matches('_') {
+        "" => "unnamed".to_owned(),
+        segment => segment.to_owned(),
     }
 }
 
@@ -307,5 +391,72 @@ mod tests {
         assert_eq!(fields, ["type", "source"]);
         assert_eq!(pushed("incident.opened").problems()[0].0, "type");
         assert!(pushed("payment.failed").problems().is_empty());
+        assert_eq!(
+            pushed("alert.orders_db_down.firing").problems()[0].0,
+            "type"
+        );
+    }
+
+    fn alert(status: &str, labels: &[(&str, &str)]) -> Alert {
+        Alert {
+            status: status.to_owned(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            annotations: BTreeMap::new(),
+            starts_at: None,
+            ends_at: None,
+            generator_url: None,
+            fingerprint: "f00d".to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_alert_is_about_its_component_and_typed_by_its_name() {
+        let spec = AlertmanagerSpec::default();
+        let firing = alert("firing", &[("alertname", "OrdersDBDown"), ("job", "pg")]);
+        let draft = firing.clone().into_draft(&spec);
+        assert_eq!(draft.event_type, "alert.orders_db_down.firing");
+        assert_eq!(draft.source.as_deref(), Some("pg"));
+        let resolved = alert("resolved", &[("alertname", "OrdersDBDown"), ("job", "pg")]);
+        assert_eq!(
+            crate::event::family(&resolved.event_type()),
+            crate::event::family(&draft.event_type)
+        );
+        assert_eq!(
+            classify(&resolved.event_type(), &resolved.into_draft(&spec).data),
+            EventClass::Recovery
+        );
+        assert_eq!(alert("firing", &[]).source(&spec), "alertmanager/f00d");
+        assert_eq!(alert("firing", &[]).event_type(), "alert.unnamed.firing");
+        for (name, segment) in [
+            ("InstanceDown", "instance_down"),
+            ("HTTPErrors5xx", "http_errors5xx"),
+            ("http-5xx rate", "http_5xx_rate"),
+            ("KubePodCrashLooping", "kube_pod_crash_looping"),
+            ("__", "unnamed"),
+        ] {
+            assert_eq!(type_segment(name), segment, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_alert_past_its_bounds_names_the_label() {
+        let spec = AlertmanagerSpec::default();
+        let long = "x".repeat(SOURCE_LEN_MAX + 1);
+        let fields: Vec<String> = alert("firing", &[("service", &long)])
+            .problems(&spec)
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect();
+        assert_eq!(fields, ["labels.service"]);
+        let huge = "v".repeat(LABEL_VALUE_LEN_MAX + 1);
+        let fields: Vec<String> = alert("burning", &[("team", &huge)])
+            .problems(&spec)
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect();
+        assert_eq!(fields, ["status", "labels.team"]);
     }
 }

@@ -145,6 +145,12 @@ impl Actor for MonitorActor {
         let transitioned = !transition.is_empty();
         state.status.details = state.probe.details();
         let found = state.probe.take_events();
+        if transitioned {
+            // Posted before the event is committed, so whoever reads the event (the incident
+            // manager deciding whether this component's outage takes its dependents in) finds
+            // the board already saying so. Undone below if the commit fails.
+            state.ctx.post_status(state.status.clone());
+        }
         if let Err(error) = state.commit(found, transition).await {
             // A transition counts only once it is on disk: if it cannot be committed, the
             // monitor stays as it was and the next probe announces it again.

@@ -6,21 +6,24 @@ use std::collections::HashSet;
 
 use actors::retention::RetentionSpec;
 use actors::spec::{
-    LimitsSpec, MonitorSpec, PipelineInput, PipelineSpec, PlaybookSpec, SpecProblem, SpecProblems,
-    StepSpec, SupervisionSpec, TreeSpec, TrustSpec, WebhookSpec,
+    AlertmanagerSpec, IncidentsSpec, LimitsSpec, MonitorSpec, PipelineInput, PipelineSpec,
+    PlaybookSpec, SpecProblem, SpecProblems, StepSpec, SupervisionSpec, TreeSpec, TrustSpec,
+    WebhookSpec,
 };
 use serde::de::DeserializeOwned;
 
 use super::{AuthConfig, AuthMode, Config, ConfigIssue, ServerConfig, StoreConfig};
 
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 13] = [
     "server",
     "store",
     "auth",
     "trust",
+    "incidents",
     "supervision",
     "limits",
     "retention",
+    "alertmanager",
     "monitors",
     "playbooks",
     "webhooks",
@@ -73,10 +76,14 @@ impl Reader {
         let supervision: SupervisionSpec = self.section(&mut table, "supervision");
         let limits: LimitsSpec = self.section(&mut table, "limits");
         let retention: RetentionSpec = self.section(&mut table, "retention");
+        let alertmanager: AlertmanagerSpec = self.section(&mut table, "alertmanager");
+        let incidents: IncidentsSpec = self.section(&mut table, "incidents");
         self.problems("trust", trust.problems());
         self.problems("supervision", supervision.problems());
         self.problems("limits", limits.problems());
         self.problems("retention", retention.problems());
+        self.problems("alertmanager", alertmanager.problems());
+        self.problems("incidents", incidents.problems());
         let monitors = self.monitors(table.remove("monitors"));
         self.monitor_ids = monitors.iter().map(|m| m.id.clone()).collect();
         let webhooks = self.webhooks(table.remove("webhooks"));
@@ -96,6 +103,8 @@ impl Reader {
                 supervision,
                 limits,
                 retention,
+                alertmanager,
+                incidents,
             },
         })
     }
@@ -212,7 +221,8 @@ impl Reader {
         monitors
     }
 
-    /// Every `depends_on` names a configured monitor, and no chain of them comes back round.
+    /// No chain of `depends_on` comes back round. A name that is no monitor is a component
+    /// only Alertmanager's alerts speak of (`[alertmanager] component_labels`).
     fn dependencies(&mut self, monitors: &[MonitorSpec]) {
         let index: std::collections::HashMap<&str, usize> = monitors
             .iter()
@@ -220,14 +230,6 @@ impl Reader {
             .map(|(i, m)| (m.id.as_str(), i))
             .collect();
         for (i, monitor) in monitors.iter().enumerate() {
-            for parent in &monitor.depends_on {
-                if !index.contains_key(parent.as_str()) {
-                    self.issue(
-                        format!("monitors[{i}].depends_on"),
-                        format!("no monitor named {parent:?}"),
-                    );
-                }
-            }
             // Walk up from this monitor; meeting it again is a cycle.
             let mut seen = HashSet::new();
             let mut frontier: Vec<&str> = monitor.depends_on.iter().map(String::as_str).collect();

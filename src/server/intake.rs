@@ -138,9 +138,10 @@ struct AlertmanagerWebhook {
 
 /// Receive Prometheus Alertmanager's webhook.
 ///
-/// Each firing alert opens or bumps the incident keyed by its fingerprint (source
-/// `alertmanager/<fingerprint>`); each resolved alert resolves it. All or nothing, like
-/// `POST /events`.
+/// Each firing alert opens or bumps the incident of its component (the first of
+/// `[alertmanager] component_labels` it has, else `alertmanager/<fingerprint>`) and type
+/// (`alert.<alertname>.firing`); the incident resolves when every alert that fired into it has
+/// resolved. All or nothing, like `POST /events`.
 ///
 /// Role: `ingest` (`admin` also does).
 #[utoipa::path(
@@ -183,6 +184,7 @@ pub async fn post_alertmanager(
         ))
         .into());
     }
+    let spec = app.kernel.alertmanager();
     let mut problems = Vec::new();
     let mut drafts = Vec::with_capacity(notification.alerts.len());
     for (index, item) in notification.alerts.into_iter().enumerate() {
@@ -190,11 +192,11 @@ pub async fn post_alertmanager(
         match typed::<Alert>(item) {
             Err((field, message)) => problems.push((at(&field), message)),
             Ok(alert) => {
-                let found = alert.problems();
+                let found = alert.problems(&spec);
                 if found.is_empty() {
-                    drafts.push(alert.into_draft());
+                    drafts.push(alert.into_draft(&spec));
                 }
-                problems.extend(found.into_iter().map(|(f, m)| (at(f), m)));
+                problems.extend(found.into_iter().map(|(f, m)| (at(&f), m)));
             }
         }
     }

@@ -521,34 +521,31 @@ steps = [{{ kind = "set_trust", value = 0.9 }}]
         )
         .await;
 
-    // Run a playbook picked by hand: it heals the incident, which leaves for history.
+    // Run a playbook picked by hand: it ends the incident, but the job is still silent, so
+    // the same incident is back at once — a relapse, silenced this time, so nothing heals
+    // it — and a person resolves it.
     let first = app.incidents("").await[0]["id"].clone();
     browser.click("#actions [data-action=\"run\"]").await;
-    browser
-        .wait_for(
-            "the hand-run playbook to heal it",
-            &format!(
-                "document.querySelector('#history [data-incident=\"{first}\"]')?.innerText.includes('healed by a playbook')"
-            ),
-        )
-        .await;
-    browser.screenshot("ran-playbook").await;
-
-    // The job is still silent, so its monitor opens another incident — silenced this time,
-    // so nothing heals it — and a person resolves it.
     let second = browser
         .wait_for(
-            "the silenced incident's tile",
+            "the relapsed, silenced incident's tile",
             "document.querySelector('#tiles [data-incident]')?.innerText.includes('Silenced: no automatic healing') \
+             && document.querySelector('#tiles [data-incident]').innerText.includes('back once soon after it was healed') \
              && document.querySelector('#tiles [data-incident]').dataset.incident",
         )
         .await;
+    assert_eq!(
+        second.as_str().unwrap(),
+        first.to_string(),
+        "the same incident"
+    );
+    browser.screenshot("ran-playbook").await;
     browser
         .click("#tiles [data-incident] [data-action=\"details\"]")
         .await;
     browser
         .wait_for(
-            "the second incident's next steps",
+            "the relapsed incident's next steps",
             &format!(
                 "document.getElementById('detail-title').innerText.startsWith('#{}') && \
                  document.querySelector('#actions [data-action=\"resolve\"]')",

@@ -218,74 +218,152 @@ impl Drop for Alertmanager {
     }
 }
 
-fn alert(ends_at: Option<&str>) -> Value {
+/// Prometheus's `OrdersDbDown` on one database host, firing, or resolved at `ends_at`.
+fn alert(instance: &str, ends_at: Option<&str>) -> Value {
     let mut alert = json!({
-        "labels": { "alertname": "OrdersDbDown", "severity": "critical", "instance": "db-1:5432" },
+        "labels": {
+            "alertname": "OrdersDbDown", "severity": "critical",
+            "service": "orders-db", "instance": instance,
+        },
         "annotations": { "summary": "orders-db is not answering" },
         "generatorURL": "http://prometheus.local/graph"
     });
     if let Some(ends_at) = ends_at {
         alert["endsAt"] = json!(ends_at);
     }
-    json!([alert])
+    alert
+}
+
+/// An end time Prometheus sends to resolve an alert: just past.
+fn just_ended() -> String {
+    (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339()
+}
+
+/// Two playbooks for alerts: the first selects on a label these alerts do not have, the
+/// second on one they do. Both only touch a marker and leave the incident open. A monitor
+/// `checkout` depends on `orders-db`, a component only the alerts speak of.
+fn routing_config(dir: &Path, checkout: &std::net::TcpListener) -> String {
+    let marker = |name: &str| dir.join(name).display().to_string();
+    format!(
+        r#"
+[[monitors]]
+id = "checkout"
+kind = "tcp"
+address = "{}"
+interval_ms = 100
+failures_before_down = 1
+depends_on = ["orders-db"]
+
+[[playbooks]]
+id = "page_on_warnings"
+on = ["alert.orders_db_down.*"]
+sources = ["alertmanager"]
+labels = {{ severity = "warning" }}
+resolve_on_success = false
+steps = [{{ kind = "command", argv = ["touch", "{}"] }}]
+
+[[playbooks]]
+id = "page_dba"
+on = ["alert.orders_db_down.*"]
+sources = ["alertmanager"]
+labels = {{ severity = "critical" }}
+resolve_on_success = false
+steps = [{{ kind = "command", argv = ["touch", "{}"] }}]
+"#,
+        checkout.local_addr().unwrap(),
+        marker("warned"),
+        marker("paged"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alertmanager_alerts_open_and_resolve_incidents_keyed_by_fingerprint() {
+async fn alertmanager_alerts_are_one_incident_per_component_and_name_until_all_resolve() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app_with(dir.path(), "");
+    let checkout = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = app_with(dir.path(), &routing_config(dir.path(), &checkout));
+    app.monitor_state("checkout", "up", TIMEOUT).await;
     let alertmanager = Alertmanager::start(dir.path(), &app);
-    eventually("Alertmanager to take the alert", TIMEOUT, || async {
-        alertmanager.post_alerts(&alert(None)).await.ok()
+    let both = json!([alert("db-1:5432", None), alert("db-2:5432", None)]);
+    eventually("Alertmanager to take the alerts", TIMEOUT, || async {
+        alertmanager.post_alerts(&both).await.ok()
     })
     .await;
 
+    // Two hosts, one alert name, one component: one incident, waiting for both.
     let incident = app
-        .incident_where("the firing alert", TIMEOUT, |i| {
-            i["event_type"] == "alert.firing"
+        .incident_where("both alerts in one incident", TIMEOUT, |i| {
+            i["alerts_firing"] == 2
         })
         .await;
+    assert_eq!(incident["event_type"], "alert.orders_db_down.firing");
+    assert_eq!(incident["source"], "orders-db");
     assert_eq!(incident["severity"], "critical");
+    assert_eq!(incident["labels"]["service"], "orders-db");
+    let title = incident["title"].as_str().unwrap();
+    assert!(title.starts_with("orders-db is not answering"), "{title}");
+    let paged = dir.path().join("paged");
+    eventually("the critical-alert playbook to run", TIMEOUT, || async {
+        paged.exists().then_some(())
+    })
+    .await;
     assert!(
-        incident["title"]
-            .as_str()
-            .unwrap()
-            .starts_with("orders-db is not answering"),
-        "{incident}"
+        !dir.path().join("warned").exists(),
+        "its labels do not match"
     );
-    let source = incident["source"].as_str().unwrap();
-    assert!(source.starts_with("alertmanager/"), "{source}");
-    let detail = app
-        .get_ok(&format!("/monitoring/incidents/{}", incident["id"]))
+
+    // What depends on orders-db fails while the alert fires: a symptom, not an incident.
+    drop(checkout);
+    let id = incident["id"].clone();
+    app.incident_where("checkout's failure as a symptom", TIMEOUT, |i| {
+        i["id"] == id && i["symptoms"][0]["source"] == "checkout"
+    })
+    .await;
+    assert_eq!(
+        app.incidents("").await.len(),
+        1,
+        "{:?}",
+        app.incidents("").await
+    );
+
+    // One host recovers: the incident waits for the other.
+    let one_left = json!([
+        alert("db-1:5432", Some(&just_ended())),
+        alert("db-2:5432", None)
+    ]);
+    alertmanager.post_alerts(&one_left).await.unwrap();
+    let waiting = app
+        .incident_where("one alert left", TIMEOUT, |i| i["alerts_firing"] == 1)
         .await;
+    assert_eq!(waiting["status"], "open");
+
+    let ended = just_ended();
+    let none_left = json!([
+        alert("db-1:5432", Some(&ended)),
+        alert("db-2:5432", Some(&ended))
+    ]);
+    alertmanager.post_alerts(&none_left).await.unwrap();
+    let resolved = app
+        .incident_where("the resolved alerts", TIMEOUT, |i| {
+            i["id"] == id && i["status"] == "resolved"
+        })
+        .await;
+    assert_eq!(resolved["resolved_by"], "recovery");
+    // checkout is still down: hidden behind the database until now, it is not over.
+    app.incident_where("checkout's own incident", TIMEOUT, |i| {
+        i["source"] == "checkout"
+    })
+    .await;
+    let detail = app.get_ok(&format!("/monitoring/incidents/{id}")).await;
     let firing = detail["timeline"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["type"] == "alert.firing")
+        .find(|e| e["type"] == "alert.orders_db_down.firing")
         .cloned()
-        .unwrap_or_else(|| panic!("no alert.firing in the timeline: {detail}"));
-    assert_eq!(firing["data"]["labels"]["instance"], "db-1:5432");
+        .unwrap_or_else(|| panic!("no alert in the timeline: {detail}"));
     assert_eq!(
         firing["data"]["annotations"]["summary"],
         "orders-db is not answering"
-    );
-
-    // Prometheus resolves an alert by sending it again with an end time in the past.
-    let ended = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
-    alertmanager
-        .post_alerts(&alert(Some(&ended)))
-        .await
-        .unwrap();
-    let resolved = app
-        .incident_where("the resolved alert", TIMEOUT, |i| i["status"] == "resolved")
-        .await;
-    assert_eq!(resolved["id"], incident["id"]);
-    assert_eq!(resolved["resolved_by"], "recovery");
-    assert_eq!(
-        app.incidents("").await.len(),
-        1,
-        "one incident per fingerprint"
     );
 }
 

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{holds_for, spawn_app, TestApp};
+use crate::common::browser::Browser;
+use crate::common::{eventually, holds_for, spawn_app, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -622,6 +623,194 @@ async fn a_dependents_failure_is_a_symptom_of_its_parents_incident() {
     .await;
     db.abort();
     api.abort();
+}
+
+/// A playbook for the api only, whose one step runs until killed and leaves its pid behind.
+fn long_api_playbook(pidfile: &std::path::Path) -> String {
+    format!(
+        r#"
+[[playbooks]]
+id = "restart_api"
+on = ["tcp.unreachable"]
+monitors = ["api"]
+steps = [{{ kind = "command", argv = ["sh", "-c", "echo $$ > {}; exec sleep 120"], timeout_ms = 300000 }}]
+"#,
+        pidfile.display()
+    )
+}
+
+/// Whether process `pid` is gone (or a zombie waiting to be reaped).
+fn is_gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_failing_from_the_bottom_up_ends_as_one_incident_and_stops_the_dependents_run() {
+    let mut addresses = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addresses.push(listener.local_addr().unwrap().to_string());
+        servers.push(pong_server(listener).await);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("restart_api.pid");
+    let config = [
+        tcp_monitor("db", &addresses[0], ""),
+        tcp_monitor("api", &addresses[1], "depends_on = [\"db\"]"),
+        tcp_monitor("web", &addresses[2], "depends_on = [\"api\"]"),
+        long_api_playbook(&pidfile),
+    ]
+    .concat();
+    let app = app_with(dir.path(), &config);
+    app.monitor_state("web", "up", TIMEOUT).await;
+    let mut servers = servers.into_iter();
+    let (db, api, web) = (
+        servers.next().unwrap(),
+        servers.next().unwrap(),
+        servers.next().unwrap(),
+    );
+
+    // The web notices first, then the API (whose playbook starts), then the database.
+    web.abort();
+    let web_incident = app
+        .incident_where("web's incident", TIMEOUT, |i| i["source"] == "web")
+        .await;
+    api.abort();
+    let api_incident = app
+        .incident_where("api's incident, holding web's failure", TIMEOUT, |i| {
+            i["source"] == "api"
+                && i["symptoms"][0]["source"] == "web"
+                && !i["active_run_id"].is_null()
+        })
+        .await;
+    let folded = app
+        .get_ok(&format!("/monitoring/incidents/{}", web_incident["id"]))
+        .await;
+    assert_eq!(folded["resolved_by"], "superseded", "{folded}");
+    assert_eq!(folded["superseded_by"], api_incident["id"]);
+    let pid = eventually("the api playbook's program", TIMEOUT, || async {
+        std::fs::read_to_string(&pidfile)
+            .ok()
+            .map(|pid| pid.trim().to_owned())
+            .filter(|p| !p.is_empty())
+    })
+    .await;
+
+    db.abort();
+    let root = app
+        .incident_where("one incident on db holding both", TIMEOUT, |i| {
+            i["source"] == "db" && i["symptoms"].as_array().is_some_and(|s| s.len() == 2)
+        })
+        .await;
+    let symptoms: Vec<&str> = root["symptoms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["source"].as_str())
+        .collect();
+    assert_eq!(symptoms, ["api", "web"]);
+    let active = app.incidents("status=active").await;
+    assert_eq!(active.len(), 1, "one outage, one incident: {active:?}");
+    let api_after = app
+        .get_ok(&format!("/monitoring/incidents/{}", api_incident["id"]))
+        .await;
+    assert_eq!(api_after["resolved_by"], "superseded");
+    assert_eq!(api_after["superseded_by"], root["id"]);
+
+    // The API's run is stopped as superseded, its program killed.
+    let runs = app
+        .get_ok(&format!(
+            "/monitoring/executions?incident_id={}",
+            api_incident["id"]
+        ))
+        .await;
+    assert_eq!(runs["items"][0]["status"], "superseded", "{runs}");
+    eventually(
+        "the superseded run's program to be killed",
+        TIMEOUT,
+        || async { is_gone(&pid).then_some(()) },
+    )
+    .await;
+
+    // The dashboard says why the API and the web are failing.
+    let browser = Browser::start("dependencies").await;
+    browser.goto(&app.url("/")).await;
+    let cause = browser
+        .wait_for(
+            "the tile saying why",
+            "[...document.querySelectorAll('.tile .cause')].map((p) => p.innerText).find((t) => t.includes('because')) || ''",
+        )
+        .await;
+    assert_eq!(cause, "🔗 api, web failing because db is down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_back_soon_after_it_healed_reopens_its_incident_then_goes_to_people() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let mut server = Some(pong_server(listener).await);
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[incidents]\nrelapses_max = 1\n{}",
+        tcp_monitor("cache", &address, "")
+    );
+    let app = app_with(dir.path(), &config);
+    app.monitor_state("cache", "up", TIMEOUT).await;
+
+    // Down, back by itself, down again: one incident, reopened.
+    let mut id = None;
+    for relapses in 0..=2u64 {
+        let stopping = server.take().expect("serving");
+        stopping.abort();
+        let _ = stopping.await;
+        let incident = app
+            .incident_where(&format!("round {relapses}"), TIMEOUT, |i| {
+                i["source"] == "cache" && i["status"] != "resolved" && i["relapses"] == relapses
+            })
+            .await;
+        assert_eq!(
+            *id.get_or_insert(incident["id"].clone()),
+            incident["id"],
+            "{incident}"
+        );
+        if relapses < 2 {
+            server = Some(pong_server(TcpListener::bind(&address).await.unwrap()).await);
+            app.incident_where("the heal", TIMEOUT, |i| {
+                i["id"] == incident["id"] && i["status"] == "resolved"
+            })
+            .await;
+        }
+    }
+    // The second relapse is past relapses_max: a work order, not another round of healing.
+    let escalated = app
+        .incident_where("the escalation", TIMEOUT, |i| i["status"] == "escalated")
+        .await;
+    assert_eq!(escalated["id"], id.clone().unwrap());
+    let work_orders = app.get_ok("/work-orders").await;
+    assert_eq!(
+        work_orders["items"][0]["reason"], "relapsing",
+        "{work_orders}"
+    );
+    let detail = app
+        .get_ok(&format!("/monitoring/incidents/{}", id.unwrap()))
+        .await;
+    let reopened = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "incident.reopened")
+        .count();
+    assert_eq!(reopened, 2, "{detail}");
+    assert_eq!(app.incidents("").await.len(), 1, "one incident in all");
 }
 
 /// An API that, once hit, rate-limits for `window` with `Retry-After`, then answers 200.

@@ -172,6 +172,9 @@ async fn a_cooldown_holds_a_rerun_and_a_circuit_breaker_escalates() {
 bind = "127.0.0.1:0"
 [store]
 path = "memory"
+# Each event a new incident, not a relapse of the last: the limits here are per component.
+[incidents]
+reopen_window_ms = 0
 
 [[playbooks]]
 id = "flush_queue"
@@ -196,7 +199,7 @@ cooldown_ms = 600000
             assert_eq!(app.post_json("/events", &event).await.0, 202);
         }
     };
-    // Each healed incident ends, so the next event opens a new one.
+    // Each healed incident ends, so the next event opens a new one (no relapses here).
     let healed = |count: usize, event_type: &'static str| {
         let app = &app;
         async move {
@@ -513,27 +516,33 @@ auto_run_min_trust = 0.9
     assert_eq!(healed["resolved_by"], "playbook");
     assert_eq!(app.post(&path("approve")).await.0, 409, "decided once");
 
-    // Still below the bar after one success (trust 2/3): the next incident asks again.
+    // Still below the bar after one success (trust 2/3): when the problem comes back soon
+    // (a relapse, the same incident reopened) it asks again, with a suggestion of its own.
     assert_eq!(app.post_json("/events", &stale).await.0, 202);
-    let second = app
+    let again = app
         .incident_where("the second suggestion", TIMEOUT, |i| {
-            i["id"] != id && i["suggestions"].as_array().is_some_and(|s| !s.is_empty())
+            i["id"] == id
+                && i["status"] == "open"
+                && i["suggestions"].as_array().is_some_and(|s| s.len() == 2)
         })
         .await;
-    let second_id = second["id"].as_u64().unwrap();
-    let dismiss = format!("/monitoring/incidents/{second_id}/suggestions/s1/dismiss");
+    assert_eq!(again["relapses"], 1);
+    assert_eq!(
+        again["suggestions"][0]["status"], "approved",
+        "history stays"
+    );
+    assert_eq!(again["suggestions"][1]["suggestion_id"], "s2");
+    let dismiss = format!("/monitoring/incidents/{id}/suggestions/s2/dismiss");
     let (status, body) = app.post(&dismiss).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["suggestion"]["status"], "dismissed");
     assert!(body["run_id"].is_null());
-    let still = app
-        .get_ok(&format!("/monitoring/incidents/{second_id}"))
-        .await;
+    let still = app.get_ok(&format!("/monitoring/incidents/{id}")).await;
     assert_eq!(still["status"], "open");
-    assert_eq!(still["suggestions"][0]["status"], "dismissed");
-    let unknown = format!("/monitoring/incidents/{second_id}/suggestions/s9/approve");
+    assert_eq!(still["suggestions"][1]["status"], "dismissed");
+    let unknown = format!("/monitoring/incidents/{id}/suggestions/s9/approve");
     assert_eq!(app.post(&unknown).await.0, 404);
-    let odd = format!("/monitoring/incidents/{second_id}/suggestions/s1/maybe");
+    let odd = format!("/monitoring/incidents/{id}/suggestions/s2/maybe");
     assert_eq!(app.post(&odd).await.0, 404);
 }
 

@@ -8,10 +8,11 @@
 //! The commands people and the playbook engine send are in `lifecycle.rs`, component trust in
 //! `trust.rs`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 
+use super::alerts::{is_alert, AlertFacts};
 use super::changes::{Changes, Effect, Facts, Rules, Why};
 use crate::event::{classify, family, types, Event, EventClass};
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, TrustScore, Who};
@@ -28,6 +29,10 @@ pub struct IncidentBook {
     pub(super) trust: HashMap<String, TrustScore>,
     /// Components in `trust` that have no stored score yet.
     pub(super) unstored_trust: HashSet<String>,
+    /// Incidents healed lately, by key, for relapses (`relapses.rs`); `recent_order` is the
+    /// order they were remembered in, oldest first, to forget the oldest past the bound.
+    pub(super) recent: HashMap<(String, String), Incident>,
+    pub(super) recent_order: VecDeque<((String, String), u64)>,
 }
 
 impl IncidentBook {
@@ -135,10 +140,14 @@ impl IncidentBook {
                     .unwrap_or(1)
                     .max(1);
                 let key = (source.clone(), event.event_type.clone());
+                let alert = AlertFacts::of(event);
                 if let Some(id) = self.by_key.get(&key).copied() {
                     let incident = self.active.get_mut(&id).expect("indexed incident");
                     incident.occurrences = incident.occurrences.saturating_add(count);
                     incident.recovery_seen = false;
+                    if let Some(alert) = alert {
+                        alert.fire(incident);
+                    }
                     remember(incident, event.seq, rules.events_max);
                     let incident = incident.clone();
                     out.repeated(&incident, count);
@@ -151,84 +160,71 @@ impl IncidentBook {
                     title,
                     at: event.at,
                     seq: event.seq,
+                    ended_at: None,
                 };
-                match self.down_dependency(&symptom.source, rules, facts) {
-                    Some(parent) => self.attach(parent, symptom, rules, out),
-                    None => self.open(symptom, count, rules, facts, out),
+                if let Some(parent) = self.down_dependency(&symptom.source, rules, facts) {
+                    self.attach(parent, symptom, rules, out);
+                } else if let Some(healed) = self.relapse_of(&key, event.at, rules) {
+                    self.reopen(healed, symptom, count, alert, rules, facts, out);
+                } else {
+                    self.open(symptom, count, alert, rules, facts, out);
                 }
             }
-            EventClass::Recovery => {
-                let recovered_family = family(&event.event_type);
-                for id in self.of_source(&source) {
-                    if family(&self.active[&id].event_type) != recovered_family {
-                        continue;
-                    }
-                    let mut incident = self.take(id).expect("listed above");
-                    remember(&mut incident, event.seq, rules.events_max);
-                    if incident.active_run_id.is_some() {
-                        // The healing playbook verifies and resolves; don't race it. If the run
-                        // fails, the recovery seen here still resolves the incident.
-                        incident.recovery_seen = true;
-                        self.update(incident, "recovery observed", out);
-                    } else {
-                        self.resolve(
-                            incident,
-                            ResolvedBy::Recovery,
-                            None,
-                            event.at,
-                            rules,
-                            facts,
-                            out,
-                        );
-                    }
-                }
-            }
+            EventClass::Recovery => self.recover(event, &source, rules, facts, out),
             EventClass::Info => {}
         }
     }
 
-    /// The active incident of a monitor `source` depends on, if one of them is down. Only a
-    /// parent its own monitor calls down hides its dependents' failures: an incident on it
-    /// from a log rule or a pushed event does not.
-    pub(super) fn down_dependency(
-        &self,
+    /// A recovery resolves the source's incidents of its family, unless other alerts still
+    /// fire into one; while a playbook heals one, it only notes the recovery.
+    fn recover(
+        &mut self,
+        event: &Event,
         source: &str,
         rules: &Rules,
         facts: &Facts,
-    ) -> Option<u64> {
-        rules
-            .depends_on
-            .get(source)?
-            .iter()
-            .filter(|parent| facts.down.contains(*parent))
-            .find_map(|parent| self.of_source(parent).first().copied())
-    }
-
-    /// Attaches a dependent's failure to the incident of what it depends on.
-    pub(super) fn attach(
-        &mut self,
-        parent_id: u64,
-        symptom: Symptom,
-        rules: &Rules,
         out: &mut Changes,
     ) {
-        let parent = self.active.get_mut(&parent_id).expect("found active");
-        let known = parent
-            .symptoms
-            .iter()
-            .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
-        if known || parent.symptoms.len() >= rules.events_max {
-            return;
+        let recovered_family = family(&event.event_type);
+        let alert = AlertFacts::of(event);
+        for id in self.of_source(source) {
+            if family(&self.active[&id].event_type) != recovered_family {
+                continue;
+            }
+            if let Some(alert) = &alert {
+                let incident = self.active.get_mut(&id).expect("listed above");
+                let firing_before = incident.alerts_firing.len();
+                if alert.others_still_fire(incident) {
+                    if incident.alerts_firing.len() < firing_before {
+                        remember(incident, event.seq, rules.events_max);
+                        let incident = incident.clone();
+                        self.update(incident, "one of its alerts resolved", out);
+                    }
+                    continue;
+                }
+            }
+            let mut incident = self.take(id).expect("listed above");
+            remember(&mut incident, event.seq, rules.events_max);
+            if incident.active_run_id.is_some() {
+                // The healing playbook verifies and resolves; don't race it. If the run
+                // fails, the recovery seen here still resolves the incident.
+                incident.recovery_seen = true;
+                self.update(incident, "recovery observed", out);
+            } else {
+                let at = event.at;
+                self.resolve(incident, ResolvedBy::Recovery, None, at, rules, facts, out);
+            }
         }
-        parent.symptoms.push(symptom);
-        let parent = parent.clone();
-        out.announce(&parent, types::INCIDENT_UPDATED, Why::reason("symptom"));
+        if alert.is_some() {
+            self.end_alert_symptoms(event, rules, out);
+        }
     }
 
     pub(super) fn open(
         &mut self,
         problem: Symptom,
         count: u64,
+        alert: Option<AlertFacts>,
         rules: &Rules,
         facts: &Facts,
         out: &mut Changes,
@@ -240,12 +236,13 @@ impl IncidentBook {
             title,
             at,
             seq,
+            ended_at: _,
         } = problem;
         let trust = self.adjust_trust(&source, -rules.drop_on_incident, out);
         let id = self.next_id;
         self.next_id += 1;
         let silenced = facts.silenced.contains(&source);
-        let incident = Incident {
+        let mut incident = Incident {
             id,
             event_type,
             severity,
@@ -266,7 +263,15 @@ impl IncidentBook {
             event_seqs: vec![seq],
             symptoms: Vec::new(),
             suggestions: Vec::new(),
+            labels: BTreeMap::new(),
+            alerts_firing: Vec::new(),
+            superseded_by: None,
+            relapses: 0,
+            reopened_at: None,
         };
+        if let Some(alert) = alert {
+            alert.fire(&mut incident);
+        }
         out.announce(&incident, types::INCIDENT_OPENED, Why::default());
         out.opened.insert(id);
         // A silenced monitor's incidents are recorded, but nothing is run for them.
@@ -275,6 +280,7 @@ impl IncidentBook {
                 .push(Effect::Trigger(Box::new(incident.clone())));
         }
         self.insert(incident);
+        self.fold_dependents(id, rules, facts, out);
     }
 
     /// Keeps an active incident and announces its change.
@@ -309,8 +315,10 @@ impl IncidentBook {
     ) -> Incident {
         incident.status = IncidentStatus::Resolved;
         incident.resolved_at = Some(now);
+        // A relapse's round is timed from when it came back, not from the first round.
+        let since = incident.reopened_at.unwrap_or(incident.detected_at);
         incident.resolution_time_seconds =
-            Some((now - incident.detected_at).num_milliseconds().max(0) as f64 / 1000.0);
+            Some((now - since).num_milliseconds().max(0) as f64 / 1000.0);
         incident.resolved_by = Some(by);
         incident.active_run_id = None;
         let why = Why {
@@ -328,11 +336,13 @@ impl IncidentBook {
             });
         }
         self.reopen_symptoms(&incident, now, rules, facts, out);
+        self.remember_healed(&incident, rules.reopen_window_ms);
         incident
     }
 
-    /// After `resolved` ends, its symptoms whose monitors still say down get incidents of
-    /// their own: they were hidden behind it, and they are not over.
+    /// After `resolved` ends, its symptoms whose monitors still say down, and its alerts not
+    /// seen to resolve, get incidents of their own: they were hidden behind it, and they are
+    /// not over.
     pub(super) fn reopen_symptoms(
         &mut self,
         resolved: &Incident,
@@ -343,10 +353,15 @@ impl IncidentBook {
     ) {
         for symptom in &resolved.symptoms {
             let key = (symptom.source.clone(), symptom.event_type.clone());
-            if facts.down.contains(&symptom.source) && !self.by_key.contains_key(&key) {
+            let going_on = facts.down.contains(&symptom.source)
+                || (is_alert(&symptom.event_type) && symptom.ended_at.is_none());
+            if going_on && !self.by_key.contains_key(&key) {
                 let mut symptom = symptom.clone();
                 symptom.at = now;
-                self.open(symptom, 1, rules, facts, out);
+                match self.down_dependency(&symptom.source, rules, facts) {
+                    Some(parent) => self.attach(parent, symptom, rules, out),
+                    None => self.open(symptom, 1, None, rules, facts, out),
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::actor::{IncidentsState, Via};
 use super::book::IncidentBook;
 use super::changes::{Changes, Facts, Rules};
+use super::relapses::RECENT_MAX;
 use crate::event::{classify, Event};
 use crate::model::{component_subject, TrustScore};
 use crate::protocol::incidents::{IncidentError, IncidentsMsg};
@@ -28,7 +29,18 @@ impl IncidentsState {
     pub(super) async fn reload(&mut self) -> Result<(), StoreError> {
         let progress = self.ctx.store.incidents_progress().await?;
         let active = self.ctx.store.active_incidents().await?;
+        let active_ids: Vec<u64> = active.iter().map(|incident| incident.id).collect();
         self.book = IncidentBook::new(active, progress.next_id);
+        // The incidents healed lately, so a relapse after a restart still reopens its own.
+        let window_ms = self.ctx.spec().incidents.reopen_window_ms;
+        if window_ms > 0 {
+            let resolved = self
+                .ctx
+                .store
+                .resolved_incidents(None, RECENT_MAX, &active_ids);
+            let now = crate::time::now();
+            self.book.remember_resolved(resolved.await?, now, window_ms);
+        }
         self.watermark = progress.watermark;
         self.consistent = true;
         self.publish_progress();

@@ -21,6 +21,13 @@ pub struct Rules {
     pub events_max: usize,
     /// Each monitor's `depends_on`, by monitor id.
     pub depends_on: HashMap<String, Vec<String>>,
+    /// The ids of the configured monitors: a parent that is none of them is a component only
+    /// alerts speak of.
+    pub monitors: HashSet<String>,
+    /// `[incidents]`: how soon after a heal a failure reopens its incident (0: never), and
+    /// how many relapses are healed before people get it.
+    pub reopen_window_ms: u64,
+    pub relapses_max: u32,
 }
 
 impl Rules {
@@ -35,6 +42,9 @@ impl Rules {
                 .filter(|m| !m.depends_on.is_empty())
                 .map(|m| (m.id.clone(), m.depends_on.clone()))
                 .collect(),
+            monitors: spec.monitors.iter().map(|m| m.id.clone()).collect(),
+            reopen_window_ms: spec.incidents.reopen_window_ms,
+            relapses_max: spec.incidents.relapses_max,
         }
     }
 }
@@ -56,6 +66,11 @@ pub enum Effect {
     /// Have a monitor look again (its incident of `family` was closed without it seeing a
     /// recovery).
     Recheck { source: String, family: String },
+    /// Incident `incident_id` was superseded by incident `by`: stop its playbook, waiting or
+    /// running.
+    Supersede { incident_id: u64, by: u64 },
+    /// An incident relapsed more than `relapses_max` times: hand it to people.
+    Relapsing(Box<Incident>),
 }
 
 /// Everything one page of events or one command changed.

@@ -207,7 +207,13 @@ impl IncidentsState {
         let scope = &self.ctx.scope;
         match effect {
             Effect::Trigger(incident) => {
-                let _ = scope.tell::<Playbooks>(PlaybooksMsg::Trigger(*incident));
+                let _ = scope.tell::<Playbooks>(PlaybooksMsg::Trigger(incident));
+            }
+            Effect::Relapsing(incident) => {
+                let _ = scope.tell::<Playbooks>(PlaybooksMsg::Relapsing(incident));
+            }
+            Effect::Supersede { incident_id, by } => {
+                let _ = scope.tell::<Playbooks>(PlaybooksMsg::Supersede { incident_id, by });
             }
             Effect::Recheck { source, family } => {
                 if let Some(monitor) = scope.lookup::<MonitorMsg>(&roles::monitor(&source)) {

@@ -146,15 +146,24 @@ impl IncidentBook {
         let Some(incident) = self.active.get_mut(&id) else {
             return;
         };
+        // Once per playbook per round: a relapse is a new round, and may be asked about again.
+        let round_began = incident.reopened_at.unwrap_or(incident.detected_at);
         let offered = incident
             .suggestions
             .iter()
-            .any(|s| s.playbook_id == suggestion.playbook_id);
+            .any(|s| s.playbook_id == suggestion.playbook_id && s.created_at >= round_began);
         if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
             return;
         }
         let mut suggestion = suggestion;
-        suggestion.suggestion_id = format!("s{}", incident.suggestions.len() + 1);
+        // One more than the highest id so far: a relapse drops undecided suggestions, so the
+        // count would repeat an id.
+        let highest = incident
+            .suggestions
+            .iter()
+            .filter_map(|s| s.suggestion_id.strip_prefix('s')?.parse::<u64>().ok())
+            .max();
+        suggestion.suggestion_id = format!("s{}", highest.unwrap_or(0) + 1);
         incident.suggestions.push(suggestion);
         let incident = incident.clone();
         out.announce(

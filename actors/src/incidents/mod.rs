@@ -4,16 +4,25 @@
 //! - `book`, `lifecycle`, `trust`, `changes`: the pure [`IncidentBook`] (dedup, symptom
 //!   attach, recovery, the lifecycle commands, overdue selection, component trust) and the
 //!   [`Changes`] each decision writes; unit-tested in `tests.rs`.
+//! - `alerts`: Alertmanager's alerts in the book (several firing into one incident, alert-only
+//!   components as parents).
+//! - `dependencies`: `depends_on` in the book (attach at any depth, fold dependents seen
+//!   first into their parent's incident).
+//! - `relapses`: a failure soon after a heal reopens its incident; too many rounds go to
+//!   people.
 //! - `actor`: the actor that feeds the book and makes its changes durable.
 //! - `catch_up`: the log read a page at a time after the watermark.
 //! - `commands`: each command run on the book and committed with its announcements.
 
 mod actor;
+mod alerts;
 mod book;
 mod catch_up;
 mod changes;
 mod commands;
+mod dependencies;
 mod lifecycle;
+mod relapses;
 mod trust;
 
 #[cfg(test)]

@@ -14,7 +14,13 @@ fn rules() -> Rules {
         drop_on_incident: 0.3,
         restore_on_recovery: 0.25,
         events_max: 4,
-        depends_on: HashMap::from([("api".to_owned(), vec!["db".to_owned()])]),
+        depends_on: HashMap::from([
+            ("api".to_owned(), vec!["db".to_owned()]),
+            ("web".to_owned(), vec!["payments".to_owned()]),
+        ]),
+        monitors: ["api", "db", "web"].map(String::from).into(),
+        reopen_window_ms: 600_000,
+        relapses_max: 2,
     }
 }
 
@@ -142,13 +148,13 @@ fn a_recovery_resolves_its_family_only() {
     assert!(core.get(1).is_none());
     assert!(core.get(2).is_some(), "tcp is another family");
     assert!(out.effects.is_empty(), "a recovery needs no recheck");
-    // The next outage is a new incident.
+    // The next outage, this soon, is the same incident again (see relapses).
     apply(
         &mut core,
         &Facts::default(),
         &[event(4, types::DB_CONNECTION_LOST, "db")],
     );
-    assert_eq!(core.get(3).unwrap().source, "db");
+    assert_eq!(core.get(1).unwrap().relapses, 1);
 }
 
 #[test]
@@ -462,4 +468,414 @@ fn the_newest_active_page_walks_back_from_a_cursor_and_skips_resolved_ones() {
         (vec![2], 1)
     );
     assert_eq!(core.newest_active(None, 2, Some(IncidentStatus::Open)).1, 3);
+}
+
+fn alert(seq: u64, name: &str, status: &str, source: &str, fingerprint: &str) -> Event {
+    let class = if status == "firing" {
+        "problem"
+    } else {
+        "recovery"
+    };
+    let data = json!({
+        crate::event::CLASS_KEY: class,
+        "title": name,
+        "fingerprint": fingerprint,
+        "labels": { "alertname": name, "severity": "critical" },
+    });
+    EventDraft::new(&format!("alert.{name}.{status}"), data)
+        .source(source)
+        .sequenced(seq, crate::time::now())
+}
+
+#[test]
+fn alerts_of_one_name_on_one_component_are_one_incident_until_the_last_resolves() {
+    let mut core = core();
+    let none = Facts::default();
+    apply(
+        &mut core,
+        &none,
+        &[
+            alert(1, "pg_down", "firing", "orders-db", "aaa"),
+            alert(2, "pg_down", "firing", "orders-db", "bbb"),
+            alert(3, "pg_down", "firing", "orders-db", "aaa"),
+            alert(4, "disk_full", "firing", "orders-db", "ccc"),
+        ],
+    );
+    assert_eq!(core.len(), 2, "one incident per alert name");
+    let incident = core.get(1).unwrap();
+    assert_eq!(incident.alerts_firing, ["aaa", "bbb"]);
+    assert_eq!(incident.labels["severity"], "critical");
+    assert_eq!(incident.occurrences, 3);
+
+    let out = apply(
+        &mut core,
+        &none,
+        &[alert(5, "pg_down", "resolved", "orders-db", "aaa")],
+    );
+    assert_eq!(core.get(1).unwrap().alerts_firing, ["bbb"]);
+    assert_eq!(out.drafts[0].event_type, types::INCIDENT_UPDATED);
+    // A resolve of an alert it is not waiting for changes nothing.
+    let out = apply(
+        &mut core,
+        &none,
+        &[alert(6, "pg_down", "resolved", "orders-db", "zzz")],
+    );
+    assert!(out.drafts.is_empty());
+
+    let out = apply(
+        &mut core,
+        &none,
+        &[alert(7, "pg_down", "resolved", "orders-db", "bbb")],
+    );
+    assert_eq!(out.incidents[&1].status, IncidentStatus::Resolved);
+    assert_eq!(core.len(), 1, "the disk alert is another family");
+}
+
+#[test]
+fn a_component_only_alerts_speak_of_is_down_while_its_alert_fires() {
+    let mut core = core();
+    let none = Facts::default();
+    apply(
+        &mut core,
+        &none,
+        &[
+            alert(1, "payments_down", "firing", "payments", "aaa"),
+            event(2, types::TCP_UNREACHABLE, "web"),
+        ],
+    );
+    assert_eq!(core.len(), 1, "web's failure is a symptom of payments'");
+    assert_eq!(core.get(1).unwrap().symptoms[0].source, "web");
+    // A pushed problem on payments is not an alert: it does not make payments "down".
+    let mut core = IncidentBook::new(Vec::new(), 1);
+    apply(
+        &mut core,
+        &none,
+        &[
+            EventDraft::new(
+                "payments.slow",
+                json!({ crate::event::CLASS_KEY: "problem" }),
+            )
+            .source("payments")
+            .sequenced(1, crate::time::now()),
+            event(2, types::TCP_UNREACHABLE, "web"),
+        ],
+    );
+    assert_eq!(core.len(), 2);
+}
+
+#[test]
+fn an_attached_alert_that_resolved_is_not_reopened_and_one_still_firing_is() {
+    let down = Facts {
+        down: HashSet::from(["db".to_owned()]),
+        ..Facts::default()
+    };
+    for (resolved_meanwhile, incidents_after) in [(true, 0), (false, 1)] {
+        let mut core = core();
+        apply(
+            &mut core,
+            &down,
+            &[
+                event(1, types::DB_CONNECTION_LOST, "db"),
+                alert(2, "api_errors", "firing", "api", "aaa"),
+            ],
+        );
+        assert_eq!(
+            core.len(),
+            1,
+            "the api's alert is a symptom of the db's outage"
+        );
+        if resolved_meanwhile {
+            apply(
+                &mut core,
+                &down,
+                &[alert(3, "api_errors", "resolved", "api", "aaa")],
+            );
+            assert!(core.get(1).unwrap().symptoms[0].ended_at.is_some());
+        }
+        apply(
+            &mut core,
+            &Facts::default(),
+            &[event(4, types::DB_CONNECTION_RESTORED, "db")],
+        );
+        assert_eq!(
+            core.len(),
+            incidents_after,
+            "resolved: {resolved_meanwhile}"
+        );
+    }
+}
+
+#[test]
+fn a_playbooks_label_selector_and_sources_decide_which_alerts_start_it() {
+    use crate::spec::{PlaybookSpec, TriggerSource};
+    let mut core = core();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[alert(1, "pg_down", "firing", "db", "aaa")],
+    );
+    let incident = core.get(1).unwrap();
+    let origin = TriggerSource::of(&incident.source, &incident.event_type, &[]);
+    assert_eq!(origin, TriggerSource::Alertmanager);
+    let playbook = |labels: serde_json::Value| -> PlaybookSpec {
+        serde_json::from_value(json!({
+            "id": "page", "on": ["alert.pg_down.*"], "sources": ["alertmanager"],
+            "labels": labels, "steps": [{ "kind": "notify", "message": "x" }],
+        }))
+        .unwrap()
+    };
+    assert_eq!(
+        playbook(json!({ "severity": "critical" })).mismatch(incident, origin),
+        None
+    );
+    let why = playbook(json!({ "severity": "warning" }))
+        .mismatch(incident, origin)
+        .unwrap();
+    assert!(why.contains("severity=\"warning\""), "{why}");
+    // An alert on a monitor's component is still an alert: monitor playbooks do not run.
+    let monitors: Vec<crate::spec::MonitorSpec> = vec![serde_json::from_value(json!({
+        "id": "db", "kind": "tcp", "address": "127.0.0.1:1"
+    }))
+    .unwrap()];
+    let origin = TriggerSource::of(&incident.source, &incident.event_type, &monitors);
+    assert_eq!(origin, TriggerSource::Alertmanager);
+}
+
+/// db ← api ← web: web depends on api, api on db.
+fn chain_rules() -> Rules {
+    Rules {
+        depends_on: HashMap::from([
+            ("api".to_owned(), vec!["db".to_owned()]),
+            ("web".to_owned(), vec!["api".to_owned()]),
+        ]),
+        monitors: ["api", "db", "web"].map(String::from).into(),
+        ..rules()
+    }
+}
+
+fn apply_with(core: &mut IncidentBook, rules: &Rules, facts: &Facts, events: &[Event]) -> Changes {
+    let mut out = Changes::default();
+    for e in events {
+        core.apply(e, rules, facts, &mut out);
+    }
+    out.finish();
+    out
+}
+
+fn all_down() -> Facts {
+    Facts {
+        down: ["db", "api", "web"].map(String::from).into(),
+        ..Facts::default()
+    }
+}
+
+#[test]
+fn a_parent_seen_after_its_dependent_takes_the_dependents_incident_in() {
+    let mut core = core();
+    let (rules, down) = (chain_rules(), all_down());
+    apply_with(
+        &mut core,
+        &rules,
+        &down,
+        &[event(1, types::API_UNAVAILABLE, "api")],
+    );
+    core.run_started(1, "r1".into(), &mut Changes::default());
+    let out = apply_with(
+        &mut core,
+        &rules,
+        &down,
+        &[event(2, types::DB_CONNECTION_LOST, "db")],
+    );
+    assert_eq!(core.len(), 1, "one outage, one incident");
+    let root = core.get(2).unwrap();
+    assert_eq!(root.symptoms[0].source, "api");
+    assert_eq!(
+        root.symptoms[0].title, "API unavailable",
+        "{:?}",
+        root.symptoms
+    );
+    let folded = &out.incidents[&1];
+    assert_eq!(folded.status, IncidentStatus::Resolved);
+    assert_eq!(folded.resolved_by, Some(ResolvedBy::Superseded));
+    assert_eq!(folded.superseded_by, Some(2));
+    assert!(out.effects.contains(&Effect::Supersede {
+        incident_id: 1,
+        by: 2
+    }));
+}
+
+#[test]
+fn a_chain_seen_in_any_order_ends_as_one_incident_and_comes_apart_as_it_heals() {
+    let (rules, down) = (chain_rules(), all_down());
+    let orders: [[(&str, &str); 3]; 3] = [
+        [
+            ("web", types::API_UNAVAILABLE),
+            ("api", types::API_UNAVAILABLE),
+            ("db", types::DB_CONNECTION_LOST),
+        ],
+        [
+            ("db", types::DB_CONNECTION_LOST),
+            ("web", types::API_UNAVAILABLE),
+            ("api", types::API_UNAVAILABLE),
+        ],
+        [
+            ("api", types::API_UNAVAILABLE),
+            ("db", types::DB_CONNECTION_LOST),
+            ("web", types::API_UNAVAILABLE),
+        ],
+    ];
+    for order in orders {
+        let mut core = core();
+        let events: Vec<Event> = order
+            .iter()
+            .zip(1..)
+            .map(|((source, kind), seq)| event(seq, kind, source))
+            .collect();
+        let out = apply_with(&mut core, &rules, &down, &events);
+        assert_eq!(core.len(), 1, "{order:?}");
+        let root = core.active().next().unwrap().clone();
+        assert_eq!(root.source, "db", "{order:?}");
+        let mut sources: Vec<&str> = root.symptoms.iter().map(|s| s.source.as_str()).collect();
+        sources.sort();
+        assert_eq!(sources, ["api", "web"], "{order:?}");
+        // Nothing but the root is offered to the playbooks.
+        let triggered: Vec<u64> = out
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Trigger(i) => Some(i.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(triggered, [root.id], "{order:?}");
+
+        // The database is back; the api and web still fail: the api's outage is the web's.
+        let still_down = Facts {
+            down: ["api", "web"].map(String::from).into(),
+            ..Facts::default()
+        };
+        apply_with(
+            &mut core,
+            &rules,
+            &still_down,
+            &[event(9, types::DB_CONNECTION_RESTORED, "db")],
+        );
+        assert_eq!(core.len(), 1, "{order:?}");
+        let api = core.active().next().unwrap();
+        assert_eq!(api.source, "api", "{order:?}");
+        assert_eq!(api.symptoms[0].source, "web", "{order:?}");
+    }
+}
+
+fn event_at(seq: u64, event_type: &str, source: &str, at: chrono::DateTime<chrono::Utc>) -> Event {
+    EventDraft::new(event_type, json!({}))
+        .source(source)
+        .sequenced(seq, at)
+}
+
+#[test]
+fn an_outage_back_soon_after_its_heal_reopens_its_incident_until_it_is_for_people() {
+    let mut core = core();
+    let t0 = crate::time::now();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let none = Facts::default();
+    let mut seq = 0;
+    let mut round = |core: &mut IncidentBook, lost_at: i64| {
+        seq += 2;
+        let lost = event_at(seq, types::DB_CONNECTION_LOST, "db", at(lost_at));
+        let back = event_at(
+            seq + 1,
+            types::DB_CONNECTION_RESTORED,
+            "db",
+            at(lost_at + 5),
+        );
+        let out = apply(core, &none, &[lost]);
+        apply(core, &none, &[back]);
+        out
+    };
+    round(&mut core, 0);
+    let out = round(&mut core, 60);
+    let kinds: Vec<&str> = out.drafts.iter().map(|d| d.event_type.as_str()).collect();
+    assert!(kinds.contains(&types::INCIDENT_REOPENED), "{kinds:?}");
+    let reopened = &out.incidents[&1];
+    assert_eq!(
+        (reopened.relapses, reopened.status),
+        (1, IncidentStatus::Open)
+    );
+    assert_eq!(reopened.reopened_at, Some(at(60)));
+    assert!(matches!(&out.effects[0], Effect::Trigger(i) if i.id == 1));
+    assert_eq!(core.next_id(), 2, "no new incident");
+    round(&mut core, 120); // relapse 2: still healed automatically (relapses_max = 2)
+    let out = apply(
+        &mut core,
+        &none,
+        &[event_at(98, types::DB_CONNECTION_LOST, "db", at(180))],
+    );
+    assert_eq!(out.incidents[&1].relapses, 3);
+    assert!(
+        matches!(&out.effects[..], [Effect::Relapsing(i)] if i.id == 1),
+        "{:?}",
+        out.effects
+    );
+    // Its round is timed from when it came back.
+    let resolved = apply(
+        &mut core,
+        &none,
+        &[event_at(99, types::DB_CONNECTION_RESTORED, "db", at(190))],
+    );
+    assert_eq!(resolved.incidents[&1].resolution_time_seconds, Some(10.0));
+
+    // Past the window, a failure is a new incident.
+    let late = apply(
+        &mut core,
+        &none,
+        &[event_at(
+            100,
+            types::DB_CONNECTION_LOST,
+            "db",
+            at(190 + 601),
+        )],
+    );
+    assert!(late.opened.contains(&2));
+}
+
+#[test]
+fn a_persons_resolve_is_final_and_a_restart_remembers_recent_heals() {
+    let mut core = core();
+    let now = crate::time::now();
+    apply(
+        &mut core,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    let mut out = Changes::default();
+    core.resolve_by_hand(1, &Who::local(), now, &rules(), &Facts::default(), &mut out)
+        .unwrap();
+    let out = apply(
+        &mut core,
+        &Facts::default(),
+        &[event(2, types::DB_CONNECTION_LOST, "db")],
+    );
+    assert!(
+        out.opened.contains(&2),
+        "a new incident after a person's resolve"
+    );
+
+    // A heal remembered from the store before a restart still reopens.
+    let healed = apply(
+        &mut core,
+        &Facts::default(),
+        &[event(3, types::DB_CONNECTION_RESTORED, "db")],
+    )
+    .incidents[&2]
+        .clone();
+    let mut restarted = IncidentBook::new(Vec::new(), 3);
+    restarted.remember_resolved(vec![healed], crate::time::now(), 600_000);
+    let out = apply(
+        &mut restarted,
+        &Facts::default(),
+        &[event(4, types::DB_CONNECTION_LOST, "db")],
+    );
+    assert_eq!(out.incidents[&2].relapses, 1);
+    assert!(out.opened.is_empty());
 }

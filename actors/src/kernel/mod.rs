@@ -253,6 +253,11 @@ impl Kernel {
         found
     }
 
+    /// How Alertmanager's alerts are routed (`[alertmanager]`), as configured now.
+    pub fn alertmanager(&self) -> crate::spec::AlertmanagerSpec {
+        self.ctx.spec().alertmanager.clone()
+    }
+
     /// Whether a monitor named `id` is configured.
     fn has_monitor(&self, id: &str) -> bool {
         self.ctx.spec().monitors.iter().any(|m| m.id == id)

@@ -1,5 +1,7 @@
 //! An incident, its status and severity, the symptoms folded into it and the suggestions on it.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -96,7 +98,28 @@ pub struct Incident {
     /// Playbooks not trusted enough to run by themselves, offered to people instead.
     #[serde(default)]
     pub suggestions: Vec<Suggestion>,
+    /// The labels of the alert that opened it (Alertmanager's); playbooks may select on them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Fingerprints of the Alertmanager alerts firing into it: it resolves when the last of
+    /// them does (bounded by [`ALERTS_FIRING_MAX`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts_firing: Vec<String>,
+    /// It ended because what it depends on turned out to be down: the incident it became a
+    /// symptom of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<u64>,
+    /// How many times it came back within `incidents.reopen_window_ms` of being healed, and
+    /// when it last did.
+    #[serde(default)]
+    pub relapses: u32,
+    #[serde(default, with = "micros_opt", skip_serializing_if = "Option::is_none")]
+    pub reopened_at: Option<DateTime<Utc>>,
 }
+
+/// Most alert fingerprints one incident tracks. Past it, further alerts bump the incident
+/// without being waited for.
+pub const ALERTS_FIRING_MAX: usize = 256;
 
 /// How an incident ended.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -108,6 +131,9 @@ pub enum ResolvedBy {
     Recovery,
     /// A person resolved it.
     Manual,
+    /// What it depends on turned out to be down: it became a symptom of that incident
+    /// (`superseded_by`).
+    Superseded,
 }
 
 impl ResolvedBy {
@@ -116,6 +142,7 @@ impl ResolvedBy {
             ResolvedBy::Playbook => "playbook",
             ResolvedBy::Recovery => "recovery",
             ResolvedBy::Manual => "manual",
+            ResolvedBy::Superseded => "superseded",
         }
     }
 }
@@ -167,4 +194,8 @@ pub struct Symptom {
     #[serde(with = "micros")]
     pub at: DateTime<Utc>,
     pub seq: u64,
+    /// When it was seen to end while attached (an alert that resolved); a symptom that has
+    /// not ended gets an incident of its own when the one it is attached to resolves.
+    #[serde(default, with = "micros_opt", skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
 }

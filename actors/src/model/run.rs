@@ -15,6 +15,9 @@ pub enum ExecutionStatus {
     Failed,
     /// Grace stopped in the middle of a step that could not safely be done again.
     Interrupted,
+    /// Its incident turned out to be a symptom of another (what its component depends on is
+    /// down) and the run was stopped.
+    Superseded,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -77,6 +80,8 @@ pub enum AgentStatus {
     Running,
     Succeeded,
     Failed,
+    /// Stopped before it finished: its incident was superseded.
+    Stopped,
 }
 
 /// A sub-agent: the supervised actor that carries out one run.

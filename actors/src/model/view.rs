@@ -3,6 +3,8 @@
 //! an incident the same way from either. It leaves out what only the incident manager needs
 //! (the seqs of the events it came from, whether a recovery was seen).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -38,6 +40,16 @@ pub struct IncidentView {
     pub symptoms: Vec<SymptomView>,
     /// Playbooks offered to people (below their `auto_run_min_trust`).
     pub suggestions: Vec<SuggestionView>,
+    /// The labels of the Alertmanager alert that opened it; empty for other incidents.
+    pub labels: BTreeMap<String, String>,
+    /// How many Alertmanager alerts are still firing into it.
+    pub alerts_firing: usize,
+    /// The incident it became a symptom of, when it ended as `superseded`.
+    pub superseded_by: Option<u64>,
+    /// How many times it came back soon after it was healed, and when it last did.
+    pub relapses: u32,
+    #[serde(with = "micros_opt")]
+    pub reopened_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,6 +93,9 @@ pub struct SymptomView {
     #[serde(with = "micros")]
     pub at: DateTime<Utc>,
     pub seq: u64,
+    /// When it was seen to end while attached (an alert that resolved).
+    #[serde(with = "micros_opt")]
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Symptom> for SymptomView {
@@ -92,6 +107,7 @@ impl From<&Symptom> for SymptomView {
             title: symptom.title.clone(),
             at: symptom.at,
             seq: symptom.seq,
+            ended_at: symptom.ended_at,
         }
     }
 }
@@ -121,6 +137,11 @@ impl From<&Incident> for IncidentView {
                 .iter()
                 .map(SuggestionView::from)
                 .collect(),
+            labels: incident.labels.clone(),
+            alerts_firing: incident.alerts_firing.len(),
+            superseded_by: incident.superseded_by,
+            relapses: incident.relapses,
+            reopened_at: incident.reopened_at,
         }
     }
 }

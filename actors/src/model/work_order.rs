@@ -18,6 +18,9 @@ pub enum WorkOrderReason {
     CircuitBreaker,
     /// The incident outlived its component's `escalate_after_ms`.
     Overdue,
+    /// The incident came back more than `incidents.relapses_max` times soon after it was
+    /// healed: its heals do not hold.
+    Relapsing,
 }
 
 /// What a person has to do when automation could not heal an incident.

@@ -90,7 +90,7 @@ impl Actor for PlaybooksActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            PlaybooksMsg::Trigger(incident) => state.trigger(incident).await?,
+            PlaybooksMsg::Trigger(incident) => state.trigger(*incident).await?,
             PlaybooksMsg::RunNow {
                 playbook_id,
                 incident_id,
@@ -109,6 +109,8 @@ impl Actor for PlaybooksActor {
             } => state.step_update(&run_id, index, record).await?,
             PlaybooksMsg::Finished { run_id, report } => state.finish(&run_id, report).await?,
             PlaybooksMsg::Overdue(incident) => state.overdue(*incident).await?,
+            PlaybooksMsg::Relapsing(incident) => state.relapsing(*incident).await?,
+            PlaybooksMsg::Supersede { incident_id, by } => state.supersede(incident_id, by).await?,
         }
         Ok(())
     }
@@ -159,14 +161,10 @@ impl PlaybooksState {
     /// selector when it has one.
     pub(super) fn playbook_for(&self, incident: &Incident) -> Option<PlaybookSpec> {
         let spec = self.ctx.spec();
-        let origin = TriggerSource::of(&incident.source, &spec.monitors);
+        let origin = TriggerSource::of(&incident.source, &incident.event_type, &spec.monitors);
         spec.playbooks
             .iter()
-            .find(|playbook| {
-                playbook
-                    .mismatch(&incident.event_type, &incident.source, origin)
-                    .is_none()
-            })
+            .find(|playbook| playbook.mismatch(incident, origin).is_none())
             .cloned()
     }
 
@@ -218,8 +216,12 @@ impl PlaybooksState {
             return Err(RunError::Full(agents_max));
         }
         if !matches!(started, Started::ByHand { forced: true, .. }) {
-            let origin = TriggerSource::of(&incident.source, &self.ctx.spec().monitors);
-            if let Some(why) = playbook.mismatch(&incident.event_type, &incident.source, origin) {
+            let origin = TriggerSource::of(
+                &incident.source,
+                &incident.event_type,
+                &self.ctx.spec().monitors,
+            );
+            if let Some(why) = playbook.mismatch(&incident, origin) {
                 return Err(RunError::NotTriggered(why));
             }
             let now = crate::time::now();

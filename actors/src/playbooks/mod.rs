@@ -4,6 +4,7 @@
 //!   queue in front of them, a person's run.
 //! - `gate`: the pure cooldown and circuit-breaker rules ([`gate::RunGate`]).
 //! - `run`: a run recorded, its steps recorded, its end turned into trust and a work order.
+//! - `supersede`: a run stopped because its incident became a symptom of another.
 //! - `work_orders`: what goes to people when automation cannot heal (an outbox per webhook).
 //! - `resume` and `restart`: what becomes of runs a stopped Grace left `running` (the pure
 //!   [`resume::decide_resume`]), and incidents left unattended.
@@ -17,6 +18,7 @@ mod resume;
 mod run;
 mod steps;
 mod sub_agent;
+mod supersede;
 mod work_orders;
 
 pub use actor::PlaybooksActor;

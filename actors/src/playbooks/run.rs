@@ -100,7 +100,7 @@ fn started_payload(execution: &Execution, started: &Started) -> PlaybookStarted 
 }
 
 /// The data of `playbook.finished`.
-fn finished_payload(execution: &Execution, report: &RunReport) -> PlaybookFinished {
+pub(super) fn finished_payload(execution: &Execution, report: &RunReport) -> PlaybookFinished {
     PlaybookFinished {
         run_id: execution.run_id.clone(),
         playbook_id: execution.playbook_id.clone(),
@@ -304,7 +304,7 @@ impl PlaybooksState {
     }
 
     /// The agent's work is done: stop it (after its report, so its exit is not a crash).
-    fn stop_agent(&self, agent_id: &AgentId) {
+    pub(super) fn stop_agent(&self, agent_id: &AgentId) {
         let role = roles::agent(agent_id);
         if let Some(cell) = ractor::registry::where_is(self.ctx.scope.name(&role)) {
             cell.stop(Some("run finished".to_owned()));
@@ -313,11 +313,12 @@ impl PlaybooksState {
     }
 
     /// Counts an ended run for `GET /metrics`.
-    fn count_run(&self, execution: &Execution) {
+    pub(super) fn count_run(&self, execution: &Execution) {
         use crate::metrics::{PlaybookLabel, RunLabels};
         let outcome = match execution.status {
             ExecutionStatus::Succeeded => "succeeded",
             ExecutionStatus::Interrupted => "interrupted",
+            ExecutionStatus::Superseded => "superseded",
             _ => "failed",
         };
         let playbook = execution.playbook_id.clone();
@@ -374,4 +375,15 @@ fn close_run(
     };
     agent.finished_at = Some(now);
     agent.trust_score = trust_score;
+}
+
+/// Kills a run's sub-agent in the middle of whatever it is doing: its task is dropped, and the
+/// process group of a program it was running with it. The engine has already forgotten the run,
+/// so the sub-agent's end is not mistaken for a crash.
+pub(super) fn kill_agent(ctx: &crate::context::Ctx, agent_id: &AgentId) {
+    let role = roles::agent(agent_id);
+    if let Some(cell) = ractor::registry::where_is(ctx.scope.name(&role)) {
+        cell.kill();
+    }
+    ctx.spawns.forget(&role);
 }

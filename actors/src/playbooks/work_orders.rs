@@ -67,6 +67,23 @@ impl PlaybooksState {
         Ok(())
     }
 
+    /// Hands an incident whose heals do not hold to people: a work order, and no run.
+    pub(super) async fn relapsing(&mut self, incident: Incident) -> Result<(), StoreError> {
+        let current = self.ctx.store.incident(incident.id).await?;
+        if current.is_none_or(|i| !i.status.is_active() || i.work_order_id.is_some()) {
+            return Ok(());
+        }
+        let output = format!(
+            "incident #{} ({}) on {} came back {} times soon after it was healed: its heals \
+             do not hold",
+            incident.id, incident.title, incident.source, incident.relapses,
+        );
+        let work_order = work_order(incident.id, WorkOrderReason::Relapsing, "", output);
+        self.commit(vec![], vec![], Some(&work_order)).await?;
+        self.escalate(incident.id, work_order, false);
+        Ok(())
+    }
+
     /// An automatic run that was held: a cooldown leaves the incident for people; an open
     /// circuit breaker records a work order and escalates it.
     pub(super) async fn act_on_hold(

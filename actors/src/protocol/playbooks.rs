@@ -39,7 +39,7 @@ pub enum RunError {
 
 pub enum PlaybooksMsg {
     /// A new incident: run the first playbook whose trigger matches, if any.
-    Trigger(Incident),
+    Trigger(Box<Incident>),
     /// A person runs a playbook on an active incident; replies with the run id.
     RunNow {
         playbook_id: String,
@@ -49,6 +49,12 @@ pub enum PlaybooksMsg {
         force: bool,
         reply: RpcReplyPort<Result<RunId, RunError>>,
     },
+    /// An incident came back more than `incidents.relapses_max` times soon after it was
+    /// healed: a work order goes to people, and no playbook runs.
+    Relapsing(Box<Incident>),
+    /// Incident `incident_id` was superseded by incident `by` (what it depends on is down):
+    /// stop its run, waiting or running, as `superseded`.
+    Supersede { incident_id: u64, by: u64 },
     /// A sub-agent reports a step's progress.
     StepUpdate {
         run_id: RunId,

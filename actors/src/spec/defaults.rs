@@ -99,3 +99,12 @@ pub fn rerun_runs_max() -> usize {
 pub fn pipeline_timeout_ms() -> u64 {
     600_000
 }
+pub fn component_labels() -> Vec<String> {
+    ["service", "job", "instance"].map(String::from).to_vec()
+}
+pub fn reopen_window_ms() -> u64 {
+    600_000
+}
+pub fn relapses_max() -> u32 {
+    3
+}

@@ -102,6 +102,8 @@ pub mod bounds {
     pub const STEPS_MAX: usize = 50;
     /// Most rules in one `log` monitor: every line is matched against each.
     pub const LOG_RULES_MAX: usize = 64;
+    /// Most labels one playbook's selector may name.
+    pub const LABEL_SELECTORS_MAX: usize = 16;
     /// Most monitors one monitor may depend on.
     pub const DEPENDS_ON_MAX: usize = 16;
     /// Most probes a monitor's flap window looks back over.

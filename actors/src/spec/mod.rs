@@ -7,7 +7,9 @@
 
 pub use crate::problem::{SpecProblem, SpecProblems};
 
+mod alertmanager;
 mod checks;
+mod incidents;
 mod limits;
 mod monitor;
 mod pipeline;
@@ -16,6 +18,8 @@ mod playbook;
 mod steps;
 mod webhook;
 
+pub use alertmanager::*;
+pub use incidents::*;
 pub use limits::*;
 pub use monitor::*;
 pub use pipeline::*;
@@ -35,6 +39,8 @@ pub struct TreeSpec {
     pub supervision: SupervisionSpec,
     pub limits: LimitsSpec,
     pub retention: crate::retention::RetentionSpec,
+    pub alertmanager: AlertmanagerSpec,
+    pub incidents: IncidentsSpec,
 }
 
 /// Defaults, named so config docs and code agree.

@@ -1,10 +1,13 @@
 //! `[[playbooks]]`: which incidents start a playbook, from which sources, and its limits.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::checks::*;
 use super::*;
 use crate::event::Pattern;
+use crate::model::Incident;
 
 /// A remediation recipe: which events start it and the steps it runs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -21,6 +24,10 @@ pub struct PlaybookSpec {
     /// default): any source.
     #[serde(default)]
     pub monitors: Vec<String>,
+    /// Optional label selector, for Alertmanager's alerts: only incidents whose alert has
+    /// every one of these labels with this value trigger it (`{ severity = "critical" }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// Steps, run in order by one sub-agent.
     pub steps: Vec<StepSpec>,
     /// After a run on a component, no automatic run of this playbook on the same component
@@ -62,15 +69,11 @@ impl PlaybookSpec {
         self.name.as_deref().unwrap_or(&self.id)
     }
 
-    /// Why this playbook is not for an incident of `event_type` on `source` (whose origin is
-    /// `origin`), or None when its trigger matches.
-    pub fn mismatch(
-        &self,
-        event_type: &str,
-        source: &str,
-        origin: TriggerSource,
-    ) -> Option<String> {
+    /// Why this playbook is not for `incident` (whose origin is `origin`), or None when its
+    /// trigger matches.
+    pub fn mismatch(&self, incident: &Incident, origin: TriggerSource) -> Option<String> {
         let name = self.display_name();
+        let (event_type, source) = (incident.event_type.as_str(), incident.source.as_str());
         if !self.sources.contains(&origin) {
             return Some(format!(
                 "{name} runs only for incidents from {:?}; {source} is {}",
@@ -91,6 +94,11 @@ impl PlaybookSpec {
                 self.on
             ));
         }
+        let differs =
+            |(label, value): &(&String, &String)| incident.labels.get(*label) != Some(value);
+        if let Some((label, value)) = self.labels.iter().find(differs) {
+            return Some(format!("{name} is only for alerts with {label}={value:?}"));
+        }
         None
     }
 }
@@ -103,20 +111,30 @@ pub enum TriggerSource {
     Monitors,
     /// `POST /events`.
     Pushed,
-    /// `POST /integrations/alertmanager` (sources `alertmanager/<fingerprint>`).
+    /// `POST /integrations/alertmanager` (types `alert.<alertname>.firing`).
     Alertmanager,
 }
 
 /// What every Alertmanager alert's source starts with; pushed events may not use it.
 pub const ALERTMANAGER_SOURCE_PREFIX: &str = "alertmanager/";
+/// Every Alertmanager alert's type is `alert.<alertname>.firing` or `alert.<alertname>.resolved`:
+/// one family per alert name, so a resolved alert resolves its own kind of incident and no
+/// other. Pushed events may not use the `alert.` family: where an incident came from is read
+/// from it (see [`TriggerSource::of`]).
+pub const ALERT_FAMILY_PREFIX: &str = "alert.";
 
 impl TriggerSource {
-    /// The origin of an incident on `source`, given the monitors configured now.
-    pub fn of(source: &str, monitors: &[MonitorSpec]) -> Self {
-        if monitors.iter().any(|m| m.id == source) {
-            TriggerSource::Monitors
-        } else if source.starts_with(ALERTMANAGER_SOURCE_PREFIX) {
+    /// The origin of an incident of `event_type` on `source`, given the monitors configured
+    /// now. An alert's component may be a monitor's id, so the type decides first: only
+    /// Alertmanager's alerts are of the `alert.` family (pushed events may not use it), and
+    /// only monitors' sources are monitor ids (pushed events may not use them either).
+    pub fn of(source: &str, event_type: &str, monitors: &[MonitorSpec]) -> Self {
+        if event_type.starts_with(ALERT_FAMILY_PREFIX)
+            || source.starts_with(ALERTMANAGER_SOURCE_PREFIX)
+        {
             TriggerSource::Alertmanager
+        } else if monitors.iter().any(|m| m.id == source) {
+            TriggerSource::Monitors
         } else {
             TriggerSource::Pushed
         }
@@ -169,6 +187,14 @@ impl PlaybookSpec {
                     "a check needs a verify after it: when the target answers, the run skips to the next verify",
                 ));
             }
+        }
+        if self.labels.len() > bounds::LABEL_SELECTORS_MAX {
+            let most = format!("at most {} labels", bounds::LABEL_SELECTORS_MAX);
+            problems.push(SpecProblem::new("labels", most));
+        }
+        if let Some(label) = self.labels.keys().find(|label| !is_label_name(label)) {
+            let why = format!("{label:?} is not a Prometheus label name");
+            problems.push(SpecProblem::new(format!("labels.{label}"), why));
         }
         if !(0.0..=1.0).contains(&self.auto_run_min_trust) {
             problems.push(SpecProblem::new(

@@ -29,6 +29,11 @@ fn incident(id: u64, status: IncidentStatus) -> Incident {
         event_seqs: vec![2],
         symptoms: Vec::new(),
         suggestions: Vec::new(),
+        labels: Default::default(),
+        alerts_firing: Vec::new(),
+        superseded_by: None,
+        relapses: 0,
+        reopened_at: None,
     }
 }
 

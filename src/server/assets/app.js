@@ -166,6 +166,23 @@ function byWhom(resolvedBy) {
   return { playbook: "healed by a playbook", recovery: "came back by itself", manual: "resolved by a person" }[resolvedBy] || resolvedBy || "";
 }
 
+/** How a resolved incident ended, in words: how long and by whom, or what it became part of. */
+function endedHow(incident) {
+  if (incident.resolved_by === "superseded") {
+    return `part of incident #${incident.superseded_by}: what ${incident.source} depends on is down`;
+  }
+  return `resolved in ${secs(incident.resolution_time_seconds)}, ${byWhom(incident.resolved_by)}`;
+}
+
+/** The components failing because this incident's is down (its symptoms still going on). */
+function causeLine(incident) {
+  const failing = [...new Set((incident.symptoms || []).filter((s) => !s.ended_at).map((s) => s.source))];
+  if (!failing.length) return "";
+  const named = failing.slice(0, 3).join(", ");
+  const more = failing.length > 3 ? ` and ${failing.length - 3} more` : "";
+  return `🔗 ${named}${more} failing because ${incident.source} is down`;
+}
+
 function estimateFor(incident, playbookId) {
   const estimates = (state.insights && state.insights.estimates) || [];
   return estimates.find((e) => e.playbook_id === playbookId && e.event_type === incident.event_type) || null;
@@ -181,7 +198,8 @@ function doing(incident) {
     if (!estimate) {
       expected = `no recovery history yet for “${name}” on this kind of incident`;
     } else {
-      const elapsed = (Date.now() - new Date(incident.detected_at).getTime()) / 1000;
+      const since = incident.reopened_at || incident.detected_at;
+      const elapsed = (Date.now() - new Date(since).getTime()) / 1000;
       const left = estimate.median_seconds - elapsed;
       expected = left > 0
         ? `expected recovery in ~${secs(Math.max(1, left))}`
@@ -208,7 +226,10 @@ function describe(ev) {
     case "incident.updated":
       return `Incident #${inc.id}: ${d.reason || "updated"}`;
     case "incident.resolved":
+      if (inc.resolved_by === "superseded") return `🔗 Incident #${inc.id} is ${endedHow(inc)}`;
       return `✅ Incident #${inc.id} resolved in ${secs(inc.resolution_time_seconds)} (${byWhom(inc.resolved_by)})`;
+    case "incident.reopened":
+      return `🔁 Incident #${inc.id} is back: ${d.reason || "relapse"}`;
     case "incident.escalated":
       return `🧑‍🔧 Incident #${inc.id} handed to people: work order ${d.work_order_id}`;
     case "playbook.started":
@@ -292,8 +313,11 @@ function tileLines(incident) {
   headline += ` — ${doing(incident)}`;
   const bits = [`Severity: ${level}`, `Status: ${incident.status}`];
   if (incident.occurrences > 1) bits.push(`${incident.occurrences} occurrences`);
+  if (incident.relapses > 0) {
+    bits.push(`🔁 back ${incident.relapses === 1 ? "once" : `${incident.relapses} times`} soon after it was healed`);
+  }
   if (incident.acknowledged_at) bits.push(`👀 Acknowledged at ${clock(incident.acknowledged_at)}`);
-  return { headline, state: bits.join(" · ") };
+  return { headline, state: bits.join(" · "), cause: causeLine(incident) };
 }
 
 function renderTiles() {
@@ -325,6 +349,7 @@ function renderTiles() {
       });
       tile = el("li", { className: "tile" },
         el("p", { className: "headline", id: headlineId }),
+        el("p", { className: "cause" }),
         el("p", { className: "state" }),
         el("div", { className: "buttons" }, details, ack));
       tile.dataset.incident = String(id);
@@ -335,6 +360,8 @@ function renderTiles() {
     tile.dataset.status = incident.status;
     tile.querySelector(".headline").textContent = lines.headline;
     tile.querySelector(".state").textContent = lines.state;
+    tile.querySelector(".cause").textContent = lines.cause;
+    tile.querySelector(".cause").hidden = !lines.cause;
     tile.querySelector('[data-action="acknowledge"]').hidden = Boolean(incident.acknowledged_at) || !state.canAct;
   });
   $("no-alerts").hidden = state.active.size > 0;
@@ -376,7 +403,7 @@ function historyItem(incident) {
     view.addEventListener("click", () => showDetail(incident.id, view));
     const item = el("li", {},
       el("time", { dateTime: incident.resolved_at || "", textContent: incident.resolved_at ? clock(incident.resolved_at) : "" }),
-      `✅ #${incident.id} ${incident.title}${incident.title.includes(incident.source) ? "" : ` on ${incident.source}`} — resolved in ${secs(incident.resolution_time_seconds)}, ${byWhom(incident.resolved_by)} `,
+      `✅ #${incident.id} ${incident.title}${incident.title.includes(incident.source) ? "" : ` on ${incident.source}`} — ${endedHow(incident)} `,
       view);
     item.dataset.incident = String(incident.id);
     return item;
@@ -472,7 +499,7 @@ function renderDetail() {
   const words = family(incident.event_type);
   $("detail-title").textContent = `#${incident.id} ${words ? words.name : incident.title} — ${incident.source}`;
   $("detail-status").textContent = incident.status === "resolved"
-    ? `Resolved in ${secs(incident.resolution_time_seconds)} (${byWhom(incident.resolved_by)})`
+    ? `${endedHow(incident).replace(/^./, (c) => c.toUpperCase())}`
     : `${incident.status} · ${doing(incident)}`;
   $("timeline").replaceChildren(...detail.timeline.map((ev) => {
     const item = el("li", {}, el("time", { dateTime: ev.at, textContent: clock(ev.at) }), describe(ev));
@@ -574,14 +601,19 @@ async function act(id, run, done) {
 
 function applyIncident(incident) {
   if (incident.status === "resolved") {
-    // Healed by a playbook or by itself: said at the top for a while (not when a person closed it).
-    if (state.active.has(incident.id) && incident.resolved_by !== "manual") {
+    // Healed by a playbook or by itself: said at the top for a while (not when a person closed
+    // it, nor when it became part of a bigger outage).
+    const healed = incident.resolved_by === "playbook" || incident.resolved_by === "recovery";
+    if (state.active.has(incident.id) && healed) {
       state.healed.set(incident.id, { incident, until: Date.now() + HEALED_SHOW_MS });
       setTimeout(renderSoon, HEALED_SHOW_MS + RENDER_DELAY_MS);
     }
     state.active.delete(incident.id);
     state.history = [incident, ...state.history.filter((i) => i.id !== incident.id)].slice(0, HISTORY_MAX);
   } else {
+    // A relapse: back from history and from the "just healed" notes.
+    state.healed.delete(incident.id);
+    state.history = state.history.filter((i) => i.id !== incident.id);
     state.active.set(incident.id, incident);
     // Under a flood of new incidents the page keeps the newest, like its first load.
     if (state.active.size > TILES_MAX) state.active.delete(Math.min(...state.active.keys()));

@@ -60,7 +60,11 @@ impl Runner<'_> {
         allowed_values: &[String],
     ) -> Result<Vec<String>, String> {
         let spec = self.args.ctx.spec();
-        let origin = crate::spec::TriggerSource::of(&self.args.incident.source, &spec.monitors);
+        let origin = crate::spec::TriggerSource::of(
+            &self.args.incident.source,
+            &self.args.incident.event_type,
+            &spec.monitors,
+        );
         let mut out = Vec::with_capacity(argv.len());
         for arg in argv {
             for name in crate::spec::placeholders(arg) {

@@ -1,0 +1,198 @@
+//! `depends_on` in the incident book: one outage, one incident, whatever order its failures
+//! are seen in and however many levels they pass through.
+//!
+//! - A failure of a component whose parent (or grandparent, …) is down attaches to that
+//!   outage's incident as a symptom (`down_dependency`, `attach`).
+//! - An outage of a parent seen after its dependents' failures takes them in: their incidents
+//!   end as `superseded` (their waiting or running playbooks stopped) and become symptoms of
+//!   the parent's (`fold_dependents`).
+//!
+//! "Down" is what a parent's own monitor says; a component no monitor watches is down while
+//! an alert incident is open on it. An incident on a parent from a log rule or a pushed event
+//! hides nothing.
+
+use std::collections::{HashSet, VecDeque};
+
+use chrono::{DateTime, Utc};
+
+use super::book::IncidentBook;
+use super::changes::{Changes, Effect, Facts, Rules, Why};
+use crate::event::types;
+use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom};
+
+/// Most components one walk up or down the dependencies visits: `depends_on` is acyclic and
+/// bounded per monitor, this bounds a walk over all of them.
+const WALK_MAX: usize = 1_024;
+
+impl IncidentBook {
+    /// The incident of the outage `source`'s failure belongs to: the nearest down ancestor's,
+    /// walking up through down ancestors that have no incident of their own (their failure is
+    /// itself attached higher up).
+    pub(super) fn down_dependency(
+        &self,
+        source: &str,
+        rules: &Rules,
+        facts: &Facts,
+    ) -> Option<u64> {
+        let mut frontier: VecDeque<&str> = parents(rules, source).collect();
+        let mut seen = HashSet::new();
+        while let Some(parent) = frontier.pop_front() {
+            if !seen.insert(parent) || seen.len() > WALK_MAX {
+                continue;
+            }
+            if !rules.monitors.contains(parent) {
+                if let Some(id) = self.alert_incident_of(parent) {
+                    return Some(id);
+                }
+            } else if facts.down.contains(parent) {
+                match self.of_source(parent).first() {
+                    Some(id) => return Some(*id),
+                    None => frontier.extend(parents(rules, parent)),
+                }
+            }
+        }
+        None
+    }
+
+    /// Attaches a dependent's failure to the incident of what it depends on.
+    pub(super) fn attach(
+        &mut self,
+        parent_id: u64,
+        symptom: Symptom,
+        rules: &Rules,
+        out: &mut Changes,
+    ) {
+        let parent = self.active.get_mut(&parent_id).expect("found active");
+        if add_symptom(parent, symptom, rules.events_max) {
+            let parent = parent.clone();
+            out.announce(&parent, types::INCIDENT_UPDATED, Why::reason("symptom"));
+        }
+    }
+
+    /// `root` just opened: if its component is down, the active incidents of everything that
+    /// depends on it, at any depth, end as superseded by it and become its symptoms.
+    pub(super) fn fold_dependents(
+        &mut self,
+        root: u64,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let incident = &self.active[&root];
+        let down = if rules.monitors.contains(&incident.source) {
+            facts.down.contains(&incident.source)
+        } else {
+            super::alerts::is_alert(&incident.event_type)
+        };
+        if !down {
+            return;
+        }
+        let at = incident.detected_at;
+        let folded: Vec<u64> = dependents(rules, &incident.source)
+            .iter()
+            .flat_map(|component| self.of_source(component))
+            .filter(|id| *id != root)
+            .collect();
+        for id in folded {
+            self.supersede(id, root, at, rules, out);
+        }
+    }
+
+    /// Ends incident `id` as superseded by `root`, moving it and its symptoms onto `root`.
+    fn supersede(
+        &mut self,
+        id: u64,
+        root: u64,
+        at: DateTime<Utc>,
+        rules: &Rules,
+        out: &mut Changes,
+    ) {
+        let Some(mut folded) = self.take(id) else {
+            return;
+        };
+        folded.status = IncidentStatus::Resolved;
+        folded.resolved_at = Some(at.max(folded.detected_at));
+        folded.resolved_by = Some(ResolvedBy::Superseded);
+        folded.superseded_by = Some(root);
+        folded.active_run_id = None;
+        let why = Why {
+            resolved_by: Some(ResolvedBy::Superseded),
+            ..Why::reason(&format!(
+                "superseded by #{root}: what it depends on is down"
+            ))
+        };
+        out.announce(&folded, types::INCIDENT_RESOLVED, why);
+        // Whatever healing was meant for it is not: the root cause is elsewhere.
+        out.effects
+            .retain(|effect| !matches!(effect, Effect::Trigger(i) if i.id == id));
+        out.effects.push(Effect::Supersede {
+            incident_id: id,
+            by: root,
+        });
+        let parent = self.active.get_mut(&root).expect("the root is active");
+        let mut changed = add_symptom(parent, symptom_of(&folded), rules.events_max);
+        for symptom in &folded.symptoms {
+            changed |= add_symptom(parent, symptom.clone(), rules.events_max);
+        }
+        if changed {
+            let parent = parent.clone();
+            out.announce(&parent, types::INCIDENT_UPDATED, Why::reason("symptom"));
+        }
+    }
+}
+
+/// What `source` depends on, as configured.
+fn parents<'a>(rules: &'a Rules, source: &str) -> impl Iterator<Item = &'a str> {
+    rules
+        .depends_on
+        .get(source)
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+}
+
+/// Every component that depends on `source`, directly or through others.
+fn dependents(rules: &Rules, source: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut frontier = vec![source.to_owned()];
+    while let Some(parent) = frontier.pop() {
+        for (child, its_parents) in &rules.depends_on {
+            let new = its_parents.contains(&parent) && !found.contains(child);
+            if new && found.len() < WALK_MAX {
+                found.push(child.clone());
+                frontier.push(child.clone());
+            }
+        }
+    }
+    found
+}
+
+/// A superseded incident, as the symptom it now is.
+fn symptom_of(incident: &Incident) -> Symptom {
+    Symptom {
+        source: incident.source.clone(),
+        event_type: incident.event_type.clone(),
+        severity: incident.severity,
+        title: incident
+            .title
+            .strip_suffix(&format!(": {}", incident.source))
+            .unwrap_or(&incident.title)
+            .to_owned(),
+        at: incident.detected_at,
+        seq: incident.event_seqs.first().copied().unwrap_or_default(),
+        ended_at: None,
+    }
+}
+
+/// Adds `symptom` unless `incident` already has it or is full; whether it did.
+fn add_symptom(incident: &mut Incident, symptom: Symptom, events_max: usize) -> bool {
+    let known = incident
+        .symptoms
+        .iter()
+        .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
+    if known || incident.symptoms.len() >= events_max {
+        return false;
+    }
+    incident.symptoms.push(symptom);
+    true
+}

@@ -1,0 +1,138 @@
+//! Relapses: an outage that comes back soon after it was healed is the same incident, reopened,
+//! not a new one. Each round is on its timeline (`incident.reopened`), `relapses` counts them,
+//! and past `incidents.relapses_max` it goes to people instead of another playbook run: a heal
+//! that does not hold is a problem of its own.
+//!
+//! The book remembers the incidents healed lately (by a playbook or by themselves; a person's
+//! resolve is final), at most [`RECENT_MAX`], and the actor reloads them from the store with
+//! the active set, so a restart forgets none that are still in their window.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::alerts::AlertFacts;
+use super::book::{remember, IncidentBook};
+use super::changes::{Changes, Effect, Facts, Rules, Why};
+use crate::event::types;
+use crate::model::{Incident, IncidentStatus, ResolvedBy, SuggestionStatus, Symptom};
+
+/// Most healed incidents remembered for a relapse.
+pub const RECENT_MAX: usize = 1_000;
+
+/// The key an incident is deduplicated by.
+type Key = (String, String);
+
+impl IncidentBook {
+    /// Remembers `incident`, just resolved, in case it relapses within `window_ms`.
+    pub(super) fn remember_healed(&mut self, incident: &Incident, window_ms: u64) {
+        let healed = matches!(
+            incident.resolved_by,
+            Some(ResolvedBy::Playbook | ResolvedBy::Recovery)
+        );
+        if window_ms == 0 || !healed {
+            return;
+        }
+        let key = (incident.source.clone(), incident.event_type.clone());
+        self.recent.insert(key.clone(), incident.clone());
+        self.recent_order.push_back((key, incident.id));
+        while self.recent_order.len() > RECENT_MAX {
+            let (key, id) = self
+                .recent_order
+                .pop_front()
+                .expect("longer than the bound");
+            if self.recent.get(&key).is_some_and(|kept| kept.id == id) {
+                self.recent.remove(&key);
+            }
+        }
+    }
+
+    /// Remembers the incidents resolved lately (any order) as of `now`: after a restart.
+    pub fn remember_resolved(
+        &mut self,
+        mut resolved: Vec<Incident>,
+        now: DateTime<Utc>,
+        window_ms: u64,
+    ) {
+        resolved.sort_by_key(|incident| incident.resolved_at);
+        let window = Duration::milliseconds(window_ms as i64);
+        for incident in resolved {
+            if incident.resolved_at.is_some_and(|at| now - at <= window) {
+                self.remember_healed(&incident, window_ms);
+            }
+        }
+    }
+
+    /// The healed incident a failure of `key` at `at` is a relapse of, taken out of memory.
+    pub(super) fn relapse_of(
+        &mut self,
+        key: &Key,
+        at: DateTime<Utc>,
+        rules: &Rules,
+    ) -> Option<Incident> {
+        let resolved_at = self.recent.get(key)?.resolved_at?;
+        let window = Duration::milliseconds(rules.reopen_window_ms as i64);
+        if at - resolved_at > window {
+            self.recent.remove(key);
+            return None;
+        }
+        self.recent.remove(key)
+    }
+
+    /// Reopens `incident` for `problem`: healed again, or, past `relapses_max`, handed to
+    /// people.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn reopen(
+        &mut self,
+        mut incident: Incident,
+        problem: Symptom,
+        count: u64,
+        alert: Option<AlertFacts>,
+        rules: &Rules,
+        facts: &Facts,
+        out: &mut Changes,
+    ) {
+        let healed_at = incident.resolved_at.unwrap_or(problem.at);
+        incident.trust = self.adjust_trust(&incident.source, -rules.drop_on_incident, out);
+        reset_for_a_new_round(&mut incident);
+        incident.silenced = facts.silenced.contains(&incident.source);
+        incident.relapses = incident.relapses.saturating_add(1);
+        incident.reopened_at = Some(problem.at);
+        incident.occurrences = incident.occurrences.saturating_add(count);
+        remember(&mut incident, problem.seq, rules.events_max);
+        if let Some(alert) = alert {
+            alert.fire(&mut incident);
+        }
+        let gap_s = (problem.at - healed_at).num_seconds().max(0);
+        let why = format!(
+            "relapse {}: failing again {gap_s} s after it was healed",
+            incident.relapses
+        );
+        out.announce(&incident, types::INCIDENT_REOPENED, Why::reason(&why));
+        if incident.relapses > rules.relapses_max {
+            out.effects
+                .push(Effect::Relapsing(Box::new(incident.clone())));
+        } else if !incident.silenced {
+            out.effects
+                .push(Effect::Trigger(Box::new(incident.clone())));
+        }
+        let id = incident.id;
+        self.insert(incident);
+        self.fold_dependents(id, rules, facts, out);
+    }
+}
+
+/// Clears what belonged to the round that ended: its resolution, run, work order, the
+/// acknowledgement of it and suggestions nobody decided (the new round makes its own). History
+/// (timeline, symptoms, decided suggestions) stays.
+fn reset_for_a_new_round(incident: &mut Incident) {
+    incident
+        .suggestions
+        .retain(|suggestion| suggestion.status != SuggestionStatus::Pending);
+    incident.status = IncidentStatus::Open;
+    incident.acknowledged_at = None;
+    incident.resolved_at = None;
+    incident.resolution_time_seconds = None;
+    incident.resolved_by = None;
+    incident.active_run_id = None;
+    incident.work_order_id = None;
+    incident.recovery_seen = false;
+}
