@@ -10,6 +10,7 @@ mod common;
 mod api;
 mod architecture;
 mod cli;
+mod client;
 mod dashboard;
 mod feed;
 mod full_disk;
