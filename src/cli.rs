@@ -36,6 +36,18 @@ pub enum Command {
     },
     /// Check a config file and list every problem in it.
     CheckConfig { file: PathBuf },
+    /// Look at this machine and write a config that works here (never overwrites a file).
+    Init {
+        /// Where to write it.
+        #[arg(long, default_value = "grace.toml")]
+        output: PathBuf,
+        /// The address the written config serves on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        bind: String,
+        /// The store the written config keeps its state in.
+        #[arg(long, default_value = "data/grace")]
+        store: String,
+    },
     /// Print every live event (resumes after a disconnect without losing any).
     Watch {
         /// Address of a running `grace serve`.
@@ -100,6 +112,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.tree.monitors.len(),
                 config.tree.playbooks.len(),
                 config.tree.pipelines.len()
+            );
+            Ok(())
+        }
+        Command::Init {
+            output,
+            bind,
+            store,
+        } => {
+            let options = crate::init::InitOptions {
+                output: output.clone(),
+                bind,
+                store,
+            };
+            let found = crate::init::run(&options)?;
+            println!("{}: written — {}", output.display(), found.summary());
+            println!(
+                "next: read its comments, then `grace serve --config {}`",
+                output.display()
             );
             Ok(())
         }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod init;
 pub mod reload;
 pub mod server;
 pub mod tokens;

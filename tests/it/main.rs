@@ -15,6 +15,7 @@ mod dashboard;
 mod feed;
 mod full_disk;
 mod healing;
+mod init;
 mod intake;
 mod logs_processes;
 mod monitors;

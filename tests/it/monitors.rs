@@ -242,13 +242,13 @@ async fn nagios_check_plugins_work_as_monitors() {
 }
 
 /// A real redis-server on a free port, stopped on drop.
-struct RedisServer {
+pub(crate) struct RedisServer {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl RedisServer {
-    fn start(port: u16, password: Option<&str>) -> Self {
+    pub(crate) fn start(port: u16, password: Option<&str>) -> Self {
         let mut command = std::process::Command::new("redis-server");
         command.args([
             "--port",

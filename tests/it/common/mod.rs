@@ -59,7 +59,7 @@ pub fn free_port() -> u16 {
         .expect("no free port on 127.0.0.1")
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     let output = Command::new("id").arg("-u").output().expect("`id -u` runs");
     String::from_utf8_lossy(&output.stdout).trim() == "0"
 }
