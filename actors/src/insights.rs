@@ -39,6 +39,20 @@ pub struct Insights {
     pub trust_trends: Vec<TrustTrend>,
     /// Each component's incidents in the window, and how fast they were resolved.
     pub components: Vec<ComponentInsight>,
+    /// Incidents detected on each of the last 14 days (UTC), oldest first.
+    pub per_day: Vec<DayCount>,
+}
+
+/// Days the incidents-per-day chart covers.
+const DAYS: i64 = 14;
+
+/// One day of the incidents-per-day chart.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct DayCount {
+    /// `2026-12-01`.
+    pub day: String,
+    /// Null when the newest incidents read (at most 500) do not reach back that far.
+    pub incidents: Option<u64>,
 }
 
 /// One component's last 24 hours: "2 incidents on orders-db, average recovery 8 s".
@@ -91,7 +105,31 @@ pub fn compute(incidents: &[Incident], executions: &[Execution], now: DateTime<U
         estimates: estimates(incidents, &healers(incidents, executions)),
         trust_trends: trust_trends(incidents),
         components: components(&recent),
+        per_day: per_day(incidents, now),
     }
+}
+
+/// Incidents per day over the last [`DAYS`]; days before the oldest incident read are unknown
+/// when the read was cut at [`HISTORY_MAX`].
+fn per_day(incidents: &[Incident], now: DateTime<Utc>) -> Vec<DayCount> {
+    let cut = incidents.len() >= HISTORY_MAX;
+    let oldest = incidents.iter().map(|i| i.detected_at.date_naive()).min();
+    let today = now.date_naive();
+    (0..DAYS)
+        .rev()
+        .map(|back| {
+            let day = today - Duration::days(back);
+            let known = !cut || oldest.is_some_and(|oldest| oldest < day);
+            let count = incidents
+                .iter()
+                .filter(|i| i.detected_at.date_naive() == day)
+                .count();
+            DayCount {
+                day: day.to_string(),
+                incidents: known.then_some(count as u64),
+            }
+        })
+        .collect()
 }
 
 /// `incidents` grouped by component, in component order.
@@ -297,7 +335,11 @@ mod tests {
             }]
         );
         assert_eq!(insights.trust_trends[0].points, [0.9, 0.8, 0.7, 0.6]);
-        assert!(compute(&[], &[], now).mttr_seconds.is_none());
+        let empty = compute(&[], &[], now);
+        assert!(empty.mttr_seconds.is_none());
+        assert_eq!(empty.per_day.len(), 14);
+        assert_eq!(empty.per_day[13].day, now.date_naive().to_string());
+        assert_eq!(empty.per_day[0].incidents, Some(0));
     }
 
     #[test]
@@ -325,5 +367,29 @@ mod tests {
         assert_eq!((db.incidents, db.mttr_seconds), (3, Some(8.0)));
         let cache = component("cache");
         assert_eq!((cache.incidents, cache.mttr_seconds), (1, Some(2.0)));
+    }
+
+    #[test]
+    fn incidents_are_counted_per_day_and_unknown_days_say_so() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let incidents = [
+            incident(1, 3_600, None, now),
+            incident(2, 86_400, None, now),
+        ];
+        let days = compute(&incidents, &[], now).per_day;
+        assert_eq!(days[13].incidents, Some(1), "{days:?}");
+        assert_eq!(days[12].incidents, Some(1));
+        assert_eq!(days[12].day, "2026-12-01");
+        let many: Vec<Incident> = (0..HISTORY_MAX as u64)
+            .map(|id| incident(id, 60, None, now))
+            .collect();
+        let days = compute(&many, &[], now).per_day;
+        assert_eq!(
+            days[13].incidents, None,
+            "the read was cut on its oldest day"
+        );
+        assert_eq!(days[0].incidents, None);
     }
 }

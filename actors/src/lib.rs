@@ -31,6 +31,7 @@ mod delivery;
 pub mod event;
 pub mod failpoints;
 mod feed_actor;
+pub mod history;
 
 pub mod incidents;
 pub mod insights;

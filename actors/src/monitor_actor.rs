@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::context::Ctx;
 use crate::damping::{Damping, Transition};
 use crate::event::{types, EventDraft};
+use crate::history::Recorder;
 use crate::model::Who;
 use crate::payload::{MonitorControlled, MonitorFlapping, MonitorSteady};
 use crate::probe::{Probe, ProbeFailure};
@@ -44,6 +45,8 @@ pub struct MonitorState {
     position: Option<serde_json::Value>,
     /// Events a probe found that could not be committed yet; at most UNSENT_EVENTS_MAX.
     unsent: Vec<EventDraft>,
+    /// This monitor's probes summed per bucket, for its history (`history.rs`).
+    history: Recorder,
 }
 
 /// Found events kept for another try while the store refuses writes; past this the oldest
@@ -87,6 +90,7 @@ impl Actor for MonitorActor {
             last_error: None,
             details: serde_json::Value::Null,
             control: ctx.store.monitor_control(&spec.id).await?,
+            history: None,
         };
         ctx.post_status(status.clone());
         if let Some(mut wake) = probe.wake() {
@@ -110,6 +114,7 @@ impl Actor for MonitorActor {
             damping,
             position,
             unsent: Vec::new(),
+            history: Recorder::default(),
         })
     }
 
@@ -141,7 +146,9 @@ impl Actor for MonitorActor {
         state.status.last_probe_at = Some(crate::time::now());
         state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
         let before = state.damping.clone();
+        let ok = result.is_ok();
         let transition = state.on_probe(result);
+        let history = state.record_history(ok);
         let transitioned = !transition.is_empty();
         state.status.details = state.probe.details();
         let found = state.probe.take_events();
@@ -151,7 +158,7 @@ impl Actor for MonitorActor {
             // the board already saying so. Undone below if the commit fails.
             state.ctx.post_status(state.status.clone());
         }
-        if let Err(error) = state.commit(found, transition).await {
+        if let Err(error) = state.commit(found, transition, history).await {
             // A transition counts only once it is on disk: if it cannot be committed, the
             // monitor stays as it was and the next probe announces it again.
             tracing::warn!(%error, monitor = %state.spec.id, "events not recorded; retried at the next probe");
@@ -176,6 +183,7 @@ impl MonitorState {
         &mut self,
         found: Vec<EventDraft>,
         transition: Vec<EventDraft>,
+        history: Vec<Write>,
     ) -> Result<(), std::sync::Arc<StoreError>> {
         self.unsent.extend(found);
         if self.unsent.len() > UNSENT_EVENTS_MAX {
@@ -185,18 +193,18 @@ impl MonitorState {
         }
         let position = self.probe.position();
         let moved = position.is_some() && position != self.position;
-        if self.unsent.is_empty() && transition.is_empty() && !moved {
+        if self.unsent.is_empty() && transition.is_empty() && !moved && history.is_empty() {
             return Ok(());
         }
         let mut drafts = self.unsent.clone();
         drafts.extend(transition);
-        let writes = match (&position, moved) {
-            (Some(position), true) => vec![Write::MonitorPosition {
+        let mut writes = history;
+        if let (Some(position), true) = (&position, moved) {
+            writes.push(Write::MonitorPosition {
                 monitor_id: self.spec.id.clone(),
                 position: position.clone(),
-            }],
-            _ => Vec::new(),
-        };
+            });
+        }
         commit_in_order(&self.ctx.scope, drafts, writes).await?;
         self.unsent.clear();
         self.position = position;
@@ -241,6 +249,25 @@ impl MonitorState {
             self.status.down = false;
             self.status.consecutive_failures = 0;
         }
+    }
+
+    /// Counts the probe just made in this monitor's history; the closed bucket to write, if
+    /// the probe began a new one (a store that refuses it loses that bucket, nothing else).
+    fn record_history(&mut self, ok: bool) -> Vec<Write> {
+        let spec = self.ctx.spec().history;
+        let at = self.status.last_probe_at.unwrap_or_else(crate::time::now);
+        let latency_ms = self.status.last_latency_ms.unwrap_or(0);
+        let closed =
+            self.history
+                .record(&spec, &self.spec.id, at, ok, self.damping.down, latency_ms);
+        self.status.history = self.history.open().cloned();
+        closed
+            .map(|bucket| Write::HistoryBucket {
+                slot: spec.slot(bucket.start),
+                bucket: Box::new(bucket),
+            })
+            .into_iter()
+            .collect()
     }
 
     /// Counts a probe; the events of the transition it makes, if any.

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use actors::history::HistorySpec;
 use actors::retention::RetentionSpec;
 use actors::spec::{
     AlertmanagerSpec, IncidentsSpec, LimitsSpec, MonitorSpec, PipelineInput, PipelineSpec,
@@ -14,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::{AuthConfig, AuthMode, Config, ConfigIssue, ServerConfig, StoreConfig};
 
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "server",
     "store",
     "auth",
@@ -23,6 +24,7 @@ const SECTIONS: [&str; 13] = [
     "supervision",
     "limits",
     "retention",
+    "history",
     "alertmanager",
     "monitors",
     "playbooks",
@@ -78,12 +80,14 @@ impl Reader {
         let retention: RetentionSpec = self.section(&mut table, "retention");
         let alertmanager: AlertmanagerSpec = self.section(&mut table, "alertmanager");
         let incidents: IncidentsSpec = self.section(&mut table, "incidents");
+        let history: HistorySpec = self.section(&mut table, "history");
         self.problems("trust", trust.problems());
         self.problems("supervision", supervision.problems());
         self.problems("limits", limits.problems());
         self.problems("retention", retention.problems());
         self.problems("alertmanager", alertmanager.problems());
         self.problems("incidents", incidents.problems());
+        self.problems("history", history.problems());
         let monitors = self.monitors(table.remove("monitors"));
         self.monitor_ids = monitors.iter().map(|m| m.id.clone()).collect();
         let webhooks = self.webhooks(table.remove("webhooks"));
@@ -105,6 +109,7 @@ impl Reader {
                 retention,
                 alertmanager,
                 incidents,
+                history,
             },
         })
     }

@@ -6,6 +6,7 @@ mod dashboard;
 mod error;
 mod filters;
 mod healing;
+mod history;
 mod incidents;
 mod intake;
 mod monitors;
@@ -128,6 +129,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         incidents::routes(&parts),
         playbooks::routes(&parts),
         healing::routes(&parts),
+        history::routes(&parts),
         monitors::routes(&parts),
         intake::routes(&parts),
         pipelines::routes(&parts),

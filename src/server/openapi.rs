@@ -61,6 +61,7 @@ digits, so they sort as strings."
         super::monitors::heartbeat,
         super::monitors::list_monitors,
         super::monitors::get_monitor,
+        super::history::monitor_history,
         super::monitors::control_monitor,
         super::intake::post_events,
         super::intake::post_alertmanager,

@@ -44,6 +44,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("post", "/heartbeats/{monitor_id}", Some("ingest")),
     ("get", "/monitors", Some("read")),
     ("get", "/monitors/{monitor_id}", Some("read")),
+    ("get", "/monitors/{monitor_id}/history", Some("read")),
     ("post", "/monitors/{monitor_id}/{action}", Some("operate")),
     ("post", "/events", Some("ingest")),
     ("post", "/integrations/alertmanager", Some("ingest")),

@@ -79,6 +79,7 @@ fn routes() -> Vec<(
         ("GET", "/ws", Some("read"), None),
         ("GET", "/monitors", Some("read"), None),
         ("GET", "/monitors/nightly", Some("read"), None),
+        ("GET", "/monitors/nightly/history", Some("read"), None),
         ("POST", "/monitors/nightly/pause", Some("operate"), None),
         ("POST", "/heartbeats/nightly", Some("ingest"), None),
         ("POST", "/events", Some("ingest"), Some(event)),

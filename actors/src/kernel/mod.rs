@@ -253,6 +253,11 @@ impl Kernel {
         found
     }
 
+    /// How monitors' history is kept (`[history]`).
+    pub fn history(&self) -> crate::history::HistorySpec {
+        self.ctx.spec().history
+    }
+
     /// How Alertmanager's alerts are routed (`[alertmanager]`), as configured now.
     pub fn alertmanager(&self) -> crate::spec::AlertmanagerSpec {
         self.ctx.spec().alertmanager.clone()

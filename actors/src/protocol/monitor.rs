@@ -22,6 +22,8 @@ pub struct MonitorStatus {
     pub details: serde_json::Value,
     /// Paused or silenced by people.
     pub control: MonitorControl,
+    /// The bucket of its history being summed now (`history.rs`).
+    pub history: Option<crate::history::HistoryBucket>,
 }
 
 pub enum MonitorMsg {

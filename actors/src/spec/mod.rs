@@ -41,6 +41,7 @@ pub struct TreeSpec {
     pub retention: crate::retention::RetentionSpec,
     pub alertmanager: AlertmanagerSpec,
     pub incidents: IncidentsSpec,
+    pub history: crate::history::HistorySpec,
 }
 
 /// Defaults, named so config docs and code agree.

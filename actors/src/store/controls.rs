@@ -21,6 +21,21 @@ impl StoreView {
         }))
     }
 
+    /// Monitor `monitor_id`'s history buckets that start at or after `since`, in any order (at
+    /// most `history.keep_ms / bucket_ms` rows: the ring's slots).
+    pub async fn history(
+        &self,
+        monitor_id: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<crate::history::HistoryBucket>> {
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        self.rows(
+            "SELECT * OMIT id FROM monitor_history WHERE monitor_id = $id AND start >= $since",
+            json!({ "id": monitor_id, "since": since }),
+        )
+        .await
+    }
+
     // ----- trust -------------------------------------------------------------------------------
 
     pub async fn trust(&self, subject: &str) -> StoreResult<Option<TrustScore>> {

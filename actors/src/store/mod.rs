@@ -145,6 +145,8 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS trust SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_position SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS monitor_history SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS monitor_history_monitor ON monitor_history FIELDS monitor_id;
     DEFINE TABLE IF NOT EXISTS pipeline_run SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS pipeline_run_pipeline ON pipeline_run FIELDS pipeline_id;
     DEFINE INDEX IF NOT EXISTS pipeline_run_status ON pipeline_run FIELDS status;
@@ -179,6 +181,11 @@ pub enum Write {
         monitor_id: String,
         position: Value,
     },
+    /// A closed bucket of a monitor's history, into its ring slot (see `history.rs`).
+    HistoryBucket {
+        slot: u64,
+        bucket: Box<crate::history::HistoryBucket>,
+    },
 }
 
 impl Write {
@@ -210,6 +217,11 @@ impl Write {
                 "monitor_position",
                 json!(monitor_id),
                 json!({ "position": position }),
+            ),
+            Write::HistoryBucket { slot, bucket } => (
+                "monitor_history",
+                json!(format!("{}/{slot}", bucket.monitor_id)),
+                serde_json::to_value(bucket)?,
             ),
             Write::NewIncident(_) | Write::NewTrust(_) | Write::IncidentsProgress { .. } => {
                 return Ok(None)
