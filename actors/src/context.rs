@@ -116,6 +116,8 @@ pub struct Ctx {
     pub metrics: crate::metrics::Metrics,
     /// Each monitor's latest view, by monitor id; written only by that monitor.
     statuses: RwLock<HashMap<String, MonitorStatus>>,
+    /// People's silences (`POST /silences`), as stored; written only by the kernel.
+    pub silences: RwLock<Vec<crate::silence::Silence>>,
 }
 
 impl Ctx {
@@ -131,7 +133,19 @@ impl Ctx {
             store_health: Mutex::default(),
             metrics: crate::metrics::Metrics::default(),
             statuses: RwLock::new(HashMap::new()),
+            silences: RwLock::new(Vec::new()),
         })
+    }
+
+    /// The maintenance windows and silences in force at `now`.
+    pub fn quiets(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<crate::silence::Quiet> {
+        let spec = self.spec();
+        let silences = self.silences.read().expect("silences poisoned");
+        let windows = spec
+            .maintenance
+            .iter()
+            .map(|w| (w.id.as_str(), &w.matchers, &w.when));
+        crate::silence::in_force(windows, &silences, now)
     }
 
     /// The running spec. Readers take a snapshot; a reload never changes one under them.

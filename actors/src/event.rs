@@ -45,6 +45,9 @@ pub mod types {
     pub const INCIDENT_ESCALATED: &str = "incident.escalated";
     /// A healed incident's failure came back within `incidents.reopen_window_ms`.
     pub const INCIDENT_REOPENED: &str = "incident.reopened";
+    /// A person silenced (or ended a silence of) what some matchers cover.
+    pub const SILENCE_CREATED: &str = "silence.created";
+    pub const SILENCE_EXPIRED: &str = "silence.expired";
     pub const PLAYBOOK_STARTED: &str = "playbook.started";
     pub const PLAYBOOK_STEP: &str = "playbook.step";
     pub const PLAYBOOK_FINISHED: &str = "playbook.finished";
@@ -71,7 +74,7 @@ pub mod types {
     pub const STORE_RECOVERED: &str = "store.recovered";
 
     /// Every type above, in the order above (the catalog lists them).
-    pub const ALL: [&str; 47] = [
+    pub const ALL: [&str; 49] = [
         DB_CONNECTION_LOST,
         DB_CONNECTION_RESTORED,
         DB_TLS_REJECTED,
@@ -103,6 +106,8 @@ pub mod types {
         INCIDENT_RESOLVED,
         INCIDENT_ESCALATED,
         INCIDENT_REOPENED,
+        SILENCE_CREATED,
+        SILENCE_EXPIRED,
         PLAYBOOK_STARTED,
         PLAYBOOK_STEP,
         PLAYBOOK_FINISHED,

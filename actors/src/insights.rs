@@ -276,6 +276,7 @@ mod tests {
             superseded_by: None,
             relapses: 0,
             reopened_at: None,
+            maintenance: None,
         }
     }
 

@@ -52,6 +52,7 @@ pub mod protocol;
 pub mod retention;
 mod retention_actor;
 mod signals;
+pub mod silence;
 pub mod spec;
 pub mod store;
 mod store_actor;

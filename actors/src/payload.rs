@@ -114,6 +114,22 @@ pub struct MonitorControlled {
 }
 payload!(MonitorControlled, types::MONITOR_CONTROLLED);
 
+/// `silence.created`: a person silenced what `silence.matchers` covers, from `starts_at` to
+/// `ends_at` (`created_by` says who).
+#[derive(Debug, Serialize)]
+pub struct SilenceCreated {
+    pub silence: crate::silence::Silence,
+}
+payload!(SilenceCreated, types::SILENCE_CREATED);
+
+/// `silence.expired`: a person ended a silence early.
+#[derive(Debug, Serialize)]
+pub struct SilenceExpired {
+    pub silence: crate::silence::Silence,
+    pub by: Who,
+}
+payload!(SilenceExpired, types::SILENCE_EXPIRED);
+
 /// `monitor.flapping`: the monitor's flap window saw `changes` swings and `failures` failed
 /// probes in its last `window` probes.
 #[derive(Debug, Serialize)]

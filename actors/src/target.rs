@@ -146,11 +146,93 @@ impl RedisTarget {
     }
 }
 
+/// Where and how to connect, from `mysql://user[:password]@host[:port][/database]` (MySQL
+/// and MariaDB; no TLS). The user and password may be percent-encoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MysqlTarget {
+    pub address: String,
+    pub user: String,
+    pub password: String,
+    pub database: Option<String>,
+}
+
+impl MysqlTarget {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let Some(rest) = url.strip_prefix("mysql://") else {
+            return Err(format!("must start with mysql://, got {url:?}"));
+        };
+        let (authority, database) = match rest.split_once('/') {
+            Some((authority, database)) => (authority, database.split('?').next().unwrap_or("")),
+            None => (rest, ""),
+        };
+        let Some((userinfo, host)) = authority.rsplit_once('@') else {
+            return Err(format!(
+                "names no user (mysql://user:password@host): {url:?}"
+            ));
+        };
+        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        if user.is_empty() || host.is_empty() {
+            return Err(format!("names no user or no host: {url:?}"));
+        }
+        let address = match host.rsplit_once(':') {
+            Some((_, port)) if port.parse::<u16>().is_err() => {
+                return Err(format!("has a bad port: {url:?}"))
+            }
+            Some(_) => host.to_owned(),
+            None => format!("{host}:3306"),
+        };
+        Ok(Self {
+            address,
+            user: percent_decode(user)?,
+            password: percent_decode(password)?,
+            database: (!database.is_empty()).then(|| database.to_owned()),
+        })
+    }
+}
+
+/// `%40` is `@`, and so on: what a URL's user and password may hold.
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3).unwrap_or("");
+            let byte = u8::from_str_radix(hex, 16)
+                .map_err(|_| format!("a bad percent escape in {text:?}"))?;
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("{text:?} is not UTF-8 once decoded"))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_mysql_url_names_user_password_host_and_database() {
+        let target = MysqlTarget::parse("mysql://grace:p%40ss@127.0.0.1:3307/shop").unwrap();
+        assert_eq!(target.address, "127.0.0.1:3307");
+        assert_eq!(
+            (target.user.as_str(), target.password.as_str()),
+            ("grace", "p@ss")
+        );
+        assert_eq!(target.database.as_deref(), Some("shop"));
+        let plain = MysqlTarget::parse("mysql://monitor@db").unwrap();
+        assert_eq!(
+            (plain.address.as_str(), plain.password.as_str()),
+            ("db:3306", "")
+        );
+        assert!(MysqlTarget::parse("mysql://db:3306").is_err(), "no user");
+        assert!(MysqlTarget::parse("postgres://u@db").is_err());
+    }
 
     #[test]
     fn sslmode_reads_as_libpq_does() {

@@ -7,15 +7,15 @@ use std::collections::HashSet;
 use actors::history::HistorySpec;
 use actors::retention::RetentionSpec;
 use actors::spec::{
-    AlertmanagerSpec, IncidentsSpec, LimitsSpec, MonitorSpec, PipelineInput, PipelineSpec,
-    PlaybookSpec, SpecProblem, SpecProblems, StepSpec, SupervisionSpec, TreeSpec, TrustSpec,
-    WebhookSpec,
+    AlertmanagerSpec, IncidentsSpec, LimitsSpec, MaintenanceInput, MaintenanceSpec, MonitorSpec,
+    PipelineInput, PipelineSpec, PlaybookSpec, SpecProblem, SpecProblems, StepSpec,
+    SupervisionSpec, TreeSpec, TrustSpec, WebhookSpec, MAINTENANCE_MAX,
 };
 use serde::de::DeserializeOwned;
 
 use super::{AuthConfig, AuthMode, Config, ConfigIssue, ServerConfig, StoreConfig};
 
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "server",
     "store",
     "auth",
@@ -30,6 +30,7 @@ const SECTIONS: [&str; 14] = [
     "playbooks",
     "webhooks",
     "pipelines",
+    "maintenance",
 ];
 /// Most `[[pipelines]]`: each may run at once, as its own task.
 const PIPELINES_MAX: usize = 256;
@@ -94,6 +95,7 @@ impl Reader {
         self.webhook_ids = webhooks.iter().map(|w| w.id.clone()).collect();
         let pipelines = self.pipelines(table.remove("pipelines"));
         let playbooks = self.playbooks(table.remove("playbooks"));
+        let maintenance = self.maintenance(table.remove("maintenance"));
         Some(Config {
             server,
             store,
@@ -110,6 +112,7 @@ impl Reader {
                 alertmanager,
                 incidents,
                 history,
+                maintenance,
             },
         })
     }
@@ -283,6 +286,29 @@ impl Reader {
             webhooks.push(spec);
         }
         webhooks
+    }
+
+    /// `[[maintenance]]`: each window checked, ids unique, every problem with its key.
+    fn maintenance(&mut self, value: Option<toml::Value>) -> Vec<MaintenanceSpec> {
+        let items = self.array("maintenance", value);
+        if items.len() > MAINTENANCE_MAX {
+            self.issue("maintenance", format!("at most {MAINTENANCE_MAX} windows"));
+        }
+        let mut windows: Vec<MaintenanceSpec> = Vec::new();
+        for (key, item) in items {
+            let Some(input) = self.item::<MaintenanceInput>(&key, item) else {
+                continue;
+            };
+            match input.into_spec() {
+                Err(problems) => self.problems(&key, problems),
+                Ok(spec) if windows.iter().any(|w| w.id == spec.id) => self.issue(
+                    format!("{key}.id"),
+                    format!("duplicate window id {:?}", spec.id),
+                ),
+                Ok(spec) => windows.push(spec),
+            }
+        }
+        windows
     }
 
     fn pipelines(&mut self, value: Option<toml::Value>) -> Vec<PipelineSpec> {

@@ -246,3 +246,40 @@ fn either_or_settings_are_one_or_the_other_by_type() {
         PipelineJob::Program { .. }
     ));
 }
+
+#[test]
+fn maintenance_windows_are_one_off_or_recurring_and_say_what_is_wrong() {
+    let text = r#"
+        [[maintenance]]
+        id = "sunday-backup"
+        monitors = ["orders-db"]
+        cron = "0 2 * * SUN"
+        duration_ms = 3600000
+
+        [[maintenance]]
+        id = "upgrade"
+        sources = ["checkout/*"]
+        start = "2026-12-24T22:00:00Z"
+        end = "2026-12-24T23:00:00Z"
+
+        [[maintenance]]
+        id = "broken"
+        cron = "every sunday"
+        duration_ms = 1000
+
+        [[maintenance]]
+        id = "both"
+        labels = { team = "db" }
+        start = "2026-12-24T22:00:00Z"
+        cron = "0 2 * * SUN"
+    "#;
+    let error = parse("test.toml", text).unwrap_err();
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert!(
+        keys.contains(&"maintenance[2].monitors"),
+        "no matchers: {keys:?}"
+    );
+    assert!(keys.contains(&"maintenance[2].cron"), "{keys:?}");
+    assert!(keys.contains(&"maintenance[3].start"), "{keys:?}");
+    assert_eq!(keys.len(), 3, "the first two are fine: {error}");
+}

@@ -142,9 +142,10 @@ impl From<KernelError> for ApiError {
     fn from(error: KernelError) -> Self {
         let message = error.to_string();
         match error {
-            KernelError::NoSuchMonitor(_) | KernelError::NoSuchHeartbeat(_) => {
-                ApiError::NotFound(message)
-            }
+            KernelError::NoSuchMonitor(_)
+            | KernelError::NoSuchHeartbeat(_)
+            | KernelError::NoSuchSilence(_) => ApiError::NotFound(message),
+            KernelError::TooManySilences(_) => ApiError::Conflict(message),
             KernelError::Unavailable(_) | KernelError::NotAnswering(_) => {
                 ApiError::Unavailable(message)
             }

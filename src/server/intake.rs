@@ -230,14 +230,14 @@ async fn record(
     )
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|error| ApiError::bad("body", format!("not JSON: {error}")))
 }
 
 /// Deserializes `value`, naming the field of the first problem: the path for a wrong type, the
 /// field itself for a missing or unknown one.
-fn typed<T: DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
+pub(super) fn typed<T: DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();

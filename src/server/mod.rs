@@ -14,6 +14,7 @@ mod openapi;
 mod origin;
 mod pipelines;
 mod playbooks;
+mod silences;
 mod system;
 pub mod tls;
 mod wire;
@@ -131,6 +132,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         healing::routes(&parts),
         history::routes(&parts),
         monitors::routes(&parts),
+        silences::routes(&parts),
         intake::routes(&parts),
         pipelines::routes(&parts),
         dashboard::routes(&parts),

@@ -268,14 +268,17 @@ impl IncidentBook {
             superseded_by: None,
             relapses: 0,
             reopened_at: None,
+            maintenance: None,
         };
         if let Some(alert) = alert {
             alert.fire(&mut incident);
         }
+        in_maintenance(&mut incident, facts);
         out.announce(&incident, types::INCIDENT_OPENED, Why::default());
         out.opened.insert(id);
-        // A silenced monitor's incidents are recorded, but nothing is run for them.
-        if !silenced {
+        // A silenced monitor's incidents are recorded, but nothing is run for them; nor for
+        // an incident in maintenance.
+        if !incident.silenced {
             out.effects
                 .push(Effect::Trigger(Box::new(incident.clone())));
         }
@@ -365,6 +368,13 @@ impl IncidentBook {
             }
         }
     }
+}
+
+/// Marks `incident` in maintenance (and silenced) when a window or silence in force covers it.
+pub(super) fn in_maintenance(incident: &mut Incident, facts: &Facts) {
+    let quiet = facts.quiet_for(&incident.source, &incident.event_type, &incident.labels);
+    incident.maintenance = quiet.map(str::to_owned);
+    incident.silenced |= incident.maintenance.is_some();
 }
 
 /// The component an event is about.

@@ -158,7 +158,10 @@ impl IncidentsState {
     pub(super) fn rules_and_facts(&self) -> (Rules, Facts) {
         let rules = Rules::from_spec(&self.ctx.spec());
         let now = crate::time::now();
-        let mut facts = Facts::default();
+        let mut facts = Facts {
+            quiets: self.ctx.quiets(now),
+            ..Facts::default()
+        };
         for status in self.ctx.statuses() {
             if status.control.silenced_at(now) {
                 facts.silenced.insert(status.id.clone());

@@ -56,6 +56,23 @@ pub struct Facts {
     pub down: HashSet<String>,
     /// Sources whose monitor is silenced: their incidents are recorded, nothing is run.
     pub silenced: HashSet<String>,
+    /// Maintenance windows and silences in force: what they cover opens *in maintenance*.
+    pub quiets: Vec<crate::silence::Quiet>,
+}
+
+impl Facts {
+    /// The maintenance an incident of `event_type` on `source` (with `labels`) opens in.
+    pub fn quiet_for(
+        &self,
+        source: &str,
+        event_type: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Option<&str> {
+        self.quiets
+            .iter()
+            .find(|q| q.matchers.matches(source, event_type, labels))
+            .map(|q| q.name.as_str())
+    }
 }
 
 /// What to do once the changes are durable.

@@ -101,6 +101,7 @@ impl IncidentBook {
         if let Some(alert) = alert {
             alert.fire(&mut incident);
         }
+        super::book::in_maintenance(&mut incident, facts);
         let gap_s = (problem.at - healed_at).num_seconds().max(0);
         let why = format!(
             "relapse {}: failing again {gap_s} s after it was healed",

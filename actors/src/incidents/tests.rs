@@ -879,3 +879,40 @@ fn a_persons_resolve_is_final_and_a_restart_remembers_recent_heals() {
     assert_eq!(out.incidents[&2].relapses, 1);
     assert!(out.opened.is_empty());
 }
+
+#[test]
+fn an_incident_under_a_maintenance_window_is_recorded_but_not_healed() {
+    use crate::silence::{Matchers, Quiet};
+    let mut core = core();
+    let facts = Facts {
+        quiets: vec![Quiet {
+            name: "db-upgrade".into(),
+            matchers: Matchers {
+                monitors: vec!["db".into()],
+                ..Matchers::default()
+            },
+        }],
+        ..Facts::default()
+    };
+    let out = apply(
+        &mut core,
+        &facts,
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            event(2, types::API_UNAVAILABLE, "web"),
+        ],
+    );
+    let db = core.of_source("db")[0];
+    let incident = core.get(db).unwrap();
+    assert_eq!(incident.maintenance.as_deref(), Some("db-upgrade"));
+    assert!(incident.silenced);
+    let triggered: Vec<&str> = out
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Trigger(i) => Some(i.source.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(triggered, ["web"], "only what no window covers is healed");
+}

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 mod incidents;
 mod reload;
+mod silences;
 mod supervision;
 mod tree;
 
@@ -58,6 +59,10 @@ pub enum KernelError {
     NoSuchHeartbeat(String),
     #[error("there is no monitor named {0:?}")]
     NoSuchMonitor(String),
+    #[error("there is no silence {0:?}")]
+    NoSuchSilence(String),
+    #[error("{0} silences are in force or pending; expire one first")]
+    TooManySilences(usize),
     #[error("could not save: {0}")]
     Save(Arc<StoreError>),
     #[error("events not recorded: {0}")]
@@ -91,6 +96,8 @@ impl Kernel {
     ) -> Result<Self, KernelError> {
         let store = Store::open(location).await?;
         let ctx = Ctx::new(store, spec, probes);
+        // People's silences are in force from the first event applied.
+        *ctx.silences.write().expect("silences poisoned") = ctx.store.silences().await?;
         let period = Duration::from_millis(ctx.spec().supervision.period_ms);
         let child_specs = supervision::children(&ctx);
         ctx.spawns.record(roles::KERNEL, "supervisor");

@@ -115,6 +115,9 @@ pub struct Incident {
     pub relapses: u32,
     #[serde(default, with = "micros_opt", skip_serializing_if = "Option::is_none")]
     pub reopened_at: Option<DateTime<Utc>>,
+    /// The maintenance window or silence it opened in (then `silenced` too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<String>,
 }
 
 /// Most alert fingerprints one incident tracks. Past it, further alerts bump the incident

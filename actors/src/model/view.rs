@@ -50,6 +50,8 @@ pub struct IncidentView {
     pub relapses: u32,
     #[serde(with = "micros_opt")]
     pub reopened_at: Option<DateTime<Utc>>,
+    /// The maintenance window or silence it opened in: no playbook runs for it.
+    pub maintenance: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,6 +144,7 @@ impl From<&Incident> for IncidentView {
             superseded_by: incident.superseded_by,
             relapses: incident.relapses,
             reopened_at: incident.reopened_at,
+            maintenance: incident.maintenance.clone(),
         }
     }
 }

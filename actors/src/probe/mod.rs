@@ -8,6 +8,7 @@ mod command;
 mod heartbeat;
 mod http;
 mod log;
+mod mysql;
 mod postgres;
 mod process;
 mod redis;
@@ -177,6 +178,10 @@ impl Default for Probes {
                         Err(error) => Box::new(Misconfigured(error)),
                     }
                 }
+                MonitorKind::Mysql { url } => match crate::target::MysqlTarget::parse(url) {
+                    Ok(target) => Box::new(mysql::MysqlProbe::new(target)),
+                    Err(error) => Box::new(Misconfigured(error)),
+                },
                 MonitorKind::Http(check) => Box::new(http::HttpProbe::new(check.clone())),
                 MonitorKind::Command { argv, env } => {
                     Box::new(command::CommandProbe::new(argv.clone(), env.clone()))

@@ -11,6 +11,7 @@ mod alertmanager;
 mod checks;
 mod incidents;
 mod limits;
+mod maintenance;
 mod monitor;
 mod pipeline;
 mod placeholders;
@@ -21,6 +22,7 @@ mod webhook;
 pub use alertmanager::*;
 pub use incidents::*;
 pub use limits::*;
+pub use maintenance::*;
 pub use monitor::*;
 pub use pipeline::*;
 pub use placeholders::*;
@@ -42,6 +44,7 @@ pub struct TreeSpec {
     pub alertmanager: AlertmanagerSpec,
     pub incidents: IncidentsSpec,
     pub history: crate::history::HistorySpec,
+    pub maintenance: Vec<MaintenanceSpec>,
 }
 
 /// Defaults, named so config docs and code agree.

@@ -77,6 +77,11 @@ pub enum MonitorKind {
         #[serde(default)]
         tls_ca_path: Option<String>,
     },
+    /// A MySQL or MariaDB server: a real login and `COM_PING`.
+    Mysql {
+        /// `mysql://user[:password]@host[:port][/database]` (no TLS).
+        url: String,
+    },
     /// A check program with the Nagios plugin convention (exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN), run as argv — never through a shell.
     Command {
@@ -213,6 +218,7 @@ impl MonitorKind {
             MonitorKind::Tcp { .. } => "tcp",
             MonitorKind::Http(_) => "http",
             MonitorKind::Redis { .. } => "redis",
+            MonitorKind::Mysql { .. } => "mysql",
             MonitorKind::Command { .. } => "command",
             MonitorKind::Heartbeat { .. } => "heartbeat",
             MonitorKind::Log(_) => "log",
@@ -346,6 +352,11 @@ impl MonitorKind {
                         SpecProblem::new("tls_ca_path", "only for rediss:// (TLS) URLs"),
                     ),
                     Ok(_) => {}
+                }
+            }
+            MonitorKind::Mysql { url } => {
+                if let Err(error) = crate::target::MysqlTarget::parse(url) {
+                    problems.push(SpecProblem::new("url", format!("not a MySQL URL: {error}")));
                 }
             }
             MonitorKind::Command { argv, .. } => check_argv(&mut problems, argv),

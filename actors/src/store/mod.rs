@@ -146,6 +146,7 @@ const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS monitor_control SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_position SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_history SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS silence SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS monitor_history_monitor ON monitor_history FIELDS monitor_id;
     DEFINE TABLE IF NOT EXISTS pipeline_run SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS pipeline_run_pipeline ON pipeline_run FIELDS pipeline_id;

@@ -34,6 +34,7 @@ fn incident(id: u64, status: IncidentStatus) -> Incident {
         superseded_by: None,
         relapses: 0,
         reopened_at: None,
+        maintenance: None,
     }
 }
 

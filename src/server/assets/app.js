@@ -216,6 +216,7 @@ function doing(incident) {
   }
   const pending = (incident.suggestions || []).find((s) => s.status === "pending");
   if (pending) return `Suggested: “${pending.playbook_name}” — waiting for your approval`;
+  if (incident.maintenance) return `🔧 In maintenance (${incident.maintenance}): no automatic healing`;
   if (incident.silenced) return "Silenced: no automatic healing";
   return "Waiting for a person";
 }
@@ -290,12 +291,16 @@ function describe(ev) {
 
 function renderSummary() {
   const counts = {};
+  let maintenance = 0;
   for (const incident of state.active.values()) {
-    counts[incident.severity] = (counts[incident.severity] || 0) + 1;
+    // What a maintenance covers was planned: grey, not counted as a problem.
+    if (incident.maintenance) maintenance += 1;
+    else counts[incident.severity] = (counts[incident.severity] || 0) + 1;
   }
   const parts = ["critical", "high", "medium", "low"]
     .filter((s) => counts[s])
     .map((s) => `${SEVERITY[s][0]} ${counts[s]} ${SEVERITY[s][1]}`);
+  if (maintenance) parts.push(`🔧 ${maintenance} in maintenance`);
   let text = parts.length ? parts.join(" · ") : "✅ All systems healthy";
   if (state.activeTotal > state.active.size) {
     text += ` · ${state.activeTotal.toLocaleString()} active in all`;
@@ -360,7 +365,7 @@ function renderTiles() {
     }
     if (list.children[index] !== tile) list.insertBefore(tile, list.children[index] || null);
     const lines = tileLines(incident);
-    tile.className = `tile sev-${incident.severity}`;
+    tile.className = incident.maintenance ? "tile in-maintenance" : `tile sev-${incident.severity}`;
     tile.dataset.status = incident.status;
     tile.querySelector(".headline").textContent = lines.headline;
     tile.querySelector(".state").textContent = lines.state;

@@ -1,0 +1,240 @@
+//! Maintenance: planned quiet, from the config (`[[maintenance]]`, one-off or recurring) or
+//! from people (`POST /silences`, expiring by themselves). An incident that opens while one
+//! matches it is recorded as usual but marked *in maintenance*: no playbook runs for it, it is
+//! not escalated, and the dashboard shows it grey, not red. Matchers work like Alertmanager's:
+//! every kind given must match (monitor, source, event type, labels), any entry of a list.
+//! Pure, unit-tested; the kernel keeps the people's silences, the incident manager asks which
+//! match when an incident opens.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::event::Pattern;
+use crate::model::Who;
+use crate::time::micros;
+
+/// Most entries in one matcher list, and most labels.
+pub const MATCHERS_MAX: usize = 16;
+/// Longest a silence may last: a longer quiet is a config change.
+pub const SILENCE_DAYS_MAX: i64 = 30;
+/// Most silences kept; expired ones go first past it.
+pub const SILENCES_MAX: usize = 1_000;
+
+/// What a maintenance window or silence applies to. Empty lists match anything; at least one
+/// matcher must be given.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Matchers {
+    /// Monitor ids (incidents on those components).
+    #[serde(default)]
+    pub monitors: Vec<String>,
+    /// Sources: exact, or a prefix ending in `*` (`checkout/*`).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Event-type patterns (`db.*`, `alert.disk_full.*`).
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    /// Labels an Alertmanager alert must carry, each with this value.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Matchers {
+    /// Every problem, as (field, message), each field under `prefix`.
+    pub fn problems(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let empty = self.monitors.is_empty()
+            && self.sources.is_empty()
+            && self.event_types.is_empty()
+            && self.labels.is_empty();
+        if empty {
+            let why = "give at least one of monitors, sources, event_types, labels: a quiet that \
+                       matches everything is not a maintenance";
+            problems.push((prefix.to_owned(), why.to_owned()));
+        }
+        let lists = [
+            ("monitors", self.monitors.len()),
+            ("sources", self.sources.len()),
+            ("event_types", self.event_types.len()),
+            ("labels", self.labels.len()),
+        ];
+        for (field, len) in lists {
+            if len > MATCHERS_MAX {
+                let most = format!("at most {MATCHERS_MAX} entries");
+                problems.push((format!("{prefix}.{field}"), most));
+            }
+        }
+        problems
+    }
+
+    /// Whether an incident of `event_type` on `source` (with `labels`) is covered.
+    pub fn matches(
+        &self,
+        source: &str,
+        event_type: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> bool {
+        let any_or = |list: &[String], test: &dyn Fn(&str) -> bool| {
+            list.is_empty() || list.iter().any(|entry| test(entry))
+        };
+        any_or(&self.monitors, &|id| id == source)
+            && any_or(&self.sources, &|s| match s.strip_suffix('*') {
+                Some(prefix) => source.starts_with(prefix),
+                None => s == source,
+            })
+            && any_or(&self.event_types, &|p| Pattern::new(p).matches(event_type))
+            && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+}
+
+/// A silence people made.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Silence {
+    /// `silence-…`.
+    pub id: String,
+    pub matchers: Matchers,
+    #[serde(with = "micros")]
+    pub starts_at: DateTime<Utc>,
+    #[serde(with = "micros")]
+    pub ends_at: DateTime<Utc>,
+    pub comment: String,
+    pub created_by: Who,
+    #[serde(with = "micros")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl Silence {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
+/// When a configured window is on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    Once {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    /// From each time the cron expression (UTC) fires, for `duration_ms`.
+    Recurring {
+        cron: Box<croner::Cron>,
+        duration_ms: u64,
+    },
+}
+
+impl When {
+    pub fn is_on(&self, now: DateTime<Utc>) -> bool {
+        match self {
+            When::Once { start, end } => *start <= now && now < *end,
+            When::Recurring { cron, duration_ms } => cron
+                .find_previous_occurrence(&now, true)
+                .is_ok_and(|began| now < began + Duration::milliseconds(*duration_ms as i64)),
+        }
+    }
+}
+
+/// A quiet in force now: its name (a window's id or a silence's) and what it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quiet {
+    pub name: String,
+    pub matchers: Matchers,
+}
+
+/// The quiets in force among `windows` (id, matchers, when) and `silences` at `now`.
+pub fn in_force<'a>(
+    windows: impl Iterator<Item = (&'a str, &'a Matchers, &'a When)>,
+    silences: &[Silence],
+    now: DateTime<Utc>,
+) -> Vec<Quiet> {
+    let quiet = |name: &str, matchers: &Matchers| Quiet {
+        name: name.to_owned(),
+        matchers: matchers.clone(),
+    };
+    let mut on: Vec<Quiet> = windows
+        .filter(|(_, _, when)| when.is_on(now))
+        .map(|(id, matchers, _)| quiet(id, matchers))
+        .collect();
+    on.extend(
+        silences
+            .iter()
+            .filter(|s| s.is_active(now))
+            .map(|s| quiet(&s.id, &s.matchers)),
+    );
+    on
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn every_matcher_given_must_match_and_any_entry_of_a_list() {
+        let labels = BTreeMap::from([("team".to_owned(), "db".to_owned())]);
+        let none = BTreeMap::new();
+        let m = Matchers {
+            sources: vec!["checkout/*".into(), "orders-db".into()],
+            event_types: vec!["db.*".into()],
+            ..Matchers::default()
+        };
+        assert!(m.matches("orders-db", "db.connection_lost", &none));
+        assert!(m.matches("checkout/orders-db", "db.connection_lost", &none));
+        assert!(!m.matches("orders-db", "tcp.unreachable", &none));
+        assert!(!m.matches("billing", "db.connection_lost", &none));
+        let by_label = Matchers {
+            labels: labels.clone(),
+            ..Matchers::default()
+        };
+        assert!(by_label.matches("x", "alert.disk_full.firing", &labels));
+        assert!(!by_label.matches("x", "alert.disk_full.firing", &none));
+        assert_eq!(Matchers::default().problems("matchers")[0].0, "matchers");
+    }
+
+    #[test]
+    fn windows_are_on_once_or_for_a_while_after_each_cron_time() {
+        let once = When::Once {
+            start: at("2026-12-01T02:00:00Z"),
+            end: at("2026-12-01T03:00:00Z"),
+        };
+        assert!(once.is_on(at("2026-12-01T02:30:00Z")));
+        assert!(!once.is_on(at("2026-12-01T03:00:00Z")));
+        // Sundays at 02:00 for an hour.
+        let cron: croner::Cron = "0 2 * * SUN".parse().unwrap();
+        let weekly = When::Recurring {
+            cron: Box::new(cron),
+            duration_ms: 3_600_000,
+        };
+        assert!(weekly.is_on(at("2026-11-29T02:59:00Z")), "a Sunday");
+        assert!(!weekly.is_on(at("2026-11-29T03:01:00Z")));
+        assert!(!weekly.is_on(at("2026-11-30T02:30:00Z")), "a Monday");
+        let silence = Silence {
+            id: "silence-1".into(),
+            matchers: Matchers {
+                monitors: vec!["db".into()],
+                ..Matchers::default()
+            },
+            starts_at: at("2026-12-01T00:00:00Z"),
+            ends_at: at("2026-12-01T01:00:00Z"),
+            comment: String::new(),
+            created_by: Who::local(),
+            created_at: at("2026-12-01T00:00:00Z"),
+        };
+        let windows = [("sunday-backup", Matchers::default(), weekly)];
+        let on = in_force(
+            windows.iter().map(|(id, m, w)| (*id, m, w)),
+            &[silence],
+            at("2026-11-29T02:10:00Z"),
+        );
+        assert_eq!(
+            on.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(),
+            ["sunday-backup"]
+        );
+    }
+}
