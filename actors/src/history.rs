@@ -19,6 +19,8 @@ pub const SLOTS_MAX: u64 = 100_000;
 /// Most cells one status bar shows.
 pub const CELLS_MAX: usize = 288;
 const BUCKET_MS_MIN: u64 = 1_000;
+/// Longest bucket: the status bar shows a day, in cells.
+const BUCKET_MS_MAX: u64 = 3_600_000;
 
 /// `[history]`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -52,9 +54,9 @@ impl Default for HistorySpec {
 impl HistorySpec {
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
-        if self.bucket_ms < BUCKET_MS_MIN {
-            let least = format!("at least {BUCKET_MS_MIN} ms");
-            problems.push(SpecProblem::new("bucket_ms", least));
+        if !(BUCKET_MS_MIN..=BUCKET_MS_MAX).contains(&self.bucket_ms) {
+            let range = format!("must be {BUCKET_MS_MIN} to {BUCKET_MS_MAX} ms");
+            problems.push(SpecProblem::new("bucket_ms", range));
         } else if self.keep_ms < self.bucket_ms || self.slots() > SLOTS_MAX {
             let slots = self.keep_ms / self.bucket_ms;
             let why = format!("holds {slots} buckets of bucket_ms; it must hold 1 to {SLOTS_MAX}");

@@ -252,13 +252,13 @@ fn maintenance_windows_are_one_off_or_recurring_and_say_what_is_wrong() {
     let text = r#"
         [[maintenance]]
         id = "sunday-backup"
-        monitors = ["orders-db"]
+        matchers = { monitors = ["orders-db"] }
         cron = "0 2 * * SUN"
         duration_ms = 3600000
 
         [[maintenance]]
         id = "upgrade"
-        sources = ["checkout/*"]
+        matchers = { sources = ["checkout/*"] }
         start = "2026-12-24T22:00:00Z"
         end = "2026-12-24T23:00:00Z"
 
@@ -269,14 +269,14 @@ fn maintenance_windows_are_one_off_or_recurring_and_say_what_is_wrong() {
 
         [[maintenance]]
         id = "both"
-        labels = { team = "db" }
+        matchers = { labels = { team = "db" } }
         start = "2026-12-24T22:00:00Z"
         cron = "0 2 * * SUN"
     "#;
     let error = parse("test.toml", text).unwrap_err();
     let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
     assert!(
-        keys.contains(&"maintenance[2].monitors"),
+        keys.contains(&"maintenance[2].matchers"),
         "no matchers: {keys:?}"
     );
     assert!(keys.contains(&"maintenance[2].cron"), "{keys:?}");

@@ -37,8 +37,9 @@ pub struct Found {
 }
 
 impl Found {
-    /// Looks at the machine.
-    pub fn here() -> Self {
+    /// Looks at the machine; `own_port` is the one the written config serves on (a Grace
+    /// running there now is not a service to watch).
+    pub fn here(own_port: Option<u16>) -> Self {
         let procs = procs::all();
         let postgres = postgres::clusters(&procs);
         let redis = services::redis(&procs);
@@ -46,6 +47,7 @@ impl Found {
             .iter()
             .map(|cluster| cluster.port)
             .chain(redis.iter().map(|redis| redis.port))
+            .chain(own_port)
             .collect();
         let (listeners, ephemeral_listeners) = services::listeners(&procs, &covered);
         Self {
@@ -77,7 +79,12 @@ pub fn run(options: &InitOptions) -> anyhow::Result<Found> {
             options.output.display()
         );
     }
-    let found = Found::here();
+    let own_port = options
+        .bind
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok());
+    let found = Found::here(own_port);
     let text = render::config(&found, options);
     let name = options.output.display().to_string();
     crate::config::parse(&name, &text)

@@ -25,7 +25,7 @@ path = "memory"
 # On every minute, for two: always on.
 [[maintenance]]
 id = "cache-migration"
-monitors = ["cache"]
+matchers = {{ monitors = ["cache"] }}
 cron = "* * * * *"
 duration_ms = 120000
 

@@ -70,14 +70,16 @@ impl IncidentBook {
         let Some(source) = event.source.as_deref() else {
             return;
         };
-        let Some(parents) = rules.depends_on.get(source) else {
+        let Some(alert) = AlertFacts::of(event) else {
             return;
         };
         let recovered = family(&event.event_type);
-        let ids: Vec<u64> = parents.iter().flat_map(|p| self.of_source(p)).collect();
+        // Attached to a parent's incident, or a grandparent's that took the parent's in.
+        let ancestors = super::dependencies::ancestors(rules, source);
+        let ids: Vec<u64> = ancestors.iter().flat_map(|p| self.of_source(p)).collect();
         for id in ids {
             let incident = self.active.get_mut(&id).expect("listed above");
-            let ended = end_symptoms(incident, source, recovered, event.at);
+            let ended = end_symptoms(incident, source, recovered, &alert, event.at);
             if ended {
                 let incident = incident.clone();
                 out.announce(
@@ -97,15 +99,28 @@ impl IncidentBook {
     }
 }
 
-/// Marks the symptoms of `source` in `family` ended; whether any was.
-fn end_symptoms(incident: &mut Incident, source: &str, family_: &str, at: DateTime<Utc>) -> bool {
-    let mut ended = false;
+/// Takes `alert` off the symptoms of `source` in `family`, and marks ended those no alert
+/// fires into any more; whether any changed.
+fn end_symptoms(
+    incident: &mut Incident,
+    source: &str,
+    family_: &str,
+    alert: &AlertFacts,
+    at: DateTime<Utc>,
+) -> bool {
+    let mut changed = false;
     for symptom in &mut incident.symptoms {
         let matches = symptom.source == source && family(&symptom.event_type) == family_;
-        if matches && symptom.ended_at.is_none() {
+        if !matches || symptom.ended_at.is_some() {
+            continue;
+        }
+        let before = symptom.alerts_firing.len();
+        symptom.alerts_firing.retain(|f| *f != alert.fingerprint);
+        changed |= symptom.alerts_firing.len() < before;
+        if symptom.alerts_firing.is_empty() {
             symptom.ended_at = Some(at);
-            ended = true;
+            changed = true;
         }
     }
-    ended
+    changed
 }

@@ -17,6 +17,9 @@ use super::changes::{Changes, Effect, Facts, Rules, Why};
 use crate::event::{classify, family, types, Event, EventClass};
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, TrustScore, Who};
 
+/// What an incident is deduplicated by: its source and event type.
+pub(super) type IncidentKey = (String, String);
+
 /// The active incidents and component trust, and every rule that changes them.
 #[derive(Debug, Default)]
 pub struct IncidentBook {
@@ -32,7 +35,7 @@ pub struct IncidentBook {
     /// Incidents healed lately, by key, for relapses (`relapses.rs`); `recent_order` is the
     /// order they were remembered in, oldest first, to forget the oldest past the bound.
     pub(super) recent: HashMap<(String, String), Incident>,
-    pub(super) recent_order: VecDeque<((String, String), u64)>,
+    pub(super) recent_order: VecDeque<(IncidentKey, Option<DateTime<Utc>>)>,
 }
 
 impl IncidentBook {
@@ -161,6 +164,8 @@ impl IncidentBook {
                     at: event.at,
                     seq: event.seq,
                     ended_at: None,
+                    labels: alert.as_ref().map(|a| a.labels.clone()).unwrap_or_default(),
+                    alerts_firing: alert.iter().map(|a| a.fingerprint.clone()).collect(),
                 };
                 if let Some(parent) = self.down_dependency(&symptom.source, rules, facts) {
                     self.attach(parent, symptom, rules, out);
@@ -237,6 +242,8 @@ impl IncidentBook {
             at,
             seq,
             ended_at: _,
+            labels,
+            alerts_firing,
         } = problem;
         let trust = self.adjust_trust(&source, -rules.drop_on_incident, out);
         let id = self.next_id;
@@ -263,8 +270,8 @@ impl IncidentBook {
             event_seqs: vec![seq],
             symptoms: Vec::new(),
             suggestions: Vec::new(),
-            labels: BTreeMap::new(),
-            alerts_firing: Vec::new(),
+            labels,
+            alerts_firing,
             superseded_by: None,
             relapses: 0,
             reopened_at: None,

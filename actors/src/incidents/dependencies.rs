@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::book::IncidentBook;
 use super::changes::{Changes, Effect, Facts, Rules, Why};
 use crate::event::types;
-use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom};
+use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, ALERTS_FIRING_MAX};
 
 /// Most components one walk up or down the dependencies visits: `depends_on` is acyclic and
 /// bounded per monitor, this bounds a walk over all of them.
@@ -87,7 +87,7 @@ impl IncidentBook {
         if !down {
             return;
         }
-        let at = incident.detected_at;
+        let at = incident.reopened_at.unwrap_or(incident.detected_at);
         let folded: Vec<u64> = dependents(rules, &incident.source)
             .iter()
             .flat_map(|component| self.of_source(component))
@@ -181,18 +181,47 @@ fn symptom_of(incident: &Incident) -> Symptom {
         at: incident.detected_at,
         seq: incident.event_seqs.first().copied().unwrap_or_default(),
         ended_at: None,
+        labels: incident.labels.clone(),
+        alerts_firing: incident.alerts_firing.clone(),
     }
 }
 
-/// Adds `symptom` unless `incident` already has it or is full; whether it did.
+/// Adds `symptom`, or, when `incident` has it already, what is new of it (an alert firing
+/// again, another instance of it); whether anything changed.
 fn add_symptom(incident: &mut Incident, symptom: Symptom, events_max: usize) -> bool {
     let known = incident
         .symptoms
-        .iter()
-        .any(|s| s.source == symptom.source && s.event_type == symptom.event_type);
-    if known || incident.symptoms.len() >= events_max {
+        .iter_mut()
+        .find(|s| s.source == symptom.source && s.event_type == symptom.event_type);
+    if let Some(known) = known {
+        let revived = known.ended_at.take().is_some();
+        let before = known.alerts_firing.len();
+        for fingerprint in symptom.alerts_firing {
+            if !known.alerts_firing.contains(&fingerprint)
+                && known.alerts_firing.len() < ALERTS_FIRING_MAX
+            {
+                known.alerts_firing.push(fingerprint);
+            }
+        }
+        return revived || known.alerts_firing.len() > before;
+    }
+    if incident.symptoms.len() >= events_max {
         return false;
     }
     incident.symptoms.push(symptom);
     true
+}
+
+/// Everything `source` depends on, directly or through others (bounded like the walks).
+pub(super) fn ancestors(rules: &Rules, source: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut frontier: Vec<&str> = parents(rules, source).collect();
+    while let Some(parent) = frontier.pop() {
+        if found.iter().any(|f| f == parent) || found.len() >= WALK_MAX {
+            continue;
+        }
+        found.push(parent.to_owned());
+        frontier.extend(parents(rules, parent));
+    }
+    found
 }

@@ -33,13 +33,18 @@ impl IncidentBook {
         }
         let key = (incident.source.clone(), incident.event_type.clone());
         self.recent.insert(key.clone(), incident.clone());
-        self.recent_order.push_back((key, incident.id));
+        self.recent_order.push_back((key, incident.resolved_at));
         while self.recent_order.len() > RECENT_MAX {
-            let (key, id) = self
+            // The entry is that memory's only while the memory is still of the same heal.
+            let (key, healed_at) = self
                 .recent_order
                 .pop_front()
                 .expect("longer than the bound");
-            if self.recent.get(&key).is_some_and(|kept| kept.id == id) {
+            if self
+                .recent
+                .get(&key)
+                .is_some_and(|kept| kept.resolved_at == healed_at)
+            {
                 self.recent.remove(&key);
             }
         }
@@ -108,13 +113,13 @@ impl IncidentBook {
             incident.relapses
         );
         out.announce(&incident, types::INCIDENT_REOPENED, Why::reason(&why));
-        if incident.relapses > rules.relapses_max {
-            out.effects
-                .push(Effect::Relapsing(Box::new(incident.clone())));
-        } else if !incident.silenced {
-            out.effects
-                .push(Effect::Trigger(Box::new(incident.clone())));
-        }
+        // Silenced or in maintenance: nothing is run, and nobody is paged either.
+        let effect = match (incident.silenced, incident.relapses > rules.relapses_max) {
+            (true, _) => None,
+            (false, true) => Some(Effect::Relapsing(Box::new(incident.clone()))),
+            (false, false) => Some(Effect::Trigger(Box::new(incident.clone()))),
+        };
+        out.effects.extend(effect);
         let id = incident.id;
         self.insert(incident);
         self.fold_dependents(id, rules, facts, out);
@@ -136,4 +141,6 @@ fn reset_for_a_new_round(incident: &mut Incident) {
     incident.active_run_id = None;
     incident.work_order_id = None;
     incident.recovery_seen = false;
+    // The alerts of the last round resolved (or were not heard to): this round waits for its own.
+    incident.alerts_firing.clear();
 }

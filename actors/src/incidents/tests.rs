@@ -916,3 +916,132 @@ fn an_incident_under_a_maintenance_window_is_recorded_but_not_healed() {
         .collect();
     assert_eq!(triggered, ["web"], "only what no window covers is healed");
 }
+
+#[test]
+fn an_alert_attached_through_a_chain_that_resolves_is_not_reopened() {
+    // web → api → db, all down: web's alert attaches to db's incident, two levels up.
+    let (rules, down) = (chain_rules(), all_down());
+    let mut core = core();
+    apply_with(
+        &mut core,
+        &rules,
+        &down,
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            alert(2, "web_errors", "firing", "web", "aaa"),
+            alert(3, "web_errors", "firing", "web", "bbb"),
+        ],
+    );
+    assert_eq!(core.len(), 1);
+    apply_with(
+        &mut core,
+        &rules,
+        &down,
+        &[alert(4, "web_errors", "resolved", "web", "aaa")],
+    );
+    assert!(
+        core.get(1).unwrap().symptoms[0].ended_at.is_none(),
+        "bbb still fires"
+    );
+    apply_with(
+        &mut core,
+        &rules,
+        &down,
+        &[alert(5, "web_errors", "resolved", "web", "bbb")],
+    );
+    assert!(core.get(1).unwrap().symptoms[0].ended_at.is_some());
+    let only_db_was_down = Facts::default();
+    apply_with(
+        &mut core,
+        &rules,
+        &only_db_was_down,
+        &[event(6, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    assert_eq!(core.len(), 0, "nothing left firing");
+}
+
+#[test]
+fn a_relapsed_alert_incident_waits_only_for_its_own_rounds_alerts() {
+    let mut core = core();
+    let none = Facts::default();
+    apply(
+        &mut core,
+        &none,
+        &[
+            alert(1, "pg_down", "firing", "db", "aaa"),
+            alert(2, "pg_down", "firing", "db", "bbb"),
+        ],
+    );
+    // A playbook heals it; the alerts' own resolves are never heard.
+    let mut out = Changes::default();
+    core.run_started(1, "r1".into(), &mut out);
+    let now = crate::time::now();
+    core.run_finished(
+        1,
+        &"r1".into(),
+        RunOutcome::Succeeded,
+        true,
+        now,
+        &rules(),
+        &none,
+        &mut out,
+    );
+    assert!(core.get(1).is_none());
+    apply(
+        &mut core,
+        &none,
+        &[alert(3, "pg_down", "firing", "db", "aaa")],
+    );
+    assert_eq!(
+        core.get(1).unwrap().alerts_firing,
+        ["aaa"],
+        "the new round's only"
+    );
+    let out = apply(
+        &mut core,
+        &none,
+        &[alert(4, "pg_down", "resolved", "db", "aaa")],
+    );
+    assert_eq!(out.incidents[&1].status, IncidentStatus::Resolved);
+}
+
+#[test]
+fn a_relapse_in_maintenance_pages_nobody() {
+    use crate::silence::{Matchers, Quiet};
+    let rules = Rules {
+        relapses_max: 0,
+        ..rules()
+    };
+    let quiet = Facts {
+        quiets: vec![Quiet {
+            name: "upgrade".into(),
+            matchers: Matchers {
+                monitors: vec!["db".into()],
+                ..Matchers::default()
+            },
+        }],
+        ..Facts::default()
+    };
+    let mut core = core();
+    apply_with(
+        &mut core,
+        &rules,
+        &Facts::default(),
+        &[event(1, types::DB_CONNECTION_LOST, "db")],
+    );
+    apply_with(
+        &mut core,
+        &rules,
+        &Facts::default(),
+        &[event(2, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    let out = apply_with(
+        &mut core,
+        &rules,
+        &quiet,
+        &[event(3, types::DB_CONNECTION_LOST, "db")],
+    );
+    assert_eq!(out.incidents[&1].relapses, 1);
+    assert_eq!(out.incidents[&1].maintenance.as_deref(), Some("upgrade"));
+    assert!(out.effects.is_empty(), "{:?}", out.effects);
+}

@@ -56,7 +56,7 @@ impl Kernel {
         Ok(silence)
     }
 
-    /// Ends silence `id` now (one that has not begun ends before it begins).
+    /// Ends silence `id` now (one that has not begun never does).
     pub async fn expire_silence(&self, id: &str, by: Who) -> Result<Silence, KernelError> {
         let now = crate::time::now();
         let mut silence = self
@@ -64,7 +64,8 @@ impl Kernel {
             .into_iter()
             .find(|s| s.id == id)
             .ok_or_else(|| KernelError::NoSuchSilence(id.to_owned()))?;
-        silence.ends_at = silence.ends_at.min(now).max(silence.starts_at);
+        silence.ends_at = silence.ends_at.min(now);
+        silence.starts_at = silence.starts_at.min(silence.ends_at);
         self.ctx.store.save_silence(&silence).await.map_err(saved)?;
         let mut board = self.ctx.silences.write().expect("silences poisoned");
         if let Some(kept) = board.iter_mut().find(|s| s.id == id) {

@@ -201,4 +201,9 @@ pub struct Symptom {
     /// not ended gets an incident of its own when the one it is attached to resolves.
     #[serde(default, with = "micros_opt", skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
+    /// An alert's labels and the fingerprints firing, kept for the incident it may become.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts_firing: Vec<String>,
 }

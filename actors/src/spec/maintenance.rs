@@ -1,8 +1,6 @@
 //! `[[maintenance]]`: planned quiet written in the config — one-off (`start`, `end`) or
 //! recurring (`cron`, `duration_ms`) — for the incidents its matchers cover (see `silence.rs`).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -18,14 +16,9 @@ pub const MAINTENANCE_MAX: usize = 256;
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceInput {
     pub id: String,
+    /// What it covers: the same matchers as `POST /silences`.
     #[serde(default)]
-    pub monitors: Vec<String>,
-    #[serde(default)]
-    pub sources: Vec<String>,
-    #[serde(default)]
-    pub event_types: Vec<String>,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
+    pub matchers: Matchers,
     /// One-off: RFC 3339 times.
     pub start: Option<String>,
     pub end: Option<String>,
@@ -48,19 +41,11 @@ pub struct MaintenanceSpec {
 impl MaintenanceInput {
     /// The window, or every problem with it.
     pub fn into_spec(self) -> Result<MaintenanceSpec, Vec<SpecProblem>> {
-        let matchers = Matchers {
-            monitors: self.monitors,
-            sources: self.sources,
-            event_types: self.event_types,
-            labels: self.labels,
-        };
+        let matchers = self.matchers;
         let mut problems: Vec<SpecProblem> = matchers
-            .problems("")
+            .problems("matchers")
             .into_iter()
-            .map(|(field, message)| match field.trim_start_matches('.') {
-                "" => SpecProblem::new("monitors", message),
-                field => SpecProblem::new(field.to_owned(), message),
-            })
+            .map(|(field, message)| SpecProblem::new(field, message))
             .collect();
         if self.id.trim().is_empty() {
             problems.push(SpecProblem::new("id", "must not be empty"));
