@@ -3,7 +3,7 @@
 //! event opens, bumps, attaches to or resolves one. Without I/O: everything it needs from
 //! outside (the rules from the config, which monitors are down, which sources are silenced,
 //! component trust) is handed to it, and each decision writes what it changed into a
-//! [`Changes`], so every rule has a unit test (`tests.rs`).
+//! [`Changes`], so every rule has a unit test (`tests/`).
 //!
 //! The commands people and the playbook engine send are in `lifecycle.rs`, component trust in
 //! `trust.rs`.

@@ -3,7 +3,7 @@
 //!
 //! - `book`, `lifecycle`, `trust`, `changes`: the pure [`IncidentBook`] (dedup, symptom
 //!   attach, recovery, the lifecycle commands, overdue selection, component trust) and the
-//!   [`Changes`] each decision writes; unit-tested in `tests.rs`.
+//!   [`Changes`] each decision writes; unit-tested in `tests/`.
 //! - `alerts`: Alertmanager's alerts in the book (several firing into one incident, alert-only
 //!   components as parents).
 //! - `dependencies`: `depends_on` in the book (attach at any depth, fold dependents seen
