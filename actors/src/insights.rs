@@ -267,6 +267,7 @@ mod tests {
             active_run_id: None,
             work_order_id: None,
             recovery_seen: false,
+            awaiting_alert: false,
             silenced: false,
             event_seqs: Vec::new(),
             symptoms: Vec::new(),

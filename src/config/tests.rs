@@ -283,3 +283,39 @@ fn maintenance_windows_are_one_off_or_recurring_and_say_what_is_wrong() {
     assert!(keys.contains(&"maintenance[3].start"), "{keys:?}");
     assert_eq!(keys.len(), 3, "the first two are fine: {error}");
 }
+
+#[test]
+fn steps_that_can_never_work_on_a_playbooks_sources_are_refused() {
+    let text = r#"
+        [[playbooks]]
+        id = "pushed_only"
+        on = ["payment.*"]
+        sources = ["pushed"]
+        steps = [{ kind = "verify" }, { kind = "wait", until = "healthy" }, { kind = "command", argv = ["true"] }]
+
+        [[playbooks]]
+        id = "alerts_only"
+        on = ["alert.*"]
+        sources = ["alertmanager"]
+        steps = [{ kind = "restart" }, { kind = "verify", timeout_ms = 60000 }]
+
+        [incidents]
+        relapse_backoff_ms = 10000
+        relapse_backoff_max_ms = 1000
+    "#;
+    let error = parse("test.toml", text).unwrap_err();
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "incidents.relapse_backoff_max_ms",
+            "playbooks[0].steps[0]",
+            "playbooks[0].steps[1]",
+            "playbooks[1].steps[0]",
+        ],
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("check with an `http` or `command` step"), "{text}");
+    assert!(text.contains("a restart starts a process"), "{text}");
+}

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod alert_heals;
 mod api;
 mod architecture;
 mod cli;
@@ -24,6 +25,7 @@ mod mysql;
 mod openapi;
 mod pipelines;
 mod playbooks;
+mod relapses;
 mod reload;
 mod security;
 mod tls;

@@ -62,6 +62,12 @@ pub(super) fn is_alert(event_type: &str) -> bool {
     event_type.starts_with(ALERT_FAMILY_PREFIX)
 }
 
+/// Whether alerts still fire into `incident` with no recovery seen: a run that "healed" it
+/// has not been confirmed by them yet.
+pub(super) fn still_firing(incident: &Incident) -> bool {
+    !incident.alerts_firing.is_empty() && !incident.recovery_seen
+}
+
 impl IncidentBook {
     /// An alert of `event`'s family on its source resolved: where it was attached as a symptom
     /// to what its component depends on, the symptom has ended, so it is not reopened on its
@@ -87,6 +93,97 @@ impl IncidentBook {
                     types::INCIDENT_UPDATED,
                     Why::reason("symptom ended"),
                 );
+            }
+        }
+    }
+
+    /// The monitor's active incident an alert of `event_type` on `source` is a second witness
+    /// of: a monitor and an alert saying one component is down are one outage, so the alert
+    /// folds into it instead of opening an incident (and dropping trust) of its own.
+    pub(super) fn monitor_incident_for(
+        &self,
+        source: &str,
+        event_type: &str,
+        rules: &Rules,
+    ) -> Option<u64> {
+        if !is_alert(event_type) || !rules.monitors.contains(source) {
+            return None;
+        }
+        self.of_source(source)
+            .into_iter()
+            .find(|id| !is_alert(&self.active[id].event_type))
+    }
+
+    /// A monitor's incident `root` just opened: the alert incidents already open on its
+    /// component are the same outage. They end as superseded by it (their runs stopped), their
+    /// alerts fire into it from now on, and the trust they took is given back, so the outage
+    /// costs one drop. The monitor's incident leads: its playbooks probe the component itself.
+    pub(super) fn take_in_alerts(&mut self, root: u64, rules: &Rules, out: &mut Changes) {
+        let source = self.active[&root].source.clone();
+        if is_alert(&self.active[&root].event_type) || !rules.monitors.contains(&source) {
+            return;
+        }
+        let ids: Vec<u64> = self
+            .of_source(&source)
+            .into_iter()
+            .filter(|id| *id != root)
+            .collect();
+        for id in ids {
+            if !is_alert(&self.active[&id].event_type) {
+                continue;
+            }
+            let folded = self.take(id).expect("listed above");
+            let at = self.active[&root].detected_at.max(folded.detected_at);
+            let why = format!("superseded by #{root}: its monitor sees the same outage");
+            super::dependencies::end_as_superseded(folded.clone(), root, at, &why, out);
+            let trust = self.adjust_trust(&source, rules.drop_on_incident, out);
+            let incident = self.active.get_mut(&root).expect("the root is active");
+            for fingerprint in folded.alerts_firing {
+                let alert = AlertFacts {
+                    fingerprint,
+                    labels: folded.labels.clone(),
+                };
+                alert.fire(incident);
+            }
+            incident.occurrences = incident.occurrences.saturating_add(folded.occurrences);
+            incident.trust = trust;
+            let incident = incident.clone();
+            out.announce(
+                &incident,
+                types::INCIDENT_UPDATED,
+                Why::reason("its alert folded in"),
+            );
+        }
+    }
+
+    /// An alert folded into an incident of another family (a monitor's) resolved: it no
+    /// longer fires there, and an incident whose run waited only for it is healed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn alert_resolved_elsewhere(
+        &mut self,
+        source: &str,
+        alert_family: &str,
+        alert: &AlertFacts,
+        event: &Event,
+        rules: &Rules,
+        facts: &super::changes::Facts,
+        out: &mut Changes,
+    ) {
+        for id in self.of_source(source) {
+            let incident = &self.active[&id];
+            let folded = family(&incident.event_type) != alert_family
+                && incident.alerts_firing.contains(&alert.fingerprint);
+            if !folded {
+                continue;
+            }
+            let mut incident = self.take(id).expect("listed above");
+            incident.alerts_firing.retain(|f| *f != alert.fingerprint);
+            super::book::remember(&mut incident, event.seq, rules.events_max);
+            if incident.awaiting_alert && incident.alerts_firing.is_empty() {
+                let by = crate::model::ResolvedBy::Playbook;
+                self.resolve(incident, by, None, event.at, rules, facts, out);
+            } else {
+                self.update(incident, "its alert resolved", out);
             }
         }
     }

@@ -144,7 +144,10 @@ impl IncidentBook {
                     .max(1);
                 let key = (source.clone(), event.event_type.clone());
                 let alert = AlertFacts::of(event);
-                if let Some(id) = self.by_key.get(&key).copied() {
+                // A monitor and an alert saying one component is down are one outage.
+                let same = self.by_key.get(&key).copied();
+                let id = same.or_else(|| self.monitor_incident_for(&key.0, &key.1, rules));
+                if let Some(id) = id {
                     let incident = self.active.get_mut(&id).expect("indexed incident");
                     incident.occurrences = incident.occurrences.saturating_add(count);
                     incident.recovery_seen = false;
@@ -216,11 +219,24 @@ impl IncidentBook {
                 incident.recovery_seen = true;
                 self.update(incident, "recovery observed", out);
             } else {
-                let at = event.at;
-                self.resolve(incident, ResolvedBy::Recovery, None, at, rules, facts, out);
+                // A run that healed it waited for this: the heal is the playbook's.
+                let by = match incident.awaiting_alert {
+                    true => ResolvedBy::Playbook,
+                    false => ResolvedBy::Recovery,
+                };
+                self.resolve(incident, by, None, event.at, rules, facts, out);
             }
         }
-        if alert.is_some() {
+        if let Some(alert) = &alert {
+            self.alert_resolved_elsewhere(
+                source,
+                recovered_family,
+                alert,
+                event,
+                rules,
+                facts,
+                out,
+            );
             self.end_alert_symptoms(event, rules, out);
         }
     }
@@ -266,6 +282,7 @@ impl IncidentBook {
             active_run_id: None,
             work_order_id: None,
             recovery_seen: false,
+            awaiting_alert: false,
             silenced,
             event_seqs: vec![seq],
             symptoms: Vec::new(),
@@ -290,6 +307,7 @@ impl IncidentBook {
                 .push(Effect::Trigger(Box::new(incident.clone())));
         }
         self.insert(incident);
+        self.take_in_alerts(id, rules, out);
         self.fold_dependents(id, rules, facts, out);
     }
 

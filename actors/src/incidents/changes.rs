@@ -86,7 +86,8 @@ pub enum Effect {
     /// Incident `incident_id` was superseded by incident `by`: stop its playbook, waiting or
     /// running.
     Supersede { incident_id: u64, by: u64 },
-    /// An incident relapsed more than `relapses_max` times: hand it to people.
+    /// An incident relapsed more than `relapses_max` times: tell people, and heal it again
+    /// with backoff or leave it to them, as its playbook says.
     Relapsing(Box<Incident>),
 }
 

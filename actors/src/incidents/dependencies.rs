@@ -107,28 +107,11 @@ impl IncidentBook {
         rules: &Rules,
         out: &mut Changes,
     ) {
-        let Some(mut folded) = self.take(id) else {
+        let Some(folded) = self.take(id) else {
             return;
         };
-        folded.status = IncidentStatus::Resolved;
-        folded.resolved_at = Some(at.max(folded.detected_at));
-        folded.resolved_by = Some(ResolvedBy::Superseded);
-        folded.superseded_by = Some(root);
-        folded.active_run_id = None;
-        let why = Why {
-            resolved_by: Some(ResolvedBy::Superseded),
-            ..Why::reason(&format!(
-                "superseded by #{root}: what it depends on is down"
-            ))
-        };
-        out.announce(&folded, types::INCIDENT_RESOLVED, why);
-        // Whatever healing was meant for it is not: the root cause is elsewhere.
-        out.effects
-            .retain(|effect| !matches!(effect, Effect::Trigger(i) if i.id == id));
-        out.effects.push(Effect::Supersede {
-            incident_id: id,
-            by: root,
-        });
+        let why = format!("superseded by #{root}: what it depends on is down");
+        let folded = end_as_superseded(folded, root, at, &why, out);
         let parent = self.active.get_mut(&root).expect("the root is active");
         let mut changed = add_symptom(parent, symptom_of(&folded), rules.events_max);
         for symptom in &folded.symptoms {
@@ -168,6 +151,35 @@ fn dependents(rules: &Rules, source: &str) -> Vec<String> {
 }
 
 /// A superseded incident, as the symptom it now is.
+/// Ends `folded` as superseded by `root` at `at` (`why` in words), and stops whatever healing
+/// was meant for it: the outage is `root`'s. Returns it as ended.
+pub(super) fn end_as_superseded(
+    mut folded: Incident,
+    root: u64,
+    at: DateTime<Utc>,
+    why: &str,
+    out: &mut Changes,
+) -> Incident {
+    let id = folded.id;
+    folded.status = IncidentStatus::Resolved;
+    folded.resolved_at = Some(at.max(folded.detected_at));
+    folded.resolved_by = Some(ResolvedBy::Superseded);
+    folded.superseded_by = Some(root);
+    folded.active_run_id = None;
+    let why = Why {
+        resolved_by: Some(ResolvedBy::Superseded),
+        ..Why::reason(why)
+    };
+    out.announce(&folded, types::INCIDENT_RESOLVED, why);
+    out.effects
+        .retain(|effect| !matches!(effect, Effect::Trigger(i) if i.id == id));
+    out.effects.push(Effect::Supersede {
+        incident_id: id,
+        by: root,
+    });
+    folded
+}
+
 fn symptom_of(incident: &Incident) -> Symptom {
     Symptom {
         source: incident.source.clone(),

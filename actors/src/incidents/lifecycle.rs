@@ -123,14 +123,19 @@ impl IncidentBook {
             RunOutcome::Succeeded if !resolves => {
                 // A triage playbook: its work is done, the incident stays for people.
                 incident.active_run_id = None;
-                incident.status = if incident.work_order_id.is_some() {
-                    IncidentStatus::Escalated // overdue meanwhile: it stays with people
-                } else if incident.acknowledged_at.is_some() {
-                    IncidentStatus::Acknowledged
-                } else {
-                    IncidentStatus::Open
-                };
+                incident.status = status_between_runs(&incident);
                 self.update(incident, "playbook done; left for people", out);
+            }
+            RunOutcome::Succeeded if super::alerts::still_firing(&incident) => {
+                // Its alert has the last word: the heal counts once the alert resolves.
+                incident.active_run_id = None;
+                incident.awaiting_alert = true;
+                incident.status = status_between_runs(&incident);
+                self.update(
+                    incident,
+                    "playbook done; waiting for its alert to resolve",
+                    out,
+                );
             }
             RunOutcome::Succeeded => {
                 self.resolve(incident, ResolvedBy::Playbook, None, now, rules, facts, out);
@@ -290,5 +295,17 @@ impl IncidentBook {
             // A silenced incident is kept from people on purpose.
             overdue && !incident.silenced && incident.work_order_id.is_none()
         })
+    }
+}
+
+/// The status of an active incident no run is healing: with people when it has a work order
+/// (overdue or relapsing meanwhile), acknowledged when a person said so, else open.
+fn status_between_runs(incident: &Incident) -> IncidentStatus {
+    if incident.work_order_id.is_some() {
+        IncidentStatus::Escalated
+    } else if incident.acknowledged_at.is_some() {
+        IncidentStatus::Acknowledged
+    } else {
+        IncidentStatus::Open
     }
 }

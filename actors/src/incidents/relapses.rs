@@ -1,7 +1,8 @@
 //! Relapses: an outage that comes back soon after it was healed is the same incident, reopened,
 //! not a new one. Each round is on its timeline (`incident.reopened`), `relapses` counts them,
-//! and past `incidents.relapses_max` it goes to people instead of another playbook run: a heal
-//! that does not hold is a problem of its own.
+//! and past `incidents.relapses_max` the playbook engine is told (`Effect::Relapsing`): people
+//! hear of it once and the playbook keeps healing with backoff, or, with `on_relapse =
+//! "people"`, it is theirs alone (`playbooks/relapse.rs` decides).
 //!
 //! The book remembers the incidents healed lately (by a playbook or by themselves; a person's
 //! resolve is final), at most [`RECENT_MAX`], and the actor reloads them from the store with
@@ -82,8 +83,8 @@ impl IncidentBook {
         self.recent.remove(key)
     }
 
-    /// Reopens `incident` for `problem`: healed again, or, past `relapses_max`, handed to
-    /// people.
+    /// Reopens `incident` for `problem`: healed again, or, past `relapses_max`, handed to the
+    /// engine's relapse rules.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn reopen(
         &mut self,
@@ -97,9 +98,12 @@ impl IncidentBook {
     ) {
         let healed_at = incident.resolved_at.unwrap_or(problem.at);
         incident.trust = self.adjust_trust(&incident.source, -rules.drop_on_incident, out);
-        reset_for_a_new_round(&mut incident);
-        incident.silenced = facts.silenced.contains(&incident.source);
         incident.relapses = incident.relapses.saturating_add(1);
+        // Past the limit a person who acknowledged it stays on it: with `on_ack = "stop"`
+        // that keeps automation off from one round to the next.
+        let past_the_limit = incident.relapses > rules.relapses_max;
+        reset_for_a_new_round(&mut incident, past_the_limit);
+        incident.silenced = facts.silenced.contains(&incident.source);
         incident.reopened_at = Some(problem.at);
         incident.occurrences = incident.occurrences.saturating_add(count);
         remember(&mut incident, problem.seq, rules.events_max);
@@ -127,20 +131,26 @@ impl IncidentBook {
 }
 
 /// Clears what belonged to the round that ended: its resolution, run, work order, the
-/// acknowledgement of it and suggestions nobody decided (the new round makes its own). History
-/// (timeline, symptoms, decided suggestions) stays.
-fn reset_for_a_new_round(incident: &mut Incident) {
+/// acknowledgement of it (unless `keep_ack`) and suggestions nobody decided (the new round
+/// makes its own). History (timeline, symptoms, decided suggestions) stays.
+fn reset_for_a_new_round(incident: &mut Incident, keep_ack: bool) {
     incident
         .suggestions
         .retain(|suggestion| suggestion.status != SuggestionStatus::Pending);
-    incident.status = IncidentStatus::Open;
-    incident.acknowledged_at = None;
+    if !keep_ack {
+        incident.acknowledged_at = None;
+    }
+    incident.status = match incident.acknowledged_at {
+        Some(_) => IncidentStatus::Acknowledged,
+        None => IncidentStatus::Open,
+    };
     incident.resolved_at = None;
     incident.resolution_time_seconds = None;
     incident.resolved_by = None;
     incident.active_run_id = None;
     incident.work_order_id = None;
     incident.recovery_seen = false;
+    incident.awaiting_alert = false;
     // The alerts of the last round resolved (or were not heard to): this round waits for its own.
     incident.alerts_firing.clear();
 }

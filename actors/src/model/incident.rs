@@ -86,6 +86,10 @@ pub struct Incident {
     /// A recovery of the component was observed while a playbook was running on it.
     #[serde(default)]
     pub recovery_seen: bool,
+    /// A playbook's run on it succeeded while its alerts still fired: it resolves (by the
+    /// playbook) when they do, and stays open while they fire — the alert has the last word.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_alert: bool,
     /// It opened while its monitor was silenced: recorded, but no playbook runs for it.
     #[serde(default)]
     pub silenced: bool,

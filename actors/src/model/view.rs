@@ -44,6 +44,8 @@ pub struct IncidentView {
     pub labels: BTreeMap<String, String>,
     /// How many Alertmanager alerts are still firing into it.
     pub alerts_firing: usize,
+    /// A playbook's run succeeded while its alerts still fired: it resolves when they do.
+    pub awaiting_alert: bool,
     /// The incident it became a symptom of, when it ended as `superseded`.
     pub superseded_by: Option<u64>,
     /// How many times it came back soon after it was healed, and when it last did.
@@ -141,6 +143,7 @@ impl From<&Incident> for IncidentView {
                 .collect(),
             labels: incident.labels.clone(),
             alerts_firing: incident.alerts_firing.len(),
+            awaiting_alert: incident.awaiting_alert,
             superseded_by: incident.superseded_by,
             relapses: incident.relapses,
             reopened_at: incident.reopened_at,

@@ -4,7 +4,7 @@
 //! It is the one writer of executions, agents, work orders and playbook trust. Sub-agents are
 //! temporary children: one that crashes is not restarted; its run fails and escalates.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -16,7 +16,7 @@ use crate::model::{Agent, Execution, Incident, Suggestion, SuggestionStatus, Who
 use crate::protocol::incidents::IncidentsMsg;
 use crate::protocol::playbooks::{PlaybooksMsg, RunError, RunReport};
 use crate::protocol::{roles, Incidents};
-use crate::spec::{PlaybookSpec, TriggerSource};
+use crate::spec::{OnAck, PlaybookSpec, TriggerSource};
 use crate::store::StoreError;
 
 pub struct PlaybooksActor;
@@ -38,6 +38,9 @@ pub struct PlaybooksState {
     pub(super) gate: RunGate,
     /// An incident was turned away by a full `waiting` queue since the store was last searched.
     pub(super) overflowed: bool,
+    /// Relapsing incidents waiting out their backoff before the next run; at most
+    /// `limits.agents_queue_max` (past it, one waits in the store like a full queue's).
+    pub(super) backing_off: HashSet<u64>,
 }
 
 /// Who started a run.
@@ -67,6 +70,7 @@ impl Actor for PlaybooksActor {
             waiting: VecDeque::new(),
             gate: RunGate::new(RUN_HISTORY_PAIRS_MAX),
             overflowed: false,
+            backing_off: HashSet::new(),
         })
     }
 
@@ -110,6 +114,7 @@ impl Actor for PlaybooksActor {
             PlaybooksMsg::Finished { run_id, report } => state.finish(&run_id, report).await?,
             PlaybooksMsg::Overdue(incident) => state.overdue(*incident).await?,
             PlaybooksMsg::Relapsing(incident) => state.relapsing(*incident).await?,
+            PlaybooksMsg::RelapseDue { incident_id } => state.relapse_due(incident_id).await?,
             PlaybooksMsg::Supersede { incident_id, by } => state.supersede(incident_id, by).await?,
         }
         Ok(())
@@ -211,6 +216,8 @@ impl PlaybooksState {
         if let Some(run) = self.run_on(incident_id) {
             return Err(RunError::Busy { incident_id, run });
         }
+        // A person's run takes the place of the one waiting out a relapse's backoff.
+        self.backing_off.remove(&incident_id);
         let agents_max = self.ctx.spec().limits.agents_max;
         if self.runs.len() >= agents_max {
             return Err(RunError::Full(agents_max));
@@ -235,16 +242,22 @@ impl PlaybooksState {
     }
 
     pub(super) async fn trigger(&mut self, incident: Incident) -> Result<(), StoreError> {
-        if self.run_on(incident.id).is_some() {
+        if self.run_on(incident.id).is_some() || self.backing_off.contains(&incident.id) {
             return Ok(()); // at most one active run per incident
         }
         let Some(playbook) = self.playbook_for(&incident) else {
             return Ok(());
         };
-        if let Some(hold) = self
+        if incident.acknowledged_at.is_some() && playbook.on_ack == OnAck::Stop {
+            return Ok(()); // a person took it over
+        }
+        // Past `relapses_max` the relapse backoff paces the runs, in place of the cooldown and
+        // the breaker: a service that keeps falling over keeps being restarted.
+        let paced = incident.relapses > self.ctx.spec().incidents.relapses_max;
+        let hold = self
             .gate
-            .hold(&playbook, &incident.source, crate::time::now())
-        {
+            .hold(&playbook, &incident.source, crate::time::now());
+        if let Some(hold) = hold.filter(|_| !paced) {
             return self.act_on_hold(&playbook, &incident, hold).await;
         }
         if playbook.auto_run_min_trust > 0.0 {
@@ -318,5 +331,35 @@ impl PlaybooksState {
             }
         }
         Ok(())
+    }
+}
+
+impl PlaybooksState {
+    /// Heals relapsing incident `incident_id` again once `delay_ms` has passed. Past the bound
+    /// on waiting incidents it waits in the store, found again when the queue drains.
+    pub(super) fn heal_after(&mut self, incident_id: u64, delay_ms: u64) {
+        if self.backing_off.len() >= self.ctx.spec().limits.agents_queue_max {
+            self.overflowed = true;
+            return;
+        }
+        if self.backing_off.insert(incident_id) {
+            let delay = std::time::Duration::from_millis(delay_ms);
+            self.myself
+                .send_after(delay, move || PlaybooksMsg::RelapseDue { incident_id });
+        }
+    }
+
+    /// A relapse's backoff has passed: heal the incident if it still needs it (not resolved, no
+    /// run meanwhile, no person's run having taken its place).
+    pub(super) async fn relapse_due(&mut self, incident_id: u64) -> Result<(), StoreError> {
+        if !self.backing_off.remove(&incident_id) {
+            return Ok(());
+        }
+        match self.ctx.store.incident(incident_id).await? {
+            Some(current) if current.status.is_active() && current.active_run_id.is_none() => {
+                self.trigger(current).await
+            }
+            _ => Ok(()),
+        }
     }
 }

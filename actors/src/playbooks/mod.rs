@@ -5,6 +5,8 @@
 //! - `gate`: the pure cooldown and circuit-breaker rules ([`gate::RunGate`]).
 //! - `run`: a run recorded, its steps recorded, its end turned into trust and a work order.
 //! - `supersede`: a run stopped because its incident became a symptom of another.
+//! - `relapse`: the pure rule for incidents that relapsed past `relapses_max` (tell people
+//!   once, keep healing with backoff, or hand over).
 //! - `work_orders`: what goes to people when automation cannot heal (an outbox per webhook).
 //! - `resume` and `restart`: what becomes of runs a stopped Grace left `running` (the pure
 //!   [`resume::decide_resume`]), and incidents left unattended.
@@ -13,6 +15,7 @@
 
 mod actor;
 mod gate;
+mod relapse;
 mod restart;
 mod resume;
 mod run;

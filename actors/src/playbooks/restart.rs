@@ -140,9 +140,16 @@ impl PlaybooksState {
         if self.ctx.spec().playbooks.is_empty() {
             return Ok(()); // nothing could heal them: no need to load every active incident
         }
+        let relapses_max = self.ctx.spec().incidents.relapses_max;
         for incident in self.ctx.store.active_incidents().await? {
             if self.playbook_for(&incident).is_none() {
                 continue; // most pushed incidents: nothing to run, nothing to ask the store
+            }
+            if incident.relapses > relapses_max {
+                if self.relapse_unattended(&incident).await? {
+                    self.relapsing(incident).await?;
+                }
+                continue;
             }
             let unattended = matches!(
                 incident.status,
@@ -157,6 +164,22 @@ impl PlaybooksState {
             }
         }
         Ok(())
+    }
+}
+
+impl PlaybooksState {
+    /// Whether a relapsing incident was left between runs (its backoff was in memory): no run
+    /// now, none since it relapsed, not silenced. One whose round's run failed stays with
+    /// people.
+    async fn relapse_unattended(&self, incident: &Incident) -> Result<bool, StoreError> {
+        if incident.silenced || incident.active_run_id.is_some() {
+            return Ok(false);
+        }
+        let round_began = incident.reopened_at.unwrap_or(incident.detected_at);
+        let newest = self.ctx.store.incident_executions(incident.id, 1).await?;
+        Ok(newest
+            .first()
+            .is_none_or(|run| run.started_at < round_began))
     }
 }
 

@@ -92,19 +92,30 @@ impl StepResult {
 /// Carries out the steps of one run, in order.
 pub(super) struct Runner<'a> {
     pub(super) args: &'a SubAgentArgs,
-    /// The incident's component, when a monitor watches it.
+    /// The incident's component, when a monitor watches it or alerts speak of it.
     pub(super) probe: Option<Box<dyn Probe>>,
 }
 
 impl<'a> Runner<'a> {
+    /// The monitor of the incident's component gives the probe; a component only alerts speak
+    /// of is probed through its alerts (healthy once they resolve).
     fn new(args: &'a SubAgentArgs) -> Self {
-        let probe = args
+        let incident = &args.incident;
+        let monitor = args
             .ctx
             .spec()
             .monitors
             .iter()
-            .find(|monitor| monitor.id == args.incident.source)
+            .find(|monitor| monitor.id == incident.source)
             .map(|monitor| args.ctx.probes.build(monitor));
+        let alert = || -> Box<dyn Probe> {
+            let store = (*args.ctx.store).clone();
+            Box::new(crate::probe::AlertProbe::new(store, incident.id))
+        };
+        let is_alert = incident
+            .event_type
+            .starts_with(crate::spec::ALERT_FAMILY_PREFIX);
+        let probe = monitor.or_else(|| is_alert.then(alert));
         Self { args, probe }
     }
 
@@ -256,7 +267,7 @@ impl<'a> Runner<'a> {
 
     pub(super) fn no_target(&self) -> String {
         format!(
-            "no monitor named {:?} to check, reconnect to or verify",
+            "no monitor named {:?} and no alert to check, reconnect to or verify",
             self.args.incident.source
         )
     }

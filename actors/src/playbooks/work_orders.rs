@@ -4,6 +4,7 @@
 
 use super::actor::PlaybooksState;
 use super::gate::Hold;
+use super::relapse::{self, RelapsePlan};
 use crate::event::EventDraft;
 use crate::model::WorkOrderId;
 use crate::model::{Incident, WorkOrder, WorkOrderReason, WorkOrderStatus};
@@ -67,15 +68,51 @@ impl PlaybooksState {
         Ok(())
     }
 
-    /// Hands an incident whose heals do not hold to people: a work order, and no run.
+    /// An incident relapsed past `incidents.relapses_max`: as [`relapse::plan`] says, people
+    /// get a work order (once, while the playbook keeps healing), and the next run waits its
+    /// backoff.
     pub(super) async fn relapsing(&mut self, incident: Incident) -> Result<(), StoreError> {
         let current = self.ctx.store.incident(incident.id).await?;
-        if current.is_none_or(|i| !i.status.is_active() || i.work_order_id.is_some()) {
+        if current.is_none_or(|i| !i.status.is_active()) {
             return Ok(());
         }
+        let playbook = self.playbook_for(&incident);
+        let rules = self.ctx.spec().incidents.clone();
+        match relapse::plan(incident.relapses, &rules, playbook.as_ref()) {
+            RelapsePlan::People => self.tell_relapsing(&incident, None).await,
+            RelapsePlan::HealAfter { delay_ms, tell } => {
+                if tell {
+                    self.tell_relapsing(&incident, Some(delay_ms)).await?;
+                }
+                self.heal_after(incident.id, delay_ms);
+                Ok(())
+            }
+        }
+    }
+
+    /// A work order saying an incident's heals do not hold, and whether Grace keeps healing
+    /// it (the first wait, `healing_in_ms`) or leaves it to people.
+    async fn tell_relapsing(
+        &mut self,
+        incident: &Incident,
+        healing_in_ms: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let current = self.ctx.store.incident(incident.id).await?;
+        if current.is_none_or(|i| i.work_order_id.is_some()) {
+            return Ok(()); // told already this round
+        }
+        let rules = &self.ctx.spec().incidents;
+        let next = match healing_in_ms {
+            Some(ms) => format!(
+                "; Grace keeps healing it, each run further apart (next in {ms} ms, then at \
+                 most every {} ms) until it holds or a person resolves it",
+                rules.relapse_backoff_max_ms
+            ),
+            None => "; no playbook runs on it again until a person acts".to_owned(),
+        };
         let output = format!(
             "incident #{} ({}) on {} came back {} times soon after it was healed: its heals \
-             do not hold",
+             do not hold{next}",
             incident.id, incident.title, incident.source, incident.relapses,
         );
         let work_order = work_order(incident.id, WorkOrderReason::Relapsing, "", output);

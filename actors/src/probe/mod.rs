@@ -4,6 +4,7 @@
 //! One implementation per monitor kind. A [`Probes`] turns a [`MonitorSpec`] into a probe,
 //! so monitors and sub-agents build their own connections and share nothing.
 
+mod alert;
 mod command;
 mod heartbeat;
 mod http;
@@ -15,6 +16,7 @@ mod redis;
 mod tcp;
 mod tls;
 
+pub use alert::AlertProbe;
 pub use process::Processes;
 
 use std::collections::HashMap;

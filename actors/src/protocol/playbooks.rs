@@ -50,8 +50,11 @@ pub enum PlaybooksMsg {
         reply: RpcReplyPort<Result<RunId, RunError>>,
     },
     /// An incident came back more than `incidents.relapses_max` times soon after it was
-    /// healed: a work order goes to people, and no playbook runs.
+    /// healed: people are told, and its playbook runs again after a backoff (or, with
+    /// `on_relapse = "people"`, not at all).
     Relapsing(Box<Incident>),
+    /// The backoff before healing relapsing incident `incident_id` again has passed.
+    RelapseDue { incident_id: u64 },
     /// Incident `incident_id` was superseded by incident `by` (what it depends on is down):
     /// stop its run, waiting or running, as `superseded`.
     Supersede { incident_id: u64, by: u64 },

@@ -108,3 +108,9 @@ pub fn reopen_window_ms() -> u64 {
 pub fn relapses_max() -> u32 {
     3
 }
+pub fn relapse_backoff_ms() -> u64 {
+    1_000
+}
+pub fn relapse_backoff_max_ms() -> u64 {
+    300_000
+}

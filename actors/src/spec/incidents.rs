@@ -18,10 +18,17 @@ pub struct IncidentsSpec {
     /// one. 0: never. A person's resolve is final: what fails after it is a new incident.
     #[serde(default = "defaults::reopen_window_ms")]
     pub reopen_window_ms: u64,
-    /// Relapses an incident may have and still be healed automatically; the next one hands it
-    /// to people with a work order, no playbook run.
+    /// Relapses an incident may have before people are told. Past it, a playbook with
+    /// `on_relapse = "heal"` (the default) keeps healing, paced by the backoff below; one with
+    /// `on_relapse = "people"` stops and hands the incident over.
     #[serde(default = "defaults::relapses_max")]
     pub relapses_max: u32,
+    /// The wait before the run that heals the first relapse past `relapses_max`; it doubles
+    /// with each further relapse, up to `relapse_backoff_max_ms`.
+    #[serde(default = "defaults::relapse_backoff_ms")]
+    pub relapse_backoff_ms: u64,
+    #[serde(default = "defaults::relapse_backoff_max_ms")]
+    pub relapse_backoff_max_ms: u64,
 }
 
 impl Default for IncidentsSpec {
@@ -29,6 +36,8 @@ impl Default for IncidentsSpec {
         Self {
             reopen_window_ms: defaults::reopen_window_ms(),
             relapses_max: defaults::relapses_max(),
+            relapse_backoff_ms: defaults::relapse_backoff_ms(),
+            relapse_backoff_max_ms: defaults::relapse_backoff_max_ms(),
         }
     }
 }
@@ -42,6 +51,16 @@ impl IncidentsSpec {
         if self.relapses_max > RELAPSES_MAX_MAX {
             let most = format!("at most {RELAPSES_MAX_MAX}");
             problems.push(SpecProblem::new("relapses_max", most));
+        }
+        check_duration(&mut problems, "relapse_backoff_ms", self.relapse_backoff_ms);
+        check_duration(
+            &mut problems,
+            "relapse_backoff_max_ms",
+            self.relapse_backoff_max_ms,
+        );
+        if self.relapse_backoff_max_ms < self.relapse_backoff_ms {
+            let why = "must be at least relapse_backoff_ms";
+            problems.push(SpecProblem::new("relapse_backoff_max_ms", why));
         }
         problems
     }

@@ -61,6 +61,15 @@ pub struct PlaybookSpec {
     /// source and type, so a playbook runs for pushed events only when it says so.
     #[serde(default = "defaults::sources")]
     pub sources: Vec<TriggerSource>,
+    /// What happens when its incident relapses more than `incidents.relapses_max` times:
+    /// `heal` (the default) tells people once and keeps healing, paced by
+    /// `incidents.relapse_backoff_ms`; `people` hands the incident to people and runs no more.
+    #[serde(default)]
+    pub on_relapse: OnRelapse,
+    /// What a person's acknowledgement does to automation: `continue` (the default: runs go
+    /// on, the person watches) or `stop` (an acknowledged incident gets no automatic run).
+    #[serde(default)]
+    pub on_ack: OnAck,
 }
 
 impl PlaybookSpec {
@@ -149,6 +158,57 @@ impl TriggerSource {
     }
 }
 
+impl PlaybookSpec {
+    /// Steps that can never work on the incidents this playbook runs for: `check`, `verify`,
+    /// `reconnect` and `wait until = "healthy"` ask a monitor's probe or an alert's state, which
+    /// a pushed event has neither of; `restart` starts a process a monitor runs.
+    fn steps_without_a_target(&self) -> Vec<SpecProblem> {
+        let monitors = self.sources.contains(&TriggerSource::Monitors);
+        let alerts = self.sources.contains(&TriggerSource::Alertmanager);
+        let mut problems = Vec::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            let probes = matches!(
+                step,
+                StepSpec::Check { .. } | StepSpec::Verify { .. } | StepSpec::Reconnect { .. }
+            ) || matches!(step, StepSpec::Wait(w) if w.until == WaitFor::Event(WaitUntil::Healthy));
+            let why = match step {
+                StepSpec::Restart { .. } if !monitors => {
+                    "a restart starts a process a `process` monitor runs, and this playbook \
+                     runs for no monitor's incidents (sources)"
+                }
+                _ if probes && !(monitors || alerts) => {
+                    "it asks a monitor or an alert whether the target is healthy, and pushed \
+                     events have neither: check with an `http` or `command` step instead"
+                }
+                _ => continue,
+            };
+            problems.push(SpecProblem::new(format!("steps[{index}]"), why));
+        }
+        problems
+    }
+}
+
+/// See [`PlaybookSpec::on_relapse`].
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRelapse {
+    /// Keep healing with backoff, as systemd's `Restart=` and Kubernetes' CrashLoopBackOff do:
+    /// a service that keeps falling over is the one that most needs restarting.
+    #[default]
+    Heal,
+    /// Stop and escalate: a heal that does not hold is a person's problem.
+    People,
+}
+
+/// See [`PlaybookSpec::on_ack`].
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnAck {
+    #[default]
+    Continue,
+    Stop,
+}
+
 /// See [`PlaybookSpec::on_interrupt`].
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -188,6 +248,7 @@ impl PlaybookSpec {
                 ));
             }
         }
+        problems.extend(self.steps_without_a_target());
         if self.labels.len() > bounds::LABEL_SELECTORS_MAX {
             let most = format!("at most {} labels", bounds::LABEL_SELECTORS_MAX);
             problems.push(SpecProblem::new("labels", most));

@@ -25,6 +25,7 @@ fn incident(id: u64, status: IncidentStatus) -> Incident {
         active_run_id: None,
         work_order_id: None,
         recovery_seen: false,
+        awaiting_alert: false,
         silenced: false,
         event_seqs: vec![2],
         symptoms: Vec::new(),

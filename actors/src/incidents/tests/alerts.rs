@@ -201,7 +201,7 @@ fn an_alert_attached_through_a_chain_that_resolves_is_not_reopened() {
 }
 
 #[test]
-fn a_relapsed_alert_incident_waits_only_for_its_own_rounds_alerts() {
+fn a_heal_counts_once_its_alerts_resolve_and_a_relapse_waits_only_for_its_own_rounds_alerts() {
     let mut core = core();
     let none = Facts::default();
     apply(
@@ -212,7 +212,7 @@ fn a_relapsed_alert_incident_waits_only_for_its_own_rounds_alerts() {
             alert(2, "pg_down", "firing", "db", "bbb"),
         ],
     );
-    // A playbook heals it; the alerts' own resolves are never heard.
+    // A playbook's run succeeds while both alerts still fire: the alerts have the last word.
     let mut out = Changes::default();
     core.run_started(1, "r1".into(), &mut out);
     let now = crate::time::now();
@@ -226,21 +226,120 @@ fn a_relapsed_alert_incident_waits_only_for_its_own_rounds_alerts() {
         &none,
         &mut out,
     );
-    assert!(core.get(1).is_none());
+    let waiting = core.get(1).expect("still open while its alerts fire");
+    assert!(waiting.awaiting_alert);
+    assert_eq!(waiting.status, IncidentStatus::Open);
     apply(
         &mut core,
         &none,
-        &[alert(3, "pg_down", "firing", "db", "aaa")],
+        &[alert(3, "pg_down", "resolved", "db", "aaa")],
     );
-    assert_eq!(
-        core.get(1).unwrap().alerts_firing,
-        ["aaa"],
-        "the new round's only"
+    assert!(core.get(1).is_some(), "bbb still fires");
+    let out = apply(
+        &mut core,
+        &none,
+        &[alert(4, "pg_down", "resolved", "db", "bbb")],
+    );
+    assert_eq!(out.incidents[&1].resolved_by, Some(ResolvedBy::Playbook));
+    // Firing again soon after: a relapse that waits only for this round's alert.
+    apply(
+        &mut core,
+        &none,
+        &[alert(5, "pg_down", "firing", "db", "aaa")],
+    );
+    let relapsed = core.get(1).unwrap();
+    assert_eq!(relapsed.alerts_firing, ["aaa"], "the new round's only");
+    assert_eq!((relapsed.relapses, relapsed.awaiting_alert), (1, false));
+    let out = apply(
+        &mut core,
+        &none,
+        &[alert(6, "pg_down", "resolved", "db", "aaa")],
+    );
+    assert_eq!(out.incidents[&1].status, IncidentStatus::Resolved);
+}
+
+#[test]
+fn an_alert_on_a_monitored_component_folds_into_the_monitors_incident() {
+    let mut core = core();
+    let none = Facts::default();
+    let out = apply(
+        &mut core,
+        &none,
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            alert(2, "pg_down", "firing", "db", "aaa"),
+        ],
+    );
+    assert_eq!(core.len(), 1, "one outage, one incident");
+    assert_eq!(out.trust.len(), 1);
+    let incident = core.get(1).unwrap();
+    assert_eq!(incident.alerts_firing, ["aaa"]);
+    assert_eq!(incident.occurrences, 2);
+    // A run heals it while the alert fires: it waits for the alert, then it is healed.
+    let mut out = Changes::default();
+    core.run_started(1, "r1".into(), &mut out);
+    let now = crate::time::now();
+    let rules = rules();
+    core.run_finished(
+        1,
+        &"r1".into(),
+        RunOutcome::Succeeded,
+        true,
+        now,
+        &rules,
+        &none,
+        &mut out,
+    );
+    assert!(core.get(1).unwrap().awaiting_alert);
+    let out = apply(
+        &mut core,
+        &none,
+        &[alert(3, "pg_down", "resolved", "db", "aaa")],
+    );
+    assert_eq!(out.incidents[&1].resolved_by, Some(ResolvedBy::Playbook));
+    assert_eq!(core.len(), 0);
+}
+
+#[test]
+fn a_monitor_seeing_an_alerted_outage_takes_the_alert_incident_in_with_one_trust_drop() {
+    let mut core = core();
+    let none = Facts::default();
+    apply(
+        &mut core,
+        &none,
+        &[alert(1, "pg_down", "firing", "db", "aaa")],
     );
     let out = apply(
         &mut core,
         &none,
+        &[event(2, types::DB_CONNECTION_LOST, "db")],
+    );
+    assert_eq!(core.len(), 1, "one outage, one incident");
+    let superseded = &out.incidents[&1];
+    assert_eq!(superseded.resolved_by, Some(ResolvedBy::Superseded));
+    assert_eq!(superseded.superseded_by, Some(2));
+    assert!(out.effects.iter().any(|e| matches!(
+        e,
+        Effect::Supersede {
+            incident_id: 1,
+            by: 2
+        }
+    )));
+    let monitor = core.get(2).unwrap();
+    assert_eq!(monitor.alerts_firing, ["aaa"]);
+    assert_eq!(monitor.labels["alertname"], "pg_down");
+    // One drop of 0.3 from 1.0, not two.
+    assert!((monitor.trust - 0.7).abs() < 1e-9, "{}", monitor.trust);
+    // The monitor's recovery ends it; the alert's resolution later finds nothing to reopen.
+    apply(
+        &mut core,
+        &none,
+        &[event(3, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    apply(
+        &mut core,
+        &none,
         &[alert(4, "pg_down", "resolved", "db", "aaa")],
     );
-    assert_eq!(out.incidents[&1].status, IncidentStatus::Resolved);
+    assert_eq!(core.len(), 0);
 }

@@ -186,3 +186,34 @@ fn a_relapse_in_maintenance_pages_nobody() {
     assert_eq!(out.incidents[&1].maintenance.as_deref(), Some("upgrade"));
     assert!(out.effects.is_empty(), "{:?}", out.effects);
 }
+
+#[test]
+fn past_the_limit_an_acknowledgement_carries_into_the_next_round_but_not_before() {
+    let mut core = core();
+    let t0 = crate::time::now();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let none = Facts::default();
+    // Each round: lost, acknowledged by a person, healed by itself.
+    let round = |core: &mut IncidentBook, n: i64| {
+        let seq = 2 * n as u64 + 1;
+        let lost = event_at(seq, types::DB_CONNECTION_LOST, "db", at(60 * n));
+        let out = apply(core, &none, &[lost]);
+        let mut ack = Changes::default();
+        // Past the limit the acknowledgement is already there from the round before.
+        let _ = core.acknowledge(1, &Who::local(), at(60 * n + 1), &mut ack);
+        let back = event_at(seq + 1, types::DB_CONNECTION_RESTORED, "db", at(60 * n + 5));
+        apply(core, &none, &[back]);
+        out.incidents[&1].clone()
+    };
+    for n in 0..=2 {
+        let incident = round(&mut core, n);
+        assert_eq!(incident.relapses, n as u32);
+        assert_eq!(incident.acknowledged_at, None, "round {n} starts afresh");
+        assert_eq!(incident.status, IncidentStatus::Open);
+    }
+    // Relapse 3 is past relapses_max (2): the person who acknowledged round 2 stays on it.
+    let incident = round(&mut core, 3);
+    assert_eq!(incident.relapses, 3);
+    assert_eq!(incident.acknowledged_at, Some(at(121)));
+    assert_eq!(incident.status, IncidentStatus::Acknowledged);
+}
