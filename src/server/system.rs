@@ -61,7 +61,8 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
 /// Whether Grace is healthy.
 ///
 /// `ok` when every actor runs and the store takes writes, `degraded` otherwise; with the event
-/// log's position, the incident manager's progress and the feed clients connected.
+/// log's position, the incident manager's progress, the feed clients connected and whether
+/// tokens are required.
 ///
 /// Role: none: no token needed.
 #[utoipa::path(
@@ -105,6 +106,7 @@ pub(super) async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         actors: ActorCounts { total, running },
         incidents: IncidentsProgress { applied_seq, lag },
         ws_clients: ws::clients(&app),
+        tokens_required: app.auth.required,
     })
 }
 

@@ -268,6 +268,10 @@ pub struct HealthView {
     pub incidents: IncidentsProgress,
     /// Feed (`/ws`) clients connected now.
     pub ws_clients: usize,
+    /// Whether every other route needs a token (`[auth]`): the dashboard asks for one only
+    /// then. Any request can find this out anyway (a 401 says it), so saying it here costs
+    /// nothing.
+    pub tokens_required: bool,
 }
 
 /// `ok` when every actor runs and the store takes writes; `degraded` otherwise.

@@ -2,7 +2,9 @@
 //! plain words, acknowledged with a click, healed by the playbook live, and left in history;
 //! the page resuming after Grace restarts without losing or repeating an event; and the page
 //! at phone width, in dark mode, driven by keyboard alone. Screenshots of every state go to
-//! `target/dashboard-screenshots/`.
+//! `target/dashboard-screenshots/`. A first run as a new user meets it is in `first_run`.
+
+mod first_run;
 
 use std::time::Duration;
 
@@ -107,6 +109,13 @@ async fn a_postgres_outage_shows_as_a_friendly_tile_is_acknowledged_healed_and_k
         "{text}"
     );
     assert!(text.contains("Severity: high"), "{text}");
+    // What the probe said, in its own words.
+    browser
+        .wait_for(
+            "the probe's error on the tile",
+            "document.querySelector('#tiles [data-incident] .error-line:not([hidden])')?.innerText.startsWith('Last error: ')",
+        )
+        .await;
     let summary = browser.text("#summary").await.unwrap();
     assert_eq!(summary, "🔴 1 high");
     // The monitors view and the insights follow by themselves.
@@ -262,8 +271,9 @@ async fn after_grace_restarts_the_page_resumes_from_its_last_seq_missing_and_rep
     let app = spawn_app(dir.path(), &config);
     let browser = Browser::start("restart").await;
     open(&app, &browser).await;
-    // The seq the page loaded at: it shows every event after it.
-    let start_seq = browser.eval("state.lastSeq").await.as_u64().unwrap();
+    // The seq the page's feed started after (the recent events before the load are listed
+    // too): it shows every event after it.
+    let start_seq = browser.eval("state.feedFrom").await.as_u64().unwrap();
     let log_id = app.get_ok("/health").await["log_id"].clone();
     assert!(log_id.is_string(), "{log_id}");
     let push = |n: u32| json!({ "type": "deploy.step", "source": "ci", "kind": "info", "payload": { "n": n } });

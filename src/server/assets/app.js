@@ -2,10 +2,15 @@
 // from the seq it started at. When the connection drops (Grace restarting), it reconnects with
 // `since` = the last seq it saw: nothing is missed and nothing is shown twice. No framework and
 // no build step; every text from the server goes into the page as text, never as HTML.
+// On load it also lists the last ACTIVITY_BACKFILL events (the feed replays them from its
+// `since`) and says what was healed in the last minute, so a page opened after a heal shows
+// what one that watched it would; it asks for a token only when `/health` says Grace needs one.
 "use strict";
 
 /** Events kept in the activity list (older ones leave the page). */
 const ACTIVITY_MAX = 200;
+/** Events from before the page opened that it lists on load: the feed replays them. */
+const ACTIVITY_BACKFILL = 50;
 /** Active incidents shown as tiles, the newest; the page says how many more there are. */
 const TILES_MAX = 200;
 /** Resolved incidents shown in the history. */
@@ -24,14 +29,19 @@ const TOKEN_KEY = "grace.token";
 
 const state = {
   lastSeq: 0,
+  loadedSeq: 0, // the seq the REST load stands at: events up to it are only listed
+  feedFrom: 0, // the seq the first feed of this load started after (the activity's oldest)
   active: new Map(), // the newest active incidents by id, at most TILES_MAX
   activeTotal: 0, // how many incidents are active in all, shown or not
   history: [], // resolved incidents, newest first
   healed: new Map(), // incident id -> { incident, until }: just healed, said at the top
   trust: new Map(), // component -> its trust, when the latest trust.changed raised it
+  trustNow: new Map(), // component -> its trust as the latest trust.changed left it
   runs: new Map(), // run id -> { playbook_id, playbook_name }
   playbooks: [],
   monitors: [],
+  monitorsById: new Map(),
+  errors: new Map(), // source -> { error, seq }: the latest error an event reported on it
   histories: new Map(), // monitor id -> its GET /monitors/{id}/history
   insights: null,
   selected: null, // the incident in the detail pane
@@ -97,7 +107,9 @@ async function api(method, path, body) {
   return json;
 }
 
-/** Shows the sign-in form: Grace wants a token, or refused the one given. */
+/** Shows the sign-in form: Grace wants a token (`/health` says so, or a request got 401), or
+ * refused the one given. It is never shown otherwise: a Grace that needs no token has no
+ * sign-in. */
 function askForToken(why) {
   if (state.socket) {
     const socket = state.socket;
@@ -105,6 +117,7 @@ function askForToken(why) {
     socket.close();
   }
   $("login-why").textContent = state.token ? `That token was refused: ${why}` : "This Grace needs a token.";
+  if (!state.loaded) $("summary").textContent = "Sign in to see Grace's health";
   $("login").hidden = false;
   $("token").focus();
 }
@@ -326,7 +339,22 @@ function tileLines(incident) {
     bits.push(`🔁 back ${incident.relapses === 1 ? "once" : `${incident.relapses} times`} soon after it was healed`);
   }
   if (incident.acknowledged_at) bits.push(`👀 Acknowledged at ${clock(incident.acknowledged_at)}`);
-  return { headline, state: bits.join(" · "), cause: causeLine(incident) };
+  return { headline, state: bits.join(" · "), cause: causeLine(incident), error: errorLine(incident) };
+}
+
+/** What went wrong on the incident's component, in the probe's own words, shortened: its
+ * monitor's last error while it has one, else the error a problem event reported on it since
+ * the incident began (a monitor that passed its last probe, or a pushed event); "" if none. */
+function errorLine(incident) {
+  const monitor = state.monitorsById.get(incident.source);
+  let error = monitor && monitor.last_error;
+  if (!error) {
+    // The first seq an incident keeps is its problem event's; an older error was another's.
+    const seen = state.errors.get(incident.source);
+    const began = (incident.event_seqs || [])[0];
+    error = seen && began !== undefined && seen.seq >= began ? seen.error : "";
+  }
+  return error ? `Last error: ${firstLine(error)}` : "";
 }
 
 function renderTiles() {
@@ -359,6 +387,7 @@ function renderTiles() {
       tile = el("li", { className: "tile" },
         el("p", { className: "headline", id: headlineId }),
         el("p", { className: "cause" }),
+        el("p", { className: "error-line" }),
         el("p", { className: "state" }),
         el("div", { className: "buttons" }, details, ack));
       tile.dataset.incident = String(id);
@@ -371,6 +400,8 @@ function renderTiles() {
     tile.querySelector(".state").textContent = lines.state;
     tile.querySelector(".cause").textContent = lines.cause;
     tile.querySelector(".cause").hidden = !lines.cause;
+    tile.querySelector(".error-line").textContent = lines.error;
+    tile.querySelector(".error-line").hidden = !lines.error;
     tile.querySelector('[data-action="acknowledge"]').hidden = Boolean(incident.acknowledged_at) || !state.canAct;
   });
   $("no-alerts").hidden = state.active.size > 0;
@@ -419,12 +450,24 @@ function historyItem(incident) {
   }
 }
 
+/** A component's trust trend, told apart from its trust now: "trust then 0.40 → 0.35 (as its
+ * last 2 incidents opened), now 0.60" — the points are each incident's trust as it opened,
+ * the Monitors table's number is the trust now. */
+function trustTrend(trend) {
+  const then = trend.points.map((p) => p.toFixed(2)).join(" → ");
+  const n = trend.points.length;
+  const as = n === 1 ? "as its last incident opened" : `as its last ${n} incidents opened`;
+  // A monitor's trust is read with it; another component's is known from the feed, if at all.
+  const monitor = state.monitorsById.get(trend.component);
+  const current = monitor ? Number(monitor.trust) : state.trustNow.get(trend.component);
+  const now = current === undefined ? "" : `, now ${current.toFixed(2)}`;
+  return `trust then ${then} (${as})${now}`;
+}
+
 function renderInsightsSummary() {
   const i = state.insights;
   if (i) {
-    const trends = (i.trust_trends || [])
-      .map((t) => `${t.component} trust ${t.points.map((p) => p.toFixed(2)).join(" → ")}`)
-      .join("; ");
+    const trends = (i.trust_trends || []).map((t) => `${t.component}: ${trustTrend(t)}`).join("; ");
     $("insights-summary").textContent =
       `${i.incidents} incident${i.incidents === 1 ? "" : "s"} in the last 24 h, ` +
       `average recovery ${secs(i.mttr_seconds)} · MTTA ${secs(i.mtta_seconds)} · ${i.active} active` +
@@ -438,17 +481,23 @@ function renderMonitors() {
     $("monitors").replaceChildren(el("tr", {}, el("td", { colSpan: 6, className: "quiet", textContent: "No monitors configured." })));
     return;
   }
+  // Each cell names its column: on a narrow screen a row is a card, its values under names.
+  const cell = (label, props, ...children) => {
+    const td = el("td", props, ...children);
+    td.dataset.label = label;
+    return td;
+  };
   $("monitors").replaceChildren(...state.monitors.map((m) => {
     const history = state.histories.get(m.id);
-    const latency = el("td", { textContent: m.latency_ms === null || m.latency_ms === undefined || m.state !== "up" ? "—" : `${m.latency_ms} ms` });
+    const latency = cell("Latency", { textContent: m.latency_ms === null || m.latency_ms === undefined || m.state !== "up" ? "—" : `${m.latency_ms} ms` });
     if (history) latency.append(sparkline(history.cells));
     const row = el("tr", {},
       el("th", { scope: "row", textContent: m.id }),
-      el("td", { textContent: `${icon[m.state] || m.state}${m.silenced_until ? " · silenced" : ""}` }),
+      cell("State", { textContent: `${icon[m.state] || m.state}${m.silenced_until ? " · silenced" : ""}` }),
       latency,
-      el("td", { textContent: Number(m.trust).toFixed(2) }),
-      el("td", {}, history ? statusBar(history) : ""),
-      el("td", { className: "uptime", textContent: history ? `${percent(history.uptime_24h)} / ${percent(history.uptime_30d)}` : "—" }));
+      cell("Trust now", { className: "trust", textContent: Number(m.trust).toFixed(2) }),
+      cell("Last 24 h", {}, history ? statusBar(history) : ""),
+      cell("Uptime 24 h / 30 d", { className: "uptime", textContent: history ? `${percent(history.uptime_24h)} / ${percent(history.uptime_30d)}` : "—" }));
     row.dataset.monitor = m.id;
     return row;
   }));
@@ -606,7 +655,7 @@ function renderDetail() {
       parts.push(`${mine.incidents} incident${mine.incidents === 1 ? "" : "s"} on ${incident.source} in the last 24 h${recovery}.`);
     }
     const trend = (i.trust_trends || []).find((t) => t.component === incident.source);
-    if (trend) parts.push(`Trust in ${incident.source}: ${trend.points.map((p) => p.toFixed(2)).join(" → ")}.`);
+    if (trend) parts.push(`${incident.source}: ${trustTrend(trend)}.`);
     for (const e of (i.estimates || []).filter((e) => e.event_type === incident.event_type)) {
       parts.push(`“${e.playbook_id}” healed this kind of incident ${e.samples}× (median ${secs(e.median_seconds)}).`);
     }
@@ -690,12 +739,30 @@ async function act(id, run, done) {
 
 // ----- state changes -------------------------------------------------------------------------
 
+/** Healed by a playbook or by itself: said at the top for a while (not when a person closed
+ * it, nor when it became part of a bigger outage). */
+function wasHealed(incident) {
+  return incident.resolved_by === "playbook" || incident.resolved_by === "recovery";
+}
+
+/** On load: the incidents healed less than HEALED_SHOW_MS ago are said at the top as they
+ * were live, until their minute (counted from when Grace resolved them) is over. */
+function rememberRecentHeals(resolved) {
+  const now = Date.now();
+  state.healed = new Map();
+  for (const incident of resolved) {
+    if (!wasHealed(incident) || !incident.resolved_at) continue;
+    // A clock ahead of Grace's never keeps a note longer than a live one would be kept.
+    const until = Math.min(Date.parse(incident.resolved_at) + HEALED_SHOW_MS, now + HEALED_SHOW_MS);
+    if (until <= now) continue;
+    state.healed.set(incident.id, { incident, until });
+    setTimeout(renderSoon, until - now + RENDER_DELAY_MS);
+  }
+}
+
 function applyIncident(incident) {
   if (incident.status === "resolved") {
-    // Healed by a playbook or by itself: said at the top for a while (not when a person closed
-    // it, nor when it became part of a bigger outage).
-    const healed = incident.resolved_by === "playbook" || incident.resolved_by === "recovery";
-    if (state.active.has(incident.id) && healed) {
+    if (state.active.has(incident.id) && wasHealed(incident)) {
       state.healed.set(incident.id, { incident, until: Date.now() + HEALED_SHOW_MS });
       setTimeout(renderSoon, HEALED_SHOW_MS + RENDER_DELAY_MS);
     }
@@ -714,7 +781,16 @@ function applyIncident(incident) {
 function onEvent(ev) {
   if (ev.seq <= state.lastSeq) return; // already seen (the seam of a reconnect)
   state.lastSeq = ev.seq;
+  if (ev.seq <= state.loadedSeq) {
+    // From before the load: what REST loaded already holds its changes. It is listed, and
+    // what the page keeps from events is noted, nothing more.
+    if (ev.type !== "feed.truncated") addActivity(ev);
+    noteFacts(ev);
+    renderSoon();
+    return;
+  }
   addActivity(ev);
+  noteFacts(ev);
   const d = ev.data || {};
   if (d.reason === "repeat" && d.incident) {
     // A repeat carries only what it changes: merge it into the incident shown, if any.
@@ -727,15 +803,6 @@ function onEvent(ev) {
       later("activeTotal", refreshActiveTotal);
     }
   }
-  if (ev.type === "trust.changed" && String(d.subject).startsWith("component:")) {
-    // Remembered only when it went up: a heal's restore_trust, not the drop at the start.
-    const component = d.subject.slice("component:".length);
-    if (Number(d.to) > Number(d.from)) state.trust.set(component, Number(d.to));
-    else state.trust.delete(component);
-  }
-  if (ev.type === "playbook.started") {
-    state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });
-  }
   const about = d.incident_id !== undefined ? d.incident_id : d.incident && d.incident.id;
   if (state.loading && about === state.loading.id) state.loading.events.push(ev);
   if (state.detail && about === state.detail.id) {
@@ -747,6 +814,26 @@ function onEvent(ev) {
   if (d.monitor) later("histories", refreshHistories); // a monitor's state changed: its bar too
   if (/^(agent|actor|config|playbook)\./.test(ev.type)) later("tree", refreshTree);
   renderSoon();
+}
+
+/** What the page keeps from events besides incidents, live or from before the load: a
+ * component's trust when a heal raised it, each run's playbook, the latest error per source. */
+function noteFacts(ev) {
+  const d = ev.data || {};
+  if (ev.type === "trust.changed" && String(d.subject).startsWith("component:")) {
+    // Remembered only when it went up: a heal's restore_trust, not the drop at the start.
+    const component = d.subject.slice("component:".length);
+    state.trustNow.set(component, Number(d.to));
+    if (Number(d.to) > Number(d.from)) state.trust.set(component, Number(d.to));
+    else state.trust.delete(component);
+  }
+  if (ev.type === "playbook.started") {
+    state.runs.set(d.run_id, { playbook_id: d.playbook_id, playbook_name: d.playbook_name });
+  }
+  // A monitor's problem event carries its probe's error; a pushed one may carry one too.
+  if (typeof d.error === "string" && d.error && typeof d.source === "string") {
+    state.errors.set(d.source, { error: d.error, seq: ev.seq });
+  }
 }
 
 /** Draws the summary, tiles and history once for a burst of events, not once per event. */
@@ -773,7 +860,9 @@ function later(key, fn) {
 async function refreshMonitors() {
   try {
     state.monitors = (await api("GET", "/monitors")).items || [];
+    state.monitorsById = new Map(state.monitors.map((m) => [m.id, m]));
     renderMonitors();
+    renderSoon(); // tiles show their monitor's last error; history its trust now
   } catch (_) {
     // The feed is down too; the reconnect loads again.
   }
@@ -823,11 +912,17 @@ async function learnRuns() {
   }
 }
 
-/** Loads everything over REST, then follows the feed from the seq the load started at. */
+/** Loads everything over REST, then follows the feed from the seq the load started at (the
+ * last ACTIVITY_BACKFILL events before it replayed into the activity list first). */
 async function load() {
   // Health (the seq the feed resumes from) is read before the lists, so no change falls
-  // between them.
-  const [me, health] = await Promise.all([api("GET", "/whoami"), api("GET", "/health")]);
+  // between them. It needs no token and says whether the rest does.
+  const health = await api("GET", "/health");
+  if (health.tokens_required && !state.token) {
+    askForToken();
+    throw Object.assign(new Error("a token is required"), { unauthorized: true });
+  }
+  const me = await api("GET", "/whoami");
   state.canAct = me.role === "operate" || me.role === "admin";
   $("whoami").textContent = me.required ? `Signed in as ${me.name} (${me.role})` : "";
   const [active, resolved, playbooks, catalog] = await Promise.all([
@@ -837,17 +932,26 @@ async function load() {
     api("GET", "/catalog"),
   ]);
   state.catalog = catalog;
-  state.lastSeq = health.last_seq;
+  state.loadedSeq = health.last_seq;
+  state.feedFrom = Math.max(0, health.last_seq - ACTIVITY_BACKFILL);
+  state.lastSeq = state.feedFrom;
   state.logId = health.log_id;
+  // The feed replays the recent events: the list, trust raised and errors are made anew.
+  $("activity").replaceChildren();
+  state.trust = new Map();
+  state.trustNow = new Map();
+  state.errors = new Map();
   state.keys = {};
   state.active = new Map(active.items.map((i) => [i.id, i]));
   state.activeTotal = active.total;
   state.history = resolved.items;
+  rememberRecentHeals(resolved.items);
   state.playbooks = playbooks.items;
   await Promise.all([learnRuns(), refreshMonitors(), refreshTree()]);
   refreshHistories();
   state.loaded = true;
   renderSummary();
+  renderHealed();
   renderTiles();
   renderHistory();
   // For load harnesses (benches/backlog.rs): when the first paint's content is in the page.
@@ -904,7 +1008,6 @@ async function reconnect() {
   if (!state.loaded || otherLog) {
     // Never loaded, or a different event log (an in-memory store started over): load again.
     state.loaded = false;
-    if (otherLog) $("activity").replaceChildren();
     load().catch(failedToLoad);
     return;
   }
