@@ -30,7 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the supervisor: monitors, incidents, playbooks, REST and the live feed.
     Serve {
-        /// Config file; the built-in default (config/grace.toml as shipped) when absent.
+        /// Config file. Without one, Grace looks at this machine as `grace init` does and
+        /// watches what it finds (config/grace.toml is a documented example).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -125,8 +126,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bind,
                 store,
             };
-            let found = crate::init::run(&options)?;
-            println!("{}: written — {}", output.display(), found.summary());
+            let discovered = crate::init::run(&options).await?;
+            println!("{}: written — {}", output.display(), discovered.summary());
             println!(
                 "next: read its comments, then `grace serve --config {}`",
                 output.display()
@@ -224,11 +225,38 @@ fn store_unusable(location: &StoreLocation, error: &actors::store::StoreError) -
     format!("cannot open the store at {at}: {text}\n{what_to_do}")
 }
 
-async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
-    let config: Config = match &path {
-        Some(path) => config::load(path)?,
-        None => config::built_in()?,
+/// The config `grace serve` runs: the file it was given, or, with none, one for what runs on
+/// this machine, found as `grace init` finds it (and a line for people saying so).
+async fn config_to_serve(
+    path: Option<PathBuf>,
+) -> anyhow::Result<(Config, ConfigSource, Option<String>)> {
+    if let Some(path) = path {
+        return Ok((config::load(&path)?, ConfigSource::File(path), None));
+    }
+    let options = crate::init::InitOptions {
+        output: PathBuf::from("grace.toml"),
+        bind: "127.0.0.1:7878".to_owned(),
+        store: "data/grace".to_owned(),
     };
+    let discovered = crate::init::discover(&options).await?;
+    let config = config::parse(DISCOVERED, &discovered.text)?;
+    let note = format!(
+        "no --config given: watching what runs here — {}. `grace init --output grace.toml` \
+         writes this config out to read and keep; config/grace.toml is a documented example",
+        discovered.summary()
+    );
+    Ok((
+        config,
+        ConfigSource::Discovered(discovered.text),
+        Some(note),
+    ))
+}
+
+/// How the config `grace serve` found on this machine is named in messages.
+pub const DISCOVERED: &str = "the config grace found here";
+
+async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let (config, source, discovered) = config_to_serve(path).await?;
     let location = config.store.location();
     if let StoreLocation::Path(dir) = &location {
         std::fs::create_dir_all(dir)
@@ -257,10 +285,7 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
             book: crate::tokens::TokenBook::new(PathBuf::from(&config.auth.tokens_path)),
         }),
         started: Started {
-            source: match path {
-                Some(path) => ConfigSource::File(path),
-                None => ConfigSource::BuiltIn,
-            },
+            source,
             server: config.server,
             store: config.store,
             auth: config.auth,
@@ -273,6 +298,9 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     }));
     // Tests and scripts wait for this line; it carries the real port when bind used port 0.
     println!("grace listening on {scheme}://{addr}");
+    if let Some(discovered) = discovered {
+        println!("{discovered}");
+    }
     std::io::stdout().flush()?;
     tracing::info!(%addr, "serving");
 

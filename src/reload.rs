@@ -14,8 +14,9 @@ use crate::config::{self, AuthConfig, ConfigError, ServerConfig, StoreConfig};
 #[derive(Debug, Clone)]
 pub enum ConfigSource {
     File(PathBuf),
-    /// The built-in default; reloading it is a no-op, but a valid one.
-    BuiltIn,
+    /// Found on this machine at start (`grace serve` with no `--config`): reloading reads the
+    /// same text again, a no-op, but a valid one.
+    Discovered(String),
 }
 
 /// What Grace started with: where its config came from, and the sections read only at start
@@ -44,7 +45,7 @@ pub async fn reload(
 ) -> Result<ReloadReport, ReloadError> {
     let config = match &started.source {
         ConfigSource::File(path) => config::load(path),
-        ConfigSource::BuiltIn => config::built_in(),
+        ConfigSource::Discovered(text) => config::parse(crate::cli::DISCOVERED, text),
     }
     .map_err(ReloadError::Invalid)?;
     let mut report = kernel.reload(config.tree, by).await?;

@@ -316,6 +316,9 @@ fn steps_that_can_never_work_on_a_playbooks_sources_are_refused() {
         "{error}"
     );
     let text = error.to_string();
-    assert!(text.contains("check with an `http` or `command` step"), "{text}");
+    assert!(
+        text.contains("check with an `http` or `command` step"),
+        "{text}"
+    );
     assert!(text.contains("a restart starts a process"), "{text}");
 }

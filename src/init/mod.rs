@@ -6,8 +6,10 @@
 //! - `procs`: the processes running here, from `/proc`.
 //! - `postgres`: clusters and how to start each.
 //! - `services`: Redis, TCP listeners, failed systemd units.
+//! - `look`: each monitor probed once before it is written, and what it answered.
 //! - `render`: the TOML, with its comments.
 
+mod look;
 mod postgres;
 mod procs;
 mod render;
@@ -71,26 +73,92 @@ impl Found {
     }
 }
 
-/// Writes the config for this machine to `options.output`; what it found.
-pub fn run(options: &InitOptions) -> anyhow::Result<Found> {
-    if options.output.exists() {
-        anyhow::bail!(
-            "{} exists; grace init never overwrites a file: choose another --output",
-            options.output.display()
-        );
+/// What `grace init` (and `grace serve` with no config) found here and the config for it.
+pub struct Discovered {
+    pub found: Found,
+    pub text: String,
+    /// How many monitors answered when probed, of how many.
+    pub answered: (usize, usize),
+}
+
+impl Discovered {
+    /// One line for people: what the config watches and how much of it answered.
+    pub fn summary(&self) -> String {
+        let (ok, all) = self.answered;
+        format!(
+            "{}; {ok} of {all} monitor(s) answered",
+            self.found.summary()
+        )
     }
+}
+
+/// Looks at the machine, probes what it found once, and renders the config for it: checked by
+/// the reader `grace serve` uses.
+pub async fn discover(options: &InitOptions) -> anyhow::Result<Discovered> {
     let own_port = options
         .bind
         .rsplit(':')
         .next()
         .and_then(|port| port.parse().ok());
     let found = Found::here(own_port);
-    let text = render::config(&found, options);
     let name = options.output.display().to_string();
+    let first = render::config(&found, options, &look::Looked::default());
+    let config = crate::config::parse(&name, &first)
+        .with_context(|| format!("grace init wrote a config its own reader refuses:\n{first}"))?;
+    let mut looked = look::Looked {
+        answers: look::monitors(&config.tree.monitors).await,
+        ..Default::default()
+    };
+    try_sockets(&found, &mut looked).await;
+    let text = render::config(&found, options, &looked);
     crate::config::parse(&name, &text)
         .with_context(|| format!("grace init wrote a config its own reader refuses:\n{text}"))?;
-    write_new(&options.output, &text)?;
-    Ok(found)
+    let answered = look::answered(&looked.answers);
+    Ok(Discovered {
+        found,
+        text,
+        answered,
+    })
+}
+
+/// A running cluster that refused the login over TCP may let its owner in through its Unix
+/// socket (Debian's `peer` authentication): where it does, the monitor uses the socket.
+async fn try_sockets(found: &Found, looked: &mut look::Looked) {
+    for cluster in found.postgres.iter().filter(|c| c.online) {
+        let id = render::cluster_id(cluster);
+        let refused = matches!(
+            looked.answers.get(&id),
+            Some(look::Answer::Failed { login: true, .. })
+        );
+        let Some(dir) = cluster.socket_dir().filter(|_| refused) else {
+            continue;
+        };
+        let host: String = dir.replace('%', "%25").replace('/', "%2F");
+        let url = format!(
+            "postgres://postgres@{host}:{}/postgres?sslmode=disable",
+            cluster.port
+        );
+        if look::answers_at(&id, &url).await {
+            looked.answers.insert(
+                id.clone(),
+                look::Answer::Answered("through its Unix socket".into()),
+            );
+            looked.socket_urls.insert(id, url);
+        }
+    }
+}
+
+/// Writes the config for this machine to `options.output`; what it found.
+pub async fn run(options: &InitOptions) -> anyhow::Result<Discovered> {
+    if options.output.exists() {
+        anyhow::bail!(
+            "{} exists; grace init never overwrites a file: choose another --output",
+            options.output.display()
+        );
+    }
+    let discovered = discover(options).await?;
+    write_new(&options.output, &discovered.text)?;
+    Ok(discovered)
 }
 
 /// Creates `path` with `text`; fails if it exists (even if it appeared just now).

@@ -38,6 +38,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The directory of its Unix socket while it runs (`postmaster.pid`'s fifth line).
+    pub fn socket_dir(&self) -> Option<String> {
+        let pid_file = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        let dir = pid_file.lines().nth(4)?.trim();
+        dir.starts_with('/').then(|| dir.to_owned())
+    }
+
     /// The argv that starts it, as a playbook `command` step runs it.
     pub fn start_argv(&self) -> Vec<String> {
         let data_dir = self.data_dir.display().to_string();

@@ -3,12 +3,20 @@
 
 use std::fmt::Write as _;
 
+use super::look::{self, Looked};
 use super::postgres::{Cluster, StartHow};
 use super::services::{Listener, Redis, LISTENERS_MAX};
 use super::{Found, InitOptions};
 
-/// The whole file.
-pub fn config(found: &Found, options: &InitOptions) -> String {
+/// Where a PostgreSQL monitor's password goes, for a comment above one that cannot log in.
+const PG_LOGIN_FIX: &str = "Put the password in ~/.pgpass of the user Grace runs as (a line \
+     127.0.0.1:PORT:*:postgres:PASSWORD, mode 0600), or name a file holding it with `password_file`.";
+const REDIS_LOGIN_FIX: &str = "Put the password in a file named by `password_file` (or in the \
+     url: redis://:PASSWORD@host:port).";
+
+/// The whole file; `looked` is what each monitor answered when `grace init` probed it (empty
+/// before the first look).
+pub fn config(found: &Found, options: &InitOptions, looked: &Looked) -> String {
     let mut out = String::new();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let _ = writeln!(
@@ -25,12 +33,17 @@ pub fn config(found: &Found, options: &InitOptions) -> String {
         options.bind, options.store
     );
     for cluster in &found.postgres {
-        postgres(&mut out, cluster);
+        postgres(&mut out, cluster, looked);
     }
     for redis in &found.redis {
-        redis_entry(&mut out, redis);
+        redis_entry(&mut out, redis, looked);
     }
-    listeners(&mut out, &found.listeners, found.ephemeral_listeners);
+    listeners(
+        &mut out,
+        &found.listeners,
+        found.ephemeral_listeners,
+        looked,
+    );
     failed_units(&mut out, &found.failed_units);
     out
 }
@@ -43,8 +56,24 @@ pub fn cluster_id(cluster: &Cluster) -> String {
     }
 }
 
-fn postgres(out: &mut String, cluster: &Cluster) {
+/// The URL a cluster's monitor uses over TCP as the `postgres` role.
+pub fn tcp_url(cluster: &Cluster) -> String {
+    format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port)
+}
+
+fn postgres(out: &mut String, cluster: &Cluster, looked: &Looked) {
     let id = cluster_id(cluster);
+    let url = looked
+        .socket_urls
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| tcp_url(cluster));
+    let login_fix = PG_LOGIN_FIX.replace("PORT", &cluster.port.to_string());
+    let answer = look::comment(looked.answers.get(&id), &login_fix);
+    let socket = match looked.socket_urls.contains_key(&id) {
+        true => "# Over TCP it asked for a password; through its Unix socket (peer login as its owner) it answers.\n",
+        false => "",
+    };
     let owner = cluster.owner.as_deref().unwrap_or("its owner");
     let how = match &cluster.start {
         StartHow::PgCtlCluster { .. } => "with pg_ctlcluster, as Debian's tools do",
@@ -63,17 +92,12 @@ fn postgres(out: &mut String, cluster: &Cluster) {
     let _ = writeln!(
         block,
         "# PostgreSQL: {} — port {}, data in {}, owned by {owner}.\n\
-         # Started again {how}. If it asks for a password over TCP, put it in the url.",
+         # Started again {how}.\n{answer}{socket}\
+         [[monitors]]\nid = \"{id}\"\nkind = \"postgres\"\nurl = \"{url}\"\ninterval_ms = 2000\n\
+         failures_before_down = 2\n",
         cluster.found_by,
         cluster.port,
         cluster.data_dir.display()
-    );
-    let _ = writeln!(
-        block,
-        "[[monitors]]\nid = \"{id}\"\nkind = \"postgres\"\n\
-         url = \"postgres://postgres@127.0.0.1:{}/postgres\"\ninterval_ms = 2000\n\
-         failures_before_down = 2\n",
-        cluster.port
     );
     let _ = writeln!(
         block,
@@ -107,11 +131,12 @@ fn postgres(out: &mut String, cluster: &Cluster) {
     }
 }
 
-fn redis_entry(out: &mut String, redis: &Redis) {
+fn redis_entry(out: &mut String, redis: &Redis, looked: &Looked) {
     let id = format!("redis-{}", redis.port);
+    let answer = look::comment(looked.answers.get(&id), REDIS_LOGIN_FIX);
     let _ = writeln!(
         out,
-        "# Redis: a running redis-server (pid {}) on port {}.\n\
+        "# Redis: a running redis-server (pid {}) on port {}.\n{answer}\
          [[monitors]]\nid = \"{id}\"\nkind = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n\
          interval_ms = 2000\nfailures_before_down = 2\n",
         redis.pid, redis.port, redis.port
@@ -130,7 +155,7 @@ fn redis_entry(out: &mut String, redis: &Redis) {
     }
 }
 
-fn listeners(out: &mut String, found: &[Listener], ephemeral: usize) {
+fn listeners(out: &mut String, found: &[Listener], ephemeral: usize, looked: &Looked) {
     if !found.is_empty() {
         let _ = writeln!(
             out,
@@ -141,9 +166,11 @@ fn listeners(out: &mut String, found: &[Listener], ephemeral: usize) {
     }
     for listener in found.iter().take(LISTENERS_MAX) {
         let name = listener.program.as_deref().map_or("tcp".to_owned(), id);
+        let monitor = format!("{name}-{}", listener.port);
+        let answer = look::comment(looked.answers.get(&monitor), "");
         let _ = writeln!(
             out,
-            "[[monitors]]\nid = \"{name}-{port}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\
+            "{answer}[[monitors]]\nid = \"{monitor}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\
              interval_ms = 5000\nfailures_before_down = 2\n",
             port = listener.port
         );

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{eventually, free_port, spawn_app, PgCluster};
+use crate::common::{eventually, free_port, spawn_app, spawn_app_without_config, PgCluster};
 use crate::monitors::RedisServer;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,8 +66,14 @@ async fn init_writes_a_config_that_watches_and_heals_what_runs_here() {
         String::from_utf8_lossy(&ran.stderr)
     );
     assert!(stdout.contains("written"), "{stdout}");
+    assert!(stdout.contains("monitor(s) answered"), "{stdout}");
     let written = std::fs::read_to_string(&output).unwrap();
     let cluster = format!("postgres-{}", pg.port);
+    // Each monitor was probed before it was written, and says what it answered.
+    let proven = format!(
+        "# Answered when grace init looked: SELECT 1 ok.\n[[monitors]]\nid = \"{cluster}\""
+    );
+    assert!(written.contains(&proven), "no {proven:?} in:\n{written}");
     for expected in [
         format!("id = \"{cluster}\""),
         format!(
@@ -108,4 +114,28 @@ async fn init_writes_a_config_that_watches_and_heals_what_runs_here() {
         .await;
     assert_eq!(healed["resolved_by"], "playbook", "{healed}");
     assert!(pg.is_running());
+}
+
+/// With no `--config`, `grace serve` looks at the machine as `grace init` does and watches
+/// what runs there, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_a_config_watches_what_runs_here() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_without_config(dir.path());
+    let cluster = format!("postgres-{}", pg.port);
+    app.monitor_state(&cluster, "up", TIMEOUT).await;
+    let said = eventually("the line saying what it watches", TIMEOUT, || async {
+        let lines = app.stdout_lines();
+        lines
+            .into_iter()
+            .find(|line| line.starts_with("no --config given"))
+    })
+    .await;
+    assert!(said.contains("PostgreSQL cluster(s)"), "{said}");
+    assert!(said.contains("grace init --output grace.toml"), "{said}");
+    assert!(
+        dir.path().join("data/grace").is_dir(),
+        "its store, in the working directory"
+    );
 }

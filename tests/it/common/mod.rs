@@ -419,6 +419,8 @@ pub struct TestApp {
     pub dir: PathBuf,
     log: PathBuf,
     client: reqwest::Client,
+    /// What grace printed on stdout after its first line.
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// How long `grace serve` may take to print its address (debug build, cold store).
@@ -433,11 +435,20 @@ pub fn spawn_app(dir: &Path, config: &str) -> TestApp {
 pub fn spawn_app_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> TestApp {
     let config_path = dir.join("grace.toml");
     std::fs::write(&config_path, config).expect("write config");
+    let config_arg = config_path.display().to_string();
+    spawn_grace(dir, &["serve", "--config", &config_arg], env)
+}
+
+/// `grace serve` with no `--config`, in `dir`: it watches what it finds on the machine.
+pub fn spawn_app_without_config(dir: &Path) -> TestApp {
+    spawn_grace(dir, &["serve"], &[])
+}
+
+/// Starts grace with `args` in `dir`, once it has printed the address it listens on.
+fn spawn_grace(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
     let log = dir.join(format!("grace-{}.log", free_port()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config_path)
+        .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "info,warp=warn")
         .envs(env.iter().copied())
@@ -448,13 +459,17 @@ pub fn spawn_app_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> TestApp 
         .expect("start grace");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
+    let lines_seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = lines_seen.clone();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         if let Some(Ok(line)) = lines.next() {
             let _ = tx.send(line);
         }
-        // Keep draining so grace never blocks on a full pipe.
-        for _ in lines {}
+        // Keep draining so grace never blocks on a full pipe; what it says is kept.
+        for line in lines.map_while(Result::ok) {
+            seen.lock().expect("stdout lines").push(line);
+        }
     });
     let line = match rx.recv_timeout(START_TIMEOUT) {
         Ok(line) => line,
@@ -478,10 +493,16 @@ pub fn spawn_app_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> TestApp 
         dir: dir.to_path_buf(),
         log,
         client: reqwest::Client::new(),
+        stdout: lines_seen,
     }
 }
 
 impl TestApp {
+    /// The lines grace printed on stdout after the one with its address, so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().expect("stdout lines").clone()
+    }
+
     /// The pid of the `grace serve` process (to signal it).
     pub fn pid(&self) -> u32 {
         self.child.id()
