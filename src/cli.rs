@@ -239,7 +239,7 @@ async fn config_to_serve(
         store: "data/grace".to_owned(),
     };
     let discovered = crate::init::discover(&options).await?;
-    let config = config::parse(DISCOVERED, &discovered.text)?;
+    let config = config::parse(config::DISCOVERED, &discovered.text)?;
     let note = format!(
         "no --config given: watching what runs here — {}. `grace init --output grace.toml` \
          writes this config out to read and keep; config/grace.toml is a documented example",
@@ -251,9 +251,6 @@ async fn config_to_serve(
         Some(note),
     ))
 }
-
-/// How the config `grace serve` found on this machine is named in messages.
-pub const DISCOVERED: &str = "the config grace found here";
 
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let (config, source, discovered) = config_to_serve(path).await?;

@@ -45,7 +45,7 @@ pub async fn reload(
 ) -> Result<ReloadReport, ReloadError> {
     let config = match &started.source {
         ConfigSource::File(path) => config::load(path),
-        ConfigSource::Discovered(text) => config::parse(crate::cli::DISCOVERED, text),
+        ConfigSource::Discovered(text) => config::parse(config::DISCOVERED, text),
     }
     .map_err(ReloadError::Invalid)?;
     let mut report = kernel.reload(config.tree, by).await?;

@@ -253,6 +253,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse_with(&name, &text, &files)
 }
 
+/// How the config `grace serve` found on this machine (with no `--config`) is named in
+/// messages.
+pub const DISCOVERED: &str = "the config grace found here";
+
 /// The built-in default config with its shipped playbook files.
 pub fn built_in() -> Result<Config, ConfigError> {
     let files: Vec<(String, String)> = DEFAULT_PLAYBOOKS
