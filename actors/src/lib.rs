@@ -60,3 +60,5 @@ mod target;
 pub mod time;
 
 pub use kernel::{ActorNode, ActorState, DecideError, Decided, Kernel, KernelError, ReloadReport};
+/// The binary's log writer counts the lines it drops here (`GET /metrics` reports it).
+pub use metrics::LOG_LINES_DROPPED;
