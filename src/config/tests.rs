@@ -283,3 +283,25 @@ fn maintenance_windows_are_one_off_or_recurring_and_say_what_is_wrong() {
     assert!(keys.contains(&"maintenance[3].start"), "{keys:?}");
     assert_eq!(keys.len(), 3, "the first two are fine: {error}");
 }
+
+#[test]
+fn flapping_is_on_by_default_and_either_setting_at_zero_turns_it_off() {
+    let monitor = |extra: &str| {
+        format!(
+            "[[monitors]]\nid = \"queue\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n{extra}\n"
+        )
+    };
+    let config = parse("t", &monitor("")).unwrap();
+    let spec = &config.tree.monitors[0];
+    assert_eq!((spec.flap_window, spec.flap_threshold), (20, 8));
+    assert!(spec.flapping_detected());
+    for off in ["flap_window = 0", "flap_threshold = 0"] {
+        let config = parse("t", &monitor(off)).unwrap();
+        assert!(!config.tree.monitors[0].flapping_detected(), "{off}");
+    }
+    // A window too small for the default threshold says which to change.
+    let error = parse("t", &monitor("flap_window = 6")).unwrap_err();
+    assert_eq!(error.issues[0].key, "monitors[0].flap_threshold", "{error}");
+    let error = parse("t", &monitor("flap_window = 200")).unwrap_err();
+    assert_eq!(error.issues[0].key, "monitors[0].flap_window", "{error}");
+}
