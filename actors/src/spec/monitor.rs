@@ -237,8 +237,9 @@ pub struct HttpSpec {
     /// Sent with every request.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// Accepted statuses; empty (the default) accepts any 2xx or 3xx.
-    #[serde(default)]
+    /// Accepted statuses, one (`200`) or a list (`[200, 204]`); empty (the default) accepts
+    /// any 2xx or 3xx.
+    #[serde(default, deserialize_with = "statuses::one_or_many")]
     pub expect_status: Vec<u16>,
     /// The body must contain this.
     #[serde(default)]

@@ -26,7 +26,8 @@ pub struct PipelineInput {
     pub url: Option<String>,
     #[serde(default = "defaults::http_step_method")]
     pub method: String,
-    #[serde(default)]
+    /// Accepted statuses, one (`200`) or a list; empty (the default) accepts any 2xx.
+    #[serde(default, deserialize_with = "statuses::one_or_many")]
     pub expect_status: Vec<u16>,
     /// Monitors (components) the job needs.
     #[serde(default)]
