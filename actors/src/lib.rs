@@ -40,6 +40,7 @@ mod kernel;
 mod metrics;
 pub mod model;
 mod monitor_actor;
+pub mod names;
 mod notifier_actor;
 mod payload;
 mod pipeline_job;

@@ -343,6 +343,35 @@ fn expect_status_is_one_status_or_a_list_and_a_bad_one_is_named_by_its_key() {
 }
 
 #[test]
+fn ids_that_hide_or_reorder_text_are_refused_with_their_key() {
+    let text = "
+        [[monitors]]
+        id = \"orders\u{202e}-db\"
+        kind = \"tcp\"
+        address = \"127.0.0.1:1\"
+        depends_on = [\"cache\u{200b}\"]
+        [[playbooks]]
+        id = \"heal\u{0}\"
+        on = [\"tcp.*\"]
+        steps = [{ kind = \"escalate\" }]
+    ";
+    // TOML itself refuses a raw NUL in a string; written as an escape it reads.
+    let text = text.replace('\u{0}', "\\u0000");
+    let error = parse("t", &text).unwrap_err();
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "monitors[0].id",
+            "monitors[0].depends_on[0]",
+            "playbooks[0].id"
+        ],
+        "{error}"
+    );
+    assert!(error.to_string().contains("U+202E"), "{error}");
+}
+
+#[test]
 fn flapping_is_on_by_default_and_either_setting_at_zero_turns_it_off() {
     let monitor = |extra: &str| {
         format!(

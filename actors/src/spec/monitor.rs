@@ -259,9 +259,7 @@ impl MonitorSpec {
     /// Everything wrong with this monitor, all at once.
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
-        if self.id.trim().is_empty() {
-            problems.push(SpecProblem::new("id", "must not be empty"));
-        }
+        check_id(&mut problems, "id", &self.id);
         check_duration(&mut problems, "interval_ms", self.interval_ms);
         if let Some(ms) = self.escalate_after_ms {
             check_duration(&mut problems, "escalate_after_ms", ms);
@@ -284,6 +282,11 @@ impl MonitorSpec {
         if self.depends_on.len() > bounds::DEPENDS_ON_MAX {
             let most = format!("at most {} monitors", bounds::DEPENDS_ON_MAX);
             problems.push(SpecProblem::new("depends_on", most));
+        }
+        for (index, name) in self.depends_on.iter().enumerate() {
+            if let Some(why) = crate::names::name_problem(name) {
+                problems.push(SpecProblem::new(format!("depends_on[{index}]"), why));
+            }
         }
         if self.depends_on.contains(&self.id) {
             let itself = "a monitor cannot depend on itself";

@@ -145,9 +145,7 @@ impl PipelineInput {
     /// against the monitors by the config loader).
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
-        if self.id.trim().is_empty() {
-            problems.push(SpecProblem::new("id", "must not be empty"));
-        }
+        check_id(&mut problems, "id", &self.id);
         match (&self.argv, &self.url) {
             (Some(argv), None) => check_argv(&mut problems, argv),
             (None, Some(url)) => check_url(&mut problems, "url", url),
