@@ -294,11 +294,10 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
     // Tests and scripts wait for this line; it carries the real port when bind used port 0.
-    println!("grace listening on {scheme}://{addr}");
+    say(&format!("grace listening on {scheme}://{addr}"));
     if let Some(discovered) = discovered {
-        println!("{discovered}");
+        say(&discovered);
     }
-    std::io::stdout().flush()?;
     tracing::info!(%addr, "serving");
 
     tokio::spawn(reload_on_hangup(app.clone()));
@@ -318,6 +317,16 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         app.kernel.shutdown().await;
     }
     outcome
+}
+
+/// A line on stdout for whoever started `grace serve`. Unlike `println!`, a stdout that cannot
+/// be written (closed, its disk full) does not stop Grace: supervising goes on, and the line
+/// goes to the log instead.
+fn say(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        tracing::warn!(%error, "cannot write to stdout: {line}");
+    }
 }
 
 /// Says so at start when Grace listens beyond this machine: without TLS, tokens and

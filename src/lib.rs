@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod init;
+pub mod logging;
 pub mod reload;
 pub mod server;
 pub mod tokens;

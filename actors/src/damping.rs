@@ -50,12 +50,18 @@ pub(crate) struct Damping {
 impl Damping {
     /// Damping for `spec`, starting down or flapping when an incident says it was.
     pub(crate) fn new(spec: &MonitorSpec, down: bool, flapping: bool) -> Self {
+        // A window of 0 is what turns it off below, whichever of the two said so.
+        let flap_window = if spec.flapping_detected() {
+            spec.flap_window
+        } else {
+            0
+        };
         Self {
             failures_before_down: spec.failures_before_down,
             successes_before_up: spec.successes_before_up,
-            flap_window: spec.flap_window as usize,
+            flap_window: flap_window as usize,
             flap_threshold: spec.flap_threshold as usize,
-            outcomes: VecDeque::with_capacity(spec.flap_window as usize),
+            outcomes: VecDeque::with_capacity(flap_window as usize),
             consecutive_failures: 0,
             consecutive_successes: 0,
             down,
@@ -202,6 +208,56 @@ mod tests {
     fn without_a_flap_window_failing_every_other_probe_is_never_an_incident() {
         let mut damping = Damping::new(&spec(0, 0), false, false);
         assert_eq!(run(&mut damping, &"-+".repeat(50)), []);
+        // Either setting at 0 turns it off, whatever the other says.
+        for (window, threshold) in [(0, 8), (20, 0)] {
+            let mut damping = Damping::new(&spec(window, threshold), false, false);
+            assert_eq!(
+                run(&mut damping, &"-+".repeat(50)),
+                [],
+                "{window}/{threshold}"
+            );
+        }
+    }
+
+    /// A monitor with only its id, kind and address: every damping setting at its default.
+    fn default_spec() -> MonitorSpec {
+        serde_json::from_value(serde_json::json!({
+            "id": "api", "kind": "tcp", "address": "127.0.0.1:1",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn by_default_failing_every_other_probe_is_flapping_once() {
+        let spec = default_spec();
+        assert_eq!((spec.flap_window, spec.flap_threshold), (20, 8));
+        let mut damping = Damping::new(&spec, false, false);
+        let transitions = run(&mut damping, &"-+".repeat(100));
+        let started = Transition::FlappingStarted {
+            changes: 8,
+            failures: 5,
+            window: 9,
+        };
+        assert_eq!(transitions, [started]);
+    }
+
+    #[test]
+    fn by_default_blips_and_short_outages_are_not_flapping() {
+        let mut damping = Damping::new(&default_spec(), false, false);
+        // A blip now and then: one failed probe is not even down (2 failures are).
+        let blips = "+++++-+++++++-++++++".repeat(5);
+        assert_eq!(run(&mut damping, &blips), []);
+        // Two short outages within a window: down and up each time, never flapping.
+        let outages = run(&mut damping, "+++---+++++---++++++");
+        assert_eq!(
+            outages,
+            [
+                Transition::Down,
+                Transition::Up,
+                Transition::Down,
+                Transition::Up
+            ]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use crate::catalog::RECOVERY_WORDS;
 use crate::event::{catalog, EventClass, EventDraft, CLASS_KEY};
 use crate::model::Severity;
+use crate::names::name_problem;
 use crate::spec::{AlertmanagerSpec, ALERT_FAMILY_PREFIX};
 
 /// Longest accepted event type, source and title, in bytes: they are keys and labels, not
@@ -97,6 +98,8 @@ impl PushedEvent {
             problems.push(("source", "must not be empty".to_owned()));
         } else if self.source.len() > SOURCE_LEN_MAX {
             problems.push(("source", format!("longer than {SOURCE_LEN_MAX} bytes")));
+        } else if let Some(why) = name_problem(&self.source) {
+            problems.push(("source", why));
         }
         if self
             .source
@@ -213,6 +216,11 @@ impl Alert {
                 let why =
                     format!("names the component, which must be at most {SOURCE_LEN_MAX} bytes");
                 problems.push((format!("labels.{label}"), why));
+            } else if let Some(why) = name_problem(component) {
+                problems.push((
+                    format!("labels.{label}"),
+                    format!("names the component: {why}"),
+                ));
             }
         }
         problems
@@ -395,6 +403,9 @@ mod tests {
             pushed("alert.orders_db_down.firing").problems()[0].0,
             "type"
         );
+        let mut spoof = pushed("payment.failed");
+        spoof.source = "orders\u{202e}-db\u{0}\u{200b}".to_owned();
+        assert_eq!(spoof.problems()[0].0, "source");
     }
 
     fn alert(status: &str, labels: &[(&str, &str)]) -> Alert {
@@ -458,5 +469,8 @@ mod tests {
             .map(|(field, _)| field)
             .collect();
         assert_eq!(fields, ["status", "labels.team"]);
+        let spoof = alert("firing", &[("service", "orders\u{202e}-db")]);
+        let fields: Vec<String> = spoof.problems(&spec).into_iter().map(|p| p.0).collect();
+        assert_eq!(fields, ["labels.service"]);
     }
 }

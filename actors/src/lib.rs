@@ -40,6 +40,7 @@ mod kernel;
 mod metrics;
 pub mod model;
 mod monitor_actor;
+pub mod names;
 mod notifier_actor;
 mod payload;
 mod pipeline_job;
@@ -60,3 +61,5 @@ mod target;
 pub mod time;
 
 pub use kernel::{ActorNode, ActorState, DecideError, Decided, Kernel, KernelError, ReloadReport};
+/// The binary's log writer counts the lines it drops here (`GET /metrics` reports it).
+pub use metrics::LOG_LINES_DROPPED;

@@ -41,6 +41,11 @@ pub struct StatusLabel {
     pub status: &'static str,
 }
 
+/// Log lines this process could not write to stderr (its disk full, a closed pipe) and
+/// dropped. Process-wide, as stderr is: every kernel's registry reports this one counter.
+pub static LOG_LINES_DROPPED: std::sync::LazyLock<Counter> =
+    std::sync::LazyLock::new(Counter::default);
+
 /// Every metric Grace keeps, registered once.
 pub struct Metrics {
     registry: Registry,
@@ -147,6 +152,11 @@ impl Metrics {
             "actor_restarts",
             "Actors restarted by their supervisor, by kind",
             self.actor_restarts.clone(),
+        );
+        r.register(
+            "log_lines_dropped",
+            "Log lines dropped because stderr could not be written",
+            LOG_LINES_DROPPED.clone(),
         );
         self
     }

@@ -67,7 +67,29 @@ impl Matchers {
                 problems.push((format!("{prefix}.{field}"), most));
             }
         }
+        problems.extend(self.name_problems(prefix));
         problems
+    }
+
+    /// Names that hide or reorder text (see `crate::names`), each by its field.
+    fn name_problems(&self, prefix: &str) -> Vec<(String, String)> {
+        let lists = [
+            ("monitors", &self.monitors),
+            ("sources", &self.sources),
+            ("event_types", &self.event_types),
+        ];
+        let listed = lists.into_iter().flat_map(|(field, list)| {
+            let named = list.iter().enumerate();
+            named.map(move |(index, name)| (format!("{prefix}.{field}[{index}]"), name))
+        });
+        let labels = self.labels.iter().flat_map(|(name, value)| {
+            let field = format!("{prefix}.labels.{}", name.escape_debug());
+            [(field.clone(), name), (field, value)]
+        });
+        listed
+            .chain(labels)
+            .filter_map(|(field, name)| Some((field, crate::names::name_problem(name)?)))
+            .collect()
     }
 
     /// Whether an incident of `event_type` on `source` (with `labels`) is covered.
@@ -195,6 +217,25 @@ mod tests {
         assert!(by_label.matches("x", "alert.disk_full.firing", &labels));
         assert!(!by_label.matches("x", "alert.disk_full.firing", &none));
         assert_eq!(Matchers::default().problems("matchers")[0].0, "matchers");
+    }
+
+    #[test]
+    fn names_that_hide_or_reorder_text_are_refused_by_field() {
+        let m = Matchers {
+            monitors: vec!["orders-db".into(), "orders\u{202e}-db".into()],
+            sources: vec!["checkout\u{0}".into()],
+            labels: BTreeMap::from([("team".to_owned(), "d\u{200b}b".to_owned())]),
+            ..Matchers::default()
+        };
+        let fields: Vec<String> = m.problems("matchers").into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            fields,
+            [
+                "matchers.monitors[1]",
+                "matchers.sources[0]",
+                "matchers.labels.team"
+            ]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! The types and the entry points are here; `reader.rs` reads the TOML section by section.
 
 mod reader;
+mod shapes;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -211,7 +211,8 @@ impl Reader {
     fn monitors(&mut self, value: Option<toml::Value>) -> Vec<MonitorSpec> {
         let mut monitors = Vec::new();
         let mut ids = HashSet::new();
-        for (key, item) in self.array("monitors", value) {
+        for (key, mut item) in self.array("monitors", value) {
+            self.statuses_shape(&key, &mut item);
             let Some(spec) = self.item::<MonitorSpec>(&key, item.clone()) else {
                 continue;
             };
@@ -387,7 +388,8 @@ impl Reader {
             let mut steps_ok = true;
             match raw_steps {
                 Some(raw) => {
-                    for (step_key, step) in self.array(&format!("{key}.steps"), Some(raw)) {
+                    for (step_key, mut step) in self.array(&format!("{key}.steps"), Some(raw)) {
+                        self.statuses_shape(&step_key, &mut step);
                         match self.item::<StepSpec>(&step_key, step) {
                             Some(step) => {
                                 self.problems(&step_key, step.problems());

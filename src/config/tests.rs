@@ -285,6 +285,115 @@ fn maintenance_windows_are_one_off_or_recurring_and_say_what_is_wrong() {
 }
 
 #[test]
+fn expect_status_is_one_status_or_a_list_and_a_bad_one_is_named_by_its_key() {
+    let good = r#"
+        [[monitors]]
+        id = "api"
+        kind = "http"
+        url = "http://127.0.0.1:1/health"
+        expect_status = 204
+        [[playbooks]]
+        id = "p"
+        on = ["api.*"]
+        steps = [
+          { kind = "http", url = "http://127.0.0.1:1/a", expect_status = 200 },
+          { kind = "http", url = "http://127.0.0.1:1/b", expect_status = [200, 202] },
+        ]
+        [[pipelines]]
+        id = "export"
+        url = "http://127.0.0.1:1/export"
+        expect_status = 201
+    "#;
+    let config = parse("t", good).unwrap();
+    let MonitorKind::Http(http) = &config.tree.monitors[0].kind else {
+        panic!("not an http monitor");
+    };
+    assert_eq!(http.expect_status, [204]);
+    let statuses: Vec<Vec<u16>> = config.tree.playbooks[0]
+        .steps
+        .iter()
+        .map(|step| match step {
+            StepSpec::Http { expect_status, .. } => expect_status.clone(),
+            _ => panic!("not an http step"),
+        })
+        .collect();
+    assert_eq!(statuses, [vec![200], vec![200, 202]]);
+    let PipelineJob::Call { expect_status, .. } = &config.tree.pipelines[0].job else {
+        panic!("not a call");
+    };
+    assert_eq!(expect_status, &[201]);
+
+    let bad = good
+        .replace("expect_status = 204", "expect_status = \"ok\"")
+        .replace("expect_status = 200 ", "expect_status = 70000 ")
+        .replace("[200, 202]", "[200, \"x\"]")
+        .replace("expect_status = 201", "expect_status = 99");
+    let error = parse("t", &bad).unwrap_err();
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "monitors[0].expect_status",
+            "pipelines[0].expect_status",
+            "playbooks[0].steps[0].expect_status",
+            "playbooks[0].steps[1].expect_status",
+        ],
+        "{error}"
+    );
+}
+
+#[test]
+fn ids_that_hide_or_reorder_text_are_refused_with_their_key() {
+    let text = "
+        [[monitors]]
+        id = \"orders\u{202e}-db\"
+        kind = \"tcp\"
+        address = \"127.0.0.1:1\"
+        depends_on = [\"cache\u{200b}\"]
+        [[playbooks]]
+        id = \"heal\u{0}\"
+        on = [\"tcp.*\"]
+        steps = [{ kind = \"escalate\" }]
+    ";
+    // TOML itself refuses a raw NUL in a string; written as an escape it reads.
+    let text = text.replace('\u{0}', "\\u0000");
+    let error = parse("t", &text).unwrap_err();
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "monitors[0].id",
+            "monitors[0].depends_on[0]",
+            "playbooks[0].id"
+        ],
+        "{error}"
+    );
+    assert!(error.to_string().contains("U+202E"), "{error}");
+}
+
+#[test]
+fn flapping_is_on_by_default_and_either_setting_at_zero_turns_it_off() {
+    let monitor = |extra: &str| {
+        format!(
+            "[[monitors]]\nid = \"queue\"\nkind = \"tcp\"\naddress = \"127.0.0.1:1\"\n{extra}\n"
+        )
+    };
+    let config = parse("t", &monitor("")).unwrap();
+    let spec = &config.tree.monitors[0];
+    assert_eq!((spec.flap_window, spec.flap_threshold), (20, 8));
+    assert!(spec.flapping_detected());
+    for off in ["flap_window = 0", "flap_threshold = 0"] {
+        let config = parse("t", &monitor(off)).unwrap();
+        assert!(!config.tree.monitors[0].flapping_detected(), "{off}");
+    }
+    // A window too small for the default threshold says which to change.
+    let error = parse("t", &monitor("flap_window = 6")).unwrap_err();
+    assert_eq!(error.issues[0].key, "monitors[0].flap_threshold", "{error}");
+    let error = parse("t", &monitor("flap_window = 200")).unwrap_err();
+    assert_eq!(error.issues[0].key, "monitors[0].flap_window", "{error}");
+}
+
+#[test]
 fn steps_that_can_never_work_on_a_playbooks_sources_are_refused() {
     let text = r#"
         [[playbooks]]

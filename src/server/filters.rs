@@ -201,3 +201,59 @@ pub(super) fn incident_id(raw: &str) -> Result<u64, ApiError> {
     }
     Ok(id)
 }
+
+/// A name from the path (a heartbeat's monitor id): as sent it is percent-encoded
+/// (`orders%E2%80%AE`); decoded, it may not hold characters that hide or reorder text.
+pub(super) fn name_in_path(field: &str, raw: &str) -> Result<(), ApiError> {
+    match actors::names::name_problem(&percent_decoded(raw)) {
+        Some(why) => Err(ApiError::bad(field, why)),
+        None => Ok(()),
+    }
+}
+
+/// `raw` with each `%XX` turned back into its byte (invalid UTF-8 replaced).
+fn percent_decoded(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_in_the_path_is_judged_decoded() {
+        assert_eq!(
+            percent_decoded("orders%E2%80%AE-db%2"),
+            "orders\u{202e}-db%2"
+        );
+        assert_eq!(percent_decoded("a%zz%41"), "a%zzA");
+        assert!(name_in_path("monitor_id", "nightly-job").is_ok());
+        assert!(name_in_path("monitor_id", "n%C3%A4chtlich").is_ok());
+        for spoof in ["orders%E2%80%AE-db", "job%00", "job%E2%80%8B"] {
+            let error = name_in_path("monitor_id", spoof).unwrap_err();
+            assert!(
+                matches!(&error, ApiError::BadRequest { field, .. } if field == "monitor_id"),
+                "{spoof}: {error}"
+            );
+        }
+    }
+}

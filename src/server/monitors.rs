@@ -14,7 +14,7 @@ use warp::{Filter, Rejection};
 
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{any_of, json, segment, Filters};
+use super::filters::{any_of, json, name_in_path, segment, Filters};
 use super::openapi::{BodyErrors, NoBody, PostErrors, SilenceRequest, TokenErrors};
 use super::wire::{HeartbeatView, Items, MonitorView};
 use super::{ApiError, App};
@@ -227,11 +227,14 @@ pub(super) fn silence_until(body: &[u8]) -> Result<Option<DateTime<Utc>>, ApiErr
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The beat was recorded", body = HeartbeatView),
+        (status = 400, description = "`bad_request`: the id holds a control, bidirectional or \
+            zero-width character (`field`: `monitor_id`)", body = ErrorBody),
         (status = 404, description = "`not_found`: no heartbeat monitor of that id", body = ErrorBody),
         PostErrors,
     )
 )]
 pub(super) async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+    name_in_path("monitor_id", &monitor_id)?;
     app.kernel.beat(&monitor_id).map_err(ApiError::from)?;
     json(&HeartbeatView {
         monitor: monitor_id,

@@ -1,6 +1,8 @@
-//! Degrade, do not die: Grace's store on a small tmpfs that fills up while a real PostgreSQL
-//! goes down. Grace stays up and says `degraded` (on `/health` and to its webhooks), and once
-//! there is space again the outage that happened meanwhile is an incident.
+//! Degrade, do not die: Grace's store and its log on a small tmpfs that fills up while a real
+//! PostgreSQL goes down. Grace stays up and says `degraded` (on `/health` and to its
+//! webhooks), and once there is space again the outage that happened meanwhile is an
+//! incident, and the log says how many lines it lost. A log that can never be written
+//! (`/dev/full`) does not stop Grace either.
 //!
 //! Mounting a tmpfs needs root, which CI is.
 
@@ -8,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{eventually, holds_for, spawn_app, PgCluster};
+use crate::common::{eventually, holds_for, spawn_app_logging, PgCluster, TestApp};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -88,7 +90,9 @@ backoff_ms = [100]
         store = disk.path().join("grace").display(),
         url = pg.url(),
     );
-    let app = spawn_app(dir.path(), &config);
+    // stderr, Grace's log, goes to a file on the same small disk as the store.
+    let log = disk.path().join("grace.log");
+    let mut app = spawn_app_logging(dir.path(), &config, &[], &log);
     app.monitor_state("orders-db", "up", TIMEOUT).await;
     assert_eq!(app.get_ok("/health").await["status"], "ok");
 
@@ -121,6 +125,12 @@ backoff_ms = [100]
         },
     )
     .await;
+    // It logged every failed commit meanwhile, to a file it could not write.
+    eventually("log lines dropped", TIMEOUT, || async {
+        (log_lines_dropped(&app).await > 0).then_some(())
+    })
+    .await;
+    assert_eq!(app.exit_status(), None, "Grace exited:\n{}", app.log());
     let incidents = app.get_ok("/monitoring/incidents").await;
     assert!(
         incidents["items"]
@@ -150,4 +160,51 @@ backoff_ms = [100]
             .then_some(())
     })
     .await;
+    // The log goes on, and says what it lost.
+    eventually("the log to say lines were dropped", TIMEOUT, || async {
+        app.log().contains("log lines were dropped").then_some(())
+    })
+    .await;
+    let log_text = app.log();
+    assert!(log_text.contains("No space left on device"), "{log_text}");
+    assert_eq!(app.exit_status(), None, "Grace exited:\n{log_text}");
+}
+
+/// `grace_log_lines_dropped_total` from `GET /metrics`.
+async fn log_lines_dropped(app: &TestApp) -> u64 {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("grace_log_lines_dropped_total "))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no grace_log_lines_dropped_total in {text}"))
+}
+
+/// With stderr on `/dev/full` not one log line can be written, from the first on: Grace
+/// starts, watches a dependency that is down, opens its incident and stays up, counting the
+/// lines it dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_cannot_be_written_at_all_does_not_stop_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = crate::common::free_port();
+    let config = format!(
+        "{}\n[[monitors]]\nid = \"cache\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{closed}\"\n\
+         interval_ms = 100\n",
+        crate::common::CONFIG_HEAD
+    );
+    let mut app = spawn_app_logging(dir.path(), &config, &[], Path::new("/dev/full"));
+    let incident = app
+        .incident_where("the outage", TIMEOUT, |i| i["source"] == "cache")
+        .await;
+    assert_eq!(incident["event_type"], "tcp.unreachable");
+    assert!(log_lines_dropped(&app).await > 0);
+    holds_for("Grace up", Duration::from_secs(1), || async {
+        app.get_ok("/health").await["status"] == "ok"
+    })
+    .await;
+    assert_eq!(app.exit_status(), None);
 }

@@ -121,6 +121,67 @@ async fn a_bad_batch_is_refused_whole_with_every_field_named() {
     assert!(app.incidents("").await.is_empty());
 }
 
+/// Names that would spoof another on the dashboard or in a notification — a NUL, a bidi
+/// override (U+202E), a zero-width space — are refused with a 400 naming the field, wherever a
+/// name comes in over HTTP, and nothing of the request is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_control_bidi_or_zero_width_characters_are_refused_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = "[[monitors]]\nid = \"nightly\"\nkind = \"heartbeat\"\ngrace_ms = 60000\n";
+    let app = app_with(dir.path(), monitor);
+    let before = app.get_ok("/health").await["last_seq"].clone();
+    let spoof = "orders\u{202e}-db\u{0}\u{200b}";
+
+    let event = json!({ "type": "payment.failed", "source": spoof });
+    let (status, body) = app.post_json("/events", &event).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "source", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("U+202E"),
+        "{body}"
+    );
+    for source in ["db\u{0}", "d\u{200b}b", "\u{2066}db", "db\u{feff}"] {
+        let batch = json!([timeout_event(), { "type": "payment.failed", "source": source }]);
+        let (status, body) = app.post_json("/events", &batch).await;
+        assert_eq!(status, 400, "{source:?}: {body}");
+        assert_eq!(crate::common::error_fields(&body), ["[1].source"], "{body}");
+    }
+
+    let alert = json!({
+        "version": "4",
+        "alerts": [{
+            "status": "firing",
+            "labels": { "alertname": "OrdersDown", "service": spoof },
+            "fingerprint": "abc123"
+        }]
+    });
+    let (status, body) = app.post_json("/integrations/alertmanager", &alert).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "alerts[0].labels.service", "{body}");
+
+    let (status, body) = app.post("/heartbeats/nightly%E2%80%AE").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "monitor_id", "{body}");
+
+    let silence = json!({ "matchers": { "sources": [spoof] }, "duration_ms": 60000 });
+    let (status, body) = app.post_json("/silences", &silence).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "matchers.sources[0]", "{body}");
+
+    // Nothing of any of it was recorded; a plain name still is.
+    assert_eq!(app.get_ok("/health").await["last_seq"], before);
+    assert!(app.incidents("").await.is_empty());
+    assert!(app.get_ok("/silences").await["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(app.post("/heartbeats/nightly").await.0, 200);
+    assert_eq!(app.post_json("/events", &timeout_event()).await.0, 202);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_event_triggers_its_playbook() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::browser::Browser;
-use crate::common::{eventually, holds_for, spawn_app, TestApp};
+use crate::common::{eventually, holds_for, spawn_app, Feed, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -939,20 +939,16 @@ async fn an_untrusted_certificate_is_reported_as_a_tls_error() {
     assert!(error.to_lowercase().contains("certificate"), "{error}");
 }
 
-/// A service that answers well on every other connection: without a flap window it would
-/// never be an incident (it never fails twice in a row); with one, it is one incident that
-/// says "flapping", however long it swings, and it resolves once the service is steady.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flapping_service_is_one_flapping_incident_until_it_is_steady() {
+/// A line server that answers `+PONG` on every other connection and `-ERR busy` on the rest,
+/// until `steady` is set; then always `+PONG`. Returns its address.
+async fn swinging_server(steady: Arc<AtomicBool>) -> (String, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let steady = Arc::new(AtomicBool::new(false));
-    let answers = steady.clone();
     let server = tokio::spawn(async move {
         let mut nth = 0u64;
         while let Ok((mut stream, _)) = listener.accept().await {
             nth += 1;
-            let good = answers.load(Ordering::SeqCst) || nth.is_multiple_of(2);
+            let good = steady.load(Ordering::SeqCst) || nth.is_multiple_of(2);
             tokio::spawn(async move {
                 let mut buf = [0u8; 64];
                 if let Ok(n) = stream.read(&mut buf).await {
@@ -964,6 +960,16 @@ async fn a_flapping_service_is_one_flapping_incident_until_it_is_steady() {
             });
         }
     });
+    (address, server)
+}
+
+/// A service that answers well on every other connection: without a flap window it would
+/// never be an incident (it never fails twice in a row); with one, it is one incident that
+/// says "flapping", however long it swings, and it resolves once the service is steady.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_service_is_one_flapping_incident_until_it_is_steady() {
+    let steady = Arc::new(AtomicBool::new(false));
+    let (address, server) = swinging_server(steady.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let extra = "send = \"PING\\r\\n\"\nexpect = \"PONG\"\nflap_window = 10\nflap_threshold = 6";
     let app = app_with(dir.path(), &tcp_monitor("queue", &address, extra));
@@ -994,5 +1000,43 @@ async fn a_flapping_service_is_one_flapping_incident_until_it_is_steady() {
     assert_eq!(resolved["resolved_by"], "recovery");
     assert_eq!(app.incidents("").await.len(), 1);
     app.monitor_state("queue", "up", TIMEOUT).await;
+    server.abort();
+}
+
+/// Flapping is on by default: a monitor that says only what to probe (its kind's `send` and
+/// `expect` included) and how often, with every damping setting left out, makes a service
+/// that fails every other probe one `monitor.flapping` incident, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_default_settings_a_service_failing_every_other_probe_is_one_flapping_incident() {
+    let (address, server) = swinging_server(Arc::new(AtomicBool::new(false))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = format!(
+        "[[monitors]]\nid = \"queue\"\nkind = \"tcp\"\naddress = \"{address}\"\n\
+         send = \"PING\\r\\n\"\nexpect = \"PONG\"\ninterval_ms = 100\n"
+    );
+    let app = app_with(dir.path(), &monitor);
+    let incident = app
+        .incident_where("the flapping incident", TIMEOUT, |i| i["source"] == "queue")
+        .await;
+    assert_eq!(incident["event_type"], "monitor.flapping", "{incident}");
+    // 20 probes and more of swinging: still that one incident, and no other.
+    holds_for(
+        "exactly one incident, the flapping one",
+        Duration::from_secs(3),
+        || async {
+            let incidents = app.incidents("").await;
+            incidents.len() == 1
+                && incidents[0]["id"] == incident["id"]
+                && incidents[0]["status"] != "resolved"
+        },
+    )
+    .await;
+    // The log agrees: one swing into flapping, no outage announced per swing.
+    let feed = Feed::connect(&app, "?since=0").await;
+    feed.wait_for("monitor.flapping", TIMEOUT).await;
+    let types = feed.types();
+    let flapping = types.iter().filter(|t| *t == "monitor.flapping").count();
+    assert_eq!(flapping, 1, "{types:?}");
+    assert!(!types.iter().any(|t| t.starts_with("tcp.")), "{types:?}");
     server.abort();
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{eventually, spawn_app, TestApp, CONFIG_HEAD};
+use crate::common::{eventually, spawn_app, Feed, TestApp, CONFIG_HEAD};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -1006,4 +1006,59 @@ url = "http://{addr}/ops"
     .await;
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("app-log"), "{message}");
+}
+
+/// A trust step's end is announced before the trust change it made, from one commit: in the
+/// log, each `set_trust` / `restore_trust` step is `running`, then `succeeded`, then the
+/// component's `trust.changed` right after it — never the change before the step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_step_is_announced_before_the_trust_change_it_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{CONFIG_HEAD}
+[[playbooks]]
+id = "mark_and_restore"
+on = ["disk.full"]
+sources = ["pushed"]
+steps = [{{ kind = "set_trust", value = 0.2 }}, {{ kind = "restore_trust" }}]
+"#
+    );
+    let app = spawn_app(dir.path(), &config);
+    let event = json!({ "type": "disk.full", "source": "storage" });
+    assert_eq!(app.post_json("/events", &event).await.0, 202);
+    let feed = Feed::connect(&app, "?since=0").await;
+    feed.wait_for("playbook.finished", TIMEOUT).await;
+    let events = feed.snapshot();
+    let seq_of = |what: &str, found: &dyn Fn(&serde_json::Value) -> bool| {
+        let found: Vec<u64> = events
+            .iter()
+            .filter(|e| found(e))
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(found.len(), 1, "one {what} in {events:#?}");
+        found[0]
+    };
+    let changes: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "trust.changed" && e["data"]["subject"] == "component:storage")
+        .collect();
+    // The incident's drop, then one change per trust step.
+    assert_eq!(changes.len(), 3, "{changes:#?}");
+    for (index, to) in [(0, 0.2), (1, 0.45)] {
+        let step = |status: &'static str| {
+            move |e: &serde_json::Value| {
+                e["type"] == "playbook.step"
+                    && e["data"]["index"] == index
+                    && e["data"]["step"]["status"] == status
+            }
+        };
+        let running = seq_of("running step", &step("running"));
+        let succeeded = seq_of("succeeded step", &step("succeeded"));
+        let change = changes[index + 1];
+        let changed = change["seq"].as_u64().unwrap();
+        assert!(running < succeeded, "step {index}: {events:#?}");
+        assert_eq!(changed, succeeded + 1, "step {index}: {events:#?}");
+        let moved_to = change["data"]["to"].as_f64().unwrap();
+        assert!((moved_to - to).abs() < 1e-9, "{change}");
+    }
 }

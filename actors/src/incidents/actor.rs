@@ -161,12 +161,8 @@ impl Actor for IncidentsActor {
                 overdue,
             } => state.escalate(incident_id, work_order_id, overdue).await?,
             IncidentsMsg::CheckOverdue => state.check_overdue(),
-            IncidentsMsg::SetTrust(component, value, reply) => {
-                let _ = reply.send(state.move_trust(&component, |now| value - now).await);
-            }
-            IncidentsMsg::RestoreTrust(component, reply) => {
-                let restore = state.ctx.spec().trust.restore_on_recovery;
-                let _ = reply.send(state.move_trust(&component, |_| restore).await);
+            IncidentsMsg::TrustStep(step, reply) => {
+                let _ = reply.send(state.trust_step(*step).await);
             }
             IncidentsMsg::Query(query) => state.answer(query),
         }

@@ -8,10 +8,10 @@ use std::time::Duration;
 use super::actor::{IncidentsState, Via};
 use super::book::IncidentBook;
 use super::changes::{Changes, Effect};
-use crate::model::{component_subject, ExecutionStatus, Suggestion, Who};
+use crate::model::{component_subject, ExecutionStatus, StepRecord, Suggestion, Who};
 use crate::model::{RunId, WorkOrderId};
 use crate::protocol::incidents::{
-    IncidentError, IncidentPage, IncidentQuery, IncidentReply, RunOutcome,
+    IncidentError, IncidentPage, IncidentQuery, IncidentReply, RunOutcome, TrustChange, TrustStep,
 };
 use crate::protocol::monitor::MonitorMsg;
 use crate::protocol::playbooks::PlaybooksMsg;
@@ -312,19 +312,30 @@ impl IncidentsState {
             .is_none_or(|p| p.resolve_on_success))
     }
 
-    /// Moves a component's trust by `delta(current)`, commits it, returns the new score.
-    pub(super) async fn move_trust(
+    /// A playbook's trust step: moves the component's trust and ends the step's record in one
+    /// commit, announced in that order (`playbook.step`, then `trust.changed`); returns the
+    /// record as announced.
+    pub(super) async fn trust_step(
         &mut self,
-        component: &str,
-        delta: impl FnOnce(f64) -> f64,
-    ) -> Result<f64, IncidentError> {
+        step: TrustStep,
+    ) -> Result<StepRecord, IncidentError> {
+        let component = step.component.as_str();
         if !self.book.knows_trust(component) {
             let stored = self.ctx.store.trust(&component_subject(component)).await?;
             self.book.learn_trust(component, stored);
         }
+        let restore = self.ctx.spec().trust.restore_on_recovery;
         self.command(|book, out| {
-            let delta = delta(book.trust_of(component));
-            Ok(book.adjust_trust(component, delta, out))
+            let delta = match step.change {
+                TrustChange::Set(value) => value - book.trust_of(component),
+                TrustChange::Restore => restore,
+            };
+            let score = book.adjust_trust(component, delta, out);
+            let record = step.done(score, crate::time::now());
+            // `adjust_trust` announced the change last: the step that made it goes before it.
+            let changed = out.drafts.len() - 1;
+            out.drafts.insert(changed, step.announcement(&record));
+            Ok(record)
         })
         .await
     }

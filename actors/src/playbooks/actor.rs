@@ -110,7 +110,12 @@ impl Actor for PlaybooksActor {
                 run_id,
                 index,
                 record,
-            } => state.step_update(&run_id, index, record).await?,
+                announced,
+                reply,
+            } => {
+                state.step_update(&run_id, index, record, announced).await?;
+                let _ = reply.send(());
+            }
             PlaybooksMsg::Finished { run_id, report } => state.finish(&run_id, report).await?,
             PlaybooksMsg::Overdue(incident) => state.overdue(*incident).await?,
             PlaybooksMsg::Relapsing(incident) => state.relapsing(*incident).await?,

@@ -182,12 +182,14 @@ impl PlaybooksState {
         Ok(())
     }
 
-    /// Records a step as the sub-agent reports it, and announces it.
+    /// Records a step as the sub-agent reports it, and announces it unless that is done
+    /// (`announced`: a trust step's end, committed with its trust change).
     pub(super) async fn step_update(
         &mut self,
         run_id: &RunId,
         index: usize,
         record: StepRecord,
+        announced: bool,
     ) -> Result<(), StoreError> {
         let Some(run) = self.runs.get_mut(run_id) else {
             return Ok(());
@@ -203,6 +205,9 @@ impl PlaybooksState {
             .filter(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped))
             .count() as u32;
         self.ctx.store.save_execution(execution).await?;
+        if announced {
+            return Ok(());
+        }
         publish(
             &self.ctx.scope,
             EventDraft::of(&PlaybookStep {

@@ -16,6 +16,7 @@ use crate::model::RunId;
 use crate::model::{Incident, StepRecord, StepStatus};
 use crate::probe::Probe;
 use crate::program;
+use crate::protocol::incidents::TrustChange;
 use crate::protocol::playbooks::{PlaybooksMsg, RunReport};
 use crate::protocol::sub_agent::SubAgentMsg;
 use crate::protocol::Playbooks;
@@ -76,6 +77,9 @@ pub(super) struct StepResult {
     pub(super) output: String,
     /// `check` found the target answering: skip to the next `verify`.
     pub(super) skip_to_verify: bool,
+    /// The step's end is already announced (a trust step's, with its trust change): the
+    /// record as announced, which the engine then only records.
+    pub(super) announced: Option<StepRecord>,
 }
 
 impl StepResult {
@@ -85,6 +89,7 @@ impl StepResult {
             attempts,
             output,
             skip_to_verify: false,
+            announced: None,
         }
     }
 }
@@ -136,23 +141,16 @@ impl<'a> Runner<'a> {
                 record.status = StepStatus::Skipped;
                 record.finished_at = record.started_at;
                 record.output = "target answered at check; not needed".to_owned();
-                self.report(index, &record);
+                self.report(index, &record, false).await;
                 continue;
             }
-            self.report(index, &record);
-            let result = self.execute_with_retries(step).await;
-            record.attempts = result.attempts;
-            record.output = program::tail(
-                &result.output,
-                self.args.ctx.spec().limits.output_tail_bytes,
-            );
-            record.finished_at = Some(crate::time::now());
-            record.status = if result.ok {
-                StepStatus::Succeeded
-            } else {
-                StepStatus::Failed
+            self.report(index, &record, false).await;
+            let mut result = self.execute_with_retries(step, index, &record).await;
+            let (record, announced) = match result.announced.take() {
+                Some(announced) => (announced, true),
+                None => (self.ended(record, &result), false),
             };
-            self.report(index, &record);
+            self.report(index, &record, announced).await;
             skipping = result.skip_to_verify;
             if !result.ok {
                 return RunReport {
@@ -171,10 +169,30 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Runs a step, and again after each backoff wait while it fails and retries are left.
-    async fn execute_with_retries(&mut self, step: &StepSpec) -> StepResult {
+    /// `record` of a step that ended with `result`.
+    fn ended(&self, mut record: StepRecord, result: &StepResult) -> StepRecord {
+        let tail_bytes = self.args.ctx.spec().limits.output_tail_bytes;
+        record.attempts = result.attempts;
+        record.output = program::tail(&result.output, tail_bytes);
+        record.finished_at = Some(crate::time::now());
+        record.status = if result.ok {
+            StepStatus::Succeeded
+        } else {
+            StepStatus::Failed
+        };
+        record
+    }
+
+    /// Runs a step (step `index`, started as `started`), and again after each backoff wait
+    /// while it fails and retries are left.
+    async fn execute_with_retries(
+        &mut self,
+        step: &StepSpec,
+        index: usize,
+        started: &StepRecord,
+    ) -> StepResult {
         let (retries, backoff_ms) = step.retry_policy();
-        let mut result = self.execute(step).await;
+        let mut result = self.execute(step, index, started).await;
         let mut attempts = result.attempts;
         let mut log = result.output.clone();
         for retry in 0..retries as usize {
@@ -187,7 +205,7 @@ impl<'a> Runner<'a> {
                 .copied()
                 .unwrap_or(0);
             tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-            result = self.execute(step).await;
+            result = self.execute(step, index, started).await;
             attempts += result.attempts;
             log = format!(
                 "{log}\n--- retry {} after {wait_ms} ms ---\n{}",
@@ -202,20 +220,23 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn report(&self, index: usize, record: &StepRecord) {
-        let _ = self
-            .args
-            .ctx
-            .scope
-            .tell::<Playbooks>(PlaybooksMsg::StepUpdate {
-                run_id: self.args.run_id.clone(),
-                index,
-                record: record.clone(),
-            });
+    /// Reports a step's progress and waits until the engine has recorded and announced it,
+    /// so that what the step does next is logged after it. An engine that is restarting
+    /// misses it (as a report it never heard of); the run goes on.
+    async fn report(&self, index: usize, record: &StepRecord, announced: bool) {
+        let update = |reply| PlaybooksMsg::StepUpdate {
+            run_id: self.args.run_id.clone(),
+            index,
+            record: record.clone(),
+            announced,
+            reply,
+        };
+        let _ = self.args.ctx.scope.ask::<Playbooks, _>(update).await;
     }
 
-    /// Carries out one try of `step` (see `steps/`, one file per kind).
-    async fn execute(&mut self, step: &StepSpec) -> StepResult {
+    /// Carries out one try of `step` (see `steps/`, one file per kind), step `index` of the
+    /// run, started as `started`.
+    async fn execute(&mut self, step: &StepSpec, index: usize, started: &StepRecord) -> StepResult {
         match step {
             StepSpec::Check { timeout_ms } => self.check(*timeout_ms).await,
             StepSpec::Command {
@@ -236,8 +257,14 @@ impl<'a> Runner<'a> {
                 timeout_ms,
             } => self.reconnect(backoff_ms, *timeout_ms).await,
             StepSpec::Verify { timeout_ms, .. } => self.verify(*timeout_ms).await,
-            StepSpec::RestoreTrust {} => self.restore_trust().await,
-            StepSpec::SetTrust { value } => self.set_trust(*value).await,
+            StepSpec::RestoreTrust {} => {
+                let change = TrustChange::Restore;
+                self.trust_step(change, index, started).await
+            }
+            StepSpec::SetTrust { value } => {
+                let change = TrustChange::Set(*value);
+                self.trust_step(change, index, started).await
+            }
             StepSpec::Escalate { reason } => steps::escalate::escalate(reason.as_deref()),
             StepSpec::Http {
                 url,

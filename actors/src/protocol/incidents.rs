@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 
-use crate::model::{Incident, IncidentStatus, RunId, Suggestion, Who, WorkOrderId};
+use crate::event::EventDraft;
+use crate::model::WorkOrderId;
+use crate::model::{Incident, IncidentStatus, RunId, StepRecord, StepStatus, Suggestion, Who};
+use crate::payload::PlaybookStep;
 use crate::protocol::Unavailable;
 use crate::store::StoreError;
 
@@ -103,12 +107,69 @@ pub enum IncidentsMsg {
     },
     /// Periodic: find incidents past their component's `escalate_after_ms`.
     CheckOverdue,
-    /// A playbook's `set_trust` step: set the component's trust. Replies with the new score.
-    SetTrust(String, f64, RpcReplyPort<Result<f64, IncidentError>>),
+    /// A playbook's trust step (`set_trust`, `restore_trust`): move the component's trust and
+    /// end the step, both in one commit. Replies with the step's record as announced.
+    TrustStep(
+        Box<TrustStep>,
+        RpcReplyPort<Result<StepRecord, IncidentError>>,
+    ),
     /// A question about the active incidents, answered from memory.
     Query(IncidentQuery),
-    /// Verified recovery: give the component back trust. Replies with the new score.
-    RestoreTrust(String, RpcReplyPort<Result<f64, IncidentError>>),
+}
+
+/// How a trust step moves the component's trust.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrustChange {
+    /// `set_trust`: to this value.
+    Set(f64),
+    /// `restore_trust`, after verified recovery: up by `trust.restore_on_recovery`.
+    Restore,
+}
+
+/// A trust step of a run, as its sub-agent carries it out. The incident manager owns component
+/// trust, so it commits the change; the step's end is announced in the same commit, just
+/// before the `trust.changed` it caused, so the log tells it in the order it happened.
+#[derive(Debug, Clone)]
+pub struct TrustStep {
+    /// The incident's component, whose trust moves.
+    pub component: String,
+    pub change: TrustChange,
+    pub run_id: RunId,
+    pub playbook_id: String,
+    pub incident_id: u64,
+    /// The step's place in the playbook.
+    pub index: usize,
+    /// The step's record as it started (`running`).
+    pub started: StepRecord,
+}
+
+impl TrustStep {
+    /// The step's record once the trust is at `score`: succeeded, saying so.
+    pub fn done(&self, score: f64, now: DateTime<Utc>) -> StepRecord {
+        let component = &self.component;
+        let output = match self.change {
+            TrustChange::Set(_) => format!("trust in {component} set to {score:.2}"),
+            TrustChange::Restore => format!("trust in {component} restored to {score:.2}"),
+        };
+        StepRecord {
+            status: StepStatus::Succeeded,
+            attempts: 1,
+            finished_at: Some(now),
+            output,
+            ..self.started.clone()
+        }
+    }
+
+    /// The `playbook.step` announcing `record`, as the playbook engine announces steps.
+    pub fn announcement(&self, record: &StepRecord) -> EventDraft {
+        EventDraft::of(&PlaybookStep {
+            run_id: self.run_id.clone(),
+            playbook_id: self.playbook_id.clone(),
+            index: self.index,
+            step: record.clone(),
+        })
+        .incident(self.incident_id)
+    }
 }
 
 /// The questions the kernel asks the incident manager about the active incidents.

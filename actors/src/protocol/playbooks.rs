@@ -58,11 +58,15 @@ pub enum PlaybooksMsg {
     /// Incident `incident_id` was superseded by incident `by` (what it depends on is down):
     /// stop its run, waiting or running, as `superseded`.
     Supersede { incident_id: u64, by: u64 },
-    /// A sub-agent reports a step's progress.
+    /// A sub-agent reports a step's progress: the engine records it and announces it (unless
+    /// `announced`: a trust step's end is announced with its trust change), then replies, so
+    /// whatever the step does next comes after it in the log.
     StepUpdate {
         run_id: RunId,
         index: usize,
         record: StepRecord,
+        announced: bool,
+        reply: RpcReplyPort<()>,
     },
     /// A sub-agent finished its run.
     Finished { run_id: RunId, report: RunReport },

@@ -1,6 +1,17 @@
 //! Checks several parts of the config share: durations, argv, URLs, HTTP methods.
 
 use super::*;
+use crate::names::name_problem;
+
+/// An id people read (a monitor's, a playbook's…): not empty, and no character that hides or
+/// reorders text (see `crate::names`).
+pub(super) fn check_id(problems: &mut Vec<SpecProblem>, field: &str, id: &str) {
+    if id.trim().is_empty() {
+        problems.push(SpecProblem::new(field, "must not be empty"));
+    } else if let Some(why) = name_problem(id) {
+        problems.push(SpecProblem::new(field, why));
+    }
+}
 
 pub(super) fn check_duration(problems: &mut Vec<SpecProblem>, field: &str, ms: u64) {
     if ms == 0 || ms > bounds::DURATION_MS_MAX {

@@ -15,6 +15,14 @@ pub fn failures_before_down() -> u32 {
 pub fn successes_before_up() -> u32 {
     1
 }
+/// Flapping on by default: 8 swings within 20 probes is a component going up and down at
+/// least 4 times; one blip is 2 swings, a short outage too.
+pub fn flap_window() -> u32 {
+    20
+}
+pub fn flap_threshold() -> u32 {
+    8
+}
 pub fn step_timeout_ms() -> u64 {
     5_000
 }

@@ -47,9 +47,7 @@ impl MaintenanceInput {
             .into_iter()
             .map(|(field, message)| SpecProblem::new(field, message))
             .collect();
-        if self.id.trim().is_empty() {
-            problems.push(SpecProblem::new("id", "must not be empty"));
-        }
+        check_id(&mut problems, "id", &self.id);
         let when = when(self.start, self.end, self.cron, self.duration_ms);
         match (when, problems.is_empty()) {
             (Ok(when), true) => Ok(MaintenanceSpec {

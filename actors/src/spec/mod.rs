@@ -16,6 +16,7 @@ mod monitor;
 mod pipeline;
 mod placeholders;
 mod playbook;
+mod statuses;
 mod steps;
 mod webhook;
 

@@ -31,10 +31,11 @@ pub struct MonitorSpec {
     pub successes_before_up: u32,
     /// Flapping: over the last `flap_window` probes, `flap_threshold` swings between a good
     /// and a failed probe make the component *flapping*: one incident says so, and no down or
-    /// up is announced per swing, until the swings fall to half the threshold. 0: off.
-    #[serde(default)]
+    /// up is announced per swing, until the swings fall to half the threshold. On by default
+    /// (20 and 8: a single blip is 2 swings); either 0 turns it off.
+    #[serde(default = "defaults::flap_window")]
     pub flap_window: u32,
-    #[serde(default)]
+    #[serde(default = "defaults::flap_threshold")]
     pub flap_threshold: u32,
     /// Monitors this component needs. While one of them has an active incident, this
     /// monitor's failures attach to that incident as symptoms instead of opening their own.
@@ -236,8 +237,9 @@ pub struct HttpSpec {
     /// Sent with every request.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// Accepted statuses; empty (the default) accepts any 2xx or 3xx.
-    #[serde(default)]
+    /// Accepted statuses, one (`200`) or a list (`[200, 204]`); empty (the default) accepts
+    /// any 2xx or 3xx.
+    #[serde(default, deserialize_with = "statuses::one_or_many")]
     pub expect_status: Vec<u16>,
     /// The body must contain this.
     #[serde(default)]
@@ -257,9 +259,7 @@ impl MonitorSpec {
     /// Everything wrong with this monitor, all at once.
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
-        if self.id.trim().is_empty() {
-            problems.push(SpecProblem::new("id", "must not be empty"));
-        }
+        check_id(&mut problems, "id", &self.id);
         check_duration(&mut problems, "interval_ms", self.interval_ms);
         if let Some(ms) = self.escalate_after_ms {
             check_duration(&mut problems, "escalate_after_ms", ms);
@@ -283,6 +283,11 @@ impl MonitorSpec {
             let most = format!("at most {} monitors", bounds::DEPENDS_ON_MAX);
             problems.push(SpecProblem::new("depends_on", most));
         }
+        for (index, name) in self.depends_on.iter().enumerate() {
+            if let Some(why) = crate::names::name_problem(name) {
+                problems.push(SpecProblem::new(format!("depends_on[{index}]"), why));
+            }
+        }
         if self.depends_on.contains(&self.id) {
             let itself = "a monitor cannot depend on itself";
             problems.push(SpecProblem::new("depends_on", itself));
@@ -292,21 +297,27 @@ impl MonitorSpec {
 }
 
 impl MonitorSpec {
+    /// Whether flapping is looked for: `flap_window` or `flap_threshold` 0 turns it off (the
+    /// other then does not matter, so either alone says "off").
+    pub fn flapping_detected(&self) -> bool {
+        self.flap_window > 0 && self.flap_threshold > 0
+    }
+
     /// A flap window is 4 to FLAP_WINDOW_MAX probes, its threshold at least 2 swings and fewer
     /// than the window has.
     fn flap_problems(&self) -> Vec<SpecProblem> {
         let (window, threshold) = (self.flap_window, self.flap_threshold);
         let mut problems = Vec::new();
-        if window == 0 && threshold > 0 {
-            problems.push(SpecProblem::new("flap_threshold", "needs a flap_window"));
+        if !self.flapping_detected() {
+            return problems;
         }
-        if window > 0 && !(4..=bounds::FLAP_WINDOW_MAX).contains(&window) {
+        if !(4..=bounds::FLAP_WINDOW_MAX).contains(&window) {
             let range = format!("must be 0 (off) or 4 to {} probes", bounds::FLAP_WINDOW_MAX);
             problems.push(SpecProblem::new("flap_window", range));
         }
-        if window > 0 && !(2..window).contains(&threshold) {
+        if !(2..window).contains(&threshold) {
             let range = format!(
-                "must be 2 to {} swings (fewer than flap_window)",
+                "must be 0 (off) or 2 to {} swings (fewer than flap_window)",
                 window - 1
             );
             problems.push(SpecProblem::new("flap_threshold", range));

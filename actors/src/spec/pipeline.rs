@@ -26,7 +26,8 @@ pub struct PipelineInput {
     pub url: Option<String>,
     #[serde(default = "defaults::http_step_method")]
     pub method: String,
-    #[serde(default)]
+    /// Accepted statuses, one (`200`) or a list; empty (the default) accepts any 2xx.
+    #[serde(default, deserialize_with = "statuses::one_or_many")]
     pub expect_status: Vec<u16>,
     /// Monitors (components) the job needs.
     #[serde(default)]
@@ -144,9 +145,7 @@ impl PipelineInput {
     /// against the monitors by the config loader).
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
-        if self.id.trim().is_empty() {
-            problems.push(SpecProblem::new("id", "must not be empty"));
-        }
+        check_id(&mut problems, "id", &self.id);
         match (&self.argv, &self.url) {
             (Some(argv), None) => check_argv(&mut problems, argv),
             (None, Some(url)) => check_url(&mut problems, "url", url),

@@ -222,9 +222,7 @@ impl PlaybookSpec {
     /// Problems with the playbook's own fields (its steps are checked one by one).
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
-        if self.id.trim().is_empty() {
-            problems.push(SpecProblem::new("id", "must not be empty"));
-        }
+        check_id(&mut problems, "id", &self.id);
         if self.sources.is_empty() {
             problems.push(SpecProblem::new(
                 "sources",

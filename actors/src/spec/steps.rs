@@ -88,8 +88,9 @@ pub enum StepSpec {
         method: String,
         #[serde(default)]
         body: Option<serde_json::Value>,
-        /// Accepted statuses; empty (the default) accepts any 2xx.
-        #[serde(default)]
+        /// Accepted statuses, one (`200`) or a list (`[200, 204]`); empty (the default)
+        /// accepts any 2xx.
+        #[serde(default, deserialize_with = "statuses::one_or_many")]
         expect_status: Vec<u16>,
         #[serde(default = "defaults::step_timeout_ms")]
         timeout_ms: u64,

@@ -35,9 +35,7 @@ pub enum WebhookFormat {
 impl WebhookSpec {
     pub fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
-        if self.id.trim().is_empty() {
-            problems.push(SpecProblem::new("id", "must not be empty"));
-        }
+        check_id(&mut problems, "id", &self.id);
         check_url(&mut problems, "url", &self.url);
         check_duration(&mut problems, "timeout_ms", self.timeout_ms);
         if self.backoff_ms.len() > bounds::BACKOFF_TRIES_MAX

@@ -412,6 +412,14 @@ pub fn error_fields(body: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The log so far; not a device's (`/dev/full` reads as endless zeros).
+fn read_log(log: &Path) -> String {
+    if !std::fs::metadata(log).is_ok_and(|m| m.is_file()) {
+        return format!("(the log went to {})", log.display());
+    }
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
 /// A running `grace serve`, started from the real binary on 127.0.0.1:0.
 pub struct TestApp {
     child: Child,
@@ -433,20 +441,33 @@ pub fn spawn_app(dir: &Path, config: &str) -> TestApp {
 
 /// [`spawn_app`] with more environment variables (`FAILPOINTS`, for one).
 pub fn spawn_app_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> TestApp {
+    let log = dir.join(format!("grace-{}.log", free_port()));
+    spawn_app_logging(dir, config, env, &log)
+}
+
+/// [`spawn_app_env`] with its stderr (the log) appended to `log`: a file elsewhere (on a disk
+/// that fills up), or a device such as `/dev/full`.
+pub fn spawn_app_logging(dir: &Path, config: &str, env: &[(&str, &str)], log: &Path) -> TestApp {
     let config_path = dir.join("grace.toml");
     std::fs::write(&config_path, config).expect("write config");
     let config_arg = config_path.display().to_string();
-    spawn_grace(dir, &["serve", "--config", &config_arg], env)
+    spawn_grace(dir, &["serve", "--config", &config_arg], env, log)
 }
 
 /// `grace serve` with no `--config`, in `dir`: it watches what it finds on the machine.
 pub fn spawn_app_without_config(dir: &Path) -> TestApp {
-    spawn_grace(dir, &["serve"], &[])
+    let log = dir.join(format!("grace-{}.log", free_port()));
+    spawn_grace(dir, &["serve"], &[], &log)
 }
 
-/// Starts grace with `args` in `dir`, once it has printed the address it listens on.
-fn spawn_grace(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
-    let log = dir.join(format!("grace-{}.log", free_port()));
+/// Starts grace with `args` in `dir`, its log appended to `log`, once it has printed the
+/// address it listens on.
+fn spawn_grace(dir: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> TestApp {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
         .args(args)
         .current_dir(dir)
@@ -454,9 +475,10 @@ fn spawn_grace(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("log file"))
+        .stderr(stderr)
         .spawn()
         .expect("start grace");
+    let log = log.to_path_buf();
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     let lines_seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -478,7 +500,7 @@ fn spawn_grace(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
             let _ = child.wait();
             panic!(
                 "grace did not start within {START_TIMEOUT:?}:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
+                read_log(&log)
             );
         }
     };
@@ -628,7 +650,12 @@ impl TestApp {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        read_log(&self.log)
+    }
+
+    /// How `grace serve` ended, if it has (a crash, a panic: 101).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Kills `grace serve` with SIGKILL, as a crash or the OOM killer would, and reaps it.

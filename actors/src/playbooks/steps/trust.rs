@@ -1,39 +1,44 @@
 //! `set_trust` and `restore_trust`: move the trust score of the incident's component, through
-//! the incident manager, which owns component trust.
+//! the incident manager, which owns component trust. It commits the change together with the
+//! step's end, announced first: the log says the step did it, then that trust changed.
 
 use super::super::sub_agent::{Runner, StepResult};
-use crate::protocol::incidents::IncidentsMsg;
+use crate::model::StepRecord;
+use crate::protocol::incidents::{IncidentsMsg, TrustChange, TrustStep};
 use crate::protocol::Incidents;
 
 impl Runner<'_> {
-    pub(in crate::playbooks) async fn set_trust(&self, value: f64) -> StepResult {
-        let component = self.args.incident.source.clone();
-        let ask = |reply| IncidentsMsg::SetTrust(component.clone(), value, reply);
-        let result = match self.args.ctx.scope.ask::<Incidents, _>(ask).await {
-            Ok(Ok(score)) => Ok(format!("trust in {component} set to {score:.2}")),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(error) => Err(error.to_string()),
+    /// Step `index` of the run, started as `started`, moves trust as `change` says.
+    pub(in crate::playbooks) async fn trust_step(
+        &self,
+        change: TrustChange,
+        index: usize,
+        started: &StepRecord,
+    ) -> StepResult {
+        let args = self.args;
+        let step = TrustStep {
+            component: args.incident.source.clone(),
+            change,
+            run_id: args.run_id.clone(),
+            playbook_id: args.playbook.id.clone(),
+            incident_id: args.incident.id,
+            index,
+            started: started.clone(),
         };
-        let ok = result.is_ok();
-        StepResult::new(
-            ok,
-            1,
-            result.unwrap_or_else(|e| format!("could not set trust: {e}")),
-        )
-    }
-
-    pub(in crate::playbooks) async fn restore_trust(&self) -> StepResult {
-        let component = self.args.incident.source.clone();
-        let ask = |reply| IncidentsMsg::RestoreTrust(component.clone(), reply);
-        let result = match self.args.ctx.scope.ask::<Incidents, _>(ask).await {
-            Ok(Ok(score)) => Ok(format!("trust in {component} restored to {score:.2}")),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(error) => Err(error.to_string()),
+        let ask = |reply| IncidentsMsg::TrustStep(Box::new(step), reply);
+        let error = match args.ctx.scope.ask::<Incidents, _>(ask).await {
+            Ok(Ok(record)) => {
+                let mut result = StepResult::new(true, record.attempts, record.output.clone());
+                result.announced = Some(record);
+                return result;
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
         };
-        StepResult::new(
-            result.is_ok(),
-            1,
-            result.unwrap_or_else(|error| format!("could not restore trust: {error}")),
-        )
+        let what = match change {
+            TrustChange::Set(_) => "set",
+            TrustChange::Restore => "restore",
+        };
+        StepResult::new(false, 1, format!("could not {what} trust: {error}"))
     }
 }
