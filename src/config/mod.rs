@@ -7,6 +7,9 @@
 //! The types and the entry points are here; `reader.rs` reads the TOML section by section.
 
 mod reader;
+mod warnings;
+
+pub use warnings::warnings;
 
 use std::collections::HashSet;
 use std::fmt;
