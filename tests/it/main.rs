@@ -9,6 +9,7 @@ mod common;
 
 mod api;
 mod architecture;
+mod auth;
 mod cli;
 mod client;
 mod dashboard;
