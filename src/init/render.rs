@@ -59,11 +59,14 @@ fn postgres(out: &mut String, cluster: &Cluster) {
         .iter()
         .map(|a| format!("{a:?}"))
         .collect();
-    let mut block = String::new();
+    let (mut block, port) = (String::new(), cluster.port);
     let _ = writeln!(
         block,
         "# PostgreSQL: {} — port {}, data in {}, owned by {owner}.\n\
-         # Started again {how}. If it asks for a password over TCP, put it in the url.",
+         # Started again {how}. If it asks for a password over TCP (Debian's pg_hba.conf\n\
+         # does), Grace reads it where libpq does — ~/.pgpass of the user Grace runs as, a line\n\
+         # like `127.0.0.1:{port}:*:postgres:PASSWORD`, chmod 600 — or from `passfile`,\n\
+         # `password_file` or `password_env` on the monitor. Until then it is a login incident.",
         cluster.found_by,
         cluster.port,
         cluster.data_dir.display()
