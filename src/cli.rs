@@ -114,6 +114,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.tree.playbooks.len(),
                 config.tree.pipelines.len()
             );
+            for warning in config::warnings(&config) {
+                eprintln!("warning: {}: {}", warning.key, warning.message);
+            }
             Ok(())
         }
         Command::Init {
@@ -254,6 +257,8 @@ async fn config_to_serve(
 
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let (config, source, discovered) = config_to_serve(path).await?;
+    let required = config.auth.tokens_required(&config.server.bind);
+    warn_at_start(&config, required);
     let location = config.store.location();
     if let StoreLocation::Path(dir) = &location {
         std::fs::create_dir_all(dir)
@@ -273,8 +278,6 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         Err(KernelError::Store(error)) => anyhow::bail!(store_unusable(&location, &error)),
         Err(error) => return Err(error).context("cannot start the supervision tree"),
     };
-    let required = config.auth.tokens_required(&config.server.bind);
-    warn_if_exposed(&config.server, &config.auth, required);
     let app = Arc::new(App {
         kernel,
         auth: Arc::new(server::Auth {
@@ -329,13 +332,14 @@ fn say(line: &str) {
     }
 }
 
-/// Says so at start when Grace listens beyond this machine: without TLS, tokens and
-/// everything else cross the network in the clear; without tokens, anyone may act.
-fn warn_if_exposed(
-    server: &config::ServerConfig,
-    auth: &config::AuthConfig,
-    tokens_required: bool,
-) {
+/// Says at start what the config allows but should not say (`config::warnings`), and when
+/// Grace listens beyond this machine: without TLS, tokens and everything else cross the
+/// network in the clear; without tokens, anyone may act.
+fn warn_at_start(config: &Config, tokens_required: bool) {
+    for warning in config::warnings(config) {
+        tracing::warn!(key = %warning.key, "{}", warning.message);
+    }
+    let (server, auth) = (&config.server, &config.auth);
     let bind = server.bind;
     if bind.ip().is_loopback() {
         return;

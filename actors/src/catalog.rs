@@ -40,12 +40,25 @@ const fn family(
 }
 
 /// The families, most specific first.
-pub const FAMILIES: [Family; 11] = [
+pub const FAMILIES: [Family; 13] = [
     family(
         "api.rate_limit_exceeded",
         "Rate limited",
         "asked us to slow down",
         "Rate limit waited out",
+    ),
+    // Before "db." and "redis.": a refused login is not a lost connection.
+    family(
+        "db.auth_failed",
+        "Cannot log in",
+        "refuses Grace's login",
+        "Logging in again",
+    ),
+    family(
+        "redis.auth_failed",
+        "Cannot log in",
+        "refuses Grace's login",
+        "Logging in again",
     ),
     family(
         "db.",
@@ -187,5 +200,25 @@ mod tests {
             whole.events.iter().all(|e| seen.insert(e.event_type)),
             "a type listed twice"
         );
+    }
+
+    #[test]
+    fn a_refused_login_has_words_of_its_own_not_a_lost_connections() {
+        for event_type in [types::DB_AUTH_FAILED, types::REDIS_AUTH_FAILED] {
+            let words = FAMILIES
+                .iter()
+                .find(|f| event_type == f.prefix || event_type.starts_with(f.prefix))
+                .unwrap();
+            assert_eq!(words.name, "Cannot log in", "{event_type}");
+            let entry = whole()
+                .events
+                .into_iter()
+                .find(|e| e.event_type == event_type)
+                .unwrap();
+            assert_eq!(
+                (entry.class, entry.severity),
+                ("problem", Some(Severity::High))
+            );
+        }
     }
 }

@@ -17,6 +17,11 @@ pub mod types {
     pub const DB_CONNECTION_RESTORED: &str = "db.connection_restored";
     /// The database answered with a TLS certificate the probe does not trust.
     pub const DB_TLS_REJECTED: &str = "db.tls_rejected";
+    /// The database refused Grace's login (a missing or wrong password, an unknown user, a
+    /// host its rules turn away): a configuration problem, not an outage.
+    pub const DB_AUTH_FAILED: &str = "db.auth_failed";
+    /// Redis refused Grace's `AUTH`, or wants one Grace did not send.
+    pub const REDIS_AUTH_FAILED: &str = "redis.auth_failed";
     /// Redis answered with a TLS certificate the probe does not trust.
     pub const REDIS_TLS_REJECTED: &str = "redis.tls_rejected";
     pub const TCP_UNREACHABLE: &str = "tcp.unreachable";
@@ -74,11 +79,13 @@ pub mod types {
     pub const STORE_RECOVERED: &str = "store.recovered";
 
     /// Every type above, in the order above (the catalog lists them).
-    pub const ALL: [&str; 49] = [
+    pub const ALL: [&str; 51] = [
         DB_CONNECTION_LOST,
         DB_CONNECTION_RESTORED,
         DB_TLS_REJECTED,
+        DB_AUTH_FAILED,
         REDIS_TLS_REJECTED,
+        REDIS_AUTH_FAILED,
         TCP_UNREACHABLE,
         TCP_RESTORED,
         API_UNAVAILABLE,
@@ -221,8 +228,54 @@ pub fn classify(event_type: &str, data: &Value) -> EventClass {
                 .to_owned(),
         },
         Some("recovery") => EventClass::Recovery,
-        _ => catalog(event_type),
+        _ => match catalog(event_type) {
+            // A login failure is titled by what the probe said: the reason and the fix.
+            EventClass::Problem { severity, title } if is_login_failure(event_type) => {
+                let said = data.get("error").and_then(Value::as_str);
+                EventClass::Problem {
+                    severity,
+                    title: said.map_or(title, |error| cut(error, SAID_TITLE_BYTES_MAX)),
+                }
+            }
+            class => class,
+        },
     }
+}
+
+/// Longest part of a title taken from what a probe said.
+const SAID_TITLE_BYTES_MAX: usize = 400;
+
+/// Whether `event_type` is a login Grace could not make: a configuration problem no restart
+/// fixes, announced as its own kind so no outage playbook runs for it and it is never taken for
+/// a relapse of an outage.
+pub fn is_login_failure(event_type: &str) -> bool {
+    matches!(event_type, types::DB_AUTH_FAILED | types::REDIS_AUTH_FAILED)
+}
+
+/// What an incident is called: its problem's title and the component ("Redis unavailable:
+/// cache"). A login failure says who cannot log in where, then why and what to do: "Grace
+/// cannot log in to cache: NOAUTH Authentication required. — give it …".
+pub fn incident_title(event_type: &str, title: &str, source: &str) -> String {
+    if !is_login_failure(event_type) {
+        return format!("{title}: {source}");
+    }
+    let lead = format!("Grace cannot log in to {source}: ");
+    match title.starts_with(&lead) {
+        true => title.to_owned(), // already whole (a symptom that becomes an incident again)
+        false => format!("{lead}{title}"),
+    }
+}
+
+/// `text` cut to at most `bytes_max` bytes at a character boundary, with `…` when cut.
+fn cut(text: &str, bytes_max: usize) -> String {
+    if text.len() <= bytes_max {
+        return text.to_owned();
+    }
+    let mut end = bytes_max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// The catalog of the problem and recovery types Grace's own monitors publish.
@@ -241,6 +294,8 @@ pub fn catalog(event_type: &str) -> EventClass {
         types::REDIS_UNAVAILABLE => problem(Severity::High, "Redis unavailable"),
         types::DB_TLS_REJECTED => problem(Severity::High, "Database TLS certificate rejected"),
         types::REDIS_TLS_REJECTED => problem(Severity::High, "Redis TLS certificate rejected"),
+        types::DB_AUTH_FAILED => problem(Severity::High, "Database login refused"),
+        types::REDIS_AUTH_FAILED => problem(Severity::High, "Redis login refused"),
         types::CHECK_WARNING => problem(Severity::Medium, "Check warning"),
         types::CHECK_CRITICAL => problem(Severity::High, "Check critical"),
         types::CHECK_UNKNOWN => problem(Severity::Low, "Check unknown"),
@@ -320,5 +375,42 @@ mod tests {
         );
         assert_eq!(classify(types::INCIDENT_OPENED, &none), EventClass::Info);
         assert_eq!(family(types::DB_CONNECTION_RESTORED), "db");
+    }
+
+    #[test]
+    fn a_login_failure_is_titled_by_its_reason_and_fix_and_names_who_cannot_log_in_where() {
+        let said = serde_json::json!({ "error": "password missing — put it in password_file" });
+        let EventClass::Problem { severity, title } = classify(types::DB_AUTH_FAILED, &said) else {
+            panic!("a login failure is a problem");
+        };
+        assert_eq!(severity, Severity::High);
+        let whole = incident_title(types::DB_AUTH_FAILED, &title, "pg15-main");
+        assert_eq!(
+            whole,
+            "Grace cannot log in to pg15-main: password missing — put it in password_file"
+        );
+        assert_eq!(
+            incident_title(types::DB_AUTH_FAILED, &whole, "pg15-main"),
+            whole
+        );
+        let EventClass::Problem { title, .. } = classify(types::REDIS_AUTH_FAILED, &Value::Null)
+        else {
+            panic!("a login failure is a problem");
+        };
+        assert_eq!(
+            incident_title(types::REDIS_AUTH_FAILED, &title, "cache"),
+            "Grace cannot log in to cache: Redis login refused"
+        );
+        let long = serde_json::json!({ "error": "é".repeat(400) });
+        let EventClass::Problem { title, .. } = classify(types::DB_AUTH_FAILED, &long) else {
+            panic!("a login failure is a problem");
+        };
+        assert!(title.len() <= SAID_TITLE_BYTES_MAX + "…".len(), "{title}");
+        // Other problems keep the catalog's words and the component after them.
+        assert_eq!(
+            incident_title(types::DB_CONNECTION_LOST, "Database connection lost", "db"),
+            "Database connection lost: db"
+        );
+        assert!(!is_login_failure(types::DB_CONNECTION_LOST));
     }
 }

@@ -26,6 +26,7 @@
 mod bus_actor;
 pub mod catalog;
 mod context;
+mod credentials;
 mod damping;
 mod delivery;
 pub mod event;
@@ -52,6 +53,7 @@ mod program;
 pub mod protocol;
 pub mod retention;
 mod retention_actor;
+mod secret;
 mod signals;
 pub mod silence;
 pub mod spec;

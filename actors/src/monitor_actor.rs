@@ -47,6 +47,9 @@ pub struct MonitorState {
     unsent: Vec<EventDraft>,
     /// This monitor's probes summed per bucket, for its history (`history.rs`).
     history: Recorder,
+    /// The problem type last announced while down; None when up, or not known (down since
+    /// before a restart).
+    announced: Option<&'static str>,
 }
 
 /// Found events kept for another try while the store refuses writes; past this the oldest
@@ -115,6 +118,7 @@ impl Actor for MonitorActor {
             position,
             unsent: Vec::new(),
             history: Recorder::default(),
+            announced: None,
         })
     }
 
@@ -145,7 +149,7 @@ impl Actor for MonitorActor {
             .await;
         state.status.last_probe_at = Some(crate::time::now());
         state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
-        let before = state.damping.clone();
+        let (before, announced_before) = (state.damping.clone(), state.announced);
         let ok = result.is_ok();
         let transition = state.on_probe(result);
         let history = state.record_history(ok);
@@ -165,6 +169,7 @@ impl Actor for MonitorActor {
             if transitioned {
                 state.damping.undo_transition(&before);
                 state.status.down = state.damping.down;
+                state.announced = announced_before;
             }
         }
         state.ctx.post_status(state.status.clone());
@@ -278,9 +283,12 @@ impl MonitorState {
         self.status.down = self.damping.down;
         self.status.last_error = failure.as_ref().map(|f| f.error.clone());
         let drafts = match transition {
-            None => Vec::new(),
+            None => self.failing_otherwise(failure).into_iter().collect(),
             Some(Transition::Down) => failure.map(|f| self.down_event(f)).into_iter().collect(),
-            Some(Transition::Up) => vec![self.up_event()],
+            Some(Transition::Up) => {
+                self.announced = None;
+                vec![self.up_event()]
+            }
             Some(Transition::FlappingStarted {
                 changes,
                 failures,
@@ -321,8 +329,21 @@ impl MonitorState {
         EventDraft::new(self.probe.recovery_event(), data)
     }
 
+    /// A component already down that now fails another way, when one of the two ways is a
+    /// refused login: announced again with the new type, so an outage is not hidden behind a
+    /// login failure (nor the reverse) — another problem, with another fix and its own incident.
+    fn failing_otherwise(&mut self, failure: Option<ProbeFailure>) -> Option<EventDraft> {
+        let failure = failure.filter(|_| self.damping.down && !self.damping.flapping)?;
+        let announced = self.announced.replace(failure.event_type)?;
+        let login = crate::event::is_login_failure;
+        let otherwise =
+            announced != failure.event_type && (login(announced) || login(failure.event_type));
+        otherwise.then(|| self.down_event(failure))
+    }
+
     /// The problem event: the component is down, as the failed probe said.
-    fn down_event(&self, failure: ProbeFailure) -> EventDraft {
+    fn down_event(&mut self, failure: ProbeFailure) -> EventDraft {
+        self.announced = Some(failure.event_type);
         let data = json!({
             "monitor": self.spec.id,
             "kind": self.status.kind,

@@ -2,10 +2,15 @@
 //! (libpq's `sslmode` and `sslrootcert` included), a Redis target, and how much of a server's
 //! certificate to verify. Config checks (`spec.rs`) and probes (`probe/`) both read them, so
 //! they live apart from either.
+//!
+//! A URL may hold a password; it is kept as a [`Secret`], and whatever Grace says about a URL
+//! (a config error) shows it [`redact`]ed.
 
 use std::str::FromStr;
 
 use tokio_postgres::config::SslMode;
+
+use crate::secret::Secret;
 
 /// How much of the server's certificate to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +64,11 @@ impl PgTarget {
         config.ssl_mode(tls.as_ref().map_or(SslMode::Disable, |(mode, _)| *mode));
         Ok(Self { config, tls })
     }
+
+    /// Whether the URL carries a password.
+    pub fn has_password(&self) -> bool {
+        self.config.get_password().is_some()
+    }
 }
 
 /// The URL without `sslmode` and `sslrootcert` (tokio-postgres knows neither
@@ -98,7 +108,7 @@ fn split_ssl_params(url: &str) -> (String, Vec<(String, String)>) {
 pub struct RedisTarget {
     pub address: String,
     pub user: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// `rediss://`: TLS, with the server's name checked.
     pub tls: bool,
 }
@@ -110,7 +120,8 @@ impl RedisTarget {
             (_, Some(rest)) => (true, rest),
             _ => {
                 return Err(format!(
-                    "must start with redis:// or rediss://, got {url:?}"
+                    "must start with redis:// or rediss://, got {:?}",
+                    redact(url)
                 ))
             }
         };
@@ -120,11 +131,11 @@ impl RedisTarget {
             None => (None, rest),
         };
         if host.is_empty() {
-            return Err(format!("has no host: {url:?}"));
+            return Err(format!("has no host: {:?}", redact(url)));
         }
         let address = match host.rsplit_once(':') {
             Some((_, port)) if port.parse::<u16>().is_err() => {
-                return Err(format!("has a bad port: {url:?}"))
+                return Err(format!("has a bad port: {:?}", redact(url)))
             }
             Some(_) => host.to_owned(),
             None => format!("{host}:6379"),
@@ -133,9 +144,9 @@ impl RedisTarget {
             None => (None, None),
             Some(Some((user, password))) => (
                 (!user.is_empty()).then(|| user.to_owned()),
-                Some(password.to_owned()),
+                Some(Secret::new(password)),
             ),
-            Some(None) => (None, userinfo.map(str::to_owned)),
+            Some(None) => (None, userinfo.map(Secret::new)),
         };
         Ok(Self {
             address,
@@ -152,14 +163,15 @@ impl RedisTarget {
 pub struct MysqlTarget {
     pub address: String,
     pub user: String,
-    pub password: String,
+    /// Empty: none.
+    pub password: Secret,
     pub database: Option<String>,
 }
 
 impl MysqlTarget {
     pub fn parse(url: &str) -> Result<Self, String> {
         let Some(rest) = url.strip_prefix("mysql://") else {
-            return Err(format!("must start with mysql://, got {url:?}"));
+            return Err(format!("must start with mysql://, got {:?}", redact(url)));
         };
         let (authority, database) = match rest.split_once('/') {
             Some((authority, database)) => (authority, database.split('?').next().unwrap_or("")),
@@ -167,16 +179,17 @@ impl MysqlTarget {
         };
         let Some((userinfo, host)) = authority.rsplit_once('@') else {
             return Err(format!(
-                "names no user (mysql://user:password@host): {url:?}"
+                "names no user (mysql://user:password@host): {:?}",
+                redact(url)
             ));
         };
         let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
         if user.is_empty() || host.is_empty() {
-            return Err(format!("names no user or no host: {url:?}"));
+            return Err(format!("names no user or no host: {:?}", redact(url)));
         }
         let address = match host.rsplit_once(':') {
             Some((_, port)) if port.parse::<u16>().is_err() => {
-                return Err(format!("has a bad port: {url:?}"))
+                return Err(format!("has a bad port: {:?}", redact(url)))
             }
             Some(_) => host.to_owned(),
             None => format!("{host}:3306"),
@@ -184,10 +197,68 @@ impl MysqlTarget {
         Ok(Self {
             address,
             user: percent_decode(user)?,
-            password: percent_decode(password)?,
+            password: Secret::new(
+                percent_decode(password)
+                    .map_err(|_| "a bad percent escape or non-UTF-8 in the password".to_owned())?,
+            ),
             database: (!database.is_empty()).then(|| database.to_owned()),
         })
     }
+}
+
+/// `url` with any password in it replaced by `***`: the one in `scheme://user:password@host`
+/// and a `password=` parameter (of a URL's query or a key=value string). What Grace shows of a
+/// URL. Where it cannot tell, it hides more rather than less.
+pub fn redact(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let start = scheme_end + 3;
+        // The last `@`: a password may hold an unencoded one; hiding too much is safe.
+        if let Some(at) = out[start..].rfind('@') {
+            if let Some(colon) = out[start..start + at].find(':') {
+                out.replace_range(start + colon + 1..start + at, "***");
+            }
+        }
+    }
+    redact_parameter(&out)
+}
+
+/// `password=…` hidden, wherever a parameter may start: the string's start, `?`, `&` or a
+/// space. A value runs to the next `&` or space, or, quoted, to its closing quote.
+fn redact_parameter(text: &str) -> String {
+    const KEY: &str = "password=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find(KEY) {
+        let before = rest[..found].chars().last().or_else(|| out.chars().last());
+        let starts_parameter = before.is_none_or(|c| matches!(c, '?' | '&' | ' ' | '\t'));
+        out.push_str(&rest[..found + KEY.len()]);
+        rest = &rest[found + KEY.len()..];
+        if !starts_parameter {
+            continue;
+        }
+        let end = match rest.strip_prefix('\'') {
+            Some(quoted) => closing_quote(quoted).map_or(rest.len(), |close| close + 2),
+            None => rest.find(['&', ' ', '\t']).unwrap_or(rest.len()),
+        };
+        out.push_str("***");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a quoted key=value string's value ends: the first quote not escaped by `\\`.
+fn closing_quote(quoted: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (at, c) in quoted.char_indices() {
+        match (escaped, c) {
+            (false, '\\') => escaped = true,
+            (false, '\'') => return Some(at),
+            _ => escaped = false,
+        }
+    }
+    None
 }
 
 /// `%40` is `@`, and so on: what a URL's user and password may hold.
@@ -221,13 +292,13 @@ mod tests {
         let target = MysqlTarget::parse("mysql://grace:p%40ss@127.0.0.1:3307/shop").unwrap();
         assert_eq!(target.address, "127.0.0.1:3307");
         assert_eq!(
-            (target.user.as_str(), target.password.as_str()),
+            (target.user.as_str(), target.password.expose()),
             ("grace", "p@ss")
         );
         assert_eq!(target.database.as_deref(), Some("shop"));
         let plain = MysqlTarget::parse("mysql://monitor@db").unwrap();
         assert_eq!(
-            (plain.address.as_str(), plain.password.as_str()),
+            (plain.address.as_str(), plain.password.expose()),
             ("db:3306", "")
         );
         assert!(MysqlTarget::parse("mysql://db:3306").is_err(), "no user");
@@ -278,7 +349,7 @@ mod tests {
         let auth = RedisTarget::parse("redis://:secret@cache:6380/2").unwrap();
         assert_eq!(auth.address, "cache:6380");
         assert_eq!(
-            (auth.user, auth.password.as_deref()),
+            (auth.user, auth.password.as_ref().map(Secret::expose)),
             (None, Some("secret"))
         );
         let acl = RedisTarget::parse("redis://app:pw@cache:6380").unwrap();
@@ -288,5 +359,46 @@ mod tests {
         assert!(RedisTarget::parse("http://cache").is_err());
         assert!(RedisTarget::parse("redis://cache:port").is_err());
         assert!(RedisTarget::parse("redis://").is_err());
+    }
+
+    #[test]
+    fn a_url_shown_hides_its_password_and_a_bad_one_is_refused_without_it() {
+        let hidden = [
+            (
+                "postgres://grace:s3cret@db:5432/app",
+                "postgres://grace:***@db:5432/app",
+            ),
+            ("mysql://u:p%40ss@h/db", "mysql://u:***@h/db"),
+            ("redis://:s3cret@cache", "redis://:***@cache"),
+            ("redis://cache:6379", "redis://cache:6379"),
+            (
+                "postgres://u@h/db?password=s3cret&x=1",
+                "postgres://u@h/db?password=***&x=1",
+            ),
+            (
+                "host=h password=s3cret user=u",
+                "host=h password=*** user=u",
+            ),
+            (
+                "host=h password='a b\\'c' user=u",
+                "host=h password=*** user=u",
+            ),
+            ("host=h password=s3cret", "host=h password=***"),
+            ("host=h app_password=x", "host=h app_password=x"),
+        ];
+        for (url, shown) in hidden {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+        let errors = [
+            RedisTarget::parse("redis://:s3cret@cache:port").unwrap_err(),
+            MysqlTarget::parse("mysql://u:s3cret@h:port/db").unwrap_err(),
+            MysqlTarget::parse("mysql://u:s3cret%zz@h/db").unwrap_err(),
+            MysqlTarget::parse("mariadb://u:s3cret@h/db").unwrap_err(),
+        ];
+        for error in errors {
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        let debug = format!("{:?}", MysqlTarget::parse("mysql://u:s3cret@h/db").unwrap());
+        assert!(!debug.contains("s3cret"), "{debug}");
     }
 }

@@ -50,6 +50,8 @@ fn monitor(id: &str) -> MonitorSpec {
         id: id.to_owned(),
         kind: MonitorKind::Postgres {
             url: "postgres://unused@127.0.0.1:1/unused".to_owned(),
+            passfile: None,
+            password: Default::default(),
         },
         interval_ms: 20,
         timeout_ms: 1_000,

@@ -8,6 +8,9 @@
 
 mod reader;
 mod shapes;
+mod warnings;
+
+pub use warnings::warnings;
 
 use std::collections::HashSet;
 use std::fmt;

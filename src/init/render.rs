@@ -9,8 +9,9 @@ use super::services::{Listener, Redis, LISTENERS_MAX};
 use super::{Found, InitOptions};
 
 /// Where a PostgreSQL monitor's password goes, for a comment above one that cannot log in.
-const PG_LOGIN_FIX: &str = "Put the password in ~/.pgpass of the user Grace runs as (a line \
-     127.0.0.1:PORT:*:postgres:PASSWORD, mode 0600), or name a file holding it with `password_file`.";
+const PG_LOGIN_FIX: &str = "Grace reads it where libpq does: put it in ~/.pgpass of the user \
+     Grace runs as (a line 127.0.0.1:PORT:*:postgres:PASSWORD, chmod 600), or set `passfile`, \
+     `password_file` or `password_env` on the monitor.";
 const REDIS_LOGIN_FIX: &str = "Put the password in a file named by `password_file` (or in the \
      url: redis://:PASSWORD@host:port).";
 

@@ -10,6 +10,7 @@ mod common;
 mod alert_heals;
 mod api;
 mod architecture;
+mod auth;
 mod cli;
 mod client;
 mod dashboard;

@@ -1,7 +1,8 @@
 //! The `mysql` monitor against a real MariaDB server the test starts (its own data directory,
-//! a free port on 127.0.0.1, a user with a password): a wrong password is named as such, and a
-//! server killed with SIGKILL is an incident its playbook heals — start, reconnect, verify — as
-//! it would a PostgreSQL cluster.
+//! a free port on 127.0.0.1, a user with a password, given in a `password_file`): a wrong
+//! password is a refused login (`db.auth_failed`) named as such, and a server killed with
+//! SIGKILL is an incident its playbook heals — start, reconnect, verify — as it would a
+//! PostgreSQL cluster.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -136,6 +137,8 @@ async fn a_killed_mariadb_is_an_incident_its_playbook_heals_and_a_wrong_password
     let db = MariaDb::start();
     let argv: Vec<String> = db.start_argv().iter().map(|a| format!("{a:?}")).collect();
     let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("shop-db-password");
+    std::fs::write(&password_file, "secret\n").unwrap();
     let config = format!(
         r#"[server]
 bind = "127.0.0.1:0"
@@ -146,6 +149,7 @@ path = "memory"
 id = "shop-db"
 kind = "mysql"
 url = "{url}"
+password_file = "{password_file}"
 interval_ms = 200
 timeout_ms = 2000
 failures_before_down = 2
@@ -168,7 +172,8 @@ steps = [
   {{ kind = "verify" }},
 ]
 "#,
-        url = db.url("secret"),
+        url = format!("mysql://grace@127.0.0.1:{}/", db.port),
+        password_file = password_file.display(),
         wrong = db.url("nope"),
         argv = argv.join(", ")
     );
@@ -184,10 +189,24 @@ steps = [
         wrong.contains("ERROR 1045") && wrong.contains("Access denied"),
         "{wrong}"
     );
+    let refused = app
+        .incident_where("the refused login", TIMEOUT, |i| {
+            i["source"] == "shop-db-wrong-password"
+        })
+        .await;
+    assert_eq!(refused["event_type"], "db.auth_failed");
+    let title = refused["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("Grace cannot log in to shop-db-wrong-password: ERROR 1045")
+            && title.contains("— check the user and password Grace is given"),
+        "{title}"
+    );
 
     db.kill_9();
     let incident = app
-        .incident_where("the outage", TIMEOUT, |i| i["source"] == "shop-db")
+        .incident_where("the outage", TIMEOUT, |i| {
+            i["source"] == "shop-db" && i["event_type"] == "db.connection_lost"
+        })
         .await;
     assert_eq!(incident["event_type"], "db.connection_lost");
     let healed = app

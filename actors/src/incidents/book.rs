@@ -265,11 +265,12 @@ impl IncidentBook {
         let id = self.next_id;
         self.next_id += 1;
         let silenced = facts.silenced.contains(&source);
+        let title = crate::event::incident_title(&event_type, &title, &source);
         let mut incident = Incident {
             id,
             event_type,
             severity,
-            title: format!("{title}: {source}"),
+            title,
             source,
             status: IncidentStatus::Open,
             detected_at: at,

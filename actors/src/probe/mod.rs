@@ -9,6 +9,7 @@ mod command;
 mod heartbeat;
 mod http;
 mod log;
+mod login;
 mod mysql;
 mod postgres;
 mod process;
@@ -97,19 +98,38 @@ pub trait Probe: Send + Sync {
 
 type BuildProbe = dyn Fn(&MonitorSpec) -> Box<dyn Probe> + Send + Sync;
 
-/// A probe for a spec that cannot work; it fails every time, saying why.
-struct Misconfigured(String);
+/// A probe for a spec that cannot work; it fails every time, saying why, with the events of
+/// its monitor's kind.
+struct Misconfigured {
+    error: String,
+    /// The kind's problem and recovery event types.
+    problem: &'static str,
+    recovery: &'static str,
+}
+
+impl Misconfigured {
+    fn new(kind: &MonitorKind, error: String) -> Self {
+        use crate::event::types;
+        let (problem, recovery) = match kind {
+            MonitorKind::Redis { .. } => (types::REDIS_UNAVAILABLE, types::REDIS_RESTORED),
+            _ => (types::DB_CONNECTION_LOST, types::DB_CONNECTION_RESTORED),
+        };
+        Self {
+            error,
+            problem,
+            recovery,
+        }
+    }
+}
 
 impl Probe for Misconfigured {
     fn probe(&mut self, _timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>> {
-        let error = self.0.clone();
-        Box::pin(async move {
-            Err(ProbeFailure {
-                event_type: crate::event::types::REDIS_UNAVAILABLE,
-                severity: Severity::High,
-                error,
-            })
-        })
+        let failure = ProbeFailure {
+            event_type: self.problem,
+            severity: Severity::High,
+            error: self.error.clone(),
+        };
+        Box::pin(async move { Err(failure) })
     }
 
     fn verify(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>> {
@@ -117,7 +137,7 @@ impl Probe for Misconfigured {
     }
 
     fn recovery_event(&self) -> &'static str {
-        crate::event::types::REDIS_RESTORED
+        self.recovery
     }
 }
 
@@ -160,9 +180,9 @@ impl Default for Probes {
         let procs = processes.clone();
         let mut factory = Self::new(move |spec: &MonitorSpec| -> Box<dyn Probe> {
             match &spec.kind {
-                MonitorKind::Postgres { url } => {
-                    Box::new(postgres::PostgresProbe::new(url.clone()))
-                }
+                MonitorKind::Postgres { .. }
+                | MonitorKind::Redis { .. }
+                | MonitorKind::Mysql { .. } => database_probe(&spec.kind),
                 MonitorKind::Tcp {
                     address,
                     send,
@@ -172,18 +192,6 @@ impl Default for Probes {
                     send.clone(),
                     expect.clone(),
                 )),
-                MonitorKind::Redis { url, tls_ca_path } => {
-                    match crate::target::RedisTarget::parse(url) {
-                        Ok(target) => Box::new(redis::RedisProbe::new(target, tls_ca_path.clone())),
-                        // Config checking refuses bad URLs; this is only reached by a spec built
-                        // in code, and then every probe says why.
-                        Err(error) => Box::new(Misconfigured(error)),
-                    }
-                }
-                MonitorKind::Mysql { url } => match crate::target::MysqlTarget::parse(url) {
-                    Ok(target) => Box::new(mysql::MysqlProbe::new(target)),
-                    Err(error) => Box::new(Misconfigured(error)),
-                },
                 MonitorKind::Http(check) => Box::new(http::HttpProbe::new(check.clone())),
                 MonitorKind::Command { argv, env } => {
                     Box::new(command::CommandProbe::new(argv.clone(), env.clone()))
@@ -203,6 +211,40 @@ impl Default for Probes {
         factory.processes = processes;
         factory
     }
+}
+
+/// The probe of a database monitor (`postgres`, `redis`, `mysql`).
+fn database_probe(kind: &MonitorKind) -> Box<dyn Probe> {
+    let target = match kind {
+        MonitorKind::Postgres {
+            url,
+            passfile,
+            password,
+        } => {
+            let probe = postgres::PostgresProbe::new(url, passfile.clone(), password.clone());
+            return Box::new(probe);
+        }
+        MonitorKind::Redis {
+            url,
+            tls_ca_path,
+            password,
+        } => crate::target::RedisTarget::parse(url).map(|target| -> Box<dyn Probe> {
+            Box::new(redis::RedisProbe::new(
+                target,
+                tls_ca_path.clone(),
+                password.clone(),
+            ))
+        }),
+        MonitorKind::Mysql { url, password } => {
+            crate::target::MysqlTarget::parse(url).map(|target| -> Box<dyn Probe> {
+                Box::new(mysql::MysqlProbe::new(target, password.clone()))
+            })
+        }
+        _ => Err(format!("{} is not a database monitor", kind.name())),
+    };
+    // Config checking refuses bad URLs; this is only reached by a spec built in code, and then
+    // every probe says why.
+    target.unwrap_or_else(|error| Box::new(Misconfigured::new(kind, error)))
 }
 
 impl Probes {
@@ -228,5 +270,34 @@ impl Probes {
 
     pub fn build(&self, spec: &MonitorSpec) -> Box<dyn Probe> {
         (self.build)(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::types;
+
+    #[test]
+    fn a_misconfigured_probe_speaks_its_monitors_kind() {
+        let mysql = MonitorKind::Mysql {
+            url: "mysql://nobody".into(),
+            password: Default::default(),
+        };
+        let probe = Misconfigured::new(&mysql, "names no user or no host".into());
+        assert_eq!(
+            (probe.problem, probe.recovery_event()),
+            (types::DB_CONNECTION_LOST, types::DB_CONNECTION_RESTORED)
+        );
+        let redis = MonitorKind::Redis {
+            url: "http://cache".into(),
+            tls_ca_path: None,
+            password: Default::default(),
+        };
+        let probe = Misconfigured::new(&redis, "must start with redis://".into());
+        assert_eq!(
+            (probe.problem, probe.recovery_event()),
+            (types::REDIS_UNAVAILABLE, types::REDIS_RESTORED)
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! session). It speaks just what that takes — the v10 handshake, `HandshakeResponse41`, the
 //! `mysql_native_password` and `caching_sha2_password` (fast path) scrambles and an auth
 //! switch — rather than pulling a full driver and its dependencies into Grace for a ping.
-//! No TLS: a server that insists on it says so, and the probe reports that.
+//! No TLS: a server that insists on it says so, and the probe reports that. A refused login
+//! (access denied, a login method Grace does not speak) is `db.auth_failed` (`login.rs`).
 
 use std::time::Duration;
 
@@ -13,9 +14,10 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Probe, ProbeFailure};
+use super::{login, Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
+use crate::spec::PasswordSpec;
 use crate::target::MysqlTarget;
 
 /// Largest packet read: a handshake, an OK or an error is well under this.
@@ -31,24 +33,49 @@ const COM_PING: u8 = 0x0e;
 
 pub struct MysqlProbe {
     target: MysqlTarget,
+    /// Where the password is when the url has none.
+    password: PasswordSpec,
+}
+
+/// Why a probe failed: the login was refused, or anything else.
+enum Failed {
+    Refused(ProbeFailure),
+    Other(String),
+}
+
+impl From<String> for Failed {
+    fn from(error: String) -> Self {
+        Failed::Other(error)
+    }
 }
 
 impl MysqlProbe {
-    pub fn new(target: MysqlTarget) -> Self {
-        Self { target }
+    pub fn new(target: MysqlTarget, password: PasswordSpec) -> Self {
+        Self { target, password }
     }
 
     async fn check(&self, timeout: Duration) -> Result<String, ProbeFailure> {
-        let address = &self.target.address;
-        let round_trip = tokio::time::timeout(timeout, ping(&self.target));
+        let mut target = self.target.clone();
+        let env = crate::credentials::process_env;
+        if let Some(found) = crate::credentials::from_spec(&self.password, &env) {
+            target.password =
+                found.map_err(|why| login::unreadable(types::DB_AUTH_FAILED, &why))?;
+        }
+        let address = &target.address;
+        let round_trip = tokio::time::timeout(timeout, ping(&target));
         let result = match round_trip.await {
             Ok(result) => result,
-            Err(_) => Err(format!("no answer from {address} within {timeout:?}")),
+            Err(_) => Err(Failed::Other(format!(
+                "no answer from {address} within {timeout:?}"
+            ))),
         };
-        result.map_err(|error| ProbeFailure {
-            event_type: types::DB_CONNECTION_LOST,
-            severity: Severity::High,
-            error,
+        result.map_err(|failed| match failed {
+            Failed::Refused(refused) => refused,
+            Failed::Other(error) => ProbeFailure {
+                event_type: types::DB_CONNECTION_LOST,
+                severity: Severity::High,
+                error,
+            },
         })
     }
 }
@@ -68,15 +95,21 @@ impl Probe for MysqlProbe {
 }
 
 /// Logs in, pings, says goodbye; the server's version.
-async fn ping(target: &MysqlTarget) -> Result<String, String> {
+async fn ping(target: &MysqlTarget) -> Result<String, Failed> {
     let address = &target.address;
     let stream = TcpStream::connect(address)
         .await
         .map_err(|error| format!("cannot connect to {address}: {error}"))?;
-    let mut conn = Conn { stream, seq: 0 };
-    let greeting = conn.read().await?;
+    let mut conn = Conn {
+        stream,
+        seq: 0,
+        server_code: None,
+    };
+    let greeting = conn.read().await.map_err(|error| conn.refusal(error))?;
     let handshake = Handshake::parse(&greeting)?;
-    let scramble = scramble(&handshake.plugin, &target.password, &handshake.nonce)?;
+    let password = target.password.expose();
+    let scramble = scramble(&handshake.plugin, password, &handshake.nonce)
+        .map_err(|error| Failed::Refused(login::mysql_method(&error)))?;
     conn.write(&handshake_response(target, &handshake, &scramble))
         .await?;
     conn.authenticated(target).await?;
@@ -84,17 +117,22 @@ async fn ping(target: &MysqlTarget) -> Result<String, String> {
     conn.write(&[COM_PING]).await?;
     match conn.read().await?.first() {
         Some(0x00) => {}
-        _ => return Err("the server did not answer COM_PING with OK".to_owned()),
+        _ => {
+            return Err("the server did not answer COM_PING with OK"
+                .to_owned()
+                .into())
+        }
     }
     conn.seq = 0;
     let _ = conn.write(&[COM_QUIT]).await;
     Ok(format!("{} (MySQL protocol)", handshake.server_version))
 }
 
-/// One connection and its packet sequence number.
+/// One connection, its packet sequence number and the code of the last error packet read.
 struct Conn {
     stream: TcpStream,
     seq: u8,
+    server_code: Option<u16>,
 }
 
 impl Conn {
@@ -117,7 +155,10 @@ impl Conn {
             .await
             .map_err(|error| format!("the connection ended: {error}"))?;
         match payload.first() {
-            Some(0xff) => Err(server_error(&payload)),
+            Some(0xff) => {
+                self.server_code = payload.get(1..3).map(|c| u16::from_le_bytes([c[0], c[1]]));
+                Err(server_error(&payload))
+            }
             _ => Ok(payload),
         }
     }
@@ -135,28 +176,40 @@ impl Conn {
 
     /// Reads until the login is accepted: through an auth switch or a `caching_sha2`
     /// fast-auth note.
-    async fn authenticated(&mut self, target: &MysqlTarget) -> Result<(), String> {
+    async fn authenticated(&mut self, target: &MysqlTarget) -> Result<(), Failed> {
         for _ in 0..4 {
-            let reply = self.read().await?;
+            let reply = self.read().await.map_err(|error| self.refusal(error))?;
             match reply.first() {
                 Some(0x00) => return Ok(()),
                 Some(0xfe) => {
                     let (plugin, nonce) = auth_switch(&reply);
-                    let answer = scramble(&plugin, &target.password, &nonce)?;
+                    let answer = scramble(&plugin, target.password.expose(), &nonce)
+                        .map_err(|error| Failed::Refused(login::mysql_method(&error)))?;
                     self.write(&answer).await?;
                 }
                 Some(0x01) if reply.get(1) == Some(&0x03) => {} // fast auth done: OK follows
                 Some(0x01) => {
-                    return Err(
-                        "the server wants a full caching_sha2_password login, which needs \
-                         TLS: give the monitoring user mysql_native_password"
-                            .to_owned(),
-                    )
+                    let needs_tls = "the server wants a full caching_sha2_password login, which \
+                                     needs TLS";
+                    return Err(Failed::Refused(login::mysql_method(needs_tls)));
                 }
-                _ => return Err("the server answered the login with something unknown".to_owned()),
+                _ => {
+                    let unknown = "the server answered the login with something unknown";
+                    return Err(unknown.to_owned().into());
+                }
             }
         }
-        Err("the login did not end".to_owned())
+        Err("the login did not end".to_owned().into())
+    }
+
+    /// A read's error during the login: a refusal when the server's code says so.
+    fn refusal(&self, error: String) -> Failed {
+        match self.server_code {
+            Some(code) if login::MYSQL_REFUSALS.contains(&code) => {
+                Failed::Refused(login::mysql(&error))
+            }
+            _ => Failed::Other(error),
+        }
     }
 }
 
@@ -279,8 +332,7 @@ fn scramble(plugin: &str, password: &str, nonce: &[u8]) -> Result<Vec<u8>, Strin
             Ok(xor(&hashed, &salted))
         }
         other => Err(format!(
-            "the server asks for the {other:?} login, which Grace does not speak: give the \
-             monitoring user mysql_native_password"
+            "the server asks for the {other:?} login, which Grace does not speak"
         )),
     }
 }

@@ -4,41 +4,57 @@
 //! The URL's `sslmode` works as in libpq: `disable`, `prefer` (the default: TLS when the
 //! server offers it), `require`, `verify-ca` and `verify-full`, the last two with
 //! `sslrootcert=<CA file>` (else the system's CAs). A certificate the probe rejects is a
-//! `db.tls_rejected` incident, not a lost connection: reconnecting will not fix it.
+//! `db.tls_rejected` incident, not a lost connection: reconnecting will not fix it. Nor is a
+//! refused login (`db.auth_failed`, `login.rs`); the password is looked for at each new
+//! connection where libpq looks (`credentials/`).
 
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use tokio_postgres::{Client, NoTls};
 
-use super::tls;
+use super::{login, tls};
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
+use crate::spec::PasswordSpec;
 use crate::target::PgTarget;
 
+/// Where to connect and where the password is.
+pub struct Login {
+    pub target: Result<PgTarget, String>,
+    pub passfile: Option<String>,
+    pub password: PasswordSpec,
+}
+
 pub struct PostgresProbe {
-    target: Result<PgTarget, String>,
+    login: Login,
     client: Option<Client>,
 }
 
 impl PostgresProbe {
-    pub fn new(url: String) -> Self {
+    pub fn new(url: &str, passfile: Option<String>, password: PasswordSpec) -> Self {
+        let login = Login {
+            target: PgTarget::parse(url),
+            passfile,
+            password,
+        };
         Self {
-            target: PgTarget::parse(&url),
+            login,
             client: None,
         }
     }
 
-    fn failure(error: tokio_postgres::Error) -> ProbeFailure {
-        match tls::certificate_problem(&error) {
-            Some(problem) => ProbeFailure {
+    /// What a failed connection or query says; `note` is why no passfile gave a password.
+    fn failure(error: tokio_postgres::Error, note: Option<&str>) -> ProbeFailure {
+        if let Some(problem) = tls::certificate_problem(&error) {
+            return ProbeFailure {
                 event_type: types::DB_TLS_REJECTED,
                 severity: Severity::High,
                 error: format!("the server's TLS certificate was rejected: {problem}"),
-            },
-            None => Self::failure_text(describe(&error)),
+            };
         }
+        login::postgres(&error, note).unwrap_or_else(|| Self::failure_text(describe(&error)))
     }
 
     fn failure_text(error: String) -> ProbeFailure {
@@ -49,23 +65,35 @@ impl PostgresProbe {
         }
     }
 
-    async fn connect(target: &Result<PgTarget, String>) -> Result<Client, ProbeFailure> {
-        let target = target.as_ref().map_err(|e| Self::failure_text(e.clone()))?;
+    async fn connect(settings: &Login) -> Result<Client, ProbeFailure> {
+        let target = settings
+            .target
+            .as_ref()
+            .map_err(|e| Self::failure_text(e.clone()))?;
+        let env = crate::credentials::process_env;
+        let found = crate::credentials::pg_login(
+            target,
+            settings.passfile.as_deref(),
+            &settings.password,
+            &env,
+        )
+        .map_err(|why| login::unreadable(types::DB_AUTH_FAILED, &why))?;
+        let mut config = target.config.clone();
+        if let Some(password) = &found.password {
+            config.password(password.expose());
+        }
+        let failed = |error| Self::failure(error, found.note.as_deref());
         let Some((_, verify)) = &target.tls else {
-            let (client, connection) = target.config.connect(NoTls).await.map_err(Self::failure)?;
+            let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
             // The connection task ends when the client is dropped or the server goes away.
             tokio::spawn(async move {
                 let _ = connection.await;
             });
             return Ok(client);
         };
-        let config = tls::client_config(verify).map_err(Self::failure_text)?;
-        let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config);
-        let (client, connection) = target
-            .config
-            .connect(connector)
-            .await
-            .map_err(Self::failure)?;
+        let tls_config = tls::client_config(verify).map_err(Self::failure_text)?;
+        let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config);
+        let (client, connection) = config.connect(connector).await.map_err(failed)?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -74,24 +102,24 @@ impl PostgresProbe {
 
     async fn ping(&mut self) -> Result<String, ProbeFailure> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            self.client = Some(Self::connect(&self.target).await?);
+            self.client = Some(Self::connect(&self.login).await?);
         }
         let client = self.client.as_ref().expect("connected above");
         match client.simple_query("SELECT 1").await {
             Ok(_) => Ok("SELECT 1 ok".to_owned()),
             Err(error) => {
                 self.client = None;
-                Err(Self::failure(error))
+                Err(Self::failure(error, None))
             }
         }
     }
 
-    async fn round_trip(target: &Result<PgTarget, String>) -> Result<String, ProbeFailure> {
-        let client = Self::connect(target).await?;
+    async fn round_trip(settings: &Login) -> Result<String, ProbeFailure> {
+        let client = Self::connect(settings).await?;
         let row = client
             .query_one("SELECT current_database()::text, version()", &[])
             .await
-            .map_err(Self::failure)?;
+            .map_err(|error| Self::failure(error, None))?;
         let database: String = row.get(0);
         let version: String = row.get(1);
         let version = version.split(',').next().unwrap_or_default();
@@ -131,7 +159,7 @@ impl Probe for PostgresProbe {
 
     fn verify(&mut self, timeout: Duration) -> BoxFuture<'_, Result<String, ProbeFailure>> {
         Box::pin(async move {
-            tokio::time::timeout(timeout, Self::round_trip(&self.target))
+            tokio::time::timeout(timeout, Self::round_trip(&self.login))
                 .await
                 .unwrap_or_else(|_| Err(timed_out(timeout)))
         })

@@ -2,7 +2,7 @@
 //! password. The connection is kept between probes and dropped on any error. A `rediss://`
 //! URL connects over TLS and checks the server's certificate and name (against `tls_ca_path`
 //! when set, else the system's CAs); a certificate it rejects is a `redis.tls_rejected`
-//! incident.
+//! incident, and a refused login (`NOAUTH`, `WRONGPASS`) a `redis.auth_failed` one (`login.rs`).
 
 use std::time::Duration;
 
@@ -11,10 +11,12 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 
-use super::tls;
+use super::{login, tls};
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
+use crate::secret::Secret;
+use crate::spec::PasswordSpec;
 use crate::target::{RedisTarget, Verify};
 
 /// Longest reply line read; a PING or AUTH reply is a few bytes.
@@ -29,12 +31,15 @@ pub struct RedisProbe {
     target: RedisTarget,
     /// The CA file for `rediss://`; the system's CAs when None.
     tls_ca_path: Option<String>,
+    /// Where the password is when the url has none.
+    password: PasswordSpec,
     connection: Option<Connection>,
 }
 
-/// Why a probe failed: the server's certificate, or anything else.
+/// Why a probe failed: the server's certificate, a refused login, or anything else.
 enum Failed {
     Certificate(String),
+    Refused(ProbeFailure),
     Other(String),
 }
 
@@ -45,10 +50,11 @@ impl From<String> for Failed {
 }
 
 impl RedisProbe {
-    pub fn new(target: RedisTarget, tls_ca_path: Option<String>) -> Self {
+    pub fn new(target: RedisTarget, tls_ca_path: Option<String>, password: PasswordSpec) -> Self {
         Self {
             target,
             tls_ca_path,
+            password,
             connection: None,
         }
     }
@@ -59,6 +65,7 @@ impl RedisProbe {
                 types::REDIS_TLS_REJECTED,
                 format!("the server's TLS certificate was rejected: {problem}"),
             ),
+            Failed::Refused(refused) => return refused,
             Failed::Other(error) => (types::REDIS_UNAVAILABLE, error),
         };
         ProbeFailure {
@@ -96,13 +103,26 @@ impl RedisProbe {
         }
     }
 
+    /// The password: the url's, or the one `password_file` or `password_env` names.
+    fn password(&self) -> Result<Option<Secret>, Failed> {
+        let env = crate::credentials::process_env;
+        match crate::credentials::from_spec(&self.password, &env) {
+            None => Ok(self.target.password.clone()),
+            Some(Ok(password)) => Ok(Some(password)),
+            Some(Err(why)) => Err(Failed::Refused(login::unreadable(
+                types::REDIS_AUTH_FAILED,
+                &why,
+            ))),
+        }
+    }
+
     async fn connect(&self) -> Result<Connection, Failed> {
-        let target = &self.target;
+        let password = self.password()?;
         let mut connection = BufReader::new(self.open().await?);
-        if let Some(password) = &target.password {
+        if let Some(password) = &password {
             let mut auth = vec!["AUTH"];
-            auth.extend(target.user.as_deref());
-            auth.push(password);
+            auth.extend(self.target.user.as_deref());
+            auth.push(password.expose());
             command(&mut connection, &auth).await?;
         }
         Ok(connection)
@@ -122,9 +142,9 @@ impl RedisProbe {
                     self.target.address
                 )))
             }
-            Err(error) => {
+            Err(failed) => {
                 self.connection = None;
-                Err(Failed::Other(error))
+                Err(failed)
             }
         }
     }
@@ -145,8 +165,8 @@ impl RedisProbe {
 }
 
 /// Sends one command as a RESP array of bulk strings; returns a simple-string reply, or the
-/// server's error.
-async fn command(connection: &mut Connection, args: &[&str]) -> Result<String, String> {
+/// server's error — a refusal when it refuses the login.
+async fn command(connection: &mut Connection, args: &[&str]) -> Result<String, Failed> {
     let mut request = format!("*{}\r\n", args.len());
     for arg in args {
         request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
@@ -163,13 +183,19 @@ async fn command(connection: &mut Connection, args: &[&str]) -> Result<String, S
         .await
         .map_err(|error| format!("cannot read the reply to {}: {error}", args[0]))?;
     if read == 0 {
-        return Err(format!("connection closed before the reply to {}", args[0]));
+        return Err(format!("connection closed before the reply to {}", args[0]).into());
     }
     let line = line.trim_end();
     match line.split_at_checked(1) {
         Some(("+", reply)) => Ok(reply.to_owned()),
-        Some(("-", error)) => Err(format!("{} refused: {error}", args[0])),
-        _ => Err(format!("unexpected reply to {}: {line:?}", args[0])),
+        Some(("-", error)) if login::is_redis_refusal(args[0], error) => {
+            Err(Failed::Refused(login::redis(args[0], error)))
+        }
+        Some(("-", error)) => Err(Failed::Other(format!("{} refused: {error}", args[0]))),
+        _ => Err(Failed::Other(format!(
+            "unexpected reply to {}: {line:?}",
+            args[0]
+        ))),
     }
 }
 

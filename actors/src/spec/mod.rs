@@ -9,6 +9,7 @@ pub use crate::problem::{SpecProblem, SpecProblems};
 
 mod alertmanager;
 mod checks;
+mod database;
 mod incidents;
 mod limits;
 mod maintenance;
@@ -21,6 +22,7 @@ mod steps;
 mod webhook;
 
 pub use alertmanager::*;
+pub use database::{PasswordSource, PasswordSpec};
 pub use incidents::*;
 pub use limits::*;
 pub use maintenance::*;

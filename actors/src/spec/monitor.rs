@@ -55,6 +55,12 @@ pub enum MonitorKind {
     Postgres {
         /// libpq-style URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
         url: String,
+        /// libpq's password file (`hostname:port:database:username:password` lines), read
+        /// when no other place gives a password; `PGPASSFILE`, then `~/.pgpass`, when absent.
+        #[serde(default)]
+        passfile: Option<String>,
+        #[serde(flatten)]
+        password: PasswordSpec,
     },
     /// A TCP service: connect, optionally send a line and expect a reply containing a string.
     Tcp {
@@ -77,11 +83,15 @@ pub enum MonitorKind {
         /// system's CAs when absent.
         #[serde(default)]
         tls_ca_path: Option<String>,
+        #[serde(flatten)]
+        password: PasswordSpec,
     },
     /// A MySQL or MariaDB server: a real login and `COM_PING`.
     Mysql {
         /// `mysql://user[:password]@host[:port][/database]` (no TLS).
         url: String,
+        #[serde(flatten)]
+        password: PasswordSpec,
     },
     /// A check program with the Nagios plugin convention (exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN), run as argv — never through a shell.
@@ -331,11 +341,11 @@ impl MonitorKind {
     fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
         match self {
-            MonitorKind::Postgres { url } => {
-                if let Err(error) = crate::target::PgTarget::parse(url) {
-                    problems.push(SpecProblem::new("url", error));
-                }
-            }
+            MonitorKind::Postgres {
+                url,
+                passfile,
+                password,
+            } => database::postgres_problems(url, passfile.as_deref(), password, &mut problems),
             MonitorKind::Tcp { address, .. } => {
                 if !is_host_port(address) {
                     problems.push(SpecProblem::new(
@@ -354,21 +364,13 @@ impl MonitorKind {
                     check_duration(&mut problems, "degraded_ms", degraded_ms);
                 }
             }
-            MonitorKind::Redis { url, tls_ca_path } => {
-                match crate::target::RedisTarget::parse(url) {
-                    Err(error) => {
-                        problems.push(SpecProblem::new("url", format!("not a Redis URL: {error}")));
-                    }
-                    Ok(target) if tls_ca_path.is_some() && !target.tls => problems.push(
-                        SpecProblem::new("tls_ca_path", "only for rediss:// (TLS) URLs"),
-                    ),
-                    Ok(_) => {}
-                }
-            }
-            MonitorKind::Mysql { url } => {
-                if let Err(error) = crate::target::MysqlTarget::parse(url) {
-                    problems.push(SpecProblem::new("url", format!("not a MySQL URL: {error}")));
-                }
+            MonitorKind::Redis {
+                url,
+                tls_ca_path,
+                password,
+            } => database::redis_problems(url, tls_ca_path.is_some(), password, &mut problems),
+            MonitorKind::Mysql { url, password } => {
+                database::mysql_problems(url, password, &mut problems)
             }
             MonitorKind::Command { argv, .. } => check_argv(&mut problems, argv),
             MonitorKind::Heartbeat { grace_ms } => {

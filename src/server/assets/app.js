@@ -191,10 +191,13 @@ function endedHow(incident) {
   return `resolved in ${secs(incident.resolution_time_seconds)}, ${byWhom(incident.resolved_by)}`;
 }
 
-/** The components failing because this incident's is down (its symptoms still going on). */
+/** The components failing because this incident's is down (its symptoms still going on); or,
+ * for a refused login, what its title says to do. */
 function causeLine(incident) {
   const failing = [...new Set((incident.symptoms || []).filter((s) => !s.ended_at).map((s) => s.source))];
-  if (!failing.length) return "";
+  // A title that says more than its family's words (a refused login: why, and what to do).
+  const saysMore = family(incident.event_type) && !incident.title.endsWith(`: ${incident.source}`);
+  if (!failing.length) return saysMore ? `🔑 ${incident.title}` : "";
   const named = failing.slice(0, 3).join(", ");
   const more = failing.length > 3 ? ` and ${failing.length - 3} more` : "";
   return `🔗 ${named}${more} failing because ${incident.source} is down`;

@@ -217,3 +217,54 @@ fn past_the_limit_an_acknowledgement_carries_into_the_next_round_but_not_before(
     assert_eq!(incident.acknowledged_at, Some(at(121)));
     assert_eq!(incident.status, IncidentStatus::Acknowledged);
 }
+
+#[test]
+fn a_refused_login_is_never_a_relapse_of_an_outage_nor_an_outage_of_a_refused_login() {
+    let mut core = core();
+    let none = Facts::default();
+    let mut refused = event(3, types::DB_AUTH_FAILED, "db");
+    refused.data = json!({ "error": "password missing — put it in password_file" });
+    let out = apply(
+        &mut core,
+        &none,
+        &[
+            event(1, types::DB_CONNECTION_LOST, "db"),
+            event(2, types::DB_CONNECTION_RESTORED, "db"),
+            refused,
+        ],
+    );
+    // Within the reopen window of the healed outage, yet an incident of its own.
+    let login = &out.incidents[&2];
+    assert_eq!(
+        (login.event_type.as_str(), login.relapses),
+        (types::DB_AUTH_FAILED, 0)
+    );
+    assert_eq!(
+        login.title,
+        "Grace cannot log in to db: password missing — put it in password_file"
+    );
+    assert!(
+        matches!(out.effects.last(), Some(Effect::Trigger(i)) if i.id == 2),
+        "offered to playbooks as what it is: {:?}",
+        out.effects
+    );
+    // A good login again resolves it; the outage after it is the outage's relapse, not the
+    // login failure's.
+    apply(
+        &mut core,
+        &none,
+        &[event(4, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    assert!(core.get(2).is_none(), "resolved by the recovery");
+    let out = apply(
+        &mut core,
+        &none,
+        &[event(5, types::DB_CONNECTION_LOST, "db")],
+    );
+    let outage = &out.incidents[&1];
+    assert_eq!(
+        (outage.event_type.as_str(), outage.relapses),
+        (types::DB_CONNECTION_LOST, 1)
+    );
+    assert_eq!(core.next_id(), 3, "no third incident");
+}
