@@ -1,14 +1,10 @@
-//! The `grace` command line: `serve`, `watch`, `tree` and `check-config`.
+//! The `grace` command line: its arguments, and `watch`, `tree`, `init`, `token` and
+//! `check-config`; `serve` lives in `serve.rs`.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use actors::probe::Probes;
-use actors::store::StoreLocation;
-use actors::{Kernel, KernelError};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
@@ -16,8 +12,6 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{self, Config};
-use crate::reload::{ConfigSource, Started};
-use crate::server::{self, App};
 
 #[derive(Debug, Parser)]
 #[command(name = "grace", version, about = "A self-healing supervisor")]
@@ -104,7 +98,7 @@ pub enum TokenAction {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config } => serve(config).await,
+        Command::Serve { config } => crate::serve::serve(config).await,
         Command::CheckConfig { file } => {
             let config = config::load(&file)?;
             println!(
@@ -204,180 +198,6 @@ fn token(config: Option<PathBuf>, action: TokenAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// What to do about a store that cannot be opened, by what went wrong.
-fn store_unusable(location: &StoreLocation, error: &actors::store::StoreError) -> String {
-    let at = match location {
-        StoreLocation::Path(dir) => dir.display().to_string(),
-        StoreLocation::Memory => "memory".to_owned(),
-    };
-    let text = error.to_string();
-    let what_to_do = if text.contains("locked") {
-        "Another process (another `grace serve`?) has it open: stop that one, or set `[store] \
-         path` to another directory."
-    } else if text.contains("space") {
-        "The disk is full: free some space and start Grace again."
-    } else if text.contains("ermission") {
-        "This user cannot read or write it: fix its owner or mode, or set `[store] path` to a \
-         directory this user owns."
-    } else {
-        "If the files are damaged, move the directory aside and start Grace again: it creates a \
-         new, empty store there (the old one stays for inspection)."
-    };
-    format!("cannot open the store at {at}: {text}\n{what_to_do}")
-}
-
-/// The config `grace serve` runs: the file it was given, or, with none, one for what runs on
-/// this machine, found as `grace init` finds it (and a line for people saying so).
-async fn config_to_serve(
-    path: Option<PathBuf>,
-) -> anyhow::Result<(Config, ConfigSource, Option<String>)> {
-    if let Some(path) = path {
-        return Ok((config::load(&path)?, ConfigSource::File(path), None));
-    }
-    let options = crate::init::InitOptions {
-        output: PathBuf::from("grace.toml"),
-        bind: "127.0.0.1:7878".to_owned(),
-        store: "data/grace".to_owned(),
-    };
-    let discovered = crate::init::discover(&options).await?;
-    let config = config::parse(config::DISCOVERED, &discovered.text)?;
-    let note = format!(
-        "no --config given: watching what runs here — {}. `grace init --output grace.toml` \
-         writes this config out to read and keep; config/grace.toml is a documented example",
-        discovered.summary()
-    );
-    Ok((
-        config,
-        ConfigSource::Discovered(discovered.text),
-        Some(note),
-    ))
-}
-
-async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
-    let (config, source, discovered) = config_to_serve(path).await?;
-    let required = config.auth.tokens_required(&config.server.bind);
-    warn_at_start(&config, required);
-    let location = config.store.location();
-    if let StoreLocation::Path(dir) = &location {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
-    }
-    let tls = match config.server.tls() {
-        Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
-        None => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let listener = tokio::net::TcpListener::bind(config.server.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
-    let addr = listener.local_addr()?;
-    let kernel = match Kernel::start(config.tree, &location, Probes::default()).await {
-        Ok(kernel) => kernel,
-        Err(KernelError::Store(error)) => anyhow::bail!(store_unusable(&location, &error)),
-        Err(error) => return Err(error).context("cannot start the supervision tree"),
-    };
-    let app = Arc::new(App {
-        kernel,
-        auth: Arc::new(server::Auth {
-            required,
-            book: crate::tokens::TokenBook::new(PathBuf::from(&config.auth.tokens_path)),
-        }),
-        started: Started {
-            source,
-            server: config.server,
-            store: config.store,
-            auth: config.auth,
-        },
-        ws_clients: Default::default(),
-    });
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::serve(listener, app.clone(), tls, async {
-        let _ = stop_rx.await;
-    }));
-    // Tests and scripts wait for this line; it carries the real port when bind used port 0.
-    say(&format!("grace listening on {scheme}://{addr}"));
-    if let Some(discovered) = discovered {
-        say(&discovered);
-    }
-    tracing::info!(%addr, "serving");
-
-    tokio::spawn(reload_on_hangup(app.clone()));
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let outcome = tokio::select! {
-        _ = tokio::signal::ctrl_c() => Ok(()),
-        _ = terminate.recv() => Ok(()),
-        _ = app.kernel.exited() => Err(anyhow::anyhow!(
-            "the supervision tree gave up: restart intensity exceeded at the top"
-        )),
-    };
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(());
-    // Open WebSockets keep the server busy; give it a bounded moment, then go regardless.
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-    if let Ok(app) = Arc::try_unwrap(app) {
-        app.kernel.shutdown().await;
-    }
-    outcome
-}
-
-/// A line on stdout for whoever started `grace serve`. Unlike `println!`, a stdout that cannot
-/// be written (closed, its disk full) does not stop Grace: supervising goes on, and the line
-/// goes to the log instead.
-fn say(line: &str) {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        tracing::warn!(%error, "cannot write to stdout: {line}");
-    }
-}
-
-/// Says at start what the config allows but should not say (`config::warnings`), and when
-/// Grace listens beyond this machine: without TLS, tokens and everything else cross the
-/// network in the clear; without tokens, anyone may act.
-fn warn_at_start(config: &Config, tokens_required: bool) {
-    for warning in config::warnings(config) {
-        tracing::warn!(key = %warning.key, "{}", warning.message);
-    }
-    let (server, auth) = (&config.server, &config.auth);
-    let bind = server.bind;
-    if bind.ip().is_loopback() {
-        return;
-    }
-    if server.tls().is_none() {
-        tracing::warn!(
-            %bind,
-            "listening beyond loopback without TLS: tokens and events cross the network in \
-             clear text; set server.tls_cert_path and tls_key_path, or put a TLS proxy in front"
-        );
-    }
-    if tokens_required {
-        tracing::info!(tokens_path = %auth.tokens_path, "every request needs a token");
-    }
-}
-
-/// SIGHUP reloads the config, as daemons do; the outcome goes to the log.
-async fn reload_on_hangup(app: Arc<App>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; reload with POST /config/reload");
-            return;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        match crate::reload::reload(&app.kernel, &app.started, actors::model::Who::local()).await {
-            Ok(report) => tracing::info!(
-                added = ?report.added,
-                removed = ?report.removed,
-                changed = ?report.changed,
-                restart_required = ?report.restart_required,
-                "config reloaded on SIGHUP"
-            ),
-            Err(error) => tracing::error!("config not reloaded; the running one stays:\n{error}"),
-        }
-    }
 }
 
 async fn watch(

@@ -6,5 +6,6 @@ pub mod config;
 pub mod init;
 pub mod logging;
 pub mod reload;
+pub mod serve;
 pub mod server;
 pub mod tokens;

@@ -76,6 +76,15 @@ impl Damping {
         self.consecutive_failures = 0;
     }
 
+    /// Forgets the swings counted so far: its outage was healed (by a playbook or a person),
+    /// and the ups and downs of an outage Grace healed are not a component going up and down
+    /// by itself — a heal that does not hold is a relapse, paced by the relapse rules.
+    pub(crate) fn forget_swings(&mut self) {
+        if !self.flapping {
+            self.outcomes.clear();
+        }
+    }
+
     /// Forgets that the component is flapping (its flapping incident was closed by hand): a
     /// fresh window decides anew.
     pub(crate) fn forget_flapping(&mut self) {
@@ -318,6 +327,30 @@ mod tests {
         damping.forget_flapping();
         assert!(!damping.flapping);
         assert_eq!(run(&mut damping, "---"), [Transition::Down]);
+    }
+
+    #[test]
+    fn a_heal_starts_the_swing_count_afresh() {
+        let mut one_probe = spec(10, 6);
+        (
+            one_probe.failures_before_down,
+            one_probe.successes_before_up,
+        ) = (1, 1);
+        let mut damping = Damping::new(&one_probe, false, false);
+        // Killed and healed again and again: each heal forgets the swings before it.
+        for _ in 0..10 {
+            let round = run(&mut damping, "-+");
+            assert_eq!(round, [Transition::Down, Transition::Up]);
+            damping.forget_down();
+            damping.forget_swings();
+        }
+        assert!(!damping.flapping);
+        // Without the heals the same probes are flapping.
+        let mut unhealed = Damping::new(&one_probe, false, false);
+        let transitions = run(&mut unhealed, &"-+".repeat(5));
+        assert!(transitions
+            .iter()
+            .any(|t| matches!(t, Transition::FlappingStarted { .. })));
     }
 
     #[test]

@@ -251,6 +251,7 @@ impl MonitorState {
             self.damping.forget_flapping();
         } else if family == crate::event::family(self.probe.recovery_event()) {
             self.damping.forget_down();
+            self.damping.forget_swings();
             self.status.down = false;
             self.status.consecutive_failures = 0;
         }
