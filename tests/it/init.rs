@@ -139,3 +139,64 @@ async fn serve_without_a_config_watches_what_runs_here() {
         "its store, in the working directory"
     );
 }
+
+/// A cluster that wants a password over TCP (as Debian's does): `grace init` finds that out
+/// before writing it. One that lets its owner in through its Unix socket is watched there;
+/// one that does not is written with the fix in a comment — and neither is an outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_proves_each_monitor_and_says_how_to_fix_a_refused_login() {
+    let conf = "password_encryption = 'scram-sha-256'\n";
+    let hba =
+        |local: &str| format!("local all all {local}\nhost all all 127.0.0.1/32 scram-sha-256\n");
+    let socket = PgCluster::start_with(conf, &[("pg_hba.conf", &hba("trust"))]);
+    let refusing = PgCluster::start_with(conf, &[("pg_hba.conf", &hba("reject"))]);
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("grace.toml");
+    let ran = init(dir.path(), &output);
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let written = std::fs::read_to_string(&output).unwrap();
+
+    let through_socket = only(&written, &format!("postgres-{}", socket.port));
+    assert!(
+        through_socket.contains("?sslmode=disable"),
+        "{through_socket}"
+    );
+    assert!(
+        through_socket.contains("%2F"),
+        "a socket directory: {through_socket}"
+    );
+    assert!(
+        written.contains("through its Unix socket (peer login as its owner) it answers"),
+        "{written}"
+    );
+    let refused = format!("id = \"postgres-{}\"", refusing.port);
+    let block = written
+        .split("# PostgreSQL:")
+        .find(|block| block.contains(&refused))
+        .unwrap_or_else(|| panic!("no monitor {refused} in:\n{written}"));
+    assert!(block.contains("# Grace cannot log in here:"), "{block}");
+    assert!(
+        block.contains(&format!("127.0.0.1:{}:*:postgres:PASSWORD", refusing.port)),
+        "{block}"
+    );
+
+    // Run as written: the socket's monitor is up, the refusing one a login incident, no restart.
+    let app = spawn_app(
+        dir.path(),
+        &written.replace("127.0.0.1:7878", "127.0.0.1:0"),
+    );
+    app.monitor_state(&format!("postgres-{}", socket.port), "up", TIMEOUT)
+        .await;
+    let login = app
+        .incident_where("the refused login", TIMEOUT, |i| {
+            i["source"] == format!("postgres-{}", refusing.port).as_str()
+        })
+        .await;
+    assert_eq!(login["event_type"], "db.auth_failed", "{login}");
+    let title = login["title"].as_str().unwrap();
+    assert!(title.starts_with("Grace cannot log in to"), "{title}");
+}
