@@ -139,6 +139,7 @@ async fn a_killed_mariadb_is_an_incident_its_playbook_heals_and_a_wrong_password
     let dir = tempfile::tempdir().unwrap();
     let password_file = dir.path().join("shop-db-password");
     std::fs::write(&password_file, "secret\n").unwrap();
+    let url = format!("mysql://grace@127.0.0.1:{}/", db.port);
     let config = format!(
         r#"[server]
 bind = "127.0.0.1:0"
@@ -172,7 +173,6 @@ steps = [
   {{ kind = "verify" }},
 ]
 "#,
-        url = format!("mysql://grace@127.0.0.1:{}/", db.port),
         password_file = password_file.display(),
         wrong = db.url("nope"),
         argv = argv.join(", ")
