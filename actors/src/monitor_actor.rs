@@ -47,9 +47,9 @@ pub struct MonitorState {
     unsent: Vec<EventDraft>,
     /// This monitor's probes summed per bucket, for its history (`history.rs`).
     history: Recorder,
-    /// The problem type last announced while down; None when up, or not known (down since
-    /// before a restart).
-    announced: Option<&'static str>,
+    /// The problem type last announced while down (from its open incident after a restart);
+    /// None when up.
+    announced: Option<String>,
 }
 
 /// Found events kept for another try while the store refuses writes; past this the oldest
@@ -76,7 +76,8 @@ impl Actor for MonitorActor {
         // Only incidents of the probe's own family count: a log rule's incident on the same
         // source says nothing about whether the file can be read.
         let family = crate::event::family(probe.recovery_event());
-        let down = ctx.store.has_active_incident(&spec.id, family).await?;
+        let down_as = ctx.store.active_incident_type(&spec.id, family).await?;
+        let down = down_as.is_some();
         let flapping_family = crate::event::family(types::MONITOR_FLAPPING);
         let flapping = ctx
             .store
@@ -87,6 +88,7 @@ impl Actor for MonitorActor {
             id: spec.id.clone(),
             kind: spec.kind.name(),
             down,
+            refused: down_as.as_deref().is_some_and(refused_grace),
             consecutive_failures: 0,
             last_probe_at: None,
             last_latency_ms: None,
@@ -118,7 +120,9 @@ impl Actor for MonitorActor {
             position,
             unsent: Vec::new(),
             history: Recorder::default(),
-            announced: None,
+            // What its open incident says it was down as, so a change of kind (a refused login
+            // after an outage) is announced after a restart too.
+            announced: down_as,
         })
     }
 
@@ -149,7 +153,7 @@ impl Actor for MonitorActor {
             .await;
         state.status.last_probe_at = Some(crate::time::now());
         state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
-        let (before, announced_before) = (state.damping.clone(), state.announced);
+        let (before, announced_before) = (state.damping.clone(), state.announced.clone());
         let ok = result.is_ok();
         let transition = state.on_probe(result);
         let history = state.record_history(ok);
@@ -317,6 +321,10 @@ impl MonitorState {
                 drafts
             }
         };
+        // A server that refuses Grace (its login, its certificate) is not down for what
+        // depends on it: that is a configuration problem of Grace's, not an outage of theirs.
+        self.status.refused =
+            self.damping.down && self.announced.as_deref().is_some_and(refused_grace);
         let source = self.spec.id.clone();
         drafts
             .into_iter()
@@ -335,16 +343,16 @@ impl MonitorState {
     /// login failure (nor the reverse) — another problem, with another fix and its own incident.
     fn failing_otherwise(&mut self, failure: Option<ProbeFailure>) -> Option<EventDraft> {
         let failure = failure.filter(|_| self.damping.down && !self.damping.flapping)?;
-        let announced = self.announced.replace(failure.event_type)?;
+        let announced = self.announced.replace(failure.event_type.to_owned())?;
         let login = crate::event::is_login_failure;
         let otherwise =
-            announced != failure.event_type && (login(announced) || login(failure.event_type));
+            announced != failure.event_type && (login(&announced) || login(failure.event_type));
         otherwise.then(|| self.down_event(failure))
     }
 
     /// The problem event: the component is down, as the failed probe said.
     fn down_event(&mut self, failure: ProbeFailure) -> EventDraft {
-        self.announced = Some(failure.event_type);
+        self.announced = Some(failure.event_type.to_owned());
         let data = json!({
             "monitor": self.spec.id,
             "kind": self.status.kind,
@@ -355,4 +363,9 @@ impl MonitorState {
         });
         EventDraft::new(failure.event_type, data)
     }
+}
+
+/// Whether `event_type` says the server refused Grace rather than failed.
+fn refused_grace(event_type: &str) -> bool {
+    crate::event::is_login_failure(event_type) || event_type.ends_with(".tls_rejected")
 }

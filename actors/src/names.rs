@@ -15,8 +15,12 @@ pub enum RefusedClass {
     /// A bidirectional control: embeddings, overrides and isolates (U+202A–U+202E,
     /// U+2066–U+2069), the directional marks U+200E, U+200F and U+061C.
     Bidi,
-    /// A character of no width: U+200B–U+200D, the word joiner U+2060, U+FEFF.
+    /// A character of no width: U+200B–U+200D, the word joiner and invisible operators
+    /// U+2060–U+2064, U+FEFF, the soft hyphen U+00AD, the Mongolian vowel separator U+180E,
+    /// and the tag characters U+E0000–U+E007F.
     ZeroWidth,
+    /// A line or paragraph separator (U+2028, U+2029): a line break in disguise.
+    Separator,
 }
 
 impl RefusedClass {
@@ -29,7 +33,13 @@ impl RefusedClass {
             | '\u{200E}'
             | '\u{200F}'
             | '\u{061C}' => Some(Self::Bidi),
-            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => Some(Self::ZeroWidth),
+            '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{180E}'
+            | '\u{E0000}'..='\u{E007F}' => Some(Self::ZeroWidth),
+            '\u{2028}' | '\u{2029}' => Some(Self::Separator),
             _ => None,
         }
     }
@@ -41,6 +51,7 @@ impl fmt::Display for RefusedClass {
             Self::Control => "a control character",
             Self::Bidi => "a bidirectional control",
             Self::ZeroWidth => "a zero-width character",
+            Self::Separator => "a line or paragraph separator",
         })
     }
 }
@@ -86,6 +97,12 @@ mod tests {
             ('\u{200D}', RefusedClass::ZeroWidth),
             ('\u{2060}', RefusedClass::ZeroWidth),
             ('\u{FEFF}', RefusedClass::ZeroWidth),
+            ('\u{2064}', RefusedClass::ZeroWidth),
+            ('\u{00AD}', RefusedClass::ZeroWidth),
+            ('\u{180E}', RefusedClass::ZeroWidth),
+            ('\u{E0041}', RefusedClass::ZeroWidth),
+            ('\u{2028}', RefusedClass::Separator),
+            ('\u{2029}', RefusedClass::Separator),
         ] {
             assert_eq!(RefusedClass::of(c), Some(class), "U+{:04X}", c as u32);
         }
@@ -105,7 +122,7 @@ mod tests {
             assert_eq!(name_problem(name), None, "{name}");
         }
         // Neighbours of the refused ranges.
-        for c in ['\u{2029}', '\u{202F}', '\u{2065}', '\u{206A}', '\u{200A}'] {
+        for c in ['\u{2027}', '\u{202F}', '\u{2065}', '\u{206A}', '\u{200A}'] {
             assert_eq!(RefusedClass::of(c), None, "U+{:04X}", c as u32);
         }
     }

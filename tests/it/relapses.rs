@@ -131,8 +131,8 @@ async fn on_relapse_people_stops_healing_past_the_limit() {
 async fn an_acknowledgement_stops_a_relapsing_heal_when_the_playbook_says_on_ack_stop() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    // Relapse 1 waits 1 s before its run, relapse 2 waits 2 s: time for a person to step in.
-    let incidents = "relapses_max = 0\nrelapse_backoff_ms = 1000";
+    // Relapse 1 waits 3 s before its run, relapse 2 waits 6 s: time for a person to step in.
+    let incidents = "relapses_max = 0\nrelapse_backoff_ms = 3000";
     let app = app_with_web(dir.path(), port, incidents, r#"on_ack = "stop""#);
     let mut pid = answering_pid(&app, port, None).await;
     // Round 0, then relapse 1 (past the limit): people told, healed after the backoff.
@@ -153,7 +153,7 @@ async fn an_acknowledgement_stops_a_relapsing_heal_when_the_playbook_says_on_ack
     let path = format!("/monitoring/incidents/{}/acknowledge", incident["id"]);
     let (status, body) = app.post(&path).await;
     assert_eq!(status, 200, "{body}");
-    holds_for("no restart", Duration::from_millis(3_000), || async {
+    holds_for("no restart", Duration::from_millis(7_000), || async {
         let connect = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
         connect.is_err()
     })

@@ -161,6 +161,9 @@ impl Actor for IncidentsActor {
                 overdue,
             } => state.escalate(incident_id, work_order_id, overdue).await?,
             IncidentsMsg::CheckOverdue => state.check_overdue(),
+            // A step whose sub-agent stopped waiting (its ask timed out, or it was stopped) has
+            // failed already, and may be tried again: moving trust now would count it twice.
+            IncidentsMsg::TrustStep(_, reply) if reply.is_closed() => {}
             IncidentsMsg::TrustStep(step, reply) => {
                 let _ = reply.send(state.trust_step(*step).await);
             }

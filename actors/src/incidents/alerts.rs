@@ -62,10 +62,21 @@ pub(super) fn is_alert(event_type: &str) -> bool {
     event_type.starts_with(ALERT_FAMILY_PREFIX)
 }
 
+/// Whether a monitor's incident of `event_type` says its component is down: not an alert's,
+/// and not the server refusing Grace (a login, a certificate) or a component flapping, which
+/// an alert saying "down" is not a second witness of.
+fn is_outage(event_type: &str) -> bool {
+    !is_alert(event_type)
+        && !crate::event::is_login_failure(event_type)
+        && !event_type.ends_with(".tls_rejected")
+        && event_type != crate::event::types::MONITOR_FLAPPING
+}
+
 /// Whether alerts still fire into `incident` with no recovery seen: a run that "healed" it
 /// has not been confirmed by them yet.
+/// Only an alert's own incident waits: where a monitor leads, its probe has the last word.
 pub(super) fn still_firing(incident: &Incident) -> bool {
-    !incident.alerts_firing.is_empty() && !incident.recovery_seen
+    is_alert(&incident.event_type) && !incident.alerts_firing.is_empty() && !incident.recovery_seen
 }
 
 impl IncidentBook {
@@ -111,7 +122,7 @@ impl IncidentBook {
         }
         self.of_source(source)
             .into_iter()
-            .find(|id| !is_alert(&self.active[id].event_type))
+            .find(|id| is_outage(&self.active[id].event_type))
     }
 
     /// A monitor's incident `root` just opened: the alert incidents already open on its

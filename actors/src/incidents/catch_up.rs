@@ -166,7 +166,7 @@ impl IncidentsState {
             if status.control.silenced_at(now) {
                 facts.silenced.insert(status.id.clone());
             }
-            if status.down {
+            if status.down && !status.refused {
                 facts.down.insert(status.id);
             }
         }

@@ -150,7 +150,6 @@ fn dependents(rules: &Rules, source: &str) -> Vec<String> {
     found
 }
 
-/// A superseded incident, as the symptom it now is.
 /// Ends `folded` as superseded by `root` at `at` (`why` in words), and stops whatever healing
 /// was meant for it: the outage is `root`'s. Returns it as ended.
 pub(super) fn end_as_superseded(
@@ -180,6 +179,7 @@ pub(super) fn end_as_superseded(
     folded
 }
 
+/// A superseded incident, as the symptom it now is.
 fn symptom_of(incident: &Incident) -> Symptom {
     Symptom {
         source: incident.source.clone(),

@@ -290,8 +290,9 @@ impl IncidentBook {
             let Some(after_ms) = escalate_after_ms.get(&incident.source) else {
                 return false;
             };
-            let overdue =
-                now - incident.detected_at >= chrono::Duration::milliseconds(*after_ms as i64);
+            // A relapse is a new round: its time counts from when it came back.
+            let since = incident.reopened_at.unwrap_or(incident.detected_at);
+            let overdue = now - since >= chrono::Duration::milliseconds(*after_ms as i64);
             // A silenced incident is kept from people on purpose.
             overdue && !incident.silenced && incident.work_order_id.is_none()
         })

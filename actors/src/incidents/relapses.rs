@@ -98,11 +98,11 @@ impl IncidentBook {
     ) {
         let healed_at = incident.resolved_at.unwrap_or(problem.at);
         incident.trust = self.adjust_trust(&incident.source, -rules.drop_on_incident, out);
+        // Acknowledged in a round already past the limit, it stays acknowledged: the person
+        // is on it, and with `on_ack = "stop"` automation stays off from one round to the next.
+        let ack_carries = incident.relapses > rules.relapses_max;
         incident.relapses = incident.relapses.saturating_add(1);
-        // Past the limit a person who acknowledged it stays on it: with `on_ack = "stop"`
-        // that keeps automation off from one round to the next.
-        let past_the_limit = incident.relapses > rules.relapses_max;
-        reset_for_a_new_round(&mut incident, past_the_limit);
+        reset_for_a_new_round(&mut incident, ack_carries);
         incident.silenced = facts.silenced.contains(&incident.source);
         incident.reopened_at = Some(problem.at);
         incident.occurrences = incident.occurrences.saturating_add(count);
@@ -126,6 +126,7 @@ impl IncidentBook {
         out.effects.extend(effect);
         let id = incident.id;
         self.insert(incident);
+        self.take_in_alerts(id, rules, out);
         self.fold_dependents(id, rules, facts, out);
     }
 }

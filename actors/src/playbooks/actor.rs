@@ -221,8 +221,6 @@ impl PlaybooksState {
         if let Some(run) = self.run_on(incident_id) {
             return Err(RunError::Busy { incident_id, run });
         }
-        // A person's run takes the place of the one waiting out a relapse's backoff.
-        self.backing_off.remove(&incident_id);
         let agents_max = self.ctx.spec().limits.agents_max;
         if self.runs.len() >= agents_max {
             return Err(RunError::Full(agents_max));
@@ -241,9 +239,13 @@ impl PlaybooksState {
                 return Err(RunError::Held(hold.detail(&playbook, &incident.source)));
             }
         }
-        self.start(playbook, incident, started)
+        let run_id = self
+            .start(playbook, incident, started)
             .await
-            .map_err(|error| RunError::Store(error.to_string()))
+            .map_err(|error| RunError::Store(error.to_string()))?;
+        // A person's run takes the place of the one waiting out a relapse's backoff.
+        self.backing_off.remove(&incident_id);
+        Ok(run_id)
     }
 
     pub(super) async fn trigger(&mut self, incident: Incident) -> Result<(), StoreError> {

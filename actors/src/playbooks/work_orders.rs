@@ -50,7 +50,8 @@ impl PlaybooksState {
             .values()
             .map(|run| &run.execution)
             .find(|execution| execution.incident_id == incident.id);
-        let age_s = (crate::time::now() - incident.detected_at).num_seconds();
+        let since = incident.reopened_at.unwrap_or(incident.detected_at);
+        let age_s = (crate::time::now() - since).num_seconds();
         let still = run.map_or_else(String::new, |run| {
             format!("; {} is still running", run.playbook_name)
         });

@@ -104,12 +104,15 @@ pub fn mysql_method(what: &str) -> ProbeFailure {
 
 /// Whether Redis's error reply refuses the login: `NOAUTH` (a password is needed), `WRONGPASS`
 /// (Redis 6+), `invalid password` (older), `NOPERM` (the ACL user may not run the command), or
-/// an `AUTH` the server refuses in any other way (no password set for that user).
+/// an `AUTH` to a server with no password set. Any other error, even in reply to `AUTH` (a
+/// server at its client limit answers whatever comes first), is an outage.
 pub fn is_redis_refusal(command: &str, reply: &str) -> bool {
     let code = reply.split_whitespace().next().unwrap_or_default();
+    let auth = command.eq_ignore_ascii_case("AUTH");
     matches!(code, "NOAUTH" | "WRONGPASS" | "NOPERM")
         || reply.contains("invalid password")
-        || command.eq_ignore_ascii_case("AUTH")
+        || (auth && reply.contains("no password is set"))
+        || (auth && reply.contains("without any password configured"))
 }
 
 /// A Redis refusal, `reply` being the server's error.
@@ -140,6 +143,14 @@ mod tests {
         assert!(is_redis_refusal(
             "PING",
             "NOPERM this user has no permissions to run the 'ping' command"
+        ));
+        assert!(!is_redis_refusal(
+            "AUTH",
+            "ERR max number of clients reached"
+        ));
+        assert!(is_redis_refusal(
+            "AUTH",
+            "ERR AUTH <password> called without any password configured for the default user."
         ));
         assert!(!is_redis_refusal(
             "PING",

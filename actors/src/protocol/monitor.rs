@@ -14,6 +14,9 @@ pub struct MonitorStatus {
     pub id: String,
     pub kind: &'static str,
     pub down: bool,
+    /// Down because the server refused Grace (a login, a certificate): what depends on it is
+    /// not taken to be down with it.
+    pub refused: bool,
     pub consecutive_failures: u32,
     pub last_probe_at: Option<DateTime<Utc>>,
     pub last_latency_ms: Option<u64>,

@@ -128,10 +128,20 @@ impl StoreView {
     /// Whether `source` has an incident of `family` (`db` for `db.connection_lost`) that is not
     /// resolved. A monitor asks once, at start (indexed by source).
     pub async fn has_active_incident(&self, source: &str, family: &str) -> StoreResult<bool> {
+        Ok(self.active_incident_type(source, family).await?.is_some())
+    }
+
+    /// The type of `source`'s active incident of `family` (`db.auth_failed`), if it has one.
+    pub async fn active_incident_type(
+        &self,
+        source: &str,
+        family: &str,
+    ) -> StoreResult<Option<String>> {
         let active = self.active_incidents_of(source).await?;
         Ok(active
-            .iter()
-            .any(|incident| crate::event::family(&incident.event_type) == family))
+            .into_iter()
+            .map(|incident| incident.event_type)
+            .find(|event_type| crate::event::family(event_type) == family))
     }
 
     /// The highest incident id: a scan, used only for a store from before the progress

@@ -275,7 +275,8 @@ fn an_alert_on_a_monitored_component_folds_into_the_monitors_incident() {
     let incident = core.get(1).unwrap();
     assert_eq!(incident.alerts_firing, ["aaa"]);
     assert_eq!(incident.occurrences, 2);
-    // A run heals it while the alert fires: it waits for the alert, then it is healed.
+    // Where the monitor leads, its probe has the last word: the heal is the run's at once, and
+    // the alert's resolution after it changes nothing.
     let mut out = Changes::default();
     core.run_started(1, "r1".into(), &mut out);
     let now = crate::time::now();
@@ -290,14 +291,14 @@ fn an_alert_on_a_monitored_component_folds_into_the_monitors_incident() {
         &none,
         &mut out,
     );
-    assert!(core.get(1).unwrap().awaiting_alert);
+    assert_eq!(out.incidents[&1].resolved_by, Some(ResolvedBy::Playbook));
+    assert_eq!(core.len(), 0);
     let out = apply(
         &mut core,
         &none,
         &[alert(3, "pg_down", "resolved", "db", "aaa")],
     );
-    assert_eq!(out.incidents[&1].resolved_by, Some(ResolvedBy::Playbook));
-    assert_eq!(core.len(), 0);
+    assert!(out.incidents.is_empty(), "{:?}", out.incidents);
 }
 
 #[test]
@@ -342,4 +343,50 @@ fn a_monitor_seeing_an_alerted_outage_takes_the_alert_incident_in_with_one_trust
         &[alert(4, "pg_down", "resolved", "db", "aaa")],
     );
     assert_eq!(core.len(), 0);
+}
+
+#[test]
+fn an_alert_is_no_second_witness_of_a_refused_login_and_a_relapse_takes_an_alert_in() {
+    let mut core = core();
+    let none = Facts::default();
+    // A refused login is not an outage: an alert saying the database is down is its own.
+    apply(&mut core, &none, &[event(1, types::DB_AUTH_FAILED, "db")]);
+    apply(
+        &mut core,
+        &none,
+        &[alert(2, "pg_down", "firing", "db", "aaa")],
+    );
+    assert_eq!(core.len(), 2);
+    apply(
+        &mut core,
+        &none,
+        &[alert(3, "pg_down", "resolved", "db", "aaa")],
+    );
+    apply(
+        &mut core,
+        &none,
+        &[event(4, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    assert_eq!(core.len(), 0);
+    // An outage healed, then its alert fires late, then the outage comes back: one incident.
+    let lost = |seq| event(seq, types::DB_CONNECTION_LOST, "db");
+    apply(&mut core, &none, &[lost(5)]);
+    let outage = core.active().next().unwrap().id;
+    apply(
+        &mut core,
+        &none,
+        &[event(6, types::DB_CONNECTION_RESTORED, "db")],
+    );
+    apply(
+        &mut core,
+        &none,
+        &[alert(7, "pg_down", "firing", "db", "bbb")],
+    );
+    let out = apply(&mut core, &none, &[lost(8)]);
+    assert_eq!(core.len(), 1, "{:?}", out.incidents);
+    let relapsed = core.get(outage).unwrap();
+    assert_eq!(
+        (relapsed.relapses, relapsed.alerts_firing.clone()),
+        (1, vec!["bbb".to_owned()])
+    );
 }

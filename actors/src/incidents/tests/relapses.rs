@@ -188,7 +188,7 @@ fn a_relapse_in_maintenance_pages_nobody() {
 }
 
 #[test]
-fn past_the_limit_an_acknowledgement_carries_into_the_next_round_but_not_before() {
+fn an_acknowledgement_made_past_the_limit_carries_into_the_next_round_but_not_before() {
     let mut core = core();
     let t0 = crate::time::now();
     let at = |s: i64| t0 + chrono::Duration::seconds(s);
@@ -205,16 +205,18 @@ fn past_the_limit_an_acknowledgement_carries_into_the_next_round_but_not_before(
         apply(core, &none, &[back]);
         out.incidents[&1].clone()
     };
-    for n in 0..=2 {
+    // Up to the first round past relapses_max (2), each round starts afresh: an
+    // acknowledgement inside the limit does not switch off what comes after it.
+    for n in 0..=3 {
         let incident = round(&mut core, n);
         assert_eq!(incident.relapses, n as u32);
         assert_eq!(incident.acknowledged_at, None, "round {n} starts afresh");
         assert_eq!(incident.status, IncidentStatus::Open);
     }
-    // Relapse 3 is past relapses_max (2): the person who acknowledged round 2 stays on it.
-    let incident = round(&mut core, 3);
-    assert_eq!(incident.relapses, 3);
-    assert_eq!(incident.acknowledged_at, Some(at(121)));
+    // Relapse 4: the person who acknowledged round 3, already past the limit, stays on it.
+    let incident = round(&mut core, 4);
+    assert_eq!(incident.relapses, 4);
+    assert_eq!(incident.acknowledged_at, Some(at(181)));
     assert_eq!(incident.status, IncidentStatus::Acknowledged);
 }
 
