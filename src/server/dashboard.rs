@@ -12,8 +12,8 @@ use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::api_docs::{PublicErrors, TokenErrors};
 use super::filters::{self, any_of, Filters};
-use super::openapi::{PublicErrors, TokenErrors};
 use super::{ApiError, App};
 use actors::insights::Insights;
 

@@ -8,9 +8,9 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api_docs::{ExecutionsQuery, LimitQuery, TokenErrors};
 use super::error::ErrorBody;
 use super::filters::{any_of, json, limit, optional_seq, Filters};
-use super::openapi::{ExecutionsQuery, LimitQuery, TokenErrors};
 use super::wire::Page;
 use super::{ApiError, App, Query};
 

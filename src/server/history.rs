@@ -13,9 +13,9 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api_docs::TokenErrors;
 use super::error::ErrorBody;
 use super::filters::{json, Filters};
-use super::openapi::TokenErrors;
 use super::{ApiError, App};
 use actors::time::micros;
 

@@ -9,10 +9,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api_docs::{IncidentsQuery, NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{any_of, incident_id, json, limit, optional_seq, Filters};
-use super::openapi::{IncidentsQuery, NoBody, PostErrors, TokenErrors};
 use super::wire::{EventView, IncidentDetail, IncidentView, Page};
 use super::{ApiError, App, Query};
 

@@ -17,10 +17,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::api_docs::BodyErrors;
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{any_of, Filters};
-use super::openapi::BodyErrors;
 use super::wire::IngestView;
 use super::{ApiError, App};
 

@@ -1,6 +1,7 @@
 //! The HTTP and WebSocket server (warp): REST over the kernel's store and actors, and the live
 //! event feed at `/ws`.
 
+mod api_docs;
 mod auth;
 mod dashboard;
 mod error;
@@ -137,6 +138,7 @@ pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
         pipelines::routes(&parts),
         dashboard::routes(&parts),
         ws::routes(&parts),
+        openapi::routes(&parts),
     ]);
     guard
         .and(all)

@@ -12,10 +12,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api_docs::{BodyErrors, NoBody, PostErrors, SilenceRequest, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{any_of, json, name_in_path, segment, Filters};
-use super::openapi::{BodyErrors, NoBody, PostErrors, SilenceRequest, TokenErrors};
 use super::wire::{HeartbeatView, Items, MonitorView};
 use super::{ApiError, App};
 

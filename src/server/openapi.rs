@@ -8,19 +8,18 @@
 //! all routes) and the query parameters, which the handlers read from a map. The document is
 //! built once and served as it is, without a token, like `/health`.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
-use utoipa::openapi::schema::Ref;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
-use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
+use warp::filters::BoxedFilter;
 use warp::http::header::CONTENT_TYPE;
 use warp::reply::Response as Reply;
-use warp::Rejection;
+use warp::{Filter, Rejection};
 
+use super::api_docs::*;
 use super::error::ErrorBody;
+use super::filters::Filters;
 
 /// The security scheme of every route that needs a token (when `[auth]` requires tokens).
 pub const BEARER_AUTH: &str = "bearerAuth";
@@ -152,201 +151,13 @@ pub async fn document() -> Result<Reply, Rejection> {
     Ok(reply)
 }
 
-// The error answers every route shares, by what the route is: public, needing a token, a POST,
-// or a POST whose body is read. Route-specific ones (400, 404, 409, 503) are on each route.
-
-const FORBIDDEN_ORIGIN: &str = "`forbidden`: the `Host` or `Origin` header is not this \
-     Grace's (`field` names it), as from another site's page";
-const FORBIDDEN: &str = "`forbidden`: the token's role does not allow this (`role_needed` \
-     names the role that would), or the `Host` or `Origin` header is not this Grace's \
-     (`field` names it)";
-const UNAUTHORIZED: &str = "`unauthorized`: no token, or an unknown, revoked or expired one \
-     (only when `[auth]` requires tokens)";
-const OTHER: &str = "Any other error: `internal` (500) when Grace fails, `unavailable` (503) \
-     when a part of it does not answer, `method_not_allowed` (405) …";
-const TOO_LARGE: &str = "`payload_too_large`: the body is over `server.body_limit_bytes`, or \
-     carries more events or alerts than one request may (1,000)";
-const NOT_JSON: &str = "`unsupported_media_type`: the POST does not say `Content-Type: \
-     application/json` (`field` is `content-type`)";
-const SLOW_BODY: &str =
-    "`request_timeout`: the body did not arrive within `server.body_read_timeout_ms`";
-
-/// An answer whose body is an [`ErrorBody`].
-fn error(description: &str) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-    )
-}
-
-fn answers(list: Vec<(&str, ResponseBuilder)>) -> BTreeMap<String, RefOr<Response>> {
-    list.into_iter()
-        .map(|(status, response)| (status.to_owned(), response.build().into()))
-        .collect()
-}
-
-/// Errors a route that needs no token may answer.
-pub struct PublicErrors;
-
-impl IntoResponses for PublicErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        answers(vec![
-            ("403", error(FORBIDDEN_ORIGIN)),
-            ("default", error(OTHER)),
-        ])
-    }
-}
-
-fn unauthorized() -> ResponseBuilder {
-    let challenge = HeaderBuilder::new()
-        .description(Some("`Bearer realm=\"grace\"`"))
-        .build();
-    error(UNAUTHORIZED).header("WWW-Authenticate", challenge)
-}
-
-/// Errors `GET /whoami` may answer: it takes any valid token.
-pub struct CallerErrors;
-
-impl IntoResponses for CallerErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        answers(vec![
-            ("401", unauthorized()),
-            ("403", error(FORBIDDEN_ORIGIN)),
-            ("default", error(OTHER)),
-        ])
-    }
-}
-
-/// Errors every route that needs a token with a role may answer.
-pub struct TokenErrors;
-
-impl IntoResponses for TokenErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        answers(vec![
-            ("401", unauthorized()),
-            ("403", error(FORBIDDEN)),
-            ("default", error(OTHER)),
-        ])
-    }
-}
-
-/// Errors every POST may answer: [`TokenErrors`], and a body too large or not JSON.
-pub struct PostErrors;
-
-impl IntoResponses for PostErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let mut responses = TokenErrors::responses();
-        responses.extend(answers(vec![
-            ("413", error(TOO_LARGE)),
-            ("415", error(NOT_JSON)),
-        ]));
-        responses
-    }
-}
-
-/// Errors a POST whose body is read may answer: [`PostErrors`], and a body that trickles in.
-pub struct BodyErrors;
-
-impl IntoResponses for BodyErrors {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let mut responses = PostErrors::responses();
-        responses.extend(answers(vec![("408", error(SLOW_BODY))]));
-        responses
-    }
-}
-
-/// No body is needed, and none is read: send none, or `{}`. The POST must still say
-/// `Content-Type: application/json`.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documentation only
-pub struct NoBody {}
-
-// The query parameters. The handlers read them from a map (`super::Query`), checking each
-// themselves, so that a bad one is a 400 naming it; these types only describe them.
-
-/// `limit` of a list.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct LimitQuery {
-    /// How many items at most, newest first: a whole number from 1 to `server.page_limit_max`
-    /// (500 unless configured). 50 when not given.
-    #[param(minimum = 1)]
-    limit: Option<usize>,
-}
-
-/// The query of `GET /monitoring/executions`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct ExecutionsQuery {
-    /// How many runs at most, newest first: a whole number from 1 to `server.page_limit_max`
-    /// (500 unless configured). 50 when not given.
-    #[param(minimum = 1)]
-    limit: Option<usize>,
-    /// Only the runs of this incident.
-    #[param(minimum = 0, maximum = 9223372036854775807_u64)]
-    incident_id: Option<u64>,
-}
-
-/// The query of `GET /monitoring/incidents`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct IncidentsQuery {
-    /// How many incidents at most: a whole number from 1 to `server.page_limit_max` (500
-    /// unless configured). 50 when not given.
-    #[param(minimum = 1)]
-    limit: Option<usize>,
-    /// Only incidents in this status; `active` is every status but `resolved`. With `active`
-    /// or an active status the page also has `total`, how many match. Empty or not given:
-    /// any status.
-    #[param(inline)]
-    status: Option<IncidentFilter>,
-    /// The `next` of the page before: the incidents older than it.
-    cursor: Option<u64>,
-}
-
-/// The statuses `GET /monitoring/incidents?status=` takes.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // documentation only
-pub enum IncidentFilter {
-    Active,
-    Open,
-    Acknowledged,
-    Mitigating,
-    Resolved,
-    Escalated,
-}
-
-/// The query of `GET /ws`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct FeedQuery {
-    /// Replay every logged event after this seq first, then go on live, with no gap and no
-    /// duplicate at the seam. At most the log's `last_seq` (see `/health`). Not given: live
-    /// events only.
-    since: Option<u64>,
-    /// Only events whose type matches one of these comma-separated patterns (`db.*,incident.*`):
-    /// at most 32, each at most 128 bytes. Not given: every event.
-    #[param(example = "db.*,incident.*")]
-    types: Option<String>,
-}
-
-/// The body of `POST /monitors/{monitor_id}/silence`: exactly one of `minutes` or `until`.
-#[derive(ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)] // documentation only: `super::silence_until` reads the body
-pub enum SilenceRequest {
-    /// Silence it for this many minutes from now (at most a week); 0 lifts the silence.
-    Minutes {
-        #[schema(minimum = 0, maximum = 10080)]
-        minutes: i64,
-    },
-    /// Silence it until then: in the future, at most a week away.
-    Until { until: DateTime<Utc> },
+/// `GET /openapi.json`, served by the document itself (the system routes would have to name
+/// it, and it names them).
+pub fn routes(_: &Filters) -> BoxedFilter<(Reply,)> {
+    warp::path!("openapi.json")
+        .and(warp::get())
+        .and_then(document)
+        .boxed()
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::api_docs::{LimitQuery, NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{self, any_of, Filters};
-use super::openapi::{LimitQuery, NoBody, PostErrors, TokenErrors};
 use super::wire::{Items, PipelineView};
 use super::{ApiError, App, Query};
 

@@ -12,10 +12,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use super::api_docs::{BodyErrors, NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{self, any_of, Filters};
-use super::openapi::{BodyErrors, NoBody, PostErrors, TokenErrors};
 use super::wire::{DecisionView, Items, PlaybookRunStarted, PlaybookView, SuggestionView};
 use super::{ApiError, App};
 use crate::tokens::Role;

@@ -13,11 +13,11 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply as _};
 
+use super::api_docs::{BodyErrors, NoBody, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{any_of, json, Filters};
 use super::intake::{parse_json, typed};
-use super::openapi::{BodyErrors, NoBody, TokenErrors};
 use super::wire::Items;
 use super::{ApiError, App};
 

@@ -1,5 +1,5 @@
-//! Grace itself: `/health`, `/metrics`, `/whoami`, the actor tree, config reload and the
-//! OpenAPI document.
+//! Grace itself: `/health`, `/metrics`, `/whoami`, the actor tree and config reload (the
+//! OpenAPI document serves itself, `openapi.rs`).
 
 use std::sync::Arc;
 
@@ -9,14 +9,14 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api_docs::{CallerErrors, NoBody, PostErrors, PublicErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{any_of, json, Filters};
-use super::openapi::{CallerErrors, NoBody, PostErrors, PublicErrors, TokenErrors};
 use super::wire::{
     ActorCounts, ActorView, HealthStatus, HealthView, IncidentsProgress, ReloadView, WhoamiView,
 };
-use super::{openapi, ws, ApiError, App};
+use super::{ws, ApiError, App};
 use crate::reload::ReloadError;
 
 pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
@@ -45,16 +45,12 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
         .and(f.json_post.clone())
         .and(f.app.clone())
         .and_then(reload_config);
-    let document = warp::path!("openapi.json")
-        .and(warp::get())
-        .and_then(openapi::document);
     any_of(vec![
         health.boxed(),
         whoami.boxed(),
         metrics.boxed(),
         actors.boxed(),
         reload.boxed(),
-        document.boxed(),
     ])
 }
 

@@ -21,9 +21,9 @@ use warp::reply::Response;
 use warp::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
+use super::api_docs::{FeedQuery, TokenErrors};
 use super::error::{ApiError, ErrorBody};
 use super::filters::{optional_seq, Filters};
-use super::openapi::{FeedQuery, TokenErrors};
 use super::wire::EventView;
 use super::{App, Query};
 

@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+mod folders;
+
 /// Each top-level module of the crate in `dir` and the top-level modules it names as
 /// `crate::<module>` (test modules left out).
 fn imports(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use super::alerts::{is_alert, AlertFacts};
+use super::alert_facts::{is_alert, AlertFacts};
 use super::changes::{Changes, Effect, Facts, Rules, Why};
 use crate::event::{classify, family, types, Event, EventClass};
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, TrustScore, Who};

@@ -82,7 +82,7 @@ impl IncidentBook {
         let down = if rules.monitors.contains(&incident.source) {
             facts.down.contains(&incident.source)
         } else {
-            super::alerts::is_alert(&incident.event_type)
+            super::alert_facts::is_alert(&incident.event_type)
         };
         if !down {
             return;

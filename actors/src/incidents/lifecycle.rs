@@ -126,7 +126,7 @@ impl IncidentBook {
                 incident.status = status_between_runs(&incident);
                 self.update(incident, "playbook done; left for people", out);
             }
-            RunOutcome::Succeeded if super::alerts::still_firing(&incident) => {
+            RunOutcome::Succeeded if super::alert_facts::still_firing(&incident) => {
                 // Its alert has the last word: the heal counts once the alert resolves.
                 incident.active_run_id = None;
                 incident.awaiting_alert = true;

@@ -4,17 +4,19 @@
 //! - `book`, `lifecycle`, `trust`, `changes`: the pure [`IncidentBook`] (dedup, symptom
 //!   attach, recovery, the lifecycle commands, overdue selection, component trust) and the
 //!   [`Changes`] each decision writes; unit-tested in `tests/`.
-//! - `alerts`: Alertmanager's alerts in the book (several firing into one incident, alert-only
-//!   components as parents).
+//! - `alert_facts` (a leaf: what an alert's event says) and `alerts`: Alertmanager's alerts
+//!   in the book (several firing into one incident, alert-only components as parents, an
+//!   alert and a monitor on one component as one outage).
 //! - `dependencies`: `depends_on` in the book (attach at any depth, fold dependents seen
 //!   first into their parent's incident).
-//! - `relapses`: a failure soon after a heal reopens its incident; too many rounds go to
-//!   people.
+//! - `relapses`: a failure soon after a heal reopens its incident; past `relapses_max` the
+//!   playbook engine is told.
 //! - `actor`: the actor that feeds the book and makes its changes durable.
 //! - `catch_up`: the log read a page at a time after the watermark.
 //! - `commands`: each command run on the book and committed with its announcements.
 
 mod actor;
+mod alert_facts;
 mod alerts;
 mod book;
 mod catch_up;

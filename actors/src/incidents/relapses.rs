@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::alerts::AlertFacts;
+use super::alert_facts::AlertFacts;
 use super::book::{remember, IncidentBook};
 use super::changes::{Changes, Effect, Facts, Rules, Why};
 use crate::event::types;

@@ -10,8 +10,8 @@
 //! - `work_orders`: what goes to people when automation cannot heal (an outbox per webhook).
 //! - `resume` and `restart`: what becomes of runs a stopped Grace left `running` (the pure
 //!   [`resume::decide_resume`]), and incidents left unattended.
-//! - `sub_agent` and `steps/`: the short-lived actor that carries out one run, one file per
-//!   step kind.
+//! - `runner` (a leaf: a run's arguments, the `Runner`, a step's outcome), `sub_agent` (the
+//!   short-lived actor that carries out one run) and `steps/`, one file per step kind.
 
 mod actor;
 mod gate;
@@ -19,6 +19,7 @@ mod relapse;
 mod restart;
 mod resume;
 mod run;
+mod runner;
 mod steps;
 mod sub_agent;
 mod supersede;

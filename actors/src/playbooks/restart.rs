@@ -5,10 +5,10 @@
 use super::actor::{PlaybooksState, Run};
 use super::gate::RUN_HISTORY_PAIRS_MAX;
 use super::resume::{decide_resume, unchanged_playbook, Resume};
-use super::run::agent_of;
+use super::run::{agent_of, close_execution};
 use crate::event::EventDraft;
 use crate::model::RunId;
-use crate::model::{AgentStatus, Execution, ExecutionStatus, Incident, IncidentStatus, StepStatus};
+use crate::model::{AgentStatus, ExecutionStatus, Incident, IncidentStatus, StepStatus};
 use crate::payload::PlaybookResumed;
 use crate::protocol::bus::publish;
 use crate::protocol::incidents::IncidentsMsg;
@@ -203,16 +203,4 @@ fn interrupted_report(step: String) -> RunReport {
                  again (not idempotent, on_interrupt = \"escalate\"), or its playbook changed"
             .to_owned(),
     }
-}
-
-/// Marks `execution` ended with `status` at `now`.
-pub(super) fn close_execution(
-    execution: &mut Execution,
-    status: ExecutionStatus,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    execution.status = status;
-    execution.finished_at = Some(now);
-    let ms = (now - execution.started_at).num_milliseconds().max(0);
-    execution.duration_seconds = Some(ms as f64 / 1000.0);
 }

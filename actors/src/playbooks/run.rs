@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use ractor::Actor;
 
 use super::actor::{PlaybooksState, Run, Started};
-use super::restart::close_execution;
 use super::sub_agent::{SubAgentActor, SubAgentArgs};
 use super::work_orders::work_order;
 use crate::event::EventDraft;
@@ -391,4 +390,16 @@ pub(super) fn kill_agent(ctx: &crate::context::Ctx, agent_id: &AgentId) {
         cell.kill();
     }
     ctx.spawns.forget(&role);
+}
+
+/// Marks `execution` ended with `status` at `now`.
+pub(super) fn close_execution(
+    execution: &mut Execution,
+    status: ExecutionStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    execution.status = status;
+    execution.finished_at = Some(now);
+    let ms = (now - execution.started_at).num_milliseconds().max(0);
+    execution.duration_seconds = Some(ms as f64 / 1000.0);
 }

@@ -5,35 +5,25 @@
 //! runs remediation commands as argv from config (never through a shell), and never writes to
 //! the store itself.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::steps;
-use crate::context::Ctx;
-use crate::model::RunId;
-use crate::model::{Incident, StepRecord, StepStatus};
+use crate::model::{StepRecord, StepStatus};
 use crate::probe::Probe;
 use crate::program;
 use crate::protocol::incidents::TrustChange;
 use crate::protocol::playbooks::{PlaybooksMsg, RunReport};
 use crate::protocol::sub_agent::SubAgentMsg;
 use crate::protocol::Playbooks;
-use crate::spec::{PlaybookSpec, StepSpec};
+use crate::spec::StepSpec;
+
+pub use super::runner::SubAgentArgs;
+use super::runner::{Runner, StepResult};
 
 /// The sub-agent's actor; its state is the run it carries out.
 pub struct SubAgentActor;
-
-/// The run a sub-agent carries out.
-pub struct SubAgentArgs {
-    pub ctx: Arc<Ctx>,
-    pub run_id: RunId,
-    pub playbook: PlaybookSpec,
-    pub incident: Incident,
-    /// The step to start at: 0, or where a run interrupted by a restart resumes.
-    pub first_step: usize,
-}
 
 impl Actor for SubAgentActor {
     type Msg = SubAgentMsg;
@@ -68,37 +58,6 @@ impl Actor for SubAgentActor {
         })?;
         Ok(())
     }
-}
-
-/// The outcome of one step.
-pub(super) struct StepResult {
-    pub(super) ok: bool,
-    pub(super) attempts: u32,
-    pub(super) output: String,
-    /// `check` found the target answering: skip to the next `verify`.
-    pub(super) skip_to_verify: bool,
-    /// The step's end is already announced (a trust step's, with its trust change): the
-    /// record as announced, which the engine then only records.
-    pub(super) announced: Option<StepRecord>,
-}
-
-impl StepResult {
-    pub(super) fn new(ok: bool, attempts: u32, output: String) -> Self {
-        Self {
-            ok,
-            attempts,
-            output,
-            skip_to_verify: false,
-            announced: None,
-        }
-    }
-}
-
-/// Carries out the steps of one run, in order.
-pub(super) struct Runner<'a> {
-    pub(super) args: &'a SubAgentArgs,
-    /// The incident's component, when a monitor watches it or alerts speak of it.
-    pub(super) probe: Option<Box<dyn Probe>>,
 }
 
 impl<'a> Runner<'a> {

@@ -5,7 +5,7 @@
 //! ends `superseded`: no work order, and the playbook's trust does not move.
 
 use super::actor::{PlaybooksState, Run};
-use super::restart::close_execution;
+use super::run::close_execution;
 use super::run::{finished_payload, kill_agent};
 use crate::event::EventDraft;
 use crate::model::{AgentStatus, ExecutionStatus, StepStatus};

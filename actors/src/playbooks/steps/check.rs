@@ -1,7 +1,7 @@
 //! `check`: is the target reachable right now? It records the answer and never fails the run;
 //! when the target answers, the steps up to the next `verify` are skipped.
 
-use super::super::sub_agent::{Runner, StepResult};
+use super::super::runner::{Runner, StepResult};
 
 impl Runner<'_> {
     pub(in crate::playbooks) async fn check(&mut self, timeout_ms: u64) -> StepResult {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::super::sub_agent::{Runner, StepResult};
+use super::super::runner::{Runner, StepResult};
 use crate::program;
 
 impl Runner<'_> {

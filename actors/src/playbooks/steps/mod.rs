@@ -1,6 +1,6 @@
 //! One file per step kind: what each step of a playbook does when a sub-agent carries it out.
 //! Each adds a method to the sub-agent's `Runner` (or is a plain function) returning a
-//! `StepResult`; `sub_agent::Runner::execute` dispatches on the step's kind.
+//! `StepResult`; `sub_agent.rs` (`Runner::execute`) dispatches on the step's kind.
 
 pub(super) mod check;
 pub(super) mod command;

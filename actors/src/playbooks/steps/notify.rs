@@ -1,6 +1,6 @@
 //! `notify`: a message for people, recorded with one pending delivery per webhook.
 
-use super::super::sub_agent::{Runner, StepResult};
+use super::super::runner::{Runner, StepResult};
 use crate::delivery::Notification;
 use crate::event::EventDraft;
 use crate::payload::NotificationSent;

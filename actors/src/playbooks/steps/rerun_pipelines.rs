@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use ractor::ActorRef;
 
-use super::super::sub_agent::{Runner, StepResult};
+use super::super::runner::{Runner, StepResult};
 use crate::model::PipelineRunStatus;
 use crate::protocol::pipelines::{PipelinesMsg, Rerun};
 use crate::protocol::{Pipelines, RPC_TIMEOUT_MS};

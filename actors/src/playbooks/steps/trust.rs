@@ -2,7 +2,7 @@
 //! the incident manager, which owns component trust. It commits the change together with the
 //! step's end, announced first: the log says the step did it, then that trust changed.
 
-use super::super::sub_agent::{Runner, StepResult};
+use super::super::runner::{Runner, StepResult};
 use crate::model::StepRecord;
 use crate::protocol::incidents::{IncidentsMsg, TrustChange, TrustStep};
 use crate::protocol::Incidents;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::super::sub_agent::{Runner, StepResult};
+use super::super::runner::{Runner, StepResult};
 
 impl Runner<'_> {
     pub(in crate::playbooks) async fn verify(&mut self, timeout_ms: u64) -> StepResult {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::super::sub_agent::{Runner, StepResult};
+use super::super::runner::{Runner, StepResult};
 use crate::spec::{WaitFor, WaitUntil};
 
 /// How often a `wait` step for a healthy target probes it, and how long each probe may take.
