@@ -197,6 +197,7 @@ impl From<PipelineError> for ApiError {
         match error {
             PipelineError::NoSuchPipeline(_) => ApiError::NotFound(message),
             PipelineError::Busy { .. } => ApiError::Conflict(message),
+            PipelineError::TooManyWaiting { .. } => ApiError::Unavailable(message),
             PipelineError::Store(_) => ApiError::Internal(message),
         }
     }

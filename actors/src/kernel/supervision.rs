@@ -20,7 +20,7 @@ use crate::incidents::IncidentsActor;
 use crate::monitor_actor::{MonitorActor, MonitorArgs};
 use crate::notifier_actor::NotifierActor;
 use crate::payload::ActorRestarted;
-use crate::pipelines_actor::PipelinesActor;
+use crate::pipelines::PipelinesActor;
 use crate::playbooks::PlaybooksActor;
 use crate::protocol::bus::publish;
 use crate::protocol::roles;

@@ -16,6 +16,9 @@ pub enum PipelineError {
     Busy { pipeline: String, run: String },
     #[error("store error: {0}")]
     Store(String),
+    /// `max` callers already wait for runs to end: the runner keeps no more reply ports.
+    #[error("{max} callers already wait for pipeline runs to end, the most the runner keeps")]
+    TooManyWaiting { max: usize },
 }
 
 impl From<StoreError> for PipelineError {
@@ -48,10 +51,11 @@ pub enum PipelinesMsg {
         runs_max: usize,
         reply: RpcReplyPort<Result<Vec<Rerun>, PipelineError>>,
     },
-    /// Replies with the run once it has ended (None when there is no such run).
+    /// Replies with the run once it has ended (None when there is no such run); refused when
+    /// too many callers wait already.
     AwaitRun {
         run_id: PipelineRunId,
-        reply: RpcReplyPort<Option<PipelineRun>>,
+        reply: RpcReplyPort<Result<Option<PipelineRun>, PipelineError>>,
     },
     /// A run's task ended.
     Finished(PipelineRun),

@@ -1,9 +1,11 @@
 //! `http`: calls an API or webhook with the incident (or a configured body); the step
-//! succeeds on an expected status, any 2xx by default.
+//! succeeds on an expected status, any 2xx by default. The answer is read through the one
+//! bounded outbound call (`outbound.rs`), so a huge body cannot fill memory.
 
 use std::time::Duration;
 
 use super::super::runner::{Runner, StepResult};
+use crate::outbound;
 
 impl Runner<'_> {
     pub(in crate::playbooks) async fn http(
@@ -30,7 +32,11 @@ impl Runner<'_> {
     }
 }
 
-/// Calls an API or webhook; the step succeeds on an expected status (any 2xx by default).
+/// Bytes of the answer's body kept in the step's output.
+const BODY_KEEP_BYTES: usize = 4_096;
+
+/// Calls an API or webhook; the step succeeds on an expected status (any 2xx by default). The
+/// answer's body is read through the bounded `outbound` call and its tail kept in the output.
 async fn call_http(
     url: &str,
     method: &str,
@@ -38,22 +44,17 @@ async fn call_http(
     expect_status: &[u16],
     timeout_ms: u64,
 ) -> StepResult {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
-    let sent = reqwest::Client::new()
-        .request(method.clone(), url)
-        .timeout(Duration::from_millis(timeout_ms))
-        .json(body)
-        .send()
-        .await;
-    match sent {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let ok = if expect_status.is_empty() {
-                response.status().is_success()
-            } else {
-                expect_status.contains(&status)
-            };
-            StepResult::new(ok, 1, format!("{method} {url} answered {status}"))
+    let method = outbound::method(method);
+    let timeout = Duration::from_millis(timeout_ms);
+    match outbound::call(&method, url, body, timeout).await {
+        Ok(answer) => {
+            let status = answer.status.as_u16();
+            let mut output = format!("{method} {url} answered {status}");
+            let shown = answer.shown(BODY_KEEP_BYTES);
+            if !shown.is_empty() {
+                output = format!("{output}\n{shown}");
+            }
+            StepResult::new(answer.expected(expect_status), 1, output)
         }
         Err(error) => StepResult::new(false, 1, format!("{method} {url} failed: {error}")),
     }

@@ -91,7 +91,7 @@ async fn await_rerun(
         reply,
     };
     match ractor::call_t!(pipelines, await_run, left_ms.max(1) as u64) {
-        Ok(Some(run)) if run.status == PipelineRunStatus::Succeeded => {
+        Ok(Ok(Some(run))) if run.status == PipelineRunStatus::Succeeded => {
             let ms = run.duration_ms.unwrap_or(0);
             let line = format!(
                 "{}: run {failed_run_id} failed → rerun {} succeeded in {ms} ms",
@@ -99,7 +99,7 @@ async fn await_rerun(
             );
             (true, line)
         }
-        Ok(Some(run)) => {
+        Ok(Ok(Some(run))) => {
             let why = run.output.lines().next().unwrap_or_default();
             let line = format!(
                 "{}: run {failed_run_id} failed → rerun {} {:?}: {why}",
@@ -107,7 +107,14 @@ async fn await_rerun(
             );
             (false, line)
         }
-        Ok(None) | Err(_) => {
+        Ok(Err(error)) => {
+            let line = format!(
+                "{}: rerun {} could not be waited for: {error}",
+                rerun.pipeline_id, rerun.run_id
+            );
+            (false, line)
+        }
+        Ok(Ok(None)) | Err(_) => {
             let line = format!(
                 "{}: rerun {} did not end within the step's {timeout_ms} ms",
                 rerun.pipeline_id, rerun.run_id

@@ -1,20 +1,24 @@
-//! The pipeline runner: runs the configured `[[pipelines]]` on their schedule, by hand, or as
-//! reruns asked for by a healing playbook, and records every run.
+//! The `PipelinesActor`: the one writer of pipeline runs, and only I/O — the store, the tick,
+//! spawning each run's job as its own task, publishing, answering callers. What to start when
+//! is decided by `Schedule` and `Reruns`, told the time.
 //!
 //! A pipeline is a job that needs some components (a nightly export needs the orders
 //! database). When it fails while one of them is down, its failure is not its own: once the
 //! component is verified healthy again, the playbook's `rerun_pipelines` step has exactly those
-//! failed runs rerun. This actor is the one writer of pipeline runs. Each run executes as its
-//! own task, so a long job never blocks the actor; at most one run of a pipeline goes at a
-//! time, and reruns wait their turn in a bounded queue.
+//! failed runs rerun. Each run executes as its own task, so a long job never blocks the actor;
+//! at most one run of a pipeline goes at a time, and reruns wait their turn in a bounded queue.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use super::reruns::{Plan, Reruns};
+use super::schedule::{Due, Schedule};
+use super::waiters::Waiters;
+use super::{job, new_run};
 use crate::context::Ctx;
 use crate::event::EventDraft;
 use crate::model::{PipelineRun, PipelineRunId, PipelineRunStatus, PipelineTrigger, Who};
@@ -22,11 +26,14 @@ use crate::payload::{PipelineFinished, PipelineStarted};
 use crate::program;
 use crate::protocol::bus::publish;
 use crate::protocol::pipelines::{PipelineError, PipelinesMsg, Rerun};
-use crate::spec::{bounds, PipelineSpec};
+use crate::spec::PipelineSpec;
 use crate::store::StoreError;
 
 /// How often schedules are looked at; the shortest schedule is a few times this.
 const TICK_MS: u64 = 250;
+
+/// What a caller waiting for a run is answered.
+type RunAnswer = Result<Option<PipelineRun>, PipelineError>;
 
 pub struct PipelinesActor;
 
@@ -35,14 +42,12 @@ pub struct PipelinesState {
     myself: ActorRef<PipelinesMsg>,
     /// The run going on now, by pipeline id: at most one per pipeline.
     running: HashMap<String, PipelineRun>,
-    /// Reruns waiting for their pipeline to be free, oldest first; at most
-    /// `bounds::RERUN_RUNS_MAX` per pipeline.
-    queued: HashMap<String, VecDeque<PipelineRun>>,
-    /// Callers waiting for a run to end, by run id.
-    waiters: HashMap<PipelineRunId, Vec<RpcReplyPort<Option<PipelineRun>>>>,
-    /// When each scheduled pipeline is due next, with the period it was computed from (a
-    /// reload that changes the period starts the count again).
-    due: HashMap<String, (u64, Instant)>,
+    /// Reruns waiting for their pipeline to be free.
+    reruns: Reruns,
+    /// Callers waiting for a run to end, bounded.
+    waiters: Waiters<RunAnswer>,
+    /// When each scheduled pipeline is due next.
+    schedule: Schedule,
     /// The task of each run going on, by run id: aborted when this actor stops, so a
     /// restarted runner never finds a run of the old one still going (the program is killed
     /// with its task).
@@ -63,9 +68,9 @@ impl Actor for PipelinesActor {
             ctx,
             myself: myself.clone(),
             running: HashMap::new(),
-            queued: HashMap::new(),
-            waiters: HashMap::new(),
-            due: HashMap::new(),
+            reruns: Reruns::default(),
+            waiters: Waiters::default(),
+            schedule: Schedule::default(),
             tasks: HashMap::new(),
         };
         state.recover().await?;
@@ -107,18 +112,7 @@ impl Actor for PipelinesActor {
             } => {
                 let _ = reply.send(state.rerun_failed(&component, since, runs_max).await);
             }
-            PipelinesMsg::AwaitRun { run_id, reply } => {
-                let in_progress = state.running.values().any(|run| run.run_id == run_id)
-                    || state
-                        .queued
-                        .values()
-                        .any(|queue| queue.iter().any(|run| run.run_id == run_id));
-                if in_progress {
-                    state.waiters.entry(run_id).or_default().push(reply);
-                } else {
-                    let _ = reply.send(state.ctx.store.pipeline_run(run_id.as_str()).await?);
-                }
-            }
+            PipelinesMsg::AwaitRun { run_id, reply } => state.await_run(run_id, reply).await?,
             PipelinesMsg::Finished(run) => state.finished(run).await?,
         }
         Ok(())
@@ -130,13 +124,10 @@ impl PipelinesState {
     /// reruns that were queued or going are queued again — their failed run is marked as
     /// rerun, so nothing else would ever rerun it.
     async fn recover(&mut self) -> Result<(), StoreError> {
+        let mut reruns = Vec::new();
         for mut run in self.ctx.store.unfinished_pipeline_runs().await? {
             if run.status == PipelineRunStatus::Queued || run.trigger == PipelineTrigger::Rerun {
-                run.status = PipelineRunStatus::Queued;
-                self.queued
-                    .entry(run.pipeline_id.clone())
-                    .or_default()
-                    .push_back(run);
+                reruns.push(run);
                 continue;
             }
             run.status = PipelineRunStatus::Interrupted;
@@ -144,11 +135,8 @@ impl PipelinesState {
             run.output = "Grace stopped while this run was going".to_owned();
             self.ctx.store.save_pipeline_run(&run).await?;
         }
-        for queue in self.queued.values_mut() {
-            queue.make_contiguous().sort_by_key(|run| run.started_at);
-        }
-        let pipelines: Vec<String> = self.queued.keys().cloned().collect();
-        for pipeline in pipelines {
+        self.reruns.restore(reruns);
+        for pipeline in self.reruns.pipelines() {
             self.start_next(&pipeline).await?;
         }
         Ok(())
@@ -165,54 +153,34 @@ impl PipelinesState {
 
     async fn tick(&mut self) -> Result<(), StoreError> {
         // Reruns left queued by an earlier failure get their turn.
-        let idle: Vec<String> = self
-            .queued
-            .iter()
-            .filter(|(id, queue)| !queue.is_empty() && !self.running.contains_key(*id))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for pipeline in idle {
+        for pipeline in self.reruns.pipelines() {
             self.start_next(&pipeline).await?;
         }
-        let now = Instant::now();
         let spec = self.ctx.spec();
-        self.due
-            .retain(|id, _| spec.pipelines.iter().any(|p| &p.id == id));
-        for pipeline in &spec.pipelines {
-            let Some(every_ms) = pipeline.every_ms else {
-                self.due.remove(&pipeline.id);
-                continue;
-            };
-            let period = Duration::from_millis(every_ms);
-            let (known_every, due) = self
-                .due
-                .entry(pipeline.id.clone())
-                .or_insert((every_ms, now + period));
-            if *known_every != every_ms {
-                *known_every = every_ms;
-                *due = now + period;
+        let pipelines = spec.pipelines.iter().map(|p| (p.id.as_str(), p.every_ms));
+        // A pipeline going, or with reruns waiting, skips its scheduled run.
+        let (running, reruns) = (&self.running, &self.reruns);
+        let busy = |id: &str| running.contains_key(id) || reruns.len(id) > 0;
+        let due = self.schedule.due(pipelines, Instant::now(), busy);
+        for decided in due {
+            match decided {
+                Due::Skip(id) => {
+                    tracing::info!(pipeline = %id, "scheduled run skipped: still running");
+                }
+                Due::Start(id) => {
+                    let Some(pipeline) = self.spec(&id) else {
+                        continue;
+                    };
+                    let run = new_run(&id, PipelineTrigger::Schedule, None, crate::time::now());
+                    self.start(pipeline, run).await?;
+                }
             }
-            if now < *due {
-                continue;
-            }
-            // Missed periods are not made up: the next one is a full period from now.
-            *due = now + period;
-            if self.busy(&pipeline.id) {
-                tracing::info!(pipeline = %pipeline.id, "scheduled run skipped: still running");
-                continue;
-            }
-            let run = new_run(&pipeline.id, PipelineTrigger::Schedule, None);
-            self.start(pipeline.clone(), run).await?;
         }
         Ok(())
     }
 
     fn busy(&self, pipeline_id: &str) -> bool {
-        self.running.contains_key(pipeline_id)
-            || self
-                .queued
-                .get(pipeline_id)
-                .is_some_and(|queue| !queue.is_empty())
+        self.running.contains_key(pipeline_id) || self.reruns.len(pipeline_id) > 0
     }
 
     async fn run_now(&mut self, pipeline_id: &str, by: Who) -> Result<PipelineRun, PipelineError> {
@@ -233,9 +201,34 @@ impl PipelinesState {
         }
         let run = PipelineRun {
             started_by: Some(by),
-            ..new_run(pipeline_id, PipelineTrigger::Manual, None)
+            ..new_run(
+                pipeline_id,
+                PipelineTrigger::Manual,
+                None,
+                crate::time::now(),
+            )
         };
         Ok(self.start(pipeline, run).await?)
+    }
+
+    /// Waits `reply` for `run_id` to end (bounded), or answers now when it is not going.
+    async fn await_run(
+        &mut self,
+        run_id: PipelineRunId,
+        reply: RpcReplyPort<RunAnswer>,
+    ) -> Result<(), StoreError> {
+        let in_progress =
+            self.running.values().any(|run| run.run_id == run_id) || self.reruns.contains(&run_id);
+        if !in_progress {
+            let _ = reply.send(Ok(self.ctx.store.pipeline_run(run_id.as_str()).await?));
+            return Ok(());
+        }
+        if let Err(reply) = self.waiters.wait(run_id, reply) {
+            let max = self.waiters.max();
+            tracing::warn!(max, "a caller was refused: too many wait for pipeline runs");
+            let _ = reply.send(Err(PipelineError::TooManyWaiting { max }));
+        }
+        Ok(())
     }
 
     async fn rerun_failed(
@@ -260,7 +253,7 @@ impl PipelinesState {
         let mut reruns: Vec<Rerun> = self
             .running
             .values()
-            .chain(self.queued.values().flatten())
+            .chain(self.reruns.runs())
             .filter(|run| dependents.contains(&run.pipeline_id))
             .filter_map(|run| {
                 Some(Rerun {
@@ -275,7 +268,8 @@ impl PipelinesState {
             .store
             .failed_pipeline_runs_since(&dependents, &since, runs_max)
             .await?;
-        let queued = self.queue_reruns(failed, &mut reruns).await;
+        let plan = self.reruns.plan(failed, crate::time::now());
+        let queued = self.queue_reruns(plan, &mut reruns).await;
         // Whatever happened above, what is queued gets started.
         for pipeline in &dependents {
             self.start_next(pipeline).await?;
@@ -284,37 +278,25 @@ impl PipelinesState {
         Ok(reruns)
     }
 
-    /// Queues a rerun of each failed run; stops at the first store error.
+    /// Saves and queues each planned rerun; stops at the first store error.
     async fn queue_reruns(
         &mut self,
-        failed: Vec<PipelineRun>,
+        plan: Plan,
         reruns: &mut Vec<Rerun>,
     ) -> Result<(), StoreError> {
-        for mut original in failed {
-            let queue_len = self
-                .queued
-                .get(&original.pipeline_id)
-                .map_or(0, VecDeque::len);
-            if queue_len >= bounds::RERUN_RUNS_MAX {
-                tracing::warn!(pipeline = %original.pipeline_id, "rerun queue full");
-                continue;
-            }
-            let mut rerun = new_run(
-                &original.pipeline_id,
-                PipelineTrigger::Rerun,
-                Some(&original.run_id),
-            );
-            rerun.status = PipelineRunStatus::Queued;
-            original.rerun_by = Some(rerun.run_id.clone());
+        for original in &plan.full {
+            tracing::warn!(pipeline = %original.pipeline_id, run = %original.run_id, "rerun queue full");
+        }
+        for planned in plan.queue {
             // One transaction: a rerun is never lost nor queued twice for the same failure.
-            self.ctx.store.queue_rerun(&original, &rerun).await?;
-            self.queued
-                .entry(original.pipeline_id.clone())
-                .or_default()
-                .push_back(rerun.clone());
+            self.ctx
+                .store
+                .queue_rerun(&planned.original, &planned.rerun)
+                .await?;
+            self.reruns.push(planned.rerun.clone());
             reruns.push(Rerun {
-                failed_run_id: original.run_id,
-                rerun,
+                failed_run_id: planned.original.run_id,
+                rerun: planned.rerun,
             });
         }
         Ok(())
@@ -327,29 +309,19 @@ impl PipelinesState {
         }
         let Some(pipeline) = self.spec(pipeline_id) else {
             // Removed from config while its reruns waited: they all fail.
-            while let Some(mut run) = self
-                .queued
-                .get_mut(pipeline_id)
-                .and_then(VecDeque::pop_front)
-            {
+            for mut run in self.reruns.take_all(pipeline_id) {
                 run.status = PipelineRunStatus::Failed;
                 run.output = "the pipeline is no longer configured".to_owned();
                 run.finished_at = Some(crate::time::now());
                 run.duration_ms = Some(0);
                 self.ctx.store.save_pipeline_run(&run).await?;
-                self.answer_waiters(&run);
+                self.waiters.answer(&run.run_id, Ok(Some(run.clone())));
             }
             return Ok(());
         };
-        let Some(mut run) = self
-            .queued
-            .get_mut(pipeline_id)
-            .and_then(VecDeque::pop_front)
-        else {
+        let Some(run) = self.reruns.next(pipeline_id, crate::time::now()) else {
             return Ok(());
         };
-        run.status = PipelineRunStatus::Running;
-        run.started_at = crate::time::now();
         self.start(pipeline, run).await?;
         Ok(())
     }
@@ -371,7 +343,7 @@ impl PipelinesState {
         let mut task_run = run.clone();
         let task = tokio::spawn(async move {
             let started = Instant::now();
-            let (ok, output) = crate::pipeline_job::execute(&pipeline, &mut task_run).await;
+            let (ok, output) = job::execute(&pipeline, &mut task_run).await;
             task_run.status = if ok {
                 PipelineRunStatus::Succeeded
             } else {
@@ -386,6 +358,8 @@ impl PipelinesState {
         Ok(run)
     }
 
+    /// A run's task ended: it is recorded and announced, its waiters answered, and its
+    /// pipeline's next rerun (if one waits) is due.
     async fn finished(&mut self, run: PipelineRun) -> Result<(), StoreError> {
         self.tasks.remove(&run.run_id);
         if self
@@ -405,8 +379,8 @@ impl PipelinesState {
             }
         }
         publish(&self.ctx.scope, event);
-        self.answer_waiters(&run);
-        self.start_next(&run.pipeline_id.clone()).await
+        self.waiters.answer(&run.run_id, Ok(Some(run.clone())));
+        self.start_next(&run.pipeline_id).await
     }
 
     /// An active incident on a component the pipeline depends on, if there is one.
@@ -423,33 +397,5 @@ impl PipelinesState {
             oldest.extend(active.first().map(|incident| incident.id));
         }
         Ok(oldest.into_iter().min())
-    }
-
-    fn answer_waiters(&mut self, run: &PipelineRun) {
-        for waiter in self.waiters.remove(&run.run_id).unwrap_or_default() {
-            let _ = waiter.send(Some(run.clone()));
-        }
-    }
-}
-
-fn new_run(
-    pipeline_id: &str,
-    trigger: PipelineTrigger,
-    rerun_of: Option<&PipelineRunId>,
-) -> PipelineRun {
-    PipelineRun {
-        run_id: PipelineRunId::new(),
-        pipeline_id: pipeline_id.to_owned(),
-        status: PipelineRunStatus::Running,
-        trigger,
-        rerun_of: rerun_of.cloned(),
-        rerun_by: None,
-        started_by: None,
-        exit_code: None,
-        http_status: None,
-        output: String::new(),
-        started_at: crate::time::now(),
-        finished_at: None,
-        duration_ms: None,
     }
 }

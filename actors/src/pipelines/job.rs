@@ -1,11 +1,13 @@
 //! Running one pipeline job: its program (argv, never a shell) or its HTTP call, with the run's
-//! deadline; what it answered is kept on the run.
+//! deadline; what it answered is kept on the run (an HTTP answer read through the bounded
+//! `outbound` call, shared with the playbook `http` step).
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::model::PipelineRun;
+use crate::outbound;
 use crate::program::{self, Exit};
 use crate::spec::{PipelineJob, PipelineSpec};
 
@@ -33,32 +35,25 @@ pub(crate) async fn execute(pipeline: &PipelineSpec, run: &mut PipelineRun) -> (
     }
 }
 
-/// An HTTP pipeline's call: `(url, method, expect_status)`.
+/// An HTTP pipeline's call: `(url, method, expect_status)`, its answer read through the
+/// bounded `outbound` call.
 async fn call(
     pipeline: &PipelineSpec,
     run: &mut PipelineRun,
     (url, method, expect_status): (&str, &str, &[u16]),
     timeout: Duration,
 ) -> (bool, String) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
-    let sent = reqwest::Client::new()
-        .request(method.clone(), url)
-        .timeout(timeout)
-        .json(&json!({ "pipeline": pipeline.id, "run_id": run.run_id, "trigger": run.trigger }))
-        .send()
-        .await;
-    match sent {
-        Ok(response) => {
-            let status = response.status();
+    let method = outbound::method(method);
+    let body = json!({ "pipeline": pipeline.id, "run_id": run.run_id, "trigger": run.trigger });
+    match outbound::call(&method, url, &body, timeout).await {
+        Ok(answer) => {
+            let status = answer.status;
             run.http_status = Some(status.as_u16());
-            let ok = if expect_status.is_empty() {
-                status.is_success()
-            } else {
-                expect_status.contains(&status.as_u16())
-            };
-            let body = response.text().await.unwrap_or_default();
-            let body = program::tail(&body, HTTP_BODY_KEEP_BYTES);
-            (ok, format!("{method} {url} answered {status}\n{body}"))
+            let body = answer.shown(HTTP_BODY_KEEP_BYTES);
+            (
+                answer.expected(expect_status),
+                format!("{method} {url} answered {status}\n{body}"),
+            )
         }
         Err(error) => (false, format!("{method} {url} failed: {error}")),
     }
