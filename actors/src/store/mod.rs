@@ -120,6 +120,10 @@ pub struct StoreView {
     log_id: String,
 }
 
+/// How long a read may take before it fails. Writes have none: a commit whose outcome is not
+/// known cannot be given up on; the store actor is the one that waits for it.
+pub const READ_TIMEOUT_MS: u64 = 10_000;
+
 /// The windows of time (seconds back from now) [`StoreView::newest`] looks in before the whole
 /// table: an hour, a day, thirty days.
 const NEWEST_WINDOWS_S: [i64; 3] = [3_600, 86_400, 2_592_000];
@@ -295,8 +299,18 @@ impl StoreView {
         &self.log_id
     }
 
+    /// The rows `query` answers, at most [`READ_TIMEOUT_MS`] later: a store that stalls (a disk
+    /// that hangs) fails the read, and the caller — a request, a monitor's start — says so
+    /// instead of waiting forever.
     async fn rows<T: DeserializeOwned>(&self, query: &str, vars: Value) -> StoreResult<Vec<T>> {
-        let mut response = self.db.query(query).bind(vars).await?.check()?;
+        let read = self.db.query(query).bind(vars);
+        let limit = std::time::Duration::from_millis(READ_TIMEOUT_MS);
+        let mut response = tokio::time::timeout(limit, read)
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!("no answer within {READ_TIMEOUT_MS} ms"))
+            })??
+            .check()?;
         let rows: Vec<Value> = response.take(0)?;
         rows.into_iter()
             .map(|row| serde_json::from_value(row).map_err(StoreError::from))
