@@ -113,7 +113,7 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     }
     tracing::info!(%addr, "serving");
 
-    tokio::spawn(reload_on_hangup(app.clone()));
+    let hangups = tokio::spawn(reload_on_hangup(app.clone()));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let outcome = tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
@@ -122,14 +122,53 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
             "the supervision tree gave up: restart intensity exceeded at the top"
         )),
     };
-    tracing::info!("shutting down");
+    hangups.abort(); // no reload may start while the tree stops
     let _ = stop_tx.send(());
-    // Open WebSockets keep the server busy; give it a bounded moment, then go regardless.
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-    if let Ok(app) = Arc::try_unwrap(app) {
-        app.kernel.shutdown().await;
-    }
+    stop(&app, server).await;
     outcome
+}
+
+/// Longest the HTTP server may take to finish open requests once it stopped accepting; open
+/// WebSockets keep it busy, so it is not waited for beyond this (nor beyond half the bound).
+const SERVER_DRAIN_MS: u64 = 2_000;
+
+/// The clean stop, within `server.shutdown_timeout_ms`: the server (no longer accepting) gets
+/// a bounded moment to finish what it serves, then the kernel commits what is queued and stops
+/// the tree, handing runs in flight over to the restart rules; the log says what happened.
+async fn stop(app: &App, server: tokio::task::JoinHandle<()>) {
+    let bound = Duration::from_millis(app.started.server.shutdown_timeout_ms);
+    let deadline = tokio::time::Instant::now() + bound;
+    tracing::info!(timeout_ms = bound.as_millis() as u64, "shutting down");
+    let drain = Duration::from_millis(SERVER_DRAIN_MS).min(bound / 2);
+    let _ = tokio::time::timeout(drain, server).await;
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let stopped = app.kernel.shutdown_within(left).await;
+    if !stopped.flushed {
+        tracing::warn!("events still queued were not committed before the stop");
+    }
+    for run in &stopped.handed_over {
+        let step = run.steps.iter().find(|step| {
+            !matches!(
+                step.status,
+                actors::model::StepStatus::Succeeded | actors::model::StepStatus::Skipped
+            )
+        });
+        tracing::info!(
+            run_id = %run.run_id,
+            playbook = %run.playbook_id,
+            incident_id = run.incident_id,
+            step = step.map_or("", |step| step.name.as_str()),
+            "run handed over: left running for the restart rules to resume or end at the next start"
+        );
+    }
+    if stopped.in_time {
+        tracing::info!(
+            runs_handed_over = stopped.handed_over.len(),
+            "supervision tree stopped"
+        );
+    } else {
+        tracing::warn!("the supervision tree did not stop in time; exiting regardless");
+    }
 }
 
 /// A line on stdout for whoever started `grace serve`. Unlike `println!`, a stdout that cannot

@@ -118,6 +118,9 @@ pub struct Ctx {
     statuses: RwLock<HashMap<String, MonitorStatus>>,
     /// People's silences (`POST /silences`), as stored; written only by the kernel.
     pub silences: RwLock<Vec<crate::silence::Silence>>,
+    /// Set once a clean stop began (`Kernel::shutdown`): a sub-agent ended by the stop is
+    /// handed over to the restart rules, not failed.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx {
@@ -134,6 +137,7 @@ impl Ctx {
             metrics: crate::metrics::Metrics::default(),
             statuses: RwLock::new(HashMap::new()),
             silences: RwLock::new(Vec::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -62,6 +62,9 @@ mod store_actor;
 mod target;
 pub mod time;
 
-pub use kernel::{ActorNode, ActorState, DecideError, Decided, Kernel, KernelError, ReloadReport};
+pub use kernel::{
+    ActorNode, ActorState, DecideError, Decided, Kernel, KernelError, ReloadReport, Stopped,
+    SHUTDOWN_TIMEOUT_MS,
+};
 /// The binary's log writer counts the lines it drops here (`GET /metrics` reports it).
 pub use metrics::LOG_LINES_DROPPED;

@@ -3,8 +3,9 @@
 //! matches it is recorded as usual but marked *in maintenance*: no playbook runs for it, it is
 //! not escalated, and the dashboard shows it grey, not red. Matchers work like Alertmanager's:
 //! every kind given must match (monitor, source, event type, labels), any entry of a list.
-//! Pure, unit-tested; the kernel keeps the people's silences, the incident manager asks which
-//! match when an incident opens.
+//! Pure, unit-tested; the store actor decides and keeps the people's silences (one owner, so
+//! the cap cannot be raced: [`make_room`], [`expired`]), the incident manager asks which match
+//! when an incident opens.
 
 use std::collections::BTreeMap;
 
@@ -189,6 +190,35 @@ pub fn in_force<'a>(
     on
 }
 
+/// What a new silence needs first, given the silences kept and the cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Room {
+    /// Below the cap: nothing to remove.
+    Free,
+    /// At the cap: the silence that ended longest ago (its id) makes room.
+    Remove(String),
+    /// At the cap and none has ended: the new one is refused.
+    Full,
+}
+
+/// Whether a new silence fits among `kept` (at most `cap`) at `now`, and what goes if not.
+pub fn make_room(kept: &[Silence], cap: usize, now: DateTime<Utc>) -> Room {
+    if kept.len() < cap {
+        return Room::Free;
+    }
+    kept.iter()
+        .filter(|s| s.ends_at <= now)
+        .min_by_key(|s| s.ends_at)
+        .map_or(Room::Full, |ended| Room::Remove(ended.id.clone()))
+}
+
+/// `silence` ended at `now` (one that has not begun never does; one already over stays so).
+pub fn expired(mut silence: Silence, now: DateTime<Utc>) -> Silence {
+    silence.ends_at = silence.ends_at.min(now);
+    silence.starts_at = silence.starts_at.min(silence.ends_at);
+    silence
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +307,69 @@ mod tests {
             on.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(),
             ["sunday-backup"]
         );
+    }
+
+    fn ending(id: &str, ends_at: &str) -> Silence {
+        Silence {
+            id: id.into(),
+            matchers: Matchers {
+                sources: vec!["checkout".into()],
+                ..Matchers::default()
+            },
+            starts_at: at("2026-12-01T00:00:00Z"),
+            ends_at: at(ends_at),
+            comment: String::new(),
+            created_by: Who::local(),
+            created_at: at("2026-12-01T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn at_the_cap_the_silence_that_ended_longest_ago_makes_room_or_none_is_made() {
+        let now = at("2026-12-01T12:00:00Z");
+        let kept = [
+            ending("in-force", "2026-12-01T13:00:00Z"),
+            ending("ended-late", "2026-12-01T11:00:00Z"),
+            ending("ended-early", "2026-12-01T10:00:00Z"),
+        ];
+        assert_eq!(make_room(&kept, 4, now), Room::Free, "below the cap");
+        assert_eq!(make_room(&kept, 3, now), Room::Remove("ended-early".into()));
+        assert_eq!(make_room(&kept, 2, now), Room::Remove("ended-early".into()));
+        let in_force = [
+            ending("a", "2026-12-01T13:00:00Z"),
+            ending("b", "2026-12-01T12:00:01Z"),
+        ];
+        assert_eq!(make_room(&in_force, 2, now), Room::Full, "none has ended");
+        // One ending this very moment has ended.
+        let just = [
+            ending("a", "2026-12-01T13:00:00Z"),
+            ending("b", "2026-12-01T12:00:00Z"),
+        ];
+        assert_eq!(make_room(&just, 2, now), Room::Remove("b".into()));
+        assert_eq!(
+            make_room(&[], 0, now),
+            Room::Full,
+            "a cap of none holds none"
+        );
+    }
+
+    #[test]
+    fn an_expired_silence_ends_now_and_one_not_begun_never_does() {
+        let now = at("2026-12-01T12:00:00Z");
+        let running = expired(ending("a", "2026-12-01T13:00:00Z"), now);
+        assert_eq!(
+            (running.starts_at, running.ends_at),
+            (at("2026-12-01T00:00:00Z"), now)
+        );
+        let over = expired(ending("b", "2026-12-01T10:00:00Z"), now);
+        assert_eq!(
+            over.ends_at,
+            at("2026-12-01T10:00:00Z"),
+            "an ended one stays so"
+        );
+        let mut later = ending("c", "2026-12-02T00:00:00Z");
+        later.starts_at = at("2026-12-01T18:00:00Z");
+        let later = expired(later, now);
+        assert_eq!((later.starts_at, later.ends_at), (now, now), "never begins");
     }
 }

@@ -10,6 +10,9 @@
 //! events are also handed to the incident manager in memory (`signals.rs`), so it need not read
 //! them back from the log. On (re)start it resumes from the
 //! log's high-water mark, so a restart never reuses or skips a seq.
+//!
+//! It is also the one owner of people's silences: each change is decided against what is kept
+//! and committed with its announcement in one transaction, one at a time.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,13 +24,15 @@ use crate::delivery::Alert;
 use crate::event::{classify, Event, EventDraft};
 use crate::model::StoreFailure;
 use crate::payload::StoreRecovered;
+use crate::payload::{SilenceCreated, SilenceExpired};
 use crate::protocol::bus::publish;
 use crate::protocol::feed::FeedMsg;
 use crate::protocol::incidents::IncidentsMsg;
 use crate::protocol::notifier::NotifierMsg;
-use crate::protocol::store::StoreMsg;
+use crate::protocol::store::{SilenceChange, SilenceRefused, StoreMsg};
 use crate::protocol::{Feed, Incidents, Notifier};
 use crate::signals::Span;
+use crate::silence::{expired, make_room, Room, Silence, SILENCES_MAX};
 use crate::store::{StoreError, Write};
 
 pub struct StoreActor;
@@ -72,12 +77,55 @@ impl Actor for StoreActor {
                 // The caller may have given up waiting; the events are durable either way.
                 let _ = reply.send(result);
             }
+            StoreMsg::Silence(change, reply) => {
+                let _ = reply.send(state.silence(change).await);
+            }
         }
         Ok(())
     }
 }
 
 impl StoreState {
+    /// Decides a silence change against the board (kept as stored), commits it with its
+    /// announcement and any silence removed to make room, then updates the board. The one
+    /// place silences change: messages are handled one at a time, so two requests at the cap
+    /// cannot both pass it.
+    async fn silence(&mut self, change: SilenceChange) -> Result<Silence, SilenceRefused> {
+        let now = crate::time::now();
+        let kept = self.ctx.silences.read().expect("silences poisoned").clone();
+        let (silence, removed, draft) = match change {
+            SilenceChange::Create(silence) => {
+                let removed = match make_room(&kept, SILENCES_MAX, now) {
+                    Room::Free => None,
+                    Room::Remove(id) => Some(id),
+                    Room::Full => return Err(SilenceRefused::Full(SILENCES_MAX)),
+                };
+                let created = SilenceCreated {
+                    silence: silence.clone(),
+                };
+                (silence, removed, EventDraft::of(&created))
+            }
+            SilenceChange::Expire { id, by } => {
+                let found = kept.into_iter().find(|s| s.id == id);
+                let silence = expired(found.ok_or(SilenceRefused::NoSuch(id))?, now);
+                let expired = SilenceExpired {
+                    silence: silence.clone(),
+                    by,
+                };
+                (silence, None, EventDraft::of(&expired))
+            }
+        };
+        let mut writes = vec![Write::Silence(Box::new(silence.clone()))];
+        writes.extend(removed.clone().map(Write::SilenceRemoved));
+        self.commit(vec![draft], &writes)
+            .await
+            .map_err(SilenceRefused::Save)?;
+        let mut board = self.ctx.silences.write().expect("silences poisoned");
+        board.retain(|s| Some(&s.id) != removed.as_ref() && s.id != silence.id);
+        board.push(silence.clone());
+        Ok(silence)
+    }
+
     async fn commit(
         &mut self,
         drafts: Vec<EventDraft>,

@@ -69,6 +69,11 @@ pub struct ServerConfig {
     /// reach Grace by rebinding its own DNS name to 127.0.0.1.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// A clean stop (SIGTERM, SIGINT) ends within this: the server stops accepting, what is
+    /// queued is committed, the tree stops (a run in flight is handed over to the restart
+    /// rules), and Grace exits — whatever is still busy by then.
+    #[serde(default = "defaults::shutdown_timeout_ms")]
+    pub shutdown_timeout_ms: u64,
     /// Serve HTTPS and WSS with this certificate chain (PEM); needs `tls_key_path`.
     #[serde(default)]
     pub tls_cert_path: Option<String>,
@@ -93,6 +98,7 @@ impl Default for ServerConfig {
             body_limit_bytes: defaults::body_limit_bytes(),
             page_limit_max: defaults::page_limit_max(),
             header_read_timeout_ms: defaults::header_read_timeout_ms(),
+            shutdown_timeout_ms: defaults::shutdown_timeout_ms(),
             body_read_timeout_ms: defaults::body_read_timeout_ms(),
             allowed_hosts: Vec::new(),
             tls_cert_path: None,
@@ -319,6 +325,10 @@ mod defaults {
     pub fn page_limit_max() -> usize {
         500
     }
+    pub fn shutdown_timeout_ms() -> u64 {
+        10_000
+    }
+
     pub fn header_read_timeout_ms() -> u64 {
         10_000
     }

@@ -159,6 +159,9 @@ impl Reader {
                 "tls_cert_path and tls_key_path go together: give both, or neither",
             );
         }
+        if server.shutdown_timeout_ms == 0 {
+            self.issue("server.shutdown_timeout_ms", "must be at least 1");
+        }
         if server.header_read_timeout_ms == 0 || server.body_read_timeout_ms == 0 {
             self.issue(
                 "server",

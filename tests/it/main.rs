@@ -29,4 +29,5 @@ mod playbooks;
 mod relapses;
 mod reload;
 mod security;
+mod stop;
 mod tls;

@@ -193,3 +193,64 @@ async fn a_silence_that_is_not_one_is_refused_naming_the_field() {
         .unwrap()
         .is_empty());
 }
+
+/// Most silences Grace keeps (`silence::SILENCES_MAX`).
+const SILENCES_MAX: usize = 1_000;
+
+/// `count` silences asked for at once; the statuses Grace answered.
+async fn silences_at_once(app: &crate::common::TestApp, count: usize) -> Vec<u16> {
+    let body = json!({ "matchers": { "sources": ["checkout"] }, "duration_ms": 600000 });
+    let posts = (0..count).map(|_| app.post_json("/silences", &body));
+    let answers = futures_util::future::join_all(posts).await;
+    answers.into_iter().map(|(status, _)| status).collect()
+}
+
+/// The cap on silences is decided by one owner: fifty `POST /silences` at once, ten short of
+/// the cap, make exactly ten; at the cap, with one expired, exactly one more is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_silences_at_the_cap_never_exceed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(
+        dir.path(),
+        "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n",
+    );
+    let count = |listed: serde_json::Value| listed["items"].as_array().unwrap().len();
+    for _ in 0..(SILENCES_MAX - 10) / 50 {
+        let statuses = silences_at_once(&app, 50).await;
+        assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    }
+    let last = (SILENCES_MAX - 10) % 50;
+    assert!(silences_at_once(&app, last).await.iter().all(|s| *s == 201));
+    assert_eq!(count(app.get_ok("/silences").await), SILENCES_MAX - 10);
+
+    let statuses = silences_at_once(&app, 50).await;
+    let made = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(made, 10, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    let listed = app.get_ok("/silences").await;
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(count(listed), SILENCES_MAX);
+
+    // One ended: it alone makes room, for one of fifty.
+    let (status, _) = app
+        .post_json(&format!("/silences/{id}/expire"), &json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let statuses = silences_at_once(&app, 50).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    let listed = app.get_ok("/silences").await;
+    assert_eq!(count(listed.clone()), SILENCES_MAX);
+    let gone = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["id"] != id.as_str());
+    assert!(gone, "the expired silence made room");
+}

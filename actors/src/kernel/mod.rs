@@ -18,11 +18,13 @@ use tokio::sync::{mpsc, watch};
 mod incidents;
 mod reload;
 mod silences;
+mod stop;
 mod supervision;
 mod tree;
 
 pub use incidents::{DecideError, Decided};
 pub use reload::ReloadReport;
+pub use stop::{Stopped, SHUTDOWN_TIMEOUT_MS};
 pub use tree::{ActorNode, ActorState};
 
 use crate::context::Ctx;
@@ -372,11 +374,5 @@ impl Kernel {
     pub async fn exited(&self) {
         let mut exited = self.exited.clone();
         let _ = exited.wait_for(|exited| *exited).await;
-    }
-
-    /// Stops the whole tree and waits for it.
-    pub async fn shutdown(self) {
-        self.root.stop(Some("shutdown".to_owned()));
-        self.exited().await;
     }
 }

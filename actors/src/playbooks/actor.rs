@@ -131,6 +131,15 @@ impl Actor for PlaybooksActor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        if state
+            .ctx
+            .stopping
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            // A clean stop ends sub-agents mid-step: their runs stay `running` for the
+            // restart rules (`decide_resume`) to resume or end, as after any stop.
+            return Ok(());
+        }
         let (cell, why) = match event {
             SupervisionEvent::ActorFailed(cell, error) => {
                 (cell, format!("sub-agent crashed: {error}"))

@@ -1,4 +1,6 @@
-//! What the store actor takes: one transaction of events and the records they announce.
+//! What the store actor takes: one transaction of events and the records they announce, and
+//! a person's silence to make or end (the store actor is the one owner of silences, so the cap
+//! is decided against what is kept, never raced).
 
 use std::sync::Arc;
 
@@ -19,7 +21,30 @@ pub enum StoreMsg {
         writes: Vec<Write>,
         reply: CommitReply,
     },
+    /// Decide and commit a change to people's silences with its announcement, in one
+    /// transaction, then put it on the context's board; replies with the silence as kept.
+    Silence(SilenceChange, SilenceReply),
 }
+
+/// A change to people's silences.
+pub enum SilenceChange {
+    /// Keep this new silence (at the cap, the one that ended longest ago makes room).
+    Create(crate::silence::Silence),
+    /// End silence `id` now.
+    Expire { id: String, by: crate::model::Who },
+}
+
+/// Why a silence change was refused.
+#[derive(Debug, Clone)]
+pub enum SilenceRefused {
+    NoSuch(String),
+    /// The cap, with none ended to make room.
+    Full(usize),
+    Save(Arc<StoreError>),
+}
+
+/// The silence as kept, or why not.
+pub type SilenceReply = RpcReplyPort<Result<crate::silence::Silence, SilenceRefused>>;
 
 /// Commits `drafts` and `writes` in one transaction through the store actor of `scope`'s
 /// kernel; returns the persisted events.

@@ -38,17 +38,6 @@ impl StoreView {
 
     // ----- silences ----------------------------------------------------------------------------
 
-    pub(crate) async fn save_silence(&self, silence: &crate::silence::Silence) -> StoreResult<()> {
-        self.upsert("silence", json!(silence.id), silence).await
-    }
-
-    pub(crate) async fn remove_silence(&self, id: &str) -> StoreResult<()> {
-        let _: Vec<Value> = self
-            .rows("DELETE type::record('silence', $id)", json!({ "id": id }))
-            .await?;
-        Ok(())
-    }
-
     /// Every stored silence (at most `silence::SILENCES_MAX`).
     pub async fn silences(&self) -> StoreResult<Vec<crate::silence::Silence>> {
         self.rows("SELECT * OMIT id FROM silence", json!({})).await

@@ -19,23 +19,7 @@ impl Store {
                 Ok(row)
             })
             .collect::<Result<_, serde_json::Error>>()?;
-        let mut upserts = Vec::new();
-        let (mut new_incidents, mut new_trust) = (Vec::new(), Vec::new());
-        let mut progress = None;
-        for write in writes {
-            match write {
-                Write::NewIncident(incident) => new_incidents.push(serde_json::to_value(incident)?),
-                Write::NewTrust(score) => {
-                    let mut row = serde_json::to_value(score)?;
-                    row["id"] = json!(score.subject);
-                    new_trust.push(row);
-                }
-                Write::IncidentsProgress { watermark, next_id } => {
-                    progress = Some(json!({ "last_seq": watermark, "next_id": next_id }));
-                }
-                other => upserts.extend(other.upsert()?),
-            }
-        }
+        let parts = Parts::of(writes)?;
         let mut query = String::from("BEGIN TRANSACTION;\n");
         if !events.is_empty() {
             query.push_str(
@@ -43,19 +27,24 @@ impl Store {
                  UPSERT meta:event_log SET last_seq = $last RETURN NONE;\n",
             );
         }
-        if !new_incidents.is_empty() {
+        if !parts.new_incidents.is_empty() {
             query.push_str("INSERT INTO incident $new_incidents RETURN NONE;\n");
         }
-        if !new_trust.is_empty() {
+        if !parts.new_trust.is_empty() {
             query.push_str("INSERT INTO trust $new_trust RETURN NONE;\n");
         }
-        if !upserts.is_empty() {
+        if !parts.upserts.is_empty() {
             query.push_str(
                 "FOR $row IN $upserts { \
                  UPSERT type::record($row.table, $row.key) CONTENT $row.data RETURN NONE; };\n",
             );
         }
-        if progress.is_some() {
+        if !parts.silences_removed.is_empty() {
+            query.push_str(
+                "FOR $id IN $silences_removed { DELETE type::record('silence', $id); };\n",
+            );
+        }
+        if parts.progress.is_some() {
             query.push_str("UPSERT meta:incidents CONTENT $progress RETURN NONE;\n");
         }
         query.push_str("COMMIT TRANSACTION;");
@@ -66,16 +55,51 @@ impl Store {
             .bind(json!({
                 "rows": rows,
                 "last": last,
-                "upserts": upserts,
-                "new_incidents": new_incidents,
-                "new_trust": new_trust,
-                "progress": progress,
+                "upserts": parts.upserts,
+                "new_incidents": parts.new_incidents,
+                "new_trust": parts.new_trust,
+                "silences_removed": parts.silences_removed,
+                "progress": parts.progress,
             }))
             .await?;
         match cause(response.take_errors()) {
             Some(error) => Err(error.into()),
             None => Ok(()),
         }
+    }
+}
+
+/// A commit's writes, sorted by the statement that makes them.
+#[derive(Default)]
+struct Parts {
+    upserts: Vec<Value>,
+    new_incidents: Vec<Value>,
+    new_trust: Vec<Value>,
+    silences_removed: Vec<String>,
+    progress: Option<Value>,
+}
+
+impl Parts {
+    fn of(writes: &[Write]) -> Result<Self, serde_json::Error> {
+        let mut parts = Self::default();
+        for write in writes {
+            match write {
+                Write::NewIncident(incident) => {
+                    parts.new_incidents.push(serde_json::to_value(incident)?)
+                }
+                Write::NewTrust(score) => {
+                    let mut row = serde_json::to_value(score)?;
+                    row["id"] = json!(score.subject);
+                    parts.new_trust.push(row);
+                }
+                Write::IncidentsProgress { watermark, next_id } => {
+                    parts.progress = Some(json!({ "last_seq": watermark, "next_id": next_id }));
+                }
+                Write::SilenceRemoved(id) => parts.silences_removed.push(id.clone()),
+                other => parts.upserts.extend(other.upsert()?),
+            }
+        }
+        Ok(parts)
     }
 }
 

@@ -191,6 +191,9 @@ pub enum Write {
         slot: u64,
         bucket: Box<crate::history::HistoryBucket>,
     },
+    /// A person's silence, new or expired, and one removed to make room (store actor).
+    Silence(Box<crate::silence::Silence>),
+    SilenceRemoved(String),
 }
 
 impl Write {
@@ -228,9 +231,13 @@ impl Write {
                 json!(format!("{}/{slot}", bucket.monitor_id)),
                 serde_json::to_value(bucket)?,
             ),
-            Write::NewIncident(_) | Write::NewTrust(_) | Write::IncidentsProgress { .. } => {
-                return Ok(None)
+            Write::Silence(silence) => {
+                ("silence", json!(silence.id), serde_json::to_value(silence)?)
             }
+            Write::NewIncident(_)
+            | Write::NewTrust(_)
+            | Write::IncidentsProgress { .. }
+            | Write::SilenceRemoved(_) => return Ok(None),
         };
         if let Some(fields) = data.as_object_mut() {
             fields.remove("id");
