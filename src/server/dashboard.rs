@@ -1,5 +1,6 @@
-//! The health dashboard at `/`: one HTML page with its script and stylesheet, embedded in the
-//! binary (no Node build, no separate server), and `GET /insights`, the numbers it shows.
+//! The health dashboard at `/`: one HTML page with its script (`app.js` and the ES modules it
+//! imports from `/assets/js/`) and stylesheet, embedded in the binary (no Node build, no separate
+//! server), and `GET /insights`, the numbers it shows.
 //!
 //! The page loads the current state over REST, then follows `/ws` from the `last_seq` it
 //! started at; after a disconnect (Grace restarting) it reconnects with `since` set to the last
@@ -22,6 +23,9 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
     let script = warp::path!("assets" / "app.js")
         .and(warp::get())
         .and_then(script);
+    let module = warp::path!("assets" / "js" / String)
+        .and(warp::get())
+        .and_then(module);
     let stylesheet = warp::path!("assets" / "app.css")
         .and(warp::get())
         .and_then(stylesheet);
@@ -37,6 +41,7 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
     any_of(vec![
         page.boxed(),
         script.boxed(),
+        module.boxed(),
         stylesheet.boxed(),
         insights.boxed(),
         catalog.boxed(),
@@ -46,6 +51,20 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+/// The ES modules `app.js` imports, by name under `/assets/js/`: one per part of the page.
+const MODULES: &[(&str, &str)] = &[
+    ("auth.js", include_str!("assets/js/auth.js")),
+    ("details.js", include_str!("assets/js/details.js")),
+    ("dom.js", include_str!("assets/js/dom.js")),
+    ("feed.js", include_str!("assets/js/feed.js")),
+    ("history.js", include_str!("assets/js/history.js")),
+    ("incidents.js", include_str!("assets/js/incidents.js")),
+    ("load.js", include_str!("assets/js/load.js")),
+    ("monitors.js", include_str!("assets/js/monitors.js")),
+    ("state.js", include_str!("assets/js/state.js")),
+    ("tiles.js", include_str!("assets/js/tiles.js")),
+    ("words.js", include_str!("assets/js/words.js")),
+];
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut response = Response::new(body.into());
@@ -116,6 +135,27 @@ pub async fn index() -> Result<Response, Rejection> {
 )]
 pub async fn script() -> Result<Response, Rejection> {
     Ok(asset(APP_JS, "text/javascript; charset=utf-8"))
+}
+
+/// One of the ES modules the dashboard's script imports (`state.js`, `feed.js`, `tiles.js`, …).
+///
+/// Role: none: no token needed.
+#[utoipa::path(
+    get,
+    path = "/assets/js/{module}",
+    tag = "dashboard",
+    security(()),
+    params(("module" = String, Path, description = "The module's file name, such as `feed.js`")),
+    responses(
+        (status = 200, description = "The module", body = String, content_type = "text/javascript; charset=utf-8"),
+        PublicErrors,
+    )
+)]
+pub async fn module(module: String) -> Result<Response, Rejection> {
+    match MODULES.iter().find(|(name, _)| *name == module) {
+        Some((_, body)) => Ok(asset(body, "text/javascript; charset=utf-8")),
+        None => Err(warp::reject::not_found()),
+    }
 }
 
 /// The dashboard's stylesheet.

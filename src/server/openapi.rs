@@ -81,6 +81,7 @@ digits, so they sort as strings."
         document,
         super::dashboard::index,
         super::dashboard::script,
+        super::dashboard::module,
         super::dashboard::stylesheet,
     ),
     // The common error answers below name it by reference, which utoipa does not follow.

@@ -14,6 +14,7 @@ const ERROR_SCHEMA: &str = "#/components/schemas/ErrorBody";
 const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/", None),
     ("get", "/assets/app.js", None),
+    ("get", "/assets/js/{module}", None),
     ("get", "/assets/app.css", None),
     ("get", "/health", None),
     ("get", "/openapi.json", None),

@@ -44,6 +44,7 @@ fn routes() -> Vec<(
     vec![
         ("GET", "/", None, None),
         ("GET", "/assets/app.js", None, None),
+        ("GET", "/assets/js/feed.js", None, None),
         ("GET", "/assets/app.css", None, None),
         ("GET", "/health", None, None),
         ("GET", "/openapi.json", None, None),
