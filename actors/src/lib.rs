@@ -15,12 +15,13 @@
 //! └── retention   compacts the store in the background
 //! ```
 //!
-//! Invariants (the README's Architecture section says more):
-//! - This crate knows nothing of HTTP: it returns domain types and typed errors.
+//! Invariants (`docs/architecture.md` states each beside the module it governs):
+//! - This crate serves no HTTP: it returns domain types and typed errors.
 //! - An event is persisted, with its seq, before any subscriber sees it.
-//! - Each table has exactly one deciding actor; a change that writes several records commits
-//!   them in one transaction with the events announcing it.
-//! - Every buffer, retry and wait is bounded; the bound's unit ends its name.
+//! - Each table has exactly one deciding actor; the changes listed there commit their records
+//!   in one transaction with the events announcing them (the exceptions are listed too).
+//! - The queues Grace keeps are bounded, and a bound says its unit in its name; ractor's
+//!   mailboxes are not bounded.
 //! - Playbook commands are argv from config, never shell text.
 
 mod bus_actor;

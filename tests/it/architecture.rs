@@ -1,4 +1,4 @@
-//! The README's rules about the code's shape, checked on the source itself: no top-level
+//! The shape rules of `docs/architecture.md`, checked on the source itself: no top-level
 //! module of `actors/src` or `src/` imports one that imports it back; actors know one another
 //! only through `protocol/` (the kernel names the actors it spawns); and outside tests no
 //! source file is over 500 lines and no function over 70, so each reads at once.
