@@ -1,7 +1,7 @@
 //! Who is calling, and whether their token's role allows the route.
 //!
-//! When tokens are required (`[auth]`), every route but the dashboard's page, its assets and
-//! `/health` needs `Authorization: Bearer <token>`; `/ws` also takes the token as a
+//! When tokens are required (`[auth]`), every route but the dashboard's page, its assets,
+//! `/health` and `/openapi.json` needs `Authorization: Bearer <token>`; `/ws` also takes the token as a
 //! `Sec-WebSocket-Protocol` entry `grace.token.<token>` (next to `grace`), because browsers
 //! cannot set headers on a WebSocket. A token never travels in a URL, so it never lands in a
 //! log. Missing or bad tokens get 401; a role that is too low gets 403 naming the role needed.

@@ -1,7 +1,7 @@
 //! The records Grace keeps: incidents, playbook executions, sub-agents, work orders and trust.
 //!
-//! They are persisted as they are (serde → SurrealDB) and returned by the kernel's queries; the
-//! HTTP layer maps them to its own wire types.
+//! They are persisted as they are (serde → SurrealDB) and returned by the kernel's queries. The
+//! HTTP layer sends most of them as recorded; an incident goes out as its [`IncidentView`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

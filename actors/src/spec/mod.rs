@@ -2,7 +2,7 @@
 //! that bound every queue, retry and buffer.
 //!
 //! These are the shapes the actors consume. Reading them from a file, filling defaults and
-//! reporting every validation error at once is the binary's job (`src/config.rs`); the actors
+//! reporting every validation error at once is the binary's job (`src/config/`); the actors
 //! only ever see a spec that has already been checked.
 
 pub use crate::problem::{SpecProblem, SpecProblems};
