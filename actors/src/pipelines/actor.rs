@@ -24,10 +24,10 @@ use crate::event::EventDraft;
 use crate::model::{PipelineRun, PipelineRunId, PipelineRunStatus, PipelineTrigger, Who};
 use crate::payload::{PipelineFinished, PipelineStarted};
 use crate::program;
-use crate::protocol::bus::publish;
+use crate::protocol::bus::commit_in_order;
 use crate::protocol::pipelines::{PipelineError, PipelinesMsg, Rerun};
 use crate::spec::PipelineSpec;
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
 
 /// How often schedules are looked at; the shortest schedule is a few times this.
 const TICK_MS: u64 = 250;
@@ -332,11 +332,13 @@ impl PipelinesState {
         pipeline: PipelineSpec,
         run: PipelineRun,
     ) -> Result<PipelineRun, StoreError> {
-        self.ctx.store.save_pipeline_run(&run).await?;
-        publish(
-            &self.ctx.scope,
-            EventDraft::of(&PipelineStarted { run: run.clone() }).source(pipeline.id.clone()),
-        );
+        // The run as it starts and its announcement, in one transaction.
+        let started =
+            EventDraft::of(&PipelineStarted { run: run.clone() }).source(pipeline.id.clone());
+        let write = Write::PipelineRun(Box::new(run.clone()));
+        commit_in_order(&self.ctx.scope, vec![started], vec![write])
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         self.running.insert(pipeline.id.clone(), run.clone());
         let me = self.myself.clone();
         let tail_bytes = self.ctx.spec().limits.output_tail_bytes;
@@ -369,7 +371,6 @@ impl PipelinesState {
         {
             self.running.remove(&run.pipeline_id);
         }
-        self.ctx.store.save_pipeline_run(&run).await?;
         let mut event =
             EventDraft::of(&PipelineFinished { run: run.clone() }).source(run.pipeline_id.clone());
         if run.status == PipelineRunStatus::Failed {
@@ -378,7 +379,11 @@ impl PipelinesState {
                 event = event.incident(incident_id);
             }
         }
-        publish(&self.ctx.scope, event);
+        // The run as it ended and its announcement, in one transaction.
+        let write = Write::PipelineRun(Box::new(run.clone()));
+        commit_in_order(&self.ctx.scope, vec![event], vec![write])
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         self.waiters.answer(&run.run_id, Ok(Some(run.clone())));
         self.start_next(&run.pipeline_id).await
     }

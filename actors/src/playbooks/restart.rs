@@ -10,12 +10,11 @@ use crate::event::EventDraft;
 use crate::model::RunId;
 use crate::model::{AgentStatus, ExecutionStatus, Incident, IncidentStatus, StepStatus};
 use crate::payload::PlaybookResumed;
-use crate::protocol::bus::publish;
 use crate::protocol::incidents::IncidentsMsg;
 use crate::protocol::playbooks::RunReport;
 use crate::protocol::Incidents;
 use crate::spec::PlaybookSpec;
-use crate::store::StoreError;
+use crate::store::{StoreError, Write};
 
 impl PlaybooksState {
     /// Rebuilds the cooldown and circuit-breaker memory from the runs started within the
@@ -54,7 +53,8 @@ impl PlaybooksState {
             let run_id = execution.run_id.clone();
             let agent = match self.ctx.store.agent(execution.agent_id.as_str()).await? {
                 Some(agent) => agent,
-                // Stopped between saving the run and its agent: stand one in, so the run ends.
+                // Only a store written before a run and its agent were committed together can
+                // hold a run without its agent: stand one in, so the run ends.
                 None => {
                     let trust = self.playbook_trust(&execution.playbook_id).await?;
                     agent_of(&execution, trust.score)
@@ -102,7 +102,6 @@ impl PlaybooksState {
         };
         step.output =
             format!("Grace stopped during this step{before}; resumed here after the restart");
-        self.ctx.store.save_execution(&run.execution).await?;
         let agent_id = run.agent.agent_id.clone();
         let resumed = PlaybookResumed {
             run_id: run_id.clone(),
@@ -112,7 +111,9 @@ impl PlaybooksState {
         let draft = EventDraft::of(&resumed)
             .source(incident.source.clone())
             .incident(incident.id);
-        publish(&self.ctx.scope, draft);
+        // The run as resumed and its announcement, in one transaction.
+        let write = Write::Execution(Box::new(run.execution.clone()));
+        self.commit(vec![draft], vec![write], None).await?;
         // The incident may never have heard of this run (stopped before it did).
         let _ = self.ctx.scope.tell::<Incidents>(IncidentsMsg::RunStarted {
             incident_id: incident.id,
@@ -130,8 +131,11 @@ impl PlaybooksState {
         close_execution(&mut run.execution, ExecutionStatus::Interrupted, now);
         run.agent.status = AgentStatus::Failed;
         run.agent.finished_at = Some(now);
-        self.ctx.store.save_execution(&run.execution).await?;
-        self.ctx.store.save_agent(&run.agent).await
+        let writes = vec![
+            Write::Execution(Box::new(run.execution)),
+            Write::Agent(Box::new(run.agent)),
+        ];
+        self.commit(vec![], writes, None).await
     }
 
     /// Incidents left open with no run (their trigger was lost in a restart, or they were

@@ -17,7 +17,6 @@ use crate::model::{AgentId, RunId};
 use crate::payload::{
     AgentFinished, AgentSpawned, PlaybookFinished, PlaybookStarted, PlaybookStep, TrustChanged,
 };
-use crate::protocol::bus::publish;
 use crate::protocol::incidents::{IncidentsMsg, RunOutcome};
 use crate::protocol::playbooks::RunReport;
 use crate::protocol::{roles, Incidents};
@@ -123,17 +122,22 @@ impl PlaybooksState {
         self.gate.remember(&playbook, &incident.source, now, now);
         let trust = self.playbook_trust(&playbook.id).await?;
         let run = new_run(&playbook, &incident, &started, trust.score, now);
-        self.ctx.store.save_execution(&run.execution).await?;
-        self.ctx.store.save_agent(&run.agent).await?;
         let run_id = run.execution.run_id.clone();
         let agent_id = run.agent.agent_id.clone();
         let started = EventDraft::of(&started_payload(&run.execution, &started));
         let agent = run.agent.clone();
         let spawned = EventDraft::of(&AgentSpawned { agent });
-        for draft in [started, spawned] {
-            let draft = draft.source(incident.source.clone()).incident(incident.id);
-            publish(&self.ctx.scope, draft);
-        }
+        let drafts = [started, spawned]
+            .map(|draft| draft.source(incident.source.clone()).incident(incident.id));
+        // The run, its sub-agent and their announcements in one transaction: a crash leaves
+        // all of them or none.
+        let writes = vec![
+            Write::Execution(Box::new(run.execution.clone())),
+            Write::Agent(Box::new(run.agent.clone())),
+        ];
+        crate::failpoints::crash_point("playbooks.start.before_commit");
+        self.commit(drafts.into(), writes, None).await?;
+        crate::failpoints::crash_point("playbooks.start.after_commit");
         let _ = self.ctx.scope.tell::<Incidents>(IncidentsMsg::RunStarted {
             incident_id: incident.id,
             run_id: run_id.clone(),
@@ -203,21 +207,20 @@ impl PlaybooksState {
             .iter()
             .filter(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped))
             .count() as u32;
-        self.ctx.store.save_execution(execution).await?;
-        if announced {
-            return Ok(());
-        }
-        publish(
-            &self.ctx.scope,
-            EventDraft::of(&PlaybookStep {
+        let write = vec![Write::Execution(Box::new(execution.clone()))];
+        // The step's record and its announcement in one transaction (a trust step's was
+        // announced with its trust change).
+        let drafts = match announced {
+            true => vec![],
+            false => vec![EventDraft::of(&PlaybookStep {
                 run_id: run_id.clone(),
                 playbook_id: execution.playbook_id.clone(),
                 index,
                 step: record,
             })
-            .incident(execution.incident_id),
-        );
-        Ok(())
+            .incident(execution.incident_id)],
+        };
+        self.commit(drafts, write, None).await
     }
 
     /// Ends a run as `report` says: trust, the run and agent records, the work order of a

@@ -181,6 +181,8 @@ pub enum Write {
     WorkOrder(Box<WorkOrder>),
     /// A webhook delivery, pending or ended (notifier; pending ones with what they tell about).
     Delivery(Box<Delivery>),
+    /// A pipeline run, as it starts or ends (pipeline runner).
+    PipelineRun(Box<crate::model::PipelineRun>),
     /// Where a monitor's probe stands in what it follows (see `Probe::position`).
     MonitorPosition {
         monitor_id: String,
@@ -217,6 +219,11 @@ impl Write {
                 "delivery",
                 json!(delivery.delivery_id),
                 serde_json::to_value(delivery)?,
+            ),
+            Write::PipelineRun(run) => (
+                "pipeline_run",
+                json!(run.run_id),
+                serde_json::to_value(run)?,
             ),
             Write::MonitorPosition {
                 monitor_id,

@@ -6,11 +6,6 @@ use super::*;
 const RUNS_READ_MAX: usize = 1_000;
 
 impl StoreView {
-    pub(crate) async fn save_execution(&self, execution: &Execution) -> StoreResult<()> {
-        self.upsert("execution", json!(execution.run_id), execution)
-            .await
-    }
-
     pub async fn execution(&self, run_id: &str) -> StoreResult<Option<Execution>> {
         self.one(
             "SELECT * OMIT id FROM type::record('execution', $id)",
@@ -111,6 +106,9 @@ impl StoreView {
         .await
     }
 
+    /// A sub-agent's record alone, for the store's own tests: the engine commits runs and
+    /// their sub-agents together (`Write::Execution`, `Write::Agent`).
+    #[cfg(test)]
     pub(crate) async fn save_agent(&self, agent: &Agent) -> StoreResult<()> {
         self.upsert("agent", json!(agent.agent_id), agent).await
     }

@@ -124,13 +124,16 @@ async fn a_pending_delivery_survives_kill_9_and_is_sent_after_restart() {
     );
 }
 
-/// A crash just after a page of incidents is committed, or just before or after a finished
-/// run's commit, ends after a restart in the state no crash leaves: the incident escalated,
-/// its run counted once in the playbook's trust, one work order, delivered once.
+/// A crash just after a page of incidents is committed, or just before or after a run's start
+/// or end is committed, ends after a restart in the state no crash leaves: the incident
+/// escalated, its run counted once in the playbook's trust, one work order, delivered once —
+/// no run half-written (a run without its sub-agent, or announced but not recorded).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_on_either_side_of_a_transitions_commit_counts_it_once() {
     let points = [
         "incidents.page.after_commit",
+        "playbooks.start.before_commit",
+        "playbooks.start.after_commit",
         "playbooks.finish.before_commit",
         "playbooks.finish.after_commit",
     ];
