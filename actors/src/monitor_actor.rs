@@ -22,7 +22,7 @@ use crate::history::Recorder;
 use crate::model::Who;
 use crate::payload::{MonitorControlled, MonitorFlapping, MonitorSteady};
 use crate::probe::{Probe, ProbeFailure};
-use crate::protocol::bus::{commit_in_order, publish};
+use crate::protocol::bus::commit_in_order;
 use crate::protocol::monitor::{ControlChange, MonitorMsg, MonitorStatus};
 use crate::spec::MonitorSpec;
 use crate::store::{StoreError, Write};
@@ -231,18 +231,19 @@ impl MonitorState {
             ControlChange::Resume => control.paused = false,
             ControlChange::Silence(until) => control.silenced_until = until,
         }
-        self.ctx.store.save_monitor_control(&control).await?;
-        // Announced (after it is saved), so every dashboard and feed client sees it at once.
-        publish(
-            &self.ctx.scope,
-            EventDraft::of(&MonitorControlled {
-                monitor: self.spec.id.clone(),
-                paused: control.paused,
-                silenced_until: control.silenced_until.map(|t| t.to_rfc3339()),
-                by: by.clone(),
-            })
-            .source(self.spec.id.clone()),
-        );
+        // Saved and announced in one transaction, so every dashboard and feed client sees it
+        // at once, and a crash leaves neither without the other.
+        let announced = EventDraft::of(&MonitorControlled {
+            monitor: self.spec.id.clone(),
+            paused: control.paused,
+            silenced_until: control.silenced_until.map(|t| t.to_rfc3339()),
+            by: by.clone(),
+        })
+        .source(self.spec.id.clone());
+        let write = Write::MonitorControl(Box::new(control.clone()));
+        commit_in_order(&self.ctx.scope, vec![announced], vec![write])
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         self.status.control = control;
         self.ctx.post_status(self.status.clone());
         Ok(self.status.clone())

@@ -3,11 +3,6 @@
 use super::*;
 
 impl StoreView {
-    pub(crate) async fn save_monitor_control(&self, control: &MonitorControl) -> StoreResult<()> {
-        self.upsert("monitor_control", json!(control.monitor_id), control)
-            .await
-    }
-
     pub async fn monitor_control(&self, monitor_id: &str) -> StoreResult<MonitorControl> {
         let control: Option<MonitorControl> = self
             .one(

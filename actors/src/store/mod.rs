@@ -183,6 +183,8 @@ pub enum Write {
     Delivery(Box<Delivery>),
     /// A pipeline run, as it starts or ends (pipeline runner).
     PipelineRun(Box<crate::model::PipelineRun>),
+    /// A monitor's pause or silence, as people set it (its monitor).
+    MonitorControl(Box<MonitorControl>),
     /// Where a monitor's probe stands in what it follows (see `Probe::position`).
     MonitorPosition {
         monitor_id: String,
@@ -224,6 +226,11 @@ impl Write {
                 "pipeline_run",
                 json!(run.run_id),
                 serde_json::to_value(run)?,
+            ),
+            Write::MonitorControl(control) => (
+                "monitor_control",
+                json!(control.monitor_id),
+                serde_json::to_value(control)?,
             ),
             Write::MonitorPosition {
                 monitor_id,
