@@ -5,7 +5,7 @@
 //! found under the same name. Names carry a per-kernel prefix so that several kernels can live
 //! in one process (tests do this) without their registries colliding.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -118,6 +118,9 @@ pub struct Ctx {
     statuses: RwLock<HashMap<String, MonitorStatus>>,
     /// People's silences (`POST /silences`), as stored; written only by the kernel.
     pub silences: RwLock<Vec<crate::silence::Silence>>,
+    /// Monitors with a `ProbeNow` waiting in their mailbox: however many heartbeats (or
+    /// watched-process changes) arrive, a monitor's mailbox holds at most one.
+    probes_asked: Mutex<HashSet<String>>,
     /// Set once a clean stop began (`Kernel::shutdown`): a sub-agent ended by the stop is
     /// handed over to the restart rules, not failed.
     pub stopping: std::sync::atomic::AtomicBool,
@@ -137,6 +140,7 @@ impl Ctx {
             metrics: crate::metrics::Metrics::default(),
             statuses: RwLock::new(HashMap::new()),
             silences: RwLock::new(Vec::new()),
+            probes_asked: Mutex::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -163,6 +167,19 @@ impl Ctx {
             &mut *self.spec.write().expect("spec poisoned"),
             Arc::new(spec),
         )
+    }
+
+    /// Marks that monitor `id` is asked to probe now; false when it is already (nothing more
+    /// to send: the probe waiting will see what this ask would have).
+    pub fn ask_probe_now(&self, id: &str) -> bool {
+        let mut asked = self.probes_asked.lock().expect("probes asked poisoned");
+        asked.insert(id.to_owned())
+    }
+
+    /// Monitor `id` took its `ProbeNow` (or lost it with a restart): the next ask sends one.
+    pub fn probe_now_taken(&self, id: &str) {
+        let mut asked = self.probes_asked.lock().expect("probes asked poisoned");
+        asked.remove(id);
     }
 
     /// Takes a removed monitor's view off the board.

@@ -66,6 +66,7 @@ impl Actor for MonitorActor {
         myself: ActorRef<Self::Msg>,
         MonitorArgs { ctx, spec }: MonitorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        ctx.probe_now_taken(&spec.id); // a restart lost any waiting in the mailbox
         let mut probe = ctx.probes.build(&spec);
         let position = ctx.store.monitor_position(&spec.id).await?;
         if let Some(position) = position.clone() {
@@ -101,10 +102,12 @@ impl Actor for MonitorActor {
         if let Some(mut wake) = probe.wake() {
             // Probe at once when the dependency reports a change (a watched process exited).
             // The task ends with this actor: the cast fails once it is gone.
-            let me = myself.clone();
+            // At most one such probe waits in the mailbox, however often the dependency moves.
+            let (me, ctx, id) = (myself.clone(), ctx.clone(), spec.id.clone());
             tokio::spawn(async move {
                 while wake.changed().await.is_ok() {
-                    if me.cast(MonitorMsg::ProbeNow).is_err() {
+                    if ctx.ask_probe_now(&id) && me.cast(MonitorMsg::ProbeNow).is_err() {
+                        ctx.probe_now_taken(&id);
                         break;
                     }
                 }
@@ -135,6 +138,11 @@ impl Actor for MonitorActor {
         if let MonitorMsg::Control(change, by, reply) = msg {
             let _ = reply.send(state.control(change, &by).await.map_err(Arc::new));
             return Ok(());
+        }
+        if let MonitorMsg::ProbeNow = msg {
+            // Taken before probing: an ask from now on sends another, which sees what this
+            // probe may have missed.
+            state.ctx.probe_now_taken(&state.spec.id);
         }
         if let MonitorMsg::Recheck { family } = &msg {
             state.recheck(family);

@@ -20,7 +20,8 @@ const FORBIDDEN: &str = "`forbidden`: the token's role does not allow this (`rol
 const UNAUTHORIZED: &str = "`unauthorized`: no token, or an unknown, revoked or expired one \
      (only when `[auth]` requires tokens)";
 const OTHER: &str = "Any other error: `internal` (500) when Grace fails, `unavailable` (503) \
-     when a part of it does not answer, `method_not_allowed` (405) …";
+     when a part of it does not answer, `busy` (503 with `Retry-After`) when the part it asks \
+     has `limits.actor_requests_max` requests in flight, `method_not_allowed` (405) …";
 const TOO_LARGE: &str = "`payload_too_large`: the body is over `server.body_limit_bytes`, or \
      carries more events or alerts than one request may (1,000)";
 const NOT_JSON: &str = "`unsupported_media_type`: the POST does not say `Content-Type: \

@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use actors::protocol::incidents::IncidentError;
 use actors::protocol::pipelines::PipelineError;
 use actors::protocol::playbooks::RunError;
+use actors::protocol::Unavailable;
 use actors::store::StoreError;
 use actors::{DecideError, KernelError};
 use serde::{Deserialize, Serialize};
@@ -146,14 +147,24 @@ impl From<KernelError> for ApiError {
             | KernelError::NoSuchHeartbeat(_)
             | KernelError::NoSuchSilence(_) => ApiError::NotFound(message),
             KernelError::TooManySilences(_) => ApiError::Conflict(message),
-            KernelError::Unavailable(_) | KernelError::NotAnswering(_) => {
-                ApiError::Unavailable(message)
-            }
+            KernelError::NotAnswering(unavailable) => unavailable.into(),
+            KernelError::Unavailable(_) => ApiError::Unavailable(message),
             KernelError::Busy { .. } => ApiError::Busy(message),
             KernelError::Store(_)
             | KernelError::Spawn(_)
             | KernelError::Save(_)
             | KernelError::NotRecorded(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<Unavailable> for ApiError {
+    /// A busy actor (its gate full, `limits.actor_requests_max`) is 503 with `Retry-After`;
+    /// one that is not there or not answering, 503 without.
+    fn from(error: Unavailable) -> Self {
+        match error.busy {
+            true => ApiError::Busy(error.to_string()),
+            false => ApiError::Unavailable(error.to_string()),
         }
     }
 }
@@ -220,7 +231,7 @@ impl From<IncidentError> for ApiError {
                 ApiError::NotFound(error.to_string())
             }
             IncidentError::Conflict { .. } => ApiError::Conflict(error.to_string()),
-            IncidentError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+            IncidentError::Unavailable(unavailable) => unavailable.into(),
             IncidentError::Store(_) => ApiError::Internal(error.to_string()),
         }
     }

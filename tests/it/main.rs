@@ -15,6 +15,7 @@ mod cli;
 mod client;
 mod dashboard;
 mod feed;
+mod flood;
 mod full_disk;
 mod healing;
 mod init;

@@ -32,7 +32,7 @@ impl Kernel {
     /// `by` acknowledges incident `id`.
     pub async fn acknowledge(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
         let ask = |reply| IncidentsMsg::Acknowledge(id, by, reply);
-        self.ctx.scope.ask::<Incidents, _>(ask).await?
+        self.ask::<Incidents, _>(ask).await?
     }
 
     /// A page of incidents, newest first, below id `before`. Active ones (`Active`, or an
@@ -45,7 +45,6 @@ impl Kernel {
         before: Option<u64>,
         limit: usize,
     ) -> Result<IncidentPage, IncidentError> {
-        let scope = &self.ctx.scope;
         let status = match filter {
             IncidentFilter::Any => {
                 let items = self.ctx.store.incidents(before, limit).await?;
@@ -54,7 +53,7 @@ impl Kernel {
             IncidentFilter::Status(IncidentStatus::Resolved) => {
                 let below = before.unwrap_or(u64::MAX);
                 let ask = |reply| IncidentsMsg::Query(IncidentQuery::ActiveIdsBelow(below, reply));
-                let skip = scope.ask::<Incidents, _>(ask).await?;
+                let skip = self.ask::<Incidents, _>(ask).await?;
                 let store = &self.ctx.store;
                 let items = store.resolved_incidents(before, limit, &skip).await?;
                 return Ok(IncidentPage { items, total: None });
@@ -70,13 +69,13 @@ impl Kernel {
                 reply,
             })
         };
-        Ok(scope.ask::<Incidents, _>(ask).await?)
+        Ok(self.ask::<Incidents, _>(ask).await?)
     }
 
     /// `by` resolves incident `id` by hand.
     pub async fn resolve(&self, id: u64, by: Who) -> Result<Incident, IncidentError> {
         let ask = |reply| IncidentsMsg::Resolve(id, by, reply);
-        self.ctx.scope.ask::<Incidents, _>(ask).await?
+        self.ask::<Incidents, _>(ask).await?
     }
 
     /// `by` approves or dismisses suggestion `suggestion_id` on incident `incident_id`.
@@ -100,7 +99,7 @@ impl Kernel {
             by,
             reply,
         };
-        let asked = self.ctx.scope.ask::<Incidents, _>(ask).await;
+        let asked = self.ask::<Incidents, _>(ask).await;
         let suggestion = asked.map_err(IncidentError::from)??;
         Ok(Decided { suggestion, run_id })
     }

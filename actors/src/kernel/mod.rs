@@ -15,6 +15,7 @@ use ractor_supervisor::{
 };
 use tokio::sync::{mpsc, watch};
 
+mod gates;
 mod incidents;
 mod reload;
 mod silences;
@@ -87,6 +88,8 @@ pub struct Kernel {
     exited: watch::Receiver<bool>,
     /// Reloads run one at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// The bounded gate in front of each actor the outside world asks (`gates.rs`).
+    gates: gates::Gates,
 }
 
 impl Kernel {
@@ -130,6 +133,7 @@ impl Kernel {
             root,
             exited,
             reloading: tokio::sync::Mutex::new(()),
+            gates: gates::Gates::default(),
         })
     }
 
@@ -157,6 +161,7 @@ impl Kernel {
         if !self.ctx.spec().monitors.iter().any(|m| m.id == monitor_id) {
             return Err(KernelError::NoSuchMonitor(monitor_id.to_owned()));
         }
+        let _pass = self.pass(roles::MONITORS, "the monitors")?;
         let monitor = self
             .ctx
             .scope
@@ -177,12 +182,12 @@ impl Kernel {
             return Err(KernelError::NoSuchHeartbeat(monitor_id.to_owned()));
         }
         self.ctx.probes.heartbeats().beat(monitor_id);
-        if let Some(monitor) = self
-            .ctx
-            .scope
-            .lookup::<MonitorMsg>(&roles::monitor(monitor_id))
-        {
-            let _ = monitor.cast(MonitorMsg::ProbeNow);
+        // One `ProbeNow` waits in the monitor's mailbox at most, however many beats arrive.
+        if self.ctx.ask_probe_now(monitor_id) {
+            let monitor = (self.ctx.scope).lookup::<MonitorMsg>(&roles::monitor(monitor_id));
+            if monitor.is_none_or(|monitor| monitor.cast(MonitorMsg::ProbeNow).is_err()) {
+                self.ctx.probe_now_taken(monitor_id);
+            }
         }
         Ok(())
     }
@@ -213,7 +218,7 @@ impl Kernel {
             force,
             reply,
         };
-        Ok(self.ctx.scope.ask::<Playbooks, _>(ask).await?)
+        Ok(self.ask::<Playbooks, _>(ask).await?)
     }
 
     /// Insights over the recent history (`insights::HISTORY_MAX` incidents and runs).
@@ -244,7 +249,7 @@ impl Kernel {
             by,
             reply,
         };
-        Ok(self.ctx.scope.ask::<Pipelines, _>(ask).await?)
+        Ok(self.ask::<Pipelines, _>(ask).await?)
     }
 
     /// Every rule a pushed event breaks, as (field, message): its own, and that its source is
@@ -320,8 +325,6 @@ impl Kernel {
         }
         let ask = |reply| BusMsg::Ingest(drafts, reply);
         let seqs = self
-            .ctx
-            .scope
             .ask::<Bus, _>(ask)
             .await?
             .map_err(KernelError::NotRecorded)?;
@@ -337,8 +340,7 @@ impl Kernel {
         metrics
             .ws_clients
             .set(i64::try_from(ws_clients).unwrap_or(i64::MAX));
-        let scope = &self.ctx.scope;
-        if let Ok(counts) = scope
+        if let Ok(counts) = self
             .ask::<Incidents, _>(|reply| IncidentsMsg::Query(IncidentQuery::CountByStatus(reply)))
             .await
         {
@@ -361,7 +363,7 @@ impl Kernel {
         patterns: Vec<Pattern>,
     ) -> Result<mpsc::Receiver<Arc<Event>>, KernelError> {
         let ask = |reply| FeedMsg::Subscribe(patterns, reply);
-        Ok(self.ctx.scope.ask::<Feed, _>(ask).await?)
+        Ok(self.ask::<Feed, _>(ask).await?)
     }
 
     /// What each monitor saw at its latest probe, in config order.

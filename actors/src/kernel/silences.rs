@@ -32,9 +32,7 @@ impl Kernel {
 
     async fn change_silence(&self, change: SilenceChange) -> Result<Silence, KernelError> {
         let ask = |reply| StoreMsg::Silence(change, reply);
-        self.ctx
-            .scope
-            .ask::<Store, _>(ask)
+        self.ask::<Store, _>(ask)
             .await?
             .map_err(|refused| match refused {
                 SilenceRefused::NoSuch(id) => KernelError::NoSuchSilence(id),

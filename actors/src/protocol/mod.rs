@@ -74,12 +74,35 @@ role!(
     Pipelines = roles::PIPELINES, "the pipeline runner", pipelines::PipelinesMsg
 );
 
-/// A role that could not be reached: not running (restarting), or no answer in time.
+/// A role that could not be reached: not running (restarting), no answer in time, or `busy`:
+/// as many requests from outside are in flight to it as `limits.actor_requests_max` allows
+/// (the kernel's gates), so the caller should retry in a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{what} is unavailable ({why})")]
 pub struct Unavailable {
     pub what: &'static str,
     pub why: &'static str,
+    pub busy: bool,
+}
+
+impl Unavailable {
+    /// `what` cannot be reached, for the reason `why`.
+    pub fn down(what: &'static str, why: &'static str) -> Self {
+        Self {
+            what,
+            why,
+            busy: false,
+        }
+    }
+
+    /// `what` has as many requests in flight as it may: retry in a moment.
+    pub fn busy(what: &'static str) -> Self {
+        Self {
+            what,
+            why: "busy: limits.actor_requests_max requests to it are in flight; retry shortly",
+            busy: true,
+        }
+    }
 }
 
 /// Registered role names under the kernel.
@@ -142,18 +165,13 @@ impl Scope {
 
     /// The live actor of role `R`, or why there is none (restarting, or stopped).
     pub fn find<R: Role>(&self) -> Result<ActorRef<R::Msg>, Unavailable> {
-        ActorRef::where_is(self.name(R::NAME)).ok_or(Unavailable {
-            what: R::WHAT,
-            why: "restarting",
-        })
+        ActorRef::where_is(self.name(R::NAME)).ok_or(Unavailable::down(R::WHAT, "restarting"))
     }
 
     /// Sends `msg` to role `R` without waiting for it to be handled.
     pub fn tell<R: Role>(&self, msg: R::Msg) -> Result<(), Unavailable> {
-        self.find::<R>()?.cast(msg).map_err(|_| Unavailable {
-            what: R::WHAT,
-            why: "stopping",
-        })
+        let stopping = |_| Unavailable::down(R::WHAT, "stopping");
+        self.find::<R>()?.cast(msg).map_err(stopping)
     }
 
     /// Sends role `R` the message `build` makes around a reply port and waits for the reply,
@@ -164,7 +182,7 @@ impl Scope {
     ) -> Result<T, Unavailable> {
         let actor = self.find::<R>()?;
         let timeout = Some(Duration::from_millis(RPC_TIMEOUT_MS));
-        let no_answer = |why| Unavailable { what: R::WHAT, why };
+        let no_answer = |why| Unavailable::down(R::WHAT, why);
         match actor.call(build, timeout).await {
             Ok(CallResult::Success(reply)) => Ok(reply),
             Ok(CallResult::Timeout) => Err(no_answer("not answering in time")),

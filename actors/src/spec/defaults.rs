@@ -65,6 +65,9 @@ pub fn incidents_lag_max() -> usize {
 pub fn ws_clients_max() -> usize {
     1_024
 }
+pub fn actor_requests_max() -> usize {
+    256
+}
 pub fn log_severity() -> crate::model::Severity {
     crate::model::Severity::Medium
 }

@@ -76,6 +76,11 @@ pub struct LimitsSpec {
     /// Live-feed (`/ws`) clients served at once; past it an upgrade gets 503.
     #[serde(default = "defaults::ws_clients_max")]
     pub ws_clients_max: usize,
+    /// Requests from outside (HTTP commands and reads an actor answers) in flight to one actor
+    /// at once; past it a request answers 503 with `Retry-After`. Ractor mailboxes are
+    /// unbounded: this is what keeps a flood of requests from growing one.
+    #[serde(default = "defaults::actor_requests_max")]
+    pub actor_requests_max: usize,
 }
 
 impl Default for LimitsSpec {
@@ -88,6 +93,7 @@ impl Default for LimitsSpec {
             incident_events_max: defaults::incident_events_max(),
             incidents_lag_max: defaults::incidents_lag_max(),
             ws_clients_max: defaults::ws_clients_max(),
+            actor_requests_max: defaults::actor_requests_max(),
         }
     }
 }
@@ -153,6 +159,7 @@ impl LimitsSpec {
             ("incident_events_max", self.incident_events_max),
             ("incidents_lag_max", self.incidents_lag_max),
             ("ws_clients_max", self.ws_clients_max),
+            ("actor_requests_max", self.actor_requests_max),
         ]
         .into_iter()
         .filter(|(_, value)| *value == 0)
