@@ -306,3 +306,39 @@ async fn redis_auth_refusals_are_their_own_kind_and_a_password_file_or_variable_
         assert!(!all.contains(secret), "{secret} shown");
     }
 }
+
+/// A database that refuses Grace's login is not down for what depends on it: a dependent that
+/// really fails is an incident of its own, not a symptom hidden behind the login failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_does_not_take_in_what_depends_on_the_database() {
+    let pg = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let monitors = format!(
+        "{}\n[[monitors]]\nid = \"api\"\nkind = \"tcp\"\naddress = \"{}\"\ninterval_ms = 200\n\
+         failures_before_down = 1\ndepends_on = [\"pg15-main\"]\n",
+        pg_monitor("pg15-main", &url(&pg, "grace"), ""),
+        api.local_addr().unwrap()
+    );
+    let app = app(dir.path(), &format!("{CONFIG_HEAD}{monitors}"));
+    app.incident_where("the refused login", TIMEOUT, |i| {
+        i["event_type"] == "db.auth_failed"
+    })
+    .await;
+    app.monitor_state("api", "up", TIMEOUT).await;
+    drop(api);
+    let own = app
+        .incident_where("api's own incident", TIMEOUT, |i| i["source"] == "api")
+        .await;
+    assert_eq!(own["status"], "open", "{own}");
+    let login = app
+        .incidents("")
+        .await
+        .into_iter()
+        .find(|i| i["event_type"] == "db.auth_failed")
+        .unwrap();
+    assert!(
+        login["symptoms"].as_array().is_none_or(|s| s.is_empty()),
+        "{login}"
+    );
+}
