@@ -252,6 +252,12 @@ pub fn is_login_failure(event_type: &str) -> bool {
     matches!(event_type, types::DB_AUTH_FAILED | types::REDIS_AUTH_FAILED)
 }
 
+/// Whether `event_type` says the server refused Grace (its login, its certificate) rather
+/// than failed: a configuration problem of Grace's, not an outage of theirs.
+pub fn refuses_grace(event_type: &str) -> bool {
+    is_login_failure(event_type) || event_type.ends_with(".tls_rejected")
+}
+
 /// What an incident is called: its problem's title and the component ("Redis unavailable:
 /// cache"). A login failure says who cannot log in where, then why and what to do: "Grace
 /// cannot log in to cache: NOAUTH Authentication required. — give it …".

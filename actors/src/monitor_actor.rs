@@ -89,7 +89,7 @@ impl Actor for MonitorActor {
             id: spec.id.clone(),
             kind: spec.kind.name(),
             down,
-            refused: down_as.as_deref().is_some_and(refused_grace),
+            refused: down_as.as_deref().is_some_and(crate::event::refuses_grace),
             consecutive_failures: 0,
             last_probe_at: None,
             last_latency_ms: None,
@@ -332,8 +332,11 @@ impl MonitorState {
         };
         // A server that refuses Grace (its login, its certificate) is not down for what
         // depends on it: that is a configuration problem of Grace's, not an outage of theirs.
-        self.status.refused =
-            self.damping.down && self.announced.as_deref().is_some_and(refused_grace);
+        self.status.refused = self.damping.down
+            && self
+                .announced
+                .as_deref()
+                .is_some_and(crate::event::refuses_grace);
         let source = self.spec.id.clone();
         drafts
             .into_iter()
@@ -372,9 +375,4 @@ impl MonitorState {
         });
         EventDraft::new(failure.event_type, data)
     }
-}
-
-/// Whether `event_type` says the server refused Grace rather than failed.
-fn refused_grace(event_type: &str) -> bool {
-    crate::event::is_login_failure(event_type) || event_type.ends_with(".tls_rejected")
 }

@@ -61,8 +61,7 @@ pub(super) fn is_alert(event_type: &str) -> bool {
 /// an alert saying "down" is not a second witness of.
 pub(super) fn is_outage(event_type: &str) -> bool {
     !is_alert(event_type)
-        && !crate::event::is_login_failure(event_type)
-        && !event_type.ends_with(".tls_rejected")
+        && !crate::event::refuses_grace(event_type)
         && event_type != crate::event::types::MONITOR_FLAPPING
 }
 

@@ -73,17 +73,19 @@ impl PlaybooksState {
     /// get a work order (once, while the playbook keeps healing), and the next run waits its
     /// backoff.
     pub(super) async fn relapsing(&mut self, incident: Incident) -> Result<(), StoreError> {
-        let current = self.ctx.store.incident(incident.id).await?;
-        if current.is_none_or(|i| !i.status.is_active()) {
+        let Some(current) = self.ctx.store.incident(incident.id).await? else {
+            return Ok(());
+        };
+        if !current.status.is_active() {
             return Ok(());
         }
         let playbook = self.playbook_for(&incident);
         let rules = self.ctx.spec().incidents.clone();
         match relapse::plan(incident.relapses, &rules, playbook.as_ref()) {
-            RelapsePlan::People => self.tell_relapsing(&incident, None).await,
+            RelapsePlan::People => self.tell_relapsing(&current, None).await,
             RelapsePlan::HealAfter { delay_ms, tell } => {
                 if tell {
-                    self.tell_relapsing(&incident, Some(delay_ms)).await?;
+                    self.tell_relapsing(&current, Some(delay_ms)).await?;
                 }
                 self.heal_after(incident.id, delay_ms);
                 Ok(())
@@ -92,14 +94,13 @@ impl PlaybooksState {
     }
 
     /// A work order saying an incident's heals do not hold, and whether Grace keeps healing
-    /// it (the first wait, `healing_in_ms`) or leaves it to people.
+    /// it (the first wait, `healing_in_ms`) or leaves it to people. `incident` is as stored.
     async fn tell_relapsing(
         &mut self,
         incident: &Incident,
         healing_in_ms: Option<u64>,
     ) -> Result<(), StoreError> {
-        let current = self.ctx.store.incident(incident.id).await?;
-        if current.is_none_or(|i| i.work_order_id.is_some()) {
+        if incident.work_order_id.is_some() {
             return Ok(()); // told already this round
         }
         let rules = &self.ctx.spec().incidents;
