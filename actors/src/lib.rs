@@ -25,43 +25,31 @@
 //! - Playbook commands are argv from config, never shell text.
 
 mod bus_actor;
-pub mod catalog;
 mod context;
 mod credentials;
-mod damping;
-mod delivery;
-pub mod event;
 pub mod failpoints;
 mod feed_actor;
-pub mod history;
-
 pub mod incidents;
-pub mod insights;
-pub mod intake;
 mod kernel;
 mod metrics;
-pub mod model;
 mod monitor_actor;
-pub mod names;
 mod notifier_actor;
 mod outbound;
-mod payload;
 mod pipelines;
 mod playbooks;
 pub mod probe;
-mod problem;
 mod program;
 pub mod protocol;
-pub mod retention;
 mod retention_actor;
-mod secret;
 mod signals;
-pub mod silence;
-pub mod spec;
 pub mod store;
 mod store_actor;
 mod target;
-pub mod time;
+
+// The pure core, under the names this crate and the binary have always used.
+pub use grace_core::{catalog, event, history, insights, intake, model, names, retention};
+use grace_core::{damping, delivery, payload, secret};
+pub use grace_core::{silence, spec, time};
 
 pub use kernel::{
     ActorNode, ActorState, DecideError, Decided, Kernel, KernelError, ReloadReport, Stopped,

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use super::actor::{IncidentsState, Via};
 use super::book::IncidentBook;
 use super::changes::{Changes, Facts, Rules};
-use super::relapses::RECENT_MAX;
 use crate::event::{classify, Event};
 use crate::model::{component_subject, TrustScore};
 use crate::protocol::incidents::{IncidentError, IncidentsMsg};
 use crate::store::StoreError;
+use grace_core::incidents::relapses::RECENT_MAX;
 
 /// Events read from the log, applied and committed together: large enough to amortise a
 /// commit, small enough that a command waits little behind one page (a page of 256 new

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::actor::{IncidentsState, Via};
 use super::book::IncidentBook;
-use super::changes::{Changes, Effect};
+use super::changes::{Changes, Effect, Refused};
 use crate::model::{component_subject, ExecutionStatus, StepRecord, Suggestion, Who};
 use crate::model::{RunId, WorkOrderId};
 use crate::protocol::incidents::{
@@ -108,7 +108,7 @@ impl IncidentsState {
     /// Runs a command on the core and commits what it changed.
     pub(super) async fn command<T>(
         &mut self,
-        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, IncidentError>,
+        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, Refused>,
     ) -> Result<T, IncidentError> {
         self.command_via(Via::Bus, decide).await
     }
@@ -118,7 +118,7 @@ impl IncidentsState {
     /// the bus to flush a flood of pushed events ahead of it.
     pub(super) async fn person_command<T>(
         &mut self,
-        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, IncidentError>,
+        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, Refused>,
     ) -> Result<T, IncidentError> {
         self.command_via(Via::Store, decide).await
     }
@@ -126,7 +126,7 @@ impl IncidentsState {
     pub(super) async fn command_via<T>(
         &mut self,
         via: Via,
-        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, IncidentError>,
+        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, Refused>,
     ) -> Result<T, IncidentError> {
         let mut changes = Changes::default();
         let result = decide(&mut self.book, &mut changes)?;

@@ -13,12 +13,7 @@ use crate::payload::PlaybookStep;
 use crate::protocol::Unavailable;
 use crate::store::StoreError;
 
-/// How a playbook run ended, as the incident manager needs to know it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunOutcome {
-    Succeeded,
-    Failed { work_order_id: WorkOrderId },
-}
+pub use grace_core::incidents::RunOutcome;
 
 /// Why an incident command was refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -40,6 +35,25 @@ pub enum IncidentError {
         incident_id: u64,
         suggestion_id: String,
     },
+}
+
+impl From<grace_core::incidents::Refused> for IncidentError {
+    fn from(refused: grace_core::incidents::Refused) -> Self {
+        use grace_core::incidents::Refused;
+        match refused {
+            Refused::NotFound(id) => IncidentError::NotFound(id),
+            Refused::Conflict { id, status, action } => {
+                IncidentError::Conflict { id, status, action }
+            }
+            Refused::NoSuchSuggestion {
+                incident_id,
+                suggestion_id,
+            } => IncidentError::NoSuchSuggestion {
+                incident_id,
+                suggestion_id,
+            },
+        }
+    }
 }
 
 impl From<StoreError> for IncidentError {

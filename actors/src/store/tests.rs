@@ -199,7 +199,7 @@ async fn incidents_round_trip_and_page_newest_first() {
     let got = store.incident(3).await.unwrap().unwrap();
     assert_eq!(
         got,
-        incident(3, IncidentStatus::Open).with_detected_at(got.detected_at)
+        with_detected_at(incident(3, IncidentStatus::Open), got.detected_at)
     );
     let ids: Vec<u64> = store
         .incidents(None, 2)
@@ -233,11 +233,9 @@ async fn incidents_round_trip_and_page_newest_first() {
     assert!(store.incident(99).await.unwrap().is_none());
 }
 
-impl Incident {
-    fn with_detected_at(mut self, at: chrono::DateTime<Utc>) -> Incident {
-        self.detected_at = at;
-        self
-    }
+fn with_detected_at(mut incident: Incident, at: chrono::DateTime<Utc>) -> Incident {
+    incident.detected_at = at;
+    incident
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use crate::spec::MonitorSpec;
 
 /// What one probe changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Transition {
+pub enum Transition {
     Down,
     Up,
     /// `changes` swings, `failures` failed probes in the last `window` probes.
@@ -34,22 +34,22 @@ pub(crate) enum Transition {
 
 /// A monitor's counts and state.
 #[derive(Debug, Clone)]
-pub(crate) struct Damping {
+pub struct Damping {
     failures_before_down: u32,
     successes_before_up: u32,
     flap_window: usize,
     flap_threshold: usize,
     /// The last `flap_window` outcomes, newest last (true: the probe succeeded).
     outcomes: VecDeque<bool>,
-    pub(crate) consecutive_failures: u32,
+    pub consecutive_failures: u32,
     consecutive_successes: u32,
-    pub(crate) down: bool,
-    pub(crate) flapping: bool,
+    pub down: bool,
+    pub flapping: bool,
 }
 
 impl Damping {
     /// Damping for `spec`, starting down or flapping when an incident says it was.
-    pub(crate) fn new(spec: &MonitorSpec, down: bool, flapping: bool) -> Self {
+    pub fn new(spec: &MonitorSpec, down: bool, flapping: bool) -> Self {
         // A window of 0 is what turns it off below, whichever of the two said so.
         let flap_window = if spec.flapping_detected() {
             spec.flap_window
@@ -71,7 +71,7 @@ impl Damping {
 
     /// Forgets that the component is down (its incident was closed without a recovery seen):
     /// the next failures announce it anew.
-    pub(crate) fn forget_down(&mut self) {
+    pub fn forget_down(&mut self) {
         self.down = false;
         self.consecutive_failures = 0;
     }
@@ -79,7 +79,7 @@ impl Damping {
     /// Forgets the swings counted so far: its outage was healed (by a playbook or a person),
     /// and the ups and downs of an outage Grace healed are not a component going up and down
     /// by itself — a heal that does not hold is a relapse, paced by the relapse rules.
-    pub(crate) fn forget_swings(&mut self) {
+    pub fn forget_swings(&mut self) {
         if !self.flapping {
             self.outcomes.clear();
         }
@@ -87,20 +87,20 @@ impl Damping {
 
     /// Forgets that the component is flapping (its flapping incident was closed by hand): a
     /// fresh window decides anew.
-    pub(crate) fn forget_flapping(&mut self) {
+    pub fn forget_flapping(&mut self) {
         self.flapping = false;
         self.outcomes.clear();
     }
 
     /// Takes back the transition of the last probe (its events were not committed), keeping
     /// the counts: the next probe makes the transition again.
-    pub(crate) fn undo_transition(&mut self, before: &Damping) {
+    pub fn undo_transition(&mut self, before: &Damping) {
         self.down = before.down;
         self.flapping = before.flapping;
     }
 
     /// Counts one probe's outcome; the transition it makes, if any.
-    pub(crate) fn record(&mut self, ok: bool) -> Option<Transition> {
+    pub fn record(&mut self, ok: bool) -> Option<Transition> {
         self.remember(ok);
         if ok {
             self.consecutive_failures = 0;

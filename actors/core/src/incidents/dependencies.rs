@@ -28,12 +28,7 @@ impl IncidentBook {
     /// The incident of the outage `source`'s failure belongs to: the nearest down ancestor's,
     /// walking up through down ancestors that have no incident of their own (their failure is
     /// itself attached higher up).
-    pub(super) fn down_dependency(
-        &self,
-        source: &str,
-        rules: &Rules,
-        facts: &Facts,
-    ) -> Option<u64> {
+    pub fn down_dependency(&self, source: &str, rules: &Rules, facts: &Facts) -> Option<u64> {
         let mut frontier: VecDeque<&str> = parents(rules, source).collect();
         let mut seen = HashSet::new();
         while let Some(parent) = frontier.pop_front() {
@@ -55,13 +50,7 @@ impl IncidentBook {
     }
 
     /// Attaches a dependent's failure to the incident of what it depends on.
-    pub(super) fn attach(
-        &mut self,
-        parent_id: u64,
-        symptom: Symptom,
-        rules: &Rules,
-        out: &mut Changes,
-    ) {
+    pub fn attach(&mut self, parent_id: u64, symptom: Symptom, rules: &Rules, out: &mut Changes) {
         let parent = self.active.get_mut(&parent_id).expect("found active");
         if add_symptom(parent, symptom, rules.events_max) {
             let parent = parent.clone();
@@ -71,13 +60,7 @@ impl IncidentBook {
 
     /// `root` just opened: if its component is down, the active incidents of everything that
     /// depends on it, at any depth, end as superseded by it and become its symptoms.
-    pub(super) fn fold_dependents(
-        &mut self,
-        root: u64,
-        rules: &Rules,
-        facts: &Facts,
-        out: &mut Changes,
-    ) {
+    pub fn fold_dependents(&mut self, root: u64, rules: &Rules, facts: &Facts, out: &mut Changes) {
         let incident = &self.active[&root];
         let down = if rules.monitors.contains(&incident.source) {
             facts.down.contains(&incident.source)
@@ -152,7 +135,7 @@ fn dependents(rules: &Rules, source: &str) -> Vec<String> {
 
 /// Ends `folded` as superseded by `root` at `at` (`why` in words), and stops whatever healing
 /// was meant for it: the outage is `root`'s. Returns it as ended.
-pub(super) fn end_as_superseded(
+pub fn end_as_superseded(
     mut folded: Incident,
     root: u64,
     at: DateTime<Utc>,
@@ -225,7 +208,7 @@ fn add_symptom(incident: &mut Incident, symptom: Symptom, events_max: usize) -> 
 }
 
 /// Everything `source` depends on, directly or through others (bounded like the walks).
-pub(super) fn ancestors(rules: &Rules, source: &str) -> Vec<String> {
+pub fn ancestors(rules: &Rules, source: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut frontier: Vec<&str> = parents(rules, source).collect();
     while let Some(parent) = frontier.pop() {

@@ -11,7 +11,7 @@ use crate::spec::ALERT_FAMILY_PREFIX;
 
 /// What an alert's event says about it, for its incident.
 #[derive(Debug, Clone, Default)]
-pub(super) struct AlertFacts {
+pub struct AlertFacts {
     pub fingerprint: String,
     pub labels: BTreeMap<String, String>,
 }
@@ -52,14 +52,14 @@ impl AlertFacts {
     }
 }
 
-pub(super) fn is_alert(event_type: &str) -> bool {
+pub fn is_alert(event_type: &str) -> bool {
     event_type.starts_with(ALERT_FAMILY_PREFIX)
 }
 
 /// Whether a monitor's incident of `event_type` says its component is down: not an alert's,
 /// and not the server refusing Grace (a login, a certificate) or a component flapping, which
 /// an alert saying "down" is not a second witness of.
-pub(super) fn is_outage(event_type: &str) -> bool {
+pub fn is_outage(event_type: &str) -> bool {
     !is_alert(event_type)
         && !crate::event::refuses_grace(event_type)
         && event_type != crate::event::types::MONITOR_FLAPPING
@@ -68,6 +68,6 @@ pub(super) fn is_outage(event_type: &str) -> bool {
 /// Whether alerts still fire into `incident` with no recovery seen: a run that "healed" it
 /// has not been confirmed by them yet.
 /// Only an alert's own incident waits: where a monitor leads, its probe has the last word.
-pub(super) fn still_firing(incident: &Incident) -> bool {
+pub fn still_firing(incident: &Incident) -> bool {
     is_alert(&incident.event_type) && !incident.alerts_firing.is_empty() && !incident.recovery_seen
 }

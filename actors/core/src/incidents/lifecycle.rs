@@ -7,11 +7,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::book::IncidentBook;
-use super::changes::{Changes, Facts, Rules, Why, SUGGESTIONS_MAX};
+use super::changes::{Changes, Facts, Refused, Rules, RunOutcome, Why, SUGGESTIONS_MAX};
 use crate::event::types;
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionStatus, Who};
 use crate::model::{RunId, WorkOrderId};
-use crate::protocol::incidents::{IncidentError, RunOutcome};
 
 impl IncidentBook {
     pub fn acknowledge(
@@ -20,10 +19,10 @@ impl IncidentBook {
         by: &Who,
         now: DateTime<Utc>,
         out: &mut Changes,
-    ) -> Result<Incident, IncidentError> {
-        let incident = self.active.get(&id).ok_or(IncidentError::NotFound(id))?;
+    ) -> Result<Incident, Refused> {
+        let incident = self.active.get(&id).ok_or(Refused::NotFound(id))?;
         if incident.acknowledged_at.is_some() {
-            return Err(IncidentError::Conflict {
+            return Err(Refused::Conflict {
                 id,
                 status: "acknowledged already",
                 action: "acknowledged again",
@@ -47,8 +46,8 @@ impl IncidentBook {
         rules: &Rules,
         facts: &Facts,
         out: &mut Changes,
-    ) -> Result<Incident, IncidentError> {
-        let incident = self.take(id).ok_or(IncidentError::NotFound(id))?;
+    ) -> Result<Incident, Refused> {
+        let incident = self.take(id).ok_or(Refused::NotFound(id))?;
         Ok(self.resolve(
             incident,
             ResolvedBy::Manual,
@@ -187,24 +186,21 @@ impl IncidentBook {
         by: &Who,
         now: DateTime<Utc>,
         out: &mut Changes,
-    ) -> Result<Suggestion, IncidentError> {
+    ) -> Result<Suggestion, Refused> {
         let action = if approve { "approved" } else { "dismissed" };
-        let incident = self
-            .active
-            .get_mut(&id)
-            .ok_or(IncidentError::NotFound(id))?;
+        let incident = self.active.get_mut(&id).ok_or(Refused::NotFound(id))?;
         let Some(suggestion) = incident
             .suggestions
             .iter_mut()
             .find(|s| s.suggestion_id == suggestion_id)
         else {
-            return Err(IncidentError::NoSuchSuggestion {
+            return Err(Refused::NoSuchSuggestion {
                 incident_id: id,
                 suggestion_id: suggestion_id.to_owned(),
             });
         };
         if suggestion.status != SuggestionStatus::Pending {
-            return Err(IncidentError::Conflict {
+            return Err(Refused::Conflict {
                 id,
                 status: "decided already on this suggestion",
                 action,

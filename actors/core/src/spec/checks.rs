@@ -48,7 +48,7 @@ pub(super) fn check_method_and_statuses(
     method: &str,
     expect_status: &[u16],
 ) {
-    if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
+    if !is_http_token(method) {
         problems.push(SpecProblem::new(
             "method",
             format!("not an HTTP method: {method:?}"),
@@ -60,4 +60,14 @@ pub(super) fn check_method_and_statuses(
     {
         problems.push(SpecProblem::new("expect_status", "statuses are 100 to 599"));
     }
+}
+
+/// An HTTP method is a token (RFC 9110 §5.6.2): one or more of the visible characters that
+/// are not delimiters. What an HTTP client accepts as a method, extension methods included.
+fn is_http_token(method: &str) -> bool {
+    const DELIMITERS: &[u8] = b"\"(),/:;<=>?@[\\]{}";
+    !method.is_empty()
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !DELIMITERS.contains(&b))
 }

@@ -15,7 +15,7 @@ impl IncidentBook {
     /// An alert of `event`'s family on its source resolved: where it was attached as a symptom
     /// to what its component depends on, the symptom has ended, so it is not reopened on its
     /// own when that incident resolves.
-    pub(super) fn end_alert_symptoms(&mut self, event: &Event, rules: &Rules, out: &mut Changes) {
+    pub fn end_alert_symptoms(&mut self, event: &Event, rules: &Rules, out: &mut Changes) {
         let Some(source) = event.source.as_deref() else {
             return;
         };
@@ -43,7 +43,7 @@ impl IncidentBook {
     /// The monitor's active incident an alert of `event_type` on `source` is a second witness
     /// of: a monitor and an alert saying one component is down are one outage, so the alert
     /// folds into it instead of opening an incident (and dropping trust) of its own.
-    pub(super) fn monitor_incident_for(
+    pub fn monitor_incident_for(
         &self,
         source: &str,
         event_type: &str,
@@ -61,7 +61,7 @@ impl IncidentBook {
     /// component are the same outage. They end as superseded by it (their runs stopped), their
     /// alerts fire into it from now on, and the trust they took is given back, so the outage
     /// costs one drop. The monitor's incident leads: its playbooks probe the component itself.
-    pub(super) fn take_in_alerts(&mut self, root: u64, rules: &Rules, out: &mut Changes) {
+    pub fn take_in_alerts(&mut self, root: u64, rules: &Rules, out: &mut Changes) {
         let source = self.active[&root].source.clone();
         if is_alert(&self.active[&root].event_type) || !rules.monitors.contains(&source) {
             return;
@@ -102,7 +102,7 @@ impl IncidentBook {
     /// An alert folded into an incident of another family (a monitor's) resolved: it no
     /// longer fires there, and an incident whose run waited only for it is healed.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn alert_resolved_elsewhere(
+    pub fn alert_resolved_elsewhere(
         &mut self,
         source: &str,
         alert_family: &str,
@@ -132,7 +132,7 @@ impl IncidentBook {
     }
 
     /// The active alert incident on `component`, a component no monitor watches.
-    pub(super) fn alert_incident_of(&self, component: &str) -> Option<u64> {
+    pub fn alert_incident_of(&self, component: &str) -> Option<u64> {
         self.of_source(component)
             .into_iter()
             .find(|id| is_alert(&self.active[id].event_type))

@@ -89,7 +89,7 @@ impl MonitorKind {
     pub fn warnings(&self) -> Vec<SpecProblem> {
         let in_url = match self {
             MonitorKind::Postgres { url, .. } => {
-                crate::target::PgTarget::parse(url).is_ok_and(|t| t.has_password())
+                crate::target::PgUrl::parse(url).is_ok_and(|t| t.has_password)
             }
             MonitorKind::Redis { url, .. } => {
                 crate::target::RedisTarget::parse(url).is_ok_and(|t| t.password.is_some())
@@ -121,8 +121,8 @@ pub(super) fn postgres_problems(
     password: &PasswordSpec,
     problems: &mut Vec<SpecProblem>,
 ) {
-    match crate::target::PgTarget::parse(url) {
-        Ok(target) => password.problems(target.has_password(), problems),
+    match crate::target::PgUrl::parse(url) {
+        Ok(target) => password.problems(target.has_password, problems),
         Err(error) => problems.push(SpecProblem::new("url", error)),
     }
     if passfile.is_some_and(|path| path.trim().is_empty()) {

@@ -9,8 +9,33 @@ use crate::model::{Incident, IncidentView, ResolvedBy, TrustScore, Who, WorkOrde
 use crate::payload::{IncidentChanged, IncidentRepeated, RepeatDelta};
 use crate::spec::TreeSpec;
 
+/// How a playbook run ended, as the incident book needs to know it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Succeeded,
+    Failed { work_order_id: WorkOrderId },
+}
+
+/// Why the book refused a command.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    #[error("incident {0} does not exist")]
+    NotFound(u64),
+    #[error("incident {id} is {status}; it cannot be {action}")]
+    Conflict {
+        id: u64,
+        status: &'static str,
+        action: &'static str,
+    },
+    #[error("incident {incident_id} has no suggestion {suggestion_id:?}")]
+    NoSuchSuggestion {
+        incident_id: u64,
+        suggestion_id: String,
+    },
+}
+
 /// Suggestions one incident may carry: each is a decision waiting for a person.
-pub(super) const SUGGESTIONS_MAX: usize = 16;
+pub const SUGGESTIONS_MAX: usize = 16;
 
 /// The config's rules for incidents, taken once per page or command.
 #[derive(Debug, Clone, Default)]
@@ -120,7 +145,7 @@ impl Changes {
 
     /// Records a repeat of `incident` (its new state), announced later by `finish` — or
     /// before anything else is announced about it, so announcements stay in order.
-    pub(super) fn repeated(&mut self, incident: &Incident, added: u64) {
+    pub fn repeated(&mut self, incident: &Incident, added: u64) {
         *self.repeats.entry(incident.id).or_default() += added;
         self.incidents.insert(incident.id, incident.clone());
     }
@@ -134,7 +159,7 @@ impl Changes {
     }
 
     /// `incident.updated` with `reason: repeat`: only what repeats change.
-    pub(super) fn announce_repeats(&mut self, id: u64) {
+    pub fn announce_repeats(&mut self, id: u64) {
         let (Some(added), Some(incident)) = (self.repeats.remove(&id), self.incidents.get(&id))
         else {
             return;
@@ -159,7 +184,7 @@ impl Changes {
 
     /// Announces `incident` as it is now with `event_type`, saying `why`; after its pending
     /// repeats, so announcements stay in order.
-    pub(super) fn announce(&mut self, incident: &Incident, event_type: &str, why: Why) {
+    pub fn announce(&mut self, incident: &Incident, event_type: &str, why: Why) {
         self.announce_repeats(incident.id);
         let changed = IncidentChanged {
             incident: IncidentView::from(incident),
@@ -180,22 +205,22 @@ impl Changes {
 
 /// What an incident's announcement says besides the incident (see [`IncidentChanged`]).
 #[derive(Debug, Default)]
-pub(super) struct Why {
-    pub(super) reason: Option<String>,
-    pub(super) by: Option<Who>,
-    pub(super) work_order_id: Option<WorkOrderId>,
-    pub(super) resolved_by: Option<ResolvedBy>,
+pub struct Why {
+    pub reason: Option<String>,
+    pub by: Option<Who>,
+    pub work_order_id: Option<WorkOrderId>,
+    pub resolved_by: Option<ResolvedBy>,
 }
 
 impl Why {
-    pub(super) fn reason(reason: &str) -> Self {
+    pub fn reason(reason: &str) -> Self {
         Why {
             reason: Some(reason.to_owned()),
             ..Why::default()
         }
     }
 
-    pub(super) fn by(reason: &str, by: &Who) -> Self {
+    pub fn by(reason: &str, by: &Who) -> Self {
         Why {
             by: Some(by.clone()),
             ..Why::reason(reason)

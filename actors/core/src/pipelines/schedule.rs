@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// What the schedule decided for a pipeline at a tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Due {
+pub enum Due {
     /// Start a scheduled run now.
     Start(String),
     /// It was due but is still going: this period's run is skipped.
@@ -22,14 +22,14 @@ pub(super) enum Due {
 
 /// When each scheduled pipeline is due next, with the period it was computed from.
 #[derive(Debug, Default)]
-pub(super) struct Schedule {
+pub struct Schedule {
     next: HashMap<String, (u64, Instant)>,
 }
 
 impl Schedule {
     /// The pipelines due at `now`, of `pipelines` (each id with its `every_ms`, in config
     /// order); `busy` says whether one is going or has reruns waiting.
-    pub(super) fn due<'a>(
+    pub fn due<'a>(
         &mut self,
         pipelines: impl IntoIterator<Item = (&'a str, Option<u64>)>,
         now: Instant,

@@ -18,24 +18,24 @@ use crate::event::{classify, family, types, Event, EventClass};
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, TrustScore, Who};
 
 /// What an incident is deduplicated by: its source and event type.
-pub(super) type IncidentKey = (String, String);
+pub type IncidentKey = (String, String);
 
 /// The active incidents and component trust, and every rule that changes them.
 #[derive(Debug, Default)]
 pub struct IncidentBook {
     /// Active incidents by id; a BTreeMap so the newest are a range (the dashboard's page).
-    pub(super) active: BTreeMap<u64, Incident>,
+    pub active: BTreeMap<u64, Incident>,
     /// Active incidents by (source, event_type); a BTreeMap so a source's incidents are a range.
-    pub(super) by_key: BTreeMap<(String, String), u64>,
-    pub(super) next_id: u64,
+    pub by_key: BTreeMap<(String, String), u64>,
+    pub next_id: u64,
     /// Component trust known so far, by component id. The actor fills in what a page needs.
-    pub(super) trust: HashMap<String, TrustScore>,
+    pub trust: HashMap<String, TrustScore>,
     /// Components in `trust` that have no stored score yet.
-    pub(super) unstored_trust: HashSet<String>,
+    pub unstored_trust: HashSet<String>,
     /// Incidents healed lately, by key, for relapses (`relapses.rs`); `recent_order` is the
     /// order they were remembered in, oldest first, to forget the oldest past the bound.
-    pub(super) recent: HashMap<(String, String), Incident>,
-    pub(super) recent_order: VecDeque<(IncidentKey, Option<DateTime<Utc>>)>,
+    pub recent: HashMap<(String, String), Incident>,
+    pub recent_order: VecDeque<(IncidentKey, Option<DateTime<Utc>>)>,
 }
 
 impl IncidentBook {
@@ -103,13 +103,13 @@ impl IncidentBook {
         self.active.range(..below).map(|(id, _)| *id).collect()
     }
 
-    pub(super) fn insert(&mut self, incident: Incident) {
+    pub fn insert(&mut self, incident: Incident) {
         let key = (incident.source.clone(), incident.event_type.clone());
         self.by_key.insert(key, incident.id);
         self.active.insert(incident.id, incident);
     }
 
-    pub(super) fn take(&mut self, id: u64) -> Option<Incident> {
+    pub fn take(&mut self, id: u64) -> Option<Incident> {
         let incident = self.active.remove(&id)?;
         self.by_key
             .remove(&(incident.source.clone(), incident.event_type.clone()));
@@ -117,7 +117,7 @@ impl IncidentBook {
     }
 
     /// Active incidents of `source`, in id order.
-    pub(super) fn of_source(&self, source: &str) -> Vec<u64> {
+    pub fn of_source(&self, source: &str) -> Vec<u64> {
         let mut ids: Vec<u64> = self
             .by_key
             .range((source.to_owned(), String::new())..)
@@ -241,7 +241,7 @@ impl IncidentBook {
         }
     }
 
-    pub(super) fn open(
+    pub fn open(
         &mut self,
         problem: Symptom,
         count: u64,
@@ -313,26 +313,20 @@ impl IncidentBook {
     }
 
     /// Keeps an active incident and announces its change.
-    pub(super) fn update(&mut self, incident: Incident, reason: &str, out: &mut Changes) {
+    pub fn update(&mut self, incident: Incident, reason: &str, out: &mut Changes) {
         out.announce(&incident, types::INCIDENT_UPDATED, Why::reason(reason));
         self.insert(incident);
     }
 
     /// [`update`](Self::update) for a person's command: the event names who (`by`).
-    pub(super) fn update_by(
-        &mut self,
-        incident: Incident,
-        reason: &str,
-        by: &Who,
-        out: &mut Changes,
-    ) {
+    pub fn update_by(&mut self, incident: Incident, reason: &str, by: &Who, out: &mut Changes) {
         out.announce(&incident, types::INCIDENT_UPDATED, Why::by(reason, by));
         self.insert(incident);
     }
 
     /// Ends an incident already taken out of the active set.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn resolve(
+    pub fn resolve(
         &mut self,
         mut incident: Incident,
         by: ResolvedBy,
@@ -372,7 +366,7 @@ impl IncidentBook {
     /// After `resolved` ends, its symptoms whose monitors still say down, and its alerts not
     /// seen to resolve, get incidents of their own: they were hidden behind it, and they are
     /// not over.
-    pub(super) fn reopen_symptoms(
+    pub fn reopen_symptoms(
         &mut self,
         resolved: &Incident,
         now: DateTime<Utc>,
@@ -397,18 +391,18 @@ impl IncidentBook {
 }
 
 /// Marks `incident` in maintenance (and silenced) when a window or silence in force covers it.
-pub(super) fn in_maintenance(incident: &mut Incident, facts: &Facts) {
+pub fn in_maintenance(incident: &mut Incident, facts: &Facts) {
     let quiet = facts.quiet_for(&incident.source, &incident.event_type, &incident.labels);
     incident.maintenance = quiet.map(str::to_owned);
     incident.silenced |= incident.maintenance.is_some();
 }
 
 /// The component an event is about.
-pub(super) fn source_of(event: &Event) -> String {
+pub fn source_of(event: &Event) -> String {
     event.source.clone().unwrap_or_else(|| "unknown".to_owned())
 }
 
-pub(super) fn remember(incident: &mut Incident, seq: u64, events_max: usize) {
+pub fn remember(incident: &mut Incident, seq: u64, events_max: usize) {
     if incident.event_seqs.len() < events_max {
         incident.event_seqs.push(seq);
     }

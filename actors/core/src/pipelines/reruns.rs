@@ -18,14 +18,14 @@ use crate::spec::bounds;
 /// A failed run marked as rerun by `rerun`, the queued rerun; both saved in one transaction
 /// before the rerun joins the queue.
 #[derive(Debug, Clone)]
-pub(super) struct Planned {
+pub struct Planned {
     pub original: PipelineRun,
     pub rerun: PipelineRun,
 }
 
 /// What asking to rerun some failed runs comes to.
 #[derive(Debug, Default)]
-pub(super) struct Plan {
+pub struct Plan {
     /// A rerun for each failed run there is room for, in the order asked.
     pub queue: Vec<Planned>,
     /// The failed runs left out because their pipeline's queue is full.
@@ -34,7 +34,7 @@ pub(super) struct Plan {
 
 /// Reruns waiting, by pipeline id, oldest first.
 #[derive(Debug)]
-pub(super) struct Reruns {
+pub struct Reruns {
     queued: HashMap<String, VecDeque<PipelineRun>>,
     /// Most reruns waiting per pipeline.
     per_pipeline_max: usize,
@@ -47,7 +47,7 @@ impl Default for Reruns {
 }
 
 impl Reruns {
-    pub(super) fn new(per_pipeline_max: usize) -> Self {
+    pub fn new(per_pipeline_max: usize) -> Self {
         Reruns {
             queued: HashMap::new(),
             per_pipeline_max,
@@ -56,7 +56,7 @@ impl Reruns {
 
     /// Reruns found unfinished after a stop are queued again (the failed run they rerun is
     /// marked as rerun, so nothing else would ever rerun it), oldest first.
-    pub(super) fn restore(&mut self, runs: Vec<PipelineRun>) {
+    pub fn restore(&mut self, runs: Vec<PipelineRun>) {
         for mut run in runs {
             run.status = PipelineRunStatus::Queued;
             self.queued
@@ -71,7 +71,7 @@ impl Reruns {
 
     /// A rerun, queued at `now`, of each of the `failed` runs not rerun yet, as far as each
     /// pipeline's queue has room. Nothing is queued until `push`.
-    pub(super) fn plan(&self, failed: Vec<PipelineRun>, now: DateTime<Utc>) -> Plan {
+    pub fn plan(&self, failed: Vec<PipelineRun>, now: DateTime<Utc>) -> Plan {
         let mut plan = Plan::default();
         let mut seen: HashSet<PipelineRunId> =
             self.runs().filter_map(|r| r.rerun_of.clone()).collect();
@@ -101,7 +101,7 @@ impl Reruns {
     }
 
     /// Queues a planned rerun once it is saved.
-    pub(super) fn push(&mut self, rerun: PipelineRun) {
+    pub fn push(&mut self, rerun: PipelineRun) {
         self.queued
             .entry(rerun.pipeline_id.clone())
             .or_default()
@@ -109,7 +109,7 @@ impl Reruns {
     }
 
     /// The next rerun of `pipeline_id`, running from `now`, if one waits.
-    pub(super) fn next(&mut self, pipeline_id: &str, now: DateTime<Utc>) -> Option<PipelineRun> {
+    pub fn next(&mut self, pipeline_id: &str, now: DateTime<Utc>) -> Option<PipelineRun> {
         let mut run = self.queued.get_mut(pipeline_id)?.pop_front()?;
         run.status = PipelineRunStatus::Running;
         run.started_at = now;
@@ -117,7 +117,7 @@ impl Reruns {
     }
 
     /// Every rerun of `pipeline_id` waiting, taken out (its pipeline is gone).
-    pub(super) fn take_all(&mut self, pipeline_id: &str) -> Vec<PipelineRun> {
+    pub fn take_all(&mut self, pipeline_id: &str) -> Vec<PipelineRun> {
         self.queued
             .remove(pipeline_id)
             .map(Vec::from)
@@ -125,22 +125,22 @@ impl Reruns {
     }
 
     /// How many reruns of `pipeline_id` wait.
-    pub(super) fn len(&self, pipeline_id: &str) -> usize {
+    pub fn len(&self, pipeline_id: &str) -> usize {
         self.queued.get(pipeline_id).map_or(0, VecDeque::len)
     }
 
     /// Whether `run_id` is a rerun waiting here.
-    pub(super) fn contains(&self, run_id: &PipelineRunId) -> bool {
+    pub fn contains(&self, run_id: &PipelineRunId) -> bool {
         self.runs().any(|run| &run.run_id == run_id)
     }
 
     /// Every rerun waiting.
-    pub(super) fn runs(&self) -> impl Iterator<Item = &PipelineRun> {
+    pub fn runs(&self) -> impl Iterator<Item = &PipelineRun> {
         self.queued.values().flatten()
     }
 
     /// The pipelines with reruns waiting.
-    pub(super) fn pipelines(&self) -> Vec<String> {
+    pub fn pipelines(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
             .queued
             .iter()

@@ -15,9 +15,11 @@ macro_rules! string_id {
         #[serde(transparent)]
         pub struct $name(String);
 
+        // A new id is a new identity each time: not a `Default` value.
+        #[allow(clippy::new_without_default)]
         impl $name {
             /// A new, unique id.
-            pub(crate) fn new() -> Self {
+            pub fn new() -> Self {
                 let hex = uuid::Uuid::new_v4().simple().to_string();
                 Self(format!("{}-{}", $prefix, &hex[..12]))
             }
@@ -34,7 +36,8 @@ macro_rules! string_id {
         }
 
         /// For tests: an id written out.
-        #[cfg(test)]
+        /// Tests name ids as they like; Grace itself only makes new ones or reads them.
+        #[cfg(any(test, feature = "test-support"))]
         impl From<&str> for $name {
             fn from(id: &str) -> Self {
                 Self(id.to_owned())

@@ -24,7 +24,7 @@ type Key = (String, String);
 
 impl IncidentBook {
     /// Remembers `incident`, just resolved, in case it relapses within `window_ms`.
-    pub(super) fn remember_healed(&mut self, incident: &Incident, window_ms: u64) {
+    pub fn remember_healed(&mut self, incident: &Incident, window_ms: u64) {
         let healed = matches!(
             incident.resolved_by,
             Some(ResolvedBy::Playbook | ResolvedBy::Recovery)
@@ -68,12 +68,7 @@ impl IncidentBook {
     }
 
     /// The healed incident a failure of `key` at `at` is a relapse of, taken out of memory.
-    pub(super) fn relapse_of(
-        &mut self,
-        key: &Key,
-        at: DateTime<Utc>,
-        rules: &Rules,
-    ) -> Option<Incident> {
+    pub fn relapse_of(&mut self, key: &Key, at: DateTime<Utc>, rules: &Rules) -> Option<Incident> {
         let resolved_at = self.recent.get(key)?.resolved_at?;
         let window = Duration::milliseconds(rules.reopen_window_ms as i64);
         if at - resolved_at > window {
@@ -86,7 +81,7 @@ impl IncidentBook {
     /// Reopens `incident` for `problem`: healed again, or, past `relapses_max`, handed to the
     /// engine's relapse rules.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn reopen(
+    pub fn reopen(
         &mut self,
         mut incident: Incident,
         problem: Symptom,

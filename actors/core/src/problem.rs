@@ -10,7 +10,7 @@ pub struct SpecProblem {
 }
 
 impl SpecProblem {
-    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),

@@ -9,7 +9,6 @@ use serde_json::json;
 use super::*;
 use crate::event::{types, Event, EventDraft};
 use crate::model::{Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionStatus, Who};
-use crate::protocol::incidents::{IncidentError, RunOutcome};
 
 mod alerts;
 mod dependencies;
@@ -279,11 +278,11 @@ fn commands_check_state() {
     );
     assert!(matches!(
         core.acknowledge(1, &Who::local(), now, &mut out),
-        Err(IncidentError::Conflict { .. })
+        Err(Refused::Conflict { .. })
     ));
     assert!(matches!(
         core.acknowledge(9, &Who::local(), now, &mut out),
-        Err(IncidentError::NotFound(9))
+        Err(Refused::NotFound(9))
     ));
     // A run's end for another run changes nothing.
     core.run_started(1, "r1".into(), &mut out);
@@ -344,11 +343,11 @@ fn a_suggestion_is_offered_once_and_decided_once() {
     assert_eq!(decided.status, SuggestionStatus::Dismissed);
     assert!(matches!(
         core.decide(1, "s1", true, &Who::local(), now, &mut out),
-        Err(IncidentError::Conflict { .. })
+        Err(Refused::Conflict { .. })
     ));
     assert!(matches!(
         core.decide(1, "s9", true, &Who::local(), now, &mut out),
-        Err(IncidentError::NoSuchSuggestion { .. })
+        Err(Refused::NoSuchSuggestion { .. })
     ));
 }
 
