@@ -13,7 +13,7 @@ use super::changes::{Changes, Facts, Rules};
 use super::relapses::RECENT_MAX;
 use crate::event::{classify, Event};
 use crate::model::{component_subject, TrustScore};
-use crate::protocol::incidents::{IncidentError, IncidentsMsg};
+use crate::protocol::incidents::{Handed, IncidentError, IncidentsMsg};
 use crate::store::StoreError;
 
 /// Events read from the log, applied and committed together: large enough to amortise a
@@ -106,7 +106,7 @@ impl IncidentsState {
         if changes.is_empty() {
             self.publish_progress(); // nothing to keep: a replay would change nothing either
         } else {
-            self.commit(changes, Via::Bus).await?;
+            self.commit(changes, Via::Bus, Handed::default()).await?;
         }
         if progress.log_head.load(Ordering::Acquire) > self.watermark {
             self.schedule_page();
