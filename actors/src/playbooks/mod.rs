@@ -35,5 +35,7 @@ mod runner;
 mod runs;
 mod steps;
 mod sub_agent;
+#[cfg(test)]
+mod tests;
 
 pub use actor::PlaybooksActor;
