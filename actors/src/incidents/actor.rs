@@ -140,11 +140,9 @@ impl Actor for IncidentsActor {
                 };
                 state.command(started).await?
             }
-            IncidentsMsg::RunFinished {
-                incident_id,
-                run_id,
-                outcome,
-            } => state.run_finished(incident_id, &run_id, outcome).await?,
+            msg @ (IncidentsMsg::RunFinished { .. } | IncidentsMsg::Escalate { .. }) => {
+                state.handed_over(msg).await
+            }
             IncidentsMsg::Suggest {
                 incident_id,
                 suggestion,
@@ -155,11 +153,6 @@ impl Actor for IncidentsActor {
                 };
                 state.command(suggest).await?
             }
-            IncidentsMsg::Escalate {
-                incident_id,
-                work_order_id,
-                overdue,
-            } => state.escalate(incident_id, work_order_id, overdue).await?,
             IncidentsMsg::CheckOverdue => state.check_overdue(),
             // A step whose sub-agent stopped waiting (its ask timed out, or it was stopped) has
             // failed already, and may be tried again: moving trust now would count it twice.

@@ -12,7 +12,7 @@ use super::book::IncidentBook;
 use super::changes::{Changes, Facts, Rules};
 use crate::event::{classify, Event};
 use crate::model::{component_subject, TrustScore};
-use crate::protocol::incidents::{IncidentError, IncidentsMsg};
+use crate::protocol::incidents::{Handed, IncidentError, IncidentsMsg};
 use crate::store::StoreError;
 use grace_core::incidents::relapses::RECENT_MAX;
 
@@ -106,7 +106,7 @@ impl IncidentsState {
         if changes.is_empty() {
             self.publish_progress(); // nothing to keep: a replay would change nothing either
         } else {
-            self.commit(changes, Via::Bus).await?;
+            self.commit(changes, Via::Bus, Handed::default()).await?;
         }
         if progress.log_head.load(Ordering::Acquire) > self.watermark {
             self.schedule_page();

@@ -8,10 +8,12 @@ use std::time::Duration;
 use super::actor::{IncidentsState, Via};
 use super::book::IncidentBook;
 use super::changes::{Changes, Effect, Refused};
+use crate::event::EventDraft;
 use crate::model::{component_subject, ExecutionStatus, StepRecord, Suggestion, Who};
 use crate::model::{RunId, WorkOrderId};
 use crate::protocol::incidents::{
-    IncidentError, IncidentPage, IncidentQuery, IncidentReply, RunOutcome, TrustChange, TrustStep,
+    Handed, IncidentError, IncidentPage, IncidentQuery, IncidentReply, IncidentsMsg, RunOutcome,
+    TrustChange, TrustStep,
 };
 use crate::protocol::monitor::MonitorMsg;
 use crate::protocol::playbooks::PlaybooksMsg;
@@ -58,27 +60,64 @@ impl IncidentsState {
         let _ = reply.send(self.explain(result, incident_id, action).await);
     }
 
-    /// The playbook engine recorded a work order for the incident: escalate it.
-    pub(super) async fn escalate(
-        &mut self,
-        incident_id: u64,
-        work_order_id: WorkOrderId,
-        overdue: bool,
-    ) -> Result<(), IncidentError> {
-        self.overdue_asked.remove(&incident_id);
-        let (rules, facts) = self.rules_and_facts();
-        let now = crate::time::now();
-        self.command(|book, out| {
-            book.escalate(
+    /// A run's end or an escalation the playbook engine hands over with its records; replies
+    /// once committed. An engine that stopped waiting (its ask timed out) has failed, and takes
+    /// its runs up again from the store: committing now could end a run twice.
+    pub(super) async fn handed_over(&mut self, msg: IncidentsMsg) {
+        match msg {
+            IncidentsMsg::RunFinished { reply, .. } if reply.is_closed() => {}
+            IncidentsMsg::Escalate { reply, .. } if reply.is_closed() => {}
+            IncidentsMsg::RunFinished {
+                incident_id,
+                run_id,
+                outcome,
+                handed,
+                reply,
+            } => {
+                let result = self
+                    .run_finished(incident_id, &run_id, outcome, handed)
+                    .await;
+                let _ = reply.send(result);
+            }
+            IncidentsMsg::Escalate {
                 incident_id,
                 work_order_id,
                 overdue,
+                handed,
+                reply,
+            } => {
+                let escalation = (work_order_id, overdue);
+                let _ = reply.send(self.escalate(incident_id, escalation, handed).await);
+            }
+            _ => {}
+        }
+    }
+
+    /// The playbook engine decided a work order for the incident: escalate it, committing the
+    /// work order (`handed`) with the change. Whether it escalated: nothing is committed when
+    /// the incident no longer needs it.
+    pub(super) async fn escalate(
+        &mut self,
+        incident_id: u64,
+        (work_order_id, overdue): (WorkOrderId, bool),
+        handed: Handed,
+    ) -> Result<bool, IncidentError> {
+        self.overdue_asked.remove(&incident_id);
+        let (rules, facts) = self.rules_and_facts();
+        let now = crate::time::now();
+        let point = "incidents.escalate";
+        self.command_with(Via::Bus, (handed, false, point), |book, out| {
+            let escalate = (work_order_id, overdue);
+            book.escalate(
+                incident_id,
+                escalate.0,
+                escalate.1,
                 now,
                 &rules,
                 &facts,
                 out,
             );
-            Ok(())
+            Ok(!out.is_empty())
         })
         .await
     }
@@ -128,10 +167,30 @@ impl IncidentsState {
         via: Via,
         decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, Refused>,
     ) -> Result<T, IncidentError> {
+        let nothing = (Handed::default(), false, "incidents.command");
+        self.command_with(via, nothing, decide).await
+    }
+
+    /// [`command_via`](Self::command_via) committing the records the playbook engine handed
+    /// over with what the command changed, before it; when the command changes nothing, only
+    /// if `alone` (a run's end is committed whatever its incident). `point`: the crash points
+    /// around the commit.
+    pub(super) async fn command_with<T>(
+        &mut self,
+        via: Via,
+        (handed, alone, point): (Handed, bool, &'static str),
+        decide: impl FnOnce(&mut IncidentBook, &mut Changes) -> Result<T, Refused>,
+    ) -> Result<T, IncidentError> {
         let mut changes = Changes::default();
         let result = decide(&mut self.book, &mut changes)?;
-        if !changes.is_empty() {
-            self.commit(changes, via).await?;
+        let handed = match changes.is_empty() && !alone {
+            true => Handed::default(),
+            false => handed,
+        };
+        if !changes.is_empty() || !handed.is_empty() {
+            crate::failpoints::crash_point(&format!("{point}.before_commit"));
+            self.commit(changes, via, handed).await?;
+            crate::failpoints::crash_point(&format!("{point}.after_commit"));
         }
         Ok(result)
     }
@@ -142,36 +201,11 @@ impl IncidentsState {
         &mut self,
         mut changes: Changes,
         via: Via,
+        handed: Handed,
     ) -> Result<(), IncidentError> {
         changes.finish();
-        let Changes {
-            incidents,
-            trust,
-            opened,
-            new_trust,
-            drafts,
-            effects,
-            ..
-        } = changes;
-        let mut writes: Vec<Write> = incidents
-            .into_values()
-            .map(|incident| match opened.contains(&incident.id) {
-                true => Write::NewIncident(Box::new(incident)),
-                false => Write::Incident(Box::new(incident)),
-            })
-            .collect();
-        writes.extend(
-            trust
-                .into_values()
-                .map(|score| match new_trust.contains(&score.subject) {
-                    true => Write::NewTrust(score),
-                    false => Write::Trust(score),
-                }),
-        );
-        writes.push(Write::IncidentsProgress {
-            watermark: self.watermark,
-            next_id: self.book.next_id(),
-        });
+        let effects = std::mem::take(&mut changes.effects);
+        let (drafts, writes) = self.transaction(changes, handed);
         let committed = match via {
             Via::Bus => {
                 crate::protocol::bus::commit_in_order(&self.ctx.scope, drafts, writes).await
@@ -201,6 +235,43 @@ impl IncidentsState {
             self.run_effect(effect);
         }
         Ok(())
+    }
+
+    /// The events and records of one commit: the engine's first (a run ended, then what that
+    /// did to its incident), then the incidents and trust changed, then the watermark.
+    fn transaction(&self, changes: Changes, handed: Handed) -> (Vec<EventDraft>, Vec<Write>) {
+        let Changes {
+            incidents,
+            trust,
+            opened,
+            new_trust,
+            drafts,
+            ..
+        } = changes;
+        let Handed {
+            drafts: mut all_drafts,
+            mut writes,
+        } = handed;
+        all_drafts.extend(drafts);
+        writes.extend(incidents.into_values().map(
+            |incident| match opened.contains(&incident.id) {
+                true => Write::NewIncident(Box::new(incident)),
+                false => Write::Incident(Box::new(incident)),
+            },
+        ));
+        writes.extend(
+            trust
+                .into_values()
+                .map(|score| match new_trust.contains(&score.subject) {
+                    true => Write::NewTrust(score),
+                    false => Write::Trust(score),
+                }),
+        );
+        writes.push(Write::IncidentsProgress {
+            watermark: self.watermark,
+            next_id: self.book.next_id(),
+        });
+        (all_drafts, writes)
     }
 
     pub(super) fn run_effect(&self, effect: Effect) {
@@ -262,37 +333,32 @@ impl IncidentsState {
                 }
                 _ => continue, // still running: its end will be reported
             };
-            self.run_finished(incident_id, &run_id, outcome).await?;
+            self.run_finished(incident_id, &run_id, outcome, Handed::default())
+                .await?;
         }
         Ok(())
     }
 
+    /// A run healing incident `incident_id` ended: its records (`handed`) are committed with
+    /// what that does to the incident — nothing, when it was resolved meanwhile.
     pub(super) async fn run_finished(
         &mut self,
         incident_id: u64,
         run_id: &RunId,
         outcome: RunOutcome,
+        handed: Handed,
     ) -> Result<(), IncidentError> {
-        if !self.book.is_healing(incident_id, run_id) {
-            return Ok(()); // resolved meanwhile (by hand or by recovery)
-        }
-        let resolves = match outcome {
-            RunOutcome::Succeeded => self.resolves(run_id).await?,
-            RunOutcome::Failed { .. } => false,
+        let healing = self.book.is_healing(incident_id, run_id);
+        let resolves = match (&outcome, healing) {
+            (RunOutcome::Succeeded, true) => self.resolves(run_id).await?,
+            _ => false,
         };
         let (rules, facts) = self.rules_and_facts();
         let now = crate::time::now();
-        self.command(|book, out| {
-            book.run_finished(
-                incident_id,
-                run_id,
-                outcome,
-                resolves,
-                now,
-                &rules,
-                &facts,
-                out,
-            );
+        let ended = (handed, true, "incidents.run_finished");
+        self.command_with(Via::Bus, ended, |book, out| {
+            let how = (outcome, resolves);
+            book.run_finished(incident_id, run_id, how.0, how.1, now, &rules, &facts, out);
             Ok(())
         })
         .await

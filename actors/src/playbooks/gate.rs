@@ -54,6 +54,7 @@ impl Hold {
 }
 
 /// When each playbook last started on each component, newest last.
+#[derive(Debug)]
 pub(crate) struct RunGate {
     started: HashMap<(String, String), VecDeque<DateTime<Utc>>>,
     pairs_max: usize,

@@ -7,13 +7,12 @@ use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 
 use crate::event::EventDraft;
+pub use crate::model::RunOutcome;
 use crate::model::WorkOrderId;
 use crate::model::{Incident, IncidentStatus, RunId, StepRecord, StepStatus, Suggestion, Who};
 use crate::payload::PlaybookStep;
 use crate::protocol::Unavailable;
-use crate::store::StoreError;
-
-pub use grace_core::incidents::RunOutcome;
+use crate::store::{StoreError, Write};
 
 /// Why an incident command was refused.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -92,11 +91,15 @@ pub enum IncidentsMsg {
     Resolve(u64, Who, IncidentReply),
     /// A playbook run started healing the incident.
     RunStarted { incident_id: u64, run_id: RunId },
-    /// A playbook run ended.
+    /// A playbook run ended: its records (`handed`: the run, its agent, trust, a work order)
+    /// are committed with what the end does to the incident, in one transaction, whatever that
+    /// is (nothing, when it was resolved meanwhile). Replies once committed.
     RunFinished {
         incident_id: u64,
         run_id: RunId,
         outcome: RunOutcome,
+        handed: Handed,
+        reply: RpcReplyPort<Result<(), IncidentError>>,
     },
     /// A playbook below its `auto_run_min_trust`: offer it to people on the incident.
     Suggest {
@@ -111,13 +114,17 @@ pub enum IncidentsMsg {
         by: Who,
         reply: RpcReplyPort<Result<Suggestion, IncidentError>>,
     },
-    /// Automation was stopped before a run (an open circuit breaker), or the incident is past
-    /// its `escalate_after_ms` (`overdue`): escalate to the work order recorded for it. An
-    /// overdue incident keeps the run healing it, if any.
+    /// Automation was stopped before a run (an open circuit breaker), the incident relapses,
+    /// or it is past its `escalate_after_ms` (`overdue`): escalate it to work order
+    /// `work_order_id`, committed with it (`handed`: the work order, its deliveries) in one
+    /// transaction. An overdue incident keeps the run healing it, if any. Replies whether it
+    /// escalated: when the incident no longer needs it, nothing is committed.
     Escalate {
         incident_id: u64,
         work_order_id: WorkOrderId,
         overdue: bool,
+        handed: Handed,
+        reply: RpcReplyPort<Result<bool, IncidentError>>,
     },
     /// Periodic: find incidents past their component's `escalate_after_ms`.
     CheckOverdue,
@@ -129,6 +136,21 @@ pub enum IncidentsMsg {
     ),
     /// A question about the active incidents, answered from memory.
     Query(IncidentQuery),
+}
+
+/// Records the playbook engine decided and hands to the incident manager, to be committed in
+/// one transaction with the incident change they cause (the engine still decides them: the
+/// incident manager only carries them), announced before it.
+#[derive(Debug, Default)]
+pub struct Handed {
+    pub drafts: Vec<EventDraft>,
+    pub writes: Vec<Write>,
+}
+
+impl Handed {
+    pub fn is_empty(&self) -> bool {
+        self.drafts.is_empty() && self.writes.is_empty()
+    }
 }
 
 /// How a trust step moves the component's trust.

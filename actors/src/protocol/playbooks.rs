@@ -3,39 +3,7 @@
 use ractor::RpcReplyPort;
 
 use crate::model::{Incident, RunId, StepRecord, Who};
-
-/// How a sub-agent's run ended.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    pub succeeded: bool,
-    /// Grace stopped in the middle of it (the run becomes `interrupted`, not `failed`).
-    pub interrupted: bool,
-    pub failing_step: Option<String>,
-    pub output: String,
-}
-
-/// Why a playbook could not be run by hand.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum RunError {
-    #[error("there is no playbook named {0:?}")]
-    NoSuchPlaybook(String),
-    #[error("incident {0} does not exist")]
-    NoSuchIncident(u64),
-    #[error("incident {0} is resolved; there is nothing to heal")]
-    Resolved(u64),
-    #[error("incident {incident_id} already has a run: {run}")]
-    Busy { incident_id: u64, run: String },
-    #[error("all {0} sub-agents are busy; try again when one is free")]
-    Full(usize),
-    /// Its trigger does not match the incident: not the playbook for it.
-    #[error("{0}; an admin may run it anyway with \"force\": true")]
-    NotTriggered(String),
-    /// Its cooldown or circuit breaker holds it, as it would an automatic run.
-    #[error("{0}; an admin may run it anyway with \"force\": true")]
-    Held(String),
-    #[error("store error: {0}")]
-    Store(String),
-}
+pub use crate::model::{RunError, RunReport};
 
 pub enum PlaybooksMsg {
     /// A new incident: run the first playbook whose trigger matches, if any.

@@ -125,7 +125,8 @@ async fn a_pending_delivery_survives_kill_9_and_is_sent_after_restart() {
 }
 
 /// A crash just after a page of incidents is committed, or just before or after a run's start
-/// or end is committed, ends after a restart in the state no crash leaves: the incident
+/// or end is committed (the end on the engine's side of its hand-over or the incident
+/// manager's), ends after a restart in the state no crash leaves: the incident
 /// escalated, its run counted once in the playbook's trust, one work order, delivered once —
 /// no run half-written (a run without its sub-agent, or announced but not recorded).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,6 +137,8 @@ async fn a_crash_on_either_side_of_a_transitions_commit_counts_it_once() {
         "playbooks.start.after_commit",
         "playbooks.finish.before_commit",
         "playbooks.finish.after_commit",
+        "incidents.run_finished.before_commit",
+        "incidents.run_finished.after_commit",
     ];
     for point in points {
         let (addr, seen) = crate::common::receiver(0).await;
@@ -176,6 +179,99 @@ async fn a_crash_on_either_side_of_a_transitions_commit_counts_it_once() {
             "{point}: {deliveries}"
         );
         assert_eq!(seen.lock().unwrap().len(), 1, "{point}: posted once");
+    }
+}
+
+/// Grace with its store on disk, a playbook on `payment.*` whose breaker opens after one run,
+/// and one webhook `ops` at `addr`.
+fn breaker_on_disk(addr: std::net::SocketAddr) -> String {
+    format!(
+        r#"[server]
+bind = "127.0.0.1:0"
+[store]
+path = "db"
+
+[[playbooks]]
+id = "switch_gateway"
+on = ["payment.*"]
+sources = ["monitors", "pushed"]
+steps = [{{ kind = "command", argv = ["true"] }}]
+breaker_runs_max = 1
+breaker_window_ms = 600000
+
+[[webhooks]]
+id = "ops"
+url = "http://{addr}/ops"
+"#
+    )
+}
+
+/// A crash on either side of an escalation's commit (a circuit breaker's work order, its
+/// delivery and `incident.escalated`, committed by the incident manager in one transaction)
+/// ends after a restart with the incident escalated to exactly one work order, delivered once:
+/// never a work order without its escalation, nor an escalation without its work order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_on_either_side_of_an_escalations_commit_escalates_it_once() {
+    let points = [
+        "playbooks.escalate.before_commit",
+        "playbooks.escalate.after_commit",
+        "incidents.escalate.before_commit",
+        "incidents.escalate.after_commit",
+    ];
+    for point in points {
+        let (addr, seen) = crate::common::receiver(0).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = breaker_on_disk(addr);
+        let crashing = crate::common::spawn_app_env(
+            dir.path(),
+            &config,
+            &[("FAILPOINTS", &format!("{point}=return"))],
+        );
+        let first = json!({ "type": "payment.gateway_timeout", "source": "checkout" });
+        assert_eq!(crashing.post_json("/events", &first).await.0, 202);
+        crashing
+            .incident_where("the first run to heal", TIMEOUT, |i| {
+                i["status"] == "resolved"
+            })
+            .await;
+        let second = json!({ "type": "payment.declined", "source": "checkout" });
+        assert_eq!(crashing.post_json("/events", &second).await.0, 202);
+        crashing.wait_for_exit(point, TIMEOUT);
+
+        let app = spawn_app(dir.path(), &config);
+        let incident = app
+            .incident_where(
+                "the held incident escalated after the restart",
+                TIMEOUT,
+                |i| i["status"] == "escalated",
+            )
+            .await;
+        assert_eq!(
+            incident["event_type"], "payment.declined",
+            "{point}: {incident}"
+        );
+        eventually("the work order delivered", TIMEOUT, || async {
+            let items = app.get_ok("/deliveries").await["items"].clone();
+            (items.as_array()?.first()?["status"] == "delivered").then_some(())
+        })
+        .await;
+        let orders = app.get_ok("/work-orders").await["items"].clone();
+        let orders = orders.as_array().unwrap().clone();
+        assert_eq!(orders.len(), 1, "{point}: {orders:?}");
+        assert_eq!(orders[0]["reason"], "circuit_breaker", "{point}");
+        assert_eq!(
+            orders[0]["work_order_id"], incident["work_order_id"],
+            "{point}"
+        );
+        let deliveries = app.get_ok("/deliveries").await["items"].clone();
+        assert_eq!(
+            deliveries.as_array().unwrap().len(),
+            1,
+            "{point}: {deliveries}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1, "{point}: posted once");
+        let playbook = app.get_ok("/playbooks/switch_gateway").await;
+        assert_eq!(playbook["runs"], 1, "{point}: the held incident never ran");
     }
 }
 

@@ -9,12 +9,7 @@ use crate::model::{Incident, IncidentView, ResolvedBy, TrustScore, Who, WorkOrde
 use crate::payload::{IncidentChanged, IncidentRepeated, RepeatDelta};
 use crate::spec::TreeSpec;
 
-/// How a playbook run ended, as the incident book needs to know it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunOutcome {
-    Succeeded,
-    Failed { work_order_id: WorkOrderId },
-}
+pub use crate::model::RunOutcome;
 
 /// Why the book refused a command.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

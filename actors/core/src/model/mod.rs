@@ -11,6 +11,7 @@ use crate::time::micros_opt;
 
 mod ids;
 mod incident;
+mod outcome;
 mod pipeline;
 mod run;
 mod trust;
@@ -19,6 +20,7 @@ mod work_order;
 
 pub use ids::{AgentId, PipelineRunId, RunId, WorkOrderId};
 pub use incident::*;
+pub use outcome::{RunError, RunOutcome, RunReport};
 pub use pipeline::*;
 pub use run::*;
 pub use trust::*;
