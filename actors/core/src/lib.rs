@@ -2,8 +2,8 @@
 //!
 //! The records (`model`), the event log's events and their payloads (`event`, `payload`), the
 //! config's typed specs and their checks (`spec`), the catalog of event types, and the books
-//! that decide: the incident book (`incidents`), the pipeline schedule and rerun queue
-//! (`pipelines`), damping, relapses, retention, silences, insights. A book is handed what it
+//! that decide: the incident book (`incidents`), the run book of the playbook engine
+//! (`playbooks`), the pipeline schedule and rerun queue (`pipelines`), damping, relapses, retention, silences, insights. A book is handed what it
 //! needs (the time, the rules, facts read elsewhere) and answers with what changes; the
 //! `actors` crate commits those changes and does the I/O.
 //!
@@ -23,6 +23,7 @@ pub mod model;
 pub mod names;
 pub mod payload;
 pub mod pipelines;
+pub mod playbooks;
 pub mod problem;
 pub mod retention;
 pub mod secret;

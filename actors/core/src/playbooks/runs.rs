@@ -19,7 +19,7 @@ use crate::spec::{PlaybookSpec, TreeSpec};
 impl RunBook {
     /// Records a run of `playbook` on `incident` and has its sub-agent spawned: the run, its
     /// sub-agent and their announcements in one commit, so a crash leaves all of them or none.
-    pub(crate) fn start(
+    pub fn start(
         &mut self,
         playbook: PlaybookSpec,
         incident: Incident,
@@ -60,7 +60,7 @@ impl RunBook {
 
     /// Records a step as the sub-agent reports it, and announces it unless that is done
     /// (`announced`: a trust step's end, committed with its trust change).
-    pub(crate) fn step(
+    pub fn step(
         &mut self,
         run_id: &RunId,
         index: usize,
@@ -97,7 +97,7 @@ impl RunBook {
     /// run and their announcements, handed to the incident manager to commit with what the end
     /// does to the incident (resolved, escalated) — so a crash can neither count a run twice,
     /// lose its work order nor leave its incident healing a run that ended.
-    pub(crate) fn finish(
+    pub fn finish(
         &mut self,
         run_id: &RunId,
         report: RunReport,
@@ -187,13 +187,7 @@ impl RunBook {
     /// what it depends on is down, so healing it here is beside the point. Its sub-agent is
     /// killed, and the run ends `superseded`: no work order, and the playbook's trust does not
     /// move.
-    pub(crate) fn supersede(
-        &mut self,
-        incident_id: u64,
-        by: u64,
-        now: DateTime<Utc>,
-        out: &mut Changes,
-    ) {
+    pub fn supersede(&mut self, incident_id: u64, by: u64, now: DateTime<Utc>, out: &mut Changes) {
         self.waiting.retain(|waiting| waiting.id != incident_id);
         let run_id = self
             .runs
@@ -247,17 +241,17 @@ fn failed_run_order(execution: &Execution, report: &RunReport, now: DateTime<Utc
 
 /// What a restarted engine found of a run a stopped Grace left `running`.
 #[derive(Debug, Clone)]
-pub(crate) struct LeftRunning {
-    pub(crate) execution: Execution,
-    pub(crate) agent: Agent,
+pub struct LeftRunning {
+    pub execution: Execution,
+    pub agent: Agent,
     /// Its incident as stored, if still active.
-    pub(crate) incident: Option<Incident>,
+    pub incident: Option<Incident>,
 }
 
 impl RunBook {
     /// A run a stopped Grace left `running` resumes, or ends and escalates, or closes quietly,
     /// as [`decide_resume`] says, so no run stays `running` forever.
-    pub(crate) fn take_up(
+    pub fn take_up(
         &mut self,
         left: LeftRunning,
         spec: &TreeSpec,

@@ -20,7 +20,7 @@ impl RunBook {
     /// An incident has been active longer than its `escalate_after_ms`: a work order (naming
     /// the run healing it, if one is) goes to people, whatever automation is doing. `current`
     /// is the incident as stored: it may have been escalated or resolved since.
-    pub(crate) fn overdue(&self, current: Option<Incident>, now: DateTime<Utc>, out: &mut Changes) {
+    pub fn overdue(&self, current: Option<Incident>, now: DateTime<Utc>, out: &mut Changes) {
         let Some(incident) = current.filter(|i| i.status.is_active() && i.work_order_id.is_none())
         else {
             return;
@@ -56,7 +56,7 @@ impl RunBook {
     /// An incident relapsed past `incidents.relapses_max`: as [`relapse::plan`] says, people
     /// get a work order (once, while the playbook keeps healing), and the next run waits its
     /// backoff. `current` is the incident as stored.
-    pub(crate) fn relapsing(
+    pub fn relapsing(
         &mut self,
         incident: &Incident,
         current: Option<Incident>,
@@ -81,7 +81,7 @@ impl RunBook {
 
     /// An automatic run that was held says so; an open circuit breaker also escalates the
     /// incident to a work order.
-    pub(crate) fn act_on_hold(
+    pub fn act_on_hold(
         &mut self,
         playbook: &PlaybookSpec,
         incident: &Incident,

@@ -11,7 +11,7 @@ use crate::spec::PlaybookSpec;
 /// The incident change a decision needs, committed by the incident manager in the same
 /// transaction as the engine's records (as a trust step's end is).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Handover {
+pub enum Handover {
     /// A run ended: the incident is resolved, escalated to the run's work order, or left.
     RunFinished {
         incident_id: u64,
@@ -25,17 +25,17 @@ pub(crate) enum Handover {
 
 /// A sub-agent to spawn for a recorded run, starting at `first_step`.
 #[derive(Debug, Clone)]
-pub(crate) struct Spawn {
-    pub(crate) run_id: RunId,
-    pub(crate) agent_id: AgentId,
-    pub(crate) playbook: PlaybookSpec,
-    pub(crate) incident: Incident,
-    pub(crate) first_step: usize,
+pub struct Spawn {
+    pub run_id: RunId,
+    pub agent_id: AgentId,
+    pub playbook: PlaybookSpec,
+    pub incident: Incident,
+    pub first_step: usize,
 }
 
 /// What to do once the changes are durable.
 #[derive(Debug, Clone)]
-pub(crate) enum Effect {
+pub enum Effect {
     Spawn(Box<Spawn>),
     /// The agent's work is done: stop it (after its report, so its exit is not a crash).
     StopAgent(AgentId),
@@ -69,25 +69,25 @@ pub(crate) enum Effect {
 
 /// Everything one decision changed.
 #[derive(Debug, Default)]
-pub(crate) struct Changes {
+pub struct Changes {
     /// The latest record of every run and sub-agent changed.
-    pub(crate) runs: Vec<Execution>,
-    pub(crate) agents: Vec<Agent>,
+    pub runs: Vec<Execution>,
+    pub agents: Vec<Agent>,
     /// The playbook's trust, when a run's end moved it.
-    pub(crate) trust: Option<TrustScore>,
+    pub trust: Option<TrustScore>,
     /// A new work order for people (its deliveries are added as it is committed).
-    pub(crate) work_order: Option<WorkOrder>,
+    pub work_order: Option<WorkOrder>,
     /// The events announcing the changes, in order.
-    pub(crate) drafts: Vec<EventDraft>,
-    pub(crate) handover: Option<Handover>,
-    pub(crate) effects: Vec<Effect>,
+    pub drafts: Vec<EventDraft>,
+    pub handover: Option<Handover>,
+    pub effects: Vec<Effect>,
     /// The decision's crash points (`<point>.before_commit`, `<point>.after_commit`).
-    pub(crate) point: Option<&'static str>,
+    pub point: Option<&'static str>,
 }
 
 impl Changes {
     /// Nothing to write, announce or hand over (effects may remain).
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.runs.is_empty()
             && self.agents.is_empty()
             && self.trust.is_none()

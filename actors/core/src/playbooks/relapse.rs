@@ -14,7 +14,7 @@ use crate::spec::{IncidentsSpec, OnRelapse, PlaybookSpec};
 
 /// What to do with a relapse past the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RelapsePlan {
+pub enum RelapsePlan {
     /// Hand it to people (a work order) and run nothing.
     People,
     /// Run the playbook again after `delay_ms`; `tell` people first (once: the first relapse
@@ -24,11 +24,7 @@ pub(crate) enum RelapsePlan {
 
 /// The plan for an incident at its `relapses`-th relapse (past `rules.relapses_max`), healed
 /// by `playbook` (none: nothing could heal it).
-pub(crate) fn plan(
-    relapses: u32,
-    rules: &IncidentsSpec,
-    playbook: Option<&PlaybookSpec>,
-) -> RelapsePlan {
+pub fn plan(relapses: u32, rules: &IncidentsSpec, playbook: Option<&PlaybookSpec>) -> RelapsePlan {
     match playbook.map(|p| p.on_relapse) {
         None | Some(OnRelapse::People) => RelapsePlan::People,
         Some(OnRelapse::Heal) => RelapsePlan::HealAfter {
@@ -40,7 +36,7 @@ pub(crate) fn plan(
 
 /// The backoff before the run for the `relapses`-th relapse: `relapse_backoff_ms` for the
 /// first past the limit, doubling for each after it, at most `relapse_backoff_max_ms`.
-pub(crate) fn delay_ms(relapses: u32, rules: &IncidentsSpec) -> u64 {
+pub fn delay_ms(relapses: u32, rules: &IncidentsSpec) -> u64 {
     let past = relapses.saturating_sub(rules.relapses_max.saturating_add(1));
     let factor = 1u64.checked_shl(past).unwrap_or(u64::MAX);
     rules

@@ -15,21 +15,21 @@ use crate::spec::PlaybookSpec;
 /// Most (playbook, component) pairs whose run times are remembered. Components come from
 /// monitors and from pushed events, so this bounds what a flood of new sources can cost; past
 /// it, the oldest memories are dropped.
-pub(crate) const RUN_HISTORY_PAIRS_MAX: usize = 10_000;
+pub const RUN_HISTORY_PAIRS_MAX: usize = 10_000;
 
 /// A pair whose last start is older than this may be forgotten when the memory is full.
 const FORGET_AFTER_MS: i64 = 3_600_000;
 
 /// Why an automatic run does not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Hold {
+pub enum Hold {
     Cooldown { left_ms: i64 },
     BreakerOpen { runs: usize },
 }
 
 impl Hold {
     /// The `reason` of `playbook.held`.
-    pub(crate) fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> &'static str {
         match self {
             Hold::Cooldown { .. } => "cooldown",
             Hold::BreakerOpen { .. } => "circuit_breaker",
@@ -37,7 +37,7 @@ impl Hold {
     }
 
     /// Why this hold keeps `playbook` from running on `source`, in words.
-    pub(crate) fn detail(&self, playbook: &PlaybookSpec, source: &str) -> String {
+    pub fn detail(&self, playbook: &PlaybookSpec, source: &str) -> String {
         let name = playbook.display_name();
         match self {
             Hold::Cooldown { left_ms } => format!(
@@ -55,13 +55,13 @@ impl Hold {
 
 /// When each playbook last started on each component, newest last.
 #[derive(Debug)]
-pub(crate) struct RunGate {
+pub struct RunGate {
     started: HashMap<(String, String), VecDeque<DateTime<Utc>>>,
     pairs_max: usize,
 }
 
 impl RunGate {
-    pub(crate) fn new(pairs_max: usize) -> Self {
+    pub fn new(pairs_max: usize) -> Self {
         Self {
             started: HashMap::new(),
             pairs_max,
@@ -70,7 +70,7 @@ impl RunGate {
 
     /// Whether the circuit breaker or the cooldown keeps `playbook` from running by itself on
     /// `source` at `now`. The breaker is checked first: it is the stronger hold.
-    pub(crate) fn hold(
+    pub fn hold(
         &mut self,
         playbook: &PlaybookSpec,
         source: &str,
@@ -93,7 +93,7 @@ impl RunGate {
     }
 
     /// Remembers that `playbook` started on `source` at `at`.
-    pub(crate) fn remember(
+    pub fn remember(
         &mut self,
         playbook: &PlaybookSpec,
         source: &str,

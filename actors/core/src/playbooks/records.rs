@@ -11,7 +11,7 @@ use crate::spec::PlaybookSpec;
 
 /// Who started a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Started {
+pub enum Started {
     /// An incident's trigger matched.
     Automatically,
     /// A person: `POST /playbooks/{id}/run`, or approving a suggestion. `forced`: an admin
@@ -21,13 +21,13 @@ pub(crate) enum Started {
 
 /// A run in progress: its record and its sub-agent's.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Run {
-    pub(crate) execution: Execution,
-    pub(crate) agent: Agent,
+pub struct Run {
+    pub execution: Execution,
+    pub agent: Agent,
 }
 
 /// The records of a new run of `playbook` on `incident` and of its sub-agent.
-pub(crate) fn new_run(
+pub fn new_run(
     playbook: &PlaybookSpec,
     incident: &Incident,
     started: &Started,
@@ -83,7 +83,7 @@ fn agent_of(execution: &Execution, trust_score: f64) -> Agent {
 }
 
 /// The data of `playbook.started`: the run, its steps, and who started it when a person did.
-pub(crate) fn started_payload(execution: &Execution, started: &Started) -> PlaybookStarted {
+pub fn started_payload(execution: &Execution, started: &Started) -> PlaybookStarted {
     let (by, forced) = match started {
         Started::ByHand { by, forced } => (Some(by.clone()), Some(*forced)),
         Started::Automatically => (None, None),
@@ -99,7 +99,7 @@ pub(crate) fn started_payload(execution: &Execution, started: &Started) -> Playb
 }
 
 /// The data of `playbook.finished`.
-pub(crate) fn finished_payload(execution: &Execution, report: &RunReport) -> PlaybookFinished {
+pub fn finished_payload(execution: &Execution, report: &RunReport) -> PlaybookFinished {
     PlaybookFinished {
         run_id: execution.run_id.clone(),
         playbook_id: execution.playbook_id.clone(),
@@ -112,7 +112,7 @@ pub(crate) fn finished_payload(execution: &Execution, report: &RunReport) -> Pla
 }
 
 /// Marks a run and its sub-agent ended as `report` says, at `now`.
-pub(crate) fn close_run(run: &mut Run, report: &RunReport, trust_score: f64, now: DateTime<Utc>) {
+pub fn close_run(run: &mut Run, report: &RunReport, trust_score: f64, now: DateTime<Utc>) {
     let status = if report.succeeded {
         ExecutionStatus::Succeeded
     } else if report.interrupted {
@@ -138,11 +138,7 @@ pub(crate) fn close_run(run: &mut Run, report: &RunReport, trust_score: f64, now
 }
 
 /// Marks `execution` ended with `status` at `now`.
-pub(crate) fn close_execution(
-    execution: &mut Execution,
-    status: ExecutionStatus,
-    now: DateTime<Utc>,
-) {
+pub fn close_execution(execution: &mut Execution, status: ExecutionStatus, now: DateTime<Utc>) {
     execution.status = status;
     execution.finished_at = Some(now);
     let ms = (now - execution.started_at).num_milliseconds().max(0);
@@ -150,7 +146,7 @@ pub(crate) fn close_execution(
 }
 
 /// A new open work order, naming no run and no step.
-pub(crate) fn work_order(
+pub fn work_order(
     incident_id: u64,
     reason: WorkOrderReason,
     playbook_id: &str,
@@ -171,7 +167,7 @@ pub(crate) fn work_order(
 }
 
 /// The report of a run whose steps had all ended well.
-pub(crate) fn finished_report() -> RunReport {
+pub fn finished_report() -> RunReport {
     RunReport {
         succeeded: true,
         interrupted: false,
@@ -181,7 +177,7 @@ pub(crate) fn finished_report() -> RunReport {
 }
 
 /// The report of a run that cannot go on from `step`.
-pub(crate) fn interrupted_report(step: String) -> RunReport {
+pub fn interrupted_report(step: String) -> RunReport {
     RunReport {
         succeeded: false,
         interrupted: true,

@@ -20,11 +20,11 @@ use crate::model::{Incident, IncidentStatus, RunError, RunId, Suggestion, Sugges
 use crate::spec::{OnAck, PlaybookSpec, TreeSpec, TriggerSource};
 
 /// Playbook trust scores the book keeps; past it, it forgets them (reloaded on demand).
-pub(crate) const TRUST_CACHE_MAX: usize = 1_024;
+pub const TRUST_CACHE_MAX: usize = 1_024;
 
 /// What waits for a free sub-agent slot.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Next {
+pub enum Next {
     /// This incident (as it was queued: heal it if the store says it still needs it).
     Incident(Box<Incident>),
     /// The full queue turned incidents away: search the store for them.
@@ -35,20 +35,20 @@ pub(crate) enum Next {
 
 /// The engine's memory, and every rule that changes it.
 #[derive(Debug)]
-pub(crate) struct RunBook {
+pub struct RunBook {
     /// Runs in progress, by run id; at most `limits.agents_max`.
-    pub(crate) runs: HashMap<RunId, Run>,
+    pub runs: HashMap<RunId, Run>,
     /// Incidents waiting for a free sub-agent slot; at most `limits.agents_queue_max`.
-    pub(crate) waiting: VecDeque<Incident>,
+    pub waiting: VecDeque<Incident>,
     /// Cooldowns and circuit breakers.
-    pub(crate) gate: RunGate,
+    pub gate: RunGate,
     /// An incident was turned away by a full queue since the store was last searched.
-    pub(crate) overflowed: bool,
+    pub overflowed: bool,
     /// Relapsing incidents waiting out their backoff; at most `limits.agents_queue_max` (past
     /// it, one waits in the store like a full queue's).
-    pub(crate) backing_off: HashSet<u64>,
+    pub backing_off: HashSet<u64>,
     /// Playbook trust learnt from the store, by playbook id (the engine is its one writer).
-    pub(crate) trust: HashMap<String, TrustScore>,
+    pub trust: HashMap<String, TrustScore>,
 }
 
 impl Default for RunBook {
@@ -66,10 +66,7 @@ impl Default for RunBook {
 
 /// The first playbook whose trigger matches: an event-type pattern, and the monitor selector
 /// when it has one.
-pub(crate) fn playbook_for<'a>(
-    incident: &Incident,
-    spec: &'a TreeSpec,
-) -> Option<&'a PlaybookSpec> {
+pub fn playbook_for<'a>(incident: &Incident, spec: &'a TreeSpec) -> Option<&'a PlaybookSpec> {
     let origin = TriggerSource::of(&incident.source, &incident.event_type, &spec.monitors);
     spec.playbooks
         .iter()
@@ -77,21 +74,21 @@ pub(crate) fn playbook_for<'a>(
 }
 
 impl RunBook {
-    pub(crate) fn run(&self, run_id: &RunId) -> Option<&Run> {
+    pub fn run(&self, run_id: &RunId) -> Option<&Run> {
         self.runs.get(run_id)
     }
 
-    pub(crate) fn waiting_len(&self) -> usize {
+    pub fn waiting_len(&self) -> usize {
         self.waiting.len()
     }
 
     /// Whether the book knows the trust of playbook `playbook_id` (else the actor loads it).
-    pub(crate) fn knows_trust(&self, playbook_id: &str) -> bool {
+    pub fn knows_trust(&self, playbook_id: &str) -> bool {
         self.trust.contains_key(playbook_id)
     }
 
     /// Hands the book a playbook's stored trust (or none: a new playbook's).
-    pub(crate) fn learn_trust(&mut self, playbook_id: &str, stored: Option<TrustScore>) {
+    pub fn learn_trust(&mut self, playbook_id: &str, stored: Option<TrustScore>) {
         if self.trust.len() >= TRUST_CACHE_MAX {
             self.trust.clear();
         }
@@ -100,13 +97,13 @@ impl RunBook {
     }
 
     /// The playbook's trust as learnt (a new playbook's when not).
-    pub(crate) fn trust_of(&self, playbook_id: &str) -> TrustScore {
+    pub fn trust_of(&self, playbook_id: &str) -> TrustScore {
         let known = self.trust.get(playbook_id).cloned();
         known.unwrap_or_else(|| TrustScore::playbook(playbook_id))
     }
 
     /// The run on `incident_id` in progress or waiting for a sub-agent, if any.
-    pub(crate) fn run_on(&self, incident_id: u64) -> Option<String> {
+    pub fn run_on(&self, incident_id: u64) -> Option<String> {
         self.runs
             .values()
             .find(|run| run.execution.incident_id == incident_id)
@@ -123,7 +120,7 @@ impl RunBook {
     /// out a relapse's backoff, a person took it over, the gate holds the playbook, the
     /// playbook is not trusted enough to act alone (people are asked), or every slot is taken
     /// (it waits).
-    pub(crate) fn trigger(
+    pub fn trigger(
         &mut self,
         incident: Incident,
         spec: &TreeSpec,
@@ -159,7 +156,7 @@ impl RunBook {
 
     /// A person's run: the same trigger, cooldown and breaker checks as an automatic run,
     /// unless forced. `incident` is `asked.incident_id` as stored.
-    pub(crate) fn run_now(
+    pub fn run_now(
         &mut self,
         asked: RunNow,
         incident: Option<Incident>,
@@ -222,7 +219,7 @@ impl RunBook {
 
     /// A slot is free: what should have it — the oldest waiting incident, else the store's
     /// when the full queue turned some away.
-    pub(crate) fn next_waiting(&mut self, spec: &TreeSpec) -> Next {
+    pub fn next_waiting(&mut self, spec: &TreeSpec) -> Next {
         if self.runs.len() >= spec.limits.agents_max {
             return Next::Nothing;
         }
@@ -235,7 +232,7 @@ impl RunBook {
 
     /// Heals relapsing incident `incident_id` again once `delay_ms` has passed. Past the bound
     /// on waiting incidents it waits in the store, found again when the queue drains.
-    pub(crate) fn heal_after(
+    pub fn heal_after(
         &mut self,
         incident_id: u64,
         delay_ms: u64,
@@ -256,17 +253,17 @@ impl RunBook {
 
     /// A relapse's backoff has passed: whether the incident is still to be healed (no
     /// person's run took its place meanwhile). The actor then triggers it as stored.
-    pub(crate) fn relapse_due(&mut self, incident_id: u64) -> bool {
+    pub fn relapse_due(&mut self, incident_id: u64) -> bool {
         self.backing_off.remove(&incident_id)
     }
 }
 
 /// A person's request to run a playbook on an incident.
 #[derive(Debug, Clone)]
-pub(crate) struct RunNow {
-    pub(crate) playbook_id: String,
-    pub(crate) incident_id: u64,
-    pub(crate) started: Started,
+pub struct RunNow {
+    pub playbook_id: String,
+    pub incident_id: u64,
+    pub started: Started,
 }
 
 /// Offers `playbook` on the incident for a person to approve.
@@ -297,7 +294,7 @@ fn suggest(
 /// or it waited for a sub-agent when Grace stopped), given whether it ever had a run: one that
 /// had is not — a triage playbook left it for people on purpose, and the end of a run a crash
 /// interrupted is on its way to it.
-pub(crate) fn unattended(incident: &Incident, had_a_run: bool) -> bool {
+pub fn unattended(incident: &Incident, had_a_run: bool) -> bool {
     matches!(
         incident.status,
         IncidentStatus::Open | IncidentStatus::Acknowledged
@@ -309,10 +306,7 @@ pub(crate) fn unattended(incident: &Incident, had_a_run: bool) -> bool {
 
 /// Whether a relapsing incident was left between runs (its backoff was in memory): no run now,
 /// none since it relapsed (`newest_run_at`: when its newest run started), not silenced.
-pub(crate) fn relapse_unattended(
-    incident: &Incident,
-    newest_run_at: Option<DateTime<Utc>>,
-) -> bool {
+pub fn relapse_unattended(incident: &Incident, newest_run_at: Option<DateTime<Utc>>) -> bool {
     if incident.silenced || incident.active_run_id.is_some() {
         return false;
     }

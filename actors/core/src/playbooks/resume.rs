@@ -7,7 +7,7 @@ use crate::spec::{OnInterrupt, PlaybookSpec};
 
 /// The decision for one interrupted run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Resume {
+pub enum Resume {
     /// Every step had ended well: only the report of its end was lost. It ends as succeeded.
     Finish,
     /// Its sub-agent starts again at step `at`, which is safe to do again.
@@ -22,7 +22,7 @@ pub(crate) enum Resume {
 
 /// The configured playbook the run was of, if it is still the same step for step: one that
 /// changed meanwhile cannot be resumed.
-pub(crate) fn unchanged_playbook<'a>(
+pub fn unchanged_playbook<'a>(
     execution: &Execution,
     playbooks: &'a [PlaybookSpec],
 ) -> Option<&'a PlaybookSpec> {
@@ -40,7 +40,7 @@ pub(crate) fn unchanged_playbook<'a>(
 
 /// Decides what becomes of `execution`, given its unchanged playbook (see
 /// [`unchanged_playbook`]) and whether its incident is still active.
-pub(crate) fn decide_resume(
+pub fn decide_resume(
     execution: &Execution,
     playbook: Option<&PlaybookSpec>,
     incident_active: bool,
