@@ -3,23 +3,22 @@
 //!
 //! Each handler carries its own `#[utoipa::path]` (method, path, parameters, body, answers,
 //! the role it needs), next to the code it describes; the schemas are derived from the very
-//! types the handlers send (`wire`, the actors' records, [`ErrorBody`]). This file gathers
-//! them, adds what every route shares (the bearer token scheme, the error answers common to
-//! all routes) and the query parameters, which the handlers read from a map. The document is
-//! built once and served as it is, without a token, like `/health`.
+//! types the handlers send (`wire`, the actors' records, [`ErrorBody`]) and the query types
+//! they read. This file gathers the operations of the route table (`routes.rs`), so the
+//! document has every route served and no other, and adds what every route shares (the bearer
+//! token scheme, the error answers common to all routes). The document is built once and
+//! served as it is, without a token, like `/health`.
 
 use std::sync::LazyLock;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use warp::filters::BoxedFilter;
 use warp::http::header::CONTENT_TYPE;
 use warp::reply::Response as Reply;
-use warp::{Filter, Rejection};
+use warp::Rejection;
 
-use super::api_docs::*;
+use super::api_docs::PublicErrors;
 use super::error::ErrorBody;
-use super::filters::Filters;
 
 /// The security scheme of every route that needs a token (when `[auth]` requires tokens).
 pub const BEARER_AUTH: &str = "bearerAuth";
@@ -30,12 +29,12 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         title = "Grace",
         description = "A self-healing supervisor: it watches dependencies, opens incidents and \
 heals them with playbooks.\n\n\
-**Tokens.** When `[auth]` requires tokens, every route but `/health`, `/openapi.json` and the \
-dashboard's page and assets needs `Authorization: Bearer <token>` (`bearerAuth`); `/ws` also \
-takes it as a `Sec-WebSocket-Protocol` entry `grace.token.<token>`. Each operation names the \
-role it needs: `read` (every GET and `/ws`), `ingest` (only pushing events, heartbeats and \
-alerts), `operate` (what `read` does, and acting on incidents, monitors, playbooks and \
-pipelines) or `admin` (everything). A missing or bad token gets 401, a role too low 403. \
+**Tokens.** When `[auth]` requires tokens, every operation whose `security` names \
+`bearerAuth` needs `Authorization: Bearer <token>`; `/ws` also takes it as a \
+`Sec-WebSocket-Protocol` entry `grace.token.<token>`. The scope listed there is the role the \
+operation needs (none listed: any valid token), and its description says it too: `read`, \
+`ingest` (only pushing events, heartbeats and alerts), `operate` (what `read` does, and acting \
+on incidents, monitors, playbooks and pipelines) or `admin` (everything). A missing or bad token gets 401, a role too low 403. \
 Without `[auth]` no token is needed and every request acts as `local` with every role.\n\n\
 **POSTs** must say `Content-Type: application/json`, even those that send no body (else 415).\n\n\
 **Errors** are JSON: `{\"error\": {\"code\", \"message\", \"field\"?, \"role_needed\"?, \
@@ -43,50 +42,9 @@ Without `[auth]` no token is needed and every request acts as `local` with every
 **Timestamps** are RFC 3339 in UTC; those of stored records have exactly six fractional \
 digits, so they sort as strings."
     ),
-    paths(
-        super::system::health,
-        super::system::whoami,
-        super::incidents::list_incidents,
-        super::incidents::get_incident,
-        super::incidents::acknowledge,
-        super::incidents::resolve,
-        super::playbooks::decide,
-        super::healing::list_executions,
-        super::healing::get_execution,
-        super::healing::list_agents,
-        super::healing::list_work_orders,
-        super::healing::list_deliveries,
-        super::system::metrics,
-        super::monitors::heartbeat,
-        super::monitors::list_monitors,
-        super::monitors::get_monitor,
-        super::history::monitor_history,
-        super::silences::list_silences,
-        super::silences::create_silence,
-        super::silences::expire_silence,
-        super::monitors::control_monitor,
-        super::intake::post_events,
-        super::intake::post_alertmanager,
-        super::playbooks::list,
-        super::playbooks::get,
-        super::playbooks::run,
-        super::pipelines::list,
-        super::pipelines::runs,
-        super::pipelines::run,
-        super::dashboard::insights,
-        super::dashboard::catalog,
-        super::system::reload_config,
-        super::system::actor_tree,
-        super::ws::upgrade,
-        document,
-        super::dashboard::index,
-        super::dashboard::script,
-        super::dashboard::module,
-        super::dashboard::stylesheet,
-    ),
     // The common error answers below name it by reference, which utoipa does not follow.
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Routes),
     tags(
         (name = "system", description = "Health, identity, metrics, the actor tree, config reload and this document."),
         (name = "incidents", description = "Incidents: list, look, acknowledge, resolve, decide on suggested playbooks."),
@@ -100,6 +58,25 @@ digits, so they sort as strings."
     )
 )]
 struct ApiDoc;
+
+/// Adds every route of the table (`routes.rs`), and the schemas they refer to.
+struct Routes;
+
+impl Modify for Routes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut schemas = Vec::new();
+        for line in super::routes::table() {
+            line.route.describe(openapi, &mut schemas);
+        }
+        let known = &mut openapi.components.get_or_insert_with(Default::default).schemas;
+        for (name, schema) in schemas {
+            // Two types of one name would be one schema, the last one's: say so at once.
+            if let Some(other) = known.insert(name.clone(), schema.clone()) {
+                assert!(other == schema, "two different schemas are named {name}");
+            }
+        }
+    }
+}
 
 /// Adds the bearer token scheme the operations name.
 struct BearerAuth;
@@ -131,8 +108,6 @@ pub fn json() -> &'static str {
 }
 
 /// This document: every route, its parameters, bodies and answers.
-///
-/// Role: none: no token needed.
 #[utoipa::path(
     get,
     path = "/openapi.json",
@@ -150,15 +125,6 @@ pub async fn document() -> Result<Reply, Rejection> {
         warp::http::HeaderValue::from_static("application/json"),
     );
     Ok(reply)
-}
-
-/// `GET /openapi.json`, served by the document itself (the system routes would have to name
-/// it, and it names them).
-pub fn routes(_: &Filters) -> BoxedFilter<(Reply,)> {
-    warp::path!("openapi.json")
-        .and(warp::get())
-        .and_then(document)
-        .boxed()
 }
 
 #[cfg(test)]
