@@ -139,10 +139,7 @@ pub(super) async fn get_execution(
         TokenErrors,
     )
 )]
-pub(super) async fn list_agents(
-    app: Arc<App>,
-    query: LimitQuery,
-) -> Result<Response, Rejection> {
+pub(super) async fn list_agents(app: Arc<App>, query: LimitQuery) -> Result<Response, Rejection> {
     let limit = limit(&app, query.limit)?;
     let agents = app
         .kernel

@@ -87,7 +87,9 @@ pub(super) async fn list_incidents(
     query: IncidentsQuery,
 ) -> Result<Response, Rejection> {
     let limit = limit(&app, query.limit)?;
-    let filter = query.status.map_or(IncidentFilter::Any, IncidentFilter::from);
+    let filter = query
+        .status
+        .map_or(IncidentFilter::Any, IncidentFilter::from);
     let before = query.cursor.map(|Seq(cursor)| cursor);
     let page = app
         .kernel

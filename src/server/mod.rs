@@ -15,6 +15,7 @@ mod openapi;
 mod origin;
 mod pipelines;
 mod playbooks;
+mod route;
 mod routes;
 mod silences;
 mod system;

@@ -4,12 +4,10 @@
 //! Each handler carries its own `#[utoipa::path]` (method, path, parameters, body, answers,
 //! the role it needs), next to the code it describes; the schemas are derived from the very
 //! types the handlers send (`wire`, the actors' records, [`ErrorBody`]) and the query types
-//! they read. This file gathers the operations of the route table (`routes.rs`), so the
-//! document has every route served and no other, and adds what every route shares (the bearer
-//! token scheme, the error answers common to all routes). The document is built once and
-//! served as it is, without a token, like `/health`.
-
-use std::sync::LazyLock;
+//! they read. This file says what every route shares (the bearer token scheme, the error
+//! answers common to all routes); `routes.rs` adds the operations of its table, so the document
+//! has every route served and no other. The document is built once and served as it is,
+//! without a token, like `/health`.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -44,7 +42,7 @@ digits, so they sort as strings."
     ),
     // The common error answers below name it by reference, which utoipa does not follow.
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth, &Routes),
+    modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health, identity, metrics, the actor tree, config reload and this document."),
         (name = "incidents", description = "Incidents: list, look, acknowledge, resolve, decide on suggested playbooks."),
@@ -57,26 +55,7 @@ digits, so they sort as strings."
         (name = "dashboard", description = "The health dashboard's page, assets and numbers."),
     )
 )]
-struct ApiDoc;
-
-/// Adds every route of the table (`routes.rs`), and the schemas they refer to.
-struct Routes;
-
-impl Modify for Routes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let mut schemas = Vec::new();
-        for line in super::routes::table() {
-            line.route.describe(openapi, &mut schemas);
-        }
-        let known = &mut openapi.components.get_or_insert_with(Default::default).schemas;
-        for (name, schema) in schemas {
-            // Two types of one name would be one schema, the last one's: say so at once.
-            if let Some(other) = known.insert(name.clone(), schema.clone()) {
-                assert!(other == schema, "two different schemas are named {name}");
-            }
-        }
-    }
-}
+pub(super) struct ApiDoc;
 
 /// Adds the bearer token scheme the operations name.
 struct BearerAuth;
@@ -97,16 +76,6 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document, as JSON.
-pub fn json() -> &'static str {
-    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
-    });
-    &DOCUMENT
-}
-
 /// This document: every route, its parameters, bodies and answers.
 #[utoipa::path(
     get,
@@ -118,8 +87,8 @@ pub fn json() -> &'static str {
         PublicErrors,
     )
 )]
-pub async fn document() -> Result<Reply, Rejection> {
-    let mut reply = Reply::new(json().into());
+pub async fn document(json: &'static str) -> Result<Reply, Rejection> {
+    let mut reply = Reply::new(json.into());
     reply.headers_mut().insert(
         CONTENT_TYPE,
         warp::http::HeaderValue::from_static("application/json"),
@@ -132,7 +101,7 @@ mod tests {
     use serde_json::Value;
 
     fn document() -> Value {
-        serde_json::from_str(super::json()).expect("the document is JSON")
+        serde_json::from_str(super::super::routes::json()).expect("the document is JSON")
     }
 
     #[test]

@@ -11,30 +11,31 @@
 //! The table is read once, at start: a path, method or role it cannot read stops the server
 //! there, not at a request.
 
-use std::sync::Arc;
+use std::sync::LazyLock;
 
-use utoipa::openapi::path::{HttpMethod, Operation};
-use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::schema::Schema;
-use utoipa::openapi::RefOr;
+use utoipa::OpenApi;
 use warp::filters::BoxedFilter;
-use warp::http::Method;
 use warp::reply::Response;
 use warp::Filter;
 
-use super::auth::{self, Caller};
 use super::filters::Filters;
-use super::openapi::BEARER_AUTH;
+use super::route::Route;
 use super::{dashboard, healing, history, incidents, intake, monitors, openapi, pipelines};
 use super::{playbooks, silences, system, ws};
-use crate::tokens::Role;
 
 /// Every route, in the order they are tried: the intake routes first, because they are the
 /// hot path (apps and Alertmanager push there); the others are disjoint, so their order
 /// changes nothing but how soon each is found.
 pub(super) fn table() -> Vec<Line> {
+    let groups = [
+        intake, system, incidents, healing, monitors, playbooks, pages,
+    ];
+    groups.into_iter().flat_map(|group| group()).collect()
+}
+
+/// The hot path.
+fn intake() -> Vec<Line> {
     vec![
-        // Intake.
         Line::of::<intake::__path_post_events>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app()).and(f.body());
             route.and_then(intake::post_events).boxed()
@@ -47,7 +48,12 @@ pub(super) fn table() -> Vec<Line> {
             let route = r.with(f).and(f.json_post()).and(f.app());
             route.and_then(monitors::heartbeat).boxed()
         }),
-        // Grace itself.
+    ]
+}
+
+/// Grace itself.
+fn system() -> Vec<Line> {
+    vec![
         Line::of::<system::__path_health>(|r, f| {
             r.at(f).and(f.app()).and_then(system::health).boxed()
         }),
@@ -64,14 +70,23 @@ pub(super) fn table() -> Vec<Line> {
             let route = r.by(f).and(f.json_post()).and(f.app());
             route.and_then(system::reload_config).boxed()
         }),
-        Line::of::<openapi::__path_document>(|r, f| r.at(f).and_then(openapi::document).boxed()),
-        // Incidents.
+        Line::of::<openapi::__path_document>(|r, f| {
+            r.at(f).map(json).and_then(openapi::document).boxed()
+        }),
+    ]
+}
+
+fn incidents() -> Vec<Line> {
+    vec![
         Line::of::<incidents::__path_list_incidents>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(incidents::list_incidents).boxed()
         }),
         Line::of::<incidents::__path_get_incident>(|r, f| {
-            r.with(f).and(f.app()).and_then(incidents::get_incident).boxed()
+            r.with(f)
+                .and(f.app())
+                .and_then(incidents::get_incident)
+                .boxed()
         }),
         Line::of::<incidents::__path_acknowledge>(|r, f| {
             let route = r.with_by(f).and(f.json_post()).and(f.app());
@@ -85,13 +100,21 @@ pub(super) fn table() -> Vec<Line> {
             let route = r.with_by(f).and(f.json_post()).and(f.app());
             route.and_then(playbooks::decide).boxed()
         }),
-        // What healing did.
+    ]
+}
+
+/// What healing did.
+fn healing() -> Vec<Line> {
+    vec![
         Line::of::<healing::__path_list_executions>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_executions).boxed()
         }),
         Line::of::<healing::__path_get_execution>(|r, f| {
-            r.with(f).and(f.app()).and_then(healing::get_execution).boxed()
+            r.with(f)
+                .and(f.app())
+                .and_then(healing::get_execution)
+                .boxed()
         }),
         Line::of::<healing::__path_list_agents>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
@@ -105,22 +128,39 @@ pub(super) fn table() -> Vec<Line> {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_deliveries).boxed()
         }),
-        // Monitors and silences.
+    ]
+}
+
+/// Monitors and silences.
+fn monitors() -> Vec<Line> {
+    vec![
         Line::of::<monitors::__path_list_monitors>(|r, f| {
-            r.at(f).and(f.app()).and_then(monitors::list_monitors).boxed()
+            r.at(f)
+                .and(f.app())
+                .and_then(monitors::list_monitors)
+                .boxed()
         }),
         Line::of::<monitors::__path_get_monitor>(|r, f| {
-            r.with(f).and(f.app()).and_then(monitors::get_monitor).boxed()
+            r.with(f)
+                .and(f.app())
+                .and_then(monitors::get_monitor)
+                .boxed()
         }),
         Line::of::<history::__path_monitor_history>(|r, f| {
-            r.with(f).and(f.app()).and_then(history::monitor_history).boxed()
+            r.with(f)
+                .and(f.app())
+                .and_then(history::monitor_history)
+                .boxed()
         }),
         Line::of::<monitors::__path_control_monitor>(|r, f| {
             let route = r.with_by(f).and(f.json_post()).and(f.app()).and(f.body());
             route.and_then(monitors::control_monitor).boxed()
         }),
         Line::of::<silences::__path_list_silences>(|r, f| {
-            r.at(f).and(f.app()).and_then(silences::list_silences).boxed()
+            r.at(f)
+                .and(f.app())
+                .and_then(silences::list_silences)
+                .boxed()
         }),
         Line::of::<silences::__path_create_silence>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app()).and(f.body());
@@ -130,7 +170,11 @@ pub(super) fn table() -> Vec<Line> {
             let route = r.with_by(f).and(f.json_post()).and(f.app());
             route.and_then(silences::expire_silence).boxed()
         }),
-        // Playbooks and pipelines.
+    ]
+}
+
+fn playbooks() -> Vec<Line> {
+    vec![
         Line::of::<playbooks::__path_list>(|r, f| {
             r.at(f).and(f.app()).and_then(playbooks::list).boxed()
         }),
@@ -152,25 +196,29 @@ pub(super) fn table() -> Vec<Line> {
             let route = r.with_by(f).and(f.json_post()).and(f.app());
             route.and_then(pipelines::run).boxed()
         }),
-        // The feed: its query is checked before the upgrade, so a bad one is a clear 4xx.
+    ]
+}
+
+/// The feed and the dashboard.
+fn pages() -> Vec<Line> {
+    vec![
+        // The feed's query is checked before the upgrade, so a bad one is a clear 4xx.
         Line::of::<ws::__path_upgrade>(|r, f| {
             let request = r.at(f).and(f.app()).and(f.query()).and_then(ws::parse);
             let protocols = warp::header::optional::<String>("sec-websocket-protocol");
-            let upgrade = request.and(protocols).and(ws::upgrade_asked()).and(warp::ws());
+            let upgrade = request
+                .and(protocols)
+                .and(ws::upgrade_asked())
+                .and(warp::ws());
             upgrade.and_then(ws::upgrade).boxed()
         }),
-        // The dashboard.
         Line::of::<dashboard::__path_index>(|r, f| r.at(f).and_then(dashboard::index).boxed()),
         Line::of::<dashboard::__path_script>(|r, f| r.at(f).and_then(dashboard::script).boxed()),
-        Line::of::<dashboard::__path_module>(|r, f| {
-            r.with(f).and_then(dashboard::module).boxed()
-        }),
+        Line::of::<dashboard::__path_module>(|r, f| r.with(f).and_then(dashboard::module).boxed()),
         Line::of::<dashboard::__path_stylesheet>(|r, f| {
             r.at(f).and_then(dashboard::stylesheet).boxed()
         }),
-        Line::of::<dashboard::__path_catalog>(|r, f| {
-            r.at(f).and_then(dashboard::catalog).boxed()
-        }),
+        Line::of::<dashboard::__path_catalog>(|r, f| r.at(f).and_then(dashboard::catalog).boxed()),
         Line::of::<dashboard::__path_insights>(|r, f| {
             r.at(f).and(f.app()).and_then(dashboard::insights).boxed()
         }),
@@ -205,393 +253,30 @@ impl Line {
     }
 }
 
-/// Who may call a route, as its operation's `security` says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Access {
-    /// No token needed (`security(())`).
-    Public,
-    /// Any valid token (`security(("bearerAuth" = []))`): `/whoami`.
-    AnyToken,
-    /// A token whose role allows this one (`security(("bearerAuth" = [Role::Read]))`).
-    Role(Role),
+/// The OpenAPI document: what every route shares (`openapi.rs`) and each route's operation,
+/// with the schemas it refers to.
+pub(super) fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = openapi::ApiDoc::openapi();
+    let mut schemas = Vec::new();
+    for line in table() {
+        line.route.describe(&mut doc, &mut schemas);
+    }
+    let known = &mut doc.components.get_or_insert_with(Default::default).schemas;
+    for (name, schema) in schemas {
+        // Two types of one name would be one schema, the last one's: say so at once.
+        if let Some(other) = known.insert(name.clone(), schema.clone()) {
+            assert!(other == schema, "two different schemas are named {name}");
+        }
+    }
+    doc
 }
 
-impl Access {
-    /// The access `security` declares; panics (at start) on anything else, naming `route`.
-    fn declared(security: Option<&[SecurityRequirement]>, route: &str) -> Self {
-        let none: [&str; 0] = [];
-        let found = match security {
-            Some([one]) if *one == SecurityRequirement::default() => Some(Access::Public),
-            Some([one]) if *one == SecurityRequirement::new(BEARER_AUTH, none) => {
-                Some(Access::AnyToken)
-            }
-            Some([one]) => Role::ALL
-                .into_iter()
-                .find(|role| *one == SecurityRequirement::new(BEARER_AUTH, [role.as_str()]))
-                .map(Access::Role),
-            _ => None,
-        };
-        found.unwrap_or_else(|| {
-            panic!(
-                "{route}: its #[utoipa::path] must say `security(())`, \
-                 `security((\"{BEARER_AUTH}\" = []))` or `security((\"{BEARER_AUTH}\" = \
-                 [Role::…]))`"
-            )
-        })
-    }
-
-    /// What the document says about it, in each operation's description.
-    fn words(self) -> String {
-        match self {
-            Access::Public => "Role: none: no token needed.".to_owned(),
-            Access::AnyToken => "Role: any: a valid token of any role (none when tokens are \
-                                 not required)."
-                .to_owned(),
-            Access::Role(needed) => {
-                let also: Vec<String> = Role::ALL
-                    .into_iter()
-                    .filter(|role| *role != needed && role.allows(needed))
-                    .map(|role| format!("`{role}`"))
-                    .collect();
-                let also = match also.as_slice() {
-                    [] => String::new(),
-                    [one] => format!(" ({one} also does)"),
-                    many => format!(" ({} also do)", many.join(" and ")),
-                };
-                format!("Role: `{needed}`{also}.")
-            }
-        }
-    }
-}
-
-/// A route as its handler's `#[utoipa::path]` declares it.
-pub(super) struct Route {
-    pub(super) method: Method,
-    /// As the document writes it: `/monitoring/incidents/{id}`.
-    pub(super) path: String,
-    pub(super) access: Access,
-    template: Arc<Template>,
-    /// The operation, with its tags; the role it needs is said in its description.
-    operation: Operation,
-    /// Adds the schemas the operation refers to.
-    schemas: fn(&mut Vec<(String, RefOr<Schema>)>),
-}
-
-impl Route {
-    fn of<P>() -> Self
-    where
-        P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>,
-    {
-        let path = P::path();
-        let method = match P::methods().as_slice() {
-            [HttpMethod::Get] => Method::GET,
-            [HttpMethod::Post] => Method::POST,
-            _ => panic!("{path}: one GET or POST per handler"),
-        };
-        let mut operation = P::operation();
-        let name = format!("{method} {path}");
-        let access = Access::declared(operation.security.as_deref(), &name);
-        let tags = P::tags().into_iter().map(str::to_owned);
-        operation.tags.get_or_insert_with(Vec::new).extend(tags);
-        let description = operation.description.get_or_insert_with(String::new);
-        if !description.is_empty() {
-            description.push_str("\n\n");
-        }
-        description.push_str(&access.words());
-        Self {
-            template: Arc::new(Template::parse(&path)),
-            method,
-            path,
-            access,
-            operation,
-            schemas: P::schemas,
-        }
-    }
-
-    /// Adds this route's operation, and the schemas it refers to, to the document.
-    pub(super) fn describe(
-        &self,
-        doc: &mut utoipa::openapi::OpenApi,
-        schemas: &mut Vec<(String, RefOr<Schema>)>,
-    ) {
-        let method = match self.method {
-            Method::POST => HttpMethod::Post,
-            _ => HttpMethod::Get,
-        };
-        doc.paths
-            .add_path_operation(&self.path, vec![method], self.operation.clone());
-        (self.schemas)(schemas);
-    }
-
-    /// Matches this route (path, then method) and checks the caller; hands over nothing.
-    pub(super) fn at(&self, f: &Filters) -> BoxedFilter<()> {
-        self.matched::<0>()
-            .map(|_: [String; 0]| ())
-            .untuple_one()
-            .and(self.guard(f))
-            .boxed()
-    }
-
-    /// [`Route::at`], handing over the path's parameters, in order.
-    pub(super) fn with<const N: usize>(&self, f: &Filters) -> BoxedFilter<([String; N],)> {
-        self.matched::<N>().and(self.guard(f)).boxed()
-    }
-
-    /// [`Route::at`], handing over who calls: for routes that record who did what.
-    pub(super) fn by(&self, f: &Filters) -> BoxedFilter<(Caller,)> {
-        self.matched::<0>()
-            .map(|_: [String; 0]| ())
-            .untuple_one()
-            .and(self.caller(f))
-            .boxed()
-    }
-
-    /// [`Route::with`] and [`Route::by`].
-    pub(super) fn with_by<const N: usize>(
-        &self,
-        f: &Filters,
-    ) -> BoxedFilter<([String; N], Caller)> {
-        self.matched::<N>().and(self.caller(f)).boxed()
-    }
-
-    /// The path (with its `N` parameters, checked here, at start) and the method.
-    fn matched<const N: usize>(&self) -> BoxedFilter<([String; N],)> {
-        let params = self.template.params();
-        assert_eq!(
-            params, N,
-            "{} {}: the table hands over {N} path parameters, the path has {params}",
-            self.method, self.path
-        );
-        let template = self.template.clone();
-        let path = warp::path::peek().and_then(move |rest: warp::path::Peek| {
-            std::future::ready(
-                template
-                    .captures::<N>(rest.as_str())
-                    .ok_or_else(warp::reject::not_found),
-            )
-        });
-        let method = match self.method {
-            Method::POST => warp::post().boxed(),
-            _ => warp::get().boxed(),
-        };
-        path.and(method).boxed()
-    }
-
-    /// Lets in callers this route's access allows.
-    fn guard(&self, f: &Filters) -> BoxedFilter<()> {
-        match self.access {
-            Access::Public => warp::any().boxed(),
-            Access::AnyToken => auth::caller(f.auth())
-                .map(|_: Caller| ())
-                .untuple_one()
-                .boxed(),
-            Access::Role(needed) => auth::allow(f.auth(), needed).boxed(),
-        }
-    }
-
-    /// Lets in callers this route's access allows, and names them.
-    fn caller(&self, f: &Filters) -> BoxedFilter<(Caller,)> {
-        match self.access {
-            Access::Public => panic!(
-                "{} {}: a route open to all has no caller to hand over",
-                self.method, self.path
-            ),
-            Access::AnyToken => auth::caller(f.auth()).boxed(),
-            Access::Role(needed) => auth::require(f.auth(), needed).boxed(),
-        }
-    }
-}
-
-/// A path as the document writes it, split into segments: `/monitors/{monitor_id}/history`.
-#[derive(Debug)]
-struct Template {
-    segments: Vec<Segment>,
-}
-
-#[derive(Debug, PartialEq)]
-enum Segment {
-    Literal(String),
-    Param,
-}
-
-impl Template {
-    fn parse(path: &str) -> Self {
-        let rest = path
-            .strip_prefix('/')
-            .unwrap_or_else(|| panic!("{path}: a path starts with `/`"));
-        let segments = match rest {
-            "" => Vec::new(),
-            rest => rest
-                .split('/')
-                .map(|segment| match segment {
-                    "" => panic!("{path}: an empty segment"),
-                    s if s.starts_with('{') && s.ends_with('}') => Segment::Param,
-                    s if s.contains(['{', '}']) => panic!("{path}: {s} is half a parameter"),
-                    s => Segment::Literal(s.to_owned()),
-                })
-                .collect(),
-        };
-        Self { segments }
-    }
-
-    fn params(&self) -> usize {
-        self.segments
-            .iter()
-            .filter(|s| **s == Segment::Param)
-            .count()
-    }
-
-    /// The parameters of `rest` (the request's path after its first `/`) when it is this
-    /// path, matched as warp's `path!(…)` would: segments as sent (percent-encoded), exactly,
-    /// a parameter never empty, one trailing `/` allowed.
-    fn captures<const N: usize>(&self, rest: &str) -> Option<[String; N]> {
-        let rest = match rest.strip_suffix('/') {
-            Some(trimmed) if !trimmed.is_empty() => trimmed,
-            _ => rest,
-        };
-        let mut found: [String; N] = std::array::from_fn(|_| String::new());
-        if self.segments.is_empty() {
-            return rest.is_empty().then_some(found);
-        }
-        let mut sent = rest.split('/');
-        let mut params = found.iter_mut();
-        for segment in &self.segments {
-            let part = sent.next()?;
-            match segment {
-                Segment::Literal(literal) if literal == part => {}
-                Segment::Param if !part.is_empty() => *params.next()? = part.to_owned(),
-                _ => return None,
-            }
-        }
-        sent.next().is_none().then_some(found)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_route_declares_one_method_a_path_and_who_may_call() {
-        let lines = table();
-        let mut seen = std::collections::BTreeSet::new();
-        for line in &lines {
-            let route = &line.route;
-            assert!(
-                seen.insert((route.method.to_string(), route.path.clone())),
-                "{} {} is twice in the table",
-                route.method,
-                route.path
-            );
-        }
-        let access = |method: Method, path: &str| {
-            lines
-                .iter()
-                .find(|l| l.route.method == method && l.route.path == path)
-                .map(|l| l.route.access)
-        };
-        assert_eq!(access(Method::GET, "/health"), Some(Access::Public));
-        assert_eq!(access(Method::GET, "/whoami"), Some(Access::AnyToken));
-        assert_eq!(
-            access(Method::POST, "/config/reload"),
-            Some(Access::Role(Role::Admin))
-        );
-        assert_eq!(
-            access(Method::POST, "/events"),
-            Some(Access::Role(Role::Ingest))
-        );
-    }
-
-    /// The template matches what warp's `path!` matches, and nothing else.
-    #[tokio::test]
-    async fn a_template_matches_as_warp_path_does() {
-        let template = Template::parse("/monitors/{monitor_id}/history");
-        let warp_route = warp::path!("monitors" / String / "history");
-        let root = Template::parse("/");
-        for sent in [
-            "/monitors/db/history",
-            "/monitors/db/history/",
-            "/monitors/db/history//",
-            "/monitors//history",
-            "/monitors/db",
-            "/monitors/db/history/x",
-            "/monitors/a%2Fb/history",
-            "/",
-            "//",
-            "/x",
-        ] {
-            let ours = template.captures::<1>(&sent[1..]).map(|[id]| id);
-            let theirs = warp::test::request()
-                .path(sent)
-                .filter(&warp_route)
-                .await
-                .ok();
-            assert_eq!(ours, theirs, "{sent}");
-            let ours = root.captures::<0>(&sent[1..]).is_some();
-            let theirs = warp::test::request()
-                .path(sent)
-                .filter(&warp::path::end())
-                .await
-                .is_ok();
-            assert_eq!(ours, theirs, "{sent} at the root");
-        }
-    }
-
-    /// How long matching `POST /events` takes, the table's way against warp's `path!`, with
-    /// every route before it in both. A measurement to read, not a test that times: run it
-    /// with `cargo test -p grace -- --ignored --nocapture routing_cost`.
-    #[tokio::test]
-    #[ignore]
-    async fn routing_cost() {
-        let paths: Vec<String> = table().iter().map(|l| l.route.path.clone()).collect();
-        let ours = any(paths.iter().rev().map(|path| {
-            let template = Arc::new(Template::parse(path));
-            warp::path::peek()
-                .and_then(move |rest: warp::path::Peek| {
-                    let found = template.captures::<0>(rest.as_str());
-                    std::future::ready(found.ok_or_else(warp::reject::not_found))
-                })
-                .and(warp::post())
-                .map(|_: [String; 0]| "ok")
-                .boxed()
-        }));
-        // warp's own, as `path!` builds it: one filter per segment, then `end()`.
-        let theirs = any(paths.iter().rev().map(|path| {
-            let mut route = warp::any().boxed();
-            for segment in path.split('/').filter(|s| !s.is_empty()) {
-                let next = match segment.starts_with('{') {
-                    true => warp::path::param::<String>().map(|_| ()).untuple_one().boxed(),
-                    false => warp::path(segment.to_owned()).boxed(),
-                };
-                route = route.and(next).boxed();
-            }
-            route
-                .and(warp::path::end())
-                .and(warp::post())
-                .map(|| "ok")
-                .boxed()
-        }));
-        for (name, filter) in [("table", &ours), ("path!", &theirs)] {
-            let rounds = 20_000;
-            let started = std::time::Instant::now();
-            for _ in 0..rounds {
-                let reply = warp::test::request()
-                    .method("POST")
-                    .path("/events")
-                    .filter(filter)
-                    .await;
-                assert_eq!(reply.ok(), Some("ok"));
-            }
-            let per = started.elapsed() / rounds;
-            println!("{name}: {per:?} per POST /events, {} routes", paths.len());
-        }
-    }
-
-    fn any(
-        routes: impl Iterator<Item = BoxedFilter<(&'static str,)>>,
-    ) -> BoxedFilter<(&'static str,)> {
-        routes
-            .reduce(|all, route| all.or(route).unify().boxed())
-            .expect("routes")
-    }
+/// The document, as JSON: built once.
+pub fn json() -> &'static str {
+    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+        document()
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes")
+    });
+    &DOCUMENT
 }

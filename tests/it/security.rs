@@ -51,8 +51,16 @@ fn pinned() -> Vec<(&'static str, &'static str, Needs)> {
         ("POST", "/events", role("ingest")),
         ("POST", "/integrations/alertmanager", role("ingest")),
         ("POST", "/heartbeats/{monitor_id}", role("ingest")),
-        ("POST", "/monitoring/incidents/{id}/acknowledge", role("operate")),
-        ("POST", "/monitoring/incidents/{id}/resolve", role("operate")),
+        (
+            "POST",
+            "/monitoring/incidents/{id}/acknowledge",
+            role("operate"),
+        ),
+        (
+            "POST",
+            "/monitoring/incidents/{id}/resolve",
+            role("operate"),
+        ),
         ("POST", "/playbooks/{playbook_id}/run", role("operate")),
         ("POST", "/silences", role("operate")),
         ("GET", "/monitoring/incidents", role("read")),
@@ -125,15 +133,17 @@ async fn routes(app: &TestApp) -> Vec<(String, String, Needs)> {
 /// `path` with each `{parameter}` replaced by its example.
 fn filled(path: &str) -> String {
     path.split('/')
-        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            None => segment.to_owned(),
-            Some(name) => EXAMPLES
-                .iter()
-                .find(|(example, _)| *example == name)
-                .unwrap_or_else(|| panic!("{path}: no example for {{{name}}}; add one"))
-                .1
-                .to_owned(),
-        })
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                None => segment.to_owned(),
+                Some(name) => EXAMPLES
+                    .iter()
+                    .find(|(example, _)| *example == name)
+                    .unwrap_or_else(|| panic!("{path}: no example for {{{name}}}; add one"))
+                    .1
+                    .to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -169,7 +179,11 @@ async fn every_route_answers_each_role_as_the_matrix_says() {
     }
     for (method, path, needs) in &routes {
         let public = PUBLIC.contains(&path.as_str()) && method == "GET";
-        assert_eq!(*needs == Needs::Nothing, public, "{method} {path}: {needs:?}");
+        assert_eq!(
+            *needs == Needs::Nothing,
+            public,
+            "{method} {path}: {needs:?}"
+        );
         if method == "POST" {
             assert!(
                 !matches!(needs, Needs::Role(role) if role == "read"),
