@@ -1,13 +1,14 @@
 //! What the OpenAPI document says that many routes share, kept apart from the document so
 //! each route can name it without naming the document that names every route: the error
 //! answers by kind of route (public, needing a token, a POST, a POST with a body), the empty
-//! body, and the query parameters, which the handlers read from a map.
+//! body, and the silence body. Each route's query is described by the type it is read into,
+//! beside its handler.
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use utoipa::openapi::schema::Ref;
 use utoipa::openapi::{Content, HeaderBuilder, RefOr, Response, ResponseBuilder};
-use utoipa::{IntoParams, IntoResponses, ToSchema};
+use utoipa::{IntoResponses, ToSchema};
 
 // The error answers every route shares, by what the route is: public, needing a token, a POST,
 // or a POST whose body is read. Route-specific ones (400, 404, 409, 503) are on each route.
@@ -118,80 +119,6 @@ impl IntoResponses for BodyErrors {
 #[derive(ToSchema)]
 #[allow(dead_code)] // documentation only
 pub struct NoBody {}
-
-// The query parameters. The handlers read them from a map (`super::Query`), checking each
-// themselves, so that a bad one is a 400 naming it; these types only describe them.
-
-/// `limit` of a list.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct LimitQuery {
-    /// How many items at most, newest first: a whole number from 1 to `server.page_limit_max`
-    /// (500 unless configured). 50 when not given.
-    #[param(minimum = 1)]
-    limit: Option<usize>,
-}
-
-/// The query of `GET /monitoring/executions`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct ExecutionsQuery {
-    /// How many runs at most, newest first: a whole number from 1 to `server.page_limit_max`
-    /// (500 unless configured). 50 when not given.
-    #[param(minimum = 1)]
-    limit: Option<usize>,
-    /// Only the runs of this incident.
-    #[param(minimum = 0, maximum = 9223372036854775807_u64)]
-    incident_id: Option<u64>,
-}
-
-/// The query of `GET /monitoring/incidents`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct IncidentsQuery {
-    /// How many incidents at most: a whole number from 1 to `server.page_limit_max` (500
-    /// unless configured). 50 when not given.
-    #[param(minimum = 1)]
-    limit: Option<usize>,
-    /// Only incidents in this status; `active` is every status but `resolved`. With `active`
-    /// or an active status the page also has `total`, how many match. Empty or not given:
-    /// any status.
-    #[param(inline)]
-    status: Option<IncidentFilter>,
-    /// The `next` of the page before: the incidents older than it.
-    cursor: Option<u64>,
-}
-
-/// The statuses `GET /monitoring/incidents?status=` takes.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)] // documentation only
-pub enum IncidentFilter {
-    Active,
-    Open,
-    Acknowledged,
-    Mitigating,
-    Resolved,
-    Escalated,
-}
-
-/// The query of `GET /ws`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation only
-pub struct FeedQuery {
-    /// Replay every logged event after this seq first, then go on live, with no gap and no
-    /// duplicate at the seam. At most the log's `last_seq` (see `/health`). Not given: live
-    /// events only.
-    since: Option<u64>,
-    /// Only events whose type matches one of these comma-separated patterns (`db.*,incident.*`):
-    /// at most 32, each at most 128 bytes. Not given: every event.
-    #[param(example = "db.*,incident.*")]
-    types: Option<String>,
-}
 
 /// The body of `POST /monitors/{monitor_id}/silence`: exactly one of `minutes` or `until`.
 #[derive(ToSchema)]

@@ -8,45 +8,15 @@
 
 use std::sync::Arc;
 
-use warp::filters::BoxedFilter;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Rejection, Reply};
 
 use super::api_docs::{PublicErrors, TokenErrors};
-use super::filters::{self, any_of, Filters};
+use super::filters;
 use super::{ApiError, App};
+use crate::tokens::Role;
 use actors::insights::Insights;
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let page = warp::path::end().and(warp::get()).and_then(index);
-    let script = warp::path!("assets" / "app.js")
-        .and(warp::get())
-        .and_then(script);
-    let module = warp::path!("assets" / "js" / String)
-        .and(warp::get())
-        .and_then(module);
-    let stylesheet = warp::path!("assets" / "app.css")
-        .and(warp::get())
-        .and_then(stylesheet);
-    let catalog = warp::path!("catalog")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and_then(catalog);
-    let insights = warp::path!("insights")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(insights);
-    any_of(vec![
-        page.boxed(),
-        script.boxed(),
-        module.boxed(),
-        stylesheet.boxed(),
-        insights.boxed(),
-        catalog.boxed(),
-    ])
-}
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -104,8 +74,6 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 ///
 /// It signs in with a token when tokens are required, then reads the REST routes and follows
 /// `/ws`.
-///
-/// Role: none: no token needed.
 #[utoipa::path(
     get,
     path = "/",
@@ -121,8 +89,6 @@ pub async fn index() -> Result<Response, Rejection> {
 }
 
 /// The dashboard's script.
-///
-/// Role: none: no token needed.
 #[utoipa::path(
     get,
     path = "/assets/app.js",
@@ -138,8 +104,6 @@ pub async fn script() -> Result<Response, Rejection> {
 }
 
 /// One of the ES modules the dashboard's script imports (`state.js`, `feed.js`, `tiles.js`, …).
-///
-/// Role: none: no token needed.
 #[utoipa::path(
     get,
     path = "/assets/js/{module}",
@@ -151,7 +115,7 @@ pub async fn script() -> Result<Response, Rejection> {
         PublicErrors,
     )
 )]
-pub async fn module(module: String) -> Result<Response, Rejection> {
+pub async fn module([module]: [String; 1]) -> Result<Response, Rejection> {
     match MODULES.iter().find(|(name, _)| *name == module) {
         Some((_, body)) => Ok(asset(body, "text/javascript; charset=utf-8")),
         None => Err(warp::reject::not_found()),
@@ -159,8 +123,6 @@ pub async fn module(module: String) -> Result<Response, Rejection> {
 }
 
 /// The dashboard's stylesheet.
-///
-/// Role: none: no token needed.
 #[utoipa::path(
     get,
     path = "/assets/app.css",
@@ -178,13 +140,11 @@ pub async fn stylesheet() -> Result<Response, Rejection> {
 /// The catalog of event types: what each type Grace publishes means (problem with severity
 /// and title, recovery, or info), the words people see for each family of problems, and the
 /// last words that make a pushed event a recovery. The dashboard reads its words from here.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/catalog",
     tag = "dashboard",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The catalog", body = actors::catalog::Catalog),
         TokenErrors,
@@ -198,13 +158,11 @@ pub async fn catalog() -> Result<Response, Rejection> {
 ///
 /// Incidents in the last 24 h, MTTA, MTTR, recovery estimates per playbook and kind of
 /// incident, and component trust trends.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/insights",
     tag = "dashboard",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The insights", body = Insights),
         TokenErrors,

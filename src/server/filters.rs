@@ -1,6 +1,6 @@
-//! What every resource builds its routes from ([`Filters`]), and what its handlers share: the
-//! checks a POST passes before a handler runs, the body read within bounds, and the query
-//! parameters every list takes.
+//! What every route is built from ([`Filters`]), and what its handlers share: the checks a
+//! POST passes before a handler runs, the body read within bounds, and the query, read into
+//! the type that documents it.
 
 use std::sync::Arc;
 
@@ -9,51 +9,59 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::auth::{self, Caller};
-use super::{ApiError, App, Query};
-use crate::tokens::Role;
+use super::auth::Auth;
+use super::{ApiError, App};
 
 /// Items in a list when the request names no `limit`.
 const PAGE_LIMIT_DEFAULT: usize = 50;
 
 /// The filters routes are made of, built once. Each route matches its path and method first,
-/// then checks the caller's role, then its body: an unknown path is 404 whoever asks.
+/// then checks the caller's role (`routes.rs`), then its body: an unknown path is 404 whoever
+/// asks.
 #[derive(Clone)]
 pub(super) struct Filters {
-    pub(super) app: BoxedFilter<(Arc<App>,)>,
-    pub(super) query: BoxedFilter<(Query,)>,
-    /// The caller, whatever its role (`/whoami`).
-    pub(super) caller: BoxedFilter<(Caller,)>,
-    /// Let in `read` and `ingest` callers (and the roles above them).
-    pub(super) read: BoxedFilter<()>,
-    pub(super) ingest: BoxedFilter<()>,
-    /// Let in callers of these roles, and name them: their changes are recorded as theirs.
-    pub(super) pusher: BoxedFilter<(Caller,)>,
-    pub(super) operate: BoxedFilter<(Caller,)>,
-    pub(super) admin: BoxedFilter<(Caller,)>,
+    app: BoxedFilter<(Arc<App>,)>,
+    auth: Arc<Auth>,
     /// A POST's declared length and content type.
-    pub(super) json_post: BoxedFilter<()>,
+    json_post: BoxedFilter<()>,
     /// The whole body, bounded in size and in time.
-    pub(super) body: BoxedFilter<(bytes::Bytes,)>,
+    body: BoxedFilter<(bytes::Bytes,)>,
 }
 
 impl Filters {
     pub(super) fn new(app: Arc<App>) -> Self {
         let server = &app.started.server;
         let (limit, timeout_ms) = (server.body_limit_bytes, server.body_read_timeout_ms);
-        let access = app.auth.clone();
         Self {
-            query: warp::query::<Query>().boxed(),
-            caller: auth::caller(access.clone()).boxed(),
-            read: auth::allow(access.clone(), Role::Read).boxed(),
-            ingest: auth::allow(access.clone(), Role::Ingest).boxed(),
-            pusher: auth::require(access.clone(), Role::Ingest).boxed(),
-            operate: auth::require(access.clone(), Role::Operate).boxed(),
-            admin: auth::require(access, Role::Admin).boxed(),
+            auth: app.auth.clone(),
             json_post: body_limit_bytes(limit).and(json_content_type()).boxed(),
             body: body_bytes(limit, timeout_ms).boxed(),
             app: warp::any().map(move || app.clone()).boxed(),
         }
+    }
+
+    pub(super) fn app(&self) -> BoxedFilter<(Arc<App>,)> {
+        self.app.clone()
+    }
+
+    /// Whether tokens are required, and the book to check them in.
+    pub(super) fn auth(&self) -> Arc<Auth> {
+        self.auth.clone()
+    }
+
+    pub(super) fn json_post(&self) -> BoxedFilter<()> {
+        self.json_post.clone()
+    }
+
+    pub(super) fn body(&self) -> BoxedFilter<(bytes::Bytes,)> {
+        self.body.clone()
+    }
+
+    /// The query, read into `T` (see [`query`]).
+    pub(super) fn query<T: DeserializeOwned + Send + 'static>(&self) -> BoxedFilter<(T,)> {
+        warp::query::<Vec<(String, String)>>()
+            .and_then(|pairs| std::future::ready(query(pairs).map_err(warp::reject::custom)))
+            .boxed()
     }
 }
 
@@ -149,36 +157,125 @@ pub(super) fn json(value: &impl serde::Serialize) -> Result<Response, Rejection>
     Ok(warp::reply::json(value).into_response())
 }
 
-/// `limit` from the query: 1 to `page_limit_max`, default 50.
-pub(super) fn limit(app: &App, query: &Query) -> Result<usize, ApiError> {
-    let max = app.started.server.page_limit_max;
-    match query.get("limit") {
-        None => Ok(PAGE_LIMIT_DEFAULT.min(max)),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
-            _ => Err(ApiError::bad(
-                "limit",
-                format!("must be a whole number from 1 to {max}, got {raw:?}"),
-            )),
-        },
+/// The query's `pairs` as `T`, the type whose `IntoParams` documents them: a value that is not
+/// one `T` takes is a 400 naming its parameter. A parameter sent empty (`?cursor=`) is as if
+/// not sent; one `T` does not name is ignored.
+pub(super) fn query<T: DeserializeOwned>(pairs: Vec<(String, String)>) -> Result<T, ApiError> {
+    let sent = pairs
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (name, QueryValue(value)));
+    let map = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(sent);
+    serde_path_to_error::deserialize(map).map_err(|error| {
+        let field = match error.path().to_string() {
+            path if path == "." => "query".to_owned(),
+            path => path,
+        };
+        ApiError::bad(&field, error.inner().to_string())
+    })
+}
+
+/// One query parameter's value: text that numbers, enums and strings are read from.
+struct QueryValue(String);
+
+impl<'de> IntoDeserializer<'de, serde::de::value::Error> for QueryValue {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
     }
 }
 
-/// An optional whole-number query parameter that names a stored id or seq. The store keeps
+/// Reading a number from a query value, naming the value when it is not one.
+macro_rules! query_number {
+    ($($method:ident => $visit:ident $type:ty,)*) => {$(
+        fn $method<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            match self.0.parse::<$type>() {
+                Ok(number) => visitor.$visit(number),
+                Err(_) => Err(serde::de::Error::custom(format!(
+                    "must be a whole number, got {:?}", self.0
+                ))),
+            }
+        }
+    )*};
+}
+
+impl<'de> serde::Deserializer<'de> for QueryValue {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_string(self.0)
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        let value: serde::de::value::StringDeserializer<Self::Error> = self.0.into_deserializer();
+        serde::Deserializer::deserialize_enum(value, name, variants, visitor)
+    }
+
+    query_number! {
+        deserialize_u32 => visit_u32 u32,
+        deserialize_u64 => visit_u64 u64,
+        deserialize_i64 => visit_i64 i64,
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i128 u8 u16 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// `limit` of a list: 1 to `server.page_limit_max`, 50 when not given.
+pub(super) fn limit(app: &App, limit: Option<usize>) -> Result<usize, ApiError> {
+    let max = app.started.server.page_limit_max;
+    match limit {
+        None => Ok(PAGE_LIMIT_DEFAULT.min(max)),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(limit) => Err(ApiError::bad(
+            "limit",
+            format!("must be a whole number from 1 to {max}, got {limit}"),
+        )),
+    }
+}
+
+/// The query of a list that takes only `limit`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct LimitQuery {
+    /// How many items at most, newest first: a whole number from 1 to `server.page_limit_max`
+    /// (500 unless configured). 50 when not given.
+    #[param(minimum = 1)]
+    pub(super) limit: Option<usize>,
+}
+
+/// A stored id or seq named in a query (`cursor`, `incident_id`, `since`). The store keeps
 /// them as signed 64-bit integers, so larger values are refused here rather than failing there.
-pub(super) fn optional_seq(
-    query: &Query,
-    field: &str,
-    what: &str,
-) -> Result<Option<u64>, ApiError> {
-    match query.get(field).map(String::as_str) {
-        None | Some("") => Ok(None),
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|value| *value <= i64::MAX as u64)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad(field, format!("must be {what}, got {raw:?}"))),
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Seq(pub(super) u64);
+
+impl<'de> serde::Deserialize<'de> for Seq {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u64::deserialize(deserializer)?;
+        match value <= i64::MAX as u64 {
+            true => Ok(Seq(value)),
+            false => Err(serde::de::Error::custom(format!(
+                "must be at most {}, got {value}",
+                i64::MAX
+            ))),
+        }
     }
 }
 

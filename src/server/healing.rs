@@ -4,53 +4,40 @@
 use std::sync::Arc;
 
 use actors::model::{Agent, Delivery, Execution, WorkOrder};
-use warp::filters::BoxedFilter;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Rejection;
 
-use super::api_docs::{ExecutionsQuery, LimitQuery, TokenErrors};
+use super::api_docs::TokenErrors;
 use super::error::ErrorBody;
-use super::filters::{any_of, json, limit, optional_seq, Filters};
+use super::filters::{json, limit, LimitQuery, Seq};
 use super::wire::Page;
-use super::{ApiError, App, Query};
+use super::{ApiError, App};
+use crate::tokens::Role;
 
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let list = |path: BoxedFilter<()>| {
-        path.and(warp::get())
-            .and(f.read.clone())
-            .and(f.app.clone())
-            .and(f.query.clone())
-    };
-    let executions =
-        list(warp::path!("monitoring" / "executions").boxed()).and_then(list_executions);
-    let agents = list(warp::path!("monitoring" / "agents").boxed()).and_then(list_agents);
-    let work_orders = list(warp::path!("work-orders").boxed()).and_then(list_work_orders);
-    let deliveries = list(warp::path!("deliveries").boxed()).and_then(list_deliveries);
-    let execution = warp::path!("monitoring" / "executions" / String)
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(get_execution);
-    any_of(vec![
-        executions.boxed(),
-        execution.boxed(),
-        agents.boxed(),
-        work_orders.boxed(),
-        deliveries.boxed(),
-    ])
+/// The query of `GET /monitoring/executions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ExecutionsQuery {
+    /// How many runs at most, newest first: a whole number from 1 to `server.page_limit_max`
+    /// (500 unless configured). 50 when not given.
+    #[param(minimum = 1)]
+    limit: Option<usize>,
+    /// Only the runs of this incident.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9223372036854775807_u64)]
+    incident_id: Option<Seq>,
 }
 
 /// Playbook runs (executions), newest first; with `incident_id`, only that incident's.
 ///
 /// Not paged: `next` is always null.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitoring/executions",
     tag = "healing",
     params(ExecutionsQuery),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest runs", body = Page<Execution>),
         (status = 400, description = "`bad_request`: `limit` or `incident_id` is not one it \
@@ -58,9 +45,12 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
         TokenErrors,
     )
 )]
-pub(super) async fn list_executions(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
-    let limit = limit(&app, &query)?;
-    let incident = optional_seq(&query, "incident_id", "an incident id")?;
+pub(super) async fn list_executions(
+    app: Arc<App>,
+    query: ExecutionsQuery,
+) -> Result<Response, Rejection> {
+    let limit = limit(&app, query.limit)?;
+    let incident = query.incident_id.map(|Seq(id)| id);
     let store = app.kernel.store();
     let executions = match incident {
         Some(incident_id) => store.incident_executions(incident_id, limit).await,
@@ -77,22 +67,23 @@ pub(super) async fn list_executions(app: Arc<App>, query: Query) -> Result<Respo
 /// Webhook deliveries of work orders and notifications, newest first.
 ///
 /// Not paged: `next` is always null.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/deliveries",
     tag = "healing",
     params(LimitQuery),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest deliveries", body = Page<Delivery>),
         (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
         TokenErrors,
     )
 )]
-pub(super) async fn list_deliveries(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
-    let limit = limit(&app, &query)?;
+pub(super) async fn list_deliveries(
+    app: Arc<App>,
+    query: LimitQuery,
+) -> Result<Response, Rejection> {
+    let limit = limit(&app, query.limit)?;
     let deliveries = app
         .kernel
         .store()
@@ -107,21 +98,22 @@ pub(super) async fn list_deliveries(app: Arc<App>, query: Query) -> Result<Respo
 }
 
 /// One playbook run, with the log of each step.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitoring/executions/{run_id}",
     tag = "healing",
     params(("run_id" = String, Path, description = "The run's id")),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The run", body = Execution),
         (status = 404, description = "`not_found`: no such run", body = ErrorBody),
         TokenErrors,
     )
 )]
-pub(super) async fn get_execution(run_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+pub(super) async fn get_execution(
+    [run_id]: [String; 1],
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
     let execution = app
         .kernel
         .store()
@@ -135,22 +127,20 @@ pub(super) async fn get_execution(run_id: String, app: Arc<App>) -> Result<Respo
 /// Sub-agents, newest first: the supervised actors that carry out runs.
 ///
 /// Not paged: `next` is always null.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitoring/agents",
     tag = "healing",
     params(LimitQuery),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest sub-agents", body = Page<Agent>),
         (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
         TokenErrors,
     )
 )]
-pub(super) async fn list_agents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
-    let limit = limit(&app, &query)?;
+pub(super) async fn list_agents(app: Arc<App>, query: LimitQuery) -> Result<Response, Rejection> {
+    let limit = limit(&app, query.limit)?;
     let agents = app
         .kernel
         .store()
@@ -167,22 +157,23 @@ pub(super) async fn list_agents(app: Arc<App>, query: Query) -> Result<Response,
 /// Work orders, newest first: what people must do where automation could not heal.
 ///
 /// Not paged: `next` is always null.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/work-orders",
     tag = "healing",
     params(LimitQuery),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest work orders", body = Page<WorkOrder>),
         (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
         TokenErrors,
     )
 )]
-pub(super) async fn list_work_orders(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
-    let limit = limit(&app, &query)?;
+pub(super) async fn list_work_orders(
+    app: Arc<App>,
+    query: LimitQuery,
+) -> Result<Response, Rejection> {
+    let limit = limit(&app, query.limit)?;
     let work_orders = app
         .kernel
         .store()

@@ -9,24 +9,15 @@ use actors::history::{self, Cell};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Rejection;
 
 use super::api_docs::TokenErrors;
 use super::error::ErrorBody;
-use super::filters::{json, Filters};
+use super::filters::json;
 use super::{ApiError, App};
+use crate::tokens::Role;
 use actors::time::micros;
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    warp::path!("monitors" / String / "history")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(monitor_history)
-        .boxed()
-}
 
 /// A monitor's history at a glance.
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,14 +38,12 @@ pub(super) struct HistoryView {
 }
 
 /// One monitor's history: status bar, uptime, latency.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitors/{monitor_id}/history",
     tag = "monitors",
     params(("monitor_id" = String, Path, description = "The monitor's id")),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "Its history", body = HistoryView),
         (status = 404, description = "`not_found`: no such monitor", body = ErrorBody),
@@ -62,7 +51,7 @@ pub(super) struct HistoryView {
     )
 )]
 pub(super) async fn monitor_history(
-    monitor_id: String,
+    [monitor_id]: [String; 1],
     app: Arc<App>,
 ) -> Result<Response, Rejection> {
     let status = app

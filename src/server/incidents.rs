@@ -5,64 +5,76 @@ use std::sync::Arc;
 
 use actors::model::IncidentStatus;
 use actors::protocol::incidents::IncidentFilter;
-use warp::filters::BoxedFilter;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Rejection;
 
-use super::api_docs::{IncidentsQuery, NoBody, PostErrors, TokenErrors};
+use super::api_docs::{NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{any_of, incident_id, json, limit, optional_seq, Filters};
+use super::filters::{incident_id, json, limit, Seq};
 use super::wire::{EventView, IncidentDetail, IncidentView, Page};
-use super::{ApiError, App, Query};
+use super::{ApiError, App};
+use crate::tokens::Role;
 
 /// Events shown in an incident's timeline at most.
 const TIMELINE_EVENTS_MAX: usize = 1_000;
 
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("monitoring" / "incidents")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and(f.query.clone())
-        .and_then(list_incidents);
-    let one = warp::path!("monitoring" / "incidents" / String)
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(get_incident);
-    let acknowledge = warp::path!("monitoring" / "incidents" / String / "acknowledge")
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and_then(acknowledge);
-    let resolve = warp::path!("monitoring" / "incidents" / String / "resolve")
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and_then(resolve);
-    any_of(vec![
-        list.boxed(),
-        one.boxed(),
-        acknowledge.boxed(),
-        resolve.boxed(),
-    ])
+/// The query of `GET /monitoring/incidents`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct IncidentsQuery {
+    /// How many incidents at most: a whole number from 1 to `server.page_limit_max` (500
+    /// unless configured). 50 when not given.
+    #[param(minimum = 1)]
+    limit: Option<usize>,
+    /// Only incidents in this status; `active` is every status but `resolved`. With `active`
+    /// or an active status the page also has `total`, how many match. Empty or not given:
+    /// any status.
+    #[param(inline)]
+    status: Option<StatusFilter>,
+    /// The `next` of the page before: the incidents older than it.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9223372036854775807_u64)]
+    cursor: Option<Seq>,
+}
+
+/// The statuses `GET /monitoring/incidents?status=` takes.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum StatusFilter {
+    Active,
+    Open,
+    Acknowledged,
+    Mitigating,
+    Resolved,
+    Escalated,
+}
+
+impl From<StatusFilter> for IncidentFilter {
+    fn from(status: StatusFilter) -> Self {
+        let only = IncidentFilter::Status;
+        match status {
+            StatusFilter::Active => IncidentFilter::Active,
+            StatusFilter::Open => only(IncidentStatus::Open),
+            StatusFilter::Acknowledged => only(IncidentStatus::Acknowledged),
+            StatusFilter::Mitigating => only(IncidentStatus::Mitigating),
+            StatusFilter::Resolved => only(IncidentStatus::Resolved),
+            StatusFilter::Escalated => only(IncidentStatus::Escalated),
+        }
+    }
 }
 
 /// Incidents, newest first, a page at a time.
 ///
 /// `next` is the cursor of the following page, null at the end. With `status=active` or an
 /// active status, the page also says how many incidents match in all (`total`).
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitoring/incidents",
     tag = "incidents",
     params(IncidentsQuery),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "A page of incidents", body = Page<IncidentView>),
         (status = 400, description = "`bad_request`: `limit`, `status` or `cursor` is not one \
@@ -70,19 +82,15 @@ pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
         TokenErrors,
     )
 )]
-pub(super) async fn list_incidents(app: Arc<App>, query: Query) -> Result<Response, Rejection> {
-    let limit = limit(&app, &query)?;
-    let filter = match query.get("status").map(String::as_str) {
-        None | Some("") => IncidentFilter::Any,
-        Some("active") => IncidentFilter::Active,
-        Some(raw) => IncidentFilter::Status(IncidentStatus::parse(raw).ok_or_else(|| {
-            ApiError::bad(
-                "status",
-                format!("must be one of active, open, acknowledged, mitigating, resolved, escalated; got {raw:?}"),
-            )
-        })?),
-    };
-    let before = optional_seq(&query, "cursor", "a cursor from `next`")?;
+pub(super) async fn list_incidents(
+    app: Arc<App>,
+    query: IncidentsQuery,
+) -> Result<Response, Rejection> {
+    let limit = limit(&app, query.limit)?;
+    let filter = query
+        .status
+        .map_or(IncidentFilter::Any, IncidentFilter::from);
+    let before = query.cursor.map(|Seq(cursor)| cursor);
     let page = app
         .kernel
         .incidents(filter, before, limit)
@@ -99,14 +107,12 @@ pub(super) async fn list_incidents(app: Arc<App>, query: Query) -> Result<Respon
 }
 
 /// One incident, with its timeline: the events that concern it, oldest first.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitoring/incidents/{id}",
     tag = "incidents",
     params(("id" = u64, Path, description = "The incident's id")),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The incident and its timeline", body = IncidentDetail),
         (status = 400, description = "`bad_request`: the id is not a whole number (`field` is \
@@ -115,7 +121,10 @@ pub(super) async fn list_incidents(app: Arc<App>, query: Query) -> Result<Respon
         TokenErrors,
     )
 )]
-pub(super) async fn get_incident(raw_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+pub(super) async fn get_incident(
+    [raw_id]: [String; 1],
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
     let id = incident_id(&raw_id)?;
     let store = app.kernel.store();
     let incident = store
@@ -136,15 +145,13 @@ pub(super) async fn get_incident(raw_id: String, app: Arc<App>) -> Result<Respon
 /// Acknowledge an incident: a person is on it.
 ///
 /// Recorded as done by the token's name.
-///
-/// Role: `operate` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/monitoring/incidents/{id}/acknowledge",
     tag = "incidents",
     params(("id" = u64, Path, description = "The incident's id")),
     request_body(content = Option<NoBody>, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 200, description = "The incident, acknowledged", body = IncidentView),
         (status = 400, description = "`bad_request`: the id is not a whole number", body = ErrorBody),
@@ -155,7 +162,7 @@ pub(super) async fn get_incident(raw_id: String, app: Arc<App>) -> Result<Respon
     )
 )]
 pub(super) async fn acknowledge(
-    raw_id: String,
+    [raw_id]: [String; 1],
     caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {
@@ -171,15 +178,13 @@ pub(super) async fn acknowledge(
 /// Resolve an incident by hand.
 ///
 /// Recorded as done by the token's name (`resolved_by` is `manual`).
-///
-/// Role: `operate` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/monitoring/incidents/{id}/resolve",
     tag = "incidents",
     params(("id" = u64, Path, description = "The incident's id")),
     request_body(content = Option<NoBody>, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 200, description = "The incident, resolved", body = IncidentView),
         (status = 400, description = "`bad_request`: the id is not a whole number", body = ErrorBody),
@@ -189,7 +194,7 @@ pub(super) async fn acknowledge(
     )
 )]
 pub(super) async fn resolve(
-    raw_id: String,
+    [raw_id]: [String; 1],
     caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {

@@ -13,34 +13,15 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Rejection, Reply};
 
 use super::api_docs::BodyErrors;
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{any_of, Filters};
 use super::wire::IngestView;
 use super::{ApiError, App};
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let events = warp::path!("events")
-        .and(warp::post())
-        .and(f.pusher.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and(f.body.clone())
-        .and_then(post_events);
-    let alertmanager = warp::path!("integrations" / "alertmanager")
-        .and(warp::post())
-        .and(f.pusher.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and(f.body.clone())
-        .and_then(post_alertmanager);
-    any_of(vec![events.boxed(), alertmanager.boxed()])
-}
+use crate::tokens::Role;
 
 /// Most events one `POST /events` may carry: bounds the transaction and the reply.
 pub const EVENTS_BATCH_MAX: usize = 1_000;
@@ -64,14 +45,12 @@ enum EventsBody {
 /// transaction and the answer comes once it is durable. A problem opens or bumps the incident
 /// of its source and type; a recovery resolves it. A source that is a monitor is refused: its
 /// state is what its probes say.
-///
-/// Role: `ingest` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/events",
     tag = "intake",
     request_body(content = EventsBody, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Ingest])),
     responses(
         (status = 202, description = "Every event was recorded", body = IngestView),
         (status = 400, description = "`bad_request`: not JSON, an empty array, or events that \
@@ -142,14 +121,12 @@ struct AlertmanagerWebhook {
 /// `[alertmanager] component_labels` it has, else `alertmanager/<fingerprint>`) and type
 /// (`alert.<alertname>.firing`); the incident resolves when every alert that fired into it has
 /// resolved. All or nothing, like `POST /events`.
-///
-/// Role: `ingest` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/integrations/alertmanager",
     tag = "intake",
     request_body(content = AlertmanagerWebhook, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Ingest])),
     responses(
         (status = 202, description = "Every alert was recorded", body = IngestView),
         (status = 400, description = "`bad_request`: not JSON, a version other than 4, or \

@@ -15,13 +15,14 @@ mod openapi;
 mod origin;
 mod pipelines;
 mod playbooks;
+mod route;
+mod routes;
 mod silences;
 mod system;
 pub mod tls;
 mod wire;
 mod ws;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -46,9 +47,6 @@ pub struct App {
     /// Feed clients connected now (bounded by `limits.ws_clients_max`).
     pub ws_clients: std::sync::atomic::AtomicUsize,
 }
-
-/// A request's query parameters.
-type Query = HashMap<String, String>;
 
 /// Serves `app` on `listener` until `shutdown`, then lets open connections finish. Like warp's
 /// own server loop, with two additions: a connection that has not sent a whole request head
@@ -121,25 +119,17 @@ async fn connection<I>(
 /// How long the server waits after a failed accept before accepting again.
 const ACCEPT_RETRY_MS: u64 = 100;
 
-/// Every route, each resource's own, with errors recovered into JSON and cross-site requests
-/// refused first (`origin.rs`).
+/// Every route of the table (`routes.rs`), with errors recovered into JSON and cross-site
+/// requests refused first (`origin.rs`).
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let guard = origin::same_origin(&app.started.server);
     let parts = filters::Filters::new(app);
-    let all = filters::any_of(vec![
-        system::routes(&parts),
-        incidents::routes(&parts),
-        playbooks::routes(&parts),
-        healing::routes(&parts),
-        history::routes(&parts),
-        monitors::routes(&parts),
-        silences::routes(&parts),
-        intake::routes(&parts),
-        pipelines::routes(&parts),
-        dashboard::routes(&parts),
-        ws::routes(&parts),
-        openapi::routes(&parts),
-    ]);
+    let all = filters::any_of(
+        routes::table()
+            .iter()
+            .map(|line| line.filter(&parts))
+            .collect(),
+    );
     guard
         .and(all)
         .recover(error::recover)

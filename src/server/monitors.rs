@@ -8,48 +8,16 @@ use actors::protocol::monitor::{ControlChange, MonitorStatus};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Rejection;
 
 use super::api_docs::{BodyErrors, NoBody, PostErrors, SilenceRequest, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{any_of, json, name_in_path, segment, Filters};
+use super::filters::{json, name_in_path, segment};
 use super::wire::{HeartbeatView, Items, MonitorView};
 use super::{ApiError, App};
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("monitors")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(list_monitors);
-    let one = warp::path!("monitors" / String)
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(get_monitor);
-    let control = warp::path!("monitors" / String / String)
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and(f.body.clone())
-        .and_then(control_monitor);
-    let heartbeat = warp::path!("heartbeats" / String)
-        .and(warp::post())
-        .and(f.ingest.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and_then(heartbeat);
-    any_of(vec![
-        list.boxed(),
-        heartbeat.boxed(),
-        one.boxed(),
-        control.boxed(),
-    ])
-}
+use crate::tokens::Role;
 
 pub(super) async fn monitor_view(
     app: &App,
@@ -65,13 +33,11 @@ pub(super) async fn monitor_view(
 }
 
 /// Every monitor, with its state, its last probe and its trust.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitors",
     tag = "monitors",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The monitors", body = Items<MonitorView>),
         TokenErrors,
@@ -86,21 +52,22 @@ pub(super) async fn list_monitors(app: Arc<App>) -> Result<Response, Rejection> 
 }
 
 /// One monitor, with its state, its last probe and its trust.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/monitors/{monitor_id}",
     tag = "monitors",
     params(("monitor_id" = String, Path, description = "The monitor's id")),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The monitor", body = MonitorView),
         (status = 404, description = "`not_found`: no such monitor", body = ErrorBody),
         TokenErrors,
     )
 )]
-pub(super) async fn get_monitor(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+pub(super) async fn get_monitor(
+    [monitor_id]: [String; 1],
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
     let status = app
         .kernel
         .monitor_status(&monitor_id)
@@ -129,8 +96,6 @@ pub(super) enum MonitorAction {
 /// but runs no playbook for them, for `{"minutes": N}` (0 lifts the silence) or until
 /// `{"until": "<RFC 3339>"}`, at most a week. Only `silence` reads the body. Recorded as done
 /// by the token's name.
-///
-/// Role: `operate` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/monitors/{monitor_id}/{action}",
@@ -142,7 +107,7 @@ pub(super) enum MonitorAction {
     request_body(content = Option<SilenceRequest>, content_type = "application/json",
         description = "For `silence`: exactly one of `minutes` or `until`. `pause` and `resume` \
             read no body."),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 200, description = "The monitor, changed", body = MonitorView),
         (status = 400, description = "`bad_request`: the silence body is not one it takes \
@@ -152,8 +117,7 @@ pub(super) enum MonitorAction {
     )
 )]
 pub(super) async fn control_monitor(
-    monitor_id: String,
-    action: String,
+    [monitor_id, action]: [String; 2],
     caller: Caller,
     app: Arc<App>,
     body: bytes::Bytes,
@@ -216,15 +180,13 @@ pub(super) fn silence_until(body: &[u8]) -> Result<Option<DateTime<Utc>>, ApiErr
 /// Record a heartbeat of a heartbeat monitor.
 ///
 /// The monitor looks at once, so a job that beats after a miss is up again at once.
-///
-/// Role: `ingest` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/heartbeats/{monitor_id}",
     tag = "monitors",
     params(("monitor_id" = String, Path, description = "The heartbeat monitor's id")),
     request_body(content = Option<NoBody>, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Ingest])),
     responses(
         (status = 200, description = "The beat was recorded", body = HeartbeatView),
         (status = 400, description = "`bad_request`: the id holds a control, bidirectional or \
@@ -233,7 +195,10 @@ pub(super) fn silence_until(body: &[u8]) -> Result<Option<DateTime<Utc>>, ApiErr
         PostErrors,
     )
 )]
-pub(super) async fn heartbeat(monitor_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+pub(super) async fn heartbeat(
+    [monitor_id]: [String; 1],
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
     name_in_path("monitor_id", &monitor_id)?;
     app.kernel.beat(&monitor_id).map_err(ApiError::from)?;
     json(&HeartbeatView {

@@ -3,23 +3,20 @@
 //!
 //! Each handler carries its own `#[utoipa::path]` (method, path, parameters, body, answers,
 //! the role it needs), next to the code it describes; the schemas are derived from the very
-//! types the handlers send (`wire`, the actors' records, [`ErrorBody`]). This file gathers
-//! them, adds what every route shares (the bearer token scheme, the error answers common to
-//! all routes) and the query parameters, which the handlers read from a map. The document is
-//! built once and served as it is, without a token, like `/health`.
-
-use std::sync::LazyLock;
+//! types the handlers send (`wire`, the actors' records, [`ErrorBody`]) and the query types
+//! they read. This file says what every route shares (the bearer token scheme, the error
+//! answers common to all routes); `routes.rs` adds the operations of its table, so the document
+//! has every route served and no other. The document is built once and served as it is,
+//! without a token, like `/health`.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use warp::filters::BoxedFilter;
 use warp::http::header::CONTENT_TYPE;
 use warp::reply::Response as Reply;
-use warp::{Filter, Rejection};
+use warp::Rejection;
 
-use super::api_docs::*;
+use super::api_docs::PublicErrors;
 use super::error::ErrorBody;
-use super::filters::Filters;
 
 /// The security scheme of every route that needs a token (when `[auth]` requires tokens).
 pub const BEARER_AUTH: &str = "bearerAuth";
@@ -30,59 +27,18 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         title = "Grace",
         description = "A self-healing supervisor: it watches dependencies, opens incidents and \
 heals them with playbooks.\n\n\
-**Tokens.** When `[auth]` requires tokens, every route but `/health`, `/openapi.json` and the \
-dashboard's page and assets needs `Authorization: Bearer <token>` (`bearerAuth`); `/ws` also \
-takes it as a `Sec-WebSocket-Protocol` entry `grace.token.<token>`. Each operation names the \
-role it needs: `read` (every GET and `/ws`), `ingest` (only pushing events, heartbeats and \
-alerts), `operate` (what `read` does, and acting on incidents, monitors, playbooks and \
-pipelines) or `admin` (everything). A missing or bad token gets 401, a role too low 403. \
+**Tokens.** When `[auth]` requires tokens, every operation whose `security` names \
+`bearerAuth` needs `Authorization: Bearer <token>`; `/ws` also takes it as a \
+`Sec-WebSocket-Protocol` entry `grace.token.<token>`. The scope listed there is the role the \
+operation needs (none listed: any valid token), and its description says it too: `read`, \
+`ingest` (only pushing events, heartbeats and alerts), `operate` (what `read` does, and acting \
+on incidents, monitors, playbooks and pipelines) or `admin` (everything). A missing or bad token gets 401, a role too low 403. \
 Without `[auth]` no token is needed and every request acts as `local` with every role.\n\n\
 **POSTs** must say `Content-Type: application/json`, even those that send no body (else 415).\n\n\
 **Errors** are JSON: `{\"error\": {\"code\", \"message\", \"field\"?, \"role_needed\"?, \
 \"errors\"?}}` (`ErrorBody`).\n\n\
 **Timestamps** are RFC 3339 in UTC; those of stored records have exactly six fractional \
 digits, so they sort as strings."
-    ),
-    paths(
-        super::system::health,
-        super::system::whoami,
-        super::incidents::list_incidents,
-        super::incidents::get_incident,
-        super::incidents::acknowledge,
-        super::incidents::resolve,
-        super::playbooks::decide,
-        super::healing::list_executions,
-        super::healing::get_execution,
-        super::healing::list_agents,
-        super::healing::list_work_orders,
-        super::healing::list_deliveries,
-        super::system::metrics,
-        super::monitors::heartbeat,
-        super::monitors::list_monitors,
-        super::monitors::get_monitor,
-        super::history::monitor_history,
-        super::silences::list_silences,
-        super::silences::create_silence,
-        super::silences::expire_silence,
-        super::monitors::control_monitor,
-        super::intake::post_events,
-        super::intake::post_alertmanager,
-        super::playbooks::list,
-        super::playbooks::get,
-        super::playbooks::run,
-        super::pipelines::list,
-        super::pipelines::runs,
-        super::pipelines::run,
-        super::dashboard::insights,
-        super::dashboard::catalog,
-        super::system::reload_config,
-        super::system::actor_tree,
-        super::ws::upgrade,
-        document,
-        super::dashboard::index,
-        super::dashboard::script,
-        super::dashboard::module,
-        super::dashboard::stylesheet,
     ),
     // The common error answers below name it by reference, which utoipa does not follow.
     components(schemas(ErrorBody)),
@@ -99,7 +55,7 @@ digits, so they sort as strings."
         (name = "dashboard", description = "The health dashboard's page, assets and numbers."),
     )
 )]
-struct ApiDoc;
+pub(super) struct ApiDoc;
 
 /// Adds the bearer token scheme the operations name.
 struct BearerAuth;
@@ -120,19 +76,7 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document, as JSON.
-pub fn json() -> &'static str {
-    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
-    });
-    &DOCUMENT
-}
-
 /// This document: every route, its parameters, bodies and answers.
-///
-/// Role: none: no token needed.
 #[utoipa::path(
     get,
     path = "/openapi.json",
@@ -143,8 +87,8 @@ pub fn json() -> &'static str {
         PublicErrors,
     )
 )]
-pub async fn document() -> Result<Reply, Rejection> {
-    let mut reply = Reply::new(json().into());
+pub async fn document(json: &'static str) -> Result<Reply, Rejection> {
+    let mut reply = Reply::new(json.into());
     reply.headers_mut().insert(
         CONTENT_TYPE,
         warp::http::HeaderValue::from_static("application/json"),
@@ -152,21 +96,12 @@ pub async fn document() -> Result<Reply, Rejection> {
     Ok(reply)
 }
 
-/// `GET /openapi.json`, served by the document itself (the system routes would have to name
-/// it, and it names them).
-pub fn routes(_: &Filters) -> BoxedFilter<(Reply,)> {
-    warp::path!("openapi.json")
-        .and(warp::get())
-        .and_then(document)
-        .boxed()
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
 
     fn document() -> Value {
-        serde_json::from_str(super::json()).expect("the document is JSON")
+        serde_json::from_str(super::super::routes::json()).expect("the document is JSON")
     }
 
     #[test]

@@ -4,46 +4,23 @@
 use std::sync::Arc;
 
 use actors::model::PipelineRun;
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Rejection, Reply};
 
-use super::api_docs::{LimitQuery, NoBody, PostErrors, TokenErrors};
+use super::api_docs::{NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{self, any_of, Filters};
+use super::filters::{self, LimitQuery};
 use super::wire::{Items, PipelineView};
-use super::{ApiError, App, Query};
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("pipelines")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(list);
-    let runs = warp::path!("pipelines" / String / "runs")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and(f.query.clone())
-        .and_then(runs);
-    let run = warp::path!("pipelines" / String / "run")
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and_then(run);
-    any_of(vec![list.boxed(), runs.boxed(), run.boxed()])
-}
+use super::{ApiError, App};
+use crate::tokens::Role;
 
 /// Every pipeline, with its latest run.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/pipelines",
     tag = "pipelines",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The pipelines", body = Items<PipelineView>),
         TokenErrors,
@@ -64,14 +41,12 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
 }
 
 /// A pipeline's runs, newest first.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/pipelines/{pipeline_id}/runs",
     tag = "pipelines",
     params(("pipeline_id" = String, Path, description = "The pipeline's id"), LimitQuery),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest runs", body = Items<PipelineRun>),
         (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
@@ -79,13 +54,17 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
         TokenErrors,
     )
 )]
-pub async fn runs(pipeline_id: String, app: Arc<App>, query: Query) -> Result<Response, Rejection> {
+pub async fn runs(
+    [pipeline_id]: [String; 1],
+    app: Arc<App>,
+    query: LimitQuery,
+) -> Result<Response, Rejection> {
     if !app.kernel.pipelines().iter().any(|p| p.id == pipeline_id) {
         return Err(
             ApiError::NotFound(format!("there is no pipeline named {pipeline_id:?}")).into(),
         );
     }
-    let limit = filters::limit(&app, &query)?;
+    let limit = filters::limit(&app, query.limit)?;
     let runs = app
         .kernel
         .store()
@@ -99,15 +78,13 @@ pub async fn runs(pipeline_id: String, app: Arc<App>, query: Query) -> Result<Re
 ///
 /// 202 with the run as started; it goes on in the background. Recorded as started by the
 /// token's name.
-///
-/// Role: `operate` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/pipelines/{pipeline_id}/run",
     tag = "pipelines",
     params(("pipeline_id" = String, Path, description = "The pipeline's id")),
     request_body(content = Option<NoBody>, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 202, description = "The run started", body = PipelineRun),
         (status = 404, description = "`not_found`: no such pipeline", body = ErrorBody),
@@ -116,7 +93,7 @@ pub async fn runs(pipeline_id: String, app: Arc<App>, query: Query) -> Result<Re
     )
 )]
 pub async fn run(
-    pipeline_id: String,
+    [pipeline_id]: [String; 1],
     caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {

@@ -8,44 +8,16 @@ use actors::model::{playbook_subject, Execution};
 use actors::spec::PlaybookSpec;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Rejection, Reply};
 
 use super::api_docs::{BodyErrors, NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{self, any_of, Filters};
+use super::filters;
 use super::wire::{DecisionView, Items, PlaybookRunStarted, PlaybookView, SuggestionView};
 use super::{ApiError, App};
 use crate::tokens::Role;
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("playbooks")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(list);
-    let one = warp::path!("playbooks" / String)
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(get);
-    let run = warp::path!("playbooks" / String / "run")
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and(f.body.clone())
-        .and_then(run);
-    let decide = warp::path!("monitoring" / "incidents" / String / "suggestions" / String / String)
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and_then(decide);
-    any_of(vec![decide.boxed(), list.boxed(), one.boxed(), run.boxed()])
-}
 
 /// Recent runs shown with one playbook.
 const RECENT_RUNS_MAX: usize = 20;
@@ -64,13 +36,11 @@ async fn view(
 }
 
 /// Every playbook, with what triggers it, its steps and its trust.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/playbooks",
     tag = "playbooks",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The playbooks", body = Items<PlaybookView>),
         TokenErrors,
@@ -85,21 +55,19 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
 }
 
 /// One playbook, with its trust and its latest runs (at most 20).
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/playbooks/{playbook_id}",
     tag = "playbooks",
     params(("playbook_id" = String, Path, description = "The playbook's id")),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The playbook, with `recent_runs`", body = PlaybookView),
         (status = 404, description = "`not_found`: no such playbook", body = ErrorBody),
         TokenErrors,
     )
 )]
-pub async fn get(playbook_id: String, app: Arc<App>) -> Result<Response, Rejection> {
+pub async fn get([playbook_id]: [String; 1], app: Arc<App>) -> Result<Response, Rejection> {
     let playbook = app
         .kernel
         .playbooks()
@@ -132,15 +100,14 @@ struct RunRequest {
 /// `GET /monitoring/executions/{run_id}`). It must still be triggered by the incident, and not
 /// held by its cooldown or circuit breaker, unless `force` (admins only). Recorded as started
 /// by the token's name.
-///
-/// Role: `operate` (`admin` also does); `admin` with `force`.
+/// With `force`, only `admin`.
 #[utoipa::path(
     post,
     path = "/playbooks/{playbook_id}/run",
     tag = "playbooks",
     params(("playbook_id" = String, Path, description = "The playbook's id")),
     request_body(content = RunRequest, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 202, description = "The run started", body = PlaybookRunStarted),
         (status = 400, description = "`bad_request`: the body is not `{\"incident_id\": N, \
@@ -153,7 +120,7 @@ struct RunRequest {
     )
 )]
 pub async fn run(
-    playbook_id: String,
+    [playbook_id]: [String; 1],
     caller: Caller,
     app: Arc<App>,
     body: bytes::Bytes,
@@ -203,8 +170,6 @@ enum Decision {
 ///
 /// Approving runs the suggested playbook at once; the reply carries the decision and the run
 /// id. Recorded as decided by the token's name.
-///
-/// Role: `operate` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/monitoring/incidents/{id}/suggestions/{suggestion_id}/{decision}",
@@ -215,7 +180,7 @@ enum Decision {
         ("decision" = inline(Decision), Path, description = "Approve or dismiss"),
     ),
     request_body(content = Option<NoBody>, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 200, description = "The suggestion, decided, and the run approving started", body = DecisionView),
         (status = 400, description = "`bad_request`: the id is not a whole number", body = ErrorBody),
@@ -228,9 +193,7 @@ enum Decision {
     )
 )]
 pub async fn decide(
-    raw_id: String,
-    suggestion_id: String,
-    action: String,
+    [raw_id, suggestion_id, action]: [String; 3],
     caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {

@@ -9,44 +9,22 @@ use actors::silence::{Matchers, Silence, SILENCE_DAYS_MAX};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply as _};
+use warp::{Rejection, Reply as _};
 
 use super::api_docs::{BodyErrors, NoBody, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{any_of, json, Filters};
+use super::filters::json;
 use super::intake::{parse_json, typed};
 use super::wire::Items;
 use super::{ApiError, App};
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("silences")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(list_silences);
-    let create = warp::path!("silences")
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and(f.body.clone())
-        .and_then(create_silence);
-    let expire = warp::path!("silences" / String / "expire")
-        .and(warp::post())
-        .and(f.operate.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and_then(expire_silence);
-    any_of(vec![list.boxed(), create.boxed(), expire.boxed()])
-}
+use crate::tokens::Role;
 
 /// A new silence: what it covers, and for how long.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SilenceRequest {
+pub(super) struct NewSilence {
     pub matchers: Matchers,
     /// RFC 3339; now when absent.
     pub starts_at: Option<String>,
@@ -76,13 +54,11 @@ fn view(silence: Silence, now: DateTime<Utc>) -> SilenceView {
 }
 
 /// Every silence, newest first.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/silences",
     tag = "monitors",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses((status = 200, description = "The silences", body = Items<SilenceView>), TokenErrors)
 )]
 pub(super) async fn list_silences(app: Arc<App>) -> Result<Response, Rejection> {
@@ -98,14 +74,12 @@ pub(super) async fn list_silences(app: Arc<App>) -> Result<Response, Rejection> 
 
 /// Silence what `matchers` cover, from `starts_at` (now) to `ends_at` or for `duration_ms`
 /// (at most 30 days). Recorded as made by the token's name.
-///
-/// Role: `operate` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/silences",
     tag = "monitors",
-    request_body(content = SilenceRequest, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    request_body(content = NewSilence, content_type = "application/json"),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 201, description = "The silence, in force or pending", body = SilenceView),
         (status = 400, description = "`bad_request`: `field` names what is wrong (`matchers`, \
@@ -119,7 +93,7 @@ pub(super) async fn create_silence(
     app: Arc<App>,
     body: bytes::Bytes,
 ) -> Result<Response, Rejection> {
-    let request: SilenceRequest =
+    let request: NewSilence =
         typed(parse_json(&body)?).map_err(|(field, message)| ApiError::bad(&field, message))?;
     let now = actors::time::now();
     let (starts_at, ends_at) = span(&request, now)?;
@@ -149,7 +123,7 @@ const COMMENT_LEN_MAX: usize = 1_000;
 
 /// When the silence begins and ends, each bad time named by its field.
 fn span(
-    request: &SilenceRequest,
+    request: &NewSilence,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let time = |field: &str, text: &str| {
@@ -193,15 +167,13 @@ fn short_id() -> String {
 }
 
 /// End a silence now.
-///
-/// Role: `operate` (`admin` also does).
 #[utoipa::path(
     post,
     path = "/silences/{silence_id}/expire",
     tag = "monitors",
     params(("silence_id" = String, Path, description = "The silence's id")),
     request_body(content = Option<NoBody>, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Operate])),
     responses(
         (status = 200, description = "The silence, ended", body = SilenceView),
         (status = 404, description = "`not_found`: no such silence", body = ErrorBody),
@@ -209,7 +181,7 @@ fn short_id() -> String {
     )
 )]
 pub(super) async fn expire_silence(
-    silence_id: String,
+    [silence_id]: [String; 1],
     caller: Caller,
     app: Arc<App>,
 ) -> Result<Response, Rejection> {

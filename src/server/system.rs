@@ -4,63 +4,25 @@
 use std::sync::Arc;
 
 use actors::ActorState;
-
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Rejection;
 
 use super::api_docs::{CallerErrors, NoBody, PostErrors, PublicErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{any_of, json, Filters};
+use super::filters::json;
 use super::wire::{
     ActorCounts, ActorView, HealthStatus, HealthView, IncidentsProgress, ReloadView, WhoamiView,
 };
 use super::{ws, ApiError, App};
 use crate::reload::ReloadError;
-
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    let health = warp::path!("health")
-        .and(warp::get())
-        .and(f.app.clone())
-        .and_then(health);
-    let whoami = warp::path!("whoami")
-        .and(warp::get())
-        .and(f.caller.clone())
-        .and(f.app.clone())
-        .and_then(whoami);
-    let metrics = warp::path!("metrics")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(metrics);
-    let actors = warp::path!("actors")
-        .and(warp::get())
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and_then(actor_tree);
-    let reload = warp::path!("config" / "reload")
-        .and(warp::post())
-        .and(f.admin.clone())
-        .and(f.json_post.clone())
-        .and(f.app.clone())
-        .and_then(reload_config);
-    any_of(vec![
-        health.boxed(),
-        whoami.boxed(),
-        metrics.boxed(),
-        actors.boxed(),
-        reload.boxed(),
-    ])
-}
+use crate::tokens::Role;
 
 /// Whether Grace is healthy.
 ///
 /// `ok` when every actor runs and the store takes writes, `degraded` otherwise; with the event
 /// log's position, the incident manager's progress, the feed clients connected and whether
 /// tokens are required.
-///
-/// Role: none: no token needed.
 #[utoipa::path(
     get,
     path = "/health",
@@ -107,13 +69,11 @@ pub(super) async fn health(app: Arc<App>) -> Result<Response, Rejection> {
 }
 
 /// Prometheus' scrape target, in OpenMetrics text.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "system",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "Grace's metrics", body = String,
             content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
@@ -134,14 +94,12 @@ pub(super) async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
 /// 200 with what changed, or 400 listing every problem of the new config, which is then not
 /// applied at all. Settings of `[server]`, `[store]` and `[auth]` take effect at the next
 /// start (`restart_required`). Recorded as done by the token's name.
-///
-/// Role: `admin`.
 #[utoipa::path(
     post,
     path = "/config/reload",
     tag = "system",
     request_body(content = Option<NoBody>, content_type = "application/json"),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Admin])),
     responses(
         (status = 200, description = "The new config is applied", body = ReloadView),
         (status = 400, description = "`bad_request`: the new config is not valid; `errors` \
@@ -175,8 +133,6 @@ pub(super) async fn reload_config(caller: Caller, app: Arc<App>) -> Result<Respo
 ///
 /// Whether tokens are required, and the caller's name and role (the dashboard shows a
 /// read-only token no action buttons).
-///
-/// Role: any: a valid token of any role (none when tokens are not required).
 #[utoipa::path(
     get,
     path = "/whoami",
@@ -196,13 +152,11 @@ pub(super) async fn whoami(caller: Caller, app: Arc<App>) -> Result<Response, Re
 }
 
 /// The live supervision tree: every actor, its state and its restarts.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/actors",
     tag = "system",
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The root of the tree", body = ActorView),
         TokenErrors,

@@ -16,31 +16,18 @@ use std::time::Duration;
 use actors::event::{Event, Pattern};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use warp::filters::BoxedFilter;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use warp::reply::Response;
 use warp::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Rejection, Reply};
 
-use super::api_docs::{FeedQuery, TokenErrors};
+use super::api_docs::TokenErrors;
 use super::error::{ApiError, ErrorBody};
-use super::filters::{optional_seq, Filters};
+use super::filters::Seq;
 use super::wire::EventView;
-use super::{App, Query};
-
-/// `/ws`: the query checked before the upgrade, so a bad one is a clear 4xx, not a closed
-/// socket.
-pub(super) fn routes(f: &Filters) -> BoxedFilter<(Response,)> {
-    warp::path!("ws")
-        .and(f.read.clone())
-        .and(f.app.clone())
-        .and(f.query.clone())
-        .and_then(parse)
-        .and(warp::header::optional::<String>("sec-websocket-protocol"))
-        .and(upgrade_asked())
-        .and(warp::ws())
-        .and_then(upgrade)
-        .boxed()
-}
+use super::App;
+use crate::tokens::Role;
 
 /// Events read from the log per replay query: bounds memory while replaying a long history.
 const REPLAY_PAGE_EVENTS: usize = 256;
@@ -101,10 +88,25 @@ pub struct FeedRequest {
     patterns: Vec<Pattern>,
 }
 
-pub async fn parse(app: Arc<App>, query: Query) -> Result<FeedRequest, Rejection> {
-    let since = optional_seq(&query, "since", "a whole number (a seq)")?;
+/// The query of `GET /ws`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct FeedQuery {
+    /// Replay every logged event after this seq first, then go on live, with no gap and no
+    /// duplicate at the seam. At most the log's `last_seq` (see `/health`). Not given: live
+    /// events only.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9223372036854775807_u64)]
+    since: Option<Seq>,
+    /// Only events whose type matches one of these comma-separated patterns (`db.*,incident.*`):
+    /// at most 32, each at most 128 bytes. Not given: every event.
+    #[param(example = "db.*,incident.*")]
+    types: Option<String>,
+}
+
+pub(super) async fn parse(app: Arc<App>, query: FeedQuery) -> Result<FeedRequest, Rejection> {
+    let since = query.since.map(|Seq(since)| since);
     let patterns: Vec<Pattern> = query
-        .get("types")
+        .types
         .map(|types| {
             types
                 .split(',')
@@ -192,8 +194,6 @@ pub fn upgrade_asked() -> impl Filter<Extract = (), Error = Rejection> + Clone {
 /// browser, which cannot set headers on a WebSocket, sends its token as a
 /// `Sec-WebSocket-Protocol` entry `grace.token.<token>` next to `grace`, and gets `grace`
 /// named back.
-///
-/// Role: `read` (`operate` and `admin` also do).
 #[utoipa::path(
     get,
     path = "/ws",
@@ -203,7 +203,7 @@ pub fn upgrade_asked() -> impl Filter<Extract = (), Error = Rejection> + Clone {
         ("Sec-WebSocket-Protocol" = Option<String>, Header, nullable = false,
             description = "`grace, grace.token.<token>`: the token, for a browser"),
     ),
-    security(("bearerAuth" = [])),
+    security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 101, description = "Switching to the WebSocket feed; each message is an \
             `EventView`",

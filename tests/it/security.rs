@@ -31,86 +31,121 @@ argv = ["true"]
     spawn_app(dir, &format!("{TOKENS_HEAD}{config}"))
 }
 
-/// Every route, the role it needs (None: open to all), and a body for POSTs.
-fn routes() -> Vec<(
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    Option<Value>,
-)> {
-    let event = json!({ "type": "app.failed", "source": "shop" });
-    let alerts = json!({ "version": "4", "alerts": [] });
-    let run = json!({ "incident_id": 1 });
+/// Who may call a route, as its operation's `security` in `/openapi.json` says.
+#[derive(Debug, Clone, PartialEq)]
+enum Needs {
+    /// `security: [{}]`: no token.
+    Nothing,
+    /// `security: [{"bearerAuth": []}]`: any valid token.
+    AnyToken,
+    /// `security: [{"bearerAuth": [role]}]`.
+    Role(String),
+}
+
+/// What the document must say of these routes, written here by hand: the list of routes
+/// comes from the document, so these keep a lowered role from passing unnoticed.
+fn pinned() -> Vec<(&'static str, &'static str, Needs)> {
+    let role = |role: &str| Needs::Role(role.to_owned());
     vec![
-        ("GET", "/", None, None),
-        ("GET", "/assets/app.js", None, None),
-        ("GET", "/assets/js/feed.js", None, None),
-        ("GET", "/assets/app.css", None, None),
-        ("GET", "/health", None, None),
-        ("GET", "/openapi.json", None, None),
-        ("GET", "/monitoring/incidents", Some("read"), None),
-        ("GET", "/monitoring/incidents/1", Some("read"), None),
+        ("POST", "/config/reload", role("admin")),
+        ("POST", "/events", role("ingest")),
+        ("POST", "/integrations/alertmanager", role("ingest")),
+        ("POST", "/heartbeats/{monitor_id}", role("ingest")),
         (
             "POST",
-            "/monitoring/incidents/1/acknowledge",
-            Some("operate"),
-            None,
+            "/monitoring/incidents/{id}/acknowledge",
+            role("operate"),
         ),
         (
             "POST",
-            "/monitoring/incidents/1/resolve",
-            Some("operate"),
-            None,
+            "/monitoring/incidents/{id}/resolve",
+            role("operate"),
         ),
-        (
-            "POST",
-            "/monitoring/incidents/1/suggestions/s1/approve",
-            Some("operate"),
-            None,
-        ),
-        ("GET", "/monitoring/executions", Some("read"), None),
-        ("GET", "/monitoring/executions/run-x", Some("read"), None),
-        ("GET", "/monitoring/agents", Some("read"), None),
-        ("GET", "/work-orders", Some("read"), None),
-        ("GET", "/deliveries", Some("read"), None),
-        ("GET", "/metrics", Some("read"), None),
-        ("GET", "/insights", Some("read"), None),
-        ("GET", "/catalog", Some("read"), None),
-        ("GET", "/actors", Some("read"), None),
-        ("GET", "/ws", Some("read"), None),
-        ("GET", "/monitors", Some("read"), None),
-        ("GET", "/monitors/nightly", Some("read"), None),
-        ("GET", "/monitors/nightly/history", Some("read"), None),
-        ("GET", "/silences", Some("read"), None),
-        (
-            "POST",
-            "/silences",
-            Some("operate"),
-            Some(json!({ "matchers": { "sources": ["x"] }, "duration_ms": 1000 })),
-        ),
-        (
-            "POST",
-            "/silences/silence-none/expire",
-            Some("operate"),
-            None,
-        ),
-        ("POST", "/monitors/nightly/pause", Some("operate"), None),
-        ("POST", "/heartbeats/nightly", Some("ingest"), None),
-        ("POST", "/events", Some("ingest"), Some(event)),
-        (
-            "POST",
-            "/integrations/alertmanager",
-            Some("ingest"),
-            Some(alerts),
-        ),
-        ("GET", "/playbooks", Some("read"), None),
-        ("GET", "/playbooks/noop", Some("read"), None),
-        ("POST", "/playbooks/noop/run", Some("operate"), Some(run)),
-        ("GET", "/pipelines", Some("read"), None),
-        ("GET", "/pipelines/job/runs", Some("read"), None),
-        ("POST", "/pipelines/job/run", Some("operate"), None),
-        ("POST", "/config/reload", Some("admin"), None),
+        ("POST", "/playbooks/{playbook_id}/run", role("operate")),
+        ("POST", "/silences", role("operate")),
+        ("GET", "/monitoring/incidents", role("read")),
+        ("GET", "/ws", role("read")),
+        ("GET", "/whoami", Needs::AnyToken),
+        ("GET", "/health", Needs::Nothing),
     ]
+}
+
+/// The only routes open to all: the dashboard's page and assets, `/health`, this document.
+const PUBLIC: &[&str] = &[
+    "/",
+    "/assets/app.js",
+    "/assets/js/{module}",
+    "/assets/app.css",
+    "/health",
+    "/openapi.json",
+];
+
+/// A value for each path parameter, something the test's Grace has where it matters.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("id", "1"),
+    ("run_id", "run-x"),
+    ("monitor_id", "nightly"),
+    ("action", "pause"),
+    ("suggestion_id", "s1"),
+    ("decision", "approve"),
+    ("silence_id", "silence-none"),
+    ("playbook_id", "noop"),
+    ("pipeline_id", "job"),
+    ("module", "feed.js"),
+];
+
+/// A body for the POSTs that read one.
+fn body(method: &str, path: &str) -> Option<Value> {
+    match (method, path) {
+        ("POST", "/events") => Some(json!({ "type": "app.failed", "source": "shop" })),
+        ("POST", "/integrations/alertmanager") => Some(json!({ "version": "4", "alerts": [] })),
+        ("POST", "/playbooks/{playbook_id}/run") => Some(json!({ "incident_id": 1 })),
+        ("POST", "/silences") => Some(json!({
+            "matchers": { "sources": ["x"] },
+            "duration_ms": 1000,
+        })),
+        _ => None,
+    }
+}
+
+/// Every operation of `/openapi.json`: method, path as documented, and who may call it.
+async fn routes(app: &TestApp) -> Vec<(String, String, Needs)> {
+    let doc = app.get_ok("/openapi.json").await;
+    let mut routes = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let security = &operation["security"];
+            let needs = match security.as_array().map(Vec::as_slice) {
+                Some([one]) if one == &json!({}) => Needs::Nothing,
+                Some([one]) => match one["bearerAuth"].as_array().map(Vec::as_slice) {
+                    Some([]) => Needs::AnyToken,
+                    Some([role]) => Needs::Role(role.as_str().expect("a role").to_owned()),
+                    _ => panic!("{method} {path}: security {security}"),
+                },
+                _ => panic!("{method} {path}: security {security}"),
+            };
+            routes.push((method.to_uppercase(), path.clone(), needs));
+        }
+    }
+    routes
+}
+
+/// `path` with each `{parameter}` replaced by its example.
+fn filled(path: &str) -> String {
+    path.split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                None => segment.to_owned(),
+                Some(name) => EXAMPLES
+                    .iter()
+                    .find(|(example, _)| *example == name)
+                    .unwrap_or_else(|| panic!("{path}: no example for {{{name}}}; add one"))
+                    .1
+                    .to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn allows(role: &str, needed: &str) -> bool {
@@ -137,26 +172,45 @@ async fn every_route_answers_each_role_as_the_matrix_says() {
             "the token file holds a token"
         );
     }
-    for (method, path, needed, body) in routes() {
-        let (status, reply) = app.call(method, path, None, body.as_ref()).await;
-        match needed {
-            None => assert_eq!(status, 200, "{method} {path} without a token: {reply}"),
-            Some(_) => {
-                assert_eq!(status, 401, "{method} {path} without a token: {reply}");
-                assert_eq!(reply["error"]["code"], "unauthorized", "{reply}");
-            }
+    let routes = routes(&app).await;
+    for (method, path, needs) in pinned() {
+        let found = routes.iter().find(|(m, p, _)| m == method && p == path);
+        assert_eq!(found.map(|r| &r.2), Some(&needs), "{method} {path}");
+    }
+    for (method, path, needs) in &routes {
+        let public = PUBLIC.contains(&path.as_str()) && method == "GET";
+        assert_eq!(
+            *needs == Needs::Nothing,
+            public,
+            "{method} {path}: {needs:?}"
+        );
+        if method == "POST" {
+            assert!(
+                !matches!(needs, Needs::Role(role) if role == "read"),
+                "{method} {path} changes something with a read token"
+            );
         }
-        let Some(needed) = needed else { continue };
+    }
+    for (method, template, needs) in &routes {
+        let (method, path, body) = (method.as_str(), filled(template), body(method, template));
+        let (status, reply) = app.call(method, &path, None, body.as_ref()).await;
+        if *needs == Needs::Nothing {
+            assert_eq!(status, 200, "{method} {path} without a token: {reply}");
+            continue;
+        }
+        assert_eq!(status, 401, "{method} {path} without a token: {reply}");
+        assert_eq!(reply["error"]["code"], "unauthorized", "{reply}");
         for (role, token) in &tokens {
-            let (status, reply) = app.call(method, path, Some(token), body.as_ref()).await;
-            if allows(role, needed) {
-                assert!(
+            let (status, reply) = app.call(method, &path, Some(token), body.as_ref()).await;
+            match needs {
+                Needs::Role(needed) if !allows(role, needed) => {
+                    assert_eq!(status, 403, "{method} {path} as {role}: {reply}");
+                    assert_eq!(reply["error"]["role_needed"], needed.as_str(), "{reply}");
+                }
+                _ => assert!(
                     status != 401 && status != 403,
                     "{method} {path} as {role}: {status} {reply}"
-                );
-            } else {
-                assert_eq!(status, 403, "{method} {path} as {role}: {reply}");
-                assert_eq!(reply["error"]["role_needed"], needed, "{reply}");
+                ),
             }
         }
     }
