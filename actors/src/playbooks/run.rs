@@ -313,8 +313,8 @@ impl PlaybooksState {
     /// The agent's work is done: stop it (after its report, so its exit is not a crash).
     pub(super) fn stop_agent(&self, agent_id: &AgentId) {
         let role = roles::agent(agent_id);
-        if let Some(cell) = ractor::registry::where_is(self.ctx.scope.name(&role)) {
-            cell.stop(Some("run finished".to_owned()));
+        if let Some(agent) = self.ctx.scope.agent(agent_id) {
+            agent.stop(Some("run finished".to_owned()));
         }
         self.ctx.spawns.forget(&role);
     }
@@ -389,8 +389,8 @@ fn close_run(
 /// so the sub-agent's end is not mistaken for a crash.
 pub(super) fn kill_agent(ctx: &crate::context::Ctx, agent_id: &AgentId) {
     let role = roles::agent(agent_id);
-    if let Some(cell) = ractor::registry::where_is(ctx.scope.name(&role)) {
-        cell.kill();
+    if let Some(agent) = ctx.scope.agent(agent_id) {
+        agent.kill();
     }
     ctx.spawns.forget(&role);
 }
