@@ -61,6 +61,7 @@ pub mod spec;
 pub mod store;
 mod store_actor;
 mod target;
+mod ticks;
 pub mod time;
 
 pub use kernel::{
