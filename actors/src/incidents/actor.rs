@@ -104,8 +104,12 @@ impl Actor for IncidentsActor {
         state.schedule_page();
         let every = Duration::from_millis;
         state.tickers = Some([
-            Ticker::start(&myself, every(CATCH_UP_INTERVAL_MS), || IncidentsMsg::CatchUp),
-            Ticker::start(&myself, every(OVERDUE_CHECK_MS), || IncidentsMsg::CheckOverdue),
+            Ticker::start(&myself, every(CATCH_UP_INTERVAL_MS), || {
+                IncidentsMsg::CatchUp
+            }),
+            Ticker::start(&myself, every(OVERDUE_CHECK_MS), || {
+                IncidentsMsg::CheckOverdue
+            }),
         ]);
         Ok(())
     }

@@ -206,7 +206,9 @@ impl Scope {
         build: impl FnOnce(RpcReplyPort<T>) -> monitor::MonitorMsg,
     ) -> Result<T, Unavailable> {
         let what = "the monitor";
-        let monitor = self.monitor(id).ok_or(Unavailable::down(what, "restarting"))?;
+        let monitor = self
+            .monitor(id)
+            .ok_or(Unavailable::down(what, "restarting"))?;
         ask_within(&monitor, what, build).await
     }
 }
