@@ -173,10 +173,7 @@ impl Actor for IncidentsActor {
                 work_order_id,
                 overdue,
             } => state.escalate(incident_id, work_order_id, overdue).await?,
-            IncidentsMsg::CheckOverdue => {
-                state.tick_taken(CHECK_OVERDUE);
-                state.check_overdue()
-            }
+            IncidentsMsg::CheckOverdue => state.overdue_tick(),
             // A step whose sub-agent stopped waiting (its ask timed out, or it was stopped) has
             // failed already, and may be tried again: moving trust now would count it twice.
             IncidentsMsg::TrustStep(_, reply) if reply.is_closed() => {}
@@ -197,6 +194,12 @@ impl IncidentsState {
             true => Ok(()),
             false => self.page().await,
         }
+    }
+
+    /// The periodic look for incidents past their `escalate_after_ms`.
+    fn overdue_tick(&mut self) {
+        self.tick_taken(CHECK_OVERDUE);
+        self.check_overdue()
     }
 
     /// The periodic message `which` was taken from the mailbox: its next may be sent.
