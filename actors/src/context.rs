@@ -6,7 +6,7 @@
 //! in one process (tests do this) without their registries colliding.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::model::StoreFailure;
@@ -69,9 +69,19 @@ pub struct Progress {
     pub incidents_nudged: AtomicBool,
     /// Woken whenever `incidents_at` moves: intake waits on it while the lag is too long.
     pub incidents_advanced: tokio::sync::Notify,
+    /// Messages the store actor handed the feed hub that it has not handled yet: added by the
+    /// store actor, taken off by the hub (`feed_taken`), at most `limits.feed_lag_max` + 1.
+    pub feed_in_flight: AtomicUsize,
 }
 
 impl Progress {
+    /// The feed hub has taken one message the store actor counted. Saturating: a restarted hub
+    /// starts the count over while the store actor may already have counted one for it.
+    pub fn feed_taken(&self) {
+        let less = |n: usize| Some(n.saturating_sub(1));
+        let _ = (self.feed_in_flight).fetch_update(Ordering::AcqRel, Ordering::Acquire, less);
+    }
+
     /// Records that the incident manager has applied every event up to `seq`.
     pub fn incidents_applied(&self, seq: u64) {
         self.incidents_at.store(seq, Ordering::Release);

@@ -5,7 +5,16 @@
 //!
 //! Each point sits between a transition's commit and what follows it, or just before the
 //! commit, so a test can show that a restart from either side ends in the state no crash
-//! would have left.
+//! would have left. A hold point (`hold_ms`) slows a part down instead, so a test can show its
+//! bound.
+
+/// Milliseconds to hold up at the point `name` when it is configured `return(<ms>)`, so a test
+/// can make a part slow (the feed hub, for its bound); none otherwise.
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+pub fn hold_ms(name: &str) -> Option<u64> {
+    fail::fail_point!(name, |ms: Option<String>| ms.and_then(|ms| ms.parse().ok()));
+    None
+}
 
 /// Reads `FAILPOINTS` once, at start.
 pub fn setup() {

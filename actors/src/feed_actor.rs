@@ -8,7 +8,12 @@
 //! The hub only ever passes on consecutive seqs. If it is handed a gap (events the store
 //! committed after the bus stopped waiting for it), it cuts every subscriber off, and each
 //! resumes from the log, where those events are.
+//!
+//! Its mailbox is bounded by what the store actor hands it: at most `limits.feed_lag_max`
+//! events in flight (`progress.feed_in_flight`, taken off here as each is handled), then one
+//! `Lagged` marker, where the hub cuts every subscriber off the same way.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -26,6 +31,7 @@ struct Subscriber {
 }
 
 pub struct FeedState {
+    ctx: Arc<Ctx>,
     subscribers: Vec<Subscriber>,
     buffer_max: usize,
     /// The seq of the last event passed on.
@@ -42,10 +48,13 @@ impl Actor for FeedActor {
         _myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
+        // What the store actor counted for a hub before this one died with it.
+        ctx.progress.feed_in_flight.store(0, Ordering::Release);
         Ok(FeedState {
             subscribers: Vec::new(),
             buffer_max: ctx.spec().limits.ws_buffer_max.max(1),
             last_seq: None,
+            ctx,
         })
     }
 
@@ -57,6 +66,10 @@ impl Actor for FeedActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             FeedMsg::Push(event) => {
+                state.ctx.progress.feed_taken();
+                if let Some(ms) = crate::failpoints::hold_ms("feed.push") {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
                 match state.last_seq {
                     Some(last) if event.seq <= last => return Ok(()),
                     Some(last) if event.seq > last + 1 => {
@@ -80,6 +93,14 @@ impl Actor for FeedActor {
                     !subscriber.tx.is_closed()
                         && (!wanted || subscriber.tx.try_send(event.clone()).is_ok())
                 });
+            }
+            FeedMsg::Lagged { from_seq } => {
+                state.ctx.progress.feed_taken();
+                tracing::warn!(
+                    from_seq,
+                    "the feed fell limits.feed_lag_max behind; subscribers resume from the log"
+                );
+                state.subscribers.clear();
             }
             FeedMsg::Subscribe(patterns, reply) => {
                 let (tx, rx) = mpsc::channel(state.buffer_max);

@@ -45,6 +45,7 @@ mod signals;
 pub mod store;
 mod store_actor;
 mod target;
+mod ticks;
 
 // The pure core, under the names this crate and the binary have always used.
 pub use grace_core::{catalog, event, history, insights, intake, model, names, retention};

@@ -44,6 +44,9 @@ const NUDGE_LAG_MIN: u64 = 256;
 pub struct StoreState {
     ctx: Arc<Ctx>,
     last_seq: u64,
+    /// The feed hub was told `Lagged` and is handed nothing until it has taken everything in
+    /// flight (`progress.feed_in_flight`).
+    feed_lagged: bool,
 }
 
 impl Actor for StoreActor {
@@ -58,7 +61,11 @@ impl Actor for StoreActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let last_seq = ctx.store.last_seq().await?;
         ctx.progress.log_head.store(last_seq, Ordering::Release);
-        Ok(StoreState { ctx, last_seq })
+        Ok(StoreState {
+            ctx,
+            last_seq,
+            feed_lagged: false,
+        })
     }
 
     async fn handle(
@@ -225,13 +232,14 @@ impl StoreState {
     }
 
     /// Passes committed events on, in seq order.
-    fn route(&self, events: &[Arc<Event>]) {
-        let scope = &self.ctx.scope;
-        if let Ok(feed) = scope.find::<Feed>() {
+    fn route(&mut self, events: &[Arc<Event>]) {
+        if let Ok(feed) = self.ctx.scope.find::<Feed>() {
+            let lag_max = self.ctx.spec().limits.feed_lag_max;
             for event in events {
-                let _ = feed.cast(FeedMsg::Push(event.clone()));
+                self.feed(&feed, event, lag_max);
             }
         }
+        let scope = &self.ctx.scope;
         // Problems and recoveries are news. So is a lag that has grown past NUDGE_LAG_MIN
         // without them: the incident manager's watermark has to pass info events too, or intake
         // (which waits on that lag) would refuse a flood of them while nothing nudged it. Its own
@@ -245,6 +253,31 @@ impl StoreState {
             && scope.tell::<Incidents>(IncidentsMsg::Observe).is_err()
         {
             nudged.store(false, Ordering::Release);
+        }
+    }
+}
+
+impl StoreState {
+    /// Hands one event to the feed hub, at most `lag_max` in flight. Past it the hub is sent one
+    /// `Lagged` instead, and nothing more until it has taken everything in flight; then events
+    /// flow again, and the gap tells the hub to cut off whoever subscribed meanwhile. The log
+    /// holds every event, so each client cut off resumes from it with `since`.
+    fn feed(&mut self, feed: &ractor::ActorRef<FeedMsg>, event: &Arc<Event>, lag_max: usize) {
+        let in_flight = &self.ctx.progress.feed_in_flight;
+        let waiting = in_flight.load(Ordering::Acquire);
+        if self.feed_lagged && waiting > 0 {
+            return;
+        }
+        self.feed_lagged = waiting >= lag_max;
+        let msg = match self.feed_lagged {
+            true => FeedMsg::Lagged {
+                from_seq: event.seq,
+            },
+            false => FeedMsg::Push(event.clone()),
+        };
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        if feed.cast(msg).is_err() {
+            self.ctx.progress.feed_taken();
         }
     }
 }

@@ -64,6 +64,11 @@ pub struct ServerConfig {
     /// A request body not received whole within this gets 408.
     #[serde(default = "defaults::body_read_timeout_ms")]
     pub body_read_timeout_ms: u64,
+    /// Most connections served at once (HTTP or HTTPS; a WebSocket, once upgraded, counts
+    /// under `limits.ws_clients_max` instead); past it the server accepts no more until one
+    /// closes, so many clients cannot grow it without end.
+    #[serde(default = "defaults::connections_max")]
+    pub connections_max: usize,
     /// Host names (without port) requests may be addressed to besides the bound address,
     /// `localhost`, `127.0.0.1` and `[::1]`: anything else is refused, so a web page cannot
     /// reach Grace by rebinding its own DNS name to 127.0.0.1.
@@ -100,6 +105,7 @@ impl Default for ServerConfig {
             header_read_timeout_ms: defaults::header_read_timeout_ms(),
             shutdown_timeout_ms: defaults::shutdown_timeout_ms(),
             body_read_timeout_ms: defaults::body_read_timeout_ms(),
+            connections_max: defaults::connections_max(),
             allowed_hosts: Vec::new(),
             tls_cert_path: None,
             tls_key_path: None,
@@ -334,6 +340,9 @@ mod defaults {
     }
     pub fn body_read_timeout_ms() -> u64 {
         30_000
+    }
+    pub fn connections_max() -> usize {
+        1_024
     }
     pub fn store_path() -> String {
         "data/grace".to_owned()

@@ -159,6 +159,9 @@ impl Reader {
                 "tls_cert_path and tls_key_path go together: give both, or neither",
             );
         }
+        if server.connections_max == 0 {
+            self.issue("server.connections_max", "must be at least 1");
+        }
         if server.shutdown_timeout_ms == 0 {
             self.issue("server.shutdown_timeout_ms", "must be at least 1");
         }

@@ -49,9 +49,12 @@ pub struct App {
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets open connections finish. Like warp's
-/// own server loop, with two additions: a connection that has not sent a whole request head
+/// own server loop, with three additions: a connection that has not sent a whole request head
 /// (or finished its TLS handshake) within `server.header_read_timeout_ms` is closed, so slow
-/// clients cannot hold connections open; and with `tls`, every connection is HTTPS.
+/// clients cannot hold connections open; at most `server.connections_max` are open at once —
+/// past it the loop accepts nothing until one closes, and new ones wait in the listen backlog
+/// (then are refused by the system), so many clients cannot grow the server without end; and
+/// with `tls`, every connection is HTTPS.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
@@ -60,10 +63,18 @@ pub async fn serve(
 ) {
     let header_timeout =
         std::time::Duration::from_millis(app.started.server.header_read_timeout_ms);
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        app.started.server.connections_max,
+    ));
     let routes = routes(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // A free slot first: without one, nothing is accepted.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -80,6 +91,7 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _slot = slot; // given back when the connection ends
             let Some(tls) = tls else {
                 return connection(stream, routes, header_timeout, watcher).await;
             };

@@ -153,6 +153,30 @@ fn actors_know_one_another_only_through_the_protocol() {
     );
 }
 
+/// Every registered name is paired with its message type in `protocol/` (`Role`, and one
+/// `Scope` method per name made at run time): nothing else looks an actor up by name, so no
+/// lookup can pair a name with the wrong messages.
+#[test]
+fn only_the_protocol_looks_actors_up_by_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for dir in ["actors/src", "src"] {
+        for (file, code) in sources(&root.join(dir)) {
+            if file.ends_with("protocol/mod.rs") {
+                continue;
+            }
+            let raw = ["where_is(", "ractor::registry"];
+            if raw.iter().any(|call| code.contains(call)) {
+                found.push(file);
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "actors looked up by a bare name in {found:?}"
+    );
+}
+
 /// Most lines of a source file, tests left out.
 const FILE_LINES_MAX: usize = 500;
 /// Most lines of a function, from its `fn` line to its closing brace.

@@ -264,3 +264,118 @@ async fn retention_compacts_old_events_and_resolved_incidents_but_never_open_one
     )
     .await;
 }
+
+/// What one feed connection got: the seqs, and the `since` its close said to resume from.
+struct Connection {
+    seqs: Vec<u64>,
+    resume_since: Option<u64>,
+}
+
+/// Reads `/ws{query}` until it is closed (then the close must be 4000 naming `since=`) or it
+/// has seq `until`; `seen` is the newest seq so far.
+async fn read_feed(
+    app: &crate::common::TestApp,
+    query: &str,
+    until: u64,
+    seen: &std::sync::atomic::AtomicU64,
+) -> Connection {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("ws://{}/ws{query}", app.addr);
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let mut seqs = Vec::new();
+    loop {
+        let message = tokio::time::timeout(TIMEOUT, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("{url}: neither closed nor at seq {until}: {seqs:?}"));
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                seqs.push(event["seq"].as_u64().unwrap());
+                seen.store(*seqs.last().unwrap(), std::sync::atomic::Ordering::Release);
+                if seqs.last() == Some(&until) {
+                    return Connection {
+                        seqs,
+                        resume_since: None,
+                    };
+                }
+            }
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 4000, "{frame:?}");
+                let since = frame
+                    .reason
+                    .split("since=")
+                    .nth(1)
+                    .expect("since= in reason");
+                return Connection {
+                    seqs,
+                    resume_since: Some(since.trim().parse().unwrap()),
+                };
+            }
+            Some(Ok(_)) => {}
+            other => panic!("{url}: ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+/// The feed hub's mailbox is bounded: with the hub slowed down (a hold point of 20 ms per
+/// event) and `limits.feed_lag_max = 16`, a burst of 300 events puts it that far behind; the
+/// store actor hands it no more, and the hub cuts its client off with 4000 and the seq to
+/// resume from — though the client reads all along, so without the bound it would only have
+/// been slow. Resuming with `since` as often as it is cut off, the client ends up with every
+/// seq once, in order, and Grace stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_that_falls_behind_cuts_its_clients_off_and_they_resume_from_the_log() {
+    const BURST_EVENTS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n\
+                  [limits]\nfeed_lag_max = 16\n";
+    let env = [("FAILPOINTS", "feed.push=return(20)")];
+    let app = crate::common::spawn_app_env(dir.path(), config, &env);
+    let note =
+        |n: usize| json!({ "type": "note.logged", "source": format!("n{n}"), "kind": "info" });
+    // One event first: the client subscribes before it replays the log, so once it has this
+    // one, the burst reaches it live.
+    assert_eq!(app.post_json("/events", &note(0)).await.0, 202);
+    let warm = app.get_ok("/health").await["last_seq"].as_u64().unwrap();
+    let last = warm + BURST_EVENTS as u64;
+    let seen = std::sync::atomic::AtomicU64::new(0);
+
+    let first = {
+        let events: Vec<Value> = (1..=BURST_EVENTS).map(note).collect();
+        let (posting, connection) = tokio::join!(
+            async {
+                eventually("the client subscribed", TIMEOUT, || async {
+                    (seen.load(std::sync::atomic::Ordering::Acquire) >= warm).then_some(())
+                })
+                .await;
+                app.post_json("/events", &json!(events)).await
+            },
+            read_feed(&app, "?since=0", last, &seen)
+        );
+        assert_eq!(posting.0, 202, "{}", posting.1);
+        connection
+    };
+    let Some(mut since) = first.resume_since else {
+        panic!(
+            "the client was never cut off: {} events live",
+            first.seqs.len()
+        );
+    };
+    assert!(since < last, "cut off at {since}, after the burst");
+    let mut seqs = first.seqs;
+    for _ in 0..20 {
+        let next = read_feed(&app, &format!("?since={since}"), last, &seen).await;
+        seqs.extend(next.seqs);
+        match next.resume_since {
+            Some(again) => since = again,
+            None => break,
+        }
+    }
+    let all: Vec<u64> = (1..=last).collect();
+    assert_eq!(
+        seqs, all,
+        "every seq once, in order, across the reconnections"
+    );
+    assert_eq!(app.get_ok("/health").await["status"], "ok");
+}

@@ -1,11 +1,12 @@
 //! Floods against the real binary: many concurrent commands and heartbeats are each answered
 //! (2xx, 4xx, or 503 busy with `Retry-After` past `limits.actor_requests_max`) within a
 //! deadline, never hang, and leave Grace healthy with its memory bounded — the gates in front
-//! of the actors (`actors/src/kernel/gates.rs`) and the one-`ProbeNow` rule hold under load.
+//! of the actors (`actors/src/kernel/gates.rs`) and the one-`ProbeNow` rule hold under load;
+//! and connections past `server.connections_max` wait to be accepted.
 
 use std::time::Duration;
 
-use crate::common::{eventually, spawn_app, TestApp};
+use crate::common::{eventually, holds_for, spawn_app, TestApp};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -121,4 +122,63 @@ async fn a_flood_of_commands_and_heartbeats_is_answered_and_leaves_grace_bounded
     let grown = rss_kib(&app).saturating_sub(rss_before);
     assert!(grown < RSS_GROWTH_MAX_KIB, "RSS grew by {grown} KiB");
     app.monitor_state("nightly-job", "up", TIMEOUT).await;
+}
+
+/// A request on a connection of its own, kept open afterwards (HTTP/1.1 keep-alive).
+const HEALTH_REQUEST: &[u8] = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+/// Whether `stream` has been answered 200 within ANSWER_DEADLINE.
+async fn answered(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 12];
+    let read = tokio::time::timeout(ANSWER_DEADLINE, stream.read_exact(&mut head)).await;
+    matches!(read, Ok(Ok(_))) && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// At most `server.connections_max` connections are served at once: with that many open and
+/// idle, one more is not answered — however long it waits — until one of them closes; then
+/// it is, and Grace serves everyone as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_max_wait_until_one_closes() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    const CONNECTIONS_MAX: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nbind = \"127.0.0.1:0\"\nconnections_max = {CONNECTIONS_MAX}\n\
+         header_read_timeout_ms = 60000\n[store]\npath = \"memory\"\n"
+    );
+    let app = spawn_app(dir.path(), &config);
+    let mut open = Vec::new();
+    for _ in 0..CONNECTIONS_MAX {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(HEALTH_REQUEST).await.unwrap();
+        assert!(answered(&mut stream).await, "a connection under the max");
+        open.push(stream);
+    }
+
+    let mut next = TcpStream::connect(app.addr).await.unwrap();
+    next.write_all(HEALTH_REQUEST).await.unwrap();
+    holds_for(
+        "the connection past the max unanswered",
+        Duration::from_secs(2),
+        || {
+            let unanswered = matches!(
+                next.try_read(&mut [0u8; 1]),
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock
+            );
+            async move { unanswered }
+        },
+    )
+    .await;
+
+    drop(open.pop());
+    assert!(answered(&mut next).await, "served once a connection closed");
+    drop((open, next));
+    let health = eventually("Grace serving as before", TIMEOUT, || async {
+        let (status, body) = app.get("/health").await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(health["status"], "ok");
 }

@@ -23,12 +23,17 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use super::book::IncidentBook;
 use super::changes::Changes;
 use crate::context::Ctx;
-use crate::protocol::incidents::IncidentsMsg;
+use crate::protocol::incidents::{IncidentError, IncidentsMsg};
+use crate::ticks::Ticker;
 
 /// How often the log is checked for news that no nudge announced.
 const CATCH_UP_INTERVAL_MS: u64 = 5_000;
 /// How often active incidents are checked against their `escalate_after_ms`.
 const OVERDUE_CHECK_MS: u64 = 1_000;
+
+/// Which of `IncidentsState::tickers` sends what.
+const CATCH_UP: usize = 0;
+const CHECK_OVERDUE: usize = 1;
 
 /// How a commit reaches the store actor.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +62,9 @@ pub struct IncidentsState {
     /// so one is not asked for twice (but again after OVERDUE_RETRY_MS, should the first ask
     /// have been lost). Bounded by the active incidents.
     pub(super) overdue_asked: HashMap<u64, std::time::Instant>,
+    /// The periodic `CatchUp` and `CheckOverdue`, each at most one waiting (none before
+    /// `post_start`).
+    pub(super) tickers: Option<[Ticker; 2]>,
 }
 
 impl Actor for IncidentsActor {
@@ -81,6 +89,7 @@ impl Actor for IncidentsActor {
             page_pending: false,
             consistent: true,
             overdue_asked: HashMap::new(),
+            tickers: None,
         })
     }
 
@@ -93,12 +102,15 @@ impl Actor for IncidentsActor {
         state.reload().await?;
         state.reconcile_runs().await?;
         state.schedule_page();
-        myself.send_interval(Duration::from_millis(CATCH_UP_INTERVAL_MS), || {
-            IncidentsMsg::Observe
-        });
-        myself.send_interval(Duration::from_millis(OVERDUE_CHECK_MS), || {
-            IncidentsMsg::CheckOverdue
-        });
+        let every = Duration::from_millis;
+        state.tickers = Some([
+            Ticker::start(&myself, every(CATCH_UP_INTERVAL_MS), || {
+                IncidentsMsg::CatchUp
+            }),
+            Ticker::start(&myself, every(OVERDUE_CHECK_MS), || {
+                IncidentsMsg::CheckOverdue
+            }),
+        ]);
         Ok(())
     }
 
@@ -112,6 +124,7 @@ impl Actor for IncidentsActor {
             return Err("incidents out of step with the store; restarting from it".into());
         }
         match msg {
+            IncidentsMsg::CatchUp => state.catch_up_tick().await?,
             IncidentsMsg::Observe if state.page_pending => {}
             IncidentsMsg::Observe => state.page().await?,
             IncidentsMsg::NextPage => {
@@ -153,7 +166,7 @@ impl Actor for IncidentsActor {
                 };
                 state.command(suggest).await?
             }
-            IncidentsMsg::CheckOverdue => state.check_overdue(),
+            IncidentsMsg::CheckOverdue => state.overdue_tick(),
             // A step whose sub-agent stopped waiting (its ask timed out, or it was stopped) has
             // failed already, and may be tried again: moving trust now would count it twice.
             IncidentsMsg::TrustStep(_, reply) if reply.is_closed() => {}
@@ -163,5 +176,29 @@ impl Actor for IncidentsActor {
             IncidentsMsg::Query(query) => state.answer(query),
         }
         Ok(())
+    }
+}
+
+impl IncidentsState {
+    /// The periodic look at the log: a page, unless one is on its way already.
+    async fn catch_up_tick(&mut self) -> Result<(), IncidentError> {
+        self.tick_taken(CATCH_UP);
+        match self.page_pending {
+            true => Ok(()),
+            false => self.page().await,
+        }
+    }
+
+    /// The periodic look for incidents past their `escalate_after_ms`.
+    fn overdue_tick(&mut self) {
+        self.tick_taken(CHECK_OVERDUE);
+        self.check_overdue()
+    }
+
+    /// The periodic message `which` was taken from the mailbox: its next may be sent.
+    fn tick_taken(&self, which: usize) {
+        if let Some(tickers) = &self.tickers {
+            tickers[which].taken();
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::protocol::incidents::{
 };
 use crate::protocol::monitor::MonitorMsg;
 use crate::protocol::playbooks::PlaybooksMsg;
-use crate::protocol::{roles, Playbooks};
+use crate::protocol::Playbooks;
 use crate::store::Write;
 
 /// How long an overdue work order may take to come back before it is asked for again.
@@ -287,7 +287,7 @@ impl IncidentsState {
                 let _ = scope.tell::<Playbooks>(PlaybooksMsg::Supersede { incident_id, by });
             }
             Effect::Recheck { source, family } => {
-                if let Some(monitor) = scope.lookup::<MonitorMsg>(&roles::monitor(&source)) {
+                if let Some(monitor) = scope.monitor(&source) {
                     let _ = monitor.cast(MonitorMsg::Recheck { family });
                 }
             }

@@ -162,14 +162,8 @@ impl Kernel {
             return Err(KernelError::NoSuchMonitor(monitor_id.to_owned()));
         }
         let _pass = self.pass(roles::MONITORS, "the monitors")?;
-        let monitor = self
-            .ctx
-            .scope
-            .lookup::<MonitorMsg>(&roles::monitor(monitor_id))
-            .ok_or(KernelError::Unavailable("the monitor (restarting)"))?;
-        ractor::call_t!(monitor, MonitorMsg::Control, RPC_TIMEOUT_MS, change, by)
-            .map_err(|_| KernelError::Unavailable("the monitor"))?
-            .map_err(KernelError::Save)
+        let control = |reply| MonitorMsg::Control(change, by, reply);
+        (self.ctx.scope.ask_monitor(monitor_id, control).await?).map_err(KernelError::Save)
     }
 
     /// Records a heartbeat for the heartbeat monitor `monitor_id` and has it look at once, so
@@ -184,7 +178,7 @@ impl Kernel {
         self.ctx.probes.heartbeats().beat(monitor_id);
         // One `ProbeNow` waits in the monitor's mailbox at most, however many beats arrive.
         if self.ctx.ask_probe_now(monitor_id) {
-            let monitor = (self.ctx.scope).lookup::<MonitorMsg>(&roles::monitor(monitor_id));
+            let monitor = self.ctx.scope.monitor(monitor_id);
             if monitor.is_none_or(|monitor| monitor.cast(MonitorMsg::ProbeNow).is_err()) {
                 self.ctx.probe_now_taken(monitor_id);
             }

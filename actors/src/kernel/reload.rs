@@ -45,13 +45,9 @@ impl Kernel {
             report.restart_required.push("supervision".to_owned());
             spec.supervision = old.supervision.clone();
         }
-        let supervisor = self
-            .ctx
-            .scope
-            .lookup::<DynamicSupervisorMsg>(roles::MONITORS)
-            .ok_or(KernelError::Unavailable(
-                "the monitors supervisor (restarting)",
-            ))?;
+        let supervisor = self.ctx.scope.monitors().ok_or(KernelError::Unavailable(
+            "the monitors supervisor (restarting)",
+        ))?;
         let new_specs = spec.monitors.clone();
         self.ctx.replace_spec(spec);
         self.restart_monitors(&supervisor, &old.monitors, &new_specs, &mut report)
@@ -114,11 +110,11 @@ impl Kernel {
     ) -> Result<(), String> {
         let role = roles::monitor(id);
         let name = self.ctx.scope.name(&role);
-        DynamicSupervisor::terminate_child(supervisor.clone(), name.clone())
+        DynamicSupervisor::terminate_child(supervisor.clone(), name)
             .await
             .map_err(|error| format!("could not stop: {error}"))?;
         let deadline = std::time::Instant::now() + Duration::from_millis(RPC_TIMEOUT_MS);
-        while ractor::registry::where_is(name.clone()).is_some() {
+        while self.ctx.scope.monitor(id).is_some() {
             if std::time::Instant::now() > deadline {
                 return Err("did not stop in time".to_owned());
             }

@@ -28,6 +28,7 @@ use crate::protocol::bus::commit_in_order;
 use crate::protocol::pipelines::{PipelineError, PipelinesMsg, Rerun};
 use crate::spec::PipelineSpec;
 use crate::store::{StoreError, Write};
+use crate::ticks::Ticker;
 
 /// How often schedules are looked at; the shortest schedule is a few times this.
 const TICK_MS: u64 = 250;
@@ -52,6 +53,8 @@ pub struct PipelinesState {
     /// restarted runner never finds a run of the old one still going (the program is killed
     /// with its task).
     tasks: HashMap<PipelineRunId, tokio::task::JoinHandle<()>>,
+    /// Sends `Tick` every TICK_MS, at most one waiting however long a commit holds the actor.
+    ticker: Option<Ticker>,
 }
 
 impl Actor for PipelinesActor {
@@ -72,9 +75,11 @@ impl Actor for PipelinesActor {
             waiters: Waiters::default(),
             schedule: Schedule::default(),
             tasks: HashMap::new(),
+            ticker: None,
         };
         state.recover().await?;
-        myself.send_interval(Duration::from_millis(TICK_MS), || PipelinesMsg::Tick);
+        let period = Duration::from_millis(TICK_MS);
+        state.ticker = Some(Ticker::start(&myself, period, || PipelinesMsg::Tick));
         Ok(state)
     }
 
@@ -96,7 +101,10 @@ impl Actor for PipelinesActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            PipelinesMsg::Tick => state.tick().await?,
+            PipelinesMsg::Tick => {
+                state.ticker.iter().for_each(Ticker::taken);
+                state.tick().await?
+            }
             PipelinesMsg::RunNow {
                 pipeline_id,
                 by,

@@ -229,8 +229,8 @@ impl PlaybooksState {
     /// The agent's work is done: stop it (after its report, so its exit is not a crash).
     fn stop_agent(&self, agent_id: &AgentId) {
         let role = roles::agent(agent_id);
-        if let Some(cell) = ractor::registry::where_is(self.ctx.scope.name(&role)) {
-            cell.stop(Some("run finished".to_owned()));
+        if let Some(agent) = self.ctx.scope.agent(agent_id) {
+            agent.stop(Some("run finished".to_owned()));
         }
         self.ctx.spawns.forget(&role);
     }
@@ -240,8 +240,8 @@ impl PlaybooksState {
     /// the run, so the sub-agent's end is not mistaken for a crash.
     fn kill_agent(&self, agent_id: &AgentId) {
         let role = roles::agent(agent_id);
-        if let Some(cell) = ractor::registry::where_is(self.ctx.scope.name(&role)) {
-            cell.kill();
+        if let Some(agent) = self.ctx.scope.agent(agent_id) {
+            agent.kill();
         }
         self.ctx.spawns.forget(&role);
     }

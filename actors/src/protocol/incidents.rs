@@ -81,8 +81,10 @@ pub enum IncidentFilter {
 pub type IncidentReply = RpcReplyPort<Result<Incident, IncidentError>>;
 
 pub enum IncidentsMsg {
-    /// The log has news (from the store actor, or the periodic check).
+    /// The log has news (from the store actor; at most one waits, `progress.incidents_nudged`).
     Observe,
+    /// Periodic (at most one waits, `ticks.rs`): look at the log for news no nudge announced.
+    CatchUp,
     /// The next page of a catch-up (sent to itself).
     NextPage,
     /// A person acknowledges an incident.
@@ -126,7 +128,8 @@ pub enum IncidentsMsg {
         handed: Handed,
         reply: RpcReplyPort<Result<bool, IncidentError>>,
     },
-    /// Periodic: find incidents past their component's `escalate_after_ms`.
+    /// Periodic (at most one waits, `ticks.rs`): find incidents past their component's
+    /// `escalate_after_ms`.
     CheckOverdue,
     /// A playbook's trust step (`set_trust`, `restore_trust`): move the component's trust and
     /// end the step, both in one commit. Replies with the step's record as announced.

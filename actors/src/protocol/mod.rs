@@ -3,7 +3,8 @@
 //!
 //! Actors know one another only through this module: an actor file imports the messages it
 //! sends from here, never from another actor's file. A role pairs a registered name with its
-//! message type once ([`Role`]), so a lookup cannot ask the wrong actor for the wrong
+//! message type once ([`Role`]; for names made at run time, a monitor's, a sub-agent's, the
+//! one [`Scope`] method that finds it), so a lookup cannot ask the wrong actor for the wrong
 //! messages, and [`Scope::tell`] / [`Scope::ask`] turn "not there" and "no answer" into one
 //! typed [`Unavailable`].
 
@@ -12,6 +13,9 @@ use std::time::Duration;
 
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, Message, RpcReplyPort};
+use ractor_supervisor::DynamicSupervisorMsg;
+
+use crate::model::AgentId;
 
 pub mod bus;
 pub mod feed;
@@ -158,9 +162,20 @@ impl Scope {
         name.strip_prefix(&self.prefix).unwrap_or(name)
     }
 
-    /// The live actor registered under a name made at run time (`roles::monitor(id)`).
-    pub fn lookup<M: Message>(&self, role: &str) -> Option<ActorRef<M>> {
-        ActorRef::where_is(self.name(role))
+    /// The live monitor `monitor:<id>`, typed here once with the messages a monitor takes.
+    pub fn monitor(&self, id: &str) -> Option<ActorRef<monitor::MonitorMsg>> {
+        ActorRef::where_is(self.name(&roles::monitor(id)))
+    }
+
+    /// The live supervisor of the monitors (a dynamic supervisor: monitors come and go with a
+    /// reload).
+    pub fn monitors(&self) -> Option<ActorRef<DynamicSupervisorMsg>> {
+        ActorRef::where_is(self.name(roles::MONITORS))
+    }
+
+    /// The live sub-agent `agent:<agent_id>` of a run.
+    pub fn agent(&self, agent_id: &AgentId) -> Option<ActorRef<sub_agent::SubAgentMsg>> {
+        ActorRef::where_is(self.name(&roles::agent(agent_id)))
     }
 
     /// The live actor of role `R`, or why there is none (restarting, or stopped).
@@ -180,13 +195,36 @@ impl Scope {
         &self,
         build: impl FnOnce(RpcReplyPort<T>) -> R::Msg,
     ) -> Result<T, Unavailable> {
-        let actor = self.find::<R>()?;
-        let timeout = Some(Duration::from_millis(RPC_TIMEOUT_MS));
-        let no_answer = |why| Unavailable::down(R::WHAT, why);
-        match actor.call(build, timeout).await {
-            Ok(CallResult::Success(reply)) => Ok(reply),
-            Ok(CallResult::Timeout) => Err(no_answer("not answering in time")),
-            Ok(CallResult::SenderError) | Err(_) => Err(no_answer("stopped before answering")),
-        }
+        ask_within(&self.find::<R>()?, R::WHAT, build).await
+    }
+
+    /// Sends the monitor `monitor:<id>` the message `build` makes around a reply port and waits
+    /// for the reply, at most RPC_TIMEOUT_MS.
+    pub async fn ask_monitor<T: Send + 'static>(
+        &self,
+        id: &str,
+        build: impl FnOnce(RpcReplyPort<T>) -> monitor::MonitorMsg,
+    ) -> Result<T, Unavailable> {
+        let what = "the monitor";
+        let monitor = self
+            .monitor(id)
+            .ok_or(Unavailable::down(what, "restarting"))?;
+        ask_within(&monitor, what, build).await
+    }
+}
+
+/// Sends `actor` (what people call `what`) the message `build` makes around a reply port and
+/// waits for the reply, at most RPC_TIMEOUT_MS.
+async fn ask_within<M: Message, T: Send + 'static>(
+    actor: &ActorRef<M>,
+    what: &'static str,
+    build: impl FnOnce(RpcReplyPort<T>) -> M,
+) -> Result<T, Unavailable> {
+    let timeout = Some(Duration::from_millis(RPC_TIMEOUT_MS));
+    let no_answer = |why| Unavailable::down(what, why);
+    match actor.call(build, timeout).await {
+        Ok(CallResult::Success(reply)) => Ok(reply),
+        Ok(CallResult::Timeout) => Err(no_answer("not answering in time")),
+        Ok(CallResult::SenderError) | Err(_) => Err(no_answer("stopped before answering")),
     }
 }

@@ -35,7 +35,7 @@ pub struct Rerun {
 }
 
 pub enum PipelinesMsg {
-    /// Periodic: start the scheduled runs that are due.
+    /// Periodic (at most one waits, `ticks.rs`): start the scheduled runs that are due.
     Tick,
     /// A person starts a run now; replies with it as started.
     RunNow {

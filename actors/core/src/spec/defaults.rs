@@ -47,6 +47,9 @@ pub fn period_ms() -> u64 {
 pub fn ws_buffer_max() -> usize {
     1_024
 }
+pub fn feed_lag_max() -> usize {
+    4_096
+}
 pub fn agents_max() -> usize {
     16
 }

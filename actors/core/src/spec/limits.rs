@@ -73,6 +73,11 @@ pub struct LimitsSpec {
     /// monitors never wait behind more than this.
     #[serde(default = "defaults::incidents_lag_max")]
     pub incidents_lag_max: usize,
+    /// Events the live-feed hub may have waiting in its mailbox. Past it the store actor hands
+    /// it no more, only one "lagged" marker: the hub cuts its clients off there, and each
+    /// resumes from the log with `since`. Keeps a stuck hub from growing its mailbox.
+    #[serde(default = "defaults::feed_lag_max")]
+    pub feed_lag_max: usize,
     /// Live-feed (`/ws`) clients served at once; past it an upgrade gets 503.
     #[serde(default = "defaults::ws_clients_max")]
     pub ws_clients_max: usize,
@@ -92,6 +97,7 @@ impl Default for LimitsSpec {
             output_tail_bytes: defaults::output_tail_bytes(),
             incident_events_max: defaults::incident_events_max(),
             incidents_lag_max: defaults::incidents_lag_max(),
+            feed_lag_max: defaults::feed_lag_max(),
             ws_clients_max: defaults::ws_clients_max(),
             actor_requests_max: defaults::actor_requests_max(),
         }
@@ -158,6 +164,7 @@ impl LimitsSpec {
             ("output_tail_bytes", self.output_tail_bytes),
             ("incident_events_max", self.incident_events_max),
             ("incidents_lag_max", self.incidents_lag_max),
+            ("feed_lag_max", self.feed_lag_max),
             ("ws_clients_max", self.ws_clients_max),
             ("actor_requests_max", self.actor_requests_max),
         ]
