@@ -166,6 +166,10 @@ async fn the_feed_resumes_after_grace_is_killed_missing_and_repeating_nothing() 
         (events.lock().unwrap().len() >= 2).then_some(())
     })
     .await;
+    // The feed is what is tested: the sender must have had both 202s, or it would rightly
+    // send again what a kill cut off before its answer (at least once), and the feed would
+    // rightly show it twice.
+    assert!(grace.flush(TIMEOUT).await, "both posts acknowledged");
     app.kill_9();
     let app = spawn_app(dir.path(), &config);
     for name in ["c", "d"] {
