@@ -371,3 +371,66 @@ steps = [{{ kind = "command", argv = ["sleep", "30"] }}]
     assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
     assert_eq!(interrupted["work_order_id"], escalated["work_order_id"]);
 }
+
+/// A crash on either side of a resume's commit (the run's record back at its step and
+/// `playbook.resumed`, in one transaction) ends, after one more start, with the same run
+/// finished, and each resume that was committed said once: one before the commit (the
+/// crashed start resumed nothing), two after it (it resumed, then the next start did again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_on_either_side_of_a_resumes_commit_announces_each_resume_once() {
+    for (point, resumes) in [
+        ("playbooks.resume.before_commit", 1),
+        ("playbooks.resume.after_commit", 2),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("flushed");
+        let config = format!(
+            r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "store"
+
+[[playbooks]]
+id = "drain_batch"
+on = ["batch.stuck"]
+sources = ["monitors", "pushed"]
+steps = [
+  {{ kind = "wait", ms = 2000 }},
+  {{ kind = "command", argv = ["touch", "{}"] }},
+]
+"#,
+            marker.display()
+        );
+        let app = spawn_app(dir.path(), &config);
+        let event = json!({ "type": "batch.stuck", "source": "billing" });
+        assert_eq!(app.post_json("/events", &event).await.0, 202);
+        let run = run_in_step(&app, 0).await;
+        app.kill_9();
+        let failpoint = format!("{point}=return");
+        let crashing =
+            crate::common::spawn_app_env(dir.path(), &config, &[("FAILPOINTS", &failpoint)]);
+        crashing.wait_for_exit(point, TIMEOUT);
+
+        let app = spawn_app(dir.path(), &config);
+        let healed = app
+            .incident_where("the resumed run to heal it", TIMEOUT, |i| {
+                i["status"] == "resolved"
+            })
+            .await;
+        assert!(marker.exists(), "{point}: the step after the wait ran");
+        let run_id = run["run_id"].as_str().unwrap();
+        let again = app
+            .get_ok(&format!("/monitoring/executions/{run_id}"))
+            .await;
+        assert_eq!(again["status"], "succeeded", "{point}: {again}");
+        let detail = app
+            .get_ok(&format!("/monitoring/incidents/{}", healed["id"]))
+            .await;
+        let timeline = detail["timeline"].as_array().unwrap();
+        let resumed = timeline.iter().filter(|e| e["type"] == "playbook.resumed");
+        assert_eq!(resumed.count(), resumes, "{point}: {detail}");
+        let playbook = app.get_ok("/playbooks/drain_batch").await;
+        assert_eq!(playbook["runs"], 1, "{point}: {playbook}");
+    }
+}

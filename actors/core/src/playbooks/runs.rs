@@ -308,6 +308,7 @@ impl RunBook {
             .incident(incident.id);
         out.drafts.push(draft);
         out.runs.push(run.execution.clone());
+        out.point = Some("playbooks.resume");
         // The incident may never have heard of this run (stopped before it did).
         out.effects.push(Effect::RunStarted {
             incident_id: incident.id,
@@ -331,5 +332,6 @@ impl RunBook {
         run.agent.finished_at = Some(now);
         out.runs.push(run.execution);
         out.agents.push(run.agent);
+        out.point = Some("playbooks.close_quietly");
     }
 }
