@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 
-use actors::protocol::incidents::IncidentError;
+use actors::protocol::incidents::{IncidentError, Refused};
 use actors::protocol::pipelines::PipelineError;
 use actors::protocol::playbooks::RunError;
 use actors::protocol::Unavailable;
@@ -227,10 +227,12 @@ impl From<DecideError> for ApiError {
 impl From<IncidentError> for ApiError {
     fn from(error: IncidentError) -> Self {
         match error {
-            IncidentError::NotFound(_) | IncidentError::NoSuchSuggestion { .. } => {
+            IncidentError::Refused(Refused::NotFound(_) | Refused::NoSuchSuggestion { .. }) => {
                 ApiError::NotFound(error.to_string())
             }
-            IncidentError::Conflict { .. } => ApiError::Conflict(error.to_string()),
+            IncidentError::Refused(Refused::Conflict { .. }) => {
+                ApiError::Conflict(error.to_string())
+            }
             IncidentError::Unavailable(unavailable) => unavailable.into(),
             IncidentError::Store(_) => ApiError::Internal(error.to_string()),
         }

@@ -302,15 +302,18 @@ impl IncidentsState {
         action: &'static str,
     ) -> Result<T, IncidentError> {
         match result {
-            Err(IncidentError::NotFound(_)) => Err(match self.ctx.store.incident(id).await {
-                Ok(Some(incident)) => IncidentError::Conflict {
-                    id,
-                    status: incident.status.as_str(),
-                    action,
-                },
-                Ok(None) => IncidentError::NotFound(id),
-                Err(error) => error.into(),
-            }),
+            Err(IncidentError::Refused(Refused::NotFound(_))) => {
+                Err(match self.ctx.store.incident(id).await {
+                    Ok(Some(incident)) => Refused::Conflict {
+                        id,
+                        status: incident.status.as_str(),
+                        action,
+                    }
+                    .into(),
+                    Ok(None) => Refused::NotFound(id).into(),
+                    Err(error) => error.into(),
+                })
+            }
             other => other,
         }
     }

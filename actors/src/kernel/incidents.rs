@@ -4,7 +4,7 @@
 use super::{Kernel, KernelError};
 use crate::model::{Incident, IncidentStatus, RunId, Suggestion, SuggestionStatus, Who};
 use crate::protocol::incidents::{
-    IncidentError, IncidentFilter, IncidentPage, IncidentQuery, IncidentsMsg,
+    IncidentError, IncidentFilter, IncidentPage, IncidentQuery, IncidentsMsg, Refused,
 };
 use crate::protocol::playbooks::RunError;
 use crate::protocol::Incidents;
@@ -26,6 +26,12 @@ pub enum DecideError {
     Run(#[from] RunError),
     #[error(transparent)]
     Kernel(#[from] KernelError),
+}
+
+impl From<Refused> for DecideError {
+    fn from(refused: Refused) -> Self {
+        DecideError::Incident(refused.into())
+    }
 }
 
 impl Kernel {
@@ -114,18 +120,18 @@ impl Kernel {
         let incident = self.ctx.store.incident(incident_id).await;
         let incident = incident
             .map_err(IncidentError::from)?
-            .ok_or(IncidentError::NotFound(incident_id))?;
+            .ok_or(Refused::NotFound(incident_id))?;
         let suggestion = incident
             .suggestions
             .iter()
             .find(|s| s.suggestion_id == suggestion_id)
-            .ok_or_else(|| IncidentError::NoSuchSuggestion {
+            .ok_or_else(|| Refused::NoSuchSuggestion {
                 incident_id,
                 suggestion_id: suggestion_id.to_owned(),
             })?;
         if suggestion.status != SuggestionStatus::Pending {
             let status = "decided already on this suggestion";
-            let conflict = IncidentError::Conflict {
+            let conflict = Refused::Conflict {
                 id: incident_id,
                 status,
                 action: "approved",

@@ -13,46 +13,18 @@ use crate::model::{Incident, IncidentStatus, RunId, StepRecord, StepStatus, Sugg
 use crate::payload::PlaybookStep;
 use crate::protocol::Unavailable;
 use crate::store::{StoreError, Write};
+pub use grace_core::incidents::Refused;
 
-/// Why an incident command was refused.
+/// Why an incident command was refused: by the book (no such incident, not in a state for
+/// it, no such suggestion), or because the store or the manager could not be reached.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IncidentError {
-    #[error("incident {0} does not exist")]
-    NotFound(u64),
-    #[error("incident {id} is {status}; it cannot be {action}")]
-    Conflict {
-        id: u64,
-        status: &'static str,
-        action: &'static str,
-    },
+    #[error(transparent)]
+    Refused(#[from] Refused),
     #[error("store error: {0}")]
     Store(Arc<StoreError>),
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
-    #[error("incident {incident_id} has no suggestion {suggestion_id:?}")]
-    NoSuchSuggestion {
-        incident_id: u64,
-        suggestion_id: String,
-    },
-}
-
-impl From<grace_core::incidents::Refused> for IncidentError {
-    fn from(refused: grace_core::incidents::Refused) -> Self {
-        use grace_core::incidents::Refused;
-        match refused {
-            Refused::NotFound(id) => IncidentError::NotFound(id),
-            Refused::Conflict { id, status, action } => {
-                IncidentError::Conflict { id, status, action }
-            }
-            Refused::NoSuchSuggestion {
-                incident_id,
-                suggestion_id,
-            } => IncidentError::NoSuchSuggestion {
-                incident_id,
-                suggestion_id,
-            },
-        }
-    }
 }
 
 impl From<StoreError> for IncidentError {

@@ -275,6 +275,29 @@ async fn a_crash_on_either_side_of_an_escalations_commit_escalates_it_once() {
     }
 }
 
+/// Grace with its store on disk and a playbook on `batch.stuck` that waits `wait_ms`
+/// (idempotent: resumed after a restart), then touches `marker`.
+fn drain_batch(marker: &std::path::Path, wait_ms: u64) -> String {
+    format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+[store]
+path = "store"
+
+[[playbooks]]
+id = "drain_batch"
+on = ["batch.stuck"]
+sources = ["monitors", "pushed"]
+steps = [
+  {{ kind = "wait", ms = {wait_ms} }},
+  {{ kind = "command", argv = ["touch", "{}"] }},
+]
+"#,
+        marker.display()
+    )
+}
+
 /// The playbook's run as `GET /monitoring/executions` shows it, once step `index` is running.
 async fn run_in_step(app: &TestApp, index: usize) -> serde_json::Value {
     eventually(&format!("a run in step {index}"), TIMEOUT, || async {
@@ -289,30 +312,14 @@ async fn run_in_step(app: &TestApp, index: usize) -> serde_json::Value {
 async fn a_run_killed_with_grace_resumes_or_is_marked_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("flushed");
-    let config = format!(
-        r#"
-[server]
-bind = "127.0.0.1:0"
-[store]
-path = "store"
-
-[[playbooks]]
-id = "drain_batch"
-on = ["batch.stuck"]
-sources = ["monitors", "pushed"]
-steps = [
-  {{ kind = "wait", ms = 3000 }},
-  {{ kind = "command", argv = ["touch", "{}"] }},
-]
-
+    let reindex = r#"
 [[playbooks]]
 id = "reindex"
 on = ["search.stale"]
 sources = ["monitors", "pushed"]
-steps = [{{ kind = "command", argv = ["sleep", "30"] }}]
-"#,
-        marker.display()
-    );
+steps = [{ kind = "command", argv = ["sleep", "30"] }]
+"#;
+    let config = drain_batch(&marker, 3000) + reindex;
 
     // An idempotent step (wait) in progress: after kill -9 and a start, the run goes on.
     let app = spawn_app(dir.path(), &config);
@@ -384,24 +391,7 @@ async fn a_crash_on_either_side_of_a_resumes_commit_announces_each_resume_once()
     ] {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("flushed");
-        let config = format!(
-            r#"
-[server]
-bind = "127.0.0.1:0"
-[store]
-path = "store"
-
-[[playbooks]]
-id = "drain_batch"
-on = ["batch.stuck"]
-sources = ["monitors", "pushed"]
-steps = [
-  {{ kind = "wait", ms = 2000 }},
-  {{ kind = "command", argv = ["touch", "{}"] }},
-]
-"#,
-            marker.display()
-        );
+        let config = drain_batch(&marker, 2000);
         let app = spawn_app(dir.path(), &config);
         let event = json!({ "type": "batch.stuck", "source": "billing" });
         assert_eq!(app.post_json("/events", &event).await.0, 202);
