@@ -14,14 +14,12 @@ use crate::event::{classify, Event};
 use crate::model::{component_subject, TrustScore};
 use crate::protocol::incidents::{Handed, IncidentError, IncidentsMsg};
 use crate::store::StoreError;
-use grace_core::incidents::relapses::RECENT_MAX;
+use grace_core::incidents::recently_healed::RECENT_MAX;
 
 /// Events read from the log, applied and committed together: large enough to amortise a
 /// commit, small enough that a command waits little behind one page (a page of 256 new
 /// incidents takes about 80 ms here; 512 kept an acknowledge waiting up to 250 ms).
 const CATCH_UP_PAGE_EVENTS: usize = 256;
-/// Component trust scores kept in memory; past it the cache starts over (read back on demand).
-const TRUST_CACHE_MAX: usize = 200_000;
 
 impl IncidentsState {
     /// Rebuilds the core from the store: at start, and after a commit failed (the core was
@@ -133,7 +131,7 @@ impl IncidentsState {
 
     /// Loads the trust of every component a new incident in `events` may need.
     pub(super) async fn learn_trust(&mut self, events: &[&Event]) -> Result<(), StoreError> {
-        self.book.bound_trust_cache(TRUST_CACHE_MAX);
+        self.book.bound_trust_cache();
         let needed: HashSet<String> = events
             .iter()
             .filter_map(|event| self.book.trust_needed(event))

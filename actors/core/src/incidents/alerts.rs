@@ -27,15 +27,13 @@ impl IncidentBook {
         let ancestors = super::dependencies::ancestors(rules, source);
         let ids: Vec<u64> = ancestors.iter().flat_map(|p| self.of_source(p)).collect();
         for id in ids {
-            let incident = self.active.get_mut(&id).expect("listed above");
-            let ended = end_symptoms(incident, source, recovered, &alert, event.at);
-            if ended {
-                let incident = incident.clone();
-                out.announce(
-                    &incident,
-                    types::INCIDENT_UPDATED,
-                    Why::reason("symptom ended"),
-                );
+            let end = |incident: &mut Incident| {
+                let ended = end_symptoms(incident, source, recovered, &alert, event.at);
+                ended.then(|| incident.clone())
+            };
+            if let Some(incident) = self.active.edit(id, end).expect("listed above") {
+                let why = Why::reason("symptom ended");
+                out.announce(&incident, types::INCIDENT_UPDATED, why);
             }
         }
     }
@@ -54,7 +52,7 @@ impl IncidentBook {
         }
         self.of_source(source)
             .into_iter()
-            .find(|id| is_outage(&self.active[id].event_type))
+            .find(|id| is_outage(&self.active[*id].event_type))
     }
 
     /// A monitor's incident `root` just opened: the alert incidents already open on its
@@ -62,8 +60,8 @@ impl IncidentBook {
     /// alerts fire into it from now on, and the trust they took is given back, so the outage
     /// costs one drop. The monitor's incident leads: its playbooks probe the component itself.
     pub fn take_in_alerts(&mut self, root: u64, rules: &Rules, out: &mut Changes) {
-        let source = self.active[&root].source.clone();
-        if is_alert(&self.active[&root].event_type) || !rules.monitors.contains(&source) {
+        let source = self.active[root].source.clone();
+        if is_alert(&self.active[root].event_type) || !rules.monitors.contains(&source) {
             return;
         }
         let ids: Vec<u64> = self
@@ -72,25 +70,27 @@ impl IncidentBook {
             .filter(|id| *id != root)
             .collect();
         for id in ids {
-            if !is_alert(&self.active[&id].event_type) {
+            if !is_alert(&self.active[id].event_type) {
                 continue;
             }
-            let folded = self.take(id).expect("listed above");
-            let at = self.active[&root].detected_at.max(folded.detected_at);
+            let folded = self.active.take(id).expect("listed above");
+            let at = self.active[root].detected_at.max(folded.detected_at);
             let why = format!("superseded by #{root}: its monitor sees the same outage");
             super::dependencies::end_as_superseded(folded.clone(), root, at, &why, out);
             let trust = self.adjust_trust(&source, rules.drop_on_incident, out);
-            let incident = self.active.get_mut(&root).expect("the root is active");
-            for fingerprint in folded.alerts_firing {
-                let alert = AlertFacts {
-                    fingerprint,
-                    labels: folded.labels.clone(),
-                };
-                alert.fire(incident);
-            }
-            incident.occurrences = incident.occurrences.saturating_add(folded.occurrences);
-            incident.trust = trust;
-            let incident = incident.clone();
+            let fold_in = |incident: &mut Incident| {
+                for fingerprint in folded.alerts_firing {
+                    let alert = AlertFacts {
+                        fingerprint,
+                        labels: folded.labels.clone(),
+                    };
+                    alert.fire(incident);
+                }
+                incident.occurrences = incident.occurrences.saturating_add(folded.occurrences);
+                incident.trust = trust;
+                incident.clone()
+            };
+            let incident = self.active.edit(root, fold_in).expect("the root is active");
             out.announce(
                 &incident,
                 types::INCIDENT_UPDATED,
@@ -113,13 +113,13 @@ impl IncidentBook {
         out: &mut Changes,
     ) {
         for id in self.of_source(source) {
-            let incident = &self.active[&id];
+            let incident = &self.active[id];
             let folded = family(&incident.event_type) != alert_family
                 && incident.alerts_firing.contains(&alert.fingerprint);
             if !folded {
                 continue;
             }
-            let mut incident = self.take(id).expect("listed above");
+            let mut incident = self.active.take(id).expect("listed above");
             incident.alerts_firing.retain(|f| *f != alert.fingerprint);
             super::book::remember(&mut incident, event.seq, rules.events_max);
             if incident.awaiting_alert && incident.alerts_firing.is_empty() {
@@ -135,7 +135,7 @@ impl IncidentBook {
     pub fn alert_incident_of(&self, component: &str) -> Option<u64> {
         self.of_source(component)
             .into_iter()
-            .find(|id| is_alert(&self.active[id].event_type))
+            .find(|id| is_alert(&self.active[*id].event_type))
     }
 }
 

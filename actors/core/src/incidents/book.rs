@@ -1,67 +1,56 @@
-//! The incident book: every active incident, indexed by `(source, event_type)` so that a
-//! repeat or a recovery finds its incident without a scan, and the rules by which a persisted
-//! event opens, bumps, attaches to or resolves one. Without I/O: everything it needs from
+//! The incident book: every active incident (its [`ActiveSet`], indexed by `(source,
+//! event_type)` so that a repeat or a recovery finds its incident without a scan), and the
+//! rules by which a persisted event opens, bumps, attaches to or resolves one. Without I/O: everything it needs from
 //! outside (the rules from the config, which monitors are down, which sources are silenced,
 //! component trust) is handed to it, and each decision writes what it changed into a
 //! [`Changes`], so every rule has a unit test (`tests/`).
 //!
 //! The commands people and the playbook engine send are in `lifecycle.rs`, component trust in
-//! `trust.rs`.
-
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+//! `trust.rs` (over the book's [`TrustBook`]), relapses in `relapses.rs` (over its
+//! [`RecentlyHealed`]).
 
 use chrono::{DateTime, Utc};
 
+use super::active_set::ActiveSet;
 use super::alert_facts::{is_alert, AlertFacts};
 use super::changes::{Changes, Effect, Facts, Rules, Why};
+use super::recently_healed::RecentlyHealed;
+use super::trust_book::TrustBook;
 use crate::event::{classify, family, types, Event, EventClass};
-use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, TrustScore, Who};
+use crate::model::{Incident, IncidentStatus, ResolvedBy, Symptom, Who};
 
-/// What an incident is deduplicated by: its source and event type.
-pub type IncidentKey = (String, String);
-
-/// The active incidents and component trust, and every rule that changes them.
+/// The active incidents, the incidents healed lately and component trust, each a type that
+/// keeps its own invariants; the rules that change them are this type's methods, in `book`,
+/// `lifecycle`, `trust`, `relapses`, `dependencies` and `alerts`.
 #[derive(Debug, Default)]
 pub struct IncidentBook {
-    /// Active incidents by id; a BTreeMap so the newest are a range (the dashboard's page).
-    pub active: BTreeMap<u64, Incident>,
-    /// Active incidents by (source, event_type); a BTreeMap so a source's incidents are a range.
-    pub by_key: BTreeMap<(String, String), u64>,
-    pub next_id: u64,
-    /// Component trust known so far, by component id. The actor fills in what a page needs.
-    pub trust: HashMap<String, TrustScore>,
-    /// Components in `trust` that have no stored score yet.
-    pub unstored_trust: HashSet<String>,
-    /// Incidents healed lately, by key, for relapses (`relapses.rs`); `recent_order` is the
-    /// order they were remembered in, oldest first, to forget the oldest past the bound.
-    pub recent: HashMap<(String, String), Incident>,
-    pub recent_order: VecDeque<(IncidentKey, Option<DateTime<Utc>>)>,
+    /// The active incidents, indexed by key (`active_set.rs`).
+    pub(super) active: ActiveSet,
+    /// Incidents healed lately, for relapses (`recently_healed.rs`, `relapses.rs`).
+    pub(super) healed: RecentlyHealed,
+    /// Component trust known so far (`trust_book.rs`, `trust.rs`).
+    pub(super) trust: TrustBook,
 }
 
 impl IncidentBook {
-    /// A core over the active incidents loaded from the store.
+    /// A book over the active incidents loaded from the store.
     pub fn new(active: Vec<Incident>, next_id: u64) -> Self {
-        let mut core = Self {
-            next_id,
+        Self {
+            active: ActiveSet::new(active, next_id),
             ..Self::default()
-        };
-        for incident in active {
-            core.next_id = core.next_id.max(incident.id + 1);
-            core.insert(incident);
         }
-        core
     }
 
     pub fn next_id(&self) -> u64 {
-        self.next_id
+        self.active.next_id()
     }
 
     pub fn get(&self, id: u64) -> Option<&Incident> {
-        self.active.get(&id)
+        self.active.get(id)
     }
 
     pub fn active(&self) -> impl Iterator<Item = &Incident> {
-        self.active.values()
+        self.active.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -80,52 +69,23 @@ impl IncidentBook {
         limit: usize,
         status: Option<IncidentStatus>,
     ) -> (Vec<Incident>, usize) {
-        let matches = |incident: &&Incident| status.is_none_or(|s| incident.status == s);
-        let total = match status {
-            None => self.active.len(),
-            Some(_) => self.active.values().filter(matches).count(),
-        };
-        let page = self
-            .active
-            .range(..before.unwrap_or(u64::MAX))
-            .rev()
-            .map(|(_, incident)| incident)
-            .filter(matches)
-            .take(limit)
-            .cloned()
-            .collect();
-        (page, total)
+        self.active.newest(before, limit, status)
     }
 
     /// The ids of the active incidents below `below`, ascending: what a walk over the stored
     /// resolved incidents may skip.
     pub fn active_ids_below(&self, below: u64) -> Vec<u64> {
-        self.active.range(..below).map(|(id, _)| *id).collect()
+        self.active.ids_below(below)
     }
 
-    pub fn insert(&mut self, incident: Incident) {
-        let key = (incident.source.clone(), incident.event_type.clone());
-        self.by_key.insert(key, incident.id);
-        self.active.insert(incident.id, incident);
-    }
-
-    pub fn take(&mut self, id: u64) -> Option<Incident> {
-        let incident = self.active.remove(&id)?;
-        self.by_key
-            .remove(&(incident.source.clone(), incident.event_type.clone()));
-        Some(incident)
+    /// How many active incidents have each status.
+    pub fn count_by_status(&self) -> Vec<(IncidentStatus, usize)> {
+        self.active.count_by_status()
     }
 
     /// Active incidents of `source`, in id order.
     pub fn of_source(&self, source: &str) -> Vec<u64> {
-        let mut ids: Vec<u64> = self
-            .by_key
-            .range((source.to_owned(), String::new())..)
-            .take_while(|((s, _), _)| s == source)
-            .map(|(_, id)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids
+        self.active.of_source(source)
     }
 
     // ----- events ----------------------------------------------------------------------------
@@ -145,17 +105,19 @@ impl IncidentBook {
                 let key = (source.clone(), event.event_type.clone());
                 let alert = AlertFacts::of(event);
                 // A monitor and an alert saying one component is down are one outage.
-                let same = self.by_key.get(&key).copied();
+                let same = self.active.id_of(&key);
                 let id = same.or_else(|| self.monitor_incident_for(&key.0, &key.1, rules));
                 if let Some(id) = id {
-                    let incident = self.active.get_mut(&id).expect("indexed incident");
-                    incident.occurrences = incident.occurrences.saturating_add(count);
-                    incident.recovery_seen = false;
-                    if let Some(alert) = alert {
-                        alert.fire(incident);
-                    }
-                    remember(incident, event.seq, rules.events_max);
-                    let incident = incident.clone();
+                    let repeat = |incident: &mut Incident| {
+                        incident.occurrences = incident.occurrences.saturating_add(count);
+                        incident.recovery_seen = false;
+                        if let Some(alert) = alert {
+                            alert.fire(incident);
+                        }
+                        remember(incident, event.seq, rules.events_max);
+                        incident.clone()
+                    };
+                    let incident = self.active.edit(id, repeat).expect("indexed incident");
                     out.repeated(&incident, count);
                     return;
                 }
@@ -196,22 +158,29 @@ impl IncidentBook {
         let recovered_family = family(&event.event_type);
         let alert = AlertFacts::of(event);
         for id in self.of_source(source) {
-            if family(&self.active[&id].event_type) != recovered_family {
+            if family(&self.active[id].event_type) != recovered_family {
                 continue;
             }
             if let Some(alert) = &alert {
-                let incident = self.active.get_mut(&id).expect("listed above");
-                let firing_before = incident.alerts_firing.len();
-                if alert.others_still_fire(incident) {
-                    if incident.alerts_firing.len() < firing_before {
+                // Other alerts fire into it still: it stays, this one's end noted.
+                let resolve_one = |incident: &mut Incident| {
+                    let firing_before = incident.alerts_firing.len();
+                    let others = alert.others_still_fire(incident);
+                    let ended = others && incident.alerts_firing.len() < firing_before;
+                    if ended {
                         remember(incident, event.seq, rules.events_max);
-                        let incident = incident.clone();
-                        self.update(incident, "one of its alerts resolved", out);
                     }
+                    (others, ended.then(|| incident.clone()))
+                };
+                let (others, ended) = self.active.edit(id, resolve_one).expect("listed above");
+                if let Some(incident) = ended {
+                    self.update(incident, "one of its alerts resolved", out);
+                }
+                if others {
                     continue;
                 }
             }
-            let mut incident = self.take(id).expect("listed above");
+            let mut incident = self.active.take(id).expect("listed above");
             remember(&mut incident, event.seq, rules.events_max);
             if incident.active_run_id.is_some() {
                 // The healing playbook verifies and resolves; don't race it. If the run
@@ -262,8 +231,7 @@ impl IncidentBook {
             alerts_firing,
         } = problem;
         let trust = self.adjust_trust(&source, -rules.drop_on_incident, out);
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.active.new_id();
         let silenced = facts.silenced.contains(&source);
         let title = crate::event::incident_title(&event_type, &title, &source);
         let mut incident = Incident {
@@ -307,7 +275,7 @@ impl IncidentBook {
             out.effects
                 .push(Effect::Trigger(Box::new(incident.clone())));
         }
-        self.insert(incident);
+        self.active.insert(incident);
         self.take_in_alerts(id, rules, out);
         self.fold_dependents(id, rules, facts, out);
     }
@@ -315,13 +283,13 @@ impl IncidentBook {
     /// Keeps an active incident and announces its change.
     pub fn update(&mut self, incident: Incident, reason: &str, out: &mut Changes) {
         out.announce(&incident, types::INCIDENT_UPDATED, Why::reason(reason));
-        self.insert(incident);
+        self.active.insert(incident);
     }
 
     /// [`update`](Self::update) for a person's command: the event names who (`by`).
     pub fn update_by(&mut self, incident: Incident, reason: &str, by: &Who, out: &mut Changes) {
         out.announce(&incident, types::INCIDENT_UPDATED, Why::by(reason, by));
-        self.insert(incident);
+        self.active.insert(incident);
     }
 
     /// Ends an incident already taken out of the active set.
@@ -378,7 +346,7 @@ impl IncidentBook {
             let key = (symptom.source.clone(), symptom.event_type.clone());
             let going_on = facts.down.contains(&symptom.source)
                 || (is_alert(&symptom.event_type) && symptom.ended_at.is_none());
-            if going_on && !self.by_key.contains_key(&key) {
+            if going_on && !self.active.holds_key(&key) {
                 let mut symptom = symptom.clone();
                 symptom.at = now;
                 match self.down_dependency(&symptom.source, rules, facts) {

@@ -51,9 +51,10 @@ impl IncidentBook {
 
     /// Attaches a dependent's failure to the incident of what it depends on.
     pub fn attach(&mut self, parent_id: u64, symptom: Symptom, rules: &Rules, out: &mut Changes) {
-        let parent = self.active.get_mut(&parent_id).expect("found active");
-        if add_symptom(parent, symptom, rules.events_max) {
-            let parent = parent.clone();
+        let add = |parent: &mut Incident| {
+            add_symptom(parent, symptom, rules.events_max).then(|| parent.clone())
+        };
+        if let Some(parent) = self.active.edit(parent_id, add).expect("found active") {
             out.announce(&parent, types::INCIDENT_UPDATED, Why::reason("symptom"));
         }
     }
@@ -61,7 +62,7 @@ impl IncidentBook {
     /// `root` just opened: if its component is down, the active incidents of everything that
     /// depends on it, at any depth, end as superseded by it and become its symptoms.
     pub fn fold_dependents(&mut self, root: u64, rules: &Rules, facts: &Facts, out: &mut Changes) {
-        let incident = &self.active[&root];
+        let incident = &self.active[root];
         let down = if rules.monitors.contains(&incident.source) {
             facts.down.contains(&incident.source)
         } else {
@@ -90,18 +91,19 @@ impl IncidentBook {
         rules: &Rules,
         out: &mut Changes,
     ) {
-        let Some(folded) = self.take(id) else {
+        let Some(folded) = self.active.take(id) else {
             return;
         };
         let why = format!("superseded by #{root}: what it depends on is down");
         let folded = end_as_superseded(folded, root, at, &why, out);
-        let parent = self.active.get_mut(&root).expect("the root is active");
-        let mut changed = add_symptom(parent, symptom_of(&folded), rules.events_max);
-        for symptom in &folded.symptoms {
-            changed |= add_symptom(parent, symptom.clone(), rules.events_max);
-        }
-        if changed {
-            let parent = parent.clone();
+        let add = |parent: &mut Incident| {
+            let mut changed = add_symptom(parent, symptom_of(&folded), rules.events_max);
+            for symptom in &folded.symptoms {
+                changed |= add_symptom(parent, symptom.clone(), rules.events_max);
+            }
+            changed.then(|| parent.clone())
+        };
+        if let Some(parent) = self.active.edit(root, add).expect("the root is active") {
             out.announce(&parent, types::INCIDENT_UPDATED, Why::reason("symptom"));
         }
     }

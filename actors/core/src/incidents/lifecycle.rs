@@ -20,7 +20,7 @@ impl IncidentBook {
         now: DateTime<Utc>,
         out: &mut Changes,
     ) -> Result<Incident, Refused> {
-        let incident = self.active.get(&id).ok_or(Refused::NotFound(id))?;
+        let incident = self.active.get(id).ok_or(Refused::NotFound(id))?;
         if incident.acknowledged_at.is_some() {
             return Err(Refused::Conflict {
                 id,
@@ -28,7 +28,7 @@ impl IncidentBook {
                 action: "acknowledged again",
             });
         }
-        let mut incident = self.take(id).expect("checked above");
+        let mut incident = self.active.take(id).expect("checked above");
         incident.acknowledged_at = Some(now);
         if incident.status == IncidentStatus::Open {
             incident.status = IncidentStatus::Acknowledged;
@@ -47,7 +47,7 @@ impl IncidentBook {
         facts: &Facts,
         out: &mut Changes,
     ) -> Result<Incident, Refused> {
-        let incident = self.take(id).ok_or(Refused::NotFound(id))?;
+        let incident = self.active.take(id).ok_or(Refused::NotFound(id))?;
         Ok(self.resolve(
             incident,
             ResolvedBy::Manual,
@@ -60,44 +60,27 @@ impl IncidentBook {
     }
 
     pub fn run_started(&mut self, id: u64, run_id: RunId, out: &mut Changes) {
-        if let Some(mut incident) = self.take(id) {
+        if let Some(mut incident) = self.active.take(id) {
             incident.status = IncidentStatus::Mitigating;
             incident.active_run_id = Some(run_id);
             self.update(incident, "playbook started", out);
         }
     }
 
-    /// How many active incidents have each status, in the order of `IncidentStatus`.
-    pub fn count_by_status(&self) -> Vec<(IncidentStatus, usize)> {
-        let mut counts: Vec<(IncidentStatus, usize)> = Vec::new();
-        for incident in self.active() {
-            match counts
-                .iter_mut()
-                .find(|(status, _)| *status == incident.status)
-            {
-                Some((_, count)) => *count += 1,
-                None => counts.push((incident.status, 1)),
-            }
-        }
-        counts
-    }
-
-    /// Whether `run_id` is the run healing incident `id` (else its end changes nothing).
-    /// Whether `run_id` is the run healing incident `id`: its recorded run, or a run whose
-    /// start a crash kept from being recorded on an incident nothing else is handling.
+    /// Whether `run_id` is the run healing incident `id` (else its end changes nothing): its
+    /// recorded run, or a run whose start a crash kept from being recorded on an incident
+    /// nothing else is handling.
     pub fn is_healing(&self, id: u64, run_id: &RunId) -> bool {
-        self.active
-            .get(&id)
-            .is_some_and(|i| match &i.active_run_id {
-                Some(active) => active == run_id,
-                None => {
-                    i.work_order_id.is_none()
-                        && matches!(
-                            i.status,
-                            IncidentStatus::Open | IncidentStatus::Acknowledged
-                        )
-                }
-            })
+        self.active.get(id).is_some_and(|i| match &i.active_run_id {
+            Some(active) => active == run_id,
+            None => {
+                i.work_order_id.is_none()
+                    && matches!(
+                        i.status,
+                        IncidentStatus::Open | IncidentStatus::Acknowledged
+                    )
+            }
+        })
     }
 
     /// A run healing incident `id` ended; `resolves` says whether its playbook resolves the
@@ -117,7 +100,7 @@ impl IncidentBook {
         if !self.is_healing(id, run_id) {
             return; // resolved meanwhile, or another run's end
         }
-        let mut incident = self.take(id).expect("checked above");
+        let mut incident = self.active.take(id).expect("checked above");
         match outcome {
             RunOutcome::Succeeded if !resolves => {
                 // A triage playbook: its work is done, the incident stays for people.
@@ -147,34 +130,11 @@ impl IncidentBook {
 
     /// Offers a playbook on an incident, once: a dismissal stands, even after a restart.
     pub fn suggest(&mut self, id: u64, suggestion: Suggestion, out: &mut Changes) {
-        let Some(incident) = self.active.get_mut(&id) else {
-            return;
-        };
-        // Once per playbook per round: a relapse is a new round, and may be asked about again.
-        let round_began = incident.reopened_at.unwrap_or(incident.detected_at);
-        let offered = incident
-            .suggestions
-            .iter()
-            .any(|s| s.playbook_id == suggestion.playbook_id && s.created_at >= round_began);
-        if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
-            return;
+        let offer = |incident: &mut Incident| offer(incident, suggestion);
+        if let Some(Some(incident)) = self.active.edit(id, offer) {
+            let why = Why::reason("suggestion");
+            out.announce(&incident, types::INCIDENT_UPDATED, why);
         }
-        let mut suggestion = suggestion;
-        // One more than the highest id so far: a relapse drops undecided suggestions, so the
-        // count would repeat an id.
-        let highest = incident
-            .suggestions
-            .iter()
-            .filter_map(|s| s.suggestion_id.strip_prefix('s')?.parse::<u64>().ok())
-            .max();
-        suggestion.suggestion_id = format!("s{}", highest.unwrap_or(0) + 1);
-        incident.suggestions.push(suggestion);
-        let incident = incident.clone();
-        out.announce(
-            &incident,
-            types::INCIDENT_UPDATED,
-            Why::reason("suggestion"),
-        );
     }
 
     /// Records a person's decision on a pending suggestion.
@@ -188,31 +148,14 @@ impl IncidentBook {
         out: &mut Changes,
     ) -> Result<Suggestion, Refused> {
         let action = if approve { "approved" } else { "dismissed" };
-        let incident = self.active.get_mut(&id).ok_or(Refused::NotFound(id))?;
-        let Some(suggestion) = incident
-            .suggestions
-            .iter_mut()
-            .find(|s| s.suggestion_id == suggestion_id)
-        else {
-            return Err(Refused::NoSuchSuggestion {
-                incident_id: id,
-                suggestion_id: suggestion_id.to_owned(),
-            });
+        let decide = |incident: &mut Incident| {
+            let decided = decide_on(incident, suggestion_id, approve, action, now)?;
+            Ok((decided, incident.clone()))
         };
-        if suggestion.status != SuggestionStatus::Pending {
-            return Err(Refused::Conflict {
-                id,
-                status: "decided already on this suggestion",
-                action,
-            });
-        }
-        suggestion.status = match approve {
-            true => SuggestionStatus::Approved,
-            false => SuggestionStatus::Dismissed,
-        };
-        suggestion.decided_at = Some(now);
-        let decided = suggestion.clone();
-        let incident = incident.clone();
+        let (decided, incident) = self
+            .active
+            .edit(id, decide)
+            .ok_or(Refused::NotFound(id))??;
         let reason = format!("suggestion {action}");
         out.announce(&incident, types::INCIDENT_UPDATED, Why::by(&reason, by));
         Ok(decided)
@@ -231,13 +174,13 @@ impl IncidentBook {
         facts: &Facts,
         out: &mut Changes,
     ) {
-        let Some(incident) = self.active.get(&id) else {
+        let Some(incident) = self.active.get(id) else {
             return;
         };
         if overdue && incident.work_order_id.is_some() {
             return; // a failed run escalated it while the overdue work order was on its way
         }
-        let incident = self.take(id).expect("checked above");
+        let incident = self.active.take(id).expect("checked above");
         self.escalate_taken(incident, work_order_id, overdue, now, rules, facts, out);
     }
 
@@ -271,7 +214,7 @@ impl IncidentBook {
             // stays on record, the incident itself is over.
             self.resolve(incident, ResolvedBy::Recovery, None, now, rules, facts, out);
         } else {
-            self.insert(incident);
+            self.active.insert(incident);
         }
     }
 
@@ -282,7 +225,7 @@ impl IncidentBook {
         escalate_after_ms: &'a HashMap<String, u64>,
         now: DateTime<Utc>,
     ) -> impl Iterator<Item = &'a Incident> + 'a {
-        self.active.values().filter(move |incident| {
+        self.active.iter().filter(move |incident| {
             let Some(after_ms) = escalate_after_ms.get(&incident.source) else {
                 return false;
             };
@@ -305,4 +248,62 @@ fn status_between_runs(incident: &Incident) -> IncidentStatus {
     } else {
         IncidentStatus::Open
     }
+}
+
+/// Adds `suggestion` to `incident` unless its playbook was offered this round or the
+/// suggestions are full; the incident as changed, if it was.
+fn offer(incident: &mut Incident, mut suggestion: Suggestion) -> Option<Incident> {
+    // Once per playbook per round: a relapse is a new round, and may be asked about again.
+    let round_began = incident.reopened_at.unwrap_or(incident.detected_at);
+    let offered = incident
+        .suggestions
+        .iter()
+        .any(|s| s.playbook_id == suggestion.playbook_id && s.created_at >= round_began);
+    if offered || incident.suggestions.len() >= SUGGESTIONS_MAX {
+        return None;
+    }
+    // One more than the highest id so far: a relapse drops undecided suggestions, so the
+    // count would repeat an id.
+    let highest = incident
+        .suggestions
+        .iter()
+        .filter_map(|s| s.suggestion_id.strip_prefix('s')?.parse::<u64>().ok())
+        .max();
+    suggestion.suggestion_id = format!("s{}", highest.unwrap_or(0) + 1);
+    incident.suggestions.push(suggestion);
+    Some(incident.clone())
+}
+
+/// Decides suggestion `suggestion_id` on `incident` (`action`: how the refusal words it).
+fn decide_on(
+    incident: &mut Incident,
+    suggestion_id: &str,
+    approve: bool,
+    action: &'static str,
+    now: DateTime<Utc>,
+) -> Result<Suggestion, Refused> {
+    let id = incident.id;
+    let Some(suggestion) = incident
+        .suggestions
+        .iter_mut()
+        .find(|s| s.suggestion_id == suggestion_id)
+    else {
+        return Err(Refused::NoSuchSuggestion {
+            incident_id: id,
+            suggestion_id: suggestion_id.to_owned(),
+        });
+    };
+    if suggestion.status != SuggestionStatus::Pending {
+        return Err(Refused::Conflict {
+            id,
+            status: "decided already on this suggestion",
+            action,
+        });
+    }
+    suggestion.status = match approve {
+        true => SuggestionStatus::Approved,
+        false => SuggestionStatus::Dismissed,
+    };
+    suggestion.decided_at = Some(now);
+    Ok(suggestion.clone())
 }

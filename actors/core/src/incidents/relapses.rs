@@ -5,22 +5,21 @@
 //! "people"`, it is theirs alone (`playbooks/relapse.rs` decides).
 //!
 //! The book remembers the incidents healed lately (by a playbook or by themselves; a person's
-//! resolve is final), at most [`RECENT_MAX`], and the actor reloads them from the store with
-//! the active set, so a restart forgets none that are still in their window.
+//! resolve is final) in its [`RecentlyHealed`], at most [`RECENT_MAX`], and the actor reloads
+//! them from the store with the active set, so a restart forgets none that are still in their
+//! window.
+//!
+//! [`RecentlyHealed`]: super::recently_healed::RecentlyHealed
+//! [`RECENT_MAX`]: super::recently_healed::RECENT_MAX
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::active_set::IncidentKey;
 use super::alert_facts::AlertFacts;
 use super::book::{remember, IncidentBook};
 use super::changes::{Changes, Effect, Facts, Rules, Why};
 use crate::event::types;
 use crate::model::{Incident, IncidentStatus, ResolvedBy, SuggestionStatus, Symptom};
-
-/// Most healed incidents remembered for a relapse.
-pub const RECENT_MAX: usize = 1_000;
-
-/// The key an incident is deduplicated by.
-type Key = (String, String);
 
 impl IncidentBook {
     /// Remembers `incident`, just resolved, in case it relapses within `window_ms`.
@@ -29,25 +28,8 @@ impl IncidentBook {
             incident.resolved_by,
             Some(ResolvedBy::Playbook | ResolvedBy::Recovery)
         );
-        if window_ms == 0 || !healed {
-            return;
-        }
-        let key = (incident.source.clone(), incident.event_type.clone());
-        self.recent.insert(key.clone(), incident.clone());
-        self.recent_order.push_back((key, incident.resolved_at));
-        while self.recent_order.len() > RECENT_MAX {
-            // The entry is that memory's only while the memory is still of the same heal.
-            let (key, healed_at) = self
-                .recent_order
-                .pop_front()
-                .expect("longer than the bound");
-            if self
-                .recent
-                .get(&key)
-                .is_some_and(|kept| kept.resolved_at == healed_at)
-            {
-                self.recent.remove(&key);
-            }
+        if window_ms > 0 && healed {
+            self.healed.remember(incident);
         }
     }
 
@@ -68,14 +50,17 @@ impl IncidentBook {
     }
 
     /// The healed incident a failure of `key` at `at` is a relapse of, taken out of memory.
-    pub fn relapse_of(&mut self, key: &Key, at: DateTime<Utc>, rules: &Rules) -> Option<Incident> {
-        let resolved_at = self.recent.get(key)?.resolved_at?;
+    pub fn relapse_of(
+        &mut self,
+        key: &IncidentKey,
+        at: DateTime<Utc>,
+        rules: &Rules,
+    ) -> Option<Incident> {
+        let resolved_at = self.healed.get(key)?.resolved_at?;
         let window = Duration::milliseconds(rules.reopen_window_ms as i64);
-        if at - resolved_at > window {
-            self.recent.remove(key);
-            return None;
-        }
-        self.recent.remove(key)
+        // Out of its window it is forgotten too: a later failure is a new incident.
+        let healed = self.healed.take(key);
+        healed.filter(|_| at - resolved_at <= window)
     }
 
     /// Reopens `incident` for `problem`: healed again, or, past `relapses_max`, handed to the
@@ -120,7 +105,7 @@ impl IncidentBook {
         };
         out.effects.extend(effect);
         let id = incident.id;
-        self.insert(incident);
+        self.active.insert(incident);
         self.take_in_alerts(id, rules, out);
         self.fold_dependents(id, rules, facts, out);
     }

@@ -1,8 +1,11 @@
 //! Component trust in the incident book: learned from the store as pages need it, dropped by
-//! an incident, restored by a recovery or a playbook's step.
+//! an incident, restored by a recovery or a playbook's step. What is known is the book's
+//! [`TrustBook`](super::trust_book::TrustBook); here are the decisions and what they write.
 
 use super::book::{source_of, IncidentBook};
 use super::changes::Changes;
+use super::trust_book::Adjusted;
+use super::trust_book::TRUST_CACHE_MAX;
 use crate::event::{classify, Event, EventClass, EventDraft};
 use crate::model::{component_subject, TrustScore};
 use crate::payload::TrustChanged;
@@ -10,24 +13,18 @@ use crate::payload::TrustChanged;
 impl IncidentBook {
     /// Whether the trust of `component` is known (else the actor loads it first).
     pub fn knows_trust(&self, component: &str) -> bool {
-        self.trust.contains_key(component)
+        self.trust.knows(component)
     }
 
     /// Hands the core a component's stored trust (or none: fully trusted).
     pub fn learn_trust(&mut self, component: &str, stored: Option<TrustScore>) {
-        let trust = stored.unwrap_or_else(|| {
-            self.unstored_trust.insert(component.to_owned());
-            TrustScore::component(component)
-        });
-        self.trust.insert(component.to_owned(), trust);
+        self.trust.learn(component, stored);
     }
 
-    /// Forgets cached trust when the cache grows past `max` entries (reloaded on demand).
-    pub fn bound_trust_cache(&mut self, max: usize) {
-        if self.trust.len() > max {
-            self.trust.clear();
-            self.unstored_trust.clear();
-        }
+    /// Forgets cached trust when the cache has grown past [`TRUST_CACHE_MAX`] (reloaded on
+    /// demand). Between pages only: a page's decisions need what was learnt for it.
+    pub fn bound_trust_cache(&mut self) {
+        self.trust.bound(TRUST_CACHE_MAX);
     }
 
     /// The component a problem event would need the trust of: it opens a new incident.
@@ -38,36 +35,33 @@ impl IncidentBook {
             EventClass::Problem { .. }
         );
         let new = !self
-            .by_key
-            .contains_key(&(source.clone(), event.event_type.clone()));
+            .active
+            .holds_key(&(source.clone(), event.event_type.clone()));
         (is_problem && new && !self.knows_trust(&source)).then_some(source)
     }
 
-    /// Moves a component's trust by `delta` (its trust must be known) and returns the score.
+    /// Moves a component's trust by `delta` (fully trusted when unknown), writes the change
+    /// (a first one creates its record) and returns the score.
     pub fn adjust_trust(&mut self, component: &str, delta: f64, out: &mut Changes) -> f64 {
-        if !self.trust.contains_key(component) {
-            self.learn_trust(component, None);
-        }
-        if self.unstored_trust.remove(component) {
+        let Adjusted { from, now, first } = self.trust.adjust(component, delta);
+        if first {
             out.new_trust.insert(component_subject(component));
         }
-        let trust = self.trust.get_mut(component).expect("learnt above");
-        let before = trust.score;
-        trust.adjust(delta);
         out.drafts.push(
             EventDraft::of(&TrustChanged {
-                subject: trust.subject.clone(),
-                from: before,
-                to: trust.score,
+                subject: now.subject.clone(),
+                from,
+                to: now.score,
             })
             .source(component.to_owned()),
         );
-        out.trust.insert(trust.subject.clone(), trust.clone());
-        trust.score
+        let score = now.score;
+        out.trust.insert(now.subject.clone(), now);
+        score
     }
 
     /// The component's trust (fully trusted when unknown).
     pub fn trust_of(&self, component: &str) -> f64 {
-        self.trust.get(component).map_or(1.0, |t| t.score)
+        self.trust.score(component)
     }
 }

@@ -12,7 +12,10 @@ use crate::model::{Incident, IncidentStatus, ResolvedBy, Suggestion, SuggestionS
 
 mod alerts;
 mod dependencies;
+mod fixture;
 mod relapses;
+
+pub(super) use fixture::incident_on;
 
 fn rules() -> Rules {
     Rules {
