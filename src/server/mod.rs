@@ -6,6 +6,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod filters;
+mod first_read;
 mod healing;
 mod history;
 mod incidents;
@@ -116,6 +117,7 @@ async fn connection<I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let io = first_read::FirstRead::new(io, header_timeout);
     let service = hyper_util::service::TowerToHyperService::new(warp::service(routes));
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder

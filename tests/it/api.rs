@@ -375,7 +375,8 @@ url = "http://{addr}/ops"
     assert!(commits >= 3.0, "{commits} commits timed");
 }
 
-/// Clients that trickle bytes cannot hold connections: a request head not sent whole within
+/// Clients that send nothing or trickle bytes cannot hold connections: a connection silent, or
+/// a request head not sent whole, within
 /// `server.header_read_timeout_ms` closes the connection, and a body not sent whole within
 /// `server.body_read_timeout_ms` gets 408 naming `body`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -386,6 +387,17 @@ async fn slow_request_heads_and_bodies_are_cut_off() {
                   body_read_timeout_ms = 300\n[store]\npath = \"memory\"\n";
     let app = spawn_app(dir.path(), config);
     let wait = Duration::from_secs(10);
+
+    // A connection that sends nothing at all holds no slot past the same deadline.
+    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(wait, silent.read_to_end(&mut buffer)).await;
+    assert!(read.is_ok(), "a silent connection was held for {wait:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early"
+    );
 
     let mut head = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     head.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
