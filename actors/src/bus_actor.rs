@@ -71,7 +71,17 @@ impl Actor for BusActor {
                 reply,
             } => {
                 state.flush().await;
-                let _ = reply.send(commit(&state.ctx.scope, drafts, writes).await);
+                // A caller that stopped waiting was told its commit failed: committing it
+                // now would make the store say otherwise.
+                if reply.is_closed() {
+                    tracing::warn!("a commit whose caller stopped waiting was dropped");
+                } else {
+                    let _ = reply.send(commit(&state.ctx.scope, drafts, writes).await);
+                }
+            }
+            BusMsg::Barrier(reply) => {
+                state.flush().await;
+                let _ = reply.send(crate::protocol::store::barrier(&state.ctx.scope).await);
             }
         }
         Ok(())

@@ -80,9 +80,19 @@ impl Actor for StoreActor {
                 writes,
                 reply,
             } => {
-                let result = state.commit(drafts, &writes).await;
-                // The caller may have given up waiting; the events are durable either way.
-                let _ = reply.send(result);
+                // A caller that stopped waiting was told its commit failed (intake answered
+                // "not recorded"; an actor reads the store again): committing it now would
+                // make the store say otherwise. One that stops waiting during the commit
+                // cannot be helped: its outcome is unknown to it, and it waits for a
+                // `Barrier` before reading again.
+                if reply.is_closed() {
+                    tracing::warn!("a commit whose caller stopped waiting was dropped");
+                } else {
+                    let _ = reply.send(state.commit(drafts, &writes).await);
+                }
+            }
+            StoreMsg::Barrier(reply) => {
+                let _ = reply.send(());
             }
             StoreMsg::Silence(change, reply) => {
                 let _ = reply.send(state.silence(change).await);

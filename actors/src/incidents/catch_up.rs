@@ -23,8 +23,12 @@ const CATCH_UP_PAGE_EVENTS: usize = 256;
 
 impl IncidentsState {
     /// Rebuilds the core from the store: at start, and after a commit failed (the core was
-    /// ahead of what is durable).
+    /// ahead of what is durable). First it waits for every commit sent before (a commit that
+    /// timed out may still be landing: read before it, the book would apply its page again).
     pub(super) async fn reload(&mut self) -> Result<(), StoreError> {
+        crate::protocol::bus::barrier(&self.ctx.scope)
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         let progress = self.ctx.store.incidents_progress().await?;
         let active = self.ctx.store.active_incidents().await?;
         let active_ids: Vec<u64> = active.iter().map(|incident| incident.id).collect();

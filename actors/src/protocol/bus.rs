@@ -29,6 +29,9 @@ pub enum BusMsg {
         writes: Vec<Write>,
         reply: CommitReply,
     },
+    /// Replies once everything sent to the bus before it, and so to the store actor, has
+    /// been committed or dropped (a `StoreMsg::Barrier` behind it).
+    Barrier(RpcReplyPort<Result<(), crate::protocol::Unavailable>>),
 }
 
 /// Publishes through the bus of `scope`'s kernel; a no-op (logged) while the bus is
@@ -56,4 +59,11 @@ pub async fn commit_in_order(
         })
         .await
         .map_err(|error| Arc::new(StoreError::Unavailable(error.to_string())))?
+}
+
+/// Waits until every commit sent through the bus, and then to the store actor, before now has
+/// ended: a caller whose commit timed out reads the store only after this, so a commit still
+/// landing cannot come after its read.
+pub async fn barrier(scope: &Scope) -> Result<(), crate::protocol::Unavailable> {
+    scope.ask::<Bus, _>(BusMsg::Barrier).await?
 }

@@ -24,6 +24,9 @@ pub enum StoreMsg {
     /// Decide and commit a change to people's silences with its announcement, in one
     /// transaction, then put it on the context's board; replies with the silence as kept.
     Silence(SilenceChange, SilenceReply),
+    /// Replies once taken: every commit sent before it has ended, landed or not. What a
+    /// caller whose commit timed out waits for before it reads the store again.
+    Barrier(RpcReplyPort<()>),
 }
 
 /// A change to people's silences.
@@ -61,4 +64,9 @@ pub async fn commit(
         })
         .await
         .map_err(|error| Arc::new(StoreError::Unavailable(error.to_string())))?
+}
+
+/// Waits until every commit sent to the store actor before now has ended.
+pub async fn barrier(scope: &Scope) -> Result<(), crate::protocol::Unavailable> {
+    scope.ask::<Store, _>(StoreMsg::Barrier).await
 }
