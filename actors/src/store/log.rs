@@ -21,6 +21,14 @@ impl Store {
             .collect::<Result<_, serde_json::Error>>()?;
         let parts = Parts::of(writes)?;
         let mut query = String::from("BEGIN TRANSACTION;\n");
+        if !parts.expects.is_empty() {
+            // First, so a stale decision writes nothing; THROW fails the whole transaction.
+            query.push_str(&format!(
+                "FOR $e IN $expects {{ \
+                 IF (SELECT VALUE status FROM type::record($e.table, $e.key))[0] != $e.status \
+                 {{ THROW '{STALE_MARKER} ' + $e.table + ':' + <string> $e.key; }}; }};\n"
+            ));
+        }
         if !events.is_empty() {
             query.push_str(
                 "INSERT INTO event $rows RETURN NONE;\n\
@@ -60,9 +68,15 @@ impl Store {
                 "new_trust": parts.new_trust,
                 "silences_removed": parts.silences_removed,
                 "progress": parts.progress,
+                "expects": parts.expects,
             }))
             .await?;
-        match cause(response.take_errors()) {
+        let errors = response.take_errors();
+        // A guard's THROW is not the last error (COMMIT's "aborted due to a prior error" is).
+        if let Some(stale) = errors.values().find(|e| e.to_string().contains(STALE_MARKER)) {
+            return Err(StoreError::Stale(stale.to_string()));
+        }
+        match cause(errors) {
             Some(error) => Err(error.into()),
             None => Ok(()),
         }
@@ -77,6 +91,8 @@ struct Parts {
     new_trust: Vec<Value>,
     silences_removed: Vec<String>,
     progress: Option<Value>,
+    /// Guards: `{table, key, status}` each record must still have.
+    expects: Vec<Value>,
 }
 
 impl Parts {
@@ -96,6 +112,9 @@ impl Parts {
                     parts.progress = Some(json!({ "last_seq": watermark, "next_id": next_id }));
                 }
                 Write::SilenceRemoved(id) => parts.silences_removed.push(id.clone()),
+                Write::Expect { table, key, status } => parts
+                    .expects
+                    .push(json!({ "table": table, "key": key, "status": status })),
                 other => parts.upserts.extend(other.upsert()?),
             }
         }
