@@ -16,6 +16,14 @@ pub fn hold_ms(name: &str) -> Option<u64> {
     None
 }
 
+/// Whether the point `name` is configured to refuse (`return`), so a test can make a commit
+/// fail as a store refusing writes would, without filling a disk.
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+pub fn refused(name: &str) -> bool {
+    fail::fail_point!(name, |_| true);
+    false
+}
+
 /// Reads `FAILPOINTS` once, at start.
 pub fn setup() {
     #[cfg(feature = "failpoints")]
