@@ -305,7 +305,11 @@ impl IncidentsState {
         if deliveries.is_empty() {
             return;
         }
-        if let Err(error) = self.ctx.scope.tell::<Notifier>(NotifierMsg::Send(deliveries)) {
+        if let Err(error) = self
+            .ctx
+            .scope
+            .tell::<Notifier>(NotifierMsg::Send(deliveries))
+        {
             // Pending in the store: the notifier sends them when it is back.
             tracing::warn!(%error, "deliveries wait in the store");
         }

@@ -49,7 +49,10 @@ impl PlaybooksState {
                 incident_id,
                 run_id,
                 outcome,
-            }) => self.hand_over_end(incident_id, run_id, outcome, handed).await,
+            }) => {
+                self.hand_over_end(incident_id, run_id, outcome, handed)
+                    .await
+            }
             Some(Handover::Escalate {
                 incident_id,
                 overdue,

@@ -256,13 +256,17 @@ fn ends_and_resumes_are_guarded_on_the_run_still_running_starts_and_steps_are_no
     book.supersede(1, 2, at(3), &mut superseded);
     assert_eq!(superseded.expect_running, [run_id]);
     for (statuses, active) in [
-        ([Succeeded, Running], true),  // resumed
-        ([Running, Pending], true),    // ended interrupted
-        ([Running, Pending], false),   // closed quietly
+        ([Succeeded, Running], true),   // resumed
+        ([Running, Pending], true),     // ended interrupted
+        ([Running, Pending], false),    // closed quietly
         ([Succeeded, Succeeded], true), // finished
     ] {
         let out = take_up(statuses, active, None);
-        assert_eq!(out.expect_running, [out.runs[0].run_id.clone()], "{statuses:?}");
+        assert_eq!(
+            out.expect_running,
+            [out.runs[0].run_id.clone()],
+            "{statuses:?}"
+        );
     }
 }
 
