@@ -6,14 +6,24 @@
 //! Each point sits between a transition's commit and what follows it, or just before the
 //! commit, so a test can show that a restart from either side ends in the state no crash
 //! would have left. A hold point (`hold_ms`) slows a part down instead, so a test can show its
-//! bound.
+//! bound (or make an ask time out while its commit is still to come); a refusal point
+//! (`refused`) fails a commit as a store refusing writes would.
 
 /// Milliseconds to hold up at the point `name` when it is configured `return(<ms>)`, so a test
-/// can make a part slow (the feed hub, for its bound); none otherwise.
+/// can make a part slow (the feed hub, for its bound; the incident manager on a hand-over);
+/// none otherwise.
 #[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
 pub fn hold_ms(name: &str) -> Option<u64> {
     fail::fail_point!(name, |ms: Option<String>| ms.and_then(|ms| ms.parse().ok()));
     None
+}
+
+/// Whether the point `name` is configured to refuse (`return`), so a test can make a commit
+/// fail as a store refusing writes would, without filling a disk.
+#[cfg_attr(not(feature = "failpoints"), allow(unused_variables))]
+pub fn refused(name: &str) -> bool {
+    fail::fail_point!(name, |_| true);
+    false
 }
 
 /// Reads `FAILPOINTS` once, at start.

@@ -161,6 +161,11 @@ impl StoreState {
             .store_commit_seconds
             .observe(started.elapsed().as_secs_f64());
         if let Err(error) = committed {
+            if error.is_stale() {
+                // A guard found its record changed: the store is fine, the decision was late.
+                tracing::info!(%error, "a guarded commit was stale; nothing written");
+                return Err(Arc::new(error));
+            }
             tracing::error!(%error, "commit to the store failed");
             metrics.store_commit_failures.inc();
             self.failed(&error);

@@ -174,6 +174,10 @@ impl Actor for IncidentsActor {
                 let _ = reply.send(state.trust_step(*step).await);
             }
             IncidentsMsg::Query(query) => state.answer(query),
+            IncidentsMsg::Barrier(reply) => {
+                let _ = reply.send(());
+            }
+            IncidentsMsg::Reconcile => state.reconcile_runs().await?,
         }
         Ok(())
     }

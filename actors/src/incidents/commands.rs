@@ -10,15 +10,24 @@ use super::book::IncidentBook;
 use super::changes::{Changes, Effect, Refused};
 use crate::event::EventDraft;
 use crate::model::{component_subject, ExecutionStatus, StepRecord, Suggestion, Who};
-use crate::model::{RunId, WorkOrderId};
+use crate::model::{Delivery, RunId, WorkOrderId};
 use crate::protocol::incidents::{
     Handed, IncidentError, IncidentPage, IncidentQuery, IncidentReply, IncidentsMsg, RunOutcome,
     TrustChange, TrustStep,
 };
 use crate::protocol::monitor::MonitorMsg;
+use crate::protocol::notifier::NotifierMsg;
 use crate::protocol::playbooks::PlaybooksMsg;
-use crate::protocol::Playbooks;
+use crate::protocol::{Notifier, Playbooks};
 use crate::store::Write;
+
+/// Holds a hand-over up at `point` when a test configures it (`failpoints::hold_ms`), so the
+/// engine's ask can time out while the commit is still to come.
+async fn hold(point: &str) {
+    if let Some(ms) = crate::failpoints::hold_ms(point) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
 
 /// How long an overdue work order may take to come back before it is asked for again.
 const OVERDUE_RETRY_MS: u64 = 30_000;
@@ -61,8 +70,11 @@ impl IncidentsState {
     }
 
     /// A run's end or an escalation the playbook engine hands over with its records; replies
-    /// once committed. An engine that stopped waiting (its ask timed out) has failed, and takes
-    /// its runs up again from the store: committing now could end a run twice.
+    /// once committed. A hand-over whose asker stopped waiting (its ask timed out) is dropped:
+    /// the engine hands it over again. One taken while its asker still waited may yet land
+    /// after the asker gave up; a run's end is guarded on the run still `running`
+    /// (`Write::Expect`), so only one of the two commits — the other is `Stale` and writes
+    /// nothing.
     pub(super) async fn handed_over(&mut self, msg: IncidentsMsg) {
         match msg {
             IncidentsMsg::RunFinished { reply, .. } if reply.is_closed() => {}
@@ -74,6 +86,7 @@ impl IncidentsState {
                 handed,
                 reply,
             } => {
+                hold("incidents.handed_over").await;
                 let result = self
                     .run_finished(incident_id, &run_id, outcome, handed)
                     .await;
@@ -205,6 +218,14 @@ impl IncidentsState {
     ) -> Result<(), IncidentError> {
         changes.finish();
         let effects = std::mem::take(&mut changes.effects);
+        let deliveries: Vec<Delivery> = handed
+            .writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Delivery(delivery) => Some((**delivery).clone()),
+                _ => None,
+            })
+            .collect();
         let (drafts, writes) = self.transaction(changes, handed);
         let committed = match via {
             Via::Bus => {
@@ -215,6 +236,9 @@ impl IncidentsState {
         let events = match committed {
             Ok(events) => events,
             Err(error) => {
+                if error.is_stale() {
+                    tracing::info!(%error, "a hand-over landed after the run had ended");
+                }
                 if let Err(reload) = self.reload().await {
                     tracing::error!(%reload, "could not reload incidents after a failed commit");
                     self.consistent = false;
@@ -231,6 +255,7 @@ impl IncidentsState {
             }
         }
         self.publish_progress();
+        self.send(deliveries);
         for effect in effects {
             self.run_effect(effect);
         }
@@ -272,6 +297,22 @@ impl IncidentsState {
             next_id: self.book.next_id(),
         });
         (all_drafts, writes)
+    }
+
+    /// Has the notifier send the deliveries a hand-over committed: whoever commits a pending
+    /// delivery tells the notifier, so none waits for its next start.
+    fn send(&self, deliveries: Vec<Delivery>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        if let Err(error) = self
+            .ctx
+            .scope
+            .tell::<Notifier>(NotifierMsg::Send(deliveries))
+        {
+            // Pending in the store: the notifier sends them when it is back.
+            tracing::warn!(%error, "deliveries wait in the store");
+        }
     }
 
     pub(super) fn run_effect(&self, effect: Effect) {

@@ -70,8 +70,11 @@ impl Actor for PlaybooksActor {
                 reply,
             } => {
                 let started = Started::ByHand { by, forced: force };
-                let result = state.run_now(playbook_id, incident_id, started).await;
-                let _ = reply.send(result);
+                let (answer, failed) = state.run_now(playbook_id, incident_id, started).await;
+                let _ = reply.send(answer);
+                if let Some(error) = failed {
+                    return Err(format!("a person's run was not committed: {error}").into());
+                }
             }
             PlaybooksMsg::StepUpdate {
                 run_id,

@@ -44,16 +44,26 @@ impl PlaybooksState {
             .await
     }
 
-    /// A person's run.
+    /// A person's run: the answer, and the error that must fail the engine once the person has
+    /// it. The book takes a run in as it decides (the run, its slot, the gate's start, the end of
+    /// a relapse's backoff); a commit that fails after that (or a sub-agent that cannot start
+    /// and whose end cannot be committed) leaves the book ahead of the store, so the engine
+    /// restarts from the store instead of keeping a run that is not there (a slot taken and the
+    /// incident `Busy` for good).
     pub(super) async fn run_now(
         &mut self,
         playbook_id: String,
         incident_id: u64,
         started: Started,
-    ) -> Result<RunId, RunError> {
-        let store = |error: StoreError| RunError::Store(error.to_string());
-        let incident = self.ctx.store.incident(incident_id).await.map_err(store)?;
-        self.learn_trust(&playbook_id).await.map_err(store)?;
+    ) -> (Result<RunId, RunError>, Option<StoreError>) {
+        let store = |error: &StoreError| RunError::Store(error.to_string());
+        let incident = match self.ctx.store.incident(incident_id).await {
+            Ok(incident) => incident,
+            Err(error) => return (Err(store(&error)), None),
+        };
+        if let Err(error) = self.learn_trust(&playbook_id).await {
+            return (Err(store(&error)), None);
+        }
         let asked = RunNow {
             playbook_id,
             incident_id,
@@ -63,7 +73,10 @@ impl PlaybooksState {
         let decided = self
             .decide(|book, spec, out| book.run_now(asked, incident, spec, now, out))
             .await;
-        decided.map_err(store)?
+        match decided {
+            Ok(answer) => (answer, None),
+            Err(error) => (Err(store(&error)), Some(error)),
+        }
     }
 
     /// Records a step as the sub-agent reports it.

@@ -1,14 +1,14 @@
 //! The engine's one commit path: a decision's [`Changes`] become one transaction — committed
 //! through the bus, or, when they change an incident too, handed to the incident manager, which
-//! commits them with its change — and then its effects are carried out.
+//! commits them with its change (`handover.rs`) — and then its effects are carried out.
 
 use ractor::Actor;
 
 use super::actor::PlaybooksState;
-use super::changes::{Changes, Effect, Handover, Spawn};
+use super::changes::{Changes, Effect, Spawn};
+use super::handover::Landed;
 use super::sub_agent::{SubAgentActor, SubAgentArgs};
-use crate::event::EventDraft;
-use crate::model::{AgentId, Delivery, Execution, ExecutionStatus, RunReport, WorkOrder};
+use crate::model::{AgentId, Delivery, Execution, ExecutionStatus, RunId, RunReport, WorkOrder};
 use crate::protocol::incidents::{Handed, IncidentsMsg};
 use crate::protocol::notifier::NotifierMsg;
 use crate::protocol::playbooks::PlaybooksMsg;
@@ -18,11 +18,13 @@ use crate::store::{StoreError, Write};
 impl PlaybooksState {
     /// Commits one decision's changes in one transaction, in order with what was published
     /// before — with a work order, also one pending delivery of it per webhook (an outbox),
-    /// which the notifier is then told to send — and carries out its effects.
+    /// which the notifier is then told to send — and carries out its effects. A decision whose
+    /// run had ended meanwhile (`Stale`) lands nothing and is let go: the run is ended already.
     pub(super) async fn commit(&mut self, changes: Changes) -> Result<(), StoreError> {
         let empty = changes.is_empty();
         let Changes {
             runs,
+            expect_running,
             agents,
             trust,
             work_order,
@@ -31,14 +33,21 @@ impl PlaybooksState {
             effects,
             point,
         } = changes;
-        let mut writes: Vec<Write> = runs
+        // A superseded run's sub-agent is killed first, so nothing it does follows its end;
+        // a crash between leaves the run `running` on a resolved incident: closed at restart.
+        let (kills, effects): (Vec<Effect>, Vec<Effect>) = effects
             .into_iter()
-            .map(|r| Write::Execution(Box::new(r)))
-            .collect();
+            .partition(|effect| matches!(effect, Effect::KillAgent(_)));
+        for kill in kills {
+            Box::pin(self.carry_out(kill)).await?;
+        }
+        let mut writes: Vec<Write> = expect_running.iter().map(Write::expect_running).collect();
+        writes.extend(runs.into_iter().map(|r| Write::Execution(Box::new(r))));
         writes.extend(agents.into_iter().map(|a| Write::Agent(Box::new(a))));
         writes.extend(trust.map(Write::Trust));
         let deliveries = self.outbox(work_order.as_ref()).await?;
-        writes.extend(work_order.clone().map(|w| Write::WorkOrder(Box::new(w))));
+        let work_order_id = work_order.as_ref().map(|w| w.work_order_id.clone());
+        writes.extend(work_order.map(|w| Write::WorkOrder(Box::new(w))));
         writes.extend(
             deliveries
                 .iter()
@@ -46,17 +55,24 @@ impl PlaybooksState {
                 .map(|d| Write::Delivery(Box::new(d))),
         );
         let point = point.unwrap_or("playbooks.commit");
-        let mut committed = true;
+        let mut landed = Landed::ByBus;
         if !empty {
+            if crate::failpoints::refused(&format!("{point}.refused")) {
+                return Err(StoreError::Unavailable(format!("{point}.refused")));
+            }
             crate::failpoints::crash_point(&format!("{point}.before_commit"));
-            committed = self
-                .commit_once(drafts, writes, handover, work_order)
-                .await?;
+            let handed = Handed { drafts, writes };
+            landed = self.land(handed, handover, work_order_id).await?;
             crate::failpoints::crash_point(&format!("{point}.after_commit"));
         }
-        if committed {
-            self.send(deliveries);
-        }
+        let effects = match landed {
+            Landed::ByBus => {
+                self.send(deliveries);
+                effects
+            }
+            Landed::HandedOver | Landed::Declined => effects,
+            Landed::Stale => self.let_go(&expect_running, effects),
+        };
         for effect in effects {
             Box::pin(self.carry_out(effect)).await?;
         }
@@ -65,61 +81,18 @@ impl PlaybooksState {
         Ok(())
     }
 
-    /// The one transaction: through the bus, or through the incident manager with the incident
-    /// change it hands over. Whether it was committed (an escalation the incident no longer
-    /// needs is not).
-    async fn commit_once(
-        &self,
-        drafts: Vec<EventDraft>,
-        writes: Vec<Write>,
-        handover: Option<Handover>,
-        work_order: Option<WorkOrder>,
-    ) -> Result<bool, StoreError> {
-        let handed = Handed { drafts, writes };
-        let unavailable = |error: String| StoreError::Unavailable(error);
-        let scope = &self.ctx.scope;
-        match handover {
-            None => crate::protocol::bus::commit_in_order(scope, handed.drafts, handed.writes)
-                .await
-                .map(|_| true)
-                .map_err(|error| unavailable(error.to_string())),
-            Some(Handover::RunFinished {
-                incident_id,
-                run_id,
-                outcome,
-            }) => {
-                let ask = |reply| IncidentsMsg::RunFinished {
-                    incident_id,
-                    run_id,
-                    outcome,
-                    handed,
-                    reply,
-                };
-                let answer = scope.ask::<Incidents, _>(ask).await;
-                let committed = answer.map_err(|e| unavailable(e.to_string()))?;
-                committed
-                    .map(|()| true)
-                    .map_err(|e| unavailable(e.to_string()))
-            }
-            Some(Handover::Escalate {
-                incident_id,
-                overdue,
-            }) => {
-                let work_order_id = work_order
-                    .expect("an escalation has its work order")
-                    .work_order_id;
-                let ask = |reply| IncidentsMsg::Escalate {
-                    incident_id,
-                    work_order_id,
-                    overdue,
-                    handed,
-                    reply,
-                };
-                let answer = scope.ask::<Incidents, _>(ask).await;
-                let escalated = answer.map_err(|e| unavailable(e.to_string()))?;
-                escalated.map_err(|e| unavailable(e.to_string()))
-            }
+    /// A decision on runs that had ended meanwhile (a hand-over that landed late, or taken up
+    /// twice): nothing of it was written. The book forgets the runs it kept (a resume), and of
+    /// its effects only those that free what the run held remain.
+    fn let_go(&mut self, runs: &[RunId], effects: Vec<Effect>) -> Vec<Effect> {
+        tracing::info!(?runs, "the run had ended already; nothing written");
+        for run_id in runs {
+            self.book.forget(run_id);
         }
+        effects
+            .into_iter()
+            .filter(|effect| matches!(effect, Effect::StopAgent(_) | Effect::SlotFree))
+            .collect()
     }
 
     /// One pending delivery of `work_order` per webhook.

@@ -5,15 +5,16 @@
 //! and relapses), each decision a `Changes`. Here is the I/O around it:
 //!
 //! - `actor`: the engine's actor; `commands`: each command reads what its decision needs and
-//!   has the book decide; `commit`: the one commit path (one transaction per decision, through
-//!   the bus or the incident manager) and the effects; `restart`: what the engine does as it
-//!   starts.
+//!   has the book decide; `commit`: the one commit path (one transaction per decision) and the
+//!   effects; `handover`: where that transaction lands (the bus, or the incident manager, asked
+//!   again while it is away or slow); `restart`: what the engine does as it starts.
 //! - `runner` (a leaf: a run's arguments, the `Runner`, a step's outcome), `sub_agent` (the
 //!   short-lived actor that carries out one run) and `steps/`, one file per step kind.
 
 mod actor;
 mod commands;
 mod commit;
+mod handover;
 mod restart;
 mod runner;
 mod steps;

@@ -111,12 +111,19 @@ pub enum IncidentsMsg {
     ),
     /// A question about the active incidents, answered from memory.
     Query(IncidentQuery),
+    /// Answers once everything before it in the mailbox is handled — and, since the manager
+    /// awaits its commits inside its handlers, committed or failed: the barrier a restarting
+    /// playbook engine puts before it reads the runs left `running`.
+    Barrier(RpcReplyPort<()>),
+    /// A run's end was committed without the manager (it was away or too slow for the
+    /// hand-over): apply the ends of the runs healing its incidents as stored, as at its start.
+    Reconcile,
 }
 
 /// Records the playbook engine decided and hands to the incident manager, to be committed in
 /// one transaction with the incident change they cause (the engine still decides them: the
 /// incident manager only carries them), announced before it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Handed {
     pub drafts: Vec<EventDraft>,
     pub writes: Vec<Write>,

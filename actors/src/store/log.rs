@@ -20,34 +20,7 @@ impl Store {
             })
             .collect::<Result<_, serde_json::Error>>()?;
         let parts = Parts::of(writes)?;
-        let mut query = String::from("BEGIN TRANSACTION;\n");
-        if !events.is_empty() {
-            query.push_str(
-                "INSERT INTO event $rows RETURN NONE;\n\
-                 UPSERT meta:event_log SET last_seq = $last RETURN NONE;\n",
-            );
-        }
-        if !parts.new_incidents.is_empty() {
-            query.push_str("INSERT INTO incident $new_incidents RETURN NONE;\n");
-        }
-        if !parts.new_trust.is_empty() {
-            query.push_str("INSERT INTO trust $new_trust RETURN NONE;\n");
-        }
-        if !parts.upserts.is_empty() {
-            query.push_str(
-                "FOR $row IN $upserts { \
-                 UPSERT type::record($row.table, $row.key) CONTENT $row.data RETURN NONE; };\n",
-            );
-        }
-        if !parts.silences_removed.is_empty() {
-            query.push_str(
-                "FOR $id IN $silences_removed { DELETE type::record('silence', $id); };\n",
-            );
-        }
-        if parts.progress.is_some() {
-            query.push_str("UPSERT meta:incidents CONTENT $progress RETURN NONE;\n");
-        }
-        query.push_str("COMMIT TRANSACTION;");
+        let query = parts.query(!events.is_empty());
         let last = events.last().map(|event| event.seq);
         let mut response = self
             .db
@@ -60,9 +33,18 @@ impl Store {
                 "new_trust": parts.new_trust,
                 "silences_removed": parts.silences_removed,
                 "progress": parts.progress,
+                "expects": parts.expects,
             }))
             .await?;
-        match cause(response.take_errors()) {
+        let errors = response.take_errors();
+        // A guard's THROW is not the last error (COMMIT's "aborted due to a prior error" is).
+        if let Some(stale) = errors
+            .values()
+            .find(|e| e.to_string().contains(STALE_MARKER))
+        {
+            return Err(StoreError::Stale(stale.to_string()));
+        }
+        match cause(errors) {
             Some(error) => Err(error.into()),
             None => Ok(()),
         }
@@ -77,9 +59,52 @@ struct Parts {
     new_trust: Vec<Value>,
     silences_removed: Vec<String>,
     progress: Option<Value>,
+    /// Guards: `{table, key, status}` each record must still have.
+    expects: Vec<Value>,
 }
 
 impl Parts {
+    /// The transaction's statements: the guards first (so a stale decision writes nothing; a
+    /// guard's THROW fails the whole transaction), then one statement per kind of write.
+    fn query(&self, events: bool) -> String {
+        let mut query = String::from("BEGIN TRANSACTION;\n");
+        if !self.expects.is_empty() {
+            query.push_str(&format!(
+                "FOR $e IN $expects {{ \
+                     IF (SELECT VALUE status FROM type::record($e.table, $e.key))[0] != $e.status \
+                     {{ THROW '{STALE_MARKER} ' + $e.table + ':' + <string> $e.key; }}; }};\n"
+            ));
+        }
+        if events {
+            query.push_str(
+                "INSERT INTO event $rows RETURN NONE;\n\
+                     UPSERT meta:event_log SET last_seq = $last RETURN NONE;\n",
+            );
+        }
+        if !self.new_incidents.is_empty() {
+            query.push_str("INSERT INTO incident $new_incidents RETURN NONE;\n");
+        }
+        if !self.new_trust.is_empty() {
+            query.push_str("INSERT INTO trust $new_trust RETURN NONE;\n");
+        }
+        if !self.upserts.is_empty() {
+            query.push_str(
+                "FOR $row IN $upserts { \
+                     UPSERT type::record($row.table, $row.key) CONTENT $row.data RETURN NONE; };\n",
+            );
+        }
+        if !self.silences_removed.is_empty() {
+            query.push_str(
+                "FOR $id IN $silences_removed { DELETE type::record('silence', $id); };\n",
+            );
+        }
+        if self.progress.is_some() {
+            query.push_str("UPSERT meta:incidents CONTENT $progress RETURN NONE;\n");
+        }
+        query.push_str("COMMIT TRANSACTION;");
+        query
+    }
+
     fn of(writes: &[Write]) -> Result<Self, serde_json::Error> {
         let mut parts = Self::default();
         for write in writes {
@@ -96,6 +121,9 @@ impl Parts {
                     parts.progress = Some(json!({ "last_seq": watermark, "next_id": next_id }));
                 }
                 Write::SilenceRemoved(id) => parts.silences_removed.push(id.clone()),
+                Write::Expect { table, key, status } => parts
+                    .expects
+                    .push(json!({ "table": table, "key": key, "status": status })),
                 other => parts.upserts.extend(other.upsert()?),
             }
         }

@@ -92,7 +92,21 @@ pub enum StoreError {
     Decode(#[from] serde_json::Error),
     #[error("{0}")]
     Unavailable(String),
+    /// A guarded commit ([`Write::Expect`]) found a record changed since its decision was
+    /// taken: nothing of it was written. Not a fault of the store.
+    #[error("stale: {0}")]
+    Stale(String),
 }
+
+impl StoreError {
+    /// Whether this is a guarded commit that found its record changed (see [`Write::Expect`]).
+    pub fn is_stale(&self) -> bool {
+        matches!(self, StoreError::Stale(_))
+    }
+}
+
+/// What a guard's `THROW` says, so the failed transaction is told apart from a store fault.
+const STALE_MARKER: &str = "grace-stale";
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -198,9 +212,27 @@ pub enum Write {
     /// A person's silence, new or expired, and one removed to make room (store actor).
     Silence(Box<crate::silence::Silence>),
     SilenceRemoved(String),
+    /// A guard, not a write: the whole commit goes through only while the record
+    /// `table:key` exists with `status` still as given, else nothing of it is written and it
+    /// fails with [`StoreError::Stale`]. A decision taken on what it read (a run still
+    /// `running`) so cannot land over a change made since (that run ended by another commit).
+    Expect {
+        table: &'static str,
+        key: Value,
+        status: &'static str,
+    },
 }
 
 impl Write {
+    /// The guard that run `run_id` is still `running` as the commit lands.
+    pub fn expect_running(run_id: &crate::model::RunId) -> Self {
+        Write::Expect {
+            table: "execution",
+            key: json!(run_id),
+            status: "running",
+        }
+    }
+
     /// An upsert's table, key and content, for the writes that replace a whole record.
     fn upsert(&self) -> Result<Option<Value>, serde_json::Error> {
         let (table, key, mut data) = match self {
@@ -251,7 +283,8 @@ impl Write {
             Write::NewIncident(_)
             | Write::NewTrust(_)
             | Write::IncidentsProgress { .. }
-            | Write::SilenceRemoved(_) => return Ok(None),
+            | Write::SilenceRemoved(_)
+            | Write::Expect { .. } => return Ok(None),
         };
         if let Some(fields) = data.as_object_mut() {
             fields.remove("id");

@@ -327,3 +327,42 @@ async fn data_survives_reopening_the_same_path() {
     assert!(store.incident(1).await.unwrap().is_some());
     assert_eq!(store.last_seq().await.unwrap(), 1);
 }
+
+/// A guarded commit goes through only while its record still has the status its decision
+/// read; otherwise nothing of it is written, and it says so (`Stale`), not as a store fault.
+#[tokio::test]
+async fn a_guarded_commit_lands_only_while_its_record_is_as_read() {
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    let event = |seq| EventDraft::new("incident.resolved", json!({})).sequenced(seq, Utc::now());
+    let open = Write::NewIncident(Box::new(incident(1, IncidentStatus::Open)));
+    store.commit(&[event(1)], &[open]).await.unwrap();
+    let expect = |status| Write::Expect {
+        table: "incident",
+        key: json!(1),
+        status,
+    };
+    let resolve = |status| {
+        [
+            expect(status),
+            Write::Incident(Box::new(incident(1, IncidentStatus::Resolved))),
+        ]
+    };
+    store.commit(&[event(2)], &resolve("open")).await.unwrap();
+    assert_eq!(
+        store.incident(1).await.unwrap().unwrap().status,
+        IncidentStatus::Resolved
+    );
+    // The same decision again: the record is no longer `open`.
+    let again = store.commit(&[event(3)], &resolve("open")).await;
+    assert!(matches!(&again, Err(e) if e.is_stale()), "{again:?}");
+    assert_eq!(store.last_seq().await.unwrap(), 2, "nothing of it written");
+    // A record that does not exist is not as read either.
+    let missing = [Write::Expect {
+        table: "execution",
+        key: json!("run-never"),
+        status: "running",
+    }];
+    let missing = store.commit(&[event(3)], &missing).await;
+    assert!(matches!(&missing, Err(e) if e.is_stale()), "{missing:?}");
+    assert_eq!(store.last_seq().await.unwrap(), 2);
+}

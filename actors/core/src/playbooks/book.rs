@@ -78,6 +78,12 @@ impl RunBook {
         self.runs.get(run_id)
     }
 
+    /// Forgets run `run_id` without a record: its decision was not committed (a resume found
+    /// the run ended meanwhile), so the book holds no slot for it.
+    pub fn forget(&mut self, run_id: &RunId) {
+        self.runs.remove(run_id);
+    }
+
     pub fn waiting_len(&self) -> usize {
         self.waiting.len()
     }

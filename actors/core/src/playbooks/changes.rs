@@ -72,6 +72,10 @@ pub enum Effect {
 pub struct Changes {
     /// The latest record of every run and sub-agent changed.
     pub runs: Vec<Execution>,
+    /// Runs this decision read as `running` and ends or resumes: committed only while their
+    /// stored record is still `running`, so a run is not ended (or resumed) twice — once by a
+    /// hand-over that landed late, once by a restarted engine that read it before it landed.
+    pub expect_running: Vec<RunId>,
     pub agents: Vec<Agent>,
     /// The playbook's trust, when a run's end moved it.
     pub trust: Option<TrustScore>,

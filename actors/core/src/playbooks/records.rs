@@ -66,8 +66,9 @@ pub fn new_run(
     Run { execution, agent }
 }
 
-/// The sub-agent record of a run, as it is when the run starts.
-fn agent_of(execution: &Execution, trust_score: f64) -> Agent {
+/// The sub-agent record of a run, as it is when the run starts (and the stand-in for one a
+/// restart finds missing).
+pub fn agent_of(execution: &Execution, trust_score: f64) -> Agent {
     let name = &execution.playbook_name;
     Agent {
         agent_id: execution.agent_id.clone(),

@@ -176,6 +176,7 @@ impl RunBook {
     /// Writes an ended run and its sub-agent; the run is counted, and its slot goes to what
     /// waits for one.
     fn ended(&mut self, execution: Execution, agent: Agent, out: &mut Changes) {
+        out.expect_running.push(execution.run_id.clone());
         out.effects
             .push(Effect::CountRun(Box::new(execution.clone())));
         out.effects.push(Effect::SlotFree);
@@ -309,6 +310,7 @@ impl RunBook {
         out.drafts.push(draft);
         out.runs.push(run.execution.clone());
         out.point = Some("playbooks.resume");
+        out.expect_running.push(run_id.clone());
         // The incident may never have heard of this run (stopped before it did).
         out.effects.push(Effect::RunStarted {
             incident_id: incident.id,
@@ -330,6 +332,7 @@ impl RunBook {
         close_execution(&mut run.execution, ExecutionStatus::Interrupted, now);
         run.agent.status = AgentStatus::Failed;
         run.agent.finished_at = Some(now);
+        out.expect_running.push(run_id.clone());
         out.runs.push(run.execution);
         out.agents.push(run.agent);
         out.point = Some("playbooks.close_quietly");

@@ -232,3 +232,48 @@ fn a_run_on_an_ended_incident_closes_quietly() {
     assert_eq!(out.runs[0].status, ExecutionStatus::Interrupted);
     assert_eq!(out.agents[0].status, AgentStatus::Failed);
 }
+
+/// Every decision that ends or resumes a run it read as `running` commits only while the run
+/// is still `running` in the store (so a run is not ended twice); a start and a step expect
+/// nothing.
+#[test]
+fn ends_and_resumes_are_guarded_on_the_run_still_running_starts_and_steps_are_not() {
+    use StepStatus::{Pending, Running, Succeeded};
+    let spec = spec(vec![playbook("db_reconnect")]);
+    let mut book = RunBook::default();
+    book.learn_trust("db_reconnect", Some(TrustScore::playbook("db_reconnect")));
+    let start = trigger(&mut book, &spec, incident_on(1, "orders-db", "db.down"));
+    assert!(start.expect_running.is_empty());
+    let run_id = started(&start).unwrap();
+    let mut step = Changes::default();
+    let record = book.run(&run_id).unwrap().execution.steps[0].clone();
+    book.step(&run_id, 0, record, false, &mut step);
+    assert!(step.expect_running.is_empty());
+    let ended = finish(&mut book, &spec, &run_id, succeeded());
+    assert_eq!(ended.expect_running, [run_id]);
+    let (mut book, run_id) = one_run(&spec, "orders-db");
+    let mut superseded = Changes::default();
+    book.supersede(1, 2, at(3), &mut superseded);
+    assert_eq!(superseded.expect_running, [run_id]);
+    for (statuses, active) in [
+        ([Succeeded, Running], true),   // resumed
+        ([Running, Pending], true),     // ended interrupted
+        ([Running, Pending], false),    // closed quietly
+        ([Succeeded, Succeeded], true), // finished
+    ] {
+        let out = take_up(statuses, active, None);
+        assert_eq!(
+            out.expect_running,
+            [out.runs[0].run_id.clone()],
+            "{statuses:?}"
+        );
+    }
+}
+
+#[test]
+fn a_run_forgotten_gives_its_slot_back() {
+    let spec = spec(vec![playbook("db_reconnect")]);
+    let (mut book, run_id) = one_run(&spec, "orders-db");
+    book.forget(&run_id);
+    assert!(book.run(&run_id).is_none() && book.run_on(1).is_none());
+}
