@@ -16,9 +16,8 @@ use crate::protocol::incidents::{
     TrustChange, TrustStep,
 };
 use crate::protocol::monitor::MonitorMsg;
-use crate::protocol::notifier::NotifierMsg;
 use crate::protocol::playbooks::PlaybooksMsg;
-use crate::protocol::{Notifier, Playbooks};
+use crate::protocol::Playbooks;
 use crate::store::Write;
 
 /// Holds a hand-over up at `point` when a test configures it (`failpoints::hold_ms`), so the
@@ -299,20 +298,8 @@ impl IncidentsState {
         (all_drafts, writes)
     }
 
-    /// Has the notifier send the deliveries a hand-over committed: whoever commits a pending
-    /// delivery tells the notifier, so none waits for its next start.
     fn send(&self, deliveries: Vec<Delivery>) {
-        if deliveries.is_empty() {
-            return;
-        }
-        if let Err(error) = self
-            .ctx
-            .scope
-            .tell::<Notifier>(NotifierMsg::Send(deliveries))
-        {
-            // Pending in the store: the notifier sends them when it is back.
-            tracing::warn!(%error, "deliveries wait in the store");
-        }
+        crate::protocol::notifier::send(&self.ctx.scope, deliveries);
     }
 
     pub(super) fn run_effect(&self, effect: Effect) {

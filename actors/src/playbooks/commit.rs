@@ -10,9 +10,8 @@ use super::handover::Landed;
 use super::sub_agent::{SubAgentActor, SubAgentArgs};
 use crate::model::{AgentId, Delivery, Execution, ExecutionStatus, RunId, RunReport, WorkOrder};
 use crate::protocol::incidents::{Handed, IncidentsMsg};
-use crate::protocol::notifier::NotifierMsg;
 use crate::protocol::playbooks::PlaybooksMsg;
-use crate::protocol::{roles, Incidents, Notifier};
+use crate::protocol::{roles, Incidents};
 use crate::store::{StoreError, Write};
 
 impl PlaybooksState {
@@ -109,19 +108,8 @@ impl PlaybooksState {
         ))
     }
 
-    /// Has the notifier send committed deliveries.
     fn send(&self, deliveries: Vec<Delivery>) {
-        if deliveries.is_empty() {
-            return;
-        }
-        if let Err(error) = self
-            .ctx
-            .scope
-            .tell::<Notifier>(NotifierMsg::Send(deliveries))
-        {
-            // Pending in the store: the notifier sends them when it is back.
-            tracing::warn!(%error, "deliveries wait in the store");
-        }
+        crate::protocol::notifier::send(&self.ctx.scope, deliveries);
     }
 
     async fn carry_out(&mut self, effect: Effect) -> Result<(), StoreError> {

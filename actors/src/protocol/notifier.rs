@@ -11,3 +11,15 @@ pub enum NotifierMsg {
     /// Tell every webhook about Grace itself, now, without the store (see [`Alert`]).
     Alert(Box<Alert>),
 }
+
+/// Has the notifier send deliveries just committed as pending: whoever commits a pending
+/// delivery tells the notifier, so none waits for its next start. A notifier that is away finds
+/// them in the store when it is back.
+pub fn send(scope: &super::Scope, deliveries: Vec<Delivery>) {
+    if deliveries.is_empty() {
+        return;
+    }
+    if let Err(error) = scope.tell::<super::Notifier>(NotifierMsg::Send(deliveries)) {
+        tracing::warn!(%error, "deliveries wait in the store");
+    }
+}

@@ -4,8 +4,6 @@ use super::super::runner::{Runner, StepResult};
 use crate::delivery::Notification;
 use crate::event::EventDraft;
 use crate::payload::NotificationSent;
-use crate::protocol::notifier::NotifierMsg;
-use crate::protocol::Notifier;
 use crate::store::Write;
 
 impl Runner<'_> {
@@ -47,7 +45,7 @@ impl Runner<'_> {
                 format!("the notification was not recorded: {error}"),
             );
         }
-        let _ = ctx.scope.tell::<Notifier>(NotifierMsg::Send(deliveries));
+        crate::protocol::notifier::send(&ctx.scope, deliveries);
         StepResult::new(true, 1, format!("{notification_id} queued: {text}"))
     }
 }
