@@ -18,12 +18,17 @@ use crate::server::{self, App};
 
 /// What to do about a store that cannot be opened, by what went wrong.
 fn store_unusable(location: &StoreLocation, error: &actors::store::StoreError) -> String {
-    let at = match location {
-        StoreLocation::Path(dir) => dir.display().to_string(),
-        StoreLocation::Memory => "memory".to_owned(),
-    };
+    let at = location.describe();
     let text = error.to_string();
-    let what_to_do = if text.contains("locked") {
+    let what_to_do = match location {
+        StoreLocation::Remote(_) => remote_unusable(&text),
+        _ => embedded_unusable(&text),
+    };
+    format!("cannot open the store at {at}: {text}\n{what_to_do}")
+}
+
+fn embedded_unusable(text: &str) -> &'static str {
+    if text.contains("locked") {
         "Another process (another `grace serve`?) has it open: stop that one, or set `[store] \
          path` to another directory."
     } else if text.contains("space") {
@@ -34,8 +39,20 @@ fn store_unusable(location: &StoreLocation, error: &actors::store::StoreError) -
     } else {
         "If the files are damaged, move the directory aside and start Grace again: it creates a \
          new, empty store there (the old one stays for inspection)."
-    };
-    format!("cannot open the store at {at}: {text}\n{what_to_do}")
+    }
+}
+
+fn remote_unusable(text: &str) -> &'static str {
+    if text.contains("password") || text.contains("environment variable") {
+        "Grace could not read the SurrealDB user's password: check `[store] password_env` or \
+         `password_file`."
+    } else if text.contains("authenticat") || text.contains("credentials") {
+        "The SurrealDB server refused the user: check `[store] username`, `user_level` and the \
+         password (`surreal sql --user … --pass …` against the same url tells the same)."
+    } else {
+        "Is the SurrealDB server running and reachable from here? Check `[store] url` (ws:// or \
+         wss://host:port), and for wss:// the CA in `ca_file`."
+    }
 }
 
 /// The config `grace serve` runs: the file it was given, or, with none, one for what runs on

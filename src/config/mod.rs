@@ -8,6 +8,7 @@
 
 mod reader;
 mod shapes;
+mod store;
 mod warnings;
 
 pub use warnings::warnings;
@@ -17,8 +18,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use actors::spec::PasswordSpec;
 use actors::spec::TreeSpec;
-use actors::store::StoreLocation;
+use actors::store::{RemoteStore, StoreLocation, UserLevel};
 use serde::Deserialize;
 
 /// The config `grace serve` runs when given none: `config/grace.toml` as shipped …
@@ -113,30 +115,88 @@ impl Default for ServerConfig {
     }
 }
 
-/// Where state is kept.
+/// Where state is kept, as written: an embedded store (`path`, the default) or a SurrealDB
+/// server that several Grace nodes share (`url`, with who Grace signs in as). The password of a
+/// server's user comes from `password_file` or `password_env`, never the config: a `password`
+/// key is refused, with a message saying where to put it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// A directory for the embedded SurrealDB (SurrealKV), relative to the working directory,
-    /// or `"memory"` to keep nothing across restarts.
-    #[serde(default = "defaults::store_path")]
-    pub path: String,
+    /// or `"memory"` to keep nothing across restarts; `data/grace` when neither this nor `url`
+    /// is given.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A SurrealDB server: `ws://host:port` or `wss://host:port`.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "defaults::store_names")]
+    pub namespace: String,
+    #[serde(default = "defaults::store_names")]
+    pub database: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Where the user is defined: `root` (the default), `namespace` or `database`.
+    #[serde(default)]
+    pub user_level: UserLevel,
+    #[serde(default)]
+    pub password_file: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Read only to be refused (see the type).
+    #[serde(default)]
+    pub password: Option<toml::Value>,
+    /// A PEM file of the CAs a `wss://` server's certificate must lead to.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            path: defaults::store_path(),
+            path: None,
+            url: None,
+            namespace: defaults::store_names(),
+            database: defaults::store_names(),
+            username: None,
+            user_level: UserLevel::default(),
+            password_file: None,
+            password_env: None,
+            password: None,
+            ca_file: None,
         }
     }
 }
 
 impl StoreConfig {
+    /// Where the store is. For a checked config: a `url` comes with its user and password.
     pub fn location(&self) -> StoreLocation {
-        if self.path == "memory" {
-            StoreLocation::Memory
-        } else {
-            StoreLocation::Path(PathBuf::from(&self.path))
+        let Some(url) = &self.url else {
+            return match self.path.as_deref() {
+                Some("memory") => StoreLocation::Memory,
+                Some(path) => StoreLocation::Path(PathBuf::from(path)),
+                None => StoreLocation::Path(PathBuf::from(defaults::store_path())),
+            };
+        };
+        StoreLocation::Remote(RemoteStore {
+            url: url.clone(),
+            namespace: self.namespace.clone(),
+            database: self.database.clone(),
+            username: self.username.clone().unwrap_or_default(),
+            level: self.user_level,
+            password: self
+                .password_spec()
+                .source()
+                .expect("a checked [store] with a url names where its password is"),
+            ca_file: self.ca_file.clone(),
+        })
+    }
+
+    /// The password keys, as the database monitors have them.
+    pub fn password_spec(&self) -> PasswordSpec {
+        PasswordSpec {
+            password_file: self.password_file.clone(),
+            password_env: self.password_env.clone(),
         }
     }
 }
@@ -346,6 +406,9 @@ mod defaults {
     }
     pub fn store_path() -> String {
         "data/grace".to_owned()
+    }
+    pub fn store_names() -> String {
+        "grace".to_owned()
     }
     pub fn tokens_path() -> String {
         "data/grace-tokens.json".to_owned()

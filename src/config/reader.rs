@@ -139,9 +139,7 @@ impl Reader {
         if auth.tokens_path.trim().is_empty() {
             self.issue("auth.tokens_path", "must be a file path");
         }
-        if store.path.trim().is_empty() {
-            self.issue("store.path", "must be a directory or \"memory\"");
-        }
+        self.problems("store", super::store::problems(&store));
         self.server_limits(&server);
         (server, store, auth)
     }

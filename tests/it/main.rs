@@ -29,6 +29,7 @@ mod pipelines;
 mod playbooks;
 mod relapses;
 mod reload;
+mod remote_store;
 mod security;
 mod stop;
 mod tls;

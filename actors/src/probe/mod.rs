@@ -15,7 +15,7 @@ mod postgres;
 mod process;
 mod redis;
 mod tcp;
-mod tls;
+pub(crate) mod tls;
 
 pub use alert::AlertProbe;
 pub use process::Processes;

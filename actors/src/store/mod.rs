@@ -1,5 +1,5 @@
-//! Grace's state in embedded SurrealDB: the event log, incidents, executions, agents, work
-//! orders and trust scores.
+//! Grace's state in SurrealDB — embedded, or a server several nodes share (`remote.rs`): the
+//! event log, incidents, executions, agents, work orders and trust scores.
 //!
 //! [`Store`] is a cheap, cloneable handle. Each table has one writing actor (the store actor for
 //! the event log, the incidents actor for incidents, the playbooks actor for runs, agents and
@@ -8,13 +8,11 @@
 //! Records are written as serde JSON. Tables keyed by a number (`event:42`, `incident:7`) are
 //! read back with range scans or record lookups, never a full scan on a hot path.
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use surrealdb::engine::local::{Db, Mem, SurrealKv};
+use surrealdb::engine::any::Any;
 use surrealdb::Surreal;
 
 use crate::event::Event;
@@ -75,15 +73,6 @@ impl Compacted {
     }
 }
 
-/// Where the database lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreLocation {
-    /// Nothing survives the process; for tests and throwaway runs.
-    Memory,
-    /// A SurrealKV directory; every commit is fsynced.
-    Path(PathBuf),
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -110,7 +99,7 @@ const STALE_MARKER: &str = "grace-stale";
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Handle on the embedded database: every read, through [`StoreView`], and the writes.
+/// Handle on the database: every read, through [`StoreView`], and the writes.
 /// Record writes are crate-private; `commit` and `append_events` are public for the store's
 /// own benchmark, on a store it opened itself. The kernel hands the outside world only the
 /// view, so the HTTP layer cannot write.
@@ -125,10 +114,10 @@ impl std::ops::Deref for Store {
     }
 }
 
-/// The embedded database, for reading.
+/// The database, for reading.
 #[derive(Clone)]
 pub struct StoreView {
-    db: Surreal<Db>,
+    db: Surreal<Any>,
     /// This event log's identity: made once when the store is created and kept with it, so a
     /// client can tell a restarted Grace on the same log from one on a new (in-memory) log.
     log_id: String,
@@ -317,11 +306,7 @@ const ACTIVE_STATUSES: [IncidentStatus; 4] = [
 
 impl Store {
     pub async fn open(location: &StoreLocation) -> StoreResult<Self> {
-        let db = match location {
-            StoreLocation::Memory => Surreal::new::<Mem>(()).await?,
-            StoreLocation::Path(path) => Surreal::new::<SurrealKv>(path.clone()).await?,
-        };
-        db.use_ns("grace").use_db("grace").await?;
+        let db = location.connect().await?;
         db.query(SCHEMA).await?.check()?;
         let mut store = StoreView {
             db,
@@ -451,8 +436,11 @@ mod controls;
 mod incidents;
 mod log;
 mod pipelines;
+mod remote;
 mod retention;
 mod runs;
+
+pub use remote::{RemoteStore, StoreLocation, UserLevel, CONNECT_TIMEOUT_MS};
 
 #[cfg(test)]
 mod tests;

@@ -7,3 +7,4 @@ mod monitors;
 mod passwords;
 mod playbooks;
 mod shapes;
+mod store;

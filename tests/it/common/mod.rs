@@ -1,6 +1,6 @@
 //! Test harness, a file per concept: the real `grace` binary started on port 0 (`app.rs`) and
 //! spoken to over HTTP (`http.rs`) and its feed (`feed.rs`); real servers a test owns — a
-//! PostgreSQL cluster (`postgres.rs`), a webhook receiver (`receiver.rs`), certificates
+//! PostgreSQL cluster (`postgres.rs`), a SurrealDB server (`surreal.rs`), a webhook receiver (`receiver.rs`), certificates
 //! (`certs.rs`), Chromium (`browser.rs`); polling with a deadline (`polling.rs`) and the
 //! machine (`machine.rs`).
 //!
@@ -16,6 +16,7 @@ mod machine;
 mod polling;
 mod postgres;
 mod receiver;
+mod surreal;
 
 pub use app::*;
 pub use certs::TestCerts;
@@ -25,6 +26,7 @@ pub use machine::{free_port, is_root};
 pub use polling::{eventually, holds_for};
 pub use postgres::PgCluster;
 pub use receiver::{receiver, receiver_on};
+pub use surreal::{SurrealServer, SurrealStorage, SURREAL_PASS_ENV};
 
 /// The `[server]` and `[store]` head every test config starts with: port 0, store in memory.
 pub const CONFIG_HEAD: &str = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n";

@@ -46,7 +46,7 @@ impl PasswordSpec {
     }
 
     /// What is wrong with the keys, given whether the url holds a password too.
-    pub(super) fn problems(&self, url_has_password: bool, problems: &mut Vec<SpecProblem>) {
+    pub fn problems(&self, url_has_password: bool, problems: &mut Vec<SpecProblem>) {
         if let Some(path) = &self.password_file {
             if path.trim().is_empty() {
                 problems.push(SpecProblem::new("password_file", "must name a file"));
