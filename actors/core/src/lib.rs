@@ -12,6 +12,7 @@
 //! seconds, without the store.
 
 pub mod catalog;
+pub mod cluster;
 pub mod damping;
 pub mod delivery;
 pub mod event;
