@@ -46,6 +46,7 @@ pub mod store;
 mod store_actor;
 mod target;
 mod ticks;
+mod tls;
 
 // The pure core, under the names this crate and the binary have always used.
 pub use grace_core::{catalog, event, history, insights, intake, model, names, retention};

@@ -15,7 +15,6 @@ mod postgres;
 mod process;
 mod redis;
 mod tcp;
-pub(crate) mod tls;
 
 pub use alert::AlertProbe;
 pub use process::Processes;

@@ -13,12 +13,13 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use tokio_postgres::{Client, NoTls};
 
-use super::{login, tls};
+use super::login;
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
 use crate::spec::PasswordSpec;
 use crate::target::PgTarget;
+use crate::tls;
 
 /// Where to connect and where the password is.
 pub struct Login {

@@ -11,13 +11,14 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 
-use super::{login, tls};
+use super::login;
 use super::{Probe, ProbeFailure};
 use crate::event::types;
 use crate::model::Severity;
 use crate::secret::Secret;
 use crate::spec::PasswordSpec;
 use crate::target::{RedisTarget, Verify};
+use crate::tls;
 
 /// Longest reply line read; a PING or AUTH reply is a few bytes.
 const REPLY_LINE_BYTES_MAX: u64 = 1024;

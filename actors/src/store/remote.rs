@@ -110,7 +110,7 @@ impl RemoteStore {
             let verify = Verify::Full {
                 ca_path: self.ca_file.clone(),
             };
-            let tls = crate::probe::tls::client_config(&verify).map_err(StoreError::Unavailable)?;
+            let tls = crate::tls::client_config(&verify).map_err(StoreError::Unavailable)?;
             config = config.rustls(tls);
         }
         let db = any::connect((self.url.clone(), config)).await?;

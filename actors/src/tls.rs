@@ -1,5 +1,6 @@
-//! TLS for probes (rustls, ring): how much of the server's certificate to check, and telling a
-//! rejected certificate apart from a server that is down.
+//! TLS as a client (rustls, ring), for the probes and for a `wss://` store: how much of the
+//! server's certificate to check, and telling a rejected certificate apart from a server that
+//! is down.
 //!
 //! The checks follow libpq's `sslmode`: `require` encrypts without checking who answers (a
 //! CA file given anyway makes it `verify-ca`, as in libpq), `verify-ca` checks the chain up to
