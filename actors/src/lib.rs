@@ -49,7 +49,7 @@ mod ticks;
 mod tls;
 
 // The pure core, under the names this crate and the binary have always used.
-pub use grace_core::{catalog, event, history, insights, intake, model, names, retention};
+pub use grace_core::{catalog, cluster, event, history, insights, intake, model, names, retention};
 use grace_core::{damping, delivery, payload, secret};
 pub use grace_core::{silence, spec, time};
 

@@ -20,34 +20,19 @@ impl Store {
             })
             .collect::<Result<_, serde_json::Error>>()?;
         let parts = Parts::of(writes)?;
-        let query = parts.query(!events.is_empty());
+        let body = parts.query(!events.is_empty());
         let last = events.last().map(|event| event.seq);
-        let mut response = self
-            .db
-            .query(query)
-            .bind(json!({
-                "rows": rows,
-                "last": last,
-                "upserts": parts.upserts,
-                "new_incidents": parts.new_incidents,
-                "new_trust": parts.new_trust,
-                "silences_removed": parts.silences_removed,
-                "progress": parts.progress,
-                "expects": parts.expects,
-            }))
-            .await?;
-        let errors = response.take_errors();
-        // A guard's THROW is not the last error (COMMIT's "aborted due to a prior error" is).
-        if let Some(stale) = errors
-            .values()
-            .find(|e| e.to_string().contains(STALE_MARKER))
-        {
-            return Err(StoreError::Stale(stale.to_string()));
-        }
-        match cause(errors) {
-            Some(error) => Err(error.into()),
-            None => Ok(()),
-        }
+        let vars = json!({
+            "rows": rows,
+            "last": last,
+            "upserts": parts.upserts,
+            "new_incidents": parts.new_incidents,
+            "new_trust": parts.new_trust,
+            "silences_removed": parts.silences_removed,
+            "progress": parts.progress,
+            "expects": parts.expects,
+        });
+        self.write_query(&body, vars).await
     }
 }
 
@@ -64,10 +49,11 @@ struct Parts {
 }
 
 impl Parts {
-    /// The transaction's statements: the guards first (so a stale decision writes nothing; a
-    /// guard's THROW fails the whole transaction), then one statement per kind of write.
+    /// The transaction's statements (`write_query` makes them one transaction, fenced when
+    /// the store is): the guards first (so a stale decision writes nothing; a guard's THROW
+    /// fails the whole transaction), then one statement per kind of write.
     fn query(&self, events: bool) -> String {
-        let mut query = String::from("BEGIN TRANSACTION;\n");
+        let mut query = String::new();
         if !self.expects.is_empty() {
             query.push_str(&format!(
                 "FOR $e IN $expects {{ \
@@ -101,7 +87,6 @@ impl Parts {
         if self.progress.is_some() {
             query.push_str("UPSERT meta:incidents CONTENT $progress RETURN NONE;\n");
         }
-        query.push_str("COMMIT TRANSACTION;");
         query
     }
 

@@ -22,14 +22,19 @@ use crate::model::{
 };
 
 /// The error that failed a transaction: every statement of a failed transaction reports
-/// one, most of them only "not executed due to a failed transaction"; the cause (a full disk,
-/// a clash) is the one that says something else, usually the last (`COMMIT`).
+/// one, most of them only "not executed due to a failed transaction" or "cancelled", and
+/// `COMMIT` says "aborted due to a prior error"; the cause (a full disk, a clash, a missing
+/// table) is the one that says something else. `COMMIT`'s when there is no other.
 fn cause(errors: std::collections::HashMap<usize, surrealdb::Error>) -> Option<surrealdb::Error> {
     let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
     errors.sort_by_key(|(at, _)| *at);
-    let telling = errors
-        .iter()
-        .rposition(|(_, error)| !error.to_string().contains("not executed due to a failed"));
+    let echo = |error: &surrealdb::Error| {
+        let text = error.to_string();
+        ["not executed due to a", "aborted due to a prior error"]
+            .iter()
+            .any(|echo| text.contains(echo))
+    };
+    let telling = errors.iter().position(|(_, error)| !echo(error));
     let at = telling.unwrap_or(errors.len().checked_sub(1)?);
     Some(errors.swap_remove(at).1)
 }
@@ -85,6 +90,10 @@ pub enum StoreError {
     /// taken: nothing of it was written. Not a fault of the store.
     #[error("stale: {0}")]
     Stale(String),
+    /// A fenced write ([`Store::fenced`]) found its node no longer holds the engines' lease at
+    /// its epoch: nothing of it was written, and nothing more of this leader's may be.
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 impl StoreError {
@@ -121,6 +130,9 @@ pub struct StoreView {
     /// This event log's identity: made once when the store is created and kept with it, so a
     /// client can tell a restarted Grace on the same log from one on a new (in-memory) log.
     log_id: String,
+    /// In a cluster, the lease every write of the leader's engines is checked against
+    /// (`cluster.rs`); None on one node.
+    fence: Option<std::sync::Arc<cluster::Fence>>,
 }
 
 /// How long a read may take before it fails. Writes have none: a commit whose outcome is not
@@ -133,6 +145,8 @@ const NEWEST_WINDOWS_S: [i64; 3] = [3_600, 86_400, 2_592_000];
 
 const SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS event SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS lease SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS node SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS event_incident ON event FIELDS incident_id;
     DEFINE TABLE IF NOT EXISTS incident SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS incident_status ON incident FIELDS status;
@@ -311,6 +325,7 @@ impl Store {
         let mut store = StoreView {
             db,
             log_id: String::new(),
+            fence: None,
         };
         let known: Option<String> = store
             .one("SELECT VALUE log_id FROM meta:identity", json!({}))
@@ -423,15 +438,13 @@ impl StoreView {
     }
 
     async fn upsert(&self, table: &str, key: Value, record: &impl Serialize) -> StoreResult<()> {
-        self.db
-            .query("UPSERT type::record($table, $key) CONTENT $data RETURN NONE")
-            .bind(json!({ "table": table, "key": key, "data": record }))
-            .await?
-            .check()?;
-        Ok(())
+        let body = "UPSERT type::record($table, $key) CONTENT $data RETURN NONE;";
+        let vars = json!({ "table": table, "key": key, "data": record });
+        self.write_query(body, vars).await
     }
 }
 
+mod cluster;
 mod controls;
 mod incidents;
 mod log;
@@ -440,7 +453,10 @@ mod remote;
 mod retention;
 mod runs;
 
+pub use cluster::{ClusterRead, Fence, NodeRow};
 pub use remote::{RemoteStore, StoreLocation, UserLevel, CONNECT_TIMEOUT_MS};
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

@@ -33,20 +33,13 @@ impl StoreView {
         failed: &PipelineRun,
         rerun: &PipelineRun,
     ) -> StoreResult<()> {
-        self.db
-            .query(
-                "BEGIN TRANSACTION;
-                 UPSERT type::record('pipeline_run', $failed_id) CONTENT $failed RETURN NONE;
-                 UPSERT type::record('pipeline_run', $rerun_id) CONTENT $rerun RETURN NONE;
-                 COMMIT TRANSACTION;",
-            )
-            .bind(json!({
-                "failed_id": failed.run_id, "failed": failed,
-                "rerun_id": rerun.run_id, "rerun": rerun,
-            }))
-            .await?
-            .check()?;
-        Ok(())
+        let body = "UPSERT type::record('pipeline_run', $failed_id) CONTENT $failed RETURN NONE;
+                 UPSERT type::record('pipeline_run', $rerun_id) CONTENT $rerun RETURN NONE;";
+        let vars = json!({
+            "failed_id": failed.run_id, "failed": failed,
+            "rerun_id": rerun.run_id, "rerun": rerun,
+        });
+        self.write_query(body, vars).await
     }
 
     /// Failed runs of these pipelines, not rerun yet, that finished at or after `since`

@@ -44,11 +44,8 @@ impl StoreView {
     /// Removes events `from..=to`.
     pub(crate) async fn remove_events(&self, from: u64, to: u64) -> StoreResult<()> {
         let end = to.saturating_add(1);
-        self.db
-            .query(format!("DELETE event:{from}..{end} RETURN NONE"))
-            .await?
-            .check()?;
-        Ok(())
+        let body = format!("DELETE event:{from}..{end} RETURN NONE;");
+        self.write_query(&body, json!({})).await
     }
 
     /// Removes up to `chunk` records of `kind` that `keep` lets go (see `retention.rs`): older
@@ -106,11 +103,9 @@ impl StoreView {
         ids.sort_by_key(|id| id.to_string());
         ids.dedup();
         if !ids.is_empty() {
-            self.db
-                .query("FOR $key IN $keys { DELETE type::record($table, $key) RETURN NONE; }")
-                .bind(json!({ "keys": ids, "table": table }))
-                .await?
-                .check()?;
+            let body = "FOR $key IN $keys { DELETE type::record($table, $key) RETURN NONE; };";
+            self.write_query(body, json!({ "keys": ids, "table": table }))
+                .await?;
         }
         Ok(ids.len())
     }

@@ -28,7 +28,7 @@ pub enum IdError {
     TooLong { len: usize, max: usize },
     #[error("an id may not hold control, bidirectional or zero-width characters")]
     RefusedChar,
-    #[error("a lease key is monitor:<id>, schedule:<id> or run:<id>; {0:?} is not")]
+    #[error("a lease key is monitor:<id>, schedule:<id>, run:<id> or engines; {0:?} is not")]
     UnknownKind(String),
 }
 
@@ -81,13 +81,16 @@ pub enum LeaseKey {
     /// A playbook run in flight: stays with the node that started it until that node's
     /// lease lapses or is handed back.
     Run(String),
+    /// The engines (incident manager, playbook engine, pipeline runner, monitors, notifier,
+    /// retention): one node at a time runs them (`leader.rs`). Stored as `engines`.
+    Engines,
 }
 
 impl LeaseKey {
     /// Whether a lease on this key moves to its preferred owner when the live nodes change.
     /// A run does not: it stays where it started, so a join never interrupts a step.
     pub fn rebalances(&self) -> bool {
-        !matches!(self, LeaseKey::Run(_))
+        !matches!(self, LeaseKey::Run(_) | LeaseKey::Engines)
     }
 
     fn parts(&self) -> (&'static str, &str) {
@@ -95,14 +98,20 @@ impl LeaseKey {
             LeaseKey::Monitor(id) => ("monitor", id),
             LeaseKey::Schedule(id) => ("schedule", id),
             LeaseKey::Run(id) => ("run", id),
+            LeaseKey::Engines => (ENGINES, ""),
         }
     }
 }
 
+/// The stored form of [`LeaseKey::Engines`]: one lease, no id.
+const ENGINES: &str = "engines";
+
 impl fmt::Display for LeaseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, id) = self.parts();
-        write!(f, "{kind}:{id}")
+        match self.parts() {
+            (kind, "") => f.write_str(kind),
+            (kind, id) => write!(f, "{kind}:{id}"),
+        }
     }
 }
 
@@ -112,6 +121,9 @@ impl FromStr for LeaseKey {
     /// Reads `kind:id`, split at the first colon (an id may hold colons of its own).
     fn from_str(text: &str) -> Result<Self, IdError> {
         let unknown = || IdError::UnknownKind(text.chars().take(64).collect());
+        if text == ENGINES {
+            return Ok(LeaseKey::Engines);
+        }
         let (kind, id) = text.split_once(':').ok_or_else(unknown)?;
         check_id(id, LEASE_KEY_ID_BYTES_MAX)?;
         let id = id.to_owned();

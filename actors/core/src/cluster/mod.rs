@@ -13,6 +13,7 @@
 //! - `commit`: the compare-and-set each write is in the store, as a reference rule.
 //! - `fence`: whether a node may still write, or start a command step, under a lease
 //!   ([`may_act`], [`Refusal`]).
+//! - `leader`: the engines' lease — which one node runs the engines ([`LeaderStep`]).
 //! - `limits`: lease length, renewal, margin and per-round bounds.
 //!
 //! **Invariants:** the epoch grows by one at every acquire and at nothing else; a node that
@@ -27,6 +28,7 @@ pub mod book;
 pub mod commit;
 pub mod fence;
 pub mod ids;
+pub mod leader;
 pub mod lease;
 pub mod limits;
 pub mod rendezvous;
@@ -38,6 +40,7 @@ pub use book::LeaseBook;
 pub use commit::{commit, Conflict};
 pub use fence::{may_act, may_write, Refusal};
 pub use ids::{Epoch, IdError, LeaseKey, NodeId};
+pub use leader::LeaderStep;
 pub use lease::{live_nodes, Lease, Node};
 pub use limits::{
     check_lease_ms, renew_when_left_ms, round_every_ms, LeaseMsOutOfBounds, COMMAND_MARGIN_MS,

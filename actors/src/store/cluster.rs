@@ -1,0 +1,222 @@
+//! The cluster's rows in the shared database, and the fence on every write.
+//!
+//! - `lease:engines`, the engines' lease (`cluster::leader`): taken, renewed and handed back by
+//!   compare-and-set in one transaction each, judged by the database's own clock
+//!   (`time::now()`), so nodes whose clocks differ still agree on when it runs out.
+//! - `node:<id>`, a membership row per node: written every round, live for one lease.
+//! - The fence: a store made [`fenced`](Store::fenced) for a leader's engines writes, in the
+//!   same transaction as every write, a mark on `lease:engines` that only succeeds while its
+//!   node holds the lease at its epoch. A write is what makes two transactions conflict, so a
+//!   takeover and a deposed leader's write cannot both land: one is refused (`Fenced`), or
+//!   retried after the other and then refused.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{cause, Store, StoreError, StoreResult, StoreView};
+use crate::cluster::{Epoch, Lease, Node, NodeId};
+
+/// What a fenced write's refusal says, so it is told apart from a store fault.
+pub(super) const FENCED_MARKER: &str = "grace-fenced";
+/// What a refused compare-and-set on the lease says.
+const LEASE_MARKER: &str = "grace-lease";
+/// Most tries of a transaction that lost a conflict with another (it wrote nothing).
+const CONFLICT_TRIES_MAX: u32 = 8;
+
+/// The node and epoch a leader's writes are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub node: NodeId,
+    pub epoch: Epoch,
+}
+
+/// A node's membership row: the core's, and where its HTTP server is, for people and for the
+/// standby nodes that point to the leader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRow {
+    #[serde(flatten)]
+    pub node: Node,
+    pub url: String,
+}
+
+/// One round's read: the lease, the membership rows and the database's time.
+#[derive(Debug, Clone)]
+pub struct ClusterRead {
+    pub lease: Option<Lease>,
+    pub nodes: Vec<NodeRow>,
+    pub now_ms: i64,
+}
+
+/// Most membership rows read in a round.
+const NODE_ROWS_MAX: usize = 1_024;
+
+impl Store {
+    /// This store with every write fenced by `fence`.
+    pub fn fenced(&self, fence: Fence) -> Store {
+        let mut view = self.0.clone();
+        view.fence = Some(Arc::new(fence));
+        Store(view)
+    }
+
+    /// Takes the engines' lease for `me` at `epoch`, if it still is as read (`expected`) and
+    /// free or `me`'s; `Ok(false)` when another node got there first.
+    pub async fn acquire_engines(
+        &self,
+        me: &NodeId,
+        expected: Option<Epoch>,
+        epoch: Epoch,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let body = "LET $now = time::millis(time::now());
+            LET $row = (SELECT * FROM ONLY lease:engines);
+            IF ($row.epoch ?? 0) != $expected { THROW 'grace-lease moved'; };
+            IF $row != NONE AND $row.expires_at_ms > $now AND $row.owner != $me {
+                THROW 'grace-lease held'; };
+            UPSERT lease:engines CONTENT { key: 'engines', owner: $me, epoch: $epoch,
+                expires_at_ms: $now + $lease_ms, renewed_at_ms: $now } RETURN NONE;";
+        let expected = expected.map_or(0, |epoch| epoch.0);
+        let vars = json!({ "me": me, "expected": expected, "epoch": epoch, "lease_ms": lease_ms });
+        self.lease_write(body, vars).await
+    }
+
+    /// Renews `me`'s lease at `epoch` for `lease_ms` from the database's now; `Ok(false)` when
+    /// it is no longer `me`'s at that epoch, or has run out.
+    pub async fn renew_engines(
+        &self,
+        me: &NodeId,
+        epoch: Epoch,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let body = "LET $now = time::millis(time::now());
+            LET $row = (SELECT * FROM ONLY lease:engines);
+            IF $row = NONE OR $row.owner != $me OR $row.epoch != $epoch
+                OR $row.expires_at_ms <= $now { THROW 'grace-lease lost'; };
+            UPDATE lease:engines SET expires_at_ms = $now + $lease_ms, renewed_at_ms = $now
+                RETURN NONE;";
+        let vars = json!({ "me": me, "epoch": epoch, "lease_ms": lease_ms });
+        self.lease_write(body, vars).await
+    }
+
+    /// Hands `me`'s lease at `epoch` back, free for the next node at once (a clean stop).
+    pub async fn release_engines(&self, me: &NodeId, epoch: Epoch) -> StoreResult<bool> {
+        let body = "LET $now = time::millis(time::now());
+            LET $row = (SELECT * FROM ONLY lease:engines);
+            IF $row = NONE OR $row.owner != $me OR $row.epoch != $epoch {
+                THROW 'grace-lease not held'; };
+            UPDATE lease:engines SET owner = NULL, expires_at_ms = $now RETURN NONE;";
+        self.lease_write(body, json!({ "me": me, "epoch": epoch }))
+            .await
+    }
+
+    /// Writes `me`'s membership row, live for `lease_ms` from the database's now (or marked
+    /// stopping).
+    pub async fn heartbeat(
+        &self,
+        me: &NodeId,
+        url: &str,
+        lease_ms: i64,
+        stopping: bool,
+    ) -> StoreResult<()> {
+        let body = "LET $now = time::millis(time::now());
+            UPSERT type::record('node', $me) CONTENT { node_id: $me, url: $url,
+                renewed_at_ms: $now, expires_at_ms: $now + $lease_ms, stopping: $stopping }
+                RETURN NONE;";
+        let vars = json!({ "me": me, "url": url, "lease_ms": lease_ms, "stopping": stopping });
+        self.write_query(body, vars).await
+    }
+
+    /// A lease compare-and-set: `Ok(false)` when its condition did not hold.
+    async fn lease_write(&self, body: &str, vars: Value) -> StoreResult<bool> {
+        match self.0.unfenced().write_query(body, vars).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Stale(refused)) if refused.contains(LEASE_MARKER) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+impl StoreView {
+    /// The lease, the membership rows and the database's time, in one read.
+    pub async fn cluster_read(&self) -> StoreResult<ClusterRead> {
+        let query = format!(
+            "RETURN {{ lease: (SELECT * OMIT id FROM ONLY lease:engines), \
+             nodes: (SELECT * OMIT id FROM node LIMIT {NODE_ROWS_MAX}), \
+             now_ms: time::millis(time::now()) }}"
+        );
+        let read: Option<Value> = self.one(&query, json!({})).await?;
+        let read = read.unwrap_or_default();
+        Ok(ClusterRead {
+            lease: serde_json::from_value(read["lease"].clone()).unwrap_or(None),
+            nodes: serde_json::from_value(read["nodes"].clone())?,
+            now_ms: read["now_ms"].as_i64().unwrap_or_default(),
+        })
+    }
+
+    /// This view without its fence: lease writes are what the fence is made of.
+    fn unfenced(&self) -> StoreView {
+        let mut view = self.clone();
+        view.fence = None;
+        view
+    }
+
+    /// Runs `body` (statements, no `BEGIN`/`COMMIT`) as one transaction, fenced when this store
+    /// is; tried again when it lost a conflict with another transaction (it wrote nothing),
+    /// at most [`CONFLICT_TRIES_MAX`] times. A guard's or the fence's `THROW` comes back as
+    /// `Stale` or `Fenced`.
+    pub(super) async fn write_query(&self, body: &str, vars: Value) -> StoreResult<()> {
+        let mut vars = vars;
+        let mut query = String::from("BEGIN TRANSACTION;\n");
+        if let Some(fence) = &self.fence {
+            query.push_str(&format!(
+                "LET $fenced = (UPDATE lease:engines SET fenced_at_ms = time::millis(time::now()) \
+                 WHERE owner = $fence_node AND epoch = $fence_epoch RETURN VALUE epoch);\n\
+                 IF array::len($fenced) = 0 {{ THROW '{FENCED_MARKER}: this node no longer \
+                 holds the engines lease at its epoch'; }};\n"
+            ));
+            vars["fence_node"] = json!(fence.node);
+            vars["fence_epoch"] = json!(fence.epoch);
+        }
+        query.push_str(body);
+        query.push_str("\nCOMMIT TRANSACTION;");
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.try_write(&query, vars.clone()).await {
+                Err(StoreError::Db(error))
+                    if tries < CONFLICT_TRIES_MAX
+                        && error.to_string().contains("can be retried") =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_write(&self, query: &str, vars: Value) -> StoreResult<()> {
+        let mut response = self.db.query(query).bind(vars).await?;
+        let errors = response.take_errors();
+        // A THROW is not the last error (COMMIT's "aborted due to a prior error" is).
+        for (marker, error) in [
+            (
+                super::STALE_MARKER,
+                StoreError::Stale as fn(String) -> StoreError,
+            ),
+            (LEASE_MARKER, StoreError::Stale as fn(String) -> StoreError),
+            (
+                FENCED_MARKER,
+                StoreError::Fenced as fn(String) -> StoreError,
+            ),
+        ] {
+            if let Some(thrown) = errors.values().find(|e| e.to_string().contains(marker)) {
+                return Err(error(thrown.to_string()));
+            }
+        }
+        match cause(errors) {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
+    }
+}
