@@ -4,7 +4,9 @@
 pub mod cli;
 pub mod config;
 pub mod init;
+pub mod lifecycle;
 pub mod logging;
+pub mod node;
 pub mod reload;
 pub mod serve;
 pub mod server;

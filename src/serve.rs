@@ -2,7 +2,6 @@
 //! the supervision tree it starts, the HTTP server in front of them, reloads on SIGHUP, and a
 //! bounded stop. Kept apart from the CLI's argument parsing, which only dispatches here.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,47 +12,9 @@ use actors::{Kernel, KernelError};
 use anyhow::Context;
 
 use crate::config::{self, Config};
+use crate::lifecycle::{reload_on_hangup, say, stop_tree, store_unusable};
 use crate::reload::{ConfigSource, Started};
 use crate::server::{self, App};
-
-/// What to do about a store that cannot be opened, by what went wrong.
-fn store_unusable(location: &StoreLocation, error: &actors::store::StoreError) -> String {
-    let at = location.describe();
-    let text = error.to_string();
-    let what_to_do = match location {
-        StoreLocation::Remote(_) => remote_unusable(&text),
-        _ => embedded_unusable(&text),
-    };
-    format!("cannot open the store at {at}: {text}\n{what_to_do}")
-}
-
-fn embedded_unusable(text: &str) -> &'static str {
-    if text.contains("locked") {
-        "Another process (another `grace serve`?) has it open: stop that one, or set `[store] \
-         path` to another directory."
-    } else if text.contains("space") {
-        "The disk is full: free some space and start Grace again."
-    } else if text.contains("ermission") {
-        "This user cannot read or write it: fix its owner or mode, or set `[store] path` to a \
-         directory this user owns."
-    } else {
-        "If the files are damaged, move the directory aside and start Grace again: it creates a \
-         new, empty store there (the old one stays for inspection)."
-    }
-}
-
-fn remote_unusable(text: &str) -> &'static str {
-    if text.contains("password") || text.contains("environment variable") {
-        "Grace could not read the SurrealDB user's password: check `[store] password_env` or \
-         `password_file`."
-    } else if text.contains("authenticat") || text.contains("credentials") {
-        "The SurrealDB server refused the user: check `[store] username`, `user_level` and the \
-         password (`surreal sql --user … --pass …` against the same url tells the same)."
-    } else {
-        "Is the SurrealDB server running and reachable from here? Check `[store] url` (ws:// or \
-         wss://host:port), and for wss:// the CA in `ca_file`."
-    }
-}
 
 /// The config `grace serve` runs: the file it was given, or, with none, one for what runs on
 /// this machine, found as `grace init` finds it (and a line for people saying so).
@@ -86,6 +47,9 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
     let (config, source, discovered) = config_to_serve(path).await?;
     let required = config.auth.tokens_required(&config.server.bind);
     warn_at_start(&config, required);
+    if let Some(node) = config.node() {
+        return crate::node::serve(config, source, node).await;
+    }
     let location = config.store.location();
     if let StoreLocation::Path(dir) = &location {
         std::fs::create_dir_all(dir)
@@ -159,43 +123,7 @@ async fn stop(app: &App, server: tokio::task::JoinHandle<()>) {
     let drain = Duration::from_millis(SERVER_DRAIN_MS).min(bound / 2);
     let _ = tokio::time::timeout(drain, server).await;
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let stopped = app.kernel.shutdown_within(left).await;
-    if !stopped.flushed {
-        tracing::warn!("events still queued were not committed before the stop");
-    }
-    for run in &stopped.handed_over {
-        let step = run.steps.iter().find(|step| {
-            !matches!(
-                step.status,
-                actors::model::StepStatus::Succeeded | actors::model::StepStatus::Skipped
-            )
-        });
-        tracing::info!(
-            run_id = %run.run_id,
-            playbook = %run.playbook_id,
-            incident_id = run.incident_id,
-            step = step.map_or("", |step| step.name.as_str()),
-            "run handed over: left running for the restart rules to resume or end at the next start"
-        );
-    }
-    if stopped.in_time {
-        tracing::info!(
-            runs_handed_over = stopped.handed_over.len(),
-            "supervision tree stopped"
-        );
-    } else {
-        tracing::warn!("the supervision tree did not stop in time; exiting regardless");
-    }
-}
-
-/// A line on stdout for whoever started `grace serve`. Unlike `println!`, a stdout that cannot
-/// be written (closed, its disk full) does not stop Grace: supervising goes on, and the line
-/// goes to the log instead.
-fn say(line: &str) {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        tracing::warn!(%error, "cannot write to stdout: {line}");
-    }
+    stop_tree(app, left).await;
 }
 
 /// Says at start what the config allows but should not say (`config::warnings`), and when
@@ -219,29 +147,5 @@ fn warn_at_start(config: &Config, tokens_required: bool) {
     }
     if tokens_required {
         tracing::info!(tokens_path = %auth.tokens_path, "every request needs a token");
-    }
-}
-
-/// SIGHUP reloads the config, as daemons do; the outcome goes to the log.
-async fn reload_on_hangup(app: Arc<App>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; reload with POST /config/reload");
-            return;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        match crate::reload::reload(&app.kernel, &app.started, actors::model::Who::local()).await {
-            Ok(report) => tracing::info!(
-                added = ?report.added,
-                removed = ?report.removed,
-                changed = ?report.changed,
-                restart_required = ?report.restart_required,
-                "config reloaded on SIGHUP"
-            ),
-            Err(error) => tracing::error!("config not reloaded; the running one stays:\n{error}"),
-        }
     }
 }

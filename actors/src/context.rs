@@ -134,10 +134,27 @@ pub struct Ctx {
     /// Set once a clean stop began (`Kernel::shutdown`): a sub-agent ended by the stop is
     /// handed over to the restart rules, not failed.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// How long this node may act under the engines' lease (a cluster), or no limit.
+    pub lease: crate::lease_clock::LeaseClock,
 }
 
 impl Ctx {
     pub fn new(store: Store, spec: TreeSpec, probes: Probes) -> Arc<Self> {
+        Self::with_lease(
+            store,
+            spec,
+            probes,
+            crate::lease_clock::LeaseClock::unlimited(),
+        )
+    }
+
+    /// [`Ctx::new`] for the engines of a cluster's leader, limited by `lease`.
+    pub fn with_lease(
+        store: Store,
+        spec: TreeSpec,
+        probes: Probes,
+        lease: crate::lease_clock::LeaseClock,
+    ) -> Arc<Self> {
         Arc::new(Self {
             scope: Scope::unique(),
             store,
@@ -152,6 +169,7 @@ impl Ctx {
             silences: RwLock::new(Vec::new()),
             probes_asked: Mutex::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            lease,
         })
     }
 

@@ -31,6 +31,7 @@ pub mod failpoints;
 mod feed_actor;
 pub mod incidents;
 mod kernel;
+pub mod lease_clock;
 mod metrics;
 mod monitor_actor;
 mod notifier_actor;

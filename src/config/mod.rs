@@ -18,6 +18,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use actors::cluster::NodeId;
 use actors::spec::PasswordSpec;
 use actors::spec::TreeSpec;
 use actors::store::{RemoteStore, StoreLocation, UserLevel};
@@ -252,7 +253,68 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub auth: AuthConfig,
+    pub cluster: ClusterConfig,
     pub tree: TreeSpec,
+}
+
+impl Config {
+    /// This node of a cluster: whenever the store is a server (`[store] url`), which every
+    /// node of the same config shares; None for the embedded store (one node).
+    pub fn node(&self) -> Option<NodeSpec> {
+        self.store.url.as_ref()?;
+        let node_id = self.cluster.node_id.clone().unwrap_or_else(host_name);
+        Some(NodeSpec {
+            node_id: NodeId::new(node_id).expect("a checked [cluster] names a valid node"),
+            lease_ms: self.cluster.lease_ms as i64,
+            advertise_url: self.cluster.advertise_url.clone(),
+        })
+    }
+}
+
+/// This machine's name, the default node id: the kernel's, else `HOSTNAME`, else `grace`.
+pub fn host_name() -> String {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+    kernel
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| NodeId::new(name.as_str()).is_ok())
+        .unwrap_or_else(|| "grace".to_owned())
+}
+
+/// `[cluster]` as written: this node's name, the lease, and the url it is reached at. Read
+/// only with `[store] url`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Unique per node; the host name when left out.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// How long the engines' lease lasts without a renewal (renewed every third of it): the
+    /// longest a dead leader leaves the engines unattended.
+    #[serde(default = "defaults::lease_ms")]
+    pub lease_ms: u64,
+    /// How people and the other nodes reach this node (`http://10.0.0.5:7878`); the address it
+    /// listens on when left out.
+    #[serde(default)]
+    pub advertise_url: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            node_id: None,
+            lease_ms: defaults::lease_ms(),
+            advertise_url: None,
+        }
+    }
+}
+
+/// A checked `[cluster]` for this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    pub node_id: NodeId,
+    pub lease_ms: i64,
+    pub advertise_url: Option<String>,
 }
 
 /// One thing wrong with a config, and where.
@@ -406,6 +468,9 @@ mod defaults {
     }
     pub fn store_path() -> String {
         "data/grace".to_owned()
+    }
+    pub fn lease_ms() -> u64 {
+        actors::cluster::LEASE_MS_DEFAULT as u64
     }
     pub fn store_names() -> String {
         "grace".to_owned()

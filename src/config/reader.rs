@@ -13,11 +13,12 @@ use actors::spec::{
 };
 use serde::de::DeserializeOwned;
 
-use super::{AuthConfig, AuthMode, Config, ConfigIssue, ServerConfig, StoreConfig};
+use super::{AuthConfig, AuthMode, ClusterConfig, Config, ConfigIssue, ServerConfig, StoreConfig};
 
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 16] = [
     "server",
     "store",
+    "cluster",
     "auth",
     "trust",
     "incidents",
@@ -75,6 +76,7 @@ impl Reader {
             }
         }
         let (server, store, auth) = self.server_sections(&mut table);
+        let cluster = self.cluster_section(&mut table, &store);
         let trust: TrustSpec = self.section(&mut table, "trust");
         let supervision: SupervisionSpec = self.section(&mut table, "supervision");
         let limits: LimitsSpec = self.section(&mut table, "limits");
@@ -100,6 +102,7 @@ impl Reader {
             server,
             store,
             auth,
+            cluster,
             tree: TreeSpec {
                 monitors,
                 playbooks,
@@ -142,6 +145,32 @@ impl Reader {
         self.problems("store", super::store::problems(&store));
         self.server_limits(&server);
         (server, store, auth)
+    }
+
+    /// `[cluster]`: only with a shared store, a lease within its bounds, a valid node id.
+    fn cluster_section(&mut self, table: &mut toml::Table, store: &StoreConfig) -> ClusterConfig {
+        let written = table.contains_key("cluster");
+        let cluster: ClusterConfig = self.section(table, "cluster");
+        if written && store.url.is_none() {
+            let why = "needs a store every node shares: set [store] url to a SurrealDB server";
+            self.issue("cluster", why);
+        }
+        if let Err(bounds) = actors::cluster::check_lease_ms(cluster.lease_ms as i64) {
+            self.issue("cluster.lease_ms", bounds.to_string());
+        }
+        if let Some(id) = &cluster.node_id {
+            if let Err(error) = actors::cluster::NodeId::new(id.as_str()) {
+                self.issue("cluster.node_id", error.to_string());
+            }
+        }
+        let url = cluster.advertise_url.as_deref();
+        if url.is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://")) {
+            self.issue(
+                "cluster.advertise_url",
+                "must be an http:// or https:// url",
+            );
+        }
+        cluster
     }
 
     fn server_limits(&mut self, server: &ServerConfig) {

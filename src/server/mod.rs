@@ -19,6 +19,7 @@ mod playbooks;
 mod route;
 mod routes;
 mod silences;
+pub mod standby;
 mod system;
 pub mod tls;
 mod wire;
@@ -49,26 +50,104 @@ pub struct App {
     pub ws_clients: std::sync::atomic::AtomicUsize,
 }
 
-/// Serves `app` on `listener` until `shutdown`, then lets open connections finish. Like warp's
-/// own server loop, with three additions: a connection that has not sent a whole request head
-/// (or finished its TLS handshake) within `server.header_read_timeout_ms` is closed, so slow
-/// clients cannot hold connections open; at most `server.connections_max` are open at once —
-/// past it the loop accepts nothing until one closes, and new ones wait in the listen backlog
-/// (then are refused by the system), so many clients cannot grow the server without end; and
-/// with `tls`, every connection is HTTPS.
+/// Serves `app` on `listener` until `shutdown`, then lets open connections finish (see
+/// [`serve_switched`]).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let header_timeout =
-        std::time::Duration::from_millis(app.started.server.header_read_timeout_ms);
-    let slots = Arc::new(tokio::sync::Semaphore::new(
-        app.started.server.connections_max,
-    ));
-    let routes = routes(app);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = ConnectionLimits::of(&app.started.server);
+    serve_switched(listener, limits, Switch::new(routes(app)), tls, shutdown).await
+}
+
+/// The bounds on connections, from `[server]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub header_timeout: std::time::Duration,
+    pub connections_max: usize,
+}
+
+impl ConnectionLimits {
+    pub fn of(server: &crate::config::ServerConfig) -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_millis(server.header_read_timeout_ms),
+            connections_max: server.connections_max,
+        }
+    }
+}
+
+/// The routes connections are served with, swapped whole when a cluster's node starts or
+/// stops leading. A swap ends the connections of the old routes gracefully (requests in flight
+/// are answered, then keep-alive connections close), so every client's next request meets the
+/// new routes.
+#[derive(Clone)]
+pub struct Switch(Arc<std::sync::Mutex<Generation>>);
+
+/// One set of routes and the connections served with them.
+struct Generation {
+    routes: BoxedFilter<(Response,)>,
+    connections: hyper_util::server::graceful::GracefulShutdown,
+}
+
+impl Switch {
+    pub fn new(routes: BoxedFilter<(Response,)>) -> Self {
+        let connections = hyper_util::server::graceful::GracefulShutdown::new();
+        Self(Arc::new(std::sync::Mutex::new(Generation {
+            routes,
+            connections,
+        })))
+    }
+
+    /// New routes from now on; the old ones' connections end gracefully, in the background.
+    pub fn set(&self, routes: BoxedFilter<(Response,)>) {
+        let fresh = Generation {
+            routes,
+            connections: hyper_util::server::graceful::GracefulShutdown::new(),
+        };
+        let old = std::mem::replace(&mut *self.0.lock().expect("routes poisoned"), fresh);
+        tokio::spawn(old.connections.shutdown());
+    }
+
+    /// The routes for a new connection, and the watcher that ends it at the next swap.
+    fn current(
+        &self,
+    ) -> (
+        BoxedFilter<(Response,)>,
+        hyper_util::server::graceful::Watcher,
+    ) {
+        let generation = self.0.lock().expect("routes poisoned");
+        (generation.routes.clone(), generation.connections.watcher())
+    }
+
+    /// Ends the connections of the routes in use (the server is stopping), waiting for them.
+    async fn shutdown(&self) {
+        let fresh = hyper_util::server::graceful::GracefulShutdown::new();
+        let current = {
+            let mut generation = self.0.lock().expect("routes poisoned");
+            std::mem::replace(&mut generation.connections, fresh)
+        };
+        current.shutdown().await;
+    }
+}
+
+/// Serves the routes `switch` holds on `listener` until `shutdown`, then lets open
+/// connections finish. Like warp's own server loop, with three additions: a connection that
+/// has not sent a whole request head (or finished its TLS handshake) within
+/// `server.header_read_timeout_ms` is closed, so slow clients cannot hold connections open; at
+/// most `server.connections_max` are open at once — past it the loop accepts nothing until one
+/// closes, and new ones wait in the listen backlog (then are refused by the system), so many
+/// clients cannot grow the server without end; and with `tls`, every connection is HTTPS.
+pub async fn serve_switched(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    switch: Switch,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let header_timeout = limits.header_timeout;
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // A free slot first: without one, nothing is accepted.
@@ -88,8 +167,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let routes = routes.clone();
-        let watcher = graceful.watcher();
+        let (routes, watcher) = switch.current();
         let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot; // given back when the connection ends
@@ -104,7 +182,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    switch.shutdown().await;
 }
 
 /// Serves one connection (plain or TLS) with HTTP/1.1 or HTTP/2 and WebSocket upgrades.

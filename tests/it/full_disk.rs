@@ -106,7 +106,10 @@ backoff_ms = [100]
         (health["status"] == "degraded").then_some(health)
     })
     .await;
-    let reason = health["store_failure"]["reason"].as_str().unwrap();
+    let reason = match health["store_failure"]["reason"].as_str() {
+        Some(reason) => reason.to_owned(),
+        None => panic!("{health} {}", app.get_ok("/actors").await),
+    };
     assert!(reason.contains("space"), "{health}");
     eventually("the webhook told", TIMEOUT, || async {
         let seen = seen.lock().unwrap();

@@ -13,6 +13,7 @@ mod architecture;
 mod auth;
 mod cli;
 mod client;
+mod cluster;
 mod dashboard;
 mod feed;
 mod flood;

@@ -31,6 +31,7 @@ pub use tree::{ActorNode, ActorState};
 use crate::context::Ctx;
 use crate::event::{Event, EventDraft, Pattern};
 use crate::intake::PushedEvent;
+use crate::lease_clock::LeaseClock;
 use crate::model::PipelineRun;
 use crate::model::RunId;
 use crate::model::Who;
@@ -100,7 +101,18 @@ impl Kernel {
         probes: Probes,
     ) -> Result<Self, KernelError> {
         let store = Store::open(location).await?;
-        let ctx = Ctx::new(store, spec, probes);
+        Self::start_on(spec, store, probes, LeaseClock::unlimited()).await
+    }
+
+    /// Starts the tree on a store already open: in a cluster, the leader's, fenced by its
+    /// lease, with `lease` saying how long it may still act.
+    pub async fn start_on(
+        spec: TreeSpec,
+        store: Store,
+        probes: Probes,
+        lease: LeaseClock,
+    ) -> Result<Self, KernelError> {
+        let ctx = Ctx::with_lease(store, spec, probes, lease);
         // People's silences are in force from the first event applied.
         *ctx.silences.write().expect("silences poisoned") = ctx.store.silences().await?;
         let period = Duration::from_millis(ctx.spec().supervision.period_ms);

@@ -1,11 +1,11 @@
 //! The cluster's rows in the shared database, and the fence on every write.
 //!
-//! - `lease:engines`, the engines' lease (`cluster::leader`): taken, renewed and handed back by
+//! - `cluster_lease:engines`, the engines' lease (`cluster::leader`): taken, renewed and handed back by
 //!   compare-and-set in one transaction each, judged by the database's own clock
 //!   (`time::now()`), so nodes whose clocks differ still agree on when it runs out.
-//! - `node:<id>`, a membership row per node: written every round, live for one lease.
+//! - `cluster_node:<id>`, a membership row per node: written every round, live for one lease.
 //! - The fence: a store made [`fenced`](Store::fenced) for a leader's engines writes, in the
-//!   same transaction as every write, a mark on `lease:engines` that only succeeds while its
+//!   same transaction as every write, a mark on `cluster_lease:engines` that only succeeds while its
 //!   node holds the lease at its epoch. A write is what makes two transactions conflict, so a
 //!   takeover and a deposed leader's write cannot both land: one is refused (`Fenced`), or
 //!   retried after the other and then refused.
@@ -22,8 +22,13 @@ use crate::cluster::{Epoch, Lease, Node, NodeId};
 pub(super) const FENCED_MARKER: &str = "grace-fenced";
 /// What a refused compare-and-set on the lease says.
 const LEASE_MARKER: &str = "grace-lease";
-/// Most tries of a transaction that lost a conflict with another (it wrote nothing).
+/// Most tries of a fenced transaction that lost a conflict with another (it wrote nothing):
+/// a leader's writes and its renewals all write `cluster_lease:engines`. An unfenced store is not
+/// retried: on one node each table has one writer, and an error it did not expect (a full
+/// disk) must reach the store actor at once.
 const CONFLICT_TRIES_MAX: u32 = 8;
+/// What SurrealDB says of a transaction that lost a conflict.
+const CONFLICT_MARKER: &str = "Transaction conflict";
 
 /// The node and epoch a leader's writes are checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +57,20 @@ pub struct ClusterRead {
 /// Most membership rows read in a round.
 const NODE_ROWS_MAX: usize = 1_024;
 
+/// The cluster's tables, defined only by a node of a cluster ([`Store::prepare_cluster`]): an
+/// embedded store never has them (each table SurrealDB keeps is background work for it, which
+/// a store on a full disk could not spare).
+const CLUSTER_SCHEMA: &str = "
+    DEFINE TABLE IF NOT EXISTS cluster_lease SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS cluster_node SCHEMALESS;
+";
+
 impl Store {
+    /// Defines the cluster's tables (once per database; again is harmless).
+    pub async fn prepare_cluster(&self) -> StoreResult<()> {
+        self.write_query(CLUSTER_SCHEMA, json!({})).await
+    }
+
     /// This store with every write fenced by `fence`.
     pub fn fenced(&self, fence: Fence) -> Store {
         let mut view = self.0.clone();
@@ -70,11 +88,11 @@ impl Store {
         lease_ms: i64,
     ) -> StoreResult<bool> {
         let body = "LET $now = time::millis(time::now());
-            LET $row = (SELECT * FROM ONLY lease:engines);
+            LET $row = (SELECT * FROM ONLY cluster_lease:engines);
             IF ($row.epoch ?? 0) != $expected { THROW 'grace-lease moved'; };
             IF $row != NONE AND $row.expires_at_ms > $now AND $row.owner != $me {
                 THROW 'grace-lease held'; };
-            UPSERT lease:engines CONTENT { key: 'engines', owner: $me, epoch: $epoch,
+            UPSERT cluster_lease:engines CONTENT { key: 'engines', owner: $me, epoch: $epoch,
                 expires_at_ms: $now + $lease_ms, renewed_at_ms: $now } RETURN NONE;";
         let expected = expected.map_or(0, |epoch| epoch.0);
         let vars = json!({ "me": me, "expected": expected, "epoch": epoch, "lease_ms": lease_ms });
@@ -90,10 +108,10 @@ impl Store {
         lease_ms: i64,
     ) -> StoreResult<bool> {
         let body = "LET $now = time::millis(time::now());
-            LET $row = (SELECT * FROM ONLY lease:engines);
+            LET $row = (SELECT * FROM ONLY cluster_lease:engines);
             IF $row = NONE OR $row.owner != $me OR $row.epoch != $epoch
                 OR $row.expires_at_ms <= $now { THROW 'grace-lease lost'; };
-            UPDATE lease:engines SET expires_at_ms = $now + $lease_ms, renewed_at_ms = $now
+            UPDATE cluster_lease:engines SET expires_at_ms = $now + $lease_ms, renewed_at_ms = $now
                 RETURN NONE;";
         let vars = json!({ "me": me, "epoch": epoch, "lease_ms": lease_ms });
         self.lease_write(body, vars).await
@@ -102,10 +120,10 @@ impl Store {
     /// Hands `me`'s lease at `epoch` back, free for the next node at once (a clean stop).
     pub async fn release_engines(&self, me: &NodeId, epoch: Epoch) -> StoreResult<bool> {
         let body = "LET $now = time::millis(time::now());
-            LET $row = (SELECT * FROM ONLY lease:engines);
+            LET $row = (SELECT * FROM ONLY cluster_lease:engines);
             IF $row = NONE OR $row.owner != $me OR $row.epoch != $epoch {
                 THROW 'grace-lease not held'; };
-            UPDATE lease:engines SET owner = NULL, expires_at_ms = $now RETURN NONE;";
+            UPDATE cluster_lease:engines SET owner = NULL, expires_at_ms = $now RETURN NONE;";
         self.lease_write(body, json!({ "me": me, "epoch": epoch }))
             .await
     }
@@ -120,7 +138,7 @@ impl Store {
         stopping: bool,
     ) -> StoreResult<()> {
         let body = "LET $now = time::millis(time::now());
-            UPSERT type::record('node', $me) CONTENT { node_id: $me, url: $url,
+            UPSERT type::record('cluster_node', $me) CONTENT { node_id: $me, url: $url,
                 renewed_at_ms: $now, expires_at_ms: $now + $lease_ms, stopping: $stopping }
                 RETURN NONE;";
         let vars = json!({ "me": me, "url": url, "lease_ms": lease_ms, "stopping": stopping });
@@ -141,8 +159,8 @@ impl StoreView {
     /// The lease, the membership rows and the database's time, in one read.
     pub async fn cluster_read(&self) -> StoreResult<ClusterRead> {
         let query = format!(
-            "RETURN {{ lease: (SELECT * OMIT id FROM ONLY lease:engines), \
-             nodes: (SELECT * OMIT id FROM node LIMIT {NODE_ROWS_MAX}), \
+            "RETURN {{ lease: (SELECT * OMIT id FROM ONLY cluster_lease:engines), \
+             nodes: (SELECT * OMIT id FROM cluster_node LIMIT {NODE_ROWS_MAX}), \
              now_ms: time::millis(time::now()) }}"
         );
         let read: Option<Value> = self.one(&query, json!({})).await?;
@@ -162,15 +180,15 @@ impl StoreView {
     }
 
     /// Runs `body` (statements, no `BEGIN`/`COMMIT`) as one transaction, fenced when this store
-    /// is; tried again when it lost a conflict with another transaction (it wrote nothing),
-    /// at most [`CONFLICT_TRIES_MAX`] times. A guard's or the fence's `THROW` comes back as
+    /// is; when fenced, tried again when it lost a conflict with another transaction (it wrote
+    /// nothing), at most [`CONFLICT_TRIES_MAX`] times. A guard's or the fence's `THROW` comes back as
     /// `Stale` or `Fenced`.
     pub(super) async fn write_query(&self, body: &str, vars: Value) -> StoreResult<()> {
         let mut vars = vars;
         let mut query = String::from("BEGIN TRANSACTION;\n");
         if let Some(fence) = &self.fence {
             query.push_str(&format!(
-                "LET $fenced = (UPDATE lease:engines SET fenced_at_ms = time::millis(time::now()) \
+                "LET $fenced = (UPDATE cluster_lease:engines SET fenced_at_ms = time::millis(time::now()) \
                  WHERE owner = $fence_node AND epoch = $fence_epoch RETURN VALUE epoch);\n\
                  IF array::len($fenced) = 0 {{ THROW '{FENCED_MARKER}: this node no longer \
                  holds the engines lease at its epoch'; }};\n"
@@ -185,8 +203,9 @@ impl StoreView {
             tries += 1;
             match self.try_write(&query, vars.clone()).await {
                 Err(StoreError::Db(error))
-                    if tries < CONFLICT_TRIES_MAX
-                        && error.to_string().contains("can be retried") =>
+                    if self.fence.is_some()
+                        && tries < CONFLICT_TRIES_MAX
+                        && error.to_string().contains(CONFLICT_MARKER) =>
                 {
                     tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries))).await;
                 }

@@ -12,7 +12,9 @@ fn node(id: &str) -> NodeId {
 }
 
 async fn store() -> Store {
-    Store::open(&StoreLocation::Memory).await.unwrap()
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    store.prepare_cluster().await.unwrap();
+    store
 }
 
 fn event(seq: u64) -> Event {

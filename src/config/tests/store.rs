@@ -92,3 +92,35 @@ fn the_embedded_store_stays_the_default() {
     let config = parse("store.toml", "[store]\npath = \"memory\"\n").unwrap();
     assert_eq!(config.store.location(), StoreLocation::Memory);
 }
+
+#[test]
+fn a_store_on_a_server_makes_a_node_of_a_cluster_named_by_the_host_by_default() {
+    let head =
+        "[store]\nurl = \"ws://127.0.0.1:8000\"\nusername = \"root\"\npassword_env = \"P\"\n";
+    let config = parse("store.toml", head).unwrap();
+    let node = config.node().expect("a node");
+    assert_eq!(node.node_id.as_str(), crate::config::host_name());
+    assert_eq!(node.lease_ms, 10_000);
+    let text = format!("{head}[cluster]\nnode_id = \"grace-b\"\nlease_ms = 6000\n");
+    let node = parse("store.toml", &text).unwrap().node().unwrap();
+    assert_eq!((node.node_id.as_str(), node.lease_ms), ("grace-b", 6_000));
+    assert_eq!(
+        parse("store.toml", "").unwrap().node(),
+        None,
+        "embedded: one node"
+    );
+}
+
+#[test]
+fn a_cluster_needs_a_shared_store_and_a_lease_within_bounds() {
+    let text = "[cluster]\nnode_id = \"\"\nlease_ms = 100\nadvertise_url = \"10.0.0.5:7878\"\n";
+    assert_eq!(
+        keys(text),
+        [
+            "cluster",
+            "cluster.lease_ms",
+            "cluster.node_id",
+            "cluster.advertise_url"
+        ]
+    );
+}

@@ -105,8 +105,12 @@ fn spawn_grace(dir: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> T
     let addr = line
         .rsplit("://")
         .next()
-        .and_then(|addr| addr.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line from grace: {line:?}"));
+        .and_then(|addr| addr.trim().parse().ok());
+    let Some(addr) = addr else {
+        let _ = child.kill(); // no TestApp will: do not leave it running
+        let _ = child.wait();
+        panic!("unexpected first line from grace: {line:?}");
+    };
     TestApp {
         child,
         addr,

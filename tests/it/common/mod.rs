@@ -16,6 +16,7 @@ mod machine;
 mod polling;
 mod postgres;
 mod receiver;
+mod relay;
 mod surreal;
 
 pub use app::*;
@@ -26,6 +27,7 @@ pub use machine::{free_port, is_root};
 pub use polling::{eventually, holds_for};
 pub use postgres::PgCluster;
 pub use receiver::{receiver, receiver_on};
+pub use relay::Relay;
 pub use surreal::{SurrealServer, SurrealStorage, SURREAL_PASS_ENV};
 
 /// The `[server]` and `[store]` head every test config starts with: port 0, store in memory.

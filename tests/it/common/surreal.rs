@@ -143,10 +143,14 @@ impl SurrealServer {
     /// A Grace config's head (`[server]` on port 0, `[store]` on this server, as root), with
     /// its own database so that tests sharing a server do not share state.
     pub fn config_head(&self, database: &str) -> String {
+        self.config_head_via(database, &self.url())
+    }
+
+    /// [`config_head`](Self::config_head) reaching the server at `url` (through a relay).
+    pub fn config_head_via(&self, database: &str, url: &str) -> String {
         format!(
-            "[server]\nbind = \"127.0.0.1:0\"\n[store]\nurl = \"{}\"\ndatabase = \"{database}\"\n\
-             username = \"{SURREAL_USER}\"\npassword_env = \"{SURREAL_PASS_ENV}\"\n",
-            self.url()
+            "[server]\nbind = \"127.0.0.1:0\"\n[store]\nurl = \"{url}\"\ndatabase = \"{database}\"\n\
+             username = \"{SURREAL_USER}\"\npassword_env = \"{SURREAL_PASS_ENV}\"\n"
         )
     }
 

@@ -16,6 +16,10 @@ impl Runner<'_> {
         env: &BTreeMap<String, String>,
         timeout_ms: u64,
     ) -> StepResult {
+        // A program cannot be fenced once it runs: none starts near the end of the lease.
+        if let Err(refused) = self.args.ctx.lease.may_start_command() {
+            return StepResult::new(false, 1, refused);
+        }
         match self.command_argv(argv, allowed_values) {
             Ok(argv) => run_command(&argv, env, timeout_ms).await,
             Err(refused) => StepResult::new(false, 1, refused),

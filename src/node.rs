@@ -1,0 +1,358 @@
+//! `grace serve` as one node of a cluster: whenever `[store] url` names a SurrealDB server,
+//! every node runs the same config against it, and one node at a time — the one holding the
+//! engines' lease (`actors::cluster::leader`) — runs the supervision tree. Its store is fenced
+//! by the lease's epoch, so once another node has taken the lease nothing it writes lands. The
+//! others stand by: they renew their membership row, answer `/health` as standby and point
+//! every other request to the leader (`server/standby.rs`), and take the lease when it runs
+//! out, within `lease_ms` of the leader's last renewal; the tree they start resumes the runs
+//! the old leader left under the durable-run rules.
+//!
+//! Each round (a third of `lease_ms`) reads the lease and the membership rows with the
+//! database's time, lets the pure rule decide, and makes the one write it says. A leader that
+//! cannot renew steps down once its own clock says the lease ran out — by then it may no
+//! longer start a command (`LeaseClock`) — and one that finds the lease taken steps down at
+//! once. A clean stop hands the lease back, so a standby takes over at its next round.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actors::cluster::{leader, round_every_ms, Epoch, LeaderStep, NodeId};
+use actors::lease_clock::LeaseClock;
+use actors::probe::Probes;
+use actors::store::{ClusterRead, Fence, Store, StoreError};
+use actors::Kernel;
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, NodeSpec};
+use crate::lifecycle::{reload_on_hangup, say, stop_tree, store_unusable};
+use crate::reload::{ConfigSource, Started};
+use crate::server::standby::{self, Standby};
+use crate::server::{self, App, ConnectionLimits, Switch};
+
+/// Serves as the node `node` until SIGTERM or SIGINT: standing by, or leading while it holds
+/// the engines' lease.
+pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyhow::Result<()> {
+    let location = config.store.location();
+    let store = Store::open(&location)
+        .await
+        .map_err(|error| anyhow::anyhow!(store_unusable(&location, &error)))?;
+    store
+        .prepare_cluster()
+        .await
+        .map_err(|error| anyhow::anyhow!(store_unusable(&location, &error)))?;
+    let tls = match config.server.tls() {
+        Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+    let addr = listener.local_addr()?;
+    let url = node
+        .advertise_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
+    let standby = Standby::new(node.node_id.to_string());
+    let switch = Switch::new(standby::routes(standby.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = ConnectionLimits::of(&config.server);
+    let server = tokio::spawn(server::serve_switched(
+        listener,
+        limits,
+        switch.clone(),
+        tls,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    tracing::info!(node_id = %node.node_id, lease_ms = node.lease_ms, %url, "a node of a cluster: standing by until it holds the engines' lease");
+    let mut this = Node::new(config, source, node, url, store, standby, switch);
+    // One round before saying so: a lone node (or the first) already leads when it does.
+    this.round().await;
+    say(&format!("grace listening on {scheme}://{addr}"));
+    this.listening = true;
+    if let Some(term) = &this.term {
+        say(&format!("grace node {} leads ({})", this.me, term.epoch));
+    }
+    let outcome = this.run().await;
+    this.leave().await;
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    outcome
+}
+
+/// Longest a step-down may take to stop the tree: whatever it has queued would be refused by
+/// the fence, and a database that does not answer must not keep it running.
+const STEP_DOWN_MS: u64 = 2_000;
+
+/// One node's state across rounds.
+struct Node {
+    me: NodeId,
+    lease_ms: i64,
+    url: String,
+    store: Store,
+    /// What each term's tree is started from, and the server's settings.
+    config: Config,
+    source: ConfigSource,
+    auth: Arc<server::Auth>,
+    standby: Arc<Standby>,
+    switch: Switch,
+    /// While this node leads.
+    term: Option<Term>,
+    /// Whether the line with the address is out: scripts read it first, so a lead taken in
+    /// the first round is said after it.
+    listening: bool,
+}
+
+/// A time of leading: the lease's epoch, the tree, and the SIGHUP task reloading it.
+struct Term {
+    epoch: Epoch,
+    app: Arc<App>,
+    clock: LeaseClock,
+    hangups: JoinHandle<()>,
+}
+
+impl Node {
+    fn new(
+        config: Config,
+        source: ConfigSource,
+        node: NodeSpec,
+        url: String,
+        store: Store,
+        standby: Arc<Standby>,
+        switch: Switch,
+    ) -> Self {
+        let required = config.auth.tokens_required(&config.server.bind);
+        let book = crate::tokens::TokenBook::new(config.auth.tokens_path.clone().into());
+        Self {
+            me: node.node_id,
+            lease_ms: node.lease_ms,
+            url,
+            store,
+            auth: Arc::new(server::Auth { required, book }),
+            config,
+            source,
+            standby,
+            switch,
+            term: None,
+            listening: false,
+        }
+    }
+
+    /// Rounds until a stop signal (Ok) or the leader's tree giving up (Err).
+    async fn run(&mut self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let every = Duration::from_millis(round_every_ms(self.lease_ms) as u64);
+        loop {
+            let next = tokio::time::Instant::now() + every;
+            let tree = self.term.as_ref().map(|term| term.app.clone());
+            let gave_up = async move {
+                match tree {
+                    Some(app) => app.kernel.exited().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => self.round().await,
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = terminate.recv() => return Ok(()),
+                _ = gave_up => anyhow::bail!(
+                    "the supervision tree gave up: restart intensity exceeded at the top"
+                ),
+            }
+        }
+    }
+
+    /// One round: membership, the read, the rule's step, its write.
+    async fn round(&mut self) {
+        let sent = Instant::now();
+        let beat = self
+            .store
+            .heartbeat(&self.me, &self.url, self.lease_ms, false);
+        if let Err(error) = self.bounded(beat).await {
+            tracing::warn!(%error, "cannot write this node's membership row");
+        }
+        let read = match self.bounded(self.store.cluster_read()).await {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the engines' lease");
+                return self.step_down_if_run_out().await;
+            }
+        };
+        self.note_leader(&read);
+        let held = self.term.as_ref().map(|term| term.epoch);
+        match leader::decide(read.lease.as_ref(), &self.me, held, read.now_ms) {
+            LeaderStep::Acquire { expected, epoch } => self.acquire(expected, epoch, sent).await,
+            LeaderStep::Renew { epoch } => self.renew(epoch, sent).await,
+            LeaderStep::Follow { .. } => {}
+            LeaderStep::Lost { to } => {
+                let to = to.map_or("nobody".to_owned(), |to| to.to_string());
+                self.step_down(&format!("the engines' lease went to {to}"))
+                    .await;
+            }
+        }
+    }
+
+    async fn acquire(&mut self, expected: Option<Epoch>, epoch: Epoch, sent: Instant) {
+        let taken = self
+            .store
+            .acquire_engines(&self.me, expected, epoch, self.lease_ms);
+        match self.bounded(taken).await {
+            Ok(true) => self.lead(epoch, sent).await,
+            Ok(false) => tracing::debug!("another node took the engines' lease first"),
+            Err(error) => tracing::warn!(%error, "cannot take the engines' lease"),
+        }
+    }
+
+    async fn renew(&mut self, epoch: Epoch, sent: Instant) {
+        let renewed = self.store.renew_engines(&self.me, epoch, self.lease_ms);
+        match self.bounded(renewed).await {
+            Ok(true) => {
+                if let Some(term) = &self.term {
+                    term.clock.renewed(sent, self.lease());
+                }
+            }
+            Ok(false) => self.step_down("the engines' lease was taken").await,
+            Err(error) => {
+                tracing::warn!(%error, "cannot renew the engines' lease");
+                self.step_down_if_run_out().await;
+            }
+        }
+    }
+
+    /// `call`, failed if it takes longer than a round: a database that does not answer (a
+    /// partition that drops nothing) must not hold the loop, which steps down when the lease
+    /// runs out by this node's own clock.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let round = Duration::from_millis(round_every_ms(self.lease_ms) as u64);
+        tokio::time::timeout(round, call).await.unwrap_or_else(|_| {
+            let late = format!("no answer within a round ({} ms)", round.as_millis());
+            Err(StoreError::Unavailable(late))
+        })
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms as u64)
+    }
+
+    /// Starts the tree on the store fenced at `epoch`, and serves it.
+    async fn lead(&mut self, epoch: Epoch, sent: Instant) {
+        let clock = LeaseClock::held();
+        clock.renewed(sent, self.lease());
+        let fence = Fence {
+            node: self.me.clone(),
+            epoch,
+        };
+        let store = self.store.fenced(fence);
+        let tree = self.config.tree.clone();
+        let kernel = match Kernel::start_on(tree, store, Probes::default(), clock.clone()).await {
+            Ok(kernel) => kernel,
+            Err(error) => {
+                tracing::error!(%error, "cannot start the supervision tree; handing the lease back");
+                let _ = self.store.release_engines(&self.me, epoch).await;
+                return;
+            }
+        };
+        let app = Arc::new(App {
+            kernel,
+            auth: self.auth.clone(),
+            started: self.started(),
+            ws_clients: Default::default(),
+        });
+        self.switch.set(server::routes(app.clone()));
+        let hangups = tokio::spawn(reload_on_hangup(app.clone()));
+        self.term = Some(Term {
+            epoch,
+            app,
+            clock,
+            hangups,
+        });
+        if self.listening {
+            say(&format!("grace node {} leads ({epoch})", self.me));
+        }
+        tracing::info!(node_id = %self.me, epoch = epoch.0, "leading: the engines run here");
+    }
+
+    fn started(&self) -> Started {
+        Started {
+            source: self.source.clone(),
+            server: self.config.server.clone(),
+            store: self.config.store.clone(),
+            auth: self.config.auth.clone(),
+        }
+    }
+
+    /// After a failed renewal: steps down once this node's own clock says the lease ran out.
+    async fn step_down_if_run_out(&mut self) {
+        let run_out = self
+            .term
+            .as_ref()
+            .is_some_and(|term| term.clock.left() == Some(Duration::ZERO));
+        if run_out {
+            self.step_down("the engines' lease could not be renewed in time")
+                .await;
+        }
+    }
+
+    /// Stops leading: no command starts from now, the standby routes serve new connections,
+    /// and the tree stops (its sub-agents' programs killed, runs left to the next leader).
+    async fn step_down(&mut self, why: &str) {
+        let quick = Duration::from_millis(STEP_DOWN_MS);
+        self.stop_leading(why, quick).await;
+    }
+
+    /// Stops leading, the tree given at most `bound` (see [`Node::step_down`]).
+    async fn stop_leading(&mut self, why: &str, bound: Duration) {
+        let Some(term) = self.term.take() else {
+            return;
+        };
+        term.clock.lost();
+        self.switch.set(standby::routes(self.standby.clone()));
+        term.hangups.abort();
+        stop_tree(&term.app, bound).await;
+        say(&format!("grace node {} stands by: {why}", self.me));
+        tracing::warn!(node_id = %self.me, epoch = term.epoch.0, "stepped down: {why}");
+    }
+
+    /// The leader as last read, for the standby answers.
+    fn note_leader(&self, read: &ClusterRead) {
+        let leader = read
+            .lease
+            .as_ref()
+            .filter(|lease| !lease.is_free(read.now_ms))
+            .and_then(|lease| lease.owner.as_ref())
+            .map(|owner| {
+                let url = read
+                    .nodes
+                    .iter()
+                    .find(|row| &row.node.node_id == owner)
+                    .map_or(String::new(), |row| row.url.clone());
+                (owner.to_string(), url)
+            });
+        *self.standby.leader.lock().expect("standby poisoned") = leader;
+    }
+
+    /// A clean stop: the tree stopped, the lease handed back (a standby takes it at its next
+    /// round, not a lease later), the membership row marked stopping.
+    async fn leave(&mut self) {
+        let epoch = self.term.as_ref().map(|term| term.epoch);
+        let bound = Duration::from_millis(self.config.server.shutdown_timeout_ms);
+        self.stop_leading("this node is stopping", bound).await;
+        if let Some(epoch) = epoch {
+            match self.store.release_engines(&self.me, epoch).await {
+                Ok(_) => tracing::info!("the engines' lease handed back"),
+                Err(error) => tracing::warn!(%error, "cannot hand the engines' lease back"),
+            }
+        }
+        let _ = self
+            .store
+            .heartbeat(&self.me, &self.url, self.lease_ms, true)
+            .await;
+    }
+}

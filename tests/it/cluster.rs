@@ -1,0 +1,232 @@
+//! Several Grace nodes on one real SurrealDB server: one leads (holds the engines' lease and
+//! runs the tree), the others stand by and point to it; a leader killed with `kill -9`, paused
+//! past its lease or stopped cleanly is replaced, the state carries over, and a paused leader
+//! that wakes finds its writes fenced and stands by.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{eventually, spawn_app_env, Relay, SurrealServer, SurrealStorage, TestApp};
+
+/// The shortest lease allowed: takeovers within it plus a round (a third of it).
+const LEASE_MS: u64 = 6_000;
+/// What a takeover may take: the lease, a round, and a moment for the tree to start.
+const TAKEOVER_MAX: Duration = Duration::from_millis(LEASE_MS + LEASE_MS / 3 + 2_000);
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+const PLAYBOOK: &str = r#"
+[[playbooks]]
+id = "reindex"
+on = ["search.stale"]
+sources = ["pushed"]
+steps = [{ kind = "command", argv = ["true"] }]
+"#;
+
+/// Starts node `id` in a directory of its own on `server`'s database `database`.
+fn start_node(root: &Path, server: &SurrealServer, database: &str, id: &str) -> TestApp {
+    start_node_via(root, server, database, id, &server.url())
+}
+
+/// [`start_node`] reaching the server at `url`.
+fn start_node_via(
+    root: &Path,
+    server: &SurrealServer,
+    database: &str,
+    id: &str,
+    url: &str,
+) -> TestApp {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{PLAYBOOK}",
+        server.config_head_via(database, url)
+    );
+    spawn_app_env(&dir, &config, &server.env())
+}
+
+/// `/health` of `node`: its status code and body (0 when the request failed). On a fresh
+/// connection each time: a swap of the routes closes kept-alive ones, and a request that
+/// meets the close fails (as a client without retries would see it).
+async fn health(node: &TestApp) -> (u16, Value) {
+    let answer = reqwest::get(node.url("/health")).await;
+    let Ok(answer) = answer else {
+        return (0, Value::Null);
+    };
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until `node` leads (its `/health` is 200); how long that took.
+async fn leads(node: &TestApp, within: Duration) -> Duration {
+    let started = Instant::now();
+    eventually("the node to lead", within, || async {
+        (health(node).await.0 == 200).then_some(())
+    })
+    .await;
+    started.elapsed()
+}
+
+/// Posts a problem from `source` to `node` and waits for its incident to be healed.
+async fn healed(node: &TestApp, source: &str) -> Value {
+    let event = json!({ "type": "search.stale", "source": source });
+    let (status, body) = node.post_json("/events", &event).await;
+    assert_eq!(status, 202, "{body}");
+    node.incident_where("the incident to be healed", TIMEOUT, |i| {
+        i["source"] == source && i["status"] == "resolved"
+    })
+    .await
+}
+
+fn signal(node: &TestApp, name: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(node.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_leads_the_others_stand_by_and_a_killed_leader_is_replaced_within_the_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let a = start_node(dir.path(), &server, "killed", "a");
+    leads(&a, TIMEOUT).await;
+    let b = start_node(dir.path(), &server, "killed", "b");
+    let c = start_node(dir.path(), &server, "killed", "c");
+    for standby in [&b, &c] {
+        let (status, body) = eventually("the leader to be known", TIMEOUT, || async {
+            let (status, body) = health(standby).await;
+            (body["leader"]["node_id"] == "a").then_some((status, body))
+        })
+        .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (503, Some("standby")),
+            "{body}"
+        );
+        let (status, body) = standby.get("/monitoring/incidents").await;
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains(&a.addr.to_string()),
+            "{body}"
+        );
+    }
+    let first = healed(&a, "search-1").await;
+
+    a.kill_9();
+    let started = Instant::now();
+    let next = tokio::select! {
+        _ = leads(&b, TAKEOVER_MAX) => &b,
+        _ = leads(&c, TAKEOVER_MAX) => &c,
+    };
+    let took = started.elapsed();
+    assert!(took <= TAKEOVER_MAX, "the takeover took {took:?}");
+    // What the old leader did is there; the new one goes on from it, one incident each.
+    let kept = next.incidents("limit=10").await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let second = healed(next, "search-2").await;
+    assert_eq!(second["id"], first["id"].as_u64().unwrap() + 1, "{second}");
+    let other = if std::ptr::eq(next, &b) { &c } else { &b };
+    assert_eq!(health(other).await.0, 503, "exactly one node leads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_cleanly_hands_the_lease_over_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let a = start_node(dir.path(), &server, "clean", "a");
+    leads(&a, TIMEOUT).await;
+    let b = start_node(dir.path(), &server, "clean", "b");
+    eventually("b to stand by", TIMEOUT, || async {
+        (health(&b).await.1["leader"]["node_id"] == "a").then_some(())
+    })
+    .await;
+    a.stop();
+    // A round of b's, not a whole lease.
+    let took = leads(&b, Duration::from_millis(LEASE_MS)).await;
+    assert!(took < Duration::from_millis(LEASE_MS), "took {took:?}");
+    healed(&b, "search-1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_paused_past_its_lease_is_fenced_and_stands_by_when_it_wakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let a = start_node(dir.path(), &server, "paused", "a");
+    leads(&a, TIMEOUT).await;
+    let b = start_node(dir.path(), &server, "paused", "b");
+    eventually("b to stand by", TIMEOUT, || async {
+        (health(&b).await.1["leader"]["node_id"] == "a").then_some(())
+    })
+    .await;
+    let first = healed(&a, "search-1").await;
+
+    signal(&a, "STOP");
+    leads(&b, TAKEOVER_MAX).await;
+    let second = healed(&b, "search-2").await;
+    signal(&a, "CONT");
+
+    // It notices at its next round, does not act on what it lost, and rejoins as a standby.
+    eventually("a to stand by again", TIMEOUT, || async {
+        let (status, body) = health(&a).await;
+        (status == 503 && body["leader"]["node_id"] == "b").then_some(())
+    })
+    .await;
+    assert!(
+        a.stdout_lines()
+            .iter()
+            .any(|line| line.contains("stands by")),
+        "{:?}",
+        a.stdout_lines()
+    );
+    let incidents = b.incidents("limit=10").await;
+    let ids: Vec<&Value> = incidents.iter().map(|i| &i["id"]).collect();
+    assert_eq!(
+        ids,
+        [&second["id"], &first["id"]],
+        "no incident twice: {incidents:?}"
+    );
+    assert_eq!(health(&b).await.0, 200, "b still leads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_database_stops_leading_when_its_lease_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let relay = Relay::start(format!("127.0.0.1:{}", server.port).parse().unwrap()).await;
+    let through_relay = format!("ws://{}", relay.addr);
+    let a = start_node_via(dir.path(), &server, "cut", "a", &through_relay);
+    leads(&a, TIMEOUT).await;
+    let b = start_node(dir.path(), &server, "cut", "b");
+    eventually("b to stand by", TIMEOUT, || async {
+        (health(&b).await.1["leader"]["node_id"] == "a").then_some(())
+    })
+    .await;
+    let first = healed(&a, "search-1").await;
+
+    // Frozen: a's renewals go nowhere and get no answer.
+    relay.freeze();
+    leads(&b, TAKEOVER_MAX).await;
+    eventually("a to step down", TAKEOVER_MAX, || async {
+        let said = a.stdout_lines();
+        said.iter()
+            .any(|line| line.contains("stands by: the engines' lease could not be renewed"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(health(&a).await.1["status"], "standby");
+    // Then cut: a stays a standby, b heals, nothing twice.
+    relay.close();
+    let second = healed(&b, "search-2").await;
+    let incidents = b.incidents("limit=10").await;
+    let ids: Vec<&Value> = incidents.iter().map(|i| &i["id"]).collect();
+    assert_eq!(ids, [&second["id"], &first["id"]], "{incidents:?}");
+    assert_eq!(health(&a).await.1["status"], "standby");
+}
