@@ -1,5 +1,5 @@
 //! What serving the tree needs, on one node or as a cluster's leader (`serve.rs`,
-//! `node.rs`): the line on stdout, what to say about a store that cannot be opened, reloading
+//! `node.rs`): the listener, the line on stdout, what to say about a store that cannot be opened, reloading
 //! on SIGHUP, and stopping the tree within a bound.
 
 use std::io::Write;
@@ -8,7 +8,37 @@ use std::time::Duration;
 
 use actors::store::StoreLocation;
 
+use crate::config::ServerConfig;
 use crate::server::App;
+
+/// The bound listener, and how it serves.
+pub struct Listening {
+    pub listener: tokio::net::TcpListener,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    pub addr: std::net::SocketAddr,
+}
+
+/// Binds `server.bind`, with TLS when a certificate is configured.
+pub async fn listen(server: &ServerConfig) -> anyhow::Result<Listening> {
+    use anyhow::Context;
+    let tls = match server.tls() {
+        Some((cert, key)) => Some(crate::server::tls::acceptor(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = tokio::net::TcpListener::bind(server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", server.bind))?;
+    let addr = listener.local_addr()?;
+    Ok(Listening {
+        listener,
+        tls,
+        scheme,
+        addr,
+    })
+}
 
 /// What to do about a store that cannot be opened, by what went wrong.
 pub fn store_unusable(location: &StoreLocation, error: &actors::store::StoreError) -> String {

@@ -21,11 +21,10 @@ use actors::lease_clock::LeaseClock;
 use actors::probe::Probes;
 use actors::store::{ClusterRead, Fence, Store, StoreError};
 use actors::Kernel;
-use anyhow::Context;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, NodeSpec};
-use crate::lifecycle::{reload_on_hangup, say, stop_tree, store_unusable};
+use crate::lifecycle::{listen, reload_on_hangup, say, stop_tree, store_unusable, Listening};
 use crate::reload::{ConfigSource, Started};
 use crate::server::standby::{self, Standby};
 use crate::server::{self, App, ConnectionLimits, Switch};
@@ -41,15 +40,12 @@ pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyh
         .prepare_cluster()
         .await
         .map_err(|error| anyhow::anyhow!(store_unusable(&location, &error)))?;
-    let tls = match config.server.tls() {
-        Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
-        None => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let listener = tokio::net::TcpListener::bind(config.server.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
-    let addr = listener.local_addr()?;
+    let Listening {
+        listener,
+        tls,
+        scheme,
+        addr,
+    } = listen(&config.server).await?;
     let url = node
         .advertise_url
         .clone()

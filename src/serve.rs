@@ -12,7 +12,7 @@ use actors::{Kernel, KernelError};
 use anyhow::Context;
 
 use crate::config::{self, Config};
-use crate::lifecycle::{reload_on_hangup, say, stop_tree, store_unusable};
+use crate::lifecycle::{listen, reload_on_hangup, say, stop_tree, store_unusable, Listening};
 use crate::reload::{ConfigSource, Started};
 use crate::server::{self, App};
 
@@ -55,15 +55,12 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
     }
-    let tls = match config.server.tls() {
-        Some((cert, key)) => Some(server::tls::acceptor(cert, key)?),
-        None => None,
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let listener = tokio::net::TcpListener::bind(config.server.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
-    let addr = listener.local_addr()?;
+    let Listening {
+        listener,
+        tls,
+        scheme,
+        addr,
+    } = listen(&config.server).await?;
     let kernel = match Kernel::start(config.tree, &location, Probes::default()).await {
         Ok(kernel) => kernel,
         Err(KernelError::Store(error)) => anyhow::bail!(store_unusable(&location, &error)),
