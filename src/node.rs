@@ -260,6 +260,7 @@ impl Node {
             auth: self.auth.clone(),
             started: self.started(),
             ws_clients: Default::default(),
+            node_id: Some(self.me.to_string()),
         });
         self.switch.set(server::routes(app.clone()));
         let hangups = tokio::spawn(reload_on_hangup(app.clone()));

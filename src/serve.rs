@@ -79,6 +79,7 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
             auth: config.auth,
         },
         ws_clients: Default::default(),
+        node_id: None,
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, app.clone(), tls, async {

@@ -3,6 +3,7 @@
 
 mod api_docs;
 mod auth;
+mod cluster;
 mod dashboard;
 mod error;
 mod filters;
@@ -48,6 +49,8 @@ pub struct App {
     pub auth: Arc<auth::Auth>,
     /// Feed clients connected now (bounded by `limits.ws_clients_max`).
     pub ws_clients: std::sync::atomic::AtomicUsize,
+    /// This node's id in a cluster; None on one node.
+    pub node_id: Option<String>,
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets open connections finish (see

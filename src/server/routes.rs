@@ -19,8 +19,9 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::filters::Filters;
+use super::pipelines;
 use super::route::Route;
-use super::{dashboard, healing, history, incidents, intake, monitors, openapi, pipelines};
+use super::{cluster, dashboard, healing, history, incidents, intake, monitors, openapi};
 use super::{playbooks, silences, system, ws};
 
 /// Every route, in the order they are tried: the intake routes first, because they are the
@@ -65,6 +66,9 @@ fn system() -> Vec<Line> {
         }),
         Line::of::<system::__path_actor_tree>(|r, f| {
             r.at(f).and(f.app()).and_then(system::actor_tree).boxed()
+        }),
+        Line::of::<cluster::__path_cluster>(|r, f| {
+            r.at(f).and(f.app()).and_then(cluster::cluster).boxed()
         }),
         Line::of::<system::__path_reload_config>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app());

@@ -551,3 +551,14 @@ async fn the_catalog_says_what_each_event_type_means_and_how_to_say_it() {
         .unwrap()
         .contains(&Value::from("recovered")));
 }
+
+#[tokio::test]
+async fn one_node_says_it_is_not_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::common::spawn_app(dir.path(), crate::common::CONFIG_HEAD);
+    let seen = app.get_ok("/cluster").await;
+    assert_eq!(
+        seen,
+        serde_json::json!({ "clustered": false, "node_id": null, "nodes": [] })
+    );
+}

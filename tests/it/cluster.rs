@@ -119,6 +119,11 @@ async fn one_node_leads_the_others_stand_by_and_a_killed_leader_is_replaced_with
         );
     }
     let first = healed(&a, "search-1").await;
+    let seen = a.get_ok("/cluster").await;
+    assert_eq!(holders(&seen), [("a".to_owned(), 1)], "{seen}");
+    let nodes = seen["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{seen}");
+    assert!(nodes.iter().all(|node| node["live"] == true), "{seen}");
 
     a.kill_9();
     let started = Instant::now();
@@ -135,6 +140,31 @@ async fn one_node_leads_the_others_stand_by_and_a_killed_leader_is_replaced_with
     assert_eq!(second["id"], first["id"].as_u64().unwrap() + 1, "{second}");
     let other = if std::ptr::eq(next, &b) { &c } else { &b };
     assert_eq!(health(other).await.0, 503, "exactly one node leads");
+    // The new leader holds the lease at the next epoch; the killed one is seen going quiet.
+    let seen = next.get_ok("/cluster").await;
+    let held = holders(&seen);
+    assert_eq!(held.len(), 1, "{seen}");
+    assert_eq!(held[0].1, 2, "{seen}");
+    assert_eq!(seen["node_id"], held[0].0.as_str(), "{seen}");
+}
+
+/// The nodes of a `/cluster` answer that hold the engines' lease, with its epoch.
+fn holders(seen: &Value) -> Vec<(String, u64)> {
+    let nodes = seen["nodes"].as_array().cloned().unwrap_or_default();
+    nodes
+        .iter()
+        .flat_map(|node| {
+            let leases = node["leases"].as_array().cloned().unwrap_or_default();
+            leases
+                .into_iter()
+                .filter(|lease| lease["key"] == "engines")
+                .map(|lease| {
+                    let id = node["node_id"].as_str().unwrap_or_default().to_owned();
+                    (id, lease["epoch"].as_u64().unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,6 +62,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/catalog", Some("read")),
     ("post", "/config/reload", Some("admin")),
     ("get", "/actors", Some("read")),
+    ("get", "/cluster", Some("read")),
     ("get", "/ws", Some("read")),
 ];
 
