@@ -282,6 +282,7 @@ impl Node {
             server: self.config.server.clone(),
             store: self.config.store.clone(),
             auth: self.config.auth.clone(),
+            cluster: self.config.cluster.clone(),
         }
     }
 

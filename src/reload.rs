@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use actors::model::Who;
 use actors::{Kernel, KernelError, ReloadReport};
 
-use crate::config::{self, AuthConfig, ConfigError, ServerConfig, StoreConfig};
+use crate::config::{self, AuthConfig, ClusterConfig, ConfigError, ServerConfig, StoreConfig};
 
 /// Where the running config came from.
 #[derive(Debug, Clone)]
@@ -27,6 +27,7 @@ pub struct Started {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub auth: AuthConfig,
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,9 @@ pub async fn reload(
     }
     if config.auth != started.auth {
         report.restart_required.push("auth".to_owned());
+    }
+    if config.cluster != started.cluster {
+        report.restart_required.push("cluster".to_owned());
     }
     Ok(report)
 }

@@ -77,6 +77,7 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
             server: config.server,
             store: config.store,
             auth: config.auth,
+            cluster: config.cluster,
         },
         ws_clients: Default::default(),
         node_id: None,

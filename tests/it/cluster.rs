@@ -178,6 +178,18 @@ async fn a_leader_stopped_cleanly_hands_the_lease_over_at_once() {
         (health(&b).await.1["leader"]["node_id"] == "a").then_some(())
     })
     .await;
+    // The lease is read at start: a reload says a change to it needs a restart.
+    let path = a.dir.join("grace.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let longer = format!("lease_ms = {}", LEASE_MS + 1_000);
+    std::fs::write(
+        &path,
+        text.replace(&format!("lease_ms = {LEASE_MS}"), &longer),
+    )
+    .unwrap();
+    let (status, report) = a.post("/config/reload").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["restart_required"], json!(["cluster"]), "{report}");
     a.stop();
     // A round of b's, not a whole lease.
     let took = leads(&b, Duration::from_millis(LEASE_MS)).await;
