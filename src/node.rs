@@ -33,11 +33,12 @@ use crate::server::{self, App, ConnectionLimits, Switch};
 /// the engines' lease.
 pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyhow::Result<()> {
     let location = config.store.location();
-    let store = Store::open(&location)
-        .await
-        .map_err(|error| anyhow::anyhow!(store_unusable(&location, &error)))?;
-    store
-        .prepare_cluster()
+    let opened = async {
+        let store = Store::open(&location).await?;
+        store.prepare_cluster().await?;
+        Ok(store)
+    };
+    let store = opened
         .await
         .map_err(|error| anyhow::anyhow!(store_unusable(&location, &error)))?;
     let Listening {

@@ -9,21 +9,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{eventually, spawn_app_env, Relay, SurrealServer, SurrealStorage, TestApp};
+use crate::common::{
+    eventually, healed_from, spawn_app_env, Relay, SurrealServer, SurrealStorage, TestApp, PLAYBOOK,
+};
 
 /// The shortest lease allowed: takeovers within it plus a round (a third of it).
 const LEASE_MS: u64 = 6_000;
 /// What a takeover may take: the lease, a round, and a moment for the tree to start.
 const TAKEOVER_MAX: Duration = Duration::from_millis(LEASE_MS + LEASE_MS / 3 + 2_000);
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-const PLAYBOOK: &str = r#"
-[[playbooks]]
-id = "reindex"
-on = ["search.stale"]
-sources = ["pushed"]
-steps = [{ kind = "command", argv = ["true"] }]
-"#;
 
 /// Starts node `id` in a directory of its own on `server`'s database `database`.
 fn start_node(root: &Path, server: &SurrealServer, database: &str, id: &str) -> TestApp {
@@ -74,10 +68,7 @@ async fn healed(node: &TestApp, source: &str) -> Value {
     let event = json!({ "type": "search.stale", "source": source });
     let (status, body) = node.post_json("/events", &event).await;
     assert_eq!(status, 202, "{body}");
-    node.incident_where("the incident to be healed", TIMEOUT, |i| {
-        i["source"] == source && i["status"] == "resolved"
-    })
-    .await
+    healed_from(node, source).await
 }
 
 fn signal(node: &TestApp, name: &str) {

@@ -9,18 +9,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{eventually, spawn_app_env, SurrealServer, SurrealStorage, TestApp, TestCerts};
+use crate::common::{
+    eventually, healed_from, spawn_app_env, SurrealServer, SurrealStorage, TestApp, TestCerts,
+    PLAYBOOK,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A playbook that heals `search.stale` by running `true`.
-const PLAYBOOK: &str = r#"
-[[playbooks]]
-id = "reindex"
-on = ["search.stale"]
-sources = ["pushed"]
-steps = [{ kind = "command", argv = ["true"] }]
-"#;
 
 fn start_grace(dir: &Path, server: &SurrealServer, database: &str) -> TestApp {
     let config = format!("{}{PLAYBOOK}", server.config_head(database));
@@ -35,10 +29,7 @@ async fn healed_incident(app: &TestApp, source: &str) -> serde_json::Value {
         (status == 202).then_some(())
     });
     accepted.await;
-    app.incident_where("the incident to be healed", TIMEOUT, |i| {
-        i["source"] == source && i["status"] == "resolved"
-    })
-    .await
+    healed_from(app, source).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

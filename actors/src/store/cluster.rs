@@ -166,7 +166,7 @@ impl StoreView {
         let read: Option<Value> = self.one(&query, json!({})).await?;
         let read = read.unwrap_or_default();
         Ok(ClusterRead {
-            lease: serde_json::from_value(read["lease"].clone()).unwrap_or(None),
+            lease: serde_json::from_value(read["lease"].clone())?,
             nodes: serde_json::from_value(read["nodes"].clone())?,
             now_ms: read["now_ms"].as_i64().unwrap_or_default(),
         })
@@ -198,19 +198,29 @@ impl StoreView {
         }
         query.push_str(body);
         query.push_str("\nCOMMIT TRANSACTION;");
-        let mut tries = 0;
+        // Only a fenced write is tried again, so only it keeps a copy of its values: one
+        // node's commits (the hot path) hand theirs over whole.
+        let tries_max = if self.fence.is_some() {
+            CONFLICT_TRIES_MAX
+        } else {
+            1
+        };
+        let mut tries = 1;
         loop {
-            tries += 1;
-            match self.try_write(&query, vars.clone()).await {
+            let this_try = if tries < tries_max {
+                vars.clone()
+            } else {
+                std::mem::take(&mut vars)
+            };
+            match self.try_write(&query, this_try).await {
                 Err(StoreError::Db(error))
-                    if self.fence.is_some()
-                        && tries < CONFLICT_TRIES_MAX
-                        && error.to_string().contains(CONFLICT_MARKER) =>
+                    if tries < tries_max && error.to_string().contains(CONFLICT_MARKER) =>
                 {
                     tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries))).await;
                 }
                 other => return other,
             }
+            tries += 1;
         }
     }
 

@@ -28,7 +28,7 @@ pub use polling::{eventually, holds_for};
 pub use postgres::PgCluster;
 pub use receiver::{receiver, receiver_on};
 pub use relay::Relay;
-pub use surreal::{SurrealServer, SurrealStorage, SURREAL_PASS_ENV};
+pub use surreal::{healed_from, SurrealServer, SurrealStorage, PLAYBOOK, SURREAL_PASS_ENV};
 
 /// The `[server]` and `[store]` head every test config starts with: port 0, store in memory.
 pub const CONFIG_HEAD: &str = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n";

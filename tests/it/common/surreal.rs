@@ -182,3 +182,21 @@ impl Drop for SurrealServer {
         let _ = self.child.wait();
     }
 }
+
+/// A playbook that heals `search.stale` from a pushed source by running `true`: what the
+/// tests on a SurrealDB server heal.
+pub const PLAYBOOK: &str = r#"
+[[playbooks]]
+id = "reindex"
+on = ["search.stale"]
+sources = ["pushed"]
+steps = [{ kind = "command", argv = ["true"] }]
+"#;
+
+/// Waits until the incident from `source` is healed (resolved) on `app`.
+pub async fn healed_from(app: &super::TestApp, source: &str) -> serde_json::Value {
+    app.incident_where("the incident to be healed", Duration::from_secs(30), |i| {
+        i["source"] == source && i["status"] == "resolved"
+    })
+    .await
+}
