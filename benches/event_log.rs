@@ -85,26 +85,16 @@ fn store_append(c: &mut Criterion) {
     group.sample_size(10);
     for (name, location) in locations(&dir) {
         let store = rt.block_on(Store::open(&location)).unwrap();
-        let mut next_seq = 1u64;
         for batch in [1usize, 100] {
             group.bench_function(BenchmarkId::new(name, format!("batch_{batch}")), |b| {
                 b.to_async(&rt).iter_custom(|iterations| {
                     let store = &store;
-                    let start_seq = next_seq;
-                    next_seq += iterations * BURST;
                     async move {
                         let started = Instant::now();
-                        let mut seq = start_seq;
                         for _ in 0..iterations {
-                            let events: Vec<_> = (0..BURST)
-                                .map(|n| {
-                                    let event = draft(n).sequenced(seq, actors::time::now());
-                                    seq += 1;
-                                    event
-                                })
-                                .collect();
-                            for chunk in events.chunks(batch) {
-                                store.append_events(chunk).await.unwrap();
+                            let drafts: Vec<_> = (0..BURST).map(draft).collect();
+                            for chunk in drafts.chunks(batch) {
+                                store.append_events(chunk.to_vec()).await.unwrap();
                             }
                         }
                         started.elapsed()
@@ -120,12 +110,10 @@ fn store_append(c: &mut Criterion) {
 fn replay(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = rt.block_on(Store::open(&StoreLocation::Memory)).unwrap();
-    let events: Vec<_> = (1..=10 * BURST)
-        .map(|seq| draft(seq).sequenced(seq, actors::time::now()))
-        .collect();
+    let drafts: Vec<_> = (1..=10 * BURST).map(draft).collect();
     rt.block_on(async {
-        for chunk in events.chunks(500) {
-            store.append_events(chunk).await.unwrap();
+        for chunk in drafts.chunks(500) {
+            store.append_events(chunk.to_vec()).await.unwrap();
         }
     });
     let mut group = c.benchmark_group("replay");
@@ -181,19 +169,13 @@ fn incident_page(c: &mut Criterion) {
                     core.apply(event, &Rules::default(), &Facts::default(), &mut out);
                 }
                 next = core.next_id();
-                let at = actors::time::now();
-                let first = next * 4; // seqs that no earlier iteration used
-                let events: Vec<_> = (first..)
-                    .zip(out.drafts)
-                    .map(|(seq, draft)| draft.sequenced(seq, at))
-                    .collect();
                 let mut writes: Vec<Write> = out
                     .incidents
                     .into_values()
                     .map(|i| Write::NewIncident(Box::new(i)))
                     .collect();
                 writes.extend(out.trust.into_values().map(Write::Trust));
-                rt.block_on(store.commit(&events, &writes)).unwrap();
+                rt.block_on(store.commit(out.drafts, &writes)).unwrap();
             })
         });
     }

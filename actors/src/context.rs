@@ -136,6 +136,18 @@ pub struct Ctx {
     pub stopping: std::sync::atomic::AtomicBool,
     /// How long this node may act under the engines' lease (a cluster), or no limit.
     pub lease: crate::lease_clock::LeaseClock,
+    /// What this kernel's tree runs.
+    pub duties: Duties,
+}
+
+/// What a kernel's tree runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duties {
+    /// Everything: Grace on one node, or a cluster's leader.
+    All,
+    /// The store actor, the bus and the feed: a cluster's standby node takes intake into the
+    /// shared log and serves the log's feed, while the leader's engines act on both.
+    Serve,
 }
 
 impl Ctx {
@@ -155,6 +167,7 @@ impl Ctx {
         probes: Probes,
         lease: crate::lease_clock::LeaseClock,
     ) -> Arc<Self> {
+        let metrics = crate::metrics::Metrics::new(store.is_shared());
         Arc::new(Self {
             scope: Scope::unique(),
             store,
@@ -164,12 +177,13 @@ impl Ctx {
             progress: Progress::default(),
             signals: Mutex::default(),
             store_health: Mutex::default(),
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
             statuses: RwLock::new(HashMap::new()),
             silences: RwLock::new(Vec::new()),
             probes_asked: Mutex::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             lease,
+            duties: Duties::All,
         })
     }
 

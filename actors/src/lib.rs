@@ -26,6 +26,7 @@
 
 mod bus_actor;
 mod context;
+pub use context::Duties;
 mod credentials;
 pub mod failpoints;
 mod feed_actor;
@@ -59,4 +60,4 @@ pub use kernel::{
     SHUTDOWN_TIMEOUT_MS,
 };
 /// The binary's log writer counts the lines it drops here (`GET /metrics` reports it).
-pub use metrics::LOG_LINES_DROPPED;
+pub use metrics::{CLUSTER, LOG_LINES_DROPPED};

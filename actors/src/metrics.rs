@@ -46,6 +46,26 @@ pub struct StatusLabel {
 pub static LOG_LINES_DROPPED: std::sync::LazyLock<Counter> =
     std::sync::LazyLock::new(Counter::default);
 
+/// A node's part in a cluster. Process-wide: the node outlives each tree it runs (a tree per
+/// term of leading, and one while it stands by), and every tree's registry reports these.
+#[derive(Default)]
+pub struct ClusterCounters {
+    /// The engines' lease renewed by this node.
+    pub lease_renewals: Counter,
+    /// The engines' lease taken by this node (at start, or from a node that stopped renewing).
+    pub lease_takeovers: Counter,
+    /// Times this node stopped leading (the lease taken, not renewed in time, or handed back).
+    pub steps_down: Counter,
+    /// Writes the fence refused: this node wrote under an epoch that was no longer the lease's.
+    pub fenced_writes: Counter,
+    /// Requests a standby sent on to the leader.
+    pub forwarded_requests: Counter,
+}
+
+/// This process's [`ClusterCounters`].
+pub static CLUSTER: std::sync::LazyLock<ClusterCounters> =
+    std::sync::LazyLock::new(ClusterCounters::default);
+
 /// Every metric Grace keeps, registered once.
 pub struct Metrics {
     registry: Registry,
@@ -68,8 +88,9 @@ fn run_seconds() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 2.0, 18))
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// The metrics of one tree; `cluster` adds a cluster node's counters.
+    pub fn new(cluster: bool) -> Self {
         let metrics = Self {
             registry: Registry::with_prefix("grace"),
             events_committed: Counter::default(),
@@ -86,11 +107,47 @@ impl Default for Metrics {
             ws_clients: Gauge::default(),
             actor_restarts: Family::default(),
         };
-        metrics.registered()
+        let mut metrics = metrics.registered();
+        if cluster {
+            metrics.register_cluster();
+        }
+        metrics
     }
-}
 
-impl Metrics {
+    fn register_cluster(&mut self) {
+        let r = &mut self.registry;
+        let counters = [
+            (
+                "cluster_lease_renewals",
+                "The engines' lease renewed by this node",
+                &CLUSTER.lease_renewals,
+            ),
+            (
+                "cluster_lease_takeovers",
+                "The engines' lease taken by this node",
+                &CLUSTER.lease_takeovers,
+            ),
+            (
+                "cluster_steps_down",
+                "Times this node stopped leading",
+                &CLUSTER.steps_down,
+            ),
+            (
+                "cluster_fenced_writes",
+                "Writes refused by the fence: made under an epoch no longer the lease's",
+                &CLUSTER.fenced_writes,
+            ),
+            (
+                "cluster_forwarded_requests",
+                "Requests this node sent on to the leader",
+                &CLUSTER.forwarded_requests,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+    }
+
     fn registered(mut self) -> Self {
         let r = &mut self.registry;
         r.register(

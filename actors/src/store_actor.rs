@@ -1,12 +1,14 @@
 //! The store actor: the one writer of the event log and the authority on `seq`.
 //!
-//! It hands out strictly increasing sequence numbers and makes each batch durable in a single
-//! transaction — together with the records the batch announces, when an actor commits state
+//! Each batch is made durable in a single transaction that gives its events their seqs, from
+//! the log's head as the transaction reads it — together with the records the batch announces, when an actor commits state
 //! changes (an outbox: what is saved is always announced) — before anyone may see it. Then it
 //! routes the batch, in seq order: every event to the live feed, and a nudge to the incident
 //! manager when the batch holds problem or recovery events, or when info events alone have
-//! put it NUDGE_LAG_MIN behind. Being the one sequencer, it is the
-//! one router, so the feed never sees seqs out of order. Each commit's problem and recovery
+//! put it NUDGE_LAG_MIN behind. Being the one router, it hands the feed every seq in order.
+//! In a cluster the other nodes append to the same log: their events are found between the
+//! head this actor knew and where its own commit landed, or by looking every LOG_FOLLOW_MS,
+//! and are routed like its own, in their place. Each commit's problem and recovery
 //! events are also handed to the incident manager in memory (`signals.rs`), so it need not read
 //! them back from the log. On (re)start it resumes from the
 //! log's high-water mark, so a restart never reuses or skips a seq.
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, Duties};
 use crate::delivery::Alert;
 use crate::event::{classify, Event, EventDraft};
 use crate::model::StoreFailure;
@@ -33,7 +35,8 @@ use crate::protocol::store::{SilenceChange, SilenceRefused, StoreMsg};
 use crate::protocol::{Feed, Incidents, Notifier};
 use crate::signals::Span;
 use crate::silence::{expired, make_room, Room, Silence, SILENCES_MAX};
-use crate::store::{StoreError, Write};
+use crate::store::{Appended, StoreError, Write};
+use crate::ticks::Ticker;
 
 pub struct StoreActor;
 
@@ -41,12 +44,21 @@ pub struct StoreActor;
 /// nudges it anyway (its periodic check passes fewer within seconds).
 const NUDGE_LAG_MIN: u64 = 256;
 
+/// How often a node of a cluster looks for events other nodes appended: what a client of its
+/// feed waits at most, beyond the read, for an event taken by another node.
+const LOG_FOLLOW_MS: u64 = 100;
+
+/// Most events read from the log at once while routing other nodes' events.
+const FOLLOW_PAGE_EVENTS: usize = 256;
+
 pub struct StoreState {
     ctx: Arc<Ctx>,
     last_seq: u64,
     /// The feed hub was told `Lagged` and is handed nothing until it has taken everything in
     /// flight (`progress.feed_in_flight`).
     feed_lagged: bool,
+    /// Sends `Follow` while other nodes append to the log too.
+    follow: Option<Ticker>,
 }
 
 impl Actor for StoreActor {
@@ -56,15 +68,21 @@ impl Actor for StoreActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         ctx: Arc<Ctx>,
     ) -> Result<Self::State, ActorProcessingErr> {
         let last_seq = ctx.store.last_seq().await?;
         ctx.progress.log_head.store(last_seq, Ordering::Release);
+        let period = std::time::Duration::from_millis(LOG_FOLLOW_MS);
+        let follow = ctx
+            .store
+            .is_shared()
+            .then(|| Ticker::start(&myself, period, || StoreMsg::Follow));
         Ok(StoreState {
             ctx,
             last_seq,
             feed_lagged: false,
+            follow,
         })
     }
 
@@ -93,6 +111,12 @@ impl Actor for StoreActor {
             }
             StoreMsg::Barrier(reply) => {
                 let _ = reply.send(());
+            }
+            StoreMsg::Follow => {
+                state.follow.iter().for_each(Ticker::taken);
+                if let Err(error) = state.follow().await {
+                    tracing::warn!(%error, "cannot read what other nodes appended to the log");
+                }
             }
             StoreMsg::Silence(change, reply) => {
                 let _ = reply.send(state.silence(change).await);
@@ -148,32 +172,82 @@ impl StoreState {
         drafts: Vec<EventDraft>,
         writes: &[Write],
     ) -> Result<Vec<Arc<Event>>, Arc<StoreError>> {
-        let at = crate::time::now();
-        let events: Vec<Event> = drafts
-            .into_iter()
-            .zip(self.last_seq + 1..)
-            .map(|(draft, seq)| draft.sequenced(seq, at))
-            .collect();
         let started = std::time::Instant::now();
-        let committed = self.ctx.store.commit(&events, writes).await;
+        let committed = self.ctx.store.commit(drafts, writes).await;
         let metrics = &self.ctx.metrics;
         metrics
             .store_commit_seconds
             .observe(started.elapsed().as_secs_f64());
-        if let Err(error) = committed {
-            if error.is_stale() {
+        let Appended { after, events } = match committed {
+            Ok(appended) => appended,
+            Err(error) if error.is_stale() => {
                 // A guard found its record changed: the store is fine, the decision was late.
                 tracing::info!(%error, "a guarded commit was stale; nothing written");
                 return Err(Arc::new(error));
             }
-            tracing::error!(%error, "commit to the store failed");
-            metrics.store_commit_failures.inc();
-            self.failed(&error);
-            return Err(Arc::new(error));
-        }
+            Err(error) => {
+                tracing::error!(%error, "commit to the store failed");
+                metrics.store_commit_failures.inc();
+                self.failed(&error);
+                return Err(Arc::new(error));
+            }
+        };
         metrics.events_committed.inc_by(events.len() as u64);
         self.succeeded();
+        if !events.is_empty() && after > self.last_seq {
+            // Other nodes' events landed before these: theirs go first.
+            if let Err(error) = self.route_others(after).await {
+                // They are durable; this node's clients and incident manager find them in the
+                // log (the feed's gap cuts its clients off, who resume with `since`).
+                tracing::warn!(%error, "cannot read other nodes' events; skipped");
+                self.last_seq = after;
+            }
+        }
         let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
+        self.advance(events.clone());
+        Ok(events)
+    }
+
+    /// Looks for events other nodes appended since the head this actor knew, and routes them.
+    /// On a standby node, also how far the leader's incident manager got: intake here waits
+    /// on it as it would on the leader.
+    async fn follow(&mut self) -> Result<(), StoreError> {
+        let head = self.ctx.store.last_seq().await?;
+        if head > self.last_seq {
+            self.route_others(head).await?;
+        }
+        if self.ctx.duties == Duties::Serve {
+            let applied = self.ctx.store.incidents_progress().await?.watermark;
+            self.ctx.progress.incidents_applied(applied);
+        }
+        Ok(())
+    }
+
+    /// Reads the log from the head this actor knew up to `head` a page at a time, and routes
+    /// each page as if it had committed it.
+    async fn route_others(&mut self, head: u64) -> Result<(), StoreError> {
+        while self.last_seq < head {
+            let page_max = FOLLOW_PAGE_EVENTS.min((head - self.last_seq) as usize);
+            let page = self.ctx.store.events_after(self.last_seq, page_max).await?;
+            if page.is_empty() {
+                // Retention removed them before this node read them: go on from the oldest.
+                match self.ctx.store.first_seq().await? {
+                    Some(first) if first > self.last_seq + 1 => self.last_seq = first - 1,
+                    _ => {
+                        let missing = format!("the log has no events past {}", self.last_seq);
+                        return Err(StoreError::Unavailable(missing));
+                    }
+                }
+                continue;
+            }
+            self.advance(page.into_iter().map(Arc::new).collect());
+        }
+        Ok(())
+    }
+
+    /// Events now in the log right after `last_seq`: queued for the incident manager, the
+    /// head moved past them, and routed.
+    fn advance(&mut self, events: Vec<Arc<Event>>) {
         if let (Some(first), Some(last)) = (events.first(), events.last()) {
             // Before the head moves, so a reader that sees the head finds the span.
             let signals = events.iter().filter(|e| is_signal(e)).cloned().collect();
@@ -192,7 +266,6 @@ impl StoreState {
         let progress = &self.ctx.progress;
         progress.log_head.store(self.last_seq, Ordering::Release);
         self.route(&events);
-        Ok(events)
     }
 
     /// A commit failed: Grace is degraded until one succeeds. The first failure is told to the

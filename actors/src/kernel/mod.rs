@@ -28,7 +28,7 @@ pub use reload::ReloadReport;
 pub use stop::{Stopped, SHUTDOWN_TIMEOUT_MS};
 pub use tree::{ActorNode, ActorState};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, Duties};
 use crate::event::{Event, EventDraft, Pattern};
 use crate::intake::PushedEvent;
 use crate::lease_clock::LeaseClock;
@@ -113,6 +113,18 @@ impl Kernel {
         lease: LeaseClock,
     ) -> Result<Self, KernelError> {
         let ctx = Ctx::with_lease(store, spec, probes, lease);
+        Self::start_with(ctx).await
+    }
+
+    /// Starts the tree of a cluster's standby node on the shared store: the store actor, the
+    /// bus and the feed ([`Duties::Serve`]).
+    pub async fn start_serving(spec: TreeSpec, store: Store) -> Result<Self, KernelError> {
+        let mut ctx = Ctx::new(store, spec, Probes::default());
+        Arc::get_mut(&mut ctx).expect("a new context").duties = Duties::Serve;
+        Self::start_with(ctx).await
+    }
+
+    async fn start_with(ctx: Arc<Ctx>) -> Result<Self, KernelError> {
         // People's silences are in force from the first event applied.
         *ctx.silences.write().expect("silences poisoned") = ctx.store.silences().await?;
         let period = Duration::from_millis(ctx.spec().supervision.period_ms);

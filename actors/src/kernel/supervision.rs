@@ -13,7 +13,7 @@ use ractor_supervisor::{
 };
 
 use crate::bus_actor::BusActor;
-use crate::context::Ctx;
+use crate::context::{Ctx, Duties};
 use crate::event::EventDraft;
 use crate::feed_actor::FeedActor;
 use crate::incidents::IncidentsActor;
@@ -28,8 +28,18 @@ use crate::retention_actor::RetentionActor;
 use crate::spec::MonitorSpec;
 use crate::store_actor::StoreActor;
 
-/// The root supervisor's children, in the order they start.
+/// The root supervisor's children, in the order they start: all of them, or what serves a
+/// standby node (`Duties::Serve`).
 pub(super) fn children(ctx: &Arc<Ctx>) -> Vec<ChildSpec> {
+    let mut children = all_children(ctx);
+    if ctx.duties == Duties::Serve {
+        let serving = [roles::STORE, roles::BUS, roles::FEED].map(|role| ctx.scope.name(role));
+        children.retain(|child| serving.contains(&child.id));
+    }
+    children
+}
+
+fn all_children(ctx: &Arc<Ctx>) -> Vec<ChildSpec> {
     vec![
         child(ctx, roles::STORE, "store", |ctx, name, sup| async move {
             spawn_cell(name, StoreActor, ctx, sup).await

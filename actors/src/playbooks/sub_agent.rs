@@ -95,6 +95,7 @@ impl<'a> Runner<'a> {
                 started_at: Some(crate::time::now()),
                 finished_at: None,
                 output: String::new(),
+                ran_by: self.args.ctx.store.ran_by(),
             };
             if skipping && !matches!(step, StepSpec::Verify { .. }) {
                 record.status = StepStatus::Skipped;

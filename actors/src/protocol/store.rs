@@ -27,6 +27,9 @@ pub enum StoreMsg {
     /// Replies once taken: every commit sent before it has ended, landed or not. What a
     /// caller whose commit timed out waits for before it reads the store again.
     Barrier(RpcReplyPort<()>),
+    /// Look for events other nodes appended to the log, and route them (a cluster's nodes,
+    /// every `store_actor::LOG_FOLLOW_MS`).
+    Follow,
 }
 
 /// A change to people's silences.

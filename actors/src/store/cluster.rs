@@ -22,11 +22,11 @@ use crate::cluster::{Epoch, Lease, Node, NodeId};
 pub(super) const FENCED_MARKER: &str = "grace-fenced";
 /// What a refused compare-and-set on the lease says.
 const LEASE_MARKER: &str = "grace-lease";
-/// Most tries of a fenced transaction that lost a conflict with another (it wrote nothing):
-/// a leader's writes and its renewals all write `cluster_lease:engines`. An unfenced store is not
-/// retried: on one node each table has one writer, and an error it did not expect (a full
-/// disk) must reach the store actor at once.
-const CONFLICT_TRIES_MAX: u32 = 8;
+/// Most tries of a transaction that lost a conflict with another (it wrote nothing): a
+/// leader's writes and its renewals all write `cluster_lease:engines`, and every node's
+/// commits append to one log. A store of one node is not retried: each table has one writer
+/// there, and an error it did not expect (a full disk) must reach the store actor at once.
+const CONFLICT_TRIES_MAX: u32 = 16;
 /// What SurrealDB says of a transaction that lost a conflict.
 const CONFLICT_MARKER: &str = "Transaction conflict";
 
@@ -69,6 +69,14 @@ impl Store {
     /// Defines the cluster's tables (once per database; again is harmless).
     pub async fn prepare_cluster(&self) -> StoreResult<()> {
         self.write_query(CLUSTER_SCHEMA, json!({})).await
+    }
+
+    /// This store as one of several nodes': a commit that lost a conflict with another
+    /// node's (both appended to the log) is tried again.
+    pub fn shared(&self) -> Store {
+        let mut view = self.0.clone();
+        view.shared = true;
+        Store(view)
     }
 
     /// This store with every write fenced by `fence`.
@@ -172,6 +180,19 @@ impl StoreView {
         })
     }
 
+    /// The node and epoch this store's writes are fenced with, as a step's record names them.
+    pub fn ran_by(&self) -> Option<crate::model::RanBy> {
+        self.fence.as_ref().map(|fence| crate::model::RanBy {
+            node_id: fence.node.clone(),
+            epoch: fence.epoch,
+        })
+    }
+
+    /// Whether other nodes append to this store's log too ([`Store::shared`]).
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
     /// This view without its fence: lease writes are what the fence is made of.
     fn unfenced(&self) -> StoreView {
         let mut view = self.clone();
@@ -180,10 +201,16 @@ impl StoreView {
     }
 
     /// Runs `body` (statements, no `BEGIN`/`COMMIT`) as one transaction, fenced when this store
-    /// is; when fenced, tried again when it lost a conflict with another transaction (it wrote
-    /// nothing), at most [`CONFLICT_TRIES_MAX`] times. A guard's or the fence's `THROW` comes back as
-    /// `Stale` or `Fenced`.
+    /// is; when fenced or shared, tried again when it lost a conflict with another transaction
+    /// (it wrote nothing), at most [`CONFLICT_TRIES_MAX`] times. A guard's or the fence's
+    /// `THROW` comes back as `Stale` or `Fenced`.
     pub(super) async fn write_query(&self, body: &str, vars: Value) -> StoreResult<()> {
+        self.transaction(body, vars).await.map(drop)
+    }
+
+    /// [`write_query`](Self::write_query), returning the last number a statement gave
+    /// (`RETURN $n;` as the body's last statement), if any.
+    pub(super) async fn transaction(&self, body: &str, vars: Value) -> StoreResult<Option<u64>> {
         let mut vars = vars;
         let mut query = String::from("BEGIN TRANSACTION;\n");
         if let Some(fence) = &self.fence {
@@ -200,7 +227,7 @@ impl StoreView {
         query.push_str("\nCOMMIT TRANSACTION;");
         // Only a fenced write is tried again, so only it keeps a copy of its values: one
         // node's commits (the hot path) hand theirs over whole.
-        let tries_max = if self.fence.is_some() {
+        let tries_max = if self.fence.is_some() || self.shared {
             CONFLICT_TRIES_MAX
         } else {
             1
@@ -213,10 +240,14 @@ impl StoreView {
                 std::mem::take(&mut vars)
             };
             match self.try_write(&query, this_try).await {
+                Err(StoreError::Fenced(refused)) => {
+                    crate::metrics::CLUSTER.fenced_writes.inc();
+                    return Err(StoreError::Fenced(refused));
+                }
                 Err(StoreError::Db(error))
                     if tries < tries_max && error.to_string().contains(CONFLICT_MARKER) =>
                 {
-                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries))).await;
+                    tokio::time::sleep(conflict_backoff(tries)).await;
                 }
                 other => return other,
             }
@@ -224,7 +255,7 @@ impl StoreView {
         }
     }
 
-    async fn try_write(&self, query: &str, vars: Value) -> StoreResult<()> {
+    async fn try_write(&self, query: &str, vars: Value) -> StoreResult<Option<u64>> {
         let mut response = self.db.query(query).bind(vars).await?;
         let errors = response.take_errors();
         // A THROW is not the last error (COMMIT's "aborted due to a prior error" is).
@@ -243,9 +274,24 @@ impl StoreView {
                 return Err(error(thrown.to_string()));
             }
         }
-        match cause(errors) {
-            Some(error) => Err(error.into()),
-            None => Ok(()),
+        if let Some(error) = cause(errors) {
+            return Err(error.into());
         }
+        // The statements' results, BEGIN and COMMIT among them or not: the last number.
+        let returned = (0..response.num_statements()).rev().find_map(|at| {
+            let value: Option<Value> = response.take(at).ok()?;
+            value?.as_u64()
+        });
+        Ok(returned)
     }
+}
+
+/// The wait before try `tries + 1` of a transaction that lost a conflict: `tries` ms and up to
+/// as much again at random, so nodes that collided do not collide again in step.
+fn conflict_backoff(tries: u32) -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    let base_us = u64::from(tries) * 1_000;
+    std::time::Duration::from_micros(base_us + u64::from(nanos) % (base_us + 1))
 }

@@ -2,29 +2,43 @@
 
 use super::*;
 
+/// Events as the log took them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    /// The log's head just before them: past the head their committer knew, other nodes'
+    /// commits came in between.
+    pub after: u64,
+    /// With their seqs, `after + 1` on.
+    pub events: Vec<Event>,
+}
+
 impl Store {
-    /// Appends sequenced events in one transaction, with the log's high-water mark.
-    pub async fn append_events(&self, events: &[Event]) -> StoreResult<()> {
-        self.commit(events, &[]).await
+    /// Appends events at the log's head in one transaction (see [`Store::commit`]).
+    pub async fn append_events(&self, drafts: Vec<EventDraft>) -> StoreResult<Appended> {
+        self.commit(drafts, &[]).await
     }
 
-    /// Appends sequenced events and writes `writes`, all in one transaction: what is saved is
-    /// always announced, and what is announced is always saved.
-    pub async fn commit(&self, events: &[Event], writes: &[Write]) -> StoreResult<()> {
+    /// Appends events at the log's head and writes `writes`, all in one transaction: what is
+    /// saved is always announced, and what is announced is always saved.
+    ///
+    /// Their seqs are given in the transaction, from the head it reads: whichever node's commit
+    /// lands first takes the next seqs, and two that read the same head conflict (both write
+    /// it), so one fails whole and is tried again (a [`shared`](Store::shared) store). The log
+    /// stays one gap-free order however many nodes append to it.
+    pub async fn commit(&self, drafts: Vec<EventDraft>, writes: &[Write]) -> StoreResult<Appended> {
+        let at = crate::time::now();
+        let mut events: Vec<Event> = drafts
+            .into_iter()
+            .map(|draft| draft.sequenced(0, at))
+            .collect();
         let rows: Vec<Value> = events
             .iter()
-            .map(|event| {
-                let mut row = serde_json::to_value(event)?;
-                row["id"] = json!(event.seq);
-                Ok(row)
-            })
+            .map(serde_json::to_value)
             .collect::<Result<_, serde_json::Error>>()?;
         let parts = Parts::of(writes)?;
         let body = parts.query(!events.is_empty());
-        let last = events.last().map(|event| event.seq);
         let vars = json!({
             "rows": rows,
-            "last": last,
             "upserts": parts.upserts,
             "new_incidents": parts.new_incidents,
             "new_trust": parts.new_trust,
@@ -32,7 +46,17 @@ impl Store {
             "progress": parts.progress,
             "expects": parts.expects,
         });
-        self.write_query(&body, vars).await
+        let returned = self.transaction(&body, vars).await?;
+        if events.is_empty() {
+            return Ok(Appended { after: 0, events });
+        }
+        let after = returned.ok_or_else(|| {
+            StoreError::Unavailable("the log's head was not returned by its commit".to_owned())
+        })?;
+        for (event, seq) in events.iter_mut().zip(after + 1..) {
+            event.seq = seq;
+        }
+        Ok(Appended { after, events })
     }
 }
 
@@ -62,9 +86,14 @@ impl Parts {
             ));
         }
         if events {
+            // The head is read in the transaction, and written: a second commit that read it
+            // too conflicts with this one.
             query.push_str(
-                "INSERT INTO event $rows RETURN NONE;\n\
-                     UPSERT meta:event_log SET last_seq = $last RETURN NONE;\n",
+                "LET $after = (SELECT VALUE last_seq FROM meta:event_log)[0] ?? 0;\n\
+                 LET $sequenced = array::map($rows, |$row, $i| \
+                     object::extend($row, { id: $after + $i + 1, seq: $after + $i + 1 }));\n\
+                 INSERT INTO event $sequenced RETURN NONE;\n\
+                 UPSERT meta:event_log SET last_seq = $after + array::len($rows) RETURN NONE;\n",
             );
         }
         if !self.new_incidents.is_empty() {
@@ -86,6 +115,9 @@ impl Parts {
         }
         if self.progress.is_some() {
             query.push_str("UPSERT meta:incidents CONTENT $progress RETURN NONE;\n");
+        }
+        if events {
+            query.push_str("RETURN $after;\n");
         }
         query
     }

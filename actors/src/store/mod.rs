@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use surrealdb::engine::any::Any;
 use surrealdb::Surreal;
 
-use crate::event::Event;
+use crate::event::{Event, EventDraft};
 use crate::model::{
     Agent, Delivery, Execution, Incident, IncidentStatus, MonitorControl, PipelineRun, TrustScore,
     WorkOrder,
@@ -133,6 +133,9 @@ pub struct StoreView {
     /// In a cluster, the lease every write of the leader's engines is checked against
     /// (`cluster.rs`); None on one node.
     fence: Option<std::sync::Arc<cluster::Fence>>,
+    /// Whether other nodes write this database too ([`Store::shared`]): their commits may
+    /// conflict with this one's, which is then tried again.
+    shared: bool,
 }
 
 /// How long a read may take before it fails. Writes have none: a commit whose outcome is not
@@ -324,6 +327,7 @@ impl Store {
             db,
             log_id: String::new(),
             fence: None,
+            shared: false,
         };
         let known: Option<String> = store
             .one("SELECT VALUE log_id FROM meta:identity", json!({}))
@@ -452,6 +456,7 @@ mod retention;
 mod runs;
 
 pub use cluster::{ClusterRead, Fence, NodeRow};
+pub use log::Appended;
 pub use remote::{RemoteStore, StoreLocation, UserLevel, CONNECT_TIMEOUT_MS};
 
 #[cfg(test)]

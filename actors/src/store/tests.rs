@@ -43,14 +43,19 @@ fn incident(id: u64, status: IncidentStatus) -> Incident {
 async fn event_log_appends_and_scans_in_seq_order() {
     let store = Store::open(&StoreLocation::Memory).await.unwrap();
     assert_eq!(store.last_seq().await.unwrap(), 0);
-    let events: Vec<Event> = (1..=12)
-        .map(|seq| {
-            EventDraft::new("db.connection_lost", json!({ "n": seq }))
-                .sequenced(seq, crate::time::now())
-        })
+    let drafts: Vec<EventDraft> = (1..=12)
+        .map(|n| EventDraft::new("db.connection_lost", json!({ "n": n })))
         .collect();
-    store.append_events(&events[..3]).await.unwrap();
-    store.append_events(&events[3..]).await.unwrap();
+    let first = store.append_events(drafts[..3].to_vec()).await.unwrap();
+    let rest = store.append_events(drafts[3..].to_vec()).await.unwrap();
+    assert_eq!(
+        (first.after, rest.after),
+        (0, 3),
+        "each after the head it found"
+    );
+    let events: Vec<Event> = first.events.into_iter().chain(rest.events).collect();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
     assert_eq!(store.last_seq().await.unwrap(), 12);
     let after: Vec<u64> = store
         .events_after(9, 100)
@@ -62,8 +67,6 @@ async fn event_log_appends_and_scans_in_seq_order() {
     assert_eq!(after, vec![10, 11, 12]);
     let page = store.events_after(0, 5).await.unwrap();
     assert_eq!(page, events[..5].to_vec());
-    // A seq can never be written twice.
-    assert!(store.append_events(&events[..1]).await.is_err());
     // Retention removes a prefix: the oldest kept is found without a scan.
     assert_eq!(store.first_seq().await.unwrap(), Some(1));
     store.remove_events(1, 4).await.unwrap();
@@ -241,7 +244,7 @@ fn with_detected_at(mut incident: Incident, at: chrono::DateTime<Utc>) -> Incide
 #[tokio::test]
 async fn a_commit_writes_all_of_it_or_nothing() {
     let store = Store::open(&StoreLocation::Memory).await.unwrap();
-    let event = |seq| EventDraft::new("incident.opened", json!({})).sequenced(seq, Utc::now());
+    let event = || EventDraft::new("incident.opened", json!({}));
     let progress = |watermark| Write::IncidentsProgress {
         watermark,
         next_id: watermark + 1,
@@ -253,7 +256,7 @@ async fn a_commit_writes_all_of_it_or_nothing() {
         Write::NewTrust(trust.clone()),
         progress(2),
     ];
-    store.commit(&[event(1), event(2)], &writes).await.unwrap();
+    store.commit(vec![event(), event()], &writes).await.unwrap();
     assert_eq!(store.last_seq().await.unwrap(), 2);
     assert_eq!(
         store.incident(1).await.unwrap().map(|i| i.id),
@@ -274,7 +277,7 @@ async fn a_commit_writes_all_of_it_or_nothing() {
         Write::Incident(Box::new(acknowledged.clone())),
         Write::Trust(trust.clone()),
     ];
-    store.commit(&[], &writes).await.unwrap();
+    store.commit(Vec::new(), &writes).await.unwrap();
     assert_eq!(store.trust(&trust.subject).await.unwrap(), Some(trust));
     let stored = store.incident(1).await.unwrap().unwrap();
     assert_eq!(stored.status, IncidentStatus::Acknowledged);
@@ -284,16 +287,17 @@ async fn a_commit_writes_all_of_it_or_nothing() {
         1,
         IncidentStatus::Open,
     )))];
-    assert!(store.commit(&[], &clash).await.is_err());
+    assert!(store.commit(Vec::new(), &clash).await.is_err());
     assert_eq!(store.incident(1).await.unwrap().unwrap().occurrences, 2);
     let stored = store.incidents_progress().await.unwrap();
     assert_eq!((stored.watermark, stored.next_id), (2, 3));
-    // seq 2 exists already: the whole commit fails, and nothing of it is written.
+    // Incident 1 exists already: the whole commit fails, and nothing of it is written.
     let writes = [
         Write::NewIncident(Box::new(incident(2, IncidentStatus::Open))),
+        Write::NewIncident(Box::new(incident(1, IncidentStatus::Open))),
         progress(9),
     ];
-    assert!(store.commit(&[event(3), event(2)], &writes).await.is_err());
+    assert!(store.commit(vec![event()], &writes).await.is_err());
     assert!(store.incident(2).await.unwrap().is_none());
     assert_eq!(store.last_seq().await.unwrap(), 2);
     assert_eq!(store.incidents_progress().await.unwrap().watermark, 2);
@@ -309,8 +313,8 @@ async fn data_survives_reopening_the_same_path() {
             .save_incident(&incident(1, IncidentStatus::Open))
             .await
             .unwrap();
-        let event = EventDraft::new("incident.opened", json!({})).sequenced(1, Utc::now());
-        store.append_events(&[event]).await.unwrap();
+        let event = EventDraft::new("incident.opened", json!({}));
+        store.append_events(vec![event]).await.unwrap();
     }
     // The engine releases its lock asynchronously once the last handle is dropped.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -333,9 +337,9 @@ async fn data_survives_reopening_the_same_path() {
 #[tokio::test]
 async fn a_guarded_commit_lands_only_while_its_record_is_as_read() {
     let store = Store::open(&StoreLocation::Memory).await.unwrap();
-    let event = |seq| EventDraft::new("incident.resolved", json!({})).sequenced(seq, Utc::now());
+    let event = || EventDraft::new("incident.resolved", json!({}));
     let open = Write::NewIncident(Box::new(incident(1, IncidentStatus::Open)));
-    store.commit(&[event(1)], &[open]).await.unwrap();
+    store.commit(vec![event()], &[open]).await.unwrap();
     let expect = |status| Write::Expect {
         table: "incident",
         key: json!(1),
@@ -347,13 +351,13 @@ async fn a_guarded_commit_lands_only_while_its_record_is_as_read() {
             Write::Incident(Box::new(incident(1, IncidentStatus::Resolved))),
         ]
     };
-    store.commit(&[event(2)], &resolve("open")).await.unwrap();
+    store.commit(vec![event()], &resolve("open")).await.unwrap();
     assert_eq!(
         store.incident(1).await.unwrap().unwrap().status,
         IncidentStatus::Resolved
     );
     // The same decision again: the record is no longer `open`.
-    let again = store.commit(&[event(3)], &resolve("open")).await;
+    let again = store.commit(vec![event()], &resolve("open")).await;
     assert!(matches!(&again, Err(e) if e.is_stale()), "{again:?}");
     assert_eq!(store.last_seq().await.unwrap(), 2, "nothing of it written");
     // A record that does not exist is not as read either.
@@ -362,7 +366,53 @@ async fn a_guarded_commit_lands_only_while_its_record_is_as_read() {
         key: json!("run-never"),
         status: "running",
     }];
-    let missing = store.commit(&[event(3)], &missing).await;
+    let missing = store.commit(vec![event()], &missing).await;
     assert!(matches!(&missing, Err(e) if e.is_stale()), "{missing:?}");
     assert_eq!(store.last_seq().await.unwrap(), 2);
+}
+
+/// Two writers on one database (two nodes of a cluster) append at once: every commit's seqs
+/// are given in its transaction, so the log stays one gap-free order and no seq is given
+/// twice; a commit that read the same head as another is tried again.
+#[tokio::test]
+async fn writers_on_one_log_take_seqs_in_their_transactions_without_gaps() {
+    let store = Store::open(&StoreLocation::Memory).await.unwrap().shared();
+    let writer = |store: Store, name: &'static str| {
+        tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for n in 0..50 {
+                let drafts = (0..3)
+                    .map(|i| EventDraft::new("app.note", json!({ "by": name, "n": n, "i": i })))
+                    .collect();
+                let appended = store.append_events(drafts).await.unwrap();
+                let got: Vec<u64> = appended.events.iter().map(|e| e.seq).collect();
+                let after = appended.after;
+                assert_eq!(
+                    got,
+                    vec![after + 1, after + 2, after + 3],
+                    "one commit, one run"
+                );
+                seqs.extend(got);
+            }
+            seqs
+        })
+    };
+    let (a, b) = (writer(store.clone(), "a"), writer(store.clone(), "b"));
+    let mut seqs: Vec<u64> = a.await.unwrap();
+    seqs.extend(b.await.unwrap());
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=300).collect::<Vec<u64>>(),
+        "every seq given once"
+    );
+    assert_eq!(store.last_seq().await.unwrap(), 300);
+    let logged: Vec<u64> = store
+        .events_after(0, 300)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(logged, seqs, "the log holds what each writer was told");
 }

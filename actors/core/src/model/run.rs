@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{AgentId, RunId, Who, WorkOrderId};
+use crate::cluster::{Epoch, NodeId};
 use crate::time::{micros, micros_opt};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -41,6 +42,20 @@ pub struct StepRecord {
     #[serde(default, with = "micros_opt")]
     pub finished_at: Option<DateTime<Utc>>,
     pub output: String,
+    /// In a cluster: the node that started the step and the epoch of the engines' lease it
+    /// held then. Absent on one node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_by: Option<RanBy>,
+}
+
+/// Who ran a step: the history that shows no step ran twice, and none under an epoch its node
+/// no longer held.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct RanBy {
+    #[schema(value_type = String)]
+    pub node_id: NodeId,
+    #[schema(value_type = u64)]
+    pub epoch: Epoch,
 }
 
 /// One playbook run on one incident, carried out by one sub-agent.

@@ -41,6 +41,7 @@ pub fn new_run(
         started_at: None,
         finished_at: None,
         output: String::new(),
+        ran_by: None,
     });
     let execution = Execution {
         run_id: RunId::new(),

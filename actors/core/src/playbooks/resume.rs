@@ -97,6 +97,7 @@ mod tests {
                 started_at: None,
                 finished_at: None,
                 output: String::new(),
+                ran_by: None,
             });
         Execution {
             run_id: "run-1".into(),

@@ -41,6 +41,7 @@ fn a_step_is_recorded_and_announced_unless_a_trust_step_announced_it() {
         started_at: Some(at(1)),
         finished_at: Some(at(2)),
         output: "ok".into(),
+        ran_by: None,
     };
     let mut out = Changes::default();
     book.step(&run_id, 0, record.clone(), false, &mut out);
