@@ -8,7 +8,11 @@
 //! the old leader left under the durable-run rules.
 //!
 //! Each round (a third of `lease_ms`) reads the lease and the membership rows with the
-//! database's time, lets the pure rule decide, and makes the one write it says. A leader that
+//! database's time, lets the pure rule decide, and makes the one write it says.
+//!
+//! Every node serves: a standby runs a serving tree on the shared store (the store actor, the
+//! bus and the feed, `Duties::Serve`), so it takes intake into the shared log, serves `/ws`
+//! from it, reads what is stored, and forwards to the leader what only the engines answer. A leader that
 //! cannot renew steps down once its own clock says the lease ran out — by then it may no
 //! longer start a command (`LeaseClock`) — and one that finds the lease taken steps down at
 //! once. A clean stop hands the lease back, so a standby takes over at its next round.
@@ -36,7 +40,7 @@ pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyh
     let opened = async {
         let store = Store::open(&location).await?;
         store.prepare_cluster().await?;
-        Ok(store)
+        Ok(store.shared())
     };
     let store = opened
         .await
@@ -52,7 +56,7 @@ pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyh
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{addr}"));
     let standby = Standby::new(node.node_id.to_string());
-    let switch = Switch::new(standby::routes(standby.clone()));
+    let switch = Switch::new(standby::unserved(standby.clone()));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let limits = ConnectionLimits::of(&config.server);
     let server = tokio::spawn(server::serve_switched(
@@ -65,7 +69,8 @@ pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyh
         },
     ));
     tracing::info!(node_id = %node.node_id, lease_ms = node.lease_ms, %url, "a node of a cluster: standing by until it holds the engines' lease");
-    let mut this = Node::new(config, source, node, url, store, standby, switch);
+    let mut this = Node::new(config, source, node, url, store, standby, switch)?;
+    this.serve().await?;
     // One round before saying so: a lone node (or the first) already leads when it does.
     this.round().await;
     say(&format!("grace listening on {scheme}://{addr}"));
@@ -79,6 +84,10 @@ pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyh
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     outcome
 }
+
+/// How long after the leader's lease runs out (by the database's clock, as read) a standby
+/// looks again: the time its read took, and the clocks' step.
+const EXPIRY_MARGIN_MS: u64 = 50;
 
 /// Longest a step-down may take to stop the tree: whatever it has queued would be refused by
 /// the fence, and a database that does not answer must not keep it running.
@@ -95,12 +104,29 @@ struct Node {
     source: ConfigSource,
     auth: Arc<server::Auth>,
     standby: Arc<Standby>,
+    /// What this node forwards to the leader with.
+    forward: reqwest::Client,
     switch: Switch,
+    /// The serving tree, while this node stands by.
+    serving: Option<Arc<App>>,
     /// While this node leads.
     term: Option<Term>,
     /// Whether the line with the address is out: scripts read it first, so a lead taken in
     /// the first round is said after it.
     listening: bool,
+    /// A clean stop began: a step-down does not start serving again.
+    stopping: bool,
+    /// What the leader's lease had left at this standby's last read.
+    lease_left: Option<Duration>,
+}
+
+/// What this node's tree does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Serves, and forwards to the leader what only the engines answer.
+    Standby,
+    /// Runs the engines.
+    Leader,
 }
 
 /// A time of leading: the lease's epoch, the tree, and the SIGHUP task reloading it.
@@ -120,10 +146,11 @@ impl Node {
         store: Store,
         standby: Arc<Standby>,
         switch: Switch,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let required = config.auth.tokens_required(&config.server.bind);
         let book = crate::tokens::TokenBook::new(config.auth.tokens_path.clone().into());
-        Self {
+        let forward = server::forward::client(&config.server)?;
+        Ok(Self {
             me: node.node_id,
             lease_ms: node.lease_ms,
             url,
@@ -132,9 +159,50 @@ impl Node {
             config,
             source,
             standby,
+            forward,
             switch,
+            serving: None,
             term: None,
             listening: false,
+            stopping: false,
+            lease_left: None,
+        })
+    }
+
+    /// Starts the serving tree and serves with it: standing by.
+    async fn serve(&mut self) -> anyhow::Result<()> {
+        let tree = self.config.tree.clone();
+        let kernel = match Kernel::start_serving(tree, self.store.clone()).await {
+            Ok(kernel) => kernel,
+            Err(actors::KernelError::Store(error)) => {
+                let location = self.config.store.location();
+                anyhow::bail!(store_unusable(&location, &error))
+            }
+            Err(error) => anyhow::bail!("cannot start the serving tree: {error}"),
+        };
+        let app = self.app(kernel, Role::Standby);
+        self.switch.set(server::routes(app.clone()));
+        self.serving = Some(app);
+        Ok(())
+    }
+
+    /// The handlers' shared state over `kernel`, on a standby node or on the leader.
+    fn app(&self, kernel: Kernel, role: Role) -> Arc<App> {
+        Arc::new(App {
+            kernel,
+            auth: self.auth.clone(),
+            started: self.started(),
+            ws_clients: Default::default(),
+            node_id: Some(self.me.to_string()),
+            cluster: Some(self.standby.clone()),
+            forward: (role == Role::Standby).then(|| self.forward.clone()),
+        })
+    }
+
+    /// Stops the serving tree (this node leads, or is stopping).
+    async fn stop_serving(&mut self) {
+        if let Some(app) = self.serving.take() {
+            stop_tree(&app, Duration::from_millis(STEP_DOWN_MS)).await;
         }
     }
 
@@ -144,7 +212,10 @@ impl Node {
         let mut terminate = signal(SignalKind::terminate())?;
         let every = Duration::from_millis(round_every_ms(self.lease_ms) as u64);
         loop {
-            let next = tokio::time::Instant::now() + every;
+            // A standby looks again when the leader's lease runs out, if that is sooner than
+            // a round: a dead leader is replaced within the lease, not the lease and a round.
+            let wait = self.lease_left.take().map_or(every, |left| left.min(every));
+            let next = tokio::time::Instant::now() + wait;
             let tree = self.term.as_ref().map(|term| term.app.clone());
             let gave_up = async move {
                 match tree {
@@ -169,8 +240,11 @@ impl Node {
         let beat = self
             .store
             .heartbeat(&self.me, &self.url, self.lease_ms, false);
-        if let Err(error) = self.bounded(beat).await {
-            tracing::warn!(%error, "cannot write this node's membership row");
+        match self.bounded(beat).await {
+            // The database answers again: a standby that could not serve tries once more.
+            Ok(()) if self.term.is_none() && self.serving.is_none() => self.serve_again().await,
+            Ok(()) => {}
+            Err(error) => tracing::warn!(%error, "cannot write this node's membership row"),
         }
         let read = match self.bounded(self.store.cluster_read()).await {
             Ok(read) => read,
@@ -184,7 +258,14 @@ impl Node {
         match leader::decide(read.lease.as_ref(), &self.me, held, read.now_ms) {
             LeaderStep::Acquire { expected, epoch } => self.acquire(expected, epoch, sent).await,
             LeaderStep::Renew { epoch } => self.renew(epoch, sent).await,
-            LeaderStep::Follow { .. } => {}
+            LeaderStep::Follow { .. } => {
+                let left_ms = read
+                    .lease
+                    .as_ref()
+                    .map_or(0, |lease| lease.left_ms(read.now_ms));
+                let left_ms = u64::try_from(left_ms).unwrap_or(0) + EXPIRY_MARGIN_MS;
+                self.lease_left = Some(Duration::from_millis(left_ms));
+            }
             LeaderStep::Lost { to } => {
                 let to = to.map_or("nobody".to_owned(), |to| to.to_string());
                 self.step_down(&format!("the engines' lease went to {to}"))
@@ -198,7 +279,10 @@ impl Node {
             .store
             .acquire_engines(&self.me, expected, epoch, self.lease_ms);
         match self.bounded(taken).await {
-            Ok(true) => self.lead(epoch, sent).await,
+            Ok(true) => {
+                actors::CLUSTER.lease_takeovers.inc();
+                self.lead(epoch, sent).await
+            }
             Ok(false) => tracing::debug!("another node took the engines' lease first"),
             Err(error) => tracing::warn!(%error, "cannot take the engines' lease"),
         }
@@ -208,6 +292,7 @@ impl Node {
         let renewed = self.store.renew_engines(&self.me, epoch, self.lease_ms);
         match self.bounded(renewed).await {
             Ok(true) => {
+                actors::CLUSTER.lease_renewals.inc();
                 if let Some(term) = &self.term {
                     term.clock.renewed(sent, self.lease());
                 }
@@ -256,14 +341,9 @@ impl Node {
                 return;
             }
         };
-        let app = Arc::new(App {
-            kernel,
-            auth: self.auth.clone(),
-            started: self.started(),
-            ws_clients: Default::default(),
-            node_id: Some(self.me.to_string()),
-        });
+        let app = self.app(kernel, Role::Leader);
         self.switch.set(server::routes(app.clone()));
+        self.stop_serving().await;
         let hangups = tokio::spawn(reload_on_hangup(app.clone()));
         self.term = Some(Term {
             epoch,
@@ -312,11 +392,25 @@ impl Node {
             return;
         };
         term.clock.lost();
-        self.switch.set(standby::routes(self.standby.clone()));
+        actors::CLUSTER.steps_down.inc();
+        self.switch.set(standby::unserved(self.standby.clone()));
         term.hangups.abort();
         stop_tree(&term.app, bound).await;
         say(&format!("grace node {} stands by: {why}", self.me));
         tracing::warn!(node_id = %self.me, epoch = term.epoch.0, "stepped down: {why}");
+        // Then serving as a standby (a clean stop serves nothing more). A database that does
+        // not answer fails the serving tree's first read within its timeout; a later round
+        // tries again.
+        if !self.stopping {
+            self.serve_again().await;
+        }
+    }
+
+    /// Serves as a standby, or says why not (answering 503 meanwhile).
+    async fn serve_again(&mut self) {
+        if let Err(error) = self.serve().await {
+            tracing::warn!(%error, "not serving as a standby: answering 503 until a later round");
+        }
     }
 
     /// The leader as last read, for the standby answers.
@@ -340,6 +434,8 @@ impl Node {
     /// A clean stop: the tree stopped, the lease handed back (a standby takes it at its next
     /// round, not a lease later), the membership row marked stopping.
     async fn leave(&mut self) {
+        self.stopping = true;
+        self.stop_serving().await;
         let epoch = self.term.as_ref().map(|term| term.epoch);
         let bound = Duration::from_millis(self.config.server.shutdown_timeout_ms);
         self.stop_leading("this node is stopping", bound).await;

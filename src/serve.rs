@@ -81,6 +81,8 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         },
         ws_clients: Default::default(),
         node_id: None,
+        cluster: None,
+        forward: None,
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(listener, app.clone(), tls, async {

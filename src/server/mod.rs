@@ -8,6 +8,7 @@ mod dashboard;
 mod error;
 mod filters;
 mod first_read;
+pub mod forward;
 mod healing;
 mod history;
 mod incidents;
@@ -51,6 +52,11 @@ pub struct App {
     pub ws_clients: std::sync::atomic::AtomicUsize,
     /// This node's id in a cluster; None on one node.
     pub node_id: Option<String>,
+    /// In a cluster: this node and who leads, as last read. None on one node.
+    pub cluster: Option<Arc<standby::Standby>>,
+    /// On a standby node, what it forwards to the leader with (what only the leader serves).
+    /// None on one node and on the leader.
+    pub forward: Option<reqwest::Client>,
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets open connections finish (see
@@ -215,16 +221,23 @@ async fn connection<I>(
 const ACCEPT_RETRY_MS: u64 = 100;
 
 /// Every route of the table (`routes.rs`), with errors recovered into JSON and cross-site
-/// requests refused first (`origin.rs`).
+/// requests refused first (`origin.rs`). On a standby node (`app.forward`), the routes only
+/// the leader serves are forwarded to it (`forward.rs`).
 pub fn routes(app: Arc<App>) -> BoxedFilter<(Response,)> {
     let guard = origin::same_origin(&app.started.server);
+    let forward = match (&app.cluster, &app.forward) {
+        (Some(standby), Some(client)) => Some((standby.clone(), client.clone())),
+        _ => None,
+    };
     let parts = filters::Filters::new(app);
-    let all = filters::any_of(
-        routes::table()
-            .iter()
-            .map(|line| line.filter(&parts))
-            .collect(),
-    );
+    let line = |line: &routes::Line| match (&forward, line.served) {
+        (Some((standby, client)), routes::Served::ByLeader) => {
+            let to_leader = forward::to_leader(standby.clone(), client.clone(), parts.body());
+            line.route.matches().and(to_leader).boxed()
+        }
+        _ => line.filter(&parts),
+    };
+    let all = filters::any_of(routes::table().iter().map(line).collect());
     guard
         .and(all)
         .recover(error::recover)

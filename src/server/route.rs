@@ -167,6 +167,22 @@ impl Route {
         self.matched::<N>().and(self.caller(f)).boxed()
     }
 
+    /// Matches this route's path (whatever its parameters) and method; checks nothing else.
+    pub(super) fn matches(&self) -> BoxedFilter<()> {
+        let template = self.template.clone();
+        let path = warp::path::peek().and_then(move |rest: warp::path::Peek| {
+            std::future::ready(match template.fits(rest.as_str()) {
+                true => Ok(()),
+                false => Err(warp::reject::not_found()),
+            })
+        });
+        let method = match self.method {
+            Method::POST => warp::post().boxed(),
+            _ => warp::get().boxed(),
+        };
+        path.untuple_one().and(method).boxed()
+    }
+
     /// The path (with its `N` parameters, checked here, at start) and the method.
     fn matched<const N: usize>(&self) -> BoxedFilter<([String; N],)> {
         let params = self.template.params();
@@ -257,26 +273,48 @@ impl Template {
     /// The parameters of `rest` (the request's path after its first `/`) when it is this
     /// path, matched as warp's `path!(…)` would: segments as sent (percent-encoded), exactly,
     /// a parameter never empty, one trailing `/` allowed.
+    /// Whether `rest` (the request's path after its first `/`) is this path, matched as
+    /// warp's `path!(…)` would: segments as sent (percent-encoded), exactly, a parameter never
+    /// empty, one trailing `/` allowed.
+    fn fits(&self, rest: &str) -> bool {
+        let sent = Self::segments_of(rest);
+        sent.len() == self.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(sent)
+                .all(|(segment, part)| match segment {
+                    Segment::Literal(literal) => literal == part,
+                    Segment::Param => !part.is_empty(),
+                })
+    }
+
+    /// The parameters of `rest` when it [`fits`](Self::fits) this path.
     fn captures<const N: usize>(&self, rest: &str) -> Option<[String; N]> {
+        if !self.fits(rest) {
+            return None;
+        }
+        let mut found: [String; N] = std::array::from_fn(|_| String::new());
+        let params = Self::segments_of(rest)
+            .into_iter()
+            .zip(&self.segments)
+            .filter(|(_, segment)| **segment == Segment::Param);
+        for (slot, (part, _)) in found.iter_mut().zip(params) {
+            *slot = part.to_owned();
+        }
+        Some(found)
+    }
+
+    /// `rest` split at `/`, without one trailing `/`; none for the root.
+    fn segments_of(rest: &str) -> Vec<&str> {
         let rest = match rest.strip_suffix('/') {
             Some(trimmed) if !trimmed.is_empty() => trimmed,
             _ => rest,
         };
-        let mut found: [String; N] = std::array::from_fn(|_| String::new());
-        if self.segments.is_empty() {
-            return rest.is_empty().then_some(found);
+        match rest {
+            "" => Vec::new(),
+            rest => rest.split('/').collect(),
         }
-        let mut sent = rest.split('/');
-        let mut params = found.iter_mut();
-        for segment in &self.segments {
-            let part = sent.next()?;
-            match segment {
-                Segment::Literal(literal) if literal == part => {}
-                Segment::Param if !part.is_empty() => *params.next()? = part.to_owned(),
-                _ => return None,
-            }
-        }
-        sent.next().is_none().then_some(found)
     }
 }
 

@@ -37,11 +37,11 @@ pub(super) fn table() -> Vec<Line> {
 /// The hot path.
 fn intake() -> Vec<Line> {
     vec![
-        Line::of::<intake::__path_post_events>(|r, f| {
+        Line::everywhere::<intake::__path_post_events>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app()).and(f.body());
             route.and_then(intake::post_events).boxed()
         }),
-        Line::of::<intake::__path_post_alertmanager>(|r, f| {
+        Line::everywhere::<intake::__path_post_alertmanager>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app()).and(f.body());
             route.and_then(intake::post_alertmanager).boxed()
         }),
@@ -55,26 +55,26 @@ fn intake() -> Vec<Line> {
 /// Grace itself.
 fn system() -> Vec<Line> {
     vec![
-        Line::of::<system::__path_health>(|r, f| {
+        Line::everywhere::<system::__path_health>(|r, f| {
             r.at(f).and(f.app()).and_then(system::health).boxed()
         }),
-        Line::of::<system::__path_whoami>(|r, f| {
+        Line::everywhere::<system::__path_whoami>(|r, f| {
             r.by(f).and(f.app()).and_then(system::whoami).boxed()
         }),
-        Line::of::<system::__path_metrics>(|r, f| {
+        Line::everywhere::<system::__path_metrics>(|r, f| {
             r.at(f).and(f.app()).and_then(system::metrics).boxed()
         }),
-        Line::of::<system::__path_actor_tree>(|r, f| {
+        Line::everywhere::<system::__path_actor_tree>(|r, f| {
             r.at(f).and(f.app()).and_then(system::actor_tree).boxed()
         }),
-        Line::of::<cluster::__path_cluster>(|r, f| {
+        Line::everywhere::<cluster::__path_cluster>(|r, f| {
             r.at(f).and(f.app()).and_then(cluster::cluster).boxed()
         }),
         Line::of::<system::__path_reload_config>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app());
             route.and_then(system::reload_config).boxed()
         }),
-        Line::of::<openapi::__path_document>(|r, f| {
+        Line::everywhere::<openapi::__path_document>(|r, f| {
             r.at(f).map(json).and_then(openapi::document).boxed()
         }),
     ]
@@ -82,11 +82,11 @@ fn system() -> Vec<Line> {
 
 fn incidents() -> Vec<Line> {
     vec![
-        Line::of::<incidents::__path_list_incidents>(|r, f| {
+        Line::everywhere::<incidents::__path_list_incidents>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(incidents::list_incidents).boxed()
         }),
-        Line::of::<incidents::__path_get_incident>(|r, f| {
+        Line::everywhere::<incidents::__path_get_incident>(|r, f| {
             r.with(f)
                 .and(f.app())
                 .and_then(incidents::get_incident)
@@ -110,25 +110,25 @@ fn incidents() -> Vec<Line> {
 /// What healing did.
 fn healing() -> Vec<Line> {
     vec![
-        Line::of::<healing::__path_list_executions>(|r, f| {
+        Line::everywhere::<healing::__path_list_executions>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_executions).boxed()
         }),
-        Line::of::<healing::__path_get_execution>(|r, f| {
+        Line::everywhere::<healing::__path_get_execution>(|r, f| {
             r.with(f)
                 .and(f.app())
                 .and_then(healing::get_execution)
                 .boxed()
         }),
-        Line::of::<healing::__path_list_agents>(|r, f| {
+        Line::everywhere::<healing::__path_list_agents>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_agents).boxed()
         }),
-        Line::of::<healing::__path_list_work_orders>(|r, f| {
+        Line::everywhere::<healing::__path_list_work_orders>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_work_orders).boxed()
         }),
-        Line::of::<healing::__path_list_deliveries>(|r, f| {
+        Line::everywhere::<healing::__path_list_deliveries>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_deliveries).boxed()
         }),
@@ -207,7 +207,7 @@ fn playbooks() -> Vec<Line> {
 fn pages() -> Vec<Line> {
     vec![
         // The feed's query is checked before the upgrade, so a bad one is a clear 4xx.
-        Line::of::<ws::__path_upgrade>(|r, f| {
+        Line::everywhere::<ws::__path_upgrade>(|r, f| {
             let request = r.at(f).and(f.app()).and(f.query()).and_then(ws::parse);
             let protocols = warp::header::optional::<String>("sec-websocket-protocol");
             let upgrade = request
@@ -216,14 +216,22 @@ fn pages() -> Vec<Line> {
                 .and(warp::ws());
             upgrade.and_then(ws::upgrade).boxed()
         }),
-        Line::of::<dashboard::__path_index>(|r, f| r.at(f).and_then(dashboard::index).boxed()),
-        Line::of::<dashboard::__path_script>(|r, f| r.at(f).and_then(dashboard::script).boxed()),
-        Line::of::<dashboard::__path_module>(|r, f| r.with(f).and_then(dashboard::module).boxed()),
-        Line::of::<dashboard::__path_stylesheet>(|r, f| {
+        Line::everywhere::<dashboard::__path_index>(|r, f| {
+            r.at(f).and_then(dashboard::index).boxed()
+        }),
+        Line::everywhere::<dashboard::__path_script>(|r, f| {
+            r.at(f).and_then(dashboard::script).boxed()
+        }),
+        Line::everywhere::<dashboard::__path_module>(|r, f| {
+            r.with(f).and_then(dashboard::module).boxed()
+        }),
+        Line::everywhere::<dashboard::__path_stylesheet>(|r, f| {
             r.at(f).and_then(dashboard::stylesheet).boxed()
         }),
-        Line::of::<dashboard::__path_catalog>(|r, f| r.at(f).and_then(dashboard::catalog).boxed()),
-        Line::of::<dashboard::__path_insights>(|r, f| {
+        Line::everywhere::<dashboard::__path_catalog>(|r, f| {
+            r.at(f).and_then(dashboard::catalog).boxed()
+        }),
+        Line::everywhere::<dashboard::__path_insights>(|r, f| {
             r.at(f).and(f.app()).and_then(dashboard::insights).boxed()
         }),
     ]
@@ -232,15 +240,27 @@ fn pages() -> Vec<Line> {
 /// How a line builds its warp filter from its route and the shared filters.
 type Serve = fn(&Route, &Filters) -> BoxedFilter<(Response,)>;
 
-/// One line of the table: a route and how its handler is handed the request.
+/// One line of the table: a route, how its handler is handed the request, and where it is
+/// served.
 pub(super) struct Line {
     pub(super) route: Route,
     serve: Serve,
+    pub(super) served: Served,
+}
+
+/// Which nodes of a cluster serve a route themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Served {
+    /// Every node: it needs the store, the log's feed or intake (`Duties::Serve`).
+    Everywhere,
+    /// The leader: it needs the engines (their state in memory, their commands); a standby
+    /// forwards it (`forward.rs`).
+    ByLeader,
 }
 
 impl Line {
     /// The route `P` declares (`__path_<handler>`, made by `#[utoipa::path]`), served by
-    /// `serve`.
+    /// `serve` on the leader.
     fn of<P>(serve: Serve) -> Self
     where
         P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>,
@@ -248,6 +268,18 @@ impl Line {
         Self {
             route: Route::of::<P>(),
             serve,
+            served: Served::ByLeader,
+        }
+    }
+
+    /// [`Line::of`], served by every node.
+    fn everywhere<P>(serve: Serve) -> Self
+    where
+        P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>,
+    {
+        Self {
+            served: Served::Everywhere,
+            ..Self::of::<P>(serve)
         }
     }
 

@@ -1,7 +1,7 @@
-//! What a node of a cluster answers while another node runs the engines: `/health` says it
-//! stands by and who leads (503, so a load balancer checking `/health` sends people to the
-//! leader), and every other path is 503 naming the leader's url, with `Retry-After`: a
-//! takeover is at most a lease away.
+//! Who a standby node is and who leads, as last read; and what it answers when its serving
+//! tree cannot run (its store would not start it): `/health` says it stands by and who leads
+//! (503), and every other path is 503 naming the leader's url, with `Retry-After`. Otherwise
+//! a standby serves every route itself or forwards it to the leader (`forward.rs`).
 
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +27,11 @@ impl Standby {
         })
     }
 
+    /// The leader's node id and url, once known.
+    pub fn leader(&self) -> Option<(String, String)> {
+        self.leader.lock().expect("standby poisoned").clone()
+    }
+
     fn leader_json(&self) -> serde_json::Value {
         match &*self.leader.lock().expect("standby poisoned") {
             Some((node_id, url)) => json!({ "node_id": node_id, "url": url }),
@@ -35,8 +40,8 @@ impl Standby {
     }
 }
 
-/// The standby routes: `GET /health`, and 503 for everything else.
-pub fn routes(standby: Arc<Standby>) -> BoxedFilter<(Response,)> {
+/// The routes of a standby that cannot serve: `GET /health`, and 503 for everything else.
+pub fn unserved(standby: Arc<Standby>) -> BoxedFilter<(Response,)> {
     let health = {
         let standby = standby.clone();
         warp::path!("health").and(warp::get()).map(move || {

@@ -12,7 +12,8 @@ use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::json;
 use super::wire::{
-    ActorCounts, ActorView, HealthStatus, HealthView, IncidentsProgress, ReloadView, WhoamiView,
+    ActorCounts, ActorView, HealthStatus, HealthView, IncidentsProgress, LeaderView,
+    NodeHealthView, NodeRole, ReloadView, WhoamiView,
 };
 use super::{ws, ApiError, App};
 use crate::reload::ReloadError;
@@ -65,6 +66,23 @@ pub(super) async fn health(app: Arc<App>) -> Result<Response, Rejection> {
         incidents: IncidentsProgress { applied_seq, lag },
         ws_clients: ws::clients(&app),
         tokens_required: app.auth.required,
+        cluster: node_health(&app),
+    })
+}
+
+/// This node's place in a cluster, if it is in one.
+fn node_health(app: &App) -> Option<NodeHealthView> {
+    let node_id = app.node_id.clone()?;
+    let role = match app.forward {
+        Some(_) => NodeRole::Standby,
+        None => NodeRole::Leader,
+    };
+    let leader = app.cluster.as_ref().and_then(|seen| seen.leader());
+    let leader = leader.map(|(node_id, url)| LeaderView { node_id, url });
+    Some(NodeHealthView {
+        node_id,
+        role,
+        leader,
     })
 }
 

@@ -272,6 +272,33 @@ pub struct HealthView {
     /// then. Any request can find this out anyway (a 401 says it), so saying it here costs
     /// nothing.
     pub tokens_required: bool,
+    /// In a cluster: this node, whether it leads, and who does. Absent on one node.
+    pub cluster: Option<NodeHealthView>,
+}
+
+/// A node of a cluster, as its `/health` tells.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeHealthView {
+    pub node_id: String,
+    pub role: NodeRole,
+    /// The leader as this node last read it (itself when it leads); null while none leads.
+    pub leader: Option<LeaderView>,
+}
+
+/// Whether a node runs the engines.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    Leader,
+    Standby,
+}
+
+/// The node that runs the engines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeaderView {
+    pub node_id: String,
+    /// Where it serves (its `[cluster] advertise_url`); empty when not known yet.
+    pub url: String,
 }
 
 /// `ok` when every actor runs and the store takes writes; `degraded` otherwise.

@@ -1,7 +1,8 @@
 //! Several Grace nodes on one real SurrealDB server: one leads (holds the engines' lease and
-//! runs the tree), the others stand by and point to it; a leader killed with `kill -9`, paused
-//! past its lease or stopped cleanly is replaced, the state carries over, and a paused leader
-//! that wakes finds its writes fenced and stands by.
+//! runs the engines), the others stand by and serve too; a leader killed with `kill -9`,
+//! paused past its lease or stopped cleanly is replaced, the state carries over, and a paused
+//! leader that wakes finds its writes fenced and stands by. What every node serves is tested
+//! in `any_node.rs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,13 +15,13 @@ use crate::common::{
 };
 
 /// The shortest lease allowed: takeovers within it plus a round (a third of it).
-const LEASE_MS: u64 = 6_000;
+pub(crate) const LEASE_MS: u64 = 6_000;
 /// What a takeover may take: the lease, a round, and a moment for the tree to start.
-const TAKEOVER_MAX: Duration = Duration::from_millis(LEASE_MS + LEASE_MS / 3 + 2_000);
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TAKEOVER_MAX: Duration = Duration::from_millis(LEASE_MS + LEASE_MS / 3 + 2_000);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Starts node `id` in a directory of its own on `server`'s database `database`.
-fn start_node(root: &Path, server: &SurrealServer, database: &str, id: &str) -> TestApp {
+pub(crate) fn start_node(root: &Path, server: &SurrealServer, database: &str, id: &str) -> TestApp {
     start_node_via(root, server, database, id, &server.url())
 }
 
@@ -44,7 +45,7 @@ fn start_node_via(
 /// `/health` of `node`: its status code and body (0 when the request failed). On a fresh
 /// connection each time: a swap of the routes closes kept-alive ones, and a request that
 /// meets the close fails (as a client without retries would see it).
-async fn health(node: &TestApp) -> (u16, Value) {
+pub(crate) async fn health(node: &TestApp) -> (u16, Value) {
     let answer = reqwest::get(node.url("/health")).await;
     let Ok(answer) = answer else {
         return (0, Value::Null);
@@ -53,18 +54,40 @@ async fn health(node: &TestApp) -> (u16, Value) {
     (status, answer.json().await.unwrap_or(Value::Null))
 }
 
-/// Waits until `node` leads (its `/health` is 200); how long that took.
-async fn leads(node: &TestApp, within: Duration) -> Duration {
+/// Waits until `node` leads (its `/health` says so); how long that took.
+pub(crate) async fn leads(node: &TestApp, within: Duration) -> Duration {
     let started = Instant::now();
     eventually("the node to lead", within, || async {
-        (health(node).await.0 == 200).then_some(())
+        role(&health(node).await.1).eq("leader").then_some(())
     })
     .await;
     started.elapsed()
 }
 
+/// Waits until `node` stands by with `leader` leading, as its `/health` says.
+pub(crate) async fn stands_by(node: &TestApp, leader: &str) {
+    eventually("the node to stand by", TIMEOUT, || async {
+        let (status, body) = health(node).await;
+        (status == 200 && role(&body) == "standby" && leader_of(&body) == leader).then_some(())
+    })
+    .await;
+}
+
+/// A `/health` body's role: `leader`, `standby`, or empty (not serving).
+pub(crate) fn role(body: &Value) -> &str {
+    body["cluster"]["role"].as_str().unwrap_or_default()
+}
+
+/// The leader a `/health` body names.
+fn leader_of(body: &Value) -> &str {
+    let serving = body["cluster"]["leader"]["node_id"].as_str();
+    serving
+        .or(body["leader"]["node_id"].as_str())
+        .unwrap_or_default()
+}
+
 /// Posts a problem from `source` to `node` and waits for its incident to be healed.
-async fn healed(node: &TestApp, source: &str) -> Value {
+pub(crate) async fn healed(node: &TestApp, source: &str) -> Value {
     let event = json!({ "type": "search.stale", "source": source });
     let (status, body) = node.post_json("/events", &event).await;
     assert_eq!(status, 202, "{body}");
@@ -89,25 +112,10 @@ async fn one_node_leads_the_others_stand_by_and_a_killed_leader_is_replaced_with
     let b = start_node(dir.path(), &server, "killed", "b");
     let c = start_node(dir.path(), &server, "killed", "c");
     for standby in [&b, &c] {
-        let (status, body) = eventually("the leader to be known", TIMEOUT, || async {
-            let (status, body) = health(standby).await;
-            (body["leader"]["node_id"] == "a").then_some((status, body))
-        })
-        .await;
-        assert_eq!(
-            (status, body["status"].as_str()),
-            (503, Some("standby")),
-            "{body}"
-        );
-        let (status, body) = standby.get("/monitoring/incidents").await;
-        assert_eq!(status, 503, "{body}");
-        assert!(
-            body["message"]
-                .as_str()
-                .unwrap()
-                .contains(&a.addr.to_string()),
-            "{body}"
-        );
+        stands_by(standby, "a").await;
+        let (_, body) = health(standby).await;
+        let url = body["cluster"]["leader"]["url"].as_str().unwrap();
+        assert!(url.contains(&a.addr.to_string()), "{body}");
     }
     let first = healed(&a, "search-1").await;
     let seen = a.get_ok("/cluster").await;
@@ -130,7 +138,11 @@ async fn one_node_leads_the_others_stand_by_and_a_killed_leader_is_replaced_with
     let second = healed(next, "search-2").await;
     assert_eq!(second["id"], first["id"].as_u64().unwrap() + 1, "{second}");
     let other = if std::ptr::eq(next, &b) { &c } else { &b };
-    assert_eq!(health(other).await.0, 503, "exactly one node leads");
+    assert_eq!(
+        role(&health(other).await.1),
+        "standby",
+        "exactly one node leads"
+    );
     // The new leader holds the lease at the next epoch; the killed one is seen going quiet.
     let seen = next.get_ok("/cluster").await;
     let held = holders(&seen);
@@ -165,10 +177,7 @@ async fn a_leader_stopped_cleanly_hands_the_lease_over_at_once() {
     let a = start_node(dir.path(), &server, "clean", "a");
     leads(&a, TIMEOUT).await;
     let b = start_node(dir.path(), &server, "clean", "b");
-    eventually("b to stand by", TIMEOUT, || async {
-        (health(&b).await.1["leader"]["node_id"] == "a").then_some(())
-    })
-    .await;
+    stands_by(&b, "a").await;
     // The lease is read at start: a reload says a change to it needs a restart.
     let path = a.dir.join("grace.toml");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -195,10 +204,7 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_stands_by_when_it_wakes() 
     let a = start_node(dir.path(), &server, "paused", "a");
     leads(&a, TIMEOUT).await;
     let b = start_node(dir.path(), &server, "paused", "b");
-    eventually("b to stand by", TIMEOUT, || async {
-        (health(&b).await.1["leader"]["node_id"] == "a").then_some(())
-    })
-    .await;
+    stands_by(&b, "a").await;
     let first = healed(&a, "search-1").await;
 
     signal(&a, "STOP");
@@ -207,11 +213,7 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_stands_by_when_it_wakes() 
     signal(&a, "CONT");
 
     // It notices at its next round, does not act on what it lost, and rejoins as a standby.
-    eventually("a to stand by again", TIMEOUT, || async {
-        let (status, body) = health(&a).await;
-        (status == 503 && body["leader"]["node_id"] == "b").then_some(())
-    })
-    .await;
+    stands_by(&a, "b").await;
     assert!(
         a.stdout_lines()
             .iter()
@@ -226,7 +228,7 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_stands_by_when_it_wakes() 
         [&second["id"], &first["id"]],
         "no incident twice: {incidents:?}"
     );
-    assert_eq!(health(&b).await.0, 200, "b still leads");
+    assert_eq!(role(&health(&b).await.1), "leader", "b still leads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,10 +240,7 @@ async fn a_leader_cut_off_from_the_database_stops_leading_when_its_lease_ends() 
     let a = start_node_via(dir.path(), &server, "cut", "a", &through_relay);
     leads(&a, TIMEOUT).await;
     let b = start_node(dir.path(), &server, "cut", "b");
-    eventually("b to stand by", TIMEOUT, || async {
-        (health(&b).await.1["leader"]["node_id"] == "a").then_some(())
-    })
-    .await;
+    stands_by(&b, "a").await;
     let first = healed(&a, "search-1").await;
 
     // Frozen: a's renewals go nowhere and get no answer.
@@ -254,12 +253,99 @@ async fn a_leader_cut_off_from_the_database_stops_leading_when_its_lease_ends() 
             .then_some(())
     })
     .await;
-    assert_eq!(health(&a).await.1["status"], "standby");
+    assert_ne!(role(&health(&a).await.1), "leader");
     // Then cut: a stays a standby, b heals, nothing twice.
     relay.close();
     let second = healed(&b, "search-2").await;
     let incidents = b.incidents("limit=10").await;
     let ids: Vec<&Value> = incidents.iter().map(|i| &i["id"]).collect();
     assert_eq!(ids, [&second["id"], &first["id"]], "{incidents:?}");
-    assert_eq!(health(&a).await.1["status"], "standby");
+    assert_ne!(role(&health(&a).await.1), "leader");
+}
+
+/// A playbook whose first and last steps leave a mark in `marks` (so the test sees how often
+/// each really ran) around a wait long enough to kill its node in.
+fn marking_playbook(marks: &Path) -> String {
+    let marks = marks.display();
+    format!(
+        r#"
+[[playbooks]]
+id = "slow-reindex"
+on = ["search.slow"]
+sources = ["pushed"]
+steps = [
+  {{ kind = "command", argv = ["sh", "-c", "echo first >> {marks}"] }},
+  {{ kind = "wait", ms = 8000 }},
+  {{ kind = "command", argv = ["sh", "-c", "echo last >> {marks}"] }},
+]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_leader_is_killed_mid_step_is_resumed_by_the_next_within_the_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let marks = dir.path().join("marks");
+    let node = |id: &str| {
+        let root = dir.path().join(id);
+        std::fs::create_dir_all(&root).unwrap();
+        let config = format!(
+            "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{}",
+            server.config_head("midrun"),
+            marking_playbook(&marks)
+        );
+        spawn_app_env(&root, &config, &server.env())
+    };
+    let a = node("a");
+    leads(&a, TIMEOUT).await;
+    let b = node("b");
+    stands_by(&b, "a").await;
+
+    let problem = json!({ "type": "search.slow", "source": "search-1" });
+    let (status, body) = b.post_json("/events", &problem).await;
+    assert_eq!(status, 202, "{body}");
+    // The first mark is made: the run is in its wait, on a.
+    let run_id = eventually("the run to be waiting on a", TIMEOUT, || async {
+        let runs = b.get_ok("/monitoring/executions").await;
+        let run = runs["items"].as_array()?.first()?.clone();
+        (run["steps"][1]["status"] == "running").then(|| run["run_id"].as_str().unwrap().to_owned())
+    })
+    .await;
+    a.kill_9();
+    let killed = Instant::now();
+
+    // b takes the lease once it runs out and resumes the run at its wait, under epoch 2.
+    let path = format!("/monitoring/executions/{run_id}");
+    let resumed_within = Duration::from_millis(LEASE_MS + 1_000);
+    eventually("b to resume the run", resumed_within, || async {
+        let run = b.get_ok(&path).await;
+        (run["steps"][1]["ran_by"]["epoch"] == 2).then_some(())
+    })
+    .await;
+    let took = killed.elapsed();
+    let run = eventually("the run to end", TIMEOUT, || async {
+        let run = b.get_ok(&path).await;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    // Who ran each step, under which epoch: the first on a at epoch 1, the rest on b at 2.
+    let ran_by: Vec<(String, u64)> = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            let by = &step["ran_by"];
+            (
+                by["node_id"].as_str().unwrap().to_owned(),
+                by["epoch"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [("a", 1), ("b", 2), ("b", 2)].map(|(n, e)| (n.to_owned(), e));
+    assert_eq!(ran_by, expected, "{run}");
+    // No step twice: each command left its mark once.
+    let made = std::fs::read_to_string(&marks).unwrap();
+    assert_eq!(made, "first\nlast\n", "resumed within {took:?}");
 }

@@ -8,6 +8,7 @@
 mod common;
 
 mod alert_heals;
+mod any_node;
 mod api;
 mod architecture;
 mod auth;

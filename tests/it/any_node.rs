@@ -1,0 +1,161 @@
+//! Every node of a cluster serves everything: intake on a standby lands in the shared log
+//! (acknowledged once it is there) and the leader's engines act on it; every node's `/ws`
+//! carries the same events in the same order, across a takeover; a standby reads what is
+//! stored itself and forwards to the leader what only the engines answer.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::cluster::{healed, health, leads, role, stands_by, start_node, TAKEOVER_MAX, TIMEOUT};
+use crate::common::{eventually, healed_from, Feed, SurrealServer, SurrealStorage, TestApp};
+
+/// The seq of the newest event in the log, as `node` reads it.
+async fn log_head(node: &TestApp) -> u64 {
+    health(node).await.1["last_seq"]
+        .as_u64()
+        .unwrap_or_default()
+}
+
+/// Waits until `feed` holds every event up to `head`, and checks it holds each once, in order.
+async fn holds_the_log(feed: &Feed, head: u64, whose: &str) {
+    eventually(
+        &format!("{whose} feed to reach seq {head}"),
+        TIMEOUT,
+        || async { (feed.seqs().last().copied() >= Some(head)).then_some(()) },
+    )
+    .await;
+    let seqs = feed.seqs();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "{whose} feed: every event once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_takes_intake_and_serves_one_feed_in_one_order_across_a_takeover() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let a = start_node(dir.path(), &server, "anywhere", "a");
+    leads(&a, TIMEOUT).await;
+    let b = start_node(dir.path(), &server, "anywhere", "b");
+    let c = start_node(dir.path(), &server, "anywhere", "c");
+    stands_by(&b, "a").await;
+    stands_by(&c, "a").await;
+    let feeds = [
+        Feed::connect(&a, "?since=0").await,
+        Feed::connect(&b, "?since=0").await,
+        Feed::connect(&c, "?since=0").await,
+    ];
+
+    // Intake on a standby: acknowledged with its seq once in the shared log; the leader's
+    // engines open the incident and heal it; another standby reads it from the store.
+    let problem = json!({ "type": "search.stale", "source": "search-1" });
+    let (status, taken) = b.post_json("/events", &problem).await;
+    assert_eq!(status, 202, "{taken}");
+    let first = healed_from(&c, "search-1").await;
+    assert_eq!(
+        a.get_ok(&format!("/monitoring/incidents/{}", first["id"]))
+            .await["status"],
+        "resolved"
+    );
+
+    // What only the engines answer, asked of a standby, comes from the leader.
+    let (status, playbooks) = c.get("/playbooks").await;
+    assert_eq!(status, 200, "{playbooks}");
+    assert_eq!(playbooks, a.get_ok("/playbooks").await);
+    let (status, refused) = c.get("/playbooks/no-such-playbook").await;
+    assert_eq!(status, 404, "the leader's answer, as it gave it: {refused}");
+
+    let head = log_head(&a).await;
+    assert!(taken["seqs"][0].as_u64().unwrap() <= head, "{taken}");
+    for (feed, whose) in feeds.iter().zip(["a's", "b's", "c's"]) {
+        holds_the_log(feed, head, whose).await;
+    }
+    assert_eq!(
+        feeds[1].snapshot(),
+        feeds[2].snapshot(),
+        "the same events, the same order"
+    );
+
+    // The leader dies; a standby takes over. The feed of the node that stays a standby goes
+    // on without a break: every event once, in order, the new leader's too.
+    a.kill_9();
+    let next = tokio::select! {
+        _ = leads(&b, TAKEOVER_MAX) => &b,
+        _ = leads(&c, TAKEOVER_MAX) => &c,
+    };
+    let (stays, stays_feed) = if std::ptr::eq(next, &b) {
+        (&c, &feeds[2])
+    } else {
+        (&b, &feeds[1])
+    };
+    assert_eq!(role(&health(stays).await.1), "standby");
+    healed(stays, "search-2").await;
+    let head = log_head(next).await;
+    holds_the_log(stays_feed, head, "the remaining standby's").await;
+    let types: BTreeSet<String> = stays_feed.types().into_iter().collect();
+    assert!(types.contains("playbook.finished"), "{types:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_under_intake_on_a_standby_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let a = start_node(dir.path(), &server, "load", "a");
+    leads(&a, TIMEOUT).await;
+    let b = Arc::new(start_node(dir.path(), &server, "load", "b"));
+    stands_by(&b, "a").await;
+
+    // Batches of ten notes on b, one after another, each acknowledged with its seqs or refused.
+    let done = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (b, done) = (b.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut acked: Vec<(u64, String)> = Vec::new();
+            let mut batch = 0;
+            while !done.load(Ordering::Acquire) {
+                batch += 1;
+                let notes: Vec<Value> = (0..10)
+                    .map(|n| json!({ "type": "app.note", "source": format!("load-{batch}-{n}") }))
+                    .collect();
+                let (status, body) = b.post_json("/events", &json!(notes)).await;
+                if status != 202 {
+                    continue; // refused (a takeover, backpressure): not acknowledged
+                }
+                let seqs = body["seqs"].as_array().unwrap();
+                for (n, seq) in seqs.iter().enumerate() {
+                    acked.push((seq.as_u64().unwrap(), format!("load-{batch}-{n}")));
+                }
+            }
+            acked
+        })
+    };
+    eventually("intake on b to be under way", TIMEOUT, || async {
+        (log_head(&b).await >= 200).then_some(())
+    })
+    .await;
+    a.kill_9();
+    leads(&b, TAKEOVER_MAX).await;
+    let after = log_head(&b).await;
+    eventually(
+        "intake on b to go on after the takeover",
+        TIMEOUT,
+        || async { (log_head(&b).await >= after + 200).then_some(()) },
+    )
+    .await;
+    done.store(true, Ordering::Release);
+    let acked = load.await.unwrap();
+
+    // The log, read back from b's feed: gap-free, and every acknowledged event in it as sent.
+    let head = log_head(&b).await;
+    let feed = Feed::connect(&b, "?since=0").await;
+    holds_the_log(&feed, head, "b's").await;
+    let logged = feed.snapshot();
+    for (seq, source) in &acked {
+        let event = &logged[(*seq - 1) as usize];
+        let sent = &event["data"]["source"];
+        assert_eq!(sent, source.as_str(), "acknowledged seq {seq}: {event}");
+    }
+    assert!(acked.len() >= 400, "{} acknowledged", acked.len());
+}
