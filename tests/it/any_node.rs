@@ -6,11 +6,17 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::cluster::{healed, health, leads, role, stands_by, start_node, TAKEOVER_MAX, TIMEOUT};
-use crate::common::{eventually, healed_from, Feed, SurrealServer, SurrealStorage, TestApp};
+use crate::cluster::{
+    healed, health, leads, role, stands_by, start_node, LEASE_MS, TAKEOVER_MAX, TIMEOUT,
+};
+use crate::common::{
+    eventually, healed_from, spawn_app_env, Feed, PgCluster, SurrealServer, SurrealStorage,
+    TestApp, PLAYBOOK,
+};
 
 /// The seq of the newest event in the log, as `node` reads it.
 async fn log_head(node: &TestApp) -> u64 {
@@ -158,4 +164,96 @@ async fn a_leader_killed_under_intake_on_a_standby_loses_no_acknowledged_event()
         assert_eq!(sent, source.as_str(), "acknowledged seq {seq}: {event}");
     }
     assert!(acked.len() >= 400, "{} acknowledged", acked.len());
+}
+
+/// The PostgreSQL monitor and the playbook that restarts it, for every node.
+fn postgres_config(pg: &PgCluster) -> String {
+    let argv = serde_json::to_string(&pg.start_argv()).unwrap();
+    format!(
+        r#"
+[[monitors]]
+id = "orders-db"
+kind = "postgres"
+url = "{url}"
+interval_ms = 200
+timeout_ms = 1000
+failures_before_down = 2
+
+[[playbooks]]
+id = "db_reconnect"
+on = ["db.connection_lost"]
+steps = [
+  {{ kind = "check" }},
+  {{ kind = "command", argv = {argv}, timeout_ms = 30000 }},
+  {{ kind = "reconnect", backoff_ms = [200, 400, 800] }},
+  {{ kind = "verify" }},
+]
+"#,
+        url = pg.url()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_outage_seen_through_three_nodes_is_one_incident_healed_by_one_node() {
+    let pg = PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let node = |id: &str| {
+        let root = dir.path().join(id);
+        std::fs::create_dir_all(&root).unwrap();
+        let config = format!(
+            "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{}{}",
+            server.config_head("outage"),
+            postgres_config(&pg),
+            PLAYBOOK
+        );
+        spawn_app_env(&root, &config, &server.env())
+    };
+    let a = node("a");
+    leads(&a, TIMEOUT).await;
+    let (b, c) = (node("b"), node("c"));
+    stands_by(&b, "a").await;
+    stands_by(&c, "a").await;
+    b.monitor_state("orders-db", "up", TIMEOUT).await;
+
+    pg.stop();
+    let incident = c
+        .incident_where("the outage to be healed", Duration::from_secs(60), |i| {
+            i["source"] == "orders-db" && i["status"] == "resolved"
+        })
+        .await;
+    assert!(pg.query_ok().await, "the playbook restarted PostgreSQL");
+    // One incident, one run, every step of it on one node under one epoch.
+    for node in [&a, &b, &c] {
+        let incidents = node.incidents("limit=10").await;
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        assert_eq!(incidents[0]["id"], incident["id"]);
+    }
+    let runs = b.get_ok("/monitoring/executions").await["items"].clone();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let ran_by: BTreeSet<String> = runs[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|step| step["status"] != "skipped")
+        .map(|step| step["ran_by"].to_string())
+        .collect();
+    assert_eq!(ran_by.len(), 1, "one node, one epoch: {ran_by:?}");
+
+    // One problem pushed through two nodes is one incident too.
+    let problem = json!({ "type": "search.stale", "source": "search-1" });
+    for node in [&b, &c] {
+        let (status, body) = node.post_json("/events", &problem).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let healed = healed_from(&a, "search-1").await;
+    let search: Vec<Value> = a
+        .incidents("limit=10")
+        .await
+        .into_iter()
+        .filter(|i| i["source"] == "search-1")
+        .collect();
+    assert_eq!(search.len(), 1, "{search:?}");
+    assert!(healed["occurrences"].as_u64().unwrap() >= 1, "{healed}");
 }
