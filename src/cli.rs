@@ -277,23 +277,104 @@ fn token_from_env() -> Option<String> {
     std::env::var("GRACE_TOKEN").ok().filter(|t| !t.is_empty())
 }
 
+/// Prints the actor tree of the Grace at `addr`; of a cluster, every node's: each live node's
+/// own tree (asked of it), under a line saying its role, its leases and its last renewal.
 async fn tree(addr: SocketAddr) -> anyhow::Result<()> {
-    let url = format!("http://{addr}/actors");
-    let mut request = reqwest::Client::new().get(&url);
+    let base = format!("http://{addr}");
+    let cluster = get_json(&base, "/cluster").await?;
+    let nodes = cluster["nodes"].as_array().cloned().unwrap_or_default();
+    let mut out = String::new();
+    if cluster["clustered"] != true {
+        render(&get_json(&base, "/actors").await?, "", "", &mut out);
+        print!("{out}");
+        return Ok(());
+    }
+    out.push_str(&format!(
+        "cluster of {} nodes
+",
+        nodes.len()
+    ));
+    for (index, node) in nodes.iter().enumerate() {
+        let last = index + 1 == nodes.len();
+        let (branch, next) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        out.push_str(&format!(
+            "{branch}{}
+",
+            node_line(node)
+        ));
+        if node["live"] != true {
+            continue;
+        }
+        let url = node["url"].as_str().unwrap_or_default();
+        match get_json(url, "/actors").await {
+            Ok(tree) => render(
+                &tree,
+                &format!("{next}└── "),
+                &format!("{next}    "),
+                &mut out,
+            ),
+            Err(error) => out.push_str(&format!(
+                "{next}└── (its tree: {error:#})
+"
+            )),
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// A node of `GET /cluster` in one line: `node b — leader (engines@2), renewed 12:00:01`.
+fn node_line(node: &Value) -> String {
+    let leases: Vec<String> = node["leases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|lease| {
+            format!(
+                "{}@{}",
+                lease["key"].as_str().unwrap_or("?"),
+                lease["epoch"]
+            )
+        })
+        .collect();
+    let role = match (
+        node["live"] == true,
+        leases.iter().any(|l| l.starts_with("engines@")),
+    ) {
+        (false, _) => "gone quiet",
+        (true, true) => "leader",
+        (true, false) => "standby",
+    };
+    let held = match leases.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", leases.join(", ")),
+    };
+    format!(
+        "node {} — {role}{held}, renewed {}, at {}",
+        node["node_id"].as_str().unwrap_or("?"),
+        node["renewed_at"].as_str().unwrap_or("never"),
+        node["url"].as_str().unwrap_or("?"),
+    )
+}
+
+/// `GET base + path` as JSON, with the token from `GRACE_TOKEN`.
+async fn get_json(base: &str, path: &str) -> anyhow::Result<Value> {
+    let url = format!("{base}{path}");
+    let mut request = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(10));
     if let Some(token) = token_from_env() {
         request = request.bearer_auth(token);
     }
-    let tree: Value = request
+    let answer = request
         .send()
         .await
-        .with_context(|| format!("cannot reach grace at {addr}"))?
-        .error_for_status()?
-        .json()
-        .await?;
-    let mut out = String::new();
-    render(&tree, "", "", &mut out);
-    print!("{out}");
-    Ok(())
+        .with_context(|| format!("cannot reach grace at {base}"))?;
+    Ok(answer.error_for_status()?.json().await?)
 }
 
 /// Draws the tree like `tree(1)` does.

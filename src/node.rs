@@ -209,33 +209,63 @@ impl Node {
     /// Rounds until a stop signal (Ok) or the leader's tree giving up (Err).
     async fn run(&mut self) -> anyhow::Result<()> {
         use tokio::signal::unix::{signal, SignalKind};
+        // Made once, so a signal that comes during a round is not lost.
         let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        // A standby reloads its serving tree's config (what its intake checks against); the
+        // leader's tree has its own listener (`reload_on_hangup`).
+        let mut hangup = signal(SignalKind::hangup())?;
         let every = Duration::from_millis(round_every_ms(self.lease_ms) as u64);
         loop {
             // A standby looks again when the leader's lease runs out, if that is sooner than
             // a round: a dead leader is replaced within the lease, not the lease and a round.
             let wait = self.lease_left.take().map_or(every, |left| left.min(every));
             let next = tokio::time::Instant::now() + wait;
-            let tree = self.term.as_ref().map(|term| term.app.clone());
+            let leading = self.term.as_ref().map(|term| term.app.clone());
+            let serving = self.serving.clone();
             let gave_up = async move {
-                match tree {
+                match leading.or(serving) {
                     Some(app) => app.kernel.exited().await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => self.round().await,
-                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = interrupt.recv() => return Ok(()),
                 _ = terminate.recv() => return Ok(()),
-                _ = gave_up => anyhow::bail!(
-                    "the supervision tree gave up: restart intensity exceeded at the top"
-                ),
+                _ = hangup.recv() => self.reload_serving().await,
+                _ = gave_up => self.tree_gave_up()?,
             }
         }
     }
 
+    /// SIGHUP while standing by: the serving tree reads the config again.
+    async fn reload_serving(&self) {
+        let Some(app) = &self.serving else {
+            return;
+        };
+        let who = actors::model::Who::local();
+        match crate::reload::reload(&app.kernel, &app.started, who).await {
+            Ok(_) => tracing::info!("config reloaded on SIGHUP (standing by)"),
+            Err(error) => tracing::error!("config not reloaded; the running one stays:\n{error}"),
+        }
+    }
+
+    /// The tree gave up (restart intensity exceeded at the top): a leader's ends Grace, as on
+    /// one node; a standby's serving tree is started again at the next round.
+    fn tree_gave_up(&mut self) -> anyhow::Result<()> {
+        if self.term.is_some() {
+            anyhow::bail!("the supervision tree gave up: restart intensity exceeded at the top");
+        }
+        tracing::error!("the serving tree gave up; serving again at the next round");
+        self.serving = None;
+        self.switch.set(standby::unserved(self.standby.clone()));
+        Ok(())
+    }
+
     /// One round: membership, the read, the rule's step, its write.
     async fn round(&mut self) {
+        actors::CLUSTER.rounds.inc();
         let sent = Instant::now();
         let beat = self
             .store
@@ -312,6 +342,7 @@ impl Node {
         &self,
         call: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        actors::CLUSTER.store_requests.inc();
         let round = Duration::from_millis(round_every_ms(self.lease_ms) as u64);
         tokio::time::timeout(round, call).await.unwrap_or_else(|_| {
             let late = format!("no answer within a round ({} ms)", round.as_millis());

@@ -60,6 +60,10 @@ pub struct ClusterCounters {
     pub fenced_writes: Counter,
     /// Requests a standby sent on to the leader.
     pub forwarded_requests: Counter,
+    /// Rounds run (membership, the lease read, its write).
+    pub rounds: Counter,
+    /// Requests made to the database for the cluster: a round's, and following the log.
+    pub store_requests: Counter,
 }
 
 /// This process's [`ClusterCounters`].
@@ -141,6 +145,12 @@ impl Metrics {
                 "cluster_forwarded_requests",
                 "Requests this node sent on to the leader",
                 &CLUSTER.forwarded_requests,
+            ),
+            ("cluster_rounds", "Rounds this node ran", &CLUSTER.rounds),
+            (
+                "cluster_store_requests",
+                "Requests made to the database for the cluster: rounds, and following the log",
+                &CLUSTER.store_requests,
             ),
         ];
         for (name, help, counter) in counters {

@@ -44,6 +44,13 @@ pub struct StoreActor;
 /// nudges it anyway (its periodic check passes fewer within seconds).
 const NUDGE_LAG_MIN: u64 = 256;
 
+/// A commit's events as the log took them, before they are routed.
+struct Landed {
+    /// The log's head just before them.
+    after: u64,
+    events: Vec<Arc<Event>>,
+}
+
 /// How often a node of a cluster looks for events other nodes appended: what a client of its
 /// feed waits at most, beyond the read, for an event taken by another node.
 const LOG_FOLLOW_MS: u64 = 100;
@@ -106,7 +113,17 @@ impl Actor for StoreActor {
                 if reply.is_closed() {
                     tracing::warn!("a commit whose caller stopped waiting was dropped");
                 } else {
-                    let _ = reply.send(state.commit(drafts, &writes).await);
+                    // The caller hears as soon as its events are durable; routing them (after
+                    // any other node's that came first) follows before the next message.
+                    match state.commit(drafts, &writes).await {
+                        Ok(landed) => {
+                            let _ = reply.send(Ok(landed.events.clone()));
+                            state.land(landed).await;
+                        }
+                        Err(error) => {
+                            let _ = reply.send(Err(error));
+                        }
+                    }
                 }
             }
             StoreMsg::Barrier(reply) => {
@@ -158,20 +175,24 @@ impl StoreState {
         };
         let mut writes = vec![Write::Silence(Box::new(silence.clone()))];
         writes.extend(removed.clone().map(Write::SilenceRemoved));
-        self.commit(vec![draft], &writes)
+        let landed = self
+            .commit(vec![draft], &writes)
             .await
             .map_err(SilenceRefused::Save)?;
+        self.land(landed).await;
         let mut board = self.ctx.silences.write().expect("silences poisoned");
         board.retain(|s| Some(&s.id) != removed.as_ref() && s.id != silence.id);
         board.push(silence.clone());
         Ok(silence)
     }
 
+    /// Commits `drafts` and `writes` in one transaction; the events as the log took them, to
+    /// be routed with [`StoreState::land`].
     async fn commit(
         &mut self,
         drafts: Vec<EventDraft>,
         writes: &[Write],
-    ) -> Result<Vec<Arc<Event>>, Arc<StoreError>> {
+    ) -> Result<Landed, Arc<StoreError>> {
         let started = std::time::Instant::now();
         let committed = self.ctx.store.commit(drafts, writes).await;
         let metrics = &self.ctx.metrics;
@@ -180,9 +201,10 @@ impl StoreState {
             .observe(started.elapsed().as_secs_f64());
         let Appended { after, events } = match committed {
             Ok(appended) => appended,
-            Err(error) if error.is_stale() => {
-                // A guard found its record changed: the store is fine, the decision was late.
-                tracing::info!(%error, "a guarded commit was stale; nothing written");
+            Err(error) if error.is_stale() || error.is_refusal() => {
+                // A guard found its record changed, or the fence its lease taken, or other
+                // nodes' commits kept winning: the store is fine, this commit was late.
+                tracing::info!(%error, "a commit was refused; nothing written");
                 return Err(Arc::new(error));
             }
             Err(error) => {
@@ -194,8 +216,17 @@ impl StoreState {
         };
         metrics.events_committed.inc_by(events.len() as u64);
         self.succeeded();
-        if !events.is_empty() && after > self.last_seq {
-            // Other nodes' events landed before these: theirs go first.
+        let events = events.into_iter().map(Arc::new).collect();
+        Ok(Landed { after, events })
+    }
+
+    /// Routes a commit's events in their place: after other nodes' events that landed before
+    /// them, read from the log.
+    async fn land(&mut self, Landed { after, events }: Landed) {
+        if events.is_empty() {
+            return;
+        }
+        if after > self.last_seq {
             if let Err(error) = self.route_others(after).await {
                 // They are durable; this node's clients and incident manager find them in the
                 // log (the feed's gap cuts its clients off, who resume with `since`).
@@ -203,20 +234,20 @@ impl StoreState {
                 self.last_seq = after;
             }
         }
-        let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
-        self.advance(events.clone());
-        Ok(events)
+        self.advance(events);
     }
 
     /// Looks for events other nodes appended since the head this actor knew, and routes them.
     /// On a standby node, also how far the leader's incident manager got: intake here waits
     /// on it as it would on the leader.
     async fn follow(&mut self) -> Result<(), StoreError> {
+        crate::metrics::CLUSTER.store_requests.inc();
         let head = self.ctx.store.last_seq().await?;
         if head > self.last_seq {
             self.route_others(head).await?;
         }
         if self.ctx.duties == Duties::Serve {
+            crate::metrics::CLUSTER.store_requests.inc();
             let applied = self.ctx.store.incidents_progress().await?.watermark;
             self.ctx.progress.incidents_applied(applied);
         }
@@ -228,11 +259,14 @@ impl StoreState {
     async fn route_others(&mut self, head: u64) -> Result<(), StoreError> {
         while self.last_seq < head {
             let page_max = FOLLOW_PAGE_EVENTS.min((head - self.last_seq) as usize);
+            crate::metrics::CLUSTER.store_requests.inc();
             let page = self.ctx.store.events_after(self.last_seq, page_max).await?;
             if page.is_empty() {
                 // Retention removed them before this node read them: go on from the oldest.
                 match self.ctx.store.first_seq().await? {
-                    Some(first) if first > self.last_seq + 1 => self.last_seq = first - 1,
+                    Some(first) if first > self.last_seq + 1 => {
+                        self.last_seq = (first - 1).min(head)
+                    }
                     _ => {
                         let missing = format!("the log has no events past {}", self.last_seq);
                         return Err(StoreError::Unavailable(missing));
@@ -262,7 +296,10 @@ impl StoreState {
                 .expect("signal queue poisoned")
                 .push(span);
         }
-        self.last_seq += events.len() as u64;
+        if let Some(last) = events.last() {
+            // By seq, not by count: a page that retention cut short starts past last_seq + 1.
+            self.last_seq = self.last_seq.max(last.seq);
+        }
         let progress = &self.ctx.progress;
         progress.log_head.store(self.last_seq, Ordering::Release);
         self.route(&events);

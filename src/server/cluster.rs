@@ -86,7 +86,7 @@ fn view(node_id: String, read: &ClusterRead) -> ClusterView {
         .iter()
         .map(|row| {
             let leases = read
-                .lease
+                .leases
                 .iter()
                 .filter(|lease| lease.held_by(&row.node.node_id, read.now_ms))
                 .map(|lease| LeaseView {

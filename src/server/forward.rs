@@ -105,20 +105,21 @@ async fn forward(
             sent = sent.header(name, value);
         }
     }
-    let answer = sent.send().await.map_err(|error| {
+    let unanswered = |error: reqwest::Error| {
         let message = format!(
             "node {me} stands by; the leader, node {leader} at {url}, did not answer: {error}"
         );
         warp::reject::custom(ApiError::Busy(message))
-    })?;
-    Ok(back(answer).await)
+    };
+    let answer = sent.send().await.map_err(unanswered)?;
+    back(answer).await.map_err(unanswered)
 }
 
-/// The leader's answer, as this node's.
-async fn back(answer: reqwest::Response) -> Response {
+/// The leader's answer, as this node's; an error when its body does not come whole.
+async fn back(answer: reqwest::Response) -> Result<Response, reqwest::Error> {
     let status = answer.status();
     let headers = answer.headers().clone();
-    let body = answer.bytes().await.unwrap_or_default();
+    let body = answer.bytes().await?;
     let mut reply = Response::new(body.into());
     *reply.status_mut() = status;
     for name in PASSED_BACK {
@@ -126,7 +127,7 @@ async fn back(answer: reqwest::Response) -> Response {
             reply.headers_mut().insert(name, value.clone());
         }
     }
-    reply
+    Ok(reply)
 }
 
 /// The client a standby forwards with: it trusts the server's own certificate too, since every

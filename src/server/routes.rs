@@ -82,7 +82,7 @@ fn system() -> Vec<Line> {
 
 fn incidents() -> Vec<Line> {
     vec![
-        Line::everywhere::<incidents::__path_list_incidents>(|r, f| {
+        Line::of::<incidents::__path_list_incidents>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(incidents::list_incidents).boxed()
         }),

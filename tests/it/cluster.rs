@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::{
-    eventually, healed_from, spawn_app_env, Relay, SurrealServer, SurrealStorage, TestApp, PLAYBOOK,
+    eventually, healed_from, holds_for, spawn_app_env, Relay, SurrealServer, SurrealStorage,
+    TestApp, PLAYBOOK,
 };
 
 /// The shortest lease allowed: takeovers within it plus a round (a third of it).
@@ -348,4 +349,69 @@ async fn a_run_whose_leader_is_killed_mid_step_is_resumed_by_the_next_within_the
     // No step twice: each command left its mark once.
     let made = std::fs::read_to_string(&marks).unwrap();
     assert_eq!(made, "first\nlast\n", "resumed within {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_mid_run_acts_on_nothing_it_lost_and_each_step_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let relay = Relay::start(format!("127.0.0.1:{}", server.port).parse().unwrap()).await;
+    let marks = dir.path().join("marks");
+    let node = |id: &str, url: &str| {
+        let root = dir.path().join(id);
+        std::fs::create_dir_all(&root).unwrap();
+        let config = format!(
+            "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{}",
+            server.config_head_via("cutrun", url),
+            marking_playbook(&marks)
+        );
+        spawn_app_env(&root, &config, &server.env())
+    };
+    let a = node("a", &format!("ws://{}", relay.addr));
+    leads(&a, TIMEOUT).await;
+    let b = node("b", &server.url());
+    stands_by(&b, "a").await;
+
+    let problem = json!({ "type": "search.slow", "source": "search-1" });
+    let (status, body) = b.post_json("/events", &problem).await;
+    assert_eq!(status, 202, "{body}");
+    let run_id = eventually("the run to be waiting on a", TIMEOUT, || async {
+        let runs = b.get_ok("/monitoring/executions").await;
+        let run = runs["items"].as_array()?.first()?.clone();
+        (run["steps"][1]["status"] == "running").then(|| run["run_id"].as_str().unwrap().to_owned())
+    })
+    .await;
+    // a goes on running, cut off from the database: its wait ends, but it may not start the
+    // last step (its lease has run out by its own clock), and nothing it writes lands.
+    relay.freeze();
+    leads(&b, TAKEOVER_MAX).await;
+    let path = format!("/monitoring/executions/{run_id}");
+    let run = eventually("b to end the run", TIMEOUT, || async {
+        let run = b.get_ok(&path).await;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let ran_by: Vec<(String, u64)> = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            let by = &step["ran_by"];
+            (
+                by["node_id"].as_str().unwrap().to_owned(),
+                by["epoch"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [("a", 1), ("b", 2), ("b", 2)].map(|(n, e)| (n.to_owned(), e));
+    assert_eq!(ran_by, expected, "{run}");
+    // Past the end of a's wait, had it gone on: still one mark each.
+    holds_for(
+        "each command to have run once",
+        Duration::from_secs(3),
+        || async { std::fs::read_to_string(&marks).unwrap() == "first\nlast\n" },
+    )
+    .await;
+    relay.close();
 }

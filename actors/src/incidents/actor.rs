@@ -53,6 +53,9 @@ pub struct IncidentsState {
     pub(super) book: IncidentBook,
     /// Every event up to this seq has been applied.
     pub(super) watermark: u64,
+    /// The watermark as last committed: a page that changes nothing commits it only once it
+    /// is `catch_up::WATERMARK_STORE_EVENTS` behind (other nodes' intake waits on it).
+    pub(super) stored_watermark: u64,
     /// A `NextPage` is in the mailbox: nudges meanwhile need no page of their own.
     pub(super) page_pending: bool,
     /// The core matches what is durable. False only when a failed commit could not be
@@ -86,6 +89,7 @@ impl Actor for IncidentsActor {
             myself,
             book: IncidentBook::default(),
             watermark,
+            stored_watermark: watermark,
             page_pending: false,
             consistent: true,
             overdue_asked: HashMap::new(),

@@ -21,6 +21,12 @@ use grace_core::incidents::recently_healed::RECENT_MAX;
 /// incidents takes about 80 ms here; 512 kept an acknowledge waiting up to 250 ms).
 const CATCH_UP_PAGE_EVENTS: usize = 256;
 
+/// How far the stored watermark may trail the one in memory when the pages since changed
+/// nothing (info events): a cluster's standby nodes read it to hold their intake back as the
+/// leader holds its own (`limits.incidents_lag_max`, 4,096 by default), so it must move well
+/// within that. A replay after a crash reads at most this many events again, changing nothing.
+pub(super) const WATERMARK_STORE_EVENTS: u64 = 1_024;
+
 impl IncidentsState {
     /// Rebuilds the core from the store: at start, and after a commit failed (the core was
     /// ahead of what is durable). First it waits for every commit sent before (a commit that
@@ -44,6 +50,7 @@ impl IncidentsState {
             self.book.remember_resolved(resolved.await?, now, window_ms);
         }
         self.watermark = progress.watermark;
+        self.stored_watermark = progress.watermark;
         self.consistent = true;
         self.publish_progress();
         Ok(())
@@ -105,10 +112,12 @@ impl IncidentsState {
             self.book.apply(event, &rules, &facts, &mut changes);
         }
         self.watermark = last;
-        if changes.is_empty() {
+        let behind = self.watermark - self.stored_watermark.min(self.watermark);
+        if changes.is_empty() && behind < WATERMARK_STORE_EVENTS {
             self.publish_progress(); // nothing to keep: a replay would change nothing either
         } else {
             self.commit(changes, Via::Bus, Handed::default()).await?;
+            self.stored_watermark = self.watermark;
         }
         if progress.log_head.load(Ordering::Acquire) > self.watermark {
             self.schedule_page();

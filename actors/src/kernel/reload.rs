@@ -8,6 +8,7 @@ use ractor_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
 
 use super::supervision::monitor_child;
 use super::{Kernel, KernelError};
+use crate::context::Duties;
 use crate::event::EventDraft;
 use crate::model::Who;
 use crate::payload::ConfigReloaded;
@@ -45,13 +46,19 @@ impl Kernel {
             report.restart_required.push("supervision".to_owned());
             spec.supervision = old.supervision.clone();
         }
-        let supervisor = self.ctx.scope.monitors().ok_or(KernelError::Unavailable(
-            "the monitors supervisor (restarting)",
-        ))?;
         let new_specs = spec.monitors.clone();
-        self.ctx.replace_spec(spec);
-        self.restart_monitors(&supervisor, &old.monitors, &new_specs, &mut report)
-            .await;
+        if self.ctx.duties == Duties::Serve {
+            // A standby's serving tree runs no monitor: the new spec is what its intake
+            // checks against.
+            self.ctx.replace_spec(spec);
+        } else {
+            let supervisor = self.ctx.scope.monitors().ok_or(KernelError::Unavailable(
+                "the monitors supervisor (restarting)",
+            ))?;
+            self.ctx.replace_spec(spec);
+            self.restart_monitors(&supervisor, &old.monitors, &new_specs, &mut report)
+                .await;
+        }
         let reloaded = ConfigReloaded {
             added: report.added.clone(),
             removed: report.removed.clone(),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{cause, Store, StoreError, StoreResult, StoreView};
-use crate::cluster::{Epoch, Lease, Node, NodeId};
+use crate::cluster::{Epoch, Lease, LeaseKey, Node, NodeId};
 
 /// What a fenced write's refusal says, so it is told apart from a store fault.
 pub(super) const FENCED_MARKER: &str = "grace-fenced";
@@ -49,13 +49,19 @@ pub struct NodeRow {
 /// One round's read: the lease, the membership rows and the database's time.
 #[derive(Debug, Clone)]
 pub struct ClusterRead {
+    /// The engines' lease.
     pub lease: Option<Lease>,
+    /// Every lease row, the engines' among them.
+    pub leases: Vec<Lease>,
     pub nodes: Vec<NodeRow>,
     pub now_ms: i64,
 }
 
 /// Most membership rows read in a round.
 const NODE_ROWS_MAX: usize = 1_024;
+
+/// Most lease rows read in a round: every node's most, and the engines'.
+const LEASE_ROWS_MAX: usize = crate::cluster::NODES_MAX * crate::cluster::LEASES_HELD_MAX + 1;
 
 /// The cluster's tables, defined only by a node of a cluster ([`Store::prepare_cluster`]): an
 /// embedded store never has them (each table SurrealDB keeps is background work for it, which
@@ -86,8 +92,7 @@ impl Store {
         Store(view)
     }
 
-    /// Takes the engines' lease for `me` at `epoch`, if it still is as read (`expected`) and
-    /// free or `me`'s; `Ok(false)` when another node got there first.
+    /// Takes the engines' lease (see [`Store::acquire_lease`]).
     pub async fn acquire_engines(
         &self,
         me: &NodeId,
@@ -95,45 +100,84 @@ impl Store {
         epoch: Epoch,
         lease_ms: i64,
     ) -> StoreResult<bool> {
-        let body = "LET $now = time::millis(time::now());
-            LET $row = (SELECT * FROM ONLY cluster_lease:engines);
-            IF ($row.epoch ?? 0) != $expected { THROW 'grace-lease moved'; };
-            IF $row != NONE AND $row.expires_at_ms > $now AND $row.owner != $me {
-                THROW 'grace-lease held'; };
-            UPSERT cluster_lease:engines CONTENT { key: 'engines', owner: $me, epoch: $epoch,
-                expires_at_ms: $now + $lease_ms, renewed_at_ms: $now } RETURN NONE;";
-        let expected = expected.map_or(0, |epoch| epoch.0);
-        let vars = json!({ "me": me, "expected": expected, "epoch": epoch, "lease_ms": lease_ms });
-        self.lease_write(body, vars).await
+        self.acquire_lease(&LeaseKey::Engines, me, expected, epoch, lease_ms)
+            .await
     }
 
-    /// Renews `me`'s lease at `epoch` for `lease_ms` from the database's now; `Ok(false)` when
-    /// it is no longer `me`'s at that epoch, or has run out.
+    /// Renews the engines' lease (see [`Store::renew_lease`]).
     pub async fn renew_engines(
         &self,
         me: &NodeId,
         epoch: Epoch,
         lease_ms: i64,
     ) -> StoreResult<bool> {
+        self.renew_lease(&LeaseKey::Engines, me, epoch, lease_ms)
+            .await
+    }
+
+    /// Hands the engines' lease back (see [`Store::release_lease`]).
+    pub async fn release_engines(&self, me: &NodeId, epoch: Epoch) -> StoreResult<bool> {
+        self.release_lease(&LeaseKey::Engines, me, epoch).await
+    }
+
+    /// Takes the lease on `key` for `me` at `epoch`, if it still is as read (`expected`) and
+    /// free or `me`'s; `Ok(false)` when another node got there first.
+    pub async fn acquire_lease(
+        &self,
+        key: &LeaseKey,
+        me: &NodeId,
+        expected: Option<Epoch>,
+        epoch: Epoch,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
         let body = "LET $now = time::millis(time::now());
-            LET $row = (SELECT * FROM ONLY cluster_lease:engines);
-            IF $row = NONE OR $row.owner != $me OR $row.epoch != $epoch
-                OR $row.expires_at_ms <= $now { THROW 'grace-lease lost'; };
-            UPDATE cluster_lease:engines SET expires_at_ms = $now + $lease_ms, renewed_at_ms = $now
+            LET $row = (SELECT * FROM ONLY type::record('cluster_lease', $key));
+            IF ($row.epoch ?? 0) != $expected { THROW 'grace-lease moved'; };
+            IF $row != NONE AND $row.expires_at_ms > $now AND $row.owner != $me {
+                THROW 'grace-lease held'; };
+            UPSERT type::record('cluster_lease', $key) CONTENT { key: $key, owner: $me,
+                epoch: $epoch, expires_at_ms: $now + $lease_ms, renewed_at_ms: $now }
                 RETURN NONE;";
-        let vars = json!({ "me": me, "epoch": epoch, "lease_ms": lease_ms });
+        let expected = expected.map_or(0, |epoch| epoch.0);
+        let vars = json!({ "key": key, "me": me, "expected": expected, "epoch": epoch,
+            "lease_ms": lease_ms });
         self.lease_write(body, vars).await
     }
 
-    /// Hands `me`'s lease at `epoch` back, free for the next node at once (a clean stop).
-    pub async fn release_engines(&self, me: &NodeId, epoch: Epoch) -> StoreResult<bool> {
+    /// Renews `me`'s lease on `key` at `epoch` for `lease_ms` from the database's now;
+    /// `Ok(false)` when it is no longer `me`'s at that epoch, or has run out.
+    pub async fn renew_lease(
+        &self,
+        key: &LeaseKey,
+        me: &NodeId,
+        epoch: Epoch,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
         let body = "LET $now = time::millis(time::now());
-            LET $row = (SELECT * FROM ONLY cluster_lease:engines);
+            LET $row = (SELECT * FROM ONLY type::record('cluster_lease', $key));
+            IF $row = NONE OR $row.owner != $me OR $row.epoch != $epoch
+                OR $row.expires_at_ms <= $now { THROW 'grace-lease lost'; };
+            UPDATE type::record('cluster_lease', $key) SET expires_at_ms = $now + $lease_ms,
+                renewed_at_ms = $now RETURN NONE;";
+        let vars = json!({ "key": key, "me": me, "epoch": epoch, "lease_ms": lease_ms });
+        self.lease_write(body, vars).await
+    }
+
+    /// Hands `me`'s lease on `key` at `epoch` back, free for the next node at once.
+    pub async fn release_lease(
+        &self,
+        key: &LeaseKey,
+        me: &NodeId,
+        epoch: Epoch,
+    ) -> StoreResult<bool> {
+        let body = "LET $now = time::millis(time::now());
+            LET $row = (SELECT * FROM ONLY type::record('cluster_lease', $key));
             IF $row = NONE OR $row.owner != $me OR $row.epoch != $epoch {
                 THROW 'grace-lease not held'; };
-            UPDATE cluster_lease:engines SET owner = NULL, expires_at_ms = $now RETURN NONE;";
-        self.lease_write(body, json!({ "me": me, "epoch": epoch }))
-            .await
+            UPDATE type::record('cluster_lease', $key) SET owner = NULL, expires_at_ms = $now
+                RETURN NONE;";
+        let vars = json!({ "key": key, "me": me, "epoch": epoch });
+        self.lease_write(body, vars).await
     }
 
     /// Writes `me`'s membership row, live for `lease_ms` from the database's now (or marked
@@ -164,17 +208,22 @@ impl Store {
 }
 
 impl StoreView {
-    /// The lease, the membership rows and the database's time, in one read.
+    /// Every lease row, the membership rows and the database's time, in one read.
     pub async fn cluster_read(&self) -> StoreResult<ClusterRead> {
         let query = format!(
-            "RETURN {{ lease: (SELECT * OMIT id FROM ONLY cluster_lease:engines), \
+            "RETURN {{ leases: (SELECT * OMIT id FROM cluster_lease LIMIT {LEASE_ROWS_MAX}), \
              nodes: (SELECT * OMIT id FROM cluster_node LIMIT {NODE_ROWS_MAX}), \
              now_ms: time::millis(time::now()) }}"
         );
         let read: Option<Value> = self.one(&query, json!({})).await?;
         let read = read.unwrap_or_default();
+        let leases: Vec<Lease> = serde_json::from_value(read["leases"].clone())?;
         Ok(ClusterRead {
-            lease: serde_json::from_value(read["lease"].clone())?,
+            lease: leases
+                .iter()
+                .find(|lease| lease.key == LeaseKey::Engines)
+                .cloned(),
+            leases,
             nodes: serde_json::from_value(read["nodes"].clone())?,
             now_ms: read["now_ms"].as_i64().unwrap_or_default(),
         })
@@ -244,9 +293,13 @@ impl StoreView {
                     crate::metrics::CLUSTER.fenced_writes.inc();
                     return Err(StoreError::Fenced(refused));
                 }
-                Err(StoreError::Db(error))
-                    if tries < tries_max && error.to_string().contains(CONFLICT_MARKER) =>
-                {
+                Err(StoreError::Db(error)) if error.to_string().contains(CONFLICT_MARKER) => {
+                    if tries >= tries_max {
+                        return Err(match tries_max {
+                            1 => StoreError::Db(error),
+                            _ => StoreError::Contended(format!("{tries} tries: {error}")),
+                        });
+                    }
                     tokio::time::sleep(conflict_backoff(tries)).await;
                 }
                 other => return other,

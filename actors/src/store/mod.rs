@@ -94,12 +94,22 @@ pub enum StoreError {
     /// its epoch: nothing of it was written, and nothing more of this leader's may be.
     #[error("fenced: {0}")]
     Fenced(String),
+    /// A commit of a store shared by several nodes lost a conflict with theirs every time it
+    /// was tried (it wrote nothing). The store is fine; the log was busy.
+    #[error("contended: {0}")]
+    Contended(String),
 }
 
 impl StoreError {
     /// Whether this is a guarded commit that found its record changed (see [`Write::Expect`]).
     pub fn is_stale(&self) -> bool {
         matches!(self, StoreError::Stale(_))
+    }
+
+    /// Whether the store refused this write for what it says, not for a fault of its own:
+    /// fenced (the lease is another node's now) or contended (other nodes' commits won).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, StoreError::Fenced(_) | StoreError::Contended(_))
     }
 }
 

@@ -73,7 +73,7 @@ export function renderDetail() {
       run_id: e.run_id,
       playbook_id: e.playbook_id,
       status: e.status,
-      steps: e.steps.map((s) => ({ name: s.name, status: s.status, attempts: s.attempts, output: s.output })),
+      steps: e.steps.map((s) => ({ name: s.name, status: s.status, attempts: s.attempts, ran_by: s.ran_by, output: s.output })),
     })),
     events: detail.timeline,
   };

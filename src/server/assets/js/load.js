@@ -7,7 +7,7 @@ import { $ } from "./dom.js";
 import { connect, reconnect, setConnection } from "./feed.js";
 import { renderHistory } from "./history.js";
 import { rememberRecentHeals } from "./incidents.js";
-import { refreshHistories, renderMonitors, renderPerDay, renderTree } from "./monitors.js";
+import { refreshHistories, renderCluster, renderMonitors, renderPerDay } from "./monitors.js";
 import { ACTIVITY_BACKFILL, HISTORY_MAX, REFRESH_DEBOUNCE_MS, RENDER_DELAY_MS, TILES_MAX, state } from "./state.js";
 import { renderHealed, renderSummary, renderTiles } from "./tiles.js";
 
@@ -45,7 +45,8 @@ export async function refreshMonitors() {
 
 export async function refreshTree() {
   try {
-    $("tree").replaceChildren(renderTree(await api("GET", "/actors")));
+    const [tree, cluster] = await Promise.all([api("GET", "/actors"), api("GET", "/cluster")]);
+    $("tree").replaceChildren(...renderCluster(cluster, tree));
   } catch (_) {
     // As above.
   }

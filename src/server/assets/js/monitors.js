@@ -111,6 +111,24 @@ export async function refreshHistories() {
   }
 }
 
+/** The actor tree of the node serving this page; in a cluster, under a line for every node
+ * saying its role, the leases it holds and its last renewal. */
+export function renderCluster(cluster, tree) {
+  if (!cluster.clustered) return [renderTree(tree)];
+  return cluster.nodes.map((node) => {
+    const leases = node.leases.map((lease) => `${lease.key}@${lease.epoch}`);
+    const leads = leases.some((lease) => lease.startsWith("engines@"));
+    const role = !node.live ? "gone quiet" : leads ? "leader: runs the engines and heals" : "standby";
+    const held = leases.length ? ` (${leases.join(", ")})` : "";
+    const here = node.node_id === cluster.node_id;
+    const renewed = node.renewed_at ? `renewed ${clock(node.renewed_at)}` : "never renewed";
+    const text = `node ${node.node_id} — ${role}${held}, ${renewed}${here ? " — serving this page" : ""}`;
+    const item = el("li", { textContent: text });
+    if (here) item.append(el("ul", {}, renderTree(tree)));
+    return item;
+  });
+}
+
 export function renderTree(node) {
   const restarts = node.restarts ? `, restarted ${node.restarts}×` : "";
   const item = el("li", { textContent: `${node.name} — ${node.kind}, ${node.status}${restarts}` });

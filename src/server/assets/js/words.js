@@ -129,7 +129,8 @@ export function describe(ev) {
       const step = d.step || {};
       const mark = { running: "⏳", succeeded: "✔️", failed: "✖️", skipped: "⏭️" }[step.status] || "";
       const note = step.status !== "running" && step.output ? ` — ${firstLine(step.output)}` : "";
-      return `${mark} Step ${d.index + 1}, ${step.name}: ${step.status}${note}`;
+      const where = step.ran_by ? ` on node ${step.ran_by.node_id}` : "";
+      return `${mark} Step ${d.index + 1}, ${step.name}: ${step.status}${where}${note}`;
     }
     case "playbook.finished":
       return d.status === "succeeded"
