@@ -7,8 +7,9 @@
 //! manager when the batch holds problem or recovery events, or when info events alone have
 //! put it NUDGE_LAG_MIN behind. Being the one router, it hands the feed every seq in order.
 //! In a cluster the other nodes append to the same log: their events are found between the
-//! head this actor knew and where its own commit landed, or by looking every LOG_FOLLOW_MS,
-//! and are routed like its own, in their place. Each commit's problem and recovery
+//! head this actor knew and where its own commit landed, or when a live query on the log's
+//! head says it moved (with a look every LOG_FOLLOW_MS should a notification be lost), and
+//! are routed like its own, in their place. Each commit's problem and recovery
 //! events are also handed to the incident manager in memory (`signals.rs`), so it need not read
 //! them back from the log. On (re)start it resumes from the
 //! log's high-water mark, so a restart never reuses or skips a seq.
@@ -51,9 +52,10 @@ struct Landed {
     events: Vec<Arc<Event>>,
 }
 
-/// How often a node of a cluster looks for events other nodes appended: what a client of its
-/// feed waits at most, beyond the read, for an event taken by another node.
-const LOG_FOLLOW_MS: u64 = 100;
+/// How often a node of a cluster looks for events other nodes appended even without a live
+/// notification: what a client of its feed waits at most should one be lost (the live query
+/// ends with its connection and is made again at the next look).
+const LOG_FOLLOW_MS: u64 = 1_000;
 
 /// Most events read from the log at once while routing other nodes' events.
 const FOLLOW_PAGE_EVENTS: usize = 256;
@@ -66,6 +68,38 @@ pub struct StoreState {
     feed_lagged: bool,
     /// Sends `Follow` while other nodes append to the log too.
     follow: Option<Ticker>,
+    /// Sends `Follow` when the log's head moves (a live query), at most one waiting.
+    head_watch: Option<HeadWatch>,
+}
+
+/// The task that turns the live query's notifications into `Follow`s; stopped with the actor.
+struct HeadWatch {
+    task: tokio::task::JoinHandle<()>,
+    /// A `Follow` it sent waits in the mailbox.
+    asked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HeadWatch {
+    async fn start(ctx: &Ctx, me: ActorRef<StoreMsg>) -> Result<Self, StoreError> {
+        use futures_util::StreamExt;
+        let mut moves = ctx.store.head_moves().await?;
+        let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = asked.clone();
+        let task = tokio::spawn(async move {
+            while moves.next().await.is_some() {
+                if !flag.swap(true, Ordering::AcqRel) && me.cast(StoreMsg::Follow).is_err() {
+                    return; // the actor is gone
+                }
+            }
+        });
+        Ok(Self { task, asked })
+    }
+}
+
+impl Drop for HeadWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Actor for StoreActor {
@@ -85,17 +119,22 @@ impl Actor for StoreActor {
             .store
             .is_shared()
             .then(|| Ticker::start(&myself, period, || StoreMsg::Follow));
-        Ok(StoreState {
+        let mut state = StoreState {
             ctx,
             last_seq,
             feed_lagged: false,
             follow,
-        })
+            head_watch: None,
+        };
+        if state.ctx.store.is_shared() {
+            state.watch_head(&myself).await;
+        }
+        Ok(state)
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -131,6 +170,7 @@ impl Actor for StoreActor {
             }
             StoreMsg::Follow => {
                 state.follow.iter().for_each(Ticker::taken);
+                state.watch_head(&myself).await;
                 if let Err(error) = state.follow().await {
                     tracing::warn!(%error, "cannot read what other nodes appended to the log");
                 }
@@ -235,6 +275,22 @@ impl StoreState {
             }
         }
         self.advance(events);
+    }
+
+    /// Takes a `Follow` of the live query's; makes the live query (again) when there is none
+    /// or it ended with its connection.
+    async fn watch_head(&mut self, myself: &ActorRef<StoreMsg>) {
+        match &self.head_watch {
+            Some(watch) if !watch.task.is_finished() => {
+                watch.asked.store(false, Ordering::Release);
+            }
+            _ => match HeadWatch::start(&self.ctx, myself.clone()).await {
+                Ok(watch) => self.head_watch = Some(watch),
+                Err(error) => {
+                    tracing::warn!(%error, "no live query on the log's head; looking every {LOG_FOLLOW_MS} ms")
+                }
+            },
+        }
     }
 
     /// Looks for events other nodes appended since the head this actor knew, and routes them.

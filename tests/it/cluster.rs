@@ -34,10 +34,21 @@ fn start_node_via(
     id: &str,
     url: &str,
 ) -> TestApp {
+    node_with(root, server, (database, url), id, PLAYBOOK)
+}
+
+/// Node `id` in `root/id` with `playbooks`, on `server`'s database reached at `url`.
+fn node_with(
+    root: &Path,
+    server: &SurrealServer,
+    (database, url): (&str, &str),
+    id: &str,
+    playbooks: &str,
+) -> TestApp {
     let dir = root.join(id);
     std::fs::create_dir_all(&dir).unwrap();
     let config = format!(
-        "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{PLAYBOOK}",
+        "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{playbooks}",
         server.config_head_via(database, url)
     );
     spawn_app_env(&dir, &config, &server.env())
@@ -283,36 +294,64 @@ steps = [
     )
 }
 
+/// Node `id` with the marking playbook, on `server`'s database `database` reached at `url`.
+fn marking_node(
+    root: &Path,
+    server: &SurrealServer,
+    database: &str,
+    id: &str,
+    url: &str,
+) -> TestApp {
+    let playbook = marking_playbook(&root.join("marks"));
+    node_with(root, server, (database, url), id, &playbook)
+}
+
+/// Pushes the slow problem through `node` and waits until its run is in its wait; its id.
+async fn run_waiting(node: &TestApp) -> String {
+    let problem = json!({ "type": "search.slow", "source": "search-1" });
+    let (status, body) = node.post_json("/events", &problem).await;
+    assert_eq!(status, 202, "{body}");
+    eventually("the run to be in its wait", TIMEOUT, || async {
+        let runs = node.get_ok("/monitoring/executions").await;
+        let run = runs["items"].as_array()?.first()?.clone();
+        (run["steps"][1]["status"] == "running").then(|| run["run_id"].as_str().unwrap().to_owned())
+    })
+    .await
+}
+
+/// Waits until run `path` has ended; checks it succeeded, its steps ran on a at epoch 1 and
+/// on b at epoch 2 after, and each command left its mark once.
+async fn ended_once_on_a_then_b(node: &TestApp, path: &str, marks: &Path) {
+    let run = eventually("the run to end", TIMEOUT, || async {
+        let run = node.get_ok(path).await;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let ran_by: Vec<(String, u64)> = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            let by = &step["ran_by"];
+            let node = by["node_id"].as_str().unwrap().to_owned();
+            (node, by["epoch"].as_u64().unwrap())
+        })
+        .collect();
+    let expected = [("a", 1), ("b", 2), ("b", 2)].map(|(n, e)| (n.to_owned(), e));
+    assert_eq!(ran_by, expected, "{run}");
+    assert_eq!(std::fs::read_to_string(marks).unwrap(), "first\nlast\n");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_leader_is_killed_mid_step_is_resumed_by_the_next_within_the_lease() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let marks = dir.path().join("marks");
-    let node = |id: &str| {
-        let root = dir.path().join(id);
-        std::fs::create_dir_all(&root).unwrap();
-        let config = format!(
-            "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{}",
-            server.config_head("midrun"),
-            marking_playbook(&marks)
-        );
-        spawn_app_env(&root, &config, &server.env())
-    };
-    let a = node("a");
+    let a = marking_node(dir.path(), &server, "midrun", "a", &server.url());
     leads(&a, TIMEOUT).await;
-    let b = node("b");
+    let b = marking_node(dir.path(), &server, "midrun", "b", &server.url());
     stands_by(&b, "a").await;
-
-    let problem = json!({ "type": "search.slow", "source": "search-1" });
-    let (status, body) = b.post_json("/events", &problem).await;
-    assert_eq!(status, 202, "{body}");
-    // The first mark is made: the run is in its wait, on a.
-    let run_id = eventually("the run to be waiting on a", TIMEOUT, || async {
-        let runs = b.get_ok("/monitoring/executions").await;
-        let run = runs["items"].as_array()?.first()?.clone();
-        (run["steps"][1]["status"] == "running").then(|| run["run_id"].as_str().unwrap().to_owned())
-    })
-    .await;
+    let run_id = run_waiting(&b).await;
     a.kill_9();
     let killed = Instant::now();
 
@@ -324,31 +363,8 @@ async fn a_run_whose_leader_is_killed_mid_step_is_resumed_by_the_next_within_the
         (run["steps"][1]["ran_by"]["epoch"] == 2).then_some(())
     })
     .await;
-    let took = killed.elapsed();
-    let run = eventually("the run to end", TIMEOUT, || async {
-        let run = b.get_ok(&path).await;
-        (run["status"] != "running").then_some(run)
-    })
-    .await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    // Who ran each step, under which epoch: the first on a at epoch 1, the rest on b at 2.
-    let ran_by: Vec<(String, u64)> = run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|step| {
-            let by = &step["ran_by"];
-            (
-                by["node_id"].as_str().unwrap().to_owned(),
-                by["epoch"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    let expected = [("a", 1), ("b", 2), ("b", 2)].map(|(n, e)| (n.to_owned(), e));
-    assert_eq!(ran_by, expected, "{run}");
-    // No step twice: each command left its mark once.
-    let made = std::fs::read_to_string(&marks).unwrap();
-    assert_eq!(made, "first\nlast\n", "resumed within {took:?}");
+    println!("resumed {:?} after the kill", killed.elapsed());
+    ended_once_on_a_then_b(&b, &path, &dir.path().join("marks")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,56 +372,19 @@ async fn a_leader_cut_off_mid_run_acts_on_nothing_it_lost_and_each_step_runs_onc
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
     let relay = Relay::start(format!("127.0.0.1:{}", server.port).parse().unwrap()).await;
-    let marks = dir.path().join("marks");
-    let node = |id: &str, url: &str| {
-        let root = dir.path().join(id);
-        std::fs::create_dir_all(&root).unwrap();
-        let config = format!(
-            "{}[cluster]\nnode_id = \"{id}\"\nlease_ms = {LEASE_MS}\n{}",
-            server.config_head_via("cutrun", url),
-            marking_playbook(&marks)
-        );
-        spawn_app_env(&root, &config, &server.env())
-    };
-    let a = node("a", &format!("ws://{}", relay.addr));
+    let through_relay = format!("ws://{}", relay.addr);
+    let a = marking_node(dir.path(), &server, "cutrun", "a", &through_relay);
     leads(&a, TIMEOUT).await;
-    let b = node("b", &server.url());
+    let b = marking_node(dir.path(), &server, "cutrun", "b", &server.url());
     stands_by(&b, "a").await;
-
-    let problem = json!({ "type": "search.slow", "source": "search-1" });
-    let (status, body) = b.post_json("/events", &problem).await;
-    assert_eq!(status, 202, "{body}");
-    let run_id = eventually("the run to be waiting on a", TIMEOUT, || async {
-        let runs = b.get_ok("/monitoring/executions").await;
-        let run = runs["items"].as_array()?.first()?.clone();
-        (run["steps"][1]["status"] == "running").then(|| run["run_id"].as_str().unwrap().to_owned())
-    })
-    .await;
+    let run_id = run_waiting(&b).await;
     // a goes on running, cut off from the database: its wait ends, but it may not start the
     // last step (its lease has run out by its own clock), and nothing it writes lands.
     relay.freeze();
     leads(&b, TAKEOVER_MAX).await;
     let path = format!("/monitoring/executions/{run_id}");
-    let run = eventually("b to end the run", TIMEOUT, || async {
-        let run = b.get_ok(&path).await;
-        (run["status"] != "running").then_some(run)
-    })
-    .await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let ran_by: Vec<(String, u64)> = run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|step| {
-            let by = &step["ran_by"];
-            (
-                by["node_id"].as_str().unwrap().to_owned(),
-                by["epoch"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    let expected = [("a", 1), ("b", 2), ("b", 2)].map(|(n, e)| (n.to_owned(), e));
-    assert_eq!(ran_by, expected, "{run}");
+    let marks = dir.path().join("marks");
+    ended_once_on_a_then_b(&b, &path, &marks).await;
     // Past the end of a's wait, had it gone on: still one mark each.
     holds_for(
         "each command to have run once",
