@@ -39,10 +39,21 @@ pub fn free_port() -> u16 {
 /// Writes `config` to `dir/grace.toml`, starts the release `grace serve` on it with
 /// `RUST_LOG=rust_log`, and returns it with its base URL once it printed its address.
 pub fn spawn_grace(dir: &Path, config: &str, rust_log: &str) -> (Child, String) {
+    spawn_grace_env(dir, config, rust_log, &[])
+}
+
+/// [`spawn_grace`] with `env` set too.
+pub fn spawn_grace_env(
+    dir: &Path,
+    config: &str,
+    rust_log: &str,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     std::fs::write(dir.join("grace.toml"), config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_grace"))
         .args(["serve", "--config", "grace.toml"])
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env("RUST_LOG", rust_log)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
