@@ -526,7 +526,7 @@ fn main() {
         let config = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"grace-data\"\n";
         let (child, base) = common::spawn_grace(&embedded_dir, config, "error");
         let embedded = Node { child, base };
-        let (acked, open) = intake(&[embedded.base.clone()], &embedded.base, "embedded").await;
+        let (acked, open) = intake(std::slice::from_ref(&embedded.base), &embedded.base, "embedded").await;
         println!("| embedded store (SurrealKV on disk), one node | {acked:.0} /s | {open:.0} /s |");
         drop(embedded);
         for writers in [1, 3] {
