@@ -16,7 +16,9 @@
 //!   (16 connections, 5 s), from which how many nodes it carries.
 //!
 //! The database is the SurrealDB server the tests use (`tests/surreal-server`, built by
-//! `.ci/test` at opt-level 1, storage in memory); Grace is its release build.
+//! `.ci/test` at opt-level 1, storage in memory) or `GRACE_SURREAL_BIN` (its release build:
+//! `cargo build --release --manifest-path tests/surreal-server/Cargo.toml --target-dir
+//! target/surreal-server`); Grace is its release build.
 //! Run with `cargo bench --bench cluster` (optionally `-- 5` rounds).
 
 mod common;
@@ -358,30 +360,9 @@ fn remote(dir: &Path, surreal: &Surreal, database: &str) -> StoreLocation {
 /// POST to `to`, received on `on`'s feed: p50 and p99 in ms.
 async fn latency(to: &Node, on: &Node, tag: &str) -> (f64, f64) {
     let url = format!("{}/ws?types=latency.*", on.base.replace("http://", "ws://"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let client = reqwest::Client::new();
-    let mut ms = Vec::with_capacity(LATENCY_ROUNDS);
-    for round in 0..LATENCY_ROUNDS {
-        apart(round).await;
-        let source = format!("{tag}-{round}");
-        let body = json!({ "type": "latency.failed", "source": source });
-        let started = Instant::now();
-        let answer = client
-            .post(format!("{}/events", to.base))
-            .json(&body)
-            .send()
-            .await;
-        assert_eq!(answer.unwrap().status().as_u16(), 202);
-        loop {
-            let message = tokio::time::timeout(TIMEOUT, ws.next()).await;
-            let text = message.expect("no /ws message").unwrap().unwrap();
-            if text.into_text().unwrap().contains(&format!("\"{source}\"")) {
-                break;
-            }
-        }
-        ms.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    (quantile(&mut ms, 0.5), quantile(&mut ms, 0.99))
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let texts = ws.map(|message| message.unwrap().into_text().unwrap().to_string());
+    posted_to_seen(to, tag, Box::pin(texts)).await
 }
 
 /// POST to `to`, seen through a `LIVE SELECT` on the event table of `database` (what a node
@@ -398,12 +379,23 @@ async fn live_select_latency(surreal: &Surreal, database: &str, to: &Node) -> (f
     .await
     .unwrap();
     db.use_ns("grace").use_db(database).await.unwrap();
-    let mut stream = db.select::<Vec<Value>>("event").live().await.unwrap();
+    let stream = db.select::<Vec<Value>>("event").live().await.unwrap();
+    let texts = stream.map(|notification| notification.unwrap().data.to_string());
+    posted_to_seen(to, "live", Box::pin(texts)).await
+}
+
+/// LATENCY_ROUNDS problems posted to `to` one at a time, each timed until a text naming its
+/// source comes out of `seen`: p50 and p99 in ms.
+async fn posted_to_seen(
+    to: &Node,
+    tag: &str,
+    mut seen: std::pin::Pin<Box<dyn futures_util::Stream<Item = String> + Send>>,
+) -> (f64, f64) {
     let client = reqwest::Client::new();
     let mut ms = Vec::with_capacity(LATENCY_ROUNDS);
     for round in 0..LATENCY_ROUNDS {
         apart(round).await;
-        let source = format!("live-{round}");
+        let source = format!("{tag}-{round}");
         let body = json!({ "type": "latency.failed", "source": source });
         let started = Instant::now();
         let answer = client
@@ -412,13 +404,13 @@ async fn live_select_latency(surreal: &Surreal, database: &str, to: &Node) -> (f
             .send()
             .await;
         assert_eq!(answer.unwrap().status().as_u16(), 202);
+        let named = format!("\"{source}\"");
         loop {
-            let next = tokio::time::timeout(TIMEOUT, stream.next()).await;
-            let notification = next.expect("no notification").unwrap().unwrap();
-            if notification
-                .data
-                .to_string()
-                .contains(&format!("\"{source}\""))
+            let text = tokio::time::timeout(TIMEOUT, seen.next()).await;
+            if text
+                .expect("nothing seen")
+                .expect("the stream ended")
+                .contains(&named)
             {
                 break;
             }
