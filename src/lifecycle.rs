@@ -132,15 +132,20 @@ pub async fn reload_on_hangup(app: Arc<App>) {
         }
     };
     while hangups.recv().await.is_some() {
-        match crate::reload::reload(&app.kernel, &app.started, actors::model::Who::local()).await {
-            Ok(report) => tracing::info!(
-                added = ?report.added,
-                removed = ?report.removed,
-                changed = ?report.changed,
-                restart_required = ?report.restart_required,
-                "config reloaded on SIGHUP"
-            ),
-            Err(error) => tracing::error!("config not reloaded; the running one stays:\n{error}"),
-        }
+        reload_on_signal(&app).await;
+    }
+}
+
+/// Reads the config again for `app`'s tree after a SIGHUP, and logs what came of it.
+pub async fn reload_on_signal(app: &App) {
+    match crate::reload::reload(&app.kernel, &app.started, actors::model::Who::local()).await {
+        Ok(report) => tracing::info!(
+            added = ?report.added,
+            removed = ?report.removed,
+            changed = ?report.changed,
+            restart_required = ?report.restart_required,
+            "config reloaded on SIGHUP"
+        ),
+        Err(error) => tracing::error!("config not reloaded; the running one stays:\n{error}"),
     }
 }

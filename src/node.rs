@@ -28,7 +28,9 @@ use actors::Kernel;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, NodeSpec};
-use crate::lifecycle::{listen, reload_on_hangup, say, stop_tree, store_unusable, Listening};
+use crate::lifecycle::{
+    listen, reload_on_hangup, reload_on_signal, say, stop_tree, store_unusable, Listening,
+};
 use crate::reload::{ConfigSource, Started};
 use crate::server::standby::{self, Standby};
 use crate::server::{self, App, ConnectionLimits, Switch};
@@ -241,13 +243,8 @@ impl Node {
 
     /// SIGHUP while standing by: the serving tree reads the config again.
     async fn reload_serving(&self) {
-        let Some(app) = &self.serving else {
-            return;
-        };
-        let who = actors::model::Who::local();
-        match crate::reload::reload(&app.kernel, &app.started, who).await {
-            Ok(_) => tracing::info!("config reloaded on SIGHUP (standing by)"),
-            Err(error) => tracing::error!("config not reloaded; the running one stays:\n{error}"),
+        if let Some(app) = &self.serving {
+            reload_on_signal(app).await;
         }
     }
 

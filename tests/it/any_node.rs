@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::cluster::{
-    healed, health, leads, role, stands_by, start_node, LEASE_MS, TAKEOVER_MAX, TIMEOUT,
+    healed, health, leader_and_standby, leads, role, stands_by, start_node, LEASE_MS, TAKEOVER_MAX,
+    TIMEOUT,
 };
 use crate::common::browser::Browser;
 use crate::common::{
@@ -115,10 +116,8 @@ async fn every_node_takes_intake_and_serves_one_feed_in_one_order_across_a_takeo
 async fn a_leader_killed_under_intake_on_a_standby_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let a = start_node(dir.path(), &server, "load", "a");
-    leads(&a, TIMEOUT).await;
-    let b = Arc::new(start_node(dir.path(), &server, "load", "b"));
-    stands_by(&b, "a").await;
+    let (a, b) = leader_and_standby(dir.path(), &server, "load").await;
+    let b = Arc::new(b);
 
     // Batches of ten notes on b, one after another, each acknowledged with its seqs or refused.
     let done = Arc::new(AtomicBool::new(false));
@@ -279,10 +278,7 @@ async fn one_outage_seen_through_three_nodes_is_one_incident_healed_by_one_node(
 async fn a_standby_takes_more_info_events_than_the_lag_allows_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let a = start_node(dir.path(), &server, "info", "a");
-    leads(&a, TIMEOUT).await;
-    let b = start_node(dir.path(), &server, "info", "b");
-    stands_by(&b, "a").await;
+    let (a, b) = leader_and_standby(dir.path(), &server, "info").await;
     // 6,000 events that change no incident, past `limits.incidents_lag_max` (4,096): the
     // leader's incident manager passes them, and b's intake sees it do so.
     let mut taken = 0;

@@ -26,6 +26,19 @@ pub(crate) fn start_node(root: &Path, server: &SurrealServer, database: &str, id
     start_node_via(root, server, database, id, &server.url())
 }
 
+/// Nodes `a` and `b` on `server`'s database `database`: `a` leading, `b` standing by.
+pub(crate) async fn leader_and_standby(
+    root: &Path,
+    server: &SurrealServer,
+    database: &str,
+) -> (TestApp, TestApp) {
+    let a = start_node(root, server, database, "a");
+    leads(&a, TIMEOUT).await;
+    let b = start_node(root, server, database, "b");
+    stands_by(&b, "a").await;
+    (a, b)
+}
+
 /// [`start_node`] reaching the server at `url`.
 fn start_node_via(
     root: &Path,
@@ -186,10 +199,7 @@ fn holders(seen: &Value) -> Vec<(String, u64)> {
 async fn a_leader_stopped_cleanly_hands_the_lease_over_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let a = start_node(dir.path(), &server, "clean", "a");
-    leads(&a, TIMEOUT).await;
-    let b = start_node(dir.path(), &server, "clean", "b");
-    stands_by(&b, "a").await;
+    let (a, b) = leader_and_standby(dir.path(), &server, "clean").await;
     // The lease is read at start: a reload says a change to it needs a restart.
     let path = a.dir.join("grace.toml");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -213,10 +223,7 @@ async fn a_leader_stopped_cleanly_hands_the_lease_over_at_once() {
 async fn a_leader_paused_past_its_lease_is_fenced_and_stands_by_when_it_wakes() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let a = start_node(dir.path(), &server, "paused", "a");
-    leads(&a, TIMEOUT).await;
-    let b = start_node(dir.path(), &server, "paused", "b");
-    stands_by(&b, "a").await;
+    let (a, b) = leader_and_standby(dir.path(), &server, "paused").await;
     let first = healed(&a, "search-1").await;
 
     signal(&a, "STOP");
