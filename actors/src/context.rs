@@ -138,6 +138,9 @@ pub struct Ctx {
     pub lease: crate::lease_clock::LeaseClock,
     /// What this kernel's tree runs.
     pub duties: Duties,
+    /// In a cluster, the spread monitors this node holds the leases of (`spread.rs`); none
+    /// on one node, which runs every monitor.
+    pub spread: Option<crate::spread::Spread>,
 }
 
 /// What a kernel's tree runs.
@@ -184,7 +187,18 @@ impl Ctx {
             stopping: std::sync::atomic::AtomicBool::new(false),
             lease,
             duties: Duties::All,
+            spread: None,
         })
+    }
+
+    /// Whether this node's tree runs `monitor`: on one node every monitor; in a cluster a
+    /// spread one while this node holds its lease, the others on the leader.
+    pub fn runs_here(&self, monitor: &crate::spec::MonitorSpec) -> bool {
+        match &self.spread {
+            None => true,
+            Some(_) if !monitor.kind.spreads() => self.duties == Duties::All,
+            Some(spread) => spread.epoch_of(&monitor.id).is_some(),
+        }
     }
 
     /// The maintenance windows and silences in force at `now`.

@@ -44,6 +44,7 @@ mod program;
 pub mod protocol;
 mod retention_actor;
 mod signals;
+pub mod spread;
 pub mod store;
 mod store_actor;
 mod target;

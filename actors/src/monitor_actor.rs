@@ -50,6 +50,9 @@ pub struct MonitorState {
     /// The problem type last announced while down (from its open incident after a restart);
     /// None when up.
     announced: Option<String>,
+    /// In a cluster, the epoch of this node's lease on a spread monitor as it started: every
+    /// commit is guarded by it, and a takeover restarts the monitor elsewhere.
+    lease: Option<crate::cluster::Epoch>,
 }
 
 /// Found events kept for another try while the store refuses writes; past this the oldest
@@ -116,8 +119,6 @@ impl Actor for MonitorActor {
         myself.cast(MonitorMsg::Probe)?;
         Ok(MonitorState {
             status,
-            ctx,
-            spec,
             probe,
             damping,
             position,
@@ -126,6 +127,12 @@ impl Actor for MonitorActor {
             // What its open incident says it was down as, so a change of kind (a refused login
             // after an outage) is announced after a restart too.
             announced: down_as,
+            lease: ctx
+                .spread
+                .as_ref()
+                .and_then(|spread| spread.epoch_of(&spec.id)),
+            ctx,
+            spec,
         })
     }
 
@@ -137,6 +144,12 @@ impl Actor for MonitorActor {
     ) -> Result<(), ActorProcessingErr> {
         if let MonitorMsg::Control(change, by, reply) = msg {
             let _ = reply.send(state.control(change, &by).await.map_err(Arc::new));
+            return Ok(());
+        }
+        if let MonitorMsg::Controlled(control) = msg {
+            // Set on another node: its record and announcement are committed already.
+            state.status.control = *control;
+            state.ctx.post_status(state.status.clone());
             return Ok(());
         }
         if let MonitorMsg::ProbeNow = msg {
@@ -213,6 +226,7 @@ impl MonitorState {
         if self.unsent.is_empty() && transition.is_empty() && !moved && history.is_empty() {
             return Ok(());
         }
+        let transitioned = !transition.is_empty();
         let mut drafts = self.unsent.clone();
         drafts.extend(transition);
         let mut writes = history;
@@ -222,6 +236,10 @@ impl MonitorState {
                 position: position.clone(),
             });
         }
+        if transitioned {
+            writes.extend(self.status_row());
+        }
+        writes.extend(self.guard());
         commit_in_order(&self.ctx.scope, drafts, writes).await?;
         self.unsent.clear();
         self.position = position;
@@ -248,13 +266,28 @@ impl MonitorState {
             by: by.clone(),
         })
         .source(self.spec.id.clone());
-        let write = Write::MonitorControl(Box::new(control.clone()));
-        commit_in_order(&self.ctx.scope, vec![announced], vec![write])
+        let mut writes = vec![Write::MonitorControl(Box::new(control.clone()))];
+        writes.extend(self.guard());
+        commit_in_order(&self.ctx.scope, vec![announced], writes)
             .await
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         self.status.control = control;
         self.ctx.post_status(self.status.clone());
         Ok(self.status.clone())
+    }
+
+    /// In a cluster, the guard that this node still holds the monitor's lease at its epoch.
+    fn guard(&self) -> Option<Write> {
+        let spread = self.ctx.spread.as_ref()?;
+        Some(spread.guard(&self.spec.id, self.lease?))
+    }
+
+    /// In a cluster, this monitor's view for the other nodes, written with its transition so
+    /// the leader's incident manager finds it when it reads the transition's event.
+    fn status_row(&self) -> Option<Write> {
+        let ran_by = self.ctx.spread.as_ref()?.ran_by(self.lease?);
+        let row = crate::kernel::status_row(self.status.clone(), ran_by);
+        Some(Write::MonitorStatus(Box::new(row)))
     }
 
     /// Forgets what the closed incident of `family` said: that the component is down (its own

@@ -330,7 +330,9 @@ impl StoreState {
                 }
                 continue;
             }
-            self.advance(page.into_iter().map(Arc::new).collect());
+            let page: Vec<Arc<Event>> = page.into_iter().map(Arc::new).collect();
+            crate::spread::hear(&self.ctx, &page).await;
+            self.advance(page);
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! `GET /cluster`: the nodes sharing this store, whether each is live, and the engines' lease —
-//! who holds it, at which epoch, until when (the database's clock). On one node (an embedded
+//! `GET /cluster`: the nodes sharing this store, whether each is live, and the leases each
+//! holds — the engines' and each spread monitor's (`monitor:<id>`) — at which epoch, until
+//! when (the database's clock). On one node (an embedded
 //! store) it says so and lists none.
 
 use std::sync::Arc;

@@ -51,7 +51,7 @@ fn start_node_via(
 }
 
 /// Node `id` in `root/id` with `playbooks`, on `server`'s database reached at `url`.
-fn node_with(
+pub(crate) fn node_with(
     root: &Path,
     server: &SurrealServer,
     (database, url): (&str, &str),

@@ -33,5 +33,6 @@ mod relapses;
 mod reload;
 mod remote_store;
 mod security;
+mod spread;
 mod stop;
 mod tls;

@@ -19,15 +19,18 @@ mod gates;
 mod incidents;
 mod reload;
 mod silences;
+mod spread;
 mod stop;
 mod supervision;
 mod tree;
 
 pub use incidents::{DecideError, Decided};
 pub use reload::ReloadReport;
+pub(crate) use spread::{learn_statuses, status_row};
 pub use stop::{Stopped, SHUTDOWN_TIMEOUT_MS};
 pub use tree::{ActorNode, ActorState};
 
+use crate::cluster::NodeId;
 use crate::context::{Ctx, Duties};
 use crate::event::{Event, EventDraft, Pattern};
 use crate::intake::PushedEvent;
@@ -46,6 +49,7 @@ use crate::protocol::{
     roles, Bus, Feed, Incidents, Pipelines, Playbooks, Unavailable, RPC_TIMEOUT_MS,
 };
 use crate::spec::{MonitorKind, PipelineSpec, PlaybookSpec, TreeSpec};
+use crate::spread::Spread;
 use crate::store::{Store, StoreError, StoreLocation, StoreView};
 
 #[derive(Debug, thiserror::Error)]
@@ -116,11 +120,32 @@ impl Kernel {
         Self::start_with(ctx).await
     }
 
-    /// Starts the tree of a cluster's standby node on the shared store: the store actor, the
-    /// bus and the feed ([`Duties::Serve`]).
-    pub async fn start_serving(spec: TreeSpec, store: Store) -> Result<Self, KernelError> {
+    /// Starts the tree of a cluster's leader, node `me`: [`Kernel::start_on`], running the
+    /// monitors that stay with the engines and the spread ones it is given
+    /// ([`Kernel::hold_monitors`]).
+    pub async fn start_leading(
+        spec: TreeSpec,
+        store: Store,
+        probes: Probes,
+        lease: LeaseClock,
+        me: NodeId,
+    ) -> Result<Self, KernelError> {
+        let mut ctx = Ctx::with_lease(store, spec, probes, lease);
+        Arc::get_mut(&mut ctx).expect("a new context").spread = Some(Spread::new(me));
+        Self::start_with(ctx).await
+    }
+
+    /// Starts the tree of a cluster's standby node `me` on the shared store: the store actor,
+    /// the bus, the feed and the spread monitors it is given ([`Duties::Serve`]).
+    pub async fn start_serving(
+        spec: TreeSpec,
+        store: Store,
+        me: NodeId,
+    ) -> Result<Self, KernelError> {
         let mut ctx = Ctx::new(store, spec, Probes::default());
-        Arc::get_mut(&mut ctx).expect("a new context").duties = Duties::Serve;
+        let fresh = Arc::get_mut(&mut ctx).expect("a new context");
+        fresh.duties = Duties::Serve;
+        fresh.spread = Some(Spread::new(me));
         Self::start_with(ctx).await
     }
 
@@ -185,9 +210,56 @@ impl Kernel {
         if !self.ctx.spec().monitors.iter().any(|m| m.id == monitor_id) {
             return Err(KernelError::NoSuchMonitor(monitor_id.to_owned()));
         }
+        let elsewhere = self.ctx.spread.is_some() && self.ctx.scope.monitor(monitor_id).is_none();
+        if elsewhere {
+            return self.control_elsewhere(monitor_id, change, by).await;
+        }
         let _pass = self.pass(roles::MONITORS, "the monitors")?;
         let control = |reply| MonitorMsg::Control(change, by, reply);
         (self.ctx.scope.ask_monitor(monitor_id, control).await?).map_err(KernelError::Save)
+    }
+
+    /// A person's decision on a monitor another node of a cluster runs: stored and announced
+    /// here in one commit, as its own monitor would; its node's monitor takes it from the
+    /// announcement (`MonitorMsg::Controlled`), and this board shows it at once.
+    async fn control_elsewhere(
+        &self,
+        monitor_id: &str,
+        change: ControlChange,
+        by: Who,
+    ) -> Result<MonitorStatus, KernelError> {
+        let mut control = self.ctx.store.monitor_control(monitor_id).await?;
+        match change {
+            ControlChange::Pause => control.paused = true,
+            ControlChange::Resume => control.paused = false,
+            ControlChange::Silence(until) => control.silenced_until = until,
+        }
+        let announced = EventDraft::of(&crate::payload::MonitorControlled {
+            monitor: monitor_id.to_owned(),
+            paused: control.paused,
+            silenced_until: control.silenced_until.map(|t| t.to_rfc3339()),
+            by,
+        })
+        .source(monitor_id.to_owned());
+        let write = crate::store::Write::MonitorControl(Box::new(control.clone()));
+        crate::protocol::bus::commit_in_order(&self.ctx.scope, vec![announced], vec![write])
+            .await
+            .map_err(|error| {
+                KernelError::Save(Arc::new(StoreError::Unavailable(error.to_string())))
+            })?;
+        let mut status = self.monitor_status(monitor_id).unwrap_or_else(|_| {
+            let kind = self
+                .ctx
+                .spec()
+                .monitors
+                .iter()
+                .find(|m| m.id == monitor_id)
+                .map_or("", |m| m.kind.name());
+            MonitorStatus::new(monitor_id.to_owned(), kind, control.clone())
+        });
+        status.control = control;
+        self.ctx.post_status(status.clone());
+        Ok(status)
     }
 
     /// Records a heartbeat for the heartbeat monitor `monitor_id` and has it look at once, so
@@ -385,6 +457,11 @@ impl Kernel {
     }
 
     /// What each monitor saw at its latest probe, in config order.
+    /// The spec the tree runs now (a reload replaces it).
+    pub fn spec(&self) -> Arc<TreeSpec> {
+        self.ctx.spec()
+    }
+
     pub fn monitor_statuses(&self) -> Vec<MonitorStatus> {
         self.ctx.statuses()
     }

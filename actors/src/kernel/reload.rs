@@ -8,7 +8,6 @@ use ractor_supervisor::{DynamicSupervisor, DynamicSupervisorMsg};
 
 use super::supervision::monitor_child;
 use super::{Kernel, KernelError};
-use crate::context::Duties;
 use crate::event::EventDraft;
 use crate::model::Who;
 use crate::payload::ConfigReloaded;
@@ -47,18 +46,12 @@ impl Kernel {
             spec.supervision = old.supervision.clone();
         }
         let new_specs = spec.monitors.clone();
-        if self.ctx.duties == Duties::Serve {
-            // A standby's serving tree runs no monitor: the new spec is what its intake
-            // checks against.
-            self.ctx.replace_spec(spec);
-        } else {
-            let supervisor = self.ctx.scope.monitors().ok_or(KernelError::Unavailable(
-                "the monitors supervisor (restarting)",
-            ))?;
-            self.ctx.replace_spec(spec);
-            self.restart_monitors(&supervisor, &old.monitors, &new_specs, &mut report)
-                .await;
-        }
+        let supervisor = self.ctx.scope.monitors().ok_or(KernelError::Unavailable(
+            "the monitors supervisor (restarting)",
+        ))?;
+        self.ctx.replace_spec(spec);
+        self.restart_monitors(&supervisor, &old.monitors, &new_specs, &mut report)
+            .await;
         let reloaded = ConfigReloaded {
             added: report.added.clone(),
             removed: report.removed.clone(),
@@ -85,20 +78,29 @@ impl Kernel {
         let kind = |specs: &[MonitorSpec], id: &str| {
             specs.iter().find(|m| m.id == id).map(|m| m.kind.clone())
         };
+        // In a cluster, only what runs here: a spread monitor another node holds is its to
+        // restart, and one newly added is started where its lease is taken.
+        let here = |specs: &[MonitorSpec], id: &str| {
+            specs.iter().any(|m| m.id == id && self.ctx.runs_here(m))
+        };
         let stops = report.removed.iter().map(|id| (id, true));
         // A process Grace runs keeps running when only how it is watched changed.
         let changes = report
             .changed
             .iter()
             .map(|id| (id, kind(old, id) != kind(new, id)));
+        let stops = stops.chain(changes).filter(|(id, _)| here(old, id));
         let mut errors = Vec::new();
-        for (id, drop_process) in stops.chain(changes) {
+        for (id, drop_process) in stops {
             if let Err(error) = self.stop_monitor(supervisor, id, drop_process).await {
                 errors.push(format!("{id}: {error}"));
             }
         }
         for id in report.changed.iter().chain(&report.added) {
             let monitor = new.iter().find(|m| &m.id == id).expect("diffed above");
+            if !self.ctx.runs_here(monitor) {
+                continue;
+            }
             let child = monitor_child(&self.ctx, monitor.clone());
             if let Err(error) = DynamicSupervisor::spawn_child(supervisor.clone(), child).await {
                 errors.push(format!("{id}: could not start: {error}"));
@@ -109,7 +111,7 @@ impl Kernel {
 
     /// Stops one monitor for good (until it is spawned again) and waits until its name is free.
     /// With `drop_process`, a process Grace started for it ends too (and is gone on return).
-    async fn stop_monitor(
+    pub(super) async fn stop_monitor(
         &self,
         supervisor: &ActorRef<DynamicSupervisorMsg>,
         id: &str,

@@ -33,7 +33,8 @@ use crate::store_actor::StoreActor;
 pub(super) fn children(ctx: &Arc<Ctx>) -> Vec<ChildSpec> {
     let mut children = all_children(ctx);
     if ctx.duties == Duties::Serve {
-        let serving = [roles::STORE, roles::BUS, roles::FEED].map(|role| ctx.scope.name(role));
+        let serving = [roles::STORE, roles::BUS, roles::FEED, roles::MONITORS]
+            .map(|role| ctx.scope.name(role));
         children.retain(|child| serving.contains(&child.id));
     }
     children
@@ -160,8 +161,9 @@ fn restart_delay_ms(restarts: usize) -> u64 {
     (RESTART_BACKOFF_FIRST_MS << doublings).min(RESTART_BACKOFF_MAX_MS)
 }
 
-/// The monitors supervisor and one child per configured monitor. Called again on its restart,
-/// so a restarted supervisor comes back with all its monitors.
+/// The monitors supervisor and one child per configured monitor this node runs
+/// (`Ctx::runs_here`). Called again on its restart, so a restarted supervisor comes back with
+/// all its monitors.
 async fn spawn_monitors(
     ctx: Arc<Ctx>,
     name: String,
@@ -176,7 +178,12 @@ async fn spawn_monitors(
     };
     let (monitors, _) =
         Supervisor::spawn_linked(name, DynamicSupervisor, options, supervisor).await?;
-    for spec in &ctx.spec().monitors {
+    for spec in ctx
+        .spec()
+        .monitors
+        .iter()
+        .filter(|spec| ctx.runs_here(spec))
+    {
         let child_spec = monitor_child(&ctx, spec.clone());
         DynamicSupervisor::spawn_child(monitors.clone(), child_spec)
             .await

@@ -29,6 +29,25 @@ pub struct MonitorStatus {
     pub history: Option<crate::history::HistoryBucket>,
 }
 
+impl MonitorStatus {
+    /// The view of a monitor not probed yet (as far as this node knows).
+    pub fn new(id: String, kind: &'static str, control: MonitorControl) -> Self {
+        Self {
+            id,
+            kind,
+            down: false,
+            refused: false,
+            consecutive_failures: 0,
+            last_probe_at: None,
+            last_latency_ms: None,
+            last_error: None,
+            details: serde_json::Value::Null,
+            control,
+            history: None,
+        }
+    }
+}
+
 pub enum MonitorMsg {
     /// Run one probe, then schedule the next.
     Probe,
@@ -39,6 +58,8 @@ pub enum MonitorMsg {
     /// persists (or comes back before the next probe) opens a new incident instead of going
     /// unannounced.
     Recheck { family: String },
+    /// A person's decision taken on another node of a cluster (already stored there).
+    Controlled(Box<MonitorControl>),
     /// Apply and persist a person's decision; replies with the new status.
     Control(
         ControlChange,

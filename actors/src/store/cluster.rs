@@ -15,8 +15,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{cause, Store, StoreError, StoreResult, StoreView};
+use super::{cause, StatusRow, Store, StoreError, StoreResult, StoreView};
 use crate::cluster::{Epoch, Lease, LeaseKey, Node, NodeId};
+use crate::model::MonitorControl;
 
 /// What a fenced write's refusal says, so it is told apart from a store fault.
 pub(super) const FENCED_MARKER: &str = "grace-fenced";
@@ -69,7 +70,11 @@ const LEASE_ROWS_MAX: usize = crate::cluster::NODES_MAX * crate::cluster::LEASES
 const CLUSTER_SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS cluster_lease SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS cluster_node SCHEMALESS;
+    DEFINE TABLE IF NOT EXISTS monitor_status SCHEMALESS;
 ";
+
+/// Most monitors' views read at once: every monitor a config may have.
+const STATUS_ROWS_MAX: usize = crate::cluster::LEASES_HELD_MAX * crate::cluster::NODES_MAX;
 
 impl Store {
     /// Defines the cluster's tables (once per database; again is harmless).
@@ -163,6 +168,54 @@ impl Store {
         self.lease_write(body, vars).await
     }
 
+    /// Renews every lease of `held` (`me`'s, each at its epoch) in one transaction: the keys
+    /// renewed. One no longer `me`'s at its epoch, or run out, is not among them.
+    pub async fn renew_leases(
+        &self,
+        me: &NodeId,
+        held: &[(LeaseKey, Epoch)],
+        lease_ms: i64,
+    ) -> StoreResult<Vec<LeaseKey>> {
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = "LET $now = time::millis(time::now());
+            LET $renewed = (UPDATE cluster_lease SET expires_at_ms = $now + $lease_ms,
+                renewed_at_ms = $now WHERE owner = $me AND expires_at_ms > $now
+                AND [key, epoch] INSIDE $held RETURN VALUE key);
+            RETURN { renewed: $renewed };";
+        let vars = json!({ "me": me, "held": held, "lease_ms": lease_ms });
+        let returned = self.0.unfenced().transaction_object(body, vars).await?;
+        Ok(serde_json::from_value(returned["renewed"].clone())?)
+    }
+
+    /// Writes the views of the monitors `me` probes, each only while `me` holds its lease at
+    /// the epoch its row names (a row of a monitor lost meanwhile is left to its new owner).
+    pub async fn put_monitor_statuses(&self, me: &NodeId, rows: &[StatusRow]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|row| {
+                let key = LeaseKey::Monitor(row.monitor_id.clone());
+                Ok(json!({ "lease": key, "row": serde_json::to_value(row)? }))
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        let body = "LET $now = time::millis(time::now());
+            FOR $s IN $rows {
+                LET $lease = (SELECT * FROM ONLY type::record('cluster_lease', $s.lease));
+                IF $lease.owner = $me AND $lease.epoch = $s.row.ran_by.epoch
+                    AND $lease.expires_at_ms > $now {
+                    UPSERT type::record('monitor_status', $s.row.monitor_id) CONTENT $s.row
+                        RETURN NONE; };
+            };";
+        self.0
+            .unfenced()
+            .write_query(body, json!({ "me": me, "rows": rows }))
+            .await
+    }
+
     /// Hands `me`'s lease on `key` at `epoch` back, free for the next node at once.
     pub async fn release_lease(
         &self,
@@ -229,6 +282,33 @@ impl StoreView {
         })
     }
 
+    /// Every stored monitor view, with each monitor's control as people last set it (the
+    /// control's own record, written with its announcement, is newer than a view).
+    pub async fn monitor_statuses(&self) -> StoreResult<Vec<(StatusRow, MonitorControl)>> {
+        let query = format!(
+            "RETURN {{ rows: (SELECT * OMIT id FROM monitor_status LIMIT {STATUS_ROWS_MAX}), \
+             controls: (SELECT * OMIT id FROM monitor_control LIMIT {STATUS_ROWS_MAX}) }}"
+        );
+        let read: Option<Value> = self.one(&query, json!({})).await?;
+        let read = read.unwrap_or_default();
+        let rows: Vec<StatusRow> = serde_json::from_value(read["rows"].clone())?;
+        let controls: Vec<MonitorControl> = serde_json::from_value(read["controls"].clone())?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let control = controls
+                    .iter()
+                    .find(|control| control.monitor_id == row.monitor_id)
+                    .cloned()
+                    .unwrap_or_else(|| MonitorControl {
+                        monitor_id: row.monitor_id.clone(),
+                        ..MonitorControl::default()
+                    });
+                (row, control)
+            })
+            .collect())
+    }
+
     /// The node and epoch this store's writes are fenced with, as a step's record names them.
     pub fn ran_by(&self) -> Option<crate::model::RanBy> {
         self.fence.as_ref().map(|fence| crate::model::RanBy {
@@ -260,6 +340,30 @@ impl StoreView {
     /// [`write_query`](Self::write_query), returning the last number a statement gave
     /// (`RETURN $n;` as the body's last statement), if any.
     pub(super) async fn transaction(&self, body: &str, vars: Value) -> StoreResult<Option<u64>> {
+        let picked = self
+            .transaction_picking(body, vars, |value| value.is_u64())
+            .await?;
+        Ok(picked.and_then(|value| value.as_u64()))
+    }
+
+    /// [`write_query`](Self::write_query), returning the last object a statement gave
+    /// (`RETURN { … };` as the body's last statement: an object, because the SDK hands a
+    /// statement's array back only element by element), or an empty object.
+    async fn transaction_object(&self, body: &str, vars: Value) -> StoreResult<Value> {
+        let picked = self
+            .transaction_picking(body, vars, Value::is_object)
+            .await?;
+        Ok(picked.unwrap_or_else(|| json!({})))
+    }
+
+    /// [`write_query`](Self::write_query), returning the last statement's result that `pick`
+    /// takes, if any.
+    async fn transaction_picking(
+        &self,
+        body: &str,
+        vars: Value,
+        pick: fn(&Value) -> bool,
+    ) -> StoreResult<Option<Value>> {
         let mut vars = vars;
         let mut query = String::from("BEGIN TRANSACTION;\n");
         if let Some(fence) = &self.fence {
@@ -288,7 +392,7 @@ impl StoreView {
             } else {
                 std::mem::take(&mut vars)
             };
-            match self.try_write(&query, this_try).await {
+            match self.try_write(&query, this_try, pick).await {
                 Err(StoreError::Fenced(refused)) => {
                     crate::metrics::CLUSTER.fenced_writes.inc();
                     return Err(StoreError::Fenced(refused));
@@ -308,7 +412,12 @@ impl StoreView {
         }
     }
 
-    async fn try_write(&self, query: &str, vars: Value) -> StoreResult<Option<u64>> {
+    async fn try_write(
+        &self,
+        query: &str,
+        vars: Value,
+        pick: fn(&Value) -> bool,
+    ) -> StoreResult<Option<Value>> {
         let mut response = self.db.query(query).bind(vars).await?;
         let errors = response.take_errors();
         // A THROW is not the last error (COMMIT's "aborted due to a prior error" is).
@@ -330,10 +439,10 @@ impl StoreView {
         if let Some(error) = cause(errors) {
             return Err(error.into());
         }
-        // The statements' results, BEGIN and COMMIT among them or not: the last number.
+        // The statements' results, BEGIN and COMMIT among them or not: the last one picked.
         let returned = (0..response.num_statements()).rev().find_map(|at| {
             let value: Option<Value> = response.take(at).ok()?;
-            value?.as_u64()
+            value.filter(pick)
         });
         Ok(returned)
     }

@@ -45,6 +45,7 @@ impl Store {
             "silences_removed": parts.silences_removed,
             "progress": parts.progress,
             "expects": parts.expects,
+            "leases": parts.leases,
         });
         let returned = self.transaction(&body, vars).await?;
         if events.is_empty() {
@@ -70,6 +71,8 @@ struct Parts {
     progress: Option<Value>,
     /// Guards: `{table, key, status}` each record must still have.
     expects: Vec<Value>,
+    /// Guards: `{key, node, epoch}` leases that must still be held (see [`Write::LeaseHeld`]).
+    leases: Vec<Value>,
 }
 
 impl Parts {
@@ -78,6 +81,19 @@ impl Parts {
     /// fails the whole transaction), then one statement per kind of write.
     fn query(&self, events: bool) -> String {
         let mut query = String::new();
+        if !self.leases.is_empty() {
+            // Marked, not only read: a takeover writes the row too, so the two conflict.
+            let fenced = cluster::FENCED_MARKER;
+            query.push_str(&format!(
+                "LET $now = time::millis(time::now());\n\
+                 FOR $l IN $leases {{ \
+                     LET $held = (UPDATE type::record('cluster_lease', $l.key) \
+                         SET fenced_at_ms = $now WHERE owner = $l.node AND epoch = $l.epoch \
+                         AND expires_at_ms > $now RETURN VALUE epoch); \
+                     IF array::len($held) = 0 {{ THROW '{fenced}: the lease on ' + \
+                         $l.key + ' is not held by this node at its epoch'; }}; }};\n"
+            ));
+        }
         if !self.expects.is_empty() {
             query.push_str(&format!(
                 "FOR $e IN $expects {{ \
@@ -141,6 +157,9 @@ impl Parts {
                 Write::Expect { table, key, status } => parts
                     .expects
                     .push(json!({ "table": table, "key": key, "status": status })),
+                Write::LeaseHeld { by, key } => parts
+                    .leases
+                    .push(json!({ "key": key, "node": by.node_id, "epoch": by.epoch })),
                 other => parts.upserts.extend(other.upsert()?),
             }
         }

@@ -235,6 +235,34 @@ pub enum Write {
         key: Value,
         status: &'static str,
     },
+    /// A guard, not a write (a cluster's monitors): the whole commit goes through only while
+    /// the node of `by` holds the lease on `key` at its epoch, unexpired, else nothing of it is
+    /// written and it fails [`StoreError::Fenced`]. It marks the lease row, so a takeover and
+    /// this commit conflict: one of them waits, and the other is refused.
+    LeaseHeld {
+        by: crate::model::RanBy,
+        key: crate::cluster::LeaseKey,
+    },
+    /// A monitor's view, for the other nodes of a cluster (written by its owner).
+    MonitorStatus(Box<StatusRow>),
+}
+
+/// A monitor's view as stored for the other nodes of a cluster: what its owner's status board
+/// says, and who owns it. The node that leads reads these for the monitors it does not run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusRow {
+    pub monitor_id: String,
+    pub down: bool,
+    pub refused: bool,
+    pub consecutive_failures: u32,
+    #[serde(default, with = "crate::time::micros_opt")]
+    pub last_probe_at: Option<DateTime<Utc>>,
+    pub last_latency_ms: Option<u64>,
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub details: Value,
+    /// The node that probes it, at the epoch of its lease.
+    pub ran_by: crate::model::RanBy,
 }
 
 impl Write {
@@ -294,11 +322,17 @@ impl Write {
             Write::Silence(silence) => {
                 ("silence", json!(silence.id), serde_json::to_value(silence)?)
             }
+            Write::MonitorStatus(row) => (
+                "monitor_status",
+                json!(row.monitor_id),
+                serde_json::to_value(row)?,
+            ),
             Write::NewIncident(_)
             | Write::NewTrust(_)
             | Write::IncidentsProgress { .. }
             | Write::SilenceRemoved(_)
-            | Write::Expect { .. } => return Ok(None),
+            | Write::Expect { .. }
+            | Write::LeaseHeld { .. } => return Ok(None),
         };
         if let Some(fields) = data.as_object_mut() {
             fields.remove("id");

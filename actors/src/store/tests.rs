@@ -416,3 +416,48 @@ async fn writers_on_one_log_take_seqs_in_their_transactions_without_gaps() {
         .collect();
     assert_eq!(logged, seqs, "the log holds what each writer was told");
 }
+
+/// A cluster's monitor leases: renewed in one transaction, each only while this node holds it
+/// at the epoch it names; a commit guarded by a lease lands only while the lease is held.
+#[tokio::test]
+async fn monitor_leases_renew_together_and_guard_their_monitors_commits() {
+    use crate::cluster::{Epoch, LeaseKey, NodeId};
+    let store = Store::open(&StoreLocation::Memory).await.unwrap().shared();
+    store.prepare_cluster().await.unwrap();
+    let (a, b) = (NodeId::new("a").unwrap(), NodeId::new("b").unwrap());
+    let key = |id: &str| LeaseKey::Monitor(id.to_owned());
+    for (id, node) in [("m1", &a), ("m2", &a), ("m3", &b)] {
+        let taken = store
+            .acquire_lease(&key(id), node, None, Epoch(1), 60_000)
+            .await;
+        assert!(taken.unwrap());
+    }
+
+    // a's two renewed; one it names at a wrong epoch, and b's, are not.
+    let held = [
+        (key("m1"), Epoch(1)),
+        (key("m2"), Epoch(2)),
+        (key("m3"), Epoch(1)),
+    ];
+    let renewed = store.renew_leases(&a, &held, 60_000).await.unwrap();
+    assert_eq!(renewed, vec![key("m1")]);
+
+    // A commit guarded by a's lease on m1 lands; one guarded by a lease a does not hold at
+    // that epoch is refused whole.
+    let guard = |epoch: u64, id: &str| Write::LeaseHeld {
+        by: crate::model::RanBy {
+            node_id: a.clone(),
+            epoch: Epoch(epoch),
+        },
+        key: key(id),
+    };
+    let note = || vec![EventDraft::new("app.note", json!({}))];
+    store.commit(note(), &[guard(1, "m1")]).await.unwrap();
+    let refused = store.commit(note(), &[guard(1, "m3")]).await;
+    assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    assert_eq!(
+        store.last_seq().await.unwrap(),
+        1,
+        "the refused commit wrote nothing"
+    );
+}

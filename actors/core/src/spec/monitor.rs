@@ -236,6 +236,21 @@ impl MonitorKind {
             MonitorKind::Process(_) => "process",
         }
     }
+
+    /// Whether a cluster spreads monitors of this kind over its nodes: what they probe is a
+    /// server reached over the network, the same from any node. A check command, a log file
+    /// and a process Grace runs are of the machine they are on, and heartbeats are posted
+    /// to the leader: those stay with the node that runs the engines.
+    pub fn spreads(&self) -> bool {
+        matches!(
+            self,
+            MonitorKind::Postgres { .. }
+                | MonitorKind::Tcp { .. }
+                | MonitorKind::Http(_)
+                | MonitorKind::Redis { .. }
+                | MonitorKind::Mysql { .. }
+        )
+    }
 }
 
 /// What an `http` monitor requests and how it judges the answer.

@@ -35,6 +35,9 @@ use crate::reload::{ConfigSource, Started};
 use crate::server::standby::{self, Standby};
 use crate::server::{self, App, ConnectionLimits, Switch};
 
+mod spread;
+use spread::MonitorLeases;
+
 /// Serves as the node `node` until SIGTERM or SIGINT: standing by, or leading while it holds
 /// the engines' lease.
 pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyhow::Result<()> {
@@ -118,8 +121,11 @@ struct Node {
     listening: bool,
     /// A clean stop began: a step-down does not start serving again.
     stopping: bool,
-    /// What the leader's lease had left at this standby's last read.
+    /// When the last read says to look again before a round is up: the leader's lease, or
+    /// a monitor's this node is to take, running out.
     lease_left: Option<Duration>,
+    /// This node's share of the spread monitors (`spread.rs`).
+    monitors: MonitorLeases,
 }
 
 /// What this node's tree does.
@@ -152,7 +158,9 @@ impl Node {
         let required = config.auth.tokens_required(&config.server.bind);
         let book = crate::tokens::TokenBook::new(config.auth.tokens_path.clone().into());
         let forward = server::forward::client(&config.server)?;
+        let monitors = MonitorLeases::new(node.node_id.clone(), node.lease_ms)?;
         Ok(Self {
+            monitors,
             me: node.node_id,
             lease_ms: node.lease_ms,
             url,
@@ -174,7 +182,7 @@ impl Node {
     /// Starts the serving tree and serves with it: standing by.
     async fn serve(&mut self) -> anyhow::Result<()> {
         let tree = self.config.tree.clone();
-        let kernel = match Kernel::start_serving(tree, self.store.clone()).await {
+        let kernel = match Kernel::start_serving(tree, self.store.clone(), self.me.clone()).await {
             Ok(kernel) => kernel,
             Err(actors::KernelError::Store(error)) => {
                 let location = self.config.store.location();
@@ -185,6 +193,7 @@ impl Node {
         let app = self.app(kernel, Role::Standby);
         self.switch.set(server::routes(app.clone()));
         self.serving = Some(app);
+        self.hold().await;
         Ok(())
     }
 
@@ -281,6 +290,16 @@ impl Node {
             }
         };
         self.note_leader(&read);
+        self.lead_round(&read, sent).await;
+        self.spread_round(&read).await;
+        self.learn_views().await;
+        if let Some(wake) = self.monitor_wake(&read) {
+            self.lease_left = Some(self.lease_left.map_or(wake, |left| left.min(wake)));
+        }
+    }
+
+    /// The engines' lease's step of a round.
+    async fn lead_round(&mut self, read: &ClusterRead, sent: Instant) {
         let held = self.term.as_ref().map(|term| term.epoch);
         match leader::decide(read.lease.as_ref(), &self.me, held, read.now_ms) {
             LeaderStep::Acquire { expected, epoch } => self.acquire(expected, epoch, sent).await,
@@ -361,7 +380,9 @@ impl Node {
         };
         let store = self.store.fenced(fence);
         let tree = self.config.tree.clone();
-        let kernel = match Kernel::start_on(tree, store, Probes::default(), clock.clone()).await {
+        let me = self.me.clone();
+        let started = Kernel::start_leading(tree, store, Probes::default(), clock.clone(), me);
+        let kernel = match started.await {
             Ok(kernel) => kernel,
             Err(error) => {
                 tracing::error!(%error, "cannot start the supervision tree; handing the lease back");
@@ -379,6 +400,8 @@ impl Node {
             clock,
             hangups,
         });
+        // The standby's tree has stopped its monitors: the leader's runs them from now.
+        self.hold().await;
         if self.listening {
             say(&format!("grace node {} leads ({epoch})", self.me));
         }
@@ -473,6 +496,7 @@ impl Node {
                 Err(error) => tracing::warn!(%error, "cannot hand the engines' lease back"),
             }
         }
+        self.release_monitors().await;
         let _ = self
             .store
             .heartbeat(&self.me, &self.url, self.lease_ms, true)

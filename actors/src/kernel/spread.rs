@@ -1,0 +1,113 @@
+//! A cluster's spread monitors on this node's tree: started and stopped as the node's lease
+//! book says it holds them, their views handed to the node to store for the others, and the
+//! others' views taken onto this tree's status board (the leader's incident manager decides
+//! with them, and `/monitors` shows them).
+
+use std::collections::BTreeMap;
+
+use ractor_supervisor::DynamicSupervisor;
+
+use super::supervision::monitor_child;
+use super::Kernel;
+use crate::cluster::Epoch;
+use crate::model::MonitorControl;
+use crate::protocol::monitor::MonitorStatus;
+use crate::store::StatusRow;
+
+impl Kernel {
+    /// Runs exactly the spread monitors of `held` (by id, at the epoch of each lease): starts
+    /// those newly held, stops those no longer held, and restarts one held at another epoch
+    /// (its commits carry the epoch it started under). Nothing on one node. Failures are
+    /// logged; the next round tries again.
+    pub async fn hold_monitors(&self, held: BTreeMap<String, Epoch>) {
+        let Some(spread) = &self.ctx.spread else {
+            return;
+        };
+        let _one_at_a_time = self.reloading.lock().await;
+        let before = spread.replace(held.clone());
+        let Some(supervisor) = self.ctx.scope.monitors() else {
+            // Restarting: it comes back with what `held` says.
+            return;
+        };
+        let spec = self.ctx.spec();
+        for monitor in spec.monitors.iter().filter(|m| m.kind.spreads()) {
+            let id = &monitor.id;
+            let (was, now) = (before.get(id), held.get(id));
+            let running = self.ctx.scope.monitor(id).is_some();
+            if running && was != now {
+                if let Err(error) = self.stop_monitor(&supervisor, id, false).await {
+                    tracing::warn!(monitor = %id, %error, "cannot stop a monitor whose lease moved");
+                    continue;
+                }
+            }
+            if now.is_some() && (was != now || !running) {
+                let child = monitor_child(&self.ctx, monitor.clone());
+                if let Err(error) = DynamicSupervisor::spawn_child(supervisor.clone(), child).await
+                {
+                    tracing::warn!(monitor = %id, %error, "cannot start a monitor this node holds");
+                }
+            }
+        }
+    }
+
+    /// The views of the spread monitors this node runs, as stored for the other nodes.
+    pub fn held_status_rows(&self) -> Vec<StatusRow> {
+        let Some(spread) = &self.ctx.spread else {
+            return Vec::new();
+        };
+        self.ctx
+            .statuses()
+            .into_iter()
+            .filter_map(|status| {
+                let epoch = spread.epoch_of(&status.id)?;
+                Some(status_row(status, spread.ran_by(epoch)))
+            })
+            .collect()
+    }
+
+    /// Takes the stored views of the monitors other nodes run onto this tree's board.
+    pub fn learn_statuses(&self, rows: Vec<(StatusRow, MonitorControl)>) {
+        learn_statuses(&self.ctx, rows);
+    }
+}
+
+/// See [`Kernel::learn_statuses`]: a monitor this tree runs posts its own view.
+pub(crate) fn learn_statuses(ctx: &crate::context::Ctx, rows: Vec<(StatusRow, MonitorControl)>) {
+    let spec = ctx.spec();
+    for (row, control) in rows {
+        let Some(monitor) = spec.monitors.iter().find(|m| m.id == row.monitor_id) else {
+            continue;
+        };
+        if ctx.runs_here(monitor) {
+            continue;
+        }
+        ctx.post_status(MonitorStatus {
+            id: row.monitor_id,
+            kind: monitor.kind.name(),
+            down: row.down,
+            refused: row.refused,
+            consecutive_failures: row.consecutive_failures,
+            last_probe_at: row.last_probe_at,
+            last_latency_ms: row.last_latency_ms,
+            last_error: row.last_error,
+            details: row.details,
+            control,
+            history: None,
+        });
+    }
+}
+
+/// A monitor's view as stored for the other nodes.
+pub(crate) fn status_row(status: MonitorStatus, ran_by: crate::model::RanBy) -> StatusRow {
+    StatusRow {
+        monitor_id: status.id,
+        down: status.down,
+        refused: status.refused,
+        consecutive_failures: status.consecutive_failures,
+        last_probe_at: status.last_probe_at,
+        last_latency_ms: status.last_latency_ms,
+        last_error: status.last_error,
+        details: status.details,
+        ran_by,
+    }
+}
