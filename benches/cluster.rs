@@ -3,8 +3,8 @@
 //!
 //! - Failover, over `rounds` rounds (default 20): two nodes; the leader is killed with SIGKILL
 //!   while a run waits mid-playbook; timed from the kill to the new leader's first probe of a
-//!   `tcp` monitor (200 ms interval) and to the run resumed (its step started again, by the
-//!   record's own timestamps). Median and p99.
+//!   `tcp` monitor (200 ms interval, spread to the leader: its lease moves too) and to the run
+//!   resumed (its step started again, by the record's own timestamps). Median and p99.
 //! - Intake: 10,000 problems from distinct sources, 100 per request from 8 connections spread
 //!   over the nodes, with 1, 2 and 3 nodes and on the embedded store: events acknowledged per
 //!   second, and until the last incident is open (the leader's incident manager has applied
@@ -12,8 +12,9 @@
 //! - POST → `/ws` on another node, one at a time, 200 rounds: posted to one node, received on
 //!   the other's feed (both ways). p50 and p99.
 //! - Lease traffic: what each node asks of the database per second, counted from its own
-//!   `/metrics` over 30 s, and what one server takes of such small transactions per second
-//!   (16 connections, 5 s), from which how many nodes it carries.
+//!   `/metrics` over 30 s, idle and with 300 spread `tcp` monitors over three nodes, and what
+//!   one server takes of such small transactions per second (16 connections, 5 s), from which
+//!   how many nodes it carries.
 //!
 //! The database is the SurrealDB server the tests use (`tests/surreal-server`, built by
 //! `.ci/test` at opt-level 1, storage in memory) or `GRACE_SURREAL_BIN` (its release build:
@@ -45,6 +46,8 @@ const INTAKE_PER_REQUEST: u64 = 100;
 const INTAKE_CONNECTIONS: usize = 8;
 const LATENCY_ROUNDS: usize = 200;
 const TRAFFIC_WINDOW: Duration = Duration::from_secs(30);
+/// Monitors spread over three nodes while their traffic is counted.
+const SPREAD_MONITORS: usize = 300;
 const PASS_ENV: &str = "GRACE_BENCH_SURREAL_PASS";
 
 /// The SurrealDB server `.ci/test` builds beside Grace's target (or `GRACE_SURREAL_BIN`).
@@ -141,7 +144,54 @@ impl Node {
     }
 }
 
-/// What every node of one cluster runs: the monitor, the playbook that waits, `extra`.
+/// The id of the bench's one monitor: one that rendezvous hashing gives to `n0` of `n0` and
+/// `n1`, so killing the leader moves the monitor's lease too.
+fn monitor_id() -> String {
+    use actors::cluster::{preferred_owner, LeaseKey, NodeId};
+    let live = [NodeId::new("n0").unwrap(), NodeId::new("n1").unwrap()];
+    (0..)
+        .map(|n| format!("db-port-{n}"))
+        .find(|id| preferred_owner(&LeaseKey::Monitor(id.clone()), &live) == Some(live[0].clone()))
+        .unwrap()
+}
+
+/// `count` more `tcp` monitors on the server's port, probed every 10 s.
+fn more_monitors(surreal: &Surreal, count: usize) -> String {
+    (0..count)
+        .map(|n| {
+            format!(
+                "[[monitors]]\nid = \"spread-{n}\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\ninterval_ms = 10000\n",
+                surreal.port
+            )
+        })
+        .collect()
+}
+
+/// Waits until every spread monitor's lease is held by the node rendezvous hashing gives it
+/// among `n0`, `n1` and `n2`, as `node`'s `/cluster` says.
+async fn spread_settled(node: &Node) {
+    use actors::cluster::{preferred_owner, LeaseKey, NodeId};
+    let live: Vec<NodeId> = (0..3)
+        .map(|n| NodeId::new(format!("n{n}")).unwrap())
+        .collect();
+    eventually("the monitors to spread", TIMEOUT, || async {
+        let seen = node.get("/cluster").await;
+        let mut settled = 0;
+        for row in seen["nodes"].as_array()? {
+            for lease in row["leases"].as_array()? {
+                let Some(id) = lease["key"].as_str()?.strip_prefix("monitor:") else {
+                    continue;
+                };
+                let owner = preferred_owner(&LeaseKey::Monitor(id.to_owned()), &live)?;
+                settled += usize::from(row["node_id"] == owner.as_str());
+            }
+        }
+        (settled == SPREAD_MONITORS + 1).then_some(())
+    })
+    .await;
+}
+
+/// What every node of one cluster runs: the monitor, the playbook that waits.
 fn node_config(surreal: &Surreal, database: &str, id: &str) -> String {
     format!(
         r#"[server]
@@ -155,7 +205,7 @@ password_env = "{PASS_ENV}"
 node_id = "{id}"
 lease_ms = {LEASE_MS}
 [[monitors]]
-id = "db-port"
+id = "{monitor}"
 kind = "tcp"
 address = "127.0.0.1:{port}"
 interval_ms = 200
@@ -165,14 +215,15 @@ on = ["bench.slow"]
 sources = ["pushed"]
 steps = [{{ kind = "wait", ms = 30000 }}, {{ kind = "wait", ms = 30000 }}]
 "#,
-        port = surreal.port
+        port = surreal.port,
+        monitor = monitor_id(),
     )
 }
 
-fn start_node(dir: &Path, surreal: &Surreal, database: &str, id: &str) -> Node {
+fn start_node_with(dir: &Path, surreal: &Surreal, database: &str, id: &str, extra: &str) -> Node {
     let dir = dir.join(database).join(id);
     std::fs::create_dir_all(&dir).unwrap();
-    let config = node_config(surreal, database, id);
+    let config = node_config(surreal, database, id) + extra;
     let env = [(PASS_ENV, "root")];
     let (child, base) = spawn_grace_env(&dir, &config, "error", &env);
     Node { child, base }
@@ -194,11 +245,22 @@ async fn stands_by(node: &Node) {
 
 /// A cluster of `count` nodes on a database of its own; the first leads.
 async fn cluster(dir: &Path, surreal: &Surreal, database: &str, count: usize) -> Vec<Node> {
-    let first = start_node(dir, surreal, database, "n0");
+    cluster_with(dir, surreal, database, count, "").await
+}
+
+/// [`cluster`], every node's config with `extra`.
+async fn cluster_with(
+    dir: &Path,
+    surreal: &Surreal,
+    database: &str,
+    count: usize,
+    extra: &str,
+) -> Vec<Node> {
+    let first = start_node_with(dir, surreal, database, "n0", extra);
     leads(&first).await;
     let mut nodes = vec![first];
     for n in 1..count {
-        let node = start_node(dir, surreal, database, &format!("n{n}"));
+        let node = start_node_with(dir, surreal, database, &format!("n{n}"), extra);
         stands_by(&node).await;
         nodes.push(node);
     }
@@ -234,7 +296,7 @@ async fn failover(dir: &Path, surreal: &Surreal, round: usize) -> (f64, f64) {
     nodes[0].kill_9();
     let standby = &nodes[1];
     let probed = eventually("the first probe after the kill", TIMEOUT, || async {
-        let monitor = standby.get("/monitors/db-port").await;
+        let monitor = standby.get(&format!("/monitors/{}", monitor_id())).await;
         at(&monitor["last_probe_at"]).filter(|probed| *probed > killed)
     })
     .await;
@@ -552,6 +614,16 @@ fn main() {
             let role = if n == 0 { "leader" } else { "standby" };
             println!("| node n{n} ({role}) | {rounds:.2} | {requests:.1} |");
         }
+        drop(nodes);
+        let extra = more_monitors(&surreal, SPREAD_MONITORS);
+        let spread = cluster_with(dir, &surreal, "spread", 3, &extra).await;
+        spread_settled(&spread[0]).await;
+        let spread_rates = traffic(&spread).await;
+        for (n, (rounds, requests)) in spread_rates.iter().enumerate() {
+            let role = if n == 0 { "leader" } else { "standby" };
+            println!("| node n{n} ({role}), {SPREAD_MONITORS} monitors spread over 3 nodes | {rounds:.2} | {requests:.1} |");
+        }
+        let rates: Vec<(f64, f64)> = rates.into_iter().chain(spread_rates).collect();
         let busiest = rates.iter().map(|(_, requests)| *requests).fold(0.0, f64::max);
         println!(
             "\nthe server takes {capacity:.0} membership writes/s (16 connections, 5 s): \

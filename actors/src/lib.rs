@@ -11,7 +11,7 @@
 //! ├── playbooks   playbook engine
 //! │   └── agent:* one sub-agent per run (temporary)
 //! ├── monitors    (one-for-one supervisor)
-//! │   └── monitor:* one per configured monitor
+//! │   └── monitor:* one per configured monitor (in a cluster, each spread one on one node)
 //! └── retention   compacts the store in the background
 //! ```
 //!

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use actors::cluster::LeaseKey;
 use actors::store::ClusterRead;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -49,6 +50,9 @@ pub struct LeaseView {
     pub epoch: u64,
     pub expires_at: Option<DateTime<Utc>>,
     pub renewed_at: Option<DateTime<Utc>>,
+    /// What the lease owns besides its key: for the engines' lease, each playbook run in
+    /// flight (`run:<id>`) and each pipeline schedule (`schedule:<id>`), which the engines own.
+    pub covers: Vec<String>,
 }
 
 /// The nodes of the cluster and the leases they hold.
@@ -77,10 +81,22 @@ pub(super) async fn cluster(app: Arc<App>) -> Result<Response, Rejection> {
         .cluster_read()
         .await
         .map_err(ApiError::from)?;
-    json(&view(node_id, &read))
+    let runs = app.kernel.store().running_executions().await;
+    let runs = runs.map_err(ApiError::from)?.into_iter();
+    let schedules = app.kernel.spec().pipelines.clone().into_iter();
+    let engines: Vec<String> = runs
+        .map(|run| format!("run:{}", run.run_id))
+        .chain(
+            schedules
+                .filter(|pipeline| pipeline.every_ms.is_some())
+                .map(|pipeline| format!("schedule:{}", pipeline.id)),
+        )
+        .collect();
+    json(&view(node_id, &read, &engines))
 }
 
-fn view(node_id: String, read: &ClusterRead) -> ClusterView {
+/// The view of `read`; `engines` what the engines' lease covers.
+fn view(node_id: String, read: &ClusterRead, engines: &[String]) -> ClusterView {
     let at = DateTime::<Utc>::from_timestamp_millis;
     let nodes = read
         .nodes
@@ -95,6 +111,10 @@ fn view(node_id: String, read: &ClusterRead) -> ClusterView {
                     epoch: lease.epoch.0,
                     expires_at: at(lease.expires_at_ms),
                     renewed_at: at(lease.renewed_at_ms),
+                    covers: match lease.key {
+                        LeaseKey::Engines => engines.to_vec(),
+                        _ => Vec::new(),
+                    },
                 })
                 .collect();
             NodeView {

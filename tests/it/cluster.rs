@@ -195,6 +195,18 @@ fn holders(seen: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// What the engines' lease covers (runs in flight, schedules), as `node`'s `/cluster` says.
+async fn engines_covers(node: &TestApp) -> Vec<String> {
+    let seen = node.get_ok("/cluster").await;
+    let nodes = seen["nodes"].as_array().cloned().unwrap_or_default();
+    let leases = nodes
+        .iter()
+        .flat_map(|node| node["leases"].as_array().cloned().unwrap_or_default());
+    let engines: Vec<Value> = leases.filter(|lease| lease["key"] == "engines").collect();
+    assert_eq!(engines.len(), 1, "{seen}");
+    serde_json::from_value(engines[0]["covers"].clone()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_stopped_cleanly_hands_the_lease_over_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,6 +371,9 @@ async fn a_run_whose_leader_is_killed_mid_step_is_resumed_by_the_next_within_the
     let b = marking_node(dir.path(), &server, "midrun", "b", &server.url());
     stands_by(&b, "a").await;
     let run_id = run_waiting(&b).await;
+    // The run is the engines', owned through their lease: `/cluster` names it there.
+    let covered = engines_covers(&b).await;
+    assert!(covered.contains(&format!("run:{run_id}")), "{covered:?}");
     a.kill_9();
     let killed = Instant::now();
 
