@@ -30,6 +30,7 @@ pub use context::Duties;
 mod credentials;
 pub mod failpoints;
 mod feed_actor;
+mod hearing;
 pub mod incidents;
 mod kernel;
 pub mod lease_clock;

@@ -286,7 +286,7 @@ impl MonitorState {
     /// the leader's incident manager finds it when it reads the transition's event.
     fn status_row(&self) -> Option<Write> {
         let ran_by = self.ctx.spread.as_ref()?.ran_by(self.lease?);
-        let row = crate::kernel::status_row(self.status.clone(), ran_by);
+        let row = crate::spread::status_row(self.status.clone(), ran_by);
         Some(Write::MonitorStatus(Box::new(row)))
     }
 

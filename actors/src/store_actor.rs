@@ -331,7 +331,7 @@ impl StoreState {
                 continue;
             }
             let page: Vec<Arc<Event>> = page.into_iter().map(Arc::new).collect();
-            crate::spread::hear(&self.ctx, &page).await;
+            crate::hearing::hear(&self.ctx, &page).await;
             self.advance(page);
         }
         Ok(())

@@ -10,12 +10,11 @@
 //! Each round (a third of `lease_ms`) reads the lease and the membership rows with the
 //! database's time, lets the pure rule decide, and makes the one write it says.
 //!
-//! Every node serves: a standby runs a serving tree on the shared store (the store actor, the
-//! bus and the feed, `Duties::Serve`), so it takes intake into the shared log, serves `/ws`
-//! from it, reads what is stored, and forwards to the leader what only the engines answer. A leader that
-//! cannot renew steps down once its own clock says the lease ran out — by then it may no
-//! longer start a command (`LeaseClock`) — and one that finds the lease taken steps down at
-//! once. A clean stop hands the lease back, so a standby takes over at its next round.
+//! Every node serves: a standby runs a serving tree on the shared store (`Duties::Serve`):
+//! intake into the shared log, `/ws` from it, stored reads, its spread monitors (`spread.rs`);
+//! what only the engines answer it forwards to the leader. A leader that cannot renew steps
+//! down once its own clock says the lease ran out (by then it may no longer start a command,
+//! `LeaseClock`), and at once when it finds the lease taken. A clean stop hands leases back.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,8 +93,7 @@ pub async fn serve(config: Config, source: ConfigSource, node: NodeSpec) -> anyh
 /// looks again: the time its read took, and the clocks' step.
 const EXPIRY_MARGIN_MS: u64 = 50;
 
-/// Longest a step-down may take to stop the tree: whatever it has queued would be refused by
-/// the fence, and a database that does not answer must not keep it running.
+/// Longest a step-down may take to stop the tree (what it queued the fence refuses).
 const STEP_DOWN_MS: u64 = 2_000;
 
 /// One node's state across rounds.
@@ -112,23 +110,20 @@ struct Node {
     /// What this node forwards to the leader with.
     forward: reqwest::Client,
     switch: Switch,
-    /// The serving tree, while this node stands by.
+    /// The serving tree, while standing by.
     serving: Option<Arc<App>>,
     /// While this node leads.
     term: Option<Term>,
-    /// Whether the line with the address is out: scripts read it first, so a lead taken in
-    /// the first round is said after it.
+    /// The address was said (scripts read it first; a lead is said after it).
     listening: bool,
     /// A clean stop began: a step-down does not start serving again.
     stopping: bool,
-    /// When the last read says to look again before a round is up: the leader's lease, or
-    /// a monitor's this node is to take, running out.
+    /// When to look again before a round is up (a lease this node may take runs out).
     lease_left: Option<Duration>,
     /// This node's share of the spread monitors (`spread.rs`).
     monitors: MonitorLeases,
 }
 
-/// What this node's tree does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     /// Serves, and forwards to the leader what only the engines answer.

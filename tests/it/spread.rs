@@ -147,17 +147,26 @@ fn held_by(owners: &BTreeMap<String, String>, node: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_the_lease() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+/// A TCP target per monitor, the config that watches them, and node `a` leading on it.
+async fn targets_and_leader(
+    root: &std::path::Path,
+    server: &SurrealServer,
+) -> (Vec<Target>, String, TestApp) {
     let mut targets = Vec::new();
     for _ in 0..MONITORS {
         targets.push(Target::start().await);
     }
     let config = monitors_config(&targets);
-    let a = node(dir.path(), &server, "a", &config);
+    let a = node(root, server, "a", &config);
     leads(&a, TIMEOUT).await;
+    (targets, config, a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_the_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let (mut targets, config, a) = targets_and_leader(dir.path(), &server).await;
     let (b, c) = (
         node(dir.path(), &server, "b", &config),
         node(dir.path(), &server, "c", &config),
@@ -244,13 +253,7 @@ async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_th
 async fn a_node_joining_takes_only_its_share_and_one_stopping_hands_it_back_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let mut targets = Vec::new();
-    for _ in 0..MONITORS {
-        targets.push(Target::start().await);
-    }
-    let config = monitors_config(&targets);
-    let a = node(dir.path(), &server, "a", &config);
-    leads(&a, TIMEOUT).await;
+    let (_targets, config, a) = targets_and_leader(dir.path(), &server).await;
     let b = node(dir.path(), &server, "b", &config);
     stands_by(&b, "a").await;
     let before = spread_over(&a, &["a", "b"]).await;

@@ -26,7 +26,6 @@ mod tree;
 
 pub use incidents::{DecideError, Decided};
 pub use reload::ReloadReport;
-pub(crate) use spread::{learn_statuses, status_row};
 pub use stop::{Stopped, SHUTDOWN_TIMEOUT_MS};
 pub use tree::{ActorNode, ActorState};
 

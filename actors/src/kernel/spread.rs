@@ -11,7 +11,6 @@ use super::supervision::monitor_child;
 use super::Kernel;
 use crate::cluster::Epoch;
 use crate::model::MonitorControl;
-use crate::protocol::monitor::MonitorStatus;
 use crate::store::StatusRow;
 
 impl Kernel {
@@ -60,54 +59,13 @@ impl Kernel {
             .into_iter()
             .filter_map(|status| {
                 let epoch = spread.epoch_of(&status.id)?;
-                Some(status_row(status, spread.ran_by(epoch)))
+                Some(crate::spread::status_row(status, spread.ran_by(epoch)))
             })
             .collect()
     }
 
     /// Takes the stored views of the monitors other nodes run onto this tree's board.
     pub fn learn_statuses(&self, rows: Vec<(StatusRow, MonitorControl)>) {
-        learn_statuses(&self.ctx, rows);
-    }
-}
-
-/// See [`Kernel::learn_statuses`]: a monitor this tree runs posts its own view.
-pub(crate) fn learn_statuses(ctx: &crate::context::Ctx, rows: Vec<(StatusRow, MonitorControl)>) {
-    let spec = ctx.spec();
-    for (row, control) in rows {
-        let Some(monitor) = spec.monitors.iter().find(|m| m.id == row.monitor_id) else {
-            continue;
-        };
-        if ctx.runs_here(monitor) {
-            continue;
-        }
-        ctx.post_status(MonitorStatus {
-            id: row.monitor_id,
-            kind: monitor.kind.name(),
-            down: row.down,
-            refused: row.refused,
-            consecutive_failures: row.consecutive_failures,
-            last_probe_at: row.last_probe_at,
-            last_latency_ms: row.last_latency_ms,
-            last_error: row.last_error,
-            details: row.details,
-            control,
-            history: None,
-        });
-    }
-}
-
-/// A monitor's view as stored for the other nodes.
-pub(crate) fn status_row(status: MonitorStatus, ran_by: crate::model::RanBy) -> StatusRow {
-    StatusRow {
-        monitor_id: status.id,
-        down: status.down,
-        refused: status.refused,
-        consecutive_failures: status.consecutive_failures,
-        last_probe_at: status.last_probe_at,
-        last_latency_ms: status.last_latency_ms,
-        last_error: status.last_error,
-        details: status.details,
-        ran_by,
+        crate::hearing::learn_statuses(&self.ctx, rows);
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{cause, StatusRow, Store, StoreError, StoreResult, StoreView};
+use super::{cause, Store, StoreError, StoreResult, StoreView};
 use crate::cluster::{Epoch, Lease, LeaseKey, Node, NodeId};
 use crate::model::MonitorControl;
 
@@ -45,6 +45,24 @@ pub struct NodeRow {
     #[serde(flatten)]
     pub node: Node,
     pub url: String,
+}
+
+/// A monitor's view as stored for the other nodes of a cluster: what its owner's status board
+/// says, and who owns it. The node that leads reads these for the monitors it does not run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusRow {
+    pub monitor_id: String,
+    pub down: bool,
+    pub refused: bool,
+    pub consecutive_failures: u32,
+    #[serde(default, with = "crate::time::micros_opt")]
+    pub last_probe_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_latency_ms: Option<u64>,
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub details: Value,
+    /// The node that probes it, at the epoch of its lease.
+    pub ran_by: crate::model::RanBy,
 }
 
 /// One round's read: the lease, the membership rows and the database's time.

@@ -247,24 +247,6 @@ pub enum Write {
     MonitorStatus(Box<StatusRow>),
 }
 
-/// A monitor's view as stored for the other nodes of a cluster: what its owner's status board
-/// says, and who owns it. The node that leads reads these for the monitors it does not run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusRow {
-    pub monitor_id: String,
-    pub down: bool,
-    pub refused: bool,
-    pub consecutive_failures: u32,
-    #[serde(default, with = "crate::time::micros_opt")]
-    pub last_probe_at: Option<DateTime<Utc>>,
-    pub last_latency_ms: Option<u64>,
-    pub last_error: Option<String>,
-    #[serde(default)]
-    pub details: Value,
-    /// The node that probes it, at the epoch of its lease.
-    pub ran_by: crate::model::RanBy,
-}
-
 impl Write {
     /// The guard that run `run_id` is still `running` as the commit lands.
     pub fn expect_running(run_id: &crate::model::RunId) -> Self {
@@ -499,7 +481,7 @@ mod remote;
 mod retention;
 mod runs;
 
-pub use cluster::{ClusterRead, Fence, NodeRow};
+pub use cluster::{ClusterRead, Fence, NodeRow, StatusRow};
 pub use log::Appended;
 pub use remote::{RemoteStore, StoreLocation, UserLevel, CONNECT_TIMEOUT_MS};
 
