@@ -21,14 +21,14 @@ use crate::common::{
 };
 
 /// The seq of the newest event in the log, as `node` reads it.
-async fn log_head(node: &TestApp) -> u64 {
+pub(crate) async fn log_head(node: &TestApp) -> u64 {
     health(node).await.1["last_seq"]
         .as_u64()
         .unwrap_or_default()
 }
 
 /// Waits until `feed` holds every event up to `head`, and checks it holds each once, in order.
-async fn holds_the_log(feed: &Feed, head: u64, whose: &str) {
+pub(crate) async fn holds_the_log(feed: &Feed, head: u64, whose: &str) {
     eventually(
         &format!("{whose} feed to reach seq {head}"),
         TIMEOUT,

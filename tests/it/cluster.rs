@@ -119,7 +119,7 @@ pub(crate) async fn healed(node: &TestApp, source: &str) -> Value {
     healed_from(node, source).await
 }
 
-fn signal(node: &TestApp, name: &str) {
+pub(crate) fn signal(node: &TestApp, name: &str) {
     let sent = Command::new("kill")
         .arg(format!("-{name}"))
         .arg(node.pid().to_string())

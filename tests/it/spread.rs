@@ -2,8 +2,9 @@
 //! one node at a time, under a lease row of its own, and the monitors spread over the live
 //! nodes. A node joining takes only its share; one stopping cleanly hands its share back at
 //! once; one killed with `kill -9` loses its share to the others within the lease and a
-//! probe. A monitor probed by a standby opens and closes its incident on the leader, and a
-//! person's pause reaches it through any node.
+//! probe; one paused past its lease announces nothing under the leases it lost and rejoins.
+//! A monitor probed by a standby opens and closes its incident on the leader, and a person's
+//! pause reaches it through any node.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant};
 use actors::cluster::{preferred_owner, LeaseKey, NodeId};
 use serde_json::Value;
 
-use crate::cluster::{leads, node_with, stands_by, LEASE_MS, TIMEOUT};
-use crate::common::{eventually, holds_for, SurrealServer, SurrealStorage, TestApp};
+use crate::any_node::{holds_the_log, log_head};
+use crate::cluster::{leads, node_with, signal, stands_by, LEASE_MS, TIMEOUT};
+use crate::common::{eventually, holds_for, Feed, SurrealServer, SurrealStorage, TestApp};
 
 /// Enough monitors that each of three nodes gets some (rendezvous over these ids and
 /// `a`, `b`, `c`: 4, 4 and 4 here; the test checks every node has at least one).
@@ -68,12 +70,13 @@ fn monitor_id(n: usize) -> String {
     format!("svc-{n}")
 }
 
-/// One TCP monitor per target.
+/// One TCP monitor per target, down at its first failed probe: a node that wakes from a pause
+/// finds its target down at once, before its round has seen what it lost.
 fn monitors_config(targets: &[Target]) -> String {
     let mut config = String::new();
     for (n, target) in targets.iter().enumerate() {
         config.push_str(&format!(
-            "[[monitors]]\nid = \"{}\"\nkind = \"tcp\"\naddress = \"{}\"\ninterval_ms = {INTERVAL_MS}\nfailures_before_down = 2\n\n",
+            "[[monitors]]\nid = \"{}\"\nkind = \"tcp\"\naddress = \"{}\"\ninterval_ms = {INTERVAL_MS}\nfailures_before_down = 1\n\n",
             monitor_id(n),
             target.addr
         ));
@@ -282,4 +285,56 @@ async fn a_node_joining_takes_only_its_share_and_one_stopping_hands_it_back_at_o
     let took = stopped.elapsed();
     assert!(took < Duration::from_millis(LEASE_MS), "took {took:?}");
     assert_eq!(back, before, "the share went back where it was");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_paused_past_its_lease_loses_its_share_announces_nothing_and_rejoins() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
+    let (targets, config, a) = targets_and_leader(dir.path(), &server).await;
+    let (b, c) = (
+        node(dir.path(), &server, "b", &config),
+        node(dir.path(), &server, "c", &config),
+    );
+    stands_by(&b, "a").await;
+    stands_by(&c, "a").await;
+    let owners = spread_over(&a, &["a", "b", "c"]).await;
+    let id = held_by(&owners, "c")
+        .into_iter()
+        .next()
+        .expect("c holds a monitor");
+    let n: usize = id[4..].parse().unwrap();
+
+    // c sleeps past its lease: a and b take its share; its target goes down meanwhile and
+    // the new owner announces it.
+    signal(&c, "STOP");
+    spread_over(&a, &["a", "b"]).await;
+    targets[n].close();
+    let open = |i: &Value| i["source"] == id.as_str() && i["status"] == "open";
+    let incident = a.incident_where("the outage", TIMEOUT, open).await;
+
+    // c wakes: its monitor, which still thinks the target up, finds it down — and lands
+    // nothing under the lease it lost; c rejoins and takes its share back.
+    signal(&c, "CONT");
+    spread_over(&a, &["a", "b", "c"]).await;
+    eventually("c to run its share again", TIMEOUT, || async {
+        (running(&c).await == held_by(&owners, "c")).then_some(())
+    })
+    .await;
+    let head = log_head(&a).await;
+    let feed = Feed::connect(&a, "?since=0").await;
+    holds_the_log(&feed, head, "a's").await;
+    let downs: Vec<Value> = feed
+        .snapshot()
+        .into_iter()
+        .filter(|e| e["type"] == incident["event_type"] && e["data"]["monitor"] == id.as_str())
+        .collect();
+    assert_eq!(downs.len(), 1, "one outage, announced once: {downs:?}");
+    let theirs: Vec<Value> = a
+        .incidents("limit=50")
+        .await
+        .into_iter()
+        .filter(|i| i["source"] == id.as_str())
+        .collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
 }
