@@ -13,8 +13,9 @@
 //!   the other's feed (both ways). p50 and p99.
 //! - Lease traffic: what each node asks of the database per second, counted from its own
 //!   `/metrics` over 30 s, idle and with 300 spread `tcp` monitors over three nodes, and what
-//!   one server takes of such small transactions per second (16 connections, 5 s), from which
-//!   how many nodes it carries.
+//!   one server takes of such small transactions per second (16 connections, 5 s), and of
+//!   monitor lease renewals in transactions of 100, from which how many nodes and monitors it
+//!   carries.
 //!
 //! The database is the SurrealDB server the tests use (`tests/surreal-server`, built by
 //! `.ci/test` at opt-level 1, storage in memory) or `GRACE_SURREAL_BIN` (its release build:
@@ -541,6 +542,49 @@ async fn server_capacity(dir: &Path, surreal: &Surreal) -> f64 {
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Monitor leases one server renews per second, in transactions of 100 as a node's round
+/// makes them (`Store::renew_leases`), from 16 stores (16 connections) for 5 s.
+async fn renewal_capacity(dir: &Path, surreal: &Surreal) -> f64 {
+    use actors::cluster::{Epoch, LeaseKey, NodeId};
+    let location = remote(dir, surreal, "renewals");
+    let done = Arc::new(AtomicU64::new(0));
+    let window = Duration::from_secs(5);
+    let mut nodes = Vec::new();
+    for c in 0..16 {
+        let store = Store::open(&location).await.unwrap();
+        store.prepare_cluster().await.unwrap();
+        let me = NodeId::new(format!("n{c}")).unwrap();
+        let mut held = Vec::new();
+        for k in 0..100 {
+            let key = LeaseKey::Monitor(format!("m{c}-{k}"));
+            let taken = store
+                .acquire_lease(&key, &me, None, Epoch(1), 600_000)
+                .await;
+            assert!(taken.unwrap());
+            held.push((key, Epoch(1)));
+        }
+        nodes.push((store, me, held));
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = nodes
+        .into_iter()
+        .map(|(store, me, held)| {
+            let done = done.clone();
+            tokio::spawn(async move {
+                while started.elapsed() < window {
+                    let renewed = store.renew_leases(&me, &held, 600_000).await.unwrap();
+                    assert_eq!(renewed.len(), held.len());
+                    done.fetch_add(renewed.len() as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
 fn quantile(values: &mut [f64], q: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     values[((values.len() - 1) as f64 * q).round() as usize]
@@ -623,12 +667,22 @@ fn main() {
             let role = if n == 0 { "leader" } else { "standby" };
             println!("| node n{n} ({role}), {SPREAD_MONITORS} monitors spread over 3 nodes | {rounds:.2} | {requests:.1} |");
         }
+        drop(spread);
+        let renewals = renewal_capacity(dir, &surreal).await;
         let rates: Vec<(f64, f64)> = rates.into_iter().chain(spread_rates).collect();
         let busiest = rates.iter().map(|(_, requests)| *requests).fold(0.0, f64::max);
         println!(
             "\nthe server takes {capacity:.0} membership writes/s (16 connections, 5 s): \
              {:.0} nodes at {busiest:.1} requests/s each",
             capacity / busiest
+        );
+        // Every round renews each monitor's lease and stores its view: two rows a round.
+        let round_s = LEASE_MS as f64 / 3_000.0;
+        println!(
+            "the server renews {renewals:.0} monitor leases/s (transactions of 100, 16 \
+             connections, 5 s): about {:.0} monitors at a renewal and a view a round \
+             (lease {LEASE_MS} ms)",
+            renewals * round_s / 2.0
         );
     });
 }

@@ -34,6 +34,7 @@ use crate::reload::{ConfigSource, Started};
 use crate::server::standby::{self, Standby};
 use crate::server::{self, App, ConnectionLimits, Switch};
 
+mod leave;
 mod spread;
 use spread::MonitorLeases;
 
@@ -222,11 +223,14 @@ impl Node {
         // leader's tree has its own listener (`reload_on_hangup`).
         let mut hangup = signal(SignalKind::hangup())?;
         let every = Duration::from_millis(round_every_ms(self.lease_ms) as u64);
+        // Rounds are timed from the start of the last, so a long one (many monitors taken at
+        // once) does not put the next renewal off.
+        let mut round_started = tokio::time::Instant::now();
         loop {
             // A standby looks again when the leader's lease runs out, if that is sooner than
             // a round: a dead leader is replaced within the lease, not the lease and a round.
             let wait = self.lease_left.take().map_or(every, |left| left.min(every));
-            let next = tokio::time::Instant::now() + wait;
+            let next = round_started + wait;
             let leading = self.term.as_ref().map(|term| term.app.clone());
             let serving = self.serving.clone();
             let gave_up = async move {
@@ -236,7 +240,10 @@ impl Node {
                 }
             };
             tokio::select! {
-                _ = tokio::time::sleep_until(next) => self.round().await,
+                _ = tokio::time::sleep_until(next) => {
+                    round_started = tokio::time::Instant::now();
+                    self.round().await
+                }
                 _ = interrupt.recv() => return Ok(()),
                 _ = terminate.recv() => return Ok(()),
                 _ = hangup.recv() => self.reload_serving().await,
@@ -475,26 +482,5 @@ impl Node {
                 (owner.to_string(), url)
             });
         *self.standby.leader.lock().expect("standby poisoned") = leader;
-    }
-
-    /// A clean stop: the tree stopped, the lease handed back (a standby takes it at its next
-    /// round, not a lease later), the membership row marked stopping.
-    async fn leave(&mut self) {
-        self.stopping = true;
-        self.stop_serving().await;
-        let epoch = self.term.as_ref().map(|term| term.epoch);
-        let bound = Duration::from_millis(self.config.server.shutdown_timeout_ms);
-        self.stop_leading("this node is stopping", bound).await;
-        if let Some(epoch) = epoch {
-            match self.store.release_engines(&self.me, epoch).await {
-                Ok(_) => tracing::info!("the engines' lease handed back"),
-                Err(error) => tracing::warn!(%error, "cannot hand the engines' lease back"),
-            }
-        }
-        self.release_monitors().await;
-        let _ = self
-            .store
-            .heartbeat(&self.me, &self.url, self.lease_ms, true)
-            .await;
     }
 }

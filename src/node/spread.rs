@@ -1,7 +1,8 @@
 //! A node's share of the spread monitors (those that probe a server over the network): a lease
 //! row each, decided every round by the pure lease book (`actors::cluster::LeaseBook`) over
 //! the rows just read and the live nodes — rendezvous hashing, so a node joining or leaving
-//! moves only its share — and written by compare-and-set, renewals in one transaction.
+//! moves only its share — and written by compare-and-set, the acquires in one transaction and
+//! the renewals in another.
 //!
 //! Within a round the node stops the monitors the book dropped or hands back before it
 //! writes anything, and starts the ones it took after their writes commit: no two nodes probe
@@ -89,9 +90,10 @@ impl Node {
         }
     }
 
-    /// Makes the round's writes and tells the book how each came out: the renewals in one
-    /// transaction, each acquire and hand-back in its own.
+    /// Makes the round's writes and tells the book how each came out: the acquires in one
+    /// transaction, the renewals in another, each hand-back in its own.
     async fn write_leases(&mut self, actions: &[LeaseAction]) {
+        let mut acquires = Vec::new();
         let mut renewals = Vec::new();
         for action in actions {
             match action {
@@ -99,27 +101,7 @@ impl Node {
                     key,
                     expected_epoch,
                     new_epoch,
-                } => {
-                    let acquire = self.store.acquire_lease(
-                        key,
-                        &self.me,
-                        *expected_epoch,
-                        *new_epoch,
-                        self.lease_ms,
-                    );
-                    let settled = match self.bounded(acquire).await {
-                        Ok(true) => {
-                            actors::CLUSTER.lease_takeovers.inc();
-                            Settled::Committed
-                        }
-                        Ok(false) => Settled::Refused,
-                        Err(error) => {
-                            tracing::warn!(%error, %key, "cannot take a monitor's lease");
-                            Settled::Refused
-                        }
-                    };
-                    self.monitors.book.settle(action, settled);
-                }
+                } => acquires.push((key.clone(), *expected_epoch, *new_epoch)),
                 LeaseAction::Renew { key, epoch } => renewals.push((key.clone(), *epoch)),
                 LeaseAction::Release { key, epoch } => {
                     let release = self.store.release_lease(key, &self.me, *epoch);
@@ -130,7 +112,39 @@ impl Node {
                 LeaseAction::Drop { .. } => {}
             }
         }
+        self.acquire_monitors(acquires).await;
         self.renew_monitors(renewals).await;
+    }
+
+    async fn acquire_monitors(&mut self, acquires: Vec<(LeaseKey, Option<Epoch>, Epoch)>) {
+        if acquires.is_empty() {
+            return;
+        }
+        let acquire = self
+            .store
+            .acquire_leases(&self.me, &acquires, self.lease_ms);
+        let taken = match self.bounded(acquire).await {
+            Ok(taken) => {
+                actors::CLUSTER.lease_takeovers.inc_by(taken.len() as u64);
+                taken
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot take the monitors' leases");
+                Vec::new()
+            }
+        };
+        for (key, expected_epoch, new_epoch) in acquires {
+            let settled = match taken.contains(&key) {
+                true => Settled::Committed,
+                false => Settled::Refused,
+            };
+            let action = LeaseAction::Acquire {
+                key,
+                expected_epoch,
+                new_epoch,
+            };
+            self.monitors.book.settle(&action, settled);
+        }
     }
 
     async fn renew_monitors(&mut self, renewals: Vec<(LeaseKey, Epoch)>) {

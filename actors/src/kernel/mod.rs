@@ -91,7 +91,7 @@ pub struct Kernel {
     /// Becomes true when the root supervisor has exited.
     exited: watch::Receiver<bool>,
     /// Reloads run one at a time.
-    reloading: tokio::sync::Mutex<()>,
+    reloading: Arc<tokio::sync::Mutex<()>>,
     /// The bounded gate in front of each actor the outside world asks (`gates.rs`).
     gates: gates::Gates,
 }
@@ -180,7 +180,7 @@ impl Kernel {
             ctx,
             root,
             exited,
-            reloading: tokio::sync::Mutex::new(()),
+            reloading: Arc::default(),
             gates: gates::Gates::default(),
         })
     }

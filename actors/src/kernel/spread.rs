@@ -14,21 +14,23 @@ use crate::model::MonitorControl;
 use crate::store::StatusRow;
 
 impl Kernel {
-    /// Runs exactly the spread monitors of `held` (by id, at the epoch of each lease): starts
-    /// those newly held, stops those no longer held, and restarts one held at another epoch
-    /// (its commits carry the epoch it started under). Nothing on one node. Failures are
-    /// logged; the next round tries again.
+    /// Runs exactly the spread monitors of `held` (by id, at the epoch of each lease): stops
+    /// those no longer held, and one held at another epoch (its commits carry the epoch it
+    /// started under), before it returns; starts those newly held in the background, so a
+    /// node taking many at once does not hold up its round (each start reads the store).
+    /// Nothing on one node. Failures are logged; the next round tries again.
     pub async fn hold_monitors(&self, held: BTreeMap<String, Epoch>) {
         let Some(spread) = &self.ctx.spread else {
             return;
         };
-        let _one_at_a_time = self.reloading.lock().await;
+        let one_at_a_time = self.reloading.clone().lock_owned().await;
         let before = spread.replace(held.clone());
         let Some(supervisor) = self.ctx.scope.monitors() else {
             // Restarting: it comes back with what `held` says.
             return;
         };
         let spec = self.ctx.spec();
+        let mut starts = Vec::new();
         for monitor in spec.monitors.iter().filter(|m| m.kind.spreads()) {
             let id = &monitor.id;
             let (was, now) = (before.get(id), held.get(id));
@@ -40,13 +42,19 @@ impl Kernel {
                 }
             }
             if now.is_some() && (was != now || !running) {
-                let child = monitor_child(&self.ctx, monitor.clone());
-                if let Err(error) = DynamicSupervisor::spawn_child(supervisor.clone(), child).await
-                {
-                    tracing::warn!(monitor = %id, %error, "cannot start a monitor this node holds");
-                }
+                starts.push(monitor_child(&self.ctx, monitor.clone()));
             }
         }
+        // The lock goes with the starts: the next change waits for them.
+        tokio::spawn(async move {
+            let _one_at_a_time = one_at_a_time;
+            for child in starts {
+                if let Err(error) = DynamicSupervisor::spawn_child(supervisor.clone(), child).await
+                {
+                    tracing::warn!(%error, "cannot start a monitor this node holds");
+                }
+            }
+        });
     }
 
     /// The views of the spread monitors this node runs, as stored for the other nodes.

@@ -17,7 +17,6 @@ use serde_json::{json, Value};
 
 use super::{cause, Store, StoreError, StoreResult, StoreView};
 use crate::cluster::{Epoch, Lease, LeaseKey, Node, NodeId};
-use crate::model::MonitorControl;
 
 /// What a fenced write's refusal says, so it is told apart from a store fault.
 pub(super) const FENCED_MARKER: &str = "grace-fenced";
@@ -47,24 +46,6 @@ pub struct NodeRow {
     pub url: String,
 }
 
-/// A monitor's view as stored for the other nodes of a cluster: what its owner's status board
-/// says, and who owns it. The node that leads reads these for the monitors it does not run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusRow {
-    pub monitor_id: String,
-    pub down: bool,
-    pub refused: bool,
-    pub consecutive_failures: u32,
-    #[serde(default, with = "crate::time::micros_opt")]
-    pub last_probe_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub last_latency_ms: Option<u64>,
-    pub last_error: Option<String>,
-    #[serde(default)]
-    pub details: Value,
-    /// The node that probes it, at the epoch of its lease.
-    pub ran_by: crate::model::RanBy,
-}
-
 /// One round's read: the lease, the membership rows and the database's time.
 #[derive(Debug, Clone)]
 pub struct ClusterRead {
@@ -90,9 +71,6 @@ const CLUSTER_SCHEMA: &str = "
     DEFINE TABLE IF NOT EXISTS cluster_node SCHEMALESS;
     DEFINE TABLE IF NOT EXISTS monitor_status SCHEMALESS;
 ";
-
-/// Most monitors' views read at once: every monitor a config may have.
-const STATUS_ROWS_MAX: usize = crate::cluster::LEASES_HELD_MAX * crate::cluster::NODES_MAX;
 
 impl Store {
     /// Defines the cluster's tables (once per database; again is harmless).
@@ -186,54 +164,6 @@ impl Store {
         self.lease_write(body, vars).await
     }
 
-    /// Renews every lease of `held` (`me`'s, each at its epoch) in one transaction: the keys
-    /// renewed. One no longer `me`'s at its epoch, or run out, is not among them.
-    pub async fn renew_leases(
-        &self,
-        me: &NodeId,
-        held: &[(LeaseKey, Epoch)],
-        lease_ms: i64,
-    ) -> StoreResult<Vec<LeaseKey>> {
-        if held.is_empty() {
-            return Ok(Vec::new());
-        }
-        let body = "LET $now = time::millis(time::now());
-            LET $renewed = (UPDATE cluster_lease SET expires_at_ms = $now + $lease_ms,
-                renewed_at_ms = $now WHERE owner = $me AND expires_at_ms > $now
-                AND [key, epoch] INSIDE $held RETURN VALUE key);
-            RETURN { renewed: $renewed };";
-        let vars = json!({ "me": me, "held": held, "lease_ms": lease_ms });
-        let returned = self.0.unfenced().transaction_object(body, vars).await?;
-        Ok(serde_json::from_value(returned["renewed"].clone())?)
-    }
-
-    /// Writes the views of the monitors `me` probes, each only while `me` holds its lease at
-    /// the epoch its row names (a row of a monitor lost meanwhile is left to its new owner).
-    pub async fn put_monitor_statuses(&self, me: &NodeId, rows: &[StatusRow]) -> StoreResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<Value> = rows
-            .iter()
-            .map(|row| {
-                let key = LeaseKey::Monitor(row.monitor_id.clone());
-                Ok(json!({ "lease": key, "row": serde_json::to_value(row)? }))
-            })
-            .collect::<Result<_, serde_json::Error>>()?;
-        let body = "LET $now = time::millis(time::now());
-            FOR $s IN $rows {
-                LET $lease = (SELECT * FROM ONLY type::record('cluster_lease', $s.lease));
-                IF $lease.owner = $me AND $lease.epoch = $s.row.ran_by.epoch
-                    AND $lease.expires_at_ms > $now {
-                    UPSERT type::record('monitor_status', $s.row.monitor_id) CONTENT $s.row
-                        RETURN NONE; };
-            };";
-        self.0
-            .unfenced()
-            .write_query(body, json!({ "me": me, "rows": rows }))
-            .await
-    }
-
     /// Hands `me`'s lease on `key` at `epoch` back, free for the next node at once.
     pub async fn release_lease(
         &self,
@@ -300,33 +230,6 @@ impl StoreView {
         })
     }
 
-    /// Every stored monitor view, with each monitor's control as people last set it (the
-    /// control's own record, written with its announcement, is newer than a view).
-    pub async fn monitor_statuses(&self) -> StoreResult<Vec<(StatusRow, MonitorControl)>> {
-        let query = format!(
-            "RETURN {{ rows: (SELECT * OMIT id FROM monitor_status LIMIT {STATUS_ROWS_MAX}), \
-             controls: (SELECT * OMIT id FROM monitor_control LIMIT {STATUS_ROWS_MAX}) }}"
-        );
-        let read: Option<Value> = self.one(&query, json!({})).await?;
-        let read = read.unwrap_or_default();
-        let rows: Vec<StatusRow> = serde_json::from_value(read["rows"].clone())?;
-        let controls: Vec<MonitorControl> = serde_json::from_value(read["controls"].clone())?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let control = controls
-                    .iter()
-                    .find(|control| control.monitor_id == row.monitor_id)
-                    .cloned()
-                    .unwrap_or_else(|| MonitorControl {
-                        monitor_id: row.monitor_id.clone(),
-                        ..MonitorControl::default()
-                    });
-                (row, control)
-            })
-            .collect())
-    }
-
     /// The node and epoch this store's writes are fenced with, as a step's record names them.
     pub fn ran_by(&self) -> Option<crate::model::RanBy> {
         self.fence.as_ref().map(|fence| crate::model::RanBy {
@@ -341,7 +244,7 @@ impl StoreView {
     }
 
     /// This view without its fence: lease writes are what the fence is made of.
-    fn unfenced(&self) -> StoreView {
+    pub(super) fn unfenced(&self) -> StoreView {
         let mut view = self.clone();
         view.fence = None;
         view
@@ -367,7 +270,7 @@ impl StoreView {
     /// [`write_query`](Self::write_query), returning the last object a statement gave
     /// (`RETURN { … };` as the body's last statement: an object, because the SDK hands a
     /// statement's array back only element by element), or an empty object.
-    async fn transaction_object(&self, body: &str, vars: Value) -> StoreResult<Value> {
+    pub(super) async fn transaction_object(&self, body: &str, vars: Value) -> StoreResult<Value> {
         let picked = self
             .transaction_picking(body, vars, Value::is_object)
             .await?;

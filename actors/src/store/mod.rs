@@ -480,10 +480,12 @@ mod pipelines;
 mod remote;
 mod retention;
 mod runs;
+mod spread;
 
-pub use cluster::{ClusterRead, Fence, NodeRow, StatusRow};
+pub use cluster::{ClusterRead, Fence, NodeRow};
 pub use log::Appended;
 pub use remote::{RemoteStore, StoreLocation, UserLevel, CONNECT_TIMEOUT_MS};
+pub use spread::StatusRow;
 
 #[cfg(test)]
 mod cluster_tests;

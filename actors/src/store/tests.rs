@@ -442,6 +442,15 @@ async fn monitor_leases_renew_together_and_guard_their_monitors_commits() {
     let renewed = store.renew_leases(&a, &held, 60_000).await.unwrap();
     assert_eq!(renewed, vec![key("m1")]);
 
+    // Taken together: a free one, and not b's (unexpired) nor one read at a stale epoch.
+    let acquires = [
+        (key("m4"), None, Epoch(1)),
+        (key("m3"), Some(Epoch(1)), Epoch(2)),
+        (key("m2"), None, Epoch(1)),
+    ];
+    let taken = store.acquire_leases(&a, &acquires, 60_000).await.unwrap();
+    assert_eq!(taken, vec![key("m4")]);
+
     // A commit guarded by a's lease on m1 lands; one guarded by a lease a does not hold at
     // that epoch is refused whole.
     let guard = |epoch: u64, id: &str| Write::LeaseHeld {
