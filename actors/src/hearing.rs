@@ -1,6 +1,7 @@
 //! What other nodes' events, read from the shared log, tell this node's monitors (a cluster's
 //! spread monitors, `spread.rs`), before the store actor routes them.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -25,17 +26,23 @@ pub(crate) async fn hear(ctx: &Ctx, events: &[Arc<Event>]) {
     if ctx.spread.is_none() {
         return;
     }
-    let spec = ctx.spec();
-    let elsewhere = |source: &str| {
-        spec.monitors
+    let news = || {
+        let spec = ctx.spec();
+        let elsewhere: HashSet<&str> = spec
+            .monitors
             .iter()
-            .any(|m| m.id == source && m.kind.spreads() && !ctx.runs_here(m))
+            .filter(|m| m.kind.spreads() && !ctx.runs_here(m))
+            .map(|m| m.id.as_str())
+            .collect();
+        events.iter().any(|event| {
+            event
+                .source
+                .as_deref()
+                .is_some_and(|s| elsewhere.contains(s))
+                && !classify(&event.event_type, &event.data).is_info()
+        })
     };
-    let news = events.iter().any(|event| {
-        event.source.as_deref().is_some_and(elsewhere)
-            && !classify(&event.event_type, &event.data).is_info()
-    });
-    if ctx.duties == Duties::All && news {
+    if ctx.duties == Duties::All && news() {
         match ctx.store.monitor_statuses().await {
             Ok(rows) => learn_statuses(ctx, rows),
             Err(error) => tracing::warn!(%error, "cannot read the other nodes' monitor views"),

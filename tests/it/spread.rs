@@ -3,8 +3,8 @@
 //! nodes. A node joining takes only its share; one stopping cleanly hands its share back at
 //! once; one killed with `kill -9` loses its share to the others within the lease and a
 //! probe; one paused past its lease announces nothing under the leases it lost and rejoins.
-//! A monitor probed by a standby opens and closes its incident on the leader, and a person's
-//! pause reaches it through any node.
+//! A monitor probed by a standby opens and closes its incident on the leader, looks again when
+//! a person resolves it while it goes on, and a person's pause reaches it through any node.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -217,7 +217,16 @@ async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_th
     let n: usize = id[4..].parse().unwrap();
     targets[n].close();
     let open = |i: &Value| i["source"] == id.as_str() && i["status"] == "open";
-    let incident = a.incident_where("the outage", TIMEOUT, open).await;
+    let first = a.incident_where("the outage", TIMEOUT, open).await;
+    // Resolved by a person while it goes on: b's monitor hears of it from the log, looks
+    // again, and the outage is a new incident, not silence.
+    let resolve = format!("/monitoring/incidents/{}/resolve", first["id"]);
+    let (status, body) = b.post(&resolve).await;
+    assert_eq!(status, 200, "{body}");
+    let again = |i: &Value| open(i) && i["id"] != first["id"];
+    let incident = a
+        .incident_where("the outage announced again", TIMEOUT, again)
+        .await;
     targets[n].reopen().await;
     let resolved = |i: &Value| i["id"] == incident["id"] && i["status"] == "resolved";
     b.incident_where("the recovery", TIMEOUT, resolved).await;
@@ -227,7 +236,7 @@ async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_th
         .into_iter()
         .filter(|i| i["source"] == id.as_str())
         .collect();
-    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert_eq!(theirs.len(), 2, "{theirs:?}");
 
     // Paused through b (answered by the leader, which does not run it): b's monitor stops.
     let (status, body) = b.post(&format!("/monitors/{id}/pause")).await;
