@@ -133,6 +133,12 @@ async fn spread_over(node: &TestApp, live: &[&str]) -> BTreeMap<String, String> 
     .await
 }
 
+/// The incidents of monitor `id`, as `node` lists them.
+async fn incidents_of(node: &TestApp, id: &str) -> Vec<Value> {
+    let all = node.incidents("limit=50").await.into_iter();
+    all.filter(|i| i["source"] == id).collect()
+}
+
 /// The monitors in `node`'s own actor tree.
 async fn running(node: &TestApp) -> BTreeSet<String> {
     let tree = node.get_ok("/actors").await.to_string();
@@ -165,20 +171,30 @@ async fn targets_and_leader(
     (targets, config, a)
 }
 
+/// The targets, nodes `a` (leading), `b` and `c` watching them, and where their monitors went
+/// once spread over the three.
+async fn three_nodes(
+    root: &std::path::Path,
+    server: &SurrealServer,
+) -> (Vec<Target>, [TestApp; 3], BTreeMap<String, String>) {
+    let (targets, config, a) = targets_and_leader(root, server).await;
+    let (b, c) = (
+        node(root, server, "b", &config),
+        node(root, server, "c", &config),
+    );
+    stands_by(&b, "a").await;
+    stands_by(&c, "a").await;
+    let owners = spread_over(&a, &["a", "b", "c"]).await;
+    (targets, [a, b, c], owners)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_the_lease() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let (mut targets, config, a) = targets_and_leader(dir.path(), &server).await;
-    let (b, c) = (
-        node(dir.path(), &server, "b", &config),
-        node(dir.path(), &server, "c", &config),
-    );
-    stands_by(&b, "a").await;
-    stands_by(&c, "a").await;
+    let (mut targets, [a, b, c], owners) = three_nodes(dir.path(), &server).await;
 
     // Every monitor held by one node, every node holding some, each running exactly its own.
-    let owners = spread_over(&a, &["a", "b", "c"]).await;
     for (name, app) in [("a", &a), ("b", &b), ("c", &c)] {
         let held = held_by(&owners, name);
         assert!(!held.is_empty(), "{name} holds none: {owners:?}");
@@ -230,12 +246,7 @@ async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_th
     targets[n].reopen().await;
     let resolved = |i: &Value| i["id"] == incident["id"] && i["status"] == "resolved";
     b.incident_where("the recovery", TIMEOUT, resolved).await;
-    let theirs: Vec<Value> = a
-        .incidents("limit=50")
-        .await
-        .into_iter()
-        .filter(|i| i["source"] == id.as_str())
-        .collect();
+    let theirs = incidents_of(&a, &id).await;
     assert_eq!(theirs.len(), 2, "{theirs:?}");
 
     // Paused through b (answered by the leader, which does not run it): b's monitor stops.
@@ -300,14 +311,7 @@ async fn a_node_joining_takes_only_its_share_and_one_stopping_hands_it_back_at_o
 async fn a_node_paused_past_its_lease_loses_its_share_announces_nothing_and_rejoins() {
     let dir = tempfile::tempdir().unwrap();
     let server = SurrealServer::start(dir.path(), SurrealStorage::Memory).await;
-    let (targets, config, a) = targets_and_leader(dir.path(), &server).await;
-    let (b, c) = (
-        node(dir.path(), &server, "b", &config),
-        node(dir.path(), &server, "c", &config),
-    );
-    stands_by(&b, "a").await;
-    stands_by(&c, "a").await;
-    let owners = spread_over(&a, &["a", "b", "c"]).await;
+    let (targets, [a, _b, c], owners) = three_nodes(dir.path(), &server).await;
     let id = held_by(&owners, "c")
         .into_iter()
         .next()
@@ -339,11 +343,6 @@ async fn a_node_paused_past_its_lease_loses_its_share_announces_nothing_and_rejo
         .filter(|e| e["type"] == incident["event_type"] && e["data"]["monitor"] == id.as_str())
         .collect();
     assert_eq!(downs.len(), 1, "one outage, announced once: {downs:?}");
-    let theirs: Vec<Value> = a
-        .incidents("limit=50")
-        .await
-        .into_iter()
-        .filter(|i| i["source"] == id.as_str())
-        .collect();
+    let theirs = incidents_of(&a, &id).await;
     assert_eq!(theirs.len(), 1, "{theirs:?}");
 }
