@@ -254,10 +254,16 @@ async fn monitors_spread_over_the_nodes_and_a_killed_nodes_share_moves_within_th
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["paused"], true, "{body}");
     let accepted = &targets[n].accepted;
-    let quiet = eventually("the probes to stop", TIMEOUT, || async {
+    // Quiet once no connection came for three probe intervals (one may have been under way).
+    let last = std::cell::Cell::new((accepted.load(Ordering::Relaxed), Instant::now()));
+    let quiet = eventually("the probes to stop", TIMEOUT, || {
+        let (seen, since) = last.get();
         let now = accepted.load(Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_millis(3 * INTERVAL_MS)).await;
-        (accepted.load(Ordering::Relaxed) == now).then_some(now)
+        if now != seen {
+            last.set((now, Instant::now()));
+        }
+        let still = now == seen && since.elapsed() >= Duration::from_millis(3 * INTERVAL_MS);
+        async move { still.then_some(now) }
     })
     .await;
     holds_for("no probe while paused", Duration::from_secs(1), || async {
