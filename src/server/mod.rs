@@ -6,6 +6,7 @@ mod auth;
 mod cluster;
 mod dashboard;
 mod error;
+mod events;
 mod filters;
 mod first_read;
 pub mod forward;

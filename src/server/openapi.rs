@@ -52,6 +52,7 @@ digits, so they sort as strings."
         (name = "playbooks", description = "Playbooks, their trust and runs, and running one by hand."),
         (name = "pipelines", description = "Pipelines, their runs, and starting one by hand."),
         (name = "feed", description = "The live event feed over WebSocket."),
+        (name = "events", description = "The event log, read a page at a time."),
         (name = "dashboard", description = "The health dashboard's page, assets and numbers."),
     )
 )]

@@ -21,7 +21,7 @@ use warp::Filter;
 use super::filters::Filters;
 use super::pipelines;
 use super::route::Route;
-use super::{cluster, dashboard, healing, history, incidents, intake, monitors, openapi};
+use super::{cluster, dashboard, events, healing, history, incidents, intake, monitors, openapi};
 use super::{playbooks, silences, system, ws};
 
 /// Every route, in the order they are tried: the intake routes first, because they are the
@@ -44,6 +44,10 @@ fn intake() -> Vec<Line> {
         Line::everywhere::<intake::__path_post_alertmanager>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app()).and(f.body());
             route.and_then(intake::post_alertmanager).boxed()
+        }),
+        Line::everywhere::<events::__path_list_events>(|r, f| {
+            let route = r.at(f).and(f.app()).and(f.query());
+            route.and_then(events::list_events).boxed()
         }),
         Line::of::<monitors::__path_heartbeat>(|r, f| {
             let route = r.with(f).and(f.json_post()).and(f.app());

@@ -105,31 +105,7 @@ pub(super) struct FeedQuery {
 
 pub(super) async fn parse(app: Arc<App>, query: FeedQuery) -> Result<FeedRequest, Rejection> {
     let since = query.since.map(|Seq(since)| since);
-    let patterns: Vec<Pattern> = query
-        .types
-        .map(|types| {
-            types
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(Pattern::new)
-                .collect()
-        })
-        .unwrap_or_default();
-    if patterns.len() > TYPES_PATTERNS_MAX {
-        let message = format!("{} patterns; at most {TYPES_PATTERNS_MAX}", patterns.len());
-        return Err(ApiError::bad("types", message).into());
-    }
-    if let Some(long) = patterns
-        .iter()
-        .find(|p| p.as_str().len() > TYPE_PATTERN_BYTES_MAX)
-    {
-        let message = format!(
-            "{:?} is longer than {TYPE_PATTERN_BYTES_MAX} bytes",
-            long.as_str()
-        );
-        return Err(ApiError::bad("types", message).into());
-    }
+    let patterns = type_patterns(query.types)?;
     if let Some(since) = since {
         // A seq from another log (a wiped or in-memory store) would silently hide live events.
         let last = app
@@ -356,4 +332,34 @@ async fn feed(socket: WebSocket, app: Arc<App>, since: Option<u64>, patterns: Ve
             },
         }
     }
+}
+
+/// The patterns of a `types=` (`db.*,incident.*`), checked against their bounds; none when not
+/// given. The feed's and `GET /events`'s.
+pub(super) fn type_patterns(types: Option<String>) -> Result<Vec<Pattern>, ApiError> {
+    let patterns: Vec<Pattern> = types
+        .map(|types| {
+            types
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(Pattern::new)
+                .collect()
+        })
+        .unwrap_or_default();
+    if patterns.len() > TYPES_PATTERNS_MAX {
+        let message = format!("{} patterns; at most {TYPES_PATTERNS_MAX}", patterns.len());
+        return Err(ApiError::bad("types", message));
+    }
+    if let Some(long) = patterns
+        .iter()
+        .find(|p| p.as_str().len() > TYPE_PATTERN_BYTES_MAX)
+    {
+        let message = format!(
+            "{:?} is longer than {TYPE_PATTERN_BYTES_MAX} bytes",
+            long.as_str()
+        );
+        return Err(ApiError::bad("types", message));
+    }
+    Ok(patterns)
 }

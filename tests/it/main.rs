@@ -16,6 +16,7 @@ mod cli;
 mod client;
 mod cluster;
 mod dashboard;
+mod events;
 mod feed;
 mod flood;
 mod full_disk;

@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/monitoring/agents", Some("read")),
     ("get", "/work-orders", Some("read")),
     ("get", "/deliveries", Some("read")),
+    ("get", "/events", Some("read")),
     ("get", "/metrics", Some("read")),
     ("post", "/heartbeats/{monitor_id}", Some("ingest")),
     ("get", "/monitors", Some("read")),
