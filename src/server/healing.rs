@@ -154,6 +154,51 @@ pub(super) async fn list_agents(app: Arc<App>, query: LimitQuery) -> Result<Resp
     })
 }
 
+/// One sub-agent: the run it carries out, its task, trust and status.
+#[utoipa::path(
+    get,
+    path = "/monitoring/agents/{agent_id}",
+    tag = "healing",
+    params(("agent_id" = String, Path, description = "The sub-agent's id")),
+    security(("bearerAuth" = [Role::Read])),
+    responses(
+        (status = 200, description = "The sub-agent", body = Agent),
+        (status = 404, description = "`not_found`: no such sub-agent", body = ErrorBody),
+        TokenErrors,
+    )
+)]
+pub(super) async fn get_agent(
+    [agent_id]: [String; 1],
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
+    let agent = app.kernel.store().agent(&agent_id).await;
+    let agent = agent.map_err(ApiError::from)?;
+    json(&agent.ok_or_else(|| ApiError::NotFound(format!("sub-agent {agent_id} does not exist")))?)
+}
+
+/// One work order: what people must do, and why.
+#[utoipa::path(
+    get,
+    path = "/work-orders/{work_order_id}",
+    tag = "healing",
+    params(("work_order_id" = String, Path, description = "The work order's id")),
+    security(("bearerAuth" = [Role::Read])),
+    responses(
+        (status = 200, description = "The work order", body = WorkOrder),
+        (status = 404, description = "`not_found`: no such work order", body = ErrorBody),
+        TokenErrors,
+    )
+)]
+pub(super) async fn get_work_order(
+    [work_order_id]: [String; 1],
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
+    let order = app.kernel.store().work_order(&work_order_id).await;
+    let order = order.map_err(ApiError::from)?;
+    let missing = || ApiError::NotFound(format!("work order {work_order_id} does not exist"));
+    json(&order.ok_or_else(missing)?)
+}
+
 /// Work orders, newest first: what people must do where automation could not heal.
 ///
 /// Not paged: `next` is always null.

@@ -128,9 +128,16 @@ fn healing() -> Vec<Line> {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_agents).boxed()
         }),
+        Line::everywhere::<healing::__path_get_agent>(|r, f| {
+            r.with(f).and(f.app()).and_then(healing::get_agent).boxed()
+        }),
         Line::everywhere::<healing::__path_list_work_orders>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
             route.and_then(healing::list_work_orders).boxed()
+        }),
+        Line::everywhere::<healing::__path_get_work_order>(|r, f| {
+            let route = r.with(f).and(f.app());
+            route.and_then(healing::get_work_order).boxed()
         }),
         Line::everywhere::<healing::__path_list_deliveries>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());
@@ -169,6 +176,10 @@ fn monitors() -> Vec<Line> {
                 .and(f.app())
                 .and_then(silences::list_silences)
                 .boxed()
+        }),
+        Line::of::<silences::__path_get_silence>(|r, f| {
+            let route = r.with(f).and(f.app());
+            route.and_then(silences::get_silence).boxed()
         }),
         Line::of::<silences::__path_create_silence>(|r, f| {
             let route = r.by(f).and(f.json_post()).and(f.app()).and(f.body());

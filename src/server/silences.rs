@@ -72,6 +72,32 @@ pub(super) async fn list_silences(app: Arc<App>) -> Result<Response, Rejection> 
     json(&Items { items })
 }
 
+/// One silence, with its state now.
+#[utoipa::path(
+    get,
+    path = "/silences/{silence_id}",
+    tag = "monitors",
+    params(("silence_id" = String, Path, description = "The silence's id")),
+    security(("bearerAuth" = [Role::Read])),
+    responses(
+        (status = 200, description = "The silence", body = SilenceView),
+        (status = 404, description = "`not_found`: no such silence", body = ErrorBody),
+        TokenErrors,
+    )
+)]
+pub(super) async fn get_silence(
+    [silence_id]: [String; 1],
+    app: Arc<App>,
+) -> Result<Response, Rejection> {
+    let silence = app
+        .kernel
+        .silences()
+        .into_iter()
+        .find(|s| s.id == silence_id);
+    let missing = || ApiError::NotFound(format!("silence {silence_id} does not exist"));
+    json(&view(silence.ok_or_else(missing)?, actors::time::now()))
+}
+
 /// Silence what `matchers` cover, from `starts_at` (now) to `ends_at` or for `duration_ms`
 /// (at most 30 days). Recorded as made by the token's name.
 #[utoipa::path(

@@ -212,6 +212,21 @@ async fn incidents_executions_agents_and_events_survive_a_restart() {
         agents[0]
     );
     assert_eq!(app.get_ok("/work-orders").await["items"][0], work_orders[0]);
+    // Each one read by its id too, as the list has it; an unknown id is 404.
+    let agent_id = agents[0]["agent_id"].as_str().unwrap();
+    let agent = app.get_ok(&format!("/monitoring/agents/{agent_id}")).await;
+    assert_eq!(agent, agents[0]);
+    let order_id = work_orders[0]["work_order_id"].as_str().unwrap();
+    let order = app.get_ok(&format!("/work-orders/{order_id}")).await;
+    assert_eq!(order, work_orders[0]);
+    for path in ["/monitoring/agents/nope", "/work-orders/nope"] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}: {body}"
+        );
+    }
 
     // The event log replays exactly as before, and new events continue the sequence.
     let replay = Feed::connect(&app, "?since=0").await;

@@ -158,6 +158,13 @@ steps = [{{ kind = "command", argv = ["touch", "{marker}"] }}]
     .await;
     let listed = app.get_ok("/silences").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    // Each one read by its id, as the list has it; an unknown id is 404.
+    for silence in listed["items"].as_array().unwrap() {
+        let id = silence["id"].as_str().unwrap();
+        assert_eq!(&app.get_ok(&format!("/silences/{id}")).await, silence);
+    }
+    let (status, body) = app.get("/silences/nope").await;
+    assert_eq!(status, 404, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,6 +99,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("suggestion_id", "s1"),
     ("decision", "approve"),
     ("silence_id", "silence-none"),
+    ("agent_id", "agent-none"),
+    ("work_order_id", "wo-none"),
     ("playbook_id", "noop"),
     ("pipeline_id", "job"),
     ("module", "feed.js"),

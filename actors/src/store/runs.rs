@@ -125,6 +125,14 @@ impl StoreView {
         self.newest("agent", "started_at", limit).await
     }
 
+    pub async fn work_order(&self, work_order_id: &str) -> StoreResult<Option<WorkOrder>> {
+        self.one(
+            "SELECT * OMIT id FROM type::record('work_order', $id)",
+            json!({ "id": work_order_id }),
+        )
+        .await
+    }
+
     pub async fn work_orders(&self, limit: usize) -> StoreResult<Vec<WorkOrder>> {
         self.newest("work_order", "created_at", limit).await
     }
