@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actors::model::{Agent, Delivery, Execution, WorkOrder};
+use actors::model::{Agent, AgentStatus, Delivery, Execution, WorkOrder};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use warp::reply::Response;
@@ -124,27 +124,42 @@ pub(super) async fn get_execution(
     json(&execution)
 }
 
-/// Sub-agents, newest first: the supervised actors that carry out runs.
+/// The query of `GET /monitoring/agents`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct AgentsQuery {
+    /// How many sub-agents at most, newest first: a whole number from 1 to
+    /// `server.page_limit_max` (500 unless configured). 50 when not given.
+    #[param(minimum = 1)]
+    limit: Option<usize>,
+    /// Only the sub-agents in this status: `running` for the active ones. Not given: any.
+    #[param(inline)]
+    status: Option<AgentStatus>,
+}
+
+/// Sub-agents, newest first: the supervised actors that carry out runs; with `status`, only
+/// those in it (`running`: the active ones).
 ///
 /// Not paged: `next` is always null.
 #[utoipa::path(
     get,
     path = "/monitoring/agents",
     tag = "healing",
-    params(LimitQuery),
+    params(AgentsQuery),
     security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest sub-agents", body = Page<Agent>),
-        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        (status = 400, description = "`bad_request`: `limit` is out of range, or `status` is \
+            not one", body = ErrorBody),
         TokenErrors,
     )
 )]
-pub(super) async fn list_agents(app: Arc<App>, query: LimitQuery) -> Result<Response, Rejection> {
+pub(super) async fn list_agents(app: Arc<App>, query: AgentsQuery) -> Result<Response, Rejection> {
     let limit = limit(&app, query.limit)?;
     let agents = app
         .kernel
         .store()
-        .agents(limit)
+        .agents(query.status, limit)
         .await
         .map_err(ApiError::from)?;
     json(&Page {

@@ -219,6 +219,22 @@ async fn incidents_executions_agents_and_events_survive_a_restart() {
     let order_id = work_orders[0]["work_order_id"].as_str().unwrap();
     let order = app.get_ok(&format!("/work-orders/{order_id}")).await;
     assert_eq!(order, work_orders[0]);
+    // Sub-agents by status: this one's, and none of another.
+    let status = agents[0]["status"].as_str().unwrap();
+    let by = |status: &str| format!("/monitoring/agents?status={status}");
+    assert_eq!(app.get_ok(&by(status)).await["items"][0], agents[0]);
+    let other = if status == "stopped" {
+        "succeeded"
+    } else {
+        "stopped"
+    };
+    assert_eq!(app.get_ok(&by(other)).await["items"], serde_json::json!([]));
+    let (code, body) = app.get(&by("asleep")).await;
+    assert_eq!(
+        (code, body["error"]["field"].as_str()),
+        (400, Some("status")),
+        "{body}"
+    );
     for path in ["/monitoring/agents/nope", "/work-orders/nope"] {
         let (status, body) = app.get(path).await;
         assert_eq!(

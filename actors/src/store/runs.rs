@@ -121,8 +121,21 @@ impl StoreView {
         .await
     }
 
-    pub async fn agents(&self, limit: usize) -> StoreResult<Vec<Agent>> {
-        self.newest("agent", "started_at", limit).await
+    /// The newest `limit` sub-agents, of `status` only when given (`running`: the active ones).
+    pub async fn agents(
+        &self,
+        status: Option<crate::model::AgentStatus>,
+        limit: usize,
+    ) -> StoreResult<Vec<Agent>> {
+        match status {
+            None => self.newest("agent", "started_at", limit).await,
+            Some(status) => {
+                let vars = json!({ "status": status });
+                let only = Some("status = $status");
+                self.newest_where("agent", "started_at", only, vars, limit)
+                    .await
+            }
+        }
     }
 
     pub async fn work_order(&self, work_order_id: &str) -> StoreResult<Option<WorkOrder>> {

@@ -95,19 +95,28 @@ async fn the_newest_rows_come_newest_first_across_every_window() {
             incident_id: 1,
             run_id: format!("r{i}").as_str().into(),
             trust_score: 0.5,
-            status: AgentStatus::Succeeded,
+            status: match i {
+                5 => AgentStatus::Running,
+                _ => AgentStatus::Succeeded,
+            },
             started_at: now - chrono::Duration::seconds(*age_s),
             finished_at: None,
         };
         store.save_agent(&agent).await.unwrap();
     }
     let ids = |agents: Vec<Agent>| agents.into_iter().map(|a| a.agent_id).collect::<Vec<_>>();
-    assert_eq!(ids(store.agents(2).await.unwrap()), ["a4", "a0"]);
-    assert_eq!(ids(store.agents(3).await.unwrap()), ["a4", "a0", "a1"]);
+    assert_eq!(ids(store.agents(None, 2).await.unwrap()), ["a4", "a0"]);
     assert_eq!(
-        ids(store.agents(10).await.unwrap()),
+        ids(store.agents(None, 3).await.unwrap()),
+        ["a4", "a0", "a1"]
+    );
+    assert_eq!(
+        ids(store.agents(None, 10).await.unwrap()),
         ["a4", "a0", "a1", "a5", "a2", "a3"]
     );
+    // Of one status only: the running one, from a window back.
+    let running = store.agents(Some(AgentStatus::Running), 10).await.unwrap();
+    assert_eq!(ids(running), ["a5"]);
     assert!(store.deliveries(10).await.unwrap().is_empty());
 }
 
@@ -137,7 +146,7 @@ async fn compaction_keeps_the_newest_keep_min_and_what_runs_and_takes_the_oldest
     }
     let left = || async {
         let mut ids: Vec<String> = store
-            .agents(10)
+            .agents(None, 10)
             .await
             .unwrap()
             .into_iter()
