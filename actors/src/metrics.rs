@@ -26,6 +26,12 @@ pub struct PlaybookLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MonitorLabel {
+    /// A monitor's id, from config: bounded.
+    pub monitor: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActorLabel {
     /// The actor's kind (`monitor`, `supervisor`, `incidents`…), not its name: bounded.
     pub kind: String,
@@ -50,9 +56,10 @@ pub static LOG_LINES_DROPPED: std::sync::LazyLock<Counter> =
 /// term of leading, and one while it stands by), and every tree's registry reports these.
 #[derive(Default)]
 pub struct ClusterCounters {
-    /// The engines' lease renewed by this node.
+    /// Leases renewed by this node: the engines', and each spread monitor's.
     pub lease_renewals: Counter,
-    /// The engines' lease taken by this node (at start, or from a node that stopped renewing).
+    /// Leases taken by this node (at start, from a node that stopped renewing or handed them
+    /// back): the engines', and each spread monitor's.
     pub lease_takeovers: Counter,
     /// Times this node stopped leading (the lease taken, not renewed in time, or handed back).
     pub steps_down: Counter,
@@ -85,6 +92,15 @@ pub struct Metrics {
     pub queue_depth: Family<QueueLabel, Gauge>,
     pub ws_clients: Gauge,
     pub actor_restarts: Family<ActorLabel, Counter>,
+    /// Per monitor this tree runs: 1 while its component is up (after damping), 0 while down.
+    pub monitor_up: Family<MonitorLabel, Gauge>,
+    pub monitor_probe_seconds: Family<MonitorLabel, Histogram, fn() -> Histogram>,
+    pub monitor_probe_failures: Family<MonitorLabel, Counter>,
+}
+
+fn probe_seconds() -> Histogram {
+    // 1 ms to about 33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
 fn run_seconds() -> Histogram {
@@ -110,6 +126,9 @@ impl Metrics {
             queue_depth: Family::default(),
             ws_clients: Gauge::default(),
             actor_restarts: Family::default(),
+            monitor_up: Family::default(),
+            monitor_probe_seconds: Family::new_with_constructor(probe_seconds as fn() -> Histogram),
+            monitor_probe_failures: Family::default(),
         };
         let mut metrics = metrics.registered();
         if cluster {
@@ -123,12 +142,12 @@ impl Metrics {
         let counters = [
             (
                 "cluster_lease_renewals",
-                "The engines' lease renewed by this node",
+                "Leases renewed by this node: the engines' and each spread monitor's",
                 &CLUSTER.lease_renewals,
             ),
             (
                 "cluster_lease_takeovers",
-                "The engines' lease taken by this node",
+                "Leases taken by this node: the engines' and each spread monitor's",
                 &CLUSTER.lease_takeovers,
             ),
             (
@@ -221,11 +240,52 @@ impl Metrics {
             self.actor_restarts.clone(),
         );
         r.register(
+            "monitor_up",
+            "1 while a monitor's component is up, 0 while down, per monitor this node runs",
+            self.monitor_up.clone(),
+        );
+        r.register(
+            "monitor_probe_seconds",
+            "How long each monitor's probes took",
+            self.monitor_probe_seconds.clone(),
+        );
+        r.register(
+            "monitor_probe_failures",
+            "Failed probes, per monitor",
+            self.monitor_probe_failures.clone(),
+        );
+        r.register(
             "log_lines_dropped",
             "Log lines dropped because stderr could not be written",
             LOG_LINES_DROPPED.clone(),
         );
         self
+    }
+
+    /// Counts a probe of `monitor` that took `seconds`: failed or not, and whether its
+    /// component is up now.
+    pub fn monitor_probed(&self, monitor: &str, seconds: f64, failed: bool, up: bool) {
+        let label = MonitorLabel {
+            monitor: monitor.to_owned(),
+        };
+        self.monitor_probe_seconds
+            .get_or_create(&label)
+            .observe(seconds);
+        if failed {
+            self.monitor_probe_failures.get_or_create(&label).inc();
+        }
+        self.monitor_up.get_or_create(&label).set(i64::from(up));
+    }
+
+    /// A monitor stopped here (removed, or now run by another node): its series go, so a
+    /// scrape does not report a view nobody keeps.
+    pub fn monitor_gone(&self, monitor: &str) {
+        let label = MonitorLabel {
+            monitor: monitor.to_owned(),
+        };
+        self.monitor_up.remove(&label);
+        self.monitor_probe_seconds.remove(&label);
+        self.monitor_probe_failures.remove(&label);
     }
 
     /// Sets a queue's depth.

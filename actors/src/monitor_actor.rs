@@ -172,8 +172,9 @@ impl Actor for MonitorActor {
             .probe
             .probe(Duration::from_millis(state.spec.timeout_ms))
             .await;
+        let took = started.elapsed();
         state.status.last_probe_at = Some(crate::time::now());
-        state.status.last_latency_ms = Some(started.elapsed().as_millis() as u64);
+        state.status.last_latency_ms = Some(took.as_millis() as u64);
         let (before, announced_before) = (state.damping.clone(), state.announced.clone());
         let ok = result.is_ok();
         let transition = state.on_probe(result);
@@ -198,6 +199,8 @@ impl Actor for MonitorActor {
             }
         }
         state.ctx.post_status(state.status.clone());
+        let (id, up) = (&state.spec.id, !state.status.down);
+        (state.ctx.metrics).monitor_probed(id, took.as_secs_f64(), !ok, up);
         if let MonitorMsg::Probe = msg {
             myself.send_after(state.probe.next_delay(interval), || MonitorMsg::Probe);
         }

@@ -338,14 +338,30 @@ impl Drop for Prometheus {
     }
 }
 
-/// `GET /metrics` is what a real Prometheus scrapes: runs, deliveries, incidents by status,
-/// events and store commits, as the API tells them too.
+/// `GET /metrics` is what a real Prometheus scrapes: runs, deliveries, incidents by status, each
+/// monitor's state and probes, events and store commits, as the API tells them too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_metrics_that_agree_with_the_api() {
     let (addr, _seen) = crate::common::receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
+    // A port that answers (its listener kept for the test) and one where nothing listens.
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (open_port, closed_port) = (open.local_addr().unwrap().port(), free_port());
     let config = format!(
         r#"{}
+[[monitors]]
+id = "open-port"
+kind = "tcp"
+address = "127.0.0.1:{open_port}"
+interval_ms = 200
+
+[[monitors]]
+id = "closed-port"
+kind = "tcp"
+address = "127.0.0.1:{closed_port}"
+interval_ms = 200
+failures_before_down = 1
+
 [[playbooks]]
 id = "switch_gateway"
 on = ["payment.*"]
@@ -389,6 +405,15 @@ url = "http://{addr}/ops"
     expect(r#"grace_deliveries_total{status="delivered"}"#, 1.0).await;
     expect(r#"grace_incidents{status="escalated"}"#, 1.0).await;
     expect("grace_events_pushed_total", 1.0).await;
+    // Per monitor: up or down, its failed probes, how long its probes took.
+    expect(r#"grace_monitor_up{monitor="open-port"}"#, 1.0).await;
+    expect(r#"grace_monitor_up{monitor="closed-port"}"#, 0.0).await;
+    let failures = r#"grace_monitor_probe_failures_total{monitor="closed-port"} > bool 0"#;
+    expect(failures, 1.0).await;
+    let timed = r#"grace_monitor_probe_seconds_count{monitor="open-port"} > bool 0"#;
+    expect(timed, 1.0).await;
+    let none = r#"absent(grace_monitor_probe_failures_total{monitor="open-port"})"#;
+    expect(none, 1.0).await;
     expect("grace_incidents_lag_events", 0.0).await;
     let committed = prometheus
         .value("grace_events_committed_total")

@@ -135,6 +135,7 @@ impl Kernel {
             self.ctx.probes.processes().remove(id).await;
         }
         self.ctx.forget_status(id);
+        self.ctx.metrics.monitor_gone(id);
         self.ctx.spawns.forget(&role);
         Ok(())
     }
