@@ -131,10 +131,30 @@ impl Metrics {
             monitor_probe_failures: Family::default(),
         };
         let mut metrics = metrics.registered();
+        metrics.register_monitors();
         if cluster {
             metrics.register_cluster();
         }
         metrics
+    }
+
+    fn register_monitors(&mut self) {
+        let r = &mut self.registry;
+        r.register(
+            "monitor_up",
+            "1 while a monitor's component is up, 0 while down, per monitor this node runs",
+            self.monitor_up.clone(),
+        );
+        r.register(
+            "monitor_probe_seconds",
+            "How long each monitor's probes took",
+            self.monitor_probe_seconds.clone(),
+        );
+        r.register(
+            "monitor_probe_failures",
+            "Failed probes, per monitor",
+            self.monitor_probe_failures.clone(),
+        );
     }
 
     fn register_cluster(&mut self) {
@@ -238,21 +258,6 @@ impl Metrics {
             "actor_restarts",
             "Actors restarted by their supervisor, by kind",
             self.actor_restarts.clone(),
-        );
-        r.register(
-            "monitor_up",
-            "1 while a monitor's component is up, 0 while down, per monitor this node runs",
-            self.monitor_up.clone(),
-        );
-        r.register(
-            "monitor_probe_seconds",
-            "How long each monitor's probes took",
-            self.monitor_probe_seconds.clone(),
-        );
-        r.register(
-            "monitor_probe_failures",
-            "Failed probes, per monitor",
-            self.monitor_probe_failures.clone(),
         );
         r.register(
             "log_lines_dropped",
