@@ -41,6 +41,7 @@ mod outbound;
 mod pipelines;
 mod playbooks;
 pub mod probe;
+mod process_metrics;
 mod program;
 pub mod protocol;
 mod retention_actor;

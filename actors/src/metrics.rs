@@ -112,7 +112,7 @@ impl Metrics {
     /// The metrics of one tree; `cluster` adds a cluster node's counters.
     pub fn new(cluster: bool) -> Self {
         let metrics = Self {
-            registry: Registry::with_prefix("grace"),
+            registry: Registry::default(),
             events_committed: Counter::default(),
             events_pushed: Counter::default(),
             // 0.5 ms to about 4 s.
@@ -131,6 +131,8 @@ impl Metrics {
             monitor_probe_failures: Family::default(),
         };
         let mut metrics = metrics.registered();
+        let process = Box::new(crate::process_metrics::ProcessCollector);
+        metrics.registry.register_collector(process);
         metrics.register_monitors();
         if cluster {
             metrics.register_cluster();
@@ -139,7 +141,7 @@ impl Metrics {
     }
 
     fn register_monitors(&mut self) {
-        let r = &mut self.registry;
+        let r = self.registry.sub_registry_with_prefix("grace");
         r.register(
             "monitor_up",
             "1 while a monitor's component is up, 0 while down, per monitor this node runs",
@@ -158,7 +160,7 @@ impl Metrics {
     }
 
     fn register_cluster(&mut self) {
-        let r = &mut self.registry;
+        let r = self.registry.sub_registry_with_prefix("grace");
         let counters = [
             (
                 "cluster_lease_renewals",
@@ -198,7 +200,7 @@ impl Metrics {
     }
 
     fn registered(mut self) -> Self {
-        let r = &mut self.registry;
+        let r = self.registry.sub_registry_with_prefix("grace");
         r.register(
             "events_committed",
             "Events committed to the log",

@@ -414,6 +414,10 @@ url = "http://{addr}/ops"
     expect(timed, 1.0).await;
     let none = r#"absent(grace_monitor_probe_failures_total{monitor="open-port"})"#;
     expect(none, 1.0).await;
+    // The process itself, as every exporter reports it.
+    expect("process_resident_memory_bytes > bool 1000000", 1.0).await;
+    expect("process_open_fds > bool 3", 1.0).await;
+    expect("process_cpu_seconds_total > bool 0", 1.0).await;
     expect("grace_incidents_lag_events", 0.0).await;
     let committed = prometheus
         .value("grace_events_committed_total")
