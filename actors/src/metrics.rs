@@ -32,6 +32,25 @@ pub struct MonitorLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FamilyLabel {
+    /// A family of the catalog (`db`, `api.rate_limit_exceeded`…), or `other`: bounded,
+    /// whatever types are pushed.
+    pub family: &'static str,
+}
+
+impl FamilyLabel {
+    /// The catalog family `event_type` belongs to, most specific first; `other` for a type
+    /// no family covers.
+    pub fn of(event_type: &str) -> Self {
+        let family = crate::catalog::FAMILIES
+            .iter()
+            .find(|family| event_type.starts_with(family.prefix))
+            .map_or("other", |family| family.prefix.trim_end_matches('.'));
+        Self { family }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActorLabel {
     /// The actor's kind (`monitor`, `supervisor`, `incidents`…), not its name: bounded.
     pub kind: String,
@@ -96,6 +115,9 @@ pub struct Metrics {
     pub monitor_up: Family<MonitorLabel, Gauge>,
     pub monitor_probe_seconds: Family<MonitorLabel, Histogram, fn() -> Histogram>,
     pub monitor_probe_failures: Family<MonitorLabel, Counter>,
+    /// Incidents opened and resolved since start, by family (on the node running the engines).
+    pub incidents_opened: Family<FamilyLabel, Counter>,
+    pub incidents_resolved: Family<FamilyLabel, Counter>,
 }
 
 fn probe_seconds() -> Histogram {
@@ -129,6 +151,8 @@ impl Metrics {
             monitor_up: Family::default(),
             monitor_probe_seconds: Family::new_with_constructor(probe_seconds as fn() -> Histogram),
             monitor_probe_failures: Family::default(),
+            incidents_opened: Family::default(),
+            incidents_resolved: Family::default(),
         };
         let mut metrics = metrics.registered();
         let process = Box::new(crate::process_metrics::ProcessCollector);
@@ -156,6 +180,16 @@ impl Metrics {
             "monitor_probe_failures",
             "Failed probes, per monitor",
             self.monitor_probe_failures.clone(),
+        );
+        r.register(
+            "incidents_opened",
+            "Incidents opened since start, by family",
+            self.incidents_opened.clone(),
+        );
+        r.register(
+            "incidents_resolved",
+            "Incidents resolved since start, by family",
+            self.incidents_resolved.clone(),
         );
     }
 
@@ -295,6 +329,17 @@ impl Metrics {
         self.monitor_probe_failures.remove(&label);
     }
 
+    /// Counts an incident's opening or resolution, if `event` announces one.
+    pub fn incident_announced(&self, event: &crate::event::Event) {
+        let counters = match event.event_type.as_str() {
+            crate::event::types::INCIDENT_OPENED => &self.incidents_opened,
+            crate::event::types::INCIDENT_RESOLVED => &self.incidents_resolved,
+            _ => return,
+        };
+        let event_type = event.data["incident"]["event_type"].as_str().unwrap_or("");
+        counters.get_or_create(&FamilyLabel::of(event_type)).inc();
+    }
+
     /// Sets a queue's depth.
     pub fn queue(&self, queue: &'static str, depth: usize) {
         let depth = i64::try_from(depth).unwrap_or(i64::MAX);
@@ -309,5 +354,20 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FamilyLabel;
+
+    #[test]
+    fn an_incidents_family_is_the_catalogs_most_specific_or_other() {
+        let family = |event_type| FamilyLabel::of(event_type).family;
+        assert_eq!(family("db.connection_lost"), "db");
+        assert_eq!(family("db.auth_failed"), "db.auth_failed");
+        assert_eq!(family("tcp.unreachable"), "tcp");
+        assert_eq!(family("payment.declined"), "other");
+        assert_eq!(family(""), "other");
     }
 }

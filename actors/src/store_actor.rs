@@ -416,6 +416,11 @@ impl StoreState {
 
     /// Passes committed events on, in seq order.
     fn route(&mut self, events: &[Arc<Event>]) {
+        if self.ctx.duties == Duties::All {
+            for event in events {
+                self.ctx.metrics.incident_announced(event);
+            }
+        }
         if let Ok(feed) = self.ctx.scope.find::<Feed>() {
             let lag_max = self.ctx.spec().limits.feed_lag_max;
             for event in events {

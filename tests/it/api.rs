@@ -414,6 +414,10 @@ url = "http://{addr}/ops"
     expect(timed, 1.0).await;
     let none = r#"absent(grace_monitor_probe_failures_total{monitor="open-port"})"#;
     expect(none, 1.0).await;
+    // Incidents opened by family: the closed port's (`tcp`), the pushed payment's (no family
+    // in the catalog: `other`, so pushed types cannot make labels without end).
+    expect(r#"grace_incidents_opened_total{family="tcp"}"#, 1.0).await;
+    expect(r#"grace_incidents_opened_total{family="other"}"#, 1.0).await;
     // The process itself, as every exporter reports it.
     expect("process_resident_memory_bytes > bool 1000000", 1.0).await;
     expect("process_open_fds > bool 3", 1.0).await;
