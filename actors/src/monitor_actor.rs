@@ -20,10 +20,10 @@ use crate::damping::{Damping, Transition};
 use crate::event::{types, EventDraft};
 use crate::history::Recorder;
 use crate::model::Who;
-use crate::payload::{MonitorControlled, MonitorFlapping, MonitorSteady};
+use crate::payload::{MonitorFlapping, MonitorSteady};
 use crate::probe::{Probe, ProbeFailure};
 use crate::protocol::bus::commit_in_order;
-use crate::protocol::monitor::{ControlChange, MonitorMsg, MonitorStatus};
+use crate::protocol::monitor::{control_commit, ControlChange, MonitorMsg, MonitorStatus};
 use crate::spec::MonitorSpec;
 use crate::store::{StoreError, Write};
 
@@ -254,22 +254,9 @@ impl MonitorState {
         change: ControlChange,
         by: &Who,
     ) -> Result<MonitorStatus, StoreError> {
-        let mut control = self.status.control.clone();
-        match change {
-            ControlChange::Pause => control.paused = true,
-            ControlChange::Resume => control.paused = false,
-            ControlChange::Silence(until) => control.silenced_until = until,
-        }
-        // Saved and announced in one transaction, so every dashboard and feed client sees it
-        // at once, and a crash leaves neither without the other.
-        let announced = EventDraft::of(&MonitorControlled {
-            monitor: self.spec.id.clone(),
-            paused: control.paused,
-            silenced_until: control.silenced_until.map(|t| t.to_rfc3339()),
-            by: by.clone(),
-        })
-        .source(self.spec.id.clone());
-        let mut writes = vec![Write::MonitorControl(Box::new(control.clone()))];
+        let control = change.applied_to(self.status.control.clone());
+        let (announced, saved) = control_commit(&control, by.clone());
+        let mut writes = vec![saved];
         writes.extend(self.guard());
         commit_in_order(&self.ctx.scope, vec![announced], writes)
             .await

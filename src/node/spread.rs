@@ -204,6 +204,13 @@ impl Node {
         let Some(term) = &self.term else {
             return;
         };
+        // Nothing to read when this node runs every spread monitor (or there is none).
+        let held = self.monitors.held();
+        let spec = term.app.kernel.spec();
+        let mut spread = spec.monitors.iter().filter(|m| m.kind.spreads());
+        if spread.all(|m| held.contains_key(&m.id)) {
+            return;
+        }
         match self.bounded(self.store.monitor_statuses()).await {
             Ok(rows) => term.app.kernel.learn_statuses(rows),
             Err(error) => tracing::warn!(%error, "cannot read the other nodes' monitor views"),

@@ -24,7 +24,7 @@ use crate::tokens::Role;
 /// Most events of the log one request reads past `since`, whatever it keeps.
 const EVENTS_SCAN_MAX: usize = 10_000;
 
-/// Events read from the store at once while filling a page.
+/// Events read from the store at once while filling a filtered page.
 const EVENTS_READ_CHUNK: usize = 1_000;
 
 /// The query of `GET /events`.
@@ -73,7 +73,12 @@ pub(super) async fn list_events(app: Arc<App>, query: EventsQuery) -> Result<Res
     let mut chunks = EVENTS_SCAN_MAX / EVENTS_READ_CHUNK;
     while items.len() < limit && read_to < head && chunks > 0 {
         chunks -= 1;
-        let chunk = store.events_after(read_to, EVENTS_READ_CHUNK).await;
+        // Unfiltered, the page needs no more than it has room for.
+        let wanted_max = match patterns.is_empty() {
+            true => limit - items.len(),
+            false => EVENTS_READ_CHUNK,
+        };
+        let chunk = store.events_after(read_to, wanted_max).await;
         let chunk = chunk.map_err(ApiError::from)?;
         if chunk.is_empty() {
             // Retention removed them: go on from the oldest kept.

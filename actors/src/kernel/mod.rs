@@ -227,21 +227,10 @@ impl Kernel {
         change: ControlChange,
         by: Who,
     ) -> Result<MonitorStatus, KernelError> {
-        let mut control = self.ctx.store.monitor_control(monitor_id).await?;
-        match change {
-            ControlChange::Pause => control.paused = true,
-            ControlChange::Resume => control.paused = false,
-            ControlChange::Silence(until) => control.silenced_until = until,
-        }
-        let announced = EventDraft::of(&crate::payload::MonitorControlled {
-            monitor: monitor_id.to_owned(),
-            paused: control.paused,
-            silenced_until: control.silenced_until.map(|t| t.to_rfc3339()),
-            by,
-        })
-        .source(monitor_id.to_owned());
-        let write = crate::store::Write::MonitorControl(Box::new(control.clone()));
-        crate::protocol::bus::commit_in_order(&self.ctx.scope, vec![announced], vec![write])
+        let stored = self.ctx.store.monitor_control(monitor_id).await?;
+        let control = change.applied_to(stored);
+        let (announced, saved) = crate::protocol::monitor::control_commit(&control, by);
+        crate::protocol::bus::commit_in_order(&self.ctx.scope, vec![announced], vec![saved])
             .await
             .map_err(|error| {
                 KernelError::Save(Arc::new(StoreError::Unavailable(error.to_string())))

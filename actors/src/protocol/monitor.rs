@@ -5,8 +5,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 
+use crate::event::EventDraft;
 use crate::model::{MonitorControl, Who};
-use crate::store::StoreError;
+use crate::payload::MonitorControlled;
+use crate::store::{StoreError, Write};
 
 /// What a monitor knows about its component right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,4 +77,32 @@ pub enum ControlChange {
     Resume,
     /// Silence until this time (`None` lifts the silence).
     Silence(Option<DateTime<Utc>>),
+}
+
+impl ControlChange {
+    /// `control` with this decision made.
+    pub fn applied_to(self, mut control: MonitorControl) -> MonitorControl {
+        match self {
+            ControlChange::Pause => control.paused = true,
+            ControlChange::Resume => control.paused = false,
+            ControlChange::Silence(until) => control.silenced_until = until,
+        }
+        control
+    }
+}
+
+/// A decision as it is committed, by `by`: its announcement and its record, saved in one
+/// transaction so every dashboard and feed client sees it at once, and a crash leaves neither
+/// without the other. Whichever node makes it (the monitor's own, or the leader for a monitor
+/// another node runs).
+pub fn control_commit(control: &MonitorControl, by: Who) -> (EventDraft, Write) {
+    let id = &control.monitor_id;
+    let announced = EventDraft::of(&MonitorControlled {
+        monitor: id.clone(),
+        paused: control.paused,
+        silenced_until: control.silenced_until.map(|t| t.to_rfc3339()),
+        by,
+    })
+    .source(id.clone());
+    (announced, Write::MonitorControl(Box::new(control.clone())))
 }

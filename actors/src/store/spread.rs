@@ -127,13 +127,15 @@ impl StoreView {
         let read = read.unwrap_or_default();
         let rows: Vec<StatusRow> = serde_json::from_value(read["rows"].clone())?;
         let controls: Vec<MonitorControl> = serde_json::from_value(read["controls"].clone())?;
+        let mut controls: std::collections::HashMap<String, MonitorControl> = controls
+            .into_iter()
+            .map(|control| (control.monitor_id.clone(), control))
+            .collect();
         Ok(rows
             .into_iter()
             .map(|row| {
                 let control = controls
-                    .iter()
-                    .find(|control| control.monitor_id == row.monitor_id)
-                    .cloned()
+                    .remove(&row.monitor_id)
                     .unwrap_or_else(|| MonitorControl {
                         monitor_id: row.monitor_id.clone(),
                         ..MonitorControl::default()
