@@ -72,6 +72,10 @@ pub struct Progress {
     /// Messages the store actor handed the feed hub that it has not handled yet: added by the
     /// store actor, taken off by the hub (`feed_taken`), at most `limits.feed_lag_max` + 1.
     pub feed_in_flight: AtomicUsize,
+    /// Batches of announcements handed to the pager and not yet taken (`protocol::pager`).
+    pub pager_in_flight: AtomicUsize,
+    /// Announcements were dropped for the pager: it reads the active incidents again.
+    pub pager_resync: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
@@ -80,6 +84,12 @@ impl Progress {
     pub fn feed_taken(&self) {
         let less = |n: usize| Some(n.saturating_sub(1));
         let _ = (self.feed_in_flight).fetch_update(Ordering::AcqRel, Ordering::Acquire, less);
+    }
+
+    /// The pager took one batch handed to it (see `feed_taken`).
+    pub fn pager_taken(&self) {
+        let less = |n: usize| Some(n.saturating_sub(1));
+        let _ = (self.pager_in_flight).fetch_update(Ordering::AcqRel, Ordering::Acquire, less);
     }
 
     /// Records that the incident manager has applied every event up to `seq`.

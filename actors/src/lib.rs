@@ -38,12 +38,14 @@ mod metrics;
 mod monitor_actor;
 mod notifier_actor;
 mod outbound;
+mod pager;
 mod pipelines;
 mod playbooks;
 pub mod probe;
 mod process_metrics;
 mod program;
 pub mod protocol;
+mod receivers;
 mod retention_actor;
 mod signals;
 pub mod spread;
@@ -54,7 +56,9 @@ mod ticks;
 mod tls;
 
 // The pure core, under the names this crate and the binary have always used.
-pub use grace_core::{catalog, cluster, event, history, insights, intake, model, names, retention};
+pub use grace_core::{
+    catalog, cluster, event, history, insights, intake, model, names, paging, retention,
+};
 use grace_core::{damping, delivery, payload, secret};
 pub use grace_core::{silence, spec, time};
 

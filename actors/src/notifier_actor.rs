@@ -20,7 +20,7 @@ use crate::event::EventDraft;
 use crate::model::{Delivery, DeliveryStatus};
 use crate::payload::WebhookDelivered;
 use crate::protocol::notifier::NotifierMsg;
-use crate::spec::WebhookSpec;
+use crate::spec::ReceiverSpec;
 use crate::store::{StoreError, Write};
 
 /// Deliveries in flight at once.
@@ -141,17 +141,13 @@ impl NotifierState {
             let Some(delivery) = self.queue.pop_front() else {
                 break;
             };
-            let webhook = self
-                .ctx
-                .spec()
-                .webhooks
-                .iter()
-                .find(|w| w.id == delivery.webhook_id)
-                .cloned();
+            let spec = self.ctx.spec();
+            let id = &delivery.webhook_id;
+            let receiver = crate::spec::find_receiver(&spec.receivers, &spec.webhooks, id);
             self.in_flight.insert(delivery.delivery_id.clone());
             let task = DeliveryTask {
                 http: self.http.clone(),
-                webhook,
+                receiver,
                 delivery,
             };
             let me = myself.clone();
@@ -165,11 +161,11 @@ impl NotifierState {
     /// Sends `alert` to every webhook, with the webhook's retries, and only logs how it went:
     /// the store is what it may be about.
     fn alert(&self, alert: &Alert) {
-        for webhook in self.ctx.spec().webhooks.iter().cloned() {
-            let delivery = crate::delivery::pending(&webhook, 0, alert_body(&webhook, alert));
+        for webhook in self.ctx.spec().webhooks.iter() {
+            let delivery = crate::delivery::pending(webhook, 0, alert_body(webhook, alert));
             let task = DeliveryTask {
                 http: self.http.clone(),
-                webhook: Some(webhook),
+                receiver: Some(crate::spec::ReceiverSpec::from(webhook)),
                 delivery,
             };
             tokio::spawn(async move {
@@ -214,50 +210,32 @@ impl NotifierState {
 
 struct DeliveryTask {
     http: reqwest::Client,
-    /// None when the webhook is no longer configured (a reload removed it).
-    webhook: Option<WebhookSpec>,
+    /// None when the receiver is no longer configured (a reload removed it).
+    receiver: Option<ReceiverSpec>,
     delivery: Delivery,
 }
 
 impl DeliveryTask {
-    /// One try, then one more after each backoff delay, until a 2xx.
+    /// One try, then one more after each backoff delay, until one is delivered.
     async fn run(mut self) -> Delivery {
-        let Some(webhook) = self.webhook.take() else {
+        let Some(receiver) = self.receiver.take() else {
             let error = format!(
-                "webhook {:?} is no longer configured",
+                "receiver {:?} is no longer configured",
                 self.delivery.webhook_id
             );
             return self.ended(DeliveryStatus::Failed, None, Some(error));
         };
-        let timeout = Duration::from_millis(webhook.timeout_ms);
-        let (mut last_status, mut last_error) = (None, None);
-        let delays = std::iter::once(0).chain(webhook.backoff_ms.iter().copied());
+        let mut last = crate::receivers::Tried::failed(None, "not tried");
+        let delays = std::iter::once(0).chain(receiver.backoff_ms.iter().copied());
         for delay_ms in delays {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             self.delivery.attempts += 1;
-            let sent = self
-                .http
-                .post(&webhook.url)
-                .timeout(timeout)
-                .json(&self.delivery.body)
-                .send()
-                .await;
-            match sent {
-                Ok(response) if response.status().is_success() => {
-                    let status = Some(response.status().as_u16());
-                    return self.ended(DeliveryStatus::Delivered, status, None);
-                }
-                Ok(response) => {
-                    last_status = Some(response.status().as_u16());
-                    last_error = Some(format!("answered {}", response.status()));
-                }
-                Err(error) => {
-                    last_status = None;
-                    last_error = Some(error.to_string());
-                }
+            last = crate::receivers::send_once(&self.http, &receiver, &self.delivery.body).await;
+            if last.error.is_none() {
+                return self.ended(DeliveryStatus::Delivered, last.status, None);
             }
         }
-        self.ended(DeliveryStatus::Failed, last_status, last_error)
+        self.ended(DeliveryStatus::Failed, last.status, last.error)
     }
 
     fn ended(

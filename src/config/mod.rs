@@ -6,6 +6,7 @@
 //!
 //! The types and the entry points are here; `reader.rs` reads the TOML section by section.
 
+mod people;
 mod reader;
 mod shapes;
 mod store;

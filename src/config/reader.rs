@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::{AuthConfig, AuthMode, ClusterConfig, Config, ConfigIssue, ServerConfig, StoreConfig};
 
-const SECTIONS: [&str; 16] = [
+const SECTIONS: [&str; 18] = [
     "server",
     "store",
     "cluster",
@@ -30,6 +30,8 @@ const SECTIONS: [&str; 16] = [
     "monitors",
     "playbooks",
     "webhooks",
+    "receivers",
+    "routes",
     "pipelines",
     "maintenance",
 ];
@@ -95,6 +97,10 @@ impl Reader {
         self.monitor_ids = monitors.iter().map(|m| m.id.clone()).collect();
         let webhooks = self.webhooks(table.remove("webhooks"));
         self.webhook_ids = webhooks.iter().map(|w| w.id.clone()).collect();
+        let receivers = self.receivers(table.remove("receivers"), &webhooks);
+        let mut reachable = self.webhook_ids.clone();
+        reachable.extend(receivers.iter().map(|r| r.id.clone()));
+        let routes = self.routes(table.remove("routes"), &reachable);
         let pipelines = self.pipelines(table.remove("pipelines"));
         let playbooks = self.playbooks(table.remove("playbooks"));
         let maintenance = self.maintenance(table.remove("maintenance"));
@@ -108,6 +114,8 @@ impl Reader {
                 playbooks,
                 pipelines,
                 webhooks,
+                receivers,
+                routes,
                 trust,
                 supervision,
                 limits,
@@ -209,7 +217,7 @@ impl Reader {
     }
 
     /// Deserialises one item, reporting the exact key of a failure.
-    fn item<T: DeserializeOwned>(&mut self, key: &str, value: toml::Value) -> Option<T> {
+    pub(super) fn item<T: DeserializeOwned>(&mut self, key: &str, value: toml::Value) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(item) => Some(item),
             Err(error) => {
@@ -226,7 +234,11 @@ impl Reader {
     }
 
     /// The items of an array of tables (`[[monitors]]`).
-    fn array(&mut self, key: &str, value: Option<toml::Value>) -> Vec<(String, toml::Value)> {
+    pub(super) fn array(
+        &mut self,
+        key: &str,
+        value: Option<toml::Value>,
+    ) -> Vec<(String, toml::Value)> {
         match value {
             None => Vec::new(),
             Some(toml::Value::Array(items)) => items

@@ -28,6 +28,7 @@ mod maintenance;
 mod monitors;
 mod mysql;
 mod openapi;
+mod paging;
 mod pipelines;
 mod playbooks;
 mod relapses;

@@ -75,11 +75,13 @@ pub mod types {
     pub const PIPELINE_FINISHED: &str = "pipeline.finished";
     /// A `notify` step's message, queued for the webhooks.
     pub const NOTIFICATION_SENT: &str = "notification.sent";
+    /// A route told people about an incident (its deliveries are queued with it).
+    pub const INCIDENT_NOTIFIED: &str = "incident.notified";
     /// The store takes writes again after failing them (a full disk): since when, why.
     pub const STORE_RECOVERED: &str = "store.recovered";
 
     /// Every type above, in the order above (the catalog lists them).
-    pub const ALL: [&str; 51] = [
+    pub const ALL: [&str; 52] = [
         DB_CONNECTION_LOST,
         DB_CONNECTION_RESTORED,
         DB_TLS_REJECTED,
@@ -130,6 +132,7 @@ pub mod types {
         PIPELINE_STARTED,
         PIPELINE_FINISHED,
         NOTIFICATION_SENT,
+        INCIDENT_NOTIFIED,
         STORE_RECOVERED,
     ];
 }

@@ -22,6 +22,7 @@ pub mod insights;
 pub mod intake;
 pub mod model;
 pub mod names;
+pub mod paging;
 pub mod payload;
 pub mod pipelines;
 pub mod playbooks;

@@ -263,3 +263,17 @@ pub struct StoreRecovered {
     pub failed_commits: u64,
 }
 payload!(StoreRecovered, types::STORE_RECOVERED);
+
+/// `incident.notified`: a route told receivers about an incident; its deliveries are pending
+/// in the same commit.
+#[derive(Debug, Serialize)]
+pub struct IncidentNotified {
+    pub incident_id: u64,
+    pub route: String,
+    pub reason: crate::paging::Reason,
+    /// The page's escalation level after this tell (1: the route's own receivers).
+    pub level: u32,
+    pub receivers: Vec<String>,
+    pub deliveries: Vec<String>,
+}
+payload!(IncidentNotified, types::INCIDENT_NOTIFIED);

@@ -19,6 +19,7 @@ use crate::feed_actor::FeedActor;
 use crate::incidents::IncidentsActor;
 use crate::monitor_actor::{MonitorActor, MonitorArgs};
 use crate::notifier_actor::NotifierActor;
+use crate::pager::PagerActor;
 use crate::payload::ActorRestarted;
 use crate::pipelines::PipelinesActor;
 use crate::playbooks::PlaybooksActor;
@@ -64,6 +65,10 @@ fn all_children(ctx: &Arc<Ctx>) -> Vec<ChildSpec> {
             "notifier",
             |ctx, name, sup| async move { spawn_cell(name, NotifierActor, ctx, sup).await },
         ),
+        // After the notifier: the deliveries it commits at start are sent at once.
+        child(ctx, roles::PAGER, "pager", |ctx, name, sup| async move {
+            spawn_cell(name, PagerActor, ctx, sup).await
+        }),
         // Before the playbook engine: a resumed run may rerun pipelines at once.
         child(
             ctx,

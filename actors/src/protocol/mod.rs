@@ -22,6 +22,7 @@ pub mod feed;
 pub mod incidents;
 pub mod monitor;
 pub mod notifier;
+pub mod pager;
 pub mod pipelines;
 pub mod playbooks;
 pub mod retention;
@@ -74,6 +75,10 @@ role!(
     Notifier = roles::NOTIFIER, "the notifier", notifier::NotifierMsg
 );
 role!(
+    /// Pages people along `[[routes]]`.
+    Pager = roles::PAGER, "the pager", pager::PagerMsg
+);
+role!(
     /// Runs `[[pipelines]]`.
     Pipelines = roles::PIPELINES, "the pipeline runner", pipelines::PipelinesMsg
 );
@@ -119,6 +124,7 @@ pub mod roles {
     pub const PLAYBOOKS: &str = "playbooks";
     pub const MONITORS: &str = "monitors";
     pub const NOTIFIER: &str = "notifier";
+    pub const PAGER: &str = "pager";
     pub const PIPELINES: &str = "pipelines";
     pub const RETENTION: &str = "retention";
 

@@ -5,6 +5,7 @@
 mod basics;
 mod monitors;
 mod passwords;
+mod people;
 mod playbooks;
 mod shapes;
 mod store;

@@ -17,6 +17,8 @@ mod monitor;
 mod pipeline;
 mod placeholders;
 mod playbook;
+mod receiver;
+mod route;
 mod statuses;
 mod steps;
 mod webhook;
@@ -30,6 +32,8 @@ pub use monitor::*;
 pub use pipeline::*;
 pub use placeholders::*;
 pub use playbook::*;
+pub use receiver::*;
+pub use route::*;
 pub use steps::*;
 pub use webhook::*;
 
@@ -40,6 +44,8 @@ pub struct TreeSpec {
     pub playbooks: Vec<PlaybookSpec>,
     pub pipelines: Vec<PipelineSpec>,
     pub webhooks: Vec<WebhookSpec>,
+    pub receivers: Vec<ReceiverSpec>,
+    pub routes: Vec<RouteSpec>,
     pub trust: TrustSpec,
     pub supervision: SupervisionSpec,
     pub limits: LimitsSpec,
