@@ -17,6 +17,7 @@ mod intake;
 mod monitors;
 mod openapi;
 mod origin;
+mod people;
 mod pipelines;
 mod playbooks;
 mod route;

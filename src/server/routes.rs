@@ -22,7 +22,7 @@ use super::filters::Filters;
 use super::pipelines;
 use super::route::Route;
 use super::{cluster, dashboard, events, healing, history, incidents, intake, monitors, openapi};
-use super::{playbooks, silences, system, ws};
+use super::{people, playbooks, silences, system, ws};
 
 /// Every route, in the order they are tried: the intake routes first, because they are the
 /// hot path (apps and Alertmanager push there); the others are disjoint, so their order
@@ -188,6 +188,18 @@ fn monitors() -> Vec<Line> {
         Line::of::<silences::__path_expire_silence>(|r, f| {
             let route = r.with_by(f).and(f.json_post()).and(f.app());
             route.and_then(silences::expire_silence).boxed()
+        }),
+        Line::everywhere::<people::__path_list_routes>(|r, f| {
+            r.at(f).and(f.app()).and_then(people::list_routes).boxed()
+        }),
+        Line::everywhere::<people::__path_get_route>(|r, f| {
+            r.with(f).and(f.app()).and_then(people::get_route).boxed()
+        }),
+        Line::everywhere::<people::__path_list_receivers>(|r, f| {
+            r.at(f)
+                .and(f.app())
+                .and_then(people::list_receivers)
+                .boxed()
         }),
     ]
 }

@@ -103,6 +103,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("work_order_id", "wo-none"),
     ("playbook_id", "noop"),
     ("pipeline_id", "job"),
+    ("route_id", "route-none"),
     ("module", "feed.js"),
 ];
 

@@ -135,6 +135,15 @@ async fn a_route_waits_reminds_and_climbs_a_level_until_acknowledged_across_a_ki
     assert!(reasons(&seen, "/lead").iter().all(|r| r != "opened"));
 
     let id = incident["id"].as_u64().unwrap();
+    let route = app.get_ok("/routes/databases").await;
+    assert_eq!(route["wait_ms"], 2000);
+    assert_eq!(route["pages"][0]["incident_id"], id);
+    assert_eq!(route["pages"][0]["level"], 2, "{route}");
+    let receivers = app.get_ok("/receivers").await.to_string();
+    assert!(
+        receivers.contains("db-team") && !receivers.contains("http://"),
+        "{receivers}"
+    );
     let (status, body) = app
         .post(&format!("/monitoring/incidents/{id}/acknowledge"))
         .await;
