@@ -5,9 +5,10 @@
 
 use std::convert::Infallible;
 
+use actors::model::ChangeRefused;
 use actors::protocol::incidents::{IncidentError, Refused};
 use actors::protocol::pipelines::PipelineError;
-use actors::protocol::playbooks::RunError;
+use actors::protocol::playbooks::{RunError, WorkOrderError};
 use actors::protocol::Unavailable;
 use actors::store::StoreError;
 use actors::{DecideError, KernelError};
@@ -198,6 +199,21 @@ impl From<RunError> for ApiError {
             | RunError::Held(_) => ApiError::Conflict(message),
             RunError::Full(_) => ApiError::Unavailable(message),
             RunError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<WorkOrderError> for ApiError {
+    fn from(error: WorkOrderError) -> Self {
+        let message = error.to_string();
+        match error {
+            WorkOrderError::NotFound(_) => ApiError::NotFound(message),
+            WorkOrderError::Refused(ChangeRefused::Invalid(field, why)) => {
+                ApiError::bad(field, why)
+            }
+            WorkOrderError::Refused(ChangeRefused::Conflict(why)) => ApiError::Conflict(why),
+            WorkOrderError::Unavailable(unavailable) => unavailable.into(),
+            WorkOrderError::Store(_) => ApiError::Internal(message),
         }
     }
 }

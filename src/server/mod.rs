@@ -27,6 +27,7 @@ pub mod standby;
 mod system;
 pub mod tls;
 mod wire;
+mod work_orders;
 mod ws;
 
 use std::future::Future;

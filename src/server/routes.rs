@@ -22,7 +22,7 @@ use super::filters::Filters;
 use super::pipelines;
 use super::route::Route;
 use super::{cluster, dashboard, events, healing, history, incidents, intake, monitors, openapi};
-use super::{people, playbooks, silences, system, ws};
+use super::{people, playbooks, silences, system, work_orders, ws};
 
 /// Every route, in the order they are tried: the intake routes first, because they are the
 /// hot path (apps and Alertmanager push there); the others are disjoint, so their order
@@ -104,6 +104,10 @@ fn incidents() -> Vec<Line> {
             let route = r.with_by(f).and(f.json_post()).and(f.app());
             route.and_then(incidents::resolve).boxed()
         }),
+        Line::of::<work_orders::__path_note_incident>(|r, f| {
+            let route = r.with_by(f).and(f.json_post()).and(f.app()).and(f.body());
+            route.and_then(work_orders::note_incident).boxed()
+        }),
         Line::of::<playbooks::__path_decide>(|r, f| {
             let route = r.with_by(f).and(f.json_post()).and(f.app());
             route.and_then(playbooks::decide).boxed()
@@ -138,6 +142,10 @@ fn healing() -> Vec<Line> {
         Line::everywhere::<healing::__path_get_work_order>(|r, f| {
             let route = r.with(f).and(f.app());
             route.and_then(healing::get_work_order).boxed()
+        }),
+        Line::of::<work_orders::__path_change_work_order>(|r, f| {
+            let route = r.with_by(f).and(f.json_post()).and(f.app()).and(f.body());
+            route.and_then(work_orders::change_work_order).boxed()
         }),
         Line::everywhere::<healing::__path_list_deliveries>(|r, f| {
             let route = r.at(f).and(f.app()).and(f.query());

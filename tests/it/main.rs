@@ -38,3 +38,4 @@ mod security;
 mod spread;
 mod stop;
 mod tls;
+mod work_orders;

@@ -46,6 +46,12 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/work-orders/{work_order_id}", Some("read")),
     ("get", "/silences/{silence_id}", Some("read")),
     ("get", "/routes", Some("read")),
+    (
+        "post",
+        "/work-orders/{work_order_id}/{action}",
+        Some("operate"),
+    ),
+    ("post", "/monitoring/incidents/{id}/notes", Some("operate")),
     ("get", "/routes/{route_id}", Some("read")),
     ("get", "/receivers", Some("read")),
     ("get", "/metrics", Some("read")),

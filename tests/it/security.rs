@@ -73,6 +73,12 @@ fn pinned() -> Vec<(&'static str, &'static str, Needs)> {
         ("POST", "/playbooks/{playbook_id}/run", role("operate")),
         ("POST", "/silences", role("operate")),
         ("POST", "/silences/{silence_id}/expire", role("operate")),
+        ("POST", "/monitoring/incidents/{id}/notes", role("operate")),
+        (
+            "POST",
+            "/work-orders/{work_order_id}/{action}",
+            role("operate"),
+        ),
         ("GET", "/monitoring/incidents", role("read")),
         ("GET", "/ws", role("read")),
         ("GET", "/whoami", Needs::AnyToken),
@@ -113,6 +119,8 @@ fn body(method: &str, path: &str) -> Option<Value> {
         ("POST", "/events") => Some(json!({ "type": "app.failed", "source": "shop" })),
         ("POST", "/integrations/alertmanager") => Some(json!({ "version": "4", "alerts": [] })),
         ("POST", "/playbooks/{playbook_id}/run") => Some(json!({ "incident_id": 1 })),
+        ("POST", "/monitoring/incidents/{id}/notes") => Some(json!({ "text": "looking" })),
+        ("POST", "/work-orders/{work_order_id}/{action}") => Some(json!({ "note": "done" })),
         ("POST", "/silences") => Some(json!({
             "matchers": { "sources": ["x"] },
             "duration_ms": 1000,

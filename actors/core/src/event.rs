@@ -77,11 +77,15 @@ pub mod types {
     pub const NOTIFICATION_SENT: &str = "notification.sent";
     /// A route told people about an incident (its deliveries are queued with it).
     pub const INCIDENT_NOTIFIED: &str = "incident.notified";
+    /// A person left a note on an incident.
+    pub const INCIDENT_NOTE: &str = "incident.note";
+    /// A person assigned, commented on, closed or reopened a work order.
+    pub const WORK_ORDER_UPDATED: &str = "work_order.updated";
     /// The store takes writes again after failing them (a full disk): since when, why.
     pub const STORE_RECOVERED: &str = "store.recovered";
 
     /// Every type above, in the order above (the catalog lists them).
-    pub const ALL: [&str; 52] = [
+    pub const ALL: [&str; 54] = [
         DB_CONNECTION_LOST,
         DB_CONNECTION_RESTORED,
         DB_TLS_REJECTED,
@@ -133,6 +137,8 @@ pub mod types {
         PIPELINE_FINISHED,
         NOTIFICATION_SENT,
         INCIDENT_NOTIFIED,
+        INCIDENT_NOTE,
+        WORK_ORDER_UPDATED,
         STORE_RECOVERED,
     ];
 }

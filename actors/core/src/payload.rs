@@ -277,3 +277,20 @@ pub struct IncidentNotified {
     pub deliveries: Vec<String>,
 }
 payload!(IncidentNotified, types::INCIDENT_NOTIFIED);
+
+/// `incident.note`: a person's note on an incident.
+#[derive(Debug, Serialize)]
+pub struct IncidentNote {
+    pub incident_id: u64,
+    pub note: crate::model::Note,
+}
+payload!(IncidentNote, types::INCIDENT_NOTE);
+
+/// `work_order.updated`: a person changed a work order; it as it now stands.
+#[derive(Debug, Serialize)]
+pub struct WorkOrderUpdated {
+    pub action: crate::model::WorkOrderAction,
+    pub work_order: crate::model::WorkOrder,
+    pub by: Who,
+}
+payload!(WorkOrderUpdated, types::WORK_ORDER_UPDATED);

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 mod gates;
 mod incidents;
+mod people;
 mod reload;
 mod silences;
 mod spread;

@@ -91,6 +91,18 @@ impl Actor for PlaybooksActor {
             PlaybooksMsg::Relapsing(incident) => state.relapsing(*incident).await?,
             PlaybooksMsg::RelapseDue { incident_id } => state.relapse_due(incident_id).await?,
             PlaybooksMsg::Supersede { incident_id, by } => state.supersede(incident_id, by).await?,
+            PlaybooksMsg::ChangeWorkOrder {
+                work_order_id,
+                action,
+                request,
+                by,
+                reply,
+            } => {
+                let changed = state
+                    .change_work_order(&work_order_id, action, &request, by)
+                    .await;
+                let _ = reply.send(changed);
+            }
         }
         Ok(())
     }

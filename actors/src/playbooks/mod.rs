@@ -19,6 +19,7 @@ mod restart;
 mod runner;
 mod steps;
 mod sub_agent;
+mod work_orders;
 
 use grace_core::playbooks::{book, changes, gate, records, runs};
 

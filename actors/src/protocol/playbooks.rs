@@ -2,7 +2,9 @@
 
 use ractor::RpcReplyPort;
 
-use crate::model::{Incident, RunId, StepRecord, Who};
+use crate::model::{
+    ChangeRefused, Incident, RunId, StepRecord, Who, WorkOrder, WorkOrderAction, WorkOrderRequest,
+};
 pub use crate::model::{RunError, RunReport};
 
 pub enum PlaybooksMsg {
@@ -41,4 +43,26 @@ pub enum PlaybooksMsg {
     /// An incident outlived its component's `escalate_after_ms`: record a work order for
     /// people and send it, whatever automation is doing.
     Overdue(Box<Incident>),
+    /// A person assigns, comments on, closes or reopens a work order (the engine is the work
+    /// orders' one writer); replies with it as committed.
+    ChangeWorkOrder {
+        work_order_id: String,
+        action: WorkOrderAction,
+        request: WorkOrderRequest,
+        by: Who,
+        reply: RpcReplyPort<Result<WorkOrder, WorkOrderError>>,
+    },
+}
+
+/// Why a work order was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkOrderError {
+    #[error("work order {0} does not exist")]
+    NotFound(String),
+    #[error(transparent)]
+    Refused(#[from] ChangeRefused),
+    #[error("the store: {0}")]
+    Store(String),
+    #[error(transparent)]
+    Unavailable(#[from] super::Unavailable),
 }

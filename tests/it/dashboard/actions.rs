@@ -1,5 +1,5 @@
 //! Acting on an incident from the page: approving a suggestion by keyboard alone at phone width in
-//! dark mode, and silencing, running a playbook and resolving with one click each.
+//! dark mode, and silencing, running a playbook and resolving with one click each, then a note.
 
 use super::open;
 use crate::common::browser::Browser;
@@ -207,6 +207,19 @@ steps = [{{ kind = "set_trust", value = 0.9 }}]
         )
         .await;
     browser.screenshot("resolved-by-hand").await;
+
+    // A note, even on a resolved incident: typed in, on the timeline as written, by whom.
+    browser.click("#actions #note-text").await;
+    browser
+        .insert_text("Restarted the cron daemon by hand")
+        .await;
+    browser.click("#actions [data-action=\"note\"]").await;
+    browser
+        .wait_for(
+            "the note on the timeline",
+            "document.getElementById('timeline').innerText.includes('📝 local: Restarted the cron daemon by hand')",
+        )
+        .await;
     let errors = browser.errors();
     assert!(errors.is_empty(), "the page reported errors: {errors:#?}");
 }

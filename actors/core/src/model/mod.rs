@@ -17,6 +17,7 @@ mod run;
 mod trust;
 mod view;
 mod work_order;
+mod work_order_life;
 
 pub use ids::{AgentId, PipelineRunId, RunId, WorkOrderId};
 pub use incident::*;
@@ -26,6 +27,7 @@ pub use run::*;
 pub use trust::*;
 pub use view::{IncidentView, SuggestionView, SymptomView};
 pub use work_order::*;
+pub use work_order_life::*;
 
 /// Who asked for a change: the name of the token used, or `local` when tokens are off (and for
 /// a SIGHUP). Recorded as `by` on the event the change causes.

@@ -40,14 +40,27 @@ pub struct WorkOrder {
     #[serde(with = "micros")]
     pub created_at: DateTime<Utc>,
     pub status: WorkOrderStatus,
+    /// Who has it; none until someone is assigned.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// What people said on it, oldest first (at most [`super::COMMENTS_MAX`]).
+    #[serde(default)]
+    pub comments: Vec<super::Note>,
+    #[serde(default, with = "micros_opt")]
+    #[schema(value_type = Option<String>)]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The note it was closed with.
+    #[serde(default)]
+    pub resolution: Option<String>,
 }
 
-/// Where a work order stands. People take it from there outside Grace, so Grace only ever
-/// opens one.
+/// Where a work order stands: Grace opens it; people assign it, comment, close it with a
+/// resolution note, and reopen it (see `work_order_life.rs`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkOrderStatus {
     Open,
+    Closed,
 }
 
 /// One work order (or `notify` message) for one webhook. It is recorded `pending`, with the

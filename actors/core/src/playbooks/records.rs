@@ -165,6 +165,10 @@ pub fn work_order(
         output,
         created_at: now,
         status: WorkOrderStatus::Open,
+        assignee: None,
+        comments: Vec::new(),
+        closed_at: None,
+        resolution: None,
     }
 }
 

@@ -116,6 +116,16 @@ export function renderActions(incident) {
     button(`Silence ${incident.source} for 30 min`, "silence",
       () => api("POST", `/monitors/${encodeURIComponent(incident.source)}/silence`, { minutes: 30 }), `Silenced ${incident.source} for 30 minutes.`, true);
   }
+  if (state.canAct) {
+    const text = el("input", { id: "note-text", type: "text", placeholder: "A note for the timeline", maxLength: 4000 });
+    text.setAttribute("aria-label", "Note");
+    buttons.push(text);
+    button("Add note", "note", () => {
+      const note = text.value.trim();
+      if (!note) return Promise.reject(new Error("Write the note first."));
+      return api("POST", `/monitoring/incidents/${id}/notes`, { text: note }).then(() => { text.value = ""; });
+    }, "Noted.", true);
+  }
   const key = `${id}|${buttons.map((b) => b.dataset.action || b.id).join(",")}`;
   if (state.keys.actions === key) return;
   state.keys.actions = key;

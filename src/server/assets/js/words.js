@@ -154,6 +154,12 @@ export function describe(ev) {
       return `📨 Sent to ${d.delivery.webhook_id}: ${d.delivery.status}`;
     case "notification.sent":
       return `📣 ${d.message}`;
+    case "incident.notified":
+      return `📟 Told ${(d.receivers || []).join(", ")} (${TOLD[d.reason] || d.reason}, route ${d.route})`;
+    case "incident.note":
+      return `📝 ${d.note.by}: ${d.note.text}`;
+    case "work_order.updated":
+      return workOrderWords(d);
     case "config.reloaded":
       return "⚙️ Configuration reloaded";
     case "monitor.controlled":
@@ -169,5 +175,32 @@ export function describe(ev) {
       if (words) return `${words.name}: ${source} ${words.verb}${d.error ? ` — ${firstLine(d.error)}` : ""}`;
       return `${ev.type}${source ? ` on ${source}` : ""}`;
     }
+  }
+}
+
+/** Why people were told, in words. */
+const TOLD = {
+  opened: "not healed in time",
+  escalated: "Grace could not heal it",
+  reopened: "it came back",
+  reminder: "reminder, not acknowledged",
+  level: `nobody acknowledged: next level`,
+  resolved: "healed",
+};
+
+/** A person's change to a work order, in words. */
+function workOrderWords(d) {
+  const order = d.work_order;
+  const id = order.work_order_id;
+  const said = (order.comments || []).at(-1);
+  switch (d.action) {
+    case "assign":
+      return `🧑‍🔧 Work order ${id} assigned to ${order.assignee} by ${d.by}`;
+    case "comment":
+      return `💬 ${d.by} on work order ${id}: ${said ? said.text : ""}`;
+    case "close":
+      return `✅ Work order ${id} closed by ${d.by}: ${order.resolution || ""}`;
+    default:
+      return `↩️ Work order ${id} reopened by ${d.by}`;
   }
 }
