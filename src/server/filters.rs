@@ -261,6 +261,47 @@ pub(super) struct LimitQuery {
     pub(super) limit: Option<usize>,
 }
 
+/// The query of a list paged by cursor: `limit`, and where the page before ended.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// How many items at most, newest first: a whole number from 1 to `server.page_limit_max`
+    /// (500 unless configured). 50 when not given.
+    #[param(minimum = 1)]
+    pub(super) limit: Option<usize>,
+    /// The `next` of the page before (`<time>~<id>`): the items older than its last one.
+    pub(super) cursor: Option<String>,
+}
+
+/// The cursor a query names, or a 400 naming `cursor`.
+pub(super) fn cursor(text: Option<&str>) -> Result<Option<actors::store::Cursor>, ApiError> {
+    text.map(|text| {
+        actors::store::Cursor::parse(text).ok_or_else(|| {
+            ApiError::bad(
+                "cursor",
+                "must be the `next` of a page before (`<time>~<id>`)",
+            )
+        })
+    })
+    .transpose()
+}
+
+/// A page of `items` (at most `limit`): `next` is where the last one is, when the page is full.
+pub(super) fn paged<T>(
+    items: Vec<T>,
+    limit: usize,
+    at: impl Fn(&T) -> actors::store::Cursor,
+) -> super::wire::Page<T> {
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|last| at(last).encode()))
+        .flatten();
+    super::wire::Page {
+        items,
+        next,
+        total: None,
+    }
+}
+
 /// A stored id or seq named in a query (`cursor`, `incident_id`, `since`). The store keeps
 /// them as signed 64-bit integers, so larger values are refused here rather than failing there.
 #[derive(Debug, Clone, Copy)]

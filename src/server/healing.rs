@@ -11,7 +11,9 @@ use warp::Rejection;
 
 use super::api_docs::TokenErrors;
 use super::error::ErrorBody;
-use super::filters::{json, limit, LimitQuery, Seq};
+use actors::store::Cursor;
+
+use super::filters::{cursor, json, limit, paged, ListQuery, Seq};
 use super::wire::Page;
 use super::{ApiError, App};
 use crate::tokens::Role;
@@ -27,11 +29,13 @@ pub(super) struct ExecutionsQuery {
     /// Only the runs of this incident.
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9223372036854775807_u64)]
     incident_id: Option<Seq>,
+    /// The `next` of the page before (`<time>~<id>`): the runs older than its last one.
+    cursor: Option<String>,
 }
 
 /// Playbook runs (executions), newest first; with `incident_id`, only that incident's.
 ///
-/// Not paged: `next` is always null.
+/// `next` is the cursor of the following page, null at the end.
 #[utoipa::path(
     get,
     path = "/monitoring/executions",
@@ -50,51 +54,51 @@ pub(super) async fn list_executions(
     query: ExecutionsQuery,
 ) -> Result<Response, Rejection> {
     let limit = limit(&app, query.limit)?;
+    let after = cursor(query.cursor.as_deref())?;
     let incident = query.incident_id.map(|Seq(id)| id);
     let store = app.kernel.store();
     let executions = match incident {
-        Some(incident_id) => store.incident_executions(incident_id, limit).await,
-        None => store.executions(limit).await,
+        Some(id) => {
+            store
+                .incident_executions_page(id, after.as_ref(), limit)
+                .await
+        }
+        None => store.executions_page(after.as_ref(), limit).await,
     };
     let executions = executions.map_err(ApiError::from)?;
-    json(&Page {
-        items: executions,
-        next: None,
-        total: None,
-    })
+    json(&paged(executions, limit, |e| {
+        Cursor::new(&e.started_at, e.run_id.as_str())
+    }))
 }
 
-/// Webhook deliveries of work orders and notifications, newest first.
+/// Deliveries of work orders, notifications and pages, newest first.
 ///
-/// Not paged: `next` is always null.
+/// `next` is the cursor of the following page, null at the end.
 #[utoipa::path(
     get,
     path = "/deliveries",
     tag = "healing",
-    params(LimitQuery),
+    params(ListQuery),
     security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest deliveries", body = Page<Delivery>),
-        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        (status = 400, description = "`bad_request`: `limit` is out of range, or `cursor` is \
+            not a page's `next`", body = ErrorBody),
         TokenErrors,
     )
 )]
 pub(super) async fn list_deliveries(
     app: Arc<App>,
-    query: LimitQuery,
+    query: ListQuery,
 ) -> Result<Response, Rejection> {
     let limit = limit(&app, query.limit)?;
-    let deliveries = app
-        .kernel
-        .store()
-        .deliveries(limit)
-        .await
-        .map_err(ApiError::from)?;
-    json(&Page {
-        items: deliveries,
-        next: None,
-        total: None,
-    })
+    let after = cursor(query.cursor.as_deref())?;
+    let store = app.kernel.store();
+    let deliveries = store.deliveries_page(after.as_ref(), limit).await;
+    let deliveries = deliveries.map_err(ApiError::from)?;
+    json(&paged(deliveries, limit, |d| {
+        Cursor::new(&d.created_at, &d.delivery_id)
+    }))
 }
 
 /// One playbook run, with the log of each step.
@@ -135,12 +139,14 @@ pub(super) struct AgentsQuery {
     /// Only the sub-agents in this status: `running` for the active ones. Not given: any.
     #[param(inline)]
     status: Option<AgentStatus>,
+    /// The `next` of the page before (`<time>~<id>`): the sub-agents older than its last one.
+    cursor: Option<String>,
 }
 
 /// Sub-agents, newest first: the supervised actors that carry out runs; with `status`, only
 /// those in it (`running`: the active ones).
 ///
-/// Not paged: `next` is always null.
+/// `next` is the cursor of the following page, null at the end.
 #[utoipa::path(
     get,
     path = "/monitoring/agents",
@@ -156,17 +162,13 @@ pub(super) struct AgentsQuery {
 )]
 pub(super) async fn list_agents(app: Arc<App>, query: AgentsQuery) -> Result<Response, Rejection> {
     let limit = limit(&app, query.limit)?;
-    let agents = app
-        .kernel
-        .store()
-        .agents(query.status, limit)
-        .await
-        .map_err(ApiError::from)?;
-    json(&Page {
-        items: agents,
-        next: None,
-        total: None,
-    })
+    let after = cursor(query.cursor.as_deref())?;
+    let store = app.kernel.store();
+    let agents = store.agents_page(query.status, after.as_ref(), limit).await;
+    let agents = agents.map_err(ApiError::from)?;
+    json(&paged(agents, limit, |a| {
+        Cursor::new(&a.started_at, a.agent_id.as_str())
+    }))
 }
 
 /// One sub-agent: the run it carries out, its task, trust and status.
@@ -216,33 +218,30 @@ pub(super) async fn get_work_order(
 
 /// Work orders, newest first: what people must do where automation could not heal.
 ///
-/// Not paged: `next` is always null.
+/// `next` is the cursor of the following page, null at the end.
 #[utoipa::path(
     get,
     path = "/work-orders",
     tag = "healing",
-    params(LimitQuery),
+    params(ListQuery),
     security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "The latest work orders", body = Page<WorkOrder>),
-        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        (status = 400, description = "`bad_request`: `limit` is out of range, or `cursor` is \
+            not a page's `next`", body = ErrorBody),
         TokenErrors,
     )
 )]
 pub(super) async fn list_work_orders(
     app: Arc<App>,
-    query: LimitQuery,
+    query: ListQuery,
 ) -> Result<Response, Rejection> {
     let limit = limit(&app, query.limit)?;
-    let work_orders = app
-        .kernel
-        .store()
-        .work_orders(limit)
-        .await
-        .map_err(ApiError::from)?;
-    json(&Page {
-        items: work_orders,
-        next: None,
-        total: None,
-    })
+    let after = cursor(query.cursor.as_deref())?;
+    let store = app.kernel.store();
+    let orders = store.work_orders_page(after.as_ref(), limit).await;
+    let orders = orders.map_err(ApiError::from)?;
+    json(&paged(orders, limit, |w| {
+        Cursor::new(&w.created_at, w.work_order_id.as_str())
+    }))
 }

@@ -14,6 +14,7 @@ use super::api_docs::{NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::filters::{incident_id, json, limit, Seq};
+use super::incident_filters::{scan, Wanted};
 use super::wire::{EventView, IncidentDetail, IncidentView, Page};
 use super::{ApiError, App};
 use crate::tokens::Role;
@@ -37,6 +38,18 @@ pub(super) struct IncidentsQuery {
     /// The `next` of the page before: the incidents older than it.
     #[param(value_type = Option<u64>, minimum = 0, maximum = 9223372036854775807_u64)]
     cursor: Option<Seq>,
+    /// Only this component: exact, or a prefix ending in `*` (`checkout*`).
+    source: Option<String>,
+    /// Only event types matching this pattern (`db.*`).
+    event_type: Option<String>,
+    /// Only these severities, comma-separated (`high,critical`).
+    severity: Option<String>,
+    /// Only incidents detected at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Only incidents detected before this time (RFC 3339).
+    until: Option<String>,
+    /// Only incidents whose title, source or event type contains this text (any case).
+    q: Option<String>,
 }
 
 /// The statuses `GET /monitoring/incidents?status=` takes.
@@ -68,7 +81,9 @@ impl From<StatusFilter> for IncidentFilter {
 /// Incidents, newest first, a page at a time.
 ///
 /// `next` is the cursor of the following page, null at the end. With `status=active` or an
-/// active status, the page also says how many incidents match in all (`total`).
+/// active status, the page also says how many incidents match in all (`total`). Filtered by
+/// `source`, `event_type`, `severity`, `since`, `until` or `q`, a page reads at most 10,000
+/// incidents to fill itself: it can hold fewer than `limit` with a `next` to go on from.
 #[utoipa::path(
     get,
     path = "/monitoring/incidents",
@@ -77,8 +92,8 @@ impl From<StatusFilter> for IncidentFilter {
     security(("bearerAuth" = [Role::Read])),
     responses(
         (status = 200, description = "A page of incidents", body = Page<IncidentView>),
-        (status = 400, description = "`bad_request`: `limit`, `status` or `cursor` is not one \
-            it takes (`field` names it)", body = ErrorBody),
+        (status = 400, description = "`bad_request`: `limit`, `status`, `cursor`, `severity`, \
+            `since`, `until` or `q` is not one it takes (`field` names it)", body = ErrorBody),
         TokenErrors,
     )
 )]
@@ -91,6 +106,18 @@ pub(super) async fn list_incidents(
         .status
         .map_or(IncidentFilter::Any, IncidentFilter::from);
     let before = query.cursor.map(|Seq(cursor)| cursor);
+    let q = query;
+    let wanted = Wanted::read(q.source, q.event_type, q.severity, q.since, q.until, q.q)?;
+    if !wanted.is_empty() {
+        let (items, next) = scan(&app, filter, &wanted, before, limit).await?;
+        let items = items.iter().map(IncidentView::from).collect();
+        let next = next.map(|id| id.to_string());
+        return json(&Page {
+            items,
+            next,
+            total: None,
+        });
+    }
     let page = app
         .kernel
         .incidents(filter, before, limit)

@@ -12,6 +12,7 @@ mod first_read;
 pub mod forward;
 mod healing;
 mod history;
+mod incident_filters;
 mod incidents;
 mod intake;
 mod monitors;

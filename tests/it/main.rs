@@ -23,6 +23,7 @@ mod full_disk;
 mod healing;
 mod init;
 mod intake;
+mod lists;
 mod logs_processes;
 mod maintenance;
 mod monitors;

@@ -315,7 +315,7 @@ impl StoreView {
                 continue; // not enough in this window: look further back
             }
             let query = format!(
-                "SELECT * OMIT id FROM {table} {filter} ORDER BY {field} ASC START $start LIMIT $limit"
+                "SELECT * OMIT id FROM {table} {filter} ORDER BY {field} ASC, id ASC START $start LIMIT $limit"
             );
             vars["start"] = json!(count.saturating_sub(limit));
             vars["limit"] = json!(limit);
@@ -339,6 +339,7 @@ impl StoreView {
 
 mod cluster;
 mod controls;
+mod cursor;
 mod incidents;
 mod log;
 mod pages;
@@ -350,6 +351,7 @@ mod spread;
 mod write;
 
 pub use cluster::{ClusterRead, Fence, NodeRow};
+pub use cursor::Cursor;
 pub use log::Appended;
 pub use remote::{RemoteStore, StoreLocation, UserLevel, CONNECT_TIMEOUT_MS};
 pub use spread::StatusRow;
