@@ -1,5 +1,6 @@
 //! The `grace` command line: its arguments, and `watch`, `tree`, `init`, `token` and
-//! `check-config`; `serve` lives in `serve.rs`.
+//! `check-config`; `serve` lives in `serve.rs`, the operator's commands (`incidents`, `show`,
+//! `ack`, `resolve`, `note`, `silence`, `run`, `events`, `work-orders`) in `ops/`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{self, Config};
+use crate::ops;
 
 #[derive(Debug, Parser)]
 #[command(name = "grace", version, about = "A self-healing supervisor")]
@@ -67,6 +69,8 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:7878")]
         addr: SocketAddr,
     },
+    #[command(flatten)]
+    Ops(ops::OpsCommand),
     /// Create, list and revoke API tokens (they work at once, without a restart).
     Token {
         /// The config whose `[auth] tokens_path` to use; the built-in default when absent.
@@ -140,6 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => watch(addr, since, types, json, reconnect_max).await,
         Command::Tree { addr } => tree(addr).await,
         Command::Token { config, action } => token(config, action),
+        Command::Ops(command) => ops::said(ops::operate(command).await),
     }
 }
 

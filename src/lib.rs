@@ -7,6 +7,7 @@ pub mod init;
 pub mod lifecycle;
 pub mod logging;
 pub mod node;
+pub mod ops;
 pub mod reload;
 pub mod serve;
 pub mod server;

@@ -29,6 +29,7 @@ mod maintenance;
 mod monitors;
 mod mysql;
 mod openapi;
+mod operator;
 mod paging;
 mod pipelines;
 mod playbooks;
