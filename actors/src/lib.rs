@@ -60,7 +60,7 @@ pub use grace_core::{
     catalog, cluster, event, history, insights, intake, model, names, paging, retention,
 };
 use grace_core::{damping, delivery, payload, secret};
-pub use grace_core::{silence, spec, time};
+pub use grace_core::{silence, spec, status_page, time};
 
 pub use kernel::{
     ActorNode, ActorState, DecideError, Decided, Kernel, KernelError, ReloadReport, Stopped,

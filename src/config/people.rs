@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use actors::spec::{ReceiverSpec, RouteSpec, WebhookSpec, RECEIVERS_MAX, ROUTES_MAX};
+use actors::status_page::StatusPageSpec;
 
 use super::reader::Reader;
 
@@ -139,5 +140,20 @@ impl Reader {
                 self.issue(format!("{key}.{field}"), why);
             }
         }
+    }
+
+    /// `[status_page]`: checked, and every component a configured monitor.
+    pub(super) fn status_page(&mut self, table: &mut toml::Table) -> StatusPageSpec {
+        let spec: StatusPageSpec = self.section(table, "status_page");
+        for problem in spec.problems() {
+            self.issue(format!("status_page.{}", problem.field), problem.message);
+        }
+        for (index, component) in spec.components.iter().enumerate() {
+            if !self.is_monitor(component.id()) {
+                let why = format!("no monitor named {:?}", component.id());
+                self.issue(format!("status_page.components[{index}]"), why);
+            }
+        }
+        spec
     }
 }

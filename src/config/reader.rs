@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::{AuthConfig, AuthMode, ClusterConfig, Config, ConfigIssue, ServerConfig, StoreConfig};
 
-const SECTIONS: [&str; 18] = [
+const SECTIONS: [&str; 19] = [
     "server",
     "store",
     "cluster",
@@ -34,6 +34,7 @@ const SECTIONS: [&str; 18] = [
     "routes",
     "pipelines",
     "maintenance",
+    "status_page",
 ];
 /// Most `[[pipelines]]`: each may run at once, as its own task.
 const PIPELINES_MAX: usize = 256;
@@ -104,6 +105,7 @@ impl Reader {
         let pipelines = self.pipelines(table.remove("pipelines"));
         let playbooks = self.playbooks(table.remove("playbooks"));
         let maintenance = self.maintenance(table.remove("maintenance"));
+        let status_page = self.status_page(&mut table);
         Some(Config {
             server,
             store,
@@ -124,6 +126,7 @@ impl Reader {
                 incidents,
                 history,
                 maintenance,
+                status_page,
             },
         })
     }
@@ -209,7 +212,11 @@ impl Reader {
     }
 
     /// A `[section]` table, or its defaults when absent.
-    fn section<T: DeserializeOwned + Default>(&mut self, table: &mut toml::Table, key: &str) -> T {
+    pub(super) fn section<T: DeserializeOwned + Default>(
+        &mut self,
+        table: &mut toml::Table,
+        key: &str,
+    ) -> T {
         match table.remove(key) {
             None => T::default(),
             Some(value) => self.item(key, value).unwrap_or_default(),
@@ -381,6 +388,11 @@ impl Reader {
             }
         }
         pipelines
+    }
+
+    /// Whether `id` is a configured monitor.
+    pub(super) fn is_monitor(&self, id: &str) -> bool {
+        self.monitor_ids.contains(id)
     }
 
     /// Every name in `names` is a configured monitor (or webhook).

@@ -25,6 +25,7 @@ mod route;
 mod routes;
 mod silences;
 pub mod standby;
+mod status_page;
 mod system;
 pub mod tls;
 mod wire;

@@ -53,6 +53,7 @@ digits, so they sort as strings."
         (name = "pipelines", description = "Pipelines, their runs, and starting one by hand."),
         (name = "feed", description = "The live event feed over WebSocket."),
         (name = "events", description = "The event log, read a page at a time."),
+        (name = "status", description = "The public status page and badges: no token, nothing internal."),
         (name = "people", description = "Routes that page people about incidents, and the receivers they name."),
         (name = "dashboard", description = "The health dashboard's page, assets and numbers."),
     )

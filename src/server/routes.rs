@@ -22,7 +22,7 @@ use super::filters::Filters;
 use super::pipelines;
 use super::route::Route;
 use super::{cluster, dashboard, events, healing, history, incidents, intake, monitors, openapi};
-use super::{people, playbooks, silences, system, work_orders, ws};
+use super::{people, playbooks, silences, status_page, system, work_orders, ws};
 
 /// Every route, in the order they are tried: the intake routes first, because they are the
 /// hot path (apps and Alertmanager push there); the others are disjoint, so their order
@@ -250,6 +250,12 @@ fn pages() -> Vec<Line> {
                 .and(ws::upgrade_asked())
                 .and(warp::ws());
             upgrade.and_then(ws::upgrade).boxed()
+        }),
+        Line::everywhere::<status_page::__path_status>(|r, f| {
+            r.at(f).and(f.app()).and_then(status_page::status).boxed()
+        }),
+        Line::everywhere::<status_page::__path_badge>(|r, f| {
+            r.with(f).and(f.app()).and_then(status_page::badge).boxed()
         }),
         Line::everywhere::<dashboard::__path_index>(|r, f| {
             r.at(f).and_then(dashboard::index).boxed()

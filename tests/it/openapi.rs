@@ -46,6 +46,8 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("get", "/work-orders/{work_order_id}", Some("read")),
     ("get", "/silences/{silence_id}", Some("read")),
     ("get", "/routes", Some("read")),
+    ("get", "/status", None),
+    ("get", "/badge/{badge}", None),
     (
         "post",
         "/work-orders/{work_order_id}/{action}",

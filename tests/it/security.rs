@@ -27,6 +27,9 @@ steps = [{ kind = "set_trust", value = 0.9 }]
 [[pipelines]]
 id = "job"
 argv = ["true"]
+
+[status_page]
+components = ["nightly"]
 "#;
     spawn_app(dir, &format!("{TOKENS_HEAD}{config}"))
 }
@@ -94,6 +97,8 @@ const PUBLIC: &[&str] = &[
     "/assets/app.css",
     "/health",
     "/openapi.json",
+    "/status",
+    "/badge/{badge}",
 ];
 
 /// A value for each path parameter, something the test's Grace has where it matters.
@@ -110,6 +115,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("playbook_id", "noop"),
     ("pipeline_id", "job"),
     ("route_id", "route-none"),
+    ("badge", "nightly.svg"),
     ("module", "feed.js"),
 ];
 

@@ -31,5 +31,6 @@ pub mod retention;
 pub mod secret;
 pub mod silence;
 pub mod spec;
+pub mod status_page;
 pub mod target;
 pub mod time;

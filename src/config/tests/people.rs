@@ -102,3 +102,26 @@ levels = [{ after_ms = 600000, receivers = ["lead"] }]
     assert_eq!(config.tree.receivers.len(), 2);
     assert_eq!(config.tree.receivers[1].kind.name(), "pagerduty");
 }
+
+#[test]
+fn a_status_page_names_configured_monitors_only() {
+    let text = r#"
+[[monitors]]
+id = "web"
+kind = "tcp"
+address = "127.0.0.1:80"
+
+[status_page]
+components = ["web", { id = "ghost", name = "Ghost" }, { id = "web", name = "" }]
+incident_days = 0
+"#;
+    let error = parse("t", text).unwrap_err();
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    for key in [
+        "status_page.components[1]",
+        "status_page.components[2]",
+        "status_page.incident_days",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+}

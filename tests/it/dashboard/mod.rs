@@ -14,6 +14,7 @@ mod first_run;
 mod history;
 mod outage;
 mod resume;
+mod status_page;
 
 use std::time::Duration;
 

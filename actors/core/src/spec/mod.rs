@@ -54,6 +54,7 @@ pub struct TreeSpec {
     pub incidents: IncidentsSpec,
     pub history: crate::history::HistorySpec,
     pub maintenance: Vec<MaintenanceSpec>,
+    pub status_page: crate::status_page::StatusPageSpec,
 }
 
 /// Defaults, named so config docs and code agree.
