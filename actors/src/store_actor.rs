@@ -420,9 +420,12 @@ impl StoreState {
             for event in events {
                 self.ctx.metrics.incident_announced(event);
             }
-            let progress = &self.ctx.progress;
-            let (in_flight, resync) = (&progress.pager_in_flight, &progress.pager_resync);
-            crate::protocol::pager::hand(&self.ctx.scope, in_flight, resync, events);
+            // Without routes nobody is paged: the pager is not handed anything to look at.
+            if !self.ctx.spec().routes.is_empty() {
+                let progress = &self.ctx.progress;
+                let (in_flight, resync) = (&progress.pager_in_flight, &progress.pager_resync);
+                crate::protocol::pager::hand(&self.ctx.scope, in_flight, resync, events);
+            }
         }
         if let Ok(feed) = self.ctx.scope.find::<Feed>() {
             let lag_max = self.ctx.spec().limits.feed_lag_max;

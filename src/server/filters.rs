@@ -251,16 +251,6 @@ pub(super) fn limit(app: &App, limit: Option<usize>) -> Result<usize, ApiError> 
     }
 }
 
-/// The query of a list that takes only `limit`.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct LimitQuery {
-    /// How many items at most, newest first: a whole number from 1 to `server.page_limit_max`
-    /// (500 unless configured). 50 when not given.
-    #[param(minimum = 1)]
-    pub(super) limit: Option<usize>,
-}
-
 /// The query of a list paged by cursor: `limit`, and where the page before ended.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use actors::model::PipelineRun;
+use actors::store::Cursor;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
 use super::api_docs::{NoBody, PostErrors, TokenErrors};
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::filters::{self, LimitQuery};
-use super::wire::{Items, PipelineView};
+use super::filters::{self, ListQuery};
+use super::wire::{Items, Page, PipelineView};
 use super::{ApiError, App};
 use crate::tokens::Role;
 
@@ -40,16 +41,18 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
     filters::json(&Items { items })
 }
 
-/// A pipeline's runs, newest first.
+/// A pipeline's runs, newest first; `next` is the cursor of the following page, null at the
+/// end.
 #[utoipa::path(
     get,
     path = "/pipelines/{pipeline_id}/runs",
     tag = "pipelines",
-    params(("pipeline_id" = String, Path, description = "The pipeline's id"), LimitQuery),
+    params(("pipeline_id" = String, Path, description = "The pipeline's id"), ListQuery),
     security(("bearerAuth" = [Role::Read])),
     responses(
-        (status = 200, description = "The latest runs", body = Items<PipelineRun>),
-        (status = 400, description = "`bad_request`: `limit` is out of range", body = ErrorBody),
+        (status = 200, description = "The latest runs", body = Page<PipelineRun>),
+        (status = 400, description = "`bad_request`: `limit` is out of range, or `cursor` is \
+            not a page's `next`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such pipeline", body = ErrorBody),
         TokenErrors,
     )
@@ -57,7 +60,7 @@ pub async fn list(app: Arc<App>) -> Result<Response, Rejection> {
 pub async fn runs(
     [pipeline_id]: [String; 1],
     app: Arc<App>,
-    query: LimitQuery,
+    query: ListQuery,
 ) -> Result<Response, Rejection> {
     if !app.kernel.pipelines().iter().any(|p| p.id == pipeline_id) {
         return Err(
@@ -65,13 +68,14 @@ pub async fn runs(
         );
     }
     let limit = filters::limit(&app, query.limit)?;
-    let runs = app
-        .kernel
-        .store()
-        .pipeline_runs(&pipeline_id, limit)
-        .await
-        .map_err(ApiError::from)?;
-    filters::json(&Items { items: runs })
+    let after = filters::cursor(query.cursor.as_deref())?;
+    let store = app.kernel.store();
+    let runs = store
+        .pipeline_runs_page(&pipeline_id, after.as_ref(), limit)
+        .await;
+    let runs = runs.map_err(ApiError::from)?;
+    let at = |run: &PipelineRun| Cursor::new(&run.started_at, run.run_id.as_str());
+    filters::json(&filters::paged(runs, limit, at))
 }
 
 /// Start a pipeline run by hand.

@@ -39,6 +39,8 @@ pub struct PagerState {
     ctx: Arc<Ctx>,
     watched: HashMap<u64, Watched>,
     ticker: Option<Ticker>,
+    /// The spec whose routes it last loaded for: a reload that changes them has it load again.
+    loaded_for: Arc<crate::spec::TreeSpec>,
 }
 
 /// One incident some route takes.
@@ -62,6 +64,7 @@ impl Actor for PagerActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         ctx.progress.pager_in_flight.store(0, Ordering::Release);
         Ok(PagerState {
+            loaded_for: ctx.spec(),
             ctx,
             watched: HashMap::new(),
             ticker: None,
@@ -103,12 +106,14 @@ impl Actor for PagerActor {
                 if let Some(ticker) = &state.ticker {
                     ticker.taken();
                 }
-                if state
+                let resync = state
                     .ctx
                     .progress
                     .pager_resync
-                    .swap(false, Ordering::AcqRel)
-                {
+                    .swap(false, Ordering::AcqRel);
+                let spec = state.ctx.spec();
+                if resync || spec.routes != state.loaded_for.routes {
+                    state.loaded_for = spec;
                     state.load().await?;
                 }
             }

@@ -111,6 +111,19 @@ impl StoreView {
             .await
     }
 
+    /// One pipeline's runs, newest first, before `cursor`.
+    pub async fn pipeline_runs_page(
+        &self,
+        pipeline_id: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::model::PipelineRun>> {
+        let condition = Some("pipeline_id = $pipeline");
+        let vars = json!({ "pipeline": pipeline_id });
+        self.newest_page("pipeline_run", "started_at", condition, vars, cursor, limit)
+            .await
+    }
+
     pub async fn deliveries_page(
         &self,
         cursor: Option<&Cursor>,
