@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{eventually, spawn_app, TestApp, CONFIG_HEAD};
+use crate::common::{eventually, spawn_app, TestApp, CONFIG_HEAD, FAILING_PLAYBOOK};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -42,15 +42,7 @@ fn urlencode(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn incidents_filter_and_every_list_pages_by_cursor() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"{CONFIG_HEAD}
-[[playbooks]]
-id = "switch_gateway"
-on = ["payment.*"]
-sources = ["pushed"]
-steps = [{{ kind = "command", argv = ["false"] }}]
-"#
-    );
+    let config = format!("{CONFIG_HEAD}{FAILING_PLAYBOOK}");
     let app = spawn_app(dir.path(), &config);
     let events = [
         json!({ "type": "payment.gateway_timeout", "source": "checkout-eu", "severity": "high", "title": "EU gateway slow" }),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{eventually, spawn_app, TestApp, CONFIG_HEAD, TOKENS_HEAD};
+use crate::common::{eventually, spawn_app, TestApp, CONFIG_HEAD, FAILING_PLAYBOOK, TOKENS_HEAD};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -45,15 +45,7 @@ fn refused(output: &Output) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_lists_shows_acks_notes_resolves_silences_and_runs_from_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"{CONFIG_HEAD}
-[[playbooks]]
-id = "switch_gateway"
-on = ["payment.*"]
-sources = ["pushed"]
-steps = [{{ kind = "command", argv = ["false"] }}]
-"#
-    );
+    let config = format!("{CONFIG_HEAD}{FAILING_PLAYBOOK}");
     let app = spawn_app(dir.path(), &config);
     let event = json!({ "type": "payment.gateway_timeout", "source": "checkout", "title": "Payments time out" });
     assert_eq!(app.post_json("/events", &event).await.0, 202);

@@ -7,35 +7,18 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, TestApp, TOKENS_HEAD};
+use crate::common::{spawn_app, TestApp, FAILING_PLAYBOOK, TOKENS_HEAD};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 async fn change(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let response = client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.call("POST", path, Some(token), Some(&body)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_work_order_is_assigned_commented_closed_and_reopened_on_the_timeline() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"{TOKENS_HEAD}
-[[playbooks]]
-id = "switch_gateway"
-on = ["payment.*"]
-sources = ["pushed"]
-steps = [{{ kind = "command", argv = ["false"] }}]
-"#
-    );
+    let config = format!("{TOKENS_HEAD}{FAILING_PLAYBOOK}");
     let app = spawn_app(dir.path(), &config);
     let ann = app.create_token("ann", "operate", &[]);
     let (status, _) = change(
@@ -166,15 +149,14 @@ steps = [{{ kind = "command", argv = ["false"] }}]
     .await;
     assert_eq!(status, 404);
 
-    let detail: Value = reqwest::Client::new()
-        .get(app.url(&format!("/monitoring/incidents/{incident_id}")))
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, detail) = app
+        .call(
+            "GET",
+            &format!("/monitoring/incidents/{incident_id}"),
+            Some(&reader),
+            None,
+        )
+        .await;
     let timeline = detail["timeline"].as_array().unwrap();
     let actions: Vec<&str> = timeline
         .iter()
@@ -187,15 +169,9 @@ steps = [{{ kind = "command", argv = ["false"] }}]
         .find(|e| e["type"] == "incident.note")
         .expect("the note on the timeline");
     assert_eq!(noted["data"]["note"]["text"], "customers see timeouts");
-    let stored: Value = reqwest::Client::new()
-        .get(app.url(&format!("/work-orders/{id}")))
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, stored) = app
+        .call("GET", &format!("/work-orders/{id}"), Some(&reader), None)
+        .await;
     assert_eq!(stored["assignee"], "bob");
     assert_eq!(stored["status"], "open");
 }

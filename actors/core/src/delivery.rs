@@ -114,9 +114,14 @@ pub fn for_notification(webhooks: &[WebhookSpec], notification: &Notification) -
 
 /// A delivery record for `body` to `webhook`, not yet sent.
 pub fn pending(webhook: &WebhookSpec, incident_id: u64, body: Value) -> Delivery {
+    pending_to(&webhook.id, incident_id, body)
+}
+
+/// A delivery record for `body` to the receiver or webhook `receiver_id`, not yet sent.
+pub fn pending_to(receiver_id: &str, incident_id: u64, body: Value) -> Delivery {
     Delivery {
         delivery_id: format!("dl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        webhook_id: webhook.id.clone(),
+        webhook_id: receiver_id.to_owned(),
         work_order_id: None,
         notification_id: None,
         incident_id,

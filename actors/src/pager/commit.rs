@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::Watched;
 use crate::context::Ctx;
 use crate::event::EventDraft;
-use crate::model::{Delivery, DeliveryStatus};
+use crate::model::Delivery;
 use crate::paging::{decide as book, notice, Facts, Page, Tell};
 use crate::payload::IncidentNotified;
 use crate::spec::{find_receiver, TreeSpec};
@@ -94,7 +94,7 @@ impl Decided {
                 continue;
             };
             let body = notice::body(&receiver.kind, facts, tell, route_id, now);
-            let delivery = pending(receiver_id, facts.id, body, now);
+            let delivery = crate::delivery::pending_to(receiver_id, facts.id, body);
             ids.push(delivery.delivery_id.clone());
             self.writes
                 .push(Write::Delivery(Box::new(delivery.clone())));
@@ -110,28 +110,6 @@ impl Decided {
         };
         self.drafts
             .push(EventDraft::of(&notified).incident(facts.id));
-    }
-}
-
-fn pending(
-    receiver_id: &str,
-    incident_id: u64,
-    body: serde_json::Value,
-    now: DateTime<Utc>,
-) -> Delivery {
-    Delivery {
-        delivery_id: format!("dl-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        webhook_id: receiver_id.to_owned(),
-        work_order_id: None,
-        notification_id: None,
-        incident_id,
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        last_status: None,
-        last_error: None,
-        created_at: now,
-        finished_at: None,
-        body,
     }
 }
 

@@ -35,3 +35,13 @@ pub const CONFIG_HEAD: &str = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath =
 /// [`CONFIG_HEAD`] for a Grace that requires tokens, kept in `tokens.json` in its directory.
 pub const TOKENS_HEAD: &str = "[server]\nbind = \"127.0.0.1:0\"\n[store]\npath = \"memory\"\n\
      [auth]\nmode = \"required\"\ntokens_path = \"tokens.json\"\n";
+
+/// A playbook for pushed `payment.*` problems whose one step fails: each such incident is
+/// escalated with a work order, for tests of what people do next.
+pub const FAILING_PLAYBOOK: &str = "
+[[playbooks]]
+id = \"switch_gateway\"
+on = [\"payment.*\"]
+sources = [\"pushed\"]
+steps = [{ kind = \"command\", argv = [\"false\"] }]
+";
