@@ -105,9 +105,32 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         )),
     };
     hangups.abort(); // no reload may start while the tree stops
+    let _ = hangups.await;
     let _ = stop_tx.send(());
-    stop(&app, server).await;
+    let deadline = stop(&app, server).await;
+    drop(app);
+    close_store(&location, deadline).await;
     outcome
+}
+
+/// The least a clean stop gives the embedded store to close, even when stopping the tree took
+/// the whole bound: flushing a small memtable takes well under this.
+const STORE_CLOSE_MIN_MS: u64 = 1_000;
+
+/// Waits, until `deadline`, for the embedded store to close once every handle to it is dropped
+/// (its memtable flushed, so the next start replays no log), and says in the log how it went.
+async fn close_store(location: &StoreLocation, deadline: tokio::time::Instant) {
+    let started = std::time::Instant::now();
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let bound = left.max(Duration::from_millis(STORE_CLOSE_MIN_MS));
+    if location.closed_within(bound).await {
+        let closed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(closed_ms, "store closed");
+    } else {
+        tracing::warn!(
+            "the store did not close in time (a handle is still held); the next start replays its log"
+        );
+    }
 }
 
 /// Longest the HTTP server may take to finish open requests once it stopped accepting; open
@@ -117,14 +140,19 @@ const SERVER_DRAIN_MS: u64 = 2_000;
 /// The clean stop, within `server.shutdown_timeout_ms`: the server (no longer accepting) gets
 /// a bounded moment to finish what it serves, then the kernel commits what is queued and stops
 /// the tree, handing runs in flight over to the restart rules; the log says what happened.
-async fn stop(app: &App, server: tokio::task::JoinHandle<()>) {
+/// Returns the deadline, by which the store should be closed too.
+async fn stop(app: &App, mut server: tokio::task::JoinHandle<()>) -> tokio::time::Instant {
     let bound = Duration::from_millis(app.started.server.shutdown_timeout_ms);
     let deadline = tokio::time::Instant::now() + bound;
     tracing::info!(timeout_ms = bound.as_millis() as u64, "shutting down");
     let drain = Duration::from_millis(SERVER_DRAIN_MS).min(bound / 2);
-    let _ = tokio::time::timeout(drain, server).await;
+    if tokio::time::timeout(drain, &mut server).await.is_err() {
+        // Open connections (a WebSocket) would keep it, and the store, open: ended here.
+        server.abort();
+    }
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
     stop_tree(app, left).await;
+    deadline
 }
 
 /// Says at start what the config allows but should not say (`config::warnings`), and when

@@ -2,7 +2,8 @@
 //! accepting, stops its tree within `server.shutdown_timeout_ms` and exits 0, saying in its log
 //! which run it handed over; the next start on the same store ends that run as the restart
 //! rules say (a command in progress is not safe to run twice: interrupted, escalated), so no
-//! run is left `running`.
+//! run is left `running`. The store is closed before the exit: no write-ahead log is left for
+//! the next start to replay.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -83,6 +84,10 @@ async fn sigterm_during_a_run_stops_the_tree_exits_zero_and_hands_the_run_over()
     );
     let log = app.log();
     assert!(log.contains("supervision tree stopped"), "{log}");
+    // The store closed: its memtable is on disk and no write-ahead log is left to replay.
+    assert!(log.contains("store closed"), "{log}");
+    let wal: Vec<_> = std::fs::read_dir(dir.path().join("db/wal")).unwrap().collect();
+    assert!(wal.is_empty(), "a clean stop leaves no log to replay: {wal:?}");
     assert!(
         log.contains("run handed over") && log.contains(&run_id),
         "the log names the run handed over:\n{log}"

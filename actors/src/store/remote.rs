@@ -79,6 +79,27 @@ impl StoreLocation {
         }
     }
 
+    /// Whether the embedded store at this path was closed within `timeout`: SurrealKV closes
+    /// once the last handle to it is dropped — flushing its memtable, so the next start replays
+    /// no log — and then lets go of its `LOCK` file, which is what this waits for. Any other
+    /// location has nothing to close here.
+    pub async fn closed_within(&self, timeout: std::time::Duration) -> bool {
+        let StoreLocation::Path(dir) = self else {
+            return true;
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let lock = dir.join("LOCK");
+        loop {
+            if lock_is_free(&lock) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(CLOSE_POLL_MS)).await;
+        }
+    }
+
     /// The database, connected, signed in and switched to Grace's namespace and database.
     pub(super) async fn connect(&self) -> StoreResult<Surreal<Any>> {
         let (db, namespace, database) = match self {
@@ -152,4 +173,23 @@ async fn within_connect_timeout<T>(
             "{url} did not answer within {CONNECT_TIMEOUT_MS} ms"
         ))
     })?
+}
+
+/// How often a clean stop looks whether the store has closed.
+const CLOSE_POLL_MS: u64 = 20;
+
+/// Whether nobody holds the lock on `path` (SurrealKV takes it with `flock`): taken and let go
+/// at once here. A file that is not there is free.
+fn lock_is_free(path: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path) else {
+        return true;
+    };
+    // SAFETY: flock on a descriptor this function owns for the whole call.
+    let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if taken {
+        // SAFETY: as above; closing the file would let go of it too.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+    }
+    taken
 }
