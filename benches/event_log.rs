@@ -31,7 +31,10 @@ fn draft(n: u64) -> EventDraft {
 fn locations(dir: &tempfile::TempDir) -> [(&'static str, StoreLocation); 2] {
     [
         ("memory", StoreLocation::Memory),
-        ("surrealkv", StoreLocation::Path(dir.path().join("kv"))),
+        (
+            "surrealkv",
+            StoreLocation::Path(dir.path().join("kv"), Default::default()),
+        ),
     ]
 }
 

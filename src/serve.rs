@@ -51,7 +51,7 @@ pub async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         return crate::node::serve(config, source, node).await;
     }
     let location = config.store.location();
-    if let StoreLocation::Path(dir) = &location {
+    if let StoreLocation::Path(dir, _) = &location {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
     }

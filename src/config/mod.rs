@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use actors::cluster::NodeId;
 use actors::spec::PasswordSpec;
 use actors::spec::TreeSpec;
-use actors::store::{RemoteStore, StoreLocation, UserLevel};
+use actors::store::{EmbeddedLimits, RemoteStore, StoreLocation, UserLevel};
 use serde::Deserialize;
 
 /// The config `grace serve` runs when given none: `config/grace.toml` as shipped …
@@ -151,6 +151,13 @@ pub struct StoreConfig {
     /// A PEM file of the CAs a `wss://` server's certificate must lead to.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// The embedded store's memtable: writes held in memory before they go to a table on disk
+    /// (and at most what a start after a crash replays).
+    #[serde(default = "defaults::memtable_bytes_max")]
+    pub memtable_bytes_max: u64,
+    /// The embedded store's read cache.
+    #[serde(default = "defaults::cache_bytes_max")]
+    pub cache_bytes_max: u64,
 }
 
 impl Default for StoreConfig {
@@ -166,18 +173,28 @@ impl Default for StoreConfig {
             password_env: None,
             password: None,
             ca_file: None,
+            memtable_bytes_max: defaults::memtable_bytes_max(),
+            cache_bytes_max: defaults::cache_bytes_max(),
         }
     }
 }
 
 impl StoreConfig {
+    /// How much memory the embedded engine may hold.
+    fn limits(&self) -> EmbeddedLimits {
+        EmbeddedLimits {
+            memtable_bytes_max: self.memtable_bytes_max,
+            cache_bytes_max: self.cache_bytes_max,
+        }
+    }
+
     /// Where the store is. For a checked config: a `url` comes with its user and password.
     pub fn location(&self) -> StoreLocation {
         let Some(url) = &self.url else {
             return match self.path.as_deref() {
                 Some("memory") => StoreLocation::Memory,
-                Some(path) => StoreLocation::Path(PathBuf::from(path)),
-                None => StoreLocation::Path(PathBuf::from(defaults::store_path())),
+                Some(path) => StoreLocation::Path(PathBuf::from(path), self.limits()),
+                None => StoreLocation::Path(PathBuf::from(defaults::store_path()), self.limits()),
             };
         };
         StoreLocation::Remote(RemoteStore {
@@ -453,6 +470,12 @@ mod defaults {
     }
     pub fn page_limit_max() -> usize {
         500
+    }
+    pub fn memtable_bytes_max() -> u64 {
+        actors::store::MEMTABLE_BYTES_DEFAULT
+    }
+    pub fn cache_bytes_max() -> u64 {
+        actors::store::CACHE_BYTES_DEFAULT
     }
     pub fn shutdown_timeout_ms() -> u64 {
         10_000

@@ -69,8 +69,23 @@ fn server_problems(store: &StoreConfig, url: &str, found: &mut Vec<SpecProblem>)
     }
 }
 
-/// Keys that mean something only for a server, given without one.
+/// Least memtable: SurrealKV refuses a transaction larger than its memtable, and a page of
+/// the incident manager's commits can be a few MiB.
+const MEMTABLE_BYTES_MIN: u64 = 8 * 1024 * 1024;
+/// Least read cache.
+const CACHE_BYTES_MIN: u64 = 1024 * 1024;
+
+/// Keys that mean something only for a server, given without one; the engine's memory bounds.
 fn embedded_problems(store: &StoreConfig, found: &mut Vec<SpecProblem>) {
+    if store.memtable_bytes_max < MEMTABLE_BYTES_MIN {
+        let why =
+            format!("at least {MEMTABLE_BYTES_MIN} (8 MiB): a larger transaction would be refused");
+        found.push(SpecProblem::new("memtable_bytes_max", why));
+    }
+    if store.cache_bytes_max < CACHE_BYTES_MIN {
+        let why = format!("at least {CACHE_BYTES_MIN} (1 MiB)");
+        found.push(SpecProblem::new("cache_bytes_max", why));
+    }
     let given = [
         ("username", store.username.is_some()),
         ("password_file", store.password_file.is_some()),

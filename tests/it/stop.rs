@@ -86,8 +86,13 @@ async fn sigterm_during_a_run_stops_the_tree_exits_zero_and_hands_the_run_over()
     assert!(log.contains("supervision tree stopped"), "{log}");
     // The store closed: its memtable is on disk and no write-ahead log is left to replay.
     assert!(log.contains("store closed"), "{log}");
-    let wal: Vec<_> = std::fs::read_dir(dir.path().join("db/wal")).unwrap().collect();
-    assert!(wal.is_empty(), "a clean stop leaves no log to replay: {wal:?}");
+    let wal: Vec<_> = std::fs::read_dir(dir.path().join("db/wal"))
+        .unwrap()
+        .collect();
+    assert!(
+        wal.is_empty(),
+        "a clean stop leaves no log to replay: {wal:?}"
+    );
     assert!(
         log.contains("run handed over") && log.contains(&run_id),
         "the log names the run handed over:\n{log}"

@@ -339,7 +339,7 @@ impl StoreView {
         vars: Value,
         pick: fn(&Value) -> bool,
     ) -> StoreResult<Option<Value>> {
-        let mut response = self.db.query(query).bind(vars).await?;
+        let mut response = self.db.query(query, vars).await?;
         let errors = response.take_errors();
         // A THROW is not the last error (COMMIT's "aborted due to a prior error" is).
         for (marker, error) in [

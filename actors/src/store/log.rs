@@ -176,10 +176,8 @@ impl StoreView {
         &self,
     ) -> StoreResult<std::pin::Pin<Box<dyn futures_util::Stream<Item = ()> + Send>>> {
         use futures_util::StreamExt;
-        let mut response = self
-            .db
-            .query("LIVE SELECT last_seq FROM meta WHERE id = meta:event_log")
-            .await?;
+        let live = "LIVE SELECT last_seq FROM meta WHERE id = meta:event_log";
+        let mut response = self.db.query(live, serde_json::json!({})).await?;
         let stream = response.stream::<surrealdb::types::Value>(0)?;
         Ok(Box::pin(stream.map(|_| ())))
     }

@@ -136,7 +136,7 @@ impl std::ops::Deref for Store {
 /// The database, for reading.
 #[derive(Clone)]
 pub struct StoreView {
-    db: Surreal<Any>,
+    db: Conn,
     /// This event log's identity: made once when the store is created and kept with it, so a
     /// client can tell a restarted Grace on the same log from one on a new (in-memory) log.
     log_id: String,
@@ -213,7 +213,7 @@ const ACTIVE_STATUSES: [IncidentStatus; 4] = [
 impl Store {
     pub async fn open(location: &StoreLocation) -> StoreResult<Self> {
         let db = location.connect().await?;
-        db.query(SCHEMA).await?.check()?;
+        db.query(SCHEMA, json!({})).await?.check()?;
         let mut store = StoreView {
             db,
             log_id: String::new(),
@@ -229,8 +229,10 @@ impl Store {
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 store
                     .db
-                    .query("UPSERT meta:identity SET log_id = $id RETURN NONE")
-                    .bind(json!({ "id": id }))
+                    .query(
+                        "UPSERT meta:identity SET log_id = $id RETURN NONE",
+                        json!({ "id": id }),
+                    )
                     .await?
                     .check()?;
                 id
@@ -250,7 +252,7 @@ impl StoreView {
     /// that hangs) fails the read, and the caller — a request, a monitor's start — says so
     /// instead of waiting forever.
     async fn rows<T: DeserializeOwned>(&self, query: &str, vars: Value) -> StoreResult<Vec<T>> {
-        let read = self.db.query(query).bind(vars);
+        let read = self.db.query(query, vars);
         let limit = std::time::Duration::from_millis(READ_TIMEOUT_MS);
         let mut response = tokio::time::timeout(limit, read)
             .await
@@ -340,6 +342,7 @@ impl StoreView {
 mod cluster;
 mod controls;
 mod cursor;
+mod embedded;
 mod incidents;
 mod log;
 mod pages;
@@ -352,6 +355,7 @@ mod write;
 
 pub use cluster::{ClusterRead, Fence, NodeRow};
 pub use cursor::Cursor;
+pub use embedded::{EmbeddedLimits, CACHE_BYTES_DEFAULT, MEMTABLE_BYTES_DEFAULT};
 pub use log::Appended;
 pub use remote::{RemoteStore, StoreLocation, UserLevel, CONNECT_TIMEOUT_MS};
 pub use spread::StatusRow;
@@ -361,3 +365,33 @@ pub use write::Write;
 mod cluster_tests;
 #[cfg(test)]
 mod tests;
+
+/// The connection: the embedded SurrealKV opened with Grace's own config (`embedded.rs`), or
+/// any other engine through the SDK (memory, a server).
+#[derive(Debug, Clone)]
+enum Conn {
+    Local(Surreal<surrealdb::engine::local::Db>),
+    Any(Surreal<Any>),
+}
+
+impl Conn {
+    /// Runs `query` with `vars` bound.
+    async fn query(
+        &self,
+        query: &str,
+        vars: Value,
+    ) -> surrealdb::Result<surrealdb::IndexedResults> {
+        match self {
+            Conn::Local(db) => db.query(query).bind(vars).await,
+            Conn::Any(db) => db.query(query).bind(vars).await,
+        }
+    }
+
+    /// Switches to Grace's namespace and database.
+    async fn use_names(&self, namespace: &str, database: &str) -> surrealdb::Result<()> {
+        match self {
+            Conn::Local(db) => db.use_ns(namespace).use_db(database).await.map(|_| ()),
+            Conn::Any(db) => db.use_ns(namespace).use_db(database).await.map(|_| ()),
+        }
+    }
+}

@@ -34,8 +34,8 @@ const EMBEDDED_NAMES: (&str, &str) = ("grace", "grace");
 pub enum StoreLocation {
     /// Nothing survives the process; for tests and throwaway runs.
     Memory,
-    /// A SurrealKV directory; every commit is fsynced.
-    Path(PathBuf),
+    /// A SurrealKV directory, and how much memory its engine may hold; every commit is fsynced.
+    Path(PathBuf, super::EmbeddedLimits),
     /// A SurrealDB server, shared by every node of a cluster.
     Remote(RemoteStore),
 }
@@ -71,7 +71,7 @@ impl StoreLocation {
     pub fn describe(&self) -> String {
         match self {
             StoreLocation::Memory => "memory".to_owned(),
-            StoreLocation::Path(dir) => dir.display().to_string(),
+            StoreLocation::Path(dir, _) => dir.display().to_string(),
             StoreLocation::Remote(remote) => format!(
                 "{} (namespace {}, database {})",
                 remote.url, remote.namespace, remote.database
@@ -84,7 +84,7 @@ impl StoreLocation {
     /// no log — and then lets go of its `LOCK` file, which is what this waits for. Any other
     /// location has nothing to close here.
     pub async fn closed_within(&self, timeout: std::time::Duration) -> bool {
-        let StoreLocation::Path(dir) = self else {
+        let StoreLocation::Path(dir, _) = self else {
             return true;
         };
         let deadline = tokio::time::Instant::now() + timeout;
@@ -101,23 +101,26 @@ impl StoreLocation {
     }
 
     /// The database, connected, signed in and switched to Grace's namespace and database.
-    pub(super) async fn connect(&self) -> StoreResult<Surreal<Any>> {
+    pub(super) async fn connect(&self) -> StoreResult<super::Conn> {
         let (db, namespace, database) = match self {
-            StoreLocation::Memory => (
-                any::connect("mem://").await?,
-                EMBEDDED_NAMES.0,
-                EMBEDDED_NAMES.1,
-            ),
-            StoreLocation::Path(dir) => {
-                let db = any::connect(format!("surrealkv://{}", dir.display())).await?;
+            StoreLocation::Memory => {
+                let db = super::Conn::Any(any::connect("mem://").await?);
+                (db, EMBEDDED_NAMES.0, EMBEDDED_NAMES.1)
+            }
+            StoreLocation::Path(dir, limits) => {
+                let db = super::Conn::Local(super::embedded::open(dir, *limits).await?);
                 (db, EMBEDDED_NAMES.0, EMBEDDED_NAMES.1)
             }
             StoreLocation::Remote(remote) => {
                 let db = within_connect_timeout(&remote.url, remote.connect()).await?;
-                (db, remote.namespace.as_str(), remote.database.as_str())
+                (
+                    super::Conn::Any(db),
+                    remote.namespace.as_str(),
+                    remote.database.as_str(),
+                )
             }
         };
-        db.use_ns(namespace).use_db(database).await?;
+        db.use_names(namespace, database).await?;
         Ok(db)
     }
 }
@@ -182,7 +185,11 @@ const CLOSE_POLL_MS: u64 = 20;
 /// at once here. A file that is not there is free.
 fn lock_is_free(path: &std::path::Path) -> bool {
     use std::os::fd::AsRawFd;
-    let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path) else {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    else {
         return true;
     };
     // SAFETY: flock on a descriptor this function owns for the whole call.

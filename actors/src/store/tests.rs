@@ -315,7 +315,7 @@ async fn a_commit_writes_all_of_it_or_nothing() {
 #[tokio::test]
 async fn data_survives_reopening_the_same_path() {
     let dir = tempfile::tempdir().unwrap();
-    let location = StoreLocation::Path(dir.path().join("db"));
+    let location = StoreLocation::Path(dir.path().join("db"), EmbeddedLimits::default());
     {
         let store = Store::open(&location).await.unwrap();
         store

@@ -134,7 +134,7 @@ fn an_empty_file_is_a_valid_config_with_defaults() {
     assert!(config.tree.monitors.is_empty());
     assert_eq!(
         config.store.location(),
-        StoreLocation::Path("data/grace".into())
+        StoreLocation::Path("data/grace".into(), Default::default())
     );
 }
 

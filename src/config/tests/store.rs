@@ -87,7 +87,7 @@ fn the_embedded_store_stays_the_default() {
     let config = parse("store.toml", "").unwrap();
     assert_eq!(
         config.store.location(),
-        StoreLocation::Path("data/grace".into())
+        StoreLocation::Path("data/grace".into(), Default::default())
     );
     let config = parse("store.toml", "[store]\npath = \"memory\"\n").unwrap();
     assert_eq!(config.store.location(), StoreLocation::Memory);
@@ -122,5 +122,31 @@ fn a_cluster_needs_a_shared_store_and_a_lease_within_bounds() {
             "cluster.node_id",
             "cluster.advertise_url"
         ]
+    );
+}
+
+#[test]
+fn the_embedded_engines_memory_bounds_are_read_and_checked() {
+    let config = parse(
+        "t",
+        "[store]\npath = \"db\"\nmemtable_bytes_max = 16777216\ncache_bytes_max = 2097152\n",
+    )
+    .unwrap();
+    let StoreLocation::Path(_, limits) = config.store.location() else {
+        panic!("an embedded store");
+    };
+    assert_eq!(
+        (limits.memtable_bytes_max, limits.cache_bytes_max),
+        (16_777_216, 2_097_152)
+    );
+    let error = parse(
+        "t",
+        "[store]\nmemtable_bytes_max = 1024\ncache_bytes_max = 0\n",
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = error.issues.iter().map(|i| i.key.as_str()).collect();
+    assert!(
+        keys.contains(&"store.memtable_bytes_max") && keys.contains(&"store.cache_bytes_max"),
+        "{keys:?}"
     );
 }
