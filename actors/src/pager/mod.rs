@@ -32,6 +32,11 @@ pub const WATCHED_MAX: usize = 50_000;
 const TICK_MS: u64 = 250;
 /// A commit that failed is tried again this much later.
 const RETRY_MS: i64 = 1_000;
+/// Most incidents decided into one commit: each may add a page row, a delivery per receiver
+/// (with its body) and an event per tell.
+const INCIDENTS_PER_COMMIT_MAX: usize = 256;
+/// Most commits in one round before the mailbox is looked at again.
+const COMMITS_PER_ROUND_MAX: usize = 8;
 
 pub struct PagerActor;
 
@@ -182,7 +187,10 @@ impl PagerState {
         watched.next_at = Some(crate::time::now());
     }
 
-    /// Decides every watched incident that is due, and commits what it tells.
+    /// Decides the watched incidents that are due, and commits what it tells: at most
+    /// [`INCIDENTS_PER_COMMIT_MAX`] to a commit (a storm of pages must not make one transaction
+    /// larger than the store's memtable), at most [`COMMITS_PER_ROUND_MAX`] commits before the
+    /// mailbox is looked at again; the rest stay due for the next tick.
     async fn decide_due(&mut self) {
         let now = crate::time::now();
         let due: Vec<u64> = self
@@ -191,20 +199,33 @@ impl PagerState {
             .filter(|(_, w)| w.next_at.is_some_and(|at| at <= now))
             .map(|(id, _)| *id)
             .collect();
-        if due.is_empty() {
-            return;
+        let chunks = due
+            .chunks(INCIDENTS_PER_COMMIT_MAX)
+            .take(COMMITS_PER_ROUND_MAX);
+        for chunk in chunks {
+            if !self.commit_round(chunk, now).await {
+                return;
+            }
         }
-        let decided = commit::decide(&self.ctx, &self.watched, &due, now);
+    }
+
+    /// Decides and commits `due`; false when the commit failed (they are tried again later).
+    async fn commit_round(&mut self, due: &[u64], now: DateTime<Utc>) -> bool {
+        let decided = commit::decide(&self.ctx, &self.watched, due, now);
         match commit::commit(&self.ctx, &decided, now).await {
-            Ok(()) => self.apply(decided),
+            Ok(()) => {
+                self.apply(decided);
+                true
+            }
             Err(error) => {
                 tracing::warn!(%error, "pages not committed: tried again shortly");
                 let later = now + chrono::Duration::milliseconds(RETRY_MS);
                 for id in due {
-                    if let Some(watched) = self.watched.get_mut(&id) {
+                    if let Some(watched) = self.watched.get_mut(id) {
                         watched.next_at = Some(later);
                     }
                 }
+                false
             }
         }
     }

@@ -226,3 +226,46 @@ wait_ms = 2000
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storm_of_incidents_is_paged_once_each_in_bounded_commits() {
+    const STORM: usize = 600; // more than two commits' worth of pages
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, seen) = receiver(0).await;
+    let config = format!(
+        r#"{CONFIG_HEAD}
+[[receivers]]
+id = "team"
+kind = "webhook"
+url = "http://{addr}/team"
+backoff_ms = []
+
+[[routes]]
+id = "everything"
+receivers = ["team"]
+on = ["opened"]
+"#
+    );
+    let app = spawn_app(dir.path(), &config);
+    let storm: Vec<Value> = (0..STORM)
+        .map(|i| json!({ "type": "queue.stuck", "source": format!("worker-{i}") }))
+        .collect();
+    assert_eq!(app.post_json("/events", &json!(storm)).await.0, 202);
+    eventually("every incident paged", TIMEOUT, || async {
+        (posted(&seen, "/team").len() >= STORM).then_some(())
+    })
+    .await;
+    holds_for(
+        "nobody paged twice",
+        Duration::from_millis(1_000),
+        || async { posted(&seen, "/team").len() == STORM },
+    )
+    .await;
+    let mut ids: Vec<u64> = posted(&seen, "/team")
+        .iter()
+        .map(|b| b["incident"]["id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), STORM);
+}
