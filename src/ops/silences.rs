@@ -88,8 +88,13 @@ async fn list(remote: RemoteArgs) -> anyhow::Result<()> {
         print_json(&silences);
         return Ok(());
     }
+    let listed = silences["items"].as_array().cloned().unwrap_or_default();
+    if listed.is_empty() {
+        println!("no silences");
+        return Ok(());
+    }
     let mut out = table(&["id", "state", "matchers", "ends", "by", "comment"]);
-    for silence in silences["items"].as_array().cloned().unwrap_or_default() {
+    for silence in listed {
         out.add_row(vec![
             text(&silence["id"]),
             text(&silence["state"]),

@@ -50,10 +50,15 @@ async fn listed(remote: RemoteArgs) -> anyhow::Result<()> {
         print_json(&page);
         return Ok(());
     }
+    let orders = page["items"].as_array().cloned().unwrap_or_default();
+    if orders.is_empty() {
+        println!("no work orders");
+        return Ok(());
+    }
     let mut out = table(&[
         "id", "status", "incident", "assignee", "playbook", "reason", "created",
     ]);
-    for order in page["items"].as_array().cloned().unwrap_or_default() {
+    for order in orders {
         out.add_row(vec![
             text(&order["work_order_id"]),
             text(&order["status"]),
