@@ -342,7 +342,7 @@ async fn run_waiting(node: &TestApp) -> String {
 /// on b at epoch 2 after, and each command left its mark once.
 async fn ended_once_on_a_then_b(node: &TestApp, path: &str, marks: &Path) {
     let run = eventually("the run to end", TIMEOUT, || async {
-        let run = node.get_ok(path).await;
+        let run = node.get_if_ok(path).await?;
         (run["status"] != "running").then_some(run)
     })
     .await;
@@ -381,7 +381,7 @@ async fn a_run_whose_leader_is_killed_mid_step_is_resumed_by_the_next_within_the
     let path = format!("/monitoring/executions/{run_id}");
     let resumed_within = Duration::from_millis(LEASE_MS + 1_000);
     eventually("b to resume the run", resumed_within, || async {
-        let run = b.get_ok(&path).await;
+        let run = b.get_if_ok(&path).await?;
         (run["steps"][1]["ran_by"]["epoch"] == 2).then_some(())
     })
     .await;

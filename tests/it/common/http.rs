@@ -19,6 +19,17 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET path`'s body when it answered 200; None when it did not, or when the connection was
+    /// cut — a node that starts or stops leading ends its open connections, and a client polling
+    /// across that moment asks again, as any would.
+    pub async fn get_if_ok(&self, path: &str) -> Option<Value> {
+        let response = self.client.get(self.url(path)).send().await.ok()?;
+        if response.status() != 200 {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
     pub async fn post(&self, path: &str) -> (u16, Value) {
         let response = self
             .client
