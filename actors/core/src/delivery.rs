@@ -161,7 +161,7 @@ fn work_order_body(webhook: &WebhookSpec, work_order: &WorkOrder, incident: &Inc
 
 /// A Slack message of `text`, with `&`, `<` and `>` escaped as Slack asks: titles and sources
 /// come from pushed events, and unescaped they could ping `<!channel>` or hide a link.
-fn slack(text: &str) -> Value {
+pub fn slack(text: &str) -> Value {
     let escaped = text
         .replace('&', "&amp;")
         .replace('<', "&lt;")

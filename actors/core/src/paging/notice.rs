@@ -80,7 +80,7 @@ pub fn body(
             "incident": incident(facts),
         }),
         ReceiverKind::Slack { .. } => {
-            json!({ "text": slack_escape(&format!("*{}*\n{}", words.subject, words.text)) })
+            crate::delivery::slack(&format!("*{}*\n{}", words.subject, words.text))
         }
         ReceiverKind::Discord { .. } => json!({
             "content": cut(&format!("**{}**\n{}", words.subject, words.text), 2_000),
@@ -194,13 +194,6 @@ fn teams(words: &Words, facts: &Facts) -> Value {
             },
         }],
     })
-}
-
-/// `&`, `<` and `>` escaped as Slack asks: pushed titles cannot ping `<!channel>`.
-pub fn slack_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn severity_word(severity: Severity) -> &'static str {
