@@ -442,7 +442,7 @@ async fn live_select_latency(surreal: &Surreal, database: &str, to: &Node) -> (f
     .await
     .unwrap();
     db.use_ns("grace").use_db(database).await.unwrap();
-    let stream = db.select::<Vec<Value>>("event").live().await.unwrap();
+    let stream = db.select::<Vec<Value>>("log").live().await.unwrap();
     let texts = stream.map(|notification| notification.unwrap().data.to_string());
     posted_to_seen(to, "live", Box::pin(texts)).await
 }

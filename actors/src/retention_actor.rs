@@ -135,9 +135,11 @@ impl RetentionState {
             return Ok(0);
         }
         let to = cut.min(first + CHUNK_MAX as u64 - 1);
-        store.remove_events(first, to).await?;
-        tracing::info!(from = first, to, "compacted events");
-        Ok((to - first + 1) as usize)
+        let removed = store.remove_events(first, to).await?;
+        if removed > 0 {
+            tracing::info!(from = first, to = first + removed - 1, "compacted events");
+        }
+        Ok(removed as usize)
     }
 
     /// The seq of the oldest event at or after `since` in `first..=last` (`last + 1` when

@@ -31,14 +31,12 @@ impl Store {
             .into_iter()
             .map(|draft| draft.sequenced(0, at))
             .collect();
-        let rows: Vec<Value> = events
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, serde_json::Error>>()?;
+        let chunks = chunks::chunk_drafts(&events)?;
         let parts = Parts::of(writes)?;
         let body = parts.query(!events.is_empty());
         let vars = json!({
-            "rows": rows,
+            "chunks": chunks,
+            "count": events.len(),
             "upserts": parts.upserts,
             "new_incidents": parts.new_incidents,
             "new_trust": parts.new_trust,
@@ -104,13 +102,9 @@ impl Parts {
         if events {
             // The head is read in the transaction, and written: a second commit that read it
             // too conflicts with this one.
-            query.push_str(
-                "LET $after = (SELECT VALUE last_seq FROM meta:event_log)[0] ?? 0;\n\
-                 LET $sequenced = array::map($rows, |$row, $i| \
-                     object::extend($row, { id: $after + $i + 1, seq: $after + $i + 1 }));\n\
-                 INSERT INTO event $sequenced RETURN NONE;\n\
-                 UPSERT meta:event_log SET last_seq = $after + array::len($rows) RETURN NONE;\n",
-            );
+            query.push_str("LET $after = (SELECT VALUE last_seq FROM meta:event_log)[0] ?? 0;\n");
+            query.push_str(chunks::INSERT_CHUNKS);
+            query.push_str("UPSERT meta:event_log SET last_seq = $after + $count RETURN NONE;\n");
         }
         if !self.new_incidents.is_empty() {
             query.push_str("INSERT INTO incident $new_incidents RETURN NONE;\n");
@@ -193,15 +187,14 @@ impl StoreView {
     /// Up to `limit` events with `seq > since`, in order: a bounded range of the log's keys.
     ///
     /// The log is contiguous (a seq is handed out only by a commit that succeeded; retention
-    /// removes a prefix), so `limit` keys from `since + 1` hold the next `limit` events. The
-    /// range is bounded on purpose: SurrealDB reads an open range (`event:N..`) to its end
-    /// before applying LIMIT (4 s for a page from the start of 1,000,000 events, measured).
+    /// removes whole chunks from the front), so the chunks keyed up to `since + limit` hold the
+    /// next `limit` events (see `chunks.rs`). The range is bounded on purpose: SurrealDB reads
+    /// an open range (`log:N..`) to its end before applying LIMIT (4 s for a page from the
+    /// start of 1,000,000 events, measured).
     pub async fn events_after(&self, since: u64, limit: usize) -> StoreResult<Vec<Event>> {
         let from = since.saturating_add(1);
-        let to = from.saturating_add(limit as u64);
-        // Both numbers are ours (u64), so formatting them into the query is safe.
-        let query = format!("SELECT * OMIT id FROM event:{from}..{to}");
-        self.rows(&query, json!({})).await
+        self.events_between(from, from.saturating_add(limit as u64))
+            .await
     }
 
     /// The events that concern an incident: those tagged with it and those it remembers.
@@ -210,21 +203,11 @@ impl StoreView {
         incident: &Incident,
         limit: usize,
     ) -> StoreResult<Vec<Event>> {
-        let mut events: Vec<Event> = self
-            .rows(
-                "SELECT * OMIT id FROM event WHERE incident_id = $id ORDER BY seq LIMIT $limit",
-                json!({ "id": incident.id, "limit": limit }),
-            )
-            .await?;
-        if !incident.event_seqs.is_empty() {
-            let ids: Vec<String> = incident
-                .event_seqs
-                .iter()
-                .map(|seq| format!("event:{seq}"))
-                .collect();
-            let query = format!("SELECT * OMIT id FROM {}", ids.join(", "));
-            events.extend(self.rows::<Event>(&query, json!({})).await?);
-        }
+        let mut events = self.events_tagged(incident.id, limit).await?;
+        let mut seqs = incident.event_seqs.clone();
+        seqs.sort_unstable();
+        seqs.dedup();
+        events.extend(self.events_at(&seqs).await?);
         events.sort_by_key(|event| event.seq);
         events.dedup_by_key(|event| event.seq);
         events.truncate(limit);

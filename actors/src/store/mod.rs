@@ -5,7 +5,7 @@
 //! the event log, the incidents actor for incidents, the playbooks actor for runs, agents and
 //! work orders), so writes need no cross-actor locking; anyone may read.
 //!
-//! Records are written as serde JSON. Tables keyed by a number (`event:42`, `incident:7`) are
+//! Records are written as serde JSON. Tables keyed by a number (`log:42`, `incident:7`) are
 //! read back with range scans or record lookups, never a full scan on a hot path.
 
 use chrono::{DateTime, Utc};
@@ -157,8 +157,8 @@ pub const READ_TIMEOUT_MS: u64 = 10_000;
 const NEWEST_WINDOWS_S: [i64; 3] = [3_600, 86_400, 2_592_000];
 
 const SCHEMA: &str = "
-    DEFINE TABLE IF NOT EXISTS event SCHEMALESS;
-    DEFINE INDEX IF NOT EXISTS event_incident ON event FIELDS incident_id;
+    DEFINE TABLE IF NOT EXISTS log SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS log_incidents ON log FIELDS incidents.*;
     DEFINE TABLE IF NOT EXISTS incident SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS incident_status ON incident FIELDS status;
     DEFINE INDEX IF NOT EXISTS incident_source ON incident FIELDS source;
@@ -238,7 +238,9 @@ impl Store {
                 id
             }
         };
-        Ok(Store(store))
+        let store = Store(store);
+        store.migrate_event_rows().await?;
+        Ok(store)
     }
 }
 
@@ -339,6 +341,7 @@ impl StoreView {
     }
 }
 
+mod chunks;
 mod cluster;
 mod controls;
 mod cursor;

@@ -24,28 +24,30 @@ impl StoreView {
     }
 
     async fn has_event(&self, seq: u64) -> StoreResult<bool> {
-        // The seq is ours (u64), so formatting it into the query is safe.
-        let found: Option<u64> = self
-            .one(
-                &format!("SELECT VALUE record::id(id) FROM event:{seq}"),
-                json!({}),
-            )
-            .await?;
-        Ok(found.is_some())
+        Ok(self.chunk_of(seq).await?.is_some())
     }
 
-    /// When event `seq` was committed, if it is kept.
+    /// When event `seq` was committed (its chunk's newest event's time), if it is kept.
     pub async fn event_at(&self, seq: u64) -> StoreResult<Option<DateTime<Utc>>> {
-        // The seq is ours (u64), so formatting it into the query is safe.
-        self.one(&format!("SELECT VALUE at FROM event:{seq}"), json!({}))
-            .await
+        Ok(self.chunk_of(seq).await?.map(|(_, _, at)| at))
     }
 
-    /// Removes events `from..=to`.
-    pub(crate) async fn remove_events(&self, from: u64, to: u64) -> StoreResult<()> {
-        let end = to.saturating_add(1);
-        let body = format!("DELETE event:{from}..{end} RETURN NONE;");
-        self.write_query(&body, json!({})).await
+    /// Removes the events of `from..=to` that fill whole chunks (a chunk holding an event
+    /// past `to` is kept whole), and returns how many went.
+    pub(crate) async fn remove_events(&self, from: u64, to: u64) -> StoreResult<u64> {
+        // Both numbers are ours (u64), so formatting them into the query is safe.
+        let chunks = format!("log:{from}..={to} WHERE last <= {to}");
+        let body = format!(
+            "LET $gone = (SELECT VALUE last FROM {chunks});\n\
+             DELETE {chunks} RETURN NONE;\n\
+             RETURN math::max($gone) ?? 0;"
+        );
+        let last = self.transaction(&body, json!({})).await?.unwrap_or(0);
+        // The chunks removed are the range's first ones: the log is contiguous.
+        Ok(match last >= from {
+            true => last - from + 1,
+            false => 0,
+        })
     }
 
     /// Removes up to `chunk` records of `kind` that `keep` lets go (see `retention.rs`): older
