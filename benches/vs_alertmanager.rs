@@ -8,7 +8,8 @@
 //!
 //! - intake with one event per request and with 100 per request, 16 connections, 3 s a turn,
 //!   three turns each (median);
-//! - POST → notification latency, one at a time, p50 and p99 of 200;
+//! - POST → notification latency, one at a time, p50 and p99 of 200, and POST → its answer;
+//! - this disk's `fdatasync` p50 and p99, the floor under Grace's persist-before-push;
 //! - resident memory idle, and after 100,000 distinct events.
 //!
 //! Grace runs its release build with the store on disk; a busy 503 counts as nothing taken.
@@ -195,8 +196,33 @@ async fn intake(peers: &Peers, peer: Peer, per_request: usize, tag: &str) -> f64
     taken.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// POST → notification, one at a time: p50 and p99 in ms.
-async fn latency(peers: &Peers, peer: Peer) -> (f64, f64) {
+/// p50 and p99 of `ms`.
+fn quantiles(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+/// This disk's `fdatasync` of a 4 KiB append, in the directory the store is in, p50 and p99
+/// in ms: the floor under persist-before-push (a commit is durable before it is announced).
+fn fdatasync_floor(dir: &Path) -> (f64, f64) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(dir.join("fdatasync-probe")).unwrap();
+    let block = [7u8; 4096];
+    let ms = (0..LATENCY_ROUNDS * 5)
+        .map(|_| {
+            file.write_all(&block).unwrap();
+            let started = Instant::now();
+            file.sync_data().unwrap();
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    quantiles(ms)
+}
+
+/// POST → notification, one at a time: p50 and p99 in ms of the notification, and of the
+/// POST's answer.
+async fn latency(peers: &Peers, peer: Peer) -> ((f64, f64), (f64, f64)) {
     let mut ws = match peer {
         Peer::Grace => {
             let url = format!(
@@ -213,6 +239,7 @@ async fn latency(peers: &Peers, peer: Peer) -> (f64, f64) {
         Peer::Alertmanager => peers.url(peer),
     };
     let mut ms = Vec::with_capacity(LATENCY_ROUNDS);
+    let mut answered_ms = Vec::with_capacity(LATENCY_ROUNDS);
     for round in 0..LATENCY_ROUNDS {
         let source = format!("lat-{peer:?}-{round}");
         let body = match peer {
@@ -223,6 +250,7 @@ async fn latency(peers: &Peers, peer: Peer) -> (f64, f64) {
         };
         let started = Instant::now();
         assert!(send(&peers.client, &url, &body).await, "{peer:?} refused");
+        answered_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         let deadline = started + NOTIFY_TIMEOUT;
         loop {
             let arrived = match ws.as_mut() {
@@ -242,9 +270,7 @@ async fn latency(peers: &Peers, peer: Peer) -> (f64, f64) {
         }
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.99))
+    (quantiles(ms), quantiles(answered_ms))
 }
 
 /// Resident memory of a process, MiB.
@@ -306,6 +332,7 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(5)).await;
         while peers.notified.lock().await.try_recv().is_ok() {}
         let lat = [latency(&peers, Peer::Grace).await, latency(&peers, Peer::Alertmanager).await];
+        let floor = fdatasync_floor(dir.path());
 
         for (p, peer) in both.into_iter().enumerate() {
             let client = reqwest::Client::new();
@@ -328,10 +355,16 @@ fn main() {
         let med = |v: &Vec<f64>| median(v.clone());
         row("intake, 1 per request, 16 connections", med(&rates[0][0]), med(&rates[0][1]), "events/s");
         row("intake, 100 per request, 16 connections", med(&rates[1][0]), med(&rates[1][1]), "events/s");
-        row("POST → notification p50", lat[0].0, lat[1].0, "ms");
-        row("POST → notification p99", lat[0].1, lat[1].1, "ms");
+        row("POST → notification p50", lat[0].0 .0, lat[1].0 .0, "ms");
+        row("POST → notification p99", lat[0].0 .1, lat[1].0 .1, "ms");
+        row("POST → its answer p50", lat[0].1 .0, lat[1].1 .0, "ms");
+        row("POST → its answer p99", lat[0].1 .1, lat[1].1 .1, "ms");
         row("RSS idle", idle[0], idle[1], "MiB");
         row("RSS after 100,000 distinct events", loaded[0], loaded[1], "MiB");
+        println!(
+            "(the floor: this disk's fdatasync of a 4 KiB append, p50 {:.2} ms, p99 {:.2} ms)",
+            floor.0, floor.1
+        );
         println!("(intake turns, events/s: Grace 1/req {:?}, AM 1/req {:?}, Grace 100/req {:?}, AM 100/req {:?})",
             rates[0][0].iter().map(|r| *r as u64).collect::<Vec<_>>(),
             rates[0][1].iter().map(|r| *r as u64).collect::<Vec<_>>(),
