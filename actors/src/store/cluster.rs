@@ -83,6 +83,7 @@ impl Store {
     pub fn shared(&self) -> Store {
         let mut view = self.0.clone();
         view.shared = true;
+        view.head = None;
         Store(view)
     }
 

@@ -11,9 +11,15 @@ impl StoreView {
             last_seq: Option<u64>,
             next_id: Option<u64>,
         }
-        let stored: Option<Stored> = self
-            .one("SELECT last_seq, next_id FROM meta:incidents", json!({}))
-            .await?;
+        let mut stored: Option<Stored> = self
+            .one::<Option<Stored>>("SELECT VALUE incidents FROM meta:event_log", json!({}))
+            .await?
+            .flatten();
+        if stored.is_none() {
+            // Where a store from before 2026-12-08 kept it.
+            let before = "SELECT last_seq, next_id FROM meta:incidents";
+            stored = self.one(before, json!({})).await?;
+        }
         let (watermark, next_id) = stored.map_or((None, None), |s| (s.last_seq, s.next_id));
         let next_id = match next_id {
             Some(next_id) => next_id,

@@ -146,6 +146,10 @@ pub struct StoreView {
     /// Whether other nodes write this database too ([`Store::shared`]): their commits may
     /// conflict with this one's, which is then tried again.
     shared: bool,
+    /// The log's head after the last commit here, when no other node appends to it (None
+    /// inside: not known yet, or a commit failed; the next transaction reads it). None on a
+    /// shared store, whose head only a transaction can know.
+    head: Option<std::sync::Arc<tokio::sync::Mutex<Option<u64>>>>,
 }
 
 /// How long a read may take before it fails. Writes have none: a commit whose outcome is not
@@ -219,6 +223,7 @@ impl Store {
             log_id: String::new(),
             fence: None,
             shared: false,
+            head: Some(Default::default()),
         };
         let known: Option<String> = store
             .one("SELECT VALUE log_id FROM meta:identity", json!({}))

@@ -601,108 +601,26 @@ async fn monitor_leases_renew_together_and_guard_their_monitors_commits() {
 }
 
 #[tokio::test]
-async fn scratch_commit_costs() {
-    let dir = tempfile::tempdir().unwrap();
-    let location = StoreLocation::Path(dir.path().join("kv"), Default::default());
-    let store = Store::open(&location).await.unwrap();
-    let n = 400u64;
-    let time = |name: &str, started: std::time::Instant| {
-        eprintln!(
-            "{name}: {:.0} us each",
-            started.elapsed().as_secs_f64() * 1e6 / n as f64
-        )
-    };
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        store.write_query("RETURN 1;", json!({})).await.unwrap();
-    }
-    time("empty transaction", started);
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        store
-            .write_query("UPSERT meta:x SET n = 1 RETURN NONE;", json!({}))
-            .await
-            .unwrap();
-    }
-    time("one upsert", started);
-    let started = std::time::Instant::now();
-    for i in 0..n {
-        let d =
-            EventDraft::new("latency.failed", json!({"kind": "problem"})).source(format!("s{i}"));
-        store.append_events(vec![d]).await.unwrap();
-    }
-    time("one event", started);
-    let started = std::time::Instant::now();
-    for i in 0..n {
-        let d = EventDraft::new("incident.opened", json!({"x": 1})).incident(i + 1);
-        let mut inc = incident(i + 1, IncidentStatus::Open);
-        inc.source = format!("s{i}");
-        let trust = TrustScore::component(&format!("s{i}"));
-        let writes = [
-            Write::NewIncident(Box::new(inc)),
-            Write::NewTrust(trust),
-            Write::IncidentsProgress {
-                watermark: i,
-                next_id: i + 2,
-            },
-        ];
-        store.commit(vec![d], &writes).await.unwrap();
-    }
-    time("incident commit", started);
-    let started = std::time::Instant::now();
-    for i in 0..n {
-        let mut inc = incident(n + i + 1, IncidentStatus::Open);
-        inc.source = format!("s{i}");
-        store
-            .commit(vec![], &[Write::NewIncident(Box::new(inc))])
-            .await
-            .unwrap();
-    }
-    time("incident alone", started);
-    let started = std::time::Instant::now();
-    for i in 0..n {
-        let trust = TrustScore::component(&format!("t{i}"));
-        store
-            .commit(vec![], &[Write::NewTrust(trust)])
-            .await
-            .unwrap();
-    }
-    time("trust alone", started);
-}
-
-#[tokio::test]
-async fn scratch_event_commit_parts() {
-    let dir = tempfile::tempdir().unwrap();
-    let location = StoreLocation::Path(dir.path().join("kv"), Default::default());
-    let store = Store::open(&location).await.unwrap();
-    let n = 400u64;
-    let ev = serde_json::to_string(&vec![EventDraft::new(
-        "latency.failed",
-        json!({"kind": "problem"}),
-    )
-    .source("s1")
-    .sequenced(0, Utc::now())])
-    .unwrap();
-    let variants: Vec<(&str, String)> = vec![
-        ("read head", "LET $after = (SELECT VALUE last_seq FROM meta:event_log)[0] ?? 0; RETURN $after;".into()),
-        ("read head + upsert meta", "LET $after = (SELECT VALUE last_seq FROM meta:event_log)[0] ?? 0; UPSERT meta:event_log SET last_seq = $after + 1 RETURN NONE; RETURN $after;".into()),
-        ("upsert meta only", "UPSERT meta:event_log SET last_seq = $i RETURN NONE;".into()),
-        ("create chunk", "CREATE type::record('log', $i) CONTENT { last: $i, at: $at, incidents: [], events: $ev } RETURN NONE;".into()),
-        ("create chunk noidx table", "CREATE type::record('log2', $i) CONTENT { last: $i, at: $at, incidents: [], events: $ev } RETURN NONE;".into()),
-        ("insert chunk map", "LET $after = $i; INSERT INTO log3 array::map($chunks, |$c| { id: $after + $c.offset + 1, last: $after + $c.offset + $c.count, at: $c.at, incidents: $c.incidents, events: $c.events }) RETURN NONE;".into()),
-        ("full event commit", "LET $after = (SELECT VALUE last_seq FROM meta:event_log2)[0] ?? 0; INSERT INTO log4 array::map($chunks, |$c| { id: $after + $c.offset + 1, last: $after + $c.offset + $c.count, at: $c.at, incidents: $c.incidents, events: $c.events }) RETURN NONE; UPSERT meta:event_log2 SET last_seq = $after + $count RETURN NONE; RETURN $after;".into()),
-    ];
-    for (name, q) in variants {
-        let started = std::time::Instant::now();
-        for i in 0..n {
-            let vars = json!({"i": 1_000_000 + i, "at": Utc::now(), "ev": ev, "count": 1,
-                "chunks": [{"offset": 0, "count": 1, "at": Utc::now(), "incidents": [], "events": ev}],
-                "upserts": [], "new_incidents": [], "new_trust": [], "silences_removed": [], "progress": null, "expects": [], "leases": []});
-            store.transaction(&q, vars).await.unwrap();
-        }
-        eprintln!(
-            "{name}: {:.0} us each",
-            started.elapsed().as_secs_f64() * 1e6 / n as f64
-        );
-    }
+async fn the_incident_managers_progress_rides_on_the_head_and_is_read_where_it_was_kept_before() {
+    let store = Store::open(&StoreLocation::Memory).await.unwrap();
+    let before = "UPSERT meta:incidents CONTENT { last_seq: 7, next_id: 3 } RETURN NONE;";
+    store.write_query(before, json!({})).await.unwrap();
+    let progress = store.incidents_progress().await.unwrap();
+    assert_eq!((progress.watermark, progress.next_id), (7, 3));
+    let with_events = [Write::IncidentsProgress {
+        watermark: 9,
+        next_id: 4,
+    }];
+    let event = EventDraft::new("incident.opened", json!({})).incident(3);
+    store.commit(vec![event], &with_events).await.unwrap();
+    let progress = store.incidents_progress().await.unwrap();
+    assert_eq!((progress.watermark, progress.next_id), (9, 4));
+    let alone = [Write::IncidentsProgress {
+        watermark: 10,
+        next_id: 4,
+    }];
+    store.commit(Vec::new(), &alone).await.unwrap();
+    let progress = store.incidents_progress().await.unwrap();
+    assert_eq!((progress.watermark, progress.next_id), (10, 4));
+    assert_eq!(store.last_seq().await.unwrap(), 1);
 }
