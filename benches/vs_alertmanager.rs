@@ -10,7 +10,8 @@
 //!   three turns each (median);
 //! - POST → notification latency, one at a time, p50 and p99 of 200, and POST → its answer;
 //! - this disk's `fdatasync` p50 and p99, the floor under Grace's persist-before-push;
-//! - resident memory idle, and after 100,000 distinct events.
+//! - resident memory idle, and after 100,000 distinct events, with its anonymous and
+//!   file-backed parts.
 //!
 //! Grace runs its release build with the store on disk; a busy 503 counts as nothing taken.
 //! Run with `cargo bench --bench vs_alertmanager`.
@@ -273,15 +274,21 @@ async fn latency(peers: &Peers, peer: Peer) -> ((f64, f64), (f64, f64)) {
     (quantiles(ms), quantiles(answered_ms))
 }
 
-/// Resident memory of a process, MiB.
-fn rss_mib(pid: u32) -> f64 {
+/// A `/proc/<pid>/status` line in MiB: `VmRSS:`, and its parts `RssAnon:` (the process's own
+/// memory) and `RssFile:` (pages of its executable and libraries mapped in).
+fn status_mib(pid: u32, key: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kib: f64 = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(key))
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .unwrap();
     kib / 1024.0
+}
+
+/// RSS, of it anonymous and file-backed, MiB.
+fn memory(pid: u32) -> [f64; 3] {
+    ["VmRSS:", "RssAnon:", "RssFile:"].map(|key| status_mib(pid, key))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -316,7 +323,7 @@ fn main() {
         peers.ready(Peer::Grace).await;
         peers.ready(Peer::Alertmanager).await;
         tokio::time::sleep(Duration::from_secs(2)).await; // settle before reading idle memory
-        let idle = [Peer::Grace, Peer::Alertmanager].map(|p| rss_mib(peers.pid(p)));
+        let idle = [Peer::Grace, Peer::Alertmanager].map(|p| memory(peers.pid(p)));
 
         let both = [Peer::Grace, Peer::Alertmanager];
         let mut rates = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
@@ -345,7 +352,7 @@ fn main() {
             }
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let loaded = [Peer::Grace, Peer::Alertmanager].map(|p| rss_mib(peers.pid(p)));
+        let loaded = [Peer::Grace, Peer::Alertmanager].map(|p| memory(peers.pid(p)));
 
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         let day = chrono::Utc::now().format("%Y-%m-%d");
@@ -359,8 +366,11 @@ fn main() {
         row("POST → notification p99", lat[0].0 .1, lat[1].0 .1, "ms");
         row("POST → its answer p50", lat[0].1 .0, lat[1].1 .0, "ms");
         row("POST → its answer p99", lat[0].1 .1, lat[1].1 .1, "ms");
-        row("RSS idle", idle[0], idle[1], "MiB");
-        row("RSS after 100,000 distinct events", loaded[0], loaded[1], "MiB");
+        for (what, m) in [("idle", idle), ("after 100,000 distinct events", loaded)] {
+            row(&format!("RSS {what}"), m[0][0], m[1][0], "MiB");
+            row(&format!("RSS {what}: anonymous"), m[0][1], m[1][1], "MiB");
+            row(&format!("RSS {what}: file-backed (code)"), m[0][2], m[1][2], "MiB");
+        }
         println!(
             "(the floor: this disk's fdatasync of a 4 KiB append, p50 {:.2} ms, p99 {:.2} ms)",
             floor.0, floor.1
