@@ -10,7 +10,9 @@
 //!
 //! Run with `cargo bench --bench backlog` (optionally `-- 50000` events). With a second
 //! number, `-- 20000 100000`, it then also fills a new store with that many incidents and
-//! repeats of them up to 1,000,000 events in the log, and times a start on it.
+//! repeats of them up to 1,000,000 events in the log, and times a start on it (0: not). With a
+//! third, `-- 20000 0 60`, it floods a new store from one source for that many seconds, kills
+//! Grace, and times three starts with a clean stop between them.
 
 mod common;
 
@@ -295,8 +297,13 @@ async fn writer(
     let url = format!("{base}/events");
     let mut batch = 0;
     while !stop.load(Ordering::Relaxed) && burst.acked.load(Ordering::Relaxed) < budget {
+        // A tag ending in `=` names one source for every event: a flood of repeats.
+        let source = |k: usize| match tag.strip_suffix('=') {
+            Some(one) => one.to_owned(),
+            None => format!("{tag}-{writer}-{batch}-{k}"),
+        };
         let body: Vec<Value> = (0..BATCH_EVENTS)
-            .map(|k| json!({ "type": "burst.failed", "source": format!("{tag}-{writer}-{batch}-{k}") }))
+            .map(|k| json!({ "type": "burst.failed", "source": source(k) }))
             .collect();
         let Ok(response) = client.post(&url).json(&body).send().await else {
             return;
@@ -339,6 +346,62 @@ async fn burst(base: String, tag: &'static str, budget: u64, stop: Arc<AtomicBoo
         writer.await.unwrap();
     }
     burst
+}
+
+/// A flood of `flood_s` seconds of one source's problem (repeats of one incident) into a new
+/// store in `dir`, then `kill -9`, then three starts with a clean stop (SIGTERM) between them:
+/// the time each start took to listen and to answer `/health`, and the first's until every
+/// acknowledged event was applied.
+async fn flood_then_starts(dir: &Path, canary_port: u16, flood_s: u64) {
+    let (grace, _) = Grace::start(dir, canary_port);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = tokio::spawn(burst(
+        grace.base.clone(),
+        "flood-db=",
+        u64::MAX,
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(flood_s)).await;
+    grace.kill_9();
+    stop.store(true, Ordering::Relaxed);
+    let flood = flood.await.unwrap();
+    let acked = flood.acked.load(Ordering::Relaxed);
+    println!(
+        "  a {flood_s} s flood from one source: {acked} events acknowledged ({:.0}/s), then kill -9",
+        acked as f64 / flood_s as f64
+    );
+    for start in 1..=3 {
+        let spawned = Instant::now();
+        let (mut grace, listening) = Grace::start(dir, canary_port);
+        let answer = answering(&grace, spawned).await;
+        let applied = match start {
+            1 => grace.applied(flood.last_seq.load(Ordering::Relaxed)).await - spawned,
+            _ => Duration::ZERO,
+        };
+        println!(
+            "  start {start}: listening after {:.0} ms, /health after {:.0} ms{}",
+            listening.as_secs_f64() * 1000.0,
+            answer.as_secs_f64() * 1000.0,
+            match start {
+                1 => format!(
+                    ", every acknowledged event applied after {:.0} ms",
+                    applied.as_secs_f64() * 1000.0
+                ),
+                _ => String::new(),
+            }
+        );
+        let stopping = Instant::now();
+        let pid = grace.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(sent.unwrap().success(), "SIGTERM not sent");
+        let status = grace.child.wait().unwrap();
+        println!(
+            "    SIGTERM: exited {status} after {:.0} ms",
+            stopping.elapsed().as_secs_f64() * 1000.0
+        );
+    }
 }
 
 /// Acknowledges incidents `ids` one after another; the time each took, in ms.
@@ -410,7 +473,8 @@ fn main() {
         .filter_map(|arg| arg.parse().ok())
         .collect();
     let events = numbers.first().copied().unwrap_or(20_000);
-    let big_incidents = numbers.get(1).copied();
+    let big_incidents = numbers.get(1).copied().filter(|n| *n > 0);
+    let flood_s = numbers.get(2).copied();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -486,6 +550,10 @@ fn main() {
             (applied - spawned).as_secs_f64() * 1000.0
         );
         grace.kill_9();
+        if let Some(flood_s) = flood_s {
+            let flooded = tempfile::tempdir().unwrap();
+            flood_then_starts(flooded.path(), canary_port, flood_s).await;
+        }
         if let Some(incidents) = big_incidents {
             let big = tempfile::tempdir().unwrap();
             start_on_big_store(big.path(), incidents, 1_000_000).await;
