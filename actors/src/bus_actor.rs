@@ -4,7 +4,8 @@
 //! Committing is batched without adding latency: the first draft of a batch queues a `Flush`
 //! behind whatever is already in the mailbox, so everything published or pushed in meanwhile
 //! is persisted in one transaction (group commit), then routed in order. Sixteen clients each
-//! posting one event share one fsync instead of queueing for sixteen.
+//! posting one event share one fsync instead of queueing for sixteen. An actor's commit of
+//! records takes what is pending along, in the same transaction.
 //!
 //! Routing is the store actor's (see there): every event goes to the live-feed hub, and
 //! problem and recovery events nudge the incident manager.
@@ -16,7 +17,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use crate::context::Ctx;
 use crate::event::EventDraft;
 use crate::protocol::bus::{BusMsg, IngestReply};
-use crate::protocol::store::commit;
+use crate::protocol::store::{commit, CommitReply};
+use crate::store::Write;
 
 pub struct BusActor;
 
@@ -70,13 +72,13 @@ impl Actor for BusActor {
                 writes,
                 reply,
             } => {
-                state.flush().await;
                 // A caller that stopped waiting was told its commit failed: committing it
                 // now would make the store say otherwise.
                 if reply.is_closed() {
                     tracing::warn!("a commit whose caller stopped waiting was dropped");
+                    state.flush().await;
                 } else {
-                    let _ = reply.send(commit(&state.ctx.scope, drafts, writes).await);
+                    state.commit_with_pending(drafts, writes, reply).await;
                 }
             }
             BusMsg::Barrier(reply) => {
@@ -112,10 +114,59 @@ impl BusState {
     /// Commits everything pending in one transaction (the store actor then routes it) and
     /// answers each caller with its own seqs.
     async fn flush(&mut self) {
+        let batch = self.take();
+        if batch.drafts.is_empty() {
+            return;
+        }
+        let drafts = batch.drafts.clone();
+        let committed = commit(&self.ctx.scope, drafts, Vec::new()).await;
+        batch.answer(committed.as_deref().map_err(|error| error.to_string()));
+    }
+
+    /// Commits an actor's drafts and records together with what is pending, in one transaction
+    /// (the pending drafts first: they came first): one commit's fixed cost and fsync instead
+    /// of two. When the actor's guard or fence refuses it, the pending drafts are committed on
+    /// their own — the refusal is not theirs.
+    async fn commit_with_pending(
+        &mut self,
+        drafts: Vec<EventDraft>,
+        writes: Vec<Write>,
+        reply: CommitReply,
+    ) {
+        let batch = self.take();
+        if batch.drafts.is_empty() {
+            let _ = reply.send(commit(&self.ctx.scope, drafts, writes).await);
+            return;
+        }
+        let theirs = batch.drafts.len();
+        let mut all = batch.drafts.clone();
+        all.extend(drafts);
+        match commit(&self.ctx.scope, all, writes).await {
+            Ok(mut events) => {
+                let mine = events.split_off(theirs);
+                batch.answer(Ok(&events));
+                let _ = reply.send(Ok(mine));
+            }
+            Err(error) if error.is_stale() || error.is_refusal() => {
+                // What came before the refused commit still lands before it is answered.
+                let drafts = batch.drafts.clone();
+                let committed = commit(&self.ctx.scope, drafts, Vec::new()).await;
+                batch.answer(committed.as_deref().map_err(|error| error.to_string()));
+                let _ = reply.send(Err(error));
+            }
+            Err(error) => {
+                batch.answer(Err(error.to_string()));
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+
+    /// Takes what is pending, leaving out callers that stopped waiting: one that timed out was
+    /// told its events were not recorded, and may send them again — recording them now would
+    /// make duplicates.
+    fn take(&mut self) -> Batch {
         self.pending_events = 0;
         self.ctx.metrics.queue("bus_events", 0);
-        // A caller that timed out was told its events were not recorded, and may send them
-        // again: recording them now would make duplicates.
         let mut waiting: Vec<Waiting> = std::mem::take(&mut self.pending)
             .into_iter()
             .filter(|w| w.reply.as_ref().is_none_or(|reply| !reply.is_closed()))
@@ -126,13 +177,29 @@ impl BusState {
             counts.push(w.drafts.len());
             drafts.append(&mut w.drafts);
         }
-        if drafts.is_empty() {
-            return;
+        Batch {
+            waiting,
+            counts,
+            drafts,
         }
-        match commit(&self.ctx.scope, drafts, Vec::new()).await {
+    }
+}
+
+/// What was pending at a commit: the drafts in arrival order, and whom to answer.
+struct Batch {
+    waiting: Vec<Waiting>,
+    /// How many of `drafts` each of `waiting` sent.
+    counts: Vec<usize>,
+    drafts: Vec<EventDraft>,
+}
+
+impl Batch {
+    /// Answers each caller with its own seqs, or the error that failed the commit.
+    fn answer(self, committed: Result<&[Arc<crate::event::Event>], String>) {
+        match committed {
             Ok(events) => {
                 let mut seqs = events.iter().map(|event| event.seq);
-                for (w, count) in waiting.into_iter().zip(counts) {
+                for (w, count) in self.waiting.into_iter().zip(self.counts) {
                     let mine: Vec<u64> = seqs.by_ref().take(count).collect();
                     if let Some(reply) = w.reply {
                         let _ = reply.send(Ok(mine));
@@ -141,10 +208,64 @@ impl BusState {
             }
             Err(error) => {
                 tracing::error!(%error, "events not persisted; not routed");
-                for reply in waiting.into_iter().filter_map(|w| w.reply) {
-                    let _ = reply.send(Err(error.to_string()));
+                for reply in self.waiting.into_iter().filter_map(|w| w.reply) {
+                    let _ = reply.send(Err(error.clone()));
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::event::EventDraft;
+    use crate::probe::Probes;
+    use crate::protocol::bus::{commit_in_order, publish};
+    use crate::spec::TreeSpec;
+    use crate::store::{StoreLocation, Write};
+    use crate::Kernel;
+
+    fn draft(event_type: &str) -> EventDraft {
+        EventDraft::new(event_type, json!({}))
+    }
+
+    // One thread: the bus runs only when the test awaits, so the published event is surely
+    // pending when the commit comes.
+    #[tokio::test]
+    async fn a_commit_of_records_takes_what_is_pending_along_and_a_refused_one_leaves_it_be() {
+        let kernel = Kernel::start(
+            TreeSpec::default(),
+            &StoreLocation::Memory,
+            Probes::default(),
+        )
+        .await
+        .unwrap();
+        let scope = kernel.scope();
+        // Published first, so pending when the commit comes: one transaction, in that order.
+        publish(scope, draft("test.pending"));
+        let mine = commit_in_order(scope, vec![draft("test.mine")], Vec::new())
+            .await
+            .unwrap();
+        let logged = kernel.store().events_after(0, 100).await.unwrap();
+        let types: Vec<&str> = logged.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["test.pending", "test.mine"]);
+        assert_eq!(mine.len(), 1, "the committer gets its own events only");
+        assert_eq!(mine[0].seq, logged[1].seq);
+        assert_eq!(logged[0].at, logged[1].at, "one commit: one time for both");
+
+        // A commit whose guard refuses it: the pending event still lands, on its own.
+        publish(scope, draft("test.pending_again"));
+        let guard = Write::Expect {
+            table: "execution",
+            key: json!("no-such-run"),
+            status: "running",
+        };
+        let refused = commit_in_order(scope, vec![draft("test.refused")], vec![guard]).await;
+        assert!(refused.unwrap_err().is_stale());
+        let logged = kernel.store().events_after(2, 100).await.unwrap();
+        let types: Vec<&str> = logged.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["test.pending_again"]);
     }
 }

@@ -187,6 +187,12 @@ impl Kernel {
     }
 
     /// Read access to everything persisted.
+    /// The tree's scope, for the crate's own tests.
+    #[cfg(test)]
+    pub(crate) fn scope(&self) -> &crate::protocol::Scope {
+        &self.ctx.scope
+    }
+
     pub fn store(&self) -> &StoreView {
         &self.ctx.store
     }
