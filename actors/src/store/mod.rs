@@ -372,6 +372,8 @@ pub use write::Write;
 #[cfg(test)]
 mod cluster_tests;
 #[cfg(test)]
+mod log_tests;
+#[cfg(test)]
 mod tests;
 
 /// The connection: the embedded SurrealKV opened with Grace's own config (`embedded.rs`), or
