@@ -125,8 +125,8 @@ impl BusState {
 
     /// Commits an actor's drafts and records together with what is pending, in one transaction
     /// (the pending drafts first: they came first): one commit's fixed cost and fsync instead
-    /// of two. When the actor's guard or fence refuses it, the pending drafts are committed on
-    /// their own — the refusal is not theirs.
+    /// of two. When the commit fails (the actor's guard or fence refused it, or what it wrote
+    /// did not go in), the pending drafts are committed on their own — the failure is not theirs.
     async fn commit_with_pending(
         &mut self,
         drafts: Vec<EventDraft>,
@@ -147,15 +147,13 @@ impl BusState {
                 batch.answer(Ok(&events));
                 let _ = reply.send(Ok(mine));
             }
-            Err(error) if error.is_stale() || error.is_refusal() => {
-                // What came before the refused commit still lands before it is answered.
+            Err(error) => {
+                // Refused (a guard, the fence) or failed for what the actor wrote: what came
+                // before it is not at fault, and still lands — on its own — before the actor
+                // is answered. A store that is down fails this commit too, and says so.
                 let drafts = batch.drafts.clone();
                 let committed = commit(&self.ctx.scope, drafts, Vec::new()).await;
                 batch.answer(committed.as_deref().map_err(|error| error.to_string()));
-                let _ = reply.send(Err(error));
-            }
-            Err(error) => {
-                batch.answer(Err(error.to_string()));
                 let _ = reply.send(Err(error));
             }
         }

@@ -194,6 +194,12 @@ impl Store {
             let Some(last) = events.last().map(|e| e.seq) else {
                 break;
             };
+            if last != from + events.len() as u64 - 1 {
+                // A chunk gives seqs by position: a page with a gap would renumber events.
+                return Err(StoreError::Unavailable(format!(
+                    "the log kept before chunks has a gap in {from}..={last}; not moved"
+                )));
+            }
             let body = format!(
                 "LET $after = {};\n{INSERT_CHUNKS}DELETE event:{from}..{to} RETURN NONE;",
                 from - 1

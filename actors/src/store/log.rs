@@ -41,7 +41,9 @@ impl Store {
             (Some(head), false) => Some(head.lock().await),
             _ => None,
         };
-        let known = head.as_deref().copied().flatten();
+        // Taken, not copied: should this commit be dropped midway (its outcome unknown), the
+        // next one reads the head again.
+        let known = head.as_mut().and_then(|head| head.take());
         let body = parts.query(!events.is_empty(), known.is_some());
         let vars = json!({
             "head": known,
