@@ -115,10 +115,14 @@ impl BusState {
     /// answers each caller with its own seqs.
     async fn flush(&mut self) {
         let batch = self.take();
-        if batch.drafts.is_empty() {
-            return;
+        if !batch.drafts.is_empty() {
+            self.commit_alone(batch).await;
         }
-        let drafts = batch.drafts.clone();
+    }
+
+    /// Commits `batch`'s drafts in a transaction of their own and answers their callers.
+    async fn commit_alone(&self, mut batch: Batch) {
+        let drafts = std::mem::take(&mut batch.drafts);
         let committed = commit(&self.ctx.scope, drafts, Vec::new()).await;
         batch.answer(committed.as_deref().map_err(|error| error.to_string()));
     }
@@ -151,9 +155,7 @@ impl BusState {
                 // Refused (a guard, the fence) or failed for what the actor wrote: what came
                 // before it is not at fault, and still lands — on its own — before the actor
                 // is answered. A store that is down fails this commit too, and says so.
-                let drafts = batch.drafts.clone();
-                let committed = commit(&self.ctx.scope, drafts, Vec::new()).await;
-                batch.answer(committed.as_deref().map_err(|error| error.to_string()));
+                self.commit_alone(batch).await;
                 let _ = reply.send(Err(error));
             }
         }

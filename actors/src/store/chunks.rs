@@ -139,32 +139,22 @@ impl StoreView {
         Ok(events)
     }
 
-    /// The events of `seqs` that are kept (each chunk read once).
+    /// The events of `seqs` (sorted) that are kept, each chunk read once.
     pub(super) async fn events_at(&self, seqs: &[u64]) -> StoreResult<Vec<Event>> {
-        let mut keys = Vec::new();
-        for &seq in seqs {
-            if keys.last().is_some_and(|&(_, last)| seq <= last) {
-                continue; // held by the chunk found for an earlier seq
-            }
-            if let Some((first, last, _)) = self.chunk_of(seq).await? {
-                keys.push((first, last));
-            }
-        }
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let records: Vec<String> = keys
-            .iter()
-            .map(|(first, _)| format!("log:{first}"))
-            .collect();
-        let query = format!("SELECT {CHUNK_FIELDS} FROM {}", records.join(", "));
         let mut events = Vec::new();
-        for chunk in self.rows::<ChunkRow>(&query, json!({})).await? {
-            let held = chunk.events()?;
-            events.extend(
-                held.into_iter()
-                    .filter(|e| seqs.binary_search(&e.seq).is_ok()),
-            );
+        let mut read_to = 0; // the last seq of the chunks read so far
+        for &seq in seqs {
+            if seq <= read_to {
+                continue; // held by a chunk already read
+            }
+            for chunk in self.chunks_over(seq, seq + 1).await? {
+                read_to = read_to.max(chunk.last);
+                let held = chunk.events()?;
+                events.extend(
+                    held.into_iter()
+                        .filter(|e| seqs.binary_search(&e.seq).is_ok()),
+                );
+            }
         }
         Ok(events)
     }
